@@ -1,0 +1,11 @@
+//! `bgpd`: ironlb's BGP-4 speaker (RFC 4271) as a library, so that the daemon,
+//! `bgpctl`, benchmarks and tests share one implementation.
+//!
+//! Dependencies point down only: `instance` → (`peer`, `rib`, `config`);
+//! `peer` → `fsm` → `wire`; `rib` → `wire` types.
+
+pub mod config;
+pub mod fsm;
+pub mod peer;
+pub mod rib;
+pub mod wire;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("bgpd: under construction");
+}

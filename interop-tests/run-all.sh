@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit, property and golden tests, then the
+# interop tests against real FRR and BIRD inside network namespaces.
+# Installs what the tests need on a fresh Debian machine (run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/lib/frr/bgpd ] || missing+=(frr)
+command -v bird >/dev/null 2>&1 || missing+=(bird2)
+command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+command -v arping >/dev/null 2>&1 || missing+=(arping)
+command -v ndisc6 >/dev/null 2>&1 || missing+=(ndisc6)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+export CARGO_INCREMENTAL=0
+export CARGO_TERM_COLOR=never
+# The interop tests start the binaries built here.
+cargo build --workspace --bins
+cargo test --workspace --no-fail-fast

@@ -1,0 +1,1 @@
+//! Harness for running `bgpd`, FRR and BIRD inside network namespaces.
