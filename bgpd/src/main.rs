@@ -1,3 +1,67 @@
-fn main() {
-    println!("bgpd: under construction");
+//! `bgpd`: run the speaker with a TOML config, or check a config.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "bgpd", version, about = "ironlb's BGP-4 speaker")]
+struct Args {
+    /// The TOML configuration to run with.
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "/etc/ironlb/bgpd.toml")]
+    config: PathBuf,
+
+    /// Validate FILE, print every error with its line and column, and exit
+    /// (0 when valid) without starting the daemon.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+
+    /// Log level (error, warn, info, debug, trace) or a full tracing filter.
+    /// `RUST_LOG`, when set, takes precedence.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(path) = &args.check_config {
+        let (ok, report) = bgpd::config::check_file(path);
+        if ok {
+            println!("{report}");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("{report}");
+        return ExitCode::FAILURE;
+    }
+
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&args.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+
+    let config = match bgpd::config::Config::load(&args.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bgpd: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bgpd::daemon::run(config, args.config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("bgpd: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,254 @@
+//! TCP sockets for BGP sessions: listening and connecting sockets with TCP MD5
+//! signatures (RFC 2385, Linux `TCP_MD5SIG`), the outgoing TTL for eBGP multihop,
+//! and the Generalized TTL Security Mechanism (RFC 5082: send with TTL 255,
+//! accept only TTL >= 255 - hops + 1 via `IP_MINTTL` / `IPV6_MINHOPCOUNT`).
+//!
+//! Setting these options is a few `setsockopt` calls on a socket that is not
+//! connected yet; none of them blocks, so they run on the async runtime.
+
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::SockRef;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// Longest key Linux accepts (`TCP_MD5SIG_MAXKEYLEN`).
+pub const MD5_MAX_KEY_LEN: usize = 80;
+
+/// How a session's packets carry TTL protection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TtlPolicy {
+    /// Send with this TTL (1 for directly connected eBGP, more for multihop);
+    /// accept any TTL.
+    Send(u8),
+    /// GTSM (RFC 5082 §3): send with 255 and drop segments that crossed more
+    /// than `hops` hops (min TTL 256 - hops).
+    Gtsm { hops: u8 },
+}
+
+/// Errors from preparing a session socket.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("TCP MD5 key for {peer} is {len} bytes; Linux accepts at most {MD5_MAX_KEY_LEN}")]
+    KeyTooLong { peer: IpAddr, len: usize },
+    #[error("setting TCP MD5 signature for {peer}: {source}")]
+    Md5 { peer: IpAddr, source: io::Error },
+    #[error("setting TTL options ({policy:?}): {source}")]
+    Ttl { policy: TtlPolicy, source: io::Error },
+    #[error("binding {address}: {source}")]
+    Bind { address: SocketAddr, source: io::Error },
+    #[error("creating a socket: {0}")]
+    Create(io::Error),
+    #[error("connecting to {remote}: {source}")]
+    Connect { remote: SocketAddr, source: io::Error },
+}
+
+/// `struct tcp_md5sig` from `linux/tcp.h`, which `libc` does not define.
+#[repr(C)]
+struct TcpMd5Sig {
+    addr: libc::sockaddr_storage,
+    flags: u8,
+    prefix_len: u8,
+    key_len: u16,
+    ifindex: i32,
+    key: [u8; MD5_MAX_KEY_LEN],
+}
+
+/// Installs (or, with an empty key, removes) the TCP MD5 key for `peer` on `fd`.
+///
+/// On an IPv6 socket an IPv4 peer arrives as a v4-mapped address, so the key is
+/// installed for that form too.
+pub fn set_md5_key(fd: RawFd, socket_is_v6: bool, peer: IpAddr, key: &[u8]) -> Result<(), SocketError> {
+    if key.len() > MD5_MAX_KEY_LEN {
+        return Err(SocketError::KeyTooLong { peer, len: key.len() });
+    }
+    let address = match (peer, socket_is_v6) {
+        (IpAddr::V4(v4), true) => IpAddr::V6(v4.to_ipv6_mapped()),
+        (other, _) => other,
+    };
+    // SAFETY: an all-zero `sockaddr_storage` and byte arrays are valid values.
+    let mut sig: TcpMd5Sig = unsafe { std::mem::zeroed() };
+    write_sockaddr(&mut sig.addr, address);
+    sig.key_len = key.len() as u16; // <= 80, checked above
+    sig.key[..key.len()].copy_from_slice(key);
+    // SAFETY: `sig` is a live, correctly laid out `tcp_md5sig` and the length
+    // passed is its size; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_MD5SIG,
+            (&raw const sig).cast(),
+            std::mem::size_of::<TcpMd5Sig>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(SocketError::Md5 { peer, source: io::Error::last_os_error() });
+    }
+    Ok(())
+}
+
+fn write_sockaddr(storage: &mut libc::sockaddr_storage, address: IpAddr) {
+    match address {
+        IpAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr.
+            let sin = unsafe { &mut *(&raw mut *storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+        }
+        IpAddr::V6(v6) => {
+            // SAFETY: as above.
+            let sin6 = unsafe { &mut *(&raw mut *storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr.s6_addr = v6.octets();
+        }
+    }
+}
+
+fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` outlives the call and the length matches its type.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Applies the TTL policy to a socket of the given family.
+pub fn apply_ttl<S: AsRawFd>(socket: &S, is_v6: bool, policy: TtlPolicy) -> Result<(), SocketError> {
+    let fd = socket.as_raw_fd();
+    let (send, min) = match policy {
+        TtlPolicy::Send(ttl) => (ttl, None),
+        TtlPolicy::Gtsm { hops } => (255, Some(256 - i32::from(hops.max(1)))),
+    };
+    let result = if is_v6 {
+        set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, i32::from(send)).and_then(
+            |()| match min {
+                Some(min) => set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, min),
+                None => Ok(()),
+            },
+        )
+    } else {
+        set_int_option(fd, libc::IPPROTO_IP, libc::IP_TTL, i32::from(send)).and_then(|()| match min {
+            Some(min) => set_int_option(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min),
+            None => Ok(()),
+        })
+    };
+    result.map_err(|source| SocketError::Ttl { policy, source })
+}
+
+/// Everything needed to open the outgoing connection of one session.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub remote: SocketAddr,
+    pub local_address: Option<IpAddr>,
+    pub password: Option<Vec<u8>>,
+    pub ttl: TtlPolicy,
+}
+
+/// Opens the outgoing TCP connection of a session with MD5 and TTL set before
+/// the SYN leaves.
+pub async fn connect(options: &ConnectOptions) -> Result<TcpStream, SocketError> {
+    let is_v6 = options.remote.is_ipv6();
+    let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }.map_err(SocketError::Create)?;
+    if let Some(key) = &options.password {
+        set_md5_key(socket.as_raw_fd(), is_v6, options.remote.ip(), key)?;
+    }
+    apply_ttl(&socket, is_v6, options.ttl)?;
+    if let Some(local) = options.local_address {
+        let address = SocketAddr::new(local, 0);
+        socket.bind(address).map_err(|source| SocketError::Bind { address, source })?;
+    }
+    let stream = socket
+        .connect(options.remote)
+        .await
+        .map_err(|source| SocketError::Connect { remote: options.remote, source })?;
+    // Updates are batched by us; Nagle would only delay the last partial batch.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// Opens a listening socket. An IPv6 wildcard is made v6-only so that an IPv4
+/// wildcard can be bound beside it on the same port.
+pub fn listen(address: SocketAddr) -> Result<TcpListener, SocketError> {
+    let is_v6 = address.is_ipv6();
+    let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }.map_err(SocketError::Create)?;
+    socket.set_reuseaddr(true).map_err(|source| SocketError::Bind { address, source })?;
+    if is_v6 {
+        SockRef::from(&socket)
+            .set_only_v6(true)
+            .map_err(|source| SocketError::Bind { address, source })?;
+    }
+    socket.bind(address).map_err(|source| SocketError::Bind { address, source })?;
+    socket.listen(64).map_err(|source| SocketError::Bind { address, source })
+}
+
+/// Whether `listener` is bound to an IPv6 address (IPv4 peers then appear
+/// v4-mapped when the socket is dual-stack).
+pub fn is_v6_listener(listener: &TcpListener) -> bool {
+    matches!(listener.local_addr(), Ok(SocketAddr::V6(_)))
+}
+
+/// Undoes v4-mapping so that an accepted peer address compares equal to the
+/// configured neighbour address.
+pub fn canonical_ip(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The unspecified address of the same family as `address`.
+pub fn unspecified_like(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_struct_has_kernel_layout() {
+        assert_eq!(std::mem::size_of::<TcpMd5Sig>(), 216);
+    }
+
+    #[test]
+    fn canonical_ip_unmaps_v4() {
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(canonical_ip(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(canonical_ip(v6), v6);
+    }
+
+    #[test]
+    fn long_md5_key_is_rejected_before_the_kernel() {
+        let err = set_md5_key(-1, false, "192.0.2.2".parse().unwrap(), &[b'x'; 81]).unwrap_err();
+        assert!(matches!(err, SocketError::KeyTooLong { len: 81, .. }));
+    }
+
+    #[tokio::test]
+    async fn md5_and_gtsm_apply_to_real_loopback_sockets() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        set_md5_key(listener.as_raw_fd(), false, "127.0.0.1".parse().unwrap(), b"secret").unwrap();
+        apply_ttl(&listener, false, TtlPolicy::Gtsm { hops: 1 }).unwrap();
+        let remote = listener.local_addr().unwrap();
+        let options = ConnectOptions {
+            remote,
+            local_address: Some("127.0.0.1".parse().unwrap()),
+            password: Some(b"secret".to_vec()),
+            ttl: TtlPolicy::Gtsm { hops: 1 },
+        };
+        let (accepted, connected) = tokio::join!(listener.accept(), connect(&options));
+        assert!(accepted.is_ok());
+        assert!(connected.is_ok());
+    }
+}
