@@ -1,0 +1,1 @@
+//! Cross-module codec tests: golden vectors, round trips, error paths.
