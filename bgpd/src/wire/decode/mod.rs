@@ -83,7 +83,9 @@ pub fn decode_message(frame: &[u8], options: &CodecOptions) -> Result<Decoded, D
     let body = frame.get(HEADER_LEN..length).unwrap_or_default();
     match message_type {
         message_type::OPEN => open::decode_open(body, base).map(Decoded::Open),
-        message_type::UPDATE => update::decode_update(body, base, options).map(|u| Decoded::Update(Box::new(u))),
+        message_type::UPDATE => {
+            update::decode_update(body, base, options).map(|u| Decoded::Update(Box::new(u)))
+        }
         message_type::NOTIFICATION => Ok(Decoded::Notification(decode_notification(body))),
         message_type::KEEPALIVE => Ok(Decoded::Keepalive),
         message_type::ROUTE_REFRESH => decode_route_refresh(frame, body, options),
@@ -166,6 +168,3 @@ impl Base {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

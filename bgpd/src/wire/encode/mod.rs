@@ -253,6 +253,3 @@ fn put_mp_unreach(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;
