@@ -49,8 +49,52 @@ impl UpdatePacker {
     ///
     /// `next_hop`: for IPv4 unicast, `None` uses `attributes.next_hop`, an IPv4
     /// address overrides it, an IPv6 one sends the routes in MP_REACH_NLRI
-    /// (RFC 8950); other families need it. Returns the number of messages.
+    /// (RFC 8950); other families need it. Returns the number of messages
+    /// (0 for no prefixes). On error `out` is left as it was.
     pub fn announce<I>(
+        &mut self,
+        attributes: &PathAttributes,
+        family: Family,
+        next_hop: Option<NextHop>,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let start = out.len();
+        let result = self.announce_into(attributes, family, next_hop, nlri, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Append UPDATEs withdrawing every prefix of `nlri`. Returns the number of
+    /// messages. On error `out` is left as it was.
+    pub fn withdraw<I>(
+        &mut self,
+        family: Family,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let start = out.len();
+        let result = self.withdraw_into(family, nlri, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Append UPDATEs announcing every prefix of `nlri` with `attributes`.
+    ///
+    /// `next_hop`: for IPv4 unicast, `None` uses `attributes.next_hop`, an IPv4
+    /// address overrides it, an IPv6 one sends the routes in MP_REACH_NLRI
+    /// (RFC 8950); other families need it. Returns the number of messages.
+    fn announce_into<I>(
         &mut self,
         attributes: &PathAttributes,
         family: Family,
@@ -87,7 +131,7 @@ impl UpdatePacker {
 
     /// Append UPDATEs withdrawing every prefix of `nlri`. Returns the number of
     /// messages.
-    pub fn withdraw<I>(
+    fn withdraw_into<I>(
         &mut self,
         family: Family,
         nlri: I,
