@@ -89,11 +89,7 @@ impl UpdatePacker {
         result
     }
 
-    /// Append UPDATEs announcing every prefix of `nlri` with `attributes`.
-    ///
-    /// `next_hop`: for IPv4 unicast, `None` uses `attributes.next_hop`, an IPv4
-    /// address overrides it, an IPv6 one sends the routes in MP_REACH_NLRI
-    /// (RFC 8950); other families need it. Returns the number of messages.
+    /// [`Self::announce`] without the rollback on error.
     fn announce_into<I>(
         &mut self,
         attributes: &PathAttributes,
@@ -129,8 +125,7 @@ impl UpdatePacker {
         }
     }
 
-    /// Append UPDATEs withdrawing every prefix of `nlri`. Returns the number of
-    /// messages.
+    /// [`Self::withdraw`] without the rollback on error.
     fn withdraw_into<I>(
         &mut self,
         family: Family,

@@ -375,3 +375,21 @@ fn encode_errors() {
     let error = encode_message(&Message::Open(long_name), &four_octet(), &mut out).unwrap_err();
     assert!(matches!(error, EncodeError::CapabilityTooLong { code: 73, .. }));
 }
+
+#[test]
+fn treat_as_withdraw_with_mp_unreach_of_the_other_family() {
+    // IPv6 routes announced, IPv4 ones withdrawn through MP_UNREACH_NLRI, bad
+    // ORIGIN: IPv4 withdrawals move to the classic field, IPv6 to MP_UNREACH.
+    let mp_reach = "900e 001c 0002 01 10 20010db8000000000000000000000001 00 30 20010db80001";
+    let mp_unreach_v4 = "800f 07 0001 01 18 cb0071";
+    let frame = update("", &format!("40010105 {AS_PATH} {mp_reach} {mp_unreach_v4}"), "20c0000201");
+    let decoded = decode_update(&frame, &four_octet());
+    assert!(decoded.outcome.treat_as_withdraw());
+    assert_eq!(decoded.update.withdrawn, vec![nlri("192.0.2.1/32"), nlri("203.0.113.0/24")]);
+    let unreach = decoded.update.mp_unreach.clone().unwrap();
+    assert_eq!(
+        (unreach.family, unreach.withdrawn),
+        (Family::Ipv6Unicast, vec![nlri("2001:db8:1::/48")])
+    );
+    assert!(decoded.update.nlri.is_empty() && decoded.update.mp_reach.is_none());
+}
