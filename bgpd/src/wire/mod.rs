@@ -4,13 +4,50 @@
 //! each submodule. Types (`open`, `update`, `attributes`, `notification`,
 //! `refresh`, `family`) are kept apart from the code that reads and writes them;
 //! nom stays inside the decoder and no nom type leaves this module.
+//!
+//! # Codec API
+//!
+//! - [`CodecOptions`]: what one session negotiated (4-octet AS, extended
+//!   message, enhanced route refresh, ADD-PATH per family and direction);
+//!   `Default` is the state before OPEN. [`CodecOptions::negotiated`] derives
+//!   it from both OPENs.
+//! - Framing: [`frame_length`]`(buf, max_message_len) -> Result<Option<usize>, DecodeError>`
+//!   checks marker, length bounds and type (RFC 4271 §6.1) and tells when a
+//!   complete frame is buffered. Frame first, parse the complete frame second.
+//! - [`decode_message`]`(frame, &options) -> Result<Decoded, DecodeError>`. An
+//!   UPDATE comes as [`DecodedUpdate`]: the usable [`UpdateMessage`] plus its
+//!   RFC 7606 [`UpdateOutcome`] (treat-as-withdraw already applied to the
+//!   message; discarded attributes listed with typed [`AttributeError`]s).
+//!   `Err(DecodeError)` means session reset; [`DecodeError::notification`]
+//!   gives the exact NOTIFICATION (code, subcode, data) to send.
+//! - [`encode_message`]`(&Message, &options, &mut BytesMut) -> Result<(), EncodeError>`
+//!   appends one framed message, refusing to exceed the size limit.
+//! - [`UpdatePacker`]: `announce(&attributes, family, next_hop, nlri, &mut out)`
+//!   and `withdraw(family, nlri, &mut out)` pack any number of prefixes into
+//!   as few UPDATEs as the size limit allows, attribute bytes encoded once.
+//! - End-of-RIB: [`UpdateMessage::end_of_rib`] to send,
+//!   [`UpdateMessage::end_of_rib_family`] to recognise (check
+//!   [`UpdateOutcome::treat_as_withdraw`] first: a withdrawn-by-error message
+//!   with no routes looks empty too).
 
 pub mod attributes;
+mod decode;
+mod encode;
+pub mod error;
 pub mod family;
 pub mod notification;
 pub mod open;
+pub mod options;
 pub mod refresh;
 pub mod update;
+
+#[cfg(test)]
+mod tests;
+
+pub use decode::{Decoded, DecodedUpdate, UpdateOutcome, decode_message, frame_length};
+pub use encode::{UpdatePacker, encode_message};
+pub use error::{AttributeError, AttributeErrorKind, DecodeError, EncodeError, ErrorAction, Field};
+pub use options::{CodecOptions, FamilySet};
 
 pub use attributes::{
     Aggregator, AsPath, AsSegment, Community, ExtendedCommunity, LargeCommunity, Origin,

@@ -1,0 +1,277 @@
+//! Path attribute encoding (RFC 4271 §4.3, §5), with the 2-octet-session
+//! rules of RFC 6793 §4.2.2: AS_TRANS in AS_PATH and AGGREGATOR for ASNs above
+//! 65535, and AS4_PATH / AS4_AGGREGATOR only when such an ASN is present.
+//!
+//! Attributes go out in ascending type code order (RFC 4271 §5), unknown
+//! transitive ones slotted in by their code with the Partial bit set.
+
+use std::net::Ipv4Addr;
+
+use bytes::{BufMut, BytesMut};
+
+use crate::wire::attributes::{AsPath, AsSegment, PathAttributes, SegmentType, flags, type_code};
+use crate::wire::error::EncodeError;
+use crate::wire::open::AS_TRANS;
+use crate::wire::options::CodecOptions;
+
+/// What to do with the NEXT_HOP attribute.
+#[derive(Copy, Clone, Debug)]
+pub(super) enum NextHopField {
+    /// Write `attributes.next_hop` if present.
+    AsGiven,
+    /// Write this address instead.
+    Override(Ipv4Addr),
+    /// Leave it out (routes whose next hop travels in MP_REACH_NLRI).
+    Omit,
+}
+
+const WELL_KNOWN: u8 = flags::TRANSITIVE;
+const OPTIONAL_TRANSITIVE: u8 = flags::OPTIONAL | flags::TRANSITIVE;
+const OPTIONAL: u8 = flags::OPTIONAL;
+
+/// Known codes in the order we write them.
+const ORDER: [u8; 14] = [
+    type_code::ORIGIN,
+    type_code::AS_PATH,
+    type_code::NEXT_HOP,
+    type_code::MULTI_EXIT_DISC,
+    type_code::LOCAL_PREF,
+    type_code::ATOMIC_AGGREGATE,
+    type_code::AGGREGATOR,
+    type_code::COMMUNITIES,
+    type_code::ORIGINATOR_ID,
+    type_code::CLUSTER_LIST,
+    type_code::EXTENDED_COMMUNITIES,
+    type_code::AS4_PATH,
+    type_code::AS4_AGGREGATOR,
+    type_code::LARGE_COMMUNITY,
+];
+
+/// Append every attribute of `attributes` except the MP ones.
+pub(super) fn put_attributes(
+    attributes: &PathAttributes,
+    options: &CodecOptions,
+    next_hop: NextHopField,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let mut previous = 0u16;
+    for code in ORDER {
+        put_unknown_between(attributes, previous, u16::from(code), out)?;
+        previous = u16::from(code);
+        put_known(attributes, options, next_hop, code, out)?;
+    }
+    put_unknown_between(attributes, previous, 256, out)
+}
+
+/// Unknown attributes with `low <= type code < high`: transitive ones only,
+/// with Partial set (RFC 4271 §5: "passed along ... with the Partial bit set").
+fn put_unknown_between(
+    attributes: &PathAttributes,
+    low: u16,
+    high: u16,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    for unknown in &attributes.unknown {
+        let code = u16::from(unknown.type_code);
+        if code < low || code >= high || !unknown.is_transitive() {
+            continue;
+        }
+        let attribute_flags =
+            (unknown.flags | flags::PARTIAL | flags::OPTIONAL) & !flags::EXTENDED_LENGTH;
+        header(out, attribute_flags, unknown.type_code, unknown.value.len())?;
+        out.put_slice(&unknown.value);
+    }
+    Ok(())
+}
+
+/// Flags, type and length (extended when the value exceeds 255 octets).
+fn header(
+    out: &mut BytesMut,
+    attribute_flags: u8,
+    code: u8,
+    length: usize,
+) -> Result<(), EncodeError> {
+    if length <= 255 {
+        out.put_u8(attribute_flags & !flags::EXTENDED_LENGTH);
+        out.put_u8(code);
+        out.put_u8(length as u8); // checked above
+    } else {
+        let wire = u16::try_from(length)
+            .map_err(|_| EncodeError::AttributeTooLong { type_code: code, length })?;
+        out.put_u8(attribute_flags | flags::EXTENDED_LENGTH);
+        out.put_u8(code);
+        out.put_u16(wire);
+    }
+    Ok(())
+}
+
+fn as2(asn: u32) -> u16 {
+    u16::try_from(asn).unwrap_or(AS_TRANS)
+}
+
+// One arm per type code reads better than guards on the codes.
+#[allow(clippy::collapsible_match)]
+fn put_known(
+    a: &PathAttributes,
+    options: &CodecOptions,
+    next_hop: NextHopField,
+    code: u8,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let four = options.four_octet_as;
+    match code {
+        type_code::ORIGIN => {
+            if let Some(origin) = a.origin {
+                header(out, WELL_KNOWN, code, 1)?;
+                out.put_u8(origin as u8);
+            }
+        }
+        type_code::AS_PATH => {
+            // Mandatory with any route: written (possibly empty) whenever the
+            // set carries anything at all.
+            if a.origin.is_some() || !a.as_path.segments.is_empty() {
+                put_as_path(out, code, WELL_KNOWN, &a.as_path, four, false)?;
+            }
+        }
+        type_code::NEXT_HOP => {
+            let address = match next_hop {
+                NextHopField::AsGiven => a.next_hop,
+                NextHopField::Override(address) => Some(address),
+                NextHopField::Omit => None,
+            };
+            if let Some(address) = address {
+                header(out, WELL_KNOWN, code, 4)?;
+                out.put_slice(&address.octets());
+            }
+        }
+        type_code::MULTI_EXIT_DISC => {
+            if let Some(med) = a.med {
+                header(out, OPTIONAL, code, 4)?;
+                out.put_u32(med);
+            }
+        }
+        type_code::LOCAL_PREF => {
+            if let Some(pref) = a.local_pref {
+                header(out, WELL_KNOWN, code, 4)?;
+                out.put_u32(pref);
+            }
+        }
+        type_code::ATOMIC_AGGREGATE => {
+            if a.atomic_aggregate {
+                header(out, WELL_KNOWN, code, 0)?;
+            }
+        }
+        type_code::AGGREGATOR => {
+            if let Some(aggregator) = a.aggregator {
+                if four {
+                    header(out, OPTIONAL_TRANSITIVE, code, 8)?;
+                    out.put_u32(aggregator.asn);
+                } else {
+                    header(out, OPTIONAL_TRANSITIVE, code, 6)?;
+                    out.put_u16(as2(aggregator.asn));
+                }
+                out.put_slice(&aggregator.address.octets());
+            }
+        }
+        type_code::COMMUNITIES => {
+            if !a.communities.is_empty() {
+                header(out, OPTIONAL_TRANSITIVE, code, 4 * a.communities.len())?;
+                for community in &a.communities {
+                    out.put_u32(community.0);
+                }
+            }
+        }
+        type_code::ORIGINATOR_ID => {
+            if let Some(id) = a.originator_id {
+                header(out, OPTIONAL, code, 4)?;
+                out.put_slice(&id.octets());
+            }
+        }
+        type_code::CLUSTER_LIST => {
+            if !a.cluster_list.is_empty() {
+                header(out, OPTIONAL, code, 4 * a.cluster_list.len())?;
+                for id in &a.cluster_list {
+                    out.put_slice(&id.octets());
+                }
+            }
+        }
+        type_code::EXTENDED_COMMUNITIES => {
+            if !a.extended_communities.is_empty() {
+                header(out, OPTIONAL_TRANSITIVE, code, 8 * a.extended_communities.len())?;
+                for community in &a.extended_communities {
+                    out.put_slice(&community.0);
+                }
+            }
+        }
+        type_code::AS4_PATH => {
+            if !four && needs_as4(&a.as_path) {
+                put_as_path(out, code, OPTIONAL_TRANSITIVE, &a.as_path, true, true)?;
+            }
+        }
+        type_code::AS4_AGGREGATOR => {
+            if let Some(aggregator) = a.aggregator.filter(|g| !four && g.asn > u32::from(u16::MAX))
+            {
+                header(out, OPTIONAL_TRANSITIVE, code, 8)?;
+                out.put_u32(aggregator.asn);
+                out.put_slice(&aggregator.address.octets());
+            }
+        }
+        type_code::LARGE_COMMUNITY => {
+            if !a.large_communities.is_empty() {
+                header(out, OPTIONAL_TRANSITIVE, code, 12 * a.large_communities.len())?;
+                for community in &a.large_communities {
+                    out.put_u32(community.global_admin);
+                    out.put_u32(community.local_data_1);
+                    out.put_u32(community.local_data_2);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// RFC 6793 §4.2.2: AS4_PATH is sent only when the path holds an ASN that
+/// does not fit in two octets (outside confederation segments, which AS4_PATH
+/// never carries).
+fn needs_as4(path: &AsPath) -> bool {
+    path.segments
+        .iter()
+        .filter(|s| !is_confed(s))
+        .any(|s| s.asns.iter().any(|&asn| asn > u32::from(u16::MAX)))
+}
+
+fn is_confed(segment: &AsSegment) -> bool {
+    matches!(segment.kind, SegmentType::ConfedSequence | SegmentType::ConfedSet)
+}
+
+/// AS_PATH or AS4_PATH: segments of at most 255 ASNs (longer ones are split),
+/// 2- or 4-octet ASNs; `skip_confed` for AS4_PATH.
+fn put_as_path(
+    out: &mut BytesMut,
+    code: u8,
+    attribute_flags: u8,
+    path: &AsPath,
+    four_octet: bool,
+    skip_confed: bool,
+) -> Result<(), EncodeError> {
+    let width = if four_octet { 4 } else { 2 };
+    let segments = || path.segments.iter().filter(move |s| !(skip_confed && is_confed(s)));
+    let length: usize =
+        segments().flat_map(|s| s.asns.chunks(255)).map(|chunk| 2 + width * chunk.len()).sum();
+    header(out, attribute_flags, code, length)?;
+    for segment in segments() {
+        for chunk in segment.asns.chunks(255) {
+            out.put_u8(segment.kind as u8);
+            out.put_u8(chunk.len() as u8); // chunks of at most 255
+            for &asn in chunk {
+                if four_octet {
+                    out.put_u32(asn);
+                } else {
+                    out.put_u16(as2(asn));
+                }
+            }
+        }
+    }
+    Ok(())
+}

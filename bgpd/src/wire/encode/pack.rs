@@ -1,0 +1,265 @@
+//! UPDATE packing, the export hot path: many prefixes sharing one attribute
+//! set go out in as few UPDATEs as the size limit allows (4096 octets, or
+//! 65535 with RFC 8654).
+//!
+//! The attribute bytes are encoded once into a reusable scratch buffer and
+//! copied into each message; prefixes are written straight into the output,
+//! so packing allocates nothing per prefix (only `out` grows).
+//!
+//! Layout of an announcement:
+//! ```text
+//! IPv4 unicast, IPv4 next hop:  header | 0 | attr len | attributes + NEXT_HOP | NLRI...
+//! other families:               header | 0 | attr len | MP_REACH_NLRI(NLRI...) | attributes
+//! ```
+//! and of a withdrawal:
+//! ```text
+//! IPv4 unicast:                 header | len | withdrawn... | 0
+//! other families:               header | 0 | attr len | MP_UNREACH_NLRI(withdrawn...)
+//! ```
+
+use bytes::{BufMut, BytesMut};
+
+use super::attributes::{NextHopField, put_attributes};
+use super::{begin, begin_mp_reach, finish, patch_length, prefix_wire_len, put_prefix};
+use crate::wire::attributes::{PathAttributes, flags, type_code};
+use crate::wire::error::{EncodeError, Field};
+use crate::wire::family::Family;
+use crate::wire::options::CodecOptions;
+use crate::wire::update::{NextHop, Nlri};
+use crate::wire::{HEADER_LEN, message_type};
+
+/// Packs routes into UPDATE messages for one session. Keep one per session
+/// and reuse it: its scratch buffer keeps its capacity.
+#[derive(Debug)]
+pub struct UpdatePacker {
+    options: CodecOptions,
+    scratch: BytesMut,
+}
+
+impl UpdatePacker {
+    pub fn new(options: CodecOptions) -> Self {
+        Self { options, scratch: BytesMut::with_capacity(256) }
+    }
+
+    pub fn options(&self) -> &CodecOptions {
+        &self.options
+    }
+
+    /// Append UPDATEs announcing every prefix of `nlri` with `attributes`.
+    ///
+    /// `next_hop`: for IPv4 unicast, `None` uses `attributes.next_hop`, an IPv4
+    /// address overrides it, an IPv6 one sends the routes in MP_REACH_NLRI
+    /// (RFC 8950); other families need it. Returns the number of messages
+    /// (0 for no prefixes). On error `out` is left as it was.
+    pub fn announce<I>(
+        &mut self,
+        attributes: &PathAttributes,
+        family: Family,
+        next_hop: Option<NextHop>,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let start = out.len();
+        let result = self.announce_into(attributes, family, next_hop, nlri, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Append UPDATEs withdrawing every prefix of `nlri`. Returns the number of
+    /// messages. On error `out` is left as it was.
+    pub fn withdraw<I>(
+        &mut self,
+        family: Family,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let start = out.len();
+        let result = self.withdraw_into(family, nlri, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// [`Self::announce`] without the rollback on error.
+    fn announce_into<I>(
+        &mut self,
+        attributes: &PathAttributes,
+        family: Family,
+        next_hop: Option<NextHop>,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let classic_next_hop = match (family, next_hop) {
+            (Family::Ipv4Unicast, None) => attributes.next_hop,
+            (Family::Ipv4Unicast, Some(NextHop::V4(address))) => Some(address),
+            _ => None,
+        };
+        self.scratch.clear();
+        match classic_next_hop {
+            Some(address) => {
+                put_attributes(
+                    attributes,
+                    &self.options,
+                    NextHopField::Override(address),
+                    &mut self.scratch,
+                )?;
+                self.announce_classic(nlri, out)
+            }
+            None => {
+                let next_hop = next_hop.ok_or(EncodeError::NextHopMismatch { family, next_hop })?;
+                put_attributes(attributes, &self.options, NextHopField::Omit, &mut self.scratch)?;
+                self.announce_multiprotocol(family, &next_hop, nlri, out)
+            }
+        }
+    }
+
+    /// [`Self::withdraw`] without the rollback on error.
+    fn withdraw_into<I>(
+        &mut self,
+        family: Family,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let add_path = self.options.add_path_send.contains(family);
+        let max = self.options.max_message_len();
+        let mut pending = nlri.into_iter().peekable();
+        let mut messages = 0;
+        while pending.peek().is_some() {
+            let start = begin(out, message_type::UPDATE);
+            match family {
+                Family::Ipv4Unicast => {
+                    let length_at = out.len();
+                    out.put_u16(0);
+                    // Leave room for the 2-octet (empty) path attribute length.
+                    fill(
+                        &mut pending,
+                        out,
+                        start,
+                        max - 2,
+                        add_path,
+                        family,
+                        Field::WithdrawnRoutes,
+                    )?;
+                    patch_length(out, length_at, 0)?;
+                    out.put_u16(0);
+                }
+                _ => {
+                    out.put_u16(0);
+                    let attributes_at = out.len();
+                    out.put_u16(0);
+                    out.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+                    out.put_u8(type_code::MP_UNREACH_NLRI);
+                    let length_at = out.len();
+                    out.put_u16(0);
+                    let afi_safi = family.afi_safi();
+                    out.put_u16(afi_safi.afi);
+                    out.put_u8(afi_safi.safi);
+                    fill(&mut pending, out, start, max, add_path, family, Field::MpUnreachNlri)?;
+                    patch_length(out, length_at, type_code::MP_UNREACH_NLRI)?;
+                    patch_length(out, attributes_at, 0)?;
+                }
+            }
+            finish(out, start, max)?;
+            messages += 1;
+        }
+        Ok(messages)
+    }
+
+    fn announce_classic<I>(&mut self, nlri: I, out: &mut BytesMut) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let family = Family::Ipv4Unicast;
+        let add_path = self.options.add_path_send.contains(family);
+        let max = self.options.max_message_len();
+        let attributes_len = u16::try_from(self.scratch.len())
+            .map_err(|_| EncodeError::AttributesTooLong { max })?;
+        let mut pending = nlri.into_iter().peekable();
+        let mut messages = 0;
+        while pending.peek().is_some() {
+            let start = begin(out, message_type::UPDATE);
+            out.put_u16(0);
+            out.put_u16(attributes_len);
+            out.put_slice(&self.scratch);
+            fill(&mut pending, out, start, max, add_path, family, Field::Nlri)?;
+            finish(out, start, max)?;
+            messages += 1;
+        }
+        Ok(messages)
+    }
+
+    fn announce_multiprotocol<I>(
+        &mut self,
+        family: Family,
+        next_hop: &NextHop,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        let add_path = self.options.add_path_send.contains(family);
+        let max = self.options.max_message_len();
+        let mut pending = nlri.into_iter().peekable();
+        let mut messages = 0;
+        while pending.peek().is_some() {
+            let start = begin(out, message_type::UPDATE);
+            out.put_u16(0);
+            let attributes_at = out.len();
+            out.put_u16(0);
+            let length_at = begin_mp_reach(out, family, next_hop)?;
+            // The other attributes follow the NLRI: keep room for them.
+            let room = max
+                .checked_sub(self.scratch.len())
+                .ok_or(EncodeError::AttributesTooLong { max })?;
+            fill(&mut pending, out, start, room, add_path, family, Field::MpReachNlri)?;
+            patch_length(out, length_at, type_code::MP_REACH_NLRI)?;
+            out.put_slice(&self.scratch);
+            patch_length(out, attributes_at, 0)?;
+            finish(out, start, max)?;
+            messages += 1;
+        }
+        Ok(messages)
+    }
+}
+
+/// Write prefixes from `pending` while the message starting at `start` stays
+/// within `limit` octets. At least one prefix must fit.
+fn fill<I: Iterator<Item = Nlri>>(
+    pending: &mut std::iter::Peekable<I>,
+    out: &mut BytesMut,
+    start: usize,
+    limit: usize,
+    add_path: bool,
+    family: Family,
+    field: Field,
+) -> Result<(), EncodeError> {
+    let mut written = 0usize;
+    while let Some(nlri) = pending.peek() {
+        if out.len() - start + prefix_wire_len(nlri, add_path) > limit {
+            break;
+        }
+        put_prefix(out, nlri, add_path, family, field)?;
+        pending.next();
+        written += 1;
+    }
+    if written == 0 {
+        return Err(EncodeError::AttributesTooLong { max: limit.max(HEADER_LEN) });
+    }
+    Ok(())
+}
