@@ -16,6 +16,10 @@ use crate::wire::{
 
 use super::config::SessionConfig;
 
+#[cfg(test)]
+#[path = "negotiate_tests.rs"]
+mod tests;
+
 /// The only BGP version we speak (RFC 4271 §4.2).
 pub const BGP_VERSION: u8 = 4;
 
