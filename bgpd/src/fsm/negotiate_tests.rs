@@ -339,7 +339,8 @@ fn every_open_error_has_its_rfc_code_and_subcode() {
 #[test]
 fn hold_time_table() {
     // (ours, configured keepalive, theirs) -> (hold, keepalive)
-    let table: [(u16, Option<u16>, u16, (u16, u16)); 9] = [
+    type Row = (u16, Option<u16>, u16, (u16, u16));
+    let table: [Row; 9] = [
         (90, None, 90, (90, 30)),
         (90, None, 30, (30, 10)),
         (30, None, 90, (30, 10)),
