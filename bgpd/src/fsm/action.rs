@@ -16,8 +16,9 @@ pub enum Action {
     /// [`Event::TcpCrAcked`](super::Event::TcpCrAcked), failure
     /// [`Event::TcpConnectionFails`](super::Event::TcpConnectionFails).
     Connect,
-    /// Close the session's TCP connection (or abandon the attempt) after
-    /// flushing what is queued, and drop its buffers.
+    /// Close the session's TCP connection, or abandon the connection attempt,
+    /// if there is one: flush what is queued (a NOTIFICATION), then drop the
+    /// socket and its buffers.
     Disconnect,
     /// Send this OPEN.
     SendOpen(OpenMessage),

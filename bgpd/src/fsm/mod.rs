@@ -7,6 +7,30 @@
 //! touches a socket: the I/O task runs the [`Timer`]s it is asked to and feeds
 //! back their `*TimerExpires` events.
 //!
+//! # Driving it (what `peer/` feeds)
+//!
+//! - Operator or daemon: [`Event::ManualStart`], [`Event::AutomaticStart`] (or
+//!   their passive and damped forms), [`Event::ManualStop`],
+//!   [`Event::AutomaticStop`].
+//! - TCP: our connect succeeded → [`Event::TcpCrAcked`]; an inbound connection
+//!   from the peer → [`Event::TcpConnectionValid`] then
+//!   [`Event::TcpConnectionConfirmed`] (a stranger → [`Event::TcpCrInvalid`]);
+//!   a failure, reset or EOF → [`Event::TcpConnectionFails`]. In Idle, refuse
+//!   inbound connections. A second connection to a peer whose FSM is past
+//!   Active goes through [`collision`].
+//! - Decoded messages: OPEN → [`Event::BgpOpen`], KEEPALIVE →
+//!   [`Event::KeepAliveMsg`], UPDATE → [`Event::UpdateMsg`] (and to the RIB when
+//!   Established), ROUTE-REFRESH → [`Event::RouteRefreshMsg`], NOTIFICATION →
+//!   [`Event::NotifMsg`]. Decode errors carry the NOTIFICATION the codec built:
+//!   header → [`Event::BgpHeaderErr`], OPEN → [`Event::BgpOpenMsgErr`], UPDATE
+//!   needing a session reset → [`Event::UpdateMsgErr`].
+//! - Timers: execute [`Action::StartTimer`] and [`Action::StopTimer`]; when
+//!   one fires, feed [`Event::timer_expired`]. Every received UPDATE asks for
+//!   a HoldTimer restart; the I/O task may do that lazily (note the time of the
+//!   last message, and on expiry re-arm for what remains), provided
+//!   [`Event::HoldTimerExpires`] is fed only once the hold time has really
+//!   passed since the last message.
+//!
 //! Where we depart from the letter of RFC 4271 §8.2.2, and why:
 //! - An expiry for a timer the FSM has stopped is ignored instead of being
 //!   "any other event": it raced the StopTimer through the I/O task's queue.
