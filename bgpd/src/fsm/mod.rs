@@ -52,7 +52,8 @@
 //! session is *enabled*. Whenever an enabled session falls to Idle, the FSM
 //! starts the IdleHoldTimer and restarts by itself when it fires (listening or
 //! connecting as the last start did). The delay starts at
-//! `idle_hold_base` (1 s by default) and doubles on every fall up to
+//! `idle_hold_base` (1 s by default) and doubles on every fall (a refused
+//! connection counts as much as a reset session) up to
 //! `idle_hold_cap` (120 s); once a session has stayed Established for
 //! `damping_reset_time` (120 s) it returns to the base. ManualStop disables;
 //! OpenCollisionDump ends the FSM for good (the caller discards it).
@@ -70,7 +71,7 @@ mod tests;
 use std::time::Duration;
 
 pub use action::{Action, DownReason};
-pub use collision::{Direction, resolve_collision};
+pub use collision::{Direction, connection_to_dump, resolve_collision};
 pub use config::{
     DEFAULT_CONNECT_RETRY_TIME, DEFAULT_DAMPING_RESET_TIME, DEFAULT_HOLD_TIME,
     DEFAULT_IDLE_HOLD_BASE, DEFAULT_IDLE_HOLD_CAP, HostName, SessionConfig,

@@ -8,6 +8,7 @@ mod idle;
 mod open_confirm;
 mod open_sent;
 mod paths;
+mod properties;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
