@@ -30,7 +30,8 @@ pub enum Event {
     AutomaticStartWithDampPeerOscillationsAndPassiveTcpEstablishment,
     /// Event 8: the daemon stops the session (maximum prefixes, config change).
     /// The NOTIFICATION is a Cease with the subcode that says why. The session
-    /// restarts after the IdleHold backoff.
+    /// restarts after the IdleHold backoff. Ignored in Idle (RFC 4271), so a
+    /// pending restart stays: use ManualStop to cancel it.
     AutomaticStop(Notification),
     /// Event 9.
     ConnectRetryTimerExpires,
