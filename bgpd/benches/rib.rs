@@ -129,7 +129,19 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A field of /proc/self/status in bytes (Linux), 0 elsewhere.
+fn status_bytes(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix(" kB")?.trim().parse().ok())
+        .map_or(0, |kib: usize| kib * 1024)
+}
+
 fn one_pass(updates: &[UpdateMessage]) {
+    // Reset the peak RSS (Linux ≥ 4.0) so VmHWM measures this pass only.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_bytes("VmRSS:");
     let baseline = CURRENT.load(Ordering::Relaxed);
     PEAK.store(baseline, Ordering::Relaxed);
     let mut rib = rib();
@@ -157,6 +169,12 @@ fn one_pass(updates: &[UpdateMessage]) {
         mib(after_export),
         mib(peak),
         rib.memory_usage(),
+    );
+    println!(
+        "process RSS: {:.1} MiB before (UPDATEs built), peak {:.1} MiB: the RIB added {:.1} MiB",
+        mib(rss_before),
+        mib(status_bytes("VmHWM:")),
+        mib(status_bytes("VmHWM:").saturating_sub(rss_before)),
     );
 }
 

@@ -2,14 +2,15 @@
 //! §3.2 held in one structure, because they are keyed alike and almost every
 //! prefix has exactly one path.
 //!
-//! Layout, chosen for memory (1 M IPv4 prefixes ≈ 16 MB of entries):
+//! Layout, chosen for memory (1 M IPv4 prefixes = 12 MB of entries):
 //! - `entries`: a `Vec` of fixed-size [`Entry`] records addressed by a *slot*
 //!   (`u32`). Slots are stable while a prefix lives, so per-peer export state can
 //!   be plain bitsets indexed by slot (see `adj_out`).
 //! - `index`: a hashbrown `HashTable<u32>` of slots, hashed by prefix. Each bucket
 //!   costs 5 bytes (slot + control byte) rather than key + value, which matters
 //!   at the unlucky sizes where power-of-two growth leaves the table half empty.
-//! - each entry holds its single path inline (8 bytes); prefixes with several
+//! - each entry holds its single path inline (8 bytes, the prefix length
+//!   tucked into its padding); prefixes with several
 //!   paths point into `multi`, a slab of small vectors whose first element is
 //!   always the best path. No per-prefix allocation in the common case.
 
@@ -38,16 +39,29 @@ const CELL_EMPTY: SourceIndex = u16::MAX - 2;
 pub(crate) const MAX_SOURCE: SourceIndex = u16::MAX - 3;
 
 /// One route of one prefix: who sent it and which interned attribute set it has.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+///
+/// `prefix_len` fills what would be padding: when the path sits inline in an
+/// entry it holds that entry's prefix length, which keeps an IPv4 entry at 12
+/// bytes. It is not part of the path's identity (not compared).
+#[derive(Copy, Clone, Debug)]
 pub(crate) struct Path {
     pub attrs: AttrId,
     pub source: SourceIndex,
     pub flags: u8,
+    prefix_len: u8,
 }
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Self) -> bool {
+        self.attrs == other.attrs && self.source == other.source && self.flags == other.flags
+    }
+}
+
+impl Eq for Path {}
 
 impl Path {
     pub fn new(source: SourceIndex, attrs: AttrId) -> Self {
-        Self { attrs, source, flags: 0 }
+        Self { attrs, source, flags: 0, prefix_len: 0 }
     }
 
     pub fn is_stale(&self) -> bool {
@@ -60,13 +74,17 @@ impl Path {
     }
 
     const fn sentinel(kind: SourceIndex, value: u32) -> Self {
-        Self { attrs: AttrId(value), source: kind, flags: 0 }
+        Self { attrs: AttrId(value), source: kind, flags: 0, prefix_len: 0 }
     }
 }
 
 /// A prefix in the compact form a table is keyed by.
 pub(crate) trait PrefixKey: Copy + Eq + Hash + Debug {
+    /// The address part, stored apart from the length in an entry.
+    type Addr: Copy + Eq + Debug;
     const FAMILY: Family;
+    fn split(self) -> (Self::Addr, u8);
+    fn join(addr: Self::Addr, len: u8) -> Self;
     /// `None` when `net` belongs to the other family.
     fn from_net(net: &IpNet) -> Option<Self>;
     fn to_net(self) -> IpNet;
@@ -80,7 +98,16 @@ pub(crate) struct Prefix4 {
 }
 
 impl PrefixKey for Prefix4 {
+    type Addr = u32;
     const FAMILY: Family = Family::Ipv4Unicast;
+
+    fn split(self) -> (u32, u8) {
+        (self.addr, self.len)
+    }
+
+    fn join(addr: u32, len: u8) -> Self {
+        Self { addr, len }
+    }
 
     fn from_net(net: &IpNet) -> Option<Self> {
         match net {
@@ -110,7 +137,16 @@ pub(crate) struct Prefix6 {
 }
 
 impl PrefixKey for Prefix6 {
+    type Addr = [u32; 4];
     const FAMILY: Family = Family::Ipv6Unicast;
+
+    fn split(self) -> ([u32; 4], u8) {
+        (self.addr, self.len)
+    }
+
+    fn join(addr: [u32; 4], len: u8) -> Self {
+        Self { addr, len }
+    }
 
     fn from_net(net: &IpNet) -> Option<Self> {
         match net {
@@ -133,13 +169,34 @@ impl PrefixKey for Prefix6 {
     }
 }
 
-/// One slot of the table. `cell` is either the only path, or a sentinel: free
-/// slot, empty (no path left but a peer still has to be sent the withdrawal), or
-/// an index into `multi`.
+/// One slot of the table: the prefix address, and `cell`, which is either the
+/// only path or a sentinel (free slot; empty: no path left but a peer still has
+/// to be sent the withdrawal; index into `multi`). The prefix length lives in
+/// `cell.prefix_len`.
 #[derive(Clone, Debug)]
-struct Entry<P> {
-    prefix: P,
+struct Entry<A> {
+    addr: A,
     cell: Path,
+}
+
+impl<A: Copy> Entry<A> {
+    fn prefix<P: PrefixKey<Addr = A>>(&self) -> P {
+        P::join(self.addr, self.cell.prefix_len)
+    }
+
+    fn is<P: PrefixKey<Addr = A>>(&self, prefix: P) -> bool
+    where
+        A: PartialEq,
+    {
+        let (addr, len) = prefix.split();
+        self.addr == addr && self.cell.prefix_len == len
+    }
+
+    /// Store `path` inline (or a sentinel), keeping the prefix length.
+    fn set(&mut self, mut path: Path) {
+        path.prefix_len = self.cell.prefix_len;
+        self.cell = path;
+    }
 }
 
 /// What an insertion or removal did to a prefix's best path.
@@ -164,8 +221,8 @@ impl Change {
 
 /// A prefix table for one family. See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Table<P> {
-    entries: Vec<Entry<P>>,
+pub(crate) struct Table<P: PrefixKey> {
+    entries: Vec<Entry<P::Addr>>,
     index: HashTable<u32>,
     free: Vec<u32>,
     multi: Vec<Vec<Path>>,
@@ -211,18 +268,18 @@ impl<P: PrefixKey> Table<P> {
 
     pub fn find(&self, prefix: P) -> Option<u32> {
         let entries = &self.entries;
-        self.index.find(hash_of(&prefix), |&slot| entries[slot as usize].prefix == prefix).copied()
+        self.index.find(hash_of(&prefix), |&slot| entries[slot as usize].is(prefix)).copied()
     }
 
     /// The slot of `prefix`, created empty if it is not in the table.
     pub fn find_or_insert(&mut self, prefix: P) -> u32 {
         let hash = hash_of(&prefix);
         let entries = &self.entries;
-        if let Some(&slot) = self.index.find(hash, |&slot| entries[slot as usize].prefix == prefix)
-        {
+        if let Some(&slot) = self.index.find(hash, |&slot| entries[slot as usize].is(prefix)) {
             return slot;
         }
-        let entry = Entry { prefix, cell: Path::sentinel(CELL_EMPTY, 0) };
+        let (addr, prefix_len) = prefix.split();
+        let entry = Entry { addr, cell: Path { prefix_len, ..Path::sentinel(CELL_EMPTY, 0) } };
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.entries[slot as usize] = entry;
@@ -234,7 +291,7 @@ impl<P: PrefixKey> Table<P> {
             }
         };
         let entries = &self.entries;
-        self.index.insert_unique(hash, slot, |&s| hash_of(&entries[s as usize].prefix));
+        self.index.insert_unique(hash, slot, |&s| hash_of(&entries[s as usize].prefix::<P>()));
         slot
     }
 
@@ -244,16 +301,16 @@ impl<P: PrefixKey> Table<P> {
         if entry.cell.source != CELL_EMPTY {
             return;
         }
-        let hash = hash_of(&entry.prefix);
+        let hash = hash_of(&entry.prefix::<P>());
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
-        self.entries[slot as usize].cell = Path::sentinel(CELL_FREE, 0);
+        self.entries[slot as usize].set(Path::sentinel(CELL_FREE, 0));
         self.free.push(slot);
     }
 
     pub fn prefix(&self, slot: u32) -> P {
-        self.entries[slot as usize].prefix
+        self.entries[slot as usize].prefix()
     }
 
     /// Whether the slot holds a prefix with at least one path.
@@ -293,7 +350,7 @@ impl<P: PrefixKey> Table<P> {
         let cell = self.entries[slot as usize].cell;
         match cell.source {
             CELL_FREE | CELL_EMPTY => {
-                self.entries[slot as usize].cell = path;
+                self.entries[slot as usize].set(path);
                 self.live += 1;
                 self.paths += 1;
                 Change { displaced: None, old_best: None, new_best: Some(path) }
@@ -313,7 +370,7 @@ impl<P: PrefixKey> Table<P> {
                 Change { displaced, old_best: Some(old_best), new_best: Some(list[0]) }
             }
             source if source == path.source => {
-                self.entries[slot as usize].cell = path;
+                self.entries[slot as usize].set(path);
                 Change { displaced: Some(cell), old_best: Some(cell), new_best: Some(path) }
             }
             _ => {
@@ -329,7 +386,7 @@ impl<P: PrefixKey> Table<P> {
                         (self.multi.len() - 1) as u32
                     }
                 };
-                self.entries[slot as usize].cell = Path::sentinel(CELL_MULTI, index);
+                self.entries[slot as usize].set(Path::sentinel(CELL_MULTI, index));
                 self.paths += 1;
                 Change { displaced: None, old_best: Some(cell), new_best: Some(new_best) }
             }
@@ -357,7 +414,7 @@ impl<P: PrefixKey> Table<P> {
                     let only = list[0];
                     self.multi[index] = Vec::new();
                     self.multi_free.push(index as u32);
-                    self.entries[slot as usize].cell = only;
+                    self.entries[slot as usize].set(only);
                     only
                 } else {
                     select_best(list, &better);
@@ -370,7 +427,7 @@ impl<P: PrefixKey> Table<P> {
                 })
             }
             s if s == source => {
-                self.entries[slot as usize].cell = Path::sentinel(CELL_EMPTY, 0);
+                self.entries[slot as usize].set(Path::sentinel(CELL_EMPTY, 0));
                 self.live -= 1;
                 self.paths -= 1;
                 Some(Change { displaced: Some(cell), old_best: Some(cell), new_best: None })
@@ -416,7 +473,7 @@ impl<P: PrefixKey> Table<P> {
 
     /// Heap bytes held, computed from capacities.
     pub fn heap_bytes(&self) -> usize {
-        let entries = self.entries.capacity() * size_of::<Entry<P>>();
+        let entries = self.entries.capacity() * size_of::<Entry<P::Addr>>();
         // hashbrown: one slot value plus one control byte per bucket.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
         let index = buckets * (size_of::<u32>() + 1);
@@ -464,8 +521,8 @@ mod tests {
     #[test]
     fn entries_are_compact() {
         assert_eq!(size_of::<Path>(), 8);
-        assert_eq!(size_of::<Entry<Prefix4>>(), 16);
-        assert_eq!(size_of::<Entry<Prefix6>>(), 28);
+        assert_eq!(size_of::<Entry<u32>>(), 12);
+        assert_eq!(size_of::<Entry<[u32; 4]>>(), 24);
     }
 
     #[test]
