@@ -422,3 +422,137 @@ fn many_prefixes_fit_the_memory_budget() {
     // 600 B per attribute set (the set, its summary and its cached export).
     assert!(usage.total() < count as usize * 32 + 2_000 * 1_000, "{usage:?}");
 }
+
+mod model {
+    //! Random operation sequences against a simple model of what each peer was
+    //! told: every peer ends up holding exactly the Loc-RIB minus its own routes,
+    //! no withdrawal is sent for a prefix the peer does not hold, and nothing
+    //! (attribute sets, empty slots) is left behind.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const PEERS: [PeerId; 3] = [PeerId(1), PeerId(2), PeerId(3)];
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Announce { peer: usize, prefix: u8, variant: u32 },
+        Withdraw { peer: usize, prefix: u8 },
+        Drain { peer: usize, max: usize },
+        Down { peer: usize },
+        Stale { peer: usize, refresh: Vec<u8> },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3usize, 0..12u8, 0..3u32)
+                .prop_map(|(peer, prefix, variant)| Op::Announce { peer, prefix, variant }),
+            2 => (0..3usize, 0..12u8).prop_map(|(peer, prefix)| Op::Withdraw { peer, prefix }),
+            2 => (0..3usize, 1..5usize).prop_map(|(peer, max)| Op::Drain { peer, max }),
+            1 => (0..3usize).prop_map(|peer| Op::Down { peer }),
+            1 => (0..3usize, proptest::collection::vec(0..12u8, 0..4))
+                .prop_map(|(peer, refresh)| Op::Stale { peer, refresh }),
+        ]
+    }
+
+    fn prefix(i: u8) -> IpNet {
+        net(&format!("198.51.100.{}/32", i))
+    }
+
+    fn peer_attrs(peer: usize, variant: u32) -> PathAttributes {
+        attrs(&[65001 + peer as u32, 64512 + variant], [192, 0, 2, 1 + peer as u8])
+    }
+
+    type Held = BTreeMap<IpNet, Arc<PathAttributes>>;
+
+    fn drain_into(rib: &mut Rib, peer: PeerId, held: &mut Held, max: usize) {
+        while let Some(batch) = rib.next_export_batch(peer, max) {
+            for w in &batch.withdrawn {
+                assert!(held.remove(&w.prefix).is_some(), "withdrawal of unsent {}", w.prefix);
+            }
+            for group in &batch.announced {
+                for n in &group.nlri {
+                    held.insert(n.prefix, group.attributes.clone());
+                }
+            }
+            if max < 5 {
+                break;
+            }
+        }
+    }
+
+    fn up(rib: &mut Rib, peer: usize) {
+        rib.add_peer(PEERS[peer], info(65001 + peer as u32, 1 + peer as u8)).unwrap();
+        rib.queue_full_table(PEERS[peer], Family::Ipv4Unicast).unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn peers_converge_to_the_loc_rib(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut rib = rib();
+            let mut held: Vec<Held> = vec![Held::new(); 3];
+            for peer in 0..3 {
+                up(&mut rib, peer);
+            }
+            for op in ops {
+                match op {
+                    Op::Announce { peer, prefix: p, variant } => {
+                        rib.apply_update(PEERS[peer], &announce(peer_attrs(peer, variant), &[&prefix(p).to_string()])).unwrap();
+                    }
+                    Op::Withdraw { peer, prefix: p } => {
+                        rib.apply_update(PEERS[peer], &withdraw(&[&prefix(p).to_string()])).unwrap();
+                    }
+                    Op::Drain { peer, max } => drain_into(&mut rib, PEERS[peer], &mut held[peer], max),
+                    Op::Down { peer } => {
+                        rib.peer_down(PEERS[peer]).unwrap();
+                        held[peer].clear();
+                        up(&mut rib, peer);
+                    }
+                    Op::Stale { peer, refresh } => {
+                        rib.reset_export(PEERS[peer]).unwrap();
+                        held[peer].clear();
+                        rib.mark_stale(PEERS[peer], Family::Ipv4Unicast).unwrap();
+                        up(&mut rib, peer);
+                        for p in refresh {
+                            rib.apply_update(PEERS[peer], &announce(peer_attrs(peer, 0), &[&prefix(p).to_string()])).unwrap();
+                        }
+                        rib.sweep_stale(PEERS[peer], Family::Ipv4Unicast).unwrap();
+                    }
+                }
+            }
+            for peer in 0..3 {
+                drain_into(&mut rib, PEERS[peer], &mut held[peer], 1000);
+                prop_assert!(!rib.export_pending(PEERS[peer]));
+            }
+            let loc_rib = rib.loc_rib(Family::Ipv4Unicast);
+            for peer in 0..3 {
+                let expected: BTreeSet<IpNet> = loc_rib
+                    .iter()
+                    .filter(|r| r.source != Source::Peer(PEERS[peer]))
+                    .map(|r| r.prefix)
+                    .collect();
+                let got: BTreeSet<IpNet> = held[peer].keys().copied().collect();
+                prop_assert_eq!(&got, &expected, "peer {}", peer);
+                let out: BTreeMap<IpNet, Arc<PathAttributes>> = rib
+                    .adj_rib_out(PEERS[peer], Family::Ipv4Unicast)
+                    .into_iter()
+                    .map(|(p, e)| (p, e.attributes))
+                    .collect();
+                prop_assert_eq!(&out, &held[peer]);
+            }
+            let in_use: BTreeSet<_> = PEERS
+                .iter()
+                .flat_map(|&p| rib.adj_rib_in(p, Family::Ipv4Unicast))
+                .map(|r| Arc::as_ptr(&r.attributes) as usize)
+                .collect();
+            prop_assert_eq!(rib.attribute_sets(), in_use.len());
+            prop_assert!(rib.v4.empty_slots().is_empty());
+            let paths: usize = PEERS.iter().map(|&p| rib.source_routes(Source::Peer(p), Family::Ipv4Unicast)).sum();
+            prop_assert_eq!(rib.counts(Family::Ipv4Unicast).paths, paths);
+        }
+    }
+}
