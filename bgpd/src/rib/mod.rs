@@ -158,12 +158,20 @@ impl Core {
         self.sources.get_mut(source as usize).and_then(Option::as_mut)
     }
 
-    fn register(&mut self, source: Source, facts: SourceFacts) -> Result<SourceIndex, RibError> {
+    /// The index of `source`, registered if new. Returns whether facts of an
+    /// already known source changed (its routes then need selection again).
+    fn register(
+        &mut self,
+        source: Source,
+        facts: SourceFacts,
+    ) -> Result<(SourceIndex, bool), RibError> {
         if let Some(&index) = self.source_index.get(&source) {
+            let mut changed = false;
             if let Some(state) = self.source_state(index) {
+                changed = state.facts != facts;
                 state.facts = facts;
             }
-            return Ok(index);
+            return Ok((index, changed));
         }
         let index = match self.sources.iter().position(Option::is_none) {
             Some(free) => free,
@@ -175,7 +183,17 @@ impl Core {
         };
         self.sources[index] = Some(SourceState { facts, routes: [0; 2] });
         self.source_index.insert(source, index as SourceIndex);
-        Ok(index as SourceIndex)
+        Ok((index as SourceIndex, false))
+    }
+
+    /// Selection again wherever `source` competes with other paths.
+    fn reselect<P: PrefixKey>(&mut self, table: &mut Table<P>, source: SourceIndex) {
+        for slot in table.shared_slots_of(source) {
+            let Some(change) = table.reselect(slot, |a, b| self.better(a, b)) else { continue };
+            if change.best_changed() {
+                self.on_best_change(table, slot, change.old_best, change.new_best);
+            }
+        }
     }
 
     /// Add or replace the path of `path.source` for `prefix`. Takes over one
@@ -368,7 +386,7 @@ impl Rib {
             router_id: info.router_id,
             address: Some(info.address),
         };
-        let index = self.core.register(Source::Peer(id), facts)?;
+        let (index, facts_changed) = self.core.register(Source::Peer(id), facts)?;
         let (next_hop_v4, next_hop_v6) =
             export::own_addresses(info.local_address, info.next_hop_v4, info.next_hop_v6);
         let profile = ExportProfile {
@@ -401,6 +419,11 @@ impl Rib {
             // Withdrawals the old session still owed are moot: free their slots.
             self.core.sweep_empty(&mut self.v4);
             self.core.sweep_empty(&mut self.v6);
+        }
+        if facts_changed {
+            // E.g. a new router id after a restart: kept (stale) routes compete anew.
+            self.core.reselect(&mut self.v4, index);
+            self.core.reselect(&mut self.v6, index);
         }
         Ok(())
     }
@@ -596,7 +619,7 @@ impl Rib {
             router_id: self.core.local.router_id,
             address: None,
         };
-        self.core.register(source, facts)
+        Ok(self.core.register(source, facts)?.0)
     }
 
     // ----- graceful restart -----

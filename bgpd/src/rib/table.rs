@@ -436,6 +436,29 @@ impl<P: PrefixKey> Table<P> {
         }
     }
 
+    /// Slots where `source` is one of several paths (their order may depend on
+    /// facts about `source` that just changed).
+    pub fn shared_slots_of(&self, source: SourceIndex) -> Vec<u32> {
+        (0..self.slot_bound())
+            .filter(|&slot| {
+                self.entries[slot as usize].cell.source == CELL_MULTI
+                    && self.paths(slot).iter().any(|p| p.source == source)
+            })
+            .collect()
+    }
+
+    /// Run selection again on a slot with several paths.
+    pub fn reselect(&mut self, slot: u32, better: impl Fn(&Path, &Path) -> bool) -> Option<Change> {
+        let cell = self.entries.get(slot as usize)?.cell;
+        if cell.source != CELL_MULTI {
+            return None;
+        }
+        let list = &mut self.multi[cell.attrs.0 as usize];
+        let old_best = list[0];
+        select_best(list, &better);
+        Some(Change { displaced: None, old_best: Some(old_best), new_best: Some(list[0]) })
+    }
+
     /// Call `f` on every path of `source`, letting it change the path's flags.
     pub fn for_each_path_of(&mut self, source: SourceIndex, mut f: impl FnMut(&mut Path)) {
         for entry in &mut self.entries {

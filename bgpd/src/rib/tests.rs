@@ -171,6 +171,19 @@ fn ibgp_routes_are_not_reflected_and_compare_with_default_local_pref() {
 }
 
 #[test]
+fn changed_peer_facts_rerun_selection() {
+    let mut rib = rib_with_peers();
+    rib.apply_update(A, &announce(attrs(&[65001], [192, 0, 2, 1]), &["198.51.100.0/24"])).unwrap();
+    rib.apply_update(B, &announce(attrs(&[65002], [192, 0, 2, 2]), &["198.51.100.0/24"])).unwrap();
+    assert_eq!(rib.best_route(net("198.51.100.0/24")).unwrap().source, Source::Peer(A));
+    // A comes back with a higher router id than B's: B now wins the tie-break.
+    let mut again = info(65001, 1);
+    again.router_id = Ipv4Addr::new(10, 0, 0, 200);
+    rib.add_peer(A, again).unwrap();
+    assert_eq!(rib.best_route(net("198.51.100.0/24")).unwrap().source, Source::Peer(B));
+}
+
+#[test]
 fn communities_limit_export() {
     let mut rib = rib_with_peers();
     let mut no_export = attrs(&[65001], [192, 0, 2, 1]);
