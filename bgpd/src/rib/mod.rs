@@ -562,6 +562,7 @@ impl Rib {
 
     /// Originate `prefix` from a local source. The AS_PATH is emptied and ORIGIN
     /// defaults to IGP. `next_hop: None` announces ourselves as next hop.
+    /// Returns whether the best path of the prefix changed.
     pub fn originate(
         &mut self,
         source: Source,
