@@ -1,0 +1,289 @@
+//! Adj-RIB-Out (RFC 4271 §3.2, §9.2): per peer and family, which prefixes wait
+//! to be (re)considered for export, and which ones the peer has been sent.
+//!
+//! Memory: two bitsets indexed by table slot (`queued`, `advertised`), i.e. 2
+//! bits per prefix per peer (250 KB per peer for 1 M prefixes), plus a FIFO of
+//! slots that changed. The FIFO is deduplicated by `queued`, so it never holds
+//! more entries than the table has slots. A full-table dump (new session, route
+//! refresh) is a cursor over the slots, not a million queue entries.
+//!
+//! What was sent is one bit, not the exported attribute id: a withdrawal needs
+//! only "was it announced", and an announcement is re-derived from the current
+//! best path when the prefix is dequeued. The cost of the bit is that a best-path
+//! change that exports the same attributes is sent again (an implicit replace,
+//! harmless); storing the id would cost 32 times the memory.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+
+use super::export::{self, Receiver, RouteFacts};
+use super::intern::{CachedExport, Exported};
+use super::table::{PrefixKey, Table};
+use super::{AnnounceGroup, Core, ExportBatch};
+use crate::wire::{Family, Nlri};
+
+/// A growable bitset indexed by slot.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    pub fn get(&self, index: u32) -> bool {
+        self.words.get(index as usize / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
+    }
+
+    pub fn set(&mut self, index: u32) {
+        let word = index as usize / 64;
+        if word >= self.words.len() {
+            // Grow by half again at least, so a growing table does not resize
+            // the bitset on every new slot.
+            let target = (word + 1).max(self.words.len() + self.words.len() / 2);
+            self.words.resize(target, 0);
+        }
+        self.words[word] |= 1 << (index % 64);
+    }
+
+    pub fn clear(&mut self, index: u32) {
+        if let Some(w) = self.words.get_mut(index as usize / 64) {
+            *w &= !(1 << (index % 64));
+        }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 8
+    }
+}
+
+/// Export state of one peer for one family.
+#[derive(Debug, Default)]
+pub(crate) struct FamilyExport {
+    queue: VecDeque<u32>,
+    queued: BitSet,
+    advertised: BitSet,
+    /// Next slot of a running full-table dump.
+    cursor: Option<u32>,
+}
+
+impl FamilyExport {
+    /// Note that the best path of `slot` changed. `live`: the prefix still has a
+    /// path. Returns whether this peer still needs the slot kept (queued for a
+    /// withdrawal or advertised).
+    pub fn enqueue(&mut self, slot: u32, live: bool) -> bool {
+        if self.queued.get(slot) {
+            return true;
+        }
+        if live {
+            // A running dump will reach it and read its state then.
+            if self.cursor.is_none_or(|c| slot < c) {
+                self.queued.set(slot);
+                self.queue.push_back(slot);
+            }
+            return true;
+        }
+        if self.advertised.get(slot) {
+            self.queued.set(slot);
+            self.queue.push_back(slot);
+            return true;
+        }
+        false
+    }
+
+    pub fn holds(&self, slot: u32) -> bool {
+        self.queued.get(slot) || self.advertised.get(slot)
+    }
+
+    pub fn start_dump(&mut self) {
+        self.cursor = Some(0);
+    }
+
+    pub fn pending(&self) -> bool {
+        !self.queue.is_empty() || self.cursor.is_some()
+    }
+
+    pub fn is_advertised(&self, slot: u32) -> bool {
+        self.advertised.get(slot)
+    }
+
+    fn next_slot<P: PrefixKey>(&mut self, table: &Table<P>) -> Option<u32> {
+        if let Some(slot) = self.queue.pop_front() {
+            self.queued.clear(slot);
+            if self.queue.is_empty() && self.queue.capacity() > 4096 {
+                // A burst (a peer's full table) is over: give the memory back.
+                self.queue = VecDeque::new();
+            }
+            return Some(slot);
+        }
+        while let Some(c) = self.cursor {
+            if c >= table.slot_bound() {
+                self.cursor = None;
+                break;
+            }
+            self.cursor = Some(c + 1);
+            if table.is_live(c) && !self.queued.get(c) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.queue.capacity() * 4 + self.queued.heap_bytes() + self.advertised.heap_bytes()
+    }
+}
+
+/// Export state of one peer.
+#[derive(Debug)]
+pub(crate) struct PeerExport {
+    pub receiver: Receiver,
+    pub profile: u16,
+    pub families: [Option<FamilyExport>; 2],
+}
+
+pub(crate) fn family_index(family: Family) -> usize {
+    match family {
+        Family::Ipv4Unicast => 0,
+        Family::Ipv6Unicast => 1,
+    }
+}
+
+/// Build the next batch of at most `max` prefixes for peer `peer` from `table`.
+pub(crate) fn next_batch<P: PrefixKey>(
+    core: &mut Core,
+    table: &mut Table<P>,
+    peer: usize,
+    max: usize,
+) -> Option<ExportBatch> {
+    let fi = family_index(P::FAMILY);
+    let mut batch = ExportBatch { family: P::FAMILY, withdrawn: Vec::new(), announced: Vec::new() };
+    let mut groups: FxHashMap<usize, usize> = FxHashMap::default();
+    let mut emitted = 0;
+    while emitted < max {
+        let pe = core.exports.get_mut(peer)?.as_mut()?;
+        let (receiver, profile) = (pe.receiver, pe.profile);
+        let fe = pe.families[fi].as_mut()?;
+        let Some(slot) = fe.next_slot(table) else { break };
+        let exported = decide(core, table, slot, &receiver, profile);
+        let Some(fe) = core.exports[peer].as_mut().and_then(|pe| pe.families[fi].as_mut()) else {
+            break;
+        };
+        let prefix = Nlri::new(table.prefix(slot).to_net());
+        match exported {
+            Some(exported) => {
+                fe.advertised.set(slot);
+                let key = Arc::as_ptr(&exported.attributes) as usize;
+                let index = *groups.entry(key).or_insert_with(|| {
+                    batch.announced.push(AnnounceGroup {
+                        attributes: exported.attributes.clone(),
+                        next_hop: exported.next_hop,
+                        nlri: Vec::new(),
+                    });
+                    batch.announced.len() - 1
+                });
+                batch.announced[index].nlri.push(prefix);
+                emitted += 1;
+            }
+            None => {
+                if fe.advertised.get(slot) {
+                    fe.advertised.clear(slot);
+                    batch.withdrawn.push(prefix);
+                    emitted += 1;
+                }
+                core.release_if_unused(table, slot);
+            }
+        }
+    }
+    (emitted > 0).then_some(batch)
+}
+
+/// What `slot`'s best path exports as to `receiver`, if anything.
+fn decide<P: PrefixKey>(
+    core: &mut Core,
+    table: &Table<P>,
+    slot: u32,
+    receiver: &Receiver,
+    profile: u16,
+) -> Option<Exported> {
+    let best = table.best(slot)?;
+    let facts = &core.sources.get(best.source as usize)?.as_ref()?.facts;
+    let local = facts.local;
+    let attr = core.attrs.get(best.attrs)?;
+    let route = RouteFacts {
+        source: best.source,
+        ibgp_learned: facts.ibgp,
+        summary: &attr.summary,
+        attributes: &attr.attributes,
+    };
+    if !export::may_send(&route, receiver) {
+        return None;
+    }
+    let key = (u32::from(profile) << 8) | (u32::from(local) << 1) | family_index(P::FAMILY) as u32;
+    if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
+        return cached.result.clone();
+    }
+    let result = export::rewrite(
+        &attr.attributes,
+        attr.next_hop,
+        local,
+        P::FAMILY,
+        core.profiles.get(profile as usize)?,
+        core.local.asn,
+    )
+    .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
+    let attr = core.attrs.get_mut(best.attrs)?;
+    attr.exports.push(CachedExport { key, result: result.clone() });
+    result
+}
+
+/// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).
+pub(crate) fn advertised_route<P: PrefixKey>(
+    core: &mut Core,
+    table: &Table<P>,
+    peer: usize,
+    slot: u32,
+) -> Option<(IpNet, Exported)> {
+    let pe = core.exports.get(peer)?.as_ref()?;
+    let fe = pe.families[family_index(P::FAMILY)].as_ref()?;
+    if !fe.is_advertised(slot) {
+        return None;
+    }
+    let (receiver, profile) = (pe.receiver, pe.profile);
+    decide(core, table, slot, &receiver, profile).map(|e| (table.prefix(slot).to_net(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitset_grows_and_clears() {
+        let mut b = BitSet::default();
+        assert!(!b.get(1_000));
+        b.set(1_000);
+        b.set(3);
+        assert!(b.get(1_000) && b.get(3) && !b.get(4));
+        b.clear(1_000);
+        assert!(!b.get(1_000));
+    }
+
+    #[test]
+    fn enqueue_dedupes_and_respects_the_dump_cursor() {
+        let mut f = FamilyExport::default();
+        assert!(f.enqueue(5, true));
+        assert!(f.enqueue(5, true));
+        assert_eq!(f.queue.len(), 1);
+        // Empty and never advertised: nothing to send, nothing held.
+        assert!(!f.enqueue(6, false));
+        f.advertised.set(7);
+        assert!(f.enqueue(7, false));
+        assert_eq!(f.queue.len(), 2);
+        f.cursor = Some(10);
+        f.enqueue(12, true);
+        assert_eq!(f.queue.len(), 2, "the dump will reach slot 12");
+        f.enqueue(8, true);
+        assert_eq!(f.queue.len(), 3);
+    }
+}

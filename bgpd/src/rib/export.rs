@@ -1,0 +1,269 @@
+//! Export rules: which Loc-RIB routes a peer is sent (RFC 4271 §9.1.3, RFC 1997)
+//! and how their attributes are rewritten for it (RFC 4271 §5.1).
+//!
+//! The rewrite depends only on the attribute set, whether the route is local,
+//! the family and the peer's *export profile* (iBGP or eBGP, next-hop-self and
+//! the addresses used for it), never on the prefix; so it is computed once per
+//! (attribute set, flavour) and cached in the interning table.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::intern::{DEFAULT_LOCAL_PREF, Summary};
+use crate::wire::attributes::flags;
+use crate::wire::{Family, NextHop, PathAttributes};
+
+/// The part of a peer's configuration that shapes exported attributes. Peers
+/// with equal profiles share cached exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExportProfile {
+    pub ibgp: bool,
+    /// Rewrite the next hop to our address for iBGP too (always done for eBGP).
+    pub next_hop_self: bool,
+    pub next_hop_v4: Option<Ipv4Addr>,
+    pub next_hop_v6: Option<Ipv6Addr>,
+}
+
+impl ExportProfile {
+    fn own_next_hop(&self, family: Family) -> Option<NextHop> {
+        match family {
+            Family::Ipv4Unicast => self.next_hop_v4.map(NextHop::V4),
+            Family::Ipv6Unicast => {
+                self.next_hop_v6.map(|global| NextHop::V6 { global, link_local: None })
+            }
+        }
+    }
+}
+
+/// What the per-route filter needs to know about the receiving peer.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Receiver {
+    pub source: super::table::SourceIndex,
+    pub ibgp: bool,
+    pub asn: u32,
+}
+
+/// What the per-route filter needs to know about the route.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct RouteFacts<'a> {
+    pub source: super::table::SourceIndex,
+    pub ibgp_learned: bool,
+    pub summary: &'a Summary,
+    pub attributes: &'a PathAttributes,
+}
+
+/// Whether `route` may be advertised to `receiver` at all.
+pub(crate) fn may_send(route: &RouteFacts<'_>, receiver: &Receiver) -> bool {
+    // Never back to the peer it came from.
+    if route.source == receiver.source {
+        return false;
+    }
+    // RFC 1997: NO_ADVERTISE to nobody, NO_EXPORT not outside the AS.
+    if route.summary.no_advertise || (route.summary.no_export && !receiver.ibgp) {
+        return false;
+    }
+    // RFC 4271 §9.2: iBGP-learned routes are not re-advertised to iBGP peers
+    // (we are not a route reflector).
+    if route.ibgp_learned && receiver.ibgp {
+        return false;
+    }
+    // The peer would drop it as a loop (RFC 4271 §9.1.2); save it the work.
+    receiver.ibgp || !route.attributes.as_path.contains(receiver.asn)
+}
+
+/// The attributes and next hop `attributes` is sent with to a peer of `profile`,
+/// or `None` when no next hop of the family is known for that peer.
+///
+/// eBGP (RFC 4271 §5.1): prepend our ASN, next hop self, no LOCAL_PREF, no MED
+/// learned from another AS (a locally set MED stays), no ORIGINATOR_ID or
+/// CLUSTER_LIST (RFC 4456 §8), no non-transitive extended communities (RFC 4360
+/// §6). iBGP: attributes kept, LOCAL_PREF set (100 when absent), next hop kept
+/// unless next-hop-self. Both: unknown non-transitive attributes are dropped and
+/// unknown transitive ones get the Partial bit (RFC 4271 §5).
+pub(crate) fn rewrite(
+    attributes: &PathAttributes,
+    learned_next_hop: Option<NextHop>,
+    local: bool,
+    family: Family,
+    profile: &ExportProfile,
+    local_asn: u32,
+) -> Option<(PathAttributes, NextHop)> {
+    let mut out = attributes.clone();
+    let next_hop = if profile.ibgp {
+        out.local_pref = Some(attributes.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
+        match learned_next_hop {
+            Some(next_hop) if !profile.next_hop_self && next_hop_fits(next_hop, family) => next_hop,
+            _ => profile.own_next_hop(family)?,
+        }
+    } else {
+        out.as_path.prepend(local_asn);
+        out.local_pref = None;
+        if !local {
+            out.med = None;
+        }
+        out.originator_id = None;
+        out.cluster_list.clear();
+        out.extended_communities.retain(|c| c.is_transitive());
+        profile.own_next_hop(family)?
+    };
+    out.unknown.retain(|u| u.is_transitive());
+    for unknown in &mut out.unknown {
+        unknown.flags |= flags::PARTIAL;
+    }
+    out.next_hop = match next_hop {
+        NextHop::V4(address) if family == Family::Ipv4Unicast => Some(address),
+        _ => None,
+    };
+    Some((out, next_hop))
+}
+
+fn next_hop_fits(next_hop: NextHop, family: Family) -> bool {
+    match next_hop {
+        NextHop::V4(address) => family == Family::Ipv4Unicast && !address.is_unspecified(),
+        NextHop::V6 { global, .. } => family == Family::Ipv6Unicast && !global.is_unspecified(),
+    }
+}
+
+/// Next-hop addresses for a session from its local address and overrides.
+pub(crate) fn own_addresses(
+    local_address: IpAddr,
+    v4: Option<Ipv4Addr>,
+    v6: Option<Ipv6Addr>,
+) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+    match local_address {
+        IpAddr::V4(a) => (v4.or(Some(a)), v6),
+        IpAddr::V6(a) => (v4.or_else(|| a.to_ipv4_mapped()), v6.or(Some(a))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AsPath, Community, ExtendedCommunity, UnknownAttribute};
+
+    const LOCAL_ASN: u32 = 65000;
+
+    fn learned() -> PathAttributes {
+        PathAttributes {
+            as_path: AsPath::from_sequence([65001, 65010]),
+            next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            med: Some(50),
+            local_pref: Some(300),
+            originator_id: Some(Ipv4Addr::new(10, 0, 0, 9)),
+            cluster_list: vec![Ipv4Addr::new(10, 0, 0, 8)],
+            extended_communities: vec![
+                ExtendedCommunity([0x00, 2, 0, 1, 0, 0, 0, 1]),
+                ExtendedCommunity([0x40, 2, 0, 1, 0, 0, 0, 1]),
+            ],
+            unknown: vec![
+                UnknownAttribute {
+                    flags: flags::OPTIONAL | flags::TRANSITIVE,
+                    type_code: 99,
+                    value: bytes::Bytes::from_static(b"x"),
+                },
+                UnknownAttribute {
+                    flags: flags::OPTIONAL,
+                    type_code: 98,
+                    value: bytes::Bytes::from_static(b"y"),
+                },
+            ],
+            ..PathAttributes::default()
+        }
+    }
+
+    fn profile(ibgp: bool, next_hop_self: bool) -> ExportProfile {
+        ExportProfile {
+            ibgp,
+            next_hop_self,
+            next_hop_v4: Some(Ipv4Addr::new(198, 51, 100, 1)),
+            next_hop_v6: None,
+        }
+    }
+
+    #[test]
+    fn ebgp_rewrite() {
+        let nh = Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        let (out, next_hop) =
+            rewrite(&learned(), nh, false, Family::Ipv4Unicast, &profile(false, false), LOCAL_ASN)
+                .unwrap();
+        assert_eq!(out.as_path, AsPath::from_sequence([LOCAL_ASN, 65001, 65010]));
+        assert_eq!(next_hop, NextHop::V4(Ipv4Addr::new(198, 51, 100, 1)));
+        assert_eq!(out.next_hop, Some(Ipv4Addr::new(198, 51, 100, 1)));
+        assert_eq!(out.local_pref, None);
+        assert_eq!(out.med, None, "MED learned from another AS is not passed on");
+        assert_eq!(out.originator_id, None);
+        assert!(out.cluster_list.is_empty());
+        assert_eq!(out.extended_communities.len(), 1);
+        assert_eq!(out.unknown.len(), 1);
+        assert_eq!(out.unknown[0].type_code, 99);
+        assert_ne!(out.unknown[0].flags & flags::PARTIAL, 0);
+        // A locally set MED stays.
+        let (out, _) =
+            rewrite(&learned(), None, true, Family::Ipv4Unicast, &profile(false, false), LOCAL_ASN)
+                .unwrap();
+        assert_eq!(out.med, Some(50));
+        // No IPv6 address for this session: IPv6 routes cannot be sent.
+        assert!(
+            rewrite(&learned(), None, true, Family::Ipv6Unicast, &profile(false, false), LOCAL_ASN)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn ibgp_rewrite() {
+        let learned_hop = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let nh = Some(learned_hop);
+        let mut attrs = learned();
+        attrs.local_pref = None;
+        let (out, next_hop) =
+            rewrite(&attrs, nh, false, Family::Ipv4Unicast, &profile(true, false), LOCAL_ASN)
+                .unwrap();
+        assert_eq!(out.as_path, attrs.as_path);
+        assert_eq!(out.local_pref, Some(100));
+        assert_eq!(out.med, Some(50));
+        assert_eq!(next_hop, learned_hop);
+        let (_, next_hop) =
+            rewrite(&attrs, nh, false, Family::Ipv4Unicast, &profile(true, true), LOCAL_ASN)
+                .unwrap();
+        assert_eq!(next_hop, NextHop::V4(Ipv4Addr::new(198, 51, 100, 1)));
+        // Originated with "self": our address.
+        let (_, next_hop) =
+            rewrite(&attrs, None, true, Family::Ipv4Unicast, &profile(true, false), LOCAL_ASN)
+                .unwrap();
+        assert_eq!(next_hop, NextHop::V4(Ipv4Addr::new(198, 51, 100, 1)));
+    }
+
+    #[test]
+    fn route_filters() {
+        let attrs = learned();
+        let mut summary = Summary::of(&attrs);
+        let route = |summary: &Summary, source, ibgp_learned| {
+            may_send(
+                &RouteFacts { source, ibgp_learned, summary, attributes: &attrs },
+                &Receiver { source: 2, ibgp: false, asn: 65002 },
+            )
+        };
+        assert!(route(&summary, 1, false));
+        assert!(!route(&summary, 2, false), "never back to the sender");
+        let to_ibgp = |summary: &Summary, ibgp_learned| {
+            may_send(
+                &RouteFacts { source: 1, ibgp_learned, summary, attributes: &attrs },
+                &Receiver { source: 2, ibgp: true, asn: LOCAL_ASN },
+            )
+        };
+        assert!(to_ibgp(&summary, false));
+        assert!(!to_ibgp(&summary, true), "no iBGP to iBGP");
+        summary.no_export = true;
+        assert!(!route(&summary, 1, false));
+        assert!(to_ibgp(&summary, false), "NO_EXPORT stays inside the AS");
+        summary.no_export = false;
+        summary.no_advertise = true;
+        assert!(!to_ibgp(&summary, false));
+        let summary = Summary::of(&attrs);
+        let to_65010 = may_send(
+            &RouteFacts { source: 1, ibgp_learned: false, summary: &summary, attributes: &attrs },
+            &Receiver { source: 2, ibgp: false, asn: 65010 },
+        );
+        assert!(!to_65010, "peer's ASN in the path");
+        let _ = Community::NO_EXPORT;
+    }
+}

@@ -1,0 +1,295 @@
+//! Attribute interning: each distinct (attribute set, next hop) is stored once,
+//! with a reference count, and addressed by a 4-byte [`AttrId`].
+//!
+//! A full Internet table has about a million prefixes but only a few hundred
+//! thousand distinct attribute sets (and a route server or a Kubernetes node far
+//! fewer), so a prefix costs 4 bytes for its attributes instead of a few hundred.
+//! Each slot also caches what best-path selection needs (the `Summary`), so
+//! comparing two paths touches neither the AS_PATH vectors nor the hash map,
+//! and what export produced for each export flavour, so a million prefixes that
+//! share attributes are transformed once.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+use crate::wire::{Community, NextHop, PathAttributes};
+
+/// Handle of an interned attribute set. Valid while its reference count is
+/// above zero; the number is reused afterwards.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct AttrId(pub u32);
+
+/// The attributes best-path selection reads, extracted once per attribute set.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// LOCAL_PREF, 100 when absent (eBGP-learned sets have had it removed on import).
+    pub local_pref: u32,
+    pub path_length: u32,
+    pub origin: u8,
+    /// MULTI_EXIT_DISC, 0 when absent.
+    pub med: u32,
+    /// First ASN of the path, the neighbouring AS the MED belongs to.
+    pub neighbour_as: Option<u32>,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_length: u32,
+    pub no_export: bool,
+    pub no_advertise: bool,
+}
+
+/// Default LOCAL_PREF for routes that carry none (RFC 4271 §5.1.5 leaves the
+/// value to policy; 100 is what every implementation uses).
+pub const DEFAULT_LOCAL_PREF: u32 = 100;
+
+impl Summary {
+    pub fn of(attrs: &PathAttributes) -> Self {
+        Self {
+            local_pref: attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
+            path_length: attrs.as_path.path_length() as u32,
+            origin: attrs.origin.map_or(0, |o| o as u8),
+            med: attrs.med.unwrap_or(0),
+            neighbour_as: attrs.as_path.first_asn(),
+            originator_id: attrs.originator_id,
+            cluster_length: attrs.cluster_list.len() as u32,
+            no_export: attrs.communities.contains(&Community::NO_EXPORT),
+            no_advertise: attrs.communities.contains(&Community::NO_ADVERTISE),
+        }
+    }
+}
+
+/// The attribute set and next hop as sent to a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exported {
+    pub attributes: Arc<PathAttributes>,
+    pub next_hop: NextHop,
+}
+
+/// A cached export result: `key` packs (export profile, local-origin bit,
+/// family); `None` means "never exported with this flavour".
+#[derive(Clone, Debug)]
+pub(crate) struct CachedExport {
+    pub key: u32,
+    pub result: Option<Exported>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AttrSlot {
+    pub attributes: Arc<PathAttributes>,
+    /// The next hop the route was learned with (`None`: originated with "self").
+    pub next_hop: Option<NextHop>,
+    pub summary: Summary,
+    pub exports: Vec<CachedExport>,
+    hash: u64,
+    refs: u32,
+}
+
+/// The interning table.
+#[derive(Debug, Default)]
+pub(crate) struct AttrStore {
+    slots: Vec<Option<AttrSlot>>,
+    index: HashTable<u32>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+fn hash_key(attributes: &PathAttributes, next_hop: &Option<NextHop>) -> u64 {
+    let mut hasher = FxBuildHasher.build_hasher();
+    attributes.hash(&mut hasher);
+    next_hop.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl AttrStore {
+    /// Distinct attribute sets held.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Intern a borrowed set: clones it only when it is new. Adds one reference.
+    pub fn intern(&mut self, attributes: &PathAttributes, next_hop: Option<NextHop>) -> AttrId {
+        let hash = hash_key(attributes, &next_hop);
+        if let Some(id) = self.lookup(hash, attributes, &next_hop) {
+            self.retain(id);
+            return id;
+        }
+        self.insert(hash, Arc::new(attributes.clone()), next_hop)
+    }
+
+    /// Intern an owned set, avoiding the clone. Adds one reference.
+    pub fn intern_owned(
+        &mut self,
+        attributes: PathAttributes,
+        next_hop: Option<NextHop>,
+    ) -> AttrId {
+        let hash = hash_key(&attributes, &next_hop);
+        if let Some(id) = self.lookup(hash, &attributes, &next_hop) {
+            self.retain(id);
+            return id;
+        }
+        self.insert(hash, Arc::new(attributes), next_hop)
+    }
+
+    fn lookup(
+        &self,
+        hash: u64,
+        attributes: &PathAttributes,
+        next_hop: &Option<NextHop>,
+    ) -> Option<AttrId> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| {
+                slots[i as usize]
+                    .as_ref()
+                    .is_some_and(|s| s.next_hop == *next_hop && *s.attributes == *attributes)
+            })
+            .map(|&i| AttrId(i))
+    }
+
+    fn insert(
+        &mut self,
+        hash: u64,
+        attributes: Arc<PathAttributes>,
+        next_hop: Option<NextHop>,
+    ) -> AttrId {
+        let slot = AttrSlot {
+            summary: Summary::of(&attributes),
+            attributes,
+            next_hop,
+            exports: Vec::new(),
+            hash,
+            refs: 1,
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slots[index as usize] = Some(slot);
+                index
+            }
+            None => {
+                self.slots.push(Some(slot));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, index, |&i| slots[i as usize].as_ref().map_or(0, |s| s.hash));
+        self.live += 1;
+        AttrId(index)
+    }
+
+    pub fn retain(&mut self, id: AttrId) {
+        if let Some(Some(slot)) = self.slots.get_mut(id.0 as usize) {
+            slot.refs += 1;
+        }
+    }
+
+    /// Drop one reference; the set (and its export cache) is freed with the last.
+    pub fn release(&mut self, id: AttrId) {
+        let Some(Some(slot)) = self.slots.get_mut(id.0 as usize) else { return };
+        slot.refs -= 1;
+        if slot.refs > 0 {
+            return;
+        }
+        let hash = slot.hash;
+        if let Ok(found) = self.index.find_entry(hash, |&i| i == id.0) {
+            found.remove();
+        }
+        self.slots[id.0 as usize] = None;
+        self.free.push(id.0);
+        self.live -= 1;
+    }
+
+    /// The slot of a live id. Ids held by paths are always live; a missing one is
+    /// a bug, answered with a panic-free default by the callers that can.
+    pub fn get(&self, id: AttrId) -> Option<&AttrSlot> {
+        self.slots.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    pub fn get_mut(&mut self, id: AttrId) -> Option<&mut AttrSlot> {
+        self.slots.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    #[cfg(test)]
+    pub fn refs(&self, id: AttrId) -> u32 {
+        self.get(id).map_or(0, |s| s.refs)
+    }
+
+    /// Approximate heap bytes: slots, index, and the attribute sets themselves.
+    pub fn heap_bytes(&self) -> usize {
+        let slots = self.slots.capacity() * size_of::<Option<AttrSlot>>();
+        let index = (self.index.capacity() * 8 / 7).next_power_of_two() * 5;
+        let sets: usize = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|s| {
+                size_of::<PathAttributes>()
+                    + 16
+                    + s.attributes
+                        .as_path
+                        .segments
+                        .iter()
+                        .map(|seg| seg.asns.capacity() * 4 + 32)
+                        .sum::<usize>()
+                    + s.attributes.communities.capacity() * 4
+                    + s.exports.capacity() * size_of::<CachedExport>()
+            })
+            .sum();
+        slots + index + sets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AsPath, Origin};
+
+    fn attrs(asn: u32) -> PathAttributes {
+        PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: AsPath::from_sequence([asn]),
+            next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ..PathAttributes::default()
+        }
+    }
+
+    #[test]
+    fn equal_sets_share_one_id_and_are_freed_with_the_last_reference() {
+        let mut store = AttrStore::default();
+        let nh = Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        let a = store.intern(&attrs(65001), nh);
+        let b = store.intern(&attrs(65001), nh);
+        let c = store.intern(&attrs(65002), nh);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.refs(a), 2);
+        // Same attributes, other next hop: another set.
+        let d = store.intern(&attrs(65001), None);
+        assert_ne!(a, d);
+        store.release(a);
+        assert_eq!(store.refs(a), 1);
+        store.release(b);
+        assert!(store.get(a).is_none());
+        assert_eq!(store.len(), 2);
+        // The id is reused and the old content is not found any more.
+        let e = store.intern_owned(attrs(65003), nh);
+        assert_eq!(e, a);
+        let f = store.intern(&attrs(65001), nh);
+        assert_ne!(f, a);
+    }
+
+    #[test]
+    fn summary_reads_selection_attributes() {
+        let mut a = attrs(65001);
+        a.med = Some(7);
+        a.communities = vec![Community::NO_EXPORT];
+        let s = Summary::of(&a);
+        assert_eq!(s.local_pref, DEFAULT_LOCAL_PREF);
+        assert_eq!(s.med, 7);
+        assert_eq!(s.neighbour_as, Some(65001));
+        assert!(s.no_export && !s.no_advertise);
+    }
+}

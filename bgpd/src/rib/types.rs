@@ -1,0 +1,136 @@
+//! The RIB's public vocabulary: sources, peer descriptions, results, errors.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::wire::{Family, NextHop, Nlri, PathAttributes};
+
+/// A BGP peer, numbered by the caller (small, stable for the session's life).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+/// A client of the API that owns routes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OwnerId(pub u32);
+
+/// Where a route came from. The order is the last tie-break of best-path selection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// Originated by the configuration file.
+    Static,
+    /// Originated by an API client.
+    Api(OwnerId),
+    /// Learned from a BGP peer.
+    Peer(PeerId),
+}
+
+/// This router.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LocalInfo {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+}
+
+/// A peer, as known once its session is Established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub asn: u32,
+    /// BGP identifier from its OPEN.
+    pub router_id: Ipv4Addr,
+    pub address: IpAddr,
+    /// Normally `asn == local asn`; confederations aside.
+    pub ibgp: bool,
+    /// Our end of the session: the next hop we announce for ourselves.
+    pub local_address: IpAddr,
+    /// Next hop for IPv4 routes when `local_address` is IPv6 (or to override it).
+    pub next_hop_v4: Option<Ipv4Addr>,
+    /// Next hop for IPv6 routes when `local_address` is IPv4 (or to override it).
+    pub next_hop_v6: Option<Ipv6Addr>,
+    /// Rewrite the next hop to ours towards this iBGP peer too.
+    pub next_hop_self: bool,
+    /// Families negotiated: the only ones exported to it.
+    pub families: Vec<Family>,
+}
+
+/// What one `apply_update` did.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    pub announced: usize,
+    pub withdrawn: usize,
+    /// Rejected as a loop (our ASN in AS_PATH, our router id as ORIGINATOR_ID).
+    pub rejected: usize,
+    /// Prefixes whose best path changed.
+    pub best_changed: usize,
+}
+
+/// A RIB operation that cannot be done.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RibError {
+    #[error("peer {0:?} is not known to the RIB (add_peer first)")]
+    UnknownPeer(PeerId),
+    #[error("source {0:?} cannot originate routes: only Static and Api can")]
+    NotLocal(Source),
+    #[error("next hop {next_hop:?} is not of the family of prefix {prefix}")]
+    NextHopFamily { prefix: IpNet, next_hop: NextHop },
+    #[error("too many route sources: the limit is {0}")]
+    TooManySources(usize),
+}
+
+/// A route as the queries and change events show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub prefix: IpNet,
+    pub source: Source,
+    pub attributes: Arc<PathAttributes>,
+    /// `None`: originated with the next hop set to ourselves.
+    pub next_hop: Option<NextHop>,
+    pub stale: bool,
+}
+
+/// A change of the Loc-RIB best path of one prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BestChange {
+    pub family: Family,
+    pub prefix: IpNet,
+    pub old: Option<Route>,
+    pub new: Option<Route>,
+}
+
+/// Announcements that share one exported attribute set and next hop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnnounceGroup {
+    pub attributes: Arc<PathAttributes>,
+    pub next_hop: NextHop,
+    pub nlri: Vec<Nlri>,
+}
+
+/// Work for one peer: pack `withdrawn` and each group into as few UPDATEs as fit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportBatch {
+    pub family: Family,
+    pub withdrawn: Vec<Nlri>,
+    pub announced: Vec<AnnounceGroup>,
+}
+
+/// Prefix and path counts of one family.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub prefixes: usize,
+    pub paths: usize,
+}
+
+/// Heap bytes held by the RIB, from capacities.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    pub tables: usize,
+    pub attributes: usize,
+    pub exports: usize,
+}
+
+impl MemoryUsage {
+    pub fn total(&self) -> usize {
+        self.tables + self.attributes + self.exports
+    }
+}
