@@ -25,7 +25,7 @@ use super::values::{
     in_range, parse_address, parse_api_listen, parse_extended_community, parse_origin,
     parse_prefix, parse_unicast_address,
 };
-use crate::wire::{Community, Family, LargeCommunity, NextHop};
+use crate::wire::{Community, Family, LargeCommunity, NextHop, Origin};
 
 /// Validates `raw`, returning the typed config or every error found, in source order.
 pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, ConfigErrors> {
@@ -169,16 +169,31 @@ impl Validator<'_> {
     }
 
     /// An integer key in `min..=max`, or `default` when absent.
-    fn integer(
+    fn integer<T>(
         &mut self,
         scope: &Scope,
         field: &str,
         raw: &Key<i64>,
-        (min, max): (u64, u64),
-        default: u64,
-    ) -> Option<u64> {
+        (min, max): (T, T),
+        default: T,
+    ) -> Option<T>
+    where
+        T: TryFrom<i64> + Into<u64> + PartialOrd + Copy,
+    {
+        self.optional(scope, field, raw, default, |v| in_range(*v, min, max))
+    }
+
+    /// An optional key parsed by `parse`, or `default` when absent.
+    fn optional<T: Render, U>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &Key<T>,
+        default: U,
+        parse: impl FnOnce(&T) -> Result<U, Problem>,
+    ) -> Option<U> {
         match raw {
-            Some(value) => self.check(scope, field, value, |v| in_range(*v, min, max)),
+            Some(value) => self.check(scope, field, value, parse),
             None => Some(default),
         }
     }
@@ -251,13 +266,8 @@ impl Validator<'_> {
                 IpAddr::V6(_) => Err(Problem::RouterIdNotIpv4),
             })
         });
-        let listen_port = self.integer(
-            &scope,
-            "listen_port",
-            &g.listen_port,
-            (0, 65535),
-            u64::from(DEFAULT_PORT),
-        );
+        let listen_port =
+            self.integer(&scope, "listen_port", &g.listen_port, (0, u16::MAX), DEFAULT_PORT);
         let listen_addresses = match &g.listen_addresses {
             Some(list) => {
                 let addresses = self.list(&scope, "listen_addresses", list.get_ref(), |text| {
@@ -279,29 +289,26 @@ impl Validator<'_> {
                 IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             ]),
         };
-        let hold_time = match &g.hold_time {
-            Some(v) => self.check(&scope, "hold_time", v, hold_time),
-            None => Some(DEFAULT_HOLD_TIME),
-        };
+        let hold_time =
+            self.optional(&scope, "hold_time", &g.hold_time, DEFAULT_HOLD_TIME, hold_time);
         let connect_retry_time = self.integer(
             &scope,
             "connect_retry_time",
             &g.connect_retry_time,
-            (1, 65535),
-            u64::from(DEFAULT_CONNECT_RETRY_TIME),
+            (1, u16::MAX),
+            DEFAULT_CONNECT_RETRY_TIME,
         );
-        let log_level = match &g.log_level {
-            Some(v) => self
-                .check(&scope, "log_level", v, |s| LogLevel::from_name(s).ok_or(Problem::LogLevel)),
-            None => Some(LogLevel::default()),
-        };
+        let log_level =
+            self.optional(&scope, "log_level", &g.log_level, LogLevel::default(), |s| {
+                LogLevel::from_name(s).ok_or(Problem::LogLevel)
+            });
         Some(Global {
             asn: asn?,
             router_id: router_id?,
-            listen_port: u16::try_from(listen_port?).ok()?,
+            listen_port: listen_port?,
             listen_addresses: listen_addresses?,
             hold_time: hold_time?,
-            connect_retry_time: u16::try_from(connect_retry_time?).ok()?,
+            connect_retry_time: connect_retry_time?,
             log_level: log_level?,
         })
     }
@@ -349,136 +356,35 @@ impl Validator<'_> {
         let remote_asn = self
             .required(scope, "remote_asn", &n.remote_asn)
             .and_then(|v| self.check(scope, "remote_asn", v, asn));
-        let port = self.integer(scope, "port", &n.port, (1, 65535), u64::from(DEFAULT_PORT));
-        let local_address = match &n.local_address {
-            Some(v) => self
-                .check(scope, "local_address", v, |s| {
-                    let local = parse_unicast_address(s)?;
-                    match address {
-                        Some(neighbor) if neighbor.is_ipv4() != local.is_ipv4() => {
-                            Err(Problem::LocalAddressFamily { neighbor })
-                        }
-                        _ => Ok(local),
-                    }
-                })
-                .map(Some),
-            None => Some(None),
-        };
+        let port = self.integer(scope, "port", &n.port, (1, u16::MAX), DEFAULT_PORT);
+        let local_address = self.optional(scope, "local_address", &n.local_address, None, |s| {
+            let local = parse_unicast_address(s)?;
+            match address {
+                Some(neighbor) if neighbor.is_ipv4() != local.is_ipv4() => {
+                    Err(Problem::LocalAddressFamily { neighbor })
+                }
+                _ => Ok(Some(local)),
+            }
+        });
         let passive = n.passive.as_ref().is_some_and(|p| *p.get_ref());
         if let (Some(p), true, Some(0)) = (&n.passive, passive, defaults.listen_port) {
-            self.invalid(
-                p.span(),
-                scope.key("passive"),
-                "true".into(),
-                Problem::PassiveWithoutListener,
-            );
+            let problem = Problem::PassiveWithoutListener;
+            self.invalid(p.span(), scope.key("passive"), "true".into(), problem);
         }
-        let password = match &n.password {
-            Some(v) => {
-                let length = v.get_ref().len();
-                let problem = match length {
-                    0 => Some(Problem::PasswordEmpty),
-                    1..=MAX_PASSWORD_LEN => None,
-                    _ => Some(Problem::PasswordTooLong { length }),
-                };
-                match problem {
-                    Some(problem) => {
-                        // Never echo a secret, not even a wrong one.
-                        let value = format!("<{length} bytes>");
-                        self.invalid(v.span(), scope.key("password"), value, problem);
-                        None
-                    }
-                    None => Some(Some(Password::new(v.get_ref().clone()))),
-                }
-            }
-            None => Some(None),
-        };
-        let hold = match &n.hold_time {
-            Some(v) => self.check(scope, "hold_time", v, hold_time),
-            None => Some(defaults.hold_time),
-        };
-        let keepalive_time = match (&n.keepalive_time, hold) {
-            (Some(v), Some(hold)) => self.check(scope, "keepalive_time", v, |k| {
-                let k = u16::try_from(in_range(*k, 0, 65535)?).unwrap_or(u16::MAX);
-                match hold {
-                    0 if k != 0 => Err(Problem::KeepaliveWithoutHold),
-                    0 => Ok(0),
-                    _ if k == 0 || k >= hold => {
-                        Err(Problem::KeepaliveNotBelowHold { hold_time: hold })
-                    }
-                    _ => Ok(k),
-                }
-            }),
-            (Some(v), None) => {
-                self.check(scope, "keepalive_time", v, |k| in_range(*k, 0, 65535)).map(|_| 0)
-            }
-            (None, hold) => hold.map(|h| h / 3),
-        };
+        let password = self.password(scope, &n.password);
+        let hold = self.optional(scope, "hold_time", &n.hold_time, defaults.hold_time, hold_time);
+        let keepalive_time = self.keepalive_time(scope, &n.keepalive_time, hold);
         let connect_retry_time = self.integer(
             scope,
             "connect_retry_time",
             &n.connect_retry_time,
-            (1, 65535),
-            u64::from(defaults.connect_retry_time),
+            (1, u16::MAX),
+            defaults.connect_retry_time,
         );
-        let delay_open_time = self.integer(
-            scope,
-            "delay_open_time",
-            &n.delay_open_time,
-            (0, u64::from(MAX_DELAY_OPEN_TIME)),
-            0,
-        );
-        let multihop = self.integer(
-            scope,
-            "ebgp_multihop",
-            &n.ebgp_multihop,
-            (1, 255),
-            u64::from(DEFAULT_EBGP_MULTIHOP),
-        );
-        let multihop = multihop.and_then(|m| u8::try_from(m).ok());
-        let gtsm_hops = match &n.ttl_security {
-            Some(v) => self.check(scope, "ttl_security", v, |t| match t {
-                RawTtlSecurity::Enabled(false) => Ok(None),
-                RawTtlSecurity::Enabled(true) => Ok(Some(1)),
-                RawTtlSecurity::Hops(h) => {
-                    Ok(Some(u8::try_from(in_range(*h, 1, 254)?).unwrap_or(u8::MAX)))
-                }
-            }),
-            None => Some(None),
-        };
-        if let (Some(v), Some(Some(_)), Some(m)) = (&n.ttl_security, gtsm_hops, multihop)
-            && m > 1
-        {
-            let problem = Problem::TtlSecurityWithMultihop { ebgp_multihop: m };
-            self.invalid(v.span(), scope.key("ttl_security"), v.get_ref().render(), problem);
-        }
-        let ttl = match (gtsm_hops, multihop) {
-            (Some(Some(hops)), Some(1)) => Some(TtlPolicy::Security { hops }),
-            (Some(None), Some(hops)) => Some(TtlPolicy::Multihop { hops }),
-            _ => None,
-        };
-        let families = match &n.families {
-            Some(list) => {
-                let families = self.list(scope, "families", list.get_ref(), |s| {
-                    Family::from_str(s).map_err(Problem::UnknownFamily)
-                });
-                if list.get_ref().is_empty() {
-                    self.invalid(
-                        list.span(),
-                        scope.key("families"),
-                        "[]".into(),
-                        Problem::NoFamilies,
-                    );
-                    None
-                } else {
-                    families
-                }
-            }
-            None => Some(vec![match address {
-                Some(IpAddr::V6(_)) => Family::Ipv6Unicast,
-                _ => Family::Ipv4Unicast,
-            }]),
-        };
+        let delay_open_time =
+            self.integer(scope, "delay_open_time", &n.delay_open_time, (0, MAX_DELAY_OPEN_TIME), 0);
+        let ttl = self.ttl_policy(scope, n);
+        let families = self.families(scope, &n.families, address);
         let description =
             n.description.as_ref().map(|d| d.get_ref().clone()).filter(|d| !d.is_empty());
         let enabled = n.enabled.as_ref().is_none_or(|e| *e.get_ref());
@@ -486,18 +392,99 @@ impl Validator<'_> {
         Some(Neighbor {
             address: address?,
             remote_asn: remote_asn?,
-            port: u16::try_from(port?).ok()?,
+            port: port?,
             local_address: local_address?,
             passive,
             password: password?,
             hold_time: hold?,
             keepalive_time: keepalive_time?,
-            connect_retry_time: u16::try_from(connect_retry_time?).ok()?,
-            delay_open_time: u16::try_from(delay_open_time?).ok()?,
+            connect_retry_time: connect_retry_time?,
+            delay_open_time: delay_open_time?,
             ttl: ttl?,
             families: families?,
             description,
             enabled,
+        })
+    }
+
+    /// `password`: 1..=80 bytes. The value is never echoed, not even a wrong one.
+    fn password(&mut self, scope: &Scope, raw: &Key<String>) -> Option<Option<Password>> {
+        let Some(v) = raw else { return Some(None) };
+        let length = v.get_ref().len();
+        let problem = match length {
+            0 => Problem::PasswordEmpty,
+            1..=MAX_PASSWORD_LEN => return Some(Some(Password::new(v.get_ref().clone()))),
+            _ => Problem::PasswordTooLong { length },
+        };
+        self.invalid(v.span(), scope.key("password"), format!("<{length} bytes>"), problem);
+        None
+    }
+
+    /// `keepalive_time`: below a non-zero hold time, 0 with a zero one; a third of
+    /// the hold time by default (RFC 4271 §10). Unchecked against an invalid hold time.
+    fn keepalive_time(&mut self, scope: &Scope, raw: &Key<i64>, hold: Option<u16>) -> Option<u16> {
+        let Some(hold) = hold else {
+            return self.integer(scope, "keepalive_time", raw, (0, u16::MAX), 0);
+        };
+        self.optional(scope, "keepalive_time", raw, hold / 3, |k| {
+            let k = in_range(*k, 0, u16::MAX)?;
+            match hold {
+                0 if k != 0 => Err(Problem::KeepaliveWithoutHold),
+                0 => Ok(0),
+                _ if k == 0 || k >= hold => Err(Problem::KeepaliveNotBelowHold { hold_time: hold }),
+                _ => Ok(k),
+            }
+        })
+    }
+
+    /// `ebgp_multihop` and `ttl_security` together: GTSM sends TTL 255, so it
+    /// cannot be combined with a smaller multihop TTL (RFC 5082 §3).
+    fn ttl_policy(&mut self, scope: &Scope, n: &RawNeighbor) -> Option<TtlPolicy> {
+        let multihop = self.integer(
+            scope,
+            "ebgp_multihop",
+            &n.ebgp_multihop,
+            (1, u8::MAX),
+            DEFAULT_EBGP_MULTIHOP,
+        );
+        let gtsm_hops = self.optional(scope, "ttl_security", &n.ttl_security, None, |t| match t {
+            RawTtlSecurity::Enabled(false) => Ok(None),
+            RawTtlSecurity::Enabled(true) => Ok(Some(1)),
+            RawTtlSecurity::Hops(h) => in_range(*h, 1, 254).map(Some),
+        });
+        match (gtsm_hops?, multihop?) {
+            (None, hops) => Some(TtlPolicy::Multihop { hops }),
+            (Some(hops), 1) => Some(TtlPolicy::Security { hops }),
+            (Some(_), ebgp_multihop) => {
+                let v = n.ttl_security.as_ref()?;
+                let problem = Problem::TtlSecurityWithMultihop { ebgp_multihop };
+                self.invalid(v.span(), scope.key("ttl_security"), v.get_ref().render(), problem);
+                None
+            }
+        }
+    }
+
+    /// `families`: known, unique, non-empty; by default the family of the
+    /// neighbour's own address.
+    fn families(
+        &mut self,
+        scope: &Scope,
+        raw: &Key<StringList>,
+        address: Option<IpAddr>,
+    ) -> Option<Vec<Family>> {
+        let Some(list) = raw else {
+            return Some(vec![match address {
+                Some(IpAddr::V6(_)) => Family::Ipv6Unicast,
+                _ => Family::Ipv4Unicast,
+            }]);
+        };
+        if list.get_ref().is_empty() {
+            let problem = Problem::NoFamilies;
+            self.invalid(list.span(), scope.key("families"), "[]".into(), problem);
+            return None;
+        }
+        self.list(scope, "families", list.get_ref(), |s| {
+            Family::from_str(s).map_err(Problem::UnknownFamily)
         })
     }
 
@@ -525,27 +512,19 @@ impl Validator<'_> {
             let prefix = self.check(scope, "prefix", v, |s| parse_prefix(s))?;
             self.unique(seen, prefix, v.span(), scope, "prefix", v.get_ref()).then_some(prefix)
         });
-        let next_hop = match &r.next_hop {
-            Some(v) => self
-                .check(scope, "next_hop", v, |s| {
-                    let address = parse_unicast_address(s)?;
-                    if let Some(prefix) = prefix
-                        && prefix.addr().is_ipv4() != address.is_ipv4()
-                    {
-                        return Err(Problem::NextHopFamily { prefix });
-                    }
-                    Ok(match address {
-                        IpAddr::V4(v4) => NextHop::V4(v4),
-                        IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
-                    })
-                })
-                .map(Some),
-            None => Some(None),
-        };
-        let origin = match &r.origin {
-            Some(v) => self.check(scope, "origin", v, |s| parse_origin(s)),
-            None => Some(crate::wire::Origin::Igp),
-        };
+        let next_hop = self.optional(scope, "next_hop", &r.next_hop, None, |s| {
+            let address = parse_unicast_address(s)?;
+            if let Some(prefix) = prefix
+                && prefix.addr().is_ipv4() != address.is_ipv4()
+            {
+                return Err(Problem::NextHopFamily { prefix });
+            }
+            Ok(Some(match address {
+                IpAddr::V4(v4) => NextHop::V4(v4),
+                IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
+            }))
+        });
+        let origin = self.optional(scope, "origin", &r.origin, Origin::Igp, |s| parse_origin(s));
         let communities = self.optional_list(scope, "communities", &r.communities, |s| {
             Community::from_str(s).map_err(Problem::Community)
         });
@@ -559,27 +538,12 @@ impl Validator<'_> {
             &r.extended_communities,
             parse_extended_community,
         );
-        let u32_range = (0, u64::from(u32::MAX));
-        let local_pref = self.integer(
-            scope,
-            "local_pref",
-            &r.local_pref,
-            u32_range,
-            u64::from(DEFAULT_LOCAL_PREF),
-        );
-        let med = match &r.med {
-            Some(v) => {
-                self.check(scope, "med", v, |m| in_range(*m, 0, u64::from(u32::MAX))).map(Some)
-            }
-            None => Some(None),
-        };
-        let as_path_prepend = self.integer(
-            scope,
-            "as_path_prepend",
-            &r.as_path_prepend,
-            (0, u64::from(MAX_AS_PATH_PREPEND)),
-            0,
-        );
+        let local_pref =
+            self.integer(scope, "local_pref", &r.local_pref, (0, u32::MAX), DEFAULT_LOCAL_PREF);
+        let med =
+            self.optional(scope, "med", &r.med, None, |m| in_range(*m, 0, u32::MAX).map(Some));
+        let as_path_prepend =
+            self.integer(scope, "as_path_prepend", &r.as_path_prepend, (0, MAX_AS_PATH_PREPEND), 0);
         Some(StaticRoute {
             prefix: prefix?,
             next_hop: next_hop?,
@@ -587,12 +551,9 @@ impl Validator<'_> {
             communities: communities?,
             large_communities: large_communities?,
             extended_communities: extended_communities?,
-            local_pref: u32::try_from(local_pref?).ok()?,
-            med: match med? {
-                Some(m) => Some(u32::try_from(m).ok()?),
-                None => None,
-            },
-            as_path_prepend: u8::try_from(as_path_prepend?).ok()?,
+            local_pref: local_pref?,
+            med: med?,
+            as_path_prepend: as_path_prepend?,
         })
     }
 
@@ -614,20 +575,16 @@ impl Validator<'_> {
 
 /// An AS number: 1..=4294967295 (RFC 6793), not AS_TRANS.
 fn asn(value: &i64) -> Result<u32, Problem> {
-    let asn = u32::try_from(in_range(*value, 1, u64::from(u32::MAX))?)
-        .map_err(|_| Problem::OutOfRange { min: 1, max: u64::from(u32::MAX) })?;
-    if asn == AS_TRANS {
-        return Err(Problem::AsTrans);
+    match in_range(*value, 1, u32::MAX)? {
+        AS_TRANS => Err(Problem::AsTrans),
+        asn => Ok(asn),
     }
-    Ok(asn)
 }
 
 /// A hold time: 0 (no keepalives) or 3..=65535 seconds (RFC 4271 §4.2).
 fn hold_time(value: &i64) -> Result<u16, Problem> {
-    let hold = u16::try_from(in_range(*value, 0, 65535)?)
-        .map_err(|_| Problem::OutOfRange { min: 0, max: 65535 })?;
-    if hold == 1 || hold == 2 {
-        return Err(Problem::HoldTime);
+    match in_range(*value, 0, u16::MAX)? {
+        1 | 2 => Err(Problem::HoldTime),
+        hold => Ok(hold),
     }
-    Ok(hold)
 }

@@ -10,11 +10,14 @@ use super::error::Problem;
 use super::model::ApiListen;
 use crate::wire::{ExtendedCommunity, Origin};
 
-/// `value` if it lies in `min..=max`.
-pub(super) fn in_range(value: i64, min: u64, max: u64) -> Result<u64, Problem> {
-    match u64::try_from(value) {
-        Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(Problem::OutOfRange { min, max }),
+/// `value` if it lies in `min..=max`, as the type of the field it goes into.
+pub(super) fn in_range<T>(value: i64, min: T, max: T) -> Result<T, Problem>
+where
+    T: TryFrom<i64> + Into<u64> + PartialOrd + Copy,
+{
+    match T::try_from(value) {
+        Ok(v) if min <= v && v <= max => Ok(v),
+        _ => Err(Problem::OutOfRange { min: min.into(), max: max.into() }),
     }
 }
 
@@ -133,9 +136,14 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(in_range(3, 0, 5), Ok(3));
-        assert_eq!(in_range(-1, 0, 5), Err(Problem::OutOfRange { min: 0, max: 5 }));
-        assert_eq!(in_range(6, 0, 5), Err(Problem::OutOfRange { min: 0, max: 5 }));
+        assert_eq!(in_range(3, 0u8, 5), Ok(3u8));
+        assert_eq!(in_range(-1, 0u8, 5), Err(Problem::OutOfRange { min: 0, max: 5 }));
+        assert_eq!(in_range(6, 0u8, 5), Err(Problem::OutOfRange { min: 0, max: 5 }));
+        assert_eq!(in_range(256, 0u8, 255), Err(Problem::OutOfRange { min: 0, max: 255 }));
+        assert_eq!(
+            in_range(i64::MAX, 1u32, u32::MAX),
+            Err(Problem::OutOfRange { min: 1, max: 4294967295 })
+        );
     }
 
     #[test]
