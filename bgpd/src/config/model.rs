@@ -64,6 +64,8 @@ pub struct Global {
     /// TCP port we accept sessions on; 0 means we never listen, only connect out.
     pub listen_port: u16,
     /// Addresses we listen on (unique; non-empty when `listen_port` is not 0).
+    /// The default holds both `0.0.0.0` and `::`, so IPv6 listeners must set
+    /// `IPV6_V6ONLY` for the two to coexist on one port.
     pub listen_addresses: Vec<IpAddr>,
     /// Default hold time of neighbours, seconds.
     pub hold_time: u16,

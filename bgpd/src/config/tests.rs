@@ -548,3 +548,20 @@ fn from_str_uses_a_placeholder_name() {
     let errors = "[global]\nasn = 0\nrouter_id = \"192.0.2.1\"\n".parse::<Config>().unwrap_err();
     assert!(errors.to_string().starts_with("<string>:2:7: "));
 }
+
+#[test]
+fn inline_tables_work_like_headers() {
+    let text = format!(
+        "neighbors = [{{ address = \"192.0.2.2\", remote_asn = 65002, hold_time = 2 }}]\n{GLOBAL}"
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{}", found[0]);
+    assert_eq!(found[0].key(), Some("neighbors[0].hold_time"), "{}", found[0]);
+    assert_eq!(line_column(&found[0]), (1, 71));
+
+    let text =
+        format!("{GLOBAL}[[routes]]\nprefix = \"192.0.2.0/24\"\ncommunities = \"65001:1\"\n");
+    let found = errors(&text);
+    assert!(matches!(found[0], ConfigError::Syntax { .. }));
+    assert_eq!(line_column(&found[0]), (6, 15));
+}
