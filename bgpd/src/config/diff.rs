@@ -86,7 +86,8 @@ pub struct NeighborChange {
     /// The neighbour as the new config has it.
     pub neighbor: Neighbor,
     pub fields: Vec<NeighborField>,
-    /// Whether any changed field resets the session.
+    /// Whether any changed field resets the session. When `enabled` turned
+    /// false the session is shut down instead, whatever else changed.
     pub reset: bool,
 }
 
