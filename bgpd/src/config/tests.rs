@@ -565,3 +565,39 @@ fn inline_tables_work_like_headers() {
     assert!(matches!(found[0], ConfigError::Syntax { .. }));
     assert_eq!(line_column(&found[0]), (6, 15));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SHIPPED: &str = include_str!("../../../conf/bgpd.toml");
+
+    proptest! {
+        #[test]
+        fn on_arbitrary_text(text in "\\PC{0,200}") {
+            let _ = parse(&text);
+        }
+
+        /// Damage the shipped config: cut a piece out and put arbitrary text in.
+        #[test]
+        fn on_damaged_config(at in 0..SHIPPED.len(), cut in 0usize..40, insert in "\\PC{0,12}") {
+            let mut start = at;
+            while !SHIPPED.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + cut).min(SHIPPED.len());
+            while !SHIPPED.is_char_boundary(end) {
+                end -= 1;
+            }
+            let text = format!("{}{insert}{}", &SHIPPED[..start], &SHIPPED[end..]);
+            if let Err(errors) = parse(&text) {
+                prop_assert!(!errors.is_empty());
+                for error in &errors {
+                    let location = error.location().expect("text errors are located");
+                    prop_assert!(location.line >= 1 && location.column >= 1);
+                    prop_assert!(location.offset <= text.len());
+                }
+            }
+        }
+    }
+}
