@@ -1,0 +1,350 @@
+//! The validated, typed configuration. Every default is filled in here, so the
+//! consumers (instance, peers, API) never re-derive one. `conf/bgpd.toml` documents
+//! each key; the constants below are the defaults it quotes.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use crate::wire::{Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin};
+
+/// BGP's registered port (RFC 4271 §8.2.1).
+pub const DEFAULT_PORT: u16 = 179;
+/// Hold time suggested by RFC 4271 §10.
+pub const DEFAULT_HOLD_TIME: u16 = 90;
+/// Seconds between connection attempts. RFC 4271 §10 suggests 120; a load
+/// balancer's routes are down while its session is, and one SYN every 30 seconds
+/// costs nothing, so we retry sooner.
+pub const DEFAULT_CONNECT_RETRY_TIME: u16 = 30;
+/// TTL of eBGP packets: the peer is one hop away (RFC 4271 §5.1.3).
+pub const DEFAULT_EBGP_MULTIHOP: u8 = 1;
+/// LOCAL_PREF of our own routes towards iBGP neighbours (RFC 4271 §5.1.5).
+pub const DEFAULT_LOCAL_PREF: u32 = 100;
+/// Where the gRPC API listens: loopback only, nothing remote can reach it.
+pub const DEFAULT_API_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50051);
+/// Largest TCP MD5 key Linux accepts (`TCP_MD5SIG_MAXKEYLEN`).
+pub const MAX_PASSWORD_LEN: usize = 80;
+/// Longest DelayOpenTime we accept (RFC 4271 §8.1.1 leaves it open; FRR caps at 240).
+pub const MAX_DELAY_OPEN_TIME: u16 = 240;
+/// Largest `as_path_prepend`: more only makes paths absurd.
+pub const MAX_AS_PATH_PREPEND: u8 = 10;
+/// AS_TRANS (RFC 6793 §9): stands in for a 4-octet ASN towards old speakers.
+pub const AS_TRANS: u32 = 23456;
+
+/// A whole `bgpd` configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub global: Global,
+    pub api: Api,
+    pub neighbors: Vec<Neighbor>,
+    pub routes: Vec<StaticRoute>,
+}
+
+impl Config {
+    /// The neighbour configured at `address`, if any (addresses are unique).
+    pub fn neighbor(&self, address: IpAddr) -> Option<&Neighbor> {
+        self.neighbors.iter().find(|n| n.address == address)
+    }
+
+    /// Whether `neighbor` is in our own AS (RFC 4271 §1.1 "internal peer").
+    pub fn is_ibgp(&self, neighbor: &Neighbor) -> bool {
+        neighbor.is_ibgp(self.global.asn)
+    }
+}
+
+/// `[global]`: what the whole speaker is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// Our AS number, 4-octet (RFC 6793).
+    pub asn: u32,
+    /// BGP Identifier (RFC 6286): non-zero.
+    pub router_id: Ipv4Addr,
+    /// TCP port we accept sessions on; 0 means we never listen, only connect out.
+    pub listen_port: u16,
+    /// Addresses we listen on (unique; non-empty when `listen_port` is not 0).
+    /// The default holds both `0.0.0.0` and `::`, so IPv6 listeners must set
+    /// `IPV6_V6ONLY` for the two to coexist on one port.
+    pub listen_addresses: Vec<IpAddr>,
+    /// Default hold time of neighbours, seconds.
+    pub hold_time: u16,
+    /// Default connect retry time of neighbours, seconds.
+    pub connect_retry_time: u16,
+    pub log_level: LogLevel,
+}
+
+impl Global {
+    /// The sockets to listen on: empty when `listen_port` is 0.
+    pub fn listen_sockets(&self) -> Vec<SocketAddr> {
+        if self.listen_port == 0 {
+            return Vec::new();
+        }
+        self.listen_addresses.iter().map(|a| SocketAddr::new(*a, self.listen_port)).collect()
+    }
+}
+
+/// Verbosity of the daemon's log.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The name in config files, which is also a `tracing` filter directive.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+
+    pub(super) fn from_name(name: &str) -> Option<Self> {
+        [Self::Error, Self::Warn, Self::Info, Self::Debug, Self::Trace]
+            .into_iter()
+            .find(|level| level.name() == name)
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `[api]`: where the gRPC API listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Api {
+    pub listen: ApiListen,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self { listen: ApiListen::Tcp(DEFAULT_API_LISTEN) }
+    }
+}
+
+/// A TCP socket or a Unix socket path (`unix:/run/ironlb/bgpd.sock`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiListen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl fmt::Display for ApiListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(socket) => socket.fmt(f),
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// A TCP MD5 key (RFC 2385), 1..=80 bytes. Its `Debug` hides it, so it never
+/// reaches a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub(super) fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The key as handed to `TCP_MD5SIG`.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Password(<{} bytes>)", self.0.len())
+    }
+}
+
+/// How a session uses the IP TTL.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TtlPolicy {
+    /// Plain BGP: eBGP packets leave with TTL `hops` (`ebgp_multihop`), iBGP ones
+    /// with 255; any received TTL is accepted.
+    Multihop { hops: u8 },
+    /// GTSM (RFC 5082): send TTL 255 and drop packets that arrive with a TTL
+    /// below `256 - hops`, so nothing farther than `hops` away can reach the session.
+    Security { hops: u8 },
+}
+
+impl TtlPolicy {
+    /// The TTL to set on the session's socket.
+    pub fn outgoing_ttl(self, ibgp: bool) -> u8 {
+        match self {
+            Self::Multihop { hops } if !ibgp => hops,
+            _ => 255,
+        }
+    }
+
+    /// The smallest TTL to accept (`IP_MINTTL`), under GTSM only.
+    pub fn minimum_incoming_ttl(self) -> Option<u8> {
+        match self {
+            Self::Security { hops } => Some(255 - hops.saturating_sub(1).min(254)),
+            Self::Multihop { .. } => None,
+        }
+    }
+}
+
+/// `[[neighbors]]`: one configured session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbor {
+    /// The peer's address; unique among neighbours.
+    pub address: IpAddr,
+    pub remote_asn: u32,
+    /// The peer's TCP port, for connections we open.
+    pub port: u16,
+    /// Source address of connections we open; same family as `address`.
+    pub local_address: Option<IpAddr>,
+    /// Never connect out; wait for the peer to connect.
+    pub passive: bool,
+    pub password: Option<Password>,
+    /// Hold time we offer in OPEN, seconds: 0 or at least 3 (RFC 4271 §4.2).
+    pub hold_time: u16,
+    /// Seconds between KEEPALIVEs: `hold_time / 3` unless set; 0 iff `hold_time` is 0.
+    /// The session uses the smaller of this and a third of the negotiated hold time.
+    pub keepalive_time: u16,
+    pub connect_retry_time: u16,
+    /// DelayOpenTime (RFC 4271 §8.1.1), seconds; 0 disables DelayOpen.
+    pub delay_open_time: u16,
+    pub ttl: TtlPolicy,
+    /// Families offered in the Multiprotocol capability (RFC 4760 §8); unique, non-empty.
+    pub families: Vec<Family>,
+    pub description: Option<String>,
+    /// `false` is administrative shutdown: no session is started or accepted.
+    pub enabled: bool,
+}
+
+impl Neighbor {
+    /// A neighbour with every optional key at its default, as a config that names
+    /// only `address` and `remote_asn` gives (global defaults assumed).
+    pub fn with_defaults(address: IpAddr, remote_asn: u32) -> Self {
+        let family = match address {
+            IpAddr::V4(_) => Family::Ipv4Unicast,
+            IpAddr::V6(_) => Family::Ipv6Unicast,
+        };
+        Self {
+            address,
+            remote_asn,
+            port: DEFAULT_PORT,
+            local_address: None,
+            passive: false,
+            password: None,
+            hold_time: DEFAULT_HOLD_TIME,
+            keepalive_time: DEFAULT_HOLD_TIME / 3,
+            connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
+            delay_open_time: 0,
+            ttl: TtlPolicy::Multihop { hops: DEFAULT_EBGP_MULTIHOP },
+            families: vec![family],
+            description: None,
+            enabled: true,
+        }
+    }
+
+    /// Whether the peer is in our AS (`remote_asn == global.asn`).
+    pub fn is_ibgp(&self, local_asn: u32) -> bool {
+        self.remote_asn == local_asn
+    }
+
+    /// Where we connect to.
+    pub fn remote_socket(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+}
+
+/// `[[routes]]`: a route we originate from configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    /// Without host bits; unique among routes.
+    pub prefix: IpNet,
+    /// `None`: our own address on each session (RFC 4271 §5.1.3), which is what
+    /// a load balancer wants.
+    pub next_hop: Option<NextHop>,
+    pub origin: Origin,
+    pub communities: Vec<Community>,
+    pub large_communities: Vec<LargeCommunity>,
+    pub extended_communities: Vec<ExtendedCommunity>,
+    /// Sent to iBGP neighbours only (RFC 4271 §5.1.5).
+    pub local_pref: u32,
+    /// `None`: no MULTI_EXIT_DISC attribute.
+    pub med: Option<u32>,
+    /// Extra copies of our ASN prepended towards eBGP neighbours, to make this
+    /// path less preferred (e.g. on a backup node).
+    pub as_path_prepend: u8,
+}
+
+impl StaticRoute {
+    /// A route with every optional key at its default.
+    pub fn with_defaults(prefix: IpNet) -> Self {
+        Self {
+            prefix,
+            next_hop: None,
+            origin: Origin::Igp,
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+            extended_communities: Vec::new(),
+            local_pref: DEFAULT_LOCAL_PREF,
+            med: None,
+            as_path_prepend: 0,
+        }
+    }
+
+    pub fn family(&self) -> Family {
+        match self.prefix {
+            IpNet::V4(_) => Family::Ipv4Unicast,
+            IpNet::V6(_) => Family::Ipv6Unicast,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_policy_outgoing_and_minimum() {
+        let ebgp = TtlPolicy::Multihop { hops: 1 };
+        assert_eq!(ebgp.outgoing_ttl(false), 1);
+        assert_eq!(ebgp.outgoing_ttl(true), 255);
+        assert_eq!(ebgp.minimum_incoming_ttl(), None);
+        let gtsm = TtlPolicy::Security { hops: 1 };
+        assert_eq!(gtsm.outgoing_ttl(false), 255);
+        assert_eq!(gtsm.minimum_incoming_ttl(), Some(255));
+        assert_eq!(TtlPolicy::Security { hops: 3 }.minimum_incoming_ttl(), Some(253));
+    }
+
+    #[test]
+    fn password_debug_hides_the_secret() {
+        let debug = format!("{:?}", Password::new("hunter2".to_string()));
+        assert_eq!(debug, "Password(<7 bytes>)");
+    }
+
+    #[test]
+    fn listen_port_zero_means_no_sockets() {
+        let mut global = Global {
+            asn: 65001,
+            router_id: Ipv4Addr::new(192, 0, 2, 1),
+            listen_port: 179,
+            listen_addresses: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+            hold_time: DEFAULT_HOLD_TIME,
+            connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
+            log_level: LogLevel::Info,
+        };
+        assert_eq!(global.listen_sockets().len(), 1);
+        global.listen_port = 0;
+        assert!(global.listen_sockets().is_empty());
+    }
+}

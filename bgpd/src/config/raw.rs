@@ -1,0 +1,115 @@
+//! The configuration as TOML gives it: every value with its span, numbers as
+//! `i64` and addresses as strings, so that range and format problems become
+//! semantic errors (all reported, located) instead of the parser's first-error-only
+//! type errors. Unknown keys are rejected everywhere (`deny_unknown_fields`): a
+//! typo must not silently fall back to a default, and later features add keys.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+/// A key that may be absent, with its span when present.
+pub(super) type Key<T> = Option<Spanned<T>>;
+
+/// A list of strings, each with its own span.
+pub(super) type StringList = Vec<Spanned<String>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub global: Key<RawGlobal>,
+    pub api: Key<RawApi>,
+    #[serde(default)]
+    pub neighbors: Vec<Spanned<RawNeighbor>>,
+    #[serde(default)]
+    pub routes: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGlobal {
+    pub asn: Key<i64>,
+    pub router_id: Key<String>,
+    pub listen_port: Key<i64>,
+    pub listen_addresses: Key<StringList>,
+    pub hold_time: Key<i64>,
+    pub connect_retry_time: Key<i64>,
+    pub log_level: Key<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApi {
+    pub listen: Key<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNeighbor {
+    pub address: Key<String>,
+    pub remote_asn: Key<i64>,
+    pub port: Key<i64>,
+    pub local_address: Key<String>,
+    pub passive: Key<bool>,
+    pub password: Key<String>,
+    pub hold_time: Key<i64>,
+    pub keepalive_time: Key<i64>,
+    pub connect_retry_time: Key<i64>,
+    pub delay_open_time: Key<i64>,
+    pub ebgp_multihop: Key<i64>,
+    pub ttl_security: Key<RawTtlSecurity>,
+    pub families: Key<StringList>,
+    pub description: Key<String>,
+    pub enabled: Key<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    pub prefix: Key<String>,
+    pub next_hop: Key<String>,
+    pub origin: Key<String>,
+    pub communities: Key<StringList>,
+    pub large_communities: Key<StringList>,
+    pub extended_communities: Key<StringList>,
+    pub local_pref: Key<i64>,
+    pub med: Key<i64>,
+    pub as_path_prepend: Key<i64>,
+}
+
+/// `ttl_security = true | false | HOPS`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum RawTtlSecurity {
+    Enabled(bool),
+    Hops(i64),
+}
+
+impl<'de> Deserialize<'de> for RawTtlSecurity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TtlVisitor;
+
+        impl Visitor<'_> for TtlVisitor {
+            type Value = RawTtlSecurity;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or a hop count 1..=254")
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(RawTtlSecurity::Enabled(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(RawTtlSecurity::Hops(value))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(RawTtlSecurity::Hops(i64::try_from(value).unwrap_or(i64::MAX)))
+            }
+        }
+
+        deserializer.deserialize_any(TtlVisitor)
+    }
+}

@@ -1,0 +1,590 @@
+//! From [`RawConfig`] (what TOML said, with spans) to [`Config`] (typed, defaults
+//! filled in). Every problem is recorded with its location and validation goes on,
+//! so the user sees all of them at once; a [`Config`] comes out only when none was
+//! found.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::str::FromStr;
+
+use toml::Spanned;
+
+use super::error::{ConfigError, ConfigErrors, Locator, Problem};
+use super::model::{
+    AS_TRANS, Api, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
+    DEFAULT_LOCAL_PREF, DEFAULT_PORT, Global, LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME,
+    MAX_PASSWORD_LEN, Neighbor, Password, StaticRoute, TtlPolicy,
+};
+use super::raw::{
+    Key, RawApi, RawConfig, RawGlobal, RawNeighbor, RawRoute, RawTtlSecurity, StringList,
+};
+use super::values::{
+    in_range, parse_address, parse_api_listen, parse_extended_community, parse_origin,
+    parse_prefix, parse_unicast_address,
+};
+use crate::wire::{Community, Family, LargeCommunity, NextHop, Origin};
+
+/// Validates `raw`, returning the typed config or every error found, in source order.
+pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, ConfigErrors> {
+    let mut validator = Validator { locator, errors: Vec::new() };
+    let global = validator.global(raw.global.as_ref());
+    let api = match &raw.api {
+        Some(api) => validator.api(api),
+        None => Some(Api::default()),
+    };
+    let defaults = global.as_ref().map_or(
+        NeighborDefaults {
+            hold_time: DEFAULT_HOLD_TIME,
+            connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
+            listen_port: None,
+        },
+        |g| NeighborDefaults {
+            hold_time: g.hold_time,
+            connect_retry_time: g.connect_retry_time,
+            listen_port: Some(g.listen_port),
+        },
+    );
+    let neighbors = validator.neighbors(&raw.neighbors, &defaults);
+    let routes = validator.routes(&raw.routes);
+
+    let mut errors = validator.errors;
+    match (global, api, neighbors, routes) {
+        (Some(global), Some(api), Some(neighbors), Some(routes)) if errors.is_empty() => {
+            Ok(Config { global, api, neighbors, routes })
+        }
+        _ => {
+            errors.sort_by_key(|e| e.location().map(|l| l.offset));
+            Err(ConfigErrors { errors })
+        }
+    }
+}
+
+/// What a neighbour inherits from `[global]`.
+struct NeighborDefaults {
+    hold_time: u16,
+    connect_retry_time: u16,
+    /// `None` when `[global]` itself is invalid: checks that need it are skipped.
+    listen_port: Option<u16>,
+}
+
+/// The table a key belongs to: `global`, `neighbors[2]`, ...
+struct Scope {
+    name: &'static str,
+    index: Option<usize>,
+    /// The table's header, where a missing key is reported.
+    span: Range<usize>,
+}
+
+impl Scope {
+    fn key(&self, field: &str) -> String {
+        match self.index {
+            Some(i) => format!("{}[{i}].{field}", self.name),
+            None => format!("{}.{field}", self.name),
+        }
+    }
+}
+
+/// How a raw value is shown in an error, TOML-like.
+trait Render {
+    fn render(&self) -> String;
+}
+
+impl Render for i64 {
+    fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Render for bool {
+    fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Render for String {
+    fn render(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Render for StringList {
+    fn render(&self) -> String {
+        let items: Vec<String> = self.iter().map(|s| s.get_ref().render()).collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+impl Render for RawTtlSecurity {
+    fn render(&self) -> String {
+        match self {
+            Self::Enabled(enabled) => enabled.to_string(),
+            Self::Hops(hops) => hops.to_string(),
+        }
+    }
+}
+
+struct Validator<'a> {
+    locator: Locator<'a>,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn invalid(&mut self, span: Range<usize>, key: String, value: String, problem: Problem) {
+        let location = self.locator.locate(span.start);
+        self.errors.push(ConfigError::Invalid { location, key, value, problem });
+    }
+
+    /// Parses one present value, recording its problem if any.
+    fn check<T: Render, U>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &Spanned<T>,
+        parse: impl FnOnce(&T) -> Result<U, Problem>,
+    ) -> Option<U> {
+        match parse(raw.get_ref()) {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                self.invalid(raw.span(), scope.key(field), raw.get_ref().render(), problem);
+                None
+            }
+        }
+    }
+
+    /// A required key, or a `Missing` error at the table's header.
+    fn required<'r, T>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &'r Key<T>,
+    ) -> Option<&'r Spanned<T>> {
+        if raw.is_none() {
+            let location = self.locator.locate(scope.span.start);
+            self.errors.push(ConfigError::Missing { location, key: scope.key(field) });
+        }
+        raw.as_ref()
+    }
+
+    /// An integer key in `min..=max`, or `default` when absent.
+    fn integer<T>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &Key<i64>,
+        (min, max): (T, T),
+        default: T,
+    ) -> Option<T>
+    where
+        T: TryFrom<i64> + Into<u64> + PartialOrd + Copy,
+    {
+        self.optional(scope, field, raw, default, |v| in_range(*v, min, max))
+    }
+
+    /// An optional key parsed by `parse`, or `default` when absent.
+    fn optional<T: Render, U>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &Key<T>,
+        default: U,
+        parse: impl FnOnce(&T) -> Result<U, Problem>,
+    ) -> Option<U> {
+        match raw {
+            Some(value) => self.check(scope, field, value, parse),
+            None => Some(default),
+        }
+    }
+
+    /// Each element of a string list, parsed; duplicates (after parsing) are errors.
+    fn list<T: Eq + Hash + Copy>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &StringList,
+        parse: impl Fn(&str) -> Result<T, Problem>,
+    ) -> Option<Vec<T>> {
+        let mut seen = HashMap::new();
+        let mut values = Some(Vec::with_capacity(raw.len()));
+        for (i, item) in raw.iter().enumerate() {
+            let item_field = format!("{field}[{i}]");
+            let parsed = self.check(scope, &item_field, item, |s| parse(s));
+            let parsed = parsed.and_then(|value| {
+                self.unique(&mut seen, value, item.span(), scope, &item_field, item.get_ref())
+                    .then_some(value)
+            });
+            match (parsed, values.as_mut()) {
+                (Some(value), Some(values)) => values.push(value),
+                _ => values = None,
+            }
+        }
+        values
+    }
+
+    /// Records `value` as seen at `span`; a second sighting is a `Duplicate` error.
+    fn unique<T: Eq + Hash, R: Render>(
+        &mut self,
+        seen: &mut HashMap<T, Range<usize>>,
+        value: T,
+        span: Range<usize>,
+        scope: &Scope,
+        field: &str,
+        raw: &R,
+    ) -> bool {
+        match seen.entry(value) {
+            Entry::Vacant(entry) => {
+                entry.insert(span);
+                true
+            }
+            Entry::Occupied(entry) => {
+                let first = self.locator.locate(entry.get().start);
+                let problem =
+                    Problem::Duplicate { first_line: first.line, first_column: first.column };
+                self.invalid(span, scope.key(field), raw.render(), problem);
+                false
+            }
+        }
+    }
+
+    fn global(&mut self, raw: Option<&Spanned<RawGlobal>>) -> Option<Global> {
+        let Some(raw) = raw else {
+            let location = self.locator.locate(0);
+            self.errors.push(ConfigError::Missing { location, key: "[global]".to_string() });
+            return None;
+        };
+        let scope = Scope { name: "global", index: None, span: raw.span() };
+        let g: &RawGlobal = raw.get_ref();
+
+        let asn =
+            self.required(&scope, "asn", &g.asn).and_then(|v| self.check(&scope, "asn", v, asn));
+        let router_id = self.required(&scope, "router_id", &g.router_id).and_then(|v| {
+            self.check(&scope, "router_id", v, |text| match parse_address(text)? {
+                IpAddr::V4(id) if id.is_unspecified() => Err(Problem::RouterIdZero),
+                IpAddr::V4(id) => Ok(id),
+                IpAddr::V6(_) => Err(Problem::RouterIdNotIpv4),
+            })
+        });
+        let listen_port =
+            self.integer(&scope, "listen_port", &g.listen_port, (0, u16::MAX), DEFAULT_PORT);
+        let listen_addresses = match &g.listen_addresses {
+            Some(list) => {
+                let addresses = self.list(&scope, "listen_addresses", list.get_ref(), |text| {
+                    let address = parse_address(text)?;
+                    if address.is_multicast() {
+                        return Err(Problem::MulticastAddress);
+                    }
+                    Ok(address)
+                });
+                if list.get_ref().is_empty() && listen_port != Some(0) {
+                    let value = list.get_ref().render();
+                    let key = scope.key("listen_addresses");
+                    self.invalid(list.span(), key, value, Problem::NoListenAddresses);
+                }
+                addresses
+            }
+            None => Some(vec![
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            ]),
+        };
+        let hold_time =
+            self.optional(&scope, "hold_time", &g.hold_time, DEFAULT_HOLD_TIME, hold_time);
+        let connect_retry_time = self.integer(
+            &scope,
+            "connect_retry_time",
+            &g.connect_retry_time,
+            (1, u16::MAX),
+            DEFAULT_CONNECT_RETRY_TIME,
+        );
+        let log_level =
+            self.optional(&scope, "log_level", &g.log_level, LogLevel::default(), |s| {
+                LogLevel::from_name(s).ok_or(Problem::LogLevel)
+            });
+        Some(Global {
+            asn: asn?,
+            router_id: router_id?,
+            listen_port: listen_port?,
+            listen_addresses: listen_addresses?,
+            hold_time: hold_time?,
+            connect_retry_time: connect_retry_time?,
+            log_level: log_level?,
+        })
+    }
+
+    fn api(&mut self, raw: &Spanned<RawApi>) -> Option<Api> {
+        let scope = Scope { name: "api", index: None, span: raw.span() };
+        match &raw.get_ref().listen {
+            Some(v) => {
+                let listen = self.check(&scope, "listen", v, |s| parse_api_listen(s))?;
+                Some(Api { listen })
+            }
+            None => Some(Api::default()),
+        }
+    }
+
+    fn neighbors(
+        &mut self,
+        raw: &[Spanned<RawNeighbor>],
+        defaults: &NeighborDefaults,
+    ) -> Option<Vec<Neighbor>> {
+        let mut seen = HashMap::new();
+        let mut neighbors = Some(Vec::with_capacity(raw.len()));
+        for (index, item) in raw.iter().enumerate() {
+            let scope = Scope { name: "neighbors", index: Some(index), span: item.span() };
+            let neighbor = self.neighbor(&scope, item.get_ref(), defaults, &mut seen);
+            match (neighbor, neighbors.as_mut()) {
+                (Some(neighbor), Some(list)) => list.push(neighbor),
+                _ => neighbors = None,
+            }
+        }
+        neighbors
+    }
+
+    fn neighbor(
+        &mut self,
+        scope: &Scope,
+        n: &RawNeighbor,
+        defaults: &NeighborDefaults,
+        seen: &mut HashMap<IpAddr, Range<usize>>,
+    ) -> Option<Neighbor> {
+        let address = self.required(scope, "address", &n.address).and_then(|v| {
+            let address = self.check(scope, "address", v, |s| parse_unicast_address(s))?;
+            self.unique(seen, address, v.span(), scope, "address", v.get_ref()).then_some(address)
+        });
+        let remote_asn = self
+            .required(scope, "remote_asn", &n.remote_asn)
+            .and_then(|v| self.check(scope, "remote_asn", v, asn));
+        let port = self.integer(scope, "port", &n.port, (1, u16::MAX), DEFAULT_PORT);
+        let local_address = self.optional(scope, "local_address", &n.local_address, None, |s| {
+            let local = parse_unicast_address(s)?;
+            match address {
+                Some(neighbor) if neighbor.is_ipv4() != local.is_ipv4() => {
+                    Err(Problem::LocalAddressFamily { neighbor })
+                }
+                _ => Ok(Some(local)),
+            }
+        });
+        let passive = n.passive.as_ref().is_some_and(|p| *p.get_ref());
+        if let (Some(p), true, Some(0)) = (&n.passive, passive, defaults.listen_port) {
+            let problem = Problem::PassiveWithoutListener;
+            self.invalid(p.span(), scope.key("passive"), "true".into(), problem);
+        }
+        let password = self.password(scope, &n.password);
+        let hold = self.optional(scope, "hold_time", &n.hold_time, defaults.hold_time, hold_time);
+        let keepalive_time = self.keepalive_time(scope, &n.keepalive_time, hold);
+        let connect_retry_time = self.integer(
+            scope,
+            "connect_retry_time",
+            &n.connect_retry_time,
+            (1, u16::MAX),
+            defaults.connect_retry_time,
+        );
+        let delay_open_time =
+            self.integer(scope, "delay_open_time", &n.delay_open_time, (0, MAX_DELAY_OPEN_TIME), 0);
+        let ttl = self.ttl_policy(scope, n);
+        let families = self.families(scope, &n.families, address);
+        let description =
+            n.description.as_ref().map(|d| d.get_ref().clone()).filter(|d| !d.is_empty());
+        let enabled = n.enabled.as_ref().is_none_or(|e| *e.get_ref());
+
+        Some(Neighbor {
+            address: address?,
+            remote_asn: remote_asn?,
+            port: port?,
+            local_address: local_address?,
+            passive,
+            password: password?,
+            hold_time: hold?,
+            keepalive_time: keepalive_time?,
+            connect_retry_time: connect_retry_time?,
+            delay_open_time: delay_open_time?,
+            ttl: ttl?,
+            families: families?,
+            description,
+            enabled,
+        })
+    }
+
+    /// `password`: 1..=80 bytes. The value is never echoed, not even a wrong one.
+    fn password(&mut self, scope: &Scope, raw: &Key<String>) -> Option<Option<Password>> {
+        let Some(v) = raw else { return Some(None) };
+        let length = v.get_ref().len();
+        let problem = match length {
+            0 => Problem::PasswordEmpty,
+            1..=MAX_PASSWORD_LEN => return Some(Some(Password::new(v.get_ref().clone()))),
+            _ => Problem::PasswordTooLong { length },
+        };
+        self.invalid(v.span(), scope.key("password"), format!("<{length} bytes>"), problem);
+        None
+    }
+
+    /// `keepalive_time`: below a non-zero hold time, 0 with a zero one; a third of
+    /// the hold time by default (RFC 4271 §10). Unchecked against an invalid hold time.
+    fn keepalive_time(&mut self, scope: &Scope, raw: &Key<i64>, hold: Option<u16>) -> Option<u16> {
+        let Some(hold) = hold else {
+            return self.integer(scope, "keepalive_time", raw, (0, u16::MAX), 0);
+        };
+        self.optional(scope, "keepalive_time", raw, hold / 3, |k| {
+            let k = in_range(*k, 0, u16::MAX)?;
+            match hold {
+                0 if k != 0 => Err(Problem::KeepaliveWithoutHold),
+                0 => Ok(0),
+                _ if k == 0 || k >= hold => Err(Problem::KeepaliveNotBelowHold { hold_time: hold }),
+                _ => Ok(k),
+            }
+        })
+    }
+
+    /// `ebgp_multihop` and `ttl_security` together: GTSM sends TTL 255, so it
+    /// cannot be combined with a smaller multihop TTL (RFC 5082 §3).
+    fn ttl_policy(&mut self, scope: &Scope, n: &RawNeighbor) -> Option<TtlPolicy> {
+        let multihop = self.integer(
+            scope,
+            "ebgp_multihop",
+            &n.ebgp_multihop,
+            (1, u8::MAX),
+            DEFAULT_EBGP_MULTIHOP,
+        );
+        let gtsm_hops = self.optional(scope, "ttl_security", &n.ttl_security, None, |t| match t {
+            RawTtlSecurity::Enabled(false) => Ok(None),
+            RawTtlSecurity::Enabled(true) => Ok(Some(1)),
+            RawTtlSecurity::Hops(h) => in_range(*h, 1, 254).map(Some),
+        });
+        match (gtsm_hops?, multihop?) {
+            (None, hops) => Some(TtlPolicy::Multihop { hops }),
+            (Some(hops), 1) => Some(TtlPolicy::Security { hops }),
+            (Some(_), ebgp_multihop) => {
+                let v = n.ttl_security.as_ref()?;
+                let problem = Problem::TtlSecurityWithMultihop { ebgp_multihop };
+                self.invalid(v.span(), scope.key("ttl_security"), v.get_ref().render(), problem);
+                None
+            }
+        }
+    }
+
+    /// `families`: known, unique, non-empty; by default the family of the
+    /// neighbour's own address.
+    fn families(
+        &mut self,
+        scope: &Scope,
+        raw: &Key<StringList>,
+        address: Option<IpAddr>,
+    ) -> Option<Vec<Family>> {
+        let Some(list) = raw else {
+            return Some(vec![match address {
+                Some(IpAddr::V6(_)) => Family::Ipv6Unicast,
+                _ => Family::Ipv4Unicast,
+            }]);
+        };
+        if list.get_ref().is_empty() {
+            let problem = Problem::NoFamilies;
+            self.invalid(list.span(), scope.key("families"), "[]".into(), problem);
+            return None;
+        }
+        self.list(scope, "families", list.get_ref(), |s| {
+            Family::from_str(s).map_err(Problem::UnknownFamily)
+        })
+    }
+
+    fn routes(&mut self, raw: &[Spanned<RawRoute>]) -> Option<Vec<StaticRoute>> {
+        let mut seen = HashMap::new();
+        let mut routes = Some(Vec::with_capacity(raw.len()));
+        for (index, item) in raw.iter().enumerate() {
+            let scope = Scope { name: "routes", index: Some(index), span: item.span() };
+            let route = self.route(&scope, item.get_ref(), &mut seen);
+            match (route, routes.as_mut()) {
+                (Some(route), Some(list)) => list.push(route),
+                _ => routes = None,
+            }
+        }
+        routes
+    }
+
+    fn route(
+        &mut self,
+        scope: &Scope,
+        r: &RawRoute,
+        seen: &mut HashMap<ipnet::IpNet, Range<usize>>,
+    ) -> Option<StaticRoute> {
+        let prefix = self.required(scope, "prefix", &r.prefix).and_then(|v| {
+            let prefix = self.check(scope, "prefix", v, |s| parse_prefix(s))?;
+            self.unique(seen, prefix, v.span(), scope, "prefix", v.get_ref()).then_some(prefix)
+        });
+        let next_hop = self.optional(scope, "next_hop", &r.next_hop, None, |s| {
+            let address = parse_unicast_address(s)?;
+            if let Some(prefix) = prefix
+                && prefix.addr().is_ipv4() != address.is_ipv4()
+            {
+                return Err(Problem::NextHopFamily { prefix });
+            }
+            Ok(Some(match address {
+                IpAddr::V4(v4) => NextHop::V4(v4),
+                IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
+            }))
+        });
+        let origin = self.optional(scope, "origin", &r.origin, Origin::Igp, |s| parse_origin(s));
+        let communities = self.optional_list(scope, "communities", &r.communities, |s| {
+            Community::from_str(s).map_err(Problem::Community)
+        });
+        let large_communities =
+            self.optional_list(scope, "large_communities", &r.large_communities, |s| {
+                LargeCommunity::from_str(s).map_err(Problem::Community)
+            });
+        let extended_communities = self.optional_list(
+            scope,
+            "extended_communities",
+            &r.extended_communities,
+            parse_extended_community,
+        );
+        let local_pref =
+            self.integer(scope, "local_pref", &r.local_pref, (0, u32::MAX), DEFAULT_LOCAL_PREF);
+        let med =
+            self.optional(scope, "med", &r.med, None, |m| in_range(*m, 0, u32::MAX).map(Some));
+        let as_path_prepend =
+            self.integer(scope, "as_path_prepend", &r.as_path_prepend, (0, MAX_AS_PATH_PREPEND), 0);
+        Some(StaticRoute {
+            prefix: prefix?,
+            next_hop: next_hop?,
+            origin: origin?,
+            communities: communities?,
+            large_communities: large_communities?,
+            extended_communities: extended_communities?,
+            local_pref: local_pref?,
+            med: med?,
+            as_path_prepend: as_path_prepend?,
+        })
+    }
+
+    /// A list key that defaults to empty. Repeated values are errors too: they
+    /// are a typo more often than not.
+    fn optional_list<T: Eq + Hash + Copy>(
+        &mut self,
+        scope: &Scope,
+        field: &str,
+        raw: &Key<StringList>,
+        parse: impl Fn(&str) -> Result<T, Problem>,
+    ) -> Option<Vec<T>> {
+        match raw {
+            Some(list) => self.list(scope, field, list.get_ref(), parse),
+            None => Some(Vec::new()),
+        }
+    }
+}
+
+/// An AS number: 1..=4294967295 (RFC 6793), not AS_TRANS.
+fn asn(value: &i64) -> Result<u32, Problem> {
+    match in_range(*value, 1, u32::MAX)? {
+        AS_TRANS => Err(Problem::AsTrans),
+        asn => Ok(asn),
+    }
+}
+
+/// A hold time: 0 (no keepalives) or 3..=65535 seconds (RFC 4271 §4.2).
+fn hold_time(value: &i64) -> Result<u16, Problem> {
+    match in_range(*value, 0, u16::MAX)? {
+        1 | 2 => Err(Problem::HoldTime),
+        hold => Ok(hold),
+    }
+}
