@@ -1,0 +1,247 @@
+//! Proves the harness against real daemons: FRR 8.4 ↔ BIRD 2.0.12 inside namespaces.
+//!
+//! Topology of every test (one veth, documentation addresses):
+//!
+//! ```text
+//!   [left: FRR AS65001] 192.0.2.1 / 2001:db8::1 ──── 192.0.2.2 / 2001:db8::2 [right: BIRD AS65002]
+//! ```
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use interop_tests::bird::{Bird, BirdBgp, BirdConfig, BirdStatic, BirdStaticRoute};
+use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor, FrrNetwork};
+use interop_tests::netns::{namespace_exists, process_alive};
+use interop_tests::tcpdump::Capture;
+use interop_tests::topology::{Pair, pair};
+use interop_tests::{Family, hold_for};
+use ipnet::IpNet;
+
+const UP: Duration = Duration::from_secs(25);
+const ROUTE: Duration = Duration::from_secs(15);
+
+fn net(s: &str) -> IpNet {
+    s.parse().expect("test prefix")
+}
+
+fn frr_config(pair: &Pair, peer: IpAddr, families: &[Family]) -> FrrConfig {
+    let router_id = match pair.left_v4 {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(_) => unreachable!("left_v4 is IPv4"),
+    };
+    FrrConfig::new(65001, router_id).neighbor(FrrNeighbor::new(peer, 65002).families(families))
+}
+
+fn bird_config(peer: IpAddr) -> BirdConfig {
+    BirdConfig::new("192.0.2.2".parse().expect("router id"))
+        .bgp(BirdBgp::new("peer1", 65002, peer, 65001))
+}
+
+fn frr_route_with_attributes() -> FrrNetwork {
+    FrrNetwork {
+        med: Some(10),
+        communities: vec!["65001:100".into()],
+        large_communities: vec!["65001:1:2".into()],
+        ..FrrNetwork::new(net("198.18.1.0/24"))
+    }
+}
+
+fn bird_route_with_attributes() -> BirdStaticRoute {
+    BirdStaticRoute {
+        med: Some(20),
+        communities: vec!["65002:200".into()],
+        large_communities: vec!["65002:3:4".into()],
+        ..BirdStaticRoute::new(net("198.18.2.0/24"))
+    }
+}
+
+#[test]
+fn frr_and_bird_exchange_ipv4_routes_with_attributes() {
+    let pair = pair("frr", "bird").expect("topology");
+    let frr = Frr::start(
+        &pair.left,
+        &frr_config(&pair, pair.right_v4, &[Family::Ipv4Unicast])
+            .network(frr_route_with_attributes()),
+    )
+    .expect("FRR starts");
+    let bird = Bird::start(
+        &pair.right,
+        &bird_config(pair.left_v4).static_protocol(
+            BirdStatic::new("origin", Family::Ipv4Unicast).route(bird_route_with_attributes()),
+        ),
+    )
+    .expect("BIRD starts");
+
+    // 1. The session comes up.
+    frr.wait_established(pair.right_v4, UP).expect("FRR sees Established");
+    bird.wait_established("peer1", UP).expect("BIRD sees Established");
+    // 2. FRR → BIRD carries MED, communities and large communities.
+    let at_bird = bird
+        .wait_route(net("198.18.1.0/24"), ROUTE, |r| r.med == Some(10), "peer1")
+        .expect("BIRD learns FRR's route");
+    assert_eq!(at_bird.as_path, "65001");
+    assert_eq!(at_bird.next_hop.as_deref(), Some("192.0.2.1"));
+    assert_eq!(at_bird.communities, ["65001:100"]);
+    assert_eq!(at_bird.large_communities, ["65001:1:2"]);
+    // 3. BIRD → FRR likewise.
+    let at_frr = frr
+        .wait_route(net("198.18.2.0/24"), ROUTE, |r| r.med == Some(20), pair.right_v4)
+        .expect("FRR learns BIRD's route");
+    assert_eq!(at_frr.as_path, "65002");
+    assert_eq!(at_frr.next_hops, ["192.0.2.2"]);
+    assert_eq!(at_frr.communities, ["65002:200"]);
+    assert_eq!(at_frr.large_communities, ["65002:3:4"]);
+    let (received, _sent) = frr.prefix_counts(pair.right_v4, Family::Ipv4Unicast).expect("summary");
+    assert_eq!(received, 1);
+}
+
+#[test]
+fn frr_and_bird_exchange_ipv6_routes_over_mp_bgp() {
+    let pair = pair("frr6", "bird6").expect("topology");
+    let frr = Frr::start(
+        &pair.left,
+        &frr_config(&pair, pair.right_v6, &[Family::Ipv6Unicast])
+            .network(FrrNetwork::new(net("2001:db8:ffff::/48"))),
+    )
+    .expect("FRR starts");
+    let bird = Bird::start(
+        &pair.right,
+        &bird_config(pair.left_v6).static_protocol(
+            BirdStatic::new("origin", Family::Ipv6Unicast)
+                .route(BirdStaticRoute::new(net("2001:db8:eeee::/48"))),
+        ),
+    )
+    .expect("BIRD starts");
+
+    frr.wait_established(pair.right_v6, UP).expect("FRR sees Established");
+    let at_bird = bird
+        .wait_route(net("2001:db8:ffff::/48"), ROUTE, |_| true, "peer1")
+        .expect("BIRD learns FRR's IPv6 route");
+    assert_eq!(at_bird.as_path, "65001");
+    let at_frr = frr
+        .wait_route(net("2001:db8:eeee::/48"), ROUTE, |_| true, pair.right_v6)
+        .expect("FRR learns BIRD's IPv6 route");
+    assert_eq!(at_frr.as_path, "65002");
+    assert!(at_frr.next_hops.iter().any(|h| h == "2001:db8::2"), "{at_frr:?}");
+}
+
+#[test]
+fn md5_with_the_right_password_establishes_and_signs() {
+    let pair = pair("frrmd5", "birdmd5").expect("topology");
+    let mut capture = Capture::start(&pair.left, &pair.interfaces.0).expect("tcpdump");
+    let mut frr_neighbor = FrrNeighbor::new(pair.right_v4, 65002).password("s3cret");
+    frr_neighbor.families = vec![Family::Ipv4Unicast];
+    let frr = Frr::start(
+        &pair.left,
+        &FrrConfig::new(65001, "192.0.2.1".parse().expect("id")).neighbor(frr_neighbor),
+    )
+    .expect("FRR starts");
+    let _bird = Bird::start(
+        &pair.right,
+        &BirdConfig::new("192.0.2.2".parse().expect("id"))
+            .bgp(BirdBgp::new("peer1", 65002, pair.left_v4, 65001).password("s3cret")),
+    )
+    .expect("BIRD starts");
+
+    frr.wait_established(pair.right_v4, UP).expect("MD5 session comes up");
+    assert!(capture.md5_valid("s3cret").expect("tcpdump -M"), "segments carry valid MD5");
+    let messages = capture.messages().expect("pcap");
+    assert!(messages.iter().any(|m| m.kind() == 1), "an OPEN was captured");
+}
+
+#[test]
+fn md5_with_a_wrong_password_never_establishes() {
+    let pair = pair("frrbad", "birdbad").expect("topology");
+    let frr = Frr::start(
+        &pair.left,
+        &FrrConfig::new(65001, "192.0.2.1".parse().expect("id"))
+            .neighbor(FrrNeighbor::new(pair.right_v4, 65002).password("right")),
+    )
+    .expect("FRR starts");
+    let bird = Bird::start(
+        &pair.right,
+        &BirdConfig::new("192.0.2.2".parse().expect("id"))
+            .bgp(BirdBgp::new("peer1", 65002, pair.left_v4, 65001).password("wrong")),
+    )
+    .expect("BIRD starts");
+
+    hold_for(
+        "no Established with mismatched MD5 passwords",
+        Duration::from_secs(10),
+        Duration::from_millis(250),
+        || !frr.is_established(pair.right_v4) && !bird.is_established("peer1"),
+        || format!("{}\n{}", frr.describe(pair.right_v4), bird.describe("peer1")),
+    )
+    .expect("the session stays down for the whole window");
+}
+
+#[test]
+fn withdrawals_propagate_both_ways() {
+    let pair = pair("frrwd", "birdwd").expect("topology");
+    let frr = Frr::start(
+        &pair.left,
+        &frr_config(&pair, pair.right_v4, &[Family::Ipv4Unicast])
+            .network(frr_route_with_attributes()),
+    )
+    .expect("FRR starts");
+    let origin = BirdStatic::new("origin", Family::Ipv4Unicast).route(bird_route_with_attributes());
+    let mut bird = Bird::start(&pair.right, &bird_config(pair.left_v4).static_protocol(origin))
+        .expect("BIRD starts");
+    bird.wait_route(net("198.18.1.0/24"), UP, |_| true, "peer1").expect("BIRD learns");
+    frr.wait_route(net("198.18.2.0/24"), ROUTE, |_| true, pair.right_v4).expect("FRR learns");
+
+    // 1. FRR withdraws at run time; BIRD drops the route.
+    frr.remove_network(net("198.18.1.0/24")).expect("vtysh no network");
+    bird.wait_no_route(net("198.18.1.0/24"), ROUTE, "peer1").expect("BIRD drops");
+    // 2. A route added at run time shows up.
+    frr.add_network(net("198.18.3.0/24")).expect("vtysh network");
+    bird.wait_route(net("198.18.3.0/24"), ROUTE, |_| true, "peer1").expect("BIRD learns new");
+    // 3. BIRD withdraws by reconfiguration; FRR drops the route.
+    let empty =
+        bird_config(pair.left_v4).static_protocol(BirdStatic::new("origin", Family::Ipv4Unicast));
+    bird.reconfigure(&empty).expect("birdc configure");
+    frr.wait_no_route(net("198.18.2.0/24"), ROUTE, pair.right_v4).expect("FRR drops");
+}
+
+#[test]
+fn cleanup_leaves_no_namespace_and_no_process() {
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    {
+        let pair = pair("frrgone", "birdgone").expect("topology");
+        let frr = Frr::start(&pair.left, &frr_config(&pair, pair.right_v4, &[Family::Ipv4Unicast]))
+            .expect("FRR starts");
+        let bird = Bird::start(&pair.right, &bird_config(pair.left_v4)).expect("BIRD starts");
+        names.extend([pair.left.name().to_owned(), pair.right.name().to_owned()]);
+        pids.extend([frr.pid(), bird.pid()]);
+        assert!(pids.iter().all(|p| process_alive(*p)));
+    }
+    // A panicking test cleans up too.
+    let seen = std::sync::Mutex::new(None);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let pair = pair("frrpanic", "x").expect("topology");
+        let frr = Frr::start(&pair.left, &frr_config(&pair, pair.right_v4, &[Family::Ipv4Unicast]))
+            .expect("FRR starts");
+        *seen.lock().expect("lock") = Some((pair.left.name().to_owned(), frr.pid()));
+        panic!("deliberate panic with FRR running");
+    }));
+    if let Some((name, pid)) = seen.lock().expect("lock").take() {
+        names.push(name);
+        pids.push(pid);
+    }
+    assert!(panicked.is_err());
+    for name in &names {
+        assert!(!namespace_exists(name), "namespace {name} left behind");
+    }
+    for pid in &pids {
+        assert!(!process_alive(*pid), "process {pid} left behind");
+    }
+    let ours = format!("il{}x", std::process::id());
+    let leftover: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()))
+        .into_iter()
+        .flatten()
+        .filter(|n| n.starts_with(&ours) && (n.contains("gone") || n.contains("panic")))
+        .collect();
+    assert!(leftover.is_empty(), "left behind: {leftover:?}");
+}
