@@ -289,6 +289,27 @@ impl Bgpd {
         )
     }
 
+    /// Adds this bgpd's liveness and log tail to a failed wait, so the failure explains itself.
+    pub fn annotate<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|error| {
+            let alive = if crate::netns::process_alive(self.pid()) {
+                "ironlb bgpd is running".to_owned()
+            } else {
+                format!("ironlb bgpd (pid {}) is NOT running", self.pid())
+            };
+            let context = format!("{alive}\n{}", self.log_tail(40));
+            match error {
+                HarnessError::Timeout { what, waited, last } => {
+                    HarnessError::Timeout { what, waited, last: format!("{last}\n{context}") }
+                }
+                HarnessError::Violated { what, after, last } => {
+                    HarnessError::Violated { what, after, last: format!("{last}\n{context}") }
+                }
+                other => other,
+            }
+        })
+    }
+
     /// SIGTERM and wait for the exit status (the daemon must send Cease and exit 0).
     pub fn terminate(&mut self, deadline: Duration) -> Result<ExitStatus> {
         self.process.stop_with(libc::SIGTERM, deadline)

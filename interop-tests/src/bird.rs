@@ -80,6 +80,17 @@ impl BirdBgp {
         self
     }
 
+    /// `enable as4 off`: BIRD speaks only 2-octet AS numbers (AS_TRANS + AS4_PATH tests).
+    pub fn without_as4(mut self) -> Self {
+        self.as4 = false;
+        self
+    }
+
+    pub fn hold_time(mut self, seconds: u16) -> Self {
+        self.hold_time = seconds;
+        self
+    }
+
     fn render(&self, c: &mut String) {
         let _ = writeln!(c, "protocol bgp {} {{", self.name);
         match self.local_address {

@@ -70,6 +70,18 @@ impl FrrNeighbor {
         self.passive = true;
         self
     }
+
+    /// (keepalive, hold) in seconds.
+    pub fn timers(mut self, keepalive: u16, hold: u16) -> Self {
+        self.timers = (keepalive, hold);
+        self
+    }
+
+    /// An OPEN without capabilities: FRR acts as a 2-octet-ASN, IPv4-only speaker.
+    pub fn dont_capability_negotiate(mut self) -> Self {
+        self.dont_capability_negotiate = true;
+        self
+    }
 }
 
 /// A route FRR originates with `network P route-map ...`, attributes set by that route-map.
@@ -148,17 +160,8 @@ impl FrrConfig {
         let _ = writeln!(c, "log file {} {}", log.display(), self.log_level);
         for (index, network) in self.networks.iter().enumerate() {
             let _ = writeln!(c, "route-map NET{index} permit 10");
-            if let Some(med) = network.med {
-                let _ = writeln!(c, " set metric {med}");
-            }
-            if !network.communities.is_empty() {
-                let _ = writeln!(c, " set community {}", network.communities.join(" "));
-            }
-            if !network.large_communities.is_empty() {
-                let _ = writeln!(c, " set large-community {}", network.large_communities.join(" "));
-            }
-            if let Some(local_pref) = network.local_pref {
-                let _ = writeln!(c, " set local-preference {local_pref}");
+            for line in route_map_sets(network) {
+                let _ = writeln!(c, "{line}");
             }
             let _ = writeln!(c, "exit");
         }
@@ -210,6 +213,24 @@ impl FrrConfig {
         }
         c
     }
+}
+
+/// The `set ...` lines giving a network its attributes.
+fn route_map_sets(network: &FrrNetwork) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(med) = network.med {
+        lines.push(format!(" set metric {med}"));
+    }
+    if !network.communities.is_empty() {
+        lines.push(format!(" set community {}", network.communities.join(" ")));
+    }
+    if !network.large_communities.is_empty() {
+        lines.push(format!(" set large-community {}", network.large_communities.join(" ")));
+    }
+    if let Some(local_pref) = network.local_pref {
+        lines.push(format!(" set local-preference {local_pref}"));
+    }
+    lines
 }
 
 fn frr_family(family: Family) -> &'static str {
@@ -343,6 +364,23 @@ impl Frr {
         let af = format!("address-family {family}");
         let network = format!("network {prefix}");
         self.configure(&[&router, &af, &network]).map(drop)
+    }
+
+    /// Originates `network` at run time with its attributes, or changes the attributes of a
+    /// network already originated (FRR sends the new path as an implicit withdraw-replace).
+    pub fn announce(&self, network: &FrrNetwork) -> Result<()> {
+        let Some(prefix) = network.prefix else {
+            return Ok(());
+        };
+        let route_map = format!("RUN{}", crate::unique_name(""));
+        let mut lines = vec![format!("route-map {route_map} permit 10")];
+        lines.extend(route_map_sets(network));
+        lines.push("exit".to_owned());
+        lines.push(format!("router bgp {}", self.asn));
+        lines.push(format!("address-family {}", frr_family(family_of(prefix))));
+        lines.push(format!("network {prefix} route-map {route_map}"));
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        self.configure(&lines).map(drop)
     }
 
     /// Stops originating `prefix` (a withdrawal towards every peer).

@@ -15,7 +15,10 @@ use crate::netns::{Namespace, Process};
 use crate::{HarnessError, Result, TempDir, require_program, wait_until};
 
 /// BGP message type codes (RFC 4271 §4.1).
+pub const OPEN: u8 = 1;
 pub const UPDATE: u8 = 2;
+pub const NOTIFICATION: u8 = 3;
+pub const KEEPALIVE: u8 = 4;
 
 /// One BGP message as seen on the wire, header included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,13 @@ impl CapturedMessage {
     /// The type octet (1 OPEN, 2 UPDATE, 3 NOTIFICATION, 4 KEEPALIVE, 5 ROUTE-REFRESH).
     pub fn kind(&self) -> u8 {
         self.bytes.get(18).copied().unwrap_or(0)
+    }
+
+    /// (error code, subcode) when this is a NOTIFICATION (RFC 4271 §4.5).
+    pub fn notification(&self) -> Option<(u8, u8)> {
+        (self.kind() == NOTIFICATION)
+            .then(|| Some((*self.bytes.get(19)?, *self.bytes.get(20)?)))
+            .flatten()
     }
 }
 
@@ -92,6 +102,16 @@ impl Capture {
     /// Every BGP message in the capture, in stream order per direction.
     pub fn messages(&mut self) -> Result<Vec<CapturedMessage>> {
         self.stop()?;
+        let file = self.file();
+        let bytes = std::fs::read(&file).map_err(|source| HarnessError::Io {
+            command: format!("read {}", file.display()),
+            source,
+        })?;
+        Ok(bgp_messages(&bytes))
+    }
+
+    /// The BGP messages captured so far, tcpdump still running (it flushes every packet).
+    pub fn messages_so_far(&self) -> Result<Vec<CapturedMessage>> {
         let file = self.file();
         let bytes = std::fs::read(&file).map_err(|source| HarnessError::Io {
             command: format!("read {}", file.display()),

@@ -245,3 +245,64 @@ fn cleanup_leaves_no_namespace_and_no_process() {
         .collect();
     assert!(leftover.is_empty(), "left behind: {leftover:?}");
 }
+
+#[test]
+fn attribute_changes_propagate() {
+    let pair = pair("frrattr", "birdattr").expect("topology");
+    let frr = Frr::start(
+        &pair.left,
+        &frr_config(&pair, pair.right_v4, &[Family::Ipv4Unicast])
+            .network(frr_route_with_attributes()),
+    )
+    .expect("FRR starts");
+    let bird = Bird::start(&pair.right, &bird_config(pair.left_v4)).expect("BIRD starts");
+    bird.wait_route(net("198.18.1.0/24"), UP, |r| r.med == Some(10), "peer1").expect("learns");
+
+    // 1. New MED, communities and large communities replace the old ones.
+    frr.announce(&FrrNetwork {
+        med: Some(30),
+        communities: vec!["65001:300".into(), "65001:301".into()],
+        large_communities: vec!["65001:9:9".into()],
+        ..FrrNetwork::new(net("198.18.1.0/24"))
+    })
+    .expect("vtysh");
+    let changed = bird
+        .wait_route(net("198.18.1.0/24"), ROUTE, |r| r.med == Some(30), "peer1")
+        .expect("BIRD sees the new attributes");
+    assert_eq!(changed.communities, ["65001:300", "65001:301"]);
+    assert_eq!(changed.large_communities, ["65001:9:9"]);
+}
+
+#[test]
+fn two_octet_session_carries_as_trans_and_as4_path() {
+    // BIRD's `enable as4 off` still reads a peer's AS4 capability, so FRR sends none
+    // (`dont-capability-negotiate`): both ends then speak 2-octet ASNs on this session.
+    let pair = pair("frras4", "birdas2").expect("topology");
+    let frr = Frr::start(
+        &pair.left,
+        &FrrConfig::new(4_200_000_001, "192.0.2.1".parse().expect("id"))
+            .neighbor(FrrNeighbor::new(pair.right_v4, 65002).dont_capability_negotiate())
+            .network(FrrNetwork::new(net("198.18.1.0/24"))),
+    )
+    .expect("FRR starts");
+    let bird = Bird::start(
+        &pair.right,
+        &BirdConfig::new("192.0.2.2".parse().expect("id"))
+            .bgp(BirdBgp::new("peer1", 65002, pair.left_v4, 23456).without_as4())
+            .static_protocol(
+                BirdStatic::new("origin", Family::Ipv4Unicast)
+                    .route(BirdStaticRoute::new(net("198.18.2.0/24"))),
+            ),
+    )
+    .expect("BIRD starts");
+
+    let at_bird = bird
+        .wait_route(net("198.18.1.0/24"), UP, |_| true, "peer1")
+        .expect("BIRD learns FRR's route");
+    // FRR sent AS_PATH [23456] with AS4_PATH [4200000001]; BIRD merges the two back.
+    assert_eq!(at_bird.as_path, "4200000001", "AS_TRANS + AS4_PATH merged");
+    let at_frr = frr
+        .wait_route(net("198.18.2.0/24"), ROUTE, |_| true, pair.right_v4)
+        .expect("FRR learns BIRD's route");
+    assert_eq!(at_frr.as_path, "65002");
+}
