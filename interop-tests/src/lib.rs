@@ -156,3 +156,19 @@ pub fn tail(file: &std::path::Path, lines: usize) -> String {
         Err(error) => format!("(no log at {}: {error})", file.display()),
     }
 }
+
+/// Test-side unwrapping that prints the error's `Display` (with its "last seen" block) rather
+/// than its `Debug` form, so a failed wait reads as prose.
+pub trait Check<T> {
+    fn check(self, what: &str) -> T;
+}
+
+impl<T> Check<T> for Result<T> {
+    #[track_caller]
+    fn check(self, what: &str) -> T {
+        match self {
+            Ok(value) => value,
+            Err(error) => panic!("{what}: {error}"),
+        }
+    }
+}
