@@ -165,7 +165,7 @@ fn route_refresh_keeps_our_routes() {
                 .any(|m| m.kind() == UPDATE && m.from.ip() == ours.ip())
                 .then_some(())
         },
-        || format!("{}", frr.describe(pair.left_v4)),
+        || frr.describe(pair.left_v4),
     ))
     .check("bgpd answers the refresh");
     // 2. Still held, session never reset.
