@@ -119,10 +119,17 @@ impl BirdBgp {
         if !self.as4 {
             let _ = writeln!(c, "  enable as4 off;");
         }
-        if let Some(hops) = self.multihop {
-            let _ = writeln!(c, "  multihop {hops};");
-        }
         let internal = self.local_as == self.remote_as;
+        match self.multihop {
+            Some(hops) => {
+                let _ = writeln!(c, "  multihop {hops};");
+            }
+            // BIRD treats iBGP as multihop unless told the peer is on the link.
+            None if internal => {
+                let _ = writeln!(c, "  direct;");
+            }
+            None => {}
+        }
         for family in &self.families {
             let _ = writeln!(c, "  {} {{", bird_channel(*family));
             let _ = writeln!(c, "    import all;");

@@ -518,10 +518,12 @@ impl Frr {
                         .collect()
                 })
                 .unwrap_or_default(),
+            // FRR prints an empty AS_PATH as "Local"; the harness uses "" like BIRD.
             as_path: path
                 .get("aspath")
                 .and_then(|a| a.get("string"))
                 .and_then(Value::as_str)
+                .filter(|s| *s != "Local")
                 .unwrap_or_default()
                 .to_owned(),
             med: path.get("metric").and_then(Value::as_u64),

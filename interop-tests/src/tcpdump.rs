@@ -34,6 +34,41 @@ impl CapturedMessage {
         self.bytes.get(18).copied().unwrap_or(0)
     }
 
+    /// Path attributes of an UPDATE as (type code, value), RFC 4271 §4.3; empty otherwise or
+    /// when the message is malformed.
+    pub fn path_attributes(&self) -> Vec<(u8, Vec<u8>)> {
+        let mut attributes = Vec::new();
+        if self.kind() != UPDATE {
+            return attributes;
+        }
+        let body = self.bytes.get(19..).unwrap_or_default();
+        let Some(withdrawn) = body.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            return attributes;
+        };
+        let at = 2 + withdrawn;
+        let Some(total) =
+            body.get(at..at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            return attributes;
+        };
+        let mut rest = body.get(at + 2..at + 2 + total).unwrap_or_default();
+        while let [flags, code, tail @ ..] = rest {
+            let extended = flags & 0x10 != 0;
+            let (length, header) = match (extended, tail) {
+                (true, [high, low, ..]) => (usize::from(u16::from_be_bytes([*high, *low])), 2),
+                (false, [length, ..]) => (usize::from(*length), 1),
+                _ => break,
+            };
+            let Some(value) = tail.get(header..header + length) else {
+                break;
+            };
+            attributes.push((*code, value.to_vec()));
+            rest = &tail[header + length..];
+        }
+        attributes
+    }
+
     /// (error code, subcode) when this is a NOTIFICATION (RFC 4271 §4.5).
     pub fn notification(&self) -> Option<(u8, u8)> {
         (self.kind() == NOTIFICATION)

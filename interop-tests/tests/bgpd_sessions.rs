@@ -185,11 +185,13 @@ fn four_octet_asn_on_their_side() {
 }
 
 /// FRR sends no capabilities (`dont-capability-negotiate`), so the session is 2-octet: our
-/// AS 4200000001 must travel as AS_TRANS (23456) in AS_PATH plus AS4_PATH, which FRR merges
-/// back. Had we sent only AS_TRANS, FRR would show 23456; a 4-octet AS_PATH would be malformed.
+/// AS 4200000001 must travel as AS_TRANS (23456) in a 2-octet AS_PATH plus an AS4_PATH
+/// carrying the real number (RFC 6793 §4.2.2). FRR itself shows 23456 (it ignores AS4_PATH
+/// from a peer that advertised the AS4 capability), so the wire is checked directly.
 #[test]
 fn two_octet_frr_gets_as_trans_and_as4_path() {
     let pair = pair("bgpd", "frr2").check("topology");
+    let capture = Capture::start(&pair.left, &pair.interfaces.0).check("tcpdump");
     let bgpd = start_bgpd(
         &pair.left,
         &bgpd_towards(4_200_000_001, pair.right_v4, 65002)
@@ -205,7 +207,21 @@ fn two_octet_frr_gets_as_trans_and_as4_path() {
     let route = bgpd
         .annotate(frr.wait_route(net("198.51.100.10/32"), UP, |_| true, pair.left_v4))
         .check("FRR learns our route");
-    assert_eq!(route.as_path, "4200000001");
+    assert_eq!(route.as_path, "23456", "a 2-octet AS_PATH with AS_TRANS");
+    let update = capture
+        .messages_so_far()
+        .check("pcap")
+        .into_iter()
+        .find(|m| m.from.ip() == pair.left_v4 && !m.path_attributes().is_empty())
+        .expect("an UPDATE from bgpd on the wire");
+    let attributes = update.path_attributes();
+    let value = |code: u8| attributes.iter().find(|(c, _)| *c == code).map(|(_, v)| v.clone());
+    // AS_SEQUENCE of one 2-octet AS: 23456.
+    assert_eq!(value(2), Some(vec![2, 1, 0x5b, 0xa0]), "AS_PATH");
+    // AS4_PATH: AS_SEQUENCE of one 4-octet AS: 4200000001.
+    let mut as4_path = vec![2, 1];
+    as4_path.extend_from_slice(&4_200_000_001u32.to_be_bytes());
+    assert_eq!(value(17), Some(as4_path), "AS4_PATH");
 }
 
 /// ```text

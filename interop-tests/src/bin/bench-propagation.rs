@@ -66,11 +66,9 @@ impl Dut {
     fn describe(&self) -> String {
         match self {
             Dut::Bird(d) => format!("{}\n{}", d.describe("feeder"), d.describe("sink")),
-            Dut::Frr(d) => format!(
-                "{}\n{}",
-                d.describe(ip([192, 0, 2, 1])),
-                d.describe(ip([198, 51, 100, 2]))
-            ),
+            Dut::Frr(d) => {
+                format!("{}\n{}", d.describe(ip([192, 0, 2, 1])), d.describe(ip([198, 51, 100, 2])))
+            }
             Dut::Bgpd(d) => d.log_tail(20),
         }
     }
@@ -130,11 +128,9 @@ struct Testbed {
 fn testbed(kind: DutKind, prefixes: u32) -> Result<Testbed> {
     let line = line(["feed", "dut", "sink"])?;
     let feeder_config = BirdConfig::new(Ipv4Addr::new(192, 0, 2, 1))
-        .static_protocol(BirdStatic::new("generated", Family::Ipv4Unicast).generated(
-            FEED_START,
-            32,
-            prefixes,
-        ))
+        .static_protocol(
+            BirdStatic::new("generated", Family::Ipv4Unicast).generated(FEED_START, 32, prefixes),
+        )
         .bgp(BirdBgp { disabled: true, ..bench_bgp("dut", FEEDER_AS, ip([192, 0, 2, 2]), DUT_AS) });
     let feeder = Bird::start_with_deadline(&line.first, &feeder_config, Duration::from_secs(300))?;
     let sink = Bird::start(
@@ -195,10 +191,8 @@ fn cpu_seconds(pid: u32) -> f64 {
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
     // After the command name: state is field 3, utime 14 and stime 15 (1-based) → index 11, 12.
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
+    let ticks: u64 =
+        [11, 12].iter().filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok())).sum();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as f64 } else { 100.0 };
