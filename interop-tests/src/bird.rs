@@ -34,6 +34,9 @@ pub struct BirdBgp {
     pub multihop: Option<u8>,
     /// `next hop self` in every channel (a transit iBGP speaker).
     pub next_hop_self: bool,
+    /// `next hop address X` in the IPv6 channel: the next hop BIRD announces for IPv6 routes
+    /// carried over an IPv4 session.
+    pub ipv6_next_hop: Option<IpAddr>,
 }
 
 impl BirdBgp {
@@ -57,6 +60,7 @@ impl BirdBgp {
             as4: true,
             multihop: None,
             next_hop_self: false,
+            ipv6_next_hop: None,
         }
     }
 
@@ -144,6 +148,9 @@ impl BirdBgp {
             }
             if self.next_hop_self {
                 let _ = writeln!(c, "    next hop self;");
+            }
+            if let (Family::Ipv6Unicast, Some(next_hop)) = (family, self.ipv6_next_hop) {
+                let _ = writeln!(c, "    next hop address {next_hop};");
             }
             let _ = writeln!(c, "  }};");
         }

@@ -33,6 +33,9 @@ pub struct FrrNeighbor {
     pub families: Vec<Family>,
     /// Sends an OPEN without capabilities: a 2-octet-only speaker for AS_TRANS tests.
     pub dont_capability_negotiate: bool,
+    /// Global IPv6 next hop for IPv6 routes sent over an IPv4 session. Without zebra (`-Z`)
+    /// FRR knows no interface address and would announce `::`.
+    pub ipv6_next_hop: Option<IpAddr>,
 }
 
 impl FrrNeighbor {
@@ -53,6 +56,7 @@ impl FrrNeighbor {
                 Family::Ipv6Unicast
             }],
             dont_capability_negotiate: false,
+            ipv6_next_hop: None,
         }
     }
 
@@ -165,6 +169,13 @@ impl FrrConfig {
             }
             let _ = writeln!(c, "exit");
         }
+        for (index, n) in self.neighbors.iter().enumerate() {
+            if let Some(next_hop) = n.ipv6_next_hop {
+                let _ = writeln!(c, "route-map V6NH{index} permit 10");
+                let _ = writeln!(c, " set ipv6 next-hop global {next_hop}");
+                let _ = writeln!(c, "exit");
+            }
+        }
         let _ = writeln!(c, "router bgp {}", self.asn);
         let _ = writeln!(c, " bgp router-id {}", self.router_id);
         let _ = writeln!(c, " no bgp ebgp-requires-policy");
@@ -206,8 +217,14 @@ impl FrrConfig {
                     let _ = writeln!(c, "  network {prefix} route-map NET{index}");
                 }
             }
-            for n in self.neighbors.iter().filter(|n| n.families.contains(&family)) {
+            for (index, n) in self.neighbors.iter().enumerate() {
+                if !n.families.contains(&family) {
+                    continue;
+                }
                 let _ = writeln!(c, "  neighbor {} activate", n.address);
+                if family == Family::Ipv6Unicast && n.ipv6_next_hop.is_some() {
+                    let _ = writeln!(c, "  neighbor {} route-map V6NH{index} out", n.address);
+                }
             }
             let _ = writeln!(c, " exit-address-family");
         }
