@@ -602,3 +602,39 @@ fn family_of(prefix: IpNet) -> Family {
         IpNet::V6(_) => Family::Ipv6Unicast,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_neighbours_networks_and_policy_switches() {
+        let config = FrrConfig::new(65002, Ipv4Addr::new(192, 0, 2, 2))
+            .neighbor(
+                FrrNeighbor::new(IpAddr::from([192, 0, 2, 1]), 65001)
+                    .password("s3cret")
+                    .passive()
+                    .families(&[Family::Ipv4Unicast, Family::Ipv6Unicast]),
+            )
+            .network(FrrNetwork {
+                med: Some(10),
+                ..FrrNetwork::new("198.18.1.0/24".parse().unwrap())
+            });
+        let text = config.render(std::path::Path::new("/tmp/x.log"));
+        for line in [
+            "frr defaults traditional",
+            " no bgp ebgp-requires-policy",
+            " no bgp network import-check",
+            " neighbor 192.0.2.1 remote-as 65001",
+            " neighbor 192.0.2.1 timers 3 9",
+            " neighbor 192.0.2.1 timers connect 1",
+            " neighbor 192.0.2.1 password s3cret",
+            " neighbor 192.0.2.1 passive",
+            "  network 198.18.1.0/24 route-map NET0",
+            " set metric 10",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("  neighbor 192.0.2.1 activate").count(), 2);
+    }
+}

@@ -215,11 +215,16 @@ struct Run {
     from_established: f64,
     cpu: f64,
     rss: f64,
+    /// CPU seconds of feeder and sink over the same window: the rig's own cost, which bounds
+    /// the time any DUT can show on a 2-core machine.
+    rig_cpu: f64,
 }
 
 fn propagation_run(kind: DutKind, count: u32) -> Result<Run> {
     let bed = testbed(kind, count)?;
     let pid = bed.dut.pid();
+    let rig = [bed.feeder.pid(), bed.sink.pid()];
+    let rig_before: f64 = rig.iter().map(|p| cpu_seconds(*p)).sum();
     let cpu_before = cpu_seconds(pid);
     let start = Instant::now();
     bed.feeder.enable("dut")?;
@@ -250,6 +255,7 @@ fn propagation_run(kind: DutKind, count: u32) -> Result<Run> {
         from_established: from_established.as_secs_f64(),
         cpu: cpu_seconds(pid) - cpu_before,
         rss: peak_rss_mb(pid),
+        rig_cpu: rig.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - rig_before,
     })
 }
 
@@ -317,12 +323,14 @@ fn main() {
             match propagation_run(kind, options.count) {
                 Ok(run) => {
                     eprintln!(
-                        "{} run {round}: {:.2} s ({:.2} s from Established), {:.2} CPU s, {:.0} MB",
+                        "{} run {round}: {:.2} s ({:.2} s from Established), {:.2} CPU s, \
+                         {:.0} MB; feeder + sink {:.2} CPU s",
                         kind.name(),
                         run.from_enable,
                         run.from_established,
                         run.cpu,
-                        run.rss
+                        run.rss,
+                        run.rig_cpu
                     );
                     runs.push(run);
                 }
