@@ -53,8 +53,13 @@ pub struct Namespace {
 
 impl Namespace {
     /// Creates `il<pid>x<n><tag>` with `lo` up.
+    ///
+    /// The first call of a process also removes namespaces left by harness runs that were
+    /// killed outright (SIGKILL skips every `Drop`): those whose owner PID no longer exists.
     pub fn new(tag: &str) -> Result<Self> {
         crate::require_program("ip", "iproute2")?;
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_stale);
         let name = unique_name(tag);
         run("ip", ["netns", "add", &name])?;
         let namespace = Self { inner: Arc::new(NamespaceInner { name }) };
@@ -161,6 +166,26 @@ impl Drop for NamespaceInner {
         }
         if let Err(error) = run("ip", ["netns", "delete", self.name.as_str()]) {
             eprintln!("cleanup: {error}");
+        }
+    }
+}
+
+/// Deletes `il<pid>x...` namespaces whose owning test process is gone.
+fn sweep_stale() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owner = name
+            .strip_prefix("il")
+            .and_then(|rest| rest.split_once('x'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if let Some(pid) = owner
+            && pid != std::process::id()
+            && !process_alive(pid)
+        {
+            drop(NamespaceInner { name });
         }
     }
 }
