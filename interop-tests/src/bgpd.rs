@@ -1,0 +1,388 @@
+//! ironlb's own `bgpd` inside a namespace: writes its TOML config (keys fixed by the spec) and
+//! runs the binary with `--config FILE --log-level debug`, its output in a log file whose tail
+//! every failed wait prints.
+//!
+//! `bgpd` has no query interface yet, so scenarios check what it learned by what it
+//! re-advertises to an FRR or BIRD on the other side.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::netns::{Namespace, Process};
+use crate::{Family, HarnessError, Result, TempDir};
+
+/// `[[neighbors]]` of the TOML config.
+#[derive(Debug, Clone)]
+pub struct BgpdNeighbor {
+    pub address: IpAddr,
+    pub remote_asn: u32,
+    pub port: u16,
+    pub local_address: Option<IpAddr>,
+    pub passive: bool,
+    pub password: Option<String>,
+    pub hold_time: u16,
+    pub ebgp_multihop: u8,
+    pub families: Vec<Family>,
+}
+
+impl BgpdNeighbor {
+    /// Active, port 179, hold time 9 s (short, for tests), the address's own family.
+    pub fn new(address: IpAddr, remote_asn: u32) -> Self {
+        Self {
+            address,
+            remote_asn,
+            port: 179,
+            local_address: None,
+            passive: false,
+            password: None,
+            hold_time: 9,
+            ebgp_multihop: 1,
+            families: vec![if address.is_ipv4() {
+                Family::Ipv4Unicast
+            } else {
+                Family::Ipv6Unicast
+            }],
+        }
+    }
+
+    pub fn local_address(mut self, address: IpAddr) -> Self {
+        self.local_address = Some(address);
+        self
+    }
+
+    pub fn families(mut self, families: &[Family]) -> Self {
+        self.families = families.to_vec();
+        self
+    }
+
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_owned());
+        self
+    }
+
+    pub fn passive(mut self) -> Self {
+        self.passive = true;
+        self
+    }
+
+    pub fn hold_time(mut self, seconds: u16) -> Self {
+        self.hold_time = seconds;
+        self
+    }
+}
+
+/// `[[routes]]` of the TOML config.
+#[derive(Debug, Clone)]
+pub struct BgpdRoute {
+    pub prefix: IpNet,
+    pub next_hop: Option<IpAddr>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub local_pref: u32,
+    pub med: u32,
+}
+
+impl BgpdRoute {
+    pub fn new(prefix: IpNet) -> Self {
+        Self {
+            prefix,
+            next_hop: None,
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+            local_pref: 100,
+            med: 0,
+        }
+    }
+}
+
+/// The whole TOML config.
+#[derive(Debug, Clone)]
+pub struct BgpdConfig {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub listen_port: u16,
+    pub listen_addresses: Vec<IpAddr>,
+    pub api_listen: String,
+    pub neighbors: Vec<BgpdNeighbor>,
+    pub routes: Vec<BgpdRoute>,
+}
+
+impl BgpdConfig {
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> Self {
+        Self {
+            asn,
+            router_id,
+            listen_port: 179,
+            listen_addresses: vec![
+                IpAddr::from([0u8, 0, 0, 0]),
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 0]),
+            ],
+            api_listen: "127.0.0.1:50051".to_owned(),
+            neighbors: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    pub fn neighbor(mut self, neighbor: BgpdNeighbor) -> Self {
+        self.neighbors.push(neighbor);
+        self
+    }
+
+    pub fn route(mut self, route: BgpdRoute) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// Renders the TOML exactly in the documented key layout.
+    pub fn render(&self) -> String {
+        let quoted = |items: &mut dyn Iterator<Item = String>| {
+            items.map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+        };
+        let mut c = String::new();
+        let _ = writeln!(c, "[global]");
+        let _ = writeln!(c, "asn = {}", self.asn);
+        let _ = writeln!(c, "router_id = \"{}\"", self.router_id);
+        let _ = writeln!(c, "listen_port = {}", self.listen_port);
+        let _ = writeln!(
+            c,
+            "listen_addresses = [{}]",
+            quoted(&mut self.listen_addresses.iter().map(ToString::to_string))
+        );
+        let _ = writeln!(c, "\n[api]\nlisten = \"{}\"", self.api_listen);
+        for n in &self.neighbors {
+            let _ = writeln!(c, "\n[[neighbors]]");
+            let _ = writeln!(c, "address = \"{}\"", n.address);
+            let _ = writeln!(c, "remote_asn = {}", n.remote_asn);
+            let _ = writeln!(c, "port = {}", n.port);
+            if let Some(local) = n.local_address {
+                let _ = writeln!(c, "local_address = \"{local}\"");
+            }
+            let _ = writeln!(c, "passive = {}", n.passive);
+            if let Some(password) = &n.password {
+                let _ = writeln!(c, "password = \"{password}\"");
+            }
+            let _ = writeln!(c, "hold_time = {}", n.hold_time);
+            let _ = writeln!(c, "ebgp_multihop = {}", n.ebgp_multihop);
+            let _ = writeln!(
+                c,
+                "families = [{}]",
+                quoted(&mut n.families.iter().map(|f| f.config_name().to_owned()))
+            );
+        }
+        for r in &self.routes {
+            let _ = writeln!(c, "\n[[routes]]");
+            let _ = writeln!(c, "prefix = \"{}\"", r.prefix);
+            if let Some(next_hop) = r.next_hop {
+                let _ = writeln!(c, "next_hop = \"{next_hop}\"");
+            }
+            let _ = writeln!(c, "communities = [{}]", quoted(&mut r.communities.iter().cloned()));
+            let _ = writeln!(
+                c,
+                "large_communities = [{}]",
+                quoted(&mut r.large_communities.iter().cloned())
+            );
+            let _ = writeln!(c, "local_pref = {}", r.local_pref);
+            let _ = writeln!(c, "med = {}", r.med);
+        }
+        c
+    }
+}
+
+/// Where the `bgpd` binary is: `$IRONLB_BGPD`, else `target/debug/bgpd`, else
+/// `target/release/bgpd` of this workspace (or of `$CARGO_TARGET_DIR`).
+pub fn binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("IRONLB_BGPD") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(HarnessError::MissingBgpd { searched: vec![path] })
+        };
+    }
+    let workspace =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let searched = vec![target.join("debug").join("bgpd"), target.join("release").join("bgpd")];
+    searched.iter().find(|p| p.is_file()).cloned().ok_or(HarnessError::MissingBgpd { searched })
+}
+
+/// A running ironlb `bgpd`; killed on drop.
+#[derive(Debug)]
+pub struct Bgpd {
+    process: Process,
+    dir: TempDir,
+    namespace: Namespace,
+}
+
+impl Bgpd {
+    /// Starts `bgpd --config FILE --log-level debug` inside `namespace`.
+    ///
+    /// Returns once the process has stayed up for a moment; sessions are checked by the peer.
+    pub fn start(namespace: &Namespace, config: &BgpdConfig) -> Result<Self> {
+        Self::start_with_binary(namespace, config, &binary()?)
+    }
+
+    pub fn start_with_binary(
+        namespace: &Namespace,
+        config: &BgpdConfig,
+        program: &std::path::Path,
+    ) -> Result<Self> {
+        let dir = TempDir::new("bgpd")?;
+        let conf = dir.write("bgpd.toml", &config.render())?;
+        let args = [
+            "--config".to_owned(),
+            conf.display().to_string(),
+            "--log-level".to_owned(),
+            "debug".to_owned(),
+        ];
+        let process = namespace.spawn("ironlb-bgpd", program, &args, &dir.join("bgpd.log"))?;
+        let mut bgpd = Self { process, dir, namespace: namespace.clone() };
+        // A config error ends the process at once: report it with its log rather than let
+        // the peer time out. 300 ms of polling is enough to see an immediate exit.
+        let mut early = None;
+        let _ = crate::wait_until(
+            "bgpd to exit early",
+            Duration::from_millis(300),
+            Duration::from_millis(50),
+            || {
+                early = bgpd.process.check_running().err();
+                early.as_ref().map(|_| ())
+            },
+            String::new,
+        );
+        match early {
+            Some(error) => Err(error),
+            None => Ok(bgpd),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// `Ok` while running, else the exit status and log tail.
+    pub fn check_running(&mut self) -> Result<()> {
+        self.process.check_running()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("bgpd.log")
+    }
+
+    /// The last `lines` lines of its log, for failed waits.
+    pub fn log_tail(&self, lines: usize) -> String {
+        format!(
+            "--- ironlb bgpd log ({}) ---\n{}",
+            self.log_path().display(),
+            crate::tail(&self.log_path(), lines)
+        )
+    }
+
+    /// Adds this bgpd's liveness and log tail to a failed wait, so the failure explains itself.
+    pub fn annotate<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|error| {
+            let alive = if crate::netns::process_alive(self.pid()) {
+                "ironlb bgpd is running".to_owned()
+            } else {
+                format!("ironlb bgpd (pid {}) is NOT running", self.pid())
+            };
+            let context = format!("{alive}\n{}", self.log_tail(40));
+            match error {
+                HarnessError::Timeout { what, waited, last } => {
+                    HarnessError::Timeout { what, waited, last: format!("{last}\n{context}") }
+                }
+                HarnessError::Violated { what, after, last } => {
+                    HarnessError::Violated { what, after, last: format!("{last}\n{context}") }
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// SIGTERM and wait for the exit status (the daemon must send Cease and exit 0).
+    pub fn terminate(&mut self, deadline: Duration) -> Result<ExitStatus> {
+        self.process.stop_with(libc::SIGTERM, deadline)
+    }
+
+    /// SIGKILL: no Cease, the peer sees the TCP connection drop.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    pub fn freeze(&self) {
+        self.process.freeze();
+    }
+
+    pub fn thaw(&self) {
+        self.process.thaw();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_documented_toml() {
+        let config = BgpdConfig::new(65001, Ipv4Addr::new(192, 0, 2, 1))
+            .neighbor(
+                BgpdNeighbor::new(IpAddr::from([192, 0, 2, 2]), 65002)
+                    .local_address(IpAddr::from([192, 0, 2, 1]))
+                    .password("secret")
+                    .hold_time(90)
+                    .families(&[Family::Ipv4Unicast, Family::Ipv6Unicast]),
+            )
+            .route(BgpdRoute {
+                communities: vec!["65001:100".to_owned()],
+                large_communities: vec!["65001:1:2".to_owned()],
+                next_hop: Some(IpAddr::from([192, 0, 2, 1])),
+                ..BgpdRoute::new("198.51.100.10/32".parse().unwrap_or_else(|_| IpNet::default()))
+            });
+        let expected = r#"[global]
+asn = 65001
+router_id = "192.0.2.1"
+listen_port = 179
+listen_addresses = ["0.0.0.0", "::"]
+
+[api]
+listen = "127.0.0.1:50051"
+
+[[neighbors]]
+address = "192.0.2.2"
+remote_asn = 65002
+port = 179
+local_address = "192.0.2.1"
+passive = false
+password = "secret"
+hold_time = 90
+ebgp_multihop = 1
+families = ["ipv4-unicast", "ipv6-unicast"]
+
+[[routes]]
+prefix = "198.51.100.10/32"
+next_hop = "192.0.2.1"
+communities = ["65001:100"]
+large_communities = ["65001:1:2"]
+local_pref = 100
+med = 0
+"#;
+        assert_eq!(config.render(), expected);
+    }
+
+    #[test]
+    fn missing_binary_is_named() {
+        let error = HarnessError::MissingBgpd { searched: vec![PathBuf::from("/nowhere/bgpd")] };
+        assert!(error.to_string().contains("bgpd binary not found"));
+    }
+}

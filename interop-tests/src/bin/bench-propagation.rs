@@ -1,0 +1,405 @@
+//! Propagation benchmark: feeder BIRD → DUT → sink BIRD, with DUT = BIRD, FRR or ironlb bgpd.
+//!
+//! ```text
+//!   [feeder BIRD AS65001] 192.0.2.1 ── 192.0.2.2 [DUT AS65002] 198.51.100.1 ──
+//!   198.51.100.2 [sink BIRD AS65003]
+//! ```
+//!
+//! Per DUT and repetition, in fresh namespaces: the DUT–sink session is Established first, then
+//! the feeder's BGP protocol (carrying N generated /32s sharing one attribute set) is enabled.
+//! Measured: time from that enable (and from the feeder session's Established) until the sink
+//! holds all N routes, the DUT's CPU seconds (utime + stime from /proc/PID/stat) over that
+//! window, and its peak RSS (VmHWM). A second phase counts the UPDATE messages the DUT sends to
+//! the sink for 10,000 prefixes sharing attributes (tcpdump on the DUT → sink link).
+//!
+//! Run by hand as root: `cargo run --release -p interop-tests --bin bench-propagation --
+//! [--count 1000000] [--repeat 3] [--duts bird,frr,bgpd] [--update-prefixes 10000]`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdNeighbor};
+use interop_tests::bird::{Bird, BirdBgp, BirdConfig, BirdStatic};
+use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor};
+use interop_tests::tcpdump::{Capture, UPDATE};
+use interop_tests::topology::{Line, line};
+use interop_tests::{Family, HarnessError, Result, wait_until};
+
+const FEEDER_AS: u32 = 65001;
+const DUT_AS: u32 = 65002;
+const SINK_AS: u32 = 65003;
+const FEED_START: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DutKind {
+    Bird,
+    Frr,
+    Bgpd,
+}
+
+impl DutKind {
+    fn name(self) -> &'static str {
+        match self {
+            DutKind::Bird => "BIRD",
+            DutKind::Frr => "FRR",
+            DutKind::Bgpd => "ironlb",
+        }
+    }
+}
+
+/// The DUT guard, whichever daemon it is.
+enum Dut {
+    Bird(Bird),
+    Frr(Frr),
+    Bgpd(Bgpd),
+}
+
+impl Dut {
+    fn pid(&self) -> u32 {
+        match self {
+            Dut::Bird(d) => d.pid(),
+            Dut::Frr(d) => d.pid(),
+            Dut::Bgpd(d) => d.pid(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Dut::Bird(d) => format!("{}\n{}", d.describe("feeder"), d.describe("sink")),
+            Dut::Frr(d) => {
+                format!("{}\n{}", d.describe(ip([192, 0, 2, 1])), d.describe(ip([198, 51, 100, 2])))
+            }
+            Dut::Bgpd(d) => d.log_tail(20),
+        }
+    }
+}
+
+fn ip(octets: [u8; 4]) -> IpAddr {
+    IpAddr::from(octets)
+}
+
+struct Options {
+    count: u32,
+    repeat: usize,
+    duts: Vec<DutKind>,
+    update_prefixes: u32,
+}
+
+fn options() -> std::result::Result<Options, String> {
+    let mut options = Options {
+        count: 1_000_000,
+        repeat: 3,
+        duts: vec![DutKind::Bird, DutKind::Frr, DutKind::Bgpd],
+        update_prefixes: 10_000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || value.parse::<u32>().map_err(|e| format!("{flag} {value}: {e}"));
+        match flag.as_str() {
+            "--count" => options.count = number()?,
+            "--repeat" => options.repeat = usize::try_from(number()?).map_err(|e| e.to_string())?,
+            "--update-prefixes" => options.update_prefixes = number()?,
+            "--duts" => {
+                options.duts = value
+                    .split(',')
+                    .map(|d| match d {
+                        "bird" => Ok(DutKind::Bird),
+                        "frr" => Ok(DutKind::Frr),
+                        "bgpd" | "ironlb" => Ok(DutKind::Bgpd),
+                        other => Err(format!("unknown DUT {other}")),
+                    })
+                    .collect::<std::result::Result<_, _>>()?;
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Feeder, DUT and sink, running, DUT–sink session Established, feeder disabled.
+struct Testbed {
+    feeder: Bird,
+    dut: Dut,
+    sink: Bird,
+    _line: Line,
+}
+
+fn testbed(kind: DutKind, prefixes: u32) -> Result<Testbed> {
+    let line = line(["feed", "dut", "sink"])?;
+    let feeder_config = BirdConfig::new(Ipv4Addr::new(192, 0, 2, 1))
+        .static_protocol(
+            BirdStatic::new("generated", Family::Ipv4Unicast).generated(FEED_START, 32, prefixes),
+        )
+        .bgp(BirdBgp { disabled: true, ..bench_bgp("dut", FEEDER_AS, ip([192, 0, 2, 2]), DUT_AS) });
+    let feeder = Bird::start_with_deadline(&line.first, &feeder_config, Duration::from_secs(300))?;
+    let sink = Bird::start(
+        &line.last,
+        &BirdConfig::new(Ipv4Addr::new(198, 51, 100, 2)).bgp(bench_bgp(
+            "dut",
+            SINK_AS,
+            ip([198, 51, 100, 1]),
+            DUT_AS,
+        )),
+    )?;
+    let dut = match kind {
+        DutKind::Bird => Dut::Bird(Bird::start(
+            &line.middle,
+            &BirdConfig::new(Ipv4Addr::new(192, 0, 2, 2))
+                .bgp(bench_bgp("feeder", DUT_AS, ip([192, 0, 2, 1]), FEEDER_AS))
+                .bgp(bench_bgp("sink", DUT_AS, ip([198, 51, 100, 2]), SINK_AS)),
+        )?),
+        DutKind::Frr => {
+            let mut config = FrrConfig::new(DUT_AS, Ipv4Addr::new(192, 0, 2, 2))
+                .neighbor(FrrNeighbor::new(ip([192, 0, 2, 1]), FEEDER_AS).timers(30, 90))
+                .neighbor(FrrNeighbor::new(ip([198, 51, 100, 2]), SINK_AS).timers(30, 90));
+            // With -Z FRR logs one error per prefix; a fifth of its time otherwise.
+            config.log_level = "critical";
+            Dut::Frr(Frr::start(&line.middle, &config)?)
+        }
+        DutKind::Bgpd => Dut::Bgpd(Bgpd::start(
+            &line.middle,
+            &BgpdConfig::new(DUT_AS, Ipv4Addr::new(192, 0, 2, 2))
+                .neighbor(BgpdNeighbor::new(ip([192, 0, 2, 1]), FEEDER_AS).hold_time(90))
+                .neighbor(BgpdNeighbor::new(ip([198, 51, 100, 2]), SINK_AS).hold_time(90)),
+        )?),
+    };
+    sink.wait_established("dut", Duration::from_secs(30)).map_err(|e| annotate(e, &dut))?;
+    Ok(Testbed { feeder, dut, sink, _line: line })
+}
+
+fn bench_bgp(name: &str, local_as: u32, neighbor: IpAddr, remote_as: u32) -> BirdBgp {
+    BirdBgp::new(name, local_as, neighbor, remote_as).hold_time(90)
+}
+
+fn annotate(error: HarnessError, dut: &Dut) -> HarnessError {
+    match error {
+        HarnessError::Timeout { what, waited, last } => HarnessError::Timeout {
+            what,
+            waited,
+            last: format!("{last}\n--- DUT ---\n{}", dut.describe()),
+        },
+        other => other,
+    }
+}
+
+/// CPU seconds (utime + stime) of `pid`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based) → index 11, 12.
+    let ticks: u64 =
+        [11, 12].iter().filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok())).sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as f64 } else { 100.0 };
+    ticks as f64 / hz
+}
+
+/// Peak resident set size in MB (VmHWM).
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Run {
+    from_enable: f64,
+    from_established: f64,
+    cpu: f64,
+    rss: f64,
+    /// CPU seconds of feeder and sink over the same window: the rig's own cost, which bounds
+    /// the time any DUT can show on a 2-core machine.
+    rig_cpu: f64,
+}
+
+fn propagation_run(kind: DutKind, count: u32) -> Result<Run> {
+    let bed = testbed(kind, count)?;
+    let pid = bed.dut.pid();
+    let rig = [bed.feeder.pid(), bed.sink.pid()];
+    let rig_before: f64 = rig.iter().map(|p| cpu_seconds(*p)).sum();
+    let cpu_before = cpu_seconds(pid);
+    let start = Instant::now();
+    bed.feeder.enable("dut")?;
+    let mut established_at = None;
+    wait_until(
+        &format!("the sink to hold {count} routes"),
+        Duration::from_secs(600),
+        Duration::from_millis(50),
+        || {
+            if established_at.is_none() && bed.feeder.is_established("dut") {
+                established_at = Some(start.elapsed());
+            }
+            bed.sink.route_count().ok().filter(|n| *n >= u64::from(count))
+        },
+        || {
+            format!(
+                "sink has {:?}\n{}\n{}",
+                bed.sink.route_count(),
+                bed.feeder.describe("dut"),
+                bed.dut.describe()
+            )
+        },
+    )?;
+    let elapsed = start.elapsed();
+    let from_established = elapsed.saturating_sub(established_at.unwrap_or_default());
+    Ok(Run {
+        from_enable: elapsed.as_secs_f64(),
+        from_established: from_established.as_secs_f64(),
+        cpu: cpu_seconds(pid) - cpu_before,
+        rss: peak_rss_mb(pid),
+        rig_cpu: rig.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - rig_before,
+    })
+}
+
+/// (UPDATEs carrying NLRI, all UPDATEs incl. End-of-RIB) sent by the DUT to the sink.
+fn update_count(kind: DutKind, prefixes: u32) -> Result<(usize, usize)> {
+    let bed = testbed(kind, prefixes)?;
+    let mut capture = Capture::start(bed.dut_namespace(), "to-last")?;
+    bed.feeder.enable("dut")?;
+    wait_until(
+        &format!("the sink to hold {prefixes} routes"),
+        Duration::from_secs(120),
+        Duration::from_millis(50),
+        || bed.sink.route_count().ok().filter(|n| *n >= u64::from(prefixes)),
+        || bed.dut.describe(),
+    )?;
+    let dut_address = ip([198, 51, 100, 1]);
+    let updates: Vec<_> = capture
+        .messages()?
+        .into_iter()
+        .filter(|m| m.kind() == UPDATE && m.from.ip() == dut_address)
+        .collect();
+    // An IPv4 End-of-RIB is the empty UPDATE: 23 octets.
+    let with_nlri = updates.iter().filter(|m| m.bytes.len() > 23).count();
+    Ok((with_nlri, updates.len()))
+}
+
+impl Testbed {
+    fn dut_namespace(&self) -> &interop_tests::netns::Namespace {
+        match &self.dut {
+            Dut::Bird(d) => d.namespace(),
+            Dut::Frr(d) => d.namespace(),
+            Dut::Bgpd(d) => d.namespace(),
+        }
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+struct Summary {
+    kind: DutKind,
+    time: f64,
+    from_established: f64,
+    cpu: f64,
+    rss: f64,
+    runs: Vec<f64>,
+    updates: Option<(usize, usize)>,
+}
+
+fn main() {
+    let options = match options() {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("bench-propagation: {message}");
+            std::process::exit(2);
+        }
+    };
+    let mut summaries = Vec::new();
+    for kind in &options.duts {
+        let kind = *kind;
+        let mut runs = Vec::new();
+        for round in 1..=options.repeat {
+            match propagation_run(kind, options.count) {
+                Ok(run) => {
+                    eprintln!(
+                        "{} run {round}: {:.2} s ({:.2} s from Established), {:.2} CPU s, \
+                         {:.0} MB; feeder + sink {:.2} CPU s",
+                        kind.name(),
+                        run.from_enable,
+                        run.from_established,
+                        run.cpu,
+                        run.rss,
+                        run.rig_cpu
+                    );
+                    runs.push(run);
+                }
+                Err(error) => {
+                    eprintln!("{} run {round} failed: {error}", kind.name());
+                    break;
+                }
+            }
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        let updates = match update_count(kind, options.update_prefixes) {
+            Ok(counts) => Some(counts),
+            Err(error) => {
+                eprintln!("{} UPDATE count failed: {error}", kind.name());
+                None
+            }
+        };
+        let pick = |f: fn(&Run) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+        summaries.push(Summary {
+            kind,
+            time: pick(|r| r.from_enable),
+            from_established: pick(|r| r.from_established),
+            cpu: pick(|r| r.cpu),
+            rss: pick(|r| r.rss),
+            runs: runs.iter().map(|r| r.from_enable).collect(),
+            updates,
+        });
+    }
+    print_table(&options, &summaries);
+}
+
+fn print_table(options: &Options, summaries: &[Summary]) {
+    println!(
+        "\n{} IPv4 prefixes feeder → DUT → sink, median of {} run(s); UPDATEs for {} prefixes",
+        options.count, options.repeat, options.update_prefixes
+    );
+    println!(
+        "{:<8} {:>9} {:>12} {:>8} {:>9} {:>14}  runs (s)",
+        "DUT", "time s", "from Estab s", "CPU s", "RSS MB", "UPDATEs (+EoR)"
+    );
+    for s in summaries {
+        let updates = s.updates.map_or("-".to_owned(), |(n, all)| format!("{n} ({all})"));
+        let runs: Vec<String> = s.runs.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "{:<8} {:>9.2} {:>12.2} {:>8.2} {:>9.0} {:>14}  {}",
+            s.kind.name(),
+            s.time,
+            s.from_established,
+            s.cpu,
+            s.rss,
+            updates,
+            runs.join(" ")
+        );
+    }
+    for reference in [DutKind::Bird, DutKind::Frr] {
+        let Some(base) = summaries.iter().find(|s| s.kind == reference) else {
+            continue;
+        };
+        println!("\nratios against {} (lower is better):", reference.name());
+        for s in summaries.iter().filter(|s| s.kind != reference) {
+            println!(
+                "  {:<8} time {:.2}x  CPU {:.2}x  RSS {:.2}x",
+                s.kind.name(),
+                s.time / base.time,
+                s.cpu / base.cpu,
+                s.rss / base.rss
+            );
+        }
+    }
+}
