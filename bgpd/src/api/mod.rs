@@ -6,6 +6,7 @@
 //! - [`validate`] and [`peer`]: requests → typed domain values, each rejection a
 //!   [`ValidationError`] naming the field and the value, which converts into the
 //!   fitting `tonic::Status`;
+//! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
 //! - [`convert`]: domain values → response messages;
 //! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
 //!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
@@ -15,6 +16,7 @@ pub mod convert;
 pub mod error;
 pub mod owners;
 pub mod peer;
+pub mod requests;
 pub mod validate;
 
 pub use error::{AddressKind, ValidationError};
