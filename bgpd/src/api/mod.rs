@@ -8,6 +8,7 @@
 //!   fitting `tonic::Status`;
 //! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
 //! - [`convert`]: domain values → response messages;
+//! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
 //! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
 //!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
 //!   state machine that the instance drives with the time passed in.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod owners;
 pub mod peer;
 pub mod requests;
+pub mod transport;
 pub mod validate;
 
 pub use error::{AddressKind, ValidationError};
