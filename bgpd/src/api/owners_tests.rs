@@ -279,3 +279,68 @@ fn listing_owners() {
     let a = owners.owner("a").expect("a");
     assert_eq!((a.path_count, a.grace_time), (0, secs(7)));
 }
+
+#[test]
+fn set_paths_while_detached_keeps_the_grace_timer() {
+    let start = t0();
+    let mut owners = Owners::new();
+    let attached = owners.attach("a", Some(secs(10)));
+    owners.set_paths("a", vec![path("198.51.100.1/32", 0)], None);
+    let deadline = owners.detach("a", attached.session, start).expect("current session");
+    // Without a Session the owner has not come back: the paths change but the
+    // lease stays lapsed.
+    let diff = owners.set_paths("a", vec![path("198.51.100.2/32", 0)], None);
+    assert_eq!(prefixes(&diff.added), ["198.51.100.2/32"]);
+    assert_eq!(owners.owner("a").map(|o| o.lease), Some(Lease::Detached { deadline }));
+    let expiry = owners.expire(deadline);
+    assert_eq!(
+        expiry.withdrawn,
+        vec![Withdrawal { owner: "a".into(), key: key("198.51.100.2/32") }]
+    );
+}
+
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Sets of up to 40 paths over 64 possible /32s with a few attribute values.
+    fn path_set() -> impl Strategy<Value = Vec<ValidatedPath>> {
+        proptest::collection::btree_map(0u8..64, 0u32..3, 0..40).prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(host, med)| path(&format!("198.51.100.{host}/32"), med))
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Applying the diff of `old → new` to `old` gives `new`, and setting
+        /// `new` again changes nothing.
+        #[test]
+        fn diff_transforms_old_into_new(old in path_set(), new in path_set()) {
+            let mut owners = Owners::new();
+            owners.set_paths("a", old.clone(), None);
+            let diff = owners.set_paths("a", new.clone(), None);
+
+            let mut state: BTreeMap<PathKey, ValidatedPath> =
+                old.into_iter().map(|p| (p.key(), p)).collect();
+            for key in &diff.withdrawn {
+                prop_assert!(state.remove(key).is_some(), "withdrew a path not held");
+            }
+            for added in &diff.added {
+                prop_assert!(state.insert(added.key(), added.clone()).is_none(), "added a held path");
+            }
+            for changed in &diff.changed {
+                let before = state.insert(changed.key(), changed.clone());
+                prop_assert!(before.is_some_and(|b| b != *changed), "changed nothing");
+            }
+            let expected: BTreeMap<PathKey, ValidatedPath> =
+                new.iter().cloned().map(|p| (p.key(), p)).collect();
+            prop_assert_eq!(&state, &expected);
+            prop_assert!(owners.set_paths("a", new, None).is_empty());
+        }
+    }
+}
