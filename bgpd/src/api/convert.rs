@@ -12,6 +12,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
+use super::error::ValidationError;
+use super::owners::{AddOutcome, DeleteOutcome, Diff, Lease, OwnerView};
 use super::peer::{PasswordSetting, PeerSettings, TtlMode};
 use super::validate::ValidatedPath;
 use crate::wire::{
@@ -208,6 +210,112 @@ pub fn peer_config(settings: &PeerSettings) -> v1::PeerConfig {
             notification: gr.notification,
             helper_only: gr.helper_only,
         }),
+    }
+}
+
+/// The difference `set_paths` applied → `SetPathsResponse` (prefixes in
+/// text form, in prefix order).
+pub fn set_paths_response(diff: &Diff) -> v1::SetPathsResponse {
+    v1::SetPathsResponse {
+        added: diff.added.iter().map(|p| p.prefix.to_string()).collect(),
+        changed: diff.changed.iter().map(|p| p.prefix.to_string()).collect(),
+        withdrawn: diff.withdrawn.iter().map(|(_, prefix)| prefix.to_string()).collect(),
+    }
+}
+
+fn rejected(prefix: &str, error: &ValidationError) -> v1::PathResult {
+    v1::PathResult {
+        prefix: prefix.to_string(),
+        outcome: v1::PathOutcome::Rejected as i32,
+        code: error.code() as i32,
+        message: error.to_string(),
+    }
+}
+
+fn applied(prefix: &str, outcome: v1::PathOutcome) -> v1::PathResult {
+    v1::PathResult {
+        prefix: prefix.to_string(),
+        outcome: outcome as i32,
+        code: 0,
+        message: String::new(),
+    }
+}
+
+/// Per-path results of a batch, in request order: `checked` is what
+/// validation said about each item (`prefixes` are the request's texts), and
+/// `outcomes` what the owner bookkeeping did with the valid ones, in order.
+/// A valid item without an outcome (the caller passed too few) is reported
+/// as rejected with INTERNAL rather than silently dropped.
+fn batch_results<T, O: Copy>(
+    prefixes: &[&str],
+    checked: &[Result<T, ValidationError>],
+    outcomes: &[O],
+    outcome: impl Fn(O) -> v1::PathOutcome,
+) -> Vec<v1::PathResult> {
+    let mut outcomes = outcomes.iter();
+    prefixes
+        .iter()
+        .zip(checked)
+        .map(|(prefix, check)| match check {
+            Err(error) => rejected(prefix, error),
+            Ok(_) => match outcomes.next() {
+                Some(&done) => applied(prefix, outcome(done)),
+                None => v1::PathResult {
+                    prefix: prefix.to_string(),
+                    outcome: v1::PathOutcome::Rejected as i32,
+                    code: tonic::Code::Internal as i32,
+                    message: "no outcome recorded for this path".to_string(),
+                },
+            },
+        })
+        .collect()
+}
+
+/// `AddPathsResponse.results` from the request, its validation and the
+/// outcomes of `Owners::add_paths` for the valid paths.
+pub fn add_results(
+    request: &v1::AddPathsRequest,
+    checked: &[Result<ValidatedPath, ValidationError>],
+    outcomes: &[AddOutcome],
+) -> Vec<v1::PathResult> {
+    let prefixes: Vec<&str> = request.paths.iter().map(|p| p.prefix.as_str()).collect();
+    batch_results(&prefixes, checked, outcomes, |outcome| match outcome {
+        AddOutcome::Added => v1::PathOutcome::Added,
+        AddOutcome::Changed => v1::PathOutcome::Changed,
+        AddOutcome::Unchanged => v1::PathOutcome::Unchanged,
+    })
+}
+
+/// `DeletePathsResponse.results`, likewise.
+pub fn delete_results<T>(
+    request: &v1::DeletePathsRequest,
+    checked: &[Result<T, ValidationError>],
+    outcomes: &[DeleteOutcome],
+) -> Vec<v1::PathResult> {
+    let prefixes: Vec<&str> = request.prefixes.iter().map(String::as_str).collect();
+    batch_results(&prefixes, checked, outcomes, |outcome| match outcome {
+        DeleteOutcome::Withdrawn => v1::PathOutcome::Withdrawn,
+        DeleteOutcome::NotFound => v1::PathOutcome::NotFound,
+    })
+}
+
+/// One owner → `Owner`, with the grace left at `now`.
+pub fn owner(view: &OwnerView<'_>, now: std::time::Instant) -> v1::Owner {
+    let (state, remaining) = match view.lease {
+        Lease::Unleased => (v1::OwnerState::Unleased, 0),
+        Lease::Attached(_) => (v1::OwnerState::Attached, 0),
+        Lease::Detached { deadline } => {
+            let left = deadline.saturating_duration_since(now).as_secs();
+            (v1::OwnerState::Detached, u32::try_from(left).unwrap_or(u32::MAX))
+        }
+    };
+    v1::Owner {
+        name: view.name.to_string(),
+        state: state as i32,
+        path_count: view.path_count as u64,
+        grace_time_seconds: u32::try_from(view.grace_time.as_secs()).unwrap_or(u32::MAX),
+        grace_remaining_seconds: remaining,
+        resync_required: view.resync_required,
     }
 }
 

@@ -163,3 +163,85 @@ fn peer_config_round_trips_without_the_password() {
     let again = peer_settings(Some(&back)).expect("valid");
     assert_eq!(again.password, PasswordSetting::Keep);
 }
+
+#[test]
+fn batch_results_merge_validation_and_outcomes() {
+    use crate::api::owners::Owners;
+
+    let request = v1::AddPathsRequest {
+        owner: "a".into(),
+        paths: vec![
+            v1::Path { prefix: "198.51.100.1/32".into(), ..v1::Path::default() },
+            v1::Path { prefix: "198.51.100.1/24".into(), ..v1::Path::default() },
+            v1::Path { prefix: "198.51.100.2/32".into(), ..v1::Path::default() },
+        ],
+    };
+    let command = validate::add_paths(&request, &known).expect("owner is valid");
+    let mut owners = Owners::new();
+    owners.add_paths("a", vec![validate::path(2, &request.paths[2], &known).expect("valid")]);
+    let valid: Vec<ValidatedPath> = command.paths.iter().filter_map(|p| p.clone().ok()).collect();
+    let batch = owners.add_paths(&command.owner, valid);
+    let results = add_results(&request, &command.paths, &batch.outcomes);
+    let summary: Vec<(i32, i32)> = results.iter().map(|r| (r.outcome, r.code)).collect();
+    assert_eq!(
+        summary,
+        [
+            (v1::PathOutcome::Added as i32, 0),
+            (v1::PathOutcome::Rejected as i32, tonic::Code::InvalidArgument as i32),
+            (v1::PathOutcome::Unchanged as i32, 0),
+        ]
+    );
+    assert_eq!(results[1].message, r#"paths[1].prefix "198.51.100.1/24" has host bits set"#);
+    assert_eq!(results[1].prefix, "198.51.100.1/24");
+
+    let delete = v1::DeletePathsRequest {
+        owner: "a".into(),
+        prefixes: vec!["198.51.100.1/32".into(), "bad".into(), "203.0.113.0/24".into()],
+    };
+    let command = validate::delete_paths(&delete).expect("owner is valid");
+    let keys: Vec<_> = command.prefixes.iter().filter_map(|p| p.clone().ok()).collect();
+    let batch = owners.delete_paths("a", &keys);
+    let outcomes: Vec<i32> = delete_results(&delete, &command.prefixes, &batch.outcomes)
+        .iter()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            v1::PathOutcome::Withdrawn as i32,
+            v1::PathOutcome::Rejected as i32,
+            v1::PathOutcome::NotFound as i32
+        ]
+    );
+    // Too few outcomes never loses an item silently.
+    let short = delete_results(&delete, &command.prefixes, &[]);
+    assert_eq!(short[0].code, tonic::Code::Internal as i32);
+}
+
+#[test]
+fn set_paths_response_and_owner_view() {
+    use std::time::{Duration, Instant};
+
+    use crate::api::owners::Owners;
+
+    let mut owners = Owners::new();
+    let first = v1::Path { prefix: "198.51.100.1/32".into(), ..v1::Path::default() };
+    let second = v1::Path { prefix: "2001:db8::/48".into(), ..v1::Path::default() };
+    let path_a = validate::path(0, &first, &known).expect("valid");
+    let path_b = validate::path(1, &second, &known).expect("valid");
+    owners.set_paths("a", vec![path_a], None);
+    let diff = owners.set_paths("a", vec![path_b], None);
+    let response = set_paths_response(&diff);
+    assert_eq!(response.added, ["2001:db8::/48"]);
+    assert!(response.changed.is_empty());
+    assert_eq!(response.withdrawn, ["198.51.100.1/32"]);
+
+    let start = Instant::now();
+    let session = owners.attach("a", Some(Duration::from_secs(60))).session;
+    owners.detach("a", session, start);
+    let view = owners.owner("a").expect("a");
+    let proto = owner(&view, start + Duration::from_secs(15));
+    assert_eq!(proto.state, v1::OwnerState::Detached as i32);
+    assert_eq!((proto.grace_time_seconds, proto.grace_remaining_seconds), (60, 45));
+    assert_eq!(proto.path_count, 1);
+}
