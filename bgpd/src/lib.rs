@@ -4,6 +4,7 @@
 //! Dependencies point down only: `instance` → (`peer`, `rib`, `config`);
 //! `peer` → `fsm` → `wire`; `rib` → `wire` types.
 
+pub mod api;
 pub mod config;
 pub mod fsm;
 pub mod peer;

@@ -1,0 +1,324 @@
+//! Domain values → `ironlb.bgpd.v1` response messages: paths and their
+//! attributes (RFC 4271 §5.1, RFC 1997, RFC 4360, RFC 8092, RFC 4456),
+//! NOTIFICATIONs with their decoded reason (RFC 4271 §4.5, RFC 9003),
+//! capabilities (RFC 5492 and the RFCs named in `wire::open`) and peer
+//! settings.
+//!
+//! The text forms written here are the ones [`super::validate`] reads, so a
+//! path read with ListPaths can be sent back with SetPaths unchanged.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use ironlb_proto::bgpd::v1;
+
+use super::error::ValidationError;
+use super::owners::{AddOutcome, DeleteOutcome, Diff, Lease, OwnerView};
+use super::peer::{PasswordSetting, PeerSettings, TtlMode};
+use super::validate::ValidatedPath;
+use crate::wire::{
+    AddPathMode, AsPath, Capability, Family, NextHop, Notification, Origin, PathAttributes,
+    SegmentType,
+};
+
+/// [`Family`] → its `.proto` enum value.
+pub fn family(family: Family) -> v1::Family {
+    match family {
+        Family::Ipv4Unicast => v1::Family::Ipv4Unicast,
+        Family::Ipv6Unicast => v1::Family::Ipv6Unicast,
+    }
+}
+
+fn origin(origin: Option<Origin>) -> v1::Origin {
+    match origin {
+        None => v1::Origin::Unspecified,
+        Some(Origin::Igp) => v1::Origin::Igp,
+        Some(Origin::Egp) => v1::Origin::Egp,
+        Some(Origin::Incomplete) => v1::Origin::Incomplete,
+    }
+}
+
+fn as_path(path: &AsPath) -> Vec<v1::AsPathSegment> {
+    path.segments
+        .iter()
+        .map(|segment| v1::AsPathSegment {
+            r#type: match segment.kind {
+                SegmentType::Set => v1::AsPathSegmentType::Set,
+                SegmentType::Sequence => v1::AsPathSegmentType::Sequence,
+                SegmentType::ConfedSequence => v1::AsPathSegmentType::ConfedSequence,
+                SegmentType::ConfedSet => v1::AsPathSegmentType::ConfedSet,
+            } as i32,
+            asns: segment.asns.clone(),
+        })
+        .collect()
+}
+
+/// A route → `Path`. `next_hop` wins over the IPv4 NEXT_HOP attribute; with
+/// neither the next hop is empty ("self").
+pub fn path(
+    prefix: IpNet,
+    next_hop: Option<NextHop>,
+    attributes: &PathAttributes,
+    peers: &[IpAddr],
+) -> v1::Path {
+    let (global, link_local) = match next_hop {
+        Some(NextHop::V4(v4)) => (v4.to_string(), String::new()),
+        Some(NextHop::V6 { global, link_local }) => {
+            (global.to_string(), link_local.map(|l| l.to_string()).unwrap_or_default())
+        }
+        None => (attributes.next_hop.map(|v4| v4.to_string()).unwrap_or_default(), String::new()),
+    };
+    v1::Path {
+        prefix: prefix.to_string(),
+        next_hop: global,
+        next_hop_link_local: link_local,
+        origin: origin(attributes.origin) as i32,
+        as_path: as_path(&attributes.as_path),
+        med: attributes.med,
+        local_pref: attributes.local_pref,
+        communities: attributes.communities.iter().map(ToString::to_string).collect(),
+        large_communities: attributes.large_communities.iter().map(ToString::to_string).collect(),
+        extended_communities: attributes
+            .extended_communities
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        peers: peers.iter().map(ToString::to_string).collect(),
+        atomic_aggregate: attributes.atomic_aggregate,
+        aggregator: attributes
+            .aggregator
+            .map(|a| format!("{}:{}", a.asn, a.address))
+            .unwrap_or_default(),
+        originator_id: attributes.originator_id.map(|id| id.to_string()).unwrap_or_default(),
+        cluster_list: attributes.cluster_list.iter().map(ToString::to_string).collect(),
+        unknown_attribute_codes: attributes
+            .unknown
+            .iter()
+            .map(|a| u32::from(a.type_code))
+            .collect(),
+        stale: false,
+    }
+}
+
+impl From<&ValidatedPath> for v1::Path {
+    fn from(validated: &ValidatedPath) -> Self {
+        path(validated.prefix, validated.next_hop, &validated.attributes, &validated.peers)
+    }
+}
+
+/// A NOTIFICATION → `NotificationInfo`, decoded reason and RFC 9003 message
+/// included. `unix_time` is when it was sent or received.
+pub fn notification(notification: &Notification, unix_time: u64) -> v1::NotificationInfo {
+    v1::NotificationInfo {
+        code: u32::from(notification.code),
+        subcode: u32::from(notification.subcode),
+        reason: match notification.kind() {
+            Some(kind) => kind.text().to_string(),
+            None => format!("unknown error {}/{}", notification.code, notification.subcode),
+        },
+        shutdown_message: notification.shutdown_message().unwrap_or_default().to_string(),
+        data: notification.data.to_vec(),
+        unix_time,
+    }
+}
+
+fn add_path_mode(mode: AddPathMode) -> v1::AddPathMode {
+    match mode {
+        AddPathMode::Receive => v1::AddPathMode::Receive,
+        AddPathMode::Send => v1::AddPathMode::Send,
+        AddPathMode::Both => v1::AddPathMode::Both,
+    }
+}
+
+/// The capabilities of one OPEN → `Capabilities`.
+pub fn capabilities(list: &[Capability]) -> v1::Capabilities {
+    let mut out = v1::Capabilities::default();
+    for capability in list {
+        match capability {
+            Capability::Multiprotocol(pair) => match pair.family() {
+                Some(known) => out.families.push(family(known) as i32),
+                None => out.other_families.push(format!("{}/{}", pair.afi, pair.safi)),
+            },
+            Capability::RouteRefresh { cisco: false } => out.route_refresh = true,
+            Capability::RouteRefresh { cisco: true } => out.route_refresh_cisco = true,
+            Capability::EnhancedRouteRefresh => out.enhanced_route_refresh = true,
+            Capability::FourOctetAs(asn) => out.four_octet_asn = *asn,
+            Capability::ExtendedMessage => out.extended_message = true,
+            Capability::GracefulRestart(gr) => {
+                out.graceful_restart = true;
+                out.graceful_restart_restarting = gr.restart_state;
+                out.graceful_restart_notification = gr.notification;
+                out.graceful_restart_time_seconds = u32::from(gr.restart_time);
+                out.graceful_restart_families = gr
+                    .families
+                    .iter()
+                    .map(|f| v1::GracefulRestartCapabilityFamily {
+                        afi: u32::from(f.afi_safi.afi),
+                        safi: u32::from(f.afi_safi.safi),
+                        forwarding_preserved: f.forwarding_preserved,
+                    })
+                    .collect();
+            }
+            Capability::AddPath(entries) => {
+                out.add_path.extend(entries.iter().map(|entry| v1::AddPathFamily {
+                    family: entry.afi_safi.family().map_or(v1::Family::Unspecified, family) as i32,
+                    afi: u32::from(entry.afi_safi.afi),
+                    safi: u32::from(entry.afi_safi.safi),
+                    mode: add_path_mode(entry.mode) as i32,
+                }))
+            }
+            Capability::Fqdn { hostname, domain } => {
+                out.hostname.clone_from(hostname);
+                out.domain_name.clone_from(domain);
+            }
+            Capability::Unknown { code, .. } => out.unknown_codes.push(u32::from(*code)),
+        }
+    }
+    out
+}
+
+/// Peer settings → `PeerConfig` as reads report it: the password is never
+/// sent back, only `password_set`.
+pub fn peer_config(settings: &PeerSettings) -> v1::PeerConfig {
+    let (multihop_ttl, ttl_security_hops) = match settings.ttl {
+        TtlMode::Default => (0, 0),
+        TtlMode::Multihop(ttl) => (u32::from(ttl), 0),
+        TtlMode::Security { hops } => (0, u32::from(hops)),
+    };
+    v1::PeerConfig {
+        address: settings.address.to_string(),
+        remote_asn: settings.remote_asn,
+        local_asn: settings.local_asn.unwrap_or(0),
+        port: u32::from(settings.port),
+        local_address: settings.local_address.map(|a| a.to_string()).unwrap_or_default(),
+        password: String::new(),
+        password_set: !matches!(settings.password, PasswordSetting::None),
+        hold_time_seconds: Some(u32::from(settings.hold_time)),
+        keepalive_seconds: settings.keepalive.map(u32::from),
+        connect_retry_seconds: Some(u32::from(settings.connect_retry)),
+        passive: settings.passive,
+        multihop_ttl,
+        ttl_security_hops,
+        families: settings.families.iter().map(|&f| family(f) as i32).collect(),
+        description: settings.description.clone(),
+        disabled: settings.disabled,
+        max_prefixes: settings.max_prefixes.unwrap_or(0),
+        graceful_restart: settings.graceful_restart.map(|gr| v1::GracefulRestartConfig {
+            enabled: true,
+            restart_time_seconds: Some(u32::from(gr.restart_time)),
+            stale_routes_time_seconds: Some(u32::from(gr.stale_routes_time)),
+            notification: gr.notification,
+            helper_only: gr.helper_only,
+        }),
+    }
+}
+
+/// The difference `set_paths` applied → `SetPathsResponse` (prefixes in
+/// text form, in prefix order).
+pub fn set_paths_response(diff: &Diff) -> v1::SetPathsResponse {
+    v1::SetPathsResponse {
+        added: diff.added.iter().map(|p| p.prefix.to_string()).collect(),
+        changed: diff.changed.iter().map(|p| p.prefix.to_string()).collect(),
+        withdrawn: diff.withdrawn.iter().map(|(_, prefix)| prefix.to_string()).collect(),
+    }
+}
+
+fn rejected(prefix: &str, error: &ValidationError) -> v1::PathResult {
+    v1::PathResult {
+        prefix: prefix.to_string(),
+        outcome: v1::PathOutcome::Rejected as i32,
+        code: error.code() as i32,
+        message: error.to_string(),
+    }
+}
+
+fn applied(prefix: &str, outcome: v1::PathOutcome) -> v1::PathResult {
+    v1::PathResult {
+        prefix: prefix.to_string(),
+        outcome: outcome as i32,
+        code: 0,
+        message: String::new(),
+    }
+}
+
+/// Per-path results of a batch, in request order: `checked` is what
+/// validation said about each item (`prefixes` are the request's texts), and
+/// `outcomes` what the owner bookkeeping did with the valid ones, in order.
+/// A valid item without an outcome (the caller passed too few) is reported
+/// as rejected with INTERNAL rather than silently dropped.
+fn batch_results<T, O: Copy>(
+    prefixes: &[&str],
+    checked: &[Result<T, ValidationError>],
+    outcomes: &[O],
+    outcome: impl Fn(O) -> v1::PathOutcome,
+) -> Vec<v1::PathResult> {
+    let mut outcomes = outcomes.iter();
+    prefixes
+        .iter()
+        .zip(checked)
+        .map(|(prefix, check)| match check {
+            Err(error) => rejected(prefix, error),
+            Ok(_) => match outcomes.next() {
+                Some(&done) => applied(prefix, outcome(done)),
+                None => v1::PathResult {
+                    prefix: prefix.to_string(),
+                    outcome: v1::PathOutcome::Rejected as i32,
+                    code: tonic::Code::Internal as i32,
+                    message: "no outcome recorded for this path".to_string(),
+                },
+            },
+        })
+        .collect()
+}
+
+/// `AddPathsResponse.results` from the request, its validation and the
+/// outcomes of `Owners::add_paths` for the valid paths.
+pub fn add_results(
+    request: &v1::AddPathsRequest,
+    checked: &[Result<ValidatedPath, ValidationError>],
+    outcomes: &[AddOutcome],
+) -> Vec<v1::PathResult> {
+    let prefixes: Vec<&str> = request.paths.iter().map(|p| p.prefix.as_str()).collect();
+    batch_results(&prefixes, checked, outcomes, |outcome| match outcome {
+        AddOutcome::Added => v1::PathOutcome::Added,
+        AddOutcome::Changed => v1::PathOutcome::Changed,
+        AddOutcome::Unchanged => v1::PathOutcome::Unchanged,
+    })
+}
+
+/// `DeletePathsResponse.results`, likewise.
+pub fn delete_results<T>(
+    request: &v1::DeletePathsRequest,
+    checked: &[Result<T, ValidationError>],
+    outcomes: &[DeleteOutcome],
+) -> Vec<v1::PathResult> {
+    let prefixes: Vec<&str> = request.prefixes.iter().map(String::as_str).collect();
+    batch_results(&prefixes, checked, outcomes, |outcome| match outcome {
+        DeleteOutcome::Withdrawn => v1::PathOutcome::Withdrawn,
+        DeleteOutcome::NotFound => v1::PathOutcome::NotFound,
+    })
+}
+
+/// One owner → `Owner`, with the grace left at `now`.
+pub fn owner(view: &OwnerView<'_>, now: std::time::Instant) -> v1::Owner {
+    let (state, remaining) = match view.lease {
+        Lease::Unleased => (v1::OwnerState::Unleased, 0),
+        Lease::Attached(_) => (v1::OwnerState::Attached, 0),
+        Lease::Detached { deadline } => {
+            let left = deadline.saturating_duration_since(now).as_secs();
+            (v1::OwnerState::Detached, u32::try_from(left).unwrap_or(u32::MAX))
+        }
+    };
+    v1::Owner {
+        name: view.name.to_string(),
+        state: state as i32,
+        path_count: view.path_count as u64,
+        grace_time_seconds: u32::try_from(view.grace_time.as_secs()).unwrap_or(u32::MAX),
+        grace_remaining_seconds: remaining,
+        resync_required: view.resync_required,
+    }
+}
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;

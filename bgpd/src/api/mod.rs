@@ -1,0 +1,27 @@
+//! The gRPC API (`ironlb.bgpd.v1`, contract in `proto/ironlb/bgpd/v1/bgpd.proto`).
+//!
+//! This module stays thin: validate, convert, ask the instance, answer. What
+//! lives here now is everything that does not need the live daemon:
+//!
+//! - [`validate`] and [`peer`]: requests → typed domain values, each rejection a
+//!   [`ValidationError`] naming the field and the value, which converts into the
+//!   fitting `tonic::Status`;
+//! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
+//! - [`convert`]: domain values → response messages;
+//! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
+//! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
+//!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
+//!   state machine that the instance drives with the time passed in.
+
+pub mod convert;
+pub mod error;
+pub mod owners;
+pub mod peer;
+pub mod requests;
+pub mod transport;
+pub mod validate;
+
+pub use error::{AddressKind, ValidationError};
+pub use owners::Owners;
+pub use peer::PeerSettings;
+pub use validate::{PeerLookup, ValidatedPath};

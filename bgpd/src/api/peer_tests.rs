@@ -1,0 +1,268 @@
+use std::net::Ipv4Addr;
+
+use tonic::Code;
+
+use super::*;
+
+fn config() -> v1::PeerConfig {
+    v1::PeerConfig { address: "192.0.2.2".into(), remote_asn: 65002, ..v1::PeerConfig::default() }
+}
+
+fn reject(modify: impl FnOnce(&mut v1::PeerConfig)) -> tonic::Status {
+    let mut proto = config();
+    modify(&mut proto);
+    tonic::Status::from(peer_settings(Some(&proto)).expect_err("must be rejected"))
+}
+
+#[test]
+fn defaults() {
+    let settings = peer_settings(Some(&config())).expect("valid");
+    assert_eq!(settings.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+    assert_eq!(settings.remote_asn, 65002);
+    assert_eq!(settings.local_asn, None);
+    assert_eq!(settings.port, 179);
+    assert_eq!(settings.local_address, None);
+    assert_eq!(settings.password, PasswordSetting::None);
+    assert_eq!(settings.hold_time, 90);
+    assert_eq!(settings.keepalive, None);
+    assert_eq!(settings.connect_retry, 120);
+    assert_eq!(settings.connect_retry_time(), Duration::from_secs(120));
+    assert_eq!(settings.ttl, TtlMode::Default);
+    assert_eq!(settings.families, [Family::Ipv4Unicast]);
+    assert_eq!(settings.max_prefixes, None);
+    assert_eq!(settings.graceful_restart, None);
+
+    let v6 = v1::PeerConfig { address: "2001:db8::2".into(), ..config() };
+    assert_eq!(peer_settings(Some(&v6)).expect("valid").families, [Family::Ipv6Unicast]);
+}
+
+#[test]
+fn every_field_set() {
+    let proto = v1::PeerConfig {
+        address: "2001:db8::2".into(),
+        remote_asn: u32::MAX,
+        local_asn: 4_200_000_000,
+        port: 1179,
+        local_address: "2001:db8::1".into(),
+        password: "x".repeat(80),
+        hold_time_seconds: Some(3),
+        keepalive_seconds: Some(1),
+        connect_retry_seconds: Some(5),
+        passive: true,
+        multihop_ttl: 0,
+        ttl_security_hops: 1,
+        families: vec![v1::Family::Ipv6Unicast as i32, v1::Family::Ipv4Unicast as i32],
+        description: "upstream".into(),
+        disabled: true,
+        max_prefixes: 1000,
+        graceful_restart: Some(v1::GracefulRestartConfig {
+            enabled: true,
+            restart_time_seconds: Some(4095),
+            stale_routes_time_seconds: None,
+            notification: true,
+            helper_only: false,
+        }),
+        ..v1::PeerConfig::default()
+    };
+    let settings = peer_settings(Some(&proto)).expect("valid");
+    assert_eq!(settings.local_asn, Some(4_200_000_000));
+    assert_eq!(settings.port, 1179);
+    assert_eq!(settings.password, PasswordSetting::Key(Password("x".repeat(80))));
+    assert_eq!((settings.hold_time, settings.keepalive), (3, Some(1)));
+    assert_eq!(settings.ttl, TtlMode::Security { hops: 1 });
+    assert_eq!(settings.families, [Family::Ipv6Unicast, Family::Ipv4Unicast]);
+    assert_eq!(settings.max_prefixes, Some(1000));
+    assert_eq!(
+        settings.graceful_restart,
+        Some(GracefulRestartSettings {
+            restart_time: 4095,
+            stale_routes_time: 360,
+            notification: true,
+            helper_only: false
+        })
+    );
+    // The key never reaches a log.
+    assert!(!format!("{settings:?}").contains("xxxx"));
+}
+
+#[test]
+fn hold_time_zero_and_password_keep() {
+    let proto = v1::PeerConfig {
+        hold_time_seconds: Some(0),
+        password_set: true,
+        multihop_ttl: 2,
+        ..config()
+    };
+    let settings = peer_settings(Some(&proto)).expect("valid");
+    assert_eq!(settings.hold_time, 0);
+    assert_eq!(settings.password, PasswordSetting::Keep);
+    assert_eq!(settings.ttl, TtlMode::Multihop(2));
+}
+
+#[test]
+fn peer_rules_table() {
+    type Modify = fn(&mut v1::PeerConfig);
+    let cases: &[(Modify, &str)] = &[
+        (|c| c.address = String::new(), "peer.address is required"),
+        (
+            |c| c.address = "192.0.2.0/24".into(),
+            r#"peer.address "192.0.2.0/24" is not an IP address"#,
+        ),
+        (|c| c.address = "0.0.0.0".into(), r#"peer.address "0.0.0.0" cannot be used"#),
+        (|c| c.address = "ff02::5".into(), r#"peer.address "ff02::5" cannot be used"#),
+        (|c| c.remote_asn = 0, "peer.remote_asn 0 is out of range (valid: 1..=4294967295)"),
+        (|c| c.port = 65536, "peer.port 65536 is out of range (valid: 1..=65535)"),
+        (
+            |c| c.local_address = "2001:db8::1".into(),
+            r#"peer.local_address "2001:db8::1" is not an IPv4 address"#,
+        ),
+        (
+            |c| c.local_address = "local".into(),
+            r#"peer.local_address "local" is not an IP address"#,
+        ),
+        (|c| c.password = "x".repeat(81), "peer.password is 81 bytes long, at most 80 are allowed"),
+        (
+            |c| {
+                c.password = "secret".into();
+                c.password_set = true;
+            },
+            "peer.password_set is output only",
+        ),
+        (
+            |c| c.hold_time_seconds = Some(1),
+            "peer.hold_time_seconds 1 is out of range (valid: 0 or 3..=65535)",
+        ),
+        (|c| c.hold_time_seconds = Some(2), "peer.hold_time_seconds 2 is out of range"),
+        (|c| c.hold_time_seconds = Some(65536), "peer.hold_time_seconds 65536 is out of range"),
+        (
+            |c| c.keepalive_seconds = Some(90),
+            "peer.keepalive_seconds 90 must be below peer.hold_time_seconds 90",
+        ),
+        (
+            |c| {
+                c.hold_time_seconds = Some(0);
+                c.keepalive_seconds = Some(10);
+            },
+            "peer.keepalive_seconds 10 cannot be combined with peer.hold_time_seconds 0",
+        ),
+        (|c| c.connect_retry_seconds = Some(0), "peer.connect_retry_seconds 0 is out of range"),
+        (|c| c.multihop_ttl = 256, "peer.multihop_ttl 256 is out of range (valid: 0..=255)"),
+        (
+            |c| c.ttl_security_hops = 255,
+            "peer.ttl_security_hops 255 is out of range (valid: 0..=254)",
+        ),
+        (
+            |c| {
+                c.multihop_ttl = 2;
+                c.ttl_security_hops = 1;
+            },
+            "peer.ttl_security_hops 1 cannot be combined with peer.multihop_ttl 2",
+        ),
+        (|c| c.families = vec![1, 9], "peer.families[1] 9 is not a known value"),
+        (|c| c.families = vec![0], "peer.families[0] 0 is not a known value"),
+        (|c| c.families = vec![2, 2], r#"peer.families[1] "ipv6-unicast" appears more than once"#),
+        (|c| c.description = "d".repeat(256), "peer.description is 256 bytes long"),
+        (
+            |c| {
+                c.graceful_restart = Some(v1::GracefulRestartConfig {
+                    enabled: true,
+                    restart_time_seconds: Some(4096),
+                    ..v1::GracefulRestartConfig::default()
+                })
+            },
+            "peer.graceful_restart.restart_time_seconds 4096 is out of range (valid: 1..=4095)",
+        ),
+        (
+            |c| {
+                c.graceful_restart = Some(v1::GracefulRestartConfig {
+                    enabled: true,
+                    stale_routes_time_seconds: Some(0),
+                    ..v1::GracefulRestartConfig::default()
+                })
+            },
+            "peer.graceful_restart.stale_routes_time_seconds 0 is out of range",
+        ),
+    ];
+    for (i, (modify, message)) in cases.iter().enumerate() {
+        let status = reject(*modify);
+        assert_eq!(status.code(), Code::InvalidArgument, "case {i}: {}", status.message());
+        assert!(
+            status.message().starts_with(message),
+            "case {i}: {:?} does not start with {message:?}",
+            status.message()
+        );
+    }
+}
+
+#[test]
+fn missing_peer_message() {
+    let status = tonic::Status::from(peer_settings(None).expect_err("missing"));
+    assert_eq!((status.code(), status.message()), (Code::InvalidArgument, "peer is required"));
+}
+
+#[test]
+fn duplicate_and_unknown_peers() {
+    let settings = peer_settings(Some(&config())).expect("valid");
+    let exists = |address: IpAddr| address == IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let status = tonic::Status::from(peer_must_be_new(&settings, exists).expect_err("duplicate"));
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert_eq!(status.message(), r#"peer.address "192.0.2.2" is already a configured peer"#);
+    assert!(peer_must_be_new(&settings, |_| false).is_ok());
+
+    let status =
+        tonic::Status::from(existing_peer("address", "192.0.2.3", exists).expect_err("unknown"));
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.message(), r#"address "192.0.2.3" is not a configured peer"#);
+    assert_eq!(existing_peer("address", "192.0.2.2", exists), Ok(settings.address));
+}
+
+#[test]
+fn shutdown_messages() {
+    assert_eq!(shutdown_message("message", "maintenance").as_deref(), Ok("maintenance"));
+    assert!(shutdown_message("message", &"é".repeat(127)).is_ok(), "254 bytes");
+    let error = shutdown_message("message", &"é".repeat(128)).expect_err("256 bytes");
+    assert_eq!(error.to_string(), "message is 256 bytes long, at most 255 are allowed");
+}
+
+#[test]
+fn reset_requests() {
+    let exists = |_: IpAddr| true;
+    let request = |kind: v1::ResetKind, families: Vec<i32>| v1::ResetPeerRequest {
+        address: "192.0.2.2".into(),
+        kind: kind as i32,
+        message: "bye".into(),
+        families,
+    };
+    let (_, command) = reset(&request(v1::ResetKind::Hard, vec![]), exists).expect("valid");
+    assert_eq!(command, ResetCommand::Hard { message: "bye".into() });
+    let (_, command) = reset(&request(v1::ResetKind::SoftIn, vec![2]), exists).expect("valid");
+    assert_eq!(
+        command,
+        ResetCommand::Soft { inbound: true, outbound: false, families: vec![Family::Ipv6Unicast] }
+    );
+    let (_, command) = reset(&request(v1::ResetKind::Soft, vec![]), exists).expect("valid");
+    assert_eq!(command, ResetCommand::Soft { inbound: true, outbound: true, families: vec![] });
+
+    let cases = [
+        (request(v1::ResetKind::Unspecified, vec![]), Code::InvalidArgument, "kind is required"),
+        (
+            v1::ResetPeerRequest { kind: 42, ..request(v1::ResetKind::Hard, vec![]) },
+            Code::InvalidArgument,
+            "kind 42 is not a known value",
+        ),
+        (request(v1::ResetKind::SoftOut, vec![1, 1]), Code::InvalidArgument, "families[1]"),
+        (
+            request(v1::ResetKind::SoftOut, vec![0]),
+            Code::InvalidArgument,
+            "families[0] 0 is not a known value",
+        ),
+        (request(v1::ResetKind::Hard, vec![1]), Code::InvalidArgument, "families"),
+    ];
+    for (request, code, message) in cases {
+        let status = tonic::Status::from(reset(&request, exists).expect_err(message));
+        assert_eq!(status.code(), code);
+        assert!(status.message().starts_with(message), "{}", status.message());
+    }
+    let unknown = reset(&request(v1::ResetKind::Hard, vec![]), |_| false).expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+}

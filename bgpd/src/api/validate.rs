@@ -1,0 +1,540 @@
+//! Requests in, typed domain values out: the checks every path-carrying request
+//! of `ironlb.bgpd.v1` goes through before it reaches the instance.
+//!
+//! Attribute rules follow RFC 4271 §5.1 (ORIGIN, AS_PATH, NEXT_HOP, MED,
+//! LOCAL_PREF), RFC 1997 (communities), RFC 4360 (extended communities),
+//! RFC 8092 (large communities), RFC 2545 §3 (IPv6 link-local next hop) and
+//! RFC 7607 (ASN 0 is invalid).
+//!
+//! Everything here is pure: the only outside knowledge needed, which peers
+//! exist, is passed in as a [`PeerLookup`]. Values are brought to a canonical
+//! form (communities sorted, peers sorted) so that the same intent written in a
+//! different order compares equal, which keeps `SetPaths` idempotent.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::error::{AddressKind, ValidationError};
+use crate::wire::{
+    AsPath, AsSegment, Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin,
+    PathAttributes, SegmentType,
+};
+use ironlb_proto::bgpd::v1;
+
+/// Grace time of an owner that never asked for one (the `.proto` documents it).
+pub const DEFAULT_GRACE_TIME: Duration = Duration::from_secs(120);
+/// Longest grace time an owner may ask for: one day.
+pub const MAX_GRACE_TIME_SECONDS: u32 = 86_400;
+/// Longest owner name, bytes.
+pub const MAX_OWNER_LEN: usize = 128;
+/// Most ASNs in one AS_PATH segment (its count is one octet).
+const MAX_SEGMENT_ASNS: usize = 255;
+
+/// Which peers exist, as far as validation needs to know.
+pub trait PeerLookup {
+    fn is_peer(&self, address: IpAddr) -> bool;
+}
+
+impl<F: Fn(IpAddr) -> bool> PeerLookup for F {
+    fn is_peer(&self, address: IpAddr) -> bool {
+        self(address)
+    }
+}
+
+/// A path an API client asked for, checked and typed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ValidatedPath {
+    /// Implied by `prefix`, kept for keying and filtering.
+    pub family: Family,
+    /// Host bits are zero.
+    pub prefix: IpNet,
+    /// `None`: next hop self (our local address on each session). Of the
+    /// prefix's family.
+    pub next_hop: Option<NextHop>,
+    /// `attributes.next_hop` stays `None`: the next hop is `next_hop` above,
+    /// for both families, and the encoder places it.
+    pub attributes: PathAttributes,
+    /// Peers to announce to, sorted, without duplicates; empty: every peer.
+    pub peers: Vec<IpAddr>,
+}
+
+impl ValidatedPath {
+    /// The key under which an owner holds this path.
+    pub fn key(&self) -> (Family, IpNet) {
+        (self.family, self.prefix)
+    }
+}
+
+/// A checked `SetPathsRequest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetPathsCommand {
+    pub owner: String,
+    /// At most one path per prefix.
+    pub paths: Vec<ValidatedPath>,
+    /// `None`: keep the owner's current grace time.
+    pub grace_time: Option<Duration>,
+}
+
+/// A checked `AddPathsRequest`: the owner is valid; each path has its own
+/// result, in request order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddPathsCommand {
+    pub owner: String,
+    pub paths: Vec<Result<ValidatedPath, ValidationError>>,
+}
+
+/// A checked `DeletePathsRequest`, one result per prefix in request order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletePathsCommand {
+    pub owner: String,
+    pub prefixes: Vec<Result<(Family, IpNet), ValidationError>>,
+}
+
+/// The family a prefix belongs to.
+pub fn family_of(prefix: &IpNet) -> Family {
+    match prefix {
+        IpNet::V4(_) => Family::Ipv4Unicast,
+        IpNet::V6(_) => Family::Ipv6Unicast,
+    }
+}
+
+/// `FAMILY_*` of the `.proto` → [`Family`]; `FAMILY_UNSPECIFIED` is `None`.
+pub fn family(field: &str, value: i32) -> Result<Option<Family>, ValidationError> {
+    match v1::Family::try_from(value) {
+        Ok(v1::Family::Unspecified) => Ok(None),
+        Ok(v1::Family::Ipv4Unicast) => Ok(Some(Family::Ipv4Unicast)),
+        Ok(v1::Family::Ipv6Unicast) => Ok(Some(Family::Ipv6Unicast)),
+        Err(_) => Err(ValidationError::UnknownEnumValue {
+            field: field.to_string(),
+            value,
+            valid: "FAMILY_IPV4_UNICAST (1), FAMILY_IPV6_UNICAST (2)",
+        }),
+    }
+}
+
+/// An owner name: 1..=128 printable ASCII characters, no spaces.
+pub fn owner(field: &str, value: &str) -> Result<String, ValidationError> {
+    let printable = value.bytes().all(|b| b.is_ascii_graphic());
+    if value.is_empty() || value.len() > MAX_OWNER_LEN || !printable {
+        return Err(ValidationError::InvalidOwner {
+            field: field.to_string(),
+            value: value.to_string(),
+        });
+    }
+    Ok(value.to_string())
+}
+
+/// A grace time in seconds, 0..=86400; `None` stays `None`.
+pub fn grace_time(field: &str, value: Option<u32>) -> Result<Option<Duration>, ValidationError> {
+    match value {
+        None => Ok(None),
+        Some(seconds) if seconds <= MAX_GRACE_TIME_SECONDS => {
+            Ok(Some(Duration::from_secs(u64::from(seconds))))
+        }
+        Some(seconds) => Err(ValidationError::OutOfRange {
+            field: field.to_string(),
+            value: u64::from(seconds),
+            valid: "0..=86400",
+        }),
+    }
+}
+
+/// A prefix in text form with its host bits clear.
+pub fn prefix(field: &str, value: &str) -> Result<IpNet, ValidationError> {
+    let net = IpNet::from_str(value).map_err(|_| ValidationError::InvalidPrefix {
+        field: field.to_string(),
+        value: value.to_string(),
+    })?;
+    if net.trunc() != net {
+        return Err(ValidationError::HostBitsSet {
+            field: field.to_string(),
+            value: value.to_string(),
+        });
+    }
+    Ok(net)
+}
+
+/// An address in text form.
+pub fn address(field: &str, value: &str) -> Result<IpAddr, ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::Missing { field: field.to_string() });
+    }
+    IpAddr::from_str(value).map_err(|_| ValidationError::InvalidAddress {
+        field: field.to_string(),
+        value: value.to_string(),
+    })
+}
+
+/// An address that may be empty (`None`).
+pub fn optional_address(field: &str, value: &str) -> Result<Option<IpAddr>, ValidationError> {
+    if value.is_empty() { Ok(None) } else { address(field, value).map(Some) }
+}
+
+/// Rejects addresses that can never name a host: unspecified and multicast.
+pub fn unicast_address(field: &str, value: &str) -> Result<IpAddr, ValidationError> {
+    let parsed = address(field, value)?;
+    let reason = if parsed.is_unspecified() {
+        Some("it is the unspecified address")
+    } else if parsed.is_multicast() {
+        Some("it is a multicast address")
+    } else if matches!(parsed, IpAddr::V4(v4) if v4.is_broadcast()) {
+        Some("it is the broadcast address")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ValidationError::UnusableAddress {
+            field: field.to_string(),
+            value: value.to_string(),
+            reason,
+        }),
+        None => Ok(parsed),
+    }
+}
+
+fn is_ipv6_link_local(address: Ipv6Addr) -> bool {
+    address.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// The next hop of a path for `prefix`: of the prefix's family, unicast, with
+/// an optional IPv6 link-local companion (RFC 2545 §3).
+fn next_hop(
+    index: usize,
+    prefix: &IpNet,
+    global: &str,
+    link_local: &str,
+) -> Result<Option<NextHop>, ValidationError> {
+    let field = format!("paths[{index}].next_hop");
+    let link_local_field = format!("paths[{index}].next_hop_link_local");
+    let global = if global.is_empty() { None } else { Some(unicast_address(&field, global)?) };
+    match prefix {
+        IpNet::V4(_) => {
+            if !link_local.is_empty() {
+                return Err(ValidationError::Conflict {
+                    field: link_local_field,
+                    value: format!("{link_local:?}"),
+                    other: format!("paths[{index}].prefix"),
+                    other_value: format!("{:?}", prefix.to_string()),
+                });
+            }
+            match global {
+                None => Ok(None),
+                Some(IpAddr::V4(v4)) => Ok(Some(NextHop::V4(v4))),
+                Some(IpAddr::V6(v6)) => Err(ValidationError::WrongFamily {
+                    field,
+                    value: v6.to_string(),
+                    expected: AddressKind::Ipv4,
+                }),
+            }
+        }
+        IpNet::V6(_) => {
+            let global = match global {
+                None if link_local.is_empty() => return Ok(None),
+                None => {
+                    return Err(ValidationError::Requires {
+                        field: link_local_field,
+                        value: link_local.to_string(),
+                        other: field,
+                    });
+                }
+                Some(IpAddr::V6(v6)) => v6,
+                Some(IpAddr::V4(v4)) => {
+                    return Err(ValidationError::WrongFamily {
+                        field,
+                        value: v4.to_string(),
+                        expected: AddressKind::Ipv6,
+                    });
+                }
+            };
+            let link_local = match optional_address(&link_local_field, link_local)? {
+                None => None,
+                Some(IpAddr::V6(v6)) if is_ipv6_link_local(v6) => Some(v6),
+                Some(other) => {
+                    return Err(ValidationError::WrongFamily {
+                        field: link_local_field,
+                        value: other.to_string(),
+                        expected: AddressKind::Ipv6LinkLocal,
+                    });
+                }
+            };
+            Ok(Some(NextHop::V6 { global, link_local }))
+        }
+    }
+}
+
+fn origin(index: usize, value: i32) -> Result<Origin, ValidationError> {
+    match v1::Origin::try_from(value) {
+        Ok(v1::Origin::Unspecified | v1::Origin::Igp) => Ok(Origin::Igp),
+        Ok(v1::Origin::Egp) => Ok(Origin::Egp),
+        Ok(v1::Origin::Incomplete) => Ok(Origin::Incomplete),
+        Err(_) => Err(ValidationError::UnknownEnumValue {
+            field: format!("paths[{index}].origin"),
+            value,
+            valid: "ORIGIN_IGP (1), ORIGIN_EGP (2), ORIGIN_INCOMPLETE (3)",
+        }),
+    }
+}
+
+fn as_path(index: usize, segments: &[v1::AsPathSegment]) -> Result<AsPath, ValidationError> {
+    let mut path = AsPath::default();
+    for (s, segment) in segments.iter().enumerate() {
+        let field = format!("paths[{index}].as_path[{s}]");
+        let kind = match v1::AsPathSegmentType::try_from(segment.r#type) {
+            Ok(v1::AsPathSegmentType::Unspecified | v1::AsPathSegmentType::Sequence) => {
+                SegmentType::Sequence
+            }
+            Ok(v1::AsPathSegmentType::Set) => SegmentType::Set,
+            Ok(v1::AsPathSegmentType::ConfedSequence) => SegmentType::ConfedSequence,
+            Ok(v1::AsPathSegmentType::ConfedSet) => SegmentType::ConfedSet,
+            Err(_) => {
+                return Err(ValidationError::UnknownEnumValue {
+                    field: format!("{field}.type"),
+                    value: segment.r#type,
+                    valid: "AS_PATH_SEGMENT_TYPE_SET (1) .. AS_PATH_SEGMENT_TYPE_CONFED_SET (4)",
+                });
+            }
+        };
+        if segment.asns.is_empty() {
+            return Err(ValidationError::Empty { field: format!("{field}.asns") });
+        }
+        if segment.asns.len() > MAX_SEGMENT_ASNS {
+            return Err(ValidationError::TooMany {
+                field: format!("{field}.asns"),
+                count: segment.asns.len(),
+                max: MAX_SEGMENT_ASNS,
+            });
+        }
+        if let Some(a) = segment.asns.iter().position(|&asn| asn == 0) {
+            return Err(ValidationError::OutOfRange {
+                field: format!("{field}.asns[{a}]"),
+                value: 0,
+                valid: "1..=4294967295",
+            });
+        }
+        path.segments.push(AsSegment { kind, asns: segment.asns.clone() });
+    }
+    Ok(path)
+}
+
+/// Parses each string of a repeated community field, rejects duplicates and
+/// returns the values sorted.
+fn community_list<T: Ord + Copy>(
+    field: &str,
+    values: &[String],
+    parse: impl Fn(&str) -> Option<T>,
+    kind: &'static str,
+    expected: &'static str,
+) -> Result<Vec<T>, ValidationError> {
+    let mut parsed: Vec<(T, usize)> = Vec::with_capacity(values.len());
+    for (i, text) in values.iter().enumerate() {
+        let value = parse(text).ok_or_else(|| ValidationError::InvalidCommunity {
+            field: format!("{field}[{i}]"),
+            value: text.clone(),
+            kind,
+            expected,
+        })?;
+        parsed.push((value, i));
+    }
+    parsed.sort();
+    if let Some(pair) = parsed.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        let i = pair[1].1;
+        return Err(ValidationError::Duplicate {
+            field: format!("{field}[{i}]"),
+            value: values[i].clone(),
+        });
+    }
+    Ok(parsed.into_iter().map(|(value, _)| value).collect())
+}
+
+/// Extended community text forms: `rt:ASN:VALUE`, `soo:ASN:VALUE` (two-octet
+/// AS specific, RFC 4360 §4 and §5) or `0x` and 16 hex digits.
+pub fn parse_extended_community(text: &str) -> Option<ExtendedCommunity> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let value = u64::from_str_radix(hex, 16).ok()?;
+        return Some(ExtendedCommunity(value.to_be_bytes()));
+    }
+    let (subtype, rest) = if let Some(rest) = text.strip_prefix("rt:") {
+        (0x02, rest)
+    } else if let Some(rest) = text.strip_prefix("soo:") {
+        (0x03, rest)
+    } else {
+        return None;
+    };
+    let (asn, value) = rest.split_once(':')?;
+    let asn: u16 = asn.parse().ok()?;
+    let value: u32 = value.parse().ok()?;
+    let [a0, a1] = asn.to_be_bytes();
+    let [v0, v1, v2, v3] = value.to_be_bytes();
+    Some(ExtendedCommunity([0x00, subtype, a0, a1, v0, v1, v2, v3]))
+}
+
+fn no_output_only(index: usize, path: &v1::Path) -> Result<(), ValidationError> {
+    let set = [
+        ("atomic_aggregate", path.atomic_aggregate),
+        ("aggregator", !path.aggregator.is_empty()),
+        ("originator_id", !path.originator_id.is_empty()),
+        ("cluster_list", !path.cluster_list.is_empty()),
+        ("unknown_attribute_codes", !path.unknown_attribute_codes.is_empty()),
+        ("stale", path.stale),
+    ];
+    match set.iter().find(|(_, is_set)| *is_set) {
+        Some((name, _)) => {
+            Err(ValidationError::OutputOnly { field: format!("paths[{index}].{name}") })
+        }
+        None => Ok(()),
+    }
+}
+
+fn peers(
+    index: usize,
+    values: &[String],
+    lookup: &impl PeerLookup,
+) -> Result<Vec<IpAddr>, ValidationError> {
+    let mut parsed: Vec<(IpAddr, usize)> = Vec::with_capacity(values.len());
+    for (i, text) in values.iter().enumerate() {
+        let field = format!("paths[{index}].peers[{i}]");
+        let peer = address(&field, text)?;
+        if !lookup.is_peer(peer) {
+            return Err(ValidationError::UnknownPeer { field, value: text.clone() });
+        }
+        parsed.push((peer, i));
+    }
+    parsed.sort();
+    if let Some(pair) = parsed.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        let i = pair[1].1;
+        return Err(ValidationError::Duplicate {
+            field: format!("paths[{index}].peers[{i}]"),
+            value: values[i].clone(),
+        });
+    }
+    Ok(parsed.into_iter().map(|(peer, _)| peer).collect())
+}
+
+/// Checks one path of a request; `index` is its position in `paths`, used in
+/// field names.
+pub fn path(
+    index: usize,
+    path: &v1::Path,
+    lookup: &impl PeerLookup,
+) -> Result<ValidatedPath, ValidationError> {
+    let prefix_field = format!("paths[{index}].prefix");
+    if path.prefix.is_empty() {
+        return Err(ValidationError::Missing { field: prefix_field });
+    }
+    let prefix = prefix(&prefix_field, &path.prefix)?;
+    no_output_only(index, path)?;
+    let next_hop = next_hop(index, &prefix, &path.next_hop, &path.next_hop_link_local)?;
+    let attributes = PathAttributes {
+        origin: Some(origin(index, path.origin)?),
+        as_path: as_path(index, &path.as_path)?,
+        med: path.med,
+        local_pref: path.local_pref,
+        communities: community_list(
+            &format!("paths[{index}].communities"),
+            &path.communities,
+            |text| Community::from_str(text).ok(),
+            "community",
+            "ASN:VALUE with both parts 0..=65535, or a well-known name such as \"no-export\"",
+        )?,
+        large_communities: community_list(
+            &format!("paths[{index}].large_communities"),
+            &path.large_communities,
+            |text| LargeCommunity::from_str(text).ok(),
+            "large community",
+            "GLOBAL:LOCAL1:LOCAL2 with each part 0..=4294967295",
+        )?,
+        extended_communities: community_list(
+            &format!("paths[{index}].extended_communities"),
+            &path.extended_communities,
+            parse_extended_community,
+            "extended community",
+            "rt:ASN:VALUE, soo:ASN:VALUE or 0x and 16 hex digits",
+        )?,
+        ..PathAttributes::default()
+    };
+    Ok(ValidatedPath {
+        family: family_of(&prefix),
+        prefix,
+        next_hop,
+        attributes,
+        peers: peers(index, &path.peers, lookup)?,
+    })
+}
+
+/// Checks a `SetPathsRequest` as a whole: the first bad value rejects it.
+pub fn set_paths(
+    request: &v1::SetPathsRequest,
+    lookup: &impl PeerLookup,
+) -> Result<SetPathsCommand, ValidationError> {
+    let owner = owner("owner", &request.owner)?;
+    let grace_time = grace_time("grace_time_seconds", request.grace_time_seconds)?;
+    let mut paths = Vec::with_capacity(request.paths.len());
+    for (index, proto) in request.paths.iter().enumerate() {
+        paths.push(path(index, proto, lookup)?);
+    }
+    let mut keys: Vec<(IpNet, usize)> =
+        paths.iter().enumerate().map(|(i, path)| (path.prefix, i)).collect();
+    keys.sort();
+    if let Some(pair) = keys.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        let i = pair[1].1;
+        return Err(ValidationError::Duplicate {
+            field: format!("paths[{i}].prefix"),
+            value: request.paths[i].prefix.clone(),
+        });
+    }
+    Ok(SetPathsCommand { owner, paths, grace_time })
+}
+
+/// Checks an `AddPathsRequest`: a bad owner rejects the request; a bad path,
+/// or a second path for a prefix earlier in the batch, rejects only itself.
+pub fn add_paths(
+    request: &v1::AddPathsRequest,
+    lookup: &impl PeerLookup,
+) -> Result<AddPathsCommand, ValidationError> {
+    let owner = owner("owner", &request.owner)?;
+    let mut seen = std::collections::HashSet::with_capacity(request.paths.len());
+    let paths = request
+        .paths
+        .iter()
+        .enumerate()
+        .map(|(index, proto)| {
+            let checked = path(index, proto, lookup)?;
+            if !seen.insert(checked.prefix) {
+                return Err(ValidationError::Duplicate {
+                    field: format!("paths[{index}].prefix"),
+                    value: proto.prefix.clone(),
+                });
+            }
+            Ok(checked)
+        })
+        .collect();
+    Ok(AddPathsCommand { owner, paths })
+}
+
+/// Checks a `DeletePathsRequest`: a bad owner rejects the request; a bad
+/// prefix rejects only itself.
+pub fn delete_paths(
+    request: &v1::DeletePathsRequest,
+) -> Result<DeletePathsCommand, ValidationError> {
+    let owner = owner("owner", &request.owner)?;
+    let prefixes = request
+        .prefixes
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let net = prefix(&format!("prefixes[{index}]"), text)?;
+            Ok((family_of(&net), net))
+        })
+        .collect();
+    Ok(DeletePathsCommand { owner, prefixes })
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
