@@ -6,7 +6,9 @@
 
 pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod fsm;
+pub mod instance;
 pub mod peer;
 pub mod rib;
 pub mod wire;

@@ -19,27 +19,23 @@ struct Args {
     check_config: Option<PathBuf>,
 
     /// Log level (error, warn, info, debug, trace) or a full tracing filter.
-    /// `RUST_LOG`, when set, takes precedence.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// `RUST_LOG`, when set, takes precedence; without either, the config's
+    /// `global.log_level` applies.
+    #[arg(long)]
+    log_level: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = &args.check_config {
-        let (ok, report) = bgpd::config::check_file(path);
-        if ok {
+        let report = bgpd::config::check_file(path);
+        if report.is_ok() {
             println!("{report}");
             return ExitCode::SUCCESS;
         }
         eprintln!("{report}");
         return ExitCode::FAILURE;
     }
-
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&args.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 
     let config = match bgpd::config::Config::load(&args.config) {
         Ok(config) => config,
@@ -48,6 +44,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+
+    let level = args.log_level.clone().unwrap_or_else(|| config.global.log_level.to_string());
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

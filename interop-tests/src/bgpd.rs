@@ -1,5 +1,5 @@
 //! ironlb's own `bgpd` inside a namespace: writes its TOML config (keys fixed by the spec) and
-//! runs the binary with `--config FILE --log-level debug`, its output in a log file whose tail
+//! runs the binary with `--config FILE --log-level trace`, its output in a log file whose tail
 //! every failed wait prints.
 //!
 //! `bgpd` has no query interface yet, so scenarios check what it learned by what it
@@ -28,6 +28,7 @@ pub struct BgpdNeighbor {
     pub hold_time: u16,
     pub ebgp_multihop: u8,
     pub families: Vec<Family>,
+    pub next_hop_self: bool,
 }
 
 impl BgpdNeighbor {
@@ -47,7 +48,14 @@ impl BgpdNeighbor {
             } else {
                 Family::Ipv6Unicast
             }],
+            next_hop_self: false,
         }
+    }
+
+    /// Our address as next hop towards this iBGP peer.
+    pub fn next_hop_self(mut self) -> Self {
+        self.next_hop_self = true;
+        self
     }
 
     pub fn local_address(mut self, address: IpAddr) -> Self {
@@ -163,6 +171,9 @@ impl BgpdConfig {
                 let _ = writeln!(c, "local_address = \"{local}\"");
             }
             let _ = writeln!(c, "passive = {}", n.passive);
+            if n.next_hop_self {
+                let _ = writeln!(c, "next_hop_self = true");
+            }
             if let Some(password) = &n.password {
                 let _ = writeln!(c, "password = \"{password}\"");
             }
@@ -222,7 +233,7 @@ pub struct Bgpd {
 }
 
 impl Bgpd {
-    /// Starts `bgpd --config FILE --log-level debug` inside `namespace`.
+    /// Starts `bgpd --config FILE --log-level trace` inside `namespace`.
     ///
     /// Returns once the process has stayed up for a moment; sessions are checked by the peer.
     pub fn start(namespace: &Namespace, config: &BgpdConfig) -> Result<Self> {
@@ -240,7 +251,7 @@ impl Bgpd {
             "--config".to_owned(),
             conf.display().to_string(),
             "--log-level".to_owned(),
-            "debug".to_owned(),
+            std::env::var("IRONLB_LOG").unwrap_or_else(|_| "debug".to_owned()),
         ];
         let process = namespace.spawn("ironlb-bgpd", program, &args, &dir.join("bgpd.log"))?;
         let mut bgpd = Self { process, dir, namespace: namespace.clone() };

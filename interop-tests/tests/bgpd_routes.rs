@@ -83,7 +83,8 @@ fn routes_cross_bgpd_both_ways_with_changes_and_withdrawals() {
         &line.middle,
         &BgpdConfig::new(65001, Ipv4Addr::new(192, 0, 2, 2))
             .neighbor(BgpdNeighbor::new(ip([192, 0, 2, 1]), 65002))
-            .neighbor(BgpdNeighbor::new(ip([198, 51, 100, 2]), 65001)),
+            // No IGP here: BIRD can only reach FRR's routes through us.
+            .neighbor(BgpdNeighbor::new(ip([198, 51, 100, 2]), 65001).next_hop_self()),
     );
     let bird_origin = BirdStatic::new("origin", Family::Ipv4Unicast).route(BirdStaticRoute {
         communities: vec!["65001:7".into()],

@@ -47,6 +47,7 @@ pub enum NeighborField {
     Port,
     LocalAddress,
     Passive,
+    NextHopSelf,
     Password,
     HoldTime,
     KeepaliveTime,
@@ -69,7 +70,8 @@ impl NeighborField {
             | Self::Password
             | Self::HoldTime
             | Self::Ttl
-            | Self::Families => true,
+            | Self::Families
+            | Self::NextHopSelf => true,
             Self::Passive
             | Self::KeepaliveTime
             | Self::ConnectRetryTime
@@ -197,6 +199,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.port != n.port, NeighborField::Port);
     note(o.local_address != n.local_address, NeighborField::LocalAddress);
     note(o.passive != n.passive, NeighborField::Passive);
+    note(o.next_hop_self != n.next_hop_self, NeighborField::NextHopSelf);
     note(o.password != n.password, NeighborField::Password);
     note(o.hold_time != n.hold_time, NeighborField::HoldTime);
     note(o.keepalive_time != n.keepalive_time, NeighborField::KeepaliveTime);

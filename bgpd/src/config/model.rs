@@ -226,6 +226,10 @@ pub struct Neighbor {
     pub description: Option<String>,
     /// `false` is administrative shutdown: no session is started or accepted.
     pub enabled: bool,
+    /// Announce our own address as next hop to this iBGP peer too (eBGP
+    /// peers always get it), for iBGP peers that cannot resolve the next hops
+    /// we learned from eBGP peers (no IGP between them).
+    pub next_hop_self: bool,
 }
 
 impl Neighbor {
@@ -251,6 +255,7 @@ impl Neighbor {
             families: vec![family],
             description: None,
             enabled: true,
+            next_hop_self: false,
         }
     }
 

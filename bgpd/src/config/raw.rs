@@ -53,6 +53,7 @@ pub(super) struct RawNeighbor {
     pub port: Key<i64>,
     pub local_address: Key<String>,
     pub passive: Key<bool>,
+    pub next_hop_self: Key<bool>,
     pub password: Key<String>,
     pub hold_time: Key<i64>,
     pub keepalive_time: Key<i64>,

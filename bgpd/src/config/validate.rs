@@ -388,6 +388,7 @@ impl Validator<'_> {
         let description =
             n.description.as_ref().map(|d| d.get_ref().clone()).filter(|d| !d.is_empty());
         let enabled = n.enabled.as_ref().is_none_or(|e| *e.get_ref());
+        let next_hop_self = n.next_hop_self.as_ref().is_some_and(|v| *v.get_ref());
 
         Some(Neighbor {
             address: address?,
@@ -404,6 +405,7 @@ impl Validator<'_> {
             families: families?,
             description,
             enabled,
+            next_hop_self,
         })
     }
 

@@ -1,1 +1,10 @@
-//! Placeholder: filled in by the speaker core work.
+//! One I/O task per BGP neighbour: TCP connect and accept (with MD5, TTL and
+//! GTSM, [`socket`]), framing, timers; it feeds the RFC 4271 FSM ([`crate::fsm`])
+//! and executes its actions. Decoded UPDATEs and session changes go to the
+//! instance, which owns the RIB; routes to send come back as export batches.
+
+mod connection;
+mod session;
+pub mod socket;
+
+pub use session::{SessionCommand, SessionEvent, SessionHandle, SessionParams, spawn};

@@ -59,7 +59,12 @@ struct TcpMd5Sig {
 ///
 /// On an IPv6 socket an IPv4 peer arrives as a v4-mapped address, so the key is
 /// installed for that form too.
-pub fn set_md5_key(fd: RawFd, socket_is_v6: bool, peer: IpAddr, key: &[u8]) -> Result<(), SocketError> {
+pub fn set_md5_key(
+    fd: RawFd,
+    socket_is_v6: bool,
+    peer: IpAddr,
+    key: &[u8],
+) -> Result<(), SocketError> {
     if key.len() > MD5_MAX_KEY_LEN {
         return Err(SocketError::KeyTooLong { peer, len: key.len() });
     }
@@ -106,7 +111,12 @@ fn write_sockaddr(storage: &mut libc::sockaddr_storage, address: IpAddr) {
     }
 }
 
-fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: `value` outlives the call and the length matches its type.
     let rc = unsafe {
         libc::setsockopt(
@@ -121,7 +131,11 @@ fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc:
 }
 
 /// Applies the TTL policy to a socket of the given family.
-pub fn apply_ttl<S: AsRawFd>(socket: &S, is_v6: bool, policy: TtlPolicy) -> Result<(), SocketError> {
+pub fn apply_ttl<S: AsRawFd>(
+    socket: &S,
+    is_v6: bool,
+    policy: TtlPolicy,
+) -> Result<(), SocketError> {
     let fd = socket.as_raw_fd();
     let (send, min) = match policy {
         TtlPolicy::Send(ttl) => (ttl, None),
@@ -135,7 +149,8 @@ pub fn apply_ttl<S: AsRawFd>(socket: &S, is_v6: bool, policy: TtlPolicy) -> Resu
             },
         )
     } else {
-        set_int_option(fd, libc::IPPROTO_IP, libc::IP_TTL, i32::from(send)).and_then(|()| match min {
+        set_int_option(fd, libc::IPPROTO_IP, libc::IP_TTL, i32::from(send)).and_then(|()| match min
+        {
             Some(min) => set_int_option(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min),
             None => Ok(()),
         })
@@ -156,7 +171,8 @@ pub struct ConnectOptions {
 /// the SYN leaves.
 pub async fn connect(options: &ConnectOptions) -> Result<TcpStream, SocketError> {
     let is_v6 = options.remote.is_ipv6();
-    let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }.map_err(SocketError::Create)?;
+    let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }
+        .map_err(SocketError::Create)?;
     if let Some(key) = &options.password {
         set_md5_key(socket.as_raw_fd(), is_v6, options.remote.ip(), key)?;
     }
@@ -178,7 +194,8 @@ pub async fn connect(options: &ConnectOptions) -> Result<TcpStream, SocketError>
 /// wildcard can be bound beside it on the same port.
 pub fn listen(address: SocketAddr) -> Result<TcpListener, SocketError> {
     let is_v6 = address.is_ipv6();
-    let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }.map_err(SocketError::Create)?;
+    let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }
+        .map_err(SocketError::Create)?;
     socket.set_reuseaddr(true).map_err(|source| SocketError::Bind { address, source })?;
     if is_v6 {
         SockRef::from(&socket)

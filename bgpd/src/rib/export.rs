@@ -103,7 +103,12 @@ pub(crate) fn rewrite(
         out.originator_id = None;
         out.cluster_list.clear();
         out.extended_communities.retain(|c| c.is_transitive());
-        profile.own_next_hop(family)?
+        // A route we originate with an explicit next hop (the config's
+        // `next_hop`) keeps it: the operator named where traffic should go.
+        match learned_next_hop {
+            Some(next_hop) if local && next_hop_fits(next_hop, family) => next_hop,
+            _ => profile.own_next_hop(family)?,
+        }
     };
     out.unknown.retain(|u| u.is_transitive());
     for unknown in &mut out.unknown {
@@ -265,5 +270,20 @@ mod tests {
         );
         assert!(!to_65010, "peer's ASN in the path");
         let _ = Community::NO_EXPORT;
+    }
+
+    #[test]
+    fn ebgp_keeps_the_configured_next_hop_of_a_local_route() {
+        let configured = NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None };
+        let (_, next_hop) = rewrite(
+            &learned(),
+            Some(configured),
+            true,
+            Family::Ipv6Unicast,
+            &profile(false, false),
+            LOCAL_ASN,
+        )
+        .unwrap();
+        assert_eq!(next_hop, configured);
     }
 }

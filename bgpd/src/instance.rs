@@ -1,0 +1,439 @@
+//! The instance: the single owner of the RIB, the neighbours' control state and
+//! the running config. Every other task sends it [`InstanceEvent`]s; it
+//! dispatches them to `rib/` and `peer/`, which hold the logic. Kept small on
+//! purpose: policy lives in the modules, not here.
+//!
+//! Export flow control: per peer at most [`EXPORT_WINDOW`] batches of at most
+//! [`EXPORT_BATCH`] prefixes are in a session's write path at once; the RIB
+//! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
+//! memory and a prefix that changes twice before it is sent is sent once.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute, TtlPolicy};
+use crate::fsm::SessionConfig;
+use crate::peer::socket::{self, ConnectOptions};
+use crate::peer::{self, SessionCommand, SessionEvent, SessionHandle, SessionParams};
+use crate::rib::{LocalInfo, PeerId, PeerInfo, Rib, Source};
+use crate::wire::{AsPath, Family, Notification, NotificationKind, PathAttributes, RefreshSubtype};
+
+/// Prefixes per export batch: about 10 full UPDATEs of /32s.
+const EXPORT_BATCH: usize = 8192;
+/// Batches in flight per peer.
+const EXPORT_WINDOW: usize = 4;
+/// How long shutdown waits for sessions to send their Cease.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Messages to the instance.
+#[derive(Debug)]
+pub enum InstanceEvent {
+    Accepted { stream: TcpStream, remote: SocketAddr },
+    Session { peer: PeerId, event: SessionEvent },
+    Shutdown { signal: &'static str },
+    Reload,
+}
+
+struct PeerSlot {
+    neighbor: Neighbor,
+    session: SessionHandle,
+    established: bool,
+    in_flight: usize,
+    /// Families still owed an End-of-RIB after the initial table.
+    end_of_rib_due: Vec<Family>,
+    /// Families owed an EoRR marker after a refresh (RFC 7313).
+    end_of_refresh_due: Vec<Family>,
+    enhanced_refresh: bool,
+}
+
+pub struct Instance {
+    config: Config,
+    config_path: PathBuf,
+    listeners: Vec<Arc<TcpListener>>,
+    events: mpsc::Sender<InstanceEvent>,
+    rib: Rib,
+    peers: HashMap<PeerId, PeerSlot>,
+    by_address: HashMap<IpAddr, PeerId>,
+    next_peer: u32,
+}
+
+impl Instance {
+    pub fn new(
+        config: Config,
+        config_path: PathBuf,
+        listeners: Vec<Arc<TcpListener>>,
+        events: mpsc::Sender<InstanceEvent>,
+    ) -> Self {
+        let rib =
+            Rib::new(LocalInfo { asn: config.global.asn, router_id: config.global.router_id });
+        Self {
+            config,
+            config_path,
+            listeners,
+            events,
+            rib,
+            peers: HashMap::new(),
+            by_address: HashMap::new(),
+            next_peer: 1,
+        }
+    }
+
+    pub async fn run(mut self, mut receiver: mpsc::Receiver<InstanceEvent>) {
+        for route in self.config.routes.clone() {
+            self.originate(&route);
+        }
+        for neighbor in self.config.neighbors.clone() {
+            self.add_neighbor(neighbor);
+        }
+        while let Some(event) = receiver.recv().await {
+            match event {
+                InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
+                InstanceEvent::Session { peer, event } => self.on_session(peer, event),
+                InstanceEvent::Shutdown { signal } => {
+                    tracing::info!(signal, "shutting down: sending Cease to every peer");
+                    self.shutdown(&mut receiver).await;
+                    return;
+                }
+                InstanceEvent::Reload => self.reload().await,
+            }
+        }
+    }
+
+    fn originate(&mut self, route: &StaticRoute) {
+        let attributes = static_attributes(route, self.config.global.asn);
+        if let Err(error) =
+            self.rib.originate(Source::Static, route.prefix, attributes, route.next_hop)
+        {
+            tracing::error!(prefix = %route.prefix, %error, "cannot originate a static route");
+        }
+    }
+
+    fn withdraw_static(&mut self, prefix: IpNet) {
+        if let Err(error) = self.rib.withdraw_local(Source::Static, prefix) {
+            tracing::error!(%prefix, %error, "cannot withdraw a static route");
+        }
+    }
+
+    fn add_neighbor(&mut self, neighbor: Neighbor) {
+        let id = PeerId(self.next_peer);
+        self.next_peer += 1;
+        if let Some(password) = &neighbor.password {
+            self.set_listener_keys(neighbor.address, password.as_bytes());
+        }
+        let ibgp = neighbor.remote_asn == self.config.global.asn;
+        let params = SessionParams {
+            peer: id,
+            config: session_config(&self.config, &neighbor),
+            connect: ConnectOptions {
+                remote: neighbor.remote_socket(),
+                local_address: neighbor.local_address,
+                password: neighbor.password.as_ref().map(|p| p.as_bytes().to_vec()),
+                ttl: match neighbor.ttl {
+                    TtlPolicy::Security { hops } => socket::TtlPolicy::Gtsm { hops },
+                    policy => socket::TtlPolicy::Send(policy.outgoing_ttl(ibgp)),
+                },
+            },
+            enabled: neighbor.enabled,
+        };
+        let session = peer::spawn(params, self.events.clone());
+        tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
+        self.by_address.insert(neighbor.address, id);
+        self.peers.insert(
+            id,
+            PeerSlot {
+                neighbor,
+                session,
+                established: false,
+                in_flight: 0,
+                end_of_rib_due: Vec::new(),
+                end_of_refresh_due: Vec::new(),
+                enhanced_refresh: false,
+            },
+        );
+    }
+
+    fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
+        let Some(id) = self.by_address.remove(&address) else { return };
+        if let Some(slot) = self.peers.remove(&id) {
+            slot.session.send(SessionCommand::Shutdown(cease));
+            if slot.neighbor.password.is_some() {
+                self.set_listener_keys(address, &[]);
+            }
+        }
+        if let Err(error) = self.rib.remove_peer(id) {
+            tracing::debug!(%error, "peer had no RIB state");
+        }
+        self.pump_all();
+    }
+
+    /// Installs (or with an empty key removes) a neighbour's MD5 key on every
+    /// listening socket of a compatible family.
+    fn set_listener_keys(&self, address: IpAddr, key: &[u8]) {
+        for listener in &self.listeners {
+            let is_v6 = socket::is_v6_listener(listener);
+            if address.is_ipv6() && !is_v6 {
+                continue;
+            }
+            if let Err(error) = socket::set_md5_key(listener.as_raw_fd(), is_v6, address, key) {
+                tracing::error!(%error, "cannot install the TCP MD5 key on a listener");
+            }
+        }
+    }
+
+    fn on_accepted(&mut self, stream: TcpStream, remote: SocketAddr) {
+        let address = socket::canonical_ip(remote.ip());
+        match self.by_address.get(&address).and_then(|id| self.peers.get(id)) {
+            Some(slot) if slot.neighbor.enabled => {
+                slot.session.send(SessionCommand::Inbound(stream))
+            }
+            Some(_) => tracing::info!(%remote, "refusing a connection from a disabled neighbour"),
+            None => tracing::info!(%remote, "refusing a connection from an unknown address"),
+        }
+    }
+
+    fn on_session(&mut self, id: PeerId, event: SessionEvent) {
+        match event {
+            SessionEvent::Established { negotiated, local, remote } => {
+                let Some(slot) = self.peers.get_mut(&id) else { return };
+                let info = PeerInfo {
+                    asn: negotiated.peer_asn,
+                    router_id: negotiated.peer_router_id,
+                    address: socket::canonical_ip(remote.ip()),
+                    ibgp: negotiated.peer_asn == self.config.global.asn,
+                    local_address: socket::canonical_ip(local.ip()),
+                    next_hop_v4: None,
+                    next_hop_v6: None,
+                    next_hop_self: slot.neighbor.next_hop_self,
+                    families: negotiated.families.clone(),
+                };
+                slot.established = true;
+                slot.in_flight = 0;
+                slot.enhanced_refresh = negotiated.enhanced_route_refresh;
+                slot.end_of_rib_due = negotiated.families.clone();
+                if let Err(error) = self.rib.add_peer(id, info) {
+                    tracing::error!(%error, "cannot register an established peer");
+                    return;
+                }
+                for family in &negotiated.families {
+                    if let Err(error) = self.rib.queue_full_table(id, *family) {
+                        tracing::error!(%error, "cannot queue the table for a new peer");
+                    }
+                }
+                self.pump(id);
+            }
+            SessionEvent::Down { established, .. } => {
+                if let Some(slot) = self.peers.get_mut(&id) {
+                    slot.established = false;
+                    slot.end_of_rib_due.clear();
+                    slot.end_of_refresh_due.clear();
+                }
+                if established {
+                    match self.rib.peer_down(id) {
+                        Ok(removed) => tracing::debug!(removed, "routes of the peer removed"),
+                        Err(error) => tracing::debug!(%error, "peer had no RIB state"),
+                    }
+                    self.pump_all();
+                }
+            }
+            SessionEvent::StateChanged { .. } | SessionEvent::Ended => {}
+            SessionEvent::Update(update) => {
+                tracing::trace!(peer = ?id, ?update, "UPDATE received");
+                match self.rib.apply_update(id, &update) {
+                    Ok(stats) if stats.rejected > 0 => {
+                        tracing::debug!(rejected = stats.rejected, "routes rejected as loops")
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "UPDATE not applied"),
+                }
+                self.pump_all();
+            }
+            SessionEvent::RouteRefresh(refresh) => {
+                let Some(family) = refresh.afi_safi.family() else { return };
+                let Some(slot) = self.peers.get_mut(&id) else { return };
+                if refresh.subtype != RefreshSubtype::Request || !slot.established {
+                    return;
+                }
+                tracing::info!(peer = %slot.neighbor.address, %family, "route refresh requested");
+                if slot.enhanced_refresh {
+                    slot.session.send(SessionCommand::RefreshMarker(
+                        family,
+                        RefreshSubtype::BeginningOfRefresh,
+                    ));
+                    slot.end_of_refresh_due.push(family);
+                }
+                if let Err(error) = self.rib.queue_full_table(id, family) {
+                    tracing::warn!(%error, "cannot queue the table for a refresh");
+                }
+                self.pump(id);
+            }
+            SessionEvent::Written => {
+                if let Some(slot) = self.peers.get_mut(&id) {
+                    slot.in_flight = slot.in_flight.saturating_sub(1);
+                }
+                self.pump(id);
+            }
+        }
+    }
+
+    fn pump_all(&mut self) {
+        let ids: Vec<PeerId> =
+            self.peers.iter().filter(|(_, slot)| slot.established).map(|(id, _)| *id).collect();
+        for id in ids {
+            self.pump(id);
+        }
+    }
+
+    /// Moves export work for one peer into its session, up to the window.
+    fn pump(&mut self, id: PeerId) {
+        let Some(slot) = self.peers.get_mut(&id) else { return };
+        if !slot.established {
+            return;
+        }
+        while slot.in_flight < EXPORT_WINDOW {
+            match self.rib.next_export_batch(id, EXPORT_BATCH) {
+                Some(batch) => {
+                    tracing::trace!(
+                        peer = %slot.neighbor.address,
+                        withdrawn = batch.withdrawn.len(),
+                        groups = batch.announced.len(),
+                        "export batch"
+                    );
+                    slot.session.send(SessionCommand::Export(batch));
+                    slot.in_flight += 1;
+                }
+                None => break,
+            }
+        }
+        if slot.in_flight == 0 && !self.rib.export_pending(id) {
+            for family in slot.end_of_rib_due.drain(..) {
+                slot.session.send(SessionCommand::EndOfRib(family));
+            }
+            for family in slot.end_of_refresh_due.drain(..) {
+                slot.session
+                    .send(SessionCommand::RefreshMarker(family, RefreshSubtype::EndOfRefresh));
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, receiver: &mut mpsc::Receiver<InstanceEvent>) {
+        let cease = Notification::shutdown(
+            NotificationKind::AdministrativeShutdown,
+            "bgpd is shutting down",
+        );
+        let mut running = self.peers.len();
+        for slot in self.peers.values() {
+            slot.session.send(SessionCommand::Shutdown(cease.clone()));
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while running > 0 {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(InstanceEvent::Session { event: SessionEvent::Ended, .. })) => running -= 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    async fn reload(&mut self) {
+        let path = self.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path)).await;
+        let new = match loaded {
+            Ok(Ok(config)) => config,
+            Ok(Err(errors)) => {
+                tracing::error!("reload refused, the running config stays:\n{errors}");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "reload failed");
+                return;
+            }
+        };
+        let diff = ConfigDiff::between(&self.config, &new);
+        if diff.global.iter().any(|_| diff.needs_restart()) {
+            tracing::error!("reload refused: asn and router_id changes need a restart");
+            return;
+        }
+        tracing::info!(
+            added = diff.neighbors_added.len(),
+            removed = diff.neighbors_removed.len(),
+            changed = diff.neighbors_changed.len(),
+            routes_added = diff.routes_added.len(),
+            routes_removed = diff.routes_removed.len(),
+            "applying reloaded config"
+        );
+        let deconfigured = Notification::new(NotificationKind::PeerDeconfigured, Vec::new());
+        for address in &diff.neighbors_removed {
+            self.remove_neighbor(*address, deconfigured.clone());
+        }
+        for change in &diff.neighbors_changed {
+            let address = change.neighbor.address;
+            if change.reset {
+                let cease =
+                    Notification::new(NotificationKind::OtherConfigurationChange, Vec::new());
+                self.remove_neighbor(address, cease);
+                self.add_neighbor(change.neighbor.clone());
+            } else if let Some(slot) =
+                self.by_address.get(&address).and_then(|id| self.peers.get_mut(id))
+            {
+                if slot.neighbor.enabled && !change.neighbor.enabled {
+                    let cease = Notification::shutdown(
+                        NotificationKind::AdministrativeShutdown,
+                        "disabled by configuration",
+                    );
+                    slot.session.send(SessionCommand::Stop(cease));
+                } else if !slot.neighbor.enabled && change.neighbor.enabled {
+                    slot.session.send(SessionCommand::Start);
+                }
+                slot.neighbor = change.neighbor.clone();
+            }
+        }
+        for neighbor in &diff.neighbors_added {
+            self.add_neighbor(neighbor.clone());
+        }
+        for prefix in &diff.routes_removed {
+            self.withdraw_static(*prefix);
+        }
+        for route in diff.routes_added.iter().chain(&diff.routes_changed) {
+            self.originate(route);
+        }
+        self.config = new;
+        self.pump_all();
+    }
+}
+
+fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
+    let mut session =
+        SessionConfig::new(config.global.asn, neighbor.remote_asn, config.global.router_id);
+    session.hold_time = neighbor.hold_time;
+    session.keepalive_time = Some(neighbor.keepalive_time);
+    session.connect_retry_time = Duration::from_secs(u64::from(neighbor.connect_retry_time.max(1)));
+    session.passive = neighbor.passive;
+    session.delay_open_time = (neighbor.delay_open_time > 0)
+        .then(|| Duration::from_secs(u64::from(neighbor.delay_open_time)));
+    session.families = neighbor.families.clone();
+    session
+}
+
+fn static_attributes(route: &StaticRoute, local_asn: u32) -> PathAttributes {
+    PathAttributes {
+        origin: Some(route.origin),
+        as_path: AsPath::from_sequence(std::iter::repeat_n(
+            local_asn,
+            usize::from(route.as_path_prepend),
+        )),
+        med: route.med,
+        local_pref: Some(route.local_pref),
+        communities: route.communities.clone(),
+        large_communities: route.large_communities.clone(),
+        extended_communities: route.extended_communities.clone(),
+        ..PathAttributes::default()
+    }
+}

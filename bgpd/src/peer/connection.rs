@@ -1,0 +1,282 @@
+//! One TCP connection of a session and the FSM that drives it (RFC 4271 §8:
+//! one FSM per connection, two while a collision is being resolved, §6.8).
+//!
+//! The connection only does I/O: it frames and decodes what arrives, turns it
+//! into FSM events, runs the timers the FSM asks for and writes what the FSM
+//! or the instance wants sent. Decisions belong to the FSM and the instance.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
+
+use crate::fsm::{Action, Direction, Event, Fsm, State, Timer};
+use crate::wire::{
+    CodecOptions, DecodeError, Decoded, MAX_MESSAGE_LEN, Message, Notification, UpdatePacker,
+    decode_message, encode_message, frame_length, message_type,
+};
+
+use super::socket::SocketError;
+
+/// Read buffer growth step: one extended message fits, and a full 4 KiB
+/// UPDATE burst is read in few system calls.
+const READ_CHUNK: usize = 64 * 1024;
+/// How long a NOTIFICATION may take to leave before the socket is dropped.
+const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
+
+type ConnectFuture = Pin<Box<dyn Future<Output = Result<TcpStream, SocketError>> + Send>>;
+
+/// What woke a connection up.
+pub enum Wakeup {
+    Connected(Result<TcpStream, SocketError>),
+    /// Bytes arrived (or EOF/error).
+    Read(std::io::Result<usize>),
+    /// Part of the write buffer left.
+    Wrote(std::io::Result<usize>),
+    Timer(Timer),
+}
+
+/// A decoded input for the session: FSM events plus the data the FSM does not
+/// look at (UPDATE contents, ROUTE-REFRESH requests).
+pub enum Received {
+    Event(Event),
+    Update(Box<crate::wire::DecodedUpdate>),
+    RouteRefresh(crate::wire::RouteRefresh),
+}
+
+pub struct Connection {
+    pub fsm: Fsm,
+    pub direction: Direction,
+    reader: Option<OwnedReadHalf>,
+    writer: Option<OwnedWriteHalf>,
+    connecting: Option<ConnectFuture>,
+    read_buffer: BytesMut,
+    pub write_buffer: BytesMut,
+    timers: [Option<Instant>; 6],
+    pub codec: CodecOptions,
+    pub packer: UpdatePacker,
+}
+
+fn timer_index(timer: Timer) -> usize {
+    match timer {
+        Timer::ConnectRetry => 0,
+        Timer::Hold => 1,
+        Timer::Keepalive => 2,
+        Timer::DelayOpen => 3,
+        Timer::IdleHold => 4,
+        Timer::DampingReset => 5,
+    }
+}
+
+const TIMERS: [Timer; 6] = [
+    Timer::ConnectRetry,
+    Timer::Hold,
+    Timer::Keepalive,
+    Timer::DelayOpen,
+    Timer::IdleHold,
+    Timer::DampingReset,
+];
+
+impl Connection {
+    pub fn new(fsm: Fsm, direction: Direction) -> Self {
+        Self {
+            fsm,
+            direction,
+            reader: None,
+            writer: None,
+            connecting: None,
+            read_buffer: BytesMut::with_capacity(READ_CHUNK),
+            write_buffer: BytesMut::new(),
+            timers: [None; 6],
+            codec: CodecOptions::default(),
+            packer: UpdatePacker::new(CodecOptions::default()),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.fsm.state()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    pub fn attach(&mut self, stream: TcpStream) {
+        self.connecting = None;
+        let (reader, writer) = stream.into_split();
+        self.reader = Some(reader);
+        self.writer = Some(writer);
+        self.read_buffer.clear();
+        self.write_buffer.clear();
+    }
+
+    pub fn start_connect(&mut self, future: ConnectFuture) {
+        self.connecting = Some(future);
+    }
+
+    pub fn local_and_remote(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        let writer = self.writer.as_ref()?;
+        Some((writer.local_addr().ok()?, writer.peer_addr().ok()?))
+    }
+
+    /// Queues one message. An encoding failure (a message over the size limit)
+    /// is logged and the message dropped: it is our own bug, not the peer's.
+    pub fn queue(&mut self, message: &Message) {
+        if let Err(error) = encode_message(message, &self.codec, &mut self.write_buffer) {
+            tracing::error!(%error, "cannot encode an outgoing message");
+        }
+    }
+
+    pub fn set_timer(&mut self, timer: Timer, after: Option<Duration>) {
+        self.timers[timer_index(timer)] = after.map(|d| Instant::now() + d);
+    }
+
+    /// Waits for the next thing to happen on this connection. Cancel-safe:
+    /// every branch is (reads and writes of tokio buffers, sleeps).
+    pub async fn wakeup(&mut self) -> Wakeup {
+        let next_timer =
+            self.timers.iter().enumerate().filter_map(|(i, t)| t.map(|t| (t, i))).min();
+        let Self { reader, writer, connecting, read_buffer, write_buffer, .. } = self;
+        let has_output = !write_buffer.is_empty();
+        tokio::select! {
+            result = async {
+                match connecting.as_mut() {
+                    Some(future) => future.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                *connecting = None;
+                Wakeup::Connected(result)
+            }
+            result = async {
+                match reader.as_mut() {
+                    Some(reader) => {
+                        read_buffer.reserve(READ_CHUNK);
+                        reader.read_buf(read_buffer).await
+                    }
+                    None => std::future::pending().await,
+                }
+            } => Wakeup::Read(result),
+            result = async {
+                match writer.as_mut() {
+                    Some(writer) if has_output => writer.write_buf(write_buffer).await,
+                    _ => std::future::pending().await,
+                }
+            } => Wakeup::Wrote(result),
+            _ = async {
+                match next_timer {
+                    Some((deadline, _)) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let index = next_timer.map_or(0, |(_, i)| i);
+                self.timers[index] = None;
+                Wakeup::Timer(TIMERS[index])
+            }
+        }
+    }
+
+    /// Takes every complete message out of the read buffer. A framing or
+    /// decoding error ends the list with the FSM event that resets the session.
+    pub fn drain_frames(&mut self, out: &mut Vec<Received>) {
+        let max = self.codec.max_message_len().max(MAX_MESSAGE_LEN);
+        loop {
+            let length = match frame_length(&self.read_buffer, max) {
+                Ok(Some(length)) => length,
+                Ok(None) => return,
+                Err(error) => {
+                    out.push(Received::Event(Event::BgpHeaderErr(error.notification())));
+                    self.read_buffer.clear();
+                    return;
+                }
+            };
+            let frame = self.read_buffer.split_to(length);
+            match decode_message(&frame, &self.codec) {
+                Ok(Decoded::Open(open)) => {
+                    let event = if self.fsm.timer_running(Timer::DelayOpen) {
+                        Event::BgpOpenWithDelayOpenTimerRunning(open)
+                    } else {
+                        Event::BgpOpen(open)
+                    };
+                    out.push(Received::Event(event));
+                }
+                Ok(Decoded::Update(update)) => {
+                    out.push(Received::Event(Event::UpdateMsg));
+                    out.push(Received::Update(update));
+                }
+                Ok(Decoded::Notification(notification)) => {
+                    out.push(Received::Event(Event::NotifMsg(notification)));
+                }
+                Ok(Decoded::Keepalive) => out.push(Received::Event(Event::KeepAliveMsg)),
+                Ok(Decoded::RouteRefresh(refresh)) => {
+                    out.push(Received::Event(Event::RouteRefreshMsg));
+                    out.push(Received::RouteRefresh(refresh));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "malformed message from peer");
+                    out.push(Received::Event(error_event(&frame, &error)));
+                    self.read_buffer.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Executes the transport side of one FSM action; returns `true` when the
+    /// action was handled here.
+    pub async fn execute_io(&mut self, action: &Action) -> bool {
+        match action {
+            Action::SendOpen(open) => self.queue(&Message::Open(open.clone())),
+            Action::SendKeepalive => self.queue(&Message::Keepalive),
+            Action::SendNotification(notification) => {
+                self.queue(&Message::Notification(notification.clone()))
+            }
+            Action::StartTimer(timer, after) => self.set_timer(*timer, Some(*after)),
+            Action::StopTimer(timer) => self.set_timer(*timer, None),
+            Action::Disconnect => self.disconnect().await,
+            _ => return false,
+        }
+        true
+    }
+
+    /// Flushes what is queued (a NOTIFICATION), bounded in time, and drops the
+    /// socket.
+    pub async fn disconnect(&mut self) {
+        self.connecting = None;
+        if let Some(mut writer) = self.writer.take() {
+            let buffer = std::mem::take(&mut self.write_buffer);
+            let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+                writer.write_all(&buffer).await?;
+                writer.shutdown().await
+            })
+            .await;
+        }
+        self.reader = None;
+        self.read_buffer.clear();
+        self.write_buffer.clear();
+        self.codec = CodecOptions::default();
+        self.packer = UpdatePacker::new(CodecOptions::default());
+    }
+
+    /// Consumes `written` bytes of the write buffer after a partial write.
+    pub fn advance_written(&mut self, written: usize) {
+        let written = written.min(self.write_buffer.len());
+        self.write_buffer.advance(written);
+    }
+}
+
+/// The FSM event for a message that could not be decoded, chosen by the
+/// message type octet (header errors otherwise).
+fn error_event(frame: &[u8], error: &DecodeError) -> Event {
+    let notification: Notification = error.notification();
+    match frame.get(18) {
+        Some(&message_type::OPEN) => Event::BgpOpenMsgErr(notification),
+        Some(&message_type::UPDATE) => Event::UpdateMsgErr(notification),
+        _ => Event::BgpHeaderErr(notification),
+    }
+}

@@ -1,0 +1,497 @@
+//! The session task of one neighbour (RFC 4271 §8, collision handling §6.8).
+//!
+//! It holds the primary connection (whose FSM lives as long as the neighbour)
+//! and, during a collision, a second inbound one with its own FSM. It sends
+//! [`SessionEvent`]s to the instance and takes [`SessionCommand`]s from it.
+//! Commands arrive on an unbounded channel whose depth the instance bounds
+//! itself (it keeps a window of export batches in flight per peer), so the
+//! instance never waits on a session and the two can never deadlock.
+
+use std::net::SocketAddr;
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::fsm::{
+    Action, Direction, DownReason, Event, Fsm, NegotiatedSession, SessionConfig, State,
+    connection_to_dump,
+};
+use crate::instance::InstanceEvent;
+use crate::rib::{ExportBatch, PeerId};
+use crate::wire::{
+    CodecOptions, Family, Message, Notification, RefreshSubtype, RouteRefresh, UpdateMessage,
+    UpdatePacker,
+};
+
+use super::connection::{Connection, Received, Wakeup};
+use super::socket::{self, ConnectOptions};
+
+/// What the instance asks of a session.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// Administrative start (ManualStart, or its passive form).
+    Start,
+    /// Administrative stop with this Cease.
+    Stop(Notification),
+    /// The peer connected to us.
+    Inbound(TcpStream),
+    /// Routes to send; answered by [`SessionEvent::Written`] once on the wire.
+    Export(ExportBatch),
+    /// End-of-RIB for a family (RFC 4724 §2).
+    EndOfRib(Family),
+    /// Enhanced route refresh marker (RFC 7313 §4).
+    RefreshMarker(Family, RefreshSubtype),
+    /// Stop with this Cease and end the task.
+    Shutdown(Notification),
+}
+
+/// What a session tells the instance.
+#[derive(Debug)]
+pub enum SessionEvent {
+    Established {
+        negotiated: Box<NegotiatedSession>,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    Down {
+        reason: DownReason,
+        established: bool,
+    },
+    StateChanged {
+        from: State,
+        to: State,
+    },
+    Update(Box<UpdateMessage>),
+    RouteRefresh(RouteRefresh),
+    /// One export batch left the write buffer.
+    Written,
+    /// The task ended after [`SessionCommand::Shutdown`].
+    Ended,
+}
+
+/// Everything a session task needs to run.
+pub struct SessionParams {
+    pub peer: PeerId,
+    pub config: SessionConfig,
+    pub connect: ConnectOptions,
+    pub enabled: bool,
+}
+
+/// The instance's end of a session.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    pub commands: mpsc::UnboundedSender<SessionCommand>,
+}
+
+impl SessionHandle {
+    /// Sends a command; a session that already ended is not an error.
+    pub fn send(&self, command: SessionCommand) {
+        let _ = self.commands.send(command);
+    }
+}
+
+/// Starts the task of one neighbour.
+pub fn spawn(params: SessionParams, events: mpsc::Sender<InstanceEvent>) -> SessionHandle {
+    let (commands, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(run(params, receiver, events));
+    SessionHandle { commands }
+}
+
+struct Task {
+    peer: PeerId,
+    config: SessionConfig,
+    connect: ConnectOptions,
+    events: mpsc::Sender<InstanceEvent>,
+    /// Batches encoded into the primary's write buffer, with the buffer length
+    /// at which each one is completely written (counted from the front).
+    written_marks: Vec<usize>,
+    established: bool,
+}
+
+async fn run(
+    params: SessionParams,
+    mut commands: mpsc::UnboundedReceiver<SessionCommand>,
+    events: mpsc::Sender<InstanceEvent>,
+) {
+    let mut task = Task {
+        peer: params.peer,
+        connect: params.connect,
+        events,
+        written_marks: Vec::new(),
+        established: false,
+        config: params.config.clone(),
+    };
+    let mut primary = Connection::new(Fsm::new(params.config), Direction::Outbound);
+    let mut secondary: Option<Connection> = None;
+    if params.enabled {
+        task.start(&mut primary).await;
+    }
+    let mut received = Vec::new();
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { return };
+                if task.on_command(command, &mut primary, &mut secondary).await {
+                    let _ = task.events.send(InstanceEvent::Session { peer: task.peer, event: SessionEvent::Ended }).await;
+                    return;
+                }
+            }
+            wakeup = primary.wakeup() => {
+                task.on_wakeup(wakeup, &mut primary, true, &mut received).await;
+                task.check_collision(&mut primary, &mut secondary, Direction::Outbound).await;
+            }
+            wakeup = async {
+                match secondary.as_mut() {
+                    Some(connection) => connection.wakeup().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(connection) = secondary.as_mut() {
+                    task.on_wakeup(wakeup, connection, false, &mut received).await;
+                }
+                task.check_collision(&mut primary, &mut secondary, Direction::Inbound).await;
+            }
+        }
+    }
+}
+
+impl Task {
+    async fn start(&mut self, primary: &mut Connection) {
+        let event = if self.config.passive {
+            Event::ManualStartWithPassiveTcpEstablishment
+        } else {
+            Event::ManualStart
+        };
+        self.feed(primary, event, true).await;
+    }
+
+    /// Returns `true` when the task must end.
+    async fn on_command(
+        &mut self,
+        command: SessionCommand,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+    ) -> bool {
+        match command {
+            SessionCommand::Start => self.start(primary).await,
+            SessionCommand::Stop(cease) => {
+                self.stop_all(primary, secondary, cease).await;
+            }
+            SessionCommand::Shutdown(cease) => {
+                self.stop_all(primary, secondary, cease).await;
+                return true;
+            }
+            SessionCommand::Inbound(stream) => self.on_inbound(stream, primary, secondary).await,
+            SessionCommand::Export(batch) => {
+                if self.established {
+                    encode_batch(primary, &batch);
+                    let mark = primary.write_buffer.len();
+                    if mark == 0 {
+                        // Nothing to write (already flushed or nothing encoded).
+                        self.notify(SessionEvent::Written).await;
+                    } else {
+                        self.written_marks.push(mark);
+                    }
+                } else {
+                    // The session fell before the batch arrived: the instance
+                    // resets this peer's export state when it learns that.
+                    self.notify(SessionEvent::Written).await;
+                }
+            }
+            SessionCommand::EndOfRib(family) => {
+                if self.established {
+                    primary.queue(&Message::Update(Box::new(UpdateMessage::end_of_rib(family))));
+                }
+            }
+            SessionCommand::RefreshMarker(family, subtype) => {
+                if self.established {
+                    let refresh = RouteRefresh { afi_safi: family.afi_safi(), subtype };
+                    primary.queue(&Message::RouteRefresh(refresh));
+                }
+            }
+        }
+        false
+    }
+
+    async fn stop_all(
+        &mut self,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+        cease: Notification,
+    ) {
+        if let Some(mut connection) = secondary.take() {
+            self.feed(&mut connection, Event::ManualStop(cease.clone()), false).await;
+        }
+        self.feed(primary, Event::ManualStop(cease), true).await;
+    }
+
+    async fn on_inbound(
+        &mut self,
+        stream: TcpStream,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+    ) {
+        if let Err(error) =
+            socket::apply_ttl(&stream, self.connect.remote.is_ipv6(), self.connect.ttl)
+        {
+            tracing::warn!(peer = %self.connect.remote.ip(), %error, "cannot set TTL on an accepted connection");
+        }
+        let _ = stream.set_nodelay(true);
+        match primary.state() {
+            State::Idle if primary.fsm.timer_running(crate::fsm::Timer::IdleHold) => {
+                // Waiting out the restart delay: the peer calling us is as good a
+                // reason to restart as the delay running out, and it lets the
+                // peer hear why we refuse it (e.g. Bad Peer AS) on its own
+                // connection, where it records it.
+                self.feed(primary, Event::AutomaticStartWithPassiveTcpEstablishment, true).await;
+                primary.attach(stream);
+                primary.direction = Direction::Inbound;
+                self.feed(primary, Event::TcpConnectionConfirmed, true).await;
+            }
+            State::Idle => {
+                tracing::info!(peer = %self.connect.remote.ip(), "refusing a connection while the session is stopped");
+            }
+            State::Connect | State::Active => {
+                primary.disconnect().await;
+                primary.attach(stream);
+                primary.direction = Direction::Inbound;
+                self.feed(primary, Event::TcpConnectionConfirmed, true).await;
+            }
+            State::OpenSent | State::OpenConfirm | State::Established => {
+                if secondary.is_some() {
+                    tracing::info!(peer = %self.connect.remote.ip(), "refusing a third connection");
+                    return;
+                }
+                let mut connection =
+                    Connection::new(Fsm::new(self.config.clone()), Direction::Inbound);
+                connection.attach(stream);
+                self.feed(&mut connection, Event::ManualStartWithPassiveTcpEstablishment, false)
+                    .await;
+                self.feed(&mut connection, Event::TcpConnectionConfirmed, false).await;
+                *secondary = Some(connection);
+            }
+        }
+    }
+
+    /// After either connection accepted an OPEN, decides which one survives.
+    async fn check_collision(
+        &mut self,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+        woke: Direction,
+    ) {
+        let Some(second) = secondary.as_mut() else { return };
+        if second.state() == State::Idle {
+            *secondary = None;
+            return;
+        }
+        let (opened, other_state) = match woke {
+            Direction::Inbound => (second, primary.state()),
+            Direction::Outbound => (&mut *primary, second.state()),
+        };
+        if opened.state() != State::OpenConfirm {
+            return;
+        }
+        let Some(open) = opened.fsm.session().map(|s| s.remote_open.clone()) else { return };
+        let opened_direction = opened.direction;
+        let dump = connection_to_dump(
+            self.config.router_id,
+            self.config.local_asn,
+            &open,
+            opened_direction,
+            other_state,
+        );
+        let Some(dump) = dump else { return };
+        tracing::info!(peer = %self.connect.remote.ip(), ?dump, "connection collision: closing one connection");
+        let Some(mut second) = secondary.take() else { return };
+        if second.direction == dump {
+            self.feed(&mut second, Event::OpenCollisionDump, false).await;
+        } else {
+            // The primary loses: the inbound connection and its FSM take its place.
+            self.feed(primary, Event::OpenCollisionDump, true).await;
+            std::mem::swap(primary, &mut second);
+            // The dumped FSM was the long-lived one: let the new primary restart
+            // on its own if it later fails, as the old one would have.
+        }
+    }
+
+    async fn on_wakeup(
+        &mut self,
+        wakeup: Wakeup,
+        connection: &mut Connection,
+        is_primary: bool,
+        received: &mut Vec<Received>,
+    ) {
+        match wakeup {
+            Wakeup::Connected(Ok(stream)) => {
+                connection.attach(stream);
+                connection.direction = Direction::Outbound;
+                self.feed(connection, Event::TcpCrAcked, is_primary).await;
+            }
+            Wakeup::Connected(Err(error)) => {
+                tracing::debug!(peer = %self.connect.remote.ip(), %error, "connection attempt failed");
+                self.feed(connection, Event::TcpConnectionFails, is_primary).await;
+            }
+            Wakeup::Timer(timer) => {
+                self.feed(connection, Event::timer_expired(timer), is_primary).await;
+            }
+            Wakeup::Wrote(Ok(written)) => {
+                connection.advance_written(written);
+                if is_primary {
+                    self.account_written(written).await;
+                }
+            }
+            Wakeup::Wrote(Err(error)) | Wakeup::Read(Err(error)) => {
+                tracing::debug!(peer = %self.connect.remote.ip(), %error, "connection failed");
+                self.feed(connection, Event::TcpConnectionFails, is_primary).await;
+            }
+            Wakeup::Read(Ok(0)) => {
+                tracing::debug!(peer = %self.connect.remote.ip(), "peer closed the connection");
+                // Process what arrived before the EOF (a NOTIFICATION), then fail.
+                connection.drain_frames(received);
+                self.deliver(connection, received, is_primary).await;
+                if connection.is_connected() {
+                    self.feed(connection, Event::TcpConnectionFails, is_primary).await;
+                }
+            }
+            Wakeup::Read(Ok(_)) => {
+                connection.drain_frames(received);
+                self.deliver(connection, received, is_primary).await;
+            }
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        connection: &mut Connection,
+        received: &mut Vec<Received>,
+        is_primary: bool,
+    ) {
+        for item in received.drain(..) {
+            match item {
+                Received::Event(event) => self.feed(connection, event, is_primary).await,
+                Received::Update(decoded) => {
+                    if !(is_primary && self.established) {
+                        continue;
+                    }
+                    for error in &decoded.outcome.errors {
+                        tracing::warn!(peer = %self.connect.remote.ip(), ?error, "UPDATE attribute error handled per RFC 7606");
+                    }
+                    let update = Box::new(decoded.update);
+                    self.notify(SessionEvent::Update(update)).await;
+                }
+                Received::RouteRefresh(refresh) => {
+                    if is_primary && self.established {
+                        self.notify(SessionEvent::RouteRefresh(refresh)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn account_written(&mut self, written: usize) {
+        let mut done = 0;
+        for mark in &mut self.written_marks {
+            *mark = mark.saturating_sub(written);
+            if *mark == 0 {
+                done += 1;
+            }
+        }
+        self.written_marks.retain(|mark| *mark > 0);
+        for _ in 0..done {
+            self.notify(SessionEvent::Written).await;
+        }
+    }
+
+    async fn notify(&self, event: SessionEvent) {
+        let _ = self.events.send(InstanceEvent::Session { peer: self.peer, event }).await;
+    }
+
+    /// Feeds one event to a connection's FSM and executes the actions.
+    async fn feed(&mut self, connection: &mut Connection, event: Event, is_primary: bool) {
+        let actions = connection.fsm.handle(event);
+        for action in actions {
+            if connection.execute_io(&action).await {
+                continue;
+            }
+            match action {
+                Action::Connect => {
+                    let options = self.connect.clone();
+                    connection
+                        .start_connect(Box::pin(async move { socket::connect(&options).await }));
+                }
+                Action::Established(negotiated) => {
+                    connection.codec =
+                        CodecOptions::negotiated(&negotiated.local_open, &negotiated.remote_open);
+                    connection.packer = UpdatePacker::new(connection.codec);
+                    if is_primary {
+                        let (local, remote) = connection
+                            .local_and_remote()
+                            .unwrap_or((self.connect.remote, self.connect.remote));
+                        self.established = true;
+                        self.written_marks.clear();
+                        tracing::info!(peer = %self.connect.remote.ip(), asn = negotiated.peer_asn, hold = negotiated.hold_time, "session established");
+                        self.notify(SessionEvent::Established { negotiated, local, remote }).await;
+                    }
+                }
+                Action::SessionDown { reason, established } if is_primary => {
+                    tracing::info!(peer = %self.connect.remote.ip(), reason = %describe(&reason), "session down");
+                    let was = self.established;
+                    self.established = false;
+                    let outstanding = self.written_marks.len();
+                    self.written_marks.clear();
+                    for _ in 0..outstanding {
+                        self.notify(SessionEvent::Written).await;
+                    }
+                    self.notify(SessionEvent::Down { reason, established: established || was })
+                        .await;
+                }
+                Action::StateChanged { from, to } if is_primary => {
+                    tracing::debug!(peer = %self.connect.remote.ip(), %from, %to, "state change");
+                    self.notify(SessionEvent::StateChanged { from, to }).await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn encode_batch(connection: &mut Connection, batch: &ExportBatch) {
+    let Connection { packer, write_buffer, .. } = connection;
+    if !batch.withdrawn.is_empty() {
+        if let Err(error) =
+            packer.withdraw(batch.family, batch.withdrawn.iter().copied(), write_buffer)
+        {
+            tracing::error!(%error, "cannot encode withdrawals");
+        }
+    }
+    for group in &batch.announced {
+        if let Err(error) = packer.announce(
+            &group.attributes,
+            batch.family,
+            Some(group.next_hop),
+            group.nlri.iter().copied(),
+            write_buffer,
+        ) {
+            tracing::error!(%error, "cannot encode announcements");
+        }
+    }
+    // Keep the buffer's spare capacity modest between bursts.
+    if write_buffer.is_empty() && write_buffer.capacity() > 1 << 20 {
+        *write_buffer = BytesMut::new();
+    }
+}
+
+/// One line for logs: what NOTIFICATION or failure ended the session.
+pub fn describe(reason: &DownReason) -> String {
+    match reason {
+        DownReason::NotificationSent(n) => format!("sent NOTIFICATION {n}"),
+        DownReason::NotificationReceived(n) => format!("received NOTIFICATION {n}"),
+        DownReason::TcpConnectionFailed => "TCP connection failed or closed".to_string(),
+        DownReason::Stopped => "stopped".to_string(),
+        DownReason::UnexpectedEvent { event, state } => {
+            format!("unexpected event {event:?} in state {state:?}")
+        }
+    }
+}
