@@ -30,6 +30,8 @@ use crate::wire::{AsPath, Family, Notification, NotificationKind, PathAttributes
 const EXPORT_BATCH: usize = 8192;
 /// Batches in flight per peer.
 const EXPORT_WINDOW: usize = 4;
+/// Events handled at most between two export pumps while the queue is busy.
+const MAX_DEFERRED_EVENTS: usize = 256;
 /// How long shutdown waits for sessions to send their Cease.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -63,6 +65,10 @@ pub struct Instance {
     peers: HashMap<PeerId, PeerSlot>,
     by_address: HashMap<IpAddr, PeerId>,
     next_peer: u32,
+    /// The Loc-RIB changed since the last export pump. Pumping waits until
+    /// the event queue is empty, so a burst of UPDATEs is exported as full
+    /// messages instead of one small batch per received UPDATE.
+    export_due: bool,
 }
 
 impl Instance {
@@ -83,6 +89,7 @@ impl Instance {
             peers: HashMap::new(),
             by_address: HashMap::new(),
             next_peer: 1,
+            export_due: false,
         }
     }
 
@@ -93,6 +100,7 @@ impl Instance {
         for neighbor in self.config.neighbors.clone() {
             self.add_neighbor(neighbor);
         }
+        let mut deferred = 0;
         while let Some(event) = receiver.recv().await {
             match event {
                 InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
@@ -103,6 +111,16 @@ impl Instance {
                     return;
                 }
                 InstanceEvent::Reload => self.reload().await,
+            }
+            if self.export_due {
+                deferred += 1;
+                // Never defer forever: a peer that streams UPDATEs without a
+                // pause must not starve the others' exports.
+                if receiver.is_empty() || deferred >= MAX_DEFERRED_EVENTS {
+                    self.export_due = false;
+                    deferred = 0;
+                    self.pump_all();
+                }
             }
         }
     }
@@ -253,7 +271,7 @@ impl Instance {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "UPDATE not applied"),
                 }
-                self.pump_all();
+                self.export_due = true;
             }
             SessionEvent::RouteRefresh(refresh) => {
                 let Some(family) = refresh.afi_safi.family() else { return };

@@ -215,3 +215,55 @@ fn two_bgpd_processes_exchange_routes() {
     assert_eq!(from_a.communities, ["65001:100", "65001:200"]);
     assert_eq!(from_a.large_communities, ["65001:1:2"]);
 }
+
+/// A table large enough that writes to the sink are partial: 100,000 /32s from a BIRD feeder
+/// through bgpd to a BIRD sink arrive complete, and the sink never resets the session (a
+/// corrupt byte stream would end in an UPDATE error NOTIFICATION).
+///
+/// ```text
+///   [BIRD feeder AS65002] 192.0.2.1 ── 192.0.2.2 [bgpd AS65001] 198.51.100.1 ──
+///   198.51.100.2 [BIRD sink AS65003]
+/// ```
+#[test]
+fn a_large_table_crosses_bgpd_intact() {
+    const COUNT: u32 = 100_000;
+    let line = line(["feed", "bgpd", "sink"]).check("topology");
+    let bgpd = start_bgpd(
+        &line.middle,
+        &BgpdConfig::new(65001, Ipv4Addr::new(192, 0, 2, 2))
+            .neighbor(BgpdNeighbor::new(ip([192, 0, 2, 1]), 65002))
+            .neighbor(BgpdNeighbor::new(ip([198, 51, 100, 2]), 65003)),
+    );
+    let feeder = Bird::start(
+        &line.first,
+        &BirdConfig::new(Ipv4Addr::new(192, 0, 2, 1))
+            .static_protocol(BirdStatic::new("generated", Family::Ipv4Unicast).generated(
+                Ipv4Addr::new(198, 18, 0, 0),
+                32,
+                COUNT,
+            ))
+            .bgp(BirdBgp::new("ironlb", 65002, ip([192, 0, 2, 2]), 65001)),
+    )
+    .check("feeder starts");
+    let sink = Bird::start(
+        &line.last,
+        &BirdConfig::new(Ipv4Addr::new(198, 51, 100, 2)).bgp(BirdBgp::new(
+            "ironlb",
+            65003,
+            ip([198, 51, 100, 1]),
+            65001,
+        )),
+    )
+    .check("sink starts");
+    bgpd.annotate(wait_until(
+        "the sink to hold every route",
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        || sink.route_count().ok().filter(|n| *n >= u64::from(COUNT)),
+        || format!("sink: {:?}\n{}", sink.route_count(), sink.describe("ironlb")),
+    ))
+    .check("100,000 routes reach the sink");
+    let protocol = sink.protocol("ironlb").check("sink protocol");
+    assert_eq!(protocol.last_error, None, "the sink never reset the session: {protocol:?}");
+    drop(feeder);
+}

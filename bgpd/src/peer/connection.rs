@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -36,7 +36,7 @@ pub enum Wakeup {
     Connected(Result<TcpStream, SocketError>),
     /// Bytes arrived (or EOF/error).
     Read(std::io::Result<usize>),
-    /// Part of the write buffer left.
+    /// Part of the write buffer left (`write_buf` already consumed it).
     Wrote(std::io::Result<usize>),
     Timer(Timer),
 }
@@ -181,8 +181,13 @@ impl Connection {
         }
     }
 
-    /// Takes every complete message out of the read buffer. A framing or
-    /// decoding error ends the list with the FSM event that resets the session.
+    /// Takes complete messages out of the read buffer. A framing or decoding
+    /// error ends the list with the FSM event that resets the session.
+    ///
+    /// Before Established it stops after an OPEN or KEEPALIVE: those change
+    /// what the following bytes mean (4-octet AS, ADD-PATH, message size are
+    /// only known once the FSM has processed them), so the caller feeds them
+    /// to the FSM and calls again.
     pub fn drain_frames(&mut self, out: &mut Vec<Received>) {
         let max = self.codec.max_message_len().max(MAX_MESSAGE_LEN);
         loop {
@@ -204,6 +209,7 @@ impl Connection {
                         Event::BgpOpen(open)
                     };
                     out.push(Received::Event(event));
+                    return;
                 }
                 Ok(Decoded::Update(update)) => {
                     out.push(Received::Event(Event::UpdateMsg));
@@ -212,7 +218,12 @@ impl Connection {
                 Ok(Decoded::Notification(notification)) => {
                     out.push(Received::Event(Event::NotifMsg(notification)));
                 }
-                Ok(Decoded::Keepalive) => out.push(Received::Event(Event::KeepAliveMsg)),
+                Ok(Decoded::Keepalive) => {
+                    out.push(Received::Event(Event::KeepAliveMsg));
+                    if self.fsm.state() != State::Established {
+                        return;
+                    }
+                }
                 Ok(Decoded::RouteRefresh(refresh)) => {
                     out.push(Received::Event(Event::RouteRefreshMsg));
                     out.push(Received::RouteRefresh(refresh));
@@ -261,12 +272,6 @@ impl Connection {
         self.write_buffer.clear();
         self.codec = CodecOptions::default();
         self.packer = UpdatePacker::new(CodecOptions::default());
-    }
-
-    /// Consumes `written` bytes of the write buffer after a partial write.
-    pub fn advance_written(&mut self, written: usize) {
-        let written = written.min(self.write_buffer.len());
-        self.write_buffer.advance(written);
     }
 }
 

@@ -337,7 +337,6 @@ impl Task {
                 self.feed(connection, Event::timer_expired(timer), is_primary).await;
             }
             Wakeup::Wrote(Ok(written)) => {
-                connection.advance_written(written);
                 if is_primary {
                     self.account_written(written).await;
                 }
@@ -349,16 +348,30 @@ impl Task {
             Wakeup::Read(Ok(0)) => {
                 tracing::debug!(peer = %self.connect.remote.ip(), "peer closed the connection");
                 // Process what arrived before the EOF (a NOTIFICATION), then fail.
-                connection.drain_frames(received);
-                self.deliver(connection, received, is_primary).await;
+                self.process_input(connection, received, is_primary).await;
                 if connection.is_connected() {
                     self.feed(connection, Event::TcpConnectionFails, is_primary).await;
                 }
             }
-            Wakeup::Read(Ok(_)) => {
-                connection.drain_frames(received);
-                self.deliver(connection, received, is_primary).await;
+            Wakeup::Read(Ok(_)) => self.process_input(connection, received, is_primary).await,
+        }
+    }
+
+    /// Decodes and delivers every complete message, in steps that let the FSM
+    /// see each OPEN and KEEPALIVE before the bytes after it are decoded.
+    async fn process_input(
+        &mut self,
+        connection: &mut Connection,
+        received: &mut Vec<Received>,
+        is_primary: bool,
+    ) {
+        loop {
+            connection.drain_frames(received);
+            if received.is_empty() || !connection.is_connected() {
+                received.clear();
+                return;
             }
+            self.deliver(connection, received, is_primary).await;
         }
     }
 
