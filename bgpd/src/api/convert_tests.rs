@@ -29,7 +29,7 @@ fn a_validated_path_round_trips() {
         local_pref: Some(50),
         communities: vec!["65000:1".into(), "no-export".into()],
         large_communities: vec!["65000:1:2".into()],
-        extended_communities: vec!["rt:65000:100".into(), "0x0102030405060708".into()],
+        extended_communities: vec!["rt:65000:100".into(), "0x0302030405060708".into()],
         peers: vec!["192.0.2.2".into(), "2001:db8::2".into()],
         ..v1::Path::default()
     };

@@ -349,29 +349,10 @@ fn community_list<T: Ord + Copy>(
     Ok(parsed.into_iter().map(|(value, _)| value).collect())
 }
 
-/// Extended community text forms: `rt:ASN:VALUE`, `soo:ASN:VALUE` (two-octet
-/// AS specific, RFC 4360 §4 and §5) or `0x` and 16 hex digits.
+/// Extended community text forms, as `ExtendedCommunity`'s `FromStr` reads
+/// them (the same the config file accepts).
 pub fn parse_extended_community(text: &str) -> Option<ExtendedCommunity> {
-    if let Some(hex) = text.strip_prefix("0x") {
-        if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let value = u64::from_str_radix(hex, 16).ok()?;
-        return Some(ExtendedCommunity(value.to_be_bytes()));
-    }
-    let (subtype, rest) = if let Some(rest) = text.strip_prefix("rt:") {
-        (0x02, rest)
-    } else if let Some(rest) = text.strip_prefix("soo:") {
-        (0x03, rest)
-    } else {
-        return None;
-    };
-    let (asn, value) = rest.split_once(':')?;
-    let asn: u16 = asn.parse().ok()?;
-    let value: u32 = value.parse().ok()?;
-    let [a0, a1] = asn.to_be_bytes();
-    let [v0, v1, v2, v3] = value.to_be_bytes();
-    Some(ExtendedCommunity([0x00, subtype, a0, a1, v0, v1, v2, v3]))
+    text.parse().ok()
 }
 
 fn no_output_only(index: usize, path: &v1::Path) -> Result<(), ValidationError> {

@@ -209,9 +209,9 @@ fn path_rules_table() {
             r#"paths[3].large_communities[0] "1:2" is not a valid large community"#,
         ),
         (
-            |p| p.extended_communities = vec!["rt:70000:1".into()],
+            |p| p.extended_communities = vec!["rt:70000:70000".into()],
             Code::InvalidArgument,
-            r#"paths[3].extended_communities[0] "rt:70000:1" is not a valid extended community"#,
+            r#"paths[3].extended_communities[0] "rt:70000:70000" is not a valid extended community"#,
         ),
         (
             |p| p.extended_communities = vec!["0x0102".into()],
@@ -274,7 +274,7 @@ fn extended_community_text_forms() {
         assert_eq!(parse_extended_community(bad), None, "{bad:?}");
     }
     // Display and parse agree for the forms bgpd writes.
-    for text in ["rt:65000:100", "soo:1:2", "0x0102030405060708"] {
+    for text in ["rt:65000:100", "soo:1:2", "0x0302030405060708"] {
         let parsed = parse_extended_community(text).expect("parses");
         assert_eq!(parsed.to_string(), text);
     }

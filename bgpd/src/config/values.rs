@@ -83,51 +83,7 @@ pub(super) fn parse_origin(text: &str) -> Result<Origin, Problem> {
 /// - `rt:A.B.C.D:VALUE` / `soo:...`: IPv4 address specific (§3.2, VALUE 16 bits);
 /// - `0x` and 16 hex digits: any community, octet by octet.
 pub(super) fn parse_extended_community(text: &str) -> Result<ExtendedCommunity, Problem> {
-    let bad = || Problem::ExtendedCommunity;
-    if let Some(hex) = text.strip_prefix("0x") {
-        if hex.len() != 16 || !hex.is_ascii() {
-            return Err(bad());
-        }
-        let mut octets = [0u8; 8];
-        for (i, octet) in octets.iter_mut().enumerate() {
-            *octet = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        return Ok(ExtendedCommunity(octets));
-    }
-    let mut parts = text.split(':');
-    let subtype = match parts.next() {
-        Some("rt") => 0x02,
-        Some("soo") => 0x03,
-        _ => return Err(bad()),
-    };
-    let (Some(admin), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    let mut octets = [0u8; 8];
-    octets[1] = subtype;
-    if let Ok(address) = admin.parse::<Ipv4Addr>() {
-        let value: u16 = value.parse().map_err(|_| bad())?;
-        octets[0] = 0x01;
-        octets[2..6].copy_from_slice(&address.octets());
-        octets[6..8].copy_from_slice(&value.to_be_bytes());
-    } else {
-        let asn: u32 = admin.parse().map_err(|_| bad())?;
-        match u16::try_from(asn) {
-            Ok(asn) => {
-                let value: u32 = value.parse().map_err(|_| bad())?;
-                octets[0] = 0x00;
-                octets[2..4].copy_from_slice(&asn.to_be_bytes());
-                octets[4..8].copy_from_slice(&value.to_be_bytes());
-            }
-            Err(_) => {
-                let value: u16 = value.parse().map_err(|_| bad())?;
-                octets[0] = 0x02;
-                octets[2..6].copy_from_slice(&asn.to_be_bytes());
-                octets[6..8].copy_from_slice(&value.to_be_bytes());
-            }
-        }
-    }
-    Ok(ExtendedCommunity(octets))
+    text.parse().map_err(|_| Problem::ExtendedCommunity)
 }
 
 #[cfg(test)]

@@ -285,3 +285,51 @@ fn error_event(frame: &[u8], error: &DecodeError) -> Event {
         _ => Event::BgpHeaderErr(notification),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::SessionConfig;
+    use std::net::Ipv4Addr;
+
+    fn connection() -> Connection {
+        let config = SessionConfig::new(65001, 65002, Ipv4Addr::new(192, 0, 2, 1));
+        Connection::new(Fsm::new(config), Direction::Outbound)
+    }
+
+    #[test]
+    fn before_established_decoding_stops_after_a_keepalive() {
+        let mut connection = connection();
+        let options = CodecOptions::default();
+        encode_message(&Message::Keepalive, &options, &mut connection.read_buffer).unwrap();
+        let update = Message::Update(Box::default());
+        encode_message(&update, &options, &mut connection.read_buffer).unwrap();
+        let mut out = Vec::new();
+        connection.drain_frames(&mut out);
+        assert_eq!(out.len(), 1, "only the KEEPALIVE is taken");
+        assert!(matches!(out[0], Received::Event(Event::KeepAliveMsg)));
+        assert_eq!(connection.read_buffer.len(), 23, "the UPDATE waits for the FSM");
+    }
+
+    #[test]
+    fn a_bad_marker_becomes_a_header_error_and_clears_the_buffer() {
+        let mut connection = connection();
+        connection.read_buffer.extend_from_slice(&[0u8; 19]);
+        let mut out = Vec::new();
+        connection.drain_frames(&mut out);
+        assert!(matches!(out[0], Received::Event(Event::BgpHeaderErr(_))));
+        assert!(connection.read_buffer.is_empty());
+    }
+
+    #[test]
+    fn a_partial_frame_waits_for_more_bytes() {
+        let mut connection = connection();
+        let mut frame = BytesMut::new();
+        encode_message(&Message::Keepalive, &CodecOptions::default(), &mut frame).unwrap();
+        connection.read_buffer.extend_from_slice(&frame[..10]);
+        let mut out = Vec::new();
+        connection.drain_frames(&mut out);
+        assert!(out.is_empty());
+        assert_eq!(connection.read_buffer.len(), 10);
+    }
+}

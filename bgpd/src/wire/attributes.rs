@@ -267,6 +267,11 @@ pub enum CommunityParseError {
     Standard(String),
     #[error("large community {0:?} is not GLOBAL:LOCAL1:LOCAL2 with each part 0..=4294967295")]
     Large(String),
+    #[error(
+        "extended community {0:?} is not rt:ADMIN:VALUE, soo:ADMIN:VALUE (ADMIN an ASN or IPv4 \
+         address) or 0x followed by 16 hex digits"
+    )]
+    Extended(String),
 }
 
 impl FromStr for Community {
@@ -297,15 +302,29 @@ impl ExtendedCommunity {
 }
 
 impl fmt::Display for ExtendedCommunity {
+    /// Route targets and route origins of the three transitive forms print as
+    /// `rt:`/`soo:` text that [`FromStr`] reads back to the same octets;
+    /// anything else prints as `0x` and 16 hex digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        match (b[0] & 0x3F, b[1]) {
-            // Two-octet AS specific route target / route origin (RFC 4360 §4, §5).
-            (0x00, 0x02 | 0x03) => {
-                let kind = if b[1] == 0x02 { "rt" } else { "soo" };
+        let kind = match b[1] {
+            0x02 => "rt",
+            0x03 => "soo",
+            _ => "",
+        };
+        match b[0] {
+            0x00 if !kind.is_empty() && u16::from_be_bytes([b[2], b[3]]) != 0 => {
                 let asn = u16::from_be_bytes([b[2], b[3]]);
                 let value = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
                 write!(f, "{kind}:{asn}:{value}")
+            }
+            0x01 if !kind.is_empty() => {
+                let address = Ipv4Addr::new(b[2], b[3], b[4], b[5]);
+                write!(f, "{kind}:{address}:{}", u16::from_be_bytes([b[6], b[7]]))
+            }
+            0x02 if !kind.is_empty() && u32::from_be_bytes([b[2], b[3], b[4], b[5]]) > 0xFFFF => {
+                let asn = u32::from_be_bytes([b[2], b[3], b[4], b[5]]);
+                write!(f, "{kind}:{asn}:{}", u16::from_be_bytes([b[6], b[7]]))
             }
             _ => {
                 f.write_str("0x")?;
@@ -315,6 +334,59 @@ impl fmt::Display for ExtendedCommunity {
                 Ok(())
             }
         }
+    }
+}
+
+/// Text forms, the same the API and the config accept:
+/// - `0x` and 16 hex digits: the eight octets as they are;
+/// - `rt:ADMIN:VALUE` or `soo:ADMIN:VALUE` (route target, route origin): a
+///   2-octet ASN with a 4-octet value (RFC 4360 §3.1), an IPv4 address with a
+///   2-octet value (§3.2), or a 4-octet ASN with a 2-octet value (RFC 5668).
+impl FromStr for ExtendedCommunity {
+    type Err = CommunityParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || CommunityParseError::Extended(text.to_string());
+        if let Some(hex) = text.strip_prefix("0x") {
+            if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            let value = u64::from_str_radix(hex, 16).map_err(|_| bad())?;
+            return Ok(ExtendedCommunity(value.to_be_bytes()));
+        }
+        let mut parts = text.split(':');
+        let subtype = match parts.next() {
+            Some("rt") => 0x02,
+            Some("soo") => 0x03,
+            _ => return Err(bad()),
+        };
+        let (Some(admin), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let mut octets = [0u8; 8];
+        octets[1] = subtype;
+        if let Ok(address) = admin.parse::<Ipv4Addr>() {
+            let value: u16 = value.parse().map_err(|_| bad())?;
+            octets[0] = 0x01;
+            octets[2..6].copy_from_slice(&address.octets());
+            octets[6..8].copy_from_slice(&value.to_be_bytes());
+        } else {
+            let asn: u32 = admin.parse().map_err(|_| bad())?;
+            match u16::try_from(asn) {
+                Ok(asn) => {
+                    let value: u32 = value.parse().map_err(|_| bad())?;
+                    octets[2..4].copy_from_slice(&asn.to_be_bytes());
+                    octets[4..8].copy_from_slice(&value.to_be_bytes());
+                }
+                Err(_) => {
+                    let value: u16 = value.parse().map_err(|_| bad())?;
+                    octets[0] = 0x02;
+                    octets[2..6].copy_from_slice(&asn.to_be_bytes());
+                    octets[6..8].copy_from_slice(&value.to_be_bytes());
+                }
+            }
+        }
+        Ok(ExtendedCommunity(octets))
     }
 }
 
@@ -362,5 +434,33 @@ pub struct UnknownAttribute {
 impl UnknownAttribute {
     pub fn is_transitive(&self) -> bool {
         self.flags & flags::TRANSITIVE != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_community_text_round_trips() {
+        for text in [
+            "rt:65001:100",
+            "soo:65001:7",
+            "rt:4200000000:100",
+            "rt:192.0.2.1:5",
+            "0x4002fde900000064",
+            "0x0002000000000064",
+        ] {
+            let community: ExtendedCommunity = text.parse().unwrap();
+            assert_eq!(community.to_string(), text);
+            assert_eq!(community.to_string().parse::<ExtendedCommunity>().unwrap(), community);
+        }
+        assert_eq!(
+            "rt:65001:100".parse::<ExtendedCommunity>().unwrap().0,
+            [0x00, 0x02, 0xFD, 0xE9, 0, 0, 0, 100]
+        );
+        for bad in ["rt:65001", "xx:1:2", "0x12", "rt:4200000000:70000", "rt:1:2:3"] {
+            assert!(bad.parse::<ExtendedCommunity>().is_err(), "{bad}");
+        }
     }
 }
