@@ -29,6 +29,8 @@ pub struct BgpdNeighbor {
     pub ebgp_multihop: u8,
     pub families: Vec<Family>,
     pub next_hop_self: bool,
+    /// GTSM hop count (`ttl_security = N`).
+    pub ttl_security: Option<u8>,
 }
 
 impl BgpdNeighbor {
@@ -49,7 +51,14 @@ impl BgpdNeighbor {
                 Family::Ipv6Unicast
             }],
             next_hop_self: false,
+            ttl_security: None,
         }
+    }
+
+    /// GTSM (RFC 5082) accepting peers at most `hops` away.
+    pub fn ttl_security(mut self, hops: u8) -> Self {
+        self.ttl_security = Some(hops);
+        self
     }
 
     /// Our address as next hop towards this iBGP peer.
@@ -178,7 +187,14 @@ impl BgpdConfig {
                 let _ = writeln!(c, "password = \"{password}\"");
             }
             let _ = writeln!(c, "hold_time = {}", n.hold_time);
-            let _ = writeln!(c, "ebgp_multihop = {}", n.ebgp_multihop);
+            match n.ttl_security {
+                Some(hops) => {
+                    let _ = writeln!(c, "ttl_security = {hops}");
+                }
+                None => {
+                    let _ = writeln!(c, "ebgp_multihop = {}", n.ebgp_multihop);
+                }
+            }
             let _ = writeln!(
                 c,
                 "families = [{}]",

@@ -29,6 +29,8 @@ pub struct FrrNeighbor {
     pub timers: (u16, u16),
     pub connect_retry: u16,
     pub ebgp_multihop: Option<u8>,
+    /// GTSM (`neighbor X ttl-security hops N`).
+    pub ttl_security: Option<u8>,
     pub update_source: Option<String>,
     pub families: Vec<Family>,
     /// Sends an OPEN without capabilities: a 2-octet-only speaker for AS_TRANS tests.
@@ -49,6 +51,7 @@ impl FrrNeighbor {
             timers: (3, 9),
             connect_retry: 1,
             ebgp_multihop: None,
+            ttl_security: None,
             update_source: None,
             families: vec![if address.is_ipv4() {
                 Family::Ipv4Unicast
@@ -199,6 +202,9 @@ impl FrrConfig {
             }
             if let Some(hops) = n.ebgp_multihop {
                 let _ = writeln!(c, " neighbor {a} ebgp-multihop {hops}");
+            }
+            if let Some(hops) = n.ttl_security {
+                let _ = writeln!(c, " neighbor {a} ttl-security hops {hops}");
             }
             if let Some(source) = &n.update_source {
                 let _ = writeln!(c, " neighbor {a} update-source {source}");

@@ -340,3 +340,47 @@ fn our_side_active() {
     bgpd.annotate(bird.wait_route(net("198.51.100.10/32"), UP, |_| true, "ironlb"))
         .check("bgpd connects to passive BIRD");
 }
+
+/// GTSM (RFC 5082) on both ends: FRR drops segments that arrive with a TTL below 255, so the
+/// session comes up only if bgpd sends TTL 255, and bgpd's IP_MINTTL must accept FRR's.
+#[test]
+fn gtsm_with_frr() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let bgpd = start_bgpd(
+        &pair.left,
+        &interop_tests::bgpd::BgpdConfig::new(65001, OURS)
+            .neighbor(BgpdNeighbor::new(pair.right_v4, 65002).ttl_security(1))
+            .route(BgpdRoute::new(net("198.51.100.10/32"))),
+    );
+    let mut neighbor = FrrNeighbor::new(pair.left_v4, 65001);
+    neighbor.ttl_security = Some(1);
+    let frr =
+        Frr::start(&pair.right, &FrrConfig::new(65002, THEIRS).neighbor(neighbor)).check("FRR");
+    bgpd.annotate(frr.wait_route(net("198.51.100.10/32"), UP, |_| true, pair.left_v4))
+        .check("GTSM session carries our route");
+}
+
+/// GTSM on our side only: FRR sends eBGP segments with TTL 1, which our IP_MINTTL of 255
+/// drops. FRR's OPEN may slip in before the accepted socket gets IP_MINTTL (the listener is
+/// shared by every neighbour), so FRR can believe in the session for a while; but bgpd never
+/// hears FRR's KEEPALIVE, never reaches Established and so never sends its route.
+#[test]
+fn gtsm_drops_a_peer_that_does_not_send_ttl_255() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let bgpd = start_bgpd(
+        &pair.left,
+        &interop_tests::bgpd::BgpdConfig::new(65001, OURS)
+            .neighbor(BgpdNeighbor::new(pair.right_v4, 65002).ttl_security(1))
+            .route(BgpdRoute::new(net("198.51.100.10/32"))),
+    );
+    let frr =
+        Frr::start(&pair.right, &frr_towards_bgpd(65002, 65001, pair.left_v4)).check("FRR starts");
+    bgpd.annotate(hold_for(
+        "no route from bgpd when the peer's TTL is 1",
+        Duration::from_secs(6),
+        Duration::from_millis(250),
+        || matches!(frr.route(net("198.51.100.10/32")), Ok(None)),
+        || frr.describe(pair.left_v4),
+    ))
+    .check("nothing crosses the session");
+}
