@@ -23,4 +23,12 @@ export CARGO_INCREMENTAL=0
 export CARGO_TERM_COLOR=never
 # The interop tests start the binaries built here.
 cargo build --workspace --bins
-cargo test --workspace --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run: cargo's own last lines are the (empty)
+# doc-test summaries, which say nothing about the hundreds of tests above them.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -18,7 +18,7 @@ use interop_tests::{Check, Family, hold_for};
 use ipnet::IpNet;
 
 const UP: Duration = Duration::from_secs(25);
-const ROUTE: Duration = Duration::from_secs(15);
+const ROUTE: Duration = Duration::from_secs(30);
 
 fn net(s: &str) -> IpNet {
     s.parse().expect("test prefix")

@@ -20,7 +20,7 @@ use ipnet::IpNet;
 /// Session establishment (BIRD connects after its 1 s connect delay; FRR retries every 1 s).
 pub const UP: Duration = Duration::from_secs(25);
 /// A route to appear or disappear once the session is up.
-pub const ROUTE: Duration = Duration::from_secs(15);
+pub const ROUTE: Duration = Duration::from_secs(30);
 
 pub const OURS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const THEIRS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
