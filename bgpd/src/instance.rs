@@ -13,12 +13,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use crate::api::Owners;
+use crate::api::handler::{self, ApiRequest, PeerCounts};
 use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute, TtlPolicy};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
@@ -38,10 +40,20 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Messages to the instance.
 #[derive(Debug)]
 pub enum InstanceEvent {
-    Accepted { stream: TcpStream, remote: SocketAddr },
-    Session { peer: PeerId, event: SessionEvent },
-    Shutdown { signal: &'static str },
+    Accepted {
+        stream: TcpStream,
+        remote: SocketAddr,
+    },
+    Session {
+        peer: PeerId,
+        event: SessionEvent,
+    },
+    Shutdown {
+        signal: &'static str,
+    },
     Reload,
+    /// A gRPC request, answered through the oneshot it carries.
+    Api(ApiRequest),
 }
 
 struct PeerSlot {
@@ -69,6 +81,9 @@ pub struct Instance {
     /// the event queue is empty, so a burst of UPDATEs is exported as full
     /// messages instead of one small batch per received UPDATE.
     export_due: bool,
+    /// Paths of API owners, originated into the RIB as `Source::Api`.
+    owners: Owners,
+    started: Instant,
 }
 
 impl Instance {
@@ -90,6 +105,8 @@ impl Instance {
             by_address: HashMap::new(),
             next_peer: 1,
             export_due: false,
+            owners: Owners::new(),
+            started: Instant::now(),
         }
     }
 
@@ -111,6 +128,7 @@ impl Instance {
                     return;
                 }
                 InstanceEvent::Reload => self.reload().await,
+                InstanceEvent::Api(request) => self.on_api(request),
             }
             if self.export_due {
                 deferred += 1;
@@ -122,6 +140,22 @@ impl Instance {
                     self.pump_all();
                 }
             }
+        }
+    }
+
+    fn on_api(&mut self, request: ApiRequest) {
+        let peers = PeerCounts {
+            configured: self.peers.len(),
+            established: self.peers.values().filter(|slot| slot.established).count(),
+        };
+        let context = handler::Context {
+            rib: &mut self.rib,
+            owners: &mut self.owners,
+            started: self.started,
+            peers,
+        };
+        if handler::handle(request, context) {
+            self.export_due = true;
         }
     }
 
