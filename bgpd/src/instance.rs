@@ -19,8 +19,7 @@ use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::api::Owners;
-use crate::api::handler::{self, ApiRequest, PeerCounts};
+use crate::api::handler::{self, ApiRequest, ApiState, PeerCounts};
 use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute, TtlPolicy};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
@@ -82,7 +81,7 @@ pub struct Instance {
     /// messages instead of one small batch per received UPDATE.
     export_due: bool,
     /// Paths of API owners, originated into the RIB as `Source::Api`.
-    owners: Owners,
+    api: ApiState,
     started: Instant,
 }
 
@@ -105,7 +104,7 @@ impl Instance {
             by_address: HashMap::new(),
             next_peer: 1,
             export_due: false,
-            owners: Owners::new(),
+            api: ApiState::default(),
             started: Instant::now(),
         }
     }
@@ -150,7 +149,7 @@ impl Instance {
         };
         let context = handler::Context {
             rib: &mut self.rib,
-            owners: &mut self.owners,
+            state: &mut self.api,
             started: self.started,
             peers,
         };

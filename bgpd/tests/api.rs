@@ -155,3 +155,122 @@ fn api_bind_failure_is_a_startup_error() {
     assert!(stderr.contains("cannot start the gRPC API"), "stderr: {stderr}");
     assert!(stderr.contains(&api.to_string()), "stderr: {stderr}");
 }
+
+fn path(prefix: &str) -> v1::Path {
+    v1::Path { prefix: prefix.to_string(), ..v1::Path::default() }
+}
+
+fn set(owner: &str, prefixes: &[&str]) -> v1::SetPathsRequest {
+    v1::SetPathsRequest {
+        owner: owner.to_string(),
+        paths: prefixes.iter().map(|p| path(p)).collect(),
+        grace_time_seconds: None,
+    }
+}
+
+async fn path_count(client: &mut BgpServiceClient<Channel>) -> u64 {
+    client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner().path_count
+}
+
+#[tokio::test]
+async fn set_paths_applies_the_difference_and_is_idempotent() {
+    let (_daemon, mut client) = start("").await;
+    let first = ["198.51.100.1/32", "198.51.100.2/32", "2001:db8::1/128"];
+    let answer = client.set_paths(set("lb", &first)).await.expect("SetPaths").into_inner();
+    assert_eq!(answer.added, vec!["198.51.100.1/32", "198.51.100.2/32", "2001:db8::1/128"]);
+    assert!(answer.changed.is_empty() && answer.withdrawn.is_empty());
+    assert_eq!(path_count(&mut client).await, 3);
+
+    let again = client.set_paths(set("lb", &first)).await.expect("SetPaths").into_inner();
+    assert_eq!(again, v1::SetPathsResponse::default(), "re-setting the same set changes nothing");
+    assert_eq!(path_count(&mut client).await, 3);
+
+    let mut changed = set("lb", &["198.51.100.1/32"]);
+    changed.paths[0].med = Some(10);
+    let shrunk = client.set_paths(changed).await.expect("SetPaths").into_inner();
+    assert!(shrunk.added.is_empty());
+    assert_eq!(shrunk.changed, vec!["198.51.100.1/32"]);
+    assert_eq!(shrunk.withdrawn, vec!["198.51.100.2/32", "2001:db8::1/128"]);
+    assert_eq!(path_count(&mut client).await, 1);
+
+    let info = client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner();
+    assert_eq!(info.owner_count, 1);
+    let emptied = client.set_paths(set("lb", &[])).await.expect("SetPaths").into_inner();
+    assert_eq!(emptied.withdrawn, vec!["198.51.100.1/32"]);
+    assert_eq!(path_count(&mut client).await, 0);
+}
+
+#[tokio::test]
+async fn owners_hold_their_own_paths() {
+    let (_daemon, mut client) = start("").await;
+    client.set_paths(set("a", &["198.51.100.1/32"])).await.expect("SetPaths a");
+    client.set_paths(set("b", &["198.51.100.1/32", "198.51.100.2/32"])).await.expect("SetPaths b");
+    assert_eq!(path_count(&mut client).await, 2);
+    let emptied = client.set_paths(set("b", &[])).await.expect("SetPaths b").into_inner();
+    assert_eq!(emptied.withdrawn.len(), 2);
+    // Owner a still holds its path: the prefix stays in the Loc-RIB.
+    assert_eq!(path_count(&mut client).await, 1);
+}
+
+#[tokio::test]
+async fn set_paths_rejects_host_bits_naming_field_and_value() {
+    let (_daemon, mut client) = start("").await;
+    let status = client
+        .set_paths(set("lb", &["198.51.100.0/32", "198.51.100.1/24"]))
+        .await
+        .expect_err("host bits are refused");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("paths[1].prefix"), "{}", status.message());
+    assert!(status.message().contains("198.51.100.1/24"), "{}", status.message());
+    // Nothing of a refused request is applied.
+    assert_eq!(path_count(&mut client).await, 0);
+
+    let status = client.set_paths(set("", &[])).await.expect_err("an owner is required");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+    let mut restricted = set("lb", &["198.51.100.0/24"]);
+    restricted.paths[0].peers = vec!["192.0.2.2".to_string()];
+    let status = client.set_paths(restricted).await.expect_err("peer lists are not supported");
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+}
+
+#[tokio::test]
+async fn add_and_delete_paths_answer_per_path() {
+    let (_daemon, mut client) = start("").await;
+    let request = v1::AddPathsRequest {
+        owner: "lb".to_string(),
+        paths: vec![path("198.51.100.1/32"), path("198.51.100.1/24"), path("2001:db8::/64")],
+    };
+    let results = client.add_paths(request.clone()).await.expect("AddPaths").into_inner().results;
+    let outcomes: Vec<i32> = results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            v1::PathOutcome::Added as i32,
+            v1::PathOutcome::Rejected as i32,
+            v1::PathOutcome::Added as i32
+        ]
+    );
+    assert_eq!(results[1].code, tonic::Code::InvalidArgument as i32);
+    assert!(results[1].message.contains("198.51.100.1/24"), "{}", results[1].message);
+    assert_eq!(path_count(&mut client).await, 2);
+
+    let again = client.add_paths(request).await.expect("AddPaths").into_inner().results;
+    assert_eq!(again[0].outcome, v1::PathOutcome::Unchanged as i32);
+
+    let delete = v1::DeletePathsRequest {
+        owner: "lb".to_string(),
+        prefixes: vec!["198.51.100.1/32".into(), "203.0.113.0/24".into(), "nonsense".into()],
+    };
+    let results = client.delete_paths(delete).await.expect("DeletePaths").into_inner().results;
+    let outcomes: Vec<i32> = results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            v1::PathOutcome::Withdrawn as i32,
+            v1::PathOutcome::NotFound as i32,
+            v1::PathOutcome::Rejected as i32
+        ]
+    );
+    assert_eq!(path_count(&mut client).await, 1);
+}

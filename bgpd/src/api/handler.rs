@@ -3,18 +3,142 @@
 //! and the owner state, so these functions run inside it and nothing else
 //! ever touches them; the tonic service only validates, asks and converts.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::api::Owners;
-use crate::rib::Rib;
+use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::validate::SetPathsCommand;
+use crate::api::{Owners, ValidatedPath};
+use crate::rib::{OwnerId, Rib, Source};
 use crate::wire::Family;
 
 /// A request from the gRPC service to the instance.
 #[derive(Debug)]
 pub enum ApiRequest {
-    GetInfo { reply: oneshot::Sender<Info> },
+    GetInfo {
+        reply: oneshot::Sender<Info>,
+    },
+    SetPaths {
+        command: SetPathsCommand,
+        reply: oneshot::Sender<Diff>,
+    },
+    /// Only the valid paths of the request, in request order.
+    AddPaths {
+        owner: String,
+        paths: Vec<ValidatedPath>,
+        reply: oneshot::Sender<Batch<AddOutcome>>,
+    },
+    /// Only the valid keys of the request, in request order.
+    DeletePaths {
+        owner: String,
+        keys: Vec<PathKey>,
+        reply: oneshot::Sender<Batch<DeleteOutcome>>,
+    },
+}
+
+/// The API's state inside the instance: the owners' bookkeeping and the RIB
+/// source id of each owner.
+pub struct ApiState {
+    pub owners: Owners,
+    sources: HashMap<String, OwnerId>,
+    next_source: u32,
+}
+
+impl Default for ApiState {
+    fn default() -> Self {
+        Self { owners: Owners::new(), sources: HashMap::new(), next_source: 0 }
+    }
+}
+
+impl ApiState {
+    /// The RIB source of `owner`, assigned on first use and kept for the
+    /// daemon's lifetime (owner names are few; ids are never reused, so a
+    /// stale id can never alias another owner's paths).
+    fn source(&mut self, owner: &str) -> Source {
+        if let Some(id) = self.sources.get(owner) {
+            return Source::Api(*id);
+        }
+        self.next_source += 1;
+        let id = OwnerId(self.next_source);
+        self.sources.insert(owner.to_string(), id);
+        Source::Api(id)
+    }
+}
+
+/// Puts `path` into the RIB as `source`'s. Returns whether the Loc-RIB changed.
+fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
+    match rib.originate(source, path.prefix, path.attributes.clone(), path.next_hop) {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::error!(prefix = %path.prefix, %error, "cannot originate an API path");
+            false
+        }
+    }
+}
+
+/// Takes `source`'s path for `prefix` out of the RIB.
+fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
+    match rib.withdraw_local(source, key.1) {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::error!(prefix = %key.1, %error, "cannot withdraw an API path");
+            false
+        }
+    }
+}
+
+/// `SetPaths`: replace the owner's set and apply the difference to the RIB.
+pub fn set_paths(rib: &mut Rib, state: &mut ApiState, command: SetPathsCommand) -> Diff {
+    let source = state.source(&command.owner);
+    let diff = state.owners.set_paths(&command.owner, command.paths, command.grace_time);
+    for key in &diff.withdrawn {
+        withdraw(rib, source, key);
+    }
+    for path in diff.added.iter().chain(&diff.changed) {
+        originate(rib, source, path);
+    }
+    diff
+}
+
+/// `AddPaths`: add or replace paths; held paths (owner awaiting re-sync) stay
+/// out of the RIB until the re-sync.
+pub fn add_paths(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    owner: &str,
+    paths: Vec<ValidatedPath>,
+) -> Batch<AddOutcome> {
+    let source = state.source(owner);
+    let batch = state.owners.add_paths(owner, paths.clone());
+    if !batch.held {
+        for (path, outcome) in paths.iter().zip(&batch.outcomes) {
+            if *outcome != AddOutcome::Unchanged {
+                originate(rib, source, path);
+            }
+        }
+    }
+    batch
+}
+
+/// `DeletePaths`: withdraw the owner's paths by key.
+pub fn delete_paths(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    owner: &str,
+    keys: &[PathKey],
+) -> Batch<DeleteOutcome> {
+    let source = state.source(owner);
+    let batch = state.owners.delete_paths(owner, keys);
+    if !batch.held {
+        for (key, outcome) in keys.iter().zip(&batch.outcomes) {
+            if *outcome == DeleteOutcome::Withdrawn {
+                withdraw(rib, source, key);
+            }
+        }
+    }
+    batch
 }
 
 /// What the instance knows about its peers, for the counts of [`Info`].
@@ -52,7 +176,7 @@ pub fn get_info(rib: &Rib, owners: &Owners, started: Instant, peers: PeerCounts)
 /// Everything of the instance an API request may need, borrowed for one call.
 pub struct Context<'a> {
     pub rib: &'a mut Rib,
-    pub owners: &'a mut Owners,
+    pub state: &'a mut ApiState,
     pub started: Instant,
     pub peers: PeerCounts,
 }
@@ -62,9 +186,25 @@ pub struct Context<'a> {
 pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
     match request {
         ApiRequest::GetInfo { reply } => {
-            let info = get_info(context.rib, context.owners, context.started, context.peers);
+            let info = get_info(context.rib, &context.state.owners, context.started, context.peers);
             let _ = reply.send(info);
             false
+        }
+        ApiRequest::SetPaths { command, reply } => {
+            let diff = set_paths(context.rib, context.state, command);
+            let changed = !diff.is_empty();
+            let _ = reply.send(diff);
+            changed
+        }
+        ApiRequest::AddPaths { owner, paths, reply } => {
+            let batch = add_paths(context.rib, context.state, &owner, paths);
+            let _ = reply.send(batch);
+            true
+        }
+        ApiRequest::DeletePaths { owner, keys, reply } => {
+            let batch = delete_paths(context.rib, context.state, &owner, &keys);
+            let _ = reply.send(batch);
+            true
         }
     }
 }

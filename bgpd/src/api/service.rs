@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use crate::api::handler::{ApiRequest, Info};
+use crate::api::{ValidatedPath, convert, validate};
 use crate::instance::InstanceEvent;
 
 /// bgpd's version, as `GetInfo` reports it.
@@ -41,6 +42,25 @@ impl Service {
     }
 }
 
+/// Paths restricted to some peers need per-peer export, which the RIB does
+/// not do yet: refuse them rather than announce them to everyone.
+fn refuse_peer_lists<'a>(paths: impl Iterator<Item = &'a ValidatedPath>) -> Result<(), Status> {
+    for (index, path) in paths.enumerate() {
+        if !path.peers.is_empty() {
+            return Err(Status::unimplemented(format!(
+                "paths[{index}].peers: announcing to chosen peers only is not supported yet; \
+                 leave it empty to announce to every peer"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Peers are not checked at validation: lists of peers are refused anyway.
+fn any_peer(_: std::net::IpAddr) -> bool {
+    true
+}
+
 fn info_response(info: Info, listen: &[String]) -> v1::GetInfoResponse {
     v1::GetInfoResponse {
         asn: info.asn,
@@ -63,5 +83,43 @@ impl BgpService for Service {
     ) -> Result<Response<v1::GetInfoResponse>, Status> {
         let info = self.ask(|reply| ApiRequest::GetInfo { reply }).await?;
         Ok(Response::new(info_response(info, &self.listen)))
+    }
+
+    async fn set_paths(
+        &self,
+        request: Request<v1::SetPathsRequest>,
+    ) -> Result<Response<v1::SetPathsResponse>, Status> {
+        let command = validate::set_paths(request.get_ref(), &any_peer)?;
+        refuse_peer_lists(command.paths.iter())?;
+        let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
+        Ok(Response::new(convert::set_paths_response(&diff)))
+    }
+
+    async fn add_paths(
+        &self,
+        request: Request<v1::AddPathsRequest>,
+    ) -> Result<Response<v1::AddPathsResponse>, Status> {
+        let request = request.into_inner();
+        let command = validate::add_paths(&request, &any_peer)?;
+        let paths: Vec<ValidatedPath> =
+            command.paths.iter().filter_map(|path| path.as_ref().ok()).cloned().collect();
+        refuse_peer_lists(paths.iter())?;
+        let owner = command.owner.clone();
+        let batch = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
+        let results = convert::add_results(&request, &command.paths, &batch.outcomes);
+        Ok(Response::new(v1::AddPathsResponse { results }))
+    }
+
+    async fn delete_paths(
+        &self,
+        request: Request<v1::DeletePathsRequest>,
+    ) -> Result<Response<v1::DeletePathsResponse>, Status> {
+        let request = request.into_inner();
+        let command = validate::delete_paths(&request)?;
+        let keys = command.prefixes.iter().filter_map(|key| key.as_ref().ok()).copied().collect();
+        let owner = command.owner.clone();
+        let batch = self.ask(|reply| ApiRequest::DeletePaths { owner, keys, reply }).await?;
+        let results = convert::delete_results(&request, &command.prefixes, &batch.outcomes);
+        Ok(Response::new(v1::DeletePathsResponse { results }))
     }
 }
