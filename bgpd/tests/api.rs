@@ -45,10 +45,11 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-fn spawn(config_body: &str, api: SocketAddr) -> (Child, PathBuf) {
+/// Starts `bgpd` with `config` (everything but `[api]`) and the API on `api`.
+fn spawn(config: &str, api: SocketAddr) -> (Child, PathBuf) {
     let directory = scratch_directory();
     let path = directory.join("bgpd.toml");
-    let text = format!("{GLOBAL}{config_body}[api]\nlisten = \"{api}\"\n");
+    let text = format!("{config}[api]\nlisten = \"{api}\"\n");
     std::fs::write(&path, text).expect("write config");
     let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
         .arg("--config")
@@ -60,10 +61,15 @@ fn spawn(config_body: &str, api: SocketAddr) -> (Child, PathBuf) {
     (child, directory)
 }
 
+/// Starts `bgpd` as AS 65001 without a BGP listener, `body` after `[global]`.
+async fn start(body: &str) -> (Daemon, BgpServiceClient<Channel>) {
+    start_with(&format!("{GLOBAL}{body}")).await
+}
+
 /// Starts `bgpd` and waits (with a deadline) until its API answers.
-async fn start(config_body: &str) -> (Daemon, BgpServiceClient<Channel>) {
+async fn start_with(config: &str) -> (Daemon, BgpServiceClient<Channel>) {
     let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-    let (child, directory) = spawn(config_body, api);
+    let (child, directory) = spawn(config, api);
     let mut daemon = Daemon { child, directory, api };
     let deadline = Instant::now() + READY_DEADLINE;
     let mut interval = tokio::time::interval(Duration::from_millis(20));
@@ -147,7 +153,7 @@ async fn sigterm_stops_the_daemon_cleanly() {
 fn api_bind_failure_is_a_startup_error() {
     let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let api = taken.local_addr().expect("address");
-    let (child, directory) = spawn("", api);
+    let (child, directory) = spawn(GLOBAL, api);
     let output = child.wait_with_output().expect("bgpd exits");
     let _ = std::fs::remove_dir_all(&directory);
     assert!(!output.status.success());
@@ -273,4 +279,49 @@ async fn add_and_delete_paths_answer_per_path() {
         ]
     );
     assert_eq!(path_count(&mut client).await, 1);
+}
+
+/// Polls `condition` on GetInfo until it holds, with a deadline.
+async fn wait_for_info(
+    client: &mut BgpServiceClient<Channel>,
+    what: &str,
+    condition: impl Fn(&v1::GetInfoResponse) -> bool,
+) {
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        interval.tick().await;
+        let info = client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner();
+        if condition(&info) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} not seen within {READY_DEADLINE:?}: {info:?}");
+    }
+}
+
+/// End to end: paths set through the API of one bgpd reach another bgpd over
+/// BGP, and leave it when the owner shrinks its set.
+#[tokio::test]
+async fn api_paths_are_exported_to_peers() {
+    let bgp_port = free_port();
+    let announcer = format!(
+        "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
+         listen_addresses = [\"127.0.0.1\"]\n\
+         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n"
+    );
+    let receiver = format!(
+        "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = 0\n\
+         [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {bgp_port}\n\
+         local_address = \"127.0.0.2\"\n"
+    );
+    let (_a, mut announcer) = start_with(&announcer).await;
+    let (_b, mut receiver) = start_with(&receiver).await;
+    wait_for_info(&mut announcer, "the session", |info| info.established_peer_count == 1).await;
+
+    let paths = ["198.51.100.1/32", "198.51.100.2/32"];
+    announcer.set_paths(set("lb", &paths)).await.expect("SetPaths");
+    wait_for_info(&mut receiver, "two learned paths", |info| info.path_count == 2).await;
+
+    announcer.set_paths(set("lb", &paths[..1])).await.expect("SetPaths");
+    wait_for_info(&mut receiver, "the withdrawal", |info| info.path_count == 1).await;
 }
