@@ -152,6 +152,7 @@ impl Instance {
             state: &mut self.api,
             started: self.started,
             peers,
+            by_address: &self.by_address,
         };
         if handler::handle(request, context) {
             self.export_due = true;

@@ -322,6 +322,99 @@ async fn api_paths_are_exported_to_peers() {
     announcer.set_paths(set("lb", &paths)).await.expect("SetPaths");
     wait_for_info(&mut receiver, "two learned paths", |info| info.path_count == 2).await;
 
+    let learned = list(&mut receiver, v1::ListPathsRequest::default()).await.expect("ListPaths");
+    let peer =
+        Some(v1::PathSource { source: Some(v1::path_source::Source::Peer("127.0.0.1".into())) });
+    assert!(learned.iter().all(|l| l.source == peer), "{learned:?}");
+    let adj_in = v1::ListPathsRequest {
+        table: v1::Table::AdjRibIn as i32,
+        peer: "127.0.0.1".into(),
+        ..Default::default()
+    };
+    assert_eq!(prefixes(&list(&mut receiver, adj_in).await.expect("Adj-RIB-In")), paths);
+
     announcer.set_paths(set("lb", &paths[..1])).await.expect("SetPaths");
     wait_for_info(&mut receiver, "the withdrawal", |info| info.path_count == 1).await;
+}
+
+async fn list(
+    client: &mut BgpServiceClient<Channel>,
+    request: v1::ListPathsRequest,
+) -> Result<Vec<v1::ListPathsResponse>, tonic::Status> {
+    let mut stream = client.list_paths(request).await?.into_inner();
+    let mut paths = Vec::new();
+    while let Some(message) = stream.message().await? {
+        paths.push(message);
+    }
+    Ok(paths)
+}
+
+fn prefixes(listed: &[v1::ListPathsResponse]) -> Vec<String> {
+    listed.iter().map(|l| l.path.as_ref().map(|p| p.prefix.clone()).unwrap_or_default()).collect()
+}
+
+#[tokio::test]
+async fn list_paths_filters_the_loc_rib() {
+    let routes = "[[routes]]\nprefix = \"203.0.113.0/24\"\nnext_hop = \"192.0.2.1\"\n";
+    let (_daemon, mut client) = start(routes).await;
+    let mut wanted = set("lb", &["198.51.100.1/32", "198.51.100.2/32", "2001:db8::/64"]);
+    wanted.paths[0].med = Some(7);
+    client.set_paths(wanted).await.expect("SetPaths");
+    client.set_paths(set("other", &["198.51.100.1/32"])).await.expect("SetPaths other");
+
+    let all = list(&mut client, v1::ListPathsRequest::default()).await.expect("ListPaths");
+    // Two owners hold 198.51.100.1/32: both paths are listed, one best.
+    assert_eq!(all.len(), 5, "{all:?}");
+    let config = all.iter().find(|l| l.path.as_ref().is_some_and(|p| p.prefix == "203.0.113.0/24"));
+    let config = config.expect("the static route is listed");
+    assert_eq!(
+        config.source,
+        Some(v1::PathSource { source: Some(v1::path_source::Source::Config(true)) })
+    );
+    assert!(config.best);
+
+    let v6 = v1::ListPathsRequest { family: v1::Family::Ipv6Unicast as i32, ..Default::default() };
+    assert_eq!(prefixes(&list(&mut client, v6).await.expect("v6")), vec!["2001:db8::/64"]);
+
+    let exact = v1::ListPathsRequest {
+        prefix: "198.51.100.1/32".to_string(),
+        best_only: true,
+        ..Default::default()
+    };
+    let best = list(&mut client, exact).await.expect("exact");
+    assert_eq!(prefixes(&best), vec!["198.51.100.1/32"]);
+    assert!(best[0].best);
+
+    let longer = v1::ListPathsRequest {
+        prefix: "198.51.100.0/24".to_string(),
+        r#match: v1::PrefixMatch::Longer as i32,
+        owner: "lb".to_string(),
+        ..Default::default()
+    };
+    let owned = list(&mut client, longer).await.expect("longer");
+    assert_eq!(prefixes(&owned), vec!["198.51.100.1/32", "198.51.100.2/32"]);
+    let owner = Some(v1::PathSource { source: Some(v1::path_source::Source::Owner("lb".into())) });
+    assert!(owned.iter().all(|l| l.source == owner));
+    assert_eq!(owned[0].path.as_ref().and_then(|p| p.med), Some(7));
+
+    let nobody = v1::ListPathsRequest { owner: "nobody".to_string(), ..Default::default() };
+    assert!(list(&mut client, nobody).await.expect("unknown owner").is_empty());
+}
+
+#[tokio::test]
+async fn list_paths_rejects_bad_queries() {
+    let (_daemon, mut client) = start("").await;
+    let host_bits = v1::ListPathsRequest { prefix: "198.51.100.1/24".into(), ..Default::default() };
+    let status = list(&mut client, host_bits).await.expect_err("host bits");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("198.51.100.1/24"), "{}", status.message());
+
+    let unknown = v1::ListPathsRequest {
+        table: v1::Table::AdjRibIn as i32,
+        peer: "192.0.2.99".into(),
+        ..Default::default()
+    };
+    let status = list(&mut client, unknown).await.expect_err("unknown peer");
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert!(status.message().contains("192.0.2.99"), "{}", status.message());
 }

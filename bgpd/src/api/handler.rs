@@ -4,14 +4,17 @@
 //! ever touches them; the tonic service only validates, asks and converts.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::api::listing::{self, ListError, ListedPath, SourceNames};
 use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::requests::PathQuery;
 use crate::api::validate::SetPathsCommand;
 use crate::api::{Owners, ValidatedPath};
-use crate::rib::{OwnerId, Rib, Source};
+use crate::rib::{OwnerId, PeerId, Rib, Source};
 use crate::wire::Family;
 
 /// A request from the gRPC service to the instance.
@@ -31,6 +34,10 @@ pub enum ApiRequest {
         reply: oneshot::Sender<Batch<AddOutcome>>,
     },
     /// Only the valid keys of the request, in request order.
+    ListPaths {
+        query: PathQuery,
+        reply: oneshot::Sender<Result<Vec<ListedPath>, ListError>>,
+    },
     DeletePaths {
         owner: String,
         keys: Vec<PathKey>,
@@ -179,6 +186,8 @@ pub struct Context<'a> {
     pub state: &'a mut ApiState,
     pub started: Instant,
     pub peers: PeerCounts,
+    /// The configured neighbours' RIB ids.
+    pub by_address: &'a HashMap<IpAddr, PeerId>,
 }
 
 /// Handles one request. Returns whether the Loc-RIB changed, so the instance
@@ -200,6 +209,11 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let batch = add_paths(context.rib, context.state, &owner, paths);
             let _ = reply.send(batch);
             true
+        }
+        ApiRequest::ListPaths { query, reply } => {
+            let names = SourceNames { owners: &context.state.sources, peers: context.by_address };
+            let _ = reply.send(listing::list_paths(context.rib, &names, &query));
+            false
         }
         ApiRequest::DeletePaths { owner, keys, reply } => {
             let batch = delete_paths(context.rib, context.state, &owner, &keys);

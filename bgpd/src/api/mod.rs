@@ -9,7 +9,8 @@
 //! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
 //! - [`convert`]: domain values → response messages;
 //! - [`handler`]: the instance side, one function per request, run inside
-//!   the instance task (the only owner of the RIB);
+//!   the instance task (the only owner of the RIB), and [`listing`] for
+//!   ListPaths;
 //! - [`service`]: the tonic service, which validates, asks the instance and
 //!   converts the answer;
 //! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
@@ -20,6 +21,7 @@
 pub mod convert;
 pub mod error;
 pub mod handler;
+pub mod listing;
 pub mod owners;
 pub mod peer;
 pub mod requests;

@@ -9,7 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use crate::api::handler::{ApiRequest, Info};
-use crate::api::{ValidatedPath, convert, validate};
+use crate::api::listing::{ListError, ListedPath, PathSource};
+use crate::api::{ValidatedPath, ValidationError, convert, requests, validate};
 use crate::instance::InstanceEvent;
 
 /// bgpd's version, as `GetInfo` reports it.
@@ -61,6 +62,35 @@ fn any_peer(_: std::net::IpAddr) -> bool {
     true
 }
 
+fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
+    let route = &listed.route;
+    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &[]);
+    path.stale = route.stale;
+    let source = match &listed.source {
+        PathSource::Owner(name) => Some(v1::path_source::Source::Owner(name.clone())),
+        PathSource::Peer(address) => Some(v1::path_source::Source::Peer(address.to_string())),
+        PathSource::Config => Some(v1::path_source::Source::Config(true)),
+        PathSource::Unknown => None,
+    };
+    v1::ListPathsResponse {
+        path: Some(path),
+        source: Some(v1::PathSource { source }),
+        best: listed.best,
+        age_seconds: 0,
+        path_id: 0,
+    }
+}
+
+fn list_error(error: ListError) -> Status {
+    match error {
+        ListError::UnknownPeer(address) => Status::from(ValidationError::UnknownPeer {
+            field: "peer".to_string(),
+            value: address.to_string(),
+        }),
+        ListError::AdjRibOutUnsupported => Status::unimplemented(error.to_string()),
+    }
+}
+
 fn info_response(info: Info, listen: &[String]) -> v1::GetInfoResponse {
     v1::GetInfoResponse {
         asn: info.asn,
@@ -75,8 +105,23 @@ fn info_response(info: Info, listen: &[String]) -> v1::GetInfoResponse {
     }
 }
 
+/// What the generated trait expects of a server-streaming answer.
+type ResponseStream<T> =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
 #[tonic::async_trait]
 impl BgpService for Service {
+    async fn list_paths(
+        &self,
+        request: Request<v1::ListPathsRequest>,
+    ) -> Result<Response<ResponseStream<v1::ListPathsResponse>>, Status> {
+        let query = requests::list_paths(request.get_ref(), &any_peer)?;
+        let listed =
+            self.ask(|reply| ApiRequest::ListPaths { query, reply }).await?.map_err(list_error)?;
+        let messages: Vec<_> = listed.iter().map(|path| Ok(listed_path(path))).collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+    }
+
     async fn get_info(
         &self,
         _request: Request<v1::GetInfoRequest>,
