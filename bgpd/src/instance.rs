@@ -19,7 +19,8 @@ use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::api::handler::{self, ApiRequest, ApiState, PeerCounts};
+use crate::api::handler::{self, ApiRequest, ApiState, NeighbourRef, PeerCounts};
+use crate::api::peers::SessionStatus;
 use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute, TtlPolicy};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
@@ -65,6 +66,8 @@ struct PeerSlot {
     /// Families owed an EoRR marker after a refresh (RFC 7313).
     end_of_refresh_due: Vec<Family>,
     enhanced_refresh: bool,
+    /// What the API reports about the session.
+    status: SessionStatus,
 }
 
 pub struct Instance {
@@ -153,6 +156,15 @@ impl Instance {
             started: self.started,
             peers,
             by_address: &self.by_address,
+            neighbours: self
+                .peers
+                .iter()
+                .map(|(id, slot)| NeighbourRef {
+                    id: *id,
+                    neighbor: &slot.neighbor,
+                    status: &slot.status,
+                })
+                .collect(),
         };
         if handler::handle(request, context) {
             self.export_due = true;
@@ -208,6 +220,7 @@ impl Instance {
                 end_of_rib_due: Vec::new(),
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
+                status: SessionStatus::default(),
             },
         );
     }
@@ -267,6 +280,7 @@ impl Instance {
                     families: negotiated.families.clone(),
                 };
                 slot.established = true;
+                slot.status.on_established(&negotiated, local, remote);
                 slot.in_flight = 0;
                 slot.enhanced_refresh = negotiated.enhanced_route_refresh;
                 slot.end_of_rib_due = negotiated.families.clone();
@@ -284,6 +298,7 @@ impl Instance {
             SessionEvent::Down { established, .. } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
                     slot.established = false;
+                    slot.status.on_down();
                     slot.end_of_rib_due.clear();
                     slot.end_of_refresh_due.clear();
                 }
@@ -295,7 +310,12 @@ impl Instance {
                     self.pump_all();
                 }
             }
-            SessionEvent::StateChanged { .. } | SessionEvent::Ended => {}
+            SessionEvent::StateChanged { to, .. } => {
+                if let Some(slot) = self.peers.get_mut(&id) {
+                    slot.status.on_state_changed(to);
+                }
+            }
+            SessionEvent::Ended => {}
             SessionEvent::Update(update) => {
                 tracing::trace!(peer = ?id, ?update, "UPDATE received");
                 match self.rib.apply_update(id, &update) {

@@ -333,6 +333,17 @@ async fn api_paths_are_exported_to_peers() {
     };
     assert_eq!(prefixes(&list(&mut receiver, adj_in).await.expect("Adj-RIB-In")), paths);
 
+    let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
+    let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
+    let status = peer.status.expect("status");
+    assert_eq!(status.state, v1::SessionState::Established as i32);
+    assert_eq!(status.remote_asn, 65001);
+    assert_eq!(status.remote_router_id, "192.0.2.1");
+    assert!(status.hold_time_seconds > 0);
+    assert!(status.families.contains(&(v1::Family::Ipv4Unicast as i32)));
+    let v4 = status.prefixes.iter().find(|c| c.family == v1::Family::Ipv4Unicast as i32);
+    assert_eq!(v4.map(|c| c.accepted), Some(2));
+
     announcer.set_paths(set("lb", &paths[..1])).await.expect("SetPaths");
     wait_for_info(&mut receiver, "the withdrawal", |info| info.path_count == 1).await;
 }
@@ -417,4 +428,33 @@ async fn list_paths_rejects_bad_queries() {
     let status = list(&mut client, unknown).await.expect_err("unknown peer");
     assert_eq!(status.code(), tonic::Code::NotFound);
     assert!(status.message().contains("192.0.2.99"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn peers_are_listed_with_config_and_state() {
+    let neighbours = "[[neighbors]]\naddress = \"127.0.0.3\"\nremote_asn = 65003\n\
+                      [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\nenabled = false\n";
+    let (_daemon, mut client) = start(neighbours).await;
+    let peers = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers").into_inner();
+    let addresses: Vec<&str> =
+        peers.peers.iter().filter_map(|p| p.config.as_ref()).map(|c| c.address.as_str()).collect();
+    assert_eq!(addresses, vec!["127.0.0.2", "127.0.0.3"]);
+
+    let request = v1::GetPeerRequest { address: "127.0.0.2".to_string() };
+    let peer = client.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
+    let config = peer.config.expect("config");
+    assert_eq!(config.remote_asn, 65002);
+    assert!(config.disabled);
+    let status = peer.status.expect("status");
+    assert!(status.admin_down);
+    assert_ne!(status.state, v1::SessionState::Established as i32);
+    assert_eq!(status.hold_time_seconds, 0, "nothing negotiated yet");
+
+    let unknown = v1::GetPeerRequest { address: "192.0.2.99".to_string() };
+    let status = client.get_peer(unknown).await.expect_err("unknown peer");
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert!(status.message().contains("192.0.2.99"), "{}", status.message());
+    let invalid = v1::GetPeerRequest { address: "not-an-address".to_string() };
+    let status = client.get_peer(invalid).await.expect_err("invalid address");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
 }

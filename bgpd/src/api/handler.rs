@@ -11,9 +11,11 @@ use tokio::sync::oneshot;
 
 use crate::api::listing::{self, ListError, ListedPath, SourceNames};
 use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::peers::{PeerView, SessionStatus};
 use crate::api::requests::PathQuery;
 use crate::api::validate::SetPathsCommand;
 use crate::api::{Owners, ValidatedPath};
+use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
 use crate::wire::Family;
 
@@ -34,6 +36,13 @@ pub enum ApiRequest {
         reply: oneshot::Sender<Batch<AddOutcome>>,
     },
     /// Only the valid keys of the request, in request order.
+    ListPeers {
+        reply: oneshot::Sender<Vec<PeerView>>,
+    },
+    GetPeer {
+        address: IpAddr,
+        reply: oneshot::Sender<Option<PeerView>>,
+    },
     ListPaths {
         query: PathQuery,
         reply: oneshot::Sender<Result<Vec<ListedPath>, ListError>>,
@@ -188,6 +197,21 @@ pub struct Context<'a> {
     pub peers: PeerCounts,
     /// The configured neighbours' RIB ids.
     pub by_address: &'a HashMap<IpAddr, PeerId>,
+    /// Every configured neighbour with its session status.
+    pub neighbours: Vec<NeighbourRef<'a>>,
+}
+
+/// One configured neighbour as the instance holds it.
+pub struct NeighbourRef<'a> {
+    pub id: PeerId,
+    pub neighbor: &'a Neighbor,
+    pub status: &'a SessionStatus,
+}
+
+impl NeighbourRef<'_> {
+    fn view(&self, rib: &Rib) -> PeerView {
+        PeerView::new(self.neighbor, self.status, rib, self.id)
+    }
 }
 
 /// Handles one request. Returns whether the Loc-RIB changed, so the instance
@@ -209,6 +233,22 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let batch = add_paths(context.rib, context.state, &owner, paths);
             let _ = reply.send(batch);
             true
+        }
+        ApiRequest::ListPeers { reply } => {
+            let mut views: Vec<PeerView> =
+                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+            views.sort_by_key(|view| view.neighbor.address);
+            let _ = reply.send(views);
+            false
+        }
+        ApiRequest::GetPeer { address, reply } => {
+            let view = context
+                .neighbours
+                .iter()
+                .find(|n| n.neighbor.address == address)
+                .map(|n| n.view(context.rib));
+            let _ = reply.send(view);
+            false
         }
         ApiRequest::ListPaths { query, reply } => {
             let names = SourceNames { owners: &context.state.sources, peers: context.by_address };

@@ -7,6 +7,8 @@
 //!   [`ValidationError`] naming the field and the value, which converts into the
 //!   fitting `tonic::Status`;
 //! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
+//! - [`peers`]: the session status the instance keeps per neighbour and its
+//!   conversion for ListPeers and GetPeer;
 //! - [`convert`]: domain values → response messages;
 //! - [`handler`]: the instance side, one function per request, run inside
 //!   the instance task (the only owner of the RIB), and [`listing`] for
@@ -24,6 +26,7 @@ pub mod handler;
 pub mod listing;
 pub mod owners;
 pub mod peer;
+pub mod peers;
 pub mod requests;
 pub mod service;
 pub mod transport;

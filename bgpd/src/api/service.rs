@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::handler::{ApiRequest, Info};
 use crate::api::listing::{ListError, ListedPath, PathSource};
+use crate::api::peers;
 use crate::api::{ValidatedPath, ValidationError, convert, requests, validate};
 use crate::instance::InstanceEvent;
 
@@ -128,6 +129,33 @@ impl BgpService for Service {
     ) -> Result<Response<v1::GetInfoResponse>, Status> {
         let info = self.ask(|reply| ApiRequest::GetInfo { reply }).await?;
         Ok(Response::new(info_response(info, &self.listen)))
+    }
+
+    async fn list_peers(
+        &self,
+        _request: Request<v1::ListPeersRequest>,
+    ) -> Result<Response<v1::ListPeersResponse>, Status> {
+        let views = self.ask(|reply| ApiRequest::ListPeers { reply }).await?;
+        let now = std::time::Instant::now();
+        let peers = views.iter().map(|view| peers::peer(view, now)).collect();
+        Ok(Response::new(v1::ListPeersResponse { peers }))
+    }
+
+    async fn get_peer(
+        &self,
+        request: Request<v1::GetPeerRequest>,
+    ) -> Result<Response<v1::GetPeerResponse>, Status> {
+        let text = &request.get_ref().address;
+        let address = validate::address("address", text)?;
+        let view = self.ask(|reply| ApiRequest::GetPeer { address, reply }).await?;
+        let view = view.ok_or_else(|| {
+            Status::from(ValidationError::UnknownPeer {
+                field: "address".to_string(),
+                value: text.clone(),
+            })
+        })?;
+        let peer = peers::peer(&view, std::time::Instant::now());
+        Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
     }
 
     async fn set_paths(
