@@ -282,4 +282,63 @@ mod tests {
         assert_eq!(info.prefixes, 0);
         assert_eq!(info.owners, 0);
     }
+
+    fn rib() -> Rib {
+        Rib::new(LocalInfo { asn: 65001, router_id: Ipv4Addr::new(192, 0, 2, 1) })
+    }
+
+    fn path(prefix: &str) -> ValidatedPath {
+        let prefix: ipnet::IpNet = prefix.parse().expect("literal");
+        ValidatedPath {
+            family: crate::api::validate::family_of(&prefix),
+            prefix,
+            next_hop: None,
+            attributes: crate::wire::PathAttributes::default(),
+            peers: Vec::new(),
+        }
+    }
+
+    fn command(owner: &str, prefixes: &[&str]) -> SetPathsCommand {
+        SetPathsCommand {
+            owner: owner.to_string(),
+            paths: prefixes.iter().map(|p| path(p)).collect(),
+            grace_time: None,
+        }
+    }
+
+    #[test]
+    fn set_paths_originates_as_the_owner_and_withdraws_what_is_left_out() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        let diff =
+            set_paths(&mut rib, &mut state, command("lb", &["198.51.100.0/24", "2001:db8::/48"]));
+        assert_eq!(diff.added.len(), 2);
+        let source = state.source("lb");
+        assert_eq!(rib.source_routes(source, Family::Ipv4Unicast), 1);
+        assert_eq!(rib.source_routes(source, Family::Ipv6Unicast), 1);
+
+        let diff = set_paths(&mut rib, &mut state, command("lb", &["2001:db8::/48"]));
+        assert_eq!(diff.withdrawn.len(), 1);
+        assert_eq!(rib.source_routes(source, Family::Ipv4Unicast), 0);
+        assert_eq!(rib.counts(Family::Ipv6Unicast).prefixes, 1);
+    }
+
+    #[test]
+    fn owners_get_distinct_sources() {
+        let mut state = ApiState::default();
+        let a = state.source("a");
+        assert_ne!(a, state.source("b"));
+        assert_eq!(a, state.source("a"));
+    }
+
+    #[test]
+    fn delete_of_an_unknown_prefix_leaves_the_rib_alone() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        add_paths(&mut rib, &mut state, "lb", vec![path("198.51.100.0/24")]);
+        let other = (Family::Ipv4Unicast, "203.0.113.0/24".parse().expect("literal"));
+        let batch = delete_paths(&mut rib, &mut state, "lb", &[other]);
+        assert_eq!(batch.outcomes, vec![DeleteOutcome::NotFound]);
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 1);
+    }
 }
