@@ -47,7 +47,11 @@ fn free_port() -> u16 {
 
 /// Starts `bgpd` with `config` (everything but `[api]`) and the API on `api`.
 fn spawn(config: &str, api: SocketAddr) -> (Child, PathBuf) {
-    let directory = scratch_directory();
+    spawn_in(scratch_directory(), config, &api.to_string())
+}
+
+/// Starts `bgpd` in `directory` with `[api] listen = api`.
+fn spawn_in(directory: PathBuf, config: &str, api: &str) -> (Child, PathBuf) {
     let path = directory.join("bgpd.toml");
     let text = format!("{config}[api]\nlisten = \"{api}\"\n");
     std::fs::write(&path, text).expect("write config");
@@ -457,4 +461,32 @@ async fn peers_are_listed_with_config_and_state() {
     let invalid = v1::GetPeerRequest { address: "not-an-address".to_string() };
     let status = client.get_peer(invalid).await.expect_err("invalid address");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn the_api_serves_on_a_unix_socket() {
+    let directory = scratch_directory();
+    let socket = directory.join("bgpd.sock");
+    let listen = format!("unix:{}", socket.display());
+    let (child, directory) = spawn_in(directory, GLOBAL, &listen);
+    let mut daemon = Daemon { child, directory, api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)) };
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    let info = loop {
+        interval.tick().await;
+        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
+            panic!("bgpd exited before its API was ready: {status}");
+        }
+        if let Ok(mut client) = BgpServiceClient::connect(listen.clone()).await
+            && let Ok(info) = client.get_info(v1::GetInfoRequest {}).await
+        {
+            break info.into_inner();
+        }
+        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
+    };
+    assert_eq!(info.listen, vec![listen]);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&socket).expect("socket exists").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o660);
 }
