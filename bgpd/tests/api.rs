@@ -123,7 +123,7 @@ async fn health_and_reflection_are_served() {
         .connect()
         .await
         .expect("connect");
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     for service in ["", ironlb_proto::BGP_SERVICE_NAME] {
         let request = tonic_health::pb::HealthCheckRequest { service: service.to_string() };
         let answer = health.check(request).await.expect("health check").into_inner();
@@ -133,6 +133,28 @@ async fn health_and_reflection_are_served() {
             "service {service:?}"
         );
     }
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = answers.message().await.expect("an answer").expect("a message");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&ironlb_proto::BGP_SERVICE_NAME), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
 
 #[tokio::test]
