@@ -156,15 +156,18 @@ impl Instance {
             started: self.started,
             peers,
             by_address: &self.by_address,
-            neighbours: self
-                .peers
-                .iter()
-                .map(|(id, slot)| NeighbourRef {
-                    id: *id,
-                    neighbor: &slot.neighbor,
-                    status: &slot.status,
-                })
-                .collect(),
+            neighbours: if request.needs_neighbours() {
+                self.peers
+                    .iter()
+                    .map(|(id, slot)| NeighbourRef {
+                        id: *id,
+                        neighbor: &slot.neighbor,
+                        status: &slot.status,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         };
         if handler::handle(request, context) {
             self.export_due = true;

@@ -54,6 +54,14 @@ pub enum ApiRequest {
     },
 }
 
+impl ApiRequest {
+    /// Whether answering needs [`Context::neighbours`] (the instance then
+    /// lists them; other requests skip that work).
+    pub fn needs_neighbours(&self) -> bool {
+        matches!(self, ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. })
+    }
+}
+
 /// The API's state inside the instance: the owners' bookkeeping and the RIB
 /// source id of each owner.
 pub struct ApiState {
@@ -197,7 +205,8 @@ pub struct Context<'a> {
     pub peers: PeerCounts,
     /// The configured neighbours' RIB ids.
     pub by_address: &'a HashMap<IpAddr, PeerId>,
-    /// Every configured neighbour with its session status.
+    /// Every configured neighbour with its session status; empty unless the
+    /// request [`needs_neighbours`](ApiRequest::needs_neighbours).
     pub neighbours: Vec<NeighbourRef<'a>>,
 }
 
