@@ -227,6 +227,11 @@ async fn set_paths_applies_the_difference_and_is_idempotent() {
 
     let info = client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner();
     assert_eq!(info.owner_count, 1);
+    let owners = client.list_owners(v1::ListOwnersRequest {}).await.expect("ListOwners");
+    let owners = owners.into_inner().owners;
+    assert_eq!(owners.len(), 1);
+    assert_eq!((owners[0].name.as_str(), owners[0].path_count), ("lb", 1));
+    assert_eq!(owners[0].state, v1::OwnerState::Unleased as i32);
     let emptied = client.set_paths(set("lb", &[])).await.expect("SetPaths").into_inner();
     assert_eq!(emptied.withdrawn, vec!["198.51.100.1/32"]);
     assert_eq!(path_count(&mut client).await, 0);

@@ -14,7 +14,7 @@ use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
 use crate::api::peers::{PeerView, SessionStatus};
 use crate::api::requests::PathQuery;
 use crate::api::validate::SetPathsCommand;
-use crate::api::{Owners, ValidatedPath};
+use crate::api::{Owners, ValidatedPath, convert};
 use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
 use crate::wire::Family;
@@ -38,6 +38,10 @@ pub enum ApiRequest {
     /// Only the valid keys of the request, in request order.
     ListPeers {
         reply: oneshot::Sender<Vec<PeerView>>,
+    },
+    /// Answered in `.proto` form: an owner view borrows the instance's state.
+    ListOwners {
+        reply: oneshot::Sender<Vec<ironlb_proto::bgpd::v1::Owner>>,
     },
     GetPeer {
         address: IpAddr,
@@ -248,6 +252,13 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
                 context.neighbours.iter().map(|n| n.view(context.rib)).collect();
             views.sort_by_key(|view| view.neighbor.address);
             let _ = reply.send(views);
+            false
+        }
+        ApiRequest::ListOwners { reply } => {
+            let now = Instant::now();
+            let owners =
+                context.state.owners.owners().map(|view| convert::owner(&view, now)).collect();
+            let _ = reply.send(owners);
             false
         }
         ApiRequest::GetPeer { address, reply } => {

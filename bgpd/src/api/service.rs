@@ -158,6 +158,14 @@ impl BgpService for Service {
         Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
     }
 
+    async fn list_owners(
+        &self,
+        _request: Request<v1::ListOwnersRequest>,
+    ) -> Result<Response<v1::ListOwnersResponse>, Status> {
+        let owners = self.ask(|reply| ApiRequest::ListOwners { reply }).await?;
+        Ok(Response::new(v1::ListOwnersResponse { owners }))
+    }
+
     async fn set_paths(
         &self,
         request: Request<v1::SetPathsRequest>,
