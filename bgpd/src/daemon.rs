@@ -8,6 +8,9 @@
 //!         ▲────────────────────────────────┘
 //! ```
 //!
+//! The gRPC API task sends `InstanceEvent::Api` requests, each with a oneshot
+//! for the answer; it never touches the RIB itself.
+//!
 //! Every task other than the instance only does I/O and sends messages; the
 //! instance is the single owner of shared state, so no lock is needed anywhere.
 
@@ -19,7 +22,9 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::config::Config;
+use crate::api::service::Service;
+use crate::api::transport::{self, ListenAddress, ServeError};
+use crate::config::{ApiListen, Config};
 use crate::instance::{Instance, InstanceEvent};
 use crate::peer::socket::{self, SocketError};
 
@@ -27,12 +32,16 @@ use crate::peer::socket::{self, SocketError};
 /// UPDATEs from one peer slows its reader (TCP pushes back on the peer) instead
 /// of growing memory without limit.
 const EVENT_QUEUE: usize = 1024;
+/// How long shutdown waits for in-flight API calls.
+const API_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reasons the daemon cannot start or keep running.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("cannot listen for BGP connections: {0}")]
     Listen(#[source] SocketError),
+    #[error("cannot start the gRPC API: {0}")]
+    Api(#[source] ServeError),
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
 }
@@ -52,10 +61,33 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
         }
     }
 
+    let address = match &config.api.listen {
+        ApiListen::Tcp(socket) => ListenAddress::Tcp(*socket),
+        ApiListen::Unix(path) => ListenAddress::Unix(path.clone()),
+    };
+    let api = transport::bind(&address).await.map_err(DaemonError::Api)?;
+    let bound = api.local_address().unwrap_or(address);
+    let service = Service::new(events.clone(), vec![bound.to_string()]);
+    let (routes, _health) = transport::routes(service).await.map_err(DaemonError::Api)?;
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        if let Err(error) = transport::serve(api, routes, async {
+            let _ = api_stopped.await;
+        })
+        .await
+        {
+            tracing::error!(%error, "the gRPC API stopped");
+        }
+    });
+    tracing::info!(address = %bound, "gRPC API listening");
+
     spawn_signal_task(events.clone()).map_err(DaemonError::Signals)?;
 
     let instance = Instance::new(config, config_path, listeners, events);
     instance.run(receiver).await;
+    let _ = stop_api.send(());
+    // In-flight calls may finish, but an idle client must not hold shutdown.
+    let _ = tokio::time::timeout(API_SHUTDOWN_GRACE, server).await;
     Ok(())
 }
 

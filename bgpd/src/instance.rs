@@ -13,12 +13,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use crate::api::handler::{self, ApiRequest, ApiState, NeighbourRef, PeerCounts};
+use crate::api::peers::SessionStatus;
 use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute, TtlPolicy};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
@@ -38,10 +40,20 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Messages to the instance.
 #[derive(Debug)]
 pub enum InstanceEvent {
-    Accepted { stream: TcpStream, remote: SocketAddr },
-    Session { peer: PeerId, event: SessionEvent },
-    Shutdown { signal: &'static str },
+    Accepted {
+        stream: TcpStream,
+        remote: SocketAddr,
+    },
+    Session {
+        peer: PeerId,
+        event: SessionEvent,
+    },
+    Shutdown {
+        signal: &'static str,
+    },
     Reload,
+    /// A gRPC request, answered through the oneshot it carries.
+    Api(ApiRequest),
 }
 
 struct PeerSlot {
@@ -54,6 +66,8 @@ struct PeerSlot {
     /// Families owed an EoRR marker after a refresh (RFC 7313).
     end_of_refresh_due: Vec<Family>,
     enhanced_refresh: bool,
+    /// What the API reports about the session.
+    status: SessionStatus,
 }
 
 pub struct Instance {
@@ -69,6 +83,9 @@ pub struct Instance {
     /// the event queue is empty, so a burst of UPDATEs is exported as full
     /// messages instead of one small batch per received UPDATE.
     export_due: bool,
+    /// Paths of API owners, originated into the RIB as `Source::Api`.
+    api: ApiState,
+    started: Instant,
 }
 
 impl Instance {
@@ -90,6 +107,8 @@ impl Instance {
             by_address: HashMap::new(),
             next_peer: 1,
             export_due: false,
+            api: ApiState::default(),
+            started: Instant::now(),
         }
     }
 
@@ -111,6 +130,7 @@ impl Instance {
                     return;
                 }
                 InstanceEvent::Reload => self.reload().await,
+                InstanceEvent::Api(request) => self.on_api(request),
             }
             if self.export_due {
                 deferred += 1;
@@ -122,6 +142,35 @@ impl Instance {
                     self.pump_all();
                 }
             }
+        }
+    }
+
+    fn on_api(&mut self, request: ApiRequest) {
+        let peers = PeerCounts {
+            configured: self.peers.len(),
+            established: self.peers.values().filter(|slot| slot.established).count(),
+        };
+        let context = handler::Context {
+            rib: &mut self.rib,
+            state: &mut self.api,
+            started: self.started,
+            peers,
+            by_address: &self.by_address,
+            neighbours: if request.needs_neighbours() {
+                self.peers
+                    .iter()
+                    .map(|(id, slot)| NeighbourRef {
+                        id: *id,
+                        neighbor: &slot.neighbor,
+                        status: &slot.status,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        };
+        if handler::handle(request, context) {
+            self.export_due = true;
         }
     }
 
@@ -174,6 +223,7 @@ impl Instance {
                 end_of_rib_due: Vec::new(),
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
+                status: SessionStatus::default(),
             },
         );
     }
@@ -233,6 +283,7 @@ impl Instance {
                     families: negotiated.families.clone(),
                 };
                 slot.established = true;
+                slot.status.on_established(&negotiated, local, remote);
                 slot.in_flight = 0;
                 slot.enhanced_refresh = negotiated.enhanced_route_refresh;
                 slot.end_of_rib_due = negotiated.families.clone();
@@ -250,6 +301,7 @@ impl Instance {
             SessionEvent::Down { established, .. } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
                     slot.established = false;
+                    slot.status.on_down();
                     slot.end_of_rib_due.clear();
                     slot.end_of_refresh_due.clear();
                 }
@@ -261,7 +313,12 @@ impl Instance {
                     self.pump_all();
                 }
             }
-            SessionEvent::StateChanged { .. } | SessionEvent::Ended => {}
+            SessionEvent::StateChanged { to, .. } => {
+                if let Some(slot) = self.peers.get_mut(&id) {
+                    slot.status.on_state_changed(to);
+                }
+            }
+            SessionEvent::Ended => {}
             SessionEvent::Update(update) => {
                 tracing::trace!(peer = ?id, ?update, "UPDATE received");
                 match self.rib.apply_update(id, &update) {

@@ -7,7 +7,14 @@
 //!   [`ValidationError`] naming the field and the value, which converts into the
 //!   fitting `tonic::Status`;
 //! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
+//! - [`peers`]: the session status the instance keeps per neighbour and its
+//!   conversion for ListPeers and GetPeer;
 //! - [`convert`]: domain values → response messages;
+//! - [`handler`]: the instance side, one function per request, run inside
+//!   the instance task (the only owner of the RIB), and [`listing`] for
+//!   ListPaths;
+//! - [`service`]: the tonic service, which validates, asks the instance and
+//!   converts the answer;
 //! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
 //! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
 //!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
@@ -15,9 +22,13 @@
 
 pub mod convert;
 pub mod error;
+pub mod handler;
+pub mod listing;
 pub mod owners;
 pub mod peer;
+pub mod peers;
 pub mod requests;
+pub mod service;
 pub mod transport;
 pub mod validate;
 

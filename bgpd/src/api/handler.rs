@@ -1,0 +1,364 @@
+//! The instance side of the API: each [`ApiRequest`] carries its validated
+//! input and a oneshot sender for the answer. The instance task owns the RIB
+//! and the owner state, so these functions run inside it and nothing else
+//! ever touches them; the tonic service only validates, asks and converts.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::api::listing::{self, ListError, ListedPath, SourceNames};
+use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::peers::{PeerView, SessionStatus};
+use crate::api::requests::PathQuery;
+use crate::api::validate::SetPathsCommand;
+use crate::api::{Owners, ValidatedPath, convert};
+use crate::config::Neighbor;
+use crate::rib::{OwnerId, PeerId, Rib, Source};
+use crate::wire::Family;
+
+/// A request from the gRPC service to the instance.
+#[derive(Debug)]
+pub enum ApiRequest {
+    GetInfo {
+        reply: oneshot::Sender<Info>,
+    },
+    SetPaths {
+        command: SetPathsCommand,
+        reply: oneshot::Sender<Diff>,
+    },
+    /// Only the valid paths of the request, in request order.
+    AddPaths {
+        owner: String,
+        paths: Vec<ValidatedPath>,
+        reply: oneshot::Sender<Batch<AddOutcome>>,
+    },
+    /// Only the valid keys of the request, in request order.
+    ListPeers {
+        reply: oneshot::Sender<Vec<PeerView>>,
+    },
+    /// Answered in `.proto` form: an owner view borrows the instance's state.
+    ListOwners {
+        reply: oneshot::Sender<Vec<ironlb_proto::bgpd::v1::Owner>>,
+    },
+    GetPeer {
+        address: IpAddr,
+        reply: oneshot::Sender<Option<PeerView>>,
+    },
+    ListPaths {
+        query: PathQuery,
+        reply: oneshot::Sender<Result<Vec<ListedPath>, ListError>>,
+    },
+    DeletePaths {
+        owner: String,
+        keys: Vec<PathKey>,
+        reply: oneshot::Sender<Batch<DeleteOutcome>>,
+    },
+}
+
+impl ApiRequest {
+    /// Whether answering needs [`Context::neighbours`] (the instance then
+    /// lists them; other requests skip that work).
+    pub fn needs_neighbours(&self) -> bool {
+        matches!(self, ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. })
+    }
+}
+
+/// The API's state inside the instance: the owners' bookkeeping and the RIB
+/// source id of each owner.
+pub struct ApiState {
+    pub owners: Owners,
+    sources: HashMap<String, OwnerId>,
+    next_source: u32,
+}
+
+impl Default for ApiState {
+    fn default() -> Self {
+        Self { owners: Owners::new(), sources: HashMap::new(), next_source: 0 }
+    }
+}
+
+impl ApiState {
+    /// The RIB source of `owner`, assigned on first use and kept for the
+    /// daemon's lifetime (owner names are few; ids are never reused, so a
+    /// stale id can never alias another owner's paths).
+    fn source(&mut self, owner: &str) -> Source {
+        if let Some(id) = self.sources.get(owner) {
+            return Source::Api(*id);
+        }
+        self.next_source += 1;
+        let id = OwnerId(self.next_source);
+        self.sources.insert(owner.to_string(), id);
+        Source::Api(id)
+    }
+}
+
+/// Puts `path` into the RIB as `source`'s. Returns whether the Loc-RIB changed.
+fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
+    match rib.originate(source, path.prefix, path.attributes.clone(), path.next_hop) {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::error!(prefix = %path.prefix, %error, "cannot originate an API path");
+            false
+        }
+    }
+}
+
+/// Takes `source`'s path for `prefix` out of the RIB.
+fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
+    match rib.withdraw_local(source, key.1) {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::error!(prefix = %key.1, %error, "cannot withdraw an API path");
+            false
+        }
+    }
+}
+
+/// `SetPaths`: replace the owner's set and apply the difference to the RIB.
+pub fn set_paths(rib: &mut Rib, state: &mut ApiState, command: SetPathsCommand) -> Diff {
+    let source = state.source(&command.owner);
+    let diff = state.owners.set_paths(&command.owner, command.paths, command.grace_time);
+    for key in &diff.withdrawn {
+        withdraw(rib, source, key);
+    }
+    for path in diff.added.iter().chain(&diff.changed) {
+        originate(rib, source, path);
+    }
+    diff
+}
+
+/// `AddPaths`: add or replace paths; held paths (owner awaiting re-sync) stay
+/// out of the RIB until the re-sync.
+pub fn add_paths(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    owner: &str,
+    paths: Vec<ValidatedPath>,
+) -> Batch<AddOutcome> {
+    let source = state.source(owner);
+    let batch = state.owners.add_paths(owner, paths.clone());
+    if !batch.held {
+        for (path, outcome) in paths.iter().zip(&batch.outcomes) {
+            if *outcome != AddOutcome::Unchanged {
+                originate(rib, source, path);
+            }
+        }
+    }
+    batch
+}
+
+/// `DeletePaths`: withdraw the owner's paths by key.
+pub fn delete_paths(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    owner: &str,
+    keys: &[PathKey],
+) -> Batch<DeleteOutcome> {
+    let source = state.source(owner);
+    let batch = state.owners.delete_paths(owner, keys);
+    if !batch.held {
+        for (key, outcome) in keys.iter().zip(&batch.outcomes) {
+            if *outcome == DeleteOutcome::Withdrawn {
+                withdraw(rib, source, key);
+            }
+        }
+    }
+    batch
+}
+
+/// What the instance knows about its peers, for the counts of [`Info`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerCounts {
+    pub configured: usize,
+    pub established: usize,
+}
+
+/// The daemon's identity and counts (`GetInfo`), in domain types.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub asn: u32,
+    pub router_id: std::net::Ipv4Addr,
+    pub uptime: Duration,
+    pub peers: PeerCounts,
+    /// Prefixes with a best path, all families.
+    pub prefixes: usize,
+    pub owners: usize,
+}
+
+/// Answers `GetInfo` from the instance's state.
+pub fn get_info(rib: &Rib, owners: &Owners, started: Instant, peers: PeerCounts) -> Info {
+    let local = rib.local();
+    Info {
+        asn: local.asn,
+        router_id: local.router_id,
+        uptime: started.elapsed(),
+        peers,
+        prefixes: Family::ALL.iter().map(|family| rib.counts(*family).prefixes).sum(),
+        owners: owners.len(),
+    }
+}
+
+/// Everything of the instance an API request may need, borrowed for one call.
+pub struct Context<'a> {
+    pub rib: &'a mut Rib,
+    pub state: &'a mut ApiState,
+    pub started: Instant,
+    pub peers: PeerCounts,
+    /// The configured neighbours' RIB ids.
+    pub by_address: &'a HashMap<IpAddr, PeerId>,
+    /// Every configured neighbour with its session status; empty unless the
+    /// request [`needs_neighbours`](ApiRequest::needs_neighbours).
+    pub neighbours: Vec<NeighbourRef<'a>>,
+}
+
+/// One configured neighbour as the instance holds it.
+pub struct NeighbourRef<'a> {
+    pub id: PeerId,
+    pub neighbor: &'a Neighbor,
+    pub status: &'a SessionStatus,
+}
+
+impl NeighbourRef<'_> {
+    fn view(&self, rib: &Rib) -> PeerView {
+        PeerView::new(self.neighbor, self.status, rib, self.id)
+    }
+}
+
+/// Handles one request. Returns whether the Loc-RIB changed, so the instance
+/// pumps exports. A dropped reply (the client went away) is not an error.
+pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
+    match request {
+        ApiRequest::GetInfo { reply } => {
+            let info = get_info(context.rib, &context.state.owners, context.started, context.peers);
+            let _ = reply.send(info);
+            false
+        }
+        ApiRequest::SetPaths { command, reply } => {
+            let diff = set_paths(context.rib, context.state, command);
+            let changed = !diff.is_empty();
+            let _ = reply.send(diff);
+            changed
+        }
+        ApiRequest::AddPaths { owner, paths, reply } => {
+            let batch = add_paths(context.rib, context.state, &owner, paths);
+            let _ = reply.send(batch);
+            true
+        }
+        ApiRequest::ListPeers { reply } => {
+            let mut views: Vec<PeerView> =
+                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+            views.sort_by_key(|view| view.neighbor.address);
+            let _ = reply.send(views);
+            false
+        }
+        ApiRequest::ListOwners { reply } => {
+            let now = Instant::now();
+            let owners =
+                context.state.owners.owners().map(|view| convert::owner(&view, now)).collect();
+            let _ = reply.send(owners);
+            false
+        }
+        ApiRequest::GetPeer { address, reply } => {
+            let view = context
+                .neighbours
+                .iter()
+                .find(|n| n.neighbor.address == address)
+                .map(|n| n.view(context.rib));
+            let _ = reply.send(view);
+            false
+        }
+        ApiRequest::ListPaths { query, reply } => {
+            let names = SourceNames { owners: &context.state.sources, peers: context.by_address };
+            let _ = reply.send(listing::list_paths(context.rib, &names, &query));
+            false
+        }
+        ApiRequest::DeletePaths { owner, keys, reply } => {
+            let batch = delete_paths(context.rib, context.state, &owner, &keys);
+            let _ = reply.send(batch);
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::rib::LocalInfo;
+
+    #[test]
+    fn get_info_reports_identity_and_counts() {
+        let rib = Rib::new(LocalInfo { asn: 65001, router_id: Ipv4Addr::new(192, 0, 2, 1) });
+        let owners = Owners::new();
+        let peers = PeerCounts { configured: 3, established: 1 };
+        let info = get_info(&rib, &owners, Instant::now(), peers);
+        assert_eq!(info.asn, 65001);
+        assert_eq!(info.router_id, Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(info.peers, peers);
+        assert_eq!(info.prefixes, 0);
+        assert_eq!(info.owners, 0);
+    }
+
+    fn rib() -> Rib {
+        Rib::new(LocalInfo { asn: 65001, router_id: Ipv4Addr::new(192, 0, 2, 1) })
+    }
+
+    fn path(prefix: &str) -> ValidatedPath {
+        let prefix: ipnet::IpNet = prefix.parse().expect("literal");
+        ValidatedPath {
+            family: crate::api::validate::family_of(&prefix),
+            prefix,
+            next_hop: None,
+            attributes: crate::wire::PathAttributes::default(),
+            peers: Vec::new(),
+        }
+    }
+
+    fn command(owner: &str, prefixes: &[&str]) -> SetPathsCommand {
+        SetPathsCommand {
+            owner: owner.to_string(),
+            paths: prefixes.iter().map(|p| path(p)).collect(),
+            grace_time: None,
+        }
+    }
+
+    #[test]
+    fn set_paths_originates_as_the_owner_and_withdraws_what_is_left_out() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        let diff =
+            set_paths(&mut rib, &mut state, command("lb", &["198.51.100.0/24", "2001:db8::/48"]));
+        assert_eq!(diff.added.len(), 2);
+        let source = state.source("lb");
+        assert_eq!(rib.source_routes(source, Family::Ipv4Unicast), 1);
+        assert_eq!(rib.source_routes(source, Family::Ipv6Unicast), 1);
+
+        let diff = set_paths(&mut rib, &mut state, command("lb", &["2001:db8::/48"]));
+        assert_eq!(diff.withdrawn.len(), 1);
+        assert_eq!(rib.source_routes(source, Family::Ipv4Unicast), 0);
+        assert_eq!(rib.counts(Family::Ipv6Unicast).prefixes, 1);
+    }
+
+    #[test]
+    fn owners_get_distinct_sources() {
+        let mut state = ApiState::default();
+        let a = state.source("a");
+        assert_ne!(a, state.source("b"));
+        assert_eq!(a, state.source("a"));
+    }
+
+    #[test]
+    fn delete_of_an_unknown_prefix_leaves_the_rib_alone() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        add_paths(&mut rib, &mut state, "lb", vec![path("198.51.100.0/24")]);
+        let other = (Family::Ipv4Unicast, "203.0.113.0/24".parse().expect("literal"));
+        let batch = delete_paths(&mut rib, &mut state, "lb", &[other]);
+        assert_eq!(batch.outcomes, vec![DeleteOutcome::NotFound]);
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 1);
+    }
+}

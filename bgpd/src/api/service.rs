@@ -1,0 +1,206 @@
+//! The tonic `BgpService`: validate the request, hand it to the instance as an
+//! [`ApiRequest`] with a oneshot for the answer, await, convert. Holds no state
+//! of its own besides the instance's queue, so any number of calls may run
+//! concurrently while the instance stays the single owner of the RIB.
+
+use ironlb_proto::bgpd::v1;
+use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
+use tokio::sync::{mpsc, oneshot};
+use tonic::{Request, Response, Status};
+
+use crate::api::handler::{ApiRequest, Info};
+use crate::api::listing::{ListError, ListedPath, PathSource};
+use crate::api::peers;
+use crate::api::{ValidatedPath, ValidationError, convert, requests, validate};
+use crate::instance::InstanceEvent;
+
+/// bgpd's version, as `GetInfo` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The service the daemon serves.
+#[derive(Clone, Debug)]
+pub struct Service {
+    events: mpsc::Sender<InstanceEvent>,
+    /// Where the API listens, for `GetInfo.listen`.
+    listen: Vec<String>,
+}
+
+impl Service {
+    pub fn new(events: mpsc::Sender<InstanceEvent>, listen: Vec<String>) -> Self {
+        Self { events, listen }
+    }
+
+    /// Sends a request built around a fresh oneshot and waits for the answer.
+    async fn ask<T>(
+        &self,
+        build: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+    ) -> Result<T, Status> {
+        let (reply, answer) = oneshot::channel();
+        self.events
+            .send(InstanceEvent::Api(build(reply)))
+            .await
+            .map_err(|_| Status::unavailable("bgpd is shutting down"))?;
+        answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
+    }
+}
+
+/// Paths restricted to some peers need per-peer export, which the RIB does
+/// not do yet: refuse them rather than announce them to everyone.
+fn refuse_peer_lists<'a>(paths: impl Iterator<Item = &'a ValidatedPath>) -> Result<(), Status> {
+    for (index, path) in paths.enumerate() {
+        if !path.peers.is_empty() {
+            return Err(Status::unimplemented(format!(
+                "paths[{index}].peers: announcing to chosen peers only is not supported yet; \
+                 leave it empty to announce to every peer"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Peers are not checked at validation: lists of peers are refused anyway.
+fn any_peer(_: std::net::IpAddr) -> bool {
+    true
+}
+
+fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
+    let route = &listed.route;
+    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &[]);
+    path.stale = route.stale;
+    let source = match &listed.source {
+        PathSource::Owner(name) => Some(v1::path_source::Source::Owner(name.clone())),
+        PathSource::Peer(address) => Some(v1::path_source::Source::Peer(address.to_string())),
+        PathSource::Config => Some(v1::path_source::Source::Config(true)),
+        PathSource::Unknown => None,
+    };
+    v1::ListPathsResponse {
+        path: Some(path),
+        source: Some(v1::PathSource { source }),
+        best: listed.best,
+        age_seconds: 0,
+        path_id: 0,
+    }
+}
+
+fn list_error(error: ListError) -> Status {
+    match error {
+        ListError::UnknownPeer(address) => Status::from(ValidationError::UnknownPeer {
+            field: "peer".to_string(),
+            value: address.to_string(),
+        }),
+        ListError::AdjRibOutUnsupported => Status::unimplemented(error.to_string()),
+    }
+}
+
+fn info_response(info: Info, listen: &[String]) -> v1::GetInfoResponse {
+    v1::GetInfoResponse {
+        asn: info.asn,
+        router_id: info.router_id.to_string(),
+        version: VERSION.to_string(),
+        uptime_seconds: info.uptime.as_secs(),
+        peer_count: u32::try_from(info.peers.configured).unwrap_or(u32::MAX),
+        established_peer_count: u32::try_from(info.peers.established).unwrap_or(u32::MAX),
+        path_count: info.prefixes as u64,
+        owner_count: u32::try_from(info.owners).unwrap_or(u32::MAX),
+        listen: listen.to_vec(),
+    }
+}
+
+/// What the generated trait expects of a server-streaming answer.
+type ResponseStream<T> =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl BgpService for Service {
+    async fn list_paths(
+        &self,
+        request: Request<v1::ListPathsRequest>,
+    ) -> Result<Response<ResponseStream<v1::ListPathsResponse>>, Status> {
+        let query = requests::list_paths(request.get_ref(), &any_peer)?;
+        let listed =
+            self.ask(|reply| ApiRequest::ListPaths { query, reply }).await?.map_err(list_error)?;
+        let messages: Vec<_> = listed.iter().map(|path| Ok(listed_path(path))).collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+    }
+
+    async fn get_info(
+        &self,
+        _request: Request<v1::GetInfoRequest>,
+    ) -> Result<Response<v1::GetInfoResponse>, Status> {
+        let info = self.ask(|reply| ApiRequest::GetInfo { reply }).await?;
+        Ok(Response::new(info_response(info, &self.listen)))
+    }
+
+    async fn list_peers(
+        &self,
+        _request: Request<v1::ListPeersRequest>,
+    ) -> Result<Response<v1::ListPeersResponse>, Status> {
+        let views = self.ask(|reply| ApiRequest::ListPeers { reply }).await?;
+        let now = std::time::Instant::now();
+        let peers = views.iter().map(|view| peers::peer(view, now)).collect();
+        Ok(Response::new(v1::ListPeersResponse { peers }))
+    }
+
+    async fn get_peer(
+        &self,
+        request: Request<v1::GetPeerRequest>,
+    ) -> Result<Response<v1::GetPeerResponse>, Status> {
+        let text = &request.get_ref().address;
+        let address = validate::address("address", text)?;
+        let view = self.ask(|reply| ApiRequest::GetPeer { address, reply }).await?;
+        let view = view.ok_or_else(|| {
+            Status::from(ValidationError::UnknownPeer {
+                field: "address".to_string(),
+                value: text.clone(),
+            })
+        })?;
+        let peer = peers::peer(&view, std::time::Instant::now());
+        Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
+    }
+
+    async fn list_owners(
+        &self,
+        _request: Request<v1::ListOwnersRequest>,
+    ) -> Result<Response<v1::ListOwnersResponse>, Status> {
+        let owners = self.ask(|reply| ApiRequest::ListOwners { reply }).await?;
+        Ok(Response::new(v1::ListOwnersResponse { owners }))
+    }
+
+    async fn set_paths(
+        &self,
+        request: Request<v1::SetPathsRequest>,
+    ) -> Result<Response<v1::SetPathsResponse>, Status> {
+        let command = validate::set_paths(request.get_ref(), &any_peer)?;
+        refuse_peer_lists(command.paths.iter())?;
+        let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
+        Ok(Response::new(convert::set_paths_response(&diff)))
+    }
+
+    async fn add_paths(
+        &self,
+        request: Request<v1::AddPathsRequest>,
+    ) -> Result<Response<v1::AddPathsResponse>, Status> {
+        let request = request.into_inner();
+        let command = validate::add_paths(&request, &any_peer)?;
+        let paths: Vec<ValidatedPath> =
+            command.paths.iter().filter_map(|path| path.as_ref().ok()).cloned().collect();
+        refuse_peer_lists(paths.iter())?;
+        let owner = command.owner.clone();
+        let batch = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
+        let results = convert::add_results(&request, &command.paths, &batch.outcomes);
+        Ok(Response::new(v1::AddPathsResponse { results }))
+    }
+
+    async fn delete_paths(
+        &self,
+        request: Request<v1::DeletePathsRequest>,
+    ) -> Result<Response<v1::DeletePathsResponse>, Status> {
+        let request = request.into_inner();
+        let command = validate::delete_paths(&request)?;
+        let keys = command.prefixes.iter().filter_map(|key| key.as_ref().ok()).copied().collect();
+        let owner = command.owner.clone();
+        let batch = self.ask(|reply| ApiRequest::DeletePaths { owner, keys, reply }).await?;
+        let results = convert::delete_results(&request, &command.prefixes, &batch.outcomes);
+        Ok(Response::new(v1::DeletePathsResponse { results }))
+    }
+}
