@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::api::handler::{self, ApiRequest, ApiState, NeighbourRef, PeerCounts};
 use crate::api::peers::SessionStatus;
-use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute, TtlPolicy};
+use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
 use crate::peer::{self, SessionCommand, SessionEvent, SessionHandle, SessionParams};
@@ -203,9 +203,9 @@ impl Instance {
                 remote: neighbor.remote_socket(),
                 local_address: neighbor.local_address,
                 password: neighbor.password.as_ref().map(|p| p.as_bytes().to_vec()),
-                ttl: match neighbor.ttl {
-                    TtlPolicy::Security { hops } => socket::TtlPolicy::Gtsm { hops },
-                    policy => socket::TtlPolicy::Send(policy.outgoing_ttl(ibgp)),
+                ttl: socket::TtlSettings {
+                    send: neighbor.ttl.outgoing_ttl(ibgp),
+                    minimum: neighbor.ttl.minimum_incoming_ttl(),
                 },
             },
             enabled: neighbor.enabled,
@@ -432,7 +432,7 @@ impl Instance {
             }
         };
         let diff = ConfigDiff::between(&self.config, &new);
-        if diff.global.iter().any(|_| diff.needs_restart()) {
+        if diff.needs_restart() {
             tracing::error!("reload refused: asn and router_id changes need a restart");
             return;
         }

@@ -7,7 +7,7 @@
 //! connected yet; none of them blocks, so they run on the async runtime.
 
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::SockRef;
@@ -16,15 +16,15 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 /// Longest key Linux accepts (`TCP_MD5SIG_MAXKEYLEN`).
 pub const MD5_MAX_KEY_LEN: usize = 80;
 
-/// How a session's packets carry TTL protection.
+/// The TTL options of a session's socket. Which values a neighbour needs
+/// (multihop, GTSM) is the config's rule (`config::TtlPolicy`); this is only
+/// what the kernel is told.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TtlPolicy {
-    /// Send with this TTL (1 for directly connected eBGP, more for multihop);
-    /// accept any TTL.
-    Send(u8),
-    /// GTSM (RFC 5082 §3): send with 255 and drop segments that crossed more
-    /// than `hops` hops (min TTL 256 - hops).
-    Gtsm { hops: u8 },
+pub struct TtlSettings {
+    /// `IP_TTL` / `IPV6_UNICAST_HOPS` of our segments.
+    pub send: u8,
+    /// `IP_MINTTL` / `IPV6_MINHOPCOUNT`: segments arriving with less are dropped.
+    pub minimum: Option<u8>,
 }
 
 /// Errors from preparing a session socket.
@@ -34,8 +34,8 @@ pub enum SocketError {
     KeyTooLong { peer: IpAddr, len: usize },
     #[error("setting TCP MD5 signature for {peer}: {source}")]
     Md5 { peer: IpAddr, source: io::Error },
-    #[error("setting TTL options ({policy:?}): {source}")]
-    Ttl { policy: TtlPolicy, source: io::Error },
+    #[error("setting TTL options ({settings:?}): {source}")]
+    Ttl { settings: TtlSettings, source: io::Error },
     #[error("binding {address}: {source}")]
     Bind { address: SocketAddr, source: io::Error },
     #[error("creating a socket: {0}")]
@@ -130,17 +130,15 @@ fn set_int_option(
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
-/// Applies the TTL policy to a socket of the given family.
+/// Applies the TTL settings to a socket of the given family.
 pub fn apply_ttl<S: AsRawFd>(
     socket: &S,
     is_v6: bool,
-    policy: TtlPolicy,
+    settings: TtlSettings,
 ) -> Result<(), SocketError> {
     let fd = socket.as_raw_fd();
-    let (send, min) = match policy {
-        TtlPolicy::Send(ttl) => (ttl, None),
-        TtlPolicy::Gtsm { hops } => (255, Some(256 - i32::from(hops.max(1)))),
-    };
+    let send = settings.send;
+    let min = settings.minimum.map(i32::from);
     let result = if is_v6 {
         set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, i32::from(send)).and_then(
             |()| match min {
@@ -155,7 +153,7 @@ pub fn apply_ttl<S: AsRawFd>(
             None => Ok(()),
         })
     };
-    result.map_err(|source| SocketError::Ttl { policy, source })
+    result.map_err(|source| SocketError::Ttl { settings, source })
 }
 
 /// Everything needed to open the outgoing connection of one session.
@@ -164,7 +162,7 @@ pub struct ConnectOptions {
     pub remote: SocketAddr,
     pub local_address: Option<IpAddr>,
     pub password: Option<Vec<u8>>,
-    pub ttl: TtlPolicy,
+    pub ttl: TtlSettings,
 }
 
 /// Opens the outgoing TCP connection of a session with MD5 and TTL set before
@@ -221,14 +219,6 @@ pub fn canonical_ip(address: IpAddr) -> IpAddr {
     }
 }
 
-/// The unspecified address of the same family as `address`.
-pub fn unspecified_like(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,13 +246,14 @@ mod tests {
     async fn md5_and_gtsm_apply_to_real_loopback_sockets() {
         let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
         set_md5_key(listener.as_raw_fd(), false, "127.0.0.1".parse().unwrap(), b"secret").unwrap();
-        apply_ttl(&listener, false, TtlPolicy::Gtsm { hops: 1 }).unwrap();
+        let gtsm = TtlSettings { send: 255, minimum: Some(255) };
+        apply_ttl(&listener, false, gtsm).unwrap();
         let remote = listener.local_addr().unwrap();
         let options = ConnectOptions {
             remote,
             local_address: Some("127.0.0.1".parse().unwrap()),
             password: Some(b"secret".to_vec()),
-            ttl: TtlPolicy::Gtsm { hops: 1 },
+            ttl: gtsm,
         };
         let (accepted, connected) = tokio::join!(listener.accept(), connect(&options));
         assert!(accepted.is_ok());
