@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod fsm;
+pub mod gr;
 pub mod instance;
 pub mod peer;
 pub mod rib;
