@@ -58,6 +58,8 @@ pub enum NeighborField {
     Description,
     /// Shut the session down or start it; the instance does that, not a reset.
     Enabled,
+    /// The graceful restart capability is in the OPEN.
+    GracefulRestart,
 }
 
 impl NeighborField {
@@ -71,7 +73,8 @@ impl NeighborField {
             | Self::HoldTime
             | Self::Ttl
             | Self::Families
-            | Self::NextHopSelf => true,
+            | Self::NextHopSelf
+            | Self::GracefulRestart => true,
             Self::Passive
             | Self::KeepaliveTime
             | Self::ConnectRetryTime
@@ -209,6 +212,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(!same_families(&o.families, &n.families), NeighborField::Families);
     note(o.description != n.description, NeighborField::Description);
     note(o.enabled != n.enabled, NeighborField::Enabled);
+    note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
     fields
 }
 

@@ -122,6 +122,8 @@ pub enum Problem {
     AsTrans,
     #[error("must be 0 or at least 3")]
     HoldTime,
+    #[error("must be an absolute path")]
+    RelativePath,
     #[error("must be 1..{hold_time} (less than hold_time)")]
     KeepaliveNotBelowHold { hold_time: u16 },
     #[error("must be 0 because hold_time is 0 (no keepalives)")]

@@ -24,8 +24,9 @@
 //! A TOML syntax error, a value of the wrong type or an unknown key stops the parser,
 //! so only the first of those is reported; semantic problems are all collected.
 //! Unknown keys are errors everywhere: a misspelt key must not silently fall back
-//! to a default, and later features (`[neighbors.graceful_restart]`, `[[layer2]]`,
-//! `global.state_dir`) will add their keys.
+//! to a default, and later features (`[[layer2]]`) will add their keys.
+//! Graceful restart has `[neighbors.graceful_restart]` and `global.state_dir`,
+//! `global.selection_deferral_time` (see `gr`).
 //!
 //! # The typed result
 //!

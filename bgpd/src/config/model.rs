@@ -72,6 +72,11 @@ pub struct Global {
     /// Default connect retry time of neighbours, seconds.
     pub connect_retry_time: u16,
     pub log_level: LogLevel,
+    /// Where the graceful restart state file lives (see `gr`).
+    pub state_dir: PathBuf,
+    /// Longest wait for the peers' End-of-RIB after a restart, seconds (RFC
+    /// 4724 §4.1 Selection_Deferral_Timer).
+    pub selection_deferral_time: u16,
 }
 
 impl Global {
@@ -230,6 +235,9 @@ pub struct Neighbor {
     /// peers always get it), for iBGP peers that cannot resolve the next hops
     /// we learned from eBGP peers (no IGP between them).
     pub next_hop_self: bool,
+    /// `[neighbors.graceful_restart]`; `None` when the table is absent: no
+    /// capability, routes flushed whenever the session drops.
+    pub graceful_restart: Option<crate::gr::Settings>,
 }
 
 impl Neighbor {
@@ -256,6 +264,7 @@ impl Neighbor {
             description: None,
             enabled: true,
             next_hop_self: false,
+            graceful_restart: None,
         }
     }
 
@@ -347,6 +356,8 @@ mod tests {
             hold_time: DEFAULT_HOLD_TIME,
             connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
             log_level: LogLevel::Info,
+            state_dir: PathBuf::from(crate::gr::DEFAULT_STATE_DIR),
+            selection_deferral_time: crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
         };
         assert_eq!(global.listen_sockets().len(), 1);
         global.listen_port = 0;

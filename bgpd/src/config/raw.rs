@@ -37,6 +37,8 @@ pub(super) struct RawGlobal {
     pub hold_time: Key<i64>,
     pub connect_retry_time: Key<i64>,
     pub log_level: Key<String>,
+    pub state_dir: Key<String>,
+    pub selection_deferral_time: Key<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +66,18 @@ pub(super) struct RawNeighbor {
     pub families: Key<StringList>,
     pub description: Key<String>,
     pub enabled: Key<bool>,
+    pub graceful_restart: Key<RawGracefulRestart>,
+}
+
+/// `[neighbors.graceful_restart]` (RFC 4724, RFC 8538).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGracefulRestart {
+    pub enabled: Key<bool>,
+    pub restart_time: Key<i64>,
+    pub stale_routes_time: Key<i64>,
+    pub notification: Key<bool>,
+    pub helper_only: Key<bool>,
 }
 
 #[derive(Debug, Deserialize)]

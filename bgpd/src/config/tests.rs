@@ -462,10 +462,10 @@ fn unknown_keys_are_rejected_with_their_position() {
         (format!("{GLOBAL}[[layer2]]\ninterface = \"eth0\"\n"), (4, 3), "unknown field `layer2`"),
         (
             format!(
-                "{GLOBAL}[[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65002\n[neighbors.graceful_restart]\n"
+                "{GLOBAL}[[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65002\n[neighbors.graceful_restart]\nlong_lived = true\n"
             ),
-            (7, 12),
-            "unknown field `graceful_restart`",
+            (8, 1),
+            "unknown field `long_lived`",
         ),
     ];
     for (text, position, message) in cases {

@@ -8,9 +8,12 @@ use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use toml::Spanned;
+
+use crate::gr::Settings;
 
 use super::error::{ConfigError, ConfigErrors, Locator, Problem};
 use super::model::{
@@ -19,7 +22,8 @@ use super::model::{
     MAX_PASSWORD_LEN, Neighbor, Password, StaticRoute, TtlPolicy,
 };
 use super::raw::{
-    Key, RawApi, RawConfig, RawGlobal, RawNeighbor, RawRoute, RawTtlSecurity, StringList,
+    Key, RawApi, RawConfig, RawGlobal, RawGracefulRestart, RawNeighbor, RawRoute, RawTtlSecurity,
+    StringList,
 };
 use super::values::{
     in_range, parse_address, parse_api_listen, parse_extended_community, parse_origin,
@@ -302,6 +306,23 @@ impl Validator<'_> {
             self.optional(&scope, "log_level", &g.log_level, LogLevel::default(), |s| {
                 LogLevel::from_name(s).ok_or(Problem::LogLevel)
             });
+        let state_dir = self.optional(
+            &scope,
+            "state_dir",
+            &g.state_dir,
+            PathBuf::from(crate::gr::DEFAULT_STATE_DIR),
+            |s| {
+                let path = PathBuf::from(s);
+                if path.is_absolute() { Ok(path) } else { Err(Problem::RelativePath) }
+            },
+        );
+        let selection_deferral_time = self.integer(
+            &scope,
+            "selection_deferral_time",
+            &g.selection_deferral_time,
+            (1, u16::MAX),
+            crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
+        );
         Some(Global {
             asn: asn?,
             router_id: router_id?,
@@ -310,6 +331,8 @@ impl Validator<'_> {
             hold_time: hold_time?,
             connect_retry_time: connect_retry_time?,
             log_level: log_level?,
+            state_dir: state_dir?,
+            selection_deferral_time: selection_deferral_time?,
         })
     }
 
@@ -389,6 +412,10 @@ impl Validator<'_> {
             n.description.as_ref().map(|d| d.get_ref().clone()).filter(|d| !d.is_empty());
         let enabled = n.enabled.as_ref().is_none_or(|e| *e.get_ref());
         let next_hop_self = n.next_hop_self.as_ref().is_some_and(|v| *v.get_ref());
+        let graceful_restart = match &n.graceful_restart {
+            Some(raw) => self.graceful_restart(scope, raw.get_ref()).map(Some),
+            None => Some(None),
+        };
 
         Some(Neighbor {
             address: address?,
@@ -406,6 +433,35 @@ impl Validator<'_> {
             description,
             enabled,
             next_hop_self,
+            graceful_restart: graceful_restart?,
+        })
+    }
+
+    /// `[neighbors.graceful_restart]`: every key optional, defaults in `gr`.
+    fn graceful_restart(&mut self, scope: &Scope, g: &RawGracefulRestart) -> Option<Settings> {
+        let defaults = Settings::default();
+        let flag = |key: &Key<bool>, default: bool| key.as_ref().map_or(default, |v| *v.get_ref());
+        let key = |field: &str| format!("graceful_restart.{field}");
+        let restart_time = self.integer(
+            scope,
+            &key("restart_time"),
+            &g.restart_time,
+            (0, crate::gr::MAX_RESTART_TIME),
+            defaults.restart_time,
+        );
+        let stale_routes_time = self.integer(
+            scope,
+            &key("stale_routes_time"),
+            &g.stale_routes_time,
+            (1, u16::MAX),
+            defaults.stale_routes_time,
+        );
+        Some(Settings {
+            enabled: flag(&g.enabled, defaults.enabled),
+            restart_time: restart_time?,
+            stale_routes_time: stale_routes_time?,
+            notification: flag(&g.notification, defaults.notification),
+            helper_only: flag(&g.helper_only, defaults.helper_only),
         })
     }
 

@@ -118,3 +118,6 @@ impl Settings {
         self.enabled && !self.helper_only
     }
 }
+
+#[cfg(test)]
+mod config_tests;
