@@ -28,6 +28,10 @@ use crate::peer::{self, SessionCommand, SessionEvent, SessionHandle, SessionPara
 use crate::rib::{LocalInfo, PeerId, PeerInfo, Rib, Source};
 use crate::wire::{AsPath, Family, Notification, NotificationKind, PathAttributes, RefreshSubtype};
 
+#[path = "instance_gr.rs"]
+mod graceful;
+pub use graceful::GracefulTimer;
+
 /// Prefixes per export batch: about 10 full UPDATEs of /32s.
 const EXPORT_BATCH: usize = 8192;
 /// Batches in flight per peer.
@@ -54,6 +58,8 @@ pub enum InstanceEvent {
     Reload,
     /// A gRPC request, answered through the oneshot it carries.
     Api(ApiRequest),
+    /// A graceful restart timer fired.
+    GracefulRestart(GracefulTimer),
 }
 
 struct PeerSlot {
@@ -68,6 +74,8 @@ struct PeerSlot {
     enhanced_refresh: bool,
     /// What the API reports about the session.
     status: SessionStatus,
+    /// Graceful restart, helper role (RFC 4724 §4.2).
+    helper: crate::gr::Helper,
 }
 
 pub struct Instance {
@@ -86,6 +94,8 @@ pub struct Instance {
     /// Paths of API owners, originated into the RIB as `Source::Api`.
     api: ApiState,
     started: Instant,
+    /// Graceful restart: restarting role and state file.
+    gr: graceful::Graceful,
 }
 
 impl Instance {
@@ -109,28 +119,35 @@ impl Instance {
             export_due: false,
             api: ApiState::default(),
             started: Instant::now(),
+            gr: graceful::Graceful::default(),
         }
     }
 
     pub async fn run(mut self, mut receiver: mpsc::Receiver<InstanceEvent>) {
+        self.gr_read_state().await;
         for route in self.config.routes.clone() {
             self.originate(&route);
         }
         for neighbor in self.config.neighbors.clone() {
             self.add_neighbor(neighbor);
         }
+        self.gr_begin();
         let mut deferred = 0;
         while let Some(event) = receiver.recv().await {
             match event {
                 InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
                 InstanceEvent::Session { peer, event } => self.on_session(peer, event),
                 InstanceEvent::Shutdown { signal } => {
-                    tracing::info!(signal, "shutting down: sending Cease to every peer");
+                    tracing::info!(signal, "shutting down: closing every session");
                     self.shutdown(&mut receiver).await;
                     return;
                 }
                 InstanceEvent::Reload => self.reload().await,
-                InstanceEvent::Api(request) => self.on_api(request),
+                InstanceEvent::Api(request) => {
+                    self.on_api(request);
+                    self.gr_after_api();
+                }
+                InstanceEvent::GracefulRestart(timer) => self.gr_timer(timer),
             }
             if self.export_due {
                 deferred += 1;
@@ -196,9 +213,11 @@ impl Instance {
             self.set_listener_keys(neighbor.address, password.as_bytes());
         }
         let ibgp = neighbor.remote_asn == self.config.global.asn;
+        let mut config = session_config(&self.config, &neighbor);
+        config.graceful_restart = self.gr_capability(neighbor.graceful_restart, &config.families);
         let params = SessionParams {
             peer: id,
-            config: session_config(&self.config, &neighbor),
+            config,
             connect: ConnectOptions {
                 remote: neighbor.remote_socket(),
                 local_address: neighbor.local_address,
@@ -210,6 +229,7 @@ impl Instance {
             },
             enabled: neighbor.enabled,
         };
+        let neighbor_gr = neighbor.graceful_restart;
         let session = peer::spawn(params, self.events.clone());
         tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
         self.by_address.insert(neighbor.address, id);
@@ -224,6 +244,7 @@ impl Instance {
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
                 status: SessionStatus::default(),
+                helper: graceful::helper_for(neighbor_gr),
             },
         );
     }
@@ -239,6 +260,7 @@ impl Instance {
         if let Err(error) = self.rib.remove_peer(id) {
             tracing::debug!(%error, "peer had no RIB state");
         }
+        self.gr_peer_removed(id);
         self.pump_all();
     }
 
@@ -297,8 +319,9 @@ impl Instance {
                     }
                 }
                 self.pump(id);
+                self.gr_established(id, &negotiated);
             }
-            SessionEvent::Down { established, .. } => {
+            SessionEvent::Down { reason, established } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
                     slot.established = false;
                     slot.status.on_down();
@@ -306,10 +329,7 @@ impl Instance {
                     slot.end_of_refresh_due.clear();
                 }
                 if established {
-                    match self.rib.peer_down(id) {
-                        Ok(removed) => tracing::debug!(removed, "routes of the peer removed"),
-                        Err(error) => tracing::debug!(%error, "peer had no RIB state"),
-                    }
+                    self.gr_session_down(id, &reason);
                     self.pump_all();
                 }
             }
@@ -327,6 +347,9 @@ impl Instance {
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "UPDATE not applied"),
+                }
+                if let Some(family) = update.end_of_rib_family() {
+                    self.gr_end_of_rib(id, family);
                 }
                 self.export_due = true;
             }
@@ -369,7 +392,8 @@ impl Instance {
     /// Moves export work for one peer into its session, up to the window.
     fn pump(&mut self, id: PeerId) {
         let Some(slot) = self.peers.get_mut(&id) else { return };
-        if !slot.established {
+        // After our restart, route selection waits for the peers (RFC 4724 §4.1).
+        if !slot.established || self.gr.restart.exports_held() {
             return;
         }
         while slot.in_flight < EXPORT_WINDOW {
@@ -388,8 +412,11 @@ impl Instance {
             }
         }
         if slot.in_flight == 0 && !self.rib.export_pending(id) {
-            for family in slot.end_of_rib_due.drain(..) {
-                slot.session.send(SessionCommand::EndOfRib(family));
+            // Held back while API owners re-sync after our restart.
+            if !self.gr.restart.end_of_rib_held() {
+                for family in slot.end_of_rib_due.drain(..) {
+                    slot.session.send(SessionCommand::EndOfRib(family));
+                }
             }
             for family in slot.end_of_refresh_due.drain(..) {
                 slot.session
@@ -403,10 +430,7 @@ impl Instance {
             NotificationKind::AdministrativeShutdown,
             "bgpd is shutting down",
         );
-        let mut running = self.peers.len();
-        for slot in self.peers.values() {
-            slot.session.send(SessionCommand::Shutdown(cease.clone()));
-        }
+        let mut running = self.gr_stop_sessions(&cease);
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         while running > 0 {
             match tokio::time::timeout_at(deadline, receiver.recv()).await {
@@ -415,6 +439,7 @@ impl Instance {
                 Ok(None) | Err(_) => break,
             }
         }
+        self.gr_close_state().await;
     }
 
     async fn reload(&mut self) {

@@ -80,7 +80,7 @@ pub use event::Event;
 pub use negotiate::{AddPathNegotiated, NegotiatedSession, OpenError, build_open, negotiate};
 pub use state::{State, Timer};
 
-use crate::wire::{Notification, NotificationKind, OpenMessage};
+use crate::wire::{GracefulRestartCapability, Notification, NotificationKind, OpenMessage};
 use state::TimerSet;
 
 /// The HoldTimer while waiting for the peer's OPEN: RFC 4271 §8.2.2 suggests
@@ -144,6 +144,13 @@ impl Fsm {
 
     pub fn config(&self) -> &SessionConfig {
         &self.config
+    }
+
+    /// Replaces the graceful restart capability of the OPENs sent from now
+    /// on (the R bit clears once a restart's deferral is over, RFC 4724 §4.1).
+    pub fn set_graceful_restart(&mut self, capability: Option<GracefulRestartCapability>) {
+        self.config.graceful_restart = capability;
+        self.local_open = build_open(&self.config);
     }
 
     /// The OPEN we send.

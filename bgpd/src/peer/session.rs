@@ -20,8 +20,8 @@ use crate::fsm::{
 use crate::instance::InstanceEvent;
 use crate::rib::{ExportBatch, PeerId};
 use crate::wire::{
-    CodecOptions, Family, Message, Notification, RefreshSubtype, RouteRefresh, UpdateMessage,
-    UpdatePacker,
+    CodecOptions, Family, GracefulRestartCapability, Message, Notification, RefreshSubtype,
+    RouteRefresh, UpdateMessage, UpdatePacker,
 };
 
 use super::connection::{Connection, Received, Wakeup};
@@ -44,6 +44,11 @@ pub enum SessionCommand {
     RefreshMarker(Family, RefreshSubtype),
     /// Stop with this Cease and end the task.
     Shutdown(Notification),
+    /// Close the connections without a NOTIFICATION and end the task: a
+    /// planned stop for graceful restart (RFC 4724 §4), the peer keeps our routes.
+    Close,
+    /// The graceful restart capability of OPENs sent from now on.
+    SetGracefulRestart(Option<GracefulRestartCapability>),
 }
 
 /// What a session tells the instance.
@@ -107,6 +112,8 @@ struct Task {
     /// at which each one is completely written (counted from the front).
     written_marks: Vec<usize>,
     established: bool,
+    /// RFC 8538 N bit negotiated on the established session.
+    notification_negotiated: bool,
 }
 
 async fn run(
@@ -120,6 +127,7 @@ async fn run(
         events,
         written_marks: Vec::new(),
         established: false,
+        notification_negotiated: false,
         config: params.config.clone(),
     };
     let mut primary = Connection::new(Fsm::new(params.config), Direction::Outbound);
@@ -176,11 +184,24 @@ impl Task {
         match command {
             SessionCommand::Start => self.start(primary).await,
             SessionCommand::Stop(cease) => {
+                let cease = self.closing_notification(cease);
                 self.stop_all(primary, secondary, cease).await;
             }
             SessionCommand::Shutdown(cease) => {
+                let cease = self.closing_notification(cease);
                 self.stop_all(primary, secondary, cease).await;
                 return true;
+            }
+            SessionCommand::Close => {
+                if let Some(mut connection) = secondary.take() {
+                    connection.disconnect().await;
+                }
+                primary.disconnect().await;
+                return true;
+            }
+            SessionCommand::SetGracefulRestart(capability) => {
+                self.config.graceful_restart = capability.clone();
+                primary.fsm.set_graceful_restart(capability);
             }
             SessionCommand::Inbound(stream) => self.on_inbound(stream, primary, secondary).await,
             SessionCommand::Export(batch) => {
@@ -212,6 +233,12 @@ impl Task {
             }
         }
         false
+    }
+
+    /// With RFC 8538 negotiated, an administrative Cease travels in a Hard
+    /// Reset, so the peer flushes instead of keeping our routes.
+    fn closing_notification(&self, cease: Notification) -> Notification {
+        crate::gr::hard_reset_for(cease, self.established && self.notification_negotiated)
     }
 
     async fn stop_all(
@@ -443,6 +470,12 @@ impl Task {
                             .local_and_remote()
                             .unwrap_or((self.connect.remote, self.connect.remote));
                         self.established = true;
+                        self.notification_negotiated = crate::gr::Negotiated::from_opens(
+                            &negotiated.local_open,
+                            &negotiated.remote_open,
+                            &negotiated.families,
+                        )
+                        .is_some_and(|gr| gr.notification);
                         self.written_marks.clear();
                         tracing::info!(peer = %self.connect.remote.ip(), asn = negotiated.peer_asn, hold = negotiated.hold_time, "session established");
                         self.notify(SessionEvent::Established { negotiated, local, remote }).await;
