@@ -133,6 +133,7 @@ impl Instance {
             &negotiated.remote_open,
             &negotiated.families,
         );
+        tracing::debug!(peer = ?id, ?agreement, "graceful restart agreement");
         let restart_event = RestartEvent::PeerEstablished {
             peer: id,
             families: negotiated.families.clone(),

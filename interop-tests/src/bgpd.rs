@@ -31,6 +31,23 @@ pub struct BgpdNeighbor {
     pub next_hop_self: bool,
     /// GTSM hop count (`ttl_security = N`).
     pub ttl_security: Option<u8>,
+    /// `[neighbors.graceful_restart]`.
+    pub graceful_restart: Option<BgpdGracefulRestart>,
+}
+
+/// `[neighbors.graceful_restart]` of the TOML config.
+#[derive(Debug, Clone, Copy)]
+pub struct BgpdGracefulRestart {
+    pub restart_time: u16,
+    pub stale_routes_time: u16,
+    /// RFC 8538 N bit.
+    pub notification: bool,
+}
+
+impl Default for BgpdGracefulRestart {
+    fn default() -> Self {
+        Self { restart_time: 120, stale_routes_time: 360, notification: true }
+    }
 }
 
 impl BgpdNeighbor {
@@ -52,7 +69,14 @@ impl BgpdNeighbor {
             }],
             next_hop_self: false,
             ttl_security: None,
+            graceful_restart: None,
         }
+    }
+
+    /// Graceful restart with these settings.
+    pub fn graceful_restart(mut self, settings: BgpdGracefulRestart) -> Self {
+        self.graceful_restart = Some(settings);
+        self
     }
 
     /// GTSM (RFC 5082) accepting peers at most `hops` away.
@@ -127,6 +151,10 @@ pub struct BgpdConfig {
     pub api_listen: String,
     pub neighbors: Vec<BgpdNeighbor>,
     pub routes: Vec<BgpdRoute>,
+    /// `global.state_dir` (graceful restart state file).
+    pub state_dir: Option<PathBuf>,
+    /// `global.selection_deferral_time`.
+    pub selection_deferral_time: Option<u16>,
 }
 
 impl BgpdConfig {
@@ -142,7 +170,14 @@ impl BgpdConfig {
             api_listen: "127.0.0.1:50051".to_owned(),
             neighbors: Vec::new(),
             routes: Vec::new(),
+            state_dir: None,
+            selection_deferral_time: None,
         }
+    }
+
+    pub fn state_dir(mut self, dir: &std::path::Path) -> Self {
+        self.state_dir = Some(dir.to_path_buf());
+        self
     }
 
     pub fn neighbor(mut self, neighbor: BgpdNeighbor) -> Self {
@@ -170,6 +205,12 @@ impl BgpdConfig {
             "listen_addresses = [{}]",
             quoted(&mut self.listen_addresses.iter().map(ToString::to_string))
         );
+        if let Some(dir) = &self.state_dir {
+            let _ = writeln!(c, "state_dir = \"{}\"", dir.display());
+        }
+        if let Some(seconds) = self.selection_deferral_time {
+            let _ = writeln!(c, "selection_deferral_time = {seconds}");
+        }
         let _ = writeln!(c, "\n[api]\nlisten = \"{}\"", self.api_listen);
         for n in &self.neighbors {
             let _ = writeln!(c, "\n[[neighbors]]");
@@ -200,6 +241,12 @@ impl BgpdConfig {
                 "families = [{}]",
                 quoted(&mut n.families.iter().map(|f| f.config_name().to_owned()))
             );
+            if let Some(gr) = n.graceful_restart {
+                let _ = writeln!(c, "[neighbors.graceful_restart]");
+                let _ = writeln!(c, "restart_time = {}", gr.restart_time);
+                let _ = writeln!(c, "stale_routes_time = {}", gr.stale_routes_time);
+                let _ = writeln!(c, "notification = {}", gr.notification);
+            }
         }
         for r in &self.routes {
             let _ = writeln!(c, "\n[[routes]]");

@@ -34,6 +34,8 @@ pub struct BirdBgp {
     pub multihop: Option<u8>,
     /// `next hop self` in every channel (a transit iBGP speaker).
     pub next_hop_self: bool,
+    /// `graceful restart on; graceful restart time N;` (RFC 4724).
+    pub graceful_restart: Option<u16>,
     /// `next hop address X` in the IPv6 channel: the next hop BIRD announces for IPv6 routes
     /// carried over an IPv4 session.
     pub ipv6_next_hop: Option<IpAddr>,
@@ -60,8 +62,15 @@ impl BirdBgp {
             as4: true,
             multihop: None,
             next_hop_self: false,
+            graceful_restart: None,
             ipv6_next_hop: None,
         }
+    }
+
+    /// Graceful restart on, with this restart time.
+    pub fn graceful_restart(mut self, restart_time: u16) -> Self {
+        self.graceful_restart = Some(restart_time);
+        self
     }
 
     pub fn local_address(mut self, address: IpAddr) -> Self {
@@ -119,6 +128,10 @@ impl BirdBgp {
         }
         if self.disabled {
             let _ = writeln!(c, "  disabled;");
+        }
+        if let Some(seconds) = self.graceful_restart {
+            let _ = writeln!(c, "  graceful restart on;");
+            let _ = writeln!(c, "  graceful restart time {seconds};");
         }
         if !self.as4 {
             let _ = writeln!(c, "  enable as4 off;");

@@ -286,6 +286,8 @@ pub struct FrrRoute {
     pub local_pref: Option<u64>,
     pub communities: Vec<String>,
     pub large_communities: Vec<String>,
+    /// Kept from a restarting peer, not yet refreshed (RFC 4724).
+    pub stale: bool,
 }
 
 /// A running FRR `bgpd`; killed on drop.
@@ -553,6 +555,7 @@ impl Frr {
             local_pref: path.get("locPrf").and_then(Value::as_u64),
             communities: list("community"),
             large_communities: list("largeCommunity"),
+            stale: path.get("stale").and_then(Value::as_bool).unwrap_or(false),
         }))
     }
 
