@@ -288,6 +288,9 @@ pub struct FrrRoute {
     pub large_communities: Vec<String>,
     /// Kept from a restarting peer, not yet refreshed (RFC 4724).
     pub stale: bool,
+    /// When FRR installed this path (`lastUpdate.epoch`, seconds): a path withdrawn and
+    /// learned again gets a new one, a refreshed stale path keeps it.
+    pub last_update: Option<u64>,
 }
 
 /// A running FRR `bgpd`; killed on drop.
@@ -556,6 +559,7 @@ impl Frr {
             communities: list("community"),
             large_communities: list("largeCommunity"),
             stale: path.get("stale").and_then(Value::as_bool).unwrap_or(false),
+            last_update: path.get("lastUpdate").and_then(|u| u.get("epoch")).and_then(Value::as_u64),
         }))
     }
 
