@@ -559,7 +559,10 @@ impl Frr {
             communities: list("community"),
             large_communities: list("largeCommunity"),
             stale: path.get("stale").and_then(Value::as_bool).unwrap_or(false),
-            last_update: path.get("lastUpdate").and_then(|u| u.get("epoch")).and_then(Value::as_u64),
+            last_update: path
+                .get("lastUpdate")
+                .and_then(|u| u.get("epoch"))
+                .and_then(Value::as_u64),
         }))
     }
 

@@ -9,20 +9,32 @@
 //! 1. the peer holds the kept route at every 50 ms poll through the restart (no gap);
 //! 2. the removed route is gone after our End-of-RIB;
 //! 3. (FRR) the kept route is fresh again, not stale.
+//!
+//! bgpd as helper (its Loc-RIB read through the gRPC API, from a thread inside its namespace):
+//! 4. FRR killed and started again with one network fewer: its routes are kept, stale, then
+//!    the one it did not send again is swept after its End-of-RIB, the other is fresh;
+//! 5. FRR killed and left down past its restart time: its routes go;
+//! 6. RFC 8538 with FRR: our hold timer expires with N negotiated: routes kept stale, then
+//!    fresh when FRR is back; a Hard Reset from FRR (`clear bgp` with
+//!    `bgp hard-administrative-reset`) flushes them.
 
 mod common;
 
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdGracefulRestart, BgpdNeighbor, BgpdRoute};
 use interop_tests::bird::{Bird, BirdBgp, BirdConfig};
-use interop_tests::frr::{Frr, FrrGracefulRestart};
+use interop_tests::frr::{Frr, FrrConfig, FrrGracefulRestart, FrrNetwork};
+use interop_tests::netns::Namespace;
 use interop_tests::topology::pair;
 use interop_tests::{Check, TempDir, wait_until};
 use ipnet::IpNet;
+use ironlb_proto::bgpd::v1;
+use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 
 /// How bgpd is stopped.
 #[derive(Copy, Clone, Debug)]
@@ -202,4 +214,195 @@ fn bgpd_sigkill_bird_keeps_every_route() {
 #[test]
 fn bgpd_sigterm_bird_keeps_every_route() {
     bgpd_restart_against_bird(Stop::Terminate);
+}
+
+/// One Loc-RIB path as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LocPath {
+    prefix: String,
+    stale: bool,
+}
+
+/// bgpd's Loc-RIB (`ListPaths`), asked from a thread that entered bgpd's network namespace
+/// (the API listens on 127.0.0.1:50051 there). `None` when the API cannot be reached.
+fn loc_rib(namespace: &Namespace) -> Option<Vec<LocPath>> {
+    let path = format!("/var/run/netns/{}", namespace.name());
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let file = std::fs::File::open(&path).ok()?;
+                // SAFETY: setns only changes this short-lived thread's network namespace.
+                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return None;
+                }
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    let mut client =
+                        BgpServiceClient::connect("http://127.0.0.1:50051").await.ok()?;
+                    let request = v1::ListPathsRequest::default();
+                    let mut stream = client.list_paths(request).await.ok()?.into_inner();
+                    let mut paths = Vec::new();
+                    while let Some(response) = stream.message().await.ok()? {
+                        if let Some(path) = response.path {
+                            paths.push(LocPath { prefix: path.prefix, stale: path.stale });
+                        }
+                    }
+                    Some(paths)
+                })
+            })
+            .join()
+            .ok()
+            .flatten()
+    })
+}
+
+/// The Loc-RIB path of `prefix`: `Some(Some(stale))` when present, `Some(None)` when absent,
+/// `None` when the API did not answer.
+fn loc_path(namespace: &Namespace, prefix: IpNet) -> Option<Option<bool>> {
+    let wanted = prefix.to_string();
+    loc_rib(namespace).map(|paths| paths.iter().find(|p| p.prefix == wanted).map(|p| p.stale))
+}
+
+/// Waits until `check` accepts the state of `prefix` in bgpd's Loc-RIB (`None`: absent,
+/// `Some(stale)`: present).
+fn wait_loc(bgpd: &Bgpd, prefix: IpNet, what: &str, check: impl Fn(Option<bool>) -> bool) {
+    let namespace = bgpd.namespace();
+    bgpd.annotate(wait_until(
+        what,
+        ROUTE,
+        POLL,
+        || loc_path(namespace, prefix).filter(|state| check(*state)).map(|_| ()),
+        || format!("Loc-RIB: {:?}", loc_rib(namespace)),
+    ))
+    .check(what);
+}
+
+const PRESENT_FRESH: fn(Option<bool>) -> bool = |s| s == Some(false);
+const PRESENT_STALE: fn(Option<bool>) -> bool = |s| s == Some(true);
+const ABSENT: fn(Option<bool>) -> bool = |s| s.is_none();
+
+/// FRR with graceful restart (F bits set, N bit when `notification`) announcing `networks`.
+fn frr_with_gr(
+    ours: IpAddr,
+    restart_time: u16,
+    notification: bool,
+    networks: &[IpNet],
+) -> FrrConfig {
+    let mut config = frr_towards_bgpd(65002, 65001, ours);
+    config.graceful_restart = Some(FrrGracefulRestart { restart_time, stalepath_time: 360 });
+    config.extra.push(" bgp graceful-restart preserve-fw-state".to_owned());
+    if notification {
+        config.extra.push(" bgp graceful-restart notification".to_owned());
+        config.extra.push(" bgp hard-administrative-reset".to_owned());
+    }
+    for network in networks {
+        config = config.network(FrrNetwork::new(*network));
+    }
+    config
+}
+
+/// bgpd with graceful restart towards FRR (hold time 9 s), nothing of its own to announce.
+fn bgpd_helper(state: &TempDir, theirs: IpAddr) -> BgpdConfig {
+    bgpd_config(state, theirs, &[])
+}
+
+#[test]
+fn frr_restart_keeps_routes_stale_then_sweeps_what_it_did_not_resend() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let resent = net("203.0.113.0/25");
+    let forgotten = net("203.0.113.128/25");
+    let bgpd = start_bgpd(&pair.left, &bgpd_helper(&state, pair.right_v4));
+    let mut frr =
+        Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[resent, forgotten]))
+            .check("FRR starts");
+    for prefix in [resent, forgotten] {
+        wait_loc(&bgpd, prefix, "bgpd learns FRR's routes", PRESENT_FRESH);
+    }
+
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            watch(|| loc_path(bgpd.namespace(), resent).map(|state| state.is_some()), &done)
+        });
+        frr.kill();
+        for prefix in [resent, forgotten] {
+            wait_loc(
+                &bgpd,
+                prefix,
+                "4. FRR's routes are kept, stale, while it is down",
+                PRESENT_STALE,
+            );
+        }
+        let frr = Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[resent]))
+            .check("FRR starts again");
+        wait_loc(&bgpd, forgotten, "4. the route FRR did not send again is swept", ABSENT);
+        wait_loc(&bgpd, resent, "4. the route FRR sent again is fresh", PRESENT_FRESH);
+        done.store(true, Ordering::Relaxed);
+        let seen = watcher.join().expect("watcher");
+        let log = frr.log_tail(400);
+        assert!(!log.contains("Unknown command"), "FRR refused a command:\n{log}");
+        seen
+    });
+    assert!(seen.gaps.is_empty(), "4. the route FRR sent again was missing meanwhile: {seen:?}");
+}
+
+#[test]
+fn frr_down_past_its_restart_time_loses_its_routes() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let prefix = net("203.0.113.0/25");
+    let bgpd = start_bgpd(&pair.left, &bgpd_helper(&state, pair.right_v4));
+    let mut frr =
+        Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 3, true, &[prefix])).check("FRR starts");
+    wait_loc(&bgpd, prefix, "bgpd learns FRR's route", PRESENT_FRESH);
+    frr.kill();
+    wait_loc(&bgpd, prefix, "FRR's route is kept, stale", PRESENT_STALE);
+    wait_loc(&bgpd, prefix, "5. after FRR's restart time its route is gone", ABSENT);
+}
+
+#[test]
+fn rfc8538_hold_expiry_keeps_routes_and_hard_reset_flushes() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let prefix = net("203.0.113.0/25");
+    let bgpd = start_bgpd(&pair.left, &bgpd_helper(&state, pair.right_v4));
+    let frr = Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[prefix]))
+        .check("FRR starts");
+    wait_loc(&bgpd, prefix, "bgpd learns FRR's route", PRESENT_FRESH);
+
+    // Hold timer expiry (9 s): we send a NOTIFICATION, N is negotiated: a restart.
+    frr.freeze();
+    wait_loc(&bgpd, prefix, "6. hold timer expiry with N keeps FRR's route, stale", PRESENT_STALE);
+    frr.thaw();
+    wait_loc(&bgpd, prefix, "6. FRR back: its route is fresh", PRESENT_FRESH);
+    bgpd.annotate(frr.wait_established(pair.left_v4, UP)).check("session back");
+
+    // Hard Reset: FRR's `clear bgp` with hard-administrative-reset sends Cease/Hard Reset.
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            watch(|| loc_path(bgpd.namespace(), prefix).map(|state| state.is_some()), &done)
+        });
+        frr.vtysh(&[&format!("clear bgp {}", pair.left_v4)]).check("vtysh clear bgp");
+        let back = bgpd.annotate(wait_until(
+            "FRR's route to be flushed and learned again",
+            ROUTE,
+            POLL,
+            || {
+                let fresh = loc_path(bgpd.namespace(), prefix) == Some(Some(false));
+                (fresh && frr.is_established(pair.left_v4)).then_some(())
+            },
+            || frr.describe(pair.left_v4),
+        ));
+        done.store(true, Ordering::Relaxed);
+        back.check("session and route back after the Hard Reset");
+        watcher.join().expect("watcher")
+    });
+    assert!(
+        !seen.gaps.is_empty(),
+        "6. the Hard Reset should have flushed FRR's route (never seen absent): {seen:?}\n{}",
+        frr.describe(pair.left_v4)
+    );
 }
