@@ -17,6 +17,9 @@
 //! 6. RFC 8538 with FRR: our hold timer expires with N negotiated: routes kept stale, then
 //!    fresh when FRR is back; a Hard Reset from FRR (`clear bgp` with
 //!    `bgp hard-administrative-reset`) flushes them.
+//!
+//! 7. An API owner re-syncing (`SetPaths`) within the deferral time after bgpd was killed:
+//!    FRR holds its route through the restart (no gap), fresh afterwards.
 
 mod common;
 
@@ -223,21 +226,23 @@ struct LocPath {
     stale: bool,
 }
 
-/// bgpd's Loc-RIB (`ListPaths`), asked from a thread that entered bgpd's network namespace
-/// (the API listens on 127.0.0.1:50051 there). `None` when the API cannot be reached.
+/// A runtime on a thread that entered `namespace`'s network namespace, so that bgpd's API
+/// (127.0.0.1:50051 there) is reachable; `None` if that failed.
+fn runtime_in(namespace: &Namespace) -> Option<tokio::runtime::Runtime> {
+    let file = std::fs::File::open(format!("/var/run/netns/{}", namespace.name())).ok()?;
+    // SAFETY: setns only changes the calling (short-lived, test-owned) thread's namespace.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return None;
+    }
+    tokio::runtime::Builder::new_current_thread().enable_all().build().ok()
+}
+
+/// bgpd's Loc-RIB (`ListPaths`). `None` when the API cannot be reached.
 fn loc_rib(namespace: &Namespace) -> Option<Vec<LocPath>> {
-    let path = format!("/var/run/netns/{}", namespace.name());
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                let file = std::fs::File::open(&path).ok()?;
-                // SAFETY: setns only changes this short-lived thread's network namespace.
-                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return None;
-                }
-                let runtime =
-                    tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                runtime.block_on(async {
+                runtime_in(namespace)?.block_on(async {
                     let mut client =
                         BgpServiceClient::connect("http://127.0.0.1:50051").await.ok()?;
                     let request = v1::ListPathsRequest::default();
@@ -249,6 +254,32 @@ fn loc_rib(namespace: &Namespace) -> Option<Vec<LocPath>> {
                         }
                     }
                     Some(paths)
+                })
+            })
+            .join()
+            .ok()
+            .flatten()
+    })
+}
+
+/// `SetPaths(owner, prefixes)` with our address as next hop; `None` when it failed.
+fn set_paths(namespace: &Namespace, owner: &str, prefixes: &[IpNet]) -> Option<()> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                runtime_in(namespace)?.block_on(async {
+                    let mut client =
+                        BgpServiceClient::connect("http://127.0.0.1:50051").await.ok()?;
+                    let paths = prefixes
+                        .iter()
+                        .map(|p| v1::Path { prefix: p.to_string(), ..v1::Path::default() })
+                        .collect();
+                    let request = v1::SetPathsRequest {
+                        owner: owner.to_owned(),
+                        paths,
+                        grace_time_seconds: None,
+                    };
+                    client.set_paths(request).await.ok().map(|_| ())
                 })
             })
             .join()
@@ -404,5 +435,65 @@ fn rfc8538_hold_expiry_keeps_routes_and_hard_reset_flushes() {
         !seen.gaps.is_empty(),
         "6. the Hard Reset should have flushed FRR's route (never seen absent): {seen:?}\n{}",
         frr.describe(pair.left_v4)
+    );
+}
+
+#[test]
+fn owner_resyncing_after_a_restart_keeps_its_route_at_frr() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let owned = net("198.51.100.20/32");
+    let config = bgpd_config(&state, pair.right_v4, &[net("198.51.100.10/32")]);
+    let mut bgpd = start_bgpd(&pair.left, &config);
+    let frr =
+        Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[])).check("FRR starts");
+    bgpd.annotate(wait_until(
+        "SetPaths",
+        UP,
+        POLL,
+        || set_paths(&pair.left, "k8s", &[owned]),
+        String::new,
+    ))
+    .check("SetPaths before the restart");
+    bgpd.annotate(frr.wait_route(owned, UP, |_| true, pair.left_v4))
+        .check("FRR learns the owner's route");
+    let file = state.join("bgpd.state");
+    bgpd.annotate(wait_until(
+        "the state file to name the owner",
+        UP,
+        POLL,
+        || std::fs::read_to_string(&file).ok().filter(|t| t.contains("\"k8s\"")).map(|_| ()),
+        || format!("{:?}", std::fs::read_to_string(&file)),
+    ))
+    .check("owner recorded");
+
+    let done = AtomicBool::new(false);
+    let (seen, restarted) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch(|| frr.route(owned).ok().map(|r| r.is_some()), &done));
+        stop_bgpd(&mut bgpd, Stop::Kill);
+        let restarted = start_bgpd(&pair.left, &config);
+        // Scenario time: the owner (a Kubernetes adapter, say) takes a while to come back;
+        // meanwhile bgpd must hold its End-of-RIB, or FRR would sweep the route.
+        std::thread::sleep(2 * DOWNTIME);
+        let resynced = restarted.annotate(wait_until(
+            "SetPaths after the restart",
+            UP,
+            POLL,
+            || set_paths(&pair.left, "k8s", &[owned]),
+            String::new,
+        ));
+        let fresh = resynced.and_then(|()| {
+            restarted.annotate(frr.wait_route(owned, ROUTE, |r| !r.stale, pair.left_v4))
+        });
+        done.store(true, Ordering::Relaxed);
+        let seen = watcher.join().expect("watcher");
+        fresh.check("7. the owner's route is fresh at FRR after the re-sync");
+        (seen, restarted)
+    });
+    assert!(seen.polls >= 2, "too few polls: {seen:?}");
+    assert!(
+        seen.gaps.is_empty(),
+        "7. FRR lost the owner's route during the restart: {seen:?}\n{}",
+        restarted.log_tail(60)
     );
 }
