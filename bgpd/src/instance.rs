@@ -416,6 +416,7 @@ impl Instance {
             if !self.gr.restart.end_of_rib_held() {
                 for family in slot.end_of_rib_due.drain(..) {
                     slot.session.send(SessionCommand::EndOfRib(family));
+                    slot.status.graceful_restart.end_of_rib_sent.push(family);
                 }
             }
             for family in slot.end_of_refresh_due.drain(..) {

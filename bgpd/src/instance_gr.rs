@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{Instance, InstanceEvent};
 use crate::api::handler;
+use crate::api::peers::GracefulRestartFacts;
 use crate::fsm::{DownReason, NegotiatedSession};
 use crate::gr::{
     self, Helper, HelperAction, HelperEvent, HelperTimer, Loss, Negotiated, Restart, RestartAction,
@@ -141,6 +142,10 @@ impl Instance {
             peer_restarting: agreement.as_ref().is_some_and(|a| a.peer_restarting),
         };
         if let Some(slot) = self.peers.get_mut(&id) {
+            slot.status.graceful_restart = GracefulRestartFacts {
+                negotiated: agreement.clone(),
+                ..GracefulRestartFacts::default()
+            };
             let actions = slot.helper.handle(HelperEvent::Established {
                 families: negotiated.families.clone(),
                 graceful_restart: agreement,
@@ -169,6 +174,9 @@ impl Instance {
             self.gr_helper_actions(id, actions);
         } else {
             // Not graceful (only flushes): every route goes at once.
+            if let Some(slot) = self.peers.get_mut(&id) {
+                slot.status.graceful_restart.peer_restarting = false;
+            }
             match self.rib.peer_down(id) {
                 Ok(removed) => tracing::debug!(removed, "routes of the peer removed"),
                 Err(error) => tracing::debug!(%error, "peer had no RIB state"),
@@ -180,6 +188,7 @@ impl Instance {
     pub(super) fn gr_end_of_rib(&mut self, id: PeerId, family: Family) {
         tracing::debug!(peer = ?id, %family, "End-of-RIB received");
         if let Some(slot) = self.peers.get_mut(&id) {
+            slot.status.graceful_restart.end_of_rib_received.push(family);
             let actions = slot.helper.handle(HelperEvent::EndOfRib(family));
             self.gr_helper_actions(id, actions);
         }
@@ -233,7 +242,9 @@ impl Instance {
     pub(super) fn gr_stop_sessions(&mut self, cease: &crate::wire::Notification) -> usize {
         let mut graceful = false;
         for slot in self.peers.values() {
-            if slot.neighbor.graceful_restart.is_some_and(|s| s.restarting_role()) {
+            // The peer keeps our routes only if it saw families in our capability.
+            let kept = slot.helper.negotiated().is_some_and(|n| !n.local_families.is_empty());
+            if slot.established && kept {
                 graceful = true;
                 slot.session.send(SessionCommand::Close);
             } else {
@@ -279,6 +290,9 @@ impl Instance {
                 }
                 Err(error) => tracing::debug!(%error, "graceful restart action on an unknown peer"),
             }
+        }
+        if let Some(slot) = self.peers.get_mut(&id) {
+            slot.status.graceful_restart.peer_restarting = !slot.helper.stale_families().is_empty();
         }
     }
 

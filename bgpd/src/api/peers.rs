@@ -38,11 +38,30 @@ pub struct SessionStatus {
     /// Times the session left Established.
     pub flaps: u64,
     pub established: Option<EstablishedFacts>,
+    /// Graceful restart of the current (or last) session.
+    pub graceful_restart: GracefulRestartFacts,
+}
+
+/// Graceful restart as the instance tracks it (`GracefulRestartStatus`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GracefulRestartFacts {
+    /// What both OPENs agreed on; `None` when not both advertised it.
+    pub negotiated: Option<crate::gr::Negotiated>,
+    /// The peer went away gracefully or came back: its routes are stale now.
+    pub peer_restarting: bool,
+    pub end_of_rib_received: Vec<Family>,
+    pub end_of_rib_sent: Vec<Family>,
 }
 
 impl Default for SessionStatus {
     fn default() -> Self {
-        Self { state: State::Idle, state_since: Instant::now(), flaps: 0, established: None }
+        Self {
+            state: State::Idle,
+            state_since: Instant::now(),
+            flaps: 0,
+            established: None,
+            graceful_restart: GracefulRestartFacts::default(),
+        }
     }
 }
 
@@ -141,7 +160,34 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
         families: neighbor.families.iter().map(|&f| convert::family(f) as i32).collect(),
         description: neighbor.description.clone().unwrap_or_default(),
         disabled: !neighbor.enabled,
+        graceful_restart: neighbor.graceful_restart.map(|gr| v1::GracefulRestartConfig {
+            enabled: gr.enabled,
+            restart_time_seconds: Some(u32::from(gr.restart_time)),
+            stale_routes_time_seconds: Some(u32::from(gr.stale_routes_time)),
+            notification: gr.notification,
+            helper_only: gr.helper_only,
+        }),
         ..v1::PeerConfig::default()
+    }
+}
+
+fn graceful_restart_status(facts: &GracefulRestartFacts) -> v1::GracefulRestartStatus {
+    let families = |list: &[Family]| list.iter().map(|&f| convert::family(f) as i32).collect();
+    let negotiated = facts.negotiated.as_ref();
+    v1::GracefulRestartStatus {
+        negotiated: negotiated.is_some(),
+        remote_restart_time_seconds: negotiated.map_or(0, |n| u32::from(n.peer_restart_time)),
+        notification: negotiated.is_some_and(|n| n.notification),
+        peer_restarting: facts.peer_restarting,
+        forwarding_preserved: negotiated.map_or_else(Vec::new, |n| {
+            n.peer_families
+                .iter()
+                .filter(|(_, preserved)| *preserved)
+                .map(|&(f, _)| convert::family(f) as i32)
+                .collect()
+        }),
+        end_of_rib_received: families(&facts.end_of_rib_received),
+        end_of_rib_sent: families(&facts.end_of_rib_sent),
     }
 }
 
@@ -162,6 +208,7 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
                 ..v1::PrefixCounters::default()
             })
             .collect(),
+        graceful_restart: Some(graceful_restart_status(&status.graceful_restart)),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {
@@ -203,6 +250,29 @@ mod tests {
         assert_eq!(status.flaps, 1);
         assert_eq!(status.state, State::Idle);
         assert!(status.established.is_none());
+    }
+
+    #[test]
+    fn graceful_restart_status_reports_the_agreement_and_markers() {
+        let facts = GracefulRestartFacts {
+            negotiated: Some(crate::gr::Negotiated {
+                peer_restart_time: 120,
+                peer_restarting: false,
+                notification: true,
+                peer_families: vec![(Family::Ipv4Unicast, true), (Family::Ipv6Unicast, false)],
+                local_families: vec![Family::Ipv4Unicast],
+            }),
+            peer_restarting: true,
+            end_of_rib_received: vec![Family::Ipv4Unicast],
+            end_of_rib_sent: vec![Family::Ipv6Unicast],
+        };
+        let status = graceful_restart_status(&facts);
+        assert!(status.negotiated && status.notification && status.peer_restarting);
+        assert_eq!(status.remote_restart_time_seconds, 120);
+        assert_eq!(status.forwarding_preserved, vec![v1::Family::Ipv4Unicast as i32]);
+        assert_eq!(status.end_of_rib_received, vec![v1::Family::Ipv4Unicast as i32]);
+        assert_eq!(status.end_of_rib_sent, vec![v1::Family::Ipv6Unicast as i32]);
+        assert!(!graceful_restart_status(&GracefulRestartFacts::default()).negotiated);
     }
 
     #[test]
