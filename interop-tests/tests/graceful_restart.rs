@@ -9,6 +9,8 @@
 //! 1. the peer holds the kept route at every 50 ms poll through the restart (no gap);
 //! 2. the removed route is gone after our End-of-RIB;
 //! 3. (FRR) the kept route is fresh again, not stale.
+//! With IPv4 and IPv6 unicast on one session (FRR), the IPv6 route removed from the config is
+//! swept by FRR after our IPv6 End-of-RIB (an UPDATE with only an empty MP_UNREACH_NLRI).
 //!
 //! bgpd as helper (its Loc-RIB read through the gRPC API, from a thread inside its namespace):
 //! 4. FRR killed and started again with one network fewer: its routes are kept, stale, then
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdGracefulRestart, BgpdNeighbor, BgpdRoute};
 use interop_tests::bird::{Bird, BirdBgp, BirdConfig};
-use interop_tests::frr::{Frr, FrrConfig, FrrGracefulRestart, FrrNetwork};
+use interop_tests::frr::{Frr, FrrConfig, FrrGracefulRestart, FrrNeighbor, FrrNetwork};
 use interop_tests::netns::Namespace;
 use interop_tests::topology::pair;
 use interop_tests::{Check, TempDir, wait_until};
@@ -494,6 +496,72 @@ fn owner_resyncing_after_a_restart_keeps_its_route_at_frr() {
     assert!(
         seen.gaps.is_empty(),
         "7. FRR lost the owner's route during the restart: {seen:?}\n{}",
+        restarted.log_tail(60)
+    );
+}
+
+#[test]
+fn bgpd_sigkill_frr_keeps_ipv4_and_ipv6_routes_and_understands_mp_end_of_rib() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let kept_v4 = net("198.51.100.10/32");
+    let kept_v6 = net("2001:db8:ffff::/48");
+    let dropped_v6 = net("2001:db8:fffe::/48");
+    let config = |with_dropped: bool| {
+        let mut config = BgpdConfig::new(65001, OURS).state_dir(state.path()).neighbor(
+            BgpdNeighbor::new(pair.right_v4, 65002)
+                .families(&both_families())
+                .graceful_restart(BgpdGracefulRestart::default()),
+        );
+        config = config.route(BgpdRoute::new(kept_v4));
+        let mut v6 = vec![kept_v6];
+        if with_dropped {
+            v6.push(dropped_v6);
+        }
+        for prefix in v6 {
+            config =
+                config.route(BgpdRoute { next_hop: Some(pair.left_v6), ..BgpdRoute::new(prefix) });
+        }
+        config
+    };
+    let mut bgpd = start_bgpd(&pair.left, &config(true));
+    let mut frr_config = FrrConfig::new(65002, THEIRS)
+        .neighbor(FrrNeighbor::new(pair.left_v4, 65001).families(&both_families()));
+    frr_config.graceful_restart =
+        Some(FrrGracefulRestart { restart_time: 120, stalepath_time: 360 });
+    let frr = Frr::start(&pair.right, &frr_config).check("FRR starts");
+    for prefix in [kept_v4, kept_v6, dropped_v6] {
+        bgpd.annotate(frr.wait_route(prefix, UP, |_| true, pair.left_v4))
+            .check("FRR learns our IPv4 and IPv6 routes");
+    }
+    wait_state_established(&bgpd, &state);
+
+    let done = AtomicBool::new(false);
+    let (seen, restarted) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            watch(
+                || {
+                    let v4 = frr.route(kept_v4).ok()?.is_some();
+                    let v6 = frr.route(kept_v6).ok()?.is_some();
+                    Some(v4 && v6)
+                },
+                &done,
+            )
+        });
+        stop_bgpd(&mut bgpd, Stop::Kill);
+        let restarted = start_bgpd(&pair.left, &config(false));
+        let swept = restarted.annotate(frr.wait_no_route(dropped_v6, ROUTE, pair.left_v4));
+        let fresh = restarted.annotate(frr.wait_route(kept_v6, ROUTE, |r| !r.stale, pair.left_v4));
+        done.store(true, Ordering::Relaxed);
+        let seen = watcher.join().expect("watcher");
+        swept.check("the removed IPv6 route is gone after our IPv6 End-of-RIB");
+        fresh.check("the kept IPv6 route is fresh again");
+        (seen, restarted)
+    });
+    assert!(seen.polls >= 2, "too few polls: {seen:?}");
+    assert!(
+        seen.gaps.is_empty(),
+        "FRR lost a kept route during the restart: {seen:?}\n{}",
         restarted.log_tail(60)
     );
 }
