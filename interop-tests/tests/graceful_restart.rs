@@ -9,6 +9,7 @@
 //! 1. the peer holds the kept route at every 50 ms poll through the restart (no gap);
 //! 2. the removed route is gone after our End-of-RIB;
 //! 3. (FRR) the kept route is fresh again, not stale.
+//!
 //! With IPv4 and IPv6 unicast on one session (FRR), the IPv6 route removed from the config is
 //! swept by FRR after our IPv6 End-of-RIB (an UPDATE with only an empty MP_UNREACH_NLRI).
 //!
