@@ -348,7 +348,11 @@ impl Instance {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "UPDATE not applied"),
                 }
-                if let Some(family) = update.end_of_rib_family() {
+                // Cheap test first: most UPDATEs carry routes and are no marker.
+                if update.nlri.is_empty()
+                    && update.mp_reach.is_none()
+                    && let Some(family) = update.end_of_rib_family()
+                {
                     self.gr_end_of_rib(id, family);
                 }
                 self.export_due = true;

@@ -1,8 +1,9 @@
 //! `bgpd`: ironlb's BGP-4 speaker (RFC 4271) as a library, so that the daemon,
 //! `bgpctl`, benchmarks and tests share one implementation.
 //!
-//! Dependencies point down only: `instance` → (`peer`, `rib`, `config`);
-//! `peer` → `fsm` → `wire`; `rib` → `wire` types.
+//! Dependencies point down only: `instance` → (`peer`, `rib`, `gr`, `config`);
+//! `peer` → `fsm` → `wire`; `rib` → `wire` types; `gr` → `wire` types, `fsm`'s
+//! down reasons and `rib`'s peer ids.
 
 pub mod api;
 pub mod config;
