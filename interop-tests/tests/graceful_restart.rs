@@ -8,7 +8,7 @@
 //! routes and started again with one of them removed from its config. Checks:
 //! 1. the peer holds the kept route at every 50 ms poll through the restart (no gap);
 //! 2. the removed route is gone after our End-of-RIB;
-//! 3. (FRR) the kept route is fresh again, not stale.
+//! 3. (FRR) the kept route is fresh again, not stale, and FRR received no NOTIFICATION.
 //!
 //! With IPv4 and IPv6 unicast on one session (FRR), the IPv6 route removed from the config is
 //! swept by FRR after our IPv6 End-of-RIB (an UPDATE with only an empty MP_UNREACH_NLRI).
@@ -144,6 +144,10 @@ fn bgpd_restart_against_frr(stop: Stop) {
             .check("FRR learns our routes");
     }
     wait_state_established(&bgpd, &state);
+    let notifications = |frr: &Frr| {
+        frr.neighbor(pair.left_v4).ok().flatten().map_or(0, |n| n.notifications_received)
+    };
+    let received_before = notifications(&frr);
 
     let done = AtomicBool::new(false);
     let (seen, restarted) = std::thread::scope(|scope| {
@@ -164,6 +168,8 @@ fn bgpd_restart_against_frr(stop: Stop) {
         "1. FRR lost {kept} during the restart: {seen:?}\n{}",
         restarted.log_tail(60)
     );
+    // A planned stop closes the connection without a NOTIFICATION (nor does a SIGKILL send one).
+    assert_eq!(notifications(&frr), received_before, "{}", frr.describe(pair.left_v4));
 }
 
 fn bgpd_restart_against_bird(stop: Stop) {
