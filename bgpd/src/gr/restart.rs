@@ -6,6 +6,10 @@
 //! enabled; one that comes up without the capability, or with its own R bit
 //! set (it restarted too and waits for us), is not waited for (§4.1). While
 //! deferring, nothing is exported: the peers keep our previous routes, stale.
+//! Config routes are in the Loc-RIB from the start and go out with the first
+//! export, as soon as the peers' End-of-RIB arrived (usually within a second);
+//! exporting them earlier would need a per-source export filter in the RIB and
+//! would change nothing for traffic, since the peers still hold them.
 //!
 //! Our End-of-RIB additionally waits for the API owners of the previous run to
 //! re-sync (their first `SetPaths`), bounded by the same timer: an End-of-RIB
