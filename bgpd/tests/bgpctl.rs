@@ -264,3 +264,31 @@ fn help_documents_the_exit_codes() {
     }
     assert!(help.contains("BGPCTL_API"), "{help}");
 }
+
+#[test]
+fn owner_list_shows_who_holds_paths() {
+    let daemon = start("");
+    assert_eq!(daemon.json(&["owner", "list"])["owners"], serde_json::json!([]));
+    daemon.ok(&["route", "add", "198.51.100.0/24", "198.51.100.1/32"]);
+    daemon.ok(&["route", "add", "203.0.113.0/24", "--owner", "lb"]);
+    let table = daemon.ok(&["owner", "list"]);
+    let mut lines = table.lines();
+    let header = lines.next().expect("header");
+    assert!(header.starts_with("Owner") && header.contains("Paths"), "{table}");
+    let bgpctl_row = lines.next().expect("bgpctl's row");
+    assert!(bgpctl_row.starts_with("bgpctl") && bgpctl_row.contains("unleased"), "{table}");
+    assert!(bgpctl_row.split_whitespace().any(|cell| cell == "2"), "{table}");
+    assert!(lines.next().is_some_and(|row| row.starts_with("lb ")), "{table}");
+
+    let json = daemon.json(&["owner", "list"]);
+    assert_eq!(json["owners"][0]["name"], "bgpctl");
+    assert_eq!(json["owners"][0]["pathCount"], "2");
+    assert_eq!(json["owners"][0]["state"], "OWNER_STATE_UNLEASED");
+    assert_eq!(json["owners"][1]["name"], "lb");
+}
+
+#[test]
+fn watch_of_an_unreachable_bgpd_is_exit_3() {
+    let output = bgpctl(&["--api", &format!("127.0.0.1:{}", free_port()), "watch"]);
+    assert_failure(&output, 3, "cannot reach bgpd");
+}
