@@ -15,6 +15,7 @@
 use std::io::{self, BufWriter, Stdout, Write};
 
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::cli::Format;
 use crate::error::CtlError;
@@ -129,14 +130,14 @@ impl Output {
     }
 
     /// Writes `message` (of the proto type `name`, "GetInfoResponse") as one
-    /// pretty-printed JSON document.
+    /// pretty-printed JSON document, fields in .proto order as grpcurl has them.
     pub fn json<M: prost::Message>(
         &mut self,
         name: &'static str,
         message: &M,
     ) -> Result<(), CtlError> {
-        let value = self.json_value(name, message)?;
-        serde_json::to_writer_pretty(&mut self.writer, &value)
+        let dynamic = self.dynamic(name, message)?;
+        serde_json::to_writer_pretty(&mut self.writer, &Json(&dynamic))
             .map_err(|error| json_error(name, error))?;
         self.writer.write_all(b"\n")?;
         Ok(())
@@ -149,8 +150,9 @@ impl Output {
         name: &'static str,
         message: &M,
     ) -> Result<(), CtlError> {
-        let value = self.json_value(name, message)?;
-        serde_json::to_writer(&mut self.writer, &value).map_err(|error| json_error(name, error))?;
+        let dynamic = self.dynamic(name, message)?;
+        serde_json::to_writer(&mut self.writer, &Json(&dynamic))
+            .map_err(|error| json_error(name, error))?;
         self.writer.write_all(b"\n")?;
         self.flush()
     }
@@ -158,28 +160,37 @@ impl Output {
     /// Writes several messages as one document: `{"key": [ ... ]}`.
     pub fn json_list<M: prost::Message>(
         &mut self,
-        key: &str,
+        key: &'static str,
         name: &'static str,
         messages: &[M],
     ) -> Result<(), CtlError> {
-        let mut list = Vec::with_capacity(messages.len());
+        let mut items = Vec::with_capacity(messages.len());
         for message in messages {
-            list.push(self.json_value(name, message)?);
+            items.push(self.dynamic(name, message)?);
         }
-        let mut document = serde_json::Map::new();
-        document.insert(key.to_string(), serde_json::Value::Array(list));
-        serde_json::to_writer_pretty(&mut self.writer, &document)
+        serde_json::to_writer_pretty(&mut self.writer, &JsonList { key, items: &items })
             .map_err(|error| json_error(name, error))?;
         self.writer.write_all(b"\n")?;
         Ok(())
     }
 
-    /// The proto3 JSON form of `message`.
+    /// The proto3 JSON form of `message`, as a value (for tests).
+    #[cfg(test)]
     pub fn json_value<M: prost::Message>(
         &mut self,
         name: &'static str,
         message: &M,
     ) -> Result<serde_json::Value, CtlError> {
+        let dynamic = self.dynamic(name, message)?;
+        serde_json::to_value(Json(&dynamic)).map_err(|error| json_error(name, error))
+    }
+
+    /// `message` re-read as a dynamic message of the proto type `name`.
+    fn dynamic<M: prost::Message>(
+        &mut self,
+        name: &'static str,
+        message: &M,
+    ) -> Result<DynamicMessage, CtlError> {
         let pool = match &mut self.pool {
             Some(pool) => pool,
             None => {
@@ -193,17 +204,48 @@ impl Output {
             message: name,
             reason: "not in the descriptor set".to_string(),
         })?;
-        let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
-            .map_err(|error| json_error(name, error))?;
-        let options = SerializeOptions::new().skip_default_fields(false);
-        dynamic
-            .serialize_with_options(serde_json::value::Serializer, &options)
+        DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
             .map_err(|error| json_error(name, error))
     }
 
     pub fn flush(&mut self) -> Result<(), CtlError> {
         self.writer.flush()?;
         Ok(())
+    }
+}
+
+/// The options of the proto3 JSON mapping, defaults written.
+const OPTIONS: SerializeOptions = SerializeOptions::new().skip_default_fields(false);
+
+/// Serialises a dynamic message with [`OPTIONS`] straight into the writer,
+/// keeping the .proto field order.
+struct Json<'a>(&'a DynamicMessage);
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_with_options(serializer, &OPTIONS)
+    }
+}
+
+/// `{"key": [message, ...]}`.
+struct JsonList<'a> {
+    key: &'static str,
+    items: &'a [DynamicMessage],
+}
+
+impl Serialize for JsonList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.key, &JsonItems(self.items))?;
+        map.end()
+    }
+}
+
+struct JsonItems<'a>(&'a [DynamicMessage]);
+
+impl Serialize for JsonItems<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Json))
     }
 }
 
