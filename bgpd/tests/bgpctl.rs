@@ -292,3 +292,25 @@ fn watch_of_an_unreachable_bgpd_is_exit_3() {
     let output = bgpctl(&["--api", &format!("127.0.0.1:{}", free_port()), "watch"]);
     assert_failure(&output, 3, "cannot reach bgpd");
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let daemon = start("");
+    let prefixes: Vec<String> = (0..=255).map(|i| format!("198.51.100.{i}/32")).collect();
+    let mut args = vec!["route", "add"];
+    args.extend(prefixes.iter().map(String::as_str));
+    daemon.ok(&args);
+    for format in ["table", "json"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bgpctl"))
+            .args(["--api", &daemon.api, "-o", format, "route", "list"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start bgpctl");
+        // Like `bgpctl route list | head -1`: the reader goes away.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("bgpctl exits");
+        assert_eq!(output.status.code(), Some(0), "{format}: {output:?}");
+        assert!(output.stderr.is_empty(), "{format}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}

@@ -30,7 +30,7 @@ pub enum CtlError {
     #[error("bgpd's answer has no {0}")]
     Incomplete(&'static str),
     /// Writing to stdout failed.
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output: {}", reason(.0))]
     Output(#[from] io::Error),
     /// A message could not be turned into JSON.
     #[error("cannot print {message} as JSON: {reason}")]

@@ -138,7 +138,7 @@ impl Output {
     ) -> Result<(), CtlError> {
         let dynamic = self.dynamic(name, message)?;
         serde_json::to_writer_pretty(&mut self.writer, &Json(&dynamic))
-            .map_err(|error| json_error(name, error))?;
+            .map_err(|error| write_error(name, error))?;
         self.writer.write_all(b"\n")?;
         Ok(())
     }
@@ -152,7 +152,7 @@ impl Output {
     ) -> Result<(), CtlError> {
         let dynamic = self.dynamic(name, message)?;
         serde_json::to_writer(&mut self.writer, &Json(&dynamic))
-            .map_err(|error| json_error(name, error))?;
+            .map_err(|error| write_error(name, error))?;
         self.writer.write_all(b"\n")?;
         self.flush()
     }
@@ -169,7 +169,7 @@ impl Output {
             items.push(self.dynamic(name, message)?);
         }
         serde_json::to_writer_pretty(&mut self.writer, &JsonList { key, items: &items })
-            .map_err(|error| json_error(name, error))?;
+            .map_err(|error| write_error(name, error))?;
         self.writer.write_all(b"\n")?;
         Ok(())
     }
@@ -247,6 +247,12 @@ impl Serialize for JsonItems<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.0.iter().map(Json))
     }
+}
+
+/// A failed JSON write: a failure of stdout stays an output error (so a
+/// closed pipe ends quietly); anything else is a JSON error.
+fn write_error(name: &'static str, error: serde_json::Error) -> CtlError {
+    if error.is_io() { CtlError::Output(io::Error::from(error)) } else { json_error(name, error) }
 }
 
 fn json_error(name: &'static str, error: impl std::fmt::Display) -> CtlError {
