@@ -235,6 +235,7 @@ fn bad_arguments_are_exit_2() {
         &["route", "add", "198.51.100.0/24", "--as-path", "65010 x"],
         &["route", "list", "--table", "sideways"],
         &["route", "list", "--longer"],
+        &["route", "list", "--table", "in"],
         &["neighbor", "add", "192.0.2.2"],
         &["neighbor", "reset", "192.0.2.2", "--soft-in", "--message", "x"],
         &["-o", "yaml", "status"],

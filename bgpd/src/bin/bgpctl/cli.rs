@@ -205,7 +205,7 @@ pub struct RouteListArgs {
     #[arg(long, value_enum, default_value_t = TableArg::Loc)]
     pub table: TableArg,
     /// The neighbour whose Adj-RIB-In or -Out to walk.
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", required_if_eq_any = [("table", "in"), ("table", "out")])]
     pub neighbor: Option<String>,
     /// Only this family.
     #[arg(long, value_enum)]
@@ -320,12 +320,18 @@ pub enum OriginArg {
 /// enough that a deadline computed from it cannot overflow.
 const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS) {
-        return Err(format!("{text:?} is not between 0 and {MAX_TIMEOUT_SECONDS} seconds"));
+/// A `--timeout` that is not a usable number of seconds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS}")]
+pub struct TimeoutError(String);
+
+fn parse_timeout(text: &str) -> Result<Duration, TimeoutError> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        _ => Err(TimeoutError(text.to_string())),
     }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
