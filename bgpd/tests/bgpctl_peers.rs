@@ -32,8 +32,6 @@ fn neighbor_add_show_and_delete() {
         "5",
         "--family",
         "ipv4",
-        "--max-prefixes",
-        "1000",
     ]);
     assert!(added.starts_with("neighbor 127.0.0.3 added\n"), "{added}");
     assert!(added.contains("65003"), "the summary line follows: {added}");
@@ -45,7 +43,6 @@ fn neighbor_add_show_and_delete() {
     assert_eq!(config["holdTimeSeconds"], 30);
     assert_eq!(config["connectRetrySeconds"], 5);
     assert_eq!(config["families"], serde_json::json!(["FAMILY_IPV4_UNICAST"]));
-    assert_eq!(config["maxPrefixes"], 1000);
     assert_eq!(daemon.json(&["status"])["peerCount"], 1);
 
     // A second add of the same address is refused.
