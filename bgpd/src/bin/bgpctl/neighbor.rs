@@ -1,0 +1,191 @@
+//! `bgpctl neighbor ...`: list, show, add, delete, enable, disable and reset
+//! neighbours (ListPeers, GetPeer, AddPeer, DeletePeer, EnablePeer,
+//! DisablePeer, ResetPeer). The detailed view of `show` is in
+//! [`crate::neighbor_detail`].
+
+use ironlb_proto::bgpd::v1::{
+    AddPeerRequest, DeletePeerRequest, DisablePeerRequest, DisablePeerResponse, EnablePeerRequest,
+    EnablePeerResponse, GetPeerRequest, GracefulRestartConfig, ListPeersRequest, Peer, PeerConfig,
+    ResetKind, ResetPeerRequest, ResetPeerResponse,
+};
+
+use crate::cli::{NeighborAddArgs, NeighborCommand, ResetArgs};
+use crate::connect::Api;
+use crate::error::CtlError;
+use crate::human;
+use crate::neighbor_detail;
+use crate::output::{Align, Output, Table};
+
+pub async fn run(
+    command: NeighborCommand,
+    api: &mut Api,
+    out: &mut Output,
+) -> Result<(), CtlError> {
+    match command {
+        NeighborCommand::List => list(api, out).await,
+        NeighborCommand::Show { address } => show(api, out, address).await,
+        NeighborCommand::Add(args) => add(api, out, *args).await,
+        NeighborCommand::Del { address } => {
+            let request = DeletePeerRequest { address: address.clone() };
+            let answer = api.target.call(api.client.delete_peer(request)).await?;
+            done(out, "DeletePeerResponse", &answer, &format!("neighbor {address} deleted"))
+        }
+        NeighborCommand::Enable { address } => {
+            let request = EnablePeerRequest { address: address.clone() };
+            let answer: EnablePeerResponse =
+                api.target.call(api.client.enable_peer(request)).await?;
+            done(out, "EnablePeerResponse", &answer, &format!("neighbor {address} enabled"))
+        }
+        NeighborCommand::Disable { address, message } => {
+            let request = DisablePeerRequest { address: address.clone(), message };
+            let answer: DisablePeerResponse =
+                api.target.call(api.client.disable_peer(request)).await?;
+            done(out, "DisablePeerResponse", &answer, &format!("neighbor {address} disabled"))
+        }
+        NeighborCommand::Reset(args) => reset(api, out, args).await,
+    }
+}
+
+/// Prints an empty answer: `{}` for scripts, one line for people.
+fn done<M: prost::Message>(
+    out: &mut Output,
+    name: &'static str,
+    answer: &M,
+    line: &str,
+) -> Result<(), CtlError> {
+    if out.is_json() {
+        return out.json(name, answer);
+    }
+    out.text(&format!("{line}\n"))
+}
+
+async fn list(api: &mut Api, out: &mut Output) -> Result<(), CtlError> {
+    let answer = api.target.call(api.client.list_peers(ListPeersRequest {})).await?;
+    if out.is_json() {
+        return out.json("ListPeersResponse", &answer);
+    }
+    out.text(&summary(&answer.peers))
+}
+
+/// The `vtysh`-like summary: one line per neighbour.
+pub fn summary(peers: &[Peer]) -> String {
+    let mut table = Table::new(&[
+        ("Neighbor", Align::Left),
+        ("AS", Align::Right),
+        ("State", Align::Left),
+        ("Up/Down", Align::Right),
+        ("PfxRcd", Align::Right),
+        ("PfxSnt", Align::Right),
+        ("Description", Align::Left),
+    ]);
+    for peer in peers {
+        let config = peer.config.clone().unwrap_or_default();
+        let status = peer.status.clone().unwrap_or_default();
+        let state = if status.admin_down {
+            format!("{} (Admin)", human::state(status.state))
+        } else {
+            human::state(status.state)
+        };
+        let established = status.uptime_seconds > 0;
+        let up_down = if established { status.uptime_seconds } else { status.state_age_seconds };
+        let received: u64 = status.prefixes.iter().map(|p| p.received).sum();
+        let sent: u64 = status.prefixes.iter().map(|p| p.advertised).sum();
+        table.row(vec![
+            config.address,
+            config.remote_asn.to_string(),
+            state,
+            human::duration(up_down),
+            received.to_string(),
+            sent.to_string(),
+            config.description,
+        ]);
+    }
+    table.drop_empty_column(6);
+    table.render()
+}
+
+async fn show(api: &mut Api, out: &mut Output, address: String) -> Result<(), CtlError> {
+    let answer = api.target.call(api.client.get_peer(GetPeerRequest { address })).await?;
+    if out.is_json() {
+        return out.json("GetPeerResponse", &answer);
+    }
+    let peer = answer.peer.ok_or(CtlError::Incomplete("peer"))?;
+    out.text(&neighbor_detail::render(&peer))
+}
+
+async fn add(api: &mut Api, out: &mut Output, args: NeighborAddArgs) -> Result<(), CtlError> {
+    let peer = peer_config(args)?;
+    let address = peer.address.clone();
+    let answer = api.target.call(api.client.add_peer(AddPeerRequest { peer: Some(peer) })).await?;
+    if out.is_json() {
+        return out.json("AddPeerResponse", &answer);
+    }
+    out.text(&format!("neighbor {address} added\n"))?;
+    match &answer.peer {
+        Some(peer) => out.text(&summary(std::slice::from_ref(peer))),
+        None => Ok(()),
+    }
+}
+
+/// `neighbor add`'s flags as a `PeerConfig`; unset flags stay at the API's
+/// "use the default" value.
+fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
+    let password = match (&args.password, &args.password_file) {
+        (Some(password), _) => password.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|source| CtlError::PasswordFile { path: path.clone(), source })?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+        (None, None) => String::new(),
+    };
+    let graceful_restart = args.graceful_restart.then_some(GracefulRestartConfig {
+        enabled: true,
+        restart_time_seconds: args.restart_time,
+        stale_routes_time_seconds: args.stale_routes_time,
+        notification: args.gr_notification,
+        helper_only: args.gr_helper_only,
+    });
+    Ok(PeerConfig {
+        address: args.address,
+        remote_asn: args.remote_as,
+        local_asn: args.local_as.unwrap_or(0),
+        port: args.port.unwrap_or(0),
+        local_address: args.local_address.unwrap_or_default(),
+        password,
+        password_set: false,
+        hold_time_seconds: args.hold_time,
+        keepalive_seconds: args.keepalive,
+        connect_retry_seconds: args.connect_retry,
+        passive: args.passive,
+        multihop_ttl: args.multihop.unwrap_or(0),
+        ttl_security_hops: args.ttl_security.unwrap_or(0),
+        families: args.family.into_iter().map(|f| human::family_arg(f) as i32).collect(),
+        description: args.description.unwrap_or_default(),
+        disabled: args.disabled,
+        max_prefixes: args.max_prefixes.unwrap_or(0),
+        graceful_restart,
+    })
+}
+
+async fn reset(api: &mut Api, out: &mut Output, args: ResetArgs) -> Result<(), CtlError> {
+    let kind = match (args.soft_in, args.soft_out) {
+        (false, false) => ResetKind::Hard,
+        (true, false) => ResetKind::SoftIn,
+        (false, true) => ResetKind::SoftOut,
+        (true, true) => ResetKind::Soft,
+    };
+    let request = ResetPeerRequest {
+        address: args.address.clone(),
+        kind: kind as i32,
+        message: args.message.unwrap_or_default(),
+        families: args.family.into_iter().map(|f| human::family_arg(f) as i32).collect(),
+    };
+    let answer: ResetPeerResponse = api.target.call(api.client.reset_peer(request)).await?;
+    let what = match kind {
+        ResetKind::Hard => "reset",
+        ResetKind::SoftIn => "asked to resend its routes",
+        ResetKind::SoftOut => "sent our routes again",
+        _ => "soft reset both ways",
+    };
+    done(out, "ResetPeerResponse", &answer, &format!("neighbor {} {what}", args.address))
+}

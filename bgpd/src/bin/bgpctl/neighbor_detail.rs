@@ -1,0 +1,248 @@
+//! `bgpctl neighbor show ADDR` for people: configuration, session state,
+//! capabilities both ways, counters and the last NOTIFICATIONs, in "Label:
+//! value" blocks and small tables (the `show bgp neighbor` of routers).
+
+use ironlb_proto::bgpd::v1::{Capabilities, MessageCounters, NotificationInfo, Peer};
+
+use crate::human::{self, families, or_dash, yes_no};
+use crate::output::{Align, Table, fields};
+
+/// The whole detailed view.
+pub fn render(peer: &Peer) -> String {
+    let config = peer.config.clone().unwrap_or_default();
+    let status = peer.status.clone().unwrap_or_default();
+    let optional = |value: Option<u32>| value.map_or("default".to_string(), |v| format!("{v}s"));
+    let zero_default =
+        |value: u32| if value == 0 { "default".to_string() } else { value.to_string() };
+
+    let mut state = human::state(status.state);
+    if status.admin_down {
+        state.push_str(" (administratively down");
+        if !status.admin_down_message.is_empty() {
+            state.push_str(&format!(": {:?}", status.admin_down_message));
+        }
+        state.push(')');
+    }
+    let mut text = format!("Neighbor {}, remote AS {}\n", config.address, config.remote_asn);
+    text.push_str(&indent(&fields(&[
+        ("Description", or_dash(&config.description)),
+        ("State", state),
+        (
+            "Up for",
+            if status.uptime_seconds > 0 {
+                human::duration(status.uptime_seconds)
+            } else {
+                "-".into()
+            },
+        ),
+        ("In state for", human::duration(status.state_age_seconds)),
+        ("Flaps", status.flaps.to_string()),
+        ("Last error", or_dash(&status.last_error)),
+        ("Local endpoint", or_dash(&status.local_endpoint)),
+        ("Remote endpoint", or_dash(&status.remote_endpoint)),
+        ("Remote router ID", or_dash(&status.remote_router_id)),
+        (
+            "Remote AS (OPEN)",
+            if status.remote_asn == 0 { "-".into() } else { status.remote_asn.to_string() },
+        ),
+        (
+            "Hold time",
+            format!(
+                "{}s negotiated, {} configured",
+                status.hold_time_seconds,
+                optional(config.hold_time_seconds)
+            ),
+        ),
+        (
+            "Keepalive",
+            format!(
+                "{}s in use, {} configured",
+                status.keepalive_seconds,
+                optional(config.keepalive_seconds)
+            ),
+        ),
+        (
+            "Families",
+            format!(
+                "{} negotiated, {} configured",
+                families(&status.families),
+                families(&config.families)
+            ),
+        ),
+    ])));
+
+    text.push_str("\nConfiguration\n");
+    text.push_str(&indent(&fields(&[
+        ("Local AS", zero_default(config.local_asn)),
+        ("Port", if config.port == 0 { "179".into() } else { config.port.to_string() }),
+        ("Local address", or_dash(&config.local_address)),
+        ("Passive", yes_no(config.passive)),
+        ("Password", yes_no(config.password_set)),
+        ("Connect retry", optional(config.connect_retry_seconds)),
+        ("Multihop TTL", zero_default(config.multihop_ttl)),
+        (
+            "TTL security",
+            if config.ttl_security_hops == 0 {
+                "off".into()
+            } else {
+                format!("{} hops", config.ttl_security_hops)
+            },
+        ),
+        (
+            "Max prefixes",
+            if config.max_prefixes == 0 {
+                "no limit".into()
+            } else {
+                config.max_prefixes.to_string()
+            },
+        ),
+        ("Disabled", yes_no(config.disabled)),
+        (
+            "Graceful restart",
+            config.graceful_restart.as_ref().map_or("off".into(), |gr| {
+                if gr.enabled {
+                    if gr.helper_only { "helper only".into() } else { "on".into() }
+                } else {
+                    "off".into()
+                }
+            }),
+        ),
+    ])));
+
+    text.push_str("\nCapabilities\n");
+    text.push_str(&indent(&capabilities(
+        status.local_capabilities.as_ref(),
+        status.remote_capabilities.as_ref(),
+    )));
+
+    text.push_str("\nMessages\n");
+    text.push_str(&indent(&messages(
+        status.messages_sent.as_ref(),
+        status.messages_received.as_ref(),
+    )));
+
+    if !status.prefixes.is_empty() {
+        text.push_str("\nPrefixes\n");
+        let mut table = Table::new(&[
+            ("Family", Align::Left),
+            ("Received", Align::Right),
+            ("Accepted", Align::Right),
+            ("Advertised", Align::Right),
+            ("Withdrawn in", Align::Right),
+            ("Withdrawn out", Align::Right),
+        ]);
+        for counters in &status.prefixes {
+            table.row(vec![
+                human::family(counters.family),
+                counters.received.to_string(),
+                counters.accepted.to_string(),
+                counters.advertised.to_string(),
+                counters.withdrawals_received.to_string(),
+                counters.withdrawals_sent.to_string(),
+            ]);
+        }
+        text.push_str(&indent(&table.render()));
+    }
+
+    text.push_str("\nLast NOTIFICATION\n");
+    text.push_str(&indent(&fields(&[
+        ("Sent", notification(status.last_notification_sent.as_ref())),
+        ("Received", notification(status.last_notification_received.as_ref())),
+    ])));
+    text
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("  {line}\n")).collect()
+}
+
+/// Capabilities side by side: what we sent, what the peer sent.
+fn capabilities(local: Option<&Capabilities>, remote: Option<&Capabilities>) -> String {
+    if local.is_none() && remote.is_none() {
+        return "none exchanged yet\n".into();
+    }
+    let local = local.cloned().unwrap_or_default();
+    let remote = remote.cloned().unwrap_or_default();
+    let mut table = Table::new(&[
+        ("Capability", Align::Left),
+        ("Sent", Align::Left),
+        ("Received", Align::Left),
+    ]);
+    let mut row = |name: &str, show: &dyn Fn(&Capabilities) -> String| {
+        table.row(vec![name.to_string(), show(&local), show(&remote)]);
+    };
+    row("Multiprotocol", &|c| families(&c.families));
+    row("Route refresh", &|c| yes_no(c.route_refresh));
+    row("Enhanced route refresh", &|c| yes_no(c.enhanced_route_refresh));
+    row("4-octet AS", &|c| {
+        if c.four_octet_asn == 0 { "no".into() } else { c.four_octet_asn.to_string() }
+    });
+    row("Extended message", &|c| yes_no(c.extended_message));
+    row("Graceful restart", &|c| {
+        if c.graceful_restart {
+            format!("{}s", c.graceful_restart_time_seconds)
+        } else {
+            "no".into()
+        }
+    });
+    row("ADD-PATH", &|c| yes_no(!c.add_path.is_empty()));
+    row("Hostname", &|c| or_dash(&c.hostname));
+    table.render()
+}
+
+fn messages(sent: Option<&MessageCounters>, received: Option<&MessageCounters>) -> String {
+    let sent = sent.cloned().unwrap_or_default();
+    let received = received.cloned().unwrap_or_default();
+    let mut table =
+        Table::new(&[("", Align::Left), ("Sent", Align::Right), ("Received", Align::Right)]);
+    let mut row = |name: &str, pick: fn(&MessageCounters) -> u64| {
+        table.row(vec![name.to_string(), pick(&sent).to_string(), pick(&received).to_string()]);
+    };
+    row("Open", |c| c.open);
+    row("Update", |c| c.update);
+    row("Notification", |c| c.notification);
+    row("Keepalive", |c| c.keepalive);
+    row("Route refresh", |c| c.route_refresh);
+    row("Total", |c| c.total);
+    table.render()
+}
+
+fn notification(info: Option<&NotificationInfo>) -> String {
+    let Some(info) = info else {
+        return "-".into();
+    };
+    let mut text = format!("{}/{} {}", info.code, info.subcode, info.reason);
+    if !info.shutdown_message.is_empty() {
+        text.push_str(&format!(" {:?}", info.shutdown_message));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use ironlb_proto::bgpd::v1::{PeerConfig, PeerStatus, SessionState};
+
+    use super::*;
+
+    #[test]
+    fn an_unconnected_peer_renders_without_panicking() {
+        let peer = Peer {
+            config: Some(PeerConfig {
+                address: "192.0.2.2".into(),
+                remote_asn: 65002,
+                ..Default::default()
+            }),
+            status: Some(PeerStatus {
+                state: SessionState::Active as i32,
+                admin_down: true,
+                admin_down_message: "maintenance".into(),
+                ..Default::default()
+            }),
+        };
+        let text = render(&peer);
+        assert!(text.starts_with("Neighbor 192.0.2.2, remote AS 65002\n"), "{text}");
+        assert!(text.contains("Active (administratively down: \"maintenance\")"), "{text}");
+        assert!(text.contains("none exchanged yet"), "{text}");
+        assert!(!render(&Peer::default()).is_empty());
+    }
+}
