@@ -560,8 +560,9 @@ impl Rib {
         self.core.announce(&mut self.v6, prefix, Path::new(source, id))
     }
 
-    /// Originate `prefix` from a local source. The AS_PATH is emptied and ORIGIN
-    /// defaults to IGP. `next_hop: None` announces ourselves as next hop.
+    /// Originate `prefix` from a local source. The AS_PATH is kept as given (an
+    /// API client may originate with a path, e.g. to prepend; config routes
+    /// pass an empty one) and ORIGIN defaults to IGP. `next_hop: None` announces ourselves as next hop.
     /// Returns whether the best path of the prefix changed.
     pub fn originate(
         &mut self,
@@ -581,7 +582,6 @@ impl Rib {
                 return Err(RibError::NextHopFamily { prefix, next_hop });
             }
         }
-        attributes.as_path = Default::default();
         attributes.origin.get_or_insert(Origin::Igp);
         attributes.next_hop = match next_hop {
             Some(NextHop::V4(address)) => Some(address),

@@ -566,3 +566,15 @@ mod model {
         }
     }
 }
+
+#[test]
+fn a_local_route_keeps_the_as_path_it_was_given() {
+    // Config prepends and API paths carry an AS_PATH; eBGP export puts our
+    // ASN in front of it.
+    let mut rib = rib_with_peers();
+    let given = PathAttributes { as_path: AsPath::from_sequence([64999]), ..Default::default() };
+    rib.originate(Source::Api(OwnerId(1)), net("203.0.113.0/24"), given, None).unwrap();
+    let to_a = drain(&mut rib, A);
+    let (out, _) = &to_a.announced[&net("203.0.113.0/24")];
+    assert_eq!(out.as_path, AsPath::from_sequence([LOCAL_ASN, 64999]));
+}
