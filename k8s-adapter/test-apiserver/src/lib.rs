@@ -4,13 +4,14 @@
 //! label and field selectors, errors as `Status` objects. README.md says what is faithful and what
 //! is not.
 //!
-//! ```ignore
+//! ```text
 //! let server = TestApiServer::start().await?;
 //! let client = server.client()?; // feature `kube`
 //! server.insert(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "default"}})).await?;
 //! ```
 
 mod actor;
+mod defaults;
 mod discovery;
 mod errors;
 mod handlers;
@@ -51,6 +52,9 @@ pub struct Options {
     pub enforce_namespaces: bool,
     /// Custom resource types served from the start (more with [`TestApiServer::register`]).
     pub resources: Vec<ResourceType>,
+    /// The cluster's Service IP families, primary first: `["IPv4"]` (default), `["IPv6"]`, or
+    /// both for a dual-stack cluster. Services get `spec.ipFamilies` and cluster IPs from it.
+    pub ip_families: Vec<String>,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             bookmark_interval: Duration::from_secs(5),
             enforce_namespaces: true,
             resources: Vec::new(),
+            ip_families: vec!["IPv4".to_owned()],
         }
     }
 }
@@ -153,7 +158,8 @@ impl TestApiServer {
     /// Starts a server.
     pub async fn start_with(opts: Options) -> Result<Self, ServerError> {
         let (rv_tx, rv_rx) = tokio::sync::watch::channel(0);
-        let mut store = Store::new(opts.history_window, opts.enforce_namespaces, rv_tx);
+        let mut store =
+            Store::new(opts.history_window, opts.enforce_namespaces, opts.ip_families, rv_tx);
         for rt in opts.resources {
             store.register(rt);
         }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch as notify};
 
+use crate::defaults::Defaults;
 use crate::errors::{ApiError, FieldError};
 use crate::hooks::Hooks;
 use crate::managed::Managers;
@@ -53,6 +54,7 @@ pub(crate) struct Store {
     pub(crate) hooks: Hooks,
     validators: Vec<(ResId, Validator)>,
     enforce_namespaces: bool,
+    defaults: Defaults,
     notify: notify::Sender<u64>,
 }
 
@@ -97,6 +99,7 @@ impl Store {
     pub(crate) fn new(
         window: usize,
         enforce_namespaces: bool,
+        ip_families: Vec<String>,
         notify: notify::Sender<u64>,
     ) -> Self {
         let mut s = Store {
@@ -108,6 +111,7 @@ impl Store {
             hooks: Hooks::default(),
             validators: Vec::new(),
             enforce_namespaces,
+            defaults: Defaults::new(ip_families),
             notify,
         };
         for rt in builtin_resources() {
@@ -405,8 +409,11 @@ impl Store {
         managers: Managers,
         opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
-        self.validate(res, &new)?;
         let rt = self.rt(res).clone();
+        if rt.group.is_empty() {
+            self.defaults.apply(&rt.kind, old, &mut new);
+        }
+        self.validate(res, &new)?;
         if let Some(old) = old {
             for k in [
                 "uid",
@@ -476,6 +483,21 @@ impl Store {
         let want = rv_of(wanted);
         if !want.is_empty() && want != rv_of(current) {
             return Err(self.conflict(res, name));
+        }
+        let uid = wanted["metadata"]["uid"].as_str().filter(|u| !u.is_empty());
+        if let Some(uid) = uid
+            && Some(uid) != current["metadata"]["uid"].as_str()
+        {
+            let rt = self.rt(res);
+            return Err(ApiError::Precondition {
+                group: rt.group.clone(),
+                plural: rt.plural.clone(),
+                name: name.to_owned(),
+                detail: format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    current["metadata"]["uid"].as_str().unwrap_or("")
+                ),
+            });
         }
         Ok(())
     }

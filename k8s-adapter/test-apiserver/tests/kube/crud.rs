@@ -128,3 +128,28 @@ async fn creating_a_crd_serves_its_type() {
     api.create(&PostParams::default(), &peer).await.unwrap();
     assert_eq!(api.get("frr").await.unwrap().data["spec"]["peerASN"], 64512);
 }
+
+#[tokio::test]
+async fn service_defaults_single_and_dual_stack() {
+    let (_server, client) = setup().await;
+    let api: Api<Service> = Api::namespaced(client, "default");
+    let spec = api.create(&PostParams::default(), &service("web")).await.unwrap().spec.unwrap();
+    assert_eq!(spec.ip_families, Some(vec!["IPv4".to_owned()]));
+    assert_eq!(spec.ip_family_policy.as_deref(), Some("SingleStack"));
+    assert!(spec.cluster_ip.is_some());
+    assert!(spec.ports.unwrap()[0].node_port.is_some());
+    assert_eq!(spec.external_traffic_policy.as_deref(), Some("Cluster"));
+
+    let opts = ironlb_test_apiserver::Options {
+        ip_families: vec!["IPv6".to_owned(), "IPv4".to_owned()],
+        ..ironlb_test_apiserver::Options::default()
+    };
+    let server = ironlb_test_apiserver::TestApiServer::start_with(opts).await.unwrap();
+    let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let api: Api<Service> = Api::namespaced(client, "default");
+    let mut svc = service("dual");
+    svc.spec.as_mut().unwrap().ip_family_policy = Some("RequireDualStack".to_owned());
+    let spec = api.create(&PostParams::default(), &svc).await.unwrap().spec.unwrap();
+    assert_eq!(spec.ip_families, Some(vec!["IPv6".to_owned(), "IPv4".to_owned()]));
+    assert_eq!(spec.cluster_ips.map(|ips| ips.len()), Some(2));
+}
