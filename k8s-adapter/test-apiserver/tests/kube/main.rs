@@ -4,6 +4,7 @@
 
 mod crud;
 mod misc;
+mod runtime;
 mod watching;
 mod writes;
 
