@@ -84,9 +84,6 @@ pub enum ServerError {
     Timeout(Duration),
     #[error("invalid server URL: {0}")]
     Url(#[from] axum::http::uri::InvalidUri),
-    #[cfg(feature = "kube")]
-    #[error("building the kube client: {0}")]
-    Kube(#[from] kube::Error),
 }
 
 /// A read-only view of the store, for [`TestApiServer::wait_until`] predicates.
@@ -203,11 +200,22 @@ impl TestApiServer {
         self.addr
     }
 
-    /// A kube client for this server, default namespace `default`.
+    /// A kube client for this server, default namespace `default`, over plain HTTP.
+    ///
+    /// Built on its own hyper client rather than `Client::try_from(Config)`, whose default stack
+    /// sets up rustls even for `http://` and panics when no crypto provider is selected.
     #[cfg(feature = "kube")]
     pub fn client(&self) -> Result<kube::Client, ServerError> {
-        let uri: axum::http::Uri = self.url.parse()?;
-        Ok(kube::Client::try_from(kube::Config::new(uri))?)
+        use kube::client::ConfigExt;
+        let config = kube::Config::new(self.url.parse()?);
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let service = tower::ServiceBuilder::new()
+            .layer(config.base_uri_layer())
+            .map_err(tower::BoxError::from)
+            .service(http);
+        Ok(kube::Client::new(service, config.default_namespace))
     }
 
     /// Serves a custom resource type from now on.

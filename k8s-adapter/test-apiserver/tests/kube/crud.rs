@@ -145,7 +145,7 @@ async fn service_defaults_single_and_dual_stack() {
         ..ironlb_test_apiserver::Options::default()
     };
     let server = ironlb_test_apiserver::TestApiServer::start_with(opts).await.unwrap();
-    let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let client = server.client().unwrap();
     let api: Api<Service> = Api::namespaced(client, "default");
     let mut svc = service("dual");
     svc.spec.as_mut().unwrap().ip_family_policy = Some("RequireDualStack".to_owned());

@@ -22,8 +22,7 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// A server and a kube client pointed at it.
 pub async fn setup() -> (TestApiServer, Client) {
     let server = TestApiServer::start().await.expect("server starts");
-    let client =
-        Client::try_from(kube::Config::new(server.url().parse().expect("url"))).expect("client");
+    let client = server.client().expect("client");
     (server, client)
 }
 
