@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod crud;
+mod leader;
 mod misc;
 mod runtime;
 mod watching;
