@@ -175,7 +175,29 @@ fn filter(namespace: Option<String>, query: &Query) -> Result<Filter, ApiError> 
         namespace,
         labels: LabelSelector::parse(query.get("labelSelector").unwrap_or(""))?,
         fields: FieldSelector::parse(query.get("fieldSelector").unwrap_or(""))?,
+        partial: false,
     })
+}
+
+/// Whether the client asked for `PartialObjectMetadata[List]` through `Accept`.
+fn wants_partial(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("as=PartialObjectMetadata"))
+}
+
+/// An object or a list as `PartialObjectMetadata[List]`.
+fn to_partial(v: Value) -> Value {
+    match v.get("items").and_then(Value::as_array) {
+        Some(items) => {
+            let items: Vec<Value> = items.iter().map(crate::watch::partial).collect();
+            serde_json::json!({ "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                "metadata": v["metadata"], "items": items })
+        }
+        None => crate::watch::partial(&v),
+    }
 }
 
 /// The field manager of a write: `fieldManager`, else the user agent's first word, as upstream.
@@ -237,7 +259,7 @@ async fn serve(
     let name = t.name.clone().unwrap_or_default();
     let code = if verb == Verb::Create { 201 } else { 200 };
     let result: Result<Value, ApiError> = match verb {
-        Verb::Watch => return watch(store, res, ns, query).await,
+        Verb::Watch => return watch(store, res, ns, query, wants_partial(headers)).await,
         Verb::Get => run(store, res, verb, move |s| s.get(res, ns.as_deref(), &name)).await,
         Verb::List => {
             let f = filter(ns, query)?;
@@ -305,7 +327,8 @@ async fn serve(
             .await
         }
     };
-    result.map(|v| json_response(code, &v))
+    let partial = wants_partial(headers) && matches!(verb, Verb::Get | Verb::List);
+    result.map(|v| json_response(code, &if partial { to_partial(v) } else { v }))
 }
 
 /// Counts the request, answers an injected failure if one is armed, else runs `op`.
@@ -332,8 +355,9 @@ async fn watch(
     res: ResId,
     ns: Option<String>,
     query: &Query,
+    partial: bool,
 ) -> Result<Response, ApiError> {
-    let f = filter(ns, query)?;
+    let f = Filter { partial, ..filter(ns, query)? };
     let from = match query.get("resourceVersion").filter(|v| !v.is_empty()) {
         Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::BadRequest {
             message: format!("invalid resource version {v:?}"),

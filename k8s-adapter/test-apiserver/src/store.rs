@@ -16,7 +16,7 @@ use crate::hooks::Hooks;
 use crate::managed::Managers;
 use crate::meta;
 use crate::resources::{Registry, ResId, ResourceType, builtin_resources};
-use crate::watch::{Change, Filter, HistEvent, Watcher, Watches, bookmark, line};
+use crate::watch::{Change, Filter, HistEvent, Watcher, Watches, bookmark, line, view_line};
 
 /// A validation hook: field errors make a write fail with 422 `Invalid`.
 pub type Validator = Box<dyn Fn(&Value) -> Vec<FieldError> + Send>;
@@ -223,7 +223,7 @@ impl Store {
                 .map_err(|oldest| ApiError::Gone { requested: rv, oldest })?,
             None => {
                 let mut lines: Vec<bytes::Bytes> =
-                    self.select(res, &filter).map(|o| line("ADDED", o)).collect();
+                    self.select(res, &filter).map(|o| view_line("ADDED", o, &filter)).collect();
                 if initial_events {
                     lines.push(line("BOOKMARK", &bookmark(self.rt(res), self.rv, true)));
                 }

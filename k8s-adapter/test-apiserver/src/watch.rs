@@ -41,6 +41,8 @@ pub(crate) struct Filter {
     pub(crate) namespace: Option<String>,
     pub(crate) labels: LabelSelector,
     pub(crate) fields: FieldSelector,
+    /// The client asked for `PartialObjectMetadata` (kube's `metadata_watcher`).
+    pub(crate) partial: bool,
 }
 
 impl Filter {
@@ -74,6 +76,16 @@ fn visible(filter: &Filter, ev: &HistEvent) -> Option<&'static str> {
             (false, false) => None,
         },
     }
+}
+
+/// An object as `meta.k8s.io/v1` `PartialObjectMetadata`: only its metadata.
+pub(crate) fn partial(obj: &Value) -> Value {
+    json!({ "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"] })
+}
+
+/// The event line for `obj` as the watcher with `filter` sees it.
+pub(crate) fn view_line(kind: &str, obj: &Value, filter: &Filter) -> Bytes {
+    if filter.partial { line(kind, &partial(obj)) } else { line(kind, obj) }
 }
 
 /// `{"type":T,"object":O}\n`.
@@ -115,7 +127,7 @@ impl Watches {
 
     /// Records `ev` and sends it to the watchers that see it; drops watchers whose stream closed.
     pub(crate) fn publish(&mut self, ev: HistEvent) {
-        let mut cache: [Option<Bytes>; 3] = [None, None, None];
+        let mut cache: [Option<Bytes>; 6] = Default::default();
         self.watchers.retain(|w| {
             if w.res != ev.res {
                 return !w.tx.is_closed();
@@ -125,8 +137,9 @@ impl Watches {
                 "ADDED" => 0,
                 "MODIFIED" => 1,
                 _ => 2,
-            };
-            let bytes = cache[slot].get_or_insert_with(|| line(kind, &ev.new)).clone();
+            } + if w.filter.partial { 3 } else { 0 };
+            let bytes =
+                cache[slot].get_or_insert_with(|| view_line(kind, &ev.new, &w.filter)).clone();
             w.tx.send(bytes).is_ok()
         });
         self.history.push_back(ev);
@@ -147,7 +160,7 @@ impl Watches {
             .history
             .iter()
             .filter(|ev| ev.rv > from && ev.res == res)
-            .filter_map(|ev| visible(filter, ev).map(|kind| line(kind, &ev.new)))
+            .filter_map(|ev| visible(filter, ev).map(|kind| view_line(kind, &ev.new, filter)))
             .collect())
     }
 

@@ -85,3 +85,36 @@ async fn controller_reconciles_service_status() {
     assert!(svc.is_some());
     task.abort();
 }
+
+#[tokio::test]
+async fn metadata_watcher_and_list_metadata() {
+    let (_server, client) = setup().await;
+    let api: Api<Service> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &lb("a")).await.unwrap();
+    let metas = api.list_metadata(&kube::api::ListParams::default()).await.unwrap();
+    assert_eq!(metas.items.len(), 1);
+    assert_eq!(
+        metas.items[0].types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    let one = api.get_metadata("a").await.unwrap();
+    assert_eq!(one.name_any(), "a");
+
+    let mut stream = watcher(
+        Api::<kube::core::PartialObjectMeta<Service>>::namespaced(client, "default"),
+        watcher::Config::default(),
+    )
+    .boxed();
+    let mut seen = Vec::new();
+    while !matches!(seen.last(), Some(watcher::Event::InitDone)) {
+        seen.push(crate::next(&mut stream).await.unwrap());
+    }
+    api.create(&PostParams::default(), &lb("b")).await.unwrap();
+    match crate::next(&mut stream).await.unwrap() {
+        watcher::Event::Apply(m) => {
+            assert_eq!(m.name_any(), "b");
+            assert_eq!(m.types.map(|t| t.kind), Some("PartialObjectMetadata".to_owned()));
+        }
+        other => panic!("expected an apply, got {other:?}"),
+    }
+}
