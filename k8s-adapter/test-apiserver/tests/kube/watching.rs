@@ -167,3 +167,35 @@ async fn watch_ends_at_timeout_seconds() {
         tokio::time::timeout(DEADLINE, stream.next()).await.expect("the server ends the watch");
     assert!(end.is_none());
 }
+
+/// A thousand concurrent creates reach a watcher exactly once each, as the benchmark of the
+/// issue (1,000 Services) will drive the server.
+#[tokio::test]
+async fn a_thousand_objects_reach_the_watcher() {
+    let (server, client) = setup().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    assert_eq!(describe(&next(&mut stream).await), "init");
+    assert_eq!(describe(&next(&mut stream).await), "done");
+    let writer = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            futures::stream::iter(0..1000)
+                .map(|i| {
+                    let api = api.clone();
+                    async move { api.create(&PostParams::default(), &cm(&format!("cm-{i}"))).await }
+                })
+                .buffer_unordered(32)
+                .for_each(|r| async move { assert!(r.is_ok()) })
+                .await;
+        })
+    };
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 1000 {
+        let ev = describe(&next(&mut stream).await);
+        assert!(ev.starts_with('+'), "{ev}");
+        assert!(seen.insert(ev.clone()), "duplicate {ev}");
+    }
+    writer.await.unwrap();
+    assert_eq!(server.list("v1", "ConfigMap", Some("default")).await.unwrap().len(), 1000);
+}
