@@ -263,7 +263,9 @@ async fn serve(
         Verb::Get => run(store, res, verb, move |s| s.get(res, ns.as_deref(), &name)).await,
         Verb::List => {
             let f = filter(ns, query)?;
-            run(store, res, verb, move |s| Ok(s.list(res, &f))).await
+            let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());
+            let cont = query.get("continue").map(str::to_owned);
+            run(store, res, verb, move |s| s.list(res, &f, limit, cont.as_deref())).await
         }
         Verb::DeleteCollection => {
             let f = filter(ns, query)?;

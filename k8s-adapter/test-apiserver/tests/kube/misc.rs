@@ -49,7 +49,14 @@ async fn label_and_field_selectors() {
     assert_eq!(names(ListParams::default().labels("app,tier=front")).await, "a");
     assert_eq!(names(ListParams::default().fields("metadata.name=b")).await, "b");
     assert_eq!(names(ListParams::default().fields("metadata.name!=b")).await, "a,c");
-    assert_eq!(names(ListParams::default().limit(1)).await, "a,b,c");
+    let page = default.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    let token = page.metadata.continue_.clone().unwrap();
+    let rest = default.list(&ListParams::default().limit(2).continue_token(&token)).await.unwrap();
+    assert_eq!(rest.items.iter().map(|s| s.name_any()).collect::<Vec<_>>(), ["c"]);
+    assert!(rest.metadata.continue_.is_none_or(|c| c.is_empty()));
+    let bad = default.list(&ListParams::default().continue_token("zz")).await;
+    assert_eq!(code(bad), 400);
     assert_eq!(code(default.list(&ListParams::default().labels("app in (x")).await), 400);
 
     let all: Api<Service> = Api::all(client);
