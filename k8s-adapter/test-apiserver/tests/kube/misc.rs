@@ -179,3 +179,18 @@ async fn discovery_and_version() {
     assert!(discovery.has_group("ironlb.io"));
     assert!(discovery.has_group("coordination.k8s.io"));
 }
+
+#[tokio::test]
+async fn kubeconfig_points_at_the_server() {
+    let (server, _client) = setup().await;
+    let yaml = server.kubeconfig(None);
+    let kc = kube::config::Kubeconfig::from_yaml(&yaml).unwrap();
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(config.cluster_url.to_string().trim_end_matches('/'), server.url());
+    assert_eq!(config.default_namespace, "default");
+    let other = server.kubeconfig(Some("http://192.0.2.1:6443"));
+    assert!(other.contains("server: http://192.0.2.1:6443"));
+}
