@@ -376,10 +376,14 @@ async fn watch(
     let opened = store
         .call(move |s| {
             let resource = s.resource_name(res);
-            if let Some(e) = s.hooks.on_request(&resource, Verb::Watch) {
-                return Err(e);
+            match s.hooks.on_request(&resource, Verb::Watch) {
+                // An injected 410 comes the way the real server sends it: in the stream.
+                Some(e) if e.code() == 410 => {
+                    Ok(Err(ApiError::Gone { requested: from.unwrap_or(0), oldest: s.rv() + 1 }))
+                }
+                Some(e) => Err(e),
+                None => Ok(s.watch(res, f, from, bookmarks, initial)),
             }
-            Ok(s.watch(res, f, from, bookmarks, initial))
         })
         .await
         .map_err(|_| ApiError::Injected { plural: String::new(), code: 503 })??;

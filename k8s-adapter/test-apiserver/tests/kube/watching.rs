@@ -199,3 +199,21 @@ async fn a_thousand_objects_reach_the_watcher() {
     writer.await.unwrap();
     assert_eq!(server.list("v1", "ConfigMap", Some("default")).await.unwrap().len(), 1000);
 }
+
+#[tokio::test]
+async fn injected_410_on_watch_makes_the_watcher_relist() {
+    let (server, client) = setup().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &cm("a")).await.unwrap();
+    let failure = ironlb_test_apiserver::Failure::code(410).on("configmaps").verb(Verb::Watch);
+    server.inject_failure(failure).await.unwrap();
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut seen = Vec::new();
+    while seen.iter().filter(|s| *s == "done").count() < 2 {
+        seen.push(describe(&next(&mut stream).await));
+    }
+    let rest: Vec<&str> =
+        seen.iter().filter(|s| !s.starts_with("error")).map(String::as_str).collect();
+    assert_eq!(rest, ["init", "init+a", "done", "init", "init+a", "done"], "{seen:?}");
+    assert_eq!(server.request_count("configmaps", Verb::List).await.unwrap(), 2);
+}
