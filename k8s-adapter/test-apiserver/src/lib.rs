@@ -254,7 +254,7 @@ impl TestApiServer {
     }
 
     /// Creates an object as given, status included (the type comes from apiVersion and kind,
-    /// the namespace from metadata).
+    /// the namespace from metadata, `default` when absent).
     pub async fn insert(&self, obj: Value) -> Result<Value, ServerError> {
         self.store
             .call(move |s| {
@@ -263,7 +263,8 @@ impl TestApiServer {
                     obj["apiVersion"].as_str().unwrap_or(""),
                     obj["kind"].as_str().unwrap_or(""),
                 )?;
-                let ns = obj["metadata"]["namespace"].as_str().map(str::to_owned);
+                let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
+                let ns = s.registry.get(res).namespaced.then_some(ns);
                 Ok(s.create(res, ns.as_deref(), obj, &test_opts())?)
             })
             .await?

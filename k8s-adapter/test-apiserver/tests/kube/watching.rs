@@ -83,7 +83,10 @@ async fn watcher_relists_after_410_gone() {
     // While the client is not reading: its stream ends, an event it never sees happens, and the
     // history is compacted past it, so re-watching from its resourceVersion is 410 Gone.
     server.close_watches().await.unwrap();
-    server.insert(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "missed", "namespace": "default"}})).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "missed"}}))
+        .await
+        .unwrap();
     server.compact().await.unwrap();
     let mut seen = Vec::new();
     while seen.last().map(String::as_str) != Some("done") {
