@@ -8,6 +8,8 @@
 //! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
 //! memory and a prefix that changes twice before it is sent is sent once.
 
+mod peers;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -68,6 +70,8 @@ struct PeerSlot {
     enhanced_refresh: bool,
     /// What the API reports about the session.
     status: SessionStatus,
+    /// Added through the API, not the config file: reload leaves it alone.
+    from_api: bool,
 }
 
 pub struct Instance {
@@ -146,6 +150,13 @@ impl Instance {
     }
 
     fn on_api(&mut self, request: ApiRequest) {
+        let request = match request {
+            ApiRequest::ManagePeer { op, reply } => {
+                let _ = reply.send(self.on_peer_op(op));
+                return;
+            }
+            other => other,
+        };
         let peers = PeerCounts {
             configured: self.peers.len(),
             established: self.peers.values().filter(|slot| slot.established).count(),
@@ -224,6 +235,7 @@ impl Instance {
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
                 status: SessionStatus::default(),
+                from_api: false,
             },
         );
     }
@@ -420,7 +432,7 @@ impl Instance {
     async fn reload(&mut self) {
         let path = self.config_path.clone();
         let loaded = tokio::task::spawn_blocking(move || Config::load(&path)).await;
-        let new = match loaded {
+        let mut new = match loaded {
             Ok(Ok(config)) => config,
             Ok(Err(errors)) => {
                 tracing::error!("reload refused, the running config stays:\n{errors}");
@@ -431,6 +443,7 @@ impl Instance {
                 return;
             }
         };
+        self.drop_api_conflicts(&mut new);
         let diff = ConfigDiff::between(&self.config, &new);
         if diff.needs_restart() {
             tracing::error!("reload refused: asn and router_id changes need a restart");

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::api::listing::{self, ListError, ListedPath, SourceNames};
 use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
 use crate::api::peers::{PeerView, SessionStatus};
 use crate::api::requests::PathQuery;
 use crate::api::validate::SetPathsCommand;
@@ -55,6 +56,17 @@ pub enum ApiRequest {
         owner: String,
         keys: Vec<PathKey>,
         reply: oneshot::Sender<Batch<DeleteOutcome>>,
+    },
+    /// AddPeer, UpdatePeer, DeletePeer, EnablePeer, DisablePeer, ResetPeer:
+    /// they change the instance's neighbours, so the instance runs them
+    /// itself (`instance::peers`), never [`handle`].
+    ManagePeer {
+        op: PeerOp,
+        reply: oneshot::Sender<Result<PeerOpAnswer, PeerOpError>>,
+    },
+    /// The configured peers' addresses, to validate `Path.peers`.
+    PeerAddresses {
+        reply: oneshot::Sender<Vec<IpAddr>>,
     },
 }
 
@@ -279,6 +291,15 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let batch = delete_paths(context.rib, context.state, &owner, &keys);
             let _ = reply.send(batch);
             true
+        }
+        ApiRequest::PeerAddresses { reply } => {
+            let _ = reply.send(context.by_address.keys().copied().collect());
+            false
+        }
+        ApiRequest::ManagePeer { op, .. } => {
+            // The instance intercepts these; reaching here is a wiring bug.
+            tracing::error!(?op, "a peer request reached the RIB handler");
+            false
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct EstablishedFacts {
     pub remote: SocketAddr,
     pub router_id: Ipv4Addr,
     pub asn: u32,
+    /// The peer advertised route refresh (RFC 2918): soft in is possible.
+    pub route_refresh: bool,
 }
 
 /// A session's state as the instance knows it.
@@ -38,11 +40,19 @@ pub struct SessionStatus {
     /// Times the session left Established.
     pub flaps: u64,
     pub established: Option<EstablishedFacts>,
+    /// The shutdown communication of the DisablePeer that stopped the peer.
+    pub admin_message: Option<String>,
 }
 
 impl Default for SessionStatus {
     fn default() -> Self {
-        Self { state: State::Idle, state_since: Instant::now(), flaps: 0, established: None }
+        Self {
+            state: State::Idle,
+            state_since: Instant::now(),
+            flaps: 0,
+            established: None,
+            admin_message: None,
+        }
     }
 }
 
@@ -70,6 +80,7 @@ impl SessionStatus {
             remote,
             router_id: negotiated.peer_router_id,
             asn: negotiated.peer_asn,
+            route_refresh: negotiated.route_refresh,
         });
     }
 
@@ -151,6 +162,7 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
     let mut out = v1::PeerStatus {
         state: session_state(status.state) as i32,
         admin_down: !view.neighbor.enabled,
+        admin_down_message: status.admin_message.clone().unwrap_or_default(),
         state_age_seconds: now.saturating_duration_since(status.state_since).as_secs(),
         flaps: status.flaps,
         prefixes: view
@@ -197,6 +209,7 @@ mod tests {
             remote: "127.0.0.2:40000".parse().expect("literal"),
             router_id: Ipv4Addr::new(192, 0, 2, 2),
             asn: 65002,
+            route_refresh: true,
         });
         status.on_state_changed(State::Established);
         status.on_down();

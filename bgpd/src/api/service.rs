@@ -10,8 +10,9 @@ use tonic::{Request, Response, Status};
 
 use crate::api::handler::{ApiRequest, Info};
 use crate::api::listing::{ListError, ListedPath, PathSource};
-use crate::api::peers;
+use crate::api::peer_ops::{PeerOp, PeerOpAnswer};
 use crate::api::{ValidatedPath, ValidationError, convert, requests, validate};
+use crate::api::{peer, peers};
 use crate::instance::InstanceEvent;
 
 /// bgpd's version, as `GetInfo` reports it.
@@ -41,6 +42,16 @@ impl Service {
             .await
             .map_err(|_| Status::unavailable("bgpd is shutting down"))?;
         answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
+    }
+
+    /// Runs an administrative peer request in the instance.
+    async fn manage(&self, op: PeerOp) -> Result<PeerOpAnswer, Status> {
+        Ok(self.ask(|reply| ApiRequest::ManagePeer { op, reply }).await??)
+    }
+
+    /// The answer's peer as a message.
+    fn reported(answer: &PeerOpAnswer) -> Option<v1::Peer> {
+        answer.view.as_ref().map(|view| peers::peer(view, std::time::Instant::now()))
     }
 }
 
@@ -156,6 +167,66 @@ impl BgpService for Service {
         })?;
         let peer = peers::peer(&view, std::time::Instant::now());
         Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
+    }
+
+    async fn add_peer(
+        &self,
+        request: Request<v1::AddPeerRequest>,
+    ) -> Result<Response<v1::AddPeerResponse>, Status> {
+        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Add(settings)).await?;
+        Ok(Response::new(v1::AddPeerResponse { peer: Self::reported(&answer) }))
+    }
+
+    async fn update_peer(
+        &self,
+        request: Request<v1::UpdatePeerRequest>,
+    ) -> Result<Response<v1::UpdatePeerResponse>, Status> {
+        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Update(settings)).await?;
+        Ok(Response::new(v1::UpdatePeerResponse {
+            peer: Self::reported(&answer),
+            session_reset: answer.session_reset,
+        }))
+    }
+
+    async fn delete_peer(
+        &self,
+        request: Request<v1::DeletePeerRequest>,
+    ) -> Result<Response<v1::DeletePeerResponse>, Status> {
+        let address = validate::address("address", &request.get_ref().address)?;
+        self.manage(PeerOp::Delete(address)).await?;
+        Ok(Response::new(v1::DeletePeerResponse {}))
+    }
+
+    async fn enable_peer(
+        &self,
+        request: Request<v1::EnablePeerRequest>,
+    ) -> Result<Response<v1::EnablePeerResponse>, Status> {
+        let address = validate::address("address", &request.get_ref().address)?;
+        self.manage(PeerOp::Enable(address)).await?;
+        Ok(Response::new(v1::EnablePeerResponse {}))
+    }
+
+    async fn disable_peer(
+        &self,
+        request: Request<v1::DisablePeerRequest>,
+    ) -> Result<Response<v1::DisablePeerResponse>, Status> {
+        let request = request.get_ref();
+        let address = validate::address("address", &request.address)?;
+        let message = peer::shutdown_message("message", &request.message)?;
+        self.manage(PeerOp::Disable(address, message)).await?;
+        Ok(Response::new(v1::DisablePeerResponse {}))
+    }
+
+    async fn reset_peer(
+        &self,
+        request: Request<v1::ResetPeerRequest>,
+    ) -> Result<Response<v1::ResetPeerResponse>, Status> {
+        // Existence is the instance's question (NOT_FOUND from there).
+        let (address, command) = peer::reset(request.get_ref(), |_| true)?;
+        self.manage(PeerOp::Reset(address, command)).await?;
+        Ok(Response::new(v1::ResetPeerResponse {}))
     }
 
     async fn list_owners(
