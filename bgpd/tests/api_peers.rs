@@ -1,0 +1,331 @@
+//! The peer RPCs of the gRPC API against real `bgpd` processes: AddPeer,
+//! UpdatePeer, DeletePeer, EnablePeer, DisablePeer, ResetPeer, GetPeer and
+//! ListPeers with their error cases, per-peer paths and the Adj-RIB-Out.
+//! Sessions run between two daemons on loopback (127.0.0.1 and 127.0.0.2),
+//! so no root and no other BGP speaker are needed.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ironlb_proto::bgpd::v1;
+use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use tonic::transport::Channel;
+
+const READY_DEADLINE: Duration = Duration::from_secs(20);
+/// Sessions on loopback come up in well under a second; this bounds a hang.
+const CONVERGE_DEADLINE: Duration = Duration::from_secs(30);
+const GLOBAL: &str = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 0\n";
+
+type Client = BgpServiceClient<Channel>;
+
+/// A running `bgpd`, killed and cleaned up when dropped.
+struct Daemon {
+    child: Child,
+    directory: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+fn scratch_directory() -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let directory = std::env::temp_dir().join(format!(
+        "bgpd-api-peers-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    directory
+}
+
+fn free_port(address: Ipv4Addr) -> u16 {
+    let listener = TcpListener::bind((address, 0)).expect("bind port 0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Starts `bgpd` with `config` and waits (with a deadline) until its API answers.
+async fn start_with(config: &str) -> (Daemon, Client) {
+    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
+    let directory = scratch_directory();
+    let path = directory.join("bgpd.toml");
+    std::fs::write(&path, format!("{config}[api]\nlisten = \"{api}\"\n")).expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start bgpd");
+    let mut daemon = Daemon { child, directory };
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        interval.tick().await;
+        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
+            panic!("bgpd exited before its API was ready: {status}");
+        }
+        if let Ok(mut client) = BgpServiceClient::connect(format!("http://{api}")).await
+            && client.get_info(v1::GetInfoRequest {}).await.is_ok()
+        {
+            return (daemon, client);
+        }
+        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
+    }
+}
+
+async fn start(body: &str) -> (Daemon, Client) {
+    start_with(&format!("{GLOBAL}{body}")).await
+}
+
+/// Polls `probe` until it returns `Some`, failing after [`CONVERGE_DEADLINE`].
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + CONVERGE_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        interval.tick().await;
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "not within {CONVERGE_DEADLINE:?}: {what}");
+    }
+}
+
+fn peer_config(address: &str, remote_asn: u32) -> v1::PeerConfig {
+    v1::PeerConfig { address: address.to_string(), remote_asn, ..v1::PeerConfig::default() }
+}
+
+fn add(config: v1::PeerConfig) -> v1::AddPeerRequest {
+    v1::AddPeerRequest { peer: Some(config) }
+}
+
+async fn get_peer(client: &mut Client, address: &str) -> Result<v1::Peer, tonic::Status> {
+    let request = v1::GetPeerRequest { address: address.to_string() };
+    Ok(client.get_peer(request).await?.into_inner().peer.expect("a peer"))
+}
+
+fn status(peer: &v1::Peer) -> &v1::PeerStatus {
+    peer.status.as_ref().expect("status")
+}
+
+fn assert_code<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    names: &[&str],
+) {
+    let status = result.expect_err("the request is refused");
+    assert_eq!(status.code(), code, "{}", status.message());
+    for name in names {
+        assert!(status.message().contains(name), "{:?} lacks {name:?}", status.message());
+    }
+}
+
+#[tokio::test]
+async fn add_get_list_delete_a_peer() {
+    let (_daemon, mut client) = start("").await;
+    let config = v1::PeerConfig {
+        description: "edge router".to_string(),
+        disabled: true,
+        ..peer_config("192.0.2.2", 65002)
+    };
+    let added = client.add_peer(add(config)).await.expect("AddPeer").into_inner();
+    let peer = added.peer.expect("the added peer");
+    let shown = peer.config.as_ref().expect("config");
+    assert_eq!(shown.address, "192.0.2.2");
+    assert_eq!(shown.remote_asn, 65002);
+    assert_eq!(shown.port, 179, "defaults are filled in");
+    assert_eq!(shown.hold_time_seconds, Some(90));
+    assert_eq!(shown.description, "edge router");
+    assert!(status(&peer).admin_down);
+
+    let listed = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers");
+    let addresses: Vec<String> = listed
+        .into_inner()
+        .peers
+        .iter()
+        .map(|p| p.config.as_ref().expect("config").address.clone())
+        .collect();
+    assert_eq!(addresses, vec!["192.0.2.2"]);
+    assert_eq!(get_peer(&mut client, "192.0.2.2").await.expect("GetPeer"), peer);
+
+    let duplicate = client.add_peer(add(peer_config("192.0.2.2", 65003))).await;
+    assert_code(duplicate, tonic::Code::AlreadyExists, &["peer.address", "192.0.2.2"]);
+
+    client
+        .delete_peer(v1::DeletePeerRequest { address: "192.0.2.2".to_string() })
+        .await
+        .expect("DeletePeer");
+    assert_code(get_peer(&mut client, "192.0.2.2").await, tonic::Code::NotFound, &["192.0.2.2"]);
+    let again =
+        client.delete_peer(v1::DeletePeerRequest { address: "192.0.2.2".to_string() }).await;
+    assert_code(again, tonic::Code::NotFound, &["address", "192.0.2.2"]);
+    let info = client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner();
+    assert_eq!(info.peer_count, 0);
+}
+
+#[tokio::test]
+async fn add_peer_refuses_bad_settings_naming_field_and_value() {
+    let (_daemon, mut client) = start("").await;
+    let result = client.add_peer(v1::AddPeerRequest { peer: None }).await;
+    assert_code(result, tonic::Code::InvalidArgument, &["peer"]);
+    let result = client.add_peer(add(peer_config("192.0.2.2", 0))).await;
+    assert_code(result, tonic::Code::InvalidArgument, &["peer.remote_asn", "0"]);
+    let result = client.add_peer(add(peer_config("192.0.2.300", 65002))).await;
+    assert_code(result, tonic::Code::InvalidArgument, &["peer.address", "192.0.2.300"]);
+    let hold = v1::PeerConfig { hold_time_seconds: Some(2), ..peer_config("192.0.2.2", 65002) };
+    assert_code(
+        client.add_peer(add(hold)).await,
+        tonic::Code::InvalidArgument,
+        &["peer.hold_time_seconds", "2"],
+    );
+    let local = v1::PeerConfig {
+        local_address: "2001:db8::1".to_string(),
+        ..peer_config("192.0.2.2", 65002)
+    };
+    assert_code(
+        client.add_peer(add(local)).await,
+        tonic::Code::InvalidArgument,
+        &["peer.local_address", "2001:db8::1"],
+    );
+    let limit = v1::PeerConfig { max_prefixes: 100, ..peer_config("192.0.2.2", 65002) };
+    assert_code(
+        client.add_peer(add(limit)).await,
+        tonic::Code::Unimplemented,
+        &["peer.max_prefixes", "100"],
+    );
+    // Nothing of the refused requests was configured.
+    let listed = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers");
+    assert!(listed.into_inner().peers.is_empty());
+}
+
+#[tokio::test]
+async fn update_peer_says_whether_the_session_was_reset() {
+    let (_daemon, mut client) = start("").await;
+    client.add_peer(add(peer_config("192.0.2.2", 65002))).await.expect("AddPeer");
+    let described = v1::PeerConfig {
+        description: "now described".to_string(),
+        ..peer_config("192.0.2.2", 65002)
+    };
+    let answer = client
+        .update_peer(v1::UpdatePeerRequest { peer: Some(described.clone()) })
+        .await
+        .expect("UpdatePeer")
+        .into_inner();
+    assert!(!answer.session_reset, "a description needs no new session");
+    let shown = answer.peer.expect("peer").config.expect("config");
+    assert_eq!(shown.description, "now described");
+
+    let same = client
+        .update_peer(v1::UpdatePeerRequest { peer: Some(described.clone()) })
+        .await
+        .expect("UpdatePeer")
+        .into_inner();
+    assert!(!same.session_reset);
+
+    let hold = v1::PeerConfig { hold_time_seconds: Some(30), ..described };
+    let answer = client
+        .update_peer(v1::UpdatePeerRequest { peer: Some(hold) })
+        .await
+        .expect("UpdatePeer")
+        .into_inner();
+    assert!(answer.session_reset, "the hold time is in the OPEN");
+    assert_eq!(answer.peer.expect("peer").config.expect("config").hold_time_seconds, Some(30));
+
+    let unknown = client
+        .update_peer(v1::UpdatePeerRequest { peer: Some(peer_config("192.0.2.9", 65002)) })
+        .await;
+    assert_code(unknown, tonic::Code::NotFound, &["192.0.2.9"]);
+}
+
+#[tokio::test]
+async fn disable_and_enable_a_peer() {
+    let (_daemon, mut client) = start("").await;
+    client.add_peer(add(peer_config("192.0.2.2", 65002))).await.expect("AddPeer");
+    let request = v1::DisablePeerRequest {
+        address: "192.0.2.2".to_string(),
+        message: "maintenance until 04:00".to_string(),
+    };
+    client.disable_peer(request).await.expect("DisablePeer");
+    let peer = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer");
+    assert!(status(&peer).admin_down);
+    assert_eq!(status(&peer).admin_down_message, "maintenance until 04:00");
+    assert!(peer.config.expect("config").disabled);
+
+    client
+        .enable_peer(v1::EnablePeerRequest { address: "192.0.2.2".to_string() })
+        .await
+        .expect("EnablePeer");
+    let peer = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer");
+    assert!(!status(&peer).admin_down);
+    assert!(status(&peer).admin_down_message.is_empty());
+
+    let long =
+        v1::DisablePeerRequest { address: "192.0.2.2".to_string(), message: "x".repeat(256) };
+    assert_code(client.disable_peer(long).await, tonic::Code::InvalidArgument, &["message", "256"]);
+    let unknown =
+        v1::DisablePeerRequest { address: "192.0.2.9".to_string(), message: String::new() };
+    assert_code(client.disable_peer(unknown).await, tonic::Code::NotFound, &["192.0.2.9"]);
+    let unknown = v1::EnablePeerRequest { address: "192.0.2.9".to_string() };
+    assert_code(client.enable_peer(unknown).await, tonic::Code::NotFound, &["192.0.2.9"]);
+    let bad = v1::EnablePeerRequest { address: "not-an-address".to_string() };
+    assert_code(client.enable_peer(bad).await, tonic::Code::InvalidArgument, &["address"]);
+}
+
+fn reset(address: &str, kind: v1::ResetKind) -> v1::ResetPeerRequest {
+    v1::ResetPeerRequest { address: address.to_string(), kind: kind as i32, ..Default::default() }
+}
+
+#[tokio::test]
+async fn reset_peer_errors() {
+    let (_daemon, mut client) = start("").await;
+    client.add_peer(add(peer_config("192.0.2.2", 65002))).await.expect("AddPeer");
+    let unknown = client.reset_peer(reset("192.0.2.9", v1::ResetKind::Hard)).await;
+    assert_code(unknown, tonic::Code::NotFound, &["192.0.2.9"]);
+    let unspecified = client.reset_peer(reset("192.0.2.2", v1::ResetKind::Unspecified)).await;
+    assert_code(unspecified, tonic::Code::InvalidArgument, &["kind"]);
+    let down = client.reset_peer(reset("192.0.2.2", v1::ResetKind::SoftIn)).await;
+    assert_code(down, tonic::Code::FailedPrecondition, &["192.0.2.2", "Established"]);
+    client.reset_peer(reset("192.0.2.2", v1::ResetKind::Hard)).await.expect("a hard reset");
+}
+
+#[tokio::test]
+async fn api_peers_survive_a_reload() {
+    let config = format!("{GLOBAL}[[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65003\n");
+    let (daemon, mut client) = start_with(&config).await;
+    client.add_peer(add(peer_config("192.0.2.2", 65002))).await.expect("AddPeer");
+    // The file now also names the API peer's address: that entry is ignored.
+    let path = daemon.directory.join("bgpd.toml");
+    let text = std::fs::read_to_string(&path).expect("read config");
+    let extra = "[[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65099\n";
+    std::fs::write(&path, text.replacen("[api]", &format!("{extra}[api]"), 1)).expect("write");
+    let pid = i32::try_from(daemon.child.id()).expect("pid fits");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    // The reload is done once a later request is answered after it; poll
+    // until the config peer is still there and the API peer unchanged.
+    let peers = eventually("reload applied", || {
+        let mut client = client.clone();
+        async move {
+            let listed = client.list_peers(v1::ListPeersRequest {}).await.ok()?.into_inner();
+            (listed.peers.len() == 2).then_some(listed.peers)
+        }
+    })
+    .await;
+    let api_peer = peers
+        .iter()
+        .find(|p| p.config.as_ref().is_some_and(|c| c.address == "192.0.2.2"))
+        .expect("the API peer");
+    assert_eq!(api_peer.config.as_ref().expect("config").remote_asn, 65002);
+    assert!(get_peer(&mut client, "192.0.2.3").await.is_ok());
+}
