@@ -5,6 +5,8 @@
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
+use std::net::IpAddr;
+
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
@@ -44,6 +46,14 @@ impl Service {
         answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
     }
 
+    /// The configured peers' addresses, to check `Path.peers` against (a
+    /// peer deleted after this check leaves the path exported to nobody
+    /// among the deleted: see `rib::restrict`).
+    async fn peer_addresses(&self) -> Result<std::collections::HashSet<IpAddr>, Status> {
+        let addresses = self.ask(|reply| ApiRequest::PeerAddresses { reply }).await?;
+        Ok(addresses.into_iter().collect())
+    }
+
     /// Runs an administrative peer request in the instance.
     async fn manage(&self, op: PeerOp) -> Result<PeerOpAnswer, Status> {
         Ok(self.ask(|reply| ApiRequest::ManagePeer { op, reply }).await??)
@@ -55,22 +65,8 @@ impl Service {
     }
 }
 
-/// Paths restricted to some peers need per-peer export, which the RIB does
-/// not do yet: refuse them rather than announce them to everyone.
-fn refuse_peer_lists<'a>(paths: impl Iterator<Item = &'a ValidatedPath>) -> Result<(), Status> {
-    for (index, path) in paths.enumerate() {
-        if !path.peers.is_empty() {
-            return Err(Status::unimplemented(format!(
-                "paths[{index}].peers: announcing to chosen peers only is not supported yet; \
-                 leave it empty to announce to every peer"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Peers are not checked at validation: lists of peers are refused anyway.
-fn any_peer(_: std::net::IpAddr) -> bool {
+/// ListPaths checks its peer in the instance (NOT_FOUND from there).
+fn any_peer(_: IpAddr) -> bool {
     true
 }
 
@@ -241,8 +237,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::SetPathsRequest>,
     ) -> Result<Response<v1::SetPathsResponse>, Status> {
-        let command = validate::set_paths(request.get_ref(), &any_peer)?;
-        refuse_peer_lists(command.paths.iter())?;
+        let peers = self.peer_addresses().await?;
+        let command = validate::set_paths(request.get_ref(), &|a| peers.contains(&a))?;
         let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
         Ok(Response::new(convert::set_paths_response(&diff)))
     }
@@ -252,10 +248,10 @@ impl BgpService for Service {
         request: Request<v1::AddPathsRequest>,
     ) -> Result<Response<v1::AddPathsResponse>, Status> {
         let request = request.into_inner();
-        let command = validate::add_paths(&request, &any_peer)?;
+        let peers = self.peer_addresses().await?;
+        let command = validate::add_paths(&request, &|a| peers.contains(&a))?;
         let paths: Vec<ValidatedPath> =
             command.paths.iter().filter_map(|path| path.as_ref().ok()).cloned().collect();
-        refuse_peer_lists(paths.iter())?;
         let owner = command.owner.clone();
         let batch = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
         let results = convert::add_results(&request, &command.paths, &batch.outcomes);

@@ -207,7 +207,11 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
 ) -> Option<Exported> {
-    let best = table.best(slot)?;
+    let best = if core.restrictions.restricted(family_index(P::FAMILY), slot) {
+        core.best_for(table, slot, receiver)?
+    } else {
+        table.best(slot)?
+    };
     let facts = &core.sources.get(best.source as usize)?.as_ref()?.facts;
     let local = facts.local;
     let attr = core.attrs.get(best.attrs)?;

@@ -60,6 +60,7 @@ mod adj_out;
 mod best;
 mod export;
 mod intern;
+mod restrict;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -104,6 +105,8 @@ pub(crate) struct Core {
     pub exports: Vec<Option<PeerExport>>,
     pub profiles: Vec<ExportProfile>,
     changes: Option<Vec<BestChange>>,
+    /// Paths for chosen peers only (see `restrict`).
+    pub restrictions: restrict::Restrictions,
 }
 
 const FALLBACK_SUMMARY: Summary = Summary {
@@ -213,6 +216,7 @@ impl Core {
         if let Some(displaced) = change.displaced {
             self.attrs.release(displaced.attrs);
         }
+        self.path_changed(table, slot, path.source);
         changed
     }
 
@@ -246,6 +250,7 @@ impl Core {
         if let Some(displaced) = change.displaced {
             self.attrs.release(displaced.attrs);
         }
+        self.path_changed(table, slot, source);
         (true, changed)
     }
 
@@ -363,6 +368,7 @@ impl Rib {
                 exports: Vec::new(),
                 profiles: Vec::new(),
                 changes: None,
+                restrictions: restrict::Restrictions::default(),
             },
             v4: Table::default(),
             v6: Table::default(),
