@@ -222,6 +222,7 @@ impl Instance {
             enabled: neighbor.enabled,
         };
         let session = peer::spawn(params, self.events.clone());
+        let counters = session.counters.clone();
         tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
         self.by_address.insert(neighbor.address, id);
         self.peers.insert(
@@ -234,7 +235,7 @@ impl Instance {
                 end_of_rib_due: Vec::new(),
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
-                status: SessionStatus::default(),
+                status: SessionStatus::with_counters(counters),
                 from_api: false,
             },
         );
@@ -310,10 +311,11 @@ impl Instance {
                 }
                 self.pump(id);
             }
-            SessionEvent::Down { established, .. } => {
+            SessionEvent::Down { established, reason } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
                     slot.established = false;
                     slot.status.on_down();
+                    slot.status.last.on_down(&reason);
                     slot.end_of_rib_due.clear();
                     slot.end_of_refresh_due.clear();
                 }

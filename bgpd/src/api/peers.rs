@@ -12,10 +12,13 @@ use std::time::Instant;
 use ironlb_proto::bgpd::v1;
 
 use crate::api::convert;
+use crate::api::peer_status::{self, LastErrors};
 use crate::config::{Neighbor, TtlPolicy};
 use crate::fsm::{NegotiatedSession, State};
+use crate::peer::counters::SharedCounters;
 use crate::rib::Rib;
 use crate::wire::Family;
+use crate::wire::OpenMessage;
 
 /// What an Established session agreed on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +33,9 @@ pub struct EstablishedFacts {
     pub asn: u32,
     /// The peer advertised route refresh (RFC 2918): soft in is possible.
     pub route_refresh: bool,
+    /// The OPENs exchanged, for the capabilities both ways.
+    pub local_open: OpenMessage,
+    pub remote_open: OpenMessage,
 }
 
 /// A session's state as the instance knows it.
@@ -42,6 +48,10 @@ pub struct SessionStatus {
     pub established: Option<EstablishedFacts>,
     /// The shutdown communication of the DisablePeer that stopped the peer.
     pub admin_message: Option<String>,
+    /// Message and withdrawal counters, written by the session task.
+    pub counters: SharedCounters,
+    /// The last NOTIFICATIONs and why the last session ended.
+    pub last: LastErrors,
 }
 
 impl Default for SessionStatus {
@@ -52,6 +62,8 @@ impl Default for SessionStatus {
             flaps: 0,
             established: None,
             admin_message: None,
+            counters: SharedCounters::default(),
+            last: LastErrors::default(),
         }
     }
 }
@@ -81,7 +93,14 @@ impl SessionStatus {
             router_id: negotiated.peer_router_id,
             asn: negotiated.peer_asn,
             route_refresh: negotiated.route_refresh,
+            local_open: negotiated.local_open.clone(),
+            remote_open: negotiated.remote_open.clone(),
         });
+    }
+
+    /// A session task's status around the counters it writes.
+    pub fn with_counters(counters: SharedCounters) -> Self {
+        Self { counters, ..Self::default() }
     }
 
     pub fn on_down(&mut self) {
@@ -101,6 +120,8 @@ pub struct PeerView {
     pub status: SessionStatus,
     /// Per family: prefixes learned (Adj-RIB-In after import).
     pub learned: Vec<(Family, u64)>,
+    /// Per family: prefixes in the peer's Adj-RIB-Out.
+    pub advertised: Vec<(Family, u64)>,
 }
 
 impl PeerView {
@@ -116,7 +137,12 @@ impl PeerView {
             .iter()
             .map(|&family| (family, rib.source_routes(crate::rib::Source::Peer(id), family) as u64))
             .collect();
-        Self { neighbor: neighbor.clone(), status: status.clone(), learned }
+        let advertised = neighbor
+            .families
+            .iter()
+            .map(|&family| (family, rib.advertised_count(id, family) as u64))
+            .collect();
+        Self { neighbor: neighbor.clone(), status: status.clone(), learned, advertised }
     }
 }
 
@@ -168,12 +194,30 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         prefixes: view
             .learned
             .iter()
-            .map(|&(family, accepted)| v1::PrefixCounters {
-                family: convert::family(family) as i32,
-                accepted,
-                ..v1::PrefixCounters::default()
+            .map(|&(family, accepted)| {
+                let (withdrawals_sent, withdrawals_received) =
+                    status.counters.0.withdrawals(family);
+                v1::PrefixCounters {
+                    family: convert::family(family) as i32,
+                    // No import policy beyond the loop checks: what is
+                    // received is what is accepted.
+                    received: accepted,
+                    accepted,
+                    advertised: view
+                        .advertised
+                        .iter()
+                        .find(|(f, _)| *f == family)
+                        .map_or(0, |(_, count)| *count),
+                    withdrawals_received,
+                    withdrawals_sent,
+                }
             })
             .collect(),
+        messages_sent: Some(peer_status::messages(&status.counters.0.sent.snapshot())),
+        messages_received: Some(peer_status::messages(&status.counters.0.received.snapshot())),
+        last_notification_sent: status.last.sent.as_ref().map(peer_status::notification),
+        last_notification_received: status.last.received.as_ref().map(peer_status::notification),
+        last_error: status.last.reason.clone().unwrap_or_default(),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {
@@ -185,6 +229,8 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         out.remote_router_id = facts.router_id.to_string();
         out.remote_asn = facts.asn;
         out.families = facts.families.iter().map(|&f| convert::family(f) as i32).collect();
+        out.local_capabilities = Some(peer_status::capabilities(&facts.local_open));
+        out.remote_capabilities = Some(peer_status::capabilities(&facts.remote_open));
     }
     v1::Peer { config: Some(peer_config(&view.neighbor)), status: Some(out) }
 }
@@ -192,6 +238,16 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open() -> OpenMessage {
+        OpenMessage {
+            version: 4,
+            my_as: 65002,
+            hold_time: 90,
+            router_id: Ipv4Addr::new(192, 0, 2, 2),
+            capabilities: Vec::new(),
+        }
+    }
 
     #[test]
     fn flaps_count_only_established_sessions_that_went_down() {
@@ -210,6 +266,8 @@ mod tests {
             router_id: Ipv4Addr::new(192, 0, 2, 2),
             asn: 65002,
             route_refresh: true,
+            local_open: open(),
+            remote_open: open(),
         });
         status.on_state_changed(State::Established);
         status.on_down();
@@ -221,7 +279,12 @@ mod tests {
     #[test]
     fn a_configured_neighbour_reports_its_config_and_idle_state() {
         let neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
-        let view = PeerView { neighbor, status: SessionStatus::default(), learned: Vec::new() };
+        let view = PeerView {
+            neighbor,
+            status: SessionStatus::default(),
+            learned: Vec::new(),
+            advertised: Vec::new(),
+        };
         let peer = peer(&view, Instant::now());
         let config = peer.config.expect("config");
         assert_eq!(config.address, "192.0.2.2");

@@ -758,6 +758,17 @@ impl Rib {
         ))
     }
 
+    /// How many prefixes of `family` `peer` has been announced and holds.
+    pub fn advertised_count(&self, peer: PeerId, family: Family) -> usize {
+        let Ok(source) = self.peer_index(peer) else { return 0 };
+        self.core
+            .exports
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .and_then(|pe| pe.families[family_index(family)].as_ref())
+            .map_or(0, FamilyExport::advertised_count)
+    }
+
     pub fn counts(&self, family: Family) -> Counts {
         match family {
             Family::Ipv4Unicast => Counts { prefixes: self.v4.len(), paths: self.v4.path_count() },
