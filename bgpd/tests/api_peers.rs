@@ -329,3 +329,161 @@ async fn api_peers_survive_a_reload() {
     assert_eq!(api_peer.config.as_ref().expect("config").remote_asn, 65002);
     assert!(get_peer(&mut client, "192.0.2.3").await.is_ok());
 }
+
+/// Daemon A (AS 65001, 127.0.0.1) with the API under test, and daemon B
+/// (AS 65002, 127.0.0.2) configured with A as a passive neighbour. Returns
+/// both and B's BGP port, where A must connect.
+async fn two_daemons() -> ((Daemon, Client), (Daemon, Client), u16) {
+    let a_port = free_port(Ipv4Addr::LOCALHOST);
+    let b_address = Ipv4Addr::new(127, 0, 0, 2);
+    let b_port = free_port(b_address);
+    let a = start_with(&format!(
+        "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {a_port}\n\
+         listen_addresses = [\"127.0.0.1\"]\n"
+    ))
+    .await;
+    let b = start_with(&format!(
+        "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = {b_port}\n\
+         listen_addresses = [\"127.0.0.2\"]\n\
+         [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {a_port}\n\
+         local_address = \"127.0.0.2\"\npassive = true\n"
+    ))
+    .await;
+    (a, b, b_port)
+}
+
+async fn state_of(client: &Client, address: &str) -> Option<v1::Peer> {
+    let mut client = client.clone();
+    get_peer(&mut client, address).await.ok()
+}
+
+async fn until_established(client: &Client, address: &str) -> v1::Peer {
+    eventually(&format!("{address} Established"), || async {
+        state_of(client, address)
+            .await
+            .filter(|p| status(p).state == v1::SessionState::Established as i32)
+    })
+    .await
+}
+
+async fn adj_rib(client: &Client, table: v1::Table, peer: &str) -> Vec<String> {
+    let mut client = client.clone();
+    let request = v1::ListPathsRequest {
+        table: table as i32,
+        peer: peer.to_string(),
+        ..v1::ListPathsRequest::default()
+    };
+    let Ok(stream) = client.list_paths(request).await else { return Vec::new() };
+    let mut stream = stream.into_inner();
+    let mut prefixes = Vec::new();
+    while let Ok(Some(answer)) = stream.message().await {
+        prefixes.push(answer.path.expect("path").prefix);
+    }
+    prefixes.sort();
+    prefixes
+}
+
+#[tokio::test]
+async fn a_session_between_two_daemons_is_managed_through_the_api() {
+    let ((_a, mut a), (_b, b), b_port) = two_daemons().await;
+    let config = v1::PeerConfig {
+        port: u32::from(b_port),
+        local_address: "127.0.0.1".to_string(),
+        connect_retry_seconds: Some(1),
+        ..peer_config("127.0.0.2", 65002)
+    };
+    a.add_peer(add(config)).await.expect("AddPeer");
+    let peer = until_established(&a, "127.0.0.2").await;
+    let st = status(&peer);
+    assert_eq!(st.remote_asn, 65002);
+    assert_eq!(st.remote_router_id, "192.0.2.2");
+    let remote = st.remote_capabilities.as_ref().expect("remote capabilities");
+    assert!(remote.route_refresh);
+    assert_eq!(remote.four_octet_asn, 65002);
+    assert!(st.local_capabilities.as_ref().expect("local capabilities").route_refresh);
+    let received = st.messages_received.expect("counters");
+    assert_eq!(received.open, 1);
+    assert!(received.total >= 2);
+    assert_eq!(st.messages_sent.expect("counters").open, 1);
+
+    // Per-peer paths: one for B, one for a second (disabled) peer only.
+    let other = v1::PeerConfig { disabled: true, ..peer_config("127.0.0.3", 65003) };
+    a.add_peer(add(other)).await.expect("AddPeer 127.0.0.3");
+    let mut for_b = v1::Path { prefix: "198.51.100.1/32".to_string(), ..v1::Path::default() };
+    for_b.peers = vec!["127.0.0.2".to_string()];
+    let mut for_other = v1::Path { prefix: "198.51.100.2/32".to_string(), ..v1::Path::default() };
+    for_other.peers = vec!["127.0.0.3".to_string()];
+    let everyone = v1::Path { prefix: "198.51.100.3/32".to_string(), ..v1::Path::default() };
+    let request = v1::SetPathsRequest {
+        owner: "lb".to_string(),
+        paths: vec![for_b, for_other, everyone],
+        grace_time_seconds: None,
+    };
+    a.set_paths(request).await.expect("SetPaths");
+    let expected = vec!["198.51.100.1/32".to_string(), "198.51.100.3/32".to_string()];
+    eventually("B holds the paths meant for it", || async {
+        (adj_rib(&b, v1::Table::AdjRibIn, "127.0.0.1").await == expected).then_some(())
+    })
+    .await;
+    assert_eq!(adj_rib(&a, v1::Table::AdjRibOut, "127.0.0.2").await, expected);
+    let unknown = adj_rib(&a, v1::Table::AdjRibOut, "127.0.0.9").await;
+    assert!(unknown.is_empty());
+    let peer = state_of(&a, "127.0.0.2").await.expect("peer");
+    let prefixes = &status(&peer).prefixes;
+    assert_eq!(prefixes.len(), 1);
+    assert_eq!(prefixes[0].advertised, 2);
+
+    // Soft in: B receives a ROUTE-REFRESH.
+    a.reset_peer(reset("127.0.0.2", v1::ResetKind::SoftIn)).await.expect("soft in");
+    eventually("B counts a ROUTE-REFRESH", || async {
+        let peer = state_of(&b, "127.0.0.1").await?;
+        (status(&peer).messages_received?.route_refresh >= 1).then_some(())
+    })
+    .await;
+    // Soft out: A sends its UPDATEs again.
+    let before = status(&state_of(&a, "127.0.0.2").await.expect("peer"))
+        .messages_sent
+        .expect("counters")
+        .update;
+    a.reset_peer(reset("127.0.0.2", v1::ResetKind::SoftOut)).await.expect("soft out");
+    eventually("A re-sends its table", || async {
+        let peer = state_of(&a, "127.0.0.2").await?;
+        (status(&peer).messages_sent?.update > before).then_some(())
+    })
+    .await;
+
+    // Administrative shutdown with a message B records.
+    let request = v1::DisablePeerRequest {
+        address: "127.0.0.2".to_string(),
+        message: "planned maintenance".to_string(),
+    };
+    a.disable_peer(request).await.expect("DisablePeer");
+    let seen = eventually("B records the shutdown communication", || async {
+        let peer = state_of(&b, "127.0.0.1").await?;
+        status(&peer).last_notification_received.clone()
+    })
+    .await;
+    assert_eq!((seen.code, seen.subcode), (6, 2));
+    assert_eq!(seen.reason, "Administrative Shutdown");
+    assert_eq!(seen.shutdown_message, "planned maintenance");
+    let peer = state_of(&a, "127.0.0.2").await.expect("peer");
+    let sent = status(&peer).last_notification_sent.clone().expect("sent");
+    assert_eq!(sent.shutdown_message, "planned maintenance");
+    assert_eq!(status(&peer).state, v1::SessionState::Idle as i32);
+
+    a.enable_peer(v1::EnablePeerRequest { address: "127.0.0.2".to_string() })
+        .await
+        .expect("EnablePeer");
+    until_established(&a, "127.0.0.2").await;
+
+    // Deleting the peer closes the session: B sees Peer De-configured.
+    a.delete_peer(v1::DeletePeerRequest { address: "127.0.0.2".to_string() })
+        .await
+        .expect("DeletePeer");
+    eventually("B sees Peer De-configured", || async {
+        let peer = state_of(&b, "127.0.0.1").await?;
+        let last = status(&peer).last_notification_received.clone()?;
+        (last.subcode == 3).then_some(())
+    })
+    .await;
+}
