@@ -300,34 +300,38 @@ async fn reset_peer_errors() {
 }
 
 #[tokio::test]
-async fn api_peers_survive_a_reload() {
+async fn api_peers_survive_a_reload_and_the_file_wins_for_its_own_peers() {
     let config = format!("{GLOBAL}[[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65003\n");
     let (daemon, mut client) = start_with(&config).await;
     client.add_peer(add(peer_config("192.0.2.2", 65002))).await.expect("AddPeer");
-    // The file now also names the API peer's address: that entry is ignored.
+    // A config-file peer deleted through the API comes back on reload.
+    client
+        .delete_peer(v1::DeletePeerRequest { address: "192.0.2.3".to_string() })
+        .await
+        .expect("DeletePeer of a config peer");
+    // The file now describes its peer (so the reload is observable) and also
+    // names the API peer's address: that entry is ignored.
     let path = daemon.directory.join("bgpd.toml");
     let text = std::fs::read_to_string(&path).expect("read config");
+    let text = text.replacen(
+        "remote_asn = 65003\n",
+        "remote_asn = 65003\ndescription = \"from the file\"\n",
+        1,
+    );
     let extra = "[[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65099\n";
     std::fs::write(&path, text.replacen("[api]", &format!("{extra}[api]"), 1)).expect("write");
     let pid = i32::try_from(daemon.child.id()).expect("pid fits");
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
-    // The reload is done once a later request is answered after it; poll
-    // until the config peer is still there and the API peer unchanged.
-    let peers = eventually("reload applied", || {
-        let mut client = client.clone();
-        async move {
-            let listed = client.list_peers(v1::ListPeersRequest {}).await.ok()?.into_inner();
-            (listed.peers.len() == 2).then_some(listed.peers)
-        }
+    let back = eventually("the reload brings the config peer back", || async {
+        state_of(&client, "192.0.2.3").await
     })
     .await;
-    let api_peer = peers
-        .iter()
-        .find(|p| p.config.as_ref().is_some_and(|c| c.address == "192.0.2.2"))
-        .expect("the API peer");
-    assert_eq!(api_peer.config.as_ref().expect("config").remote_asn, 65002);
-    assert!(get_peer(&mut client, "192.0.2.3").await.is_ok());
+    assert_eq!(back.config.expect("config").description, "from the file");
+    let api_peer = get_peer(&mut client, "192.0.2.2").await.expect("the API peer stays");
+    assert_eq!(api_peer.config.expect("config").remote_asn, 65002, "the file's entry is ignored");
+    let listed = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers");
+    assert_eq!(listed.into_inner().peers.len(), 2);
 }
 
 /// Daemon A (AS 65001, 127.0.0.1) with the API under test, and daemon B
@@ -475,6 +479,21 @@ async fn a_session_between_two_daemons_is_managed_through_the_api() {
         .await
         .expect("EnablePeer");
     until_established(&a, "127.0.0.2").await;
+
+    // Hard reset: Cease / Administrative Reset with its message, then back up.
+    let hard = v1::ResetPeerRequest {
+        message: "new config".to_string(),
+        ..reset("127.0.0.2", v1::ResetKind::Hard)
+    };
+    a.reset_peer(hard).await.expect("hard reset");
+    let seen = eventually("B sees Administrative Reset", || async {
+        let peer = state_of(&b, "127.0.0.1").await?;
+        status(&peer).last_notification_received.clone().filter(|n| n.subcode == 4)
+    })
+    .await;
+    assert_eq!(seen.shutdown_message, "new config");
+    let peer = until_established(&a, "127.0.0.2").await;
+    assert!(status(&peer).flaps >= 2);
 
     // Deleting the peer closes the session: B sees Peer De-configured.
     a.delete_peer(v1::DeletePeerRequest { address: "127.0.0.2".to_string() })
