@@ -430,6 +430,13 @@ async fn a_session_between_two_daemons_is_managed_through_the_api() {
     })
     .await;
     assert_eq!(adj_rib(&a, v1::Table::AdjRibOut, "127.0.0.2").await, expected);
+    let request = v1::ListPathsRequest {
+        prefix: "198.51.100.1/32".to_string(),
+        ..v1::ListPathsRequest::default()
+    };
+    let mut listed = a.list_paths(request).await.expect("ListPaths").into_inner();
+    let shown = listed.message().await.expect("stream").expect("one path");
+    assert_eq!(shown.path.expect("path").peers, vec!["127.0.0.2"]);
     let unknown = adj_rib(&a, v1::Table::AdjRibOut, "127.0.0.9").await;
     assert!(unknown.is_empty());
     let peer = state_of(&a, "127.0.0.2").await.expect("peer");

@@ -31,6 +31,8 @@ pub struct ListedPath {
     pub source: PathSource,
     /// The Loc-RIB best path of its prefix (always false outside the Loc-RIB).
     pub best: bool,
+    /// Loc-RIB: the peers a local path is restricted to; empty: every peer.
+    pub peers: Vec<IpAddr>,
 }
 
 /// Why a query cannot be answered.
@@ -121,6 +123,7 @@ pub fn list_paths(
                         let is_best = route.source == best.source;
                         listed.push(ListedPath {
                             source: resolve(route.source),
+                            peers: rib.restricted_peers(route.source, route.prefix).to_vec(),
                             route,
                             best: is_best,
                         });
@@ -134,7 +137,12 @@ pub fn list_paths(
                 for route in
                     rib.adj_rib_in(peer, family).filter(|r| query.matches_prefix(&r.prefix))
                 {
-                    listed.push(ListedPath { source: resolve(route.source), route, best: false });
+                    listed.push(ListedPath {
+                        source: resolve(route.source),
+                        route,
+                        best: false,
+                        peers: Vec::new(),
+                    });
                 }
             }
         }
@@ -174,7 +182,12 @@ pub fn list_adj_rib_out(
                 next_hop: Some(exported.next_hop),
                 stale: false,
             };
-            listed.push(ListedPath { route, source: PathSource::Unknown, best: false });
+            listed.push(ListedPath {
+                route,
+                source: PathSource::Unknown,
+                best: false,
+                peers: Vec::new(),
+            });
         }
     }
     Ok(listed)

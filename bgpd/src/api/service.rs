@@ -72,7 +72,7 @@ fn any_peer(_: IpAddr) -> bool {
 
 fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
     let route = &listed.route;
-    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &[]);
+    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &listed.peers);
     path.stale = route.stale;
     let source = match &listed.source {
         PathSource::Owner(name) => Some(v1::path_source::Source::Owner(name.clone())),

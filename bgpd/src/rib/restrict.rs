@@ -135,6 +135,21 @@ impl Core {
 }
 
 impl Rib {
+    /// The peers `source`'s path for `prefix` is restricted to; empty when it
+    /// is for every peer (or absent).
+    pub fn restricted_peers(&self, source: Source, prefix: IpNet) -> &[IpAddr] {
+        let Some(&index) = self.core.source_index.get(&source) else { return &[] };
+        let slot = match (Prefix4::from_net(&prefix), Prefix6::from_net(&prefix)) {
+            (Some(p), _) => self.v4.find(p),
+            (_, Some(p)) => self.v6.find(p),
+            _ => None,
+        };
+        let fi = family_index(super::family_of(&prefix));
+        slot.and_then(|slot| self.core.restrictions.by_slot[fi].get(&slot))
+            .and_then(|list| list.iter().find(|(s, _)| *s == index))
+            .map_or(&[], |(_, peers)| peers)
+    }
+
     /// [`Rib::originate`] for the peers at `peers` only; empty `peers`: for
     /// every peer, exactly as `originate`. Returns whether anything may need
     /// exporting (the Loc-RIB best changed, or the path is restricted).

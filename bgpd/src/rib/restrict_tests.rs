@@ -76,6 +76,8 @@ fn a_restricted_path_reaches_only_its_peers() {
     assert!(drain(&mut rib, B).is_empty(), "B is not in the list");
     // The Loc-RIB still holds it as best.
     assert_eq!(rib.best_route(prefix).map(|r| r.source), Some(FIRST));
+    assert_eq!(rib.restricted_peers(FIRST, prefix), &[address(1)]);
+    assert!(rib.restricted_peers(SECOND, prefix).is_empty());
 }
 
 #[test]
