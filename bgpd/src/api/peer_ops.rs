@@ -14,9 +14,11 @@
 //! only adds, changes and removes the peers the file names: API peers survive
 //! every reload. A reloaded file that names the address of an API peer has
 //! that entry skipped and an error logged (the API peer stays as it is). A
-//! config-file peer may be updated, disabled or deleted through the API; the
-//! change holds until a reload finds the file's entry different from what
-//! runs, and then the file wins (a deleted config peer comes back on reload).
+//! config-file peer may be changed through the API too. UpdatePeer and
+//! DeletePeer change what runs, so the next reload finds the file different
+//! and makes the peer match the file again (a deleted config peer comes
+//! back). EnablePeer and DisablePeer are operational state: they hold across
+//! reloads until the file's entry for that peer itself changes.
 
 use std::net::IpAddr;
 
