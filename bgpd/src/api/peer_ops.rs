@@ -64,10 +64,10 @@ pub struct PeerOpAnswer {
 /// Why an administrative peer request failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PeerOpError {
-    #[error("peer.address {0:?} is already a configured peer")]
+    #[error("peer.address \"{0}\" is already a configured peer")]
     Exists(IpAddr),
-    #[error("address {0:?} is not a configured peer")]
-    NotFound(IpAddr),
+    #[error("{field} \"{address}\" is not a configured peer")]
+    NotFound { field: &'static str, address: IpAddr },
     #[error("peer {0} is not Established, so a soft reset has no session to act on")]
     NotEstablished(IpAddr),
     #[error("peer {0} did not advertise the route refresh capability (RFC 2918)")]
@@ -85,7 +85,7 @@ impl From<PeerOpError> for Status {
         let message = error.to_string();
         match error {
             PeerOpError::Exists(_) => Status::already_exists(message),
-            PeerOpError::NotFound(_) => Status::not_found(message),
+            PeerOpError::NotFound { .. } => Status::not_found(message),
             PeerOpError::NotEstablished(_)
             | PeerOpError::NoRouteRefresh(_)
             | PeerOpError::FamilyNotNegotiated { .. } => Status::failed_precondition(message),
@@ -229,7 +229,9 @@ mod tests {
     fn errors_map_to_the_documented_codes() {
         let address: IpAddr = "192.0.2.2".parse().expect("literal");
         assert_eq!(Status::from(PeerOpError::Exists(address)).code(), tonic::Code::AlreadyExists);
-        assert_eq!(Status::from(PeerOpError::NotFound(address)).code(), tonic::Code::NotFound);
+        let missing = PeerOpError::NotFound { field: "address", address };
+        assert_eq!(missing.to_string(), "address \"192.0.2.2\" is not a configured peer");
+        assert_eq!(Status::from(missing).code(), tonic::Code::NotFound);
         assert_eq!(
             Status::from(PeerOpError::NoRouteRefresh(address)).code(),
             tonic::Code::FailedPrecondition

@@ -68,7 +68,7 @@ impl Instance {
             .by_address
             .get(&address)
             .and_then(|id| self.peers.get(id))
-            .ok_or(PeerOpError::NotFound(address))?;
+            .ok_or(PeerOpError::NotFound { field: "peer.address", address })?;
         let old = slot.neighbor.clone();
         let from_api = slot.from_api;
         let mut neighbor = new.neighbor;
@@ -123,7 +123,10 @@ impl Instance {
     }
 
     fn api_delete_peer(&mut self, address: IpAddr) -> Result<PeerOpAnswer, PeerOpError> {
-        let id = *self.by_address.get(&address).ok_or(PeerOpError::NotFound(address))?;
+        let id = *self
+            .by_address
+            .get(&address)
+            .ok_or(PeerOpError::NotFound { field: "address", address })?;
         let from_api = self.peers.get(&id).is_some_and(|slot| slot.from_api);
         if !from_api {
             self.config.neighbors.retain(|n| n.address != address);
@@ -141,7 +144,7 @@ impl Instance {
             .by_address
             .get(&address)
             .and_then(|id| self.peers.get_mut(id))
-            .ok_or(PeerOpError::NotFound(address))?;
+            .ok_or(PeerOpError::NotFound { field: "address", address })?;
         if !slot.neighbor.enabled {
             tracing::info!(peer = %address, "neighbour enabled through the API");
             slot.neighbor.enabled = true;
@@ -160,7 +163,7 @@ impl Instance {
             .by_address
             .get(&address)
             .and_then(|id| self.peers.get_mut(id))
-            .ok_or(PeerOpError::NotFound(address))?;
+            .ok_or(PeerOpError::NotFound { field: "address", address })?;
         if slot.neighbor.enabled {
             tracing::info!(peer = %address, %message, "neighbour disabled through the API");
             slot.neighbor.enabled = false;
@@ -176,8 +179,12 @@ impl Instance {
         address: IpAddr,
         command: ResetCommand,
     ) -> Result<PeerOpAnswer, PeerOpError> {
-        let id = *self.by_address.get(&address).ok_or(PeerOpError::NotFound(address))?;
-        let slot = self.peers.get_mut(&id).ok_or(PeerOpError::NotFound(address))?;
+        let id = *self
+            .by_address
+            .get(&address)
+            .ok_or(PeerOpError::NotFound { field: "address", address })?;
+        let slot =
+            self.peers.get_mut(&id).ok_or(PeerOpError::NotFound { field: "address", address })?;
         let (inbound, outbound, requested) = match command {
             ResetCommand::Hard { message } => {
                 tracing::info!(peer = %address, %message, "hard reset through the API");
