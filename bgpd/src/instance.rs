@@ -8,6 +8,8 @@
 //! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
 //! memory and a prefix that changes twice before it is sent is sent once.
 
+mod peers;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -76,6 +78,8 @@ struct PeerSlot {
     status: SessionStatus,
     /// Graceful restart, helper role (RFC 4724 §4.2).
     helper: crate::gr::Helper,
+    /// Added through the API, not the config file: reload leaves it alone.
+    from_api: bool,
 }
 
 pub struct Instance {
@@ -163,6 +167,13 @@ impl Instance {
     }
 
     fn on_api(&mut self, request: ApiRequest) {
+        let request = match request {
+            ApiRequest::ManagePeer { op, reply } => {
+                let _ = reply.send(self.on_peer_op(op));
+                return;
+            }
+            other => other,
+        };
         let peers = PeerCounts {
             configured: self.peers.len(),
             established: self.peers.values().filter(|slot| slot.established).count(),
@@ -231,6 +242,7 @@ impl Instance {
         };
         let neighbor_gr = neighbor.graceful_restart;
         let session = peer::spawn(params, self.events.clone());
+        let counters = session.counters.clone();
         tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
         self.by_address.insert(neighbor.address, id);
         self.peers.insert(
@@ -243,7 +255,8 @@ impl Instance {
                 end_of_rib_due: Vec::new(),
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
-                status: SessionStatus::default(),
+                status: SessionStatus::with_counters(counters),
+                from_api: false,
                 helper: graceful::helper_for(neighbor_gr),
             },
         );
@@ -325,6 +338,7 @@ impl Instance {
                 if let Some(slot) = self.peers.get_mut(&id) {
                     slot.established = false;
                     slot.status.on_down();
+                    slot.status.last.on_down(&reason);
                     slot.end_of_rib_due.clear();
                     slot.end_of_refresh_due.clear();
                 }
@@ -450,7 +464,7 @@ impl Instance {
     async fn reload(&mut self) {
         let path = self.config_path.clone();
         let loaded = tokio::task::spawn_blocking(move || Config::load(&path)).await;
-        let new = match loaded {
+        let mut new = match loaded {
             Ok(Ok(config)) => config,
             Ok(Err(errors)) => {
                 tracing::error!("reload refused, the running config stays:\n{errors}");
@@ -461,6 +475,7 @@ impl Instance {
                 return;
             }
         };
+        self.drop_api_conflicts(&mut new);
         let diff = ConfigDiff::between(&self.config, &new);
         if diff.needs_restart() {
             tracing::error!("reload refused: asn and router_id changes need a restart");

@@ -267,8 +267,9 @@ async fn set_paths_rejects_host_bits_naming_field_and_value() {
 
     let mut restricted = set("lb", &["198.51.100.0/24"]);
     restricted.paths[0].peers = vec!["192.0.2.2".to_string()];
-    let status = client.set_paths(restricted).await.expect_err("peer lists are not supported");
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    let status = client.set_paths(restricted).await.expect_err("192.0.2.2 is not a peer");
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert!(status.message().contains("paths[0].peers[0]"), "{}", status.message());
 }
 
 #[tokio::test]

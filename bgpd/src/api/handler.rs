@@ -11,8 +11,9 @@ use tokio::sync::oneshot;
 
 use crate::api::listing::{self, ListError, ListedPath, SourceNames};
 use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
 use crate::api::peers::{PeerView, SessionStatus};
-use crate::api::requests::PathQuery;
+use crate::api::requests::{PathQuery, TableSelector};
 use crate::api::validate::SetPathsCommand;
 use crate::api::{Owners, ValidatedPath, convert};
 use crate::config::Neighbor;
@@ -56,6 +57,17 @@ pub enum ApiRequest {
         keys: Vec<PathKey>,
         reply: oneshot::Sender<Batch<DeleteOutcome>>,
     },
+    /// AddPeer, UpdatePeer, DeletePeer, EnablePeer, DisablePeer, ResetPeer:
+    /// they change the instance's neighbours, so the instance runs them
+    /// itself (`instance::peers`), never [`handle`].
+    ManagePeer {
+        op: PeerOp,
+        reply: oneshot::Sender<Result<PeerOpAnswer, PeerOpError>>,
+    },
+    /// The configured peers' addresses, to validate `Path.peers`.
+    PeerAddresses {
+        reply: oneshot::Sender<Vec<IpAddr>>,
+    },
 }
 
 impl ApiRequest {
@@ -97,7 +109,13 @@ impl ApiState {
 
 /// Puts `path` into the RIB as `source`'s. Returns whether the Loc-RIB changed.
 fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
-    match rib.originate(source, path.prefix, path.attributes.clone(), path.next_hop) {
+    match rib.originate_for(
+        source,
+        path.prefix,
+        path.attributes.clone(),
+        path.next_hop,
+        &path.peers,
+    ) {
         Ok(changed) => changed,
         Err(error) => {
             tracing::error!(prefix = %path.prefix, %error, "cannot originate an API path");
@@ -288,6 +306,12 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             false
         }
         ApiRequest::ListPaths { query, reply } => {
+            if let TableSelector::AdjRibOut(address) = query.table {
+                let listed =
+                    listing::list_adj_rib_out(context.rib, context.by_address, address, &query);
+                let _ = reply.send(listed);
+                return false;
+            }
             let names = SourceNames { owners: &context.state.sources, peers: context.by_address };
             let _ = reply.send(listing::list_paths(context.rib, &names, &query));
             false
@@ -296,6 +320,15 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let batch = delete_paths(context.rib, context.state, &owner, &keys);
             let _ = reply.send(batch);
             true
+        }
+        ApiRequest::PeerAddresses { reply } => {
+            let _ = reply.send(context.by_address.keys().copied().collect());
+            false
+        }
+        ApiRequest::ManagePeer { op, .. } => {
+            // The instance intercepts these; reaching here is a wiring bug.
+            tracing::error!(?op, "a peer request reached the RIB handler");
+            false
         }
     }
 }

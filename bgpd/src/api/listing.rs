@@ -31,6 +31,8 @@ pub struct ListedPath {
     pub source: PathSource,
     /// The Loc-RIB best path of its prefix (always false outside the Loc-RIB).
     pub best: bool,
+    /// Loc-RIB: the peers a local path is restricted to; empty: every peer.
+    pub peers: Vec<IpAddr>,
 }
 
 /// Why a query cannot be answered.
@@ -121,6 +123,7 @@ pub fn list_paths(
                         let is_best = route.source == best.source;
                         listed.push(ListedPath {
                             source: resolve(route.source),
+                            peers: rib.restricted_peers(route.source, route.prefix).to_vec(),
                             route,
                             best: is_best,
                         });
@@ -134,11 +137,58 @@ pub fn list_paths(
                 for route in
                     rib.adj_rib_in(peer, family).filter(|r| query.matches_prefix(&r.prefix))
                 {
-                    listed.push(ListedPath { source: resolve(route.source), route, best: false });
+                    listed.push(ListedPath {
+                        source: resolve(route.source),
+                        route,
+                        best: false,
+                        peers: Vec::new(),
+                    });
                 }
             }
         }
         TableSelector::AdjRibOut(_) => return Err(ListError::AdjRibOutUnsupported),
+    }
+    Ok(listed)
+}
+
+/// Answers a `ListPaths` query of a peer's Adj-RIB-Out: what the peer has
+/// been sent, with the attributes as sent (after the export rewrite, RFC 4271
+/// §5.1). Needs the RIB mutably: the export rewrite is computed (and cached)
+/// on the way, exactly as for sending.
+pub fn list_adj_rib_out(
+    rib: &mut Rib,
+    peers: &HashMap<IpAddr, PeerId>,
+    address: IpAddr,
+    query: &PathQuery,
+) -> Result<Vec<ListedPath>, ListError> {
+    let peer = *peers.get(&address).ok_or(ListError::UnknownPeer(address))?;
+    let families: Vec<Family> = match (query.family, query.prefix) {
+        (Some(family), _) => vec![family],
+        (None, Some((prefix, PrefixMatch::Exact))) => {
+            vec![crate::api::validate::family_of(&prefix)]
+        }
+        (None, _) => Family::ALL.to_vec(),
+    };
+    let mut listed = Vec::new();
+    for family in families {
+        for (prefix, exported) in rib.adj_rib_out(peer, family) {
+            if !query.matches_prefix(&prefix) {
+                continue;
+            }
+            let route = Route {
+                prefix,
+                source: Source::Peer(peer),
+                attributes: exported.attributes,
+                next_hop: Some(exported.next_hop),
+                stale: false,
+            };
+            listed.push(ListedPath {
+                route,
+                source: PathSource::Unknown,
+                best: false,
+                peers: Vec::new(),
+            });
+        }
     }
     Ok(listed)
 }

@@ -7,6 +7,10 @@
 //!   [`ValidationError`] naming the field and the value, which converts into the
 //!   fitting `tonic::Status`;
 //! - [`requests`]: ListPaths, Watch and the Session lease request, checked;
+//! - [`peer_ops`]: the administrative peer RPCs as the instance runs them,
+//!   and how API peers and config reload interact;
+//! - [`peer_status`]: counters, last NOTIFICATIONs and capabilities of a
+//!   peer's status;
 //! - [`peers`]: the session status the instance keeps per neighbour and its
 //!   conversion for ListPeers and GetPeer;
 //! - [`convert`]: domain values → response messages;
@@ -26,6 +30,8 @@ pub mod handler;
 pub mod listing;
 pub mod owners;
 pub mod peer;
+pub mod peer_ops;
+pub mod peer_status;
 pub mod peers;
 pub mod requests;
 pub mod service;

@@ -12,10 +12,13 @@ use std::time::Instant;
 use ironlb_proto::bgpd::v1;
 
 use crate::api::convert;
+use crate::api::peer_status::{self, LastErrors};
 use crate::config::{Neighbor, TtlPolicy};
 use crate::fsm::{NegotiatedSession, State};
+use crate::peer::counters::SharedCounters;
 use crate::rib::Rib;
 use crate::wire::Family;
+use crate::wire::OpenMessage;
 
 /// What an Established session agreed on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +31,11 @@ pub struct EstablishedFacts {
     pub remote: SocketAddr,
     pub router_id: Ipv4Addr,
     pub asn: u32,
+    /// The peer advertised route refresh (RFC 2918): soft in is possible.
+    pub route_refresh: bool,
+    /// The OPENs exchanged, for the capabilities both ways.
+    pub local_open: OpenMessage,
+    pub remote_open: OpenMessage,
 }
 
 /// A session's state as the instance knows it.
@@ -40,6 +48,12 @@ pub struct SessionStatus {
     pub established: Option<EstablishedFacts>,
     /// Graceful restart of the current (or last) session.
     pub graceful_restart: GracefulRestartFacts,
+    /// The shutdown communication of the DisablePeer that stopped the peer.
+    pub admin_message: Option<String>,
+    /// Message and withdrawal counters, written by the session task.
+    pub counters: SharedCounters,
+    /// The last NOTIFICATIONs and why the last session ended.
+    pub last: LastErrors,
 }
 
 /// Graceful restart as the instance tracks it (`GracefulRestartStatus`).
@@ -61,6 +75,9 @@ impl Default for SessionStatus {
             flaps: 0,
             established: None,
             graceful_restart: GracefulRestartFacts::default(),
+            admin_message: None,
+            counters: SharedCounters::default(),
+            last: LastErrors::default(),
         }
     }
 }
@@ -89,7 +106,15 @@ impl SessionStatus {
             remote,
             router_id: negotiated.peer_router_id,
             asn: negotiated.peer_asn,
+            route_refresh: negotiated.route_refresh,
+            local_open: negotiated.local_open.clone(),
+            remote_open: negotiated.remote_open.clone(),
         });
+    }
+
+    /// A session task's status around the counters it writes.
+    pub fn with_counters(counters: SharedCounters) -> Self {
+        Self { counters, ..Self::default() }
     }
 
     pub fn on_down(&mut self) {
@@ -109,6 +134,8 @@ pub struct PeerView {
     pub status: SessionStatus,
     /// Per family: prefixes learned (Adj-RIB-In after import).
     pub learned: Vec<(Family, u64)>,
+    /// Per family: prefixes in the peer's Adj-RIB-Out.
+    pub advertised: Vec<(Family, u64)>,
 }
 
 impl PeerView {
@@ -124,7 +151,12 @@ impl PeerView {
             .iter()
             .map(|&family| (family, rib.source_routes(crate::rib::Source::Peer(id), family) as u64))
             .collect();
-        Self { neighbor: neighbor.clone(), status: status.clone(), learned }
+        let advertised = neighbor
+            .families
+            .iter()
+            .map(|&family| (family, rib.advertised_count(id, family) as u64))
+            .collect();
+        Self { neighbor: neighbor.clone(), status: status.clone(), learned, advertised }
     }
 }
 
@@ -197,18 +229,37 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
     let mut out = v1::PeerStatus {
         state: session_state(status.state) as i32,
         admin_down: !view.neighbor.enabled,
+        admin_down_message: status.admin_message.clone().unwrap_or_default(),
         state_age_seconds: now.saturating_duration_since(status.state_since).as_secs(),
         flaps: status.flaps,
         prefixes: view
             .learned
             .iter()
-            .map(|&(family, accepted)| v1::PrefixCounters {
-                family: convert::family(family) as i32,
-                accepted,
-                ..v1::PrefixCounters::default()
+            .map(|&(family, accepted)| {
+                let (withdrawals_sent, withdrawals_received) =
+                    status.counters.0.withdrawals(family);
+                v1::PrefixCounters {
+                    family: convert::family(family) as i32,
+                    // No import policy beyond the loop checks: what is
+                    // received is what is accepted.
+                    received: accepted,
+                    accepted,
+                    advertised: view
+                        .advertised
+                        .iter()
+                        .find(|(f, _)| *f == family)
+                        .map_or(0, |(_, count)| *count),
+                    withdrawals_received,
+                    withdrawals_sent,
+                }
             })
             .collect(),
         graceful_restart: Some(graceful_restart_status(&status.graceful_restart)),
+        messages_sent: Some(peer_status::messages(&status.counters.0.sent.snapshot())),
+        messages_received: Some(peer_status::messages(&status.counters.0.received.snapshot())),
+        last_notification_sent: status.last.sent.as_ref().map(peer_status::notification),
+        last_notification_received: status.last.received.as_ref().map(peer_status::notification),
+        last_error: status.last.reason.clone().unwrap_or_default(),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {
@@ -220,6 +271,8 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         out.remote_router_id = facts.router_id.to_string();
         out.remote_asn = facts.asn;
         out.families = facts.families.iter().map(|&f| convert::family(f) as i32).collect();
+        out.local_capabilities = Some(peer_status::capabilities(&facts.local_open));
+        out.remote_capabilities = Some(peer_status::capabilities(&facts.remote_open));
     }
     v1::Peer { config: Some(peer_config(&view.neighbor)), status: Some(out) }
 }
@@ -227,6 +280,16 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open() -> OpenMessage {
+        OpenMessage {
+            version: 4,
+            my_as: 65002,
+            hold_time: 90,
+            router_id: Ipv4Addr::new(192, 0, 2, 2),
+            capabilities: Vec::new(),
+        }
+    }
 
     #[test]
     fn flaps_count_only_established_sessions_that_went_down() {
@@ -244,6 +307,9 @@ mod tests {
             remote: "127.0.0.2:40000".parse().expect("literal"),
             router_id: Ipv4Addr::new(192, 0, 2, 2),
             asn: 65002,
+            route_refresh: true,
+            local_open: open(),
+            remote_open: open(),
         });
         status.on_state_changed(State::Established);
         status.on_down();
@@ -278,7 +344,12 @@ mod tests {
     #[test]
     fn a_configured_neighbour_reports_its_config_and_idle_state() {
         let neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
-        let view = PeerView { neighbor, status: SessionStatus::default(), learned: Vec::new() };
+        let view = PeerView {
+            neighbor,
+            status: SessionStatus::default(),
+            learned: Vec::new(),
+            advertised: Vec::new(),
+        };
         let peer = peer(&view, Instant::now());
         let config = peer.config.expect("config");
         assert_eq!(config.address, "192.0.2.2");

@@ -5,13 +5,16 @@
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
+use std::net::IpAddr;
+
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
 use crate::api::handler::{ApiRequest, Info};
 use crate::api::listing::{ListError, ListedPath, PathSource};
-use crate::api::peers;
+use crate::api::peer_ops::{PeerOp, PeerOpAnswer};
 use crate::api::{ValidatedPath, ValidationError, convert, requests, validate};
+use crate::api::{peer, peers};
 use crate::instance::InstanceEvent;
 
 /// bgpd's version, as `GetInfo` reports it.
@@ -42,30 +45,34 @@ impl Service {
             .map_err(|_| Status::unavailable("bgpd is shutting down"))?;
         answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
     }
-}
 
-/// Paths restricted to some peers need per-peer export, which the RIB does
-/// not do yet: refuse them rather than announce them to everyone.
-fn refuse_peer_lists<'a>(paths: impl Iterator<Item = &'a ValidatedPath>) -> Result<(), Status> {
-    for (index, path) in paths.enumerate() {
-        if !path.peers.is_empty() {
-            return Err(Status::unimplemented(format!(
-                "paths[{index}].peers: announcing to chosen peers only is not supported yet; \
-                 leave it empty to announce to every peer"
-            )));
-        }
+    /// The configured peers' addresses, to check `Path.peers` against (a
+    /// peer deleted after this check leaves the path exported to nobody
+    /// among the deleted: see `rib::restrict`).
+    async fn peer_addresses(&self) -> Result<std::collections::HashSet<IpAddr>, Status> {
+        let addresses = self.ask(|reply| ApiRequest::PeerAddresses { reply }).await?;
+        Ok(addresses.into_iter().collect())
     }
-    Ok(())
+
+    /// Runs an administrative peer request in the instance.
+    async fn manage(&self, op: PeerOp) -> Result<PeerOpAnswer, Status> {
+        Ok(self.ask(|reply| ApiRequest::ManagePeer { op, reply }).await??)
+    }
+
+    /// The answer's peer as a message.
+    fn reported(answer: &PeerOpAnswer) -> Option<v1::Peer> {
+        answer.view.as_ref().map(|view| peers::peer(view, std::time::Instant::now()))
+    }
 }
 
-/// Peers are not checked at validation: lists of peers are refused anyway.
-fn any_peer(_: std::net::IpAddr) -> bool {
+/// ListPaths checks its peer in the instance (NOT_FOUND from there).
+fn any_peer(_: IpAddr) -> bool {
     true
 }
 
 fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
     let route = &listed.route;
-    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &[]);
+    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &listed.peers);
     path.stale = route.stale;
     let source = match &listed.source {
         PathSource::Owner(name) => Some(v1::path_source::Source::Owner(name.clone())),
@@ -158,6 +165,66 @@ impl BgpService for Service {
         Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
     }
 
+    async fn add_peer(
+        &self,
+        request: Request<v1::AddPeerRequest>,
+    ) -> Result<Response<v1::AddPeerResponse>, Status> {
+        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Add(settings)).await?;
+        Ok(Response::new(v1::AddPeerResponse { peer: Self::reported(&answer) }))
+    }
+
+    async fn update_peer(
+        &self,
+        request: Request<v1::UpdatePeerRequest>,
+    ) -> Result<Response<v1::UpdatePeerResponse>, Status> {
+        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Update(settings)).await?;
+        Ok(Response::new(v1::UpdatePeerResponse {
+            peer: Self::reported(&answer),
+            session_reset: answer.session_reset,
+        }))
+    }
+
+    async fn delete_peer(
+        &self,
+        request: Request<v1::DeletePeerRequest>,
+    ) -> Result<Response<v1::DeletePeerResponse>, Status> {
+        let address = validate::address("address", &request.get_ref().address)?;
+        self.manage(PeerOp::Delete(address)).await?;
+        Ok(Response::new(v1::DeletePeerResponse {}))
+    }
+
+    async fn enable_peer(
+        &self,
+        request: Request<v1::EnablePeerRequest>,
+    ) -> Result<Response<v1::EnablePeerResponse>, Status> {
+        let address = validate::address("address", &request.get_ref().address)?;
+        self.manage(PeerOp::Enable(address)).await?;
+        Ok(Response::new(v1::EnablePeerResponse {}))
+    }
+
+    async fn disable_peer(
+        &self,
+        request: Request<v1::DisablePeerRequest>,
+    ) -> Result<Response<v1::DisablePeerResponse>, Status> {
+        let request = request.get_ref();
+        let address = validate::address("address", &request.address)?;
+        let message = peer::shutdown_message("message", &request.message)?;
+        self.manage(PeerOp::Disable(address, message)).await?;
+        Ok(Response::new(v1::DisablePeerResponse {}))
+    }
+
+    async fn reset_peer(
+        &self,
+        request: Request<v1::ResetPeerRequest>,
+    ) -> Result<Response<v1::ResetPeerResponse>, Status> {
+        // Existence is the instance's question (NOT_FOUND from there).
+        let (address, command) = peer::reset(request.get_ref(), |_| true)?;
+        self.manage(PeerOp::Reset(address, command)).await?;
+        Ok(Response::new(v1::ResetPeerResponse {}))
+    }
+
     async fn list_owners(
         &self,
         _request: Request<v1::ListOwnersRequest>,
@@ -170,8 +237,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::SetPathsRequest>,
     ) -> Result<Response<v1::SetPathsResponse>, Status> {
-        let command = validate::set_paths(request.get_ref(), &any_peer)?;
-        refuse_peer_lists(command.paths.iter())?;
+        let peers = self.peer_addresses().await?;
+        let command = validate::set_paths(request.get_ref(), &|a| peers.contains(&a))?;
         let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
         Ok(Response::new(convert::set_paths_response(&diff)))
     }
@@ -181,10 +248,10 @@ impl BgpService for Service {
         request: Request<v1::AddPathsRequest>,
     ) -> Result<Response<v1::AddPathsResponse>, Status> {
         let request = request.into_inner();
-        let command = validate::add_paths(&request, &any_peer)?;
+        let peers = self.peer_addresses().await?;
+        let command = validate::add_paths(&request, &|a| peers.contains(&a))?;
         let paths: Vec<ValidatedPath> =
             command.paths.iter().filter_map(|path| path.as_ref().ok()).cloned().collect();
-        refuse_peer_lists(paths.iter())?;
         let owner = command.owner.clone();
         let batch = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
         let results = convert::add_results(&request, &command.paths, &batch.outcomes);

@@ -159,7 +159,7 @@ impl fmt::Display for ApiListen {
 pub struct Password(String);
 
 impl Password {
-    pub(super) fn new(secret: String) -> Self {
+    pub(crate) fn new(secret: String) -> Self {
         Self(secret)
     }
 

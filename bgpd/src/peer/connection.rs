@@ -21,6 +21,7 @@ use crate::wire::{
     decode_message, encode_message, frame_length, message_type,
 };
 
+use super::counters::SharedCounters;
 use super::socket::SocketError;
 
 /// Read buffer growth step: one extended message fits, and a full 4 KiB
@@ -60,6 +61,8 @@ pub struct Connection {
     timers: [Option<Instant>; 6],
     pub codec: CodecOptions,
     pub packer: UpdatePacker,
+    /// The neighbour's counters (see `counters`), shared by its connections.
+    pub counters: SharedCounters,
 }
 
 fn timer_index(timer: Timer) -> usize {
@@ -95,6 +98,7 @@ impl Connection {
             timers: [None; 6],
             codec: CodecOptions::default(),
             packer: UpdatePacker::new(CodecOptions::default()),
+            counters: SharedCounters::default(),
         }
     }
 
@@ -127,8 +131,13 @@ impl Connection {
     /// Queues one message. An encoding failure (a message over the size limit)
     /// is logged and the message dropped: it is our own bug, not the peer's.
     pub fn queue(&mut self, message: &Message) {
+        let before = self.write_buffer.len();
         if let Err(error) = encode_message(message, &self.codec, &mut self.write_buffer) {
             tracing::error!(%error, "cannot encode an outgoing message");
+        }
+        // The type octet of the message just encoded (RFC 4271 §4.1).
+        if let Some(&code) = self.write_buffer.get(before + 18) {
+            self.counters.0.sent.add(code, 1);
         }
     }
 
@@ -201,6 +210,9 @@ impl Connection {
                 }
             };
             let frame = self.read_buffer.split_to(length);
+            if let Some(&code) = frame.get(18) {
+                self.counters.0.received.add(code, 1);
+            }
             match decode_message(&frame, &self.codec) {
                 Ok(Decoded::Open(open)) => {
                     let event = if self.fsm.timer_running(Timer::DelayOpen) {

@@ -4,7 +4,8 @@
 //! instance, which owns the RIB; routes to send come back as export batches.
 
 mod connection;
+pub mod counters;
 mod session;
 pub mod socket;
 
-pub use session::{SessionCommand, SessionEvent, SessionHandle, SessionParams, spawn};
+pub use session::{SessionCommand, SessionEvent, SessionHandle, SessionParams, describe, spawn};

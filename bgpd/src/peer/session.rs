@@ -25,6 +25,10 @@ use crate::wire::{
 };
 
 use super::connection::{Connection, Received, Wakeup};
+use super::counters::SharedCounters;
+
+/// The UPDATE message type (RFC 4271 §4.1), for the counters.
+const UPDATE_TYPE: u8 = 2;
 use super::socket::{self, ConnectOptions};
 
 /// What the instance asks of a session.
@@ -87,6 +91,8 @@ pub struct SessionParams {
 #[derive(Clone, Debug)]
 pub struct SessionHandle {
     pub commands: mpsc::UnboundedSender<SessionCommand>,
+    /// What the session task counts; read by the API.
+    pub counters: SharedCounters,
 }
 
 impl SessionHandle {
@@ -99,8 +105,9 @@ impl SessionHandle {
 /// Starts the task of one neighbour.
 pub fn spawn(params: SessionParams, events: mpsc::Sender<InstanceEvent>) -> SessionHandle {
     let (commands, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(run(params, receiver, events));
-    SessionHandle { commands }
+    let counters = SharedCounters::default();
+    tokio::spawn(run(params, receiver, events, counters.clone()));
+    SessionHandle { commands, counters }
 }
 
 struct Task {
@@ -114,12 +121,14 @@ struct Task {
     established: bool,
     /// RFC 8538 N bit negotiated on the established session.
     notification_negotiated: bool,
+    counters: SharedCounters,
 }
 
 async fn run(
     params: SessionParams,
     mut commands: mpsc::UnboundedReceiver<SessionCommand>,
     events: mpsc::Sender<InstanceEvent>,
+    counters: SharedCounters,
 ) {
     let mut task = Task {
         peer: params.peer,
@@ -129,8 +138,10 @@ async fn run(
         established: false,
         notification_negotiated: false,
         config: params.config.clone(),
+        counters,
     };
     let mut primary = Connection::new(Fsm::new(params.config), Direction::Outbound);
+    primary.counters = task.counters.clone();
     let mut secondary: Option<Connection> = None;
     if params.enabled {
         task.start(&mut primary).await;
@@ -292,6 +303,7 @@ impl Task {
                 }
                 let mut connection =
                     Connection::new(Fsm::new(self.config.clone()), Direction::Inbound);
+                connection.counters = self.counters.clone();
                 connection.attach(stream);
                 self.feed(&mut connection, Event::ManualStartWithPassiveTcpEstablishment, false)
                     .await;
@@ -418,6 +430,12 @@ impl Task {
                     for error in &decoded.outcome.errors {
                         tracing::warn!(peer = %self.connect.remote.ip(), ?error, "UPDATE attribute error handled per RFC 7606");
                     }
+                    let counters = &self.counters.0;
+                    counters
+                        .withdrawn_received(Family::Ipv4Unicast, decoded.update.withdrawn.len());
+                    if let Some(unreach) = &decoded.update.mp_unreach {
+                        counters.withdrawn_received(unreach.family, unreach.withdrawn.len());
+                    }
                     let update = Box::new(decoded.update);
                     self.notify(SessionEvent::Update(update)).await;
                 }
@@ -504,23 +522,27 @@ impl Task {
 }
 
 fn encode_batch(connection: &mut Connection, batch: &ExportBatch) {
-    let Connection { packer, write_buffer, .. } = connection;
+    let Connection { packer, write_buffer, counters, .. } = connection;
+    let counters = &counters.0;
     if !batch.withdrawn.is_empty() {
-        if let Err(error) =
-            packer.withdraw(batch.family, batch.withdrawn.iter().copied(), write_buffer)
-        {
-            tracing::error!(%error, "cannot encode withdrawals");
+        match packer.withdraw(batch.family, batch.withdrawn.iter().copied(), write_buffer) {
+            Ok(messages) => {
+                counters.sent.add(UPDATE_TYPE, messages as u64);
+                counters.withdrawn_sent(batch.family, batch.withdrawn.len());
+            }
+            Err(error) => tracing::error!(%error, "cannot encode withdrawals"),
         }
     }
     for group in &batch.announced {
-        if let Err(error) = packer.announce(
+        match packer.announce(
             &group.attributes,
             batch.family,
             Some(group.next_hop),
             group.nlri.iter().copied(),
             write_buffer,
         ) {
-            tracing::error!(%error, "cannot encode announcements");
+            Ok(messages) => counters.sent.add(UPDATE_TYPE, messages as u64),
+            Err(error) => tracing::error!(%error, "cannot encode announcements"),
         }
     }
     // Keep the buffer's spare capacity modest between bursts.

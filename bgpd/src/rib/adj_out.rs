@@ -56,6 +56,11 @@ impl BitSet {
     pub fn heap_bytes(&self) -> usize {
         self.words.capacity() * 8
     }
+
+    /// Bits set.
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
 }
 
 /// Export state of one peer for one family.
@@ -106,6 +111,11 @@ impl FamilyExport {
 
     pub fn is_advertised(&self, slot: u32) -> bool {
         self.advertised.get(slot)
+    }
+
+    /// Prefixes the peer holds from us (a popcount: for queries, not hot paths).
+    pub fn advertised_count(&self) -> usize {
+        self.advertised.count()
     }
 
     fn next_slot<P: PrefixKey>(&mut self, table: &Table<P>) -> Option<u32> {
@@ -207,7 +217,11 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
 ) -> Option<Exported> {
-    let best = table.best(slot)?;
+    let best = if core.restrictions.restricted(family_index(P::FAMILY), slot) {
+        core.best_for(table, slot, receiver)?
+    } else {
+        table.best(slot)?
+    };
     let facts = &core.sources.get(best.source as usize)?.as_ref()?.facts;
     let local = facts.local;
     let attr = core.attrs.get(best.attrs)?;

@@ -60,6 +60,7 @@ mod adj_out;
 mod best;
 mod export;
 mod intern;
+mod restrict;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -104,6 +105,8 @@ pub(crate) struct Core {
     pub exports: Vec<Option<PeerExport>>,
     pub profiles: Vec<ExportProfile>,
     changes: Option<Vec<BestChange>>,
+    /// Paths for chosen peers only (see `restrict`).
+    pub restrictions: restrict::Restrictions,
 }
 
 const FALLBACK_SUMMARY: Summary = Summary {
@@ -213,6 +216,7 @@ impl Core {
         if let Some(displaced) = change.displaced {
             self.attrs.release(displaced.attrs);
         }
+        self.path_changed(table, slot, path.source);
         changed
     }
 
@@ -246,6 +250,7 @@ impl Core {
         if let Some(displaced) = change.displaced {
             self.attrs.release(displaced.attrs);
         }
+        self.path_changed(table, slot, source);
         (true, changed)
     }
 
@@ -363,6 +368,7 @@ impl Rib {
                 exports: Vec::new(),
                 profiles: Vec::new(),
                 changes: None,
+                restrictions: restrict::Restrictions::default(),
             },
             v4: Table::default(),
             v6: Table::default(),
@@ -750,6 +756,17 @@ impl Rib {
                 slot
             ))
         ))
+    }
+
+    /// How many prefixes of `family` `peer` has been announced and holds.
+    pub fn advertised_count(&self, peer: PeerId, family: Family) -> usize {
+        let Ok(source) = self.peer_index(peer) else { return 0 };
+        self.core
+            .exports
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .and_then(|pe| pe.families[family_index(family)].as_ref())
+            .map_or(0, FamilyExport::advertised_count)
     }
 
     pub fn counts(&self, family: Family) -> Counts {

@@ -1,0 +1,150 @@
+//! Message and withdrawal counters of one neighbour (for the API's
+//! `PeerStatus.messages_sent`, `messages_received` and prefix counters).
+//!
+//! Counting must cost nothing measurable on the hot path and never a channel
+//! send per message. The session task is the only writer: it bumps plain
+//! relaxed atomics (a load and a store, no locked instruction) as it frames
+//! and encodes messages. The instance holds the same `Arc` in the peer's
+//! status and reads a snapshot only when the API asks. Counts are monotonic
+//! since the neighbour was configured (RFC 4271 §4.1 message types 1..=5).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::wire::Family;
+
+/// BGP message type codes (RFC 4271 §4.1, RFC 2918 §3).
+const OPEN: u8 = 1;
+const UPDATE: u8 = 2;
+const NOTIFICATION: u8 = 3;
+const KEEPALIVE: u8 = 4;
+const ROUTE_REFRESH: u8 = 5;
+
+/// Single-writer increment: the session task is the only writer, so a
+/// relaxed load and store cannot lose an update.
+#[inline]
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+}
+
+/// Messages of one direction, per type.
+#[derive(Debug, Default)]
+pub struct MessageCounts {
+    by_type: [AtomicU64; 5],
+    total: AtomicU64,
+}
+
+impl MessageCounts {
+    /// Counts `count` messages of type `code` (other codes count in the total only).
+    #[inline]
+    pub fn add(&self, code: u8, count: u64) {
+        if let Some(counter) = code.checked_sub(1).and_then(|i| self.by_type.get(usize::from(i))) {
+            bump(counter, count);
+        }
+        bump(&self.total, count);
+    }
+
+    pub fn snapshot(&self) -> MessageSnapshot {
+        let get = |code: u8| self.by_type[usize::from(code - 1)].load(Ordering::Relaxed);
+        MessageSnapshot {
+            open: get(OPEN),
+            update: get(UPDATE),
+            notification: get(NOTIFICATION),
+            keepalive: get(KEEPALIVE),
+            route_refresh: get(ROUTE_REFRESH),
+            total: self.total.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything counted for one neighbour.
+#[derive(Debug, Default)]
+pub struct SessionCounters {
+    pub sent: MessageCounts,
+    pub received: MessageCounts,
+    /// Prefixes withdrawn, per family index (IPv4, IPv6).
+    withdrawals_sent: [AtomicU64; 2],
+    withdrawals_received: [AtomicU64; 2],
+}
+
+fn family_index(family: Family) -> usize {
+    match family {
+        Family::Ipv4Unicast => 0,
+        Family::Ipv6Unicast => 1,
+    }
+}
+
+impl SessionCounters {
+    #[inline]
+    pub fn withdrawn_sent(&self, family: Family, count: usize) {
+        bump(&self.withdrawals_sent[family_index(family)], count as u64);
+    }
+
+    #[inline]
+    pub fn withdrawn_received(&self, family: Family, count: usize) {
+        bump(&self.withdrawals_received[family_index(family)], count as u64);
+    }
+
+    /// (sent, received) withdrawals of `family`.
+    pub fn withdrawals(&self, family: Family) -> (u64, u64) {
+        let i = family_index(family);
+        (
+            self.withdrawals_sent[i].load(Ordering::Relaxed),
+            self.withdrawals_received[i].load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The counters shared by a session task and the instance. Equal when both
+/// name the same counters (so the status that holds it stays comparable).
+#[derive(Clone, Debug, Default)]
+pub struct SharedCounters(pub Arc<SessionCounters>);
+
+impl PartialEq for SharedCounters {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedCounters {}
+
+/// Message counts of one direction at one moment.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageSnapshot {
+    pub open: u64,
+    pub update: u64,
+    pub notification: u64,
+    pub keepalive: u64,
+    pub route_refresh: u64,
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_type_and_total() {
+        let counts = MessageCounts::default();
+        counts.add(UPDATE, 3);
+        counts.add(KEEPALIVE, 1);
+        counts.add(ROUTE_REFRESH, 1);
+        counts.add(0, 1);
+        counts.add(200, 1);
+        let snapshot = counts.snapshot();
+        assert_eq!(snapshot.update, 3);
+        assert_eq!(snapshot.keepalive, 1);
+        assert_eq!(snapshot.route_refresh, 1);
+        assert_eq!(snapshot.open, 0);
+        assert_eq!(snapshot.total, 7, "unknown types count in the total");
+    }
+
+    #[test]
+    fn withdrawals_per_family() {
+        let counters = SessionCounters::default();
+        counters.withdrawn_sent(Family::Ipv6Unicast, 5);
+        counters.withdrawn_received(Family::Ipv4Unicast, 2);
+        assert_eq!(counters.withdrawals(Family::Ipv6Unicast), (5, 0));
+        assert_eq!(counters.withdrawals(Family::Ipv4Unicast), (0, 2));
+    }
+}
