@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::api::listing::{self, ListError, ListedPath, SourceNames};
-use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
-use crate::api::peers::{PeerView, SessionStatus};
-use crate::api::requests::PathQuery;
+use crate::api::live::{self, Opened, WatchRequest};
+use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey, SessionId};
+use crate::api::peers::{self, PeerView, SessionStatus};
+use crate::api::requests::{PathQuery, SessionOpenCommand};
 use crate::api::validate::SetPathsCommand;
+use crate::api::watch::{WatchId, Watchers};
 use crate::api::{Owners, ValidatedPath, convert};
 use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
@@ -56,13 +58,32 @@ pub enum ApiRequest {
         keys: Vec<PathKey>,
         reply: oneshot::Sender<Batch<DeleteOutcome>>,
     },
+    /// A `Session` stream sent its `open`.
+    SessionOpen {
+        command: SessionOpenCommand,
+        reply: oneshot::Sender<Opened>,
+    },
+    /// A `Session` stream ended without being taken over: the lease lapses.
+    SessionClosed {
+        owner: String,
+        session: SessionId,
+    },
+    /// A new `Watch`; its `peers` are filled in by the handler.
+    Watch(WatchRequest),
+    /// A watcher consumed a snapshot chunk.
+    WatchMore {
+        id: WatchId,
+    },
 }
 
 impl ApiRequest {
     /// Whether answering needs [`Context::neighbours`] (the instance then
     /// lists them; other requests skip that work).
     pub fn needs_neighbours(&self) -> bool {
-        matches!(self, ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. })
+        matches!(
+            self,
+            ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. } | ApiRequest::Watch(_)
+        )
     }
 }
 
@@ -70,13 +91,22 @@ impl ApiRequest {
 /// source id of each owner.
 pub struct ApiState {
     pub owners: Owners,
-    sources: HashMap<String, OwnerId>,
+    pub(crate) sources: HashMap<String, OwnerId>,
     next_source: u32,
+    /// The takeover signal of each open `Session` stream.
+    pub(crate) sessions: HashMap<SessionId, oneshot::Sender<()>>,
+    pub watchers: Watchers,
 }
 
 impl Default for ApiState {
     fn default() -> Self {
-        Self { owners: Owners::new(), sources: HashMap::new(), next_source: 0 }
+        Self {
+            owners: Owners::new(),
+            sources: HashMap::new(),
+            next_source: 0,
+            sessions: HashMap::new(),
+            watchers: Watchers::default(),
+        }
     }
 }
 
@@ -84,7 +114,7 @@ impl ApiState {
     /// The RIB source of `owner`, assigned on first use and kept for the
     /// daemon's lifetime (owner names are few; ids are never reused, so a
     /// stale id can never alias another owner's paths).
-    fn source(&mut self, owner: &str) -> Source {
+    pub(crate) fn source(&mut self, owner: &str) -> Source {
         if let Some(id) = self.sources.get(owner) {
             return Source::Api(*id);
         }
@@ -96,7 +126,7 @@ impl ApiState {
 }
 
 /// Puts `path` into the RIB as `source`'s. Returns whether the Loc-RIB changed.
-fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
+pub(crate) fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
     match rib.originate(source, path.prefix, path.attributes.clone(), path.next_hop) {
         Ok(changed) => changed,
         Err(error) => {
@@ -107,7 +137,7 @@ fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
 }
 
 /// Takes `source`'s path for `prefix` out of the RIB.
-fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
+pub(crate) fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
     match rib.withdraw_local(source, key.1) {
         Ok(changed) => changed,
         Err(error) => {
@@ -279,6 +309,27 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let batch = delete_paths(context.rib, context.state, &owner, &keys);
             let _ = reply.send(batch);
             true
+        }
+        ApiRequest::SessionOpen { command, reply } => {
+            let _ = reply.send(live::open_session(context.state, &command));
+            false
+        }
+        ApiRequest::SessionClosed { owner, session } => {
+            live::close_session(context.state, &owner, session, Instant::now());
+            false
+        }
+        ApiRequest::Watch(mut request) => {
+            let now = Instant::now();
+            let mut views: Vec<PeerView> =
+                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+            views.sort_by_key(|view| view.neighbor.address);
+            request.peers = views.iter().map(|view| peers::peer(view, now)).collect();
+            live::watch(context.rib, context.state, context.by_address, request);
+            false
+        }
+        ApiRequest::WatchMore { id } => {
+            live::watch_more(context.rib, context.state, context.by_address, id);
+            false
         }
     }
 }

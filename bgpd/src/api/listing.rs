@@ -49,7 +49,7 @@ pub struct SourceNames<'a> {
 }
 
 impl SourceNames<'_> {
-    fn resolver(&self) -> impl Fn(Source) -> PathSource + '_ {
+    pub(crate) fn resolver(&self) -> impl Fn(Source) -> PathSource + '_ {
         let owners: HashMap<OwnerId, &str> =
             self.owners.iter().map(|(name, id)| (*id, name.as_str())).collect();
         let peers: HashMap<PeerId, IpAddr> =

@@ -261,6 +261,7 @@ impl Core {
             let change = BestChange {
                 family: P::FAMILY,
                 prefix,
+                slot,
                 old: old.and_then(|p| self.route(prefix, &p)),
                 new: new.and_then(|p| self.route(prefix, &p)),
             };
@@ -692,6 +693,32 @@ impl Rib {
         match family {
             Family::Ipv4Unicast => Box::new(self.routes(&self.v4, |paths| paths.first().copied())),
             Family::Ipv6Unicast => Box::new(self.routes(&self.v6, |paths| paths.first().copied())),
+        }
+    }
+
+    /// One past the highest slot of `family`'s table: a walk of
+    /// [`Rib::best_at_slot`] over `0..slot_bound` visits every prefix once.
+    /// Slots are stable while a prefix lives, which is what lets a Watch
+    /// snapshot walk the table a chunk at a time between other work.
+    pub fn slot_bound(&self, family: Family) -> u32 {
+        match family {
+            Family::Ipv4Unicast => self.v4.slot_bound(),
+            Family::Ipv6Unicast => self.v6.slot_bound(),
+        }
+    }
+
+    /// The best route held in `slot` of `family`'s table, if the slot is live.
+    pub fn best_at_slot(&self, family: Family, slot: u32) -> Option<Route> {
+        fn at<P: PrefixKey>(core: &Core, t: &Table<P>, slot: u32) -> Option<Route> {
+            if !t.is_live(slot) {
+                return None;
+            }
+            let best = t.paths(slot).first().copied()?;
+            core.route(t.prefix(slot).to_net(), &best)
+        }
+        match family {
+            Family::Ipv4Unicast => at(&self.core, &self.v4, slot),
+            Family::Ipv6Unicast => at(&self.core, &self.v6, slot),
         }
     }
 
