@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::api::listing::{self, ListError, ListedPath, SourceNames};
+use crate::api::listing::{self, ListCursor, ListError, ListedPath, Page, SourceNames};
 use crate::api::live::{self, Opened, WatchRequest};
 use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey, SessionId};
 use crate::api::peers::{self, PeerView, SessionStatus};
@@ -67,6 +67,12 @@ pub enum ApiRequest {
     SessionClosed {
         owner: String,
         session: SessionId,
+    },
+    /// One page of a `ListPaths` walk (the service streams page by page).
+    ListPathsPage {
+        query: PathQuery,
+        from: ListCursor,
+        reply: oneshot::Sender<Result<Page, ListError>>,
     },
     /// A new `Watch`; its `peers` are filled in by the handler.
     Watch(WatchRequest),
@@ -316,6 +322,11 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         }
         ApiRequest::SessionClosed { owner, session } => {
             live::close_session(context.state, &owner, session, Instant::now());
+            false
+        }
+        ApiRequest::ListPathsPage { query, from, reply } => {
+            let names = SourceNames { owners: &context.state.sources, peers: context.by_address };
+            let _ = reply.send(listing::list_page(context.rib, &names, &query, from));
             false
         }
         ApiRequest::Watch(mut request) => {

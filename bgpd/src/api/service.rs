@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::api::handler::{ApiRequest, Info};
-use crate::api::listing::{ListError, ListedPath, PathSource};
+use crate::api::listing::{self, ListCursor, ListError, ListedPath, PathSource};
 use crate::api::live::WatchRequest;
 use crate::api::peers;
 use crate::api::{ValidatedPath, ValidationError, convert, requests, streams, validate};
@@ -118,10 +118,41 @@ impl BgpService for Service {
         request: Request<v1::ListPathsRequest>,
     ) -> Result<Response<ResponseStream<v1::ListPathsResponse>>, Status> {
         let query = requests::list_paths(request.get_ref(), &any_peer)?;
-        let listed =
-            self.ask(|reply| ApiRequest::ListPaths { query, reply }).await?.map_err(list_error)?;
-        let messages: Vec<_> = listed.iter().map(|path| Ok(listed_path(path))).collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+        // The first page answers errors (unknown peer) as the call's status.
+        let first = self
+            .ask(|reply| ApiRequest::ListPathsPage {
+                query: query.clone(),
+                from: ListCursor::default(),
+                reply,
+            })
+            .await?
+            .map_err(list_error)?;
+        let (sender, receiver) = mpsc::channel(listing::PAGE_PATHS);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut page = first;
+            loop {
+                for path in &page.paths {
+                    if sender.send(Ok(listed_path(path))).await.is_err() {
+                        return;
+                    }
+                }
+                let Some(from) = page.next else { return };
+                let query = query.clone();
+                let asked = service
+                    .ask(|reply| ApiRequest::ListPathsPage { query, from, reply })
+                    .await
+                    .and_then(|answer| answer.map_err(list_error));
+                match asked {
+                    Ok(next) => page = next,
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 
     async fn get_info(
