@@ -7,6 +7,10 @@
 //! socket a task opens there lives in it. Futures are *spawned* onto it (not
 //! `block_on`'d, which would poll them on the caller's thread, in the root
 //! namespace) and the caller waits for their result.
+//!
+//! The capture helpers read UPDATEs (RFC 4271 §4.3) with their IPv4 withdrawn
+//! routes and NLRI and MP_(UN)REACH_NLRI (RFC 4760), in extended messages
+//! (RFC 8654) when the session negotiated them, through bgpd's own decoder.
 
 use std::future::Future;
 use std::os::fd::AsRawFd;

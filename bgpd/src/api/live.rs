@@ -7,6 +7,10 @@
 //! [`ApiRequest::SessionClosed`](super::handler::ApiRequest) and of a takeover
 //! tells the older stream through the oneshot it registered, so that stream
 //! ends with ABORTED.
+//!
+//! No RFC defines the lease: it is ironlb's own protocol. The re-sync it
+//! releases on expiry is graceful restart's deferral (RFC 4724 §4.1), and the
+//! best paths Watch reports are the Loc-RIB's (RFC 4271 §9.1).
 
 use std::time::Instant;
 
@@ -140,4 +144,71 @@ pub struct WatchRequest {
     pub sender: mpsc::Sender<WatchItem>,
     pub end: oneshot::Sender<WatchEnd>,
     pub peers: Vec<v1::Peer>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::validate::SetPathsCommand;
+    use crate::api::{ValidatedPath, handler};
+    use crate::rib::LocalInfo;
+    use crate::wire::Family;
+
+    fn rib() -> Rib {
+        Rib::new(LocalInfo { asn: 65001, router_id: Ipv4Addr::new(192, 0, 2, 1) })
+    }
+
+    fn open(owner: &str, grace: u64) -> SessionOpenCommand {
+        SessionOpenCommand {
+            owner: owner.to_string(),
+            grace_time: Some(Duration::from_secs(grace)),
+            hold_time: Duration::from_secs(30),
+        }
+    }
+
+    fn path(prefix: &str) -> ValidatedPath {
+        let prefix: ipnet::IpNet = prefix.parse().expect("literal");
+        ValidatedPath {
+            family: crate::api::validate::family_of(&prefix),
+            prefix,
+            next_hop: None,
+            attributes: crate::wire::PathAttributes::default(),
+            peers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_second_session_signals_the_first_and_a_late_close_is_ignored() {
+        let mut state = ApiState::default();
+        let mut first = open_session(&mut state, &open("lb", 60));
+        let second = open_session(&mut state, &open("lb", 60));
+        assert_eq!(first.takeover.try_recv(), Ok(()));
+        close_session(&mut state, "lb", first.attached.session, Instant::now());
+        assert_eq!(state.owners.next_deadline(), None, "the old stream's end changes nothing");
+        close_session(&mut state, "lb", second.attached.session, Instant::now());
+        assert!(state.owners.next_deadline().is_some());
+    }
+
+    #[test]
+    fn expiry_withdraws_the_owners_paths_from_the_rib() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        let opened = open_session(&mut state, &open("lb", 5));
+        let command = SetPathsCommand {
+            owner: "lb".to_string(),
+            paths: vec![path("198.51.100.0/24"), path("203.0.113.0/24")],
+            grace_time: None,
+        };
+        handler::set_paths(&mut rib, &mut state, command);
+        let now = Instant::now();
+        close_session(&mut state, "lb", opened.attached.session, now);
+        assert!(!expire(&mut rib, &mut state, now + Duration::from_secs(4)));
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 2, "kept during the grace time");
+        assert!(expire(&mut rib, &mut state, now + Duration::from_secs(5)));
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 0);
+        assert!(state.owners.is_empty());
+    }
 }

@@ -203,6 +203,9 @@ impl BgpService for Service {
         request: Request<v1::SetPathsRequest>,
     ) -> Result<Response<v1::SetPathsResponse>, Status> {
         let command = validate::set_paths(request.get_ref(), &any_peer)?;
+        // The decoded request is several times the size of the validated
+        // paths: free it before the instance works on a bulk set.
+        drop(request);
         refuse_peer_lists(command.paths.iter())?;
         let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
         Ok(Response::new(convert::set_paths_response(&diff)))

@@ -2,7 +2,8 @@
 //! (`Session`, protocol in the `.proto` at `SessionRequest`), `Watch`'s
 //! flow control, and the bulk client streams. They hold no daemon state: the
 //! instance decides (see [`super::live`]), these only carry messages and
-//! keep time.
+//! keep time. No RFC applies: the lease is ironlb's own protocol (gRPC
+//! streams, not BGP messages).
 
 use std::time::Duration;
 
