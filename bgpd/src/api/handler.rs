@@ -19,7 +19,7 @@ use crate::api::watch::{WatchId, Watchers};
 use crate::api::{Owners, ValidatedPath, convert};
 use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
-use crate::wire::Family;
+use crate::wire::{Family, PathAttributes};
 
 /// A request from the gRPC service to the instance.
 #[derive(Debug)]
@@ -133,7 +133,8 @@ impl ApiState {
 
 /// Puts `path` into the RIB as `source`'s. Returns whether the Loc-RIB changed.
 pub(crate) fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
-    match rib.originate(source, path.prefix, path.attributes.clone(), path.next_hop) {
+    match rib.originate(source, path.prefix, PathAttributes::clone(&path.attributes), path.next_hop)
+    {
         Ok(changed) => changed,
         Err(error) => {
             tracing::error!(prefix = %path.prefix, %error, "cannot originate an API path");
@@ -375,7 +376,7 @@ mod tests {
             family: crate::api::validate::family_of(&prefix),
             prefix,
             next_hop: None,
-            attributes: crate::wire::PathAttributes::default(),
+            attributes: Default::default(),
             peers: Vec::new(),
         }
     }

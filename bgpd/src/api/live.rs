@@ -175,7 +175,7 @@ mod tests {
             family: crate::api::validate::family_of(&prefix),
             prefix,
             next_hop: None,
-            attributes: crate::wire::PathAttributes::default(),
+            attributes: Default::default(),
             peers: Vec::new(),
         }
     }

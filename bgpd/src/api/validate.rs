@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -55,8 +56,10 @@ pub struct ValidatedPath {
     /// prefix's family.
     pub next_hop: Option<NextHop>,
     /// `attributes.next_hop` stays `None`: the next hop is `next_hop` above,
-    /// for both families, and the encoder places it.
-    pub attributes: PathAttributes,
+    /// for both families, and the encoder places it. Shared: the paths of a
+    /// batch usually carry the same attributes, and an owner holds each of its
+    /// paths for as long as it lives, so one copy per set, not per path.
+    pub attributes: Arc<PathAttributes>,
     /// Peers to announce to, sorted, without duplicates; empty: every peer.
     pub peers: Vec<IpAddr>,
 }
@@ -443,9 +446,23 @@ pub fn path(
         family: family_of(&prefix),
         prefix,
         next_hop,
-        attributes,
+        attributes: Arc::new(attributes),
         peers: peers(index, &path.peers, lookup)?,
     })
+}
+
+/// Makes `path` share the attributes of `previous` when they are equal, so a
+/// batch of paths with one attribute set holds that set once.
+fn share_attributes(
+    previous: Option<&Arc<PathAttributes>>,
+    mut path: ValidatedPath,
+) -> ValidatedPath {
+    if let Some(previous) = previous
+        && **previous == *path.attributes
+    {
+        path.attributes = Arc::clone(previous);
+    }
+    path
 }
 
 /// Checks a `SetPathsRequest` as a whole: the first bad value rejects it.
@@ -457,7 +474,8 @@ pub fn set_paths(
     let grace_time = grace_time("grace_time_seconds", request.grace_time_seconds)?;
     let mut paths = Vec::with_capacity(request.paths.len());
     for (index, proto) in request.paths.iter().enumerate() {
-        paths.push(path(index, proto, lookup)?);
+        let checked = path(index, proto, lookup)?;
+        paths.push(share_attributes(paths.last().map(|p: &ValidatedPath| &p.attributes), checked));
     }
     let mut keys: Vec<(IpNet, usize)> =
         paths.iter().enumerate().map(|(i, path)| (path.prefix, i)).collect();
@@ -480,12 +498,14 @@ pub fn add_paths(
 ) -> Result<AddPathsCommand, ValidationError> {
     let owner = owner("owner", &request.owner)?;
     let mut seen = std::collections::HashSet::with_capacity(request.paths.len());
+    let mut last: Option<Arc<PathAttributes>> = None;
     let paths = request
         .paths
         .iter()
         .enumerate()
         .map(|(index, proto)| {
-            let checked = path(index, proto, lookup)?;
+            let checked = share_attributes(last.as_ref(), path(index, proto, lookup)?);
+            last = Some(Arc::clone(&checked.attributes));
             if !seen.insert(checked.prefix) {
                 return Err(ValidationError::Duplicate {
                     field: format!("paths[{index}].prefix"),
