@@ -35,6 +35,9 @@ use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use tonic::transport::Channel;
 
 const API: &str = "127.0.0.1:50051";
+/// bgpd's announcements to FRR: a KEEPALIVE or a one-prefix withdrawal makes
+/// a frame shorter than 100 bytes, a one-prefix announcement a longer one.
+const ANNOUNCEMENTS: &str = "src host 192.0.2.1 and tcp src port 179 and greater 100";
 const UP: Duration = Duration::from_secs(30);
 const CONVERGE: Duration = Duration::from_secs(120);
 
@@ -74,6 +77,22 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the command name: utime and stime are fields 14 and 15 (1-based).
+    let ticks: u64 =
+        [11, 12].iter().filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok())).sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as f64 } else { 100.0 };
+    ticks as f64 / hz
 }
 
 fn status(what: &str, status: tonic::Status) -> HarnessError {
@@ -144,6 +163,20 @@ impl LineReader {
         }
     }
 
+    /// The capture time (seconds since the epoch) of the last `tcpdump -tt`
+    /// line read so far.
+    fn last_stamp(&self) -> Result<f64> {
+        let mut last = None;
+        while let Ok((_, line)) = self.lines.recv_timeout(Duration::from_millis(300)) {
+            last = line.split_whitespace().next().and_then(|t| t.parse::<f64>().ok()).or(last);
+        }
+        last.ok_or_else(|| HarnessError::Timeout {
+            what: "UPDATEs on the wire".to_owned(),
+            waited: Duration::from_millis(300),
+            last: String::new(),
+        })
+    }
+
     /// The instant a line starting with `start` arrived.
     fn wait_for(&self, start: &str, deadline: Duration) -> Result<Instant> {
         let limit = Instant::now() + deadline;
@@ -190,12 +223,16 @@ fn bulk(count: u32) -> Result<()> {
     let runtime = NsRuntime::new(&pair.left)?;
     let mut client = runtime.client(API, UP)?;
     let received = || frr.prefix_counts(pair.left_v4, Family::Ipv4Unicast).map_or(0, |c| c.0);
+    let tcpdump = ["tcpdump", "-l", "-n", "-tt", "-i", &pair.interfaces.1, ANNOUNCEMENTS];
+    let wire = LineReader::start(pair.right.name(), &tcpdump)?;
 
     let request = v1::SetPathsRequest {
         owner: "bench".to_owned(),
         paths: (0..count).map(|i| path(prefix(i))).collect(),
         grace_time_seconds: None,
     };
+    let cpu_before = cpu_seconds(bgpd.pid());
+    let called = epoch_seconds();
     let start = Instant::now();
     let answer = runtime.run(async move { client.set_paths(request).await });
     let answered = start.elapsed();
@@ -208,11 +245,16 @@ fn bulk(count: u32) -> Result<()> {
         || format!("FRR has {}", received()),
     )?;
     let converged = start.elapsed();
+    let cpu = cpu_seconds(bgpd.pid()) - cpu_before;
+    let last_on_wire = wire.last_stamp()?;
     println!(
-        "SetPaths of {count} /32s: answered in {:.1} ms ({added} added), all in FRR's BGP table \
-         after {:.1} ms; bgpd peak RSS {:.1} MB",
+        "SetPaths of {count} /32s: answered in {:.1} ms ({added} added), last UPDATE on the wire \
+         after {:.1} ms, all in FRR's BGP table after {:.1} ms; bgpd CPU {:.0} ms; bgpd peak RSS \
+         {:.1} MB",
         answered.as_secs_f64() * 1e3,
+        (last_on_wire - called) * 1e3,
         converged.as_secs_f64() * 1e3,
+        cpu * 1e3,
         peak_rss_mb(bgpd.pid())
     );
     Ok(())
@@ -346,10 +388,7 @@ fn latency(repeat: usize) -> Result<()> {
     let bgpd = Bgpd::start(&pair.left, &bgpd_config(&pair))?;
     let _frr = FrrWithZebra::start(&pair.right, &frr_config(&pair))?;
     let monitor = LineReader::start(pair.right.name(), &["ip", "monitor", "route"])?;
-    // Announcements only: a KEEPALIVE or a one-prefix withdrawal makes a
-    // frame shorter than 100 bytes, a one-prefix announcement a longer one.
-    let filter = "src host 192.0.2.1 and tcp src port 179 and greater 100";
-    let tcpdump = ["tcpdump", "-l", "-n", "-tt", "-i", &pair.interfaces.1, filter];
+    let tcpdump = ["tcpdump", "-l", "-n", "-tt", "-i", &pair.interfaces.1, ANNOUNCEMENTS];
     let wire = LineReader::start(pair.right.name(), &tcpdump)?;
     let runtime = NsRuntime::new(&pair.left)?;
     let client = runtime.client(API, UP)?;
