@@ -471,3 +471,27 @@ async fn add_and_delete_streams_answer_per_path_in_order() {
     );
     assert!(loc_rib_prefixes(&mut client).await.is_empty());
 }
+
+#[tokio::test]
+async fn watch_reports_peer_state_changes_after_the_snapshot() {
+    // Nothing listens at 127.0.0.2:1: every connection attempt fails, and the
+    // FSM moves between Connect and Active each retry.
+    let neighbours = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\nport = 1\n\
+                      connect_retry_time = 1\n";
+    let (_daemon, mut client) = start(neighbours).await;
+    let request = v1::WatchRequest { peers: true, best_paths: false, family: 0 };
+    let mut stream = client.watch(request).await.expect("Watch").into_inner();
+    let (snapshot, start) = read_snapshot(&mut stream).await;
+    assert_eq!(snapshot.len(), 1, "one peer: {snapshot:?}");
+    let event = tokio::time::timeout(CONVERGE, stream.message())
+        .await
+        .expect("a state change within the deadline")
+        .expect("event")
+        .expect("open");
+    assert!(event.sequence > start && !event.snapshot);
+    let Some(Event::PeerState(change)) = event.event else {
+        panic!("not a peer state change: {event:?}");
+    };
+    assert_eq!(change.address, "127.0.0.2");
+    assert_ne!(change.old_state, change.new_state);
+}

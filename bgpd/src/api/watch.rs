@@ -153,6 +153,10 @@ impl Watcher {
 
     /// A live change: sent, or held while the snapshot is walked.
     fn live(&mut self, item: WatchItem) -> bool {
+        if self.sender.is_closed() {
+            // The client left mid-snapshot: stop holding changes for it.
+            return false;
+        }
         match &mut self.walk {
             Some(walk) if walk.held.len() >= WATCH_BUFFER => {
                 self.overflow();

@@ -138,3 +138,20 @@ fn the_family_filter_leaves_holes_in_the_sequence() {
     assert_eq!(seen[1].0, 2);
     assert_eq!(prefix_of(&seen[1].2), Some(v6));
 }
+
+#[test]
+fn a_watcher_that_left_mid_snapshot_is_dropped_on_the_next_change() {
+    let mut rib = rib();
+    for index in 0..(SNAPSHOT_CHUNK as u32 * 2) {
+        add(&mut rib, index);
+    }
+    let mut watchers = Watchers::default();
+    let (sender, receiver) = mpsc::channel(4 * SNAPSHOT_CHUNK);
+    let (end, _ended) = oneshot::channel();
+    rib.track_changes(true);
+    watchers.add(filter(), sender, end, std::iter::empty(), &rib, &unknown);
+    drop(receiver);
+    add(&mut rib, 99_999);
+    watchers.best_changes(rib.drain_changes(), &unknown);
+    assert!(watchers.is_empty());
+}
