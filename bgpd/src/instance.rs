@@ -18,11 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+use ironlb_proto::bgpd::v1::PeerStateChange;
+use ironlb_proto::bgpd::v1::watch_event::Event as WatchedEvent;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::api::handler::{self, ApiRequest, ApiState, NeighbourRef, PeerCounts};
-use crate::api::peers::SessionStatus;
+use crate::api::live;
+use crate::api::peers::{self as api_peers, PeerView, SessionStatus};
 use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
@@ -137,7 +140,22 @@ impl Instance {
         }
         self.gr_begin();
         let mut deferred = 0;
-        while let Some(event) = receiver.recv().await {
+        loop {
+            // The owners' grace timer: armed at the next deadline, never polled.
+            let deadline = self.api.owners.next_deadline();
+            let event = tokio::select! {
+                event = receiver.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+                () = sleep_until(deadline) => {
+                    if live::expire(&mut self.rib, &mut self.api, Instant::now()) {
+                        self.export_due = true;
+                    }
+                    self.after_event(&receiver, &mut deferred);
+                    continue;
+                }
+            };
             match event {
                 InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
                 InstanceEvent::Session { peer, event } => self.on_session(peer, event),
@@ -153,17 +171,29 @@ impl Instance {
                 }
                 InstanceEvent::GracefulRestart(timer) => self.gr_timer(timer),
             }
-            if self.export_due {
-                deferred += 1;
-                // Never defer forever: a peer that streams UPDATEs without a
-                // pause must not starve the others' exports.
-                if receiver.is_empty() || deferred >= MAX_DEFERRED_EVENTS {
-                    self.export_due = false;
-                    deferred = 0;
-                    self.pump_all();
-                }
+            self.after_event(&receiver, &mut deferred);
+        }
+    }
+
+    /// After each event: tell watchers what changed, then pump exports once
+    /// the queue is empty.
+    fn after_event(&mut self, receiver: &mpsc::Receiver<InstanceEvent>, deferred: &mut usize) {
+        live::publish(&mut self.rib, &mut self.api, &self.by_address);
+        if self.export_due {
+            *deferred += 1;
+            // Never defer forever: a peer that streams UPDATEs without a
+            // pause must not starve the others' exports.
+            if receiver.is_empty() || *deferred >= MAX_DEFERRED_EVENTS {
+                self.export_due = false;
+                *deferred = 0;
+                self.pump_all();
             }
         }
+    }
+
+    /// Numbers a peer event for the watchers (no-op without watchers).
+    fn watch_peer(&mut self, event: ironlb_proto::bgpd::v1::watch_event::Event) {
+        self.api.watchers.peer_event(event);
     }
 
     fn on_api(&mut self, request: ApiRequest) {
@@ -244,6 +274,11 @@ impl Instance {
         let session = peer::spawn(params, self.events.clone());
         let counters = session.counters.clone();
         tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
+        if !self.api.watchers.is_empty() {
+            let view = PeerView::new(&neighbor, &SessionStatus::default(), &self.rib, id);
+            let peer = api_peers::peer(&view, Instant::now());
+            self.watch_peer(WatchedEvent::PeerAdded(peer));
+        }
         self.by_address.insert(neighbor.address, id);
         self.peers.insert(
             id,
@@ -264,6 +299,7 @@ impl Instance {
 
     fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
         let Some(id) = self.by_address.remove(&address) else { return };
+        self.watch_peer(WatchedEvent::PeerRemoved(address.to_string()));
         if let Some(slot) = self.peers.remove(&id) {
             slot.session.send(SessionCommand::Shutdown(cease));
             if slot.neighbor.password.is_some() {
@@ -347,9 +383,17 @@ impl Instance {
                     self.pump_all();
                 }
             }
-            SessionEvent::StateChanged { to, .. } => {
+            SessionEvent::StateChanged { from, to } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
                     slot.status.on_state_changed(to);
+                    let change = PeerStateChange {
+                        address: slot.neighbor.address.to_string(),
+                        old_state: api_peers::session_state(from) as i32,
+                        new_state: api_peers::session_state(to) as i32,
+                        reason: String::new(),
+                        notification: None,
+                    };
+                    self.watch_peer(WatchedEvent::PeerState(change));
                 }
             }
             SessionEvent::Ended => {}
@@ -526,6 +570,14 @@ impl Instance {
         }
         self.config = new;
         self.pump_all();
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -7,6 +7,7 @@
 //! nothing behind. Waiting is always polling with a deadline ([`wait_until`]); a failed wait
 //! carries what the peer last reported so the failure explains itself.
 
+pub mod api;
 pub mod bgpd;
 pub mod bird;
 pub mod frr;

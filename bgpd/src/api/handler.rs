@@ -9,16 +9,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::api::listing::{self, ListError, ListedPath, SourceNames};
-use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey};
+use crate::api::listing::{self, ListCursor, ListError, ListedPath, Page, SourceNames};
+use crate::api::live::{self, Opened, WatchRequest};
+use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey, SessionId};
 use crate::api::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
-use crate::api::peers::{PeerView, SessionStatus};
-use crate::api::requests::{PathQuery, TableSelector};
+use crate::api::peers::{self, PeerView, SessionStatus};
+use crate::api::requests::{PathQuery, SessionOpenCommand, TableSelector};
 use crate::api::validate::SetPathsCommand;
+use crate::api::watch::{WatchId, Watchers};
 use crate::api::{Owners, ValidatedPath, convert};
 use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
-use crate::wire::Family;
+use crate::wire::{Family, PathAttributes};
 
 /// A request from the gRPC service to the instance.
 #[derive(Debug)]
@@ -68,13 +70,38 @@ pub enum ApiRequest {
     PeerAddresses {
         reply: oneshot::Sender<Vec<IpAddr>>,
     },
+    /// A `Session` stream sent its `open`.
+    SessionOpen {
+        command: SessionOpenCommand,
+        reply: oneshot::Sender<Opened>,
+    },
+    /// A `Session` stream ended without being taken over: the lease lapses.
+    SessionClosed {
+        owner: String,
+        session: SessionId,
+    },
+    /// One page of a `ListPaths` walk (the service streams page by page).
+    ListPathsPage {
+        query: PathQuery,
+        from: ListCursor,
+        reply: oneshot::Sender<Result<Page, ListError>>,
+    },
+    /// A new `Watch`; its `peers` are filled in by the handler.
+    Watch(WatchRequest),
+    /// A watcher consumed a snapshot chunk.
+    WatchMore {
+        id: WatchId,
+    },
 }
 
 impl ApiRequest {
     /// Whether answering needs [`Context::neighbours`] (the instance then
     /// lists them; other requests skip that work).
     pub fn needs_neighbours(&self) -> bool {
-        matches!(self, ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. })
+        matches!(
+            self,
+            ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. } | ApiRequest::Watch(_)
+        )
     }
 }
 
@@ -82,13 +109,22 @@ impl ApiRequest {
 /// source id of each owner.
 pub struct ApiState {
     pub owners: Owners,
-    sources: HashMap<String, OwnerId>,
+    pub(crate) sources: HashMap<String, OwnerId>,
     next_source: u32,
+    /// The takeover signal of each open `Session` stream.
+    pub(crate) sessions: HashMap<SessionId, oneshot::Sender<()>>,
+    pub watchers: Watchers,
 }
 
 impl Default for ApiState {
     fn default() -> Self {
-        Self { owners: Owners::new(), sources: HashMap::new(), next_source: 0 }
+        Self {
+            owners: Owners::new(),
+            sources: HashMap::new(),
+            next_source: 0,
+            sessions: HashMap::new(),
+            watchers: Watchers::default(),
+        }
     }
 }
 
@@ -96,7 +132,7 @@ impl ApiState {
     /// The RIB source of `owner`, assigned on first use and kept for the
     /// daemon's lifetime (owner names are few; ids are never reused, so a
     /// stale id can never alias another owner's paths).
-    fn source(&mut self, owner: &str) -> Source {
+    pub(crate) fn source(&mut self, owner: &str) -> Source {
         if let Some(id) = self.sources.get(owner) {
             return Source::Api(*id);
         }
@@ -108,11 +144,11 @@ impl ApiState {
 }
 
 /// Puts `path` into the RIB as `source`'s. Returns whether the Loc-RIB changed.
-fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
+pub(crate) fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
     match rib.originate_for(
         source,
         path.prefix,
-        path.attributes.clone(),
+        PathAttributes::clone(&path.attributes),
         path.next_hop,
         &path.peers,
     ) {
@@ -125,7 +161,7 @@ fn originate(rib: &mut Rib, source: Source, path: &ValidatedPath) -> bool {
 }
 
 /// Takes `source`'s path for `prefix` out of the RIB.
-fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
+pub(crate) fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
     match rib.withdraw_local(source, key.1) {
         Ok(changed) => changed,
         Err(error) => {
@@ -330,6 +366,40 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             tracing::error!(?op, "a peer request reached the RIB handler");
             false
         }
+        ApiRequest::SessionOpen { command, reply } => {
+            let _ = reply.send(live::open_session(context.state, &command));
+            false
+        }
+        ApiRequest::SessionClosed { owner, session } => {
+            live::close_session(context.state, &owner, session, Instant::now());
+            false
+        }
+        ApiRequest::ListPathsPage { query, from, reply } => {
+            if let TableSelector::AdjRibOut(address) = query.table {
+                // The Adj-RIB-Out is a bit per prefix: one page, built from
+                // the export rewrite (`listing::list_adj_rib_out`).
+                let listed =
+                    listing::list_adj_rib_out(context.rib, context.by_address, address, &query);
+                let _ = reply.send(listed.map(|paths| Page { paths, next: None }));
+                return false;
+            }
+            let names = SourceNames { owners: &context.state.sources, peers: context.by_address };
+            let _ = reply.send(listing::list_page(context.rib, &names, &query, from));
+            false
+        }
+        ApiRequest::Watch(mut request) => {
+            let now = Instant::now();
+            let mut views: Vec<PeerView> =
+                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+            views.sort_by_key(|view| view.neighbor.address);
+            request.peers = views.iter().map(|view| peers::peer(view, now)).collect();
+            live::watch(context.rib, context.state, context.by_address, request);
+            false
+        }
+        ApiRequest::WatchMore { id } => {
+            live::watch_more(context.rib, context.state, context.by_address, id);
+            false
+        }
     }
 }
 
@@ -363,7 +433,7 @@ mod tests {
             family: crate::api::validate::family_of(&prefix),
             prefix,
             next_hop: None,
-            attributes: crate::wire::PathAttributes::default(),
+            attributes: Default::default(),
             peers: Vec::new(),
         }
     }

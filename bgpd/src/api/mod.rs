@@ -20,6 +20,9 @@
 //! - [`service`]: the tonic service, which validates, asks the instance and
 //!   converts the answer;
 //! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
+//! - [`live`] and [`watch`]: owner leases, the grace timer's expiry and
+//!   `Watch` inside the instance; [`streams`]: the tasks that carry the
+//!   `Session` and `Watch` streams and the bulk client streams;
 //! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
 //!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
 //!   state machine that the instance drives with the time passed in.
@@ -28,6 +31,7 @@ pub mod convert;
 pub mod error;
 pub mod handler;
 pub mod listing;
+pub mod live;
 pub mod owners;
 pub mod peer;
 pub mod peer_ops;
@@ -35,8 +39,10 @@ pub mod peer_status;
 pub mod peers;
 pub mod requests;
 pub mod service;
+pub mod streams;
 pub mod transport;
 pub mod validate;
+pub mod watch;
 
 pub use error::{AddressKind, ValidationError};
 pub use owners::Owners;

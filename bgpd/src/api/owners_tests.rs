@@ -18,7 +18,7 @@ fn path(prefix: &str, med: u32) -> ValidatedPath {
         family: super::super::validate::family_of(&prefix),
         prefix,
         next_hop: Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))),
-        attributes: PathAttributes { med: Some(med), ..PathAttributes::default() },
+        attributes: PathAttributes { med: Some(med), ..PathAttributes::default() }.into(),
         peers: Vec::new(),
     }
 }

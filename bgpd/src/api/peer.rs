@@ -247,14 +247,14 @@ pub fn peer_settings(config: Option<&v1::PeerConfig>) -> Result<PeerSettings, Va
         p => in_range_u16("port", p, 1, u16::MAX, "1..=65535")?,
     };
     let local_address = optional_address(&field("local_address"), &config.local_address)?;
-    if let Some(local) = local_address {
-        if local.is_ipv4() != address.is_ipv4() {
-            return Err(ValidationError::WrongFamily {
-                field: field("local_address"),
-                value: config.local_address.clone(),
-                expected: if address.is_ipv4() { AddressKind::Ipv4 } else { AddressKind::Ipv6 },
-            });
-        }
+    if let Some(local) = local_address
+        && local.is_ipv4() != address.is_ipv4()
+    {
+        return Err(ValidationError::WrongFamily {
+            field: field("local_address"),
+            value: config.local_address.clone(),
+            expected: if address.is_ipv4() { AddressKind::Ipv4 } else { AddressKind::Ipv6 },
+        });
     }
     let hold_time = match config.hold_time_seconds {
         None => DEFAULT_HOLD_TIME,

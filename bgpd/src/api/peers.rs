@@ -160,7 +160,7 @@ impl PeerView {
     }
 }
 
-fn session_state(state: State) -> v1::SessionState {
+pub fn session_state(state: State) -> v1::SessionState {
     match state {
         State::Idle => v1::SessionState::Idle,
         State::Connect => v1::SessionState::Connect,

@@ -8,12 +8,13 @@ use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
 use std::net::IpAddr;
 
 use tokio::sync::{mpsc, oneshot};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::api::handler::{ApiRequest, Info};
-use crate::api::listing::{ListError, ListedPath, PathSource};
+use crate::api::listing::{self, ListCursor, ListError, ListedPath, PathSource};
+use crate::api::live::WatchRequest;
 use crate::api::peer_ops::{PeerOp, PeerOpAnswer};
-use crate::api::{ValidatedPath, ValidationError, convert, requests, validate};
+use crate::api::{ValidatedPath, ValidationError, convert, requests, streams, validate};
 use crate::api::{peer, peers};
 use crate::instance::InstanceEvent;
 
@@ -124,10 +125,41 @@ impl BgpService for Service {
         request: Request<v1::ListPathsRequest>,
     ) -> Result<Response<ResponseStream<v1::ListPathsResponse>>, Status> {
         let query = requests::list_paths(request.get_ref(), &any_peer)?;
-        let listed =
-            self.ask(|reply| ApiRequest::ListPaths { query, reply }).await?.map_err(list_error)?;
-        let messages: Vec<_> = listed.iter().map(|path| Ok(listed_path(path))).collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+        // The first page answers errors (unknown peer) as the call's status.
+        let first = self
+            .ask(|reply| ApiRequest::ListPathsPage {
+                query: query.clone(),
+                from: ListCursor::default(),
+                reply,
+            })
+            .await?
+            .map_err(list_error)?;
+        let (sender, receiver) = mpsc::channel(listing::PAGE_PATHS);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut page = first;
+            loop {
+                for path in &page.paths {
+                    if sender.send(Ok(listed_path(path))).await.is_err() {
+                        return;
+                    }
+                }
+                let Some(from) = page.next else { return };
+                let query = query.clone();
+                let asked = service
+                    .ask(|reply| ApiRequest::ListPathsPage { query, from, reply })
+                    .await
+                    .and_then(|answer| answer.map_err(list_error));
+                match asked {
+                    Ok(next) => page = next,
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 
     async fn get_info(
@@ -239,6 +271,9 @@ impl BgpService for Service {
     ) -> Result<Response<v1::SetPathsResponse>, Status> {
         let peers = self.peer_addresses().await?;
         let command = validate::set_paths(request.get_ref(), &|a| peers.contains(&a))?;
+        // The decoded request is several times the size of the validated
+        // paths: free it before the instance works on a bulk set.
+        drop(request);
         let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
         Ok(Response::new(convert::set_paths_response(&diff)))
     }
@@ -268,6 +303,77 @@ impl BgpService for Service {
         let owner = command.owner.clone();
         let batch = self.ask(|reply| ApiRequest::DeletePaths { owner, keys, reply }).await?;
         let results = convert::delete_results(&request, &command.prefixes, &batch.outcomes);
+        Ok(Response::new(v1::DeletePathsResponse { results }))
+    }
+
+    async fn session(
+        &self,
+        request: Request<Streaming<v1::SessionRequest>>,
+    ) -> Result<Response<ResponseStream<v1::SessionResponse>>, Status> {
+        let mut inbound = request.into_inner();
+        let first = inbound
+            .message()
+            .await?
+            .ok_or_else(|| Status::from(ValidationError::Missing { field: "open".to_string() }))?;
+        let command = requests::session_open(&first)?;
+        let hold_time = command.hold_time;
+        let owner = command.owner.clone();
+        let opened = self.ask(|reply| ApiRequest::SessionOpen { command, reply }).await?;
+        let (responses, receiver) = mpsc::channel(streams::SESSION_BUFFER);
+        // Room for one message: the channel is new.
+        let _ = responses.try_send(Ok(streams::opened(&opened.attached, hold_time)));
+        let lease = streams::Lease {
+            owner,
+            session: opened.attached.session,
+            hold_time,
+            takeover: opened.takeover,
+        };
+        tokio::spawn(streams::run_lease(lease, inbound, responses, self.events.clone()));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
+    }
+
+    async fn watch(
+        &self,
+        request: Request<v1::WatchRequest>,
+    ) -> Result<Response<ResponseStream<v1::WatchEvent>>, Status> {
+        let filter = requests::watch(request.get_ref())?;
+        let (sender, items) = mpsc::channel(streams::WATCH_CHANNEL);
+        let (end, ended) = oneshot::channel();
+        let request = WatchRequest { filter, sender, end, peers: Vec::new() };
+        self.events
+            .send(InstanceEvent::Api(ApiRequest::Watch(request)))
+            .await
+            .map_err(|_| Status::unavailable("bgpd is shutting down"))?;
+        Ok(Response::new(Box::pin(streams::watch_stream(items, ended, self.events.clone()))))
+    }
+
+    /// Each batch is applied as it arrives (a bulk load need not sit in
+    /// memory); a batch rejected as a whole ends the stream with its error,
+    /// and the batches before it stay applied.
+    async fn add_paths_stream(
+        &self,
+        request: Request<Streaming<v1::AddPathsRequest>>,
+    ) -> Result<Response<v1::AddPathsResponse>, Status> {
+        let mut inbound = request.into_inner();
+        let mut results = Vec::new();
+        while let Some(batch) = inbound.message().await? {
+            let answer = self.add_paths(Request::new(batch)).await?;
+            results.extend(answer.into_inner().results);
+        }
+        Ok(Response::new(v1::AddPathsResponse { results }))
+    }
+
+    /// As `add_paths_stream`, for withdrawals.
+    async fn delete_paths_stream(
+        &self,
+        request: Request<Streaming<v1::DeletePathsRequest>>,
+    ) -> Result<Response<v1::DeletePathsResponse>, Status> {
+        let mut inbound = request.into_inner();
+        let mut results = Vec::new();
+        while let Some(batch) = inbound.message().await? {
+            let answer = self.delete_paths(Request::new(batch)).await?;
+            results.extend(answer.into_inner().results);
+        }
         Ok(Response::new(v1::DeletePathsResponse { results }))
     }
 }

@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -55,8 +56,10 @@ pub struct ValidatedPath {
     /// prefix's family.
     pub next_hop: Option<NextHop>,
     /// `attributes.next_hop` stays `None`: the next hop is `next_hop` above,
-    /// for both families, and the encoder places it.
-    pub attributes: PathAttributes,
+    /// for both families, and the encoder places it. Shared: the paths of a
+    /// batch usually carry the same attributes, and an owner holds each of its
+    /// paths for as long as it lives, so one copy per set, not per path.
+    pub attributes: Arc<PathAttributes>,
     /// Peers to announce to, sorted, without duplicates; empty: every peer.
     pub peers: Vec<IpAddr>,
 }
@@ -207,6 +210,10 @@ fn next_hop(
     global: &str,
     link_local: &str,
 ) -> Result<Option<NextHop>, ValidationError> {
+    if global.is_empty() && link_local.is_empty() {
+        // The common case of bulk loads: next hop self, nothing to name.
+        return Ok(None);
+    }
     let field = format!("paths[{index}].next_hop");
     let link_local_field = format!("paths[{index}].next_hop_link_local");
     let global = if global.is_empty() { None } else { Some(unicast_address(&field, global)?) };
@@ -404,11 +411,26 @@ pub fn path(
     path: &v1::Path,
     lookup: &impl PeerLookup,
 ) -> Result<ValidatedPath, ValidationError> {
-    let prefix_field = format!("paths[{index}].prefix");
-    if path.prefix.is_empty() {
-        return Err(ValidationError::Missing { field: prefix_field });
-    }
-    let prefix = prefix(&prefix_field, &path.prefix)?;
+    path_sharing(index, path, lookup, None)
+}
+
+/// [`path`], sharing `previous` when the attributes equal it (the paths of a
+/// batch usually carry one attribute set: one allocation for all of them).
+fn path_sharing(
+    index: usize,
+    path: &v1::Path,
+    lookup: &impl PeerLookup,
+    previous: Option<&Arc<PathAttributes>>,
+) -> Result<ValidatedPath, ValidationError> {
+    // Field names are only formatted for an error: a bulk load of valid
+    // paths allocates nothing for them.
+    let prefix = match IpNet::from_str(&path.prefix) {
+        Ok(net) if net.trunc() == net => net,
+        _ if path.prefix.is_empty() => {
+            return Err(ValidationError::Missing { field: format!("paths[{index}].prefix") });
+        }
+        _ => prefix(&format!("paths[{index}].prefix"), &path.prefix)?,
+    };
     no_output_only(index, path)?;
     let next_hop = next_hop(index, &prefix, &path.next_hop, &path.next_hop_link_local)?;
     let attributes = PathAttributes {
@@ -416,34 +438,49 @@ pub fn path(
         as_path: as_path(index, &path.as_path)?,
         med: path.med,
         local_pref: path.local_pref,
-        communities: community_list(
-            &format!("paths[{index}].communities"),
-            &path.communities,
-            |text| Community::from_str(text).ok(),
-            "community",
-            "ASN:VALUE with both parts 0..=65535, or a well-known name such as \"no-export\"",
-        )?,
-        large_communities: community_list(
-            &format!("paths[{index}].large_communities"),
-            &path.large_communities,
-            |text| LargeCommunity::from_str(text).ok(),
-            "large community",
-            "GLOBAL:LOCAL1:LOCAL2 with each part 0..=4294967295",
-        )?,
-        extended_communities: community_list(
-            &format!("paths[{index}].extended_communities"),
-            &path.extended_communities,
-            parse_extended_community,
-            "extended community",
-            "rt:ASN:VALUE, soo:ASN:VALUE or 0x and 16 hex digits",
-        )?,
+        communities: if path.communities.is_empty() {
+            Vec::new()
+        } else {
+            community_list(
+                &format!("paths[{index}].communities"),
+                &path.communities,
+                |text| Community::from_str(text).ok(),
+                "community",
+                "ASN:VALUE with both parts 0..=65535, or a well-known name such as \"no-export\"",
+            )?
+        },
+        large_communities: if path.large_communities.is_empty() {
+            Vec::new()
+        } else {
+            community_list(
+                &format!("paths[{index}].large_communities"),
+                &path.large_communities,
+                |text| LargeCommunity::from_str(text).ok(),
+                "large community",
+                "GLOBAL:LOCAL1:LOCAL2 with each part 0..=4294967295",
+            )?
+        },
+        extended_communities: if path.extended_communities.is_empty() {
+            Vec::new()
+        } else {
+            community_list(
+                &format!("paths[{index}].extended_communities"),
+                &path.extended_communities,
+                parse_extended_community,
+                "extended community",
+                "rt:ASN:VALUE, soo:ASN:VALUE or 0x and 16 hex digits",
+            )?
+        },
         ..PathAttributes::default()
     };
     Ok(ValidatedPath {
         family: family_of(&prefix),
         prefix,
         next_hop,
-        attributes,
+        attributes: match previous {
+            Some(previous) if **previous == attributes => Arc::clone(previous),
+            _ => Arc::new(attributes),
+        },
         peers: peers(index, &path.peers, lookup)?,
     })
 }
@@ -457,7 +494,9 @@ pub fn set_paths(
     let grace_time = grace_time("grace_time_seconds", request.grace_time_seconds)?;
     let mut paths = Vec::with_capacity(request.paths.len());
     for (index, proto) in request.paths.iter().enumerate() {
-        paths.push(path(index, proto, lookup)?);
+        let previous = paths.last().map(|p: &ValidatedPath| &p.attributes);
+        let checked = path_sharing(index, proto, lookup, previous)?;
+        paths.push(checked);
     }
     let mut keys: Vec<(IpNet, usize)> =
         paths.iter().enumerate().map(|(i, path)| (path.prefix, i)).collect();
@@ -480,12 +519,14 @@ pub fn add_paths(
 ) -> Result<AddPathsCommand, ValidationError> {
     let owner = owner("owner", &request.owner)?;
     let mut seen = std::collections::HashSet::with_capacity(request.paths.len());
+    let mut last: Option<Arc<PathAttributes>> = None;
     let paths = request
         .paths
         .iter()
         .enumerate()
         .map(|(index, proto)| {
-            let checked = path(index, proto, lookup)?;
+            let checked = path_sharing(index, proto, lookup, last.as_ref())?;
+            last = Some(Arc::clone(&checked.attributes));
             if !seen.insert(checked.prefix) {
                 return Err(ValidationError::Duplicate {
                     field: format!("paths[{index}].prefix"),

@@ -395,3 +395,19 @@ fn delete_paths_has_a_result_per_prefix() {
     );
     assert_eq!(command.prefixes[2].as_ref().map(|(f, _)| *f), Ok(Family::Ipv6Unicast));
 }
+
+#[test]
+fn paths_of_a_batch_share_equal_attributes() {
+    let mut other = v4_path("198.51.100.3/32");
+    other.med = Some(7);
+    let request = v1::SetPathsRequest {
+        owner: "speaker".into(),
+        paths: vec![v4_path("198.51.100.1/32"), v4_path("198.51.100.2/32"), other],
+        grace_time_seconds: None,
+    };
+    let command = set_paths(&request, &known_peers).expect("valid");
+    let [a, b, c] = &command.paths[..] else { panic!("three paths") };
+    assert!(Arc::ptr_eq(&a.attributes, &b.attributes));
+    assert!(!Arc::ptr_eq(&b.attributes, &c.attributes));
+    assert_eq!(c.attributes.med, Some(7));
+}

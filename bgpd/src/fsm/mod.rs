@@ -188,10 +188,10 @@ impl Fsm {
     /// As [`Fsm::handle`], appending to a buffer the caller reuses (one
     /// KEEPALIVE or UPDATE at a time, without an allocation each).
     pub fn handle_into(&mut self, event: Event, out: &mut Vec<Action>) {
-        if let Some(timer) = event.expired_timer() {
-            if !self.timers.remove(timer) {
-                return; // stale: stopped after it fired
-            }
+        if let Some(timer) = event.expired_timer()
+            && !self.timers.remove(timer)
+        {
+            return; // stale: stopped after it fired
         }
         let event = match event {
             Event::NotifMsg(notification)

@@ -204,10 +204,10 @@ impl Core {
     fn announce<P: PrefixKey>(&mut self, table: &mut Table<P>, prefix: P, path: Path) -> bool {
         let slot = table.find_or_insert(prefix);
         let change = table.upsert(slot, path, |a, b| self.better(a, b));
-        if change.displaced.is_none() {
-            if let Some(state) = self.source_state(path.source) {
-                state.routes[family_index(P::FAMILY)] += 1;
-            }
+        if change.displaced.is_none()
+            && let Some(state) = self.source_state(path.source)
+        {
+            state.routes[family_index(P::FAMILY)] += 1;
         }
         let changed = change.best_changed();
         if changed {
@@ -266,6 +266,7 @@ impl Core {
             let change = BestChange {
                 family: P::FAMILY,
                 prefix,
+                slot,
                 old: old.and_then(|p| self.route(prefix, &p)),
                 new: new.and_then(|p| self.route(prefix, &p)),
             };
@@ -698,6 +699,32 @@ impl Rib {
         match family {
             Family::Ipv4Unicast => Box::new(self.routes(&self.v4, |paths| paths.first().copied())),
             Family::Ipv6Unicast => Box::new(self.routes(&self.v6, |paths| paths.first().copied())),
+        }
+    }
+
+    /// One past the highest slot of `family`'s table: a walk of
+    /// [`Rib::best_at_slot`] over `0..slot_bound` visits every prefix once.
+    /// Slots are stable while a prefix lives, which is what lets a Watch
+    /// snapshot walk the table a chunk at a time between other work.
+    pub fn slot_bound(&self, family: Family) -> u32 {
+        match family {
+            Family::Ipv4Unicast => self.v4.slot_bound(),
+            Family::Ipv6Unicast => self.v6.slot_bound(),
+        }
+    }
+
+    /// The best route held in `slot` of `family`'s table, if the slot is live.
+    pub fn best_at_slot(&self, family: Family, slot: u32) -> Option<Route> {
+        fn at<P: PrefixKey>(core: &Core, t: &Table<P>, slot: u32) -> Option<Route> {
+            if !t.is_live(slot) {
+                return None;
+            }
+            let best = t.paths(slot).first().copied()?;
+            core.route(t.prefix(slot).to_net(), &best)
+        }
+        match family {
+            Family::Ipv4Unicast => at(&self.core, &self.v4, slot),
+            Family::Ipv6Unicast => at(&self.core, &self.v6, slot),
         }
     }
 

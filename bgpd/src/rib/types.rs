@@ -94,6 +94,9 @@ pub struct Route {
 pub struct BestChange {
     pub family: Family,
     pub prefix: IpNet,
+    /// The prefix's table slot (see [`super::Rib::best_at_slot`]): lets a
+    /// snapshot walking the slots tell whether it already passed this prefix.
+    pub slot: u32,
     pub old: Option<Route>,
     pub new: Option<Route>,
 }

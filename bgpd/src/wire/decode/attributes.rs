@@ -394,7 +394,7 @@ fn is_host_address(address: Ipv4Addr) -> bool {
 
 /// The value split into `N`-octet chunks, if it is a non-zero multiple of `N`.
 fn non_empty_chunks<const N: usize>(value: &[u8]) -> Option<impl Iterator<Item = [u8; N]> + '_> {
-    if value.is_empty() || value.len() % N != 0 {
+    if value.is_empty() || !value.len().is_multiple_of(N) {
         return None;
     }
     Some(value.chunks_exact(N).filter_map(|c| <[u8; N]>::try_from(c).ok()))

@@ -1,0 +1,214 @@
+//! The instance side of the long-lived API streams: owner leases (`Session`,
+//! the protocol of the `.proto` at `SessionRequest`), the grace timer's expiry
+//! and `Watch`. Runs inside the instance task like [`super::handler`]; the
+//! stream tasks in [`super::streams`] only carry messages.
+//!
+//! A lease is held by the stream task; the instance learns of its end through
+//! [`ApiRequest::SessionClosed`](super::handler::ApiRequest) and of a takeover
+//! tells the older stream through the oneshot it registered, so that stream
+//! ends with ABORTED.
+//!
+//! No RFC defines the lease: it is ironlb's own protocol. The re-sync it
+//! releases on expiry is graceful restart's deferral (RFC 4724 §4.1), and the
+//! best paths Watch reports are the Loc-RIB's (RFC 4271 §9.1).
+
+use std::time::Instant;
+
+use ironlb_proto::bgpd::v1;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::handler::{ApiState, originate, withdraw};
+use crate::api::listing::SourceNames;
+use crate::api::owners::{Attached, SessionId};
+use crate::api::requests::{SessionOpenCommand, WatchFilter};
+use crate::api::watch::{WatchEnd, WatchId, WatchItem};
+use crate::rib::{PeerId, Rib};
+
+/// What a `Session` stream learns when its open is accepted.
+#[derive(Debug)]
+pub struct Opened {
+    pub attached: Attached,
+    /// Fires when a newer session of the same owner takes over.
+    pub takeover: oneshot::Receiver<()>,
+}
+
+/// `Session` opened: attach the owner and, if it replaced an older session,
+/// end that one.
+pub fn open_session(state: &mut ApiState, command: &SessionOpenCommand) -> Opened {
+    let attached = state.owners.attach(&command.owner, command.grace_time);
+    if let Some(old) = attached.replaced
+        && let Some(signal) = state.sessions.remove(&old)
+    {
+        let _ = signal.send(());
+    }
+    let (signal, takeover) = oneshot::channel();
+    state.sessions.insert(attached.session, signal);
+    Opened { attached, takeover }
+}
+
+/// A `Session` stream ended (closed, dropped, or no keepalive): the owner is
+/// detached and its grace timer runs, unless a newer session took over.
+pub fn close_session(state: &mut ApiState, owner: &str, session: SessionId, now: Instant) {
+    state.sessions.remove(&session);
+    if let Some(deadline) = state.owners.detach(owner, session, now) {
+        tracing::info!(
+            owner,
+            grace = ?deadline.saturating_duration_since(now),
+            "owner's session lapsed; its paths stay for the grace time"
+        );
+    }
+}
+
+/// The owner timer fired: withdraw the paths of owners whose grace ran out
+/// and announce paths released from re-sync. Returns whether the RIB changed.
+pub fn expire(rib: &mut Rib, state: &mut ApiState, now: Instant) -> bool {
+    let expiry = state.owners.expire(now);
+    let mut changed = false;
+    for name in &expiry.expired {
+        tracing::info!(owner = %name, "owner's grace time ran out; withdrawing its paths");
+    }
+    for withdrawal in &expiry.withdrawn {
+        let source = state.source(&withdrawal.owner);
+        changed |= withdraw(rib, source, &withdrawal.key);
+    }
+    for (owner, path) in &expiry.released {
+        let source = state.source(owner);
+        changed |= originate(rib, source, path);
+    }
+    changed
+}
+
+/// Publishes the RIB's best-path changes to the watchers (no-op without).
+pub fn publish(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    peers: &std::collections::HashMap<std::net::IpAddr, PeerId>,
+) {
+    if state.watchers.is_empty() {
+        return;
+    }
+    let changes = rib.drain_changes();
+    if !changes.is_empty() {
+        let names = SourceNames { owners: &state.sources, peers };
+        let resolve = names.resolver();
+        state.watchers.best_changes(changes, &resolve);
+    }
+    if state.watchers.is_empty() {
+        rib.track_changes(false);
+    }
+}
+
+/// A new `Watch`. Every change so far has been published (the instance
+/// publishes after each event), so the snapshot starts at the current
+/// sequence with nothing in between.
+pub fn watch(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    peers: &std::collections::HashMap<std::net::IpAddr, PeerId>,
+    request: WatchRequest,
+) {
+    publish(rib, state, peers);
+    rib.track_changes(true);
+    let names = SourceNames { owners: &state.sources, peers };
+    let resolve = names.resolver();
+    state.watchers.add(
+        request.filter,
+        request.sender,
+        request.end,
+        request.peers.into_iter(),
+        rib,
+        &resolve,
+    );
+    if state.watchers.is_empty() {
+        rib.track_changes(false);
+    }
+}
+
+/// The watcher consumed a snapshot chunk.
+pub fn watch_more(
+    rib: &Rib,
+    state: &mut ApiState,
+    peers: &std::collections::HashMap<std::net::IpAddr, PeerId>,
+    id: WatchId,
+) {
+    let names = SourceNames { owners: &state.sources, peers };
+    let resolve = names.resolver();
+    state.watchers.more(id, rib, &resolve);
+}
+
+/// A `Watch` as the instance receives it; `peers` are filled in by the
+/// instance (the configured peers, for the snapshot).
+#[derive(Debug)]
+pub struct WatchRequest {
+    pub filter: WatchFilter,
+    pub sender: mpsc::Sender<WatchItem>,
+    pub end: oneshot::Sender<WatchEnd>,
+    pub peers: Vec<v1::Peer>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::validate::SetPathsCommand;
+    use crate::api::{ValidatedPath, handler};
+    use crate::rib::LocalInfo;
+    use crate::wire::Family;
+
+    fn rib() -> Rib {
+        Rib::new(LocalInfo { asn: 65001, router_id: Ipv4Addr::new(192, 0, 2, 1) })
+    }
+
+    fn open(owner: &str, grace: u64) -> SessionOpenCommand {
+        SessionOpenCommand {
+            owner: owner.to_string(),
+            grace_time: Some(Duration::from_secs(grace)),
+            hold_time: Duration::from_secs(30),
+        }
+    }
+
+    fn path(prefix: &str) -> ValidatedPath {
+        let prefix: ipnet::IpNet = prefix.parse().expect("literal");
+        ValidatedPath {
+            family: crate::api::validate::family_of(&prefix),
+            prefix,
+            next_hop: None,
+            attributes: Default::default(),
+            peers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_second_session_signals_the_first_and_a_late_close_is_ignored() {
+        let mut state = ApiState::default();
+        let mut first = open_session(&mut state, &open("lb", 60));
+        let second = open_session(&mut state, &open("lb", 60));
+        assert_eq!(first.takeover.try_recv(), Ok(()));
+        close_session(&mut state, "lb", first.attached.session, Instant::now());
+        assert_eq!(state.owners.next_deadline(), None, "the old stream's end changes nothing");
+        close_session(&mut state, "lb", second.attached.session, Instant::now());
+        assert!(state.owners.next_deadline().is_some());
+    }
+
+    #[test]
+    fn expiry_withdraws_the_owners_paths_from_the_rib() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        let opened = open_session(&mut state, &open("lb", 5));
+        let command = SetPathsCommand {
+            owner: "lb".to_string(),
+            paths: vec![path("198.51.100.0/24"), path("203.0.113.0/24")],
+            grace_time: None,
+        };
+        handler::set_paths(&mut rib, &mut state, command);
+        let now = Instant::now();
+        close_session(&mut state, "lb", opened.attached.session, now);
+        assert!(!expire(&mut rib, &mut state, now + Duration::from_secs(4)));
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 2, "kept during the grace time");
+        assert!(expire(&mut rib, &mut state, now + Duration::from_secs(5)));
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 0);
+        assert!(state.owners.is_empty());
+    }
+}

@@ -1,0 +1,381 @@
+//! `Watch` inside the instance: the global change sequence, each watcher's
+//! snapshot and its bounded queue. The contract is the `.proto`'s at
+//! `WatchEvent`; the best paths are the Loc-RIB's (RFC 4271 §9.1), taken from
+//! the RIB's change tracking ([`Rib::drain_changes`]).
+//!
+//! # Snapshot without stalling the instance
+//!
+//! A snapshot of a million routes must neither stop the instance for the
+//! time it takes to copy them nor hold a million events in memory. So the
+//! snapshot is *walked*, not copied: a watcher keeps a cursor over the RIB's
+//! table slots (stable while a prefix lives) and the instance sends
+//! [`SNAPSHOT_CHUNK`] routes at a time, each chunk ending with
+//! [`WatchItem::ChunkEnd`]. The stream asks for the next chunk
+//! ([`Watchers::more`]) only when the client has consumed the previous one,
+//! so a snapshot costs at most one chunk of memory per watcher and at most one
+//! chunk of work per instance event, at the client's pace.
+//!
+//! It is still the state as of the sequence `S` it started at. A change that
+//! arrives during the walk is numbered after `S` and held (bounded, see
+//! below) until `snapshot_done`. If it touches a slot the cursor has not
+//! reached, the prefix's value at `S` (the change's `old` route) is sent right
+//! away as a snapshot event and the slot is remembered, so the walk skips it
+//! later: every prefix is reported once, as it was at `S`.
+//!
+//! # Slow watchers
+//!
+//! Events go through a bounded channel ([`WATCH_BUFFER`]) with `try_send`;
+//! the instance never waits for a watcher. A watcher whose channel (or whose
+//! queue of changes held during the snapshot) is full is dropped and its
+//! stream ends with RESOURCE_EXHAUSTED. The channel allocates as it fills, so
+//! an idle watcher costs nothing for its capacity. Events carry domain values
+//! (a route shares its attributes by `Arc`); the stream converts them to
+//! messages, off the instance.
+
+use std::collections::{HashSet, VecDeque};
+
+use ipnet::IpNet;
+use ironlb_proto::bgpd::v1;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::listing::PathSource;
+use crate::api::requests::WatchFilter;
+use crate::rib::{BestChange, Rib, Route, Source};
+use crate::wire::Family;
+
+/// Capacity of a watcher's channel, and of the changes held back while its
+/// snapshot is walked. Big enough for one bulk `SetPaths` of 100,000 paths.
+pub const WATCH_BUFFER: usize = 131_072;
+/// Snapshot routes sent per chunk.
+pub const SNAPSHOT_CHUNK: usize = 1024;
+/// Slots looked at per chunk at most, so a sparse table cannot make one
+/// chunk walk far.
+const SLOTS_PER_CHUNK: u32 = 16 * SNAPSHOT_CHUNK as u32;
+
+/// One watcher, for [`Watchers::more`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WatchId(pub u64);
+
+/// Why the instance ended a watch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// The watcher's buffer was full: it must watch again.
+    Overflow,
+}
+
+/// What a best-path event says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BestEvent {
+    Added,
+    Changed,
+}
+
+/// One event, in domain values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchKind {
+    SnapshotDone,
+    /// Peer events, already in message form (they are few).
+    Peer(Box<v1::watch_event::Event>),
+    Best {
+        event: BestEvent,
+        route: Route,
+        source: PathSource,
+    },
+    Withdrawn(IpNet),
+}
+
+/// What travels from the instance to a watcher's stream.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchItem {
+    Event {
+        sequence: u64,
+        snapshot: bool,
+        kind: WatchKind,
+    },
+    /// The end of a snapshot chunk: ask for the next with [`Watchers::more`].
+    ChunkEnd(WatchId),
+}
+
+/// A snapshot being walked.
+struct Walk {
+    sequence: u64,
+    /// Families still to walk, the current one first.
+    families: Vec<Family>,
+    cursor: u32,
+    /// Slots of `families` at or past the cursor already reported (or new
+    /// since `S`): the walk skips them.
+    touched: HashSet<(Family, u32)>,
+    /// Changes after `S`, held until `snapshot_done`.
+    held: VecDeque<WatchItem>,
+}
+
+impl Walk {
+    /// Whether the walk still has to visit `slot` of `family`.
+    fn ahead(&self, family: Family, slot: u32) -> bool {
+        match self.families.iter().position(|&f| f == family) {
+            Some(0) => slot >= self.cursor,
+            Some(_) => true,
+            None => false,
+        }
+    }
+}
+
+struct Watcher {
+    id: WatchId,
+    filter: WatchFilter,
+    sender: mpsc::Sender<WatchItem>,
+    end: Option<oneshot::Sender<WatchEnd>>,
+    walk: Option<Walk>,
+}
+
+impl Watcher {
+    fn wants_best(&self, family: Family) -> bool {
+        self.filter.best_paths && self.filter.family.is_none_or(|f| f == family)
+    }
+
+    /// Sends now; `false` if the watcher must go (gone or overflowing).
+    fn send(&mut self, item: WatchItem) -> bool {
+        match self.sender.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn overflow(&mut self) {
+        if let Some(end) = self.end.take() {
+            let _ = end.send(WatchEnd::Overflow);
+        }
+    }
+
+    /// A live change: sent, or held while the snapshot is walked.
+    fn live(&mut self, item: WatchItem) -> bool {
+        if self.sender.is_closed() {
+            // The client left mid-snapshot: stop holding changes for it.
+            return false;
+        }
+        match &mut self.walk {
+            Some(walk) if walk.held.len() >= WATCH_BUFFER => {
+                self.overflow();
+                false
+            }
+            Some(walk) => {
+                walk.held.push_back(item);
+                true
+            }
+            None => self.send(item),
+        }
+    }
+
+    /// Sends the next chunk of the snapshot, or its end and the held changes.
+    fn next_chunk(&mut self, rib: &Rib, resolve: &dyn Fn(Source) -> PathSource) -> bool {
+        let Some(walk) = &mut self.walk else { return true };
+        let mut sent = 0;
+        let mut looked = 0;
+        let mut items = Vec::new();
+        while sent < SNAPSHOT_CHUNK && looked < SLOTS_PER_CHUNK {
+            let Some(&family) = walk.families.first() else { break };
+            if walk.cursor >= rib.slot_bound(family) {
+                walk.families.remove(0);
+                walk.cursor = 0;
+                walk.touched.retain(|(f, _)| *f != family);
+                continue;
+            }
+            let slot = walk.cursor;
+            walk.cursor += 1;
+            looked += 1;
+            if walk.touched.contains(&(family, slot)) {
+                continue;
+            }
+            if let Some(route) = rib.best_at_slot(family, slot) {
+                let source = resolve(route.source);
+                let kind = WatchKind::Best { event: BestEvent::Added, route, source };
+                items.push(WatchItem::Event { sequence: walk.sequence, snapshot: true, kind });
+                sent += 1;
+            }
+        }
+        if walk.families.is_empty() {
+            let sequence = walk.sequence;
+            items.push(WatchItem::Event {
+                sequence,
+                snapshot: true,
+                kind: WatchKind::SnapshotDone,
+            });
+            items.extend(walk.held.drain(..));
+            self.walk = None;
+        } else {
+            items.push(WatchItem::ChunkEnd(self.id));
+        }
+        items.into_iter().all(|item| self.send(item))
+    }
+}
+
+/// Every watcher and the change sequence.
+#[derive(Default)]
+pub struct Watchers {
+    sequence: u64,
+    next_id: u64,
+    watchers: Vec<Watcher>,
+}
+
+fn best_kind(change: &BestChange, resolve: &dyn Fn(Source) -> PathSource) -> WatchKind {
+    match (&change.old, &change.new) {
+        (_, None) => WatchKind::Withdrawn(change.prefix),
+        (old, Some(route)) => WatchKind::Best {
+            event: if old.is_some() { BestEvent::Changed } else { BestEvent::Added },
+            route: route.clone(),
+            source: resolve(route.source),
+        },
+    }
+}
+
+impl Watchers {
+    pub fn is_empty(&self) -> bool {
+        self.watchers.is_empty()
+    }
+
+    /// The sequence of the latest change.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// A new watcher: its snapshot starts at the current sequence. `peers`
+    /// (the configured peers) are sent at once; best paths are walked in
+    /// chunks. The caller has published every change up to now and keeps
+    /// the RIB's change tracking on while any watcher exists.
+    pub fn add(
+        &mut self,
+        filter: WatchFilter,
+        sender: mpsc::Sender<WatchItem>,
+        end: oneshot::Sender<WatchEnd>,
+        peers: impl Iterator<Item = v1::Peer>,
+        rib: &Rib,
+        resolve: &dyn Fn(Source) -> PathSource,
+    ) -> WatchId {
+        self.next_id += 1;
+        let id = WatchId(self.next_id);
+        let sequence = self.sequence;
+        let families = match (filter.best_paths, filter.family) {
+            (false, _) => Vec::new(),
+            (true, Some(family)) => vec![family],
+            (true, None) => Family::ALL.to_vec(),
+        };
+        let walk =
+            Walk { sequence, families, cursor: 0, touched: HashSet::new(), held: VecDeque::new() };
+        let mut watcher = Watcher { id, filter, sender, end: Some(end), walk: Some(walk) };
+        let mut alive = true;
+        if filter.peers {
+            for peer in peers {
+                let kind = WatchKind::Peer(Box::new(v1::watch_event::Event::PeerAdded(peer)));
+                alive &= watcher.send(WatchItem::Event { sequence, snapshot: true, kind });
+            }
+        }
+        if alive && watcher.next_chunk(rib, resolve) {
+            self.watchers.push(watcher);
+        }
+        id
+    }
+
+    /// The watcher consumed a chunk: send the next.
+    pub fn more(&mut self, id: WatchId, rib: &Rib, resolve: &dyn Fn(Source) -> PathSource) {
+        let Some(index) = self.watchers.iter().position(|w| w.id == id) else { return };
+        if !self.watchers[index].next_chunk(rib, resolve) {
+            self.watchers.swap_remove(index);
+        }
+    }
+
+    /// A peer event: numbered and sent to the watchers of peers.
+    pub fn peer_event(&mut self, event: v1::watch_event::Event) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let event = Box::new(event);
+        self.sequence += 1;
+        let sequence = self.sequence;
+        self.watchers.retain_mut(|watcher| {
+            if !watcher.filter.peers {
+                return !watcher.sender.is_closed();
+            }
+            let kind = WatchKind::Peer(event.clone());
+            watcher.live(WatchItem::Event { sequence, snapshot: false, kind })
+        });
+    }
+
+    /// Best-path changes in the order they happened, each numbered.
+    pub fn best_changes(
+        &mut self,
+        changes: Vec<BestChange>,
+        resolve: &dyn Fn(Source) -> PathSource,
+    ) {
+        for change in changes {
+            self.sequence += 1;
+            let sequence = self.sequence;
+            let mut kind = None;
+            self.watchers.retain_mut(|watcher| {
+                if !watcher.wants_best(change.family) {
+                    return !watcher.sender.is_closed();
+                }
+                if let Some(walk) = &mut watcher.walk
+                    && walk.ahead(change.family, change.slot)
+                    && walk.touched.insert((change.family, change.slot))
+                    && let Some(old) = &change.old
+                {
+                    // The walk has not reported this prefix yet: its value at
+                    // `S` goes out now, and the walk will skip the slot.
+                    let sequence = walk.sequence;
+                    let best = WatchKind::Best {
+                        event: BestEvent::Added,
+                        route: old.clone(),
+                        source: resolve(old.source),
+                    };
+                    if !watcher.send(WatchItem::Event { sequence, snapshot: true, kind: best }) {
+                        return false;
+                    }
+                }
+                let kind = kind.get_or_insert_with(|| best_kind(&change, resolve)).clone();
+                watcher.live(WatchItem::Event { sequence, snapshot: false, kind })
+            });
+        }
+    }
+}
+
+/// A [`WatchItem`] event → its message. `None` for [`WatchItem::ChunkEnd`].
+pub fn event_message(item: WatchItem) -> Option<v1::WatchEvent> {
+    use v1::watch_event::Event;
+    let WatchItem::Event { sequence, snapshot, kind } = item else { return None };
+    let event = match kind {
+        WatchKind::SnapshotDone => Event::SnapshotDone(v1::SnapshotDone {}),
+        WatchKind::Peer(event) => *event,
+        WatchKind::Withdrawn(prefix) => Event::BestPathWithdrawn(prefix.to_string()),
+        WatchKind::Best { event, route, source } => {
+            let mut path =
+                crate::api::convert::path(route.prefix, route.next_hop, &route.attributes, &[]);
+            path.stale = route.stale;
+            let best = v1::BestPath { path: Some(path), source: Some(path_source(&source)) };
+            match event {
+                BestEvent::Added => Event::BestPathAdded(best),
+                BestEvent::Changed => Event::BestPathChanged(best),
+            }
+        }
+    };
+    Some(v1::WatchEvent { sequence, snapshot, event: Some(event) })
+}
+
+/// [`PathSource`] → its message.
+pub fn path_source(source: &PathSource) -> v1::PathSource {
+    use v1::path_source::Source as S;
+    let source = match source {
+        PathSource::Owner(name) => Some(S::Owner(name.clone())),
+        PathSource::Peer(address) => Some(S::Peer(address.to_string())),
+        PathSource::Config => Some(S::Config(true)),
+        PathSource::Unknown => None,
+    };
+    v1::PathSource { source }
+}
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;
