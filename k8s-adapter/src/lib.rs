@@ -8,3 +8,4 @@
 //! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes.
 
 pub mod config;
+pub mod allocator;
