@@ -9,3 +9,4 @@
 
 pub mod config;
 pub mod allocator;
+pub mod speaker;

@@ -40,7 +40,7 @@ use intervals::IntervalSet;
 pub use request::{ClassPolicy, RequestError, status_addresses};
 
 /// A Service's identity.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceKey {
     pub namespace: String,
     pub name: String,
