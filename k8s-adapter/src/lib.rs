@@ -7,6 +7,6 @@
 //! - [`allocator`]: address allocation, rebuilt from Service statuses at start;
 //! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes.
 
-pub mod config;
 pub mod allocator;
+pub mod config;
 pub mod speaker;

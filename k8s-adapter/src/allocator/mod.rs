@@ -243,18 +243,22 @@ impl Allocator {
     /// pool): the controller re-runs [`Allocator::assign`] for them, which moves them when
     /// they are no longer valid. Their addresses stay taken until then.
     pub fn set_pools(&mut self, config: &Config) -> Vec<ServiceKey> {
-        self.pools = Config::new(config.pools.values().cloned().collect(), Vec::new(), Vec::new(), Vec::new());
-        let mut stale: Vec<ServiceKey> = self
-            .holders
-            .iter()
-            .filter(|(_, h)| {
-                h.assignment
-                    .addresses
-                    .iter()
-                    .any(|ip| self.pools.pool_of(*ip).is_none_or(|p| p.name != h.assignment.pool))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
+        self.pools = Config::new(
+            config.pools.values().cloned().collect(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let mut stale: Vec<ServiceKey> =
+            self.holders
+                .iter()
+                .filter(|(_, h)| {
+                    h.assignment.addresses.iter().any(|ip| {
+                        self.pools.pool_of(*ip).is_none_or(|p| p.name != h.assignment.pool)
+                    })
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
         stale.sort();
         stale
     }
@@ -301,7 +305,11 @@ impl Allocator {
     /// starts. Fails (holding nothing) when they are not valid for it any more, or are taken
     /// by an earlier Service that may not share them; the controller then calls
     /// [`Allocator::assign`], which allocates anew.
-    pub fn restore(&mut self, request: &Request, addresses: &[IpAddr]) -> Result<Assignment, AllocationError> {
+    pub fn restore(
+        &mut self,
+        request: &Request,
+        addresses: &[IpAddr],
+    ) -> Result<Assignment, AllocationError> {
         if self.holders.contains_key(&request.key) {
             return self.assign(request);
         }
@@ -382,7 +390,9 @@ impl Allocator {
                 Some(_) => {}
             }
         }
-        pinned.sort_by_key(|p| p.allocation.as_ref().and_then(|a| a.priority).map_or((1, 0), |pr| (0, pr)));
+        pinned.sort_by_key(|p| {
+            p.allocation.as_ref().and_then(|a| a.priority).map_or((1, 0), |pr| (0, pr))
+        });
         pinned.extend(open);
         Ok(pinned)
     }
@@ -401,11 +411,8 @@ impl Allocator {
             let (lo, hi) = r.bounds();
             taken.first_free(lo, hi, |k| avoid && is_buggy(family, k))
         });
-        let shared = request
-            .sharing_key
-            .as_ref()
-            .and_then(|k| self.shared.get(k))
-            .and_then(|set| {
+        let shared =
+            request.sharing_key.as_ref().and_then(|k| self.shared.get(k)).and_then(|set| {
                 set.iter().copied().find(|ip| {
                     Family::of(*ip) == family
                         && pool.contains(*ip)
@@ -432,7 +439,11 @@ impl Allocator {
                     if request.backend_key != holder.backend_key {
                         Some(ShareRefusal::Backends)
                     } else {
-                        request.ports.iter().find(|p| holder.ports.contains(p)).map(|p| ShareRefusal::PortClash(*p))
+                        request
+                            .ports
+                            .iter()
+                            .find(|p| holder.ports.contains(p))
+                            .map(|p| ShareRefusal::PortClash(*p))
                     }
                 }
                 _ => Some(ShareRefusal::NoSharingKey),
@@ -476,7 +487,10 @@ impl Allocator {
             }
         }
         let Some((pool, first)) = pool else {
-            return Err(AllocationError::FamilyMismatch { addresses: Vec::new(), wanted: request.families });
+            return Err(AllocationError::FamilyMismatch {
+                addresses: Vec::new(),
+                wanted: request.families,
+            });
         };
         if let Some(requested) = &request.pool
             && *requested != pool.name

@@ -132,7 +132,11 @@ pub fn request(service: &Service, namespace_labels: &Labels) -> Result<Request, 
         if let Some(spec_ip) = spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty())
             && !spec_ip.parse::<IpAddr>().is_ok_and(|ip| addresses.contains(&ip))
         {
-            return Err(RequestError::SpecAndAnnotation { spec: spec_ip.to_owned(), annotation: name, value });
+            return Err(RequestError::SpecAndAnnotation {
+                spec: spec_ip.to_owned(),
+                annotation: name,
+                value,
+            });
         }
     } else if let Some(spec_ip) = spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty()) {
         let ip = spec_ip
@@ -175,7 +179,8 @@ pub fn request(service: &Service, namespace_labels: &Labels) -> Result<Request, 
             "SCTP" => Protocol::Sctp,
             other => return Err(RequestError::BadProtocol { index, protocol: other.to_owned() }),
         };
-        let port = u16::try_from(p.port).map_err(|_| RequestError::BadPort { index, port: p.port })?;
+        let port =
+            u16::try_from(p.port).map_err(|_| RequestError::BadPort { index, port: p.port })?;
         ports.push(PortKey { protocol, port });
     }
     ports.sort_unstable();
@@ -196,8 +201,12 @@ pub fn request(service: &Service, namespace_labels: &Labels) -> Result<Request, 
         namespace_labels: namespace_labels.clone(),
         families,
         addresses,
-        pool: annotation(service, "address-pool")?.map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty()),
-        sharing_key: annotation(service, "allow-shared-ip")?.map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty()),
+        pool: annotation(service, "address-pool")?
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty()),
+        sharing_key: annotation(service, "allow-shared-ip")?
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty()),
         ports,
         backend_key,
     })

@@ -98,16 +98,14 @@ impl AddressRange {
     pub fn parse(text: &str) -> Result<Self, AddressError> {
         let text = text.trim();
         if text.contains('/') {
-            let net: IpNet = text
-                .parse()
-                .map_err(|_| AddressError::InvalidCidr(text.to_owned()))?;
+            let net: IpNet =
+                text.parse().map_err(|_| AddressError::InvalidCidr(text.to_owned()))?;
             return Ok(Self::from_net(net.trunc()));
         }
         let Some((first, last)) = text.split_once('-') else {
             // A bare address: one address, as a /32 or /128 would be.
-            let ip = text
-                .parse::<IpAddr>()
-                .map_err(|_| AddressError::Unparsable(text.to_owned()))?;
+            let ip =
+                text.parse::<IpAddr>().map_err(|_| AddressError::Unparsable(text.to_owned()))?;
             return Ok(Self { first: ip, last: ip });
         };
         let parse = |s: &str| {
@@ -132,10 +130,7 @@ impl AddressRange {
 
     /// All addresses of `net`, network and broadcast included (as MetalLB hands them out).
     pub fn from_net(net: IpNet) -> Self {
-        Self {
-            first: net.network(),
-            last: net.broadcast(),
-        }
+        Self { first: net.network(), last: net.broadcast() }
     }
 
     pub fn first(&self) -> IpAddr {
@@ -194,11 +189,7 @@ impl AddressRange {
 
 /// Last key of the block of `2^size` addresses starting at `lo`.
 fn block_end(lo: u128, size: u32) -> u128 {
-    if size >= 128 {
-        u128::MAX
-    } else {
-        lo.saturating_add((1u128 << size) - 1)
-    }
+    if size >= 128 { u128::MAX } else { lo.saturating_add((1u128 << size) - 1) }
 }
 
 fn net_of(family: Family, lo: u128, prefix_len: u8) -> IpNet {

@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn parses_both_kinds() {
         assert_eq!(BgpCommunity::parse("65000:100"), Ok(BgpCommunity::Standard(65000 << 16 | 100)));
-        assert_eq!(BgpCommunity::parse("large:4200000000:1:2"), Ok(BgpCommunity::Large(4200000000, 1, 2)));
+        assert_eq!(
+            BgpCommunity::parse("large:4200000000:1:2"),
+            Ok(BgpCommunity::Large(4200000000, 1, 2))
+        );
         assert_eq!(BgpCommunity::parse("65000:100").unwrap().to_string(), "65000:100");
         for bad in ["65536:1", "1:2:3", "x:1", "large:1:2", "large:1:2:3:4", "no-export"] {
             assert_eq!(BgpCommunity::parse(bad), Err(CommunityError(bad.into())), "{bad}");

@@ -18,7 +18,8 @@ pub const GROUP: &str = "ironlb.io";
 /// API version of every ironlb resource.
 pub const VERSION: &str = "v1beta1";
 
-/// `metav1.LabelSelector`, restated so that its schema comes from our schemars version.
+// `metav1.LabelSelector`, restated so that its schema comes from our schemars version.
+/// A label selector: every `matchLabels` pair and every `matchExpressions` entry must hold.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
@@ -45,7 +46,8 @@ pub struct LabelSelectorRequirement {
     kind = "IPAddressPool",
     root = "IpAddressPool",
     plural = "ipaddresspools",
-    namespaced
+    namespaced,
+    derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IpAddressPoolSpec {
@@ -86,7 +88,8 @@ pub struct ServiceAllocation {
     kind = "BGPPeer",
     root = "BgpPeer",
     plural = "bgppeers",
-    namespaced
+    namespaced,
+    derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BgpPeerSpec {
@@ -148,7 +151,8 @@ pub struct SecretReference {
     kind = "BGPAdvertisement",
     root = "BgpAdvertisement",
     plural = "bgpadvertisements",
-    namespaced
+    namespaced,
+    derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BgpAdvertisementSpec {
@@ -181,7 +185,8 @@ pub struct BgpAdvertisementSpec {
     version = "v1beta1",
     kind = "L2Advertisement",
     plural = "l2advertisements",
-    namespaced
+    namespaced,
+    derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct L2AdvertisementSpec {
@@ -202,7 +207,8 @@ pub struct L2AdvertisementSpec {
     version = "v1beta1",
     kind = "Community",
     plural = "communities",
-    namespaced
+    namespaced,
+    derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CommunitySpec {
@@ -264,7 +270,8 @@ mod tests {
     #[test]
     fn definitions_are_ours() {
         let crds = definitions();
-        let names: Vec<_> = crds.iter().map(|c| c.metadata.name.clone().unwrap_or_default()).collect();
+        let names: Vec<_> =
+            crds.iter().map(|c| c.metadata.name.clone().unwrap_or_default()).collect();
         assert_eq!(
             names,
             [

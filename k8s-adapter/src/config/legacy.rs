@@ -130,11 +130,7 @@ struct ManifestMeta {
 
 /// The ConfigMap a document came from, for error messages.
 pub fn config_map_ref(namespace: Option<&str>, name: &str) -> ObjectRef {
-    ObjectRef {
-        kind: "ConfigMap",
-        namespace: namespace.map(str::to_owned),
-        name: name.to_owned(),
-    }
+    ObjectRef { kind: "ConfigMap", namespace: namespace.map(str::to_owned), name: name.to_owned() }
 }
 
 impl LegacyConfig {
@@ -143,10 +139,8 @@ impl LegacyConfig {
         if document.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(document).map_err(|e| LegacyError::Yaml {
-            object: source.clone(),
-            message: e.to_string(),
-        })
+        serde_saphyr::from_str(document)
+            .map_err(|e| LegacyError::Yaml { object: source.clone(), message: e.to_string() })
     }
 
     /// Parses either a ConfigMap manifest (taking the document under `key`) or a bare
@@ -172,7 +166,11 @@ impl LegacyConfig {
     /// Converts into our objects in `namespace`. A pool with an unknown protocol is
     /// reported and left out; everything else is carried over as written, to be validated
     /// with the CRDs' rules.
-    pub fn to_resources(&self, namespace: &str, source: &ObjectRef) -> (Resources, Vec<ConfigError>) {
+    pub fn to_resources(
+        &self,
+        namespace: &str,
+        source: &ObjectRef,
+    ) -> (Resources, Vec<ConfigError>) {
         let ns = |object| in_namespace(object, namespace);
         let mut out = Resources::default();
         let mut errors = Vec::new();
@@ -204,7 +202,10 @@ impl LegacyConfig {
                         communities: self
                             .bgp_communities
                             .iter()
-                            .map(|(name, value)| crd::CommunityAlias { name: name.clone(), value: value.clone() })
+                            .map(|(name, value)| crd::CommunityAlias {
+                                name: name.clone(),
+                                value: value.clone(),
+                            })
                             .collect(),
                     },
                 ),
@@ -223,9 +224,17 @@ impl LegacyConfig {
                 )),
                 "bgp" => {
                     let default = [LegacyAdvertisement::default()];
-                    let ads = if p.bgp_advertisements.is_empty() { &default[..] } else { &p.bgp_advertisements };
+                    let ads = if p.bgp_advertisements.is_empty() {
+                        &default[..]
+                    } else {
+                        &p.bgp_advertisements
+                    };
                     for (j, a) in ads.iter().enumerate() {
-                        let name = if ads.len() == 1 { p.name.clone() } else { format!("{}-{}", p.name, j + 1) };
+                        let name = if ads.len() == 1 {
+                            p.name.clone()
+                        } else {
+                            format!("{}-{}", p.name, j + 1)
+                        };
                         out.bgp_advertisements.push(in_namespace(
                             crd::BgpAdvertisement::new(
                                 &name,
@@ -246,7 +255,7 @@ impl LegacyConfig {
                     errors.push(ConfigError {
                         object: source.clone(),
                         field: format!("address-pools[{i}].protocol"),
-                        problem: Problem::UnknownProtocol(other.to_owned()),
+                        problem: Box::new(Problem::UnknownProtocol(other.to_owned())),
                     });
                     continue;
                 }
@@ -279,7 +288,11 @@ fn selector(s: &LegacySelector) -> LabelSelector {
         match_expressions: s
             .match_expressions
             .iter()
-            .map(|e| LabelSelectorRequirement { key: e.key.clone(), operator: e.operator.clone(), values: e.values.clone() })
+            .map(|e| LabelSelectorRequirement {
+                key: e.key.clone(),
+                operator: e.operator.clone(),
+                values: e.values.clone(),
+            })
             .collect(),
     }
 }

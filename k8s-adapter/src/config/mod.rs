@@ -49,7 +49,8 @@ pub struct ConfigError {
     pub object: ObjectRef,
     /// Path of the field at fault, e.g. `spec.addresses[1]`.
     pub field: String,
-    pub problem: Problem,
+    /// Boxed: the error travels through every validation step's `Result`.
+    pub problem: Box<Problem>,
 }
 
 /// What is wrong with a field.
@@ -58,16 +59,9 @@ pub enum Problem {
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error("{range} overlaps {other_range} of pool {other_pool}")]
-    Overlap {
-        range: AddressRange,
-        other_pool: String,
-        other_range: AddressRange,
-    },
+    Overlap { range: AddressRange, other_pool: String, other_range: AddressRange },
     #[error("{range} overlaps {other_range} in the same pool")]
-    OverlapWithinPool {
-        range: AddressRange,
-        other_range: AddressRange,
-    },
+    OverlapWithinPool { range: AddressRange, other_range: AddressRange },
     #[error("no addresses")]
     NoAddresses,
     #[error(transparent)]
@@ -77,11 +71,7 @@ pub enum Problem {
     #[error("unknown community alias {0:?} (no Community defines it)")]
     UnknownCommunityAlias(String),
     #[error("alias {name:?} is defined twice, as {first} and {second}")]
-    DuplicateCommunityAlias {
-        name: String,
-        first: String,
-        second: String,
-    },
+    DuplicateCommunityAlias { name: String, first: String, second: String },
     #[error(transparent)]
     Duration(#[from] duration::DurationError),
     #[error("{0:?} is not an IP address")]
@@ -104,7 +94,9 @@ pub enum Problem {
     ZeroPort,
     #[error("aggregation length {value} is outside 0..={max} for {family}")]
     AggregationLength { value: i32, max: u8, family: Family },
-    #[error("aggregation length {length} is shorter than {cidr} of pool {pool}: the aggregate would cover addresses outside the pool")]
+    #[error(
+        "aggregation length {length} is shorter than {cidr} of pool {pool}: the aggregate would cover addresses outside the pool"
+    )]
     AggregationTooShort { length: u8, cidr: ipnet::IpNet, pool: String },
     #[error("another {kind} is already named {name:?}")]
     DuplicateName { kind: &'static str, name: String },
@@ -116,11 +108,7 @@ pub enum Problem {
 
 impl Problem {
     fn at(self, object: &ObjectRef, field: impl Into<String>) -> ConfigError {
-        ConfigError {
-            object: object.clone(),
-            field: field.into(),
-            problem: self,
-        }
+        ConfigError { object: object.clone(), field: field.into(), problem: Box::new(self) }
     }
 }
 
@@ -181,7 +169,12 @@ pub struct ServiceAllocation {
 impl ServiceAllocation {
     /// MetalLB's rule: the namespace must be listed or match a namespace selector (when either
     /// is given), and the Service must match a service selector (when any is given).
-    pub fn admits(&self, namespace: &str, namespace_labels: &Labels, service_labels: &Labels) -> bool {
+    pub fn admits(
+        &self,
+        namespace: &str,
+        namespace_labels: &Labels,
+        service_labels: &Labels,
+    ) -> bool {
         let namespace_ok = (self.namespaces.is_empty() && self.namespace_selectors.is_empty())
             || self.namespaces.iter().any(|n| n == namespace)
             || self.namespace_selectors.iter().any(|s| s.matches(namespace_labels));
@@ -194,7 +187,10 @@ impl ServiceAllocation {
 pub enum Password {
     Plain(String),
     /// A `kubernetes.io/basic-auth` Secret; the speaker reads its `password` key.
-    Secret { namespace: Option<String>, name: String },
+    Secret {
+        namespace: Option<String>,
+        name: String,
+    },
 }
 
 impl fmt::Debug for Password {
@@ -246,7 +242,7 @@ pub struct PoolChoice {
 impl PoolChoice {
     pub fn selects(&self, pool: &Pool) -> bool {
         (self.names.is_empty() && self.selectors.is_empty())
-            || self.names.iter().any(|n| *n == pool.name)
+            || self.names.contains(&pool.name)
             || self.selectors.iter().any(|s| s.matches(&pool.labels))
     }
 }
@@ -305,10 +301,8 @@ impl Config {
         bgp_advertisements: Vec<BgpAdvertisement>,
         l2_advertisements: Vec<L2Advertisement>,
     ) -> Self {
-        let mut index: Vec<(AddressRange, String)> = pools
-            .iter()
-            .flat_map(|p| p.ranges.iter().map(|r| (*r, p.name.clone())))
-            .collect();
+        let mut index: Vec<(AddressRange, String)> =
+            pools.iter().flat_map(|p| p.ranges.iter().map(|r| (*r, p.name.clone()))).collect();
         index.sort_by_key(|(r, _)| (r.family(), r.bounds().0));
         Self {
             pools: pools.into_iter().map(|p| (p.name.clone(), p)).collect(),
@@ -323,9 +317,7 @@ impl Config {
     pub fn pool_of(&self, ip: IpAddr) -> Option<&Pool> {
         let family = Family::of(ip);
         let k = address::key(ip);
-        let after = self
-            .index
-            .partition_point(|(r, _)| (r.family(), r.bounds().0) <= (family, k));
+        let after = self.index.partition_point(|(r, _)| (r.family(), r.bounds().0) <= (family, k));
         let (range, name) = self.index.get(after.checked_sub(1)?)?;
         if range.contains(ip) { self.pools.get(name) } else { None }
     }

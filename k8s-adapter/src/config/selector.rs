@@ -101,20 +101,14 @@ impl Selector {
             });
         }
         Ok(Self {
-            labels: selector
-                .match_labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            labels: selector.match_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             requirements,
         })
     }
 
     /// Whether `labels` satisfy every requirement.
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.labels
-            .iter()
-            .all(|(k, v)| labels.get(k).is_some_and(|have| have == v))
+        self.labels.iter().all(|(k, v)| labels.get(k).is_some_and(|have| have == v))
             && self.requirements.iter().all(|r| match r {
                 Requirement::In(k, vs) => labels.get(k).is_some_and(|have| vs.contains(have)),
                 Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|have| !vs.contains(have)),
@@ -131,10 +125,7 @@ pub fn any_matches(selectors: &[Selector], labels: &Labels) -> bool {
 
 /// Validates a list of CRD selectors; the error carries the index of the bad one.
 pub fn from_crd_list(list: &[crd::LabelSelector]) -> Result<Vec<Selector>, (usize, SelectorError)> {
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| Selector::from_crd(s).map_err(|e| (i, e)))
-        .collect()
+    list.iter().enumerate().map(|(i, s)| Selector::from_crd(s).map_err(|e| (i, e))).collect()
 }
 
 #[cfg(test)]
@@ -176,10 +167,18 @@ mod tests {
 
     #[test]
     fn bad_selectors_are_refused() {
-        let bad = |e| Selector::from_crd(&crd::LabelSelector { match_expressions: vec![e], ..Default::default() });
+        let bad = |e| {
+            Selector::from_crd(&crd::LabelSelector {
+                match_expressions: vec![e],
+                ..Default::default()
+            })
+        };
         assert_eq!(bad(expr("a", "Like", &[])), Err(SelectorError::UnknownOperator("Like".into())));
         assert!(matches!(bad(expr("a", "In", &[])), Err(SelectorError::MissingValues { .. })));
-        assert!(matches!(bad(expr("a", "Exists", &["x"])), Err(SelectorError::UnexpectedValues { .. })));
+        assert!(matches!(
+            bad(expr("a", "Exists", &["x"])),
+            Err(SelectorError::UnexpectedValues { .. })
+        ));
         assert_eq!(bad(expr("", "Exists", &[])), Err(SelectorError::EmptyKey));
     }
 }

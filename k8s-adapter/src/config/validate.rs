@@ -51,7 +51,13 @@ pub fn build(resources: &Resources) -> Built {
         let me = object_ref("BGPAdvertisement", object);
         match bgp_advertisement(object, &me, &aliases, &pools) {
             Ok(adv) => {
-                warn_unknown(&adv.pools.names, &pools, &me, "spec.ipAddressPools", &mut out.warnings);
+                warn_unknown(
+                    &adv.pools.names,
+                    &pools,
+                    &me,
+                    "spec.ipAddressPools",
+                    &mut out.warnings,
+                );
                 for (i, peer) in adv.peers.iter().enumerate() {
                     if !peer_names.contains(peer.as_str()) {
                         out.warnings.push(ConfigWarning {
@@ -81,7 +87,13 @@ pub fn build(resources: &Resources) -> Built {
             });
         match built {
             Ok(adv) => {
-                warn_unknown(&adv.pools.names, &pools, &me, "spec.ipAddressPools", &mut out.warnings);
+                warn_unknown(
+                    &adv.pools.names,
+                    &pools,
+                    &me,
+                    "spec.ipAddressPools",
+                    &mut out.warnings,
+                );
                 l2.push(adv);
             }
             Err(e) => out.errors.push(e),
@@ -102,12 +114,19 @@ fn object_ref<K: kube::Resource<DynamicType = ()>>(kind: &'static str, object: &
 fn in_creation_order<K: kube::Resource>(objects: &[K]) -> Vec<&K> {
     let mut sorted: Vec<&K> = objects.iter().collect();
     sorted.sort_by(|a, b| {
-        (&a.meta().creation_timestamp, &a.meta().name).cmp(&(&b.meta().creation_timestamp, &b.meta().name))
+        (&a.meta().creation_timestamp, &a.meta().name)
+            .cmp(&(&b.meta().creation_timestamp, &b.meta().name))
     });
     sorted
 }
 
-fn warn_unknown(names: &[String], pools: &[Pool], me: &ObjectRef, field: &str, warnings: &mut Vec<ConfigWarning>) {
+fn warn_unknown(
+    names: &[String],
+    pools: &[Pool],
+    me: &ObjectRef,
+    field: &str,
+    warnings: &mut Vec<ConfigWarning>,
+) {
     for (i, name) in names.iter().enumerate() {
         if !pools.iter().any(|p| p.name == *name) {
             warnings.push(ConfigWarning {
@@ -119,13 +138,20 @@ fn warn_unknown(names: &[String], pools: &[Pool], me: &ObjectRef, field: &str, w
     }
 }
 
-fn selectors(list: &[crd::LabelSelector], me: &ObjectRef, field: &str) -> Result<Vec<Selector>, ConfigError> {
+fn selectors(
+    list: &[crd::LabelSelector],
+    me: &ObjectRef,
+    field: &str,
+) -> Result<Vec<Selector>, ConfigError> {
     selector::from_crd_list(list).map_err(|(i, e)| Problem::from(e).at(me, format!("{field}[{i}]")))
 }
 
 /// Alias name → value, from every Community object; a bad or doubly defined alias is reported
 /// and the object that brought it is skipped.
-fn community_aliases(objects: &[crd::Community], errors: &mut Vec<ConfigError>) -> BTreeMap<String, BgpCommunity> {
+fn community_aliases(
+    objects: &[crd::Community],
+    errors: &mut Vec<ConfigError>,
+) -> BTreeMap<String, BgpCommunity> {
     let mut aliases: BTreeMap<String, BgpCommunity> = BTreeMap::new();
     'objects: for object in in_creation_order(objects) {
         let me = object_ref("Community", object);
@@ -170,7 +196,11 @@ fn build_pools(objects: &[crd::IpAddressPool], errors: &mut Vec<ConfigError>) ->
     accepted
 }
 
-fn pool(object: &crd::IpAddressPool, me: &ObjectRef, accepted: &[Pool]) -> Result<Pool, ConfigError> {
+fn pool(
+    object: &crd::IpAddressPool,
+    me: &ObjectRef,
+    accepted: &[Pool],
+) -> Result<Pool, ConfigError> {
     let name = object.name_any();
     if accepted.iter().any(|p| p.name == name) {
         return Err(Problem::DuplicateName { kind: "IPAddressPool", name }.at(me, "metadata.name"));
@@ -203,8 +233,16 @@ fn pool(object: &crd::IpAddressPool, me: &ObjectRef, accepted: &[Pool]) -> Resul
         Some(a) => Some(ServiceAllocation {
             priority: a.priority.filter(|p| *p != 0),
             namespaces: a.namespaces.clone(),
-            namespace_selectors: selectors(&a.namespace_selectors, me, "spec.serviceAllocation.namespaceSelectors")?,
-            service_selectors: selectors(&a.service_selectors, me, "spec.serviceAllocation.serviceSelectors")?,
+            namespace_selectors: selectors(
+                &a.namespace_selectors,
+                me,
+                "spec.serviceAllocation.namespaceSelectors",
+            )?,
+            service_selectors: selectors(
+                &a.service_selectors,
+                me,
+                "spec.serviceAllocation.serviceSelectors",
+            )?,
         }),
     };
     let mut ranges: Vec<AddressRange> = ranges.into_iter().map(|(_, r)| r).collect();
@@ -219,12 +257,19 @@ fn pool(object: &crd::IpAddressPool, me: &ObjectRef, accepted: &[Pool]) -> Resul
     })
 }
 
-fn build_peers(objects: &[crd::BgpPeer], errors: &mut Vec<ConfigError>, warnings: &mut Vec<ConfigWarning>) -> Vec<Peer> {
+fn build_peers(
+    objects: &[crd::BgpPeer],
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Vec<Peer> {
     let mut accepted: Vec<Peer> = Vec::new();
     for object in in_creation_order(objects) {
         let me = object_ref("BGPPeer", object);
         if accepted.iter().any(|p| p.name == object.name_any()) {
-            errors.push(Problem::DuplicateName { kind: "BGPPeer", name: object.name_any() }.at(&me, "metadata.name"));
+            errors.push(
+                Problem::DuplicateName { kind: "BGPPeer", name: object.name_any() }
+                    .at(&me, "metadata.name"),
+            );
             continue;
         }
         match peer(object, &me) {
@@ -261,13 +306,13 @@ fn peer(object: &crd::BgpPeer, me: &ObjectRef) -> Result<Peer, ConfigError> {
         (Some(asn), None) => PeerAs::Fixed(asn),
         (None, Some("internal")) => PeerAs::Internal,
         (None, Some("external")) => PeerAs::External,
-        (None, Some(other)) => return Err(Problem::InvalidDynamicAsn(other.to_owned()).at(me, "spec.dynamicASN")),
+        (None, Some(other)) => {
+            return Err(Problem::InvalidDynamicAsn(other.to_owned()).at(me, "spec.dynamicASN"));
+        }
         _ => return Err(Problem::PeerAsnChoice.at(me, "spec.peerASN")),
     };
     let ip = |text: &str, field: &str| {
-        text.trim()
-            .parse::<IpAddr>()
-            .map_err(|_| Problem::InvalidIp(text.to_owned()).at(me, field))
+        text.trim().parse::<IpAddr>().map_err(|_| Problem::InvalidIp(text.to_owned()).at(me, field))
     };
     let address = ip(&spec.peer_address, "spec.peerAddress")?;
     let source_address = spec
@@ -289,7 +334,9 @@ fn peer(object: &crd::BgpPeer, me: &ObjectRef) -> Result<Peer, ConfigError> {
             return Err(Problem::HoldTimeTooShort(hold).at(me, "spec.holdTime"));
         }
         if let Some(keepalive) = keepalive_time.filter(|k| *k > hold) {
-            return Err(Problem::KeepaliveAboveHold { keepalive, hold }.at(me, "spec.keepaliveTime"));
+            return Err(
+                Problem::KeepaliveAboveHold { keepalive, hold }.at(me, "spec.keepaliveTime")
+            );
         }
     }
     let router_id = spec
@@ -302,7 +349,8 @@ fn peer(object: &crd::BgpPeer, me: &ObjectRef) -> Result<Peer, ConfigError> {
                 .map_err(|_| Problem::InvalidRouterId(s.to_owned()).at(me, "spec.routerID"))
         })
         .transpose()?;
-    let password = match (spec.password.as_deref().filter(|p| !p.is_empty()), &spec.password_secret) {
+    let password = match (spec.password.as_deref().filter(|p| !p.is_empty()), &spec.password_secret)
+    {
         (Some(_), Some(_)) => return Err(Problem::TwoPasswords.at(me, "spec.passwordSecret")),
         (Some(p), None) => Some(Password::Plain(p.to_owned())),
         (None, Some(secret)) => secret.name.as_ref().map(|name| Password::Secret {
@@ -333,14 +381,23 @@ fn peer(object: &crd::BgpPeer, me: &ObjectRef) -> Result<Peer, ConfigError> {
     })
 }
 
-fn pool_choice(names: &[String], list: &[crd::LabelSelector], me: &ObjectRef) -> Result<PoolChoice, ConfigError> {
+fn pool_choice(
+    names: &[String],
+    list: &[crd::LabelSelector],
+    me: &ObjectRef,
+) -> Result<PoolChoice, ConfigError> {
     Ok(PoolChoice {
         names: names.to_vec(),
         selectors: selectors(list, me, "spec.ipAddressPoolSelectors")?,
     })
 }
 
-fn aggregation(value: Option<i32>, family: Family, me: &ObjectRef, field: &str) -> Result<u8, ConfigError> {
+fn aggregation(
+    value: Option<i32>,
+    family: Family,
+    me: &ObjectRef,
+    field: &str,
+) -> Result<u8, ConfigError> {
     let max = family.max_prefix_len();
     match value {
         None => Ok(max),
@@ -358,8 +415,10 @@ fn bgp_advertisement(
     pools: &[Pool],
 ) -> Result<BgpAdvertisement, ConfigError> {
     let spec = &object.spec;
-    let aggregation_length = aggregation(spec.aggregation_length, Family::V4, me, "spec.aggregationLength")?;
-    let aggregation_length_v6 = aggregation(spec.aggregation_length_v6, Family::V6, me, "spec.aggregationLengthV6")?;
+    let aggregation_length =
+        aggregation(spec.aggregation_length, Family::V4, me, "spec.aggregationLength")?;
+    let aggregation_length_v6 =
+        aggregation(spec.aggregation_length_v6, Family::V6, me, "spec.aggregationLengthV6")?;
     let mut communities = Vec::with_capacity(spec.communities.len());
     for (i, text) in spec.communities.iter().enumerate() {
         let field = format!("spec.communities[{i}]");
@@ -383,7 +442,8 @@ fn bgp_advertisement(
                 Family::V6 => (aggregation_length_v6, "spec.aggregationLengthV6"),
             };
             if let Some(cidr) = range.to_cidrs().into_iter().find(|c| c.prefix_len() > length) {
-                return Err(Problem::AggregationTooShort { length, cidr, pool: pool.name.clone() }.at(me, field));
+                return Err(Problem::AggregationTooShort { length, cidr, pool: pool.name.clone() }
+                    .at(me, field));
             }
         }
     }

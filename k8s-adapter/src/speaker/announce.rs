@@ -91,10 +91,15 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
             if announce {
                 let family = Family::of(address);
                 for adv in bgp.iter().filter(|a| a.pools.selects(pool)) {
-                    let Ok(prefix) = IpNet::new(address, adv.aggregation_for(family)).map(|n| n.trunc()) else {
+                    let Ok(prefix) =
+                        IpNet::new(address, adv.aggregation_for(family)).map(|n| n.trunc())
+                    else {
                         continue;
                     };
-                    for peer in my_peers.iter().filter(|p| adv.peers.is_empty() || adv.peers.iter().any(|n| n == *p)) {
+                    for peer in my_peers
+                        .iter()
+                        .filter(|p| adv.peers.is_empty() || adv.peers.iter().any(|n| n == *p))
+                    {
                         let Some(paths) = out.peers.get_mut(*peer) else { continue };
                         let attrs = paths.entry(prefix).or_default();
                         attrs.local_pref = attrs.local_pref.max(adv.local_pref);
@@ -102,7 +107,8 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                     }
                 }
             }
-            let mut l2 = config.l2_advertisements.iter().filter(|a| a.pools.selects(pool)).peekable();
+            let mut l2 =
+                config.l2_advertisements.iter().filter(|a| a.pools.selects(pool)).peekable();
             if l2.peek().is_none() {
                 continue;
             }
@@ -119,7 +125,11 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                 service: service.key.clone(),
                 pool: pool.name.clone(),
                 candidate: announce && selected,
-                interfaces: if all_interfaces { Vec::new() } else { interfaces.into_iter().map(str::to_owned).collect() },
+                interfaces: if all_interfaces {
+                    Vec::new()
+                } else {
+                    interfaces.into_iter().map(str::to_owned).collect()
+                },
             });
         }
     }

@@ -12,7 +12,10 @@ fn labels(pairs: &[(&str, &str)]) -> crate::config::Labels {
 }
 
 fn selector(key: &str, value: &str) -> crd::LabelSelector {
-    crd::LabelSelector { match_labels: [(key.to_owned(), value.to_owned())].into(), ..Default::default() }
+    crd::LabelSelector {
+        match_labels: [(key.to_owned(), value.to_owned())].into(),
+        ..Default::default()
+    }
 }
 
 /// Pools: `bgp` 198.51.100.0/25, `agg` 198.51.100.128/25, `v6` 2001:db8::/64, `l2`
@@ -24,7 +27,10 @@ fn config() -> Config {
     let pool = |name: &str, addresses: &[&str]| {
         crd::IpAddressPool::new(
             name,
-            crd::IpAddressPoolSpec { addresses: addresses.iter().map(|a| (*a).into()).collect(), ..Default::default() },
+            crd::IpAddressPoolSpec {
+                addresses: addresses.iter().map(|a| (*a).into()).collect(),
+                ..Default::default()
+            },
         )
     };
     let peer = |name: &str, address: &str, selectors: Vec<crd::LabelSelector>| {
@@ -47,15 +53,27 @@ fn config() -> Config {
             pool("v6", &["2001:db8::/64"]),
             pool("l2", &["203.0.113.0/24"]),
         ],
-        peers: vec![peer("tor-a", "192.0.2.1", vec![]), peer("tor-b", "192.0.2.2", vec![selector("rack", "b")])],
+        peers: vec![
+            peer("tor-a", "192.0.2.1", vec![]),
+            peer("tor-b", "192.0.2.2", vec![selector("rack", "b")]),
+        ],
         communities: vec![crd::Community::new(
             "names",
             crd::CommunitySpec {
-                communities: vec![crd::CommunityAlias { name: "gold".into(), value: "65000:300".into() }],
+                communities: vec![crd::CommunityAlias {
+                    name: "gold".into(),
+                    value: "65000:300".into(),
+                }],
             },
         )],
         bgp_advertisements: vec![
-            adv("plain", crd::BgpAdvertisementSpec { ip_address_pools: vec!["bgp".into(), "v6".into()], ..Default::default() }),
+            adv(
+                "plain",
+                crd::BgpAdvertisementSpec {
+                    ip_address_pools: vec!["bgp".into(), "v6".into()],
+                    ..Default::default()
+                },
+            ),
             adv(
                 "aggregated",
                 crd::BgpAdvertisementSpec {
@@ -154,7 +172,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "NetworkUnavailable node announces nothing",
-            services: vec![service("s", &["198.51.100.10"], false, &["me"]), service("t", &["203.0.113.1"], false, &["me"])],
+            services: vec![
+                service("s", &["198.51.100.10"], false, &["me"]),
+                service("t", &["203.0.113.1"], false, &["me"]),
+            ],
             node: NodeView { network_unavailable: true, ..node("me", &[("zone", "1")]) },
             bgp: &[],
             layer2: &[("203.0.113.1", false)],
@@ -225,14 +246,22 @@ fn announcement_table() {
             .flat_map(|(peer, paths)| paths.keys().map(move |p| (peer.clone(), p.to_string())))
             .collect();
         got.sort();
-        let want: Vec<(String, String)> = case.bgp.iter().map(|(p, n)| ((*p).to_owned(), (*n).to_owned())).collect();
+        let want: Vec<(String, String)> =
+            case.bgp.iter().map(|(p, n)| ((*p).to_owned(), (*n).to_owned())).collect();
         assert_eq!(got, want, "{}", case.name);
-        let l2: Vec<(String, bool)> = out.layer2.iter().map(|a| (a.address.to_string(), a.candidate)).collect();
-        let want: Vec<(String, bool)> = case.layer2.iter().map(|(a, c)| ((*a).to_owned(), *c)).collect();
+        let l2: Vec<(String, bool)> =
+            out.layer2.iter().map(|a| (a.address.to_string(), a.candidate)).collect();
+        let want: Vec<(String, bool)> =
+            case.layer2.iter().map(|(a, c)| ((*a).to_owned(), *c)).collect();
         assert_eq!(l2, want, "{}", case.name);
         // Every peer selecting the node stays listed, even with nothing to announce.
         assert!(out.peers.contains_key("tor-a"), "{}", case.name);
-        assert_eq!(out.peers.contains_key("tor-b"), case.node.labels.get("rack").is_some_and(|r| r == "b"), "{}", case.name);
+        assert_eq!(
+            out.peers.contains_key("tor-b"),
+            case.node.labels.get("rack").is_some_and(|r| r == "b"),
+            "{}",
+            case.name
+        );
     }
 }
 
@@ -246,7 +275,10 @@ fn attributes_merge_across_advertisements() {
     assert_eq!(agg.local_pref, Some(200));
     assert_eq!(
         agg.communities,
-        BTreeSet::from([BgpCommunity::Standard(65000 << 16 | 1), BgpCommunity::Standard(65000 << 16 | 300)])
+        BTreeSet::from([
+            BgpCommunity::Standard(65000 << 16 | 1),
+            BgpCommunity::Standard(65000 << 16 | 300)
+        ])
     );
     // `plain` and `edge` both announce the /32: the edge community is added, no LOCAL_PREF.
     let host = &tor_a[&"198.51.100.10/32".parse().unwrap()];
@@ -256,7 +288,11 @@ fn attributes_merge_across_advertisements() {
 
 #[test]
 fn layer2_interfaces_come_from_the_selecting_advertisement() {
-    let out = desired(&[service("s", &["203.0.113.7"], false, &["x"])], &node("me", &[("zone", "1")]), &config());
+    let out = desired(
+        &[service("s", &["203.0.113.7"], false, &["x"])],
+        &node("me", &[("zone", "1")]),
+        &config(),
+    );
     assert_eq!(out.layer2[0].interfaces, vec!["eth0".to_owned()]);
     assert_eq!(out.layer2[0].pool, "l2");
 }
@@ -295,8 +331,14 @@ fn from_kubernetes_objects() {
     let slices = vec![
         // `ready` unset counts as ready.
         slice("cluster", json!([{"addresses": ["10.0.0.1"], "nodeName": "other"}])),
-        slice("local", json!([{"addresses": ["10.0.0.2"], "nodeName": "me", "conditions": {"ready": true}}])),
-        slice("unready", json!([{"addresses": ["10.0.0.3"], "nodeName": "me", "conditions": {"ready": false}}])),
+        slice(
+            "local",
+            json!([{"addresses": ["10.0.0.2"], "nodeName": "me", "conditions": {"ready": true}}]),
+        ),
+        slice(
+            "unready",
+            json!([{"addresses": ["10.0.0.3"], "nodeName": "me", "conditions": {"ready": false}}]),
+        ),
         slice("other-class", json!([{"addresses": ["10.0.0.4"], "nodeName": "me"}])),
     ];
     let nodes: Vec<Node> = vec![serde_json::from_value(json!({
@@ -304,7 +346,8 @@ fn from_kubernetes_objects() {
         "status": {"conditions": [{"type": "NetworkUnavailable", "status": "False"}, {"type": "Ready", "status": "True"}]}
     }))
     .unwrap()];
-    let out = desired_from_k8s(&services, &slices, &nodes, &config(), "me", &ClassPolicy::default());
+    let out =
+        desired_from_k8s(&services, &slices, &nodes, &config(), "me", &ClassPolicy::default());
     let prefixes: Vec<String> = out.peers["tor-a"].keys().map(ToString::to_string).collect();
     assert_eq!(prefixes, ["198.51.100.1/32", "198.51.100.2/32"]);
 
@@ -314,6 +357,7 @@ fn from_kubernetes_objects() {
     }))
     .unwrap();
     assert!(NodeView::from_node(&down).excluded());
-    let out = desired_from_k8s(&services, &slices, &[down], &config(), "me", &ClassPolicy::default());
+    let out =
+        desired_from_k8s(&services, &slices, &[down], &config(), "me", &ClassPolicy::default());
     assert!(out.peers["tor-a"].is_empty());
 }

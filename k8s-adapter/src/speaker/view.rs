@@ -86,8 +86,8 @@ impl ServiceView {
             ..Self::default()
         };
         for endpoint in slices.into_iter().flat_map(|s| s.endpoints.iter()) {
-            let ready = all_ready
-                || endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            let ready =
+                all_ready || endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
             if !ready {
                 continue;
             }
