@@ -204,6 +204,23 @@ pub enum AllocationError {
     Exhausted(FamilyPolicy),
 }
 
+impl AllocationError {
+    /// A short CamelCase reason for Events and the Service condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownPool(_) => "UnknownPool",
+            Self::NotAdmitted { .. } => "PoolNotAllowed",
+            Self::NotInAnyPool(_) | Self::NotInRequestedPool { .. } => "AddressNotInPool",
+            Self::DifferentPools { .. } => "AddressesInDifferentPools",
+            Self::InUse { .. } => "AddressInUse",
+            Self::FamilyMismatch { .. } => "IPFamilyMismatch",
+            Self::NotRequested { .. } => "RequestChanged",
+            Self::NoPool(_) => "NoPool",
+            Self::Exhausted(_) => "PoolExhausted",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Holder {
     assignment: Assignment,

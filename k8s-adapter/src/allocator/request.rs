@@ -72,6 +72,21 @@ pub enum RequestError {
     BadProtocol { index: usize, protocol: String },
 }
 
+impl RequestError {
+    /// A short CamelCase reason for Events and the Service condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::BadAddresses { .. } | Self::SameFamilyTwice { .. } | Self::Disagree { .. } => {
+                "InvalidAnnotation"
+            }
+            Self::SpecAndAnnotation { .. } | Self::BadLoadBalancerIp(_) => "InvalidLoadBalancerIP",
+            Self::UnknownFamily(_) | Self::BadPort { .. } | Self::BadProtocol { .. } => {
+                "InvalidServiceSpec"
+            }
+        }
+    }
+}
+
 /// The value of annotation `suffix` in the first spelling present, with its full name.
 fn annotation(service: &Service, suffix: &str) -> Result<Option<(String, String)>, RequestError> {
     let Some(annotations) = &service.metadata.annotations else { return Ok(None) };
@@ -224,4 +239,143 @@ pub fn status_addresses(service: &Service) -> Vec<IpAddr> {
         .flatten()
         .filter_map(|i| i.ip.as_deref()?.parse().ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn service(annotations: serde_json::Value, spec: serde_json::Value) -> Service {
+        let mut spec_obj = json!({"type": "LoadBalancer", "ports": [{"port": 80}]});
+        if let (Some(base), Some(extra)) = (spec_obj.as_object_mut(), spec.as_object()) {
+            base.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": "s", "namespace": "n", "annotations": annotations, "labels": {"app": "web"}},
+            "spec": spec_obj
+        }))
+        .unwrap()
+    }
+
+    fn req(
+        annotations: serde_json::Value,
+        spec: serde_json::Value,
+    ) -> Result<Request, RequestError> {
+        request(&service(annotations, spec), &Labels::new())
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn annotations_in_every_spelling() {
+        for prefix in ANNOTATION_PREFIXES {
+            let r = req(
+                json!({
+                    format!("{prefix}loadBalancerIPs"): "198.51.100.7, 2001:db8::7",
+                    format!("{prefix}address-pool"): "gold",
+                    format!("{prefix}allow-shared-ip"): "key-1",
+                }),
+                json!({}),
+            )
+            .unwrap();
+            assert_eq!(r.addresses, ips(&["198.51.100.7", "2001:db8::7"]), "{prefix}");
+            assert_eq!(r.pool.as_deref(), Some("gold"));
+            assert_eq!(r.sharing_key.as_deref(), Some("key-1"));
+        }
+        // Two spellings that agree are fine.
+        let r = req(
+            json!({"ironlb.io/address-pool": "gold", "metallb.universe.tf/address-pool": "gold"}),
+            json!({}),
+        );
+        assert_eq!(r.unwrap().pool.as_deref(), Some("gold"));
+    }
+
+    #[test]
+    fn malformed_requests_are_errors_naming_the_annotation() {
+        let e =
+            req(json!({"metallb.io/loadBalancerIPs": "198.51.100.300"}), json!({})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "annotation metallb.io/loadBalancerIPs: \"198.51.100.300\" is not a list of IP addresses"
+        );
+        let e = req(json!({"ironlb.io/loadBalancerIPs": "198.51.100.1,198.51.100.2"}), json!({}))
+            .unwrap_err();
+        assert!(matches!(e, RequestError::SameFamilyTwice { .. }));
+        assert_eq!(e.reason(), "InvalidAnnotation");
+        let e =
+            req(json!({"ironlb.io/address-pool": "a", "metallb.io/address-pool": "b"}), json!({}))
+                .unwrap_err();
+        assert!(matches!(e, RequestError::Disagree { .. }), "{e}");
+        let e = req(
+            json!({"ironlb.io/loadBalancerIPs": "198.51.100.1"}),
+            json!({"loadBalancerIP": "198.51.100.2"}),
+        )
+        .unwrap_err();
+        assert!(matches!(e, RequestError::SpecAndAnnotation { .. }));
+        let e = req(json!({}), json!({"loadBalancerIP": "nope"})).unwrap_err();
+        assert_eq!(e, RequestError::BadLoadBalancerIp("nope".into()));
+        let e = req(json!({}), json!({"ports": [{"port": 80, "protocol": "QUIC"}]})).unwrap_err();
+        assert!(matches!(e, RequestError::BadProtocol { index: 0, .. }));
+    }
+
+    #[test]
+    fn spec_fields() {
+        let r = req(json!({}), json!({"loadBalancerIP": "198.51.100.9"})).unwrap();
+        assert_eq!(r.addresses, ips(&["198.51.100.9"]));
+        assert_eq!(r.families, FamilyPolicy::Single(Family::V4));
+        assert_eq!(r.key, ServiceKey::new("n", "s"));
+        assert_eq!(r.labels.get("app").map(String::as_str), Some("web"));
+        assert_eq!(r.ports, vec![PortKey { protocol: Protocol::Tcp, port: 80 }]);
+        assert_eq!(r.backend_key, None);
+
+        let r = req(
+            json!({}),
+            json!({"ipFamilies": ["IPv6", "IPv4"], "ipFamilyPolicy": "RequireDualStack",
+                   "externalTrafficPolicy": "Local", "selector": {"b": "2", "a": "1"},
+                   "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}),
+        )
+        .unwrap();
+        assert_eq!(r.families, FamilyPolicy::RequireDual(Family::V6));
+        assert_eq!(r.backend_key.as_deref(), Some("a=1,b=2"));
+        assert_eq!(r.ports.len(), 2);
+        let r = req(
+            json!({}),
+            json!({"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "PreferDualStack"}),
+        )
+        .unwrap();
+        assert_eq!(r.families, FamilyPolicy::PreferDual(Family::V4));
+        let r =
+            req(json!({}), json!({"ipFamilies": ["IPv6"], "ipFamilyPolicy": "PreferDualStack"}))
+                .unwrap();
+        assert_eq!(r.families, FamilyPolicy::Single(Family::V6));
+        let r = req(json!({}), json!({"clusterIPs": ["fd00::1"]})).unwrap();
+        assert_eq!(r.families, FamilyPolicy::Single(Family::V6));
+    }
+
+    #[test]
+    fn class_policy() {
+        let ours = ClassPolicy::default();
+        let only_class = ClassPolicy { classless: false, ..ClassPolicy::default() };
+        let classless = service(json!({}), json!({}));
+        let classed = service(json!({}), json!({"loadBalancerClass": "ironlb.io/lb"}));
+        let foreign = service(json!({}), json!({"loadBalancerClass": "example.com/lb"}));
+        let cluster_ip = service(json!({}), json!({"type": "ClusterIP"}));
+        assert!(ours.manages(&classless) && ours.manages(&classed));
+        assert!(!ours.manages(&foreign) && !ours.manages(&cluster_ip));
+        assert!(!only_class.manages(&classless) && only_class.manages(&classed));
+    }
+
+    #[test]
+    fn status_addresses_skip_hostnames() {
+        let mut s = service(json!({}), json!({}));
+        s.status = serde_json::from_value(
+            json!({"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}, {"hostname": "lb.example"}, {"ip": "x"}]}}),
+        )
+        .unwrap();
+        assert_eq!(status_addresses(&s), ips(&["198.51.100.1"]));
+    }
 }

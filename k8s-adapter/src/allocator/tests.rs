@@ -459,6 +459,7 @@ fn restore_keeps_addresses_from_status_and_refuses_conflicts() {
     // A second Service claiming the same address without a sharing key loses it...
     let e = allocator.restore(&svc("a", "dup"), &ips(&["198.51.100.5"])).unwrap_err();
     assert!(matches!(e, AllocationError::InUse { .. }), "{e}");
+    assert_eq!(e.reason(), "AddressInUse");
     // ...and gets the lowest free one when the controller assigns it.
     assert_eq!(allocator.assign(&svc("a", "dup")).unwrap().addresses, ips(&["198.51.100.0"]));
     // An address outside every pool is not restored.

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -141,6 +142,22 @@ impl LegacyConfig {
         }
         serde_saphyr::from_str(document)
             .map_err(|e| LegacyError::Yaml { object: source.clone(), message: e.to_string() })
+    }
+
+    /// Reads the document of a ConfigMap watched by the controller (configurable namespace
+    /// and name; MetalLB's are `metallb-system/config`, key [`DEFAULT_KEY`]).
+    pub fn from_config_map(
+        config_map: &ConfigMap,
+        key: &str,
+    ) -> Result<(Self, ObjectRef), LegacyError> {
+        let source = config_map_ref(
+            config_map.metadata.namespace.as_deref(),
+            config_map.metadata.name.as_deref().unwrap_or_default(),
+        );
+        let document = config_map.data.as_ref().and_then(|d| d.get(key)).ok_or_else(|| {
+            LegacyError::MissingKey { object: source.clone(), key: key.to_owned() }
+        })?;
+        Ok((Self::parse(document, &source)?, source))
     }
 
     /// Parses either a ConfigMap manifest (taking the document under `key`) or a bare

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::build;
+use k8s_openapi::api::core::v1::ConfigMap;
 
 const FULL: &str = r#"
 peers:
@@ -153,4 +154,45 @@ fn migration_yaml_reads_back_as_our_crds() {
     assert_eq!(docs[3]["spec"]["peerASN"], 64501);
     let pool: crd::IpAddressPool = serde_json::from_value(docs[0].clone()).unwrap();
     assert_eq!(pool, resources.pools[0]);
+}
+
+#[test]
+fn config_map_object_and_both_sources_together() {
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "config", "namespace": "metallb-system"},
+        "data": {"config": "address-pools:\n- name: legacy\n  protocol: layer2\n  addresses: [198.51.100.0/24]\n"}
+    }))
+    .unwrap();
+    let (legacy, source) = LegacyConfig::from_config_map(&cm, DEFAULT_KEY).unwrap();
+    let (from_map, errors) = legacy.to_resources("ironlb-system", &source);
+    assert!(errors.is_empty());
+    assert!(matches!(
+        LegacyConfig::from_config_map(&cm, "other"),
+        Err(LegacyError::MissingKey { .. })
+    ));
+    // A CRD pool overlapping the legacy one: the overlap is reported, both sources are read.
+    let mut resources = Resources {
+        pools: vec![
+            crd::IpAddressPool::new(
+                "crd",
+                crd::IpAddressPoolSpec {
+                    addresses: vec!["203.0.113.0/24".into()],
+                    ..Default::default()
+                },
+            ),
+            crd::IpAddressPool::new(
+                "clash",
+                crd::IpAddressPoolSpec {
+                    addresses: vec!["198.51.100.128/25".into()],
+                    ..Default::default()
+                },
+            ),
+        ],
+        ..Default::default()
+    };
+    resources.extend(from_map);
+    let built = build(&resources);
+    let names: Vec<&String> = built.config.pools.keys().collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(built.errors.len(), 1);
 }

@@ -102,8 +102,6 @@ pub enum Problem {
     DuplicateName { kind: &'static str, name: String },
     #[error("unknown protocol {0:?} (expected bgp or layer2)")]
     UnknownProtocol(String),
-    #[error("{0}")]
-    Yaml(String),
 }
 
 impl Problem {

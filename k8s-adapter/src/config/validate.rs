@@ -30,6 +30,18 @@ pub struct Resources {
     pub communities: Vec<crd::Community>,
 }
 
+impl Resources {
+    /// Adds `other`'s objects, e.g. a legacy ConfigMap's beside the CRDs: both sources may be
+    /// used at once during a migration.
+    pub fn extend(&mut self, other: Resources) {
+        self.pools.extend(other.pools);
+        self.peers.extend(other.peers);
+        self.bgp_advertisements.extend(other.bgp_advertisements);
+        self.l2_advertisements.extend(other.l2_advertisements);
+        self.communities.extend(other.communities);
+    }
+}
+
 /// The outcome of validation: the model of every valid object, and what was wrong with the
 /// rest.
 #[derive(Debug, Clone, Default)]
