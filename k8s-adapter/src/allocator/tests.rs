@@ -550,3 +550,63 @@ fn ten_thousand_services() {
     r.families = FamilyPolicy::Single(Family::V6);
     assert_eq!(allocator.assign(&r).unwrap().addresses, ips(&["2001:db8::3e8"]));
 }
+
+/// Random assign/release sequences against a brute-force model of MetalLB's rules on a
+/// small pool: same addresses, same failures, and the bookkeeping stays consistent.
+#[test]
+fn matches_a_brute_force_model() {
+    const BASE: u32 = 0xc633_6400; // 198.51.100.0
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for avoid in [false, true] {
+        let p = with(pool("p", &["198.51.100.0/28"]), |s| s.avoid_buggy_ips = Some(avoid));
+        let mut allocator = Allocator::new(&config(vec![p]));
+        // Model: service index -> (address offset, key, port).
+        let mut model: Vec<Option<(u32, Option<u8>, u16)>> = vec![None; 24];
+        for _ in 0..4000 {
+            let i = usize::try_from(next(24)).unwrap();
+            let key = ServiceKey::new("n", format!("s{i}"));
+            if next(3) == 0 {
+                allocator.release(&key);
+                model[i] = None;
+                continue;
+            }
+            if model[i].is_some() {
+                continue; // re-assigning a valid Service is a no-op, tested elsewhere
+            }
+            let sharing = [None, Some(1u8), Some(2)][usize::try_from(next(3)).unwrap()];
+            let port = [80u16, 443][usize::try_from(next(2)).unwrap()];
+            let mut r = svc("n", &format!("s{i}"));
+            r.sharing_key = sharing.map(|k| format!("k{k}"));
+            r.ports = vec![tcp(port)];
+            let usable = |offset: u32| {
+                !(avoid && offset == 0)
+                    && model
+                        .iter()
+                        .flatten()
+                        .filter(|(o, ..)| *o == offset)
+                        .all(|(_, k, p)| sharing.is_some() && *k == sharing && *p != port)
+            };
+            let want = (0..16u32).find(|o| usable(*o));
+            match (allocator.assign(&r), want) {
+                (Ok(a), Some(o)) => {
+                    assert_eq!(a.addresses, vec![IpAddr::from(std::net::Ipv4Addr::from(BASE + o))]);
+                    model[i] = Some((o, sharing, port));
+                }
+                (Err(AllocationError::Exhausted(_)), None) => {}
+                (got, want) => panic!("{key}: got {got:?}, model wants {want:?}"),
+            }
+        }
+        // Bookkeeping: users of each address are exactly the model's holders.
+        for o in 0..16u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(BASE + o));
+            let want = model.iter().filter(|m| m.is_some_and(|(x, ..)| x == o)).count();
+            assert_eq!(allocator.users(ip).len(), want, "{ip}");
+        }
+    }
+}
