@@ -446,14 +446,18 @@ fn bgp_advertisement(
     communities.sort_unstable();
     communities.dedup();
     let choice = pool_choice(&spec.ip_address_pools, &spec.ip_address_pool_selectors, me)?;
-    // An aggregate must not cover addresses outside the pool it announces.
+    // An aggregate should not cover addresses outside the pool it announces. MetalLB's rule,
+    // kept for compatibility: per `addresses` entry, refuse when even the entry's widest CIDR
+    // is more specific than the aggregation length (a range made of CIDRs of several sizes is
+    // accepted when one of them fits).
     for pool in pools.iter().filter(|p| choice.selects(p)) {
         for range in &pool.ranges {
             let (length, field) = match range.family() {
                 Family::V4 => (aggregation_length, "spec.aggregationLength"),
                 Family::V6 => (aggregation_length_v6, "spec.aggregationLengthV6"),
             };
-            if let Some(cidr) = range.to_cidrs().into_iter().find(|c| c.prefix_len() > length) {
+            let widest = range.to_cidrs().into_iter().min_by_key(ipnet::IpNet::prefix_len);
+            if let Some(cidr) = widest.filter(|c| c.prefix_len() > length) {
                 return Err(Problem::AggregationTooShort { length, cidr, pool: pool.name.clone() }
                     .at(me, field));
             }

@@ -194,6 +194,11 @@ fn advertisements_resolve_communities_and_check_aggregation() {
                 s.ip_address_pools = vec!["range".into()];
             }),
             adv("out-of-range", |s| s.aggregation_length_v6 = Some(129)),
+            // MetalLB accepts a range when its widest CIDR (here a /30) fits.
+            adv("range-ok", |s| {
+                s.aggregation_length = Some(30);
+                s.ip_address_pools = vec!["range".into()];
+            }),
         ],
         ..Default::default()
     });
@@ -211,7 +216,7 @@ fn advertisements_resolve_communities_and_check_aggregation() {
     assert!(
         matches!(*built.errors[4].problem, Problem::UnknownCommunityAlias(ref a) if a == "gold")
     );
-    assert_eq!(built.config.bgp_advertisements.len(), 1);
+    assert_eq!(built.config.bgp_advertisements.len(), 2);
     let ok = &built.config.bgp_advertisements[0];
     assert_eq!(
         ok.communities,
