@@ -29,7 +29,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use super::view::{NodeView, ServiceView, slice_service};
 use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::selector::any_matches;
-use crate::config::{BgpCommunity, Config, Family};
+use crate::config::{BgpCommunity, Config, Family, Peer};
 
 /// Attributes of one announced prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,15 +60,19 @@ pub struct Announcements {
     pub layer2: Vec<Layer2Address>,
 }
 
+/// The `BGPPeer`s this node peers with (their `nodeSelectors` select it): the sessions the
+/// speaker configures in its `bgpd`, whether or not the node is excluded from announcing.
+pub fn node_peers<'a>(
+    config: &'a Config,
+    node: &'a NodeView,
+) -> impl Iterator<Item = &'a Peer> + 'a {
+    config.peers.iter().filter(|p| any_matches(&p.node_selectors, &node.labels))
+}
+
 /// This node's desired announcements.
 pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> Announcements {
     let mut out = Announcements::default();
-    let my_peers: Vec<&str> = config
-        .peers
-        .iter()
-        .filter(|p| any_matches(&p.node_selectors, &node.labels))
-        .map(|p| p.name.as_str())
-        .collect();
+    let my_peers: Vec<&str> = node_peers(config, node).map(|p| p.name.as_str()).collect();
     for peer in &my_peers {
         out.peers.insert((*peer).to_owned(), BTreeMap::new());
     }

@@ -287,6 +287,14 @@ fn attributes_merge_across_advertisements() {
 }
 
 #[test]
+fn peers_of_a_node() {
+    let config = config();
+    let names = |n: &NodeView| node_peers(&config, n).map(|p| p.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&node("me", &[])), ["tor-a"]);
+    assert_eq!(names(&node("me", &[("rack", "b")])), ["tor-a", "tor-b"]);
+}
+
+#[test]
 fn layer2_interfaces_come_from_the_selecting_advertisement() {
     let out = desired(
         &[service("s", &["203.0.113.7"], false, &["x"])],

@@ -6,5 +6,7 @@
 pub mod announce;
 pub mod view;
 
-pub use announce::{Announcements, Layer2Address, PathAttributes, desired, desired_from_k8s};
+pub use announce::{
+    Announcements, Layer2Address, PathAttributes, desired, desired_from_k8s, node_peers,
+};
 pub use view::{NodeView, ServiceView};
