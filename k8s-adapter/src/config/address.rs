@@ -8,7 +8,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 use thiserror::Error;
 
 /// The address family of a pool range, a Service request or an announcement.
@@ -176,7 +176,7 @@ impl AddressRange {
                 size -= 1;
             }
             let prefix_len = u8::try_from(bits - size).unwrap_or(0);
-            out.push(net_of(family, lo, prefix_len));
+            out.extend(net_of(family, lo, prefix_len));
             let end = block_end(lo, size);
             if end >= hi {
                 break;
@@ -192,11 +192,10 @@ fn block_end(lo: u128, size: u32) -> u128 {
     if size >= 128 { u128::MAX } else { lo.saturating_add((1u128 << size) - 1) }
 }
 
-fn net_of(family: Family, lo: u128, prefix_len: u8) -> IpNet {
-    match from_key(family, lo) {
-        IpAddr::V4(a) => IpNet::V4(Ipv4Net::new_assert(a, prefix_len)),
-        IpAddr::V6(a) => IpNet::V6(Ipv6Net::new_assert(a, prefix_len)),
-    }
+fn net_of(family: Family, lo: u128, prefix_len: u8) -> Option<IpNet> {
+    // `prefix_len` never exceeds the family's width (it is width minus a block size bounded
+    // by that width), so this only refuses what cannot happen.
+    IpNet::new(from_key(family, lo), prefix_len).ok()
 }
 
 impl fmt::Display for AddressRange {
