@@ -144,10 +144,10 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
 /// [`desired`] straight from the Kubernetes objects the speaker watches: groups the
 /// EndpointSlices by Service and finds this node by name. A node missing from `nodes`
 /// (not yet seen) is treated as having no labels.
-pub fn desired_from_k8s(
-    services: &[Service],
-    slices: &[EndpointSlice],
-    nodes: &[Node],
+pub fn desired_from_k8s<'a>(
+    services: impl IntoIterator<Item = &'a Service>,
+    slices: impl IntoIterator<Item = &'a EndpointSlice>,
+    nodes: impl IntoIterator<Item = &'a Node>,
     config: &Config,
     node_name: &str,
     class: &ClassPolicy,
@@ -159,7 +159,7 @@ pub fn desired_from_k8s(
         }
     }
     let views: Vec<ServiceView> = services
-        .iter()
+        .into_iter()
         .filter_map(|s| {
             let key = ServiceKey::new(
                 s.metadata.namespace.clone().unwrap_or_default(),
@@ -170,7 +170,7 @@ pub fn desired_from_k8s(
         })
         .collect();
     let node = nodes
-        .iter()
+        .into_iter()
         .find(|n| n.metadata.name.as_deref() == Some(node_name))
         .map(NodeView::from_node)
         .unwrap_or_else(|| NodeView { name: node_name.to_owned(), ..NodeView::default() });
