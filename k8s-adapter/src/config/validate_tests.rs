@@ -1,0 +1,246 @@
+//! Validation: each bad object is reported with its name and field and left out; the valid
+//! rest is kept.
+
+use super::*;
+use crate::config::Problem;
+use crate::config::crd;
+
+fn pool(name: &str, addresses: &[&str]) -> crd::IpAddressPool {
+    crd::IpAddressPool::new(
+        name,
+        crd::IpAddressPoolSpec {
+            addresses: addresses.iter().map(|a| (*a).into()).collect(),
+            ..Default::default()
+        },
+    )
+}
+
+fn peer(name: &str, f: impl FnOnce(&mut crd::BgpPeerSpec)) -> crd::BgpPeer {
+    let mut spec = crd::BgpPeerSpec {
+        my_asn: 64500,
+        peer_asn: Some(64501),
+        peer_address: "192.0.2.1".into(),
+        ..Default::default()
+    };
+    f(&mut spec);
+    crd::BgpPeer::new(name, spec)
+}
+
+fn adv(name: &str, f: impl FnOnce(&mut crd::BgpAdvertisementSpec)) -> crd::BgpAdvertisement {
+    let mut spec = crd::BgpAdvertisementSpec::default();
+    f(&mut spec);
+    crd::BgpAdvertisement::new(name, spec)
+}
+
+/// (object name, field, piece of the message) of every error.
+fn errors(built: &Built) -> Vec<(String, String, String)> {
+    built
+        .errors
+        .iter()
+        .map(|e| (e.object.name.clone(), e.field.clone(), e.problem.to_string()))
+        .collect()
+}
+
+#[test]
+fn bad_pools_are_skipped_and_named() {
+    let built = build(&Resources {
+        pools: vec![
+            pool("good", &["198.51.100.0/25", "2001:db8::/120"]),
+            pool("backwards", &["203.0.113.20-203.0.113.10"]),
+            pool("bad-cidr", &["203.0.113.0/33"]),
+            pool("overlapping", &["192.0.2.0/24", "198.51.100.100-198.51.100.200"]),
+            pool("self-overlap", &["192.0.2.0/28", "192.0.2.8/29"]),
+            pool("empty", &[]),
+            pool("fine-too", &["203.0.113.0/24"]),
+        ],
+        ..Default::default()
+    });
+    let got = errors(&built);
+    let want = [
+        ("backwards", "spec.addresses[0]", "written backwards"),
+        ("bad-cidr", "spec.addresses[0]", "not a valid CIDR"),
+        ("empty", "spec.addresses", "no addresses"),
+        ("overlapping", "spec.addresses[1]", "overlaps 198.51.100.0-198.51.100.127 of pool good"),
+        ("self-overlap", "spec.addresses[1]", "in the same pool"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((name, field, msg), (wname, wfield, wmsg)) in got.iter().zip(want) {
+        assert_eq!((name.as_str(), field.as_str()), (wname, wfield));
+        assert!(msg.contains(wmsg), "{msg}");
+    }
+    let names: Vec<&String> = built.config.pools.keys().collect();
+    assert_eq!(names, ["fine-too", "good"]);
+    // The error's Display names the kind, the object and the field.
+    let text = built.errors[0].to_string();
+    assert!(
+        text.starts_with(
+            "IPAddressPool backwards: spec.addresses[0]: range 203.0.113.20-203.0.113.10"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_newer_of_two_overlapping_pools_is_refused() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let mut older = pool("z-older", &["198.51.100.0/24"]);
+    let mut newer = pool("a-newer", &["198.51.100.128/25"]);
+    older.metadata.creation_timestamp = Some(Time("2026-01-01T00:00:00Z".parse().unwrap()));
+    newer.metadata.creation_timestamp = Some(Time("2026-02-01T00:00:00Z".parse().unwrap()));
+    let built = build(&Resources { pools: vec![newer, older], ..Default::default() });
+    assert_eq!(built.errors.len(), 1);
+    assert_eq!(built.errors[0].object.name, "a-newer");
+    assert!(built.config.pools.contains_key("z-older"));
+}
+
+#[test]
+fn bad_peers_are_skipped_and_named() {
+    let built = build(&Resources {
+        peers: vec![
+            peer("ok", |s| {
+                s.hold_time = Some("90s".into());
+                s.keepalive_time = Some("30s".into());
+                s.bfd_profile = Some("fast".into());
+                s.password_secret =
+                    Some(crd::SecretReference { name: Some("md5".into()), namespace: None });
+            }),
+            peer("bad-address", |s| s.peer_address = "192.0.2.300".into()),
+            peer("zero-asn", |s| s.my_asn = 0),
+            peer("short-hold", |s| s.hold_time = Some("2s".into())),
+            peer("bad-duration", |s| s.hold_time = Some("ninety".into())),
+            peer("keepalive", |s| {
+                s.hold_time = Some("9s".into());
+                s.keepalive_time = Some("10s".into());
+            }),
+            peer("two-passwords", |s| {
+                s.password = Some("x".into());
+                s.password_secret =
+                    Some(crd::SecretReference { name: Some("md5".into()), namespace: None });
+            }),
+            peer("bad-selector", |s| {
+                s.node_selectors = vec![crd::LabelSelector {
+                    match_expressions: vec![crd::LabelSelectorRequirement {
+                        key: "k".into(),
+                        operator: "Near".into(),
+                        values: vec![],
+                    }],
+                    ..Default::default()
+                }]
+            }),
+            peer("dynamic", |s| {
+                s.peer_asn = None;
+                s.dynamic_asn = Some("external".into());
+            }),
+            peer("bad-router-id", |s| s.router_id = Some("2001:db8::1".into())),
+        ],
+        ..Default::default()
+    });
+    let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
+    let want = [
+        ("bad-address", "spec.peerAddress"),
+        ("bad-duration", "spec.holdTime"),
+        ("bad-router-id", "spec.routerID"),
+        ("bad-selector", "spec.nodeSelectors[0]"),
+        ("keepalive", "spec.keepaliveTime"),
+        ("short-hold", "spec.holdTime"),
+        ("two-passwords", "spec.passwordSecret"),
+        ("zero-asn", "spec.myASN"),
+    ];
+    let want: Vec<(String, String)> =
+        want.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+    assert_eq!(got, want);
+    let names: Vec<&str> = built.config.peers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["dynamic", "ok"]);
+    let ok = &built.config.peers[1];
+    assert_eq!(ok.port, 179);
+    assert_eq!(ok.hold_time, Some(std::time::Duration::from_secs(90)));
+    assert!(matches!(ok.password, Some(Password::Secret { .. })));
+    assert_eq!(built.config.peers[0].peer_as, PeerAs::External);
+    assert_eq!(built.warnings.len(), 1);
+    assert!(matches!(built.warnings[0].warning, Warning::BfdIgnored(_)));
+}
+
+#[test]
+fn advertisements_resolve_communities_and_check_aggregation() {
+    let built = build(&Resources {
+        pools: vec![
+            pool("p24", &["198.51.100.0/24"]),
+            pool("range", &["203.0.113.10-203.0.113.20"]),
+        ],
+        communities: vec![crd::Community::new(
+            "names",
+            crd::CommunitySpec {
+                communities: vec![crd::CommunityAlias {
+                    name: "edge".into(),
+                    value: "65000:7".into(),
+                }],
+            },
+        )],
+        bgp_advertisements: vec![
+            adv("ok", |s| {
+                s.communities = vec!["edge".into(), "65000:7".into(), "large:1:2:3".into()];
+                s.aggregation_length = Some(24);
+                s.ip_address_pools = vec!["p24".into()];
+                s.peers = vec!["nobody".into()];
+            }),
+            adv("unknown-alias", |s| s.communities = vec!["gold".into()]),
+            adv("bad-community", |s| s.communities = vec!["65000:70000".into()]),
+            adv("too-short", |s| {
+                s.aggregation_length = Some(16);
+                s.ip_address_pools = vec!["p24".into()];
+            }),
+            adv("range-aggregate", |s| {
+                s.aggregation_length = Some(28);
+                s.ip_address_pools = vec!["range".into()];
+            }),
+            adv("out-of-range", |s| s.aggregation_length_v6 = Some(129)),
+            // MetalLB accepts a range when its widest CIDR (here a /30) fits.
+            adv("range-ok", |s| {
+                s.aggregation_length = Some(30);
+                s.ip_address_pools = vec!["range".into()];
+            }),
+        ],
+        ..Default::default()
+    });
+    let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
+    let want = [
+        ("bad-community", "spec.communities[0]"),
+        ("out-of-range", "spec.aggregationLengthV6"),
+        ("range-aggregate", "spec.aggregationLength"),
+        ("too-short", "spec.aggregationLength"),
+        ("unknown-alias", "spec.communities[0]"),
+    ];
+    let want: Vec<(String, String)> =
+        want.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+    assert_eq!(got, want);
+    assert!(
+        matches!(*built.errors[4].problem, Problem::UnknownCommunityAlias(ref a) if a == "gold")
+    );
+    assert_eq!(built.config.bgp_advertisements.len(), 2);
+    let ok = &built.config.bgp_advertisements[0];
+    assert_eq!(
+        ok.communities,
+        vec![BgpCommunity::Standard(65000 << 16 | 7), BgpCommunity::Large(1, 2, 3)]
+    );
+    assert_eq!((ok.aggregation_length, ok.aggregation_length_v6), (24, 128));
+    assert!(matches!(built.warnings[0].warning, Warning::UnknownPeer(ref p) if p == "nobody"));
+}
+
+#[test]
+fn pool_lookup_by_address() {
+    let built = build(&Resources {
+        pools: vec![
+            pool("a", &["198.51.100.0/25", "2001:db8::/64"]),
+            pool("b", &["198.51.100.128/25"]),
+        ],
+        ..Default::default()
+    });
+    let config = &built.config;
+    let name = |ip: &str| config.pool_of(ip.parse().unwrap()).map(|p| p.name.clone());
+    assert_eq!(name("198.51.100.0"), Some("a".into()));
+    assert_eq!(name("198.51.100.127"), Some("a".into()));
+    assert_eq!(name("198.51.100.128"), Some("b".into()));
+    assert_eq!(name("2001:db8::ffff"), Some("a".into()));
+    assert_eq!(name("192.0.2.1"), None);
+    assert_eq!(name("::1"), None);
+}

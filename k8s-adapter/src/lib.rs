@@ -1,0 +1,30 @@
+//! ironlb's Kubernetes adapter: gives Services of type LoadBalancer an address from
+//! configured pools (the controller) and has each node announce them through its local
+//! `bgpd` (the speaker).
+//!
+//! This crate's pure core, free of I/O so that it is table-tested:
+//! - [`config`]: our CRDs and MetalLB's legacy ConfigMap, validated into one [`config::Config`];
+//! - [`allocator`]: address allocation, rebuilt from Service statuses at start;
+//! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes.
+//!
+//! How the runtime loops use it:
+//!
+//! Controller: list the CRDs into a [`config::Resources`] (and, when configured, add a
+//! legacy ConfigMap's objects: [`config::legacy::LegacyConfig::from_config_map`], then
+//! `to_resources` and [`config::Resources::extend`]); [`config::build`] gives the
+//! `Config` plus per-object errors and warnings to publish as Events. At start,
+//! [`allocator::Allocator::new`], then for every Service that [`allocator::ClassPolicy`]
+//! manages and whose status shows addresses, [`allocator::request::request`] and
+//! [`allocator::Allocator::restore`]; after that [`allocator::Allocator::assign`] for each
+//! Service on every change (idempotent), [`allocator::Allocator::release`] when one is
+//! deleted or stops being ours, and on a config change
+//! [`allocator::Allocator::set_pools`], re-assigning the Services it returns.
+//! Errors carry `reason()` strings for Events and the Service condition.
+//!
+//! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
+//! cached views) gives the paths per `BGPPeer` and the layer2 addresses; each peer's whole
+//! set goes to `bgpd` with `SetPaths`.
+
+pub mod allocator;
+pub mod config;
+pub mod speaker;
