@@ -5,7 +5,8 @@
 //! This crate's pure core, free of I/O so that it is table-tested:
 //! - [`config`]: our CRDs and MetalLB's legacy ConfigMap, validated into one [`config::Config`];
 //! - [`allocator`]: address allocation, rebuilt from Service statuses at start;
-//! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes.
+//! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes;
+//! - [`election`]: which node answers for each layer2 address, and fast failover.
 //!
 //! How the runtime loops use it:
 //!
@@ -27,4 +28,5 @@
 
 pub mod allocator;
 pub mod config;
+pub mod election;
 pub mod speaker;
