@@ -9,7 +9,7 @@
 //! for the pool are down, see [`super::fallback`]). Liveness is not applied here: the
 //! Lease set and the failover filter candidates at election time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::order::AddressCandidates;
@@ -47,6 +47,10 @@ pub fn candidates(
 ) -> BTreeMap<IpAddr, AddressCandidates> {
     let mut out: BTreeMap<IpAddr, AddressCandidates> = BTreeMap::new();
     let usable: Vec<&NodeView> = nodes.iter().filter(|n| !n.excluded()).collect();
+    // Per pool, once: the usable nodes an L2Advertisement of the pool selects (selector
+    // matching is the costly part, and many Services share a pool). Empty when no
+    // L2Advertisement selects the pool: not a layer2 pool.
+    let mut by_pool: HashMap<&str, Option<Vec<&str>>> = HashMap::new();
     let mut sorted: Vec<&ServiceView> = services.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     for service in sorted {
@@ -56,22 +60,26 @@ pub fn candidates(
         }
         for &address in &service.addresses {
             let Some(pool) = config.pool_of(address) else { continue };
-            let advertisements: Vec<_> =
-                config.l2_advertisements.iter().filter(|a| a.pools.selects(pool)).collect();
-            if advertisements.is_empty() {
-                continue;
-            }
+            let selected = by_pool.entry(pool.name.as_str()).or_insert_with(|| {
+                let advertisements: Vec<_> =
+                    config.l2_advertisements.iter().filter(|a| a.pools.selects(pool)).collect();
+                (!advertisements.is_empty()).then(|| {
+                    usable
+                        .iter()
+                        .filter(|n| {
+                            advertisements.iter().any(|a| any_matches(&a.node_selectors, &n.labels))
+                                && fallback.allows(&n.name, &pool.name)
+                        })
+                        .map(|n| n.name.as_str())
+                        .collect()
+                })
+            });
+            let Some(selected) = selected else { continue };
             let entry = out
                 .entry(address)
                 .or_insert_with(|| AddressCandidates { key, candidates: BTreeSet::new() });
-            for node in &usable {
-                let selected =
-                    advertisements.iter().any(|a| any_matches(&a.node_selectors, &node.labels));
-                let endpoint = !service.local || service.ready_nodes.contains(&node.name);
-                if selected && endpoint && fallback.allows(&node.name, &pool.name) {
-                    entry.candidates.insert(node.name.clone());
-                }
-            }
+            let endpoint = |n: &&&str| !service.local || service.ready_nodes.contains(**n);
+            entry.candidates.extend(selected.iter().filter(endpoint).map(|n| (*n).to_owned()));
         }
     }
     out

@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::order::{AddressCandidates, ordered};
+use super::wire::HeartbeatRef;
 
 /// Failover timing knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +105,8 @@ impl FailoverTiming {
     }
 }
 
-/// What a speaker says on the segment every heartbeat interval.
+/// What a speaker says on the segment every heartbeat interval ([`super::wire`] has its
+/// datagram).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Heartbeat {
     pub node: String,
@@ -146,6 +148,8 @@ pub struct Failover {
     /// Candidates of each address in election order.
     order: BTreeMap<IpAddr, Vec<String>>,
     live: BTreeSet<String>,
+    /// Nodes sharing a candidacy with this one (live or not).
+    watched: BTreeSet<String>,
     /// Live nodes other than this one.
     peers: BTreeMap<String, Peer>,
     /// Peers whose latest heartbeat named this node, with when it was heard.
@@ -167,6 +171,7 @@ impl Failover {
             me: me.to_owned(),
             timing,
             order: BTreeMap::new(),
+            watched: BTreeSet::new(),
             live: BTreeSet::new(),
             peers: BTreeMap::new(),
             accusers: BTreeMap::new(),
@@ -190,6 +195,11 @@ impl Failover {
                 let order = ordered(c.key, c.candidates.iter().map(String::as_str));
                 (*address, order.into_iter().map(str::to_owned).collect())
             })
+            .collect();
+        self.watched = addresses
+            .values()
+            .filter(|c| c.candidates.contains(&self.me))
+            .flat_map(|c| c.candidates.iter().filter(|n| **n != self.me).cloned())
             .collect();
         self.step(now)
     }
@@ -216,17 +226,45 @@ impl Failover {
 
     /// A heartbeat heard on the segment. Heartbeats of nodes outside the Lease set, and
     /// this node's own, are ignored.
-    pub fn heard(&mut self, heartbeat: &Heartbeat, now: Instant) -> Vec<Action> {
+    pub fn heard<'a>(
+        &mut self,
+        heartbeat: impl Into<HeartbeatRef<'a>>,
+        now: Instant,
+    ) -> Vec<Action> {
+        let heartbeat: HeartbeatRef<'a> = heartbeat.into();
         if heartbeat.node == self.me {
             return Vec::new();
         }
-        let Some(peer) = self.peers.get_mut(&heartbeat.node) else { return Vec::new() };
+        if self.stopped {
+            return Vec::new();
+        }
+        let overdue = self.overdue(now);
+        let Some(peer) = self.peers.get_mut(heartbeat.node) else { return Vec::new() };
+        let routine = peer.heard.is_some()
+            && peer.yielding == heartbeat.yielding
+            && peer.suspected_since.is_none();
         peer.heard = Some(now);
         peer.yielding = heartbeat.yielding;
-        if heartbeat.suspects.contains(&self.me) {
-            self.accusers.insert(heartbeat.node.clone(), now);
+        let accusation_changed = if heartbeat.suspects_node(&self.me) {
+            match self.accusers.get_mut(heartbeat.node) {
+                Some(at) => {
+                    *at = now;
+                    false
+                }
+                None => {
+                    self.accusers.insert(heartbeat.node.to_owned(), now);
+                    true
+                }
+            }
         } else {
-            self.accusers.remove(&heartbeat.node);
+            self.accusers.remove(heartbeat.node).is_some()
+        };
+        if routine && !accusation_changed && !overdue {
+            // The usual heartbeat: only deadlines moved, later. The armed timer (never
+            // later than the earliest of them) recomputes when it fires; nothing to do
+            // now, in O(log n) for the thousands of heartbeats a second a large segment
+            // carries.
+            return Vec::new();
         }
         self.step(now)
     }
@@ -315,14 +353,8 @@ impl Failover {
         let dead = self.timing.dead_interval;
         let started = *self.started.get_or_insert(now);
         self.accusers.retain(|_, at| now.saturating_duration_since(*at) < dead);
-        let watched: BTreeSet<&str> = self
-            .order
-            .values()
-            .filter(|o| o.contains(&self.me))
-            .flat_map(|o| o.iter().map(String::as_str))
-            .collect();
         for (name, peer) in &mut self.peers {
-            if !watched.contains(name.as_str()) {
+            if !self.watched.contains(name) {
                 // Not our business: forget silence, keep what was heard.
                 peer.watched_since = None;
                 peer.suspected_since = None;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::election::order::{AddressCandidates, elect};
+use crate::election::wire::{decode, encode};
 
 const STEP: Duration = Duration::from_millis(10);
 
@@ -274,11 +275,15 @@ impl Sim {
                     node.next_beat += timing().heartbeat_interval;
                 }
                 let Some(beat) = node.fo.heartbeat() else { continue };
+                // Through the wire format, as the runtime does.
+                let mut datagram = Vec::new();
+                encode(&beat, &mut datagram).unwrap_or_else(|e| panic!("{e}"));
                 for j in 0..self.nodes.len() {
                     let lost =
                         self.drops.contains(&(beat.node.clone(), self.nodes[j].name.clone()));
                     if j != i && self.running(j) && !lost {
-                        let actions = self.nodes[j].fo.heard(&beat, self.now);
+                        let heard = decode(&datagram).unwrap_or_else(|e| panic!("{e}"));
+                        let actions = self.nodes[j].fo.heard(heard, self.now);
                         self.apply(j, actions);
                     }
                 }

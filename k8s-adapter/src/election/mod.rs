@@ -7,6 +7,7 @@
 //! - [`order`]: MetalLB's order, `sha256(node + "#" + address)`, and the winners.
 //! - [`failover`]: a sans-IO state machine that moves addresses off a crashed node within
 //!   a dead interval of heartbeats on the segment, well before its Lease expires.
+//! - [`wire`]: the heartbeat datagram.
 //! - [`fallback`]: when a node joins the layer2 election of a pool it also announces with
 //!   BGP (its sessions for the pool are all down).
 //!
@@ -19,6 +20,7 @@ pub mod failover;
 pub mod fallback;
 pub mod membership;
 pub mod order;
+pub mod wire;
 
 pub use candidates::{FallbackView, candidates};
 pub use order::{AddressCandidates, assignments, elect, ordered};
