@@ -21,8 +21,9 @@
 //! - **Suspicion**: a watched peer silent for `dead_interval` (counted from its last
 //!   heartbeat, or from when it became watched) is suspected: it is not eligible, so the
 //!   next candidate in [`super::order`] takes its addresses. A suspicion ends when the
-//!   peer is heard again *and* `hold_down` has passed since it began, so a node with lossy
-//!   heartbeats moves at most once per `dead_interval + hold_down` and back.
+//!   peer is heard again (within the last heartbeat interval) *and* `hold_down` has
+//!   passed since it began, so a node with lossy heartbeats moves at most once per
+//!   `dead_interval + hold_down` and back.
 //! - **Yielding**: heartbeats name the sender's suspects. A node that hears itself named
 //!   (it hung, or its heartbeats get lost one way) yields: it stops announcing and says so
 //!   in its heartbeats, until every accuser's latest heartbeat stops naming it (or the
@@ -159,7 +160,8 @@ pub struct Failover {
     /// (yielding or listening, suspects) as last said, to send a heartbeat when they
     /// change.
     said: (bool, BTreeSet<String>),
-    /// The first event: a starting node listens for a dead interval before announcing.
+    /// When this node (last) became a member: it listens for up to a dead interval
+    /// before announcing.
     started: Option<Instant>,
     stopped: bool,
 }
@@ -351,6 +353,10 @@ impl Failover {
             return Vec::new();
         }
         let dead = self.timing.dead_interval;
+        // Listening starts when this node becomes a member (again).
+        if !self.live.contains(&self.me) {
+            self.started = None;
+        }
         let started = *self.started.get_or_insert(now);
         self.accusers.retain(|_, at| now.saturating_duration_since(*at) < dead);
         for (name, peer) in &mut self.peers {
@@ -369,9 +375,13 @@ impl Failover {
                 None if now.saturating_duration_since(last) >= dead => {
                     peer.suspected_since = Some(now);
                 }
+                // Cleared only while heard within the last interval: a peer whose link
+                // is failing again would miss our all-clear and take its addresses back
+                // while we still count it as yielding.
                 Some(at)
                     if peer.heard.is_some_and(|h| h > at)
-                        && now.saturating_duration_since(last) < dead
+                        && now.saturating_duration_since(last)
+                            <= self.timing.heartbeat_interval
                         && now.saturating_duration_since(at) >= self.timing.hold_down =>
                 {
                     peer.suspected_since = None;

@@ -555,3 +555,34 @@ fn join_and_candidate_change_move_only_what_they_must() {
     assert!(changed.iter().all(|a| **a == local), "{changed:?}");
     assert!(sim.moves_since(at).len() <= 2);
 }
+
+/// Lossy heartbeats: a node's heartbeats are lost 700 ms out of every second (longer than
+/// the dead interval) for 20 s. The hold-down bounds the flapping to one move away and
+/// back per `dead_interval + hold_down`, and there are never two announcers.
+#[test]
+fn lossy_heartbeats_flap_at_most_once_per_hold_down() {
+    let mut sim = Sim::new(&FOUR, 32);
+    sim.run_for(ms(2_000));
+    let before = sim.owners();
+    let lossy = before.values().next().cloned().unwrap_or_default();
+    let won = before.values().filter(|w| **w == lossy).count();
+    let start = sim.now - sim.t0;
+    for _ in 0..20 {
+        for other in FOUR.iter().filter(|n| **n != lossy) {
+            sim.drops.insert((lossy.clone(), (*other).to_owned()));
+        }
+        sim.run_for(ms(700));
+        sim.drops.clear();
+        sim.run_for(ms(300));
+    }
+    sim.run_for(ms(3_000));
+    assert_eq!(sim.owners(), before);
+    let t = timing();
+    let cycles = 23_000 / (t.dead_interval + t.hold_down).as_millis() + 1;
+    let moves = sim.moves_since(start).len();
+    // A move of one address is a Withdraw and an Announce; away and back is four.
+    let bound = won * 4 * usize::try_from(cycles).unwrap_or(usize::MAX);
+    assert!(moves <= bound, "{moves} moves for {won} addresses, bound {bound}");
+    assert!(moves > 0, "the loss was seen");
+    assert!(sim.doubled.is_empty(), "{:?}", sim.doubled);
+}

@@ -75,6 +75,84 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Resources, build, crd};
+
+    fn selector(key: &str, value: &str) -> crd::LabelSelector {
+        crd::LabelSelector {
+            match_labels: [(key.to_owned(), value.to_owned())].into(),
+            ..Default::default()
+        }
+    }
+
+    /// Pool `fb`; peers `tor-a` (every node), `tor-b` (rack=b); advertisement `to-a` of
+    /// fb to tor-a only, `from-edge` of fb from zone=edge nodes to all their peers.
+    fn config() -> Config {
+        let peer = |name: &str, address: &str, selectors| {
+            crd::BgpPeer::new(
+                name,
+                crd::BgpPeerSpec {
+                    my_asn: 64500,
+                    peer_asn: Some(64501),
+                    peer_address: address.into(),
+                    node_selectors: selectors,
+                    ..Default::default()
+                },
+            )
+        };
+        let adv = |name: &str, peers: Vec<String>, selectors| {
+            crd::BgpAdvertisement::new(
+                name,
+                crd::BgpAdvertisementSpec {
+                    ip_address_pools: vec!["fb".into()],
+                    node_selectors: selectors,
+                    peers,
+                    ..Default::default()
+                },
+            )
+        };
+        let built = build(&Resources {
+            pools: vec![crd::IpAddressPool::new(
+                "fb",
+                crd::IpAddressPoolSpec {
+                    addresses: vec!["198.51.100.0/24".into()],
+                    ..Default::default()
+                },
+            )],
+            peers: vec![
+                peer("tor-a", "192.0.2.1", vec![]),
+                peer("tor-b", "192.0.2.2", vec![selector("rack", "b")]),
+            ],
+            bgp_advertisements: vec![
+                adv("to-a", vec!["tor-a".into()], vec![]),
+                adv("from-edge", vec![], vec![selector("zone", "edge")]),
+            ],
+            ..Default::default()
+        });
+        assert!(built.errors.is_empty(), "{:?}", built.errors);
+        built.config
+    }
+
+    #[test]
+    fn pool_peers_follow_advertisements_and_node_selectors() {
+        let config = config();
+        let Some(pool) = config.pools.get("fb") else { panic!("no pool") };
+        let node = |labels: &[(&str, &str)]| NodeView {
+            name: "n".into(),
+            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            network_unavailable: false,
+        };
+        let cases: [(&[(&str, &str)], &[&str]); 4] = [
+            (&[], &["tor-a"]),
+            (&[("rack", "b")], &["tor-a"]),
+            (&[("zone", "edge")], &["tor-a"]),
+            (&[("zone", "edge"), ("rack", "b")], &["tor-a", "tor-b"]),
+        ];
+        for (labels, want) in cases {
+            let n = node(labels);
+            let got: Vec<&str> = pool_peers(&config, &n, pool).into_iter().collect();
+            assert_eq!(got, want, "{labels:?}");
+        }
+    }
 
     const HOLD: Duration = Duration::from_secs(5);
 
