@@ -141,7 +141,8 @@ mod tests {
             labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             network_unavailable: false,
         };
-        let cases: [(&[(&str, &str)], &[&str]); 4] = [
+        type Labels<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Labels, &[&str]); 4] = [
             (&[], &["tor-a"]),
             (&[("rack", "b")], &["tor-a"]),
             (&[("zone", "edge")], &["tor-a"]),
