@@ -3,8 +3,9 @@
 //!
 //! Leases alone cannot give sub-second crash failover within one write per second per
 //! node (a Lease that expires in under a second must be renewed several times a second).
-//! So, as VRRP does (RFC 9568 §6.4.2-6.4.3: a backup takes over after `Master_Down_Interval`
-//! of silence), every speaker that is a layer2 candidate sends a small heartbeat on the
+//! So, as VRRP does (RFC 9568, VRRPv3: a Backup router takes over when it has heard no
+//! advertisement from the Active router for about three advertisement intervals), every
+//! speaker that is a layer2 candidate sends a small heartbeat on the
 //! segment every `heartbeat_interval` ([`Heartbeat`]: its name, whether it yields, whom it
 //! suspects), and every candidate hears the others'. One heartbeat per node, not per
 //! address: a crash takes all of a node's addresses at once, and the segment's load grows
@@ -32,7 +33,9 @@
 //!   that resumes after a pause from announcing beside its successor.
 //! - **Own pauses**: when this process itself did not run (its timer fires more than a
 //!   heartbeat interval late), the silence it sees is its own: silence clocks restart
-//!   instead of suspecting everyone. A starting node listens for a dead interval before
+//!   instead of suspecting everyone; the same while the runtime reports this node's links
+//!   down ([`Failover::set_link`]), when it also withdraws and listens again on return. Accusations from a peer this node suspects are not
+//!   heeded (it could not hear us because it was gone). A starting node listens before
 //!   announcing (until it heard every watched peer, at most a dead interval), so that it
 //!   hears any suspicion of it first (a restart within its Lease); meanwhile it says it
 //!   yields. A peer is eligible only once heard, so a joining node's addresses stay with
@@ -45,8 +48,12 @@
 //! can have no announcer, never two (the crashed node is silent). One-way loss (A hears B,
 //! B does not hear A) ends with A yielding for as long as it lasts: stable, one announcer.
 //! A full partition of the segment leaves each side with its own announcer, which is what
-//! each side's clients need. A node that stops hearing everything (its own link down)
-//! keeps announcing into a link nobody hears; its Lease still decides when it leaves.
+//! each side's clients need. A node whose own link fails without the runtime noticing
+//! suspects everyone and claims every address into a link nobody hears; when the link
+//! comes back it drops each claim on hearing the owner (within one heartbeat interval),
+//! and yields its own addresses to whoever took them until the hold-down ends. A partial
+//! mesh where X and Y cannot hear each other but both can reach Z can leave X and Y both
+//! announcing an address they both stand for: the only case without one announcer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -160,9 +167,11 @@ pub struct Failover {
     /// (yielding or listening, suspects) as last said, to send a heartbeat when they
     /// change.
     said: (bool, BTreeSet<String>),
-    /// When this node (last) became a member: it listens for up to a dead interval
-    /// before announcing.
+    /// When this node (last) became a member with its links up: it listens for up to a
+    /// dead interval before announcing.
     started: Option<Instant>,
+    /// The runtime says this node's layer2 links are up ([`Failover::set_link`]).
+    link_up: bool,
     stopped: bool,
 }
 
@@ -181,6 +190,7 @@ impl Failover {
             armed: None,
             said: (false, BTreeSet::new()),
             started: None,
+            link_up: true,
             stopped: false,
         })
     }
@@ -240,14 +250,17 @@ impl Failover {
         if self.stopped {
             return Vec::new();
         }
-        let overdue = self.overdue(now);
+        let overdue = self.overdue(now) || !self.link_up;
         let Some(peer) = self.peers.get_mut(heartbeat.node) else { return Vec::new() };
         let routine = peer.heard.is_some()
             && peer.yielding == heartbeat.yielding
             && peer.suspected_since.is_none();
+        // A node we suspect was not heard by us: its view (that it cannot hear us) is no
+        // reason to yield, e.g. when its own link was down and comes back.
+        let credible = peer.suspected_since.is_none();
         peer.heard = Some(now);
         peer.yielding = heartbeat.yielding;
-        let accusation_changed = if heartbeat.suspects_node(&self.me) {
+        let accusation_changed = if credible && heartbeat.suspects_node(&self.me) {
             match self.accusers.get_mut(heartbeat.node) {
                 Some(at) => {
                     *at = now;
@@ -271,9 +284,19 @@ impl Failover {
         self.step(now)
     }
 
+    /// The runtime's view of this node's layer2 links (carrier, operational state): while
+    /// they are down, every peer is silent for reasons of ours, so nobody is suspected
+    /// (silence clocks restart), and this node announces nothing (it cannot be heard);
+    /// when they come back it listens as at a start, so it hears any suspicion of it
+    /// before announcing again.
+    pub fn set_link(&mut self, up: bool, now: Instant) -> Vec<Action> {
+        self.link_up = up;
+        self.step(now)
+    }
+
     /// The armed timer fired.
     pub fn timer(&mut self, now: Instant) -> Vec<Action> {
-        let paused = self.overdue(now);
+        let paused = self.overdue(now) || !self.link_up;
         // The runtime's timer is spent: arm again even for the same instant.
         self.armed = None;
         self.step_with(now, paused)
@@ -342,7 +365,7 @@ impl Failover {
     }
 
     fn step(&mut self, now: Instant) -> Vec<Action> {
-        let paused = self.overdue(now);
+        let paused = self.overdue(now) || !self.link_up;
         self.step_with(now, paused)
     }
 
@@ -354,7 +377,7 @@ impl Failover {
         }
         let dead = self.timing.dead_interval;
         // Listening starts when this node becomes a member (again).
-        if !self.live.contains(&self.me) {
+        if !self.live.contains(&self.me) || !self.link_up {
             self.started = None;
         }
         let started = *self.started.get_or_insert(now);
@@ -394,8 +417,11 @@ impl Failover {
         // interval: a peer that suspects it (it restarted before its Lease expired) says
         // so in its first heartbeat.
         let listening = now.saturating_duration_since(started) < dead
-            && self.peers.values().any(|p| p.watched_since.is_some() && p.heard.is_none());
-        let mine: BTreeSet<IpAddr> = if listening {
+            && self
+                .peers
+                .values()
+                .any(|p| p.watched_since.is_some() && p.heard.is_none_or(|h| h < started));
+        let mine: BTreeSet<IpAddr> = if listening || !self.link_up {
             BTreeSet::new()
         } else {
             self.order

@@ -586,3 +586,56 @@ fn lossy_heartbeats_flap_at_most_once_per_hold_down() {
     assert!(moves > 0, "the loss was seen");
     assert!(sim.doubled.is_empty(), "{:?}", sim.doubled);
 }
+
+/// A node's link fails for 3 s and comes back. Unnoticed (no carrier loss), it claims
+/// every address into the dead link, then drops the claims within a heartbeat interval of
+/// the link's return and gets its own addresses back after the hold-down. Noticed
+/// (`set_link(false)`), it suspects nobody, withdraws, and listens on return: never two
+/// announcers.
+#[test]
+fn own_link_failure_noticed_or_not() {
+    for noticed in [false, true] {
+        let mut sim = Sim::new(&FOUR, 32);
+        sim.run_for(ms(2_000));
+        let before = sim.owners();
+        let cut = before.values().next().cloned().unwrap_or_default();
+        let i = sim.index(&cut);
+        for other in FOUR.iter().filter(|n| **n != cut) {
+            sim.drops.insert((cut.clone(), (*other).to_owned()));
+            sim.drops.insert(((*other).to_owned(), cut.clone()));
+        }
+        if noticed {
+            let actions = sim.nodes[i].fo.set_link(false, sim.now);
+            sim.apply(i, actions);
+        }
+        sim.run_for(ms(3_000));
+        let claimed = sim.nodes[i].announced.len();
+        let own = before.values().filter(|w| **w == cut).count();
+        if noticed {
+            assert_eq!(claimed, 0, "claims nothing, withdraws its own");
+            assert!(own > 0);
+        } else {
+            assert_eq!(claimed, before.len(), "claims everything into the dead link");
+        }
+        // Claims into the dead link reach nobody: doubles count from the link's return.
+        sim.doubled.clear();
+        sim.drops.clear();
+        if noticed {
+            let actions = sim.nodes[i].fo.set_link(true, sim.now);
+            sim.apply(i, actions);
+        }
+        let back = sim.now - sim.t0;
+        sim.run_for(ms(4_000));
+        assert_eq!(sim.owners(), before, "noticed: {noticed}");
+        let interval = timing().heartbeat_interval;
+        assert!(!noticed || sim.doubled.is_empty(), "{:?}", sim.doubled);
+        assert!(
+            sim.doubled.iter().all(|t| *t >= back && *t <= back + interval + STEP),
+            "noticed {noticed}: {:?} after {back:?}",
+            sim.doubled
+        );
+        for name in FOUR.iter().filter(|n| **n != cut) {
+            assert!(!sim.nodes[sim.index(name)].fo.yielding(), "{name} never yields to it");
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The failover heartbeat on the wire: one UDP datagram per heartbeat interval per node,
 //! sent on each layer2 interface to a link-local multicast group (the runtime's choice of
 //! group and port; it needs no reply and crosses no router, like VRRP's advertisements,
-//! RFC 9568 §5.1).
+//! RFC 9568). Our own format, versioned: no standard covers this.
 //!
 //! ```text
 //!  0                   1                   2                   3
