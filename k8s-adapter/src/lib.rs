@@ -24,7 +24,10 @@
 //!
 //! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
 //! cached views) gives the paths per `BGPPeer` and the layer2 addresses; each peer's whole
-//! set goes to `bgpd` with `SetPaths`.
+//! set goes to `bgpd` with `SetPaths`. Layer2 addresses go through [`election`]: the
+//! candidates of every address, the node's own Lease, the failover state machine fed
+//! with Lease changes and segment heartbeats, whose announce set goes to `bgpd`
+//! (`k8s-adapter/ELECTION.md` lists the steps and knobs).
 
 pub mod allocator;
 pub mod config;

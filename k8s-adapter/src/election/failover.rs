@@ -79,7 +79,8 @@ pub struct FailoverTiming {
 impl Default for FailoverTiming {
     /// 200 ms / 600 ms / 2 s: three heartbeats may be lost before a takeover; a crash is
     /// detected 400-600 ms after it, leaving room under the 1 s goal for the takeover's
-    /// gratuitous ARP and the client's update. Five 60-byte frames per second per node.
+    /// gratuitous ARP and the client's update. Five frames of about 70 octets per second
+    /// per node.
     fn default() -> Self {
         Self {
             heartbeat_interval: Duration::from_millis(200),
@@ -195,7 +196,7 @@ impl Failover {
         })
     }
 
-    /// The layer2 addresses and their candidates changed ([`super::candidates`]).
+    /// The layer2 addresses and their candidates changed ([`super::candidates()`]).
     pub fn set_candidates(
         &mut self,
         addresses: &BTreeMap<IpAddr, AddressCandidates>,
@@ -252,9 +253,10 @@ impl Failover {
         }
         let overdue = self.overdue(now) || !self.link_up;
         let Some(peer) = self.peers.get_mut(heartbeat.node) else { return Vec::new() };
-        let routine = peer.heard.is_some()
-            && peer.yielding == heartbeat.yielding
-            && peer.suspected_since.is_none();
+        // Heard before, and since this node (re)started listening.
+        let known = peer.heard.is_some_and(|h| self.started.is_some_and(|s| h >= s));
+        let routine =
+            known && peer.yielding == heartbeat.yielding && peer.suspected_since.is_none();
         // A node we suspect was not heard by us: its view (that it cannot hear us) is no
         // reason to yield, e.g. when its own link was down and comes back.
         let credible = peer.suspected_since.is_none();

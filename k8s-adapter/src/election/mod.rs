@@ -2,7 +2,7 @@
 //!
 //! - [`membership`]: each speaker's own Lease (`coordination.k8s.io/v1`), the source of
 //!   truth for which nodes are alive; a clean stop deletes it so addresses move at once.
-//! - [`candidates`]: who may answer for each address (selectors, exclusion, ETP `Local`,
+//! - [`mod@candidates`]: who may answer for each address (selectors, exclusion, ETP `Local`,
 //!   fallback), the same from every node's view.
 //! - [`order`]: MetalLB's order, `sha256(node + "#" + address)`, and the winners.
 //! - [`failover`]: a sans-IO state machine that moves addresses off a crashed node within

@@ -22,7 +22,7 @@ pub type Rank = [u8; 32];
 pub struct AddressCandidates {
     /// The address whose text is hashed. MetalLB hashes the Service's first address for
     /// all of the Service's addresses, so both families of a dual-stack Service land on
-    /// the same node; [`super::candidates`] does the same.
+    /// the same node; [`super::candidates()`] does the same.
     pub key: IpAddr,
     /// Nodes that may answer for the address when alive (selected by an `L2Advertisement`,
     /// not excluded, hosting a ready endpoint under `externalTrafficPolicy: Local`).
