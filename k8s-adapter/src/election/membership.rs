@@ -9,7 +9,7 @@
 //! (every speaker computes it, [`super::order`]). The defaults write once per
 //! [`LeaseTiming::renew_every`] (5 s) per node, 0.2 writes/s, well under the one write per
 //! second per node we allow; [`LeaseKeeper`] enforces that bound even for the extra writes
-//! (fallback changes, renewals the failover asks for).
+//! (fallback changes, retries).
 //!
 //! A clean stop deletes the Lease first ([`LeaseKeeper::stop`]): every speaker's watch sees
 //! the deletion and re-elects at once, without waiting for expiry.
@@ -289,7 +289,7 @@ pub enum LeaseAction {
 }
 
 /// Keeps this node's Lease: renews every `renew_every`, writes sooner when the fallback
-/// pools change or the failover asks ([`LeaseKeeper::renew_soon`]), never more often than
+/// pools change or on request ([`LeaseKeeper::renew_soon`]), never more often than
 /// [`MIN_WRITE_GAP`].
 #[derive(Debug, Clone)]
 pub struct LeaseKeeper {
@@ -318,7 +318,8 @@ impl LeaseKeeper {
         })
     }
 
-    /// The fallback pools this node joined; a change is written soon.
+    /// The fallback pools this node joined; a change is written at the next
+    /// [`Self::poll`] the write budget allows (call it after this).
     pub fn set_fallback(&mut self, pools: BTreeSet<String>) {
         if pools != self.fallback {
             self.fallback = pools;
@@ -326,8 +327,8 @@ impl LeaseKeeper {
         }
     }
 
-    /// Renew as soon as the write budget allows (the failover clears a suspicion of this
-    /// node only after a renewal it sees).
+    /// Renew as soon as the write budget allows (e.g. when this node sees its own Lease
+    /// close to expiry after API trouble). Call [`Self::poll`] after it.
     pub fn renew_soon(&mut self) {
         self.urgent = true;
     }
