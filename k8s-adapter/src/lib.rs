@@ -5,7 +5,8 @@
 //! This crate's pure core, free of I/O so that it is table-tested:
 //! - [`config`]: our CRDs and MetalLB's legacy ConfigMap, validated into one [`config::Config`];
 //! - [`allocator`]: address allocation, rebuilt from Service statuses at start;
-//! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes.
+//! - [`speaker::announce`]: what this node announces, from Services, EndpointSlices and Nodes;
+//! - [`election`]: which node answers for each layer2 address, and fast failover.
 //!
 //! How the runtime loops use it:
 //!
@@ -23,8 +24,12 @@
 //!
 //! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
 //! cached views) gives the paths per `BGPPeer` and the layer2 addresses; each peer's whole
-//! set goes to `bgpd` with `SetPaths`.
+//! set goes to `bgpd` with `SetPaths`. Layer2 addresses go through [`election`]: the
+//! candidates of every address, the node's own Lease, the failover state machine fed
+//! with Lease changes and segment heartbeats, whose announce set goes to `bgpd`
+//! (`k8s-adapter/ELECTION.md` lists the steps and knobs).
 
 pub mod allocator;
 pub mod config;
+pub mod election;
 pub mod speaker;
