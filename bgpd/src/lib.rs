@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod fsm;
 pub mod instance;
+pub mod layer2;
 pub mod peer;
 pub mod rib;
 pub mod wire;
