@@ -86,6 +86,8 @@ pub struct Instance {
     /// Paths of API owners, originated into the RIB as `Source::Api`.
     api: ApiState,
     started: Instant,
+    /// The layer2 task, told about `[[layer2]]` changes on reload.
+    layer2: Option<crate::layer2::task::Handle>,
 }
 
 impl Instance {
@@ -109,7 +111,14 @@ impl Instance {
             export_due: false,
             api: ApiState::default(),
             started: Instant::now(),
+            layer2: None,
         }
+    }
+
+    /// Hands reloaded `[[layer2]]` entries to the layer2 task.
+    pub fn with_layer2(mut self, layer2: crate::layer2::task::Handle) -> Self {
+        self.layer2 = Some(layer2);
+        self
     }
 
     pub async fn run(mut self, mut receiver: mpsc::Receiver<InstanceEvent>) {
@@ -478,6 +487,12 @@ impl Instance {
         }
         for route in diff.routes_added.iter().chain(&diff.routes_changed) {
             self.originate(route);
+        }
+        if let Some(layer2) = &self.layer2
+            && (new.layer2 != self.config.layer2
+                || new.layer2_gratuitous != self.config.layer2_gratuitous)
+        {
+            let _ = layer2.configure(new.layer2.clone(), new.layer2_gratuitous).await;
         }
         self.config = new;
         self.pump_all();

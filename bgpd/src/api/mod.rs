@@ -16,6 +16,8 @@
 //! - [`service`]: the tonic service, which validates, asks the instance and
 //!   converts the answer;
 //! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
+//! - [`layer2`]: `Layer2Service` (layer2.proto), which validates and asks the
+//!   layer2 task (`crate::layer2::task`) rather than the instance;
 //! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
 //!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
 //!   state machine that the instance drives with the time passed in.
@@ -23,6 +25,7 @@
 pub mod convert;
 pub mod error;
 pub mod handler;
+pub mod layer2;
 pub mod listing;
 pub mod owners;
 pub mod peer;

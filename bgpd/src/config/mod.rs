@@ -24,8 +24,11 @@
 //! A TOML syntax error, a value of the wrong type or an unknown key stops the parser,
 //! so only the first of those is reported; semantic problems are all collected.
 //! Unknown keys are errors everywhere: a misspelt key must not silently fall back
-//! to a default, and later features (`[neighbors.graceful_restart]`, `[[layer2]]`,
+//! to a default, and later features (`[neighbors.graceful_restart]`,
 //! `global.state_dir`) will add their keys.
+//!
+//! `[[layer2]]` entries (`address`, `interfaces`) and `[layer2_gratuitous]`
+//! (`repeats`, `interval_ms`) configure the ARP/NDP responder (`crate::layer2`).
 //!
 //! # The typed result
 //!

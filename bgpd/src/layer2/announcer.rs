@@ -476,6 +476,20 @@ pub fn announceable(address: IpAddr) -> bool {
     }
 }
 
+/// `IFNAMSIZ` less its terminating zero.
+const MAX_INTERFACE_NAME: usize = 15;
+
+/// A Linux interface name: 1..=15 bytes, not `.` or `..`, no '/', ':' or
+/// whitespace (the kernel's `dev_valid_name`, plus ':' which only aliases
+/// use).
+pub fn valid_interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_INTERFACE_NAME
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
 #[cfg(test)]
 #[path = "announcer_tests.rs"]
 mod tests;
