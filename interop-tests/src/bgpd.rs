@@ -127,6 +127,8 @@ pub struct BgpdConfig {
     pub api_listen: String,
     pub neighbors: Vec<BgpdNeighbor>,
     pub routes: Vec<BgpdRoute>,
+    /// `[[layer2]]` entries: an address and the interfaces to answer ARP/NDP on.
+    pub layer2: Vec<(IpAddr, Vec<String>)>,
 }
 
 impl BgpdConfig {
@@ -142,7 +144,14 @@ impl BgpdConfig {
             api_listen: "127.0.0.1:50051".to_owned(),
             neighbors: Vec::new(),
             routes: Vec::new(),
+            layer2: Vec::new(),
         }
+    }
+
+    /// Adds a `[[layer2]]` entry.
+    pub fn layer2(mut self, address: IpAddr, interfaces: &[&str]) -> Self {
+        self.layer2.push((address, interfaces.iter().map(|s| (*s).to_owned()).collect()));
+        self
     }
 
     pub fn neighbor(mut self, neighbor: BgpdNeighbor) -> Self {
@@ -215,6 +224,11 @@ impl BgpdConfig {
             );
             let _ = writeln!(c, "local_pref = {}", r.local_pref);
             let _ = writeln!(c, "med = {}", r.med);
+        }
+        for (address, interfaces) in &self.layer2 {
+            let _ = writeln!(c, "\n[[layer2]]");
+            let _ = writeln!(c, "address = \"{address}\"");
+            let _ = writeln!(c, "interfaces = [{}]", quoted(&mut interfaces.iter().cloned()));
         }
         c
     }
