@@ -386,6 +386,21 @@ impl Announcer {
         }
     }
 
+    /// The addresses announced on each open link, sorted: the link threads
+    /// drop requests for anything else before bothering the owner.
+    pub fn link_targets(&self) -> BTreeMap<u32, Vec<IpAddr>> {
+        let mut targets: BTreeMap<u32, Vec<IpAddr>> =
+            self.open.keys().map(|link| (*link, Vec::new())).collect();
+        for (address, entry) in &self.entries {
+            for link in entry.bindings.iter().filter_map(|b| b.link) {
+                if let Some(list) = targets.get_mut(&link) {
+                    list.push(*address);
+                }
+            }
+        }
+        targets
+    }
+
     /// When [`Announcer::poll`] has work next.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.entries.values().flat_map(|e| e.bindings.iter().filter_map(|b| b.next)).min()

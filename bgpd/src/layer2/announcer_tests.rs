@@ -238,3 +238,19 @@ fn only_host_addresses_are_announceable() {
         assert!(!announceable(bad.parse().unwrap()), "{bad}");
     }
 }
+
+#[test]
+fn link_targets_follow_the_announcements() {
+    let now = Instant::now();
+    let (mut announcer, mut out) = setup(now);
+    announcer
+        .set("svc", &[announce(V4, &["eth0", "eth1"]), announce(V6, &["eth0"])], now, &mut out)
+        .unwrap();
+    let targets = announcer.link_targets();
+    assert_eq!(targets.get(&2), Some(&vec![V4, V6]));
+    assert_eq!(targets.get(&3), Some(&vec![V4]));
+    announcer.set("svc", &[announce(V6, &["eth0"])], now, &mut out).unwrap();
+    let targets = announcer.link_targets();
+    assert_eq!(targets.get(&2), Some(&vec![V6]));
+    assert_eq!(targets.get(&3), None, "eth1 closed");
+}

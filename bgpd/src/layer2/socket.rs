@@ -10,6 +10,7 @@
 //! never blocks a tokio worker.
 
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
 
@@ -17,7 +18,7 @@ use tokio::sync::mpsc as tokio_mpsc;
 
 use super::announcer::Frame;
 use super::arp::{ArpPacket, ETHERTYPE_ARP, MacAddress};
-use super::ndp::{ETHERTYPE_IPV6, NdpPacket};
+use super::ndp::{ETHERTYPE_IPV6, NdpMessage, NdpPacket};
 
 const SOL_PACKET: libc::c_int = 263;
 const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
@@ -68,6 +69,9 @@ const FILTER: [libc::sock_filter; 11] = {
 #[derive(Debug)]
 pub enum LinkCommand {
     Send(Frame),
+    /// The addresses announced on this link, sorted: requests for others are
+    /// dropped in the thread (the owner still decides for these).
+    Targets(Vec<IpAddr>),
     Join(MacAddress),
     Leave(MacAddress),
 }
@@ -220,6 +224,7 @@ fn run(
 ) {
     let fd = socket.as_raw_fd();
     let mut buffer = [0u8; RECEIVE_BUFFER];
+    let mut targets: Vec<IpAddr> = Vec::new();
     loop {
         let mut fds = [
             libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
@@ -242,6 +247,7 @@ fn run(
             loop {
                 match commands.try_recv() {
                     Ok(LinkCommand::Send(frame)) => send(fd, link, &frame),
+                    Ok(LinkCommand::Targets(list)) => targets = list,
                     Ok(LinkCommand::Join(group)) => membership(fd, link, group, true),
                     Ok(LinkCommand::Leave(group)) => membership(fd, link, group, false),
                     Err(mpsc::TryRecvError::Empty) => break,
@@ -249,7 +255,7 @@ fn run(
                 }
             }
         }
-        if fds[0].revents != 0 && !drain(fd, link, &mut buffer, &received) {
+        if fds[0].revents != 0 && !drain(fd, link, &mut buffer, &targets, &received) {
             return;
         }
     }
@@ -266,7 +272,13 @@ fn send(fd: RawFd, link: u32, frame: &Frame) {
 }
 
 /// Reads every queued frame; `false` when the owner is gone.
-fn drain(fd: RawFd, link: u32, buffer: &mut [u8], received: &tokio_mpsc::Sender<Received>) -> bool {
+fn drain(
+    fd: RawFd,
+    link: u32,
+    buffer: &mut [u8],
+    targets: &[IpAddr],
+    received: &tokio_mpsc::Sender<Received>,
+) -> bool {
     loop {
         // SAFETY: an all-zero sockaddr_ll is valid to be written into.
         let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -290,13 +302,18 @@ fn drain(fd: RawFd, link: u32, buffer: &mut [u8], received: &tokio_mpsc::Sender<
             continue;
         }
         let frame = &buffer[..length.min(buffer.len())];
-        let event = match ArpPacket::parse(frame) {
-            Ok(packet) => Received::Arp { link, packet },
+        let (event, target) = match ArpPacket::parse(frame) {
+            Ok(packet) => (Received::Arp { link, packet }, IpAddr::V4(packet.target_ip)),
             Err(_) => match NdpPacket::parse(frame) {
-                Ok(packet) => Received::Solicitation { link, packet },
-                Err(_) => continue,
+                Ok(packet @ NdpPacket { message: NdpMessage::Solicitation { target, .. }, .. }) => {
+                    (Received::Solicitation { link, packet }, IpAddr::V6(target))
+                }
+                _ => continue,
             },
         };
+        if targets.binary_search(&target).is_err() {
+            continue;
+        }
         if let Err(tokio_mpsc::error::TrySendError::Closed(_)) = received.try_send(event) {
             return false;
         }

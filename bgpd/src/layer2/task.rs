@@ -122,6 +122,7 @@ pub fn spawn(announcements: Vec<Announcement>, settings: GratuitousSettings) -> 
         actions: Vec::new(),
         dirty: Vec::new(),
         received: None,
+        targets: HashMap::new(),
     };
     tokio::spawn(task.run(queue, links, announcements));
     handle
@@ -152,6 +153,8 @@ struct Owner {
     actions: Vec<Action>,
     dirty: Vec<u32>,
     received: Option<mpsc::Sender<Received>>,
+    /// What each link thread was last told to accept.
+    targets: HashMap<u32, Vec<std::net::IpAddr>>,
 }
 
 impl Owner {
@@ -170,6 +173,7 @@ impl Owner {
         }
         self.set_config(configured);
         self.apply();
+        self.refresh_targets();
         loop {
             let deadline = self.announcer.next_deadline().map(Instant::from_std);
             tokio::select! {
@@ -188,13 +192,36 @@ impl Owner {
                 }
                 Some(state) = links.recv() => {
                     self.announcer.set_links(state, Instant::now().into_std(), &mut self.actions);
+                    self.apply();
+                    self.refresh_targets();
                 }
                 command = commands.recv() => match command {
-                    Some(command) => self.on_command(command),
+                    Some(command) => {
+                        self.on_command(command);
+                        self.apply();
+                        self.refresh_targets();
+                    }
                     None => return,
                 },
             }
             self.apply();
+        }
+    }
+
+    /// Tells each link thread which addresses to pass up, when that changed.
+    fn refresh_targets(&mut self) {
+        let targets = self.announcer.link_targets();
+        self.targets.retain(|link, _| targets.contains_key(link));
+        for (link, list) in targets {
+            if self.targets.get(&link) != Some(&list) {
+                self.targets.insert(link, list.clone());
+                queue(&self.threads, &mut self.dirty, link, LinkCommand::Targets(list));
+            }
+        }
+        for link in self.dirty.drain(..) {
+            if let Some(thread) = self.threads.get(&link) {
+                thread.wake();
+            }
         }
     }
 
