@@ -287,9 +287,7 @@ impl Announcer {
         let mut takeovers = Vec::new();
         for (address, entry) in &mut self.entries {
             for binding in &mut entry.bindings {
-                let link = self.links.get(&binding.interface).filter(|l| {
-                    l.up && !l.noarp && !l.mac.is_multicast() && l.mac != MacAddress::ZERO
-                });
+                let link = self.links.get(&binding.interface).filter(|l| usable(l));
                 let index = link.map(|l| l.index);
                 if index != binding.link {
                     binding.link = index;
@@ -310,12 +308,25 @@ impl Announcer {
                 }
             }
         }
-        let closed: Vec<u32> =
-            self.open.keys().filter(|l| !wanted.contains_key(l)).copied().collect();
+        // A link stays open while it is usable, even with nothing left to
+        // announce: the next takeover on it then needs no new socket and
+        // thread, only a wake-up, so its gratuitous frames leave at once.
+        // Its thread passes nothing up meanwhile (see `link_targets`).
+        let usable_links: BTreeSet<u32> =
+            self.links.values().filter(|l| usable(l)).map(|l| l.index).collect();
+        let closed: Vec<u32> = self
+            .open
+            .keys()
+            .filter(|l| !wanted.contains_key(l) && !usable_links.contains(l))
+            .copied()
+            .collect();
         for link in closed {
             self.open.remove(&link);
             self.macs.remove(&link);
             out.push(Action::Close { link });
+        }
+        for link in self.open.keys() {
+            wanted.entry(*link).or_default();
         }
         for (link, groups) in wanted {
             let joined = match self.open.get_mut(&link) {
@@ -473,6 +484,12 @@ impl Announcer {
             Some(_) => InterfaceStatus::Down,
         }
     }
+}
+
+/// Whether a link can carry ARP and NDP: up, not NOARP, with an Ethernet
+/// unicast address (loopback's is all zeros).
+fn usable(link: &LinkState) -> bool {
+    link.up && !link.noarp && !link.mac.is_multicast() && link.mac != MacAddress::ZERO
 }
 
 impl Binding {

@@ -139,17 +139,22 @@ fn arp_requests_for_announced_addresses_only() {
 }
 
 #[test]
-fn withdrawal_stops_answers_and_closes_the_link() {
+fn withdrawal_stops_answers_and_keeps_the_link_open_until_it_goes_down() {
     let now = Instant::now();
     let (mut announcer, mut out) = setup(now);
     announcer.set("svc", &[announce(V4, &["eth0"])], now, &mut out).unwrap();
     out.clear();
     let outcome = announcer.set("svc", &[], now, &mut out).unwrap();
     assert_eq!(outcome.removed, vec![V4]);
-    assert_eq!(out, vec![Action::Close { link: 2 }]);
+    assert!(out.is_empty(), "the link lingers for the next takeover: {out:?}");
     let IpAddr::V4(v4) = V4 else { unreachable!() };
     assert_eq!(announcer.on_arp(2, &request(v4)), None);
     assert_eq!(announcer.next_deadline(), None, "no repeats for a withdrawn address");
+    assert_eq!(announcer.link_targets().get(&2), Some(&vec![]), "its thread passes nothing up");
+    let mut down = link("eth0", 2);
+    down.up = false;
+    announcer.set_links(vec![down, link("eth1", 3)], now, &mut out);
+    assert_eq!(out, vec![Action::Close { link: 2 }]);
 }
 
 #[test]
@@ -228,6 +233,10 @@ fn groups_are_shared_and_left_with_the_last_address() {
     out.clear();
     announcer.set("svc", &[announce(V4, &["eth0"])], now, &mut out).unwrap();
     assert!(matches!(out[..], [Action::Leave { link: 2, .. }]), "{out:?}");
+    out.clear();
+    announcer.set("svc", &[announce(V4, &["eth1"])], now, &mut out).unwrap();
+    assert_eq!(out[0], Action::Open { link: 3 });
+    assert!(!out.iter().any(|a| matches!(a, Action::Close { .. })), "eth0 lingers: {out:?}");
 }
 
 #[test]
@@ -252,5 +261,5 @@ fn link_targets_follow_the_announcements() {
     announcer.set("svc", &[announce(V6, &["eth0"])], now, &mut out).unwrap();
     let targets = announcer.link_targets();
     assert_eq!(targets.get(&2), Some(&vec![V6]));
-    assert_eq!(targets.get(&3), None, "eth1 closed");
+    assert_eq!(targets.get(&3), Some(&vec![]), "eth1 lingers, accepting nothing");
 }
