@@ -34,6 +34,8 @@ use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 const VIP4: &str = "198.51.100.50";
 const VIP6: &str = "2001:db8::50";
 const OWNER: &str = "interop";
+/// The solicited-node group of `VIP6`, as `ip maddr` prints it.
+const SOLICITED: &str = "ff02::1:ff00:50";
 /// The API to answer after start, and a neighbour entry to change: both take milliseconds.
 const READY: Duration = Duration::from_secs(10);
 const MOVE: Duration = Duration::from_secs(5);
@@ -185,6 +187,12 @@ fn mac(namespace: &Namespace) -> String {
         .to_lowercase()
 }
 
+/// `ip maddr show dev eth0` in `namespace`.
+fn multicast_groups(namespace: &Namespace) -> String {
+    let output = namespace.ip(&["maddr", "show", "dev", "eth0"]).check("ip maddr");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// The client's neighbour entry for `address`: its MAC when it has one, and the whole line.
 fn neighbour(client: &Namespace, address: &str) -> (Option<String>, String) {
     let output = client.ip(&["neigh", "show", address, "dev", "eth0"]).check("ip neigh");
@@ -300,6 +308,8 @@ fn ipv6_address_moves_by_unsolicited_advertisement() {
     assert_eq!(ndisc(&lan.client, VIP6).as_deref(), Some(mac1.as_str()));
     let first = status(&node1, VIP6);
     assert!(first.requests_seen >= 1 && first.replies_sent >= 1, "{first:?}");
+    // The kernel joined the solicited-node group too, so MLD-snooping switches forward it.
+    assert!(multicast_groups(&lan.nodes[0]).contains(SOLICITED), "node1 joined {SOLICITED}");
 
     // 2. The client's kernel resolves it and keeps the entry.
     resolve(&lan.client, VIP6);
@@ -308,6 +318,14 @@ fn ipv6_address_moves_by_unsolicited_advertisement() {
     // 3. The move.
     assert_eq!(set(&node1, &[]).removed, [VIP6]);
     assert_eq!(set(&node2, &[VIP6]).added, [VIP6]);
+    let left = wait_until(
+        "node1 to leave the group",
+        MOVE,
+        POLL,
+        || (!multicast_groups(&lan.nodes[0]).contains(SOLICITED)).then_some(()),
+        || multicast_groups(&lan.nodes[0]),
+    );
+    left.check("node1 left the solicited-node group");
 
     // 4. The unsolicited NA with Override alone updates the entry.
     wait_for_neighbour(&lan.client, VIP6, &mac2, "the client's neighbour entry to point at node2");

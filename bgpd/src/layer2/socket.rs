@@ -197,7 +197,30 @@ fn open(link: u32) -> Result<OwnedFd, LinkError> {
     Ok(socket)
 }
 
-fn membership(fd: RawFd, link: u32, group: MacAddress, add: bool) {
+/// Joins or leaves a solicited-node group twice: on the packet socket
+/// (`PACKET_MR_MULTICAST`, so the interface's filter passes the group's
+/// frames up), and in the kernel's IPv6 stack on `mld`, so that the kernel
+/// sends MLD reports (RFC 3810) and switches that snoop MLD forward the
+/// group's solicitations to this port. The kernel does not answer them: the
+/// target is none of its addresses.
+fn membership(fd: RawFd, mld: Option<&socket2::Socket>, link: u32, group: MacAddress, add: bool) {
+    let [_, _, _, a, b, c] = group.0;
+    let v6_group =
+        std::net::Ipv6Addr::from([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, a, b, c]);
+    if let Some(mld) = mld {
+        let joined = if add {
+            mld.join_multicast_v6(&v6_group, link)
+        } else {
+            mld.leave_multicast_v6(&v6_group, link)
+        };
+        if let Err(error) = joined {
+            tracing::warn!(link, group = %v6_group, %error, add, "layer2: MLD membership failed");
+        }
+    }
+    packet_membership(fd, link, group, add);
+}
+
+fn packet_membership(fd: RawFd, link: u32, group: MacAddress, add: bool) {
     let mut address = [0u8; 8];
     address[..6].copy_from_slice(&group.0);
     let request = PacketMreq {
@@ -225,6 +248,11 @@ fn run(
     let fd = socket.as_raw_fd();
     let mut buffer = [0u8; RECEIVE_BUFFER];
     let mut targets: Vec<IpAddr> = Vec::new();
+    // Only for MLD reports; without it (no IPv6 in this kernel) the packet
+    // membership still works on segments that do not snoop MLD.
+    let mld = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::DGRAM, None)
+        .inspect_err(|error| tracing::warn!(link, %error, "layer2: no IPv6 socket for MLD"))
+        .ok();
     loop {
         let mut fds = [
             libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
@@ -248,8 +276,10 @@ fn run(
                 match commands.try_recv() {
                     Ok(LinkCommand::Send(frame)) => send(fd, link, &frame),
                     Ok(LinkCommand::Targets(list)) => targets = list,
-                    Ok(LinkCommand::Join(group)) => membership(fd, link, group, true),
-                    Ok(LinkCommand::Leave(group)) => membership(fd, link, group, false),
+                    Ok(LinkCommand::Join(group)) => membership(fd, mld.as_ref(), link, group, true),
+                    Ok(LinkCommand::Leave(group)) => {
+                        membership(fd, mld.as_ref(), link, group, false)
+                    }
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => return,
                 }
