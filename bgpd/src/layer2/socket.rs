@@ -349,3 +349,64 @@ fn drain(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the classic BPF program the way the kernel does, for the few
+    /// instructions it uses: the number of bytes to keep (0: dropped).
+    fn run_filter(frame: &[u8]) -> u32 {
+        let mut accumulator = 0u32;
+        let mut pc = 0;
+        loop {
+            let op = FILTER[pc];
+            let k = op.k as usize;
+            match op.code {
+                0x28 if k + 2 <= frame.len() => {
+                    accumulator = u32::from(u16::from_be_bytes([frame[k], frame[k + 1]]))
+                }
+                0x30 if k < frame.len() => accumulator = u32::from(frame[k]),
+                0x28 | 0x30 => return 0, // a load past the end drops the packet
+                0x15 => {
+                    let jump = if accumulator == op.k { op.jt } else { op.jf };
+                    pc += usize::from(jump);
+                }
+                0x06 => return op.k,
+                code => panic!("unexpected opcode {code:#x}"),
+            }
+            pc += 1;
+        }
+    }
+
+    #[test]
+    fn filter_passes_arp_requests_and_solicitations_only() {
+        let client = MacAddress([2, 0, 0, 0, 0, 0x0c]);
+        let address = std::net::Ipv4Addr::new(198, 51, 100, 50);
+        let mut arp = [0u8; 42];
+        ArpPacket::gratuitous_request(address, client).encode(&mut arp);
+        assert_eq!(run_filter(&arp), RECEIVE_BUFFER as u32, "ARP request");
+        ArpPacket::gratuitous_reply(address, client).encode(&mut arp);
+        assert_eq!(run_filter(&arp), 0, "ARP reply");
+
+        let target: std::net::Ipv6Addr = "2001:db8::50".parse().unwrap();
+        let mut ndp = [0u8; crate::layer2::ndp::NDP_FRAME_MAX];
+        let advertisement = NdpPacket::unsolicited_advertisement(target, client);
+        let length = advertisement.encode(&mut ndp);
+        assert_eq!(run_filter(&ndp[..length]), 0, "neighbour advertisement");
+        let solicitation = NdpPacket {
+            message: NdpMessage::Solicitation { target, source_link_address: Some(client) },
+            ..advertisement
+        };
+        let length = solicitation.encode(&mut ndp);
+        assert_eq!(run_filter(&ndp[..length]), RECEIVE_BUFFER as u32, "solicitation");
+
+        let mut ipv4 = arp.to_vec();
+        ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(run_filter(&ipv4), 0, "IPv4");
+        let mut tcp6 = ndp[..length].to_vec();
+        tcp6[20] = 6;
+        assert_eq!(run_filter(&tcp6), 0, "IPv6 but not ICMPv6");
+        assert_eq!(run_filter(&arp[..13]), 0, "runt");
+    }
+}
