@@ -8,6 +8,9 @@
 //!         ▲────────────────────────────────┘
 //! ```
 //!
+//! The layer2 task (`crate::layer2::task`) owns the ARP/NDP responder; the
+//! API's `Layer2Service` and the instance (on reload) send it messages.
+//!
 //! The gRPC API task sends `InstanceEvent::Api` requests, each with a oneshot
 //! for the answer; it never touches the RIB itself.
 //!
@@ -22,10 +25,12 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::api::layer2::Layer2Api;
 use crate::api::service::Service;
 use crate::api::transport::{self, ListenAddress, ServeError};
 use crate::config::{ApiListen, Config};
 use crate::instance::{Instance, InstanceEvent};
+use crate::layer2;
 use crate::peer::socket::{self, SocketError};
 
 /// Queue depth between the I/O tasks and the instance. Bounded, so a flood of
@@ -68,7 +73,9 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     let api = transport::bind(&address).await.map_err(DaemonError::Api)?;
     let bound = api.local_address().unwrap_or(address);
     let service = Service::new(events.clone(), vec![bound.to_string()]);
-    let (routes, _health) = transport::routes(service).await.map_err(DaemonError::Api)?;
+    let (routes, health) = transport::routes(service).await.map_err(DaemonError::Api)?;
+    let layer2 = layer2::task::spawn(config.layer2.clone(), config.layer2_gratuitous);
+    let routes = transport::add_layer2(routes, &health, Layer2Api::new(layer2.clone())).await;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         if let Err(error) = transport::serve(api, routes, async {
@@ -83,7 +90,7 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
 
     spawn_signal_task(events.clone()).map_err(DaemonError::Signals)?;
 
-    let instance = Instance::new(config, config_path, listeners, events);
+    let instance = Instance::new(config, config_path, listeners, events).with_layer2(layer2);
     instance.run(receiver).await;
     let _ = stop_api.send(());
     // In-flight calls may finish, but an idle client must not hold shutdown.

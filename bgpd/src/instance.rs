@@ -103,6 +103,8 @@ pub struct Instance {
     started: Instant,
     /// Graceful restart: restarting role and state file.
     gr: graceful::Graceful,
+    /// The layer2 task, told about `[[layer2]]` changes on reload.
+    layer2: Option<crate::layer2::task::Handle>,
 }
 
 impl Instance {
@@ -127,7 +129,14 @@ impl Instance {
             api: ApiState::default(),
             started: Instant::now(),
             gr: graceful::Graceful::default(),
+            layer2: None,
         }
+    }
+
+    /// Hands reloaded `[[layer2]]` entries to the layer2 task.
+    pub fn with_layer2(mut self, layer2: crate::layer2::task::Handle) -> Self {
+        self.layer2 = Some(layer2);
+        self
     }
 
     pub async fn run(mut self, mut receiver: mpsc::Receiver<InstanceEvent>) {
@@ -567,6 +576,12 @@ impl Instance {
         }
         for route in diff.routes_added.iter().chain(&diff.routes_changed) {
             self.originate(route);
+        }
+        if let Some(layer2) = &self.layer2
+            && (new.layer2 != self.config.layer2
+                || new.layer2_gratuitous != self.config.layer2_gratuitous)
+        {
+            let _ = layer2.configure(new.layer2.clone(), new.layer2_gratuitous).await;
         }
         self.config = new;
         self.pump_all();

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod fsm;
 pub mod gr;
 pub mod instance;
+pub mod layer2;
 pub mod peer;
 pub mod rib;
 pub mod wire;

@@ -155,6 +155,8 @@ pub struct BgpdConfig {
     pub state_dir: Option<PathBuf>,
     /// `global.selection_deferral_time`.
     pub selection_deferral_time: Option<u16>,
+    /// `[[layer2]]` entries: an address and the interfaces to answer ARP/NDP on.
+    pub layer2: Vec<(IpAddr, Vec<String>)>,
 }
 
 impl BgpdConfig {
@@ -172,7 +174,14 @@ impl BgpdConfig {
             routes: Vec::new(),
             state_dir: None,
             selection_deferral_time: None,
+            layer2: Vec::new(),
         }
+    }
+
+    /// Adds a `[[layer2]]` entry.
+    pub fn layer2(mut self, address: IpAddr, interfaces: &[&str]) -> Self {
+        self.layer2.push((address, interfaces.iter().map(|s| (*s).to_owned()).collect()));
+        self
     }
 
     pub fn state_dir(mut self, dir: &std::path::Path) -> Self {
@@ -262,6 +271,11 @@ impl BgpdConfig {
             );
             let _ = writeln!(c, "local_pref = {}", r.local_pref);
             let _ = writeln!(c, "med = {}", r.med);
+        }
+        for (address, interfaces) in &self.layer2 {
+            let _ = writeln!(c, "\n[[layer2]]");
+            let _ = writeln!(c, "address = \"{address}\"");
+            let _ = writeln!(c, "interfaces = [{}]", quoted(&mut interfaces.iter().cloned()));
         }
         c
     }

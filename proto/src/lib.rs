@@ -25,6 +25,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// name it.
 pub const BGP_SERVICE_NAME: &str = "ironlb.bgpd.v1.BgpService";
 
+/// Fully qualified name of the layer2 (ARP/NDP) service.
+pub const LAYER2_SERVICE_NAME: &str = "ironlb.bgpd.v1.Layer2Service";
+
 #[cfg(test)]
 mod tests {
     use prost::Message;
@@ -73,54 +76,74 @@ mod tests {
     #[test]
     fn every_element_of_the_proto_is_documented() {
         let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("decodes");
-        let file = set.file.iter().find(|f| f.package() == "ironlb.bgpd.v1").expect("our file");
-        let info = file.source_code_info.as_ref().expect("source info");
-        let documented = |path: &[i32]| {
-            info.location.iter().any(|l| {
-                l.path == path
-                    && (l.leading_comments.as_deref().is_some_and(|c| !c.trim().is_empty())
-                        || l.trailing_comments.as_deref().is_some_and(|c| !c.trim().is_empty()))
-            })
-        };
-        // Field numbers of FileDescriptorProto / DescriptorProto / ... in
-        // descriptor.proto: message_type 4, enum_type 5, service 6; field 2,
-        // nested_type 3, enum value 2, method 2.
         let mut missing = Vec::new();
-        for (m, message) in file.message_type.iter().enumerate() {
-            let m = m as i32;
-            if !documented(&[4, m]) {
-                missing.push(message.name().to_string());
-            }
-            for (f, field) in message.field.iter().enumerate() {
-                if !documented(&[4, m, 2, f as i32]) {
-                    missing.push(format!("{}.{}", message.name(), field.name()));
+        let files: Vec<_> = set.file.iter().filter(|f| f.package() == "ironlb.bgpd.v1").collect();
+        assert_eq!(files.len(), 2, "bgpd.proto and layer2.proto");
+        for file in files {
+            let info = file.source_code_info.as_ref().expect("source info");
+            let documented = |path: &[i32]| {
+                info.location.iter().any(|l| {
+                    l.path == path
+                        && (l.leading_comments.as_deref().is_some_and(|c| !c.trim().is_empty())
+                            || l.trailing_comments.as_deref().is_some_and(|c| !c.trim().is_empty()))
+                })
+            };
+            // Field numbers of FileDescriptorProto / DescriptorProto / ... in
+            // descriptor.proto: message_type 4, enum_type 5, service 6; field 2,
+            // nested_type 3, enum value 2, method 2.
+            for (m, message) in file.message_type.iter().enumerate() {
+                let m = m as i32;
+                if !documented(&[4, m]) {
+                    missing.push(message.name().to_string());
+                }
+                for (f, field) in message.field.iter().enumerate() {
+                    if !documented(&[4, m, 2, f as i32]) {
+                        missing.push(format!("{}.{}", message.name(), field.name()));
+                    }
                 }
             }
-        }
-        for (e, enumeration) in file.enum_type.iter().enumerate() {
-            let e = e as i32;
-            if !documented(&[5, e]) {
-                missing.push(enumeration.name().to_string());
-            }
-            for (v, value) in enumeration.value.iter().enumerate() {
-                if !documented(&[5, e, 2, v as i32]) {
-                    missing.push(value.name().to_string());
+            for (e, enumeration) in file.enum_type.iter().enumerate() {
+                let e = e as i32;
+                if !documented(&[5, e]) {
+                    missing.push(enumeration.name().to_string());
+                }
+                for (v, value) in enumeration.value.iter().enumerate() {
+                    if !documented(&[5, e, 2, v as i32]) {
+                        missing.push(value.name().to_string());
+                    }
                 }
             }
-        }
-        for (s, service) in file.service.iter().enumerate() {
-            let s = s as i32;
-            if !documented(&[6, s]) {
-                missing.push(service.name().to_string());
-            }
-            for (r, method) in service.method.iter().enumerate() {
-                if !documented(&[6, s, 2, r as i32]) {
-                    missing.push(format!("{}.{}", service.name(), method.name()));
+            for (s, service) in file.service.iter().enumerate() {
+                let s = s as i32;
+                if !documented(&[6, s]) {
+                    missing.push(service.name().to_string());
+                }
+                for (r, method) in service.method.iter().enumerate() {
+                    if !documented(&[6, s, 2, r as i32]) {
+                        missing.push(format!("{}.{}", service.name(), method.name()));
+                    }
                 }
             }
         }
         assert!(missing.is_empty(), "undocumented: {missing:?}");
     }
+
+    #[test]
+    fn layer2_service_is_in_the_descriptor_set() {
+        let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("decodes");
+        let file =
+            set.file.iter().find(|f| f.name() == "ironlb/bgpd/v1/layer2.proto").expect("layer2");
+        assert_eq!(file.package(), "ironlb.bgpd.v1");
+        let service = file.service.iter().find(|s| s.name() == "Layer2Service").expect("service");
+        let methods: Vec<&str> = service.method.iter().map(|m| m.name()).collect();
+        assert_eq!(methods, ["SetAnnouncements", "ListAnnouncements"]);
+        assert_eq!(
+            <v1::layer2_service_server::Layer2ServiceServer<Unimplemented> as tonic::server::NamedService>::NAME,
+            LAYER2_SERVICE_NAME
+        );
+    }
+
+    impl v1::layer2_service_server::Layer2Service for Unimplemented {}
 
     #[test]
     fn reflection_service_builds_from_the_descriptor_set() {

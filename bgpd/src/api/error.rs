@@ -59,6 +59,10 @@ pub enum ValidationError {
     Conflict { field: String, value: String, other: String, other_value: String },
     #[error("{field} {value:?} needs {other} to be set")]
     Requires { field: String, value: String, other: String },
+    #[error(
+        "{field} {value:?} is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)"
+    )]
+    InvalidInterface { field: String, value: String },
 }
 
 /// Which kind of address a field expected.
@@ -112,7 +116,8 @@ impl ValidationError {
             | ValidationError::InvalidOwner { field, .. }
             | ValidationError::NotBelow { field, .. }
             | ValidationError::Conflict { field, .. }
-            | ValidationError::Requires { field, .. } => field,
+            | ValidationError::Requires { field, .. }
+            | ValidationError::InvalidInterface { field, .. } => field,
         }
     }
 }

@@ -23,6 +23,8 @@
 //! - [`live`] and [`watch`]: owner leases, the grace timer's expiry and
 //!   `Watch` inside the instance; [`streams`]: the tasks that carry the
 //!   `Session` and `Watch` streams and the bulk client streams;
+//! - [`layer2`]: `Layer2Service` (layer2.proto), which validates and asks the
+//!   layer2 task (`crate::layer2::task`) rather than the instance;
 //! - [`owners`]: the owner bookkeeping (paths per owner, the diff of
 //!   `SetPaths`, leases and grace timers, graceful-restart re-sync) as a sans-IO
 //!   state machine that the instance drives with the time passed in.
@@ -30,6 +32,7 @@
 pub mod convert;
 pub mod error;
 pub mod handler;
+pub mod layer2;
 pub mod listing;
 pub mod live;
 pub mod owners;

@@ -2,7 +2,8 @@
 //! `127.0.0.1:50051`) or a Unix socket (`unix:/run/ironlb/bgpd.sock`, mode
 //! 0660 so that a group can be given access without opening a port), with the
 //! standard gRPC health service (`grpc.health.v1.Health`) and server
-//! reflection (`grpc.reflection.v1`) beside `BgpService`.
+//! reflection (`grpc.reflection.v1`) beside `BgpService` and
+//! `Layer2Service`.
 //!
 //! Generic over the `BgpService` implementation: the daemon plugs its
 //! handlers in; tests plug in a stub.
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ironlb_proto::bgpd::v1::bgp_service_server::{BgpService, BgpServiceServer};
+use ironlb_proto::bgpd::v1::layer2_service_server::{Layer2Service, Layer2ServiceServer};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::service::Routes;
@@ -148,6 +150,17 @@ pub async fn routes<S: BgpService>(service: S) -> Result<(Routes, HealthReporter
     let routes =
         Routes::new(BgpServiceServer::new(service)).add_service(health).add_service(reflection);
     Ok((routes, reporter))
+}
+
+/// Adds `Layer2Service` beside `BgpService` and marks it SERVING. Its
+/// messages are in the same descriptor set, so reflection already knows it.
+pub async fn add_layer2<L: Layer2Service>(
+    routes: Routes,
+    reporter: &HealthReporter,
+    layer2: L,
+) -> Routes {
+    reporter.set_service_status(ironlb_proto::LAYER2_SERVICE_NAME, ServingStatus::Serving).await;
+    routes.add_service(Layer2ServiceServer::new(layer2))
 }
 
 /// Serves `routes` on `listener` until `shutdown` completes, then lets

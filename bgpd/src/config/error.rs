@@ -176,6 +176,12 @@ pub enum Problem {
     NoListenAddresses,
     #[error("a passive neighbour waits for a connection, but global.listen_port = 0")]
     PassiveWithoutListener,
+    #[error("the unspecified, loopback, multicast and broadcast addresses belong to no one host")]
+    NotAnnounceable,
+    #[error("must name at least one interface")]
+    NoInterfaces,
+    #[error("is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)")]
+    InterfaceName,
 }
 
 /// Every error found in one configuration, in source order.

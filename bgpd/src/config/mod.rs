@@ -24,9 +24,12 @@
 //! A TOML syntax error, a value of the wrong type or an unknown key stops the parser,
 //! so only the first of those is reported; semantic problems are all collected.
 //! Unknown keys are errors everywhere: a misspelt key must not silently fall back
-//! to a default, and later features (`[[layer2]]`) will add their keys.
+//! to a default.
 //! Graceful restart has `[neighbors.graceful_restart]` and `global.state_dir`,
 //! `global.selection_deferral_time` (see `gr`).
+//!
+//! `[[layer2]]` entries (`address`, `interfaces`) and `[layer2_gratuitous]`
+//! (`repeats`, `interval_ms`) configure the ARP/NDP responder (`crate::layer2`).
 //!
 //! # The typed result
 //!

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+pub use crate::layer2::announcer::{Announcement, GratuitousSettings};
 use crate::wire::{Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin};
 
 /// BGP's registered port (RFC 4271 §8.2.1).
@@ -40,6 +41,10 @@ pub struct Config {
     pub api: Api,
     pub neighbors: Vec<Neighbor>,
     pub routes: Vec<StaticRoute>,
+    /// `[[layer2]]`: addresses answered for by ARP/NDP, in file order.
+    pub layer2: Vec<Announcement>,
+    /// `[layer2_gratuitous]`, defaults filled in.
+    pub layer2_gratuitous: GratuitousSettings,
 }
 
 impl Config {

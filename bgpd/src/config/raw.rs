@@ -25,6 +25,25 @@ pub(super) struct RawConfig {
     pub neighbors: Vec<Spanned<RawNeighbor>>,
     #[serde(default)]
     pub routes: Vec<Spanned<RawRoute>>,
+    #[serde(default)]
+    pub layer2: Vec<Spanned<RawLayer2>>,
+    pub layer2_gratuitous: Key<RawLayer2Gratuitous>,
+}
+
+/// `[[layer2]]`: one address announced by ARP/NDP on some interfaces.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLayer2 {
+    pub address: Key<String>,
+    pub interfaces: Key<StringList>,
+}
+
+/// `[layer2_gratuitous]`: how takeovers are announced.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLayer2Gratuitous {
+    pub repeats: Key<i64>,
+    pub interval_ms: Key<i64>,
 }
 
 #[derive(Debug, Deserialize)]

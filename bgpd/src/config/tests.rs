@@ -459,7 +459,11 @@ fn unknown_keys_are_rejected_with_their_position() {
             (7, 3),
             "unknown field `hold`",
         ),
-        (format!("{GLOBAL}[[layer2]]\ninterface = \"eth0\"\n"), (4, 3), "unknown field `layer2`"),
+        (
+            format!("{GLOBAL}[[layer2]]\ninterface = \"eth0\"\n"),
+            (5, 1),
+            "unknown field `interface`",
+        ),
         (
             format!(
                 "{GLOBAL}[[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65002\n[neighbors.graceful_restart]\nlong_lived = true\n"

@@ -53,11 +53,20 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     );
     let neighbors = validator.neighbors(&raw.neighbors, &defaults);
     let routes = validator.routes(&raw.routes);
+    let layer2 = validator.layer2(&raw.layer2);
+    let layer2_gratuitous = validator.layer2_gratuitous(raw.layer2_gratuitous.as_ref());
 
     let mut errors = validator.errors;
-    match (global, api, neighbors, routes) {
-        (Some(global), Some(api), Some(neighbors), Some(routes)) if errors.is_empty() => {
-            Ok(Config { global, api, neighbors, routes })
+    match (global, api, neighbors, routes, layer2, layer2_gratuitous) {
+        (
+            Some(global),
+            Some(api),
+            Some(neighbors),
+            Some(routes),
+            Some(layer2),
+            Some(layer2_gratuitous),
+        ) if errors.is_empty() => {
+            Ok(Config { global, api, neighbors, routes, layer2, layer2_gratuitous })
         }
         _ => {
             errors.sort_by_key(|e| e.location().map(|l| l.offset));
@@ -65,6 +74,9 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
         }
     }
 }
+
+#[path = "layer2.rs"]
+mod layer2;
 
 /// What a neighbour inherits from `[global]`.
 struct NeighborDefaults {

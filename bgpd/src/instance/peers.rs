@@ -83,6 +83,8 @@ impl Instance {
             api: self.config.api.clone(),
             neighbors: vec![n.clone()],
             routes: Vec::new(),
+            layer2: Vec::new(),
+            layer2_gratuitous: self.config.layer2_gratuitous,
         };
         let diff = ConfigDiff::between(&single(&old), &single(&neighbor));
         let Some(change) = diff.neighbors_changed.into_iter().next() else {

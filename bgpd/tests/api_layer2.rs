@@ -1,0 +1,282 @@
+//! `Layer2Service` against a real `bgpd` process: SetAnnouncements is
+//! declarative and validated, ListAnnouncements reports owners, interface
+//! states and counters, `[[layer2]]` config entries appear under the owner
+//! "config" and follow a SIGHUP reload. Interfaces used here either do not
+//! exist or cannot carry ARP (`lo`), so no frame ever leaves this host; the
+//! wire behaviour is proven in namespaces by interop-tests/tests/layer2.rs.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ironlb_proto::bgpd::v1;
+use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
+use tonic::transport::Channel;
+
+const READY_DEADLINE: Duration = Duration::from_secs(20);
+const GLOBAL: &str = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 0\n";
+const MISSING: &str = "ironlbnone0";
+
+struct Daemon {
+    child: Child,
+    directory: PathBuf,
+    config: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind port 0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Starts `bgpd` with `body` after `[global]` and waits until Layer2Service answers.
+async fn start(body: &str) -> (Daemon, Layer2ServiceClient<Channel>) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let directory = std::env::temp_dir().join(format!(
+        "bgpd-layer2-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+    let config = directory.join("bgpd.toml");
+    std::fs::write(&config, format!("{GLOBAL}{body}[api]\nlisten = \"{api}\"\n")).expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start bgpd");
+    let mut daemon = Daemon { child, directory, config };
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        interval.tick().await;
+        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
+            panic!("bgpd exited before its API was ready: {status}");
+        }
+        if let Ok(mut client) = Layer2ServiceClient::connect(format!("http://{api}")).await
+            && client.list_announcements(v1::ListAnnouncementsRequest {}).await.is_ok()
+        {
+            return (daemon, client);
+        }
+        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
+    }
+}
+
+fn request(owner: &str, entries: &[(&str, &[&str])]) -> v1::SetAnnouncementsRequest {
+    v1::SetAnnouncementsRequest {
+        owner: owner.into(),
+        announcements: entries
+            .iter()
+            .map(|(address, interfaces)| v1::Layer2Announcement {
+                address: (*address).into(),
+                interfaces: interfaces.iter().map(|s| (*s).into()).collect(),
+            })
+            .collect(),
+    }
+}
+
+async fn list(client: &mut Layer2ServiceClient<Channel>) -> Vec<v1::Layer2AnnouncementStatus> {
+    client
+        .list_announcements(v1::ListAnnouncementsRequest {})
+        .await
+        .expect("ListAnnouncements")
+        .into_inner()
+        .announcements
+}
+
+fn states(status: &v1::Layer2AnnouncementStatus) -> Vec<(String, v1::Layer2InterfaceState)> {
+    status
+        .interfaces
+        .iter()
+        .map(|i| (i.name.clone(), v1::Layer2InterfaceState::try_from(i.state).expect("known")))
+        .collect()
+}
+
+#[tokio::test]
+async fn set_announcements_is_declarative_and_listed_with_states() {
+    let (_daemon, mut client) = start("").await;
+    let answer = client
+        .set_announcements(request(
+            "svc",
+            &[("198.51.100.50", &[MISSING]), ("2001:db8::50", &[MISSING, "lo"])],
+        ))
+        .await
+        .expect("SetAnnouncements")
+        .into_inner();
+    assert_eq!(answer.added, ["198.51.100.50", "2001:db8::50"]);
+    assert!(answer.removed.is_empty() && answer.changed.is_empty());
+
+    let listed = list(&mut client).await;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].address, "198.51.100.50");
+    assert_eq!(listed[0].owner, "svc");
+    assert_eq!(states(&listed[0]), [(MISSING.to_string(), v1::Layer2InterfaceState::Missing)]);
+    // Loopback has no Ethernet address: it can carry no ARP, so it is never used.
+    assert_eq!(
+        states(&listed[1]),
+        [
+            (MISSING.to_string(), v1::Layer2InterfaceState::Missing),
+            ("lo".to_string(), v1::Layer2InterfaceState::Down)
+        ]
+    );
+    assert_eq!(listed[0].gratuitous_sent, 0, "nothing sent on a missing interface");
+
+    let answer = client
+        .set_announcements(request("svc", &[("2001:db8::50", &["lo"])]))
+        .await
+        .expect("second SetAnnouncements")
+        .into_inner();
+    assert_eq!(answer.removed, ["198.51.100.50"]);
+    assert_eq!(answer.changed, ["2001:db8::50"]);
+    assert!(answer.added.is_empty());
+
+    let answer = client
+        .set_announcements(request("svc", &[]))
+        .await
+        .expect("empty SetAnnouncements")
+        .into_inner();
+    assert_eq!(answer.removed, ["2001:db8::50"]);
+    assert!(list(&mut client).await.is_empty());
+}
+
+#[tokio::test]
+async fn another_owners_address_is_refused_and_nothing_changes() {
+    let (_daemon, mut client) = start("").await;
+    client
+        .set_announcements(request("a", &[("198.51.100.50", &[MISSING])]))
+        .await
+        .expect("owner a");
+    let status = client
+        .set_announcements(request(
+            "b",
+            &[("198.51.100.51", &[MISSING]), ("198.51.100.50", &[MISSING])],
+        ))
+        .await
+        .expect_err("held by a");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        status.message(),
+        "announcements[1].address \"198.51.100.50\" is announced for owner \"a\""
+    );
+    let listed = list(&mut client).await;
+    assert_eq!(listed.len(), 1, "198.51.100.51 was not added: {listed:?}");
+}
+
+#[tokio::test]
+async fn invalid_requests_name_the_field_and_value() {
+    let (_daemon, mut client) = start("").await;
+    let cases = [
+        (
+            request("svc", &[("198.51.100.256", &["eth0"])]),
+            "announcements[0].address \"198.51.100.256\"",
+        ),
+        (
+            request("svc", &[("198.51.100.50", &["eth0/1"])]),
+            "announcements[0].interfaces[0] \"eth0/1\"",
+        ),
+        (request("svc", &[("ff02::1", &["eth0"])]), "announcements[0].address \"ff02::1\""),
+        (request("bad owner", &[]), "owner \"bad owner\""),
+    ];
+    for (request, expected) in cases {
+        let status = client.set_announcements(request).await.expect_err("invalid");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with(expected), "{:?} vs {expected:?}", status.message());
+    }
+    assert!(list(&mut client).await.is_empty());
+}
+
+#[tokio::test]
+async fn config_entries_belong_to_config_and_follow_a_reload() {
+    let entry = |address: &str| {
+        format!("[[layer2]]\naddress = \"{address}\"\ninterfaces = [\"{MISSING}\"]\n")
+    };
+    let (daemon, mut client) = start(&entry("198.51.100.60")).await;
+    let listed = list(&mut client).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].address.as_str(), listed[0].owner.as_str()), ("198.51.100.60", "config"));
+
+    let api_line = std::fs::read_to_string(&daemon.config)
+        .expect("config")
+        .lines()
+        .find(|l| l.starts_with("listen ="))
+        .map(str::to_string)
+        .expect("api listen");
+    let reloaded =
+        format!("{GLOBAL}{}{}[api]\n{api_line}\n", entry("198.51.100.61"), entry("2001:db8::61"));
+    std::fs::write(&daemon.config, reloaded).expect("rewrite config");
+    let pid = i32::try_from(daemon.child.id()).expect("pid fits");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        interval.tick().await;
+        let addresses: Vec<String> =
+            list(&mut client).await.into_iter().map(|s| s.address).collect();
+        if addresses == ["198.51.100.61", "2001:db8::61"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reload not applied: {addresses:?}");
+    }
+}
+
+#[tokio::test]
+async fn layer2_service_is_healthy_and_reflected() {
+    let (daemon, _client) = start("").await;
+    let text = std::fs::read_to_string(&daemon.config).expect("config");
+    let api = text
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("api address")
+        .to_string();
+    let channel = Channel::from_shared(format!("http://{api}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let request = tonic_health::pb::HealthCheckRequest {
+        service: ironlb_proto::LAYER2_SERVICE_NAME.to_string(),
+    };
+    let answer = health.check(request).await.expect("health check").into_inner();
+    assert_eq!(
+        answer.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            ironlb_proto::LAYER2_SERVICE_NAME.to_string(),
+        )),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = answers.message().await.expect("an answer").expect("a message");
+    let Some(MessageResponse::FileDescriptorResponse(files)) = answer.message_response else {
+        panic!("no file for Layer2Service: {answer:?}");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+}
