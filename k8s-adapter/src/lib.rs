@@ -27,4 +27,7 @@
 
 pub mod allocator;
 pub mod config;
+pub mod controller;
+pub mod events;
 pub mod speaker;
+pub mod watch;
