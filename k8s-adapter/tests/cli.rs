@@ -120,11 +120,33 @@ fn deploy_crds_yaml_is_the_generated_one() {
         file == String::from_utf8_lossy(&out.stdout),
         "deploy/crds.yaml is stale: cargo run -p k8s-adapter -- crds > deploy/crds.yaml"
     );
-    let all =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/ironlb.yaml"))
-            .expect("deploy/ironlb.yaml");
-    assert!(
-        all.contains(file.trim_start_matches("---\n")),
-        "deploy/ironlb.yaml lacks the current CRDs"
-    );
+}
+
+/// `deploy/ironlb.yaml` holds every part as it is now (deploy/build.sh concatenates them).
+#[test]
+fn all_in_one_manifest_is_up_to_date() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+    let all = std::fs::read_to_string(format!("{dir}/ironlb.yaml")).expect("deploy/ironlb.yaml");
+    for part in ["namespace", "crds", "rbac", "controller", "speaker"] {
+        let text = std::fs::read_to_string(format!("{dir}/{part}.yaml")).expect("part");
+        assert!(
+            all.contains(text.trim_start_matches("---\n")),
+            "deploy/ironlb.yaml lacks the current {part}.yaml: run deploy/build.sh"
+        );
+    }
+    // Every document parses.
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&all).expect("YAML stream");
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    for kind in [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ClusterRole",
+        "Role",
+        "Deployment",
+        "DaemonSet",
+        "ConfigMap",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} in deploy/ironlb.yaml");
+    }
 }
