@@ -263,7 +263,9 @@ async fn serve(
         Verb::Get => run(store, res, verb, move |s| s.get(res, ns.as_deref(), &name)).await,
         Verb::List => {
             let f = filter(ns, query)?;
-            run(store, res, verb, move |s| Ok(s.list(res, &f))).await
+            let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());
+            let cont = query.get("continue").map(str::to_owned);
+            run(store, res, verb, move |s| s.list(res, &f, limit, cont.as_deref())).await
         }
         Verb::DeleteCollection => {
             let f = filter(ns, query)?;
@@ -374,10 +376,14 @@ async fn watch(
     let opened = store
         .call(move |s| {
             let resource = s.resource_name(res);
-            if let Some(e) = s.hooks.on_request(&resource, Verb::Watch) {
-                return Err(e);
+            match s.hooks.on_request(&resource, Verb::Watch) {
+                // An injected 410 comes the way the real server sends it: in the stream.
+                Some(e) if e.code() == 410 => {
+                    Ok(Err(ApiError::Gone { requested: from.unwrap_or(0), oldest: s.rv() + 1 }))
+                }
+                Some(e) => Err(e),
+                None => Ok(s.watch(res, f, from, bookmarks, initial)),
             }
-            Ok(s.watch(res, f, from, bookmarks, initial))
         })
         .await
         .map_err(|_| ApiError::Injected { plural: String::new(), code: 503 })??;

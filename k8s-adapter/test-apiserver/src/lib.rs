@@ -55,6 +55,10 @@ pub struct Options {
     /// The cluster's Service IP families, primary first: `["IPv4"]` (default), `["IPv6"]`, or
     /// both for a dual-stack cluster. Services get `spec.ipFamilies` and cluster IPs from it.
     pub ip_families: Vec<String>,
+    /// Where to listen. The default, `127.0.0.1:0`, serves this process only; an end-to-end test
+    /// whose controller or speaker runs in another network namespace binds an address reachable
+    /// from there (a veth address) and hands them [`TestApiServer::kubeconfig`].
+    pub listen: SocketAddr,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             enforce_namespaces: true,
             resources: Vec::new(),
             ip_families: vec!["IPv4".to_owned()],
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -72,8 +77,8 @@ impl Default for Options {
 /// Errors of the test-side API.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("binding 127.0.0.1:0: {0}")]
-    Bind(#[source] std::io::Error),
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Stopped(#[from] Stopped),
     #[error("no resource type is registered for apiVersion {api_version:?} kind {kind:?}")]
@@ -161,9 +166,10 @@ impl TestApiServer {
             store.register(rt);
         }
         let (handle, store_task) = StoreHandle::spawn(store);
-        let listener =
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(ServerError::Bind)?;
-        let addr = listener.local_addr().map_err(ServerError::Bind)?;
+        let listen = opts.listen;
+        let bind_err = |source| ServerError::Bind { addr: listen, source };
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
         let app = axum::Router::new().fallback(handlers::handle).with_state(handle.clone());
         let http_task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -198,6 +204,18 @@ impl TestApiServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A kubeconfig (YAML) for processes that find their API server through `KUBECONFIG`:
+    /// no credentials, namespace `default`, server [`TestApiServer::url`] or `server` when given
+    /// (e.g. `http://192.0.2.1:PORT` for a process in another network namespace).
+    pub fn kubeconfig(&self, server: Option<&str>) -> String {
+        let server = server.unwrap_or(&self.url);
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {server}\n\
+             users:\n- name: test\n  user: {{}}\ncontexts:\n- name: test\n  context:\n    cluster: test\n\
+             \x20   user: test\n    namespace: default\ncurrent-context: test\n"
+        )
     }
 
     /// A kube client for this server, default namespace `default`, over plain HTTP.
@@ -236,7 +254,7 @@ impl TestApiServer {
     }
 
     /// Creates an object as given, status included (the type comes from apiVersion and kind,
-    /// the namespace from metadata).
+    /// the namespace from metadata, `default` when absent).
     pub async fn insert(&self, obj: Value) -> Result<Value, ServerError> {
         self.store
             .call(move |s| {
@@ -245,7 +263,8 @@ impl TestApiServer {
                     obj["apiVersion"].as_str().unwrap_or(""),
                     obj["kind"].as_str().unwrap_or(""),
                 )?;
-                let ns = obj["metadata"]["namespace"].as_str().map(str::to_owned);
+                let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
+                let ns = s.registry.get(res).namespaced.then_some(ns);
                 Ok(s.create(res, ns.as_deref(), obj, &test_opts())?)
             })
             .await?

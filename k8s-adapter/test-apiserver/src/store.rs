@@ -95,6 +95,23 @@ fn set_meta(obj: &mut Value, key: &str, v: Value) {
     }
 }
 
+/// A continue token: the last key served, hex-encoded so it is opaque and URL-safe.
+fn encode_continue((ns, name): &Key) -> String {
+    format!("{ns}/{name}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_continue(token: &str) -> Result<Key, ApiError> {
+    let bad = || ApiError::BadRequest { message: format!("invalid continue token {token:?}") };
+    let bytes: Vec<u8> = (0..token.len())
+        .step_by(2)
+        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (ns, name) = text.split_once('/').ok_or_else(bad)?;
+    Ok((ns.to_owned(), name.to_owned()))
+}
+
 impl Store {
     pub(crate) fn new(
         window: usize,
@@ -194,16 +211,47 @@ impl Store {
         self.objects[res].values().map(|s| &s.obj).filter(move |o| filter.matches(o))
     }
 
-    /// A `<Kind>List` at the current resourceVersion.
-    pub(crate) fn list(&self, res: ResId, filter: &Filter) -> Value {
-        let items: Vec<Value> = self.select(res, filter).cloned().collect();
+    /// A `<Kind>List` at the current resourceVersion, paged by `limit` and `continue` as
+    /// upstream (the token names the last key served; later pages see the current state rather
+    /// than a snapshot, a documented difference).
+    pub(crate) fn list(
+        &self,
+        res: ResId,
+        filter: &Filter,
+        limit: Option<usize>,
+        cont: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let after = match cont.filter(|c| !c.is_empty()) {
+            Some(token) => Some(decode_continue(token)?),
+            None => None,
+        };
+        let mut items = Vec::new();
+        let mut next = None;
+        let mut last: Option<&Key> = None;
+        let candidates =
+            self.objects[res].iter().filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a));
+        for (key, stored) in candidates {
+            if !filter.matches(&stored.obj) {
+                continue;
+            }
+            if limit.is_some_and(|l| l > 0 && items.len() == l) {
+                next = last.map(encode_continue);
+                break;
+            }
+            items.push(stored.obj.clone());
+            last = Some(key);
+        }
         let rt = self.rt(res);
-        json!({
+        let mut meta = json!({ "resourceVersion": self.rv.to_string() });
+        if let (Some(token), Some(m)) = (next, meta.as_object_mut()) {
+            m.insert("continue".to_owned(), json!(token));
+        }
+        Ok(json!({
             "kind": format!("{}List", rt.kind),
             "apiVersion": rt.api_version(),
-            "metadata": { "resourceVersion": self.rv.to_string() },
+            "metadata": meta,
             "items": items,
-        })
+        }))
     }
 
     /// Opens a watch from `from` (None or 0: synthetic ADDED for current objects first).

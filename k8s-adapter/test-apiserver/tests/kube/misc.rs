@@ -49,7 +49,14 @@ async fn label_and_field_selectors() {
     assert_eq!(names(ListParams::default().labels("app,tier=front")).await, "a");
     assert_eq!(names(ListParams::default().fields("metadata.name=b")).await, "b");
     assert_eq!(names(ListParams::default().fields("metadata.name!=b")).await, "a,c");
-    assert_eq!(names(ListParams::default().limit(1)).await, "a,b,c");
+    let page = default.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    let token = page.metadata.continue_.clone().unwrap();
+    let rest = default.list(&ListParams::default().limit(2).continue_token(&token)).await.unwrap();
+    assert_eq!(rest.items.iter().map(|s| s.name_any()).collect::<Vec<_>>(), ["c"]);
+    assert!(rest.metadata.continue_.is_none_or(|c| c.is_empty()));
+    let bad = default.list(&ListParams::default().continue_token("zz")).await;
+    assert_eq!(code(bad), 400);
     assert_eq!(code(default.list(&ListParams::default().labels("app in (x")).await), 400);
 
     let all: Api<Service> = Api::all(client);
@@ -171,4 +178,19 @@ async fn discovery_and_version() {
     let discovery = Discovery::new(client).run().await.unwrap();
     assert!(discovery.has_group("ironlb.io"));
     assert!(discovery.has_group("coordination.k8s.io"));
+}
+
+#[tokio::test]
+async fn kubeconfig_points_at_the_server() {
+    let (server, _client) = setup().await;
+    let yaml = server.kubeconfig(None);
+    let kc = kube::config::Kubeconfig::from_yaml(&yaml).unwrap();
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(config.cluster_url.to_string().trim_end_matches('/'), server.url());
+    assert_eq!(config.default_namespace, "default");
+    let other = server.kubeconfig(Some("http://192.0.2.1:6443"));
+    assert!(other.contains("server: http://192.0.2.1:6443"));
 }

@@ -83,7 +83,10 @@ async fn watcher_relists_after_410_gone() {
     // While the client is not reading: its stream ends, an event it never sees happens, and the
     // history is compacted past it, so re-watching from its resourceVersion is 410 Gone.
     server.close_watches().await.unwrap();
-    server.insert(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "missed", "namespace": "default"}})).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "missed"}}))
+        .await
+        .unwrap();
     server.compact().await.unwrap();
     let mut seen = Vec::new();
     while seen.last().map(String::as_str) != Some("done") {
@@ -198,4 +201,22 @@ async fn a_thousand_objects_reach_the_watcher() {
     }
     writer.await.unwrap();
     assert_eq!(server.list("v1", "ConfigMap", Some("default")).await.unwrap().len(), 1000);
+}
+
+#[tokio::test]
+async fn injected_410_on_watch_makes_the_watcher_relist() {
+    let (server, client) = setup().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &cm("a")).await.unwrap();
+    let failure = ironlb_test_apiserver::Failure::code(410).on("configmaps").verb(Verb::Watch);
+    server.inject_failure(failure).await.unwrap();
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut seen = Vec::new();
+    while seen.iter().filter(|s| *s == "done").count() < 2 {
+        seen.push(describe(&next(&mut stream).await));
+    }
+    let rest: Vec<&str> =
+        seen.iter().filter(|s| !s.starts_with("error")).map(String::as_str).collect();
+    assert_eq!(rest, ["init", "init+a", "done", "init", "init+a", "done"], "{seen:?}");
+    assert_eq!(server.request_count("configmaps", Verb::List).await.unwrap(), 2);
 }
