@@ -139,3 +139,33 @@ async fn bad_input_is_reported_and_disturbs_nothing_else() {
     wait_ingress(&server, "default", "late", &["198.51.100.11"]).await;
     controller.abort();
 }
+
+/// A pool that shrinks under a Service moves it to an address still in the pool; a status
+/// write that fails is retried until it lands.
+#[tokio::test]
+async fn shrinking_pool_moves_the_service_and_failed_writes_are_retried() {
+    let server = server().await;
+    server.insert(pool("p", &["198.51.100.10-198.51.100.20"])).await.unwrap();
+    server.insert(lb_service("default", "a", json!({}))).await.unwrap();
+    let controller = start(&server, "shrink", false);
+    wait_ingress(&server, "default", "a", &["198.51.100.10"]).await;
+
+    server
+        .inject_failure(
+            ironlb_test_apiserver::Failure::code(500)
+                .on("services")
+                .verb(ironlb_test_apiserver::Verb::Patch)
+                .times(2),
+        )
+        .await
+        .unwrap();
+    server
+        .modify("ironlb.io/v1beta1", "IPAddressPool", Some(NS), "p", |o| {
+            o["spec"]["addresses"] = json!(["198.51.100.12-198.51.100.20"]);
+        })
+        .await
+        .unwrap();
+    wait_ingress(&server, "default", "a", &["198.51.100.12"]).await;
+    wait_event(&server, "Service", "a", "IPAllocated", "198.51.100.12").await;
+    controller.abort();
+}
