@@ -85,12 +85,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     sources.ready().await;
 
     let events = Events::new(client, "ironlb.io/speaker", Some(options.node_name.clone()));
-    let mut speaker = Speaker {
-        options: options.clone(),
-        config: load(&sources),
-        announced: BTreeMap::new(),
-        events: events.clone(),
-    };
+    let mut speaker = Speaker { options: options.clone(), config: load(&sources) };
     let first = speaker.compute(&services, &slices, &nodes);
     let (desired_tx, desired_rx) = watch::channel(Arc::new(first.0));
     let client_options = ClientOptions {
@@ -99,8 +94,10 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         marker: peer_marker(&options.node_name),
         grace: options.grace,
     };
-    tokio::spawn(client::run(client_options, desired_rx, events));
-    speaker.publish_visibility(first.1, &services).await;
+    tokio::spawn(client::run(client_options, desired_rx, events.clone()));
+    // Events go from their own task, so that publishing them never delays the next push.
+    let (visible_tx, visible_rx) = watch::channel(first.1);
+    tokio::spawn(visibility(visible_rx, services.clone(), events, options.node_name.clone()));
 
     while let Some(batch) = drain(&mut rx).await {
         if batch.config || batch.resync {
@@ -115,7 +112,14 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
                 true
             }
         });
-        speaker.publish_visibility(announced, &services).await;
+        visible_tx.send_if_modified(|current| {
+            if *current == announced {
+                false
+            } else {
+                *current = announced;
+                true
+            }
+        });
     }
     Err(SpeakerError::WatchesEnded)
 }
@@ -135,9 +139,6 @@ fn load(sources: &ConfigSources) -> Config {
 struct Speaker {
     options: SpeakerOptions,
     config: Config,
-    /// Services this node announces, with the peers it announces them to.
-    announced: BTreeMap<ServiceKey, BTreeSet<String>>,
-    events: Events,
 }
 
 impl Speaker {
@@ -171,35 +172,43 @@ impl Speaker {
             .collect();
         (Desired { state, services: refs }, announced)
     }
+}
 
-    /// Events for the Services this node started or stopped announcing.
-    async fn publish_visibility(
-        &mut self,
-        announced: BTreeMap<ServiceKey, BTreeSet<String>>,
-        services: &Store<Service>,
-    ) {
-        let node = &self.options.node_name;
-        for (key, peers) in &announced {
-            if self.announced.get(key) == Some(peers) {
+/// Publishes Events for the Services this node starts or stops announcing (per BGPPeer
+/// set), from the newest announced map; intermediate maps are skipped.
+async fn visibility(
+    mut announced: watch::Receiver<BTreeMap<ServiceKey, BTreeSet<String>>>,
+    services: Store<Service>,
+    events: Events,
+    node: String,
+) {
+    let mut published: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
+    loop {
+        let now = announced.borrow_and_update().clone();
+        let lookup = |key: &ServiceKey| {
+            services
+                .get(&kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace))
+        };
+        for (key, peers) in &now {
+            if published.get(key) == Some(peers) {
                 continue;
             }
-            let reference =
-                kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace);
-            if let Some(svc) = services.get(&reference) {
+            if let Some(svc) = lookup(key) {
                 let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
                 let note = format!("announced from node {node} over BGP to {}", peers.join(", "));
-                self.events.normal(&svc.object_ref(&()), ANNOUNCING, "Announce", note).await;
+                events.normal(&svc.object_ref(&()), ANNOUNCING, "Announce", note).await;
             }
         }
-        for key in self.announced.keys().filter(|k| !announced.contains_key(*k)) {
-            let reference =
-                kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace);
-            if let Some(svc) = services.get(&reference) {
+        for key in published.keys().filter(|k| !now.contains_key(*k)) {
+            if let Some(svc) = lookup(key) {
                 let note = format!("no longer announced from node {node}");
-                self.events.normal(&svc.object_ref(&()), WITHDRAWN, "Withdraw", note).await;
+                events.normal(&svc.object_ref(&()), WITHDRAWN, "Withdraw", note).await;
             }
         }
-        self.announced = announced;
+        published = now;
+        if announced.changed().await.is_err() {
+            return;
+        }
     }
 }
 
