@@ -22,8 +22,18 @@
 //! Errors carry `reason()` strings for Events and the Service condition.
 //!
 //! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
-//! cached views) gives the paths per `BGPPeer` and the layer2 addresses; each peer's whole
-//! set goes to `bgpd` with `SetPaths`.
+//! cached views) gives the paths per `BGPPeer` and the layer2 addresses;
+//! [`speaker::bgpd::bgpd_state`] turns them into bgpd's peers and one path set for
+//! `SetPaths`.
+//!
+//! The runtime around the core:
+//! - [`watch`]: reflectors whose changes arrive as triggers on one channel, drained in
+//!   batches (coalescing without delays), and the config caches;
+//! - [`controller`]: leader election, then [`controller::reconcile`] (allocate, status,
+//!   condition, Events) with [`controller::status`] as the pure status diff;
+//! - [`speaker::runtime`] (the loop) and [`speaker::client`] (the bgpd link: Session lease,
+//!   peers, `SetPaths`, reconnect and full re-sync);
+//! - [`events`]: Kubernetes Events for both.
 
 pub mod allocator;
 pub mod config;

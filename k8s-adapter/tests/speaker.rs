@@ -34,6 +34,8 @@ struct FakeState {
     owners_opened: Vec<String>,
     add_peer_calls: usize,
     set_paths_calls: usize,
+    /// Refuse every SetPaths (INVALID_ARGUMENT), as bgpd does for a path it cannot take.
+    reject_paths: bool,
 }
 
 #[derive(Clone)]
@@ -128,6 +130,9 @@ impl BgpService for FakeBgpd {
         let r = r.into_inner();
         {
             let mut s = self.state.lock().unwrap();
+            if s.reject_paths {
+                return Err(Status::invalid_argument("paths[0].prefix refused by the test"));
+            }
             for p in &r.paths {
                 if let Some(peer) = p.peers.iter().find(|a| !s.peers.contains_key(*a)) {
                     return Err(Status::not_found(format!("peer {peer}")));
@@ -309,6 +314,14 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
         })
         .await;
     assert_eq!(s.add_peer_calls, 1);
+
+    // bgpd refuses the path set: the Services in it get an AnnounceFailed Event.
+    bgpd.state.lock().unwrap().reject_paths = true;
+    service_with_ip(&server, "third", "198.51.100.12", false).await;
+    server.insert(slice("third", "a", "n2", true)).await.unwrap();
+    wait_event(&server, "Service", "third", "AnnounceFailed", "refused by the test").await;
+    bgpd.state.lock().unwrap().reject_paths = false;
+    server.remove("v1", "Service", Some("default"), "third").await.unwrap();
 
     // A peer that no longer selects this node (deleted) is removed from bgpd.
     server.remove("ironlb.io/v1beta1", "BGPPeer", Some(NS), "rtr").await.unwrap();

@@ -103,6 +103,7 @@ impl Reconciler {
     /// statuses (oldest Service first, so that of two claiming one address the older keeps
     /// it), then reconciles everything.
     pub async fn start(&mut self) {
+        tracing::info!("waiting for the first lists (Services, Namespaces, config CRDs)");
         let _ = self.services.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
         self.sources.ready().await;

@@ -67,10 +67,13 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         spawn_watch(Api::all(client.clone()), watcher::Config::default(), tx.clone(), |s| {
             Trigger::Service(service_key(s))
         });
-    let slices: Store<EndpointSlice> =
-        spawn_watch(Api::all(client.clone()), watcher::Config::default(), tx.clone(), |s| {
-            slice_service(s).map_or(Trigger::Resync, Trigger::Service)
-        });
+    // Only slices that belong to a Service (the label the EndpointSlice controller sets).
+    let slices: Store<EndpointSlice> = spawn_watch(
+        Api::all(client.clone()),
+        watcher::Config::default().labels(super::view::SERVICE_NAME_LABEL),
+        tx.clone(),
+        |s| slice_service(s).map_or(Trigger::Resync, Trigger::Service),
+    );
     let nodes: Store<Node> = spawn_watch(
         Api::all(client.clone()),
         watcher::Config::default().fields(&format!("metadata.name={}", options.node_name)),
@@ -79,6 +82,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     );
     let sources = ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
     drop(tx);
+    tracing::info!(node = %options.node_name, "waiting for the first lists");
     let _ = services.wait_until_ready().await;
     let _ = slices.wait_until_ready().await;
     let _ = nodes.wait_until_ready().await;
@@ -244,4 +248,38 @@ pub fn announced_services<'a>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::speaker::PathAttributes;
+
+    fn svc(name: &str, ip: &str) -> Service {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn services_are_matched_by_host_route_or_aggregate() {
+        let mut announcements = Announcements::default();
+        let mut a = BTreeMap::new();
+        a.insert("198.51.100.1/32".parse().unwrap(), PathAttributes::default());
+        announcements.peers.insert("a".into(), a);
+        let mut b = BTreeMap::new();
+        b.insert("203.0.113.0/24".parse().unwrap(), PathAttributes::default());
+        announcements.peers.insert("b".into(), b);
+        let services =
+            [svc("host", "198.51.100.1"), svc("agg", "203.0.113.7"), svc("none", "198.51.100.2")];
+        let got = announced_services(services.iter(), &announcements);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[&ServiceKey::new("default", "host")], BTreeSet::from(["a".to_owned()]));
+        assert_eq!(got[&ServiceKey::new("default", "agg")], BTreeSet::from(["b".to_owned()]));
+    }
 }
