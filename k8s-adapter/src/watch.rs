@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use crate::allocator::ServiceKey;
 use crate::config::crd::{BgpAdvertisement, BgpPeer, Community, IpAddressPool, L2Advertisement};
 use crate::config::legacy::{LegacyConfig, LegacyError};
-use crate::config::{Built, Resources, build};
+use crate::config::{Built, ConfigError, Resources, build};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,6 +143,9 @@ pub struct ConfigSources {
     l2_advertisements: Store<L2Advertisement>,
     communities: Store<Community>,
     legacy: Option<(Store<ConfigMap>, LegacySource)>,
+    /// The legacy ConfigMap's objects as last read successfully: kept in force while the
+    /// ConfigMap cannot be parsed, so a typo there takes no addresses away.
+    legacy_last_good: Option<(Resources, Vec<ConfigError>)>,
     namespace: String,
 }
 
@@ -150,7 +153,7 @@ pub struct ConfigSources {
 #[derive(Debug, Default)]
 pub struct Collected {
     pub built: Built,
-    /// The legacy ConfigMap could not be read (its objects are left out).
+    /// The legacy ConfigMap could not be read (its last good objects stay in force).
     pub legacy_error: Option<LegacyError>,
 }
 
@@ -197,6 +200,7 @@ impl ConfigSources {
                 );
                 (store, source)
             }),
+            legacy_last_good: None,
             namespace: namespace.to_owned(),
         }
     }
@@ -214,7 +218,7 @@ impl ConfigSources {
     }
 
     /// Validates what the caches hold now.
-    pub fn collect(&self) -> Collected {
+    pub fn collect(&mut self) -> Collected {
         fn all<K: Clone + Resource>(s: &Store<K>) -> Vec<K>
         where
             K::DynamicType: Eq + Hash + Clone,
@@ -232,17 +236,21 @@ impl ConfigSources {
         };
         let mut legacy_errors = Vec::new();
         let mut legacy_error = None;
-        if let Some((store, source)) = &self.legacy
-            && let Some(cm) =
-                store.state().into_iter().find(|c| c.metadata.name.as_deref() == Some(&source.name))
-        {
-            match LegacyConfig::from_config_map(&cm, &source.key) {
-                Ok((legacy, object)) => {
-                    let (more, errors) = legacy.to_resources(&self.namespace, &object);
-                    resources.extend(more);
-                    legacy_errors = errors;
+        if let Some((store, source)) = &self.legacy {
+            let found = store
+                .state()
+                .into_iter()
+                .find(|c| c.metadata.name.as_deref() == Some(&source.name));
+            match found.map(|cm| LegacyConfig::from_config_map(&cm, &source.key)) {
+                None => self.legacy_last_good = None,
+                Some(Ok((legacy, object))) => {
+                    self.legacy_last_good = Some(legacy.to_resources(&self.namespace, &object));
                 }
-                Err(e) => legacy_error = Some(e),
+                Some(Err(e)) => legacy_error = Some(e),
+            }
+            if let Some((more, errors)) = &self.legacy_last_good {
+                resources.extend(more.clone());
+                legacy_errors.clone_from(errors);
             }
         }
         let mut built = build(&resources);

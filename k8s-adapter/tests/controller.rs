@@ -57,6 +57,19 @@ async fn seed_scenario() {
     server.insert(lb_service("default", "third", json!({}))).await.unwrap();
     wait_ingress(&server, "default", "third", &["11.11.11.150"]).await;
     wait_ingress(&server, "default", "second", &["11.11.11.151"]).await;
+
+    // A typo that breaks the ConfigMap's YAML is reported on it, and its last good pools
+    // stay in force: nobody loses an address, and new Services still get one.
+    server
+        .modify("v1", "ConfigMap", Some("metallb-system"), "config", |o| {
+            o["data"]["config"] = json!("address-pools: [\n  - name: lbpool\n");
+        })
+        .await
+        .unwrap();
+    wait_event(&server, "ConfigMap", "config", "InvalidConfig", "not valid YAML").await;
+    server.insert(lb_service("default", "fourth", json!({}))).await.unwrap();
+    wait_ingress(&server, "default", "fourth", &["11.11.11.152"]).await;
+    wait_ingress(&server, "default", "third", &["11.11.11.150"]).await;
     controller.abort();
 }
 
@@ -134,9 +147,16 @@ async fn bad_input_is_reported_and_disturbs_nothing_else() {
     // Through all of it, the good Service kept its address.
     let fine = wait_ingress(&server, "default", "fine", &["198.51.100.10"]).await;
     assert_eq!(condition(&fine).unwrap()["status"], "True");
-    // And a new Service still gets one.
+    // Another controller's Service (its own loadBalancerClass) is never touched.
+    let mut foreign = lb_service("default", "foreign", json!({}));
+    foreign["spec"]["loadBalancerClass"] = json!("example.com/other");
+    server.insert(foreign).await.unwrap();
+    // And a new Service still gets one. Triggers are handled in order, so once "late" has
+    // its address, "foreign" has been looked at.
     server.insert(lb_service("default", "late", json!({}))).await.unwrap();
     wait_ingress(&server, "default", "late", &["198.51.100.11"]).await;
+    let foreign = server.get("v1", "Service", Some("default"), "foreign").await.unwrap().unwrap();
+    assert!(ingress(&foreign).is_empty() && condition(&foreign).is_none());
     controller.abort();
 }
 

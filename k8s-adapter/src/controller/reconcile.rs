@@ -10,8 +10,9 @@
 //!
 //! A config change validates every config object again: each error becomes a Warning Event
 //! on the object at fault (once per distinct error), and the valid objects replace the
-//! allocator's pools. A legacy ConfigMap that cannot be parsed at all keeps the last good
-//! config in force, so a typo there never takes addresses away. Every Service is then
+//! allocator's pools. A legacy ConfigMap that cannot be parsed at all keeps its last good
+//! objects in force ([`crate::watch::ConfigSources::collect`]), so a typo there never
+//! takes addresses away. Every Service is then
 //! reconciled, which moves those whose address left its pool.
 //!
 //! A status write that fails is retried with a growing delay (an error backoff, not a
@@ -32,6 +33,7 @@ use super::Options;
 use super::status::{Outcome, join, our_condition, status_patch};
 use crate::allocator::request::request;
 use crate::allocator::{Allocator, ClassPolicy, ServiceKey, status_addresses};
+use crate::config::legacy::LegacyError;
 use crate::config::{Config, Labels};
 use crate::events::{Events, config_object_ref};
 use crate::watch::{Batch, ConfigSources, Trigger, service_key, spawn_watch};
@@ -180,19 +182,14 @@ impl Reconciler {
         if let Some(e) = &collected.legacy_error {
             let text = e.to_string();
             let object = match e {
-                crate::config::legacy::LegacyError::Yaml { object, .. }
-                | crate::config::legacy::LegacyError::MissingKey { object, .. } => object,
+                LegacyError::Yaml { object, .. } | LegacyError::MissingKey { object, .. } => object,
             };
             if !self.published.contains(&text) {
-                tracing::warn!(error = %text, "legacy ConfigMap unreadable; keeping the last good config");
-                self.events
-                    .warning(&config_object_ref(object), INVALID_CONFIG, "LoadConfig", text.clone())
-                    .await;
+                tracing::warn!(error = %text, "legacy ConfigMap unreadable; its last good objects stay in force");
+                let on = config_object_ref(object);
+                self.events.warning(&on, INVALID_CONFIG, "LoadConfig", text.clone()).await;
             }
             now_wrong.insert(text);
-            now_wrong.extend(self.published.iter().cloned());
-            self.published = now_wrong;
-            return;
         }
         for e in &collected.built.errors {
             let text = e.to_string();

@@ -80,7 +80,8 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         tx.clone(),
         |_| Trigger::Node,
     );
-    let sources = ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
+    let mut sources =
+        ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
     drop(tx);
     tracing::info!(node = %options.node_name, "waiting for the first lists");
     let _ = services.wait_until_ready().await;
@@ -89,7 +90,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     sources.ready().await;
 
     let events = Events::new(client, "ironlb.io/speaker", Some(options.node_name.clone()));
-    let mut speaker = Speaker { options: options.clone(), config: load(&sources) };
+    let mut speaker = Speaker { options: options.clone(), config: load(&mut sources) };
     let first = speaker.compute(&services, &slices, &nodes);
     let (desired_tx, desired_rx) = watch::channel(Arc::new(first.0));
     let client_options = ClientOptions {
@@ -105,7 +106,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
 
     while let Some(batch) = drain(&mut rx).await {
         if batch.config || batch.resync {
-            speaker.config = load(&sources);
+            speaker.config = load(&mut sources);
         }
         let (desired, announced) = speaker.compute(&services, &slices, &nodes);
         desired_tx.send_if_modified(|current| {
@@ -128,7 +129,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     Err(SpeakerError::WatchesEnded)
 }
 
-fn load(sources: &ConfigSources) -> Config {
+fn load(sources: &mut ConfigSources) -> Config {
     let collected = sources.collect();
     // The controller publishes config errors as Events; speakers only log them.
     for e in &collected.built.errors {
