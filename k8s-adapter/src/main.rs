@@ -175,6 +175,7 @@ fn speaker(
         class: common.class(),
         bgpd: bgpd_api,
         grace: Duration::from_secs(grace_seconds),
+        keepalive: k8s_adapter::speaker::client::KEEPALIVE,
     };
     runtime()?.block_on(async {
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;

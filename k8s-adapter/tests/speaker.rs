@@ -36,6 +36,8 @@ struct FakeState {
     set_paths_calls: usize,
     /// Refuse every SetPaths (INVALID_ARGUMENT), as bgpd does for a path it cannot take.
     reject_paths: bool,
+    /// Answer Session with UNIMPLEMENTED, as a bgpd without owner sessions does.
+    no_sessions: bool,
 }
 
 #[derive(Clone)]
@@ -53,7 +55,9 @@ impl FakeBgpd {
 
     /// Simulates a bgpd restart: forgets everything and drops the sessions.
     fn restart(&self) {
-        *self.state.lock().unwrap() = FakeState::default();
+        let mut s = self.state.lock().unwrap();
+        *s = FakeState { no_sessions: s.no_sessions, ..FakeState::default() };
+        drop(s);
         self.kill.send_modify(|n| *n += 1);
         self.bump();
     }
@@ -75,6 +79,23 @@ impl FakeBgpd {
 
 #[tonic::async_trait]
 impl BgpService for FakeBgpd {
+    async fn list_owners(
+        &self,
+        _: Request<ironlb_proto::bgpd::v1::ListOwnersRequest>,
+    ) -> Result<Response<ironlb_proto::bgpd::v1::ListOwnersResponse>, Status> {
+        let s = self.state.lock().unwrap();
+        let owners = s
+            .paths
+            .iter()
+            .map(|(name, paths)| ironlb_proto::bgpd::v1::Owner {
+                name: name.clone(),
+                path_count: paths.len() as u64,
+                ..Default::default()
+            })
+            .collect();
+        Ok(Response::new(ironlb_proto::bgpd::v1::ListOwnersResponse { owners }))
+    }
+
     async fn list_peers(
         &self,
         _: Request<ListPeersRequest>,
@@ -149,6 +170,9 @@ impl BgpService for FakeBgpd {
         &self,
         r: Request<tonic::Streaming<SessionRequest>>,
     ) -> Result<Response<tonic::codegen::BoxStream<SessionResponse>>, Status> {
+        if self.state.lock().unwrap().no_sessions {
+            return Err(Status::unimplemented("Session"));
+        }
         let mut inbound = r.into_inner();
         let (tx, rx) = mpsc::channel(8);
         let mut kill = self.kill.subscribe();
@@ -259,6 +283,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
         class: Default::default(),
         bgpd: addr,
         grace: Duration::from_secs(60),
+        keepalive: Duration::from_secs(10),
     };
     let client = server.client().unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
@@ -326,5 +351,49 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
     // A peer that no longer selects this node (deleted) is removed from bgpd.
     server.remove("ironlb.io/v1beta1", "BGPPeer", Some(NS), "rtr").await.unwrap();
     bgpd.wait("our peer deleted", |s| s.peers.is_empty() && prefixes(s).is_empty()).await;
+    speaker.abort();
+}
+
+/// A bgpd without owner sessions (UNIMPLEMENTED) still gets the paths, and its restart is
+/// noticed by the drift check (our peer and paths gone): the speaker re-syncs.
+#[tokio::test]
+async fn speaker_works_with_a_bgpd_without_sessions() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    bgpd.state.lock().unwrap().no_sessions = true;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": "rtr", "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1"}}))
+        .await
+        .unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+            "metadata": {"name": "adv", "namespace": NS}, "spec": {}}))
+        .await
+        .unwrap();
+    service_with_ip(&server, "web", "198.51.100.20", false).await;
+    server.insert(slice("web", "a", "n1", true)).await.unwrap();
+    let options = SpeakerOptions {
+        node_name: "n1".into(),
+        namespace: NS.into(),
+        legacy: None,
+        class: Default::default(),
+        bgpd: addr,
+        grace: Duration::from_secs(60),
+        keepalive: Duration::from_millis(100),
+    };
+    let client = server.client().unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+    bgpd.wait("announced without a session", |s| prefixes(s) == ["198.51.100.20/32"]).await;
+    bgpd.restart();
+    let s = bgpd
+        .wait("re-synced after the restart", |s| {
+            s.peers.contains_key("192.0.2.1") && prefixes(s) == ["198.51.100.20/32"]
+        })
+        .await;
+    assert!(s.owners_opened.is_empty());
     speaker.abort();
 }

@@ -20,8 +20,9 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, DeletePeerRequest, ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen,
-    SessionRequest, SetPathsRequest, UpdatePeerRequest, session_request,
+    AddPeerRequest, DeletePeerRequest, ListOwnersRequest, ListPeersRequest, PeerConfig,
+    SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, SetPathsRequest,
+    UpdatePeerRequest, session_request,
 };
 use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
@@ -36,8 +37,8 @@ use crate::events::Events;
 /// Event reason for a path set bgpd refused.
 pub const ANNOUNCE_FAILED: &str = "AnnounceFailed";
 
-/// Session keepalive deadline we ask for; keepalives go at a third of it.
-const SESSION_HOLD: Duration = Duration::from_secs(30);
+/// The default keepalive interval; the session deadline we ask for is three times it.
+pub const KEEPALIVE: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -59,6 +60,8 @@ pub struct ClientOptions {
     pub marker: String,
     /// How long bgpd keeps our paths after our session lapses.
     pub grace: Duration,
+    /// Session keepalive interval (or, without sessions, the drift check's).
+    pub keepalive: Duration,
 }
 
 /// Why a connection ended.
@@ -70,6 +73,8 @@ pub enum LinkError {
     Rpc(#[from] Status),
     #[error("the bgpd session ended")]
     SessionEnded,
+    #[error("bgpd restarted")]
+    Restarted,
 }
 
 /// Opens a channel to `endpoint`.
@@ -144,16 +149,30 @@ async fn connection(
         request: Some(session_request::Request::Open(SessionOpen {
             owner: options.owner.clone(),
             grace_time_seconds: Some(u32::try_from(options.grace.as_secs()).unwrap_or(86_400)),
-            hold_time_seconds: Some(u32::try_from(SESSION_HOLD.as_secs()).unwrap_or(30)),
+            hold_time_seconds: Some(
+                u32::try_from((options.keepalive * 3).as_secs().max(3)).unwrap_or(30),
+            ),
         })),
     };
     if session_tx.send(open).await.is_err() {
         return Err(LinkError::SessionEnded);
     }
-    let mut responses = client.session(ReceiverStream::new(session_rx)).await?.into_inner();
-    let opened = responses.message().await?.ok_or(LinkError::SessionEnded)?;
-    tracing::info!(owner = %options.owner, ?opened, "bgpd session open");
-
+    // A bgpd without owner sessions (UNIMPLEMENTED) still takes our paths: then its
+    // restarts are noticed by polling for drift ([`drifted`]) instead of by the session
+    // stream ending, and our paths have no lease.
+    let mut responses = match client.session(ReceiverStream::new(session_rx)).await {
+        Ok(r) => {
+            let mut responses = r.into_inner();
+            let opened = responses.message().await?.ok_or(LinkError::SessionEnded)?;
+            tracing::info!(owner = %options.owner, ?opened, "bgpd session open");
+            Some(responses)
+        }
+        Err(e) if e.code() == Code::Unimplemented => {
+            tracing::warn!("bgpd has no owner sessions; our paths have no lease");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut applied = Applied::default();
     match client.list_peers(ListPeersRequest {}).await {
         Ok(list) => {
@@ -173,7 +192,7 @@ async fn connection(
     // A connection that got as far as a full sync starts the backoff afresh.
     *backoff = MIN_BACKOFF;
 
-    let mut keepalive = tokio::time::interval(SESSION_HOLD / 3);
+    let mut keepalive = tokio::time::interval(options.keepalive);
     keepalive.tick().await;
     let mut nonce = 0u64;
     loop {
@@ -186,20 +205,72 @@ async fn connection(
                 sync(&mut client, options, &current, &mut applied, events, reported).await?;
             }
             _ = keepalive.tick() => {
-                nonce = nonce.wrapping_add(1);
-                let ka = SessionRequest {
-                    request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
-                };
-                if session_tx.send(ka).await.is_err() {
-                    return Err(LinkError::SessionEnded);
+                if responses.is_some() {
+                    nonce = nonce.wrapping_add(1);
+                    let ka = SessionRequest {
+                        request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
+                    };
+                    if session_tx.send(ka).await.is_err() {
+                        return Err(LinkError::SessionEnded);
+                    }
+                } else if drifted(&mut client, options, &applied).await? {
+                    return Err(LinkError::Restarted);
                 }
             }
-            message = responses.message() => {
+            message = next_response(&mut responses) => {
                 if message?.is_none() {
                     return Err(LinkError::SessionEnded);
                 }
             }
         }
+    }
+}
+
+/// Without a session, whether bgpd lost what we gave it (it restarted, or someone removed
+/// it): one of our peers is missing, or our owner holds a different number of paths.
+async fn drifted(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+    applied: &Applied,
+) -> Result<bool, LinkError> {
+    match client.list_peers(ListPeersRequest {}).await {
+        Ok(list) => {
+            let present: BTreeSet<String> = list
+                .into_inner()
+                .peers
+                .into_iter()
+                .filter_map(|p| p.config.map(|c| c.address))
+                .collect();
+            if applied.peers.keys().any(|a| !present.contains(a)) {
+                return Ok(true);
+            }
+        }
+        Err(e) if is_link_error(&e) => return Err(e.into()),
+        Err(_) => {}
+    }
+    let Some(paths) = &applied.paths else { return Ok(false) };
+    match client.list_owners(ListOwnersRequest {}).await {
+        Ok(list) => {
+            let held = list
+                .into_inner()
+                .owners
+                .into_iter()
+                .find(|o| o.name == options.owner)
+                .map_or(0, |o| o.path_count);
+            Ok(usize::try_from(held).ok() != Some(paths.len()))
+        }
+        Err(e) if is_link_error(&e) => Err(e.into()),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The next message of the session stream; never, without a session.
+async fn next_response(
+    responses: &mut Option<tonic::Streaming<SessionResponse>>,
+) -> Result<Option<SessionResponse>, Status> {
+    match responses {
+        Some(r) => r.message().await,
+        None => std::future::pending().await,
     }
 }
 

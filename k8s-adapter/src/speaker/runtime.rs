@@ -51,6 +51,8 @@ pub struct SpeakerOptions {
     pub bgpd: String,
     /// How long bgpd keeps our paths when we are gone (restart without withdrawal).
     pub grace: Duration,
+    /// bgpd session keepalive interval ([`client::KEEPALIVE`] by default).
+    pub keepalive: Duration,
 }
 
 /// Why the speaker stopped.
@@ -98,6 +100,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         owner: owner(&options.node_name),
         marker: peer_marker(&options.node_name),
         grace: options.grace,
+        keepalive: options.keepalive,
     };
     tokio::spawn(client::run(client_options, desired_rx, events.clone()));
     // Events go from their own task, so that publishing them never delays the next push.
