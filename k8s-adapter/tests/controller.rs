@@ -189,3 +189,28 @@ async fn shrinking_pool_moves_the_service_and_failed_writes_are_retried() {
     wait_event(&server, "Service", "a", "IPAllocated", "198.51.100.12").await;
     controller.abort();
 }
+
+/// Two replicas: only the Lease holder acts (every Event comes from it); when it stops,
+/// the other takes over and serves new Services.
+#[tokio::test]
+async fn only_the_leader_acts_and_a_standby_takes_over() {
+    let server = server().await;
+    server.insert(pool("p", &["198.51.100.10-198.51.100.20"])).await.unwrap();
+    server.insert(lb_service("default", "a", json!({}))).await.unwrap();
+    let one = start(&server, "one", false);
+    wait_ingress(&server, "default", "a", &["198.51.100.10"]).await;
+    let two = start(&server, "two", false);
+    server.insert(lb_service("default", "b", json!({}))).await.unwrap();
+    wait_ingress(&server, "default", "b", &["198.51.100.11"]).await;
+    let events = server.list("events.k8s.io/v1", "Event", Some("default")).await.unwrap();
+    assert!(events.iter().all(|e| e["reportingInstance"] == "one"), "{events:?}");
+
+    one.abort();
+    server.insert(lb_service("default", "c", json!({}))).await.unwrap();
+    wait_ingress(&server, "default", "c", &["198.51.100.12"]).await;
+    wait_event(&server, "Service", "c", "IPAllocated", "198.51.100.12").await;
+    let events = server.list("events.k8s.io/v1", "Event", Some("default")).await.unwrap();
+    let c = events.iter().find(|e| e["regarding"]["name"] == "c").unwrap();
+    assert_eq!(c["reportingInstance"], "two");
+    two.abort();
+}
