@@ -23,13 +23,26 @@
 //! Errors carry `reason()` strings for Events and the Service condition.
 //!
 //! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
-//! cached views) gives the paths per `BGPPeer` and the layer2 addresses; each peer's whole
-//! set goes to `bgpd` with `SetPaths`. Layer2 addresses go through [`election`]: the
-//! candidates of every address, the node's own Lease, the failover state machine fed
-//! with Lease changes and segment heartbeats, whose announce set goes to `bgpd`
-//! (`k8s-adapter/ELECTION.md` lists the steps and knobs).
+//! cached views) gives the paths per `BGPPeer` and the layer2 addresses;
+//! [`speaker::bgpd::bgpd_state`] turns them into bgpd's peers and one path set for
+//! `SetPaths`. Layer2 addresses go through [`election`]: the candidates of every
+//! address, the node's own Lease, the failover state machine fed with Lease changes and
+//! segment heartbeats, whose announce set goes to `bgpd` (`k8s-adapter/ELECTION.md`
+//! lists the steps and knobs; its runtime is not wired yet).
+//!
+//! The runtime around the core:
+//! - [`watch`]: reflectors whose changes arrive as triggers on one channel, drained in
+//!   batches (coalescing without delays), and the config caches;
+//! - [`controller`]: leader election, then [`controller::reconcile`] (allocate, status,
+//!   condition, Events) with [`controller::status`] as the pure status diff;
+//! - [`speaker::runtime`] (the loop) and [`speaker::client`] (the bgpd link: Session lease,
+//!   peers, `SetPaths`, reconnect and full re-sync);
+//! - [`events`]: Kubernetes Events for both.
 
 pub mod allocator;
 pub mod config;
+pub mod controller;
 pub mod election;
+pub mod events;
 pub mod speaker;
+pub mod watch;

@@ -5,11 +5,16 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use k8s_adapter::allocator::ClassPolicy;
 use k8s_adapter::config::legacy::{self, LegacyConfig};
 use k8s_adapter::config::{build, crd};
+use k8s_adapter::speaker::runtime::SpeakerOptions;
+use k8s_adapter::watch::LegacySource;
+use k8s_adapter::{controller, speaker};
 
 #[derive(Debug, Parser)]
 #[command(name = "k8s-adapter", version, about = "ironlb's Kubernetes LoadBalancer adapter")]
@@ -18,12 +23,77 @@ struct Cli {
     command: Command,
 }
 
+/// Flags both long-running commands share.
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Namespace of the ironlb.io config objects (and of the controller's Lease).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ironlb-system")]
+    namespace: String,
+    /// Also read a MetalLB legacy ConfigMap, as NAMESPACE/NAME (e.g. metallb-system/config).
+    #[arg(long)]
+    legacy_config_map: Option<String>,
+    /// Data key of the legacy ConfigMap's document.
+    #[arg(long, default_value = legacy::DEFAULT_KEY)]
+    legacy_key: String,
+    /// The spec.loadBalancerClass we serve.
+    #[arg(long, default_value = k8s_adapter::allocator::request::DEFAULT_CLASS)]
+    load_balancer_class: String,
+    /// Do not serve Services without a loadBalancerClass.
+    #[arg(long)]
+    only_with_class: bool,
+    /// Log filter (RUST_LOG syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+impl Common {
+    fn legacy(&self) -> anyhow::Result<Option<LegacySource>> {
+        let Some(text) = &self.legacy_config_map else { return Ok(None) };
+        let (namespace, name) = text
+            .split_once('/')
+            .with_context(|| format!("--legacy-config-map {text:?}: expected NAMESPACE/NAME"))?;
+        Ok(Some(LegacySource {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            key: self.legacy_key.clone(),
+        }))
+    }
+
+    fn class(&self) -> ClassPolicy {
+        ClassPolicy { class: self.load_balancer_class.clone(), classless: !self.only_with_class }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Allocate LoadBalancer addresses and write Service status (one active replica).
-    Controller,
+    Controller {
+        #[command(flatten)]
+        common: Common,
+        /// Our identity in the leader Lease.
+        #[arg(long, env = "POD_NAME")]
+        identity: String,
+        /// Name of the leader Lease.
+        #[arg(long, default_value = "ironlb-controller")]
+        lease_name: String,
+        /// Lease duration, seconds.
+        #[arg(long, default_value_t = 15)]
+        lease_seconds: u64,
+    },
     /// Announce this node's Service addresses through the local bgpd (one per node).
-    Speaker,
+    Speaker {
+        #[command(flatten)]
+        common: Common,
+        /// This node's name (downward API spec.nodeName).
+        #[arg(long, env = "NODE_NAME")]
+        node_name: String,
+        /// bgpd's gRPC API: HOST:PORT, http://HOST:PORT or unix:/PATH.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bgpd_api: String,
+        /// Seconds bgpd keeps this speaker's paths after its session lapses.
+        #[arg(long, default_value_t = 120)]
+        grace_seconds: u64,
+    },
     /// Print the ironlb.io CustomResourceDefinitions as multi-document YAML.
     Crds,
     /// Convert a MetalLB legacy ConfigMap (or its bare `config` document) into ironlb CRDs.
@@ -43,9 +113,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Controller | Command::Speaker => {
-            eprintln!("k8s-adapter: {:?} is not implemented yet", cli.command);
-            return ExitCode::from(2);
+        Command::Controller { common, identity, lease_name, lease_seconds } => {
+            controller(common, identity, lease_name, lease_seconds)
+        }
+        Command::Speaker { common, node_name, bgpd_api, grace_seconds } => {
+            speaker(common, node_name, bgpd_api, grace_seconds)
         }
         Command::Crds => crds(),
         Command::Migrate { file, key, namespace } => migrate(file, &key, &namespace),
@@ -57,6 +129,59 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")
+}
+
+/// Runs until the leader Lease is lost (then exits 1 so that Kubernetes restarts the pod).
+fn controller(
+    common: Common,
+    identity: String,
+    lease_name: String,
+    lease_seconds: u64,
+) -> anyhow::Result<ExitCode> {
+    init_logging(&common.log);
+    let mut options = controller::Options::new(&common.namespace, identity);
+    options.legacy = common.legacy()?;
+    options.class = common.class();
+    options.lease_name = lease_name;
+    options.lease_duration = Duration::from_secs(lease_seconds);
+    runtime()?.block_on(async {
+        let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+        controller::run(client, options).await.context("controller")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn speaker(
+    common: Common,
+    node_name: String,
+    bgpd_api: String,
+    grace_seconds: u64,
+) -> anyhow::Result<ExitCode> {
+    init_logging(&common.log);
+    let options = SpeakerOptions {
+        node_name,
+        namespace: common.namespace.clone(),
+        legacy: common.legacy()?,
+        class: common.class(),
+        bgpd: bgpd_api,
+        grace: Duration::from_secs(grace_seconds),
+        keepalive: k8s_adapter::speaker::client::KEEPALIVE,
+    };
+    runtime()?.block_on(async {
+        let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+        speaker::runtime::run(client, options).await.context("speaker")
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn crds() -> anyhow::Result<ExitCode> {

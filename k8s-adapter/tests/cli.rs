@@ -96,9 +96,57 @@ fn migrate_refuses_unreadable_input() {
 }
 
 #[test]
-fn controller_and_speaker_are_not_there_yet() {
-    for cmd in ["controller", "speaker"] {
-        let out = run(&[cmd], None);
+fn controller_and_speaker_need_their_identity() {
+    for (cmd, flag) in [("controller", "--identity"), ("speaker", "--node-name")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_k8s-adapter"))
+            .arg(cmd)
+            .env_remove("POD_NAME")
+            .env_remove("NODE_NAME")
+            .output()
+            .expect("run k8s-adapter");
         assert_eq!(out.status.code(), Some(2), "{cmd}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag), "{cmd}");
+    }
+}
+
+/// `deploy/crds.yaml` (and so the all-in-one manifest's CRDs) is what `crds` prints.
+#[test]
+fn deploy_crds_yaml_is_the_generated_one() {
+    let out = run(&["crds"], None);
+    assert!(out.status.success());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/crds.yaml");
+    let file = std::fs::read_to_string(path).expect("deploy/crds.yaml");
+    assert!(
+        file == String::from_utf8_lossy(&out.stdout),
+        "deploy/crds.yaml is stale: cargo run -p k8s-adapter -- crds > deploy/crds.yaml"
+    );
+}
+
+/// `deploy/ironlb.yaml` holds every part as it is now (deploy/build.sh concatenates them).
+#[test]
+fn all_in_one_manifest_is_up_to_date() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+    let all = std::fs::read_to_string(format!("{dir}/ironlb.yaml")).expect("deploy/ironlb.yaml");
+    for part in ["namespace", "crds", "rbac", "controller", "speaker"] {
+        let text = std::fs::read_to_string(format!("{dir}/{part}.yaml")).expect("part");
+        assert!(
+            all.contains(text.trim_start_matches("---\n")),
+            "deploy/ironlb.yaml lacks the current {part}.yaml: run deploy/build.sh"
+        );
+    }
+    // Every document parses.
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&all).expect("YAML stream");
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    for kind in [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ClusterRole",
+        "Role",
+        "Deployment",
+        "DaemonSet",
+        "ConfigMap",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} in deploy/ironlb.yaml");
     }
 }

@@ -1,0 +1,271 @@
+//! This node's [`Announcements`] → what its local `bgpd` should hold, in the API's terms
+//! (`ironlb.bgpd.v1`): the peers to configure and the owner's whole path set for
+//! `SetPaths`. Pure, so it is table-tested.
+//!
+//! - Peers: every `BGPPeer` that selects this node, as a `PeerConfig` whose description
+//!   carries our marker ([`peer_marker`]); that marker is how the speaker tells the peers
+//!   it configured from peers a human put in bgpd's config file, which it never touches.
+//!   A peer we cannot express yet is skipped with a reason ([`PeerSkip`]).
+//! - Paths: `SetPaths` takes one path per prefix with the list of peers it goes to, while
+//!   announcements are per peer. A prefix going to several peers with the same attributes
+//!   becomes one path; when advertisements give one prefix different attributes on
+//!   different peers, the attributes are merged (highest LOCAL_PREF, union of communities)
+//!   and the prefix is reported in [`BgpdState::merged`], since one owner cannot hold two
+//!   paths for one prefix.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use ironlb_proto::bgpd::v1::{GracefulRestartConfig, Path, PeerConfig};
+use thiserror::Error;
+
+use super::announce::{Announcements, PathAttributes};
+use crate::config::{BgpCommunity, Config, Password, Peer, PeerAs};
+
+/// The description prefix of the peers the speaker of `node` configured.
+pub fn peer_marker(node: &str) -> String {
+    format!("ironlb k8s-speaker/{node}")
+}
+
+/// The owner name of the speaker of `node` in bgpd.
+pub fn owner(node: &str) -> String {
+    format!("k8s-speaker/{node}")
+}
+
+/// Why a `BGPPeer` is not configured in bgpd.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PeerSkip {
+    #[error("BGPPeer {0}: dynamicASN external needs a fixed peer AS in bgpd")]
+    DynamicExternal(String),
+    #[error("BGPPeer {0}: passwordSecret is not read yet; set password")]
+    PasswordSecret(String),
+}
+
+/// What bgpd should hold for this node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BgpdState {
+    /// By peer address (text form, as the API names peers).
+    pub peers: BTreeMap<String, PeerConfig>,
+    /// Sorted by prefix.
+    pub paths: Vec<Path>,
+    /// Prefixes whose per-peer attributes had to be merged.
+    pub merged: Vec<IpNet>,
+    pub skipped: Vec<PeerSkip>,
+}
+
+/// The `PeerConfig` for a `BGPPeer`.
+pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
+    let remote_asn = match peer.peer_as {
+        PeerAs::Fixed(asn) => asn,
+        PeerAs::Internal => peer.my_asn,
+        PeerAs::External => return Err(PeerSkip::DynamicExternal(peer.name.clone())),
+    };
+    let password = match &peer.password {
+        None => String::new(),
+        Some(Password::Plain(p)) => p.clone(),
+        Some(Password::Secret { .. }) => return Err(PeerSkip::PasswordSecret(peer.name.clone())),
+    };
+    let secs =
+        |d: Option<std::time::Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    Ok(PeerConfig {
+        address: peer.address.to_string(),
+        remote_asn,
+        local_asn: peer.my_asn,
+        port: u32::from(peer.port),
+        local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
+        password,
+        hold_time_seconds: secs(peer.hold_time),
+        keepalive_seconds: secs(peer.keepalive_time),
+        connect_retry_seconds: secs(peer.connect_time),
+        multihop_ttl: if peer.ebgp_multihop { 255 } else { 0 },
+        description: format!("{marker}: BGPPeer {}", peer.name),
+        graceful_restart: peer
+            .graceful_restart
+            .then(|| GracefulRestartConfig { enabled: true, ..GracefulRestartConfig::default() }),
+        ..PeerConfig::default()
+    })
+}
+
+fn path(prefix: IpNet, attrs: &PathAttributes, peers: Vec<String>) -> Path {
+    let mut communities = Vec::new();
+    let mut large = Vec::new();
+    for c in &attrs.communities {
+        match c {
+            BgpCommunity::Standard(v) => communities.push(format!("{}:{}", v >> 16, v & 0xffff)),
+            BgpCommunity::Large(a, b, c) => large.push(format!("{a}:{b}:{c}")),
+        }
+    }
+    Path {
+        prefix: prefix.to_string(),
+        local_pref: attrs.local_pref,
+        communities,
+        large_communities: large,
+        peers,
+        ..Path::default()
+    }
+}
+
+/// What bgpd should hold, from this node's announcements.
+pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
+    let marker = peer_marker(node);
+    let mut out = BgpdState::default();
+    let by_name: BTreeMap<&str, &Peer> =
+        config.peers.iter().map(|p| (p.name.as_str(), p)).collect();
+    // prefix -> (attributes, peer addresses, attributes differed)
+    let mut prefixes: BTreeMap<IpNet, (PathAttributes, BTreeSet<String>, bool)> = BTreeMap::new();
+    for (name, paths) in &announcements.peers {
+        let Some(peer) = by_name.get(name.as_str()) else { continue };
+        match peer_config(peer, &marker) {
+            Ok(pc) => {
+                out.peers.insert(pc.address.clone(), pc);
+            }
+            Err(skip) => {
+                out.skipped.push(skip);
+                continue;
+            }
+        }
+        let address = peer.address.to_string();
+        for (prefix, attrs) in paths {
+            match prefixes.get_mut(prefix) {
+                None => {
+                    prefixes
+                        .insert(*prefix, (attrs.clone(), BTreeSet::from([address.clone()]), false));
+                }
+                Some((merged, peers, differed)) => {
+                    if merged != attrs {
+                        *differed = true;
+                        merged.local_pref = merged.local_pref.max(attrs.local_pref);
+                        merged.communities.extend(attrs.communities.iter().copied());
+                    }
+                    peers.insert(address.clone());
+                }
+            }
+        }
+    }
+    for (prefix, (attrs, peers, differed)) in prefixes {
+        if differed {
+            out.merged.push(prefix);
+        }
+        out.paths.push(path(prefix, &attrs, peers.into_iter().collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+
+    fn peer(name: &str, address: &str, peer_as: PeerAs) -> Peer {
+        Peer {
+            name: name.into(),
+            my_asn: 64500,
+            peer_as,
+            address: address.parse().unwrap(),
+            port: 179,
+            source_address: None,
+            hold_time: None,
+            keepalive_time: None,
+            connect_time: None,
+            router_id: None,
+            node_selectors: Vec::new(),
+            password: None,
+            ebgp_multihop: false,
+            graceful_restart: false,
+            vrf: None,
+        }
+    }
+
+    fn attrs(local_pref: Option<u32>, communities: &[u32]) -> PathAttributes {
+        PathAttributes {
+            local_pref,
+            communities: communities.iter().map(|c| BgpCommunity::Standard(*c)).collect(),
+        }
+    }
+
+    fn announcements(entries: &[(&str, &str, PathAttributes)]) -> Announcements {
+        let mut a = Announcements::default();
+        for (peer, prefix, attrs) in entries {
+            a.peers
+                .entry((*peer).into())
+                .or_default()
+                .insert(prefix.parse().unwrap(), attrs.clone());
+        }
+        a
+    }
+
+    fn config(peers: Vec<Peer>) -> Config {
+        Config::new(Vec::new(), peers, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn one_path_per_prefix_with_its_peers() {
+        let cfg = config(vec![
+            peer("a", "192.0.2.1", PeerAs::Fixed(64501)),
+            peer("b", "192.0.2.2", PeerAs::Internal),
+        ]);
+        let ann = announcements(&[
+            ("a", "198.51.100.1/32", attrs(None, &[])),
+            ("b", "198.51.100.1/32", attrs(None, &[])),
+            ("b", "198.51.100.2/32", attrs(Some(200), &[(65000 << 16) | 100])),
+        ]);
+        let state = bgpd_state(&ann, &cfg, "n1");
+        assert_eq!(state.peers.len(), 2);
+        assert_eq!(state.peers["192.0.2.2"].remote_asn, 64500);
+        assert!(state.peers["192.0.2.1"].description.starts_with(&peer_marker("n1")));
+        assert_eq!(state.paths.len(), 2);
+        assert_eq!(state.paths[0].prefix, "198.51.100.1/32");
+        assert_eq!(state.paths[0].peers, vec!["192.0.2.1".to_owned(), "192.0.2.2".to_owned()]);
+        assert_eq!(state.paths[1].local_pref, Some(200));
+        assert_eq!(state.paths[1].communities, vec!["65000:100".to_owned()]);
+        assert!(state.merged.is_empty());
+    }
+
+    #[test]
+    fn differing_attributes_are_merged_and_reported() {
+        let cfg = config(vec![
+            peer("a", "192.0.2.1", PeerAs::Fixed(64501)),
+            peer("b", "192.0.2.2", PeerAs::Fixed(64502)),
+        ]);
+        let ann = announcements(&[
+            ("a", "198.51.100.0/24", attrs(Some(50), &[1])),
+            ("b", "198.51.100.0/24", attrs(Some(300), &[2])),
+        ]);
+        let state = bgpd_state(&ann, &cfg, "n1");
+        assert_eq!(state.paths.len(), 1);
+        assert_eq!(state.paths[0].local_pref, Some(300));
+        assert_eq!(state.paths[0].communities, vec!["0:1".to_owned(), "0:2".to_owned()]);
+        assert_eq!(state.merged, vec!["198.51.100.0/24".parse::<IpNet>().unwrap()]);
+    }
+
+    #[test]
+    fn peers_bgpd_cannot_express_are_skipped_with_their_paths() {
+        let mut secret = peer("s", "192.0.2.3", PeerAs::Fixed(64503));
+        secret.password = Some(Password::Secret { namespace: None, name: "x".into() });
+        let cfg = config(vec![peer("e", "192.0.2.4", PeerAs::External), secret]);
+        let ann = announcements(&[
+            ("e", "198.51.100.1/32", attrs(None, &[])),
+            ("s", "198.51.100.1/32", attrs(None, &[])),
+        ]);
+        let state = bgpd_state(&ann, &cfg, "n1");
+        assert!(state.peers.is_empty() && state.paths.is_empty());
+        assert_eq!(state.skipped.len(), 2);
+    }
+
+    #[test]
+    fn peer_fields_carry_over() {
+        let mut p = peer("a", "2001:db8::1", PeerAs::Fixed(64501));
+        p.source_address = Some("2001:db8::2".parse::<IpAddr>().unwrap());
+        p.hold_time = Some(std::time::Duration::from_secs(9));
+        p.ebgp_multihop = true;
+        p.graceful_restart = true;
+        p.password = Some(Password::Plain("pw".into()));
+        let pc = peer_config(&p, "m").unwrap();
+        assert_eq!(pc.local_address, "2001:db8::2");
+        assert_eq!(pc.hold_time_seconds, Some(9));
+        assert_eq!(pc.multihop_ttl, 255);
+        assert_eq!(pc.password, "pw");
+        assert!(pc.graceful_restart.is_some_and(|g| g.enabled));
+    }
+}

@@ -1,0 +1,370 @@
+//! The speaker's link to its local `bgpd`: one task owns the gRPC connection and brings bgpd
+//! to the latest desired state it is given.
+//!
+//! The desired state arrives on a `tokio::sync::watch` channel, which keeps only the
+//! newest value: while a sync runs, any number of newer states collapse into one, so bgpd
+//! is never fed stale intermediate sets (coalescing without delays).
+//!
+//! Per connection: open the owner's `Session` lease (its grace time keeps our paths in
+//! bgpd across a speaker restart), then a full sync (list bgpd's peers; add, update or
+//! delete ours, recognized by the description marker; `SetPaths` with the whole set),
+//! then incremental syncs on every change, sending `SessionKeepAlive`s meanwhile. A
+//! transport error, or the session stream ending (bgpd restarted), drops the connection;
+//! the task reconnects with a growing backoff and does a full sync again, which also
+//! re-creates the peers a restarted bgpd has forgotten.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use ironlb_proto::bgpd::v1::{
+    AddPeerRequest, DeletePeerRequest, ListOwnersRequest, ListPeersRequest, PeerConfig,
+    SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, SetPathsRequest,
+    UpdatePeerRequest, session_request,
+};
+use k8s_openapi::api::core::v1::ObjectReference;
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use super::bgpd::BgpdState;
+use crate::events::Events;
+
+/// Event reason for a path set bgpd refused.
+pub const ANNOUNCE_FAILED: &str = "AnnounceFailed";
+
+/// The default keepalive interval; the session deadline we ask for is three times it.
+pub const KEEPALIVE: Duration = Duration::from_secs(10);
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The state to push, and the Services it announces (for Events when bgpd refuses it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Desired {
+    pub state: BgpdState,
+    pub services: Vec<ObjectReference>,
+}
+
+/// How to reach bgpd and who we are there.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `host:port`, `http://host:port`, or `unix:/path`.
+    pub endpoint: String,
+    /// Owner name (`k8s-speaker/<node>`).
+    pub owner: String,
+    /// Description prefix of our peers.
+    pub marker: String,
+    /// How long bgpd keeps our paths after our session lapses.
+    pub grace: Duration,
+    /// Session keepalive interval (or, without sessions, the drift check's).
+    pub keepalive: Duration,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Error)]
+pub enum LinkError {
+    #[error("connecting to bgpd at {endpoint}: {source}")]
+    Connect { endpoint: String, source: tonic::transport::Error },
+    #[error("bgpd: {0}")]
+    Rpc(#[from] Status),
+    #[error("the bgpd session ended")]
+    SessionEnded,
+    #[error("bgpd restarted")]
+    Restarted,
+}
+
+/// Opens a channel to `endpoint`.
+pub async fn connect(endpoint: &str) -> Result<Channel, LinkError> {
+    let err = |source| LinkError::Connect { endpoint: endpoint.to_owned(), source };
+    if let Some(path) = endpoint.strip_prefix("unix:") {
+        let path = path.to_owned();
+        // The URI is required by tonic but unused: the connector dials the socket.
+        return Endpoint::from_static("http://bgpd.local")
+            .connect_with_connector(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move {
+                    Ok::<_, std::io::Error>(TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
+            }))
+            .await
+            .map_err(err);
+    }
+    let uri =
+        if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") };
+    Endpoint::from_shared(uri).map_err(err)?.connect().await.map_err(err)
+}
+
+/// Runs until `desired`'s sender is dropped.
+pub async fn run(
+    options: ClientOptions,
+    mut desired: watch::Receiver<Arc<Desired>>,
+    events: Events,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut reported: Option<String> = None;
+    loop {
+        match connection(&options, &mut desired, &events, &mut reported, &mut backoff).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "bgpd link down");
+                if desired.has_changed().is_err() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// What this connection has configured in bgpd.
+#[derive(Default)]
+struct Applied {
+    /// Our peers in bgpd; `None` when their configuration is not known (found by listing).
+    peers: BTreeMap<String, Option<PeerConfig>>,
+    /// Peers in bgpd that are not ours: never touched.
+    foreign: BTreeSet<String>,
+    paths: Option<Vec<ironlb_proto::bgpd::v1::Path>>,
+}
+
+/// One connection: session, full sync, then incremental syncs. `Ok` when the desired
+/// channel closed (shutdown).
+async fn connection(
+    options: &ClientOptions,
+    desired: &mut watch::Receiver<Arc<Desired>>,
+    events: &Events,
+    reported: &mut Option<String>,
+    backoff: &mut Duration,
+) -> Result<(), LinkError> {
+    let channel = connect(&options.endpoint).await?;
+    let mut client = BgpServiceClient::new(channel);
+    let (session_tx, session_rx) = mpsc::channel(4);
+    let open = SessionRequest {
+        request: Some(session_request::Request::Open(SessionOpen {
+            owner: options.owner.clone(),
+            grace_time_seconds: Some(u32::try_from(options.grace.as_secs()).unwrap_or(86_400)),
+            hold_time_seconds: Some(
+                u32::try_from((options.keepalive * 3).as_secs().max(3)).unwrap_or(30),
+            ),
+        })),
+    };
+    if session_tx.send(open).await.is_err() {
+        return Err(LinkError::SessionEnded);
+    }
+    // A bgpd without owner sessions (UNIMPLEMENTED) still takes our paths: then its
+    // restarts are noticed by polling for drift ([`drifted`]) instead of by the session
+    // stream ending, and our paths have no lease.
+    let mut responses = match client.session(ReceiverStream::new(session_rx)).await {
+        Ok(r) => {
+            let mut responses = r.into_inner();
+            let opened = responses.message().await?.ok_or(LinkError::SessionEnded)?;
+            tracing::info!(owner = %options.owner, ?opened, "bgpd session open");
+            Some(responses)
+        }
+        Err(e) if e.code() == Code::Unimplemented => {
+            tracing::warn!("bgpd has no owner sessions; our paths have no lease");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut applied = Applied::default();
+    match client.list_peers(ListPeersRequest {}).await {
+        Ok(list) => {
+            for peer in list.into_inner().peers.into_iter().filter_map(|p| p.config) {
+                if peer.description.starts_with(&options.marker) {
+                    applied.peers.insert(peer.address, None);
+                } else {
+                    applied.foreign.insert(peer.address);
+                }
+            }
+        }
+        Err(e) if is_link_error(&e) => return Err(e.into()),
+        Err(e) => tracing::warn!(error = %e, "ListPeers failed; assuming bgpd has none of ours"),
+    }
+    let current = desired.borrow_and_update().clone();
+    sync(&mut client, options, &current, &mut applied, events, reported).await?;
+    // A connection that got as far as a full sync starts the backoff afresh.
+    *backoff = MIN_BACKOFF;
+
+    let mut keepalive = tokio::time::interval(options.keepalive);
+    keepalive.tick().await;
+    let mut nonce = 0u64;
+    loop {
+        tokio::select! {
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let current = desired.borrow_and_update().clone();
+                sync(&mut client, options, &current, &mut applied, events, reported).await?;
+            }
+            _ = keepalive.tick() => {
+                if responses.is_some() {
+                    nonce = nonce.wrapping_add(1);
+                    let ka = SessionRequest {
+                        request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
+                    };
+                    if session_tx.send(ka).await.is_err() {
+                        return Err(LinkError::SessionEnded);
+                    }
+                } else if drifted(&mut client, options, &applied).await? {
+                    return Err(LinkError::Restarted);
+                }
+            }
+            message = next_response(&mut responses) => {
+                if message?.is_none() {
+                    return Err(LinkError::SessionEnded);
+                }
+            }
+        }
+    }
+}
+
+/// Without a session, whether bgpd lost what we gave it (it restarted, or someone removed
+/// it): one of our peers is missing, or our owner holds a different number of paths.
+async fn drifted(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+    applied: &Applied,
+) -> Result<bool, LinkError> {
+    match client.list_peers(ListPeersRequest {}).await {
+        Ok(list) => {
+            let present: BTreeSet<String> = list
+                .into_inner()
+                .peers
+                .into_iter()
+                .filter_map(|p| p.config.map(|c| c.address))
+                .collect();
+            if applied.peers.keys().any(|a| !present.contains(a)) {
+                return Ok(true);
+            }
+        }
+        Err(e) if is_link_error(&e) => return Err(e.into()),
+        Err(_) => {}
+    }
+    let Some(paths) = &applied.paths else { return Ok(false) };
+    match client.list_owners(ListOwnersRequest {}).await {
+        Ok(list) => {
+            let held = list
+                .into_inner()
+                .owners
+                .into_iter()
+                .find(|o| o.name == options.owner)
+                .map_or(0, |o| o.path_count);
+            Ok(usize::try_from(held).ok() != Some(paths.len()))
+        }
+        Err(e) if is_link_error(&e) => Err(e.into()),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The next message of the session stream; never, without a session.
+async fn next_response(
+    responses: &mut Option<tonic::Streaming<SessionResponse>>,
+) -> Result<Option<SessionResponse>, Status> {
+    match responses {
+        Some(r) => r.message().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Codes that mean the connection (or bgpd) is gone rather than the request being wrong.
+fn is_link_error(status: &Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Aborted)
+}
+
+/// Brings bgpd to `desired`: peers first (paths name them), then the whole path set.
+async fn sync(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+    desired: &Desired,
+    applied: &mut Applied,
+    events: &Events,
+    reported: &mut Option<String>,
+) -> Result<(), LinkError> {
+    for skip in &desired.state.skipped {
+        tracing::warn!(reason = %skip, "peer not configured");
+    }
+    for (address, config) in &desired.state.peers {
+        if applied.foreign.contains(address) {
+            tracing::warn!(%address, "a peer with this address is configured in bgpd by someone else; leaving it");
+            continue;
+        }
+        let result = match applied.peers.get(address) {
+            Some(Some(current)) if current == config => continue,
+            Some(_) => update_peer(client, config).await,
+            None => match client.add_peer(AddPeerRequest { peer: Some(config.clone()) }).await {
+                Err(e) if e.code() == Code::AlreadyExists => update_peer(client, config).await,
+                other => other.map(|_| ()),
+            },
+        };
+        match result {
+            Ok(()) => {
+                applied.peers.insert(address.clone(), Some(config.clone()));
+            }
+            Err(e) if is_link_error(&e) => return Err(e.into()),
+            Err(e) => tracing::warn!(%address, error = %e, "configuring the peer failed"),
+        }
+    }
+    let gone: Vec<String> =
+        applied.peers.keys().filter(|a| !desired.state.peers.contains_key(*a)).cloned().collect();
+    for address in gone {
+        match client.delete_peer(DeletePeerRequest { address: address.clone() }).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Code::NotFound => {}
+            Err(e) if is_link_error(&e) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%address, error = %e, "deleting the peer failed");
+                continue;
+            }
+        }
+        applied.peers.remove(&address);
+    }
+    if applied.paths.as_ref() == Some(&desired.state.paths) {
+        return Ok(());
+    }
+    let request = SetPathsRequest {
+        owner: options.owner.clone(),
+        paths: desired.state.paths.clone(),
+        grace_time_seconds: Some(u32::try_from(options.grace.as_secs()).unwrap_or(86_400)),
+    };
+    match client.set_paths(request).await {
+        Ok(response) => {
+            let r = response.into_inner();
+            tracing::debug!(
+                added = r.added.len(),
+                changed = r.changed.len(),
+                withdrawn = r.withdrawn.len(),
+                "SetPaths"
+            );
+            applied.paths = Some(desired.state.paths.clone());
+            *reported = None;
+            Ok(())
+        }
+        Err(e) if is_link_error(&e) => Err(e.into()),
+        Err(e) => {
+            let message = format!("bgpd refused the path set: {}", e.message());
+            tracing::warn!(%message);
+            if reported.as_deref() != Some(message.as_str()) {
+                for service in &desired.services {
+                    events.warning(service, ANNOUNCE_FAILED, "Announce", message.clone()).await;
+                }
+                *reported = Some(message);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn update_peer(
+    client: &mut BgpServiceClient<Channel>,
+    config: &PeerConfig,
+) -> Result<(), Status> {
+    client.update_peer(UpdatePeerRequest { peer: Some(config.clone()) }).await.map(|_| ())
+}

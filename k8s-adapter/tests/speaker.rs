@@ -1,0 +1,399 @@
+//! The speaker against the in-process API server and a fake bgpd (a small tonic
+//! `BgpService` that records what it is sent): ETP Cluster and Local, endpoint readiness,
+//! Service deletion, and re-sync after bgpd restarts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use ironlb_proto::bgpd::v1::bgp_service_server::{BgpService, BgpServiceServer};
+use ironlb_proto::bgpd::v1::{
+    AddPeerRequest, AddPeerResponse, DeletePeerRequest, DeletePeerResponse, ListPeersRequest,
+    ListPeersResponse, Path, Peer, PeerConfig, SessionKeepAliveAck, SessionOpened, SessionRequest,
+    SessionResponse, SetPathsRequest, SetPathsResponse, UpdatePeerRequest, UpdatePeerResponse,
+    session_request, session_response,
+};
+use ironlb_test_apiserver::TestApiServer;
+use k8s_adapter::speaker::runtime::{self, SpeakerOptions};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status};
+
+/// What the fake bgpd holds and was asked.
+#[derive(Debug, Default, Clone)]
+struct FakeState {
+    peers: BTreeMap<String, PeerConfig>,
+    /// Owner -> its paths.
+    paths: BTreeMap<String, Vec<Path>>,
+    owners_opened: Vec<String>,
+    add_peer_calls: usize,
+    set_paths_calls: usize,
+    /// Refuse every SetPaths (INVALID_ARGUMENT), as bgpd does for a path it cannot take.
+    reject_paths: bool,
+    /// Answer Session with UNIMPLEMENTED, as a bgpd without owner sessions does.
+    no_sessions: bool,
+}
+
+#[derive(Clone)]
+struct FakeBgpd {
+    state: Arc<Mutex<FakeState>>,
+    changed: watch::Sender<u64>,
+    /// Bumping it ends every open Session stream (bgpd "restarts").
+    kill: watch::Sender<u64>,
+}
+
+impl FakeBgpd {
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Simulates a bgpd restart: forgets everything and drops the sessions.
+    fn restart(&self) {
+        let mut s = self.state.lock().unwrap();
+        *s = FakeState { no_sessions: s.no_sessions, ..FakeState::default() };
+        drop(s);
+        self.kill.send_modify(|n| *n += 1);
+        self.bump();
+    }
+
+    async fn wait(&self, what: &str, pred: impl Fn(&FakeState) -> bool) -> FakeState {
+        let mut rx = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let snapshot = self.state.lock().unwrap().clone();
+            if pred(&snapshot) {
+                return snapshot;
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                panic!("fake bgpd never saw: {what}; state {snapshot:#?}");
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl BgpService for FakeBgpd {
+    async fn list_owners(
+        &self,
+        _: Request<ironlb_proto::bgpd::v1::ListOwnersRequest>,
+    ) -> Result<Response<ironlb_proto::bgpd::v1::ListOwnersResponse>, Status> {
+        let s = self.state.lock().unwrap();
+        let owners = s
+            .paths
+            .iter()
+            .map(|(name, paths)| ironlb_proto::bgpd::v1::Owner {
+                name: name.clone(),
+                path_count: paths.len() as u64,
+                ..Default::default()
+            })
+            .collect();
+        Ok(Response::new(ironlb_proto::bgpd::v1::ListOwnersResponse { owners }))
+    }
+
+    async fn list_peers(
+        &self,
+        _: Request<ListPeersRequest>,
+    ) -> Result<Response<ListPeersResponse>, Status> {
+        let peers: Vec<PeerConfig> = self.state.lock().unwrap().peers.values().cloned().collect();
+        let peers = peers.into_iter().map(|c| Peer { config: Some(c), status: None }).collect();
+        Ok(Response::new(ListPeersResponse { peers }))
+    }
+
+    async fn add_peer(
+        &self,
+        r: Request<AddPeerRequest>,
+    ) -> Result<Response<AddPeerResponse>, Status> {
+        let config = r.into_inner().peer.ok_or_else(|| Status::invalid_argument("peer"))?;
+        {
+            let mut s = self.state.lock().unwrap();
+            if s.peers.contains_key(&config.address) {
+                return Err(Status::already_exists(config.address));
+            }
+            s.add_peer_calls += 1;
+            s.peers.insert(config.address.clone(), config);
+        }
+        self.bump();
+        Ok(Response::new(AddPeerResponse { peer: None }))
+    }
+
+    async fn update_peer(
+        &self,
+        r: Request<UpdatePeerRequest>,
+    ) -> Result<Response<UpdatePeerResponse>, Status> {
+        let config = r.into_inner().peer.ok_or_else(|| Status::invalid_argument("peer"))?;
+        self.state.lock().unwrap().peers.insert(config.address.clone(), config);
+        self.bump();
+        Ok(Response::new(UpdatePeerResponse::default()))
+    }
+
+    async fn delete_peer(
+        &self,
+        r: Request<DeletePeerRequest>,
+    ) -> Result<Response<DeletePeerResponse>, Status> {
+        let address = r.into_inner().address;
+        if self.state.lock().unwrap().peers.remove(&address).is_none() {
+            return Err(Status::not_found(address));
+        }
+        self.bump();
+        Ok(Response::new(DeletePeerResponse {}))
+    }
+
+    async fn set_paths(
+        &self,
+        r: Request<SetPathsRequest>,
+    ) -> Result<Response<SetPathsResponse>, Status> {
+        let r = r.into_inner();
+        {
+            let mut s = self.state.lock().unwrap();
+            if s.reject_paths {
+                return Err(Status::invalid_argument("paths[0].prefix refused by the test"));
+            }
+            for p in &r.paths {
+                if let Some(peer) = p.peers.iter().find(|a| !s.peers.contains_key(*a)) {
+                    return Err(Status::not_found(format!("peer {peer}")));
+                }
+            }
+            s.set_paths_calls += 1;
+            s.paths.insert(r.owner, r.paths);
+        }
+        self.bump();
+        Ok(Response::new(SetPathsResponse::default()))
+    }
+
+    async fn session(
+        &self,
+        r: Request<tonic::Streaming<SessionRequest>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<SessionResponse>>, Status> {
+        if self.state.lock().unwrap().no_sessions {
+            return Err(Status::unimplemented("Session"));
+        }
+        let mut inbound = r.into_inner();
+        let (tx, rx) = mpsc::channel(8);
+        let mut kill = self.kill.subscribe();
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    m = inbound.message() => {
+                        let response = match m {
+                            Ok(Some(SessionRequest { request: Some(session_request::Request::Open(o)) })) => {
+                                me.state.lock().unwrap().owners_opened.push(o.owner);
+                                me.bump();
+                                session_response::Response::Opened(SessionOpened::default())
+                            }
+                            Ok(Some(SessionRequest { request: Some(session_request::Request::Keepalive(k)) })) => {
+                                session_response::Response::KeepaliveAck(SessionKeepAliveAck { nonce: k.nonce })
+                            }
+                            _ => break,
+                        };
+                        if tx.send(Ok(SessionResponse { response: Some(response) })).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ = kill.changed() => break,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+async fn fake_bgpd() -> (FakeBgpd, String) {
+    let fake =
+        FakeBgpd { state: Arc::default(), changed: watch::channel(0).0, kill: watch::channel(0).0 };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = BgpServiceServer::new(fake.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    (fake, addr)
+}
+
+fn node(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
+}
+
+fn slice(service: &str, suffix: &str, node: &str, ready: bool) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": format!("{service}-{suffix}"), "namespace": "default",
+                        "labels": {"kubernetes.io/service-name": service}},
+           "addressType": "IPv4",
+           "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": ready}, "nodeName": node}]})
+}
+
+async fn service_with_ip(server: &TestApiServer, name: &str, ip: &str, local: bool) {
+    let mut svc = lb_service("default", name, json!({}));
+    if local {
+        svc["spec"]["externalTrafficPolicy"] = json!("Local");
+    }
+    server.insert(svc).await.unwrap();
+    let ip = ip.to_owned();
+    server
+        .modify("v1", "Service", Some("default"), name, move |o| {
+            o["status"] = json!({"loadBalancer": {"ingress": [{"ip": ip}]}});
+        })
+        .await
+        .unwrap();
+}
+
+fn prefixes(s: &FakeState) -> Vec<String> {
+    s.paths.get("k8s-speaker/n1").into_iter().flatten().map(|p| p.prefix.clone()).collect()
+}
+
+#[tokio::test]
+async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(node("n2")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": "rtr", "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1"}}))
+        .await
+        .unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+            "metadata": {"name": "adv", "namespace": NS}, "spec": {"localPref": 150}}))
+        .await
+        .unwrap();
+    // ETP Cluster with a ready endpoint on another node: announced from n1.
+    service_with_ip(&server, "cluster", "198.51.100.10", false).await;
+    server.insert(slice("cluster", "a", "n2", true)).await.unwrap();
+    // ETP Local with its endpoint only on n2: not announced from n1.
+    service_with_ip(&server, "local", "198.51.100.11", true).await;
+    server.insert(slice("local", "a", "n2", true)).await.unwrap();
+
+    let options = SpeakerOptions {
+        node_name: "n1".into(),
+        namespace: NS.into(),
+        legacy: None,
+        class: Default::default(),
+        bgpd: addr,
+        grace: Duration::from_secs(60),
+        keepalive: Duration::from_secs(10),
+    };
+    let client = server.client().unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+
+    let s =
+        bgpd.wait("the cluster Service announced", |s| prefixes(s) == ["198.51.100.10/32"]).await;
+    assert_eq!(s.owners_opened, ["k8s-speaker/n1"]);
+    let peer = &s.peers["192.0.2.1"];
+    assert_eq!((peer.remote_asn, peer.local_asn), (64501, 64500));
+    assert!(peer.description.starts_with("ironlb k8s-speaker/n1"));
+    let path = &s.paths["k8s-speaker/n1"][0];
+    assert_eq!(path.peers, ["192.0.2.1"]);
+    assert_eq!(path.local_pref, Some(150));
+    wait_event(&server, "Service", "cluster", "AnnouncingFromNode", "n1").await;
+
+    // The Local Service gets an endpoint on n1: now announced from here too.
+    server.insert(slice("local", "b", "n1", true)).await.unwrap();
+    bgpd.wait("the local Service announced", |s| {
+        prefixes(s) == ["198.51.100.10/32", "198.51.100.11/32"]
+    })
+    .await;
+
+    // The cluster Service's only endpoint stops being ready: withdrawn.
+    server
+        .modify("discovery.k8s.io/v1", "EndpointSlice", Some("default"), "cluster-a", |o| {
+            o["endpoints"][0]["conditions"]["ready"] = json!(false);
+        })
+        .await
+        .unwrap();
+    bgpd.wait("the cluster Service withdrawn", |s| prefixes(s) == ["198.51.100.11/32"]).await;
+    wait_event(&server, "Service", "cluster", "WithdrawnFromNode", "n1").await;
+
+    // Deleting the Local Service withdraws it.
+    server.remove("v1", "Service", Some("default"), "local").await.unwrap();
+    bgpd.wait("everything withdrawn", |s| s.paths.get("k8s-speaker/n1").is_some_and(Vec::is_empty))
+        .await;
+
+    // bgpd restarts and forgets everything: the speaker reconnects, re-adds its peer and
+    // sends its (now non-empty again) path set.
+    server
+        .modify("discovery.k8s.io/v1", "EndpointSlice", Some("default"), "cluster-a", |o| {
+            o["endpoints"][0]["conditions"]["ready"] = json!(true);
+        })
+        .await
+        .unwrap();
+    bgpd.wait("cluster announced again", |s| prefixes(s) == ["198.51.100.10/32"]).await;
+    bgpd.restart();
+    let s = bgpd
+        .wait("the full re-sync after the restart", |s| {
+            s.owners_opened.len() == 1
+                && s.peers.contains_key("192.0.2.1")
+                && prefixes(s) == ["198.51.100.10/32"]
+        })
+        .await;
+    assert_eq!(s.add_peer_calls, 1);
+
+    // bgpd refuses the path set: the Services in it get an AnnounceFailed Event.
+    bgpd.state.lock().unwrap().reject_paths = true;
+    service_with_ip(&server, "third", "198.51.100.12", false).await;
+    server.insert(slice("third", "a", "n2", true)).await.unwrap();
+    wait_event(&server, "Service", "third", "AnnounceFailed", "refused by the test").await;
+    bgpd.state.lock().unwrap().reject_paths = false;
+    server.remove("v1", "Service", Some("default"), "third").await.unwrap();
+
+    // A peer that no longer selects this node (deleted) is removed from bgpd.
+    server.remove("ironlb.io/v1beta1", "BGPPeer", Some(NS), "rtr").await.unwrap();
+    bgpd.wait("our peer deleted", |s| s.peers.is_empty() && prefixes(s).is_empty()).await;
+    speaker.abort();
+}
+
+/// A bgpd without owner sessions (UNIMPLEMENTED) still gets the paths, and its restart is
+/// noticed by the drift check (our peer and paths gone): the speaker re-syncs.
+#[tokio::test]
+async fn speaker_works_with_a_bgpd_without_sessions() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    bgpd.state.lock().unwrap().no_sessions = true;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": "rtr", "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1"}}))
+        .await
+        .unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+            "metadata": {"name": "adv", "namespace": NS}, "spec": {}}))
+        .await
+        .unwrap();
+    service_with_ip(&server, "web", "198.51.100.20", false).await;
+    server.insert(slice("web", "a", "n1", true)).await.unwrap();
+    let options = SpeakerOptions {
+        node_name: "n1".into(),
+        namespace: NS.into(),
+        legacy: None,
+        class: Default::default(),
+        bgpd: addr,
+        grace: Duration::from_secs(60),
+        keepalive: Duration::from_millis(100),
+    };
+    let client = server.client().unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+    bgpd.wait("announced without a session", |s| prefixes(s) == ["198.51.100.20/32"]).await;
+    bgpd.restart();
+    let s = bgpd
+        .wait("re-synced after the restart", |s| {
+            s.peers.contains_key("192.0.2.1") && prefixes(s) == ["198.51.100.20/32"]
+        })
+        .await;
+    assert!(s.owners_opened.is_empty());
+    speaker.abort();
+}
