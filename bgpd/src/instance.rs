@@ -454,8 +454,9 @@ impl Instance {
     /// Moves export work for one peer into its session, up to the window.
     fn pump(&mut self, id: PeerId) {
         let Some(slot) = self.peers.get_mut(&id) else { return };
-        // After our restart, route selection waits for the peers (RFC 4724 §4.1).
-        if !slot.established || self.gr.restart.exports_held() {
+        // After our restart, the RIB holds learned routes back until the
+        // peers re-synced (RFC 4724 §4.1); local-only prefixes go at once.
+        if !slot.established {
             return;
         }
         while slot.in_flight < EXPORT_WINDOW {

@@ -111,6 +111,9 @@ impl Instance {
             .collect();
         let owners_pending = self.api.owners.resync_pending();
         let (restart, actions) = Restart::restarted(expected, owners_pending, self.deferral());
+        if restart.exports_held() {
+            self.rib.defer_learned_routes();
+        }
         self.gr.restart = restart;
         self.gr_restart_actions(actions);
     }
@@ -303,7 +306,8 @@ impl Instance {
                     self.gr_arm(after, GracefulTimer::Deferral { token })
                 }
                 RestartAction::ReleaseExports => {
-                    tracing::info!("route selection deferral over: exporting");
+                    tracing::info!("route selection deferral over: exporting learned routes");
+                    self.rib.release_learned_routes();
                     self.export_due = true;
                 }
                 RestartAction::ReleaseEndOfRib => {

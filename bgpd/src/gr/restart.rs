@@ -5,11 +5,12 @@
 //! deferral timer fires. Expected are the neighbours with graceful restart
 //! enabled; one that comes up without the capability, or with its own R bit
 //! set (it restarted too and waits for us), is not waited for (§4.1). While
-//! deferring, nothing is exported: the peers keep our previous routes, stale.
-//! Config routes are in the Loc-RIB from the start and go out with the first
-//! export, as soon as the peers' End-of-RIB arrived (usually within a second);
-//! exporting them earlier would need a per-source export filter in the RIB and
-//! would change nothing for traffic, since the peers still hold them.
+//! deferring, the RIB exports no prefix that has a learned path (see
+//! `rib::deferral`): the peers keep our previous routes, stale. A prefix whose
+//! only paths are local (config routes, paths of API owners that re-synced)
+//! goes out at once: peers' routes cannot change its selection, and a peer
+//! that restarted with us (R bit set, so it flushed our routes) gets them back
+//! without waiting for the slowest peer's End-of-RIB.
 //!
 //! Our End-of-RIB additionally waits for the API owners of the previous run to
 //! re-sync (their first `SetPaths`), bounded by the same timer: an End-of-RIB
@@ -54,7 +55,8 @@ pub enum RestartEvent {
 pub enum RestartAction {
     /// Arm the deferral timer; feed its expiry back with `token`.
     StartTimer { after: Duration, token: u64 },
-    /// Route selection may be exported: pump every peer.
+    /// Route selection may be exported: release the learned routes, pump
+    /// every peer.
     ReleaseExports,
     /// End-of-RIB may be sent (once each peer's table is out); our OPENs stop
     /// setting the R bit.
@@ -111,7 +113,7 @@ impl Restart {
         (restart, out)
     }
 
-    /// Route selection is deferred: export nothing.
+    /// Route selection is deferred: export no learned route.
     pub fn exports_held(&self) -> bool {
         self.phase == Phase::Deferring
     }
