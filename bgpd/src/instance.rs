@@ -295,6 +295,7 @@ impl Instance {
                 helper: graceful::helper_for(neighbor_gr),
             },
         );
+        self.gr_neighbor_added(id);
     }
 
     fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {

@@ -29,6 +29,13 @@ use std::time::Duration;
 use crate::rib::PeerId;
 use crate::wire::Family;
 
+/// Whether the restarting role waits for this neighbour's End-of-RIB: it has
+/// graceful restart enabled (helper-only too: it still re-sends its routes)
+/// and is not administratively disabled (it would never come up).
+pub fn awaits(settings: Option<super::Settings>, neighbour_enabled: bool) -> bool {
+    neighbour_enabled && settings.is_some_and(|s| s.enabled)
+}
+
 /// Inputs of the restarting role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RestartEvent {
@@ -42,6 +49,9 @@ pub enum RestartEvent {
     },
     /// The peer sent End-of-RIB for a family.
     PeerEndOfRib { peer: PeerId, family: Family },
+    /// A neighbour with graceful restart was added (reload, `AddPeer`) while
+    /// we defer: its End-of-RIB is waited for too.
+    PeerAdded { peer: PeerId },
     /// The neighbour was removed from the configuration.
     PeerRemoved { peer: PeerId },
     /// No API owner waits for re-sync any more.
@@ -146,6 +156,11 @@ impl Restart {
                     }
                 }
             }
+            RestartEvent::PeerAdded { peer } => {
+                if self.phase == Phase::Deferring {
+                    self.expected.entry(peer).or_insert(Expected::Down);
+                }
+            }
             RestartEvent::PeerRemoved { peer } => {
                 self.expected.remove(&peer);
             }
@@ -197,6 +212,18 @@ mod tests {
 
     fn eor(peer: PeerId, family: Family) -> RestartEvent {
         RestartEvent::PeerEndOfRib { peer, family }
+    }
+
+    #[test]
+    fn only_enabled_neighbours_with_graceful_restart_are_awaited() {
+        let on = crate::gr::Settings::default();
+        let helper = crate::gr::Settings { helper_only: true, ..on };
+        let off = crate::gr::Settings { enabled: false, ..on };
+        assert!(awaits(Some(on), true));
+        assert!(awaits(Some(helper), true));
+        assert!(!awaits(Some(off), true));
+        assert!(!awaits(None, true));
+        assert!(!awaits(Some(on), false), "disabled: never comes up");
     }
 
     #[test]
@@ -255,6 +282,27 @@ mod tests {
         let (mut restart, actions) = Restart::restarted([], true, DEFERRAL);
         assert_eq!(actions, vec![StartTimer { after: DEFERRAL, token: 1 }, ReleaseExports]);
         assert_eq!(restart.handle(RestartEvent::TimerExpired { token: 1 }), vec![ReleaseEndOfRib]);
+    }
+
+    #[test]
+    fn a_peer_added_while_deferring_is_waited_for_too() {
+        let (mut restart, _) = Restart::restarted([A], false, DEFERRAL);
+        assert!(restart.handle(RestartEvent::PeerAdded { peer: B }).is_empty());
+        restart.handle(up(A, true, false));
+        restart.handle(eor(A, V4));
+        assert!(restart.handle(eor(A, V6)).is_empty(), "B is expected now");
+        restart.handle(up(B, true, false));
+        restart.handle(eor(B, V4));
+        assert_eq!(restart.handle(eor(B, V6)), vec![ReleaseExports, ReleaseEndOfRib]);
+    }
+
+    #[test]
+    fn a_peer_added_after_the_selection_is_not_waited_for() {
+        let (mut restart, actions) = Restart::restarted([], true, DEFERRAL);
+        assert!(actions.contains(&ReleaseExports));
+        assert!(restart.handle(RestartEvent::PeerAdded { peer: B }).is_empty());
+        assert!(!restart.exports_held());
+        assert_eq!(restart.handle(RestartEvent::OwnersResynced), vec![ReleaseEndOfRib]);
     }
 
     #[test]
