@@ -368,8 +368,11 @@ impl Instance {
                         tracing::error!(%error, "cannot queue the table for a new peer");
                     }
                 }
-                self.pump(id);
+                // Graceful restart first: it resets the peer's GR status (which
+                // the pump then updates with End-of-RIB sent) and may end our
+                // selection deferral before this peer's first export.
                 self.gr_established(id, &negotiated);
+                self.pump(id);
             }
             SessionEvent::Down { reason, established } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
