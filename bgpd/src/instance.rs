@@ -304,6 +304,7 @@ impl Instance {
                 helper: graceful::helper_for(neighbor_gr),
             },
         );
+        self.gr_neighbor_added(id);
     }
 
     fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
@@ -376,8 +377,11 @@ impl Instance {
                         tracing::error!(%error, "cannot queue the table for a new peer");
                     }
                 }
-                self.pump(id);
+                // Graceful restart first: it resets the peer's GR status (which
+                // the pump then updates with End-of-RIB sent) and may end our
+                // selection deferral before this peer's first export.
                 self.gr_established(id, &negotiated);
+                self.pump(id);
             }
             SessionEvent::Down { reason, established } => {
                 if let Some(slot) = self.peers.get_mut(&id) {
@@ -463,8 +467,9 @@ impl Instance {
     /// Moves export work for one peer into its session, up to the window.
     fn pump(&mut self, id: PeerId) {
         let Some(slot) = self.peers.get_mut(&id) else { return };
-        // After our restart, route selection waits for the peers (RFC 4724 §4.1).
-        if !slot.established || self.gr.restart.exports_held() {
+        // After our restart, the RIB holds learned routes back until the
+        // peers re-synced (RFC 4724 §4.1); local-only prefixes go at once.
+        if !slot.established {
             return;
         }
         while slot.in_flight < EXPORT_WINDOW {

@@ -9,8 +9,8 @@ use crate::api::handler;
 use crate::api::peers::GracefulRestartFacts;
 use crate::fsm::{DownReason, NegotiatedSession};
 use crate::gr::{
-    self, Helper, HelperAction, HelperEvent, HelperTimer, Loss, Negotiated, Restart, RestartAction,
-    RestartEvent, StateRecord, StateWriter, Status,
+    self, Helper, HelperAction, HelperEvent, HelperTimer, Loss, Negotiated, Recorder, Restart,
+    RestartAction, RestartEvent, StateRecord, StateWriter,
 };
 use crate::peer::SessionCommand;
 use crate::rib::PeerId;
@@ -28,7 +28,8 @@ pub(super) struct Graceful {
     pub restart: Restart,
     /// We restarted and still defer: our OPENs set the R bit.
     pub restarted: bool,
-    record: StateRecord,
+    recorder: Recorder,
+    /// Started with the first record to write.
     writer: Option<StateWriter>,
 }
 
@@ -37,12 +38,7 @@ impl Default for Graceful {
         Self {
             restart: Restart::not_restarted(),
             restarted: false,
-            record: StateRecord {
-                status: Status::Running,
-                established: false,
-                graceful_restart: false,
-                owners: Vec::new(),
-            },
+            recorder: Recorder::start(None, false).0,
             writer: None,
         }
     }
@@ -73,27 +69,35 @@ impl Instance {
             .neighbors
             .iter()
             .any(|n| n.graceful_restart.is_some_and(|s| s.restarting_role()));
-        self.gr.restarted = enabled && previous.as_ref().is_some_and(StateRecord::is_restart);
-        self.gr.record.graceful_restart = enabled;
-        if self.gr.restarted {
+        let (recorder, startup, write) = Recorder::start(previous, enabled);
+        self.gr.recorder = recorder;
+        self.gr.restarted = startup.restarted;
+        if startup.restarted {
             tracing::info!(
-                ?previous,
-                "restarted: deferring route selection and End-of-RIB (RFC 4724 §4.1)"
+                owners = ?startup.owners,
+                "restarted: deferring the selection of learned routes and End-of-RIB (RFC 4724 §4.1)"
             );
-            let owners = previous.map(|p| p.owners).unwrap_or_default();
             let deadline = Instant::now() + self.deferral();
-            self.api.owners.require_resync(owners.iter().map(String::as_str), deadline);
-            // Until a session is up again, the peers still hold our old routes.
-            self.gr.record.established = true;
-            self.gr.record.owners = owners;
+            self.api.owners.require_resync(startup.owners.iter().map(String::as_str), deadline);
         }
-        if !enabled {
-            // Without graceful restart, how the run ends changes nothing.
-            return;
+        self.gr_write(write);
+    }
+
+    /// A neighbour was added (startup, reload, `AddPeer`): one with the
+    /// restarting role starts the state file; while we defer, its End-of-RIB
+    /// is waited for too.
+    pub(super) fn gr_neighbor_added(&mut self, id: PeerId) {
+        let Some(slot) = self.peers.get(&id) else { return };
+        let settings = slot.neighbor.graceful_restart;
+        let awaited = gr::restart::awaits(settings, slot.neighbor.enabled);
+        if settings.is_some_and(|s| s.restarting_role()) {
+            let write = self.gr.recorder.neighbour_enabled();
+            self.gr_write(write);
         }
-        let writer = StateWriter::spawn(self.config.global.state_dir.clone());
-        writer.write(self.gr.record.clone());
-        self.gr.writer = Some(writer);
+        if awaited {
+            let actions = self.gr.restart.handle(RestartEvent::PeerAdded { peer: id });
+            self.gr_restart_actions(actions);
+        }
     }
 
     /// After the neighbours are added: start the restarting role.
@@ -105,12 +109,15 @@ impl Instance {
             .peers
             .iter()
             .filter(|(_, slot)| {
-                slot.neighbor.graceful_restart.is_some_and(|s| s.enabled) && slot.neighbor.enabled
+                gr::restart::awaits(slot.neighbor.graceful_restart, slot.neighbor.enabled)
             })
             .map(|(id, _)| *id)
             .collect();
         let owners_pending = self.api.owners.resync_pending();
         let (restart, actions) = Restart::restarted(expected, owners_pending, self.deferral());
+        if restart.exports_held() {
+            self.rib.defer_learned_routes();
+        }
         self.gr.restart = restart;
         self.gr_restart_actions(actions);
     }
@@ -154,10 +161,8 @@ impl Instance {
         }
         let actions = self.gr.restart.handle(restart_event);
         self.gr_restart_actions(actions);
-        if !self.gr.record.established {
-            self.gr.record.established = true;
-            self.gr_write_record();
-        }
+        let write = self.gr.recorder.established();
+        self.gr_write(write);
     }
 
     /// An established session went down: keep its routes stale or flush them.
@@ -207,15 +212,10 @@ impl Instance {
             let actions = self.gr.restart.handle(RestartEvent::OwnersResynced);
             self.gr_restart_actions(actions);
         }
-        let same = self.api.owners.owners().map(|o| o.name).eq(self
-            .gr
-            .record
-            .owners
-            .iter()
-            .map(String::as_str));
-        if !same && self.gr.record.graceful_restart {
-            self.gr.record.owners = self.api.owners.owners().map(|o| o.name.to_string()).collect();
-            self.gr_write_record();
+        if !self.gr.recorder.same_owners(self.api.owners.owners().map(|o| o.name)) {
+            let owners = self.api.owners.owners().map(|o| o.name.to_string()).collect();
+            let write = self.gr.recorder.set_owners(owners);
+            self.gr_write(write);
         }
     }
 
@@ -243,7 +243,7 @@ impl Instance {
         let mut graceful = false;
         for slot in self.peers.values() {
             // The peer keeps our routes only if it saw families in our capability.
-            let kept = slot.helper.negotiated().is_some_and(|n| !n.local_families.is_empty());
+            let kept = Negotiated::keeps_our_routes(slot.helper.negotiated());
             if slot.established && kept {
                 graceful = true;
                 slot.session.send(SessionCommand::Close);
@@ -251,8 +251,8 @@ impl Instance {
                 slot.session.send(SessionCommand::Shutdown(cease.clone()));
             }
         }
-        self.gr.record.status = if graceful { Status::GracefulStop } else { Status::Stopped };
-        self.gr_write_record();
+        let write = self.gr.recorder.stopped(graceful);
+        self.gr_write(write);
         self.peers.len()
     }
 
@@ -263,10 +263,11 @@ impl Instance {
         }
     }
 
-    fn gr_write_record(&self) {
-        if let Some(writer) = &self.gr.writer {
-            writer.write(self.gr.record.clone());
-        }
+    /// Hands `record` to the writer thread, started with the first record.
+    fn gr_write(&mut self, record: Option<StateRecord>) {
+        let Some(record) = record else { return };
+        let dir = &self.config.global.state_dir;
+        self.gr.writer.get_or_insert_with(|| StateWriter::spawn(dir.clone())).write(record);
     }
 
     fn gr_helper_actions(&mut self, id: PeerId, actions: Vec<HelperAction>) {
@@ -303,12 +304,18 @@ impl Instance {
                     self.gr_arm(after, GracefulTimer::Deferral { token })
                 }
                 RestartAction::ReleaseExports => {
-                    tracing::info!("route selection deferral over: exporting");
+                    tracing::info!("route selection deferral over: exporting learned routes");
+                    self.rib.release_learned_routes();
                     self.export_due = true;
                 }
                 RestartAction::ReleaseEndOfRib => {
                     tracing::info!("restart complete: End-of-RIB released");
                     self.gr.restarted = false;
+                    let enabled = self.peers.values().any(|slot| {
+                        slot.neighbor.graceful_restart.is_some_and(|s| s.restarting_role())
+                    });
+                    let write = self.gr.recorder.restart_complete(enabled);
+                    self.gr_write(write);
                     if handler::expire_owners(&mut self.rib, &mut self.api, Instant::now()) {
                         self.export_due = true;
                     }

@@ -23,6 +23,8 @@
 //!
 //! 7. An API owner re-syncing (`SetPaths`) within the deferral time after bgpd was killed:
 //!    FRR holds its route through the restart (no gap), fresh afterwards.
+//! 8. Config routes go out at once after a restart, before our End-of-RIB, while the selection
+//!    deferral waits for a neighbour that stays down.
 
 mod common;
 
@@ -571,4 +573,58 @@ fn bgpd_sigkill_frr_keeps_ipv4_and_ipv6_routes_and_understands_mp_end_of_rib() {
         "FRR lost a kept route during the restart: {seen:?}\n{}",
         restarted.log_tail(60)
     );
+}
+
+/// 8. After a restart, config routes go out before the selection deferral ends: with a second
+///    graceful restart neighbour that never comes up, bgpd defers until its timer (40 s), yet
+///    FRR gets a route new in the config and the kept one fresh at once, while the removed one
+///    stays (stale) at FRR until our End-of-RIB, which only the timer releases.
+#[test]
+fn config_routes_reach_frr_before_our_end_of_rib_while_a_peer_is_down() {
+    const DEFERRAL: u16 = 40;
+    let pair = pair("bgpd", "frr").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let kept = net("198.51.100.10/32");
+    let dropped = net("198.51.100.11/32");
+    let added = net("198.51.100.12/32");
+    let absent = ip("192.0.2.3");
+    let config = |routes: &[IpNet]| {
+        let mut config = bgpd_config(&state, pair.right_v4, routes).neighbor(
+            BgpdNeighbor::new(absent, 65003).graceful_restart(BgpdGracefulRestart::default()),
+        );
+        config.selection_deferral_time = Some(DEFERRAL);
+        config
+    };
+    let mut bgpd = start_bgpd(&pair.left, &config(&[kept, dropped]));
+    let frr =
+        Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, false, &[])).check("FRR starts");
+    for prefix in [kept, dropped] {
+        bgpd.annotate(frr.wait_route(prefix, UP, |_| true, pair.left_v4))
+            .check("FRR learns our routes");
+    }
+    wait_state_established(&bgpd, &state);
+
+    stop_bgpd(&mut bgpd, Stop::Kill);
+    let restarted = start_bgpd(&pair.left, &config(&[kept, added]));
+    restarted
+        .annotate(frr.wait_route(added, ROUTE, |_| true, pair.left_v4))
+        .check("8. a new config route reaches FRR during the deferral");
+    restarted
+        .annotate(frr.wait_route(kept, ROUTE, |r| !r.stale, pair.left_v4))
+        .check("8. the kept config route is fresh during the deferral");
+    // Our End-of-RIB waits for the absent neighbour (or the timer): FRR still holds the
+    // removed route, stale.
+    let held = frr.route(dropped).check("FRR answers");
+    assert!(
+        held.as_ref().is_some_and(|r| r.stale),
+        "8. FRR swept {dropped} before the deferral ended: {held:?}\n{}",
+        restarted.log_tail(60)
+    );
+    restarted
+        .annotate(frr.wait_no_route(
+            dropped,
+            Duration::from_secs(DEFERRAL.into()) + ROUTE,
+            pair.left_v4,
+        ))
+        .check("8. the removed route goes with our End-of-RIB after the deferral timer");
 }

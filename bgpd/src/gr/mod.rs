@@ -11,14 +11,16 @@
 //! - [`restart`]: the restarting speaker, one machine per daemon (§4.1):
 //!   selection deferral and holding our End-of-RIB back until the peers and the
 //!   API owners re-synced.
-//! - [`state_file`]: how `bgpd` knows it restarted.
+//! - [`state_file`]: how `bgpd` knows it restarted; [`recorder`]: what it
+//!   records and when.
 //!
 //! # How `bgpd` knows it restarted
 //!
 //! A small TOML file, `<state_dir>/bgpd.state` (`[global] state_dir`, default
 //! `/var/lib/ironlb`), records whether the previous run ended cleanly. It is
 //! written atomically (temporary file, fsync, rename) by a dedicated thread:
-//! - at startup: `status = "running"`;
+//! - at startup: `status = "running"` (when a neighbour has graceful restart,
+//!   or we are restarting; else as soon as one gets it by reload or `AddPeer`);
 //! - when a session first reaches Established: `established = true` and the API
 //!   owners known then (the owners whose paths peers may still hold);
 //! - at a planned stop: `status = "graceful-stop"` when sessions were closed
@@ -55,6 +57,7 @@
 
 pub mod helper;
 pub mod negotiate;
+pub mod recorder;
 pub mod restart;
 pub mod state_file;
 
@@ -62,6 +65,7 @@ use std::time::Duration;
 
 pub use helper::{Helper, HelperAction, HelperEvent, HelperTimer, Loss};
 pub use negotiate::{Negotiated, build_capability, hard_reset_for};
+pub use recorder::{Recorder, Startup};
 pub use restart::{Restart, RestartAction, RestartEvent};
 pub use state_file::{StateFileError, StateRecord, StateWriter, Status};
 

@@ -59,6 +59,13 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
+    /// Whether a planned stop closes this session without a NOTIFICATION
+    /// (the peer keeps our routes): only when we listed families in our
+    /// capability, i.e. the peer agreed to keep some of our routes.
+    pub fn keeps_our_routes(agreement: Option<&Self>) -> bool {
+        agreement.is_some_and(|n| !n.local_families.is_empty())
+    }
+
     /// From both OPENs; `families` are the session's negotiated families.
     pub fn from_opens(
         local: &OpenMessage,
@@ -152,6 +159,20 @@ mod tests {
     }
 
     const BOTH: [Family; 2] = [Family::Ipv4Unicast, Family::Ipv6Unicast];
+
+    #[test]
+    fn a_planned_stop_is_graceful_only_where_the_peer_keeps_our_routes() {
+        let agreed = |local_families: Vec<Family>| Negotiated {
+            peer_restart_time: 120,
+            peer_restarting: false,
+            notification: true,
+            peer_families: vec![(Family::Ipv4Unicast, true)],
+            local_families,
+        };
+        assert!(Negotiated::keeps_our_routes(Some(&agreed(vec![Family::Ipv4Unicast]))));
+        assert!(!Negotiated::keeps_our_routes(Some(&agreed(vec![]))), "we are helper only");
+        assert!(!Negotiated::keeps_our_routes(None), "no capability on one side");
+    }
 
     #[test]
     fn capability_sets_f_for_every_family_and_r_only_after_a_restart() {

@@ -5,11 +5,12 @@
 //! deferral timer fires. Expected are the neighbours with graceful restart
 //! enabled; one that comes up without the capability, or with its own R bit
 //! set (it restarted too and waits for us), is not waited for (§4.1). While
-//! deferring, nothing is exported: the peers keep our previous routes, stale.
-//! Config routes are in the Loc-RIB from the start and go out with the first
-//! export, as soon as the peers' End-of-RIB arrived (usually within a second);
-//! exporting them earlier would need a per-source export filter in the RIB and
-//! would change nothing for traffic, since the peers still hold them.
+//! deferring, the RIB exports no prefix that has a learned path (see
+//! `rib::deferral`): the peers keep our previous routes, stale. A prefix whose
+//! only paths are local (config routes, paths of API owners that re-synced)
+//! goes out at once: peers' routes cannot change its selection, and a peer
+//! that restarted with us (R bit set, so it flushed our routes) gets them back
+//! without waiting for the slowest peer's End-of-RIB.
 //!
 //! Our End-of-RIB additionally waits for the API owners of the previous run to
 //! re-sync (their first `SetPaths`), bounded by the same timer: an End-of-RIB
@@ -28,6 +29,13 @@ use std::time::Duration;
 use crate::rib::PeerId;
 use crate::wire::Family;
 
+/// Whether the restarting role waits for this neighbour's End-of-RIB: it has
+/// graceful restart enabled (helper-only too: it still re-sends its routes)
+/// and is not administratively disabled (it would never come up).
+pub fn awaits(settings: Option<super::Settings>, neighbour_enabled: bool) -> bool {
+    neighbour_enabled && settings.is_some_and(|s| s.enabled)
+}
+
 /// Inputs of the restarting role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RestartEvent {
@@ -41,6 +49,9 @@ pub enum RestartEvent {
     },
     /// The peer sent End-of-RIB for a family.
     PeerEndOfRib { peer: PeerId, family: Family },
+    /// A neighbour with graceful restart was added (reload, `AddPeer`) while
+    /// we defer: its End-of-RIB is waited for too.
+    PeerAdded { peer: PeerId },
     /// The neighbour was removed from the configuration.
     PeerRemoved { peer: PeerId },
     /// No API owner waits for re-sync any more.
@@ -54,7 +65,8 @@ pub enum RestartEvent {
 pub enum RestartAction {
     /// Arm the deferral timer; feed its expiry back with `token`.
     StartTimer { after: Duration, token: u64 },
-    /// Route selection may be exported: pump every peer.
+    /// Route selection may be exported: release the learned routes, pump
+    /// every peer.
     ReleaseExports,
     /// End-of-RIB may be sent (once each peer's table is out); our OPENs stop
     /// setting the R bit.
@@ -111,7 +123,7 @@ impl Restart {
         (restart, out)
     }
 
-    /// Route selection is deferred: export nothing.
+    /// Route selection is deferred: export no learned route.
     pub fn exports_held(&self) -> bool {
         self.phase == Phase::Deferring
     }
@@ -142,6 +154,11 @@ impl Restart {
                     if families.is_empty() {
                         self.expected.remove(&peer);
                     }
+                }
+            }
+            RestartEvent::PeerAdded { peer } => {
+                if self.phase == Phase::Deferring {
+                    self.expected.entry(peer).or_insert(Expected::Down);
                 }
             }
             RestartEvent::PeerRemoved { peer } => {
@@ -195,6 +212,18 @@ mod tests {
 
     fn eor(peer: PeerId, family: Family) -> RestartEvent {
         RestartEvent::PeerEndOfRib { peer, family }
+    }
+
+    #[test]
+    fn only_enabled_neighbours_with_graceful_restart_are_awaited() {
+        let on = crate::gr::Settings::default();
+        let helper = crate::gr::Settings { helper_only: true, ..on };
+        let off = crate::gr::Settings { enabled: false, ..on };
+        assert!(awaits(Some(on), true));
+        assert!(awaits(Some(helper), true));
+        assert!(!awaits(Some(off), true));
+        assert!(!awaits(None, true));
+        assert!(!awaits(Some(on), false), "disabled: never comes up");
     }
 
     #[test]
@@ -253,6 +282,27 @@ mod tests {
         let (mut restart, actions) = Restart::restarted([], true, DEFERRAL);
         assert_eq!(actions, vec![StartTimer { after: DEFERRAL, token: 1 }, ReleaseExports]);
         assert_eq!(restart.handle(RestartEvent::TimerExpired { token: 1 }), vec![ReleaseEndOfRib]);
+    }
+
+    #[test]
+    fn a_peer_added_while_deferring_is_waited_for_too() {
+        let (mut restart, _) = Restart::restarted([A], false, DEFERRAL);
+        assert!(restart.handle(RestartEvent::PeerAdded { peer: B }).is_empty());
+        restart.handle(up(A, true, false));
+        restart.handle(eor(A, V4));
+        assert!(restart.handle(eor(A, V6)).is_empty(), "B is expected now");
+        restart.handle(up(B, true, false));
+        restart.handle(eor(B, V4));
+        assert_eq!(restart.handle(eor(B, V6)), vec![ReleaseExports, ReleaseEndOfRib]);
+    }
+
+    #[test]
+    fn a_peer_added_after_the_selection_is_not_waited_for() {
+        let (mut restart, actions) = Restart::restarted([], true, DEFERRAL);
+        assert!(actions.contains(&ReleaseExports));
+        assert!(restart.handle(RestartEvent::PeerAdded { peer: B }).is_empty());
+        assert!(!restart.exports_held());
+        assert_eq!(restart.handle(RestartEvent::OwnersResynced), vec![ReleaseEndOfRib]);
     }
 
     #[test]

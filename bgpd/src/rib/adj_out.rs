@@ -176,6 +176,10 @@ pub(crate) fn next_batch<P: PrefixKey>(
         let (receiver, profile) = (pe.receiver, pe.profile);
         let fe = pe.families[fi].as_mut()?;
         let Some(slot) = fe.next_slot(table) else { break };
+        // Held after our restart: sent once the deferral ends (see `deferral`).
+        if core.deferred(table, slot) {
+            continue;
+        }
         let exported = decide(core, table, slot, &receiver, profile);
         let Some(fe) = core.exports[peer].as_mut().and_then(|pe| pe.families[fi].as_mut()) else {
             break;

@@ -58,6 +58,7 @@
 
 mod adj_out;
 mod best;
+mod deferral;
 mod export;
 mod intern;
 mod restrict;
@@ -107,6 +108,8 @@ pub(crate) struct Core {
     changes: Option<Vec<BestChange>>,
     /// Paths for chosen peers only (see `restrict`).
     pub restrictions: restrict::Restrictions,
+    /// Learned routes held after our restart (see `deferral`).
+    pub deferral: deferral::Deferral,
 }
 
 const FALLBACK_SUMMARY: Summary = Summary {
@@ -370,6 +373,7 @@ impl Rib {
                 profiles: Vec::new(),
                 changes: None,
                 restrictions: restrict::Restrictions::default(),
+                deferral: deferral::Deferral::default(),
             },
             v4: Table::default(),
             v6: Table::default(),

@@ -62,8 +62,13 @@ pub fn start_on(body: &str, api: &str) -> Daemon {
 }
 
 pub fn start_in(directory: PathBuf, body: &str, api: &str) -> Daemon {
+    start_config(directory, &format!("{GLOBAL}{body}"), api)
+}
+
+/// Same, with the whole config but `[api]` given (its own `[global]`).
+pub fn start_config(directory: PathBuf, config: &str, api: &str) -> Daemon {
     let path = directory.join("bgpd.toml");
-    std::fs::write(&path, format!("{GLOBAL}{body}[api]\nlisten = \"{api}\"\n")).expect("config");
+    std::fs::write(&path, format!("{config}[api]\nlisten = \"{api}\"\n")).expect("config");
     let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
         .arg("--config")
         .arg(&path)

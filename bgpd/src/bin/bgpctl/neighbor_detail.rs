@@ -2,7 +2,9 @@
 //! capabilities both ways, counters and the last NOTIFICATIONs, in "Label:
 //! value" blocks and small tables (the `show bgp neighbor` of routers).
 
-use ironlb_proto::bgpd::v1::{Capabilities, MessageCounters, NotificationInfo, Peer};
+use ironlb_proto::bgpd::v1::{
+    Capabilities, GracefulRestartStatus, MessageCounters, NotificationInfo, Peer,
+};
 
 use crate::human::{self, families, or_dash, yes_no};
 use crate::output::{Align, Table, fields};
@@ -115,6 +117,9 @@ pub fn render(peer: &Peer) -> String {
         status.remote_capabilities.as_ref(),
     )));
 
+    text.push_str("\nGraceful restart\n");
+    text.push_str(&indent(&graceful_restart(status.graceful_restart.as_ref())));
+
     text.push_str("\nMessages\n");
     text.push_str(&indent(&messages(
         status.messages_sent.as_ref(),
@@ -190,6 +195,23 @@ fn capabilities(local: Option<&Capabilities>, remote: Option<&Capabilities>) -> 
     table.render()
 }
 
+/// The negotiated graceful restart state (RFC 4724, RFC 8538): whether the
+/// peer is restarting (its routes are stale) and where End-of-RIB stands.
+fn graceful_restart(status: Option<&GracefulRestartStatus>) -> String {
+    let Some(status) = status.filter(|s| s.negotiated) else {
+        return fields(&[("Negotiated", "no".into())]);
+    };
+    fields(&[
+        ("Negotiated", "yes".into()),
+        ("Peer restart time", format!("{}s", status.remote_restart_time_seconds)),
+        ("Notification (N)", yes_no(status.notification)),
+        ("Peer restarting", yes_no(status.peer_restarting)),
+        ("Forwarding kept", families(&status.forwarding_preserved)),
+        ("End-of-RIB received", families(&status.end_of_rib_received)),
+        ("End-of-RIB sent", families(&status.end_of_rib_sent)),
+    ])
+}
+
 fn messages(sent: Option<&MessageCounters>, received: Option<&MessageCounters>) -> String {
     let sent = sent.cloned().unwrap_or_default();
     let received = received.cloned().unwrap_or_default();
@@ -244,5 +266,36 @@ mod tests {
         assert!(text.contains("Active (administratively down: \"maintenance\")"), "{text}");
         assert!(text.contains("none exchanged yet"), "{text}");
         assert!(!render(&Peer::default()).is_empty());
+        assert!(text.contains("Graceful restart\n  Negotiated:"), "{text}");
+    }
+
+    #[test]
+    fn graceful_restart_status_shows_restarting_and_end_of_rib() {
+        use ironlb_proto::bgpd::v1::Family;
+        let status = GracefulRestartStatus {
+            negotiated: true,
+            remote_restart_time_seconds: 120,
+            notification: true,
+            peer_restarting: true,
+            forwarding_preserved: vec![Family::Ipv4Unicast as i32],
+            end_of_rib_received: vec![],
+            end_of_rib_sent: vec![Family::Ipv4Unicast as i32, Family::Ipv6Unicast as i32],
+        };
+        let text = graceful_restart(Some(&status));
+        for line in [
+            "Negotiated:",
+            "yes",
+            "120s",
+            "Peer restarting:",
+            "End-of-RIB received: -",
+            "End-of-RIB sent:     ipv4, ipv6",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        assert!(text.lines().any(|l| l.starts_with("Peer restarting") && l.ends_with("yes")));
+        let off = graceful_restart(Some(&GracefulRestartStatus::default()));
+        assert_eq!(off.lines().count(), 1, "{off}");
+        assert!(off.contains("no"));
+        assert_eq!(graceful_restart(None), off);
     }
 }

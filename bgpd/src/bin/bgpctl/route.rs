@@ -108,7 +108,11 @@ pub fn paths_table(paths: &[ListPathsResponse]) -> String {
         return "no routes\n".into();
     }
     table.drop_empty_column(7);
-    table.render()
+    let mut text = table.render();
+    if paths.iter().any(|listed| listed.path.as_ref().is_some_and(|p| p.stale)) {
+        text.push_str("S: stale, kept while its peer restarts (RFC 4724)\n");
+    }
+    text
 }
 
 /// The path `route add`'s flags describe, for one prefix.
@@ -252,5 +256,22 @@ mod tests {
     #[test]
     fn an_empty_table_says_so() {
         assert_eq!(paths_table(&[]), "no routes\n");
+    }
+
+    #[test]
+    fn stale_paths_are_flagged_and_explained() {
+        let listed = |prefix: &str, stale: bool| ListPathsResponse {
+            path: Some(Path { prefix: prefix.into(), stale, ..Path::default() }),
+            best: true,
+            ..ListPathsResponse::default()
+        };
+        let text = paths_table(&[listed("198.51.100.0/24", true), listed("203.0.113.0/24", false)]);
+        let row = |prefix: &str| {
+            text.lines().find(|l| l.contains(prefix)).map(|l| l.split_whitespace().next())
+        };
+        assert_eq!(row("198.51.100.0/24"), Some(Some("*>S")), "{text}");
+        assert_eq!(row("203.0.113.0/24"), Some(Some("*>")), "{text}");
+        assert!(text.ends_with("S: stale, kept while its peer restarts (RFC 4724)\n"), "{text}");
+        assert!(!paths_table(&[listed("203.0.113.0/24", false)]).contains("stale"));
     }
 }
