@@ -45,7 +45,7 @@ pub mod update;
 mod tests;
 
 pub use decode::{Decoded, DecodedUpdate, UpdateOutcome, decode_message, frame_length};
-pub use encode::{UpdatePacker, encode_message};
+pub use encode::{Packed, UpdatePacker, encode_message};
 pub use error::{AttributeError, AttributeErrorKind, DecodeError, EncodeError, ErrorAction, Field};
 pub use options::{CodecOptions, FamilySet};
 
