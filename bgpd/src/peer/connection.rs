@@ -22,6 +22,7 @@ use crate::wire::{
 };
 
 use super::counters::SharedCounters;
+use super::export_encode::HeldTail;
 use super::socket::SocketError;
 
 /// Read buffer growth step: one extended message fits, and a full 4 KiB
@@ -61,6 +62,8 @@ pub struct Connection {
     timers: [Option<Instant>; 6],
     pub codec: CodecOptions,
     pub packer: UpdatePacker,
+    /// Announcements kept back to pack with the next export batch.
+    pub held: HeldTail,
     /// The neighbour's counters (see `counters`), shared by its connections.
     pub counters: SharedCounters,
 }
@@ -98,6 +101,7 @@ impl Connection {
             timers: [None; 6],
             codec: CodecOptions::default(),
             packer: UpdatePacker::new(CodecOptions::default()),
+            held: HeldTail::default(),
             counters: SharedCounters::default(),
         }
     }
@@ -284,6 +288,7 @@ impl Connection {
         self.write_buffer.clear();
         self.codec = CodecOptions::default();
         self.packer = UpdatePacker::new(CodecOptions::default());
+        self.held.clear();
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod connection;
 pub mod counters;
+mod export_encode;
 mod session;
 pub mod socket;
 

@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 
-use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -26,9 +25,8 @@ use crate::wire::{
 
 use super::connection::{Connection, Received, Wakeup};
 use super::counters::SharedCounters;
+use super::export_encode::{encode_batch, flush_held};
 
-/// The UPDATE message type (RFC 4271 §4.1), for the counters.
-const UPDATE_TYPE: u8 = 2;
 use super::socket::{self, ConnectOptions};
 
 /// What the instance asks of a session.
@@ -172,6 +170,11 @@ async fn run(
                 task.check_collision(&mut primary, &mut secondary, Direction::Inbound).await;
             }
         }
+        // Held announcements go out once nothing else is being written or
+        // waits to be encoded (see `export_encode`).
+        if !primary.held.is_empty() && primary.write_buffer.is_empty() && commands.is_empty() {
+            flush_held(&mut primary);
+        }
     }
 }
 
@@ -233,11 +236,13 @@ impl Task {
             }
             SessionCommand::EndOfRib(family) => {
                 if self.established {
+                    flush_held(primary);
                     primary.queue(&Message::Update(Box::new(UpdateMessage::end_of_rib(family))));
                 }
             }
             SessionCommand::RefreshMarker(family, subtype) => {
                 if self.established {
+                    flush_held(primary);
                     let refresh = RouteRefresh { afi_safi: family.afi_safi(), subtype };
                     primary.queue(&Message::RouteRefresh(refresh));
                 }
@@ -483,6 +488,7 @@ impl Task {
                     connection.codec =
                         CodecOptions::negotiated(&negotiated.local_open, &negotiated.remote_open);
                     connection.packer = UpdatePacker::new(connection.codec);
+                    connection.held.clear();
                     if is_primary {
                         let (local, remote) = connection
                             .local_and_remote()
@@ -518,36 +524,6 @@ impl Task {
                 _ => {}
             }
         }
-    }
-}
-
-fn encode_batch(connection: &mut Connection, batch: &ExportBatch) {
-    let Connection { packer, write_buffer, counters, .. } = connection;
-    let counters = &counters.0;
-    if !batch.withdrawn.is_empty() {
-        match packer.withdraw(batch.family, batch.withdrawn.iter().copied(), write_buffer) {
-            Ok(messages) => {
-                counters.sent.add(UPDATE_TYPE, messages as u64);
-                counters.withdrawn_sent(batch.family, batch.withdrawn.len());
-            }
-            Err(error) => tracing::error!(%error, "cannot encode withdrawals"),
-        }
-    }
-    for group in &batch.announced {
-        match packer.announce(
-            &group.attributes,
-            batch.family,
-            Some(group.next_hop),
-            group.nlri.iter().copied(),
-            write_buffer,
-        ) {
-            Ok(messages) => counters.sent.add(UPDATE_TYPE, messages as u64),
-            Err(error) => tracing::error!(%error, "cannot encode announcements"),
-        }
-    }
-    // Keep the buffer's spare capacity modest between bursts.
-    if write_buffer.is_empty() && write_buffer.capacity() > 1 << 20 {
-        *write_buffer = BytesMut::new();
     }
 }
 

@@ -24,7 +24,9 @@
 //!   appends one framed message, refusing to exceed the size limit.
 //! - [`UpdatePacker`]: `announce(&attributes, family, next_hop, nlri, &mut out)`
 //!   and `withdraw(family, nlri, &mut out)` pack any number of prefixes into
-//!   as few UPDATEs as the size limit allows, attribute bytes encoded once.
+//!   as few UPDATEs as the size limit allows, attribute bytes encoded once;
+//!   `announce_holding_tail` leaves a last, partial message's prefixes to the
+//!   caller ([`Packed`]) so that consecutive batches pack as one.
 //! - End-of-RIB: [`UpdateMessage::end_of_rib`] to send,
 //!   [`UpdateMessage::end_of_rib_family`] to recognise (check
 //!   [`UpdateOutcome::treat_as_withdraw`] first: a withdrawn-by-error message
@@ -45,7 +47,7 @@ pub mod update;
 mod tests;
 
 pub use decode::{Decoded, DecodedUpdate, UpdateOutcome, decode_message, frame_length};
-pub use encode::{UpdatePacker, encode_message};
+pub use encode::{Packed, UpdatePacker, encode_message};
 pub use error::{AttributeError, AttributeErrorKind, DecodeError, EncodeError, ErrorAction, Field};
 pub use options::{CodecOptions, FamilySet};
 

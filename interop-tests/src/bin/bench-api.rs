@@ -15,8 +15,12 @@
 //!     namespace): FRR holds received routes ~60 ms in its work queues before
 //!     the kernel has them, which no speaker can shorten.
 //!
+//! Both are measured again with BIRD in bgpd's place (`bench_api/baseline.rs`)
+//! and reported as ratios (bgpd / BIRD, below 1 is faster), with the UPDATE
+//! count FRR received for (a) (`show bgp neighbors json`, `updatesRecv`).
+//!
 //! Run by hand as root, release build:
-//! `cargo build --release -p bgpd -p interop-tests --bin bench-api &&
+//! `cargo build --release -p bgpd -p interop-tests --bin bgpd --bin bench-api &&
 //!  IRONLB_BGPD=target/release/bgpd target/release/bench-api [--count 100000] [--repeat 20]`.
 
 use std::io::BufRead;
@@ -34,10 +38,14 @@ use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use tonic::transport::Channel;
 
+#[path = "bench_api/baseline.rs"]
+mod baseline;
+
 const API: &str = "127.0.0.1:50051";
-/// bgpd's announcements to FRR: a KEEPALIVE or a one-prefix withdrawal makes
-/// a frame shorter than 100 bytes, a one-prefix announcement a longer one.
-const ANNOUNCEMENTS: &str = "src host 192.0.2.1 and tcp src port 179 and greater 100";
+/// The sender's announcements to FRR: a KEEPALIVE or a one-prefix withdrawal
+/// makes a frame shorter than 100 bytes, a one-prefix announcement a longer
+/// one. Port 179 on either end: either side may have opened the connection.
+const ANNOUNCEMENTS: &str = "src host 192.0.2.1 and tcp port 179 and greater 100";
 const UP: Duration = Duration::from_secs(30);
 const CONVERGE: Duration = Duration::from_secs(120);
 
@@ -214,8 +222,46 @@ fn frr_config(pair: &interop_tests::topology::Pair) -> FrrConfig {
         .neighbor(FrrNeighbor::new(pair.left_v4, 65001))
 }
 
+/// What (a) measured for one sender.
+struct Bulk {
+    /// t0 → the last announcement captured on FRR's side of the link.
+    on_wire: Duration,
+    /// t0 → FRR's BGP table holds every route.
+    converged: Duration,
+    /// UPDATEs FRR received meanwhile.
+    updates: u64,
+}
+
+/// What (b) measured for one sender: medians.
+struct Single {
+    to_wire: Duration,
+    to_kernel: Duration,
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// FRR's count of UPDATEs received from `neighbor`.
+fn updates_received(frr: &Frr, neighbor: std::net::IpAddr) -> Result<u64> {
+    let command = format!("show bgp neighbors {neighbor} json");
+    let text = frr.vtysh(&[&command])?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| HarnessError::Parse {
+        command: command.clone(),
+        reason: e.to_string(),
+        output: text.chars().take(2000).collect(),
+    })?;
+    Ok(json
+        .get(neighbor.to_string())
+        .and_then(|n| n.get("messageStats"))
+        .and_then(|m| m.get("updatesRecv"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0))
+}
+
 /// (a): one SetPaths of `count` /32s until FRR's BGP table holds them all.
-fn bulk(count: u32) -> Result<()> {
+fn bulk(count: u32) -> Result<Bulk> {
     let pair = pair("bgpd", "frr")?;
     let bgpd = Bgpd::start(&pair.left, &bgpd_config(&pair))?;
     let frr = Frr::start(&pair.right, &frr_config(&pair))?;
@@ -225,6 +271,7 @@ fn bulk(count: u32) -> Result<()> {
     let received = || frr.prefix_counts(pair.left_v4, Family::Ipv4Unicast).map_or(0, |c| c.0);
     let tcpdump = ["tcpdump", "-l", "-n", "-tt", "-i", &pair.interfaces.1, ANNOUNCEMENTS];
     let wire = LineReader::start(pair.right.name(), &tcpdump)?;
+    let updates_before = updates_received(&frr, pair.left_v4)?;
 
     let request = v1::SetPathsRequest {
         owner: "bench".to_owned(),
@@ -247,17 +294,22 @@ fn bulk(count: u32) -> Result<()> {
     let converged = start.elapsed();
     let cpu = cpu_seconds(bgpd.pid()) - cpu_before;
     let last_on_wire = wire.last_stamp()?;
+    let updates = updates_received(&frr, pair.left_v4)?.saturating_sub(updates_before);
     println!(
         "SetPaths of {count} /32s: answered in {:.1} ms ({added} added), last UPDATE on the wire \
-         after {:.1} ms, all in FRR's BGP table after {:.1} ms; bgpd CPU {:.0} ms; bgpd peak RSS \
-         {:.1} MB",
+         after {:.1} ms, all in FRR's BGP table after {:.1} ms; {updates} UPDATEs; bgpd CPU \
+         {:.0} ms; bgpd peak RSS {:.1} MB",
         answered.as_secs_f64() * 1e3,
         (last_on_wire - called) * 1e3,
         converged.as_secs_f64() * 1e3,
         cpu * 1e3,
         peak_rss_mb(bgpd.pid())
     );
-    Ok(())
+    Ok(Bulk {
+        on_wire: Duration::from_secs_f64((last_on_wire - called).max(0.0)),
+        converged,
+        updates,
+    })
 }
 
 /// FRR's bgpd with zebra, so that routes reach the namespace's kernel table
@@ -383,7 +435,7 @@ fn single(
 /// queue's 50 ms (`WORK_QUEUE_DEFAULT_HOLD`) and zebra for 10 ms more before
 /// the kernel sees it, so the time to the wire is reported beside it: that
 /// part is bgpd's.
-fn latency(repeat: usize) -> Result<()> {
+fn latency(repeat: usize) -> Result<Single> {
     let pair = pair("bgpd", "frrz")?;
     let bgpd = Bgpd::start(&pair.left, &bgpd_config(&pair))?;
     let _frr = FrrWithZebra::start(&pair.right, &frr_config(&pair))?;
@@ -401,7 +453,6 @@ fn latency(repeat: usize) -> Result<()> {
         to_wire.push(wire_time);
         to_kernel.push(kernel_time);
     }
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     for (what, samples) in
         [("on the wire to FRR", &mut to_wire), ("in FRR's kernel table", &mut to_kernel)]
     {
@@ -415,14 +466,57 @@ fn latency(repeat: usize) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(Single { to_wire: median(&mut to_wire), to_kernel: median(&mut to_kernel) })
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// One line of the comparison: bgpd, BIRD, and their ratio.
+fn compare(what: &str, ours: Duration, bird: Duration) {
+    println!(
+        "  {what:<40} bgpd {:>9.2} ms   BIRD {:>9.2} ms   bgpd/BIRD {:.2}",
+        ms(ours),
+        ms(bird),
+        ms(ours) / ms(bird).max(f64::MIN_POSITIVE)
+    );
 }
 
 fn run(options: &Options) -> Result<()> {
-    if options.count > 0 {
-        bulk(options.count)?;
+    let bulk_results = if options.count > 0 {
+        let ours = bulk(options.count)?;
+        let bird = baseline::bulk(options.count)?;
+        Some((ours, bird))
+    } else {
+        None
+    };
+    let ours = latency(options.repeat)?;
+    let bird = baseline::latency(options.repeat)?;
+    println!("\nSame run, bgpd against BIRD 2 as the sender to the same FRR:");
+    if let Some((ours_bulk, bird_bulk)) = bulk_results {
+        let count = options.count;
+        compare(
+            &format!("{count} /32s, last UPDATE on the wire"),
+            ours_bulk.on_wire,
+            bird_bulk.on_wire,
+        );
+        compare(
+            &format!("{count} /32s, all in FRR's BGP table"),
+            ours_bulk.converged,
+            bird_bulk.converged,
+        );
+        println!(
+            "  {:<40} bgpd {:>9}      BIRD {:>9}      bgpd/BIRD {:.2}",
+            "UPDATEs FRR received",
+            ours_bulk.updates,
+            bird_bulk.updates,
+            ours_bulk.updates as f64 / (bird_bulk.updates as f64).max(1.0)
+        );
     }
-    latency(options.repeat)
+    compare("one /32, median, on the wire", ours.to_wire, bird.to_wire);
+    compare("one /32, median, in FRR's kernel", ours.to_kernel, bird.to_kernel);
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {

@@ -15,7 +15,7 @@ use super::options::CodecOptions;
 use super::update::{MpReach, MpUnreach, NextHop, Nlri, UpdateMessage};
 use super::{HEADER_LEN, MAX_MESSAGE_LEN, Message, message_type};
 
-pub use pack::UpdatePacker;
+pub use pack::{Packed, UpdatePacker};
 
 /// Append `message`, framed, to `out`. On error `out` is left as it was.
 pub fn encode_message(

@@ -28,6 +28,16 @@ use crate::wire::options::CodecOptions;
 use crate::wire::update::{NextHop, Nlri};
 use crate::wire::{HEADER_LEN, message_type};
 
+/// What [`UpdatePacker::announce_holding_tail`] wrote.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Packed {
+    /// Messages appended to `out`.
+    pub messages: usize,
+    /// Trailing prefixes left out because they would have gone into a last,
+    /// not full message: the caller sends them with the prefixes that follow.
+    pub held: usize,
+}
+
 /// Packs routes into UPDATE messages for one session. Keep one per session
 /// and reuse it: its scratch buffer keeps its capacity.
 #[derive(Debug)]
@@ -62,8 +72,44 @@ impl UpdatePacker {
     where
         I: IntoIterator<Item = Nlri>,
     {
+        self.announce_holding(attributes, family, next_hop, nlri, false, out)
+            .map(|packed| packed.messages)
+    }
+
+    /// [`Self::announce`], except that a last message the prefixes ran out
+    /// before filling is not written: [`Packed::held`] says how many of the
+    /// last prefixes of `nlri` it would have carried. The caller keeps them
+    /// and passes them again, ahead of the next prefixes with the same
+    /// attributes, so a stream of batches packs as one (or announces them
+    /// alone when nothing follows). On error `out` is left as it was.
+    pub fn announce_holding_tail<I>(
+        &mut self,
+        attributes: &PathAttributes,
+        family: Family,
+        next_hop: Option<NextHop>,
+        nlri: I,
+        out: &mut BytesMut,
+    ) -> Result<Packed, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
+        self.announce_holding(attributes, family, next_hop, nlri, true, out)
+    }
+
+    fn announce_holding<I>(
+        &mut self,
+        attributes: &PathAttributes,
+        family: Family,
+        next_hop: Option<NextHop>,
+        nlri: I,
+        hold_tail: bool,
+        out: &mut BytesMut,
+    ) -> Result<Packed, EncodeError>
+    where
+        I: IntoIterator<Item = Nlri>,
+    {
         let start = out.len();
-        let result = self.announce_into(attributes, family, next_hop, nlri, out);
+        let result = self.announce_into(attributes, family, next_hop, nlri, hold_tail, out);
         if result.is_err() {
             out.truncate(start);
         }
@@ -96,8 +142,9 @@ impl UpdatePacker {
         family: Family,
         next_hop: Option<NextHop>,
         nlri: I,
+        hold_tail: bool,
         out: &mut BytesMut,
-    ) -> Result<usize, EncodeError>
+    ) -> Result<Packed, EncodeError>
     where
         I: IntoIterator<Item = Nlri>,
     {
@@ -115,12 +162,12 @@ impl UpdatePacker {
                     NextHopField::Override(address),
                     &mut self.scratch,
                 )?;
-                self.announce_classic(nlri, out)
+                self.announce_classic(nlri, hold_tail, out)
             }
             None => {
                 let next_hop = next_hop.ok_or(EncodeError::NextHopMismatch { family, next_hop })?;
                 put_attributes(attributes, &self.options, NextHopField::Omit, &mut self.scratch)?;
-                self.announce_multiprotocol(family, &next_hop, nlri, out)
+                self.announce_multiprotocol(family, &next_hop, nlri, hold_tail, out)
             }
         }
     }
@@ -146,7 +193,7 @@ impl UpdatePacker {
                     let length_at = out.len();
                     out.put_u16(0);
                     // Leave room for the 2-octet (empty) path attribute length.
-                    fill(
+                    let _ = fill(
                         &mut pending,
                         out,
                         start,
@@ -169,7 +216,15 @@ impl UpdatePacker {
                     let afi_safi = family.afi_safi();
                     out.put_u16(afi_safi.afi);
                     out.put_u8(afi_safi.safi);
-                    fill(&mut pending, out, start, max, add_path, family, Field::MpUnreachNlri)?;
+                    let _ = fill(
+                        &mut pending,
+                        out,
+                        start,
+                        max,
+                        add_path,
+                        family,
+                        Field::MpUnreachNlri,
+                    )?;
                     patch_length(out, length_at, type_code::MP_UNREACH_NLRI)?;
                     patch_length(out, attributes_at, 0)?;
                 }
@@ -180,7 +235,12 @@ impl UpdatePacker {
         Ok(messages)
     }
 
-    fn announce_classic<I>(&mut self, nlri: I, out: &mut BytesMut) -> Result<usize, EncodeError>
+    fn announce_classic<I>(
+        &mut self,
+        nlri: I,
+        hold_tail: bool,
+        out: &mut BytesMut,
+    ) -> Result<Packed, EncodeError>
     where
         I: IntoIterator<Item = Nlri>,
     {
@@ -196,11 +256,15 @@ impl UpdatePacker {
             out.put_u16(0);
             out.put_u16(attributes_len);
             out.put_slice(&self.scratch);
-            fill(&mut pending, out, start, max, add_path, family, Field::Nlri)?;
+            let written = fill(&mut pending, out, start, max, add_path, family, Field::Nlri)?;
+            if hold_tail && pending.peek().is_none() {
+                out.truncate(start);
+                return Ok(Packed { messages, held: written });
+            }
             finish(out, start, max)?;
             messages += 1;
         }
-        Ok(messages)
+        Ok(Packed { messages, held: 0 })
     }
 
     fn announce_multiprotocol<I>(
@@ -208,8 +272,9 @@ impl UpdatePacker {
         family: Family,
         next_hop: &NextHop,
         nlri: I,
+        hold_tail: bool,
         out: &mut BytesMut,
-    ) -> Result<usize, EncodeError>
+    ) -> Result<Packed, EncodeError>
     where
         I: IntoIterator<Item = Nlri>,
     {
@@ -227,19 +292,24 @@ impl UpdatePacker {
             let room = max
                 .checked_sub(self.scratch.len())
                 .ok_or(EncodeError::AttributesTooLong { max })?;
-            fill(&mut pending, out, start, room, add_path, family, Field::MpReachNlri)?;
+            let written =
+                fill(&mut pending, out, start, room, add_path, family, Field::MpReachNlri)?;
+            if hold_tail && pending.peek().is_none() {
+                out.truncate(start);
+                return Ok(Packed { messages, held: written });
+            }
             patch_length(out, length_at, type_code::MP_REACH_NLRI)?;
             out.put_slice(&self.scratch);
             patch_length(out, attributes_at, 0)?;
             finish(out, start, max)?;
             messages += 1;
         }
-        Ok(messages)
+        Ok(Packed { messages, held: 0 })
     }
 }
 
 /// Write prefixes from `pending` while the message starting at `start` stays
-/// within `limit` octets. At least one prefix must fit.
+/// within `limit` octets; returns how many. At least one prefix must fit.
 fn fill<I: Iterator<Item = Nlri>>(
     pending: &mut std::iter::Peekable<I>,
     out: &mut BytesMut,
@@ -248,7 +318,7 @@ fn fill<I: Iterator<Item = Nlri>>(
     add_path: bool,
     family: Family,
     field: Field,
-) -> Result<(), EncodeError> {
+) -> Result<usize, EncodeError> {
     let mut written = 0usize;
     while let Some(nlri) = pending.peek() {
         if out.len() - start + prefix_wire_len(nlri, add_path) > limit {
@@ -261,5 +331,5 @@ fn fill<I: Iterator<Item = Nlri>>(
     if written == 0 {
         return Err(EncodeError::AttributesTooLong { max: limit.max(HEADER_LEN) });
     }
-    Ok(())
+    Ok(written)
 }

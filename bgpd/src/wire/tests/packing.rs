@@ -197,3 +197,63 @@ fn next_hop_rules() {
     let update = decode_all(&out, &four_octet()).remove(0);
     assert_eq!(update.update.attributes.next_hop, Some(Ipv4Addr::new(192, 0, 2, 99)));
 }
+
+#[test]
+fn holding_the_tail_leaves_out_the_last_partial_message() {
+    let options = four_octet();
+    let routes = host_routes_v4(2_000);
+    let mut all = BytesMut::new();
+    let messages = UpdatePacker::new(options)
+        .announce(&attributes(), Family::Ipv4Unicast, None, routes.iter().copied(), &mut all)
+        .unwrap();
+    let mut out = BytesMut::new();
+    let packed = UpdatePacker::new(options)
+        .announce_holding_tail(
+            &attributes(),
+            Family::Ipv4Unicast,
+            None,
+            routes.iter().copied(),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(packed.messages, messages - 1);
+    // The full messages are byte for byte the same; the held prefixes are
+    // exactly those of the last one.
+    let updates = decode_all(&all, &options);
+    assert_eq!(&all[..out.len()], &out[..]);
+    assert_eq!(packed.held, updates.last().unwrap().update.nlri.len());
+    // IPv6 (MP_REACH_NLRI) likewise.
+    let routes = host_routes_v6(1_000);
+    let next_hop = Some(NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None });
+    let mut all = BytesMut::new();
+    let messages = UpdatePacker::new(options)
+        .announce(&attributes(), Family::Ipv6Unicast, next_hop, routes.iter().copied(), &mut all)
+        .unwrap();
+    let mut out = BytesMut::new();
+    let packed = UpdatePacker::new(options)
+        .announce_holding_tail(
+            &attributes(),
+            Family::Ipv6Unicast,
+            next_hop,
+            routes.iter().copied(),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(packed.messages, messages - 1);
+    assert_eq!(&all[..out.len()], &out[..]);
+    let last = decode_all(&all, &options).pop().unwrap();
+    assert_eq!(packed.held, last.update.mp_reach.unwrap().nlri.len());
+    // Fewer prefixes than one message: nothing written, all held.
+    let mut out = BytesMut::new();
+    let packed = UpdatePacker::new(options)
+        .announce_holding_tail(
+            &attributes(),
+            Family::Ipv4Unicast,
+            None,
+            host_routes_v4(3).iter().copied(),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(packed, Packed { messages: 0, held: 3 });
+    assert!(out.is_empty());
+}

@@ -1,0 +1,158 @@
+//! Packing across export batches: the messages of several batches are as
+//! few as one batch of all their prefixes would give, in order, and anything
+//! else (withdrawals, other attributes) flushes the held prefixes first.
+//! Prefixes come from 198.18.0.0/15 (RFC 2544 benchmarking space).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use ipnet::{IpNet, Ipv4Net};
+
+use super::*;
+use crate::fsm::{Direction, Fsm, SessionConfig};
+use crate::wire::{
+    AsPath, CodecOptions, Decoded, Origin, UpdateMessage, UpdatePacker, decode_message,
+    frame_length,
+};
+
+fn options() -> CodecOptions {
+    CodecOptions { four_octet_as: true, ..CodecOptions::default() }
+}
+
+fn fresh() -> Connection {
+    let config = SessionConfig::new(65001, 65002, Ipv4Addr::new(192, 0, 2, 1));
+    let mut connection = Connection::new(Fsm::new(config), Direction::Outbound);
+    connection.packer = UpdatePacker::new(options());
+    connection
+}
+
+fn routes(from: u32, count: u32) -> Vec<Nlri> {
+    let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+    (from..from + count)
+        .map(|i| Nlri::new(IpNet::V4(Ipv4Net::new(Ipv4Addr::from(base + i), 32).unwrap())))
+        .collect()
+}
+
+fn attributes(asn: u32) -> Arc<PathAttributes> {
+    Arc::new(PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: AsPath::from_sequence([asn]),
+        next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+        ..PathAttributes::default()
+    })
+}
+
+fn next_hop() -> NextHop {
+    NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))
+}
+
+fn batch(groups: Vec<(Arc<PathAttributes>, Vec<Nlri>)>, withdrawn: Vec<Nlri>) -> ExportBatch {
+    ExportBatch {
+        family: Family::Ipv4Unicast,
+        withdrawn,
+        announced: groups
+            .into_iter()
+            .map(|(attributes, nlri)| AnnounceGroup { attributes, next_hop: next_hop(), nlri })
+            .collect(),
+    }
+}
+
+fn decode_all(out: &[u8]) -> Vec<UpdateMessage> {
+    let mut rest = out;
+    let mut updates = Vec::new();
+    while !rest.is_empty() {
+        let length = frame_length(rest, 4096).unwrap().unwrap();
+        match decode_message(&rest[..length], &options()).unwrap() {
+            Decoded::Update(update) => updates.push(update.update),
+            other => panic!("expected an UPDATE, got {other:?}"),
+        }
+        rest = &rest[length..];
+    }
+    updates
+}
+
+/// Messages one announcement of `nlri` needs.
+fn minimum(nlri: &[Nlri]) -> usize {
+    UpdatePacker::new(options())
+        .announce(
+            &attributes(65001),
+            Family::Ipv4Unicast,
+            None,
+            nlri.iter().copied(),
+            &mut BytesMut::new(),
+        )
+        .unwrap()
+}
+
+#[test]
+fn batches_of_one_attribute_set_pack_as_one() {
+    let mut connection = fresh();
+    let shared = attributes(65001);
+    // Batch sizes that never fill their last message (and one smaller than a message).
+    let sizes = [1000, 1500, 7, 2500];
+    let mut all = Vec::new();
+    let mut from = 0;
+    for size in sizes {
+        let nlri = routes(from, size);
+        from += size;
+        all.extend_from_slice(&nlri);
+        encode_batch(&mut connection, &batch(vec![(shared.clone(), nlri)], vec![]));
+        assert!(!connection.held.is_empty());
+    }
+    flush_held(&mut connection);
+    assert!(connection.held.is_empty());
+    let updates = decode_all(&connection.write_buffer);
+    assert_eq!(updates.len(), minimum(&all));
+    let sent: Vec<Nlri> = updates.iter().flat_map(|u| u.nlri.iter().copied()).collect();
+    assert_eq!(sent, all, "every prefix once, in order");
+    // Equal attributes in another allocation continue the held prefixes too.
+    let mut connection = fresh();
+    encode_batch(&mut connection, &batch(vec![(attributes(65001), routes(0, 10))], vec![]));
+    encode_batch(&mut connection, &batch(vec![(attributes(65001), routes(10, 10))], vec![]));
+    flush_held(&mut connection);
+    assert_eq!(decode_all(&connection.write_buffer).len(), 1);
+}
+
+#[test]
+fn other_attributes_and_withdrawals_flush_the_held_prefixes_first() {
+    let mut connection = fresh();
+    encode_batch(&mut connection, &batch(vec![(attributes(65001), routes(0, 10))], vec![]));
+    assert!(connection.write_buffer.is_empty(), "a partial message is held");
+    // Another attribute set: the held prefixes go first, alone.
+    encode_batch(&mut connection, &batch(vec![(attributes(65002), routes(10, 5))], vec![]));
+    // A withdrawal of a held prefix: the announcement goes first.
+    encode_batch(&mut connection, &batch(vec![], routes(10, 1)));
+    assert!(connection.held.is_empty());
+    let updates = decode_all(&connection.write_buffer);
+    assert_eq!(updates.len(), 3);
+    assert_eq!(updates[0].nlri, routes(0, 10));
+    assert_eq!(updates[0].attributes.as_path, AsPath::from_sequence([65001]));
+    assert_eq!(updates[1].nlri, routes(10, 5));
+    assert_eq!(updates[1].attributes.as_path, AsPath::from_sequence([65002]));
+    assert_eq!(updates[2].withdrawn, routes(10, 1));
+}
+
+#[test]
+fn only_the_last_group_of_a_batch_is_held() {
+    let mut connection = fresh();
+    let a = attributes(65001);
+    let b = attributes(65002);
+    encode_batch(&mut connection, &batch(vec![(a.clone(), routes(0, 3))], vec![]));
+    // Continues `a`, closes it (not last), then holds `b`.
+    encode_batch(
+        &mut connection,
+        &batch(vec![(a.clone(), routes(3, 3)), (b.clone(), routes(6, 3))], vec![]),
+    );
+    let updates = decode_all(&connection.write_buffer);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].nlri, routes(0, 6));
+    flush_held(&mut connection);
+    let updates = decode_all(&connection.write_buffer);
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[1].nlri, routes(6, 3));
+    // Nothing held: flushing writes nothing.
+    let before = connection.write_buffer.len();
+    flush_held(&mut connection);
+    assert_eq!(connection.write_buffer.len(), before);
+}
