@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::api::listing::{self, ListCursor, ListError, ListedPath, Page, SourceNames};
+use crate::api::listing::{self, ListCursor, ListError, Page, SourceNames};
 use crate::api::live::{self, Opened, WatchRequest};
 use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey, SessionId};
 use crate::api::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
@@ -49,10 +49,6 @@ pub enum ApiRequest {
     GetPeer {
         address: IpAddr,
         reply: oneshot::Sender<Option<PeerView>>,
-    },
-    ListPaths {
-        query: PathQuery,
-        reply: oneshot::Sender<Result<Vec<ListedPath>, ListError>>,
     },
     DeletePaths {
         owner: String,
@@ -339,17 +335,6 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
                 .find(|n| n.neighbor.address == address)
                 .map(|n| n.view(context.rib));
             let _ = reply.send(view);
-            false
-        }
-        ApiRequest::ListPaths { query, reply } => {
-            if let TableSelector::AdjRibOut(address) = query.table {
-                let listed =
-                    listing::list_adj_rib_out(context.rib, context.by_address, address, &query);
-                let _ = reply.send(listed);
-                return false;
-            }
-            let names = SourceNames { owners: &context.state.sources, peers: context.by_address };
-            let _ = reply.send(listing::list_paths(context.rib, &names, &query));
             false
         }
         ApiRequest::DeletePaths { owner, keys, reply } => {

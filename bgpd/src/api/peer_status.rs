@@ -11,7 +11,7 @@ use ironlb_proto::bgpd::v1;
 use crate::api::convert;
 use crate::fsm::DownReason;
 use crate::peer::counters::MessageSnapshot;
-use crate::wire::{AddPathMode, Capability, Notification, OpenMessage};
+use crate::wire::{Notification, OpenMessage};
 
 /// A NOTIFICATION and when it was sent or received.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,60 +80,13 @@ pub fn messages(snapshot: &MessageSnapshot) -> v1::MessageCounters {
 
 /// The capabilities of one OPEN for the API.
 pub fn capabilities(open: &OpenMessage) -> v1::Capabilities {
-    let mut out = v1::Capabilities::default();
-    for capability in &open.capabilities {
-        match capability {
-            Capability::Multiprotocol(afi_safi) => match afi_safi.family() {
-                Some(family) => out.families.push(convert::family(family) as i32),
-                None => out.other_families.push(format!("{}/{}", afi_safi.afi, afi_safi.safi)),
-            },
-            Capability::RouteRefresh { cisco: false } => out.route_refresh = true,
-            Capability::RouteRefresh { cisco: true } => out.route_refresh_cisco = true,
-            Capability::EnhancedRouteRefresh => out.enhanced_route_refresh = true,
-            Capability::FourOctetAs(asn) => out.four_octet_asn = *asn,
-            Capability::ExtendedMessage => out.extended_message = true,
-            Capability::GracefulRestart(gr) => {
-                out.graceful_restart = true;
-                out.graceful_restart_restarting = gr.restart_state;
-                out.graceful_restart_notification = gr.notification;
-                out.graceful_restart_time_seconds = u32::from(gr.restart_time);
-                out.graceful_restart_families = gr
-                    .families
-                    .iter()
-                    .map(|f| v1::GracefulRestartCapabilityFamily {
-                        afi: u32::from(f.afi_safi.afi),
-                        safi: u32::from(f.afi_safi.safi),
-                        forwarding_preserved: f.forwarding_preserved,
-                    })
-                    .collect();
-            }
-            Capability::AddPath(families) => {
-                out.add_path.extend(families.iter().map(|f| v1::AddPathFamily {
-                    family: f.afi_safi.family().map_or(v1::Family::Unspecified, convert::family)
-                        as i32,
-                    afi: u32::from(f.afi_safi.afi),
-                    safi: u32::from(f.afi_safi.safi),
-                    mode: match f.mode {
-                        AddPathMode::Receive => v1::AddPathMode::Receive,
-                        AddPathMode::Send => v1::AddPathMode::Send,
-                        AddPathMode::Both => v1::AddPathMode::Both,
-                    } as i32,
-                }));
-            }
-            Capability::Fqdn { hostname, domain } => {
-                out.hostname = hostname.clone();
-                out.domain_name = domain.clone();
-            }
-            Capability::Unknown { code, .. } => out.unknown_codes.push(u32::from(*code)),
-        }
-    }
-    out
+    convert::capabilities(&open.capabilities)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{AfiSafi, NotificationKind};
+    use crate::wire::{AfiSafi, Capability, NotificationKind};
 
     #[test]
     fn a_shutdown_notification_is_decoded_with_its_message() {
