@@ -139,6 +139,17 @@ impl Instance {
         self
     }
 
+    /// Owners' grace ran out: exports are due if the RIB changed, and their
+    /// layer2 announcements go too (one owner across both services).
+    pub(crate) fn owners_expired(&mut self, expired: live::Expired) {
+        self.export_due |= expired.rib_changed;
+        if let Some(layer2) = &self.layer2
+            && !expired.owners.is_empty()
+        {
+            layer2.forget_owners(&expired.owners);
+        }
+    }
+
     pub async fn run(mut self, mut receiver: mpsc::Receiver<InstanceEvent>) {
         self.gr_read_state().await;
         for route in self.config.routes.clone() {
@@ -158,9 +169,8 @@ impl Instance {
                     None => return,
                 },
                 () = sleep_until(deadline) => {
-                    if live::expire(&mut self.rib, &mut self.api, Instant::now()) {
-                        self.export_due = true;
-                    }
+                    let expired = live::expire(&mut self.rib, &mut self.api, Instant::now());
+                    self.owners_expired(expired);
                     self.after_event(&receiver, &mut deferred);
                     continue;
                 }

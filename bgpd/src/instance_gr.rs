@@ -316,9 +316,9 @@ impl Instance {
                     });
                     let write = self.gr.recorder.restart_complete(enabled);
                     self.gr_write(write);
-                    if handler::expire_owners(&mut self.rib, &mut self.api, Instant::now()) {
-                        self.export_due = true;
-                    }
+                    let expired =
+                        handler::expire_owners(&mut self.rib, &mut self.api, Instant::now());
+                    self.owners_expired(expired);
                     for slot in self.peers.values() {
                         let families = &slot.neighbor.families;
                         let capability = slot

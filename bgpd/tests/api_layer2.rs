@@ -23,6 +23,7 @@ struct Daemon {
     child: Child,
     directory: PathBuf,
     config: PathBuf,
+    api: SocketAddr,
 }
 
 impl Drop for Daemon {
@@ -57,7 +58,7 @@ async fn start(body: &str) -> (Daemon, Layer2ServiceClient<Channel>) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start bgpd");
-    let mut daemon = Daemon { child, directory, config };
+    let mut daemon = Daemon { child, directory, config, api };
     let deadline = Instant::now() + READY_DEADLINE;
     let mut interval = tokio::time::interval(Duration::from_millis(20));
     loop {
@@ -102,6 +103,65 @@ fn states(status: &v1::Layer2AnnouncementStatus) -> Vec<(String, v1::Layer2Inter
         .iter()
         .map(|i| (i.name.clone(), v1::Layer2InterfaceState::try_from(i.state).expect("known")))
         .collect()
+}
+
+/// Polls ListAnnouncements until `check` holds, with a deadline.
+async fn wait_list(
+    client: &mut Layer2ServiceClient<Channel>,
+    what: &str,
+    check: impl Fn(&[v1::Layer2AnnouncementStatus]) -> bool,
+) -> Vec<v1::Layer2AnnouncementStatus> {
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        interval.tick().await;
+        let listed = list(client).await;
+        if check(&listed) {
+            return listed;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {READY_DEADLINE:?}: {listed:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_lapsed_owners_announcements_go_when_its_grace_runs_out() {
+    use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    let (daemon, mut client) = start("").await;
+    let mut bgp =
+        BgpServiceClient::connect(format!("http://{}", daemon.api)).await.expect("BgpService");
+    let (requests, receiver) = tokio::sync::mpsc::channel(4);
+    let open = v1::SessionRequest {
+        request: Some(v1::session_request::Request::Open(v1::SessionOpen {
+            owner: "speaker".into(),
+            grace_time_seconds: Some(1),
+            hold_time_seconds: None,
+        })),
+    };
+    requests.send(open).await.expect("queue open");
+    let mut responses =
+        bgp.session(ReceiverStream::new(receiver)).await.expect("Session").into_inner();
+    let first = responses.message().await.expect("opened").expect("a message");
+    assert!(matches!(first.response, Some(v1::session_response::Response::Opened(_))));
+    client
+        .set_announcements(request("speaker", &[("198.51.100.60", &[MISSING])]))
+        .await
+        .expect("SetAnnouncements");
+    client
+        .set_announcements(request("other", &[("198.51.100.61", &[MISSING])]))
+        .await
+        .expect("SetAnnouncements of an unleased owner");
+    assert_eq!(list(&mut client).await.len(), 2);
+
+    drop(requests);
+    drop(responses);
+    let left =
+        wait_list(&mut client, "the lapsed owner's address withdrawn", |listed| listed.len() == 1)
+            .await;
+    assert_eq!((left[0].address.as_str(), left[0].owner.as_str()), ("198.51.100.61", "other"));
+    let owners = bgp.list_owners(v1::ListOwnersRequest {}).await.expect("ListOwners");
+    assert!(owners.into_inner().owners.iter().all(|owner| owner.name != "speaker"));
 }
 
 #[tokio::test]

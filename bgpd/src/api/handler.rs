@@ -169,19 +169,9 @@ pub(crate) fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
 
 /// Applies the owners' deadlines due at `now` (graceful restart's re-sync wait
 /// included): paths released from the wait are announced, paths of owners
-/// whose grace ran out withdrawn. Returns whether the Loc-RIB changed.
-pub fn expire_owners(rib: &mut Rib, state: &mut ApiState, now: Instant) -> bool {
-    let expiry = state.owners.expire(now);
-    let mut changed = false;
-    for withdrawal in &expiry.withdrawn {
-        let source = state.source(&withdrawal.owner);
-        changed |= withdraw(rib, source, &withdrawal.key);
-    }
-    for (owner, path) in &expiry.released {
-        let source = state.source(owner);
-        changed |= originate(rib, source, path);
-    }
-    changed
+/// whose grace ran out withdrawn (see [`live::expire`]).
+pub fn expire_owners(rib: &mut Rib, state: &mut ApiState, now: Instant) -> live::Expired {
+    live::expire(rib, state, now)
 }
 
 /// `SetPaths`: replace the owner's set and apply the difference to the RIB.

@@ -59,9 +59,20 @@ pub fn close_session(state: &mut ApiState, owner: &str, session: SessionId, now:
     }
 }
 
+/// What an owner expiry did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// The Loc-RIB changed: exports are due.
+    pub rib_changed: bool,
+    /// Owners whose grace ran out and who are forgotten. An owner name is one
+    /// owner across BgpService and Layer2Service, so the instance tells the
+    /// layer2 task to withdraw their announcements too (`Handle::forget_owners`).
+    pub owners: Vec<String>,
+}
+
 /// The owner timer fired: withdraw the paths of owners whose grace ran out
-/// and announce paths released from re-sync. Returns whether the RIB changed.
-pub fn expire(rib: &mut Rib, state: &mut ApiState, now: Instant) -> bool {
+/// and announce paths released from re-sync.
+pub fn expire(rib: &mut Rib, state: &mut ApiState, now: Instant) -> Expired {
     let expiry = state.owners.expire(now);
     let mut changed = false;
     for name in &expiry.expired {
@@ -75,7 +86,7 @@ pub fn expire(rib: &mut Rib, state: &mut ApiState, now: Instant) -> bool {
         let source = state.source(owner);
         changed |= originate(rib, source, path);
     }
-    changed
+    Expired { rib_changed: changed, owners: expiry.expired }
 }
 
 /// Publishes the RIB's best-path changes to the watchers (no-op without).
@@ -205,10 +216,24 @@ mod tests {
         handler::set_paths(&mut rib, &mut state, command);
         let now = Instant::now();
         close_session(&mut state, "lb", opened.attached.session, now);
-        assert!(!expire(&mut rib, &mut state, now + Duration::from_secs(4)));
+        assert_eq!(expire(&mut rib, &mut state, now + Duration::from_secs(4)), Expired::default());
         assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 2, "kept during the grace time");
-        assert!(expire(&mut rib, &mut state, now + Duration::from_secs(5)));
+        let expired = expire(&mut rib, &mut state, now + Duration::from_secs(5));
+        assert_eq!(expired, Expired { rib_changed: true, owners: vec!["lb".to_string()] });
         assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 0);
         assert!(state.owners.is_empty());
+    }
+
+    #[test]
+    fn an_owner_without_paths_is_reported_when_its_grace_runs_out() {
+        // A layer2-only owner holds no paths here, yet its lease must still
+        // end so that its announcements are withdrawn; grace 0 ends it at once.
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        let opened = open_session(&mut state, &open("speaker", 0));
+        let now = Instant::now();
+        close_session(&mut state, "speaker", opened.attached.session, now);
+        let expired = expire(&mut rib, &mut state, now);
+        assert_eq!(expired, Expired { rib_changed: false, owners: vec!["speaker".to_string()] });
     }
 }

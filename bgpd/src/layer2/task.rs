@@ -50,6 +50,10 @@ enum Command {
         announcements: Vec<Announcement>,
         settings: GratuitousSettings,
     },
+    /// An owner's lease ran out (see [`Handle::forget_owners`]).
+    Forget {
+        owner: String,
+    },
 }
 
 /// How the API and the config reach the layer2 task. Cheap to clone.
@@ -64,6 +68,7 @@ impl std::fmt::Debug for Command {
             Command::Set { .. } => "Set",
             Command::List { .. } => "List",
             Command::Configure { .. } => "Configure",
+            Command::Forget { .. } => "Forget",
         })
     }
 }
@@ -101,6 +106,31 @@ impl Handle {
             .send(Command::Configure { announcements, settings })
             .await
             .map_err(|_| Stopped)
+    }
+}
+
+impl Handle {
+    /// The instance's owner leases ran out for `owners` (their `Session`
+    /// lapsed and the grace time they asked for passed): withdraw whatever
+    /// they announce, as an empty `SetAnnouncements` would. An owner name is
+    /// one owner across BgpService and Layer2Service. The configuration
+    /// file's owner is never forgotten this way. Never waits: the instance
+    /// task calls it, so a full queue hands the message to a spawned task
+    /// (must be called inside a tokio runtime).
+    pub fn forget_owners(&self, owners: &[String]) {
+        for owner in owners.iter().filter(|owner| owner.as_str() != CONFIG_OWNER) {
+            tracing::info!(%owner, "owner's grace time ran out; withdrawing its layer2 announcements");
+            let command = Command::Forget { owner: owner.clone() };
+            match self.commands.try_send(command) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(command)) => {
+                    let commands = self.commands.clone();
+                    tokio::spawn(async move {
+                        let _ = commands.send(command).await;
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -251,6 +281,11 @@ impl Owner {
                 self.announcer.set_settings(settings);
                 self.set_config(announcements);
             }
+            Command::Forget { owner } => {
+                if let Ok(outcome) = self.announcer.set(&owner, &[], now, &mut self.actions) {
+                    tracing::debug!(%owner, removed = outcome.removed.len(), "layer2: owner forgotten");
+                }
+            }
         }
     }
 
@@ -324,5 +359,35 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn announcement(address: &str) -> Announcement {
+        Announcement {
+            address: address.parse().expect("literal"),
+            interfaces: vec!["ironlb-none0".to_string()],
+        }
+    }
+
+    async fn owners(handle: &Handle) -> Vec<String> {
+        let list = handle.list().await.expect("running");
+        list.into_iter().map(|status| status.owner).collect()
+    }
+
+    #[tokio::test]
+    async fn forgetting_an_owner_withdraws_its_announcements_but_not_the_configs() {
+        let handle = spawn(vec![announcement("198.51.100.1")], GratuitousSettings::default());
+        let set = handle.set("lb".into(), vec![announcement("198.51.100.50")]).await;
+        assert!(set.expect("running").is_ok());
+        let set = handle.set("other".into(), vec![announcement("198.51.100.51")]).await;
+        assert!(set.expect("running").is_ok());
+        assert_eq!(owners(&handle).await, ["config", "lb", "other"]);
+        handle.forget_owners(&["lb".to_string(), CONFIG_OWNER.to_string()]);
+        // Commands are handled in order: the list comes after the forget.
+        assert_eq!(owners(&handle).await, ["config", "other"]);
     }
 }
