@@ -60,6 +60,9 @@ pub enum Command {
     /// Owners of API paths.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// Layer2 (ARP/NDP) announcements (Layer2Service).
+    #[command(subcommand)]
+    Layer2(Layer2Command),
     /// Stream peer and best-path changes: a snapshot first, then every change.
     Watch(WatchArgs),
 }
@@ -275,6 +278,35 @@ pub struct RouteDelArgs {
 pub enum OwnerCommand {
     /// Every owner: lease state, paths held, grace time.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Layer2Command {
+    /// Every announced address: owner, interfaces with their state, counters.
+    #[command(visible_alias = "show")]
+    List,
+    /// Make ADDR=IF[,IF...] entries the owner's whole set (SetAnnouncements):
+    /// addresses the owner held and does not list are withdrawn.
+    Set(Layer2SetArgs),
+    /// Withdraw every announcement of the owner (an empty SetAnnouncements).
+    Clear(Layer2ClearArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct Layer2SetArgs {
+    /// The owner whose set this becomes.
+    #[arg(long)]
+    pub owner: String,
+    /// ADDRESS=INTERFACE[,INTERFACE...], e.g. 198.51.100.50=eth0,eth1.
+    #[arg(value_name = "ADDR=IF[,IF...]", required = true, value_parser = crate::layer2::parse_entry)]
+    pub entries: Vec<crate::layer2::Entry>,
+}
+
+#[derive(Args, Debug)]
+pub struct Layer2ClearArgs {
+    /// The owner whose announcements are withdrawn.
+    #[arg(long)]
+    pub owner: String,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -24,6 +25,8 @@ pub struct Target {
 /// A connected client and its target.
 pub struct Api {
     pub client: BgpServiceClient<Channel>,
+    /// Layer2Service, on the same connection.
+    pub layer2: Layer2ServiceClient<Channel>,
     pub target: Target,
 }
 
@@ -59,7 +62,11 @@ pub async fn connect(target: Target) -> Result<Api, CtlError> {
         }
         Ok(Ok(channel)) => channel,
     };
-    Ok(Api { client: BgpServiceClient::new(channel), target })
+    Ok(Api {
+        client: BgpServiceClient::new(channel.clone()),
+        layer2: Layer2ServiceClient::new(channel),
+        target,
+    })
 }
 
 impl Target {

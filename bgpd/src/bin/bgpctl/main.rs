@@ -1,5 +1,5 @@
 //! `bgpctl`: the operator's command line for a running bgpd, over its gRPC
-//! API (`ironlb.bgpd.v1.BgpService`). Tables for people, `-o json` for
+//! API (`ironlb.bgpd.v1.BgpService` and `Layer2Service`). Tables for people, `-o json` for
 //! scripts (the proto3 JSON mapping, as grpcurl prints it), one line on
 //! stderr and a distinct exit code for every kind of failure (see
 //! [`cli::EXIT_CODES`]).
@@ -13,6 +13,7 @@ mod cli;
 mod connect;
 mod error;
 mod human;
+mod layer2;
 mod neighbor;
 mod neighbor_detail;
 mod output;
@@ -73,6 +74,7 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CtlError> {
             Command::Neighbor(command) => neighbor::run(command, &mut api, out).await,
             Command::Route(command) => route::run(command, &mut api, out).await,
             Command::Owner(OwnerCommand::List) => owner::list(&mut api, out).await,
+            Command::Layer2(command) => layer2::run(command, &mut api, out).await,
             Command::Watch(args) => watch::run(&mut api, out, args).await,
         }
     })
