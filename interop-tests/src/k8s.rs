@@ -13,6 +13,7 @@
 //! node `n1` and sends the /32s with `SetPaths`.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ironlb_test_apiserver::TestApiServer;
@@ -41,7 +42,8 @@ pub const FRR_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 /// namespaces go (the harness kills them by PID and deletes the namespaces).
 pub struct World {
     pub runtime: tokio::runtime::Runtime,
-    pub server: TestApiServer,
+    /// Shared so that concurrent writes can be spawned onto the runtime.
+    pub server: Arc<TestApiServer>,
     pub frr: Frr,
     pub bgpd: Bgpd,
     _dir: TempDir,
@@ -132,7 +134,7 @@ pub fn world(pool: &str) -> World {
     });
 
     drop(_context);
-    let world = World { runtime, server, frr, bgpd, _dir: dir, node, peer };
+    let world = World { runtime, server: Arc::new(server), frr, bgpd, _dir: dir, node, peer };
     world
         .bgpd
         .annotate(world.frr.wait_established(IpAddr::V4(NODE_ADDRESS), UP))
