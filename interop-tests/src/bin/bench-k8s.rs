@@ -78,15 +78,19 @@ impl Wire {
             }
         });
         // tcpdump says "listening on ..." on stderr once its filter is attached.
-        let mut first = String::new();
-        std::io::BufReader::new(stderr)
-            .read_line(&mut first)
-            .map_err(|source| HarnessError::Io { command: "tcpdump stderr".to_owned(), source })?;
-        if !first.contains("listening") {
-            return Err(HarnessError::Io {
-                command: "tcpdump".to_owned(),
-                source: std::io::Error::other(first),
-            });
+        let mut said = String::new();
+        let mut stderr = std::io::BufReader::new(stderr);
+        while !said.contains("listening") {
+            let read = stderr.read_line(&mut said).map_err(|source| HarnessError::Io {
+                command: "tcpdump stderr".to_owned(),
+                source,
+            })?;
+            if read == 0 {
+                return Err(HarnessError::Io {
+                    command: "tcpdump".to_owned(),
+                    source: std::io::Error::other(said),
+                });
+            }
         }
         Ok(Self { child, lines })
     }
