@@ -11,6 +11,7 @@ pub mod api;
 pub mod bgpd;
 pub mod bird;
 pub mod frr;
+pub mod k8s;
 pub mod netns;
 pub mod tcpdump;
 pub mod topology;

@@ -1,0 +1,244 @@
+//! The Kubernetes adapter in network namespaces, for `tests/k8s_e2e.rs` and
+//! `bin/bench-k8s.rs`: the in-process API server, the controller and a speaker (both in
+//! this process, in the root namespace), a real `bgpd` in the node's namespace and FRR as
+//! the upstream router.
+//!
+//! ```text
+//!   this process (root netns): API server 127.0.0.1:N, controller, speaker "n1"
+//!        │ kube client over TCP           │ gRPC over unix:/tmp/.../bgpd.sock
+//!        ▼                                ▼   (a path reaches across namespaces)
+//!   [node: bgpd AS65001] 198.51.100.1 ──── 198.51.100.2 [peer: FRR AS65002]
+//! ```
+//! `bgpd` starts with no neighbours: the speaker adds FRR from the BGPPeer that selects
+//! node `n1` and sends the /32s with `SetPaths`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironlb_test_apiserver::TestApiServer;
+use k8s_adapter::config::crd;
+use k8s_adapter::controller;
+use k8s_adapter::speaker::runtime::{self, SpeakerOptions};
+use serde_json::{Value, json};
+
+use crate::bgpd::{Bgpd, BgpdConfig};
+use crate::frr::{Frr, FrrConfig, FrrNeighbor};
+use crate::netns::{Namespace, connect};
+use crate::{Check, Family, TempDir, wait_until};
+
+/// Session establishment (FRR retries every second; the speaker adds the peer first).
+pub const UP: Duration = Duration::from_secs(30);
+/// A change in the API server to reach FRR, or the controller to write a status.
+pub const CONVERGE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(100);
+/// Namespace of our config objects.
+pub const NS: &str = "ironlb-system";
+pub const NODE: &str = "n1";
+pub const NODE_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub const FRR_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+/// Everything one scenario runs; dropping it stops the loops, then the daemons and
+/// namespaces go (the harness kills them by PID and deletes the namespaces).
+pub struct World {
+    pub runtime: tokio::runtime::Runtime,
+    /// Shared so that concurrent writes can be spawned onto the runtime.
+    pub server: Arc<TestApiServer>,
+    pub frr: Frr,
+    pub bgpd: Bgpd,
+    _dir: TempDir,
+    pub node: Namespace,
+    pub peer: Namespace,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Ends the controller and speaker tasks before bgpd and FRR are killed.
+        let runtime = std::mem::replace(
+            &mut self.runtime,
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap_or_else(|e| panic!("a runtime: {e}")),
+        );
+        runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+/// Namespaces, daemons, the API server with `pool` as the only IPAddressPool, the
+/// controller and the speaker; returns once FRR's session with bgpd is up.
+pub fn world(pool: &str) -> World {
+    let node = Namespace::new("k8s-node").check("node namespace");
+    let peer = Namespace::new("k8s-frr").check("peer namespace");
+    connect(&node, "to-frr", &["198.51.100.1/24"], &peer, "to-node", &["198.51.100.2/24"])
+        .check("veth between node and FRR");
+    let dir = TempDir::new("k8s-e2e").check("scratch directory");
+    let socket = dir.join("bgpd.sock");
+
+    // bgpd with its API on a Unix socket the root namespace can reach, and no neighbours.
+    let mut config = BgpdConfig::new(65001, NODE_ADDRESS);
+    config.api_listen = format!("unix:{}", socket.display());
+    let bgpd = Bgpd::start(&node, &config).check("bgpd starts");
+    let frr = Frr::start(
+        &peer,
+        &FrrConfig::new(65002, FRR_ADDRESS)
+            .neighbor(FrrNeighbor::new(IpAddr::V4(NODE_ADDRESS), 65001)),
+    )
+    .check("FRR starts");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    let server = runtime.block_on(async {
+        let server =
+            TestApiServer::start().await.unwrap_or_else(|e| panic!("API server starts: {e}"));
+        for definition in crd::definitions() {
+            server
+                .insert(
+                    serde_json::to_value(definition)
+                        .unwrap_or_else(|e| panic!("CRD serializes: {e}")),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("CRD created: {e}"));
+        }
+        for object in config_objects(pool) {
+            server.insert(object).await.unwrap_or_else(|e| panic!("config object created: {e}"));
+        }
+        server
+    });
+
+    // kube's client spawns its buffer task: build it inside the runtime.
+    let _context = runtime.enter();
+    let client = server.client().unwrap_or_else(|e| panic!("kube client: {e}"));
+    runtime.spawn(async move {
+        let options = controller::Options::new(NS, "controller-0");
+        if let Err(error) = controller::run(client, options).await {
+            eprintln!("controller stopped: {error}");
+        }
+    });
+    let client = server.client().unwrap_or_else(|e| panic!("kube client: {e}"));
+    let options = SpeakerOptions {
+        node_name: NODE.into(),
+        namespace: NS.into(),
+        legacy: None,
+        class: Default::default(),
+        bgpd: format!("unix:{}", socket.display()),
+        grace: Duration::from_secs(30),
+        keepalive: Duration::from_secs(5),
+    };
+    runtime.spawn(async move {
+        if let Err(error) = runtime::run(client, options).await {
+            eprintln!("speaker stopped: {error}");
+        }
+    });
+
+    drop(_context);
+    let world = World { runtime, server: Arc::new(server), frr, bgpd, _dir: dir, node, peer };
+    world
+        .bgpd
+        .annotate(world.frr.wait_established(IpAddr::V4(NODE_ADDRESS), UP))
+        .check("the speaker's BGPPeer brings the session to FRR up");
+    world
+}
+
+/// The namespace, node `n1`, the pool, its advertisement and FRR as a BGPPeer of `n1`.
+fn config_objects(pool: &str) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}}),
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": "n2", "labels": {"kubernetes.io/hostname": "n2"}}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
+               "metadata": {"name": "bgp", "namespace": NS},
+               "spec": {"addresses": [pool]}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+               "metadata": {"name": "bgp", "namespace": NS},
+               "spec": {"ipAddressPools": ["bgp"]}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+               "metadata": {"name": "frr", "namespace": NS},
+               "spec": {"myASN": 65001, "peerASN": 65002, "peerAddress": FRR_ADDRESS.to_string(),
+                        "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": NODE}}]}}),
+    ]
+}
+
+/// A LoadBalancer Service in `default`, ETP Local or Cluster.
+pub fn service(name: &str, local: bool) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": name, "namespace": "default"},
+           "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                    "externalTrafficPolicy": if local { "Local" } else { "Cluster" },
+                    "ports": [{"port": 80, "protocol": "TCP"}]}})
+}
+
+/// The EndpointSlice `{service}-a` with one endpoint on `node`.
+pub fn slice(service: &str, node: &str, ready: bool) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": format!("{service}-a"), "namespace": "default",
+                        "labels": {"kubernetes.io/service-name": service}},
+           "addressType": "IPv4",
+           "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": ready},
+                          "nodeName": node}]})
+}
+
+impl World {
+    pub fn insert(&self, object: Value) {
+        self.runtime
+            .block_on(self.server.insert(object))
+            .unwrap_or_else(|e| panic!("object created: {e}"));
+    }
+
+    pub fn set_ready(&self, service: &str, ready: bool) {
+        let name = format!("{service}-a");
+        self.runtime
+            .block_on(self.server.modify(
+                "discovery.k8s.io/v1",
+                "EndpointSlice",
+                Some("default"),
+                &name,
+                move |o| o["endpoints"][0]["conditions"]["ready"] = json!(ready),
+            ))
+            .unwrap_or_else(|e| panic!("slice modified: {e}"));
+    }
+
+    pub fn delete_service(&self, name: &str) {
+        self.runtime
+            .block_on(self.server.remove("v1", "Service", Some("default"), name))
+            .unwrap_or_else(|e| panic!("Service deleted: {e}"));
+    }
+
+    /// The address the controller wrote into the Service's status.
+    pub fn wait_address(&self, name: &str) -> Ipv4Addr {
+        let get = || {
+            self.runtime
+                .block_on(self.server.get("v1", "Service", Some("default"), name))
+                .unwrap_or_else(|e| panic!("API server answers: {e}"))
+        };
+        wait_until(
+            &format!("the controller to give {name} an address"),
+            CONVERGE,
+            POLL,
+            || get()?["status"]["loadBalancer"]["ingress"][0]["ip"].as_str()?.parse().ok(),
+            || format!("{:?}", get()),
+        )
+        .check("address allocated")
+    }
+
+    pub fn frr_has(&self, address: Ipv4Addr) -> bool {
+        let want = format!("{address}/32");
+        self.frr.prefixes(Family::Ipv4Unicast).check("show bgp").contains(&want)
+    }
+
+    pub fn wait_frr(&self, what: &str, address: Ipv4Addr, present: bool) {
+        self.bgpd
+            .annotate(wait_until(
+                what,
+                CONVERGE,
+                POLL,
+                || (self.frr_has(address) == present).then_some(()),
+                || format!("FRR's table: {:?}", self.frr.prefixes(Family::Ipv4Unicast)),
+            ))
+            .check(what);
+    }
+}
