@@ -1,67 +1,23 @@
 //! The gRPC API against a real `bgpd` process: start the binary with a config
 //! in a temporary directory, talk to it with the generated tonic client.
 
+mod support;
+
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use support::*;
 use tonic::transport::Channel;
 
-const READY_DEADLINE: Duration = Duration::from_secs(20);
-const GLOBAL: &str = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 0\n";
-
-/// A running `bgpd`, killed and cleaned up when dropped.
-struct Daemon {
-    child: Child,
-    directory: PathBuf,
-    api: SocketAddr,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.directory);
-    }
-}
-
-fn scratch_directory() -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let directory = std::env::temp_dir().join(format!(
-        "bgpd-api-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    directory
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind port 0");
-    listener.local_addr().expect("local address").port()
-}
-
-/// Starts `bgpd` with `config` (everything but `[api]`) and the API on `api`.
+/// Starts `bgpd` in a scratch directory with the API on `api`; stderr is
+/// piped for the tests that read it.
 fn spawn(config: &str, api: SocketAddr) -> (Child, PathBuf) {
-    spawn_in(scratch_directory(), config, &api.to_string())
-}
-
-/// Starts `bgpd` in `directory` with `[api] listen = api`.
-fn spawn_in(directory: PathBuf, config: &str, api: &str) -> (Child, PathBuf) {
-    let path = directory.join("bgpd.toml");
-    let text = format!("{config}[api]\nlisten = \"{api}\"\n");
-    std::fs::write(&path, text).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bgpd");
+    let directory = scratch_directory();
+    let (child, _) = spawn_config(&directory, &with_api(config, api), Stdio::piped());
     (child, directory)
 }
 
@@ -72,23 +28,7 @@ async fn start(body: &str) -> (Daemon, BgpServiceClient<Channel>) {
 
 /// Starts `bgpd` and waits (with a deadline) until its API answers.
 async fn start_with(config: &str) -> (Daemon, BgpServiceClient<Channel>) {
-    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-    let (child, directory) = spawn(config, api);
-    let mut daemon = Daemon { child, directory, api };
-    let deadline = Instant::now() + READY_DEADLINE;
-    let mut interval = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        interval.tick().await;
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            panic!("bgpd exited before its API was ready: {status}");
-        }
-        if let Ok(mut client) = BgpServiceClient::connect(format!("http://{}", daemon.api)).await
-            && client.get_info(v1::GetInfoRequest {}).await.is_ok()
-        {
-            return (daemon, client);
-        }
-        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
-    }
+    start_daemon(|_, api| with_api(config, api), bgp_ready).await
 }
 
 #[tokio::test]
@@ -335,7 +275,7 @@ async fn wait_for_info(
 /// BGP, and leave it when the owner shrinks its set.
 #[tokio::test]
 async fn api_paths_are_exported_to_peers() {
-    let bgp_port = free_port();
+    let bgp_port = free_port(Ipv4Addr::LOCALHOST);
     let announcer = format!(
         "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
          listen_addresses = [\"127.0.0.1\"]\n\
@@ -496,22 +436,16 @@ async fn the_api_serves_on_a_unix_socket() {
     let directory = scratch_directory();
     let socket = directory.join("bgpd.sock");
     let listen = format!("unix:{}", socket.display());
-    let (child, directory) = spawn_in(directory, GLOBAL, &listen);
-    let mut daemon = Daemon { child, directory, api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)) };
-    let deadline = Instant::now() + READY_DEADLINE;
-    let mut interval = tokio::time::interval(Duration::from_millis(20));
-    let info = loop {
-        interval.tick().await;
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            panic!("bgpd exited before its API was ready: {status}");
-        }
-        if let Ok(mut client) = BgpServiceClient::connect(listen.clone()).await
-            && let Ok(info) = client.get_info(v1::GetInfoRequest {}).await
-        {
-            break info.into_inner();
-        }
-        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
-    };
+    let text = format!("{GLOBAL}[api]\nlisten = \"{listen}\"\n");
+    let (child, config) = spawn_config(&directory, &text, Stdio::null());
+    // No TCP address: `ready` below dials the socket itself.
+    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut daemon = Daemon { child, directory, config, api };
+    let info = wait_ready(&mut daemon, |_| async {
+        let mut client = BgpServiceClient::connect(listen.clone()).await.ok()?;
+        Some(client.get_info(v1::GetInfoRequest {}).await.ok()?.into_inner())
+    })
+    .await;
     assert_eq!(info.listen, vec![listen]);
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&socket).expect("socket exists").permissions(),

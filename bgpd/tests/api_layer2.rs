@@ -5,74 +5,28 @@
 //! exist or cannot carry ARP (`lo`), so no frame ever leaves this host; the
 //! wire behaviour is proven in namespaces by interop-tests/tests/layer2.rs.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod support;
+
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
+use support::*;
 use tonic::transport::Channel;
 
-const READY_DEADLINE: Duration = Duration::from_secs(20);
-const GLOBAL: &str = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 0\n";
 const MISSING: &str = "ironlbnone0";
 
-struct Daemon {
-    child: Child,
-    directory: PathBuf,
-    config: PathBuf,
-    api: SocketAddr,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.directory);
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind port 0");
-    listener.local_addr().expect("local address").port()
+/// A Layer2Service client, once `ListAnnouncements` answers.
+async fn layer2_ready(api: SocketAddr) -> Option<Layer2ServiceClient<Channel>> {
+    let mut client = Layer2ServiceClient::connect(format!("http://{api}")).await.ok()?;
+    client.list_announcements(v1::ListAnnouncementsRequest {}).await.ok()?;
+    Some(client)
 }
 
 /// Starts `bgpd` with `body` after `[global]` and waits until Layer2Service answers.
 async fn start(body: &str) -> (Daemon, Layer2ServiceClient<Channel>) {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let directory = std::env::temp_dir().join(format!(
-        "bgpd-layer2-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-    let config = directory.join("bgpd.toml");
-    std::fs::write(&config, format!("{GLOBAL}{body}[api]\nlisten = \"{api}\"\n")).expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bgpd");
-    let mut daemon = Daemon { child, directory, config, api };
-    let deadline = Instant::now() + READY_DEADLINE;
-    let mut interval = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        interval.tick().await;
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            panic!("bgpd exited before its API was ready: {status}");
-        }
-        if let Ok(mut client) = Layer2ServiceClient::connect(format!("http://{api}")).await
-            && client.list_announcements(v1::ListAnnouncementsRequest {}).await.is_ok()
-        {
-            return (daemon, client);
-        }
-        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
-    }
+    start_daemon(|_, api| with_api(&format!("{GLOBAL}{body}"), api), layer2_ready).await
 }
 
 fn request(owner: &str, entries: &[(&str, &[&str])]) -> v1::SetAnnouncementsRequest {

@@ -4,81 +4,24 @@
 //! Sessions run between two daemons on loopback (127.0.0.1 and 127.0.0.2),
 //! so no root and no other BGP speaker are needed.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod support;
+
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use support::*;
 use tonic::transport::Channel;
 
-const READY_DEADLINE: Duration = Duration::from_secs(20);
 /// Sessions on loopback come up in well under a second; this bounds a hang.
 const CONVERGE_DEADLINE: Duration = Duration::from_secs(30);
-const GLOBAL: &str = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 0\n";
 
 type Client = BgpServiceClient<Channel>;
 
-/// A running `bgpd`, killed and cleaned up when dropped.
-struct Daemon {
-    child: Child,
-    directory: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.directory);
-    }
-}
-
-fn scratch_directory() -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let directory = std::env::temp_dir().join(format!(
-        "bgpd-api-peers-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    directory
-}
-
-fn free_port(address: Ipv4Addr) -> u16 {
-    let listener = TcpListener::bind((address, 0)).expect("bind port 0");
-    listener.local_addr().expect("local address").port()
-}
-
 /// Starts `bgpd` with `config` and waits (with a deadline) until its API answers.
 async fn start_with(config: &str) -> (Daemon, Client) {
-    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
-    let directory = scratch_directory();
-    let path = directory.join("bgpd.toml");
-    std::fs::write(&path, format!("{config}[api]\nlisten = \"{api}\"\n")).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bgpd");
-    let mut daemon = Daemon { child, directory };
-    let deadline = Instant::now() + READY_DEADLINE;
-    let mut interval = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        interval.tick().await;
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            panic!("bgpd exited before its API was ready: {status}");
-        }
-        if let Ok(mut client) = BgpServiceClient::connect(format!("http://{api}")).await
-            && client.get_info(v1::GetInfoRequest {}).await.is_ok()
-        {
-            return (daemon, client);
-        }
-        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
-    }
+    start_daemon(|_, api| with_api(config, api), bgp_ready).await
 }
 
 async fn start(body: &str) -> (Daemon, Client) {

@@ -4,35 +4,21 @@
 //! from then on is seen as a restart by the next start. No root, no peers: the
 //! neighbours never come up.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+mod support;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use support::*;
 use tonic::transport::Channel;
 
-const READY_DEADLINE: Duration = Duration::from_secs(20);
 const WRITE_DEADLINE: Duration = Duration::from_secs(20);
 const NEIGHBOUR: &str = "[[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65003\n";
 
 type Client = BgpServiceClient<Channel>;
-
-/// A running `bgpd`, killed and cleaned up when dropped.
-struct Daemon {
-    child: Child,
-    directory: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.directory);
-    }
-}
 
 impl Daemon {
     fn state_file(&self) -> PathBuf {
@@ -42,22 +28,6 @@ impl Daemon {
     fn config_file(&self) -> PathBuf {
         self.directory.join("bgpd.toml")
     }
-}
-
-fn scratch_directory() -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let directory = std::env::temp_dir().join(format!(
-        "bgpd-gr-state-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    directory
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind port 0");
-    listener.local_addr().expect("local address").port()
 }
 
 /// The whole config: global section with the state directory, `body`, API.
@@ -71,32 +41,10 @@ fn config_text(directory: &Path, api: SocketAddr, body: &str) -> String {
 
 /// Starts `bgpd` with `body` and waits (with a deadline) until its API answers.
 async fn start(body: &str) -> (Daemon, Client, SocketAddr) {
-    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-    let directory = scratch_directory();
-    let path = directory.join("bgpd.toml");
-    std::fs::write(&path, config_text(&directory, api, body)).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bgpd");
-    let mut daemon = Daemon { child, directory };
-    let deadline = Instant::now() + READY_DEADLINE;
-    let mut interval = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        interval.tick().await;
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            panic!("bgpd exited before its API was ready: {status}");
-        }
-        if let Ok(mut client) = BgpServiceClient::connect(format!("http://{api}")).await
-            && client.get_info(v1::GetInfoRequest {}).await.is_ok()
-        {
-            return (daemon, client, api);
-        }
-        assert!(Instant::now() < deadline, "bgpd's API not ready within {READY_DEADLINE:?}");
-    }
+    let (daemon, client) =
+        start_daemon(|directory, api| config_text(directory, api, body), bgp_ready).await;
+    let api = daemon.api;
+    (daemon, client, api)
 }
 
 /// Polls the state file until it holds `graceful_restart = true`.
