@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
-use crate::fsm::{Action, Direction, Event, Fsm, State, Timer};
+use crate::fsm::{Action, Direction, Event, Fsm, NegotiatedSession, State, Timer};
 use crate::wire::{
     CodecOptions, DecodeError, Decoded, MAX_MESSAGE_LEN, Message, Notification, UpdatePacker,
     decode_message, encode_message, frame_length, message_type,
@@ -66,6 +66,12 @@ pub struct Connection {
     pub held: HeldTail,
     /// The neighbour's counters (see `counters`), shared by its connections.
     pub counters: SharedCounters,
+    /// Output kept unwritten while a collision waits for the peer's choice
+    /// (`fsm::collision`, `OpenVerdict::Defer`).
+    pub hold_output: bool,
+    /// Established while not the session's primary connection: told to the
+    /// instance when it becomes the primary.
+    pub unannounced: Option<Box<NegotiatedSession>>,
 }
 
 fn timer_index(timer: Timer) -> usize {
@@ -103,6 +109,8 @@ impl Connection {
             packer: UpdatePacker::new(CodecOptions::default()),
             held: HeldTail::default(),
             counters: SharedCounters::default(),
+            hold_output: false,
+            unannounced: None,
         }
     }
 
@@ -121,6 +129,8 @@ impl Connection {
         self.writer = Some(writer);
         self.read_buffer.clear();
         self.write_buffer.clear();
+        self.hold_output = false;
+        self.unannounced = None;
     }
 
     pub fn start_connect(&mut self, future: ConnectFuture) {
@@ -154,8 +164,8 @@ impl Connection {
     pub async fn wakeup(&mut self) -> Wakeup {
         let next_timer =
             self.timers.iter().enumerate().filter_map(|(i, t)| t.map(|t| (t, i))).min();
-        let Self { reader, writer, connecting, read_buffer, write_buffer, .. } = self;
-        let has_output = !write_buffer.is_empty();
+        let Self { reader, writer, connecting, read_buffer, write_buffer, hold_output, .. } = self;
+        let has_output = !write_buffer.is_empty() && !*hold_output;
         tokio::select! {
             result = async {
                 match connecting.as_mut() {
@@ -275,6 +285,12 @@ impl Connection {
     /// socket.
     pub async fn disconnect(&mut self) {
         self.connecting = None;
+        if self.hold_output {
+            // Held output (a KEEPALIVE kept back during a collision) never leaves.
+            self.write_buffer.clear();
+            self.hold_output = false;
+        }
+        self.unannounced = None;
         if let Some(mut writer) = self.writer.take() {
             let buffer = std::mem::take(&mut self.write_buffer);
             let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {

@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::fsm::collision::{Deferred, OpenVerdict, on_open, settle_deferred};
 use crate::fsm::{
     Action, Direction, DownReason, Event, Fsm, NegotiatedSession, SessionConfig, State,
-    connection_to_dump,
 };
 use crate::instance::InstanceEvent;
 use crate::rib::{ExportBatch, PeerId};
@@ -120,6 +120,12 @@ struct Task {
     /// RFC 8538 N bit negotiated on the established session.
     notification_negotiated: bool,
     counters: SharedCounters,
+    /// A collision verdict taken on an OPEN during the current wakeup, for
+    /// the primary (`true`) or the secondary connection.
+    verdict: Option<(bool, OpenVerdict)>,
+    /// The connection (primary or not) whose output is held until the peer
+    /// shows which connection it kept.
+    deferred: Option<bool>,
 }
 
 async fn run(
@@ -137,6 +143,8 @@ async fn run(
         notification_negotiated: false,
         config: params.config.clone(),
         counters,
+        verdict: None,
+        deferred: None,
     };
     let mut primary = Connection::new(Fsm::new(params.config), Direction::Outbound);
     primary.counters = task.counters.clone();
@@ -155,8 +163,9 @@ async fn run(
                 }
             }
             wakeup = primary.wakeup() => {
-                task.on_wakeup(wakeup, &mut primary, true, &mut received).await;
-                task.check_collision(&mut primary, &mut secondary, Direction::Outbound).await;
+                let other = secondary.as_ref().map(Connection::state);
+                task.on_wakeup(wakeup, &mut primary, true, other, &mut received).await;
+                task.settle_collision(&mut primary, &mut secondary).await;
             }
             wakeup = async {
                 match secondary.as_mut() {
@@ -164,10 +173,11 @@ async fn run(
                     None => std::future::pending().await,
                 }
             } => {
+                let other = Some(primary.state());
                 if let Some(connection) = secondary.as_mut() {
-                    task.on_wakeup(wakeup, connection, false, &mut received).await;
+                    task.on_wakeup(wakeup, connection, false, other, &mut received).await;
                 }
-                task.check_collision(&mut primary, &mut secondary, Direction::Inbound).await;
+                task.settle_collision(&mut primary, &mut secondary).await;
             }
         }
         // Held announcements go out once nothing else is being written or
@@ -318,45 +328,102 @@ impl Task {
         }
     }
 
-    /// After either connection accepted an OPEN, decides which one survives.
-    async fn check_collision(
+    /// Carries out the collision decisions (RFC 4271 §6.8, `fsm::collision`)
+    /// after every wakeup: the verdict taken on an OPEN, a deferred decision
+    /// the peer has now settled, and a secondary connection taking the place
+    /// of a primary that is gone.
+    async fn settle_collision(
         &mut self,
         primary: &mut Connection,
         secondary: &mut Option<Connection>,
-        woke: Direction,
     ) {
-        let Some(second) = secondary.as_mut() else { return };
-        if second.state() == State::Idle {
+        match self.verdict.take() {
+            Some((on_primary, OpenVerdict::DumpThis)) => {
+                self.dump(on_primary, primary, secondary).await;
+            }
+            Some((on_primary, OpenVerdict::DumpOther)) => {
+                self.dump(!on_primary, primary, secondary).await;
+            }
+            Some((on_primary, OpenVerdict::Defer)) => self.deferred = Some(on_primary),
+            Some((_, OpenVerdict::Accept)) | None => {}
+        }
+        if let Some(on_primary) = self.deferred {
+            let secondary_state = secondary.as_ref().map_or(State::Idle, Connection::state);
+            let (this, other) = if on_primary {
+                (primary.state(), secondary_state)
+            } else {
+                (secondary_state, primary.state())
+            };
+            let outcome = settle_deferred(this, other);
+            if outcome != Deferred::Wait {
+                self.deferred = None;
+                tracing::info!(peer = %self.connect.remote.ip(), ?outcome, "connection collision: the peer chose");
+            }
+            let held = if on_primary { Some(&mut *primary) } else { secondary.as_mut() };
+            match outcome {
+                Deferred::Wait | Deferred::Gone => {}
+                Deferred::DumpThis => {
+                    if let Some(connection) = held {
+                        // Our KEEPALIVE never left: the peer cannot be Established here.
+                        connection.write_buffer.clear();
+                        connection.hold_output = false;
+                    }
+                    self.dump(on_primary, primary, secondary).await;
+                }
+                Deferred::DumpOtherAndRelease => {
+                    if let Some(connection) = held {
+                        connection.hold_output = false;
+                    }
+                    self.dump(!on_primary, primary, secondary).await;
+                }
+                Deferred::Release => {
+                    if let Some(connection) = held {
+                        connection.hold_output = false;
+                    }
+                }
+            }
+        }
+        if secondary.as_ref().is_some_and(|c| c.state() == State::Idle) {
             *secondary = None;
-            return;
         }
-        let (opened, other_state) = match woke {
-            Direction::Inbound => (second, primary.state()),
-            Direction::Outbound => (&mut *primary, second.state()),
-        };
-        if opened.state() != State::OpenConfirm {
-            return;
+        // The primary failed or was closed by the peer while the secondary
+        // lives on: the secondary becomes the session's connection.
+        if primary.state() == State::Idle && secondary.is_some() && self.deferred.is_none() {
+            self.promote(primary, secondary).await;
         }
-        let Some(open) = opened.fsm.session().map(|s| s.remote_open.clone()) else { return };
-        let opened_direction = opened.direction;
-        let dump = connection_to_dump(
-            self.config.router_id,
-            self.config.local_asn,
-            &open,
-            opened_direction,
-            other_state,
-        );
-        let Some(dump) = dump else { return };
-        tracing::info!(peer = %self.connect.remote.ip(), ?dump, "connection collision: closing one connection");
-        let Some(mut second) = secondary.take() else { return };
-        if second.direction == dump {
-            self.feed(&mut second, Event::OpenCollisionDump, false).await;
-        } else {
-            // The primary loses: the inbound connection and its FSM take its place.
+    }
+
+    /// Closes one connection with the Cease of a lost collision (subcode 7);
+    /// when it is the primary, the secondary takes its place.
+    async fn dump(
+        &mut self,
+        primary_loses: bool,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+    ) {
+        tracing::info!(peer = %self.connect.remote.ip(), primary_loses, "connection collision: closing one connection");
+        if primary_loses {
             self.feed(primary, Event::OpenCollisionDump, true).await;
-            std::mem::swap(primary, &mut second);
-            // The dumped FSM was the long-lived one: let the new primary restart
-            // on its own if it later fails, as the old one would have.
+            self.promote(primary, secondary).await;
+        } else if let Some(mut second) = secondary.take() {
+            self.feed(&mut second, Event::OpenCollisionDump, false).await;
+        }
+    }
+
+    /// Puts the secondary connection in the place of the (closed) primary. The
+    /// new primary's FSM restarts on its own if it later fails, as the old one
+    /// would have; if it reached Established meanwhile, the instance hears it now.
+    async fn promote(&mut self, primary: &mut Connection, secondary: &mut Option<Connection>) {
+        let Some(mut second) = secondary.take() else { return };
+        std::mem::swap(primary, &mut second);
+        let from = second.state();
+        let to = primary.state();
+        if from != to {
+            self.notify(SessionEvent::StateChanged { from, to }).await;
+        }
+        if let Some(negotiated) = primary.unannounced.take() {
+            let addresses = primary.local_and_remote();
+            self.announce_established(addresses, negotiated).await;
         }
     }
 
@@ -365,6 +432,7 @@ impl Task {
         wakeup: Wakeup,
         connection: &mut Connection,
         is_primary: bool,
+        other: Option<State>,
         received: &mut Vec<Received>,
     ) {
         match wakeup {
@@ -392,30 +460,35 @@ impl Task {
             Wakeup::Read(Ok(0)) => {
                 tracing::debug!(peer = %self.connect.remote.ip(), "peer closed the connection");
                 // Process what arrived before the EOF (a NOTIFICATION), then fail.
-                self.process_input(connection, received, is_primary).await;
+                self.process_input(connection, received, is_primary, other).await;
                 if connection.is_connected() {
                     self.feed(connection, Event::TcpConnectionFails, is_primary).await;
                 }
             }
-            Wakeup::Read(Ok(_)) => self.process_input(connection, received, is_primary).await,
+            Wakeup::Read(Ok(_)) => {
+                self.process_input(connection, received, is_primary, other).await;
+            }
         }
     }
 
     /// Decodes and delivers every complete message, in steps that let the FSM
     /// see each OPEN and KEEPALIVE before the bytes after it are decoded.
+    /// `other` is the state of the session's other connection, if any.
     async fn process_input(
         &mut self,
         connection: &mut Connection,
         received: &mut Vec<Received>,
         is_primary: bool,
+        other: Option<State>,
     ) {
         loop {
             connection.drain_frames(received);
-            if received.is_empty() || !connection.is_connected() {
+            let dumped = matches!(self.verdict, Some((_, OpenVerdict::DumpThis)));
+            if received.is_empty() || !connection.is_connected() || dumped {
                 received.clear();
                 return;
             }
-            self.deliver(connection, received, is_primary).await;
+            self.deliver(connection, received, is_primary, other).await;
         }
     }
 
@@ -424,9 +497,31 @@ impl Task {
         connection: &mut Connection,
         received: &mut Vec<Received>,
         is_primary: bool,
+        other: Option<State>,
     ) {
         for item in received.drain(..) {
             match item {
+                Received::Event(
+                    ref event @ (Event::BgpOpen(ref open)
+                    | Event::BgpOpenWithDelayOpenTimerRunning(ref open)),
+                ) if other.is_some_and(|o| o != State::Idle) => {
+                    let other = other.unwrap_or(State::Idle);
+                    let verdict = on_open(
+                        self.config.router_id,
+                        self.config.local_asn,
+                        open,
+                        connection.direction,
+                        other,
+                    );
+                    self.verdict = Some((is_primary, verdict));
+                    match verdict {
+                        // Answered by the Cease alone, in `settle_collision`.
+                        OpenVerdict::DumpThis => return,
+                        OpenVerdict::Defer => connection.hold_output = true,
+                        OpenVerdict::Accept | OpenVerdict::DumpOther => {}
+                    }
+                    self.feed(connection, event.clone(), is_primary).await;
+                }
                 Received::Event(event) => self.feed(connection, event, is_primary).await,
                 Received::Update(decoded) => {
                     if !(is_primary && self.established) {
@@ -471,6 +566,26 @@ impl Task {
         let _ = self.events.send(InstanceEvent::Session { peer: self.peer, event }).await;
     }
 
+    /// Tells the instance the primary connection is Established; `addresses`
+    /// are its local and remote ends.
+    async fn announce_established(
+        &mut self,
+        addresses: Option<(SocketAddr, SocketAddr)>,
+        negotiated: Box<NegotiatedSession>,
+    ) {
+        let (local, remote) = addresses.unwrap_or((self.connect.remote, self.connect.remote));
+        self.established = true;
+        self.notification_negotiated = crate::gr::Negotiated::from_opens(
+            &negotiated.local_open,
+            &negotiated.remote_open,
+            &negotiated.families,
+        )
+        .is_some_and(|gr| gr.notification);
+        self.written_marks.clear();
+        tracing::info!(peer = %self.connect.remote.ip(), asn = negotiated.peer_asn, hold = negotiated.hold_time, "session established");
+        self.notify(SessionEvent::Established { negotiated, local, remote }).await;
+    }
+
     /// Feeds one event to a connection's FSM and executes the actions.
     async fn feed(&mut self, connection: &mut Connection, event: Event, is_primary: bool) {
         let actions = connection.fsm.handle(event);
@@ -490,19 +605,10 @@ impl Task {
                     connection.packer = UpdatePacker::new(connection.codec);
                     connection.held.clear();
                     if is_primary {
-                        let (local, remote) = connection
-                            .local_and_remote()
-                            .unwrap_or((self.connect.remote, self.connect.remote));
-                        self.established = true;
-                        self.notification_negotiated = crate::gr::Negotiated::from_opens(
-                            &negotiated.local_open,
-                            &negotiated.remote_open,
-                            &negotiated.families,
-                        )
-                        .is_some_and(|gr| gr.notification);
-                        self.written_marks.clear();
-                        tracing::info!(peer = %self.connect.remote.ip(), asn = negotiated.peer_asn, hold = negotiated.hold_time, "session established");
-                        self.notify(SessionEvent::Established { negotiated, local, remote }).await;
+                        let addresses = connection.local_and_remote();
+                        self.announce_established(addresses, negotiated).await;
+                    } else {
+                        connection.unannounced = Some(negotiated);
                     }
                 }
                 Action::SessionDown { reason, established } if is_primary => {
