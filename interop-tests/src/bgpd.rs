@@ -33,6 +33,8 @@ pub struct BgpdNeighbor {
     pub ttl_security: Option<u8>,
     /// `[neighbors.graceful_restart]`.
     pub graceful_restart: Option<BgpdGracefulRestart>,
+    /// `connect_retry_time`, when not bgpd's default.
+    pub connect_retry_time: Option<u16>,
 }
 
 /// `[neighbors.graceful_restart]` of the TOML config.
@@ -70,7 +72,14 @@ impl BgpdNeighbor {
             next_hop_self: false,
             ttl_security: None,
             graceful_restart: None,
+            connect_retry_time: None,
         }
+    }
+
+    /// Seconds between connection attempts.
+    pub fn connect_retry_time(mut self, seconds: u16) -> Self {
+        self.connect_retry_time = Some(seconds);
+        self
     }
 
     /// Graceful restart with these settings.
@@ -237,6 +246,9 @@ impl BgpdConfig {
                 let _ = writeln!(c, "password = \"{password}\"");
             }
             let _ = writeln!(c, "hold_time = {}", n.hold_time);
+            if let Some(seconds) = n.connect_retry_time {
+                let _ = writeln!(c, "connect_retry_time = {seconds}");
+            }
             match n.ttl_security {
                 Some(hops) => {
                     let _ = writeln!(c, "ttl_security = {hops}");
