@@ -5,8 +5,10 @@
 //! ```
 //!
 //! bgpd as restarting speaker: it is SIGKILLed or SIGTERMed while announcing two config
-//! routes and started again with one of them removed from its config. Checks:
-//! 1. the peer holds the kept route at every 50 ms poll through the restart (no gap);
+//! routes and an API owner's route, and started again with one config route removed; the
+//! owner sets its route again as soon as the API answers. Checks:
+//! 1. the peer holds the kept and the owner's route at every 50 ms poll through the restart
+//!    (no gap);
 //! 2. the removed route is gone after our End-of-RIB;
 //! 3. (FRR) the kept route is fresh again, not stale, and FRR received no NOTIFICATION.
 //!
@@ -136,12 +138,14 @@ fn bgpd_restart_against_frr(stop: Stop) {
     let state = TempDir::new("gr-state").check("state dir");
     let kept = net("198.51.100.10/32");
     let dropped = net("198.51.100.11/32");
+    let owned = net("198.51.100.20/32");
     let mut bgpd = start_bgpd(&pair.left, &bgpd_config(&state, pair.right_v4, &[kept, dropped]));
     let mut frr_config = frr_towards_bgpd(65002, 65001, pair.left_v4);
     frr_config.graceful_restart =
         Some(FrrGracefulRestart { restart_time: 120, stalepath_time: 360 });
     let frr = Frr::start(&pair.right, &frr_config).check("FRR starts");
-    for prefix in [kept, dropped] {
+    set_owned_before_restart(&bgpd, &state, owned);
+    for prefix in [kept, dropped, owned] {
         bgpd.annotate(frr.wait_route(prefix, UP, |_| true, pair.left_v4))
             .check("FRR learns our routes");
     }
@@ -153,21 +157,28 @@ fn bgpd_restart_against_frr(stop: Stop) {
 
     let done = AtomicBool::new(false);
     let (seen, restarted) = std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| watch(|| frr.route(kept).ok().map(|r| r.is_some()), &done));
+        let present = || Some(frr.route(kept).ok()?.is_some() && frr.route(owned).ok()?.is_some());
+        let done = &done;
+        let watcher = scope.spawn(move || watch(present, done));
         stop_bgpd(&mut bgpd, stop);
         let restarted = start_bgpd(&pair.left, &bgpd_config(&state, pair.right_v4, &[kept]));
+        let resynced = resync_owned(&restarted, owned);
         let swept = restarted.annotate(frr.wait_no_route(dropped, ROUTE, pair.left_v4));
         let fresh = restarted.annotate(frr.wait_route(kept, ROUTE, |r| !r.stale, pair.left_v4));
+        let owned_fresh =
+            restarted.annotate(frr.wait_route(owned, ROUTE, |r| !r.stale, pair.left_v4));
         done.store(true, Ordering::Relaxed);
         let seen = watcher.join().expect("watcher");
+        resynced.check("the owner re-syncs");
         swept.check("2. the removed route is gone after our End-of-RIB");
         fresh.check("3. the kept route is fresh again");
+        owned_fresh.check("3. the owner's route is fresh again");
         (seen, restarted)
     });
     assert!(seen.polls >= 2, "too few polls: {seen:?}");
     assert!(
         seen.gaps.is_empty(),
-        "1. FRR lost {kept} during the restart: {seen:?}\n{}",
+        "1. FRR lost {kept} or {owned} during the restart: {seen:?}\n{}",
         restarted.log_tail(60)
     );
     // A planned stop closes the connection without a NOTIFICATION (nor does a SIGKILL send one).
@@ -179,11 +190,13 @@ fn bgpd_restart_against_bird(stop: Stop) {
     let state = TempDir::new("gr-state").check("state dir");
     let kept = net("198.51.100.10/32");
     let dropped = net("198.51.100.11/32");
+    let owned = net("198.51.100.20/32");
     let mut bgpd = start_bgpd(&pair.left, &bgpd_config(&state, pair.right_v4, &[kept, dropped]));
     let bird_config = BirdConfig::new(THEIRS)
         .bgp(BirdBgp::new("ironlb", 65002, pair.left_v4, 65001).graceful_restart(120));
     let bird = Bird::start(&pair.right, &bird_config).check("BIRD starts");
-    for prefix in [kept, dropped] {
+    set_owned_before_restart(&bgpd, &state, owned);
+    for prefix in [kept, dropped, owned] {
         bgpd.annotate(bird.wait_route(prefix, UP, |_| true, "ironlb"))
             .check("BIRD learns our routes");
     }
@@ -191,21 +204,30 @@ fn bgpd_restart_against_bird(stop: Stop) {
 
     let done = AtomicBool::new(false);
     let (seen, restarted) = std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| watch(|| bird.route(kept).ok().map(|r| r.is_some()), &done));
+        let present =
+            || Some(bird.route(kept).ok()?.is_some() && bird.route(owned).ok()?.is_some());
+        let done = &done;
+        let watcher = scope.spawn(move || watch(present, done));
         stop_bgpd(&mut bgpd, stop);
         let restarted = start_bgpd(&pair.left, &bgpd_config(&state, pair.right_v4, &[kept]));
+        let resynced = resync_owned(&restarted, owned);
         let swept = restarted.annotate(bird.wait_no_route(dropped, ROUTE, "ironlb"));
         let back = restarted.annotate(bird.wait_established("ironlb", UP));
         done.store(true, Ordering::Relaxed);
         let seen = watcher.join().expect("watcher");
+        resynced.check("the owner re-syncs");
         swept.check("2. the removed route is gone after our End-of-RIB");
         back.check("the session is back");
+        assert!(
+            bird.route(owned).ok().flatten().is_some(),
+            "3. BIRD holds the owner's route after our End-of-RIB"
+        );
         (seen, restarted)
     });
     assert!(seen.polls >= 2, "too few polls: {seen:?}");
     assert!(
         seen.gaps.is_empty(),
-        "1. BIRD lost {kept} during the restart: {seen:?}\n{}",
+        "1. BIRD lost {kept} or {owned} during the restart: {seen:?}\n{}",
         restarted.log_tail(60)
     );
 }
@@ -297,6 +319,41 @@ fn set_paths(namespace: &Namespace, owner: &str, prefixes: &[IpNet]) -> Option<(
             .ok()
             .flatten()
     })
+}
+
+/// The owner `k8s` sets `owned` through the API, and the state file records the owner (so
+/// that the next start holds the owner's paths until it re-syncs).
+fn set_owned_before_restart(bgpd: &Bgpd, state: &TempDir, owned: IpNet) {
+    let namespace = bgpd.namespace();
+    bgpd.annotate(wait_until(
+        "SetPaths",
+        UP,
+        POLL,
+        || set_paths(namespace, "k8s", &[owned]),
+        String::new,
+    ))
+    .check("SetPaths before the restart");
+    let file = state.join("bgpd.state");
+    bgpd.annotate(wait_until(
+        "the state file to name the owner",
+        UP,
+        POLL,
+        || std::fs::read_to_string(&file).ok().filter(|t| t.contains("\"k8s\"")).map(|_| ()),
+        || format!("{:?}", std::fs::read_to_string(&file)),
+    ))
+    .check("owner recorded");
+}
+
+/// The owner `k8s` sets `owned` again once the restarted bgpd answers.
+fn resync_owned(bgpd: &Bgpd, owned: IpNet) -> interop_tests::Result<()> {
+    let namespace = bgpd.namespace();
+    bgpd.annotate(wait_until(
+        "SetPaths after the restart",
+        UP,
+        POLL,
+        || set_paths(namespace, "k8s", &[owned]),
+        String::new,
+    ))
 }
 
 /// The Loc-RIB path of `prefix`: `Some(Some(stale))` when present, `Some(None)` when absent,
@@ -458,25 +515,9 @@ fn owner_resyncing_after_a_restart_keeps_its_route_at_frr() {
     let mut bgpd = start_bgpd(&pair.left, &config);
     let frr =
         Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[])).check("FRR starts");
-    bgpd.annotate(wait_until(
-        "SetPaths",
-        UP,
-        POLL,
-        || set_paths(&pair.left, "k8s", &[owned]),
-        String::new,
-    ))
-    .check("SetPaths before the restart");
+    set_owned_before_restart(&bgpd, &state, owned);
     bgpd.annotate(frr.wait_route(owned, UP, |_| true, pair.left_v4))
         .check("FRR learns the owner's route");
-    let file = state.join("bgpd.state");
-    bgpd.annotate(wait_until(
-        "the state file to name the owner",
-        UP,
-        POLL,
-        || std::fs::read_to_string(&file).ok().filter(|t| t.contains("\"k8s\"")).map(|_| ()),
-        || format!("{:?}", std::fs::read_to_string(&file)),
-    ))
-    .check("owner recorded");
 
     let done = AtomicBool::new(false);
     let (seen, restarted) = std::thread::scope(|scope| {
@@ -486,13 +527,7 @@ fn owner_resyncing_after_a_restart_keeps_its_route_at_frr() {
         // Scenario time: the owner (a Kubernetes adapter, say) takes a while to come back;
         // meanwhile bgpd must hold its End-of-RIB, or FRR would sweep the route.
         std::thread::sleep(2 * DOWNTIME);
-        let resynced = restarted.annotate(wait_until(
-            "SetPaths after the restart",
-            UP,
-            POLL,
-            || set_paths(&pair.left, "k8s", &[owned]),
-            String::new,
-        ));
+        let resynced = resync_owned(&restarted, owned);
         let fresh = resynced.and_then(|()| {
             restarted.annotate(frr.wait_route(owned, ROUTE, |r| !r.stale, pair.left_v4))
         });
