@@ -356,18 +356,33 @@ impl Bird {
         Self::start_with_deadline(namespace, config, Duration::from_secs(20))
     }
 
+    /// As [`Bird::start`] after a crash: `bird -R`, graceful restart recovery (RFC 4724
+    /// restarting speaker: the R bit in its OPENs, End-of-RIB once its routes are out).
+    pub fn start_recovering(namespace: &Namespace, config: &BirdConfig) -> Result<Self> {
+        Self::spawn(namespace, config, Duration::from_secs(20), true)
+    }
+
     /// As [`Bird::start`] with a longer parse deadline for generated configs.
     pub fn start_with_deadline(
         namespace: &Namespace,
         config: &BirdConfig,
         deadline: Duration,
     ) -> Result<Self> {
+        Self::spawn(namespace, config, deadline, false)
+    }
+
+    fn spawn(
+        namespace: &Namespace,
+        config: &BirdConfig,
+        deadline: Duration,
+        recovering: bool,
+    ) -> Result<Self> {
         let program = require_program("bird", "bird2")?;
         require_program("birdc", "bird2")?;
         let dir = TempDir::new("bird")?;
         let conf = dir.write("bird.conf", &config.render())?;
         let path = |p: PathBuf| p.display().to_string();
-        let args = [
+        let mut args = vec![
             "-f".to_owned(),
             "-c".to_owned(),
             path(conf),
@@ -376,6 +391,9 @@ impl Bird {
             "-P".to_owned(),
             path(dir.join("bird.pid")),
         ];
+        if recovering {
+            args.push("-R".to_owned());
+        }
         let process = namespace.spawn("bird", &program, &args, &dir.join("bird.log"))?;
         let mut bird = Self { process, dir, namespace: namespace.clone(), config: config.clone() };
         let log = bird.dir.join("bird.log");

@@ -18,6 +18,7 @@
 //! bgpd as helper (its Loc-RIB read through the gRPC API, from a thread inside its namespace):
 //! 4. FRR killed and started again with one network fewer: its routes are kept, stale, then
 //!    the one it did not send again is swept after its End-of-RIB, the other is fresh;
+//!    The same with BIRD, started again with `bird -R` (graceful restart recovery);
 //! 5. FRR killed and left down past its restart time: its routes go;
 //! 6. RFC 8538 with FRR: our hold timer expires with N negotiated: routes kept stale, then
 //!    fresh when FRR is back; a Hard Reset from FRR (`clear bgp` with
@@ -37,11 +38,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdGracefulRestart, BgpdNeighbor, BgpdRoute};
-use interop_tests::bird::{Bird, BirdBgp, BirdConfig};
+use interop_tests::bird::{Bird, BirdBgp, BirdConfig, BirdStatic, BirdStaticRoute};
 use interop_tests::frr::{Frr, FrrConfig, FrrGracefulRestart, FrrNeighbor, FrrNetwork};
 use interop_tests::netns::Namespace;
 use interop_tests::topology::pair;
-use interop_tests::{Check, TempDir, wait_until};
+use interop_tests::{Check, Family, TempDir, wait_until};
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
@@ -445,6 +446,54 @@ fn frr_restart_keeps_routes_stale_then_sweeps_what_it_did_not_resend() {
         seen
     });
     assert!(seen.gaps.is_empty(), "4. the route FRR sent again was missing meanwhile: {seen:?}");
+}
+
+/// 4 with BIRD: killed, started again with `bird -R` (graceful restart recovery) and one
+/// route fewer.
+#[test]
+fn bird_restart_keeps_routes_stale_then_sweeps_what_it_did_not_resend() {
+    let pair = pair("bgpd", "bird").check("topology");
+    let state = TempDir::new("gr-state").check("state dir");
+    let resent = net("203.0.113.0/25");
+    let forgotten = net("203.0.113.128/25");
+    let bird_config = |routes: &[IpNet]| {
+        let mut statics = BirdStatic::new("origin", Family::Ipv4Unicast);
+        for prefix in routes {
+            statics = statics.route(BirdStaticRoute::new(*prefix));
+        }
+        BirdConfig::new(THEIRS)
+            .bgp(BirdBgp::new("ironlb", 65002, pair.left_v4, 65001).graceful_restart(120))
+            .static_protocol(statics)
+    };
+    let bgpd = start_bgpd(&pair.left, &bgpd_helper(&state, pair.right_v4));
+    let mut bird =
+        Bird::start(&pair.right, &bird_config(&[resent, forgotten])).check("BIRD starts");
+    for prefix in [resent, forgotten] {
+        wait_loc(&bgpd, prefix, "bgpd learns BIRD's routes", PRESENT_FRESH);
+    }
+
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            watch(|| loc_path(bgpd.namespace(), resent).map(|state| state.is_some()), &done)
+        });
+        bird.process().kill();
+        for prefix in [resent, forgotten] {
+            wait_loc(
+                &bgpd,
+                prefix,
+                "BIRD's routes are kept, stale, while it is down",
+                PRESENT_STALE,
+            );
+        }
+        let _bird = Bird::start_recovering(&pair.right, &bird_config(&[resent]))
+            .check("BIRD starts again in recovery");
+        wait_loc(&bgpd, forgotten, "the route BIRD did not send again is swept", ABSENT);
+        wait_loc(&bgpd, resent, "the route BIRD sent again is fresh", PRESENT_FRESH);
+        done.store(true, Ordering::Relaxed);
+        watcher.join().expect("watcher")
+    });
+    assert!(seen.gaps.is_empty(), "the route BIRD sent again was missing meanwhile: {seen:?}");
 }
 
 #[test]
