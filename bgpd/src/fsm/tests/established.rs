@@ -5,22 +5,6 @@ use super::*;
 const HOLD: Duration = Duration::from_secs(90);
 
 #[test]
-fn established_ignores_start_and_second_connection_events() {
-    let mut events = start_events();
-    events.extend([
-        Event::TcpConnectionValid,
-        Event::TcpCrInvalid,
-        Event::TcpCrAcked,
-        Event::TcpConnectionConfirmed,
-    ]);
-    for event in events {
-        let mut fsm = fsm_in(State::Established);
-        assert!(fsm.handle(event.clone()).is_empty(), "{event:?}");
-        assert_eq!(fsm.state(), State::Established);
-    }
-}
-
-#[test]
 fn established_messages_restart_the_hold_timer() {
     for event in [Event::KeepAliveMsg, Event::UpdateMsg, Event::RouteRefreshMsg] {
         let mut fsm = fsm_in(State::Established);

@@ -148,6 +148,26 @@ pub(super) fn start_events() -> Vec<Event> {
     ]
 }
 
+/// Once OPENs are exchanged, start events and a second connection's TCP events are
+/// not this FSM's business (a second connection gets its own, see `collision`).
+#[test]
+fn after_the_open_start_and_second_connection_events_are_ignored() {
+    let mut events = start_events();
+    events.extend([
+        Event::TcpConnectionValid,
+        Event::TcpCrInvalid,
+        Event::TcpCrAcked,
+        Event::TcpConnectionConfirmed,
+    ]);
+    for state in [State::OpenSent, State::OpenConfirm, State::Established] {
+        for event in &events {
+            let mut fsm = fsm_in(state);
+            assert!(fsm.handle(event.clone()).is_empty(), "{state:?} {event:?}");
+            assert_eq!(fsm.state(), state);
+        }
+    }
+}
+
 #[test]
 fn event_numbers_follow_rfc_4271() {
     let events = [

@@ -3,22 +3,6 @@
 use super::*;
 
 #[test]
-fn open_confirm_ignores_start_and_second_connection_events() {
-    let mut events = start_events();
-    events.extend([
-        Event::TcpConnectionValid,
-        Event::TcpCrInvalid,
-        Event::TcpCrAcked,
-        Event::TcpConnectionConfirmed,
-    ]);
-    for event in events {
-        let mut fsm = fsm_in(State::OpenConfirm);
-        assert!(fsm.handle(event.clone()).is_empty(), "{event:?}");
-        assert_eq!(fsm.state(), State::OpenConfirm);
-    }
-}
-
-#[test]
 fn open_confirm_keepalive_establishes() {
     let mut fsm = fsm_in(State::OpenConfirm);
     let session = fsm.session().cloned().expect("negotiated");

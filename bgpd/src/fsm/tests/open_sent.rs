@@ -3,22 +3,6 @@
 use super::*;
 
 #[test]
-fn open_sent_ignores_start_and_second_connection_events() {
-    let mut events = start_events();
-    events.extend([
-        Event::TcpConnectionValid,
-        Event::TcpCrInvalid,
-        Event::TcpCrAcked,
-        Event::TcpConnectionConfirmed,
-    ]);
-    for event in events {
-        let mut fsm = fsm_in(State::OpenSent);
-        assert!(fsm.handle(event.clone()).is_empty(), "{event:?}");
-        assert_eq!(fsm.state(), State::OpenSent);
-    }
-}
-
-#[test]
 fn open_sent_manual_stop_sends_cease_and_resets_the_counter() {
     let mut fsm = fsm_in(State::OpenSent);
     let actions = fsm.handle(Event::manual_stop());
