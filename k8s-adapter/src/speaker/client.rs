@@ -152,6 +152,10 @@ async fn connection(
             hold_time_seconds: Some(
                 u32::try_from((options.keepalive * 3).as_secs().max(3)).unwrap_or(30),
             ),
+            // Layer2 announcements go the moment this session ends (bgpd's default,
+            // said explicitly): a crashed speaker's bgpd must not answer beside the
+            // node that took its addresses over.
+            layer2_grace_time_seconds: Some(0),
         })),
     };
     if session_tx.send(open).await.is_err() {
