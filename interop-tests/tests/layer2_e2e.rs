@@ -1,0 +1,429 @@
+//! Layer2 mode end to end (issue 6, "How it is proven", end to end with the test API
+//! server): two nodes, each with its own `bgpd` and `k8s-adapter speaker` process, elect
+//! who answers ARP for a Service's address; killing the winner's speaker and `bgpd` moves
+//! the address to the other node by heartbeat silence, a clean SIGTERM stop moves it by the
+//! Lease deletion, and deleting the Service leaves the address unanswered.
+//!
+//! ```text
+//!   lan namespace: br0 198.51.100.254/24 ── test API server :PORT, controller (this process,
+//!        │                    │              on threads that joined the lan namespace)
+//!   [n1] eth0 .1/24     [n2] eth0 .2/24     [client] eth0 .12/24
+//!   bgpd + speaker      bgpd + speaker      arping, ip neigh
+//!
+//!   pool: 198.51.100.64/28 (layer2, every node); Service "web", ready endpoint on n1
+//! ```
+//!
+//! The speakers find the API server through a kubeconfig naming `http://198.51.100.254:PORT`
+//! and talk to their `bgpd` over a Unix socket. The speaker binary is
+//! `target/debug/k8s-adapter` (or `$IRONLB_K8S_ADAPTER`): build it first with
+//! `cargo build -p bgpd -p k8s-adapter`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use interop_tests::api::NsRuntime;
+use interop_tests::bgpd::{Bgpd, BgpdConfig};
+use interop_tests::netns::{Bridge, Namespace, Process};
+use interop_tests::{Check, TempDir, require_program, tail, wait_until};
+use ironlb_test_apiserver::{Options, TestApiServer};
+use k8s_adapter::config::crd;
+use k8s_adapter::controller;
+use serde_json::{Value, json};
+
+const NS: &str = "ironlb-system";
+const API_ADDRESS: &str = "198.51.100.254";
+const NODES: [&str; 2] = ["n1", "n2"];
+const NODE_ADDRESSES: [&str; 2] = ["198.51.100.1/24", "198.51.100.2/24"];
+/// Start, allocation, first election (a starting speaker listens up to a dead interval).
+const CONVERGE: Duration = Duration::from_secs(30);
+/// A crash is detected after a dead interval (600 ms); the deadline only bounds the wait.
+const MOVE: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(50);
+/// Longer than a dead interval (600 ms): an election result that lasts this long is the
+/// settled one.
+const SETTLED: Duration = Duration::from_secs(1);
+const ANNOTATION: &str = "ironlb.io/layer2-node";
+
+fn adapter_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("IRONLB_K8S_ADAPTER") {
+        return PathBuf::from(path);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let path = target.join("debug").join("k8s-adapter");
+    assert!(path.is_file(), "{} missing: cargo build -p k8s-adapter", path.display());
+    path
+}
+
+/// One node: its namespace, bgpd and speaker.
+struct Node {
+    name: &'static str,
+    namespace: Namespace,
+    bgpd: Option<Bgpd>,
+    speaker: Option<Process>,
+    dir: TempDir,
+    mac: String,
+}
+
+impl Node {
+    /// Starts bgpd (API on a Unix socket) and the speaker.
+    fn start(&mut self, kubeconfig: &Path, generation: u32) {
+        let socket = self.dir.join(&format!("bgpd-{generation}.sock"));
+        let mut config = BgpdConfig::new(65001, "192.0.2.1".parse().unwrap());
+        config.listen_port = 0;
+        config.api_listen = format!("unix:{}", socket.display());
+        self.bgpd = Some(Bgpd::start(&self.namespace, &config).check("bgpd starts"));
+        let log = self.dir.join(&format!("speaker-{generation}.log"));
+        let args: Vec<String> = vec![
+            format!("KUBECONFIG={}", kubeconfig.display()),
+            "RUST_LOG=info,k8s_adapter=debug".into(),
+            adapter_binary().display().to_string(),
+            "speaker".into(),
+            "--node-name".into(),
+            self.name.into(),
+            "--namespace".into(),
+            NS.into(),
+            "--bgpd-api".into(),
+            format!("unix:{}", socket.display()),
+            "--layer2-interfaces".into(),
+            "eth0".into(),
+        ];
+        let speaker = self.namespace.spawn("speaker", Path::new("/usr/bin/env"), &args, &log);
+        self.speaker = Some(speaker.check("speaker starts"));
+    }
+
+    fn log(&self) -> String {
+        self.speaker.as_ref().map(|s| tail(s.log(), 30)).unwrap_or_default()
+    }
+
+    /// SIGKILL to the speaker and bgpd: a crash.
+    fn crash(&mut self) {
+        if let Some(mut speaker) = self.speaker.take() {
+            speaker.kill();
+        }
+        if let Some(bgpd) = self.bgpd.take() {
+            interop_tests::netns::signal(bgpd.pid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// The MAC of `eth0` in `namespace`, lower case.
+fn mac(namespace: &Namespace) -> String {
+    let output = namespace.ip(&["-o", "link", "show", "eth0"]).check("ip link");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "link/ether").and_then(|_| words.next()).unwrap().to_lowercase()
+}
+
+/// Runs `program args` in `namespace`, whatever its exit status; its stdout.
+fn try_exec(namespace: &Namespace, program: &str, args: &[&str]) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", namespace.name(), program])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The MACs that answered one `arping` round for `address` (lower case).
+fn arping(client: &Namespace, address: &str) -> Vec<String> {
+    let output = try_exec(client, "arping", &["-c", "1", "-w", "1", "-I", "eth0", address]);
+    output
+        .lines()
+        .filter_map(|line| {
+            if line.contains("reply from") {
+                return Some(line.split_once('[')?.1.split_once(']')?.0.to_lowercase());
+            }
+            let (_, rest) = line.split_once(" bytes from ")?;
+            Some(rest.split_whitespace().next()?.to_lowercase())
+        })
+        .collect()
+}
+
+/// The client's neighbour entry's MAC for `address`, and the whole line.
+fn neighbour(client: &Namespace, address: &str) -> (Option<String>, String) {
+    let output = client.ip(&["neigh", "show", address, "dev", "eth0"]).check("ip neigh");
+    let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let mut words = line.split_whitespace();
+    let mac = words.find(|w| *w == "lladdr").and_then(|_| words.next()).map(str::to_lowercase);
+    (mac, line)
+}
+
+struct Api {
+    runtime: NsRuntime,
+    server: Arc<TestApiServer>,
+}
+
+impl Api {
+    fn insert(&self, object: Value) {
+        let server = self.server.clone();
+        self.runtime.run(async move { server.insert(object).await }).unwrap();
+    }
+
+    fn get(&self, kind: (&str, &str), namespace: &str, name: &str) -> Option<Value> {
+        let server = self.server.clone();
+        let (api_version, kind) = (kind.0.to_owned(), kind.1.to_owned());
+        let (namespace, name) = (namespace.to_owned(), name.to_owned());
+        self.runtime
+            .run(async move { server.get(&api_version, &kind, Some(&namespace), &name).await })
+            .unwrap()
+    }
+
+    fn list(&self, kind: (&str, &str), namespace: &str) -> Vec<Value> {
+        let server = self.server.clone();
+        let (api_version, kind, namespace) =
+            (kind.0.to_owned(), kind.1.to_owned(), namespace.to_owned());
+        self.runtime
+            .run(async move { server.list(&api_version, &kind, Some(&namespace)).await })
+            .unwrap()
+    }
+
+    fn remove(&self, kind: (&str, &str), namespace: &str, name: &str) {
+        let server = self.server.clone();
+        let (api_version, kind) = (kind.0.to_owned(), kind.1.to_owned());
+        let (namespace, name) = (namespace.to_owned(), name.to_owned());
+        self.runtime
+            .run(async move { server.remove(&api_version, &kind, Some(&namespace), &name).await })
+            .unwrap();
+    }
+}
+
+const SERVICE: (&str, &str) = ("v1", "Service");
+const EVENT: (&str, &str) = ("events.k8s.io/v1", "Event");
+const LEASE: (&str, &str) = ("coordination.k8s.io/v1", "Lease");
+
+/// The API server on br0's address in the lan namespace, our config objects, the
+/// controller.
+fn api(lan: &Namespace) -> Api {
+    lan.ip(&["addr", "add", &format!("{API_ADDRESS}/24"), "dev", "br0"]).check("br0 address");
+    let runtime = NsRuntime::new(lan).check("a runtime in the lan namespace");
+    let server = runtime.run(async {
+        let options =
+            Options { listen: format!("{API_ADDRESS}:0").parse().unwrap(), ..Options::default() };
+        let server = TestApiServer::start_with(options).await.unwrap();
+        for definition in crd::definitions() {
+            server.insert(serde_json::to_value(definition).unwrap()).await.unwrap();
+        }
+        for object in config_objects() {
+            server.insert(object).await.unwrap();
+        }
+        let server = Arc::new(server);
+        let client = server.client().unwrap();
+        tokio::spawn(async move {
+            let options = controller::Options::new(NS, "controller-0");
+            if let Err(error) = controller::run(client, options).await {
+                eprintln!("controller stopped: {error}");
+            }
+        });
+        server
+    });
+    Api { runtime, server }
+}
+
+fn config_objects() -> Vec<Value> {
+    let mut objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
+               "metadata": {"name": "l2", "namespace": NS},
+               "spec": {"addresses": ["198.51.100.64/28"]}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "L2Advertisement",
+               "metadata": {"name": "l2", "namespace": NS},
+               "spec": {"ipAddressPools": ["l2"]}}),
+    ];
+    for node in NODES {
+        objects.push(json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}}}));
+    }
+    objects
+}
+
+fn service(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": name, "namespace": "default"},
+           "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                    "externalTrafficPolicy": "Cluster",
+                    "ports": [{"port": 80, "protocol": "TCP"}]}})
+}
+
+fn slice(service: &str, node: &str) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": format!("{service}-a"), "namespace": "default",
+                        "labels": {"kubernetes.io/service-name": service}},
+           "addressType": "IPv4",
+           "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true},
+                          "nodeName": node}]})
+}
+
+fn requires() {
+    require_program("arping", "arping").check("arping");
+    let _ = adapter_binary();
+}
+
+/// Waits until every arping answer for `address` comes from `mac` (one node answers).
+fn wait_answered_by(client: &Namespace, address: &str, mac: &str, what: &str, nodes: &[Node]) {
+    let result = wait_until(
+        what,
+        MOVE,
+        POLL,
+        || {
+            let got = arping(client, address);
+            (!got.is_empty() && got.iter().all(|m| m == mac)).then_some(())
+        },
+        || format!("{:?}; logs: {}", arping(client, address), logs(nodes)),
+    );
+    result.check(what);
+}
+
+fn wait_neighbour(client: &Namespace, address: &str, mac: &str, what: &str, nodes: &[Node]) {
+    let result = wait_until(
+        what,
+        MOVE,
+        POLL,
+        || (neighbour(client, address).0.as_deref() == Some(mac)).then_some(()),
+        || format!("{}; logs: {}", neighbour(client, address).1, logs(nodes)),
+    );
+    result.check(what);
+}
+
+fn logs(nodes: &[Node]) -> String {
+    nodes.iter().map(|n| format!("\n--- {} speaker:\n{}", n.name, n.log())).collect()
+}
+
+#[test]
+fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion() {
+    requires();
+    let mut bridge = Bridge::new().check("bridge");
+    let client = Namespace::new("l2cl").check("client namespace");
+    let mut nodes: Vec<Node> = NODES
+        .iter()
+        .zip(NODE_ADDRESSES)
+        .map(|(name, address)| {
+            let namespace = Namespace::new(name).check("node namespace");
+            bridge.attach(&namespace, "eth0", &[address]).check("attach node");
+            let mac = mac(&namespace);
+            Node {
+                name,
+                namespace,
+                bgpd: None,
+                speaker: None,
+                dir: TempDir::new("l2e2e").check("node directory"),
+                mac,
+            }
+        })
+        .collect();
+    bridge.attach(&client, "eth0", &["198.51.100.12/24"]).check("attach client");
+    let api = api(bridge.namespace());
+    let dir = TempDir::new("l2e2e-kube").check("kubeconfig directory");
+    let url = format!("http://{API_ADDRESS}:{}", api.server.addr().port());
+    let kubeconfig =
+        dir.write("kubeconfig", &api.server.kubeconfig(Some(&url))).check("kubeconfig");
+    for node in &mut nodes {
+        node.start(&kubeconfig, 0);
+    }
+
+    // Both speakers hold a Lease.
+    wait_until(
+        "both speaker Leases",
+        CONVERGE,
+        POLL,
+        || (api.list(LEASE, NS).len() == 2).then_some(()),
+        || format!("{:?}{}", api.list(LEASE, NS), logs(&nodes)),
+    )
+    .check("Leases");
+
+    // A Service with a ready endpoint: one node answers, the one the annotation names.
+    api.insert(service("web"));
+    api.insert(slice("web", "n1"));
+    let address = wait_until(
+        "an address for web",
+        CONVERGE,
+        POLL,
+        || {
+            let svc = api.get(SERVICE, "default", "web")?;
+            Some(svc["status"]["loadBalancer"]["ingress"][0]["ip"].as_str()?.to_owned())
+        },
+        || format!("{:?}", api.get(SERVICE, "default", "web")),
+    )
+    .check("address");
+    // The election settles once both speakers heard each other (a speaker whose peer's
+    // Lease it has not seen yet may answer until then): wait until the annotation and the
+    // ARP answers agree, and keep agreeing for longer than a dead interval.
+    let mut agreed: Option<(String, Instant)> = None;
+    let winner_name = wait_until(
+        "the annotated node to be the one answering ARP",
+        CONVERGE,
+        POLL,
+        || {
+            let now = Instant::now();
+            let current = (|| {
+                let svc = api.get(SERVICE, "default", "web")?;
+                let name = svc["metadata"]["annotations"][ANNOTATION].as_str()?.to_owned();
+                let mac = &nodes.iter().find(|n| n.name == name)?.mac;
+                let got = arping(&client, &address);
+                (!got.is_empty() && got.iter().all(|m| m == mac)).then_some(name)
+            })();
+            match (current, &agreed) {
+                (Some(name), Some((was, since))) if *was == name => {
+                    (now.duration_since(*since) >= SETTLED).then_some(name)
+                }
+                (current, _) => {
+                    agreed = current.map(|name| (name, now));
+                    None
+                }
+            }
+        },
+        || format!("{:?}{}", api.get(SERVICE, "default", "web"), logs(&nodes)),
+    )
+    .check("annotation");
+    let winner = nodes.iter().position(|n| n.name == winner_name).unwrap();
+    let other = 1 - winner;
+    let (winner_mac, other_mac) = (nodes[winner].mac.clone(), nodes[other].mac.clone());
+    let events = api.list(EVENT, "default");
+    assert!(
+        events.iter().any(|e| e["reason"] == "AnnouncingFromNode"
+            && e["regarding"]["name"] == "web"
+            && e["reportingInstance"] == winner_name.as_str()),
+        "an AnnouncingFromNode Event from {winner_name}: {events:?}"
+    );
+
+    // The winner's speaker and bgpd crash: the other node takes over by heartbeat silence,
+    // its gratuitous ARP updating the client's entry.
+    let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
+    assert_eq!(neighbour(&client, &address).0.as_deref(), Some(winner_mac.as_str()));
+    nodes[winner].crash();
+    wait_neighbour(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
+    wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
+
+    // The crashed node comes back (its Lease not yet expired): it listens, yields, and
+    // takes its address back after the hold-down.
+    nodes[winner].start(&kubeconfig, 1);
+    wait_neighbour(&client, &address, &winner_mac, "the address back on its winner", &nodes);
+    wait_answered_by(&client, &address, &winner_mac, "only the winner answers again", &nodes);
+
+    // A clean stop (SIGTERM): the Lease is deleted first, the successor takes over at once.
+    let mut speaker = nodes[winner].speaker.take().unwrap();
+    let status = speaker.stop_with(libc::SIGTERM, MOVE).check("the speaker stops on SIGTERM");
+    assert!(status.success(), "a clean stop exits 0: {status}; {}", tail(speaker.log(), 30));
+    let lease = format!("ironlb-speaker-{winner_name}");
+    assert!(api.get(LEASE, NS, &lease).is_none(), "the stopped speaker's Lease is deleted");
+    wait_neighbour(&client, &address, &other_mac, "the entry to move after a clean stop", &nodes);
+    wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
+
+    // Deleting the Service: nobody answers.
+    api.remove(SERVICE, "default", "web");
+    let silent = wait_until(
+        "no answer once the Service is deleted",
+        MOVE,
+        POLL,
+        || arping(&client, &address).is_empty().then_some(()),
+        || logs(&nodes),
+    );
+    silent.check("no answer");
+}
