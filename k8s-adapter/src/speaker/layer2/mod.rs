@@ -14,13 +14,18 @@
 //!   client task ([`push`]), which sends it to bgpd with `SetAnnouncements`;
 //! - links: [`link`] reports carrier changes into `Failover::set_link`;
 //! - clean stop ([`Handle::stop`]): delete the Lease first, then withdraw;
-//! - visibility: [`visible`] (annotation and Events by the winner).
+//! - visibility: [`visible`] (annotation and Events by the winner);
+//! - BGP fallback: pools in fallback mode ([`fallback::fallback_pools`]) are joined or left
+//!   from the local bgpd's session states ([`sessions`], [`fallback::decide`]); the joined
+//!   pools go into our Lease ([`LeaseKeeper::set_fallback`]), and every speaker reads them
+//!   back from the Leases into the candidates.
 
 pub mod heartbeat;
 pub mod interfaces;
 pub mod leases;
 pub mod link;
 pub mod push;
+pub mod sessions;
 pub mod visible;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -48,11 +53,14 @@ use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::Config;
 use crate::election::failover::{Action, Failover, FailoverTiming};
 use crate::election::membership::{LeaseKeeper, LeaseTiming, MembershipTracker};
-use crate::election::{self, FallbackView, wire};
+use crate::election::{self, FallbackView, fallback, wire};
 use crate::events::Events;
 
 /// How long a clean stop waits for the Lease deletion and the withdrawal each.
 const STOP_STEP: Duration = Duration::from_secs(3);
+/// How long a BGP session must stay Established before a node leaves a fallback pool's
+/// layer2 election: a flapping session moves nothing.
+const FALLBACK_UP_HOLD: Duration = Duration::from_secs(5);
 
 /// The layer2 knobs (speaker flags).
 #[derive(Debug, Clone)]
@@ -86,6 +94,8 @@ enum Input {
     Nodes,
     /// A Lease write failed: retry within the write budget.
     LeaseWriteFailed,
+    /// The local bgpd's BGP session states.
+    Sessions(sessions::Sessions),
     Stop(oneshot::Sender<()>),
 }
 
@@ -150,6 +160,12 @@ struct Task {
     /// Per layer2 address, the Services holding it.
     address_services: BTreeMap<IpAddr, Vec<ServiceKey>>,
     fallback: FallbackView,
+    /// This node's view of itself (labels), for its fallback pools' peers.
+    me: NodeView,
+    sessions: sessions::Sessions,
+    /// Fallback pools this node joined, and when to decide again.
+    joined: BTreeSet<String>,
+    fallback_recheck: Option<Instant>,
     timer: Option<Instant>,
     lease_poll: Option<Timestamp>,
     members_due: Option<Timestamp>,
@@ -230,6 +246,10 @@ async fn run(
     };
     let (link_tx, mut link_rx) = mpsc::channel(4);
     link::spawn(interfaces.clone(), setup.options.failover.heartbeat_interval, link_tx);
+    let report = inputs.clone();
+    tokio::spawn(sessions::run(setup.bgpd.clone(), move |s| {
+        report.send(Input::Sessions(s)).is_ok()
+    }));
     let (answering, answering_rx) = watch::channel(Answering::new());
     tokio::spawn(visible::run(
         answering_rx,
@@ -250,6 +270,10 @@ async fn run(
         address_interfaces: BTreeMap::new(),
         address_services: BTreeMap::new(),
         fallback: FallbackView::default(),
+        me: NodeView::default(),
+        sessions: sessions::Sessions::new(),
+        joined: BTreeSet::new(),
+        fallback_recheck: None,
         timer: None,
         lease_poll: Some(Timestamp::now()),
         members_due: None,
@@ -290,6 +314,10 @@ async fn run(
                 task.act(actions);
             }
             () = sleep_for(wall) => task.wall_clock(),
+            () = sleep_until(task.fallback_recheck) => {
+                task.fallback_recheck = None;
+                task.decide_fallback();
+            }
         }
     }
 }
@@ -307,7 +335,45 @@ impl Task {
                 self.keeper.write_failed();
                 self.lease_poll = Some(Timestamp::now());
             }
+            Input::Sessions(sessions) => {
+                self.sessions = sessions;
+                self.decide_fallback();
+            }
             Input::Stop(_) => {}
+        }
+    }
+
+    /// Which fallback pools this node joins, from its sessions to each pool's peers; a
+    /// change goes into our Lease as soon as the write budget allows.
+    fn decide_fallback(&mut self) {
+        let now = Instant::now();
+        let mut joined = BTreeSet::new();
+        let mut recheck: Option<Instant> = None;
+        for name in &self.fallback.pools {
+            let Some(pool) = self.config.pools.get(name) else { continue };
+            let peers = fallback::pool_peers(&self.config, &self.me, pool);
+            let sessions = self
+                .config
+                .peers
+                .iter()
+                .filter(|p| peers.contains(p.name.as_str()))
+                .map(|p| self.sessions.get(&p.address.to_string()).copied().flatten());
+            let was = self.joined.contains(name);
+            let decision = fallback::decide(sessions, was, now, FALLBACK_UP_HOLD);
+            if decision.join {
+                joined.insert(name.clone());
+            }
+            recheck = match (recheck, decision.recheck_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.fallback_recheck = recheck;
+        if joined != self.joined {
+            tracing::info!(pools = ?joined, "layer2 fallback: joined pools changed");
+            self.joined = joined.clone();
+            self.keeper.set_fallback(joined);
+            self.lease_poll = Some(Timestamp::now());
         }
     }
 
@@ -336,13 +402,16 @@ impl Task {
             .find(|n| n.name == self.setup.node)
             .cloned()
             .unwrap_or_else(|| NodeView { name: self.setup.node.clone(), ..NodeView::default() });
+        self.me = me.clone();
         self.address_interfaces.clear();
         self.address_services.clear();
         for l2 in super::desired(&views, &me, &self.config).layer2 {
             self.address_services.entry(l2.address).or_default().push(l2.service);
             self.address_interfaces.entry(l2.address).or_default().extend(l2.interfaces);
         }
-        self.fallback.pools = fallback_pools(&self.config);
+        // Pools or their peers may have changed.
+        self.fallback.pools = fallback::fallback_pools(&self.config);
+        self.decide_fallback();
         let candidates = election::candidates(&views, &nodes, &self.config, &self.fallback);
         let actions = self.failover.set_candidates(&candidates, Instant::now());
         self.act(actions);
@@ -482,12 +551,6 @@ impl Task {
             _ => tracing::warn!("withdrawing the layer2 announcements failed"),
         }
     }
-}
-
-/// Pools whose layer2 election only nodes that joined it take part in (BGP fallback).
-/// The config model has no fallback switch yet: none.
-fn fallback_pools(_config: &Config) -> BTreeSet<String> {
-    BTreeSet::new()
 }
 
 async fn sleep_until(at: Option<Instant>) {
