@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use interop_tests::api::NsRuntime;
 use interop_tests::bgpd::{Bgpd, BgpdConfig};
+use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor};
 use interop_tests::netns::{Bridge, Namespace, Process};
-use interop_tests::{Check, TempDir, require_program, tail, wait_until};
+use interop_tests::{Check, Family, TempDir, require_program, tail, wait_until};
 use ironlb_test_apiserver::{Options, TestApiServer};
 use k8s_adapter::config::crd;
 use k8s_adapter::controller;
@@ -47,6 +48,11 @@ const POLL: Duration = Duration::from_millis(50);
 /// settled one.
 const SETTLED: Duration = Duration::from_secs(1);
 const ANNOTATION: &str = "ironlb.io/layer2-node";
+const FALLBACK_ANNOTATION: &str = "ironlb.io/layer2-fallback";
+/// The fallback test's BGP router (FRR), on br0 beside the API server.
+const ROUTER_ADDRESS: &str = "198.51.100.253";
+/// Joining a fallback pool happens at once; leaving waits for a session to stay up 5 s.
+const FALLBACK_LEAVE: Duration = Duration::from_secs(30);
 
 fn adapter_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("IRONLB_K8S_ADAPTER") {
@@ -69,6 +75,8 @@ struct Node {
     speaker: Option<Process>,
     dir: TempDir,
     mac: String,
+    /// bgpd accepts BGP connections on port 179 (the fallback test's router connects).
+    bgp_listen: bool,
 }
 
 impl Node {
@@ -76,7 +84,9 @@ impl Node {
     fn start(&mut self, kubeconfig: &Path, generation: u32) {
         let socket = self.dir.join(&format!("bgpd-{generation}.sock"));
         let mut config = BgpdConfig::new(65001, "192.0.2.1".parse().unwrap());
-        config.listen_port = 0;
+        if !self.bgp_listen {
+            config.listen_port = 0;
+        }
         config.api_listen = format!("unix:{}", socket.display());
         self.bgpd = Some(Bgpd::start(&self.namespace, &config).check("bgpd starts"));
         let log = self.dir.join(&format!("speaker-{generation}.log"));
@@ -201,17 +211,17 @@ const LEASE: (&str, &str) = ("coordination.k8s.io/v1", "Lease");
 
 /// The API server on br0's address in the lan namespace, our config objects, the
 /// controller.
-fn api(lan: &Namespace) -> Api {
+fn api(lan: &Namespace, objects: Vec<Value>) -> Api {
     lan.ip(&["addr", "add", &format!("{API_ADDRESS}/24"), "dev", "br0"]).check("br0 address");
     let runtime = NsRuntime::new(lan).check("a runtime in the lan namespace");
-    let server = runtime.run(async {
+    let server = runtime.run(async move {
         let options =
             Options { listen: format!("{API_ADDRESS}:0").parse().unwrap(), ..Options::default() };
         let server = TestApiServer::start_with(options).await.unwrap();
         for definition in crd::definitions() {
             server.insert(serde_json::to_value(definition).unwrap()).await.unwrap();
         }
-        for object in config_objects() {
+        for object in objects {
             server.insert(object).await.unwrap();
         }
         let server = Arc::new(server);
@@ -227,16 +237,44 @@ fn api(lan: &Namespace) -> Api {
     Api { runtime, server }
 }
 
+/// The namespace, the Nodes and the layer2 pool `l2` 198.51.100.64/28.
 fn config_objects() -> Vec<Value> {
-    let mut objects = vec![
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+    let mut objects = cluster_objects();
+    objects.extend([
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
                "metadata": {"name": "l2", "namespace": NS},
                "spec": {"addresses": ["198.51.100.64/28"]}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "L2Advertisement",
                "metadata": {"name": "l2", "namespace": NS},
                "spec": {"ipAddressPools": ["l2"]}}),
-    ];
+    ]);
+    objects
+}
+
+/// The pool `fb` 198.51.100.80/28, announced over BGP to the router at ROUTER_ADDRESS
+/// from every node, with layer2 as its fallback.
+fn fallback_objects() -> Vec<Value> {
+    let mut objects = cluster_objects();
+    objects.extend([
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
+               "metadata": {"name": "fb", "namespace": NS},
+               "spec": {"addresses": ["198.51.100.80/28"]}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+               "metadata": {"name": "fb", "namespace": NS},
+               "spec": {"ipAddressPools": ["fb"]}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "L2Advertisement",
+               "metadata": {"name": "fb", "namespace": NS},
+               "spec": {"ipAddressPools": ["fb"], "bgpFallback": true}}),
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+               "metadata": {"name": "router", "namespace": NS},
+               "spec": {"myASN": 65001, "peerASN": 65002, "peerAddress": ROUTER_ADDRESS}}),
+    ]);
+    objects
+}
+
+fn cluster_objects() -> Vec<Value> {
+    let mut objects =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})];
     for node in NODES {
         objects.push(json!({"apiVersion": "v1", "kind": "Node",
                "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}}}));
@@ -296,9 +334,20 @@ fn logs(nodes: &[Node]) -> String {
     nodes.iter().map(|n| format!("\n--- {} speaker:\n{}", n.name, n.log())).collect()
 }
 
-#[test]
-fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion() {
-    requires();
+/// Everything a scenario runs on; dropping it stops the processes and deletes the
+/// namespaces (by PID, even on failure).
+struct Cluster {
+    bridge: Bridge,
+    client: Namespace,
+    nodes: Vec<Node>,
+    api: Api,
+    kubeconfig: PathBuf,
+    _dir: TempDir,
+}
+
+/// The bridge, the nodes and client, the API server with `objects`, the controller, and
+/// each node's bgpd and speaker; returns once both speakers hold a Lease.
+fn cluster(objects: Vec<Value>, bgp_listen: bool) -> Cluster {
     let mut bridge = Bridge::new().check("bridge");
     let client = Namespace::new("l2cl").check("client namespace");
     let mut nodes: Vec<Node> = NODES
@@ -315,11 +364,12 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
                 speaker: None,
                 dir: TempDir::new("l2e2e").check("node directory"),
                 mac,
+                bgp_listen,
             }
         })
         .collect();
     bridge.attach(&client, "eth0", &["198.51.100.12/24"]).check("attach client");
-    let api = api(bridge.namespace());
+    let api = api(bridge.namespace(), objects);
     let dir = TempDir::new("l2e2e-kube").check("kubeconfig directory");
     let url = format!("http://{API_ADDRESS}:{}", api.server.addr().port());
     let kubeconfig =
@@ -327,61 +377,86 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     for node in &mut nodes {
         node.start(&kubeconfig, 0);
     }
-
-    // Both speakers hold a Lease.
     wait_until(
         "both speaker Leases",
         CONVERGE,
         POLL,
-        || (api.list(LEASE, NS).len() == 2).then_some(()),
-        || format!("{:?}{}", api.list(LEASE, NS), logs(&nodes)),
+        || (speaker_leases(&api).len() == 2).then_some(()),
+        || format!("{:?}{}", speaker_leases(&api), logs(&nodes)),
     )
     .check("Leases");
+    Cluster { bridge, client, nodes, api, kubeconfig, _dir: dir }
+}
 
-    // A Service with a ready endpoint: one node answers, the one the annotation names.
-    api.insert(service("web"));
-    api.insert(slice("web", "n1"));
-    let address = wait_until(
-        "an address for web",
+/// The speakers' Leases (the controller's is in the same namespace).
+fn speaker_leases(api: &Api) -> Vec<Value> {
+    let mut leases = api.list(LEASE, NS);
+    leases.retain(|l| {
+        l["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("ironlb-speaker-"))
+    });
+    leases
+}
+
+/// The address the controller gave Service `name`.
+fn wait_address(api: &Api, name: &str) -> String {
+    wait_until(
+        &format!("an address for {name}"),
         CONVERGE,
         POLL,
         || {
-            let svc = api.get(SERVICE, "default", "web")?;
+            let svc = api.get(SERVICE, "default", name)?;
             Some(svc["status"]["loadBalancer"]["ingress"][0]["ip"].as_str()?.to_owned())
         },
-        || format!("{:?}", api.get(SERVICE, "default", "web")),
+        || format!("{:?}", api.get(SERVICE, "default", name)),
     )
-    .check("address");
-    // The election settles once both speakers heard each other (a speaker whose peer's
-    // Lease it has not seen yet may answer until then): wait until the annotation and the
-    // ARP answers agree, and keep agreeing for longer than a dead interval.
+    .check("address")
+}
+
+/// The node that answers for Service `name`'s `address`, once settled: the election
+/// settles when both speakers heard each other (a speaker that has not seen its peer's
+/// Lease yet may answer until then), so this waits until the annotation and the ARP
+/// answers agree, and keep agreeing for longer than a dead interval.
+fn wait_winner(api: &Api, client: &Namespace, nodes: &[Node], name: &str, address: &str) -> String {
     let mut agreed: Option<(String, Instant)> = None;
-    let winner_name = wait_until(
+    wait_until(
         "the annotated node to be the one answering ARP",
         CONVERGE,
         POLL,
         || {
             let now = Instant::now();
             let current = (|| {
-                let svc = api.get(SERVICE, "default", "web")?;
-                let name = svc["metadata"]["annotations"][ANNOTATION].as_str()?.to_owned();
-                let mac = &nodes.iter().find(|n| n.name == name)?.mac;
-                let got = arping(&client, &address);
-                (!got.is_empty() && got.iter().all(|m| m == mac)).then_some(name)
+                let svc = api.get(SERVICE, "default", name)?;
+                let winner = svc["metadata"]["annotations"][ANNOTATION].as_str()?.to_owned();
+                let mac = &nodes.iter().find(|n| n.name == winner)?.mac;
+                let got = arping(client, address);
+                (!got.is_empty() && got.iter().all(|m| m == mac)).then_some(winner)
             })();
             match (current, &agreed) {
-                (Some(name), Some((was, since))) if *was == name => {
-                    (now.duration_since(*since) >= SETTLED).then_some(name)
+                (Some(winner), Some((was, since))) if *was == winner => {
+                    (now.duration_since(*since) >= SETTLED).then_some(winner)
                 }
                 (current, _) => {
-                    agreed = current.map(|name| (name, now));
+                    agreed = current.map(|winner| (winner, now));
                     None
                 }
             }
         },
-        || format!("{:?}{}", api.get(SERVICE, "default", "web"), logs(&nodes)),
+        || format!("{:?}{}", api.get(SERVICE, "default", name), logs(nodes)),
     )
-    .check("annotation");
+    .check("annotation")
+}
+
+#[test]
+fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion() {
+    requires();
+    let Cluster { bridge: _bridge, client, mut nodes, api, kubeconfig, _dir } =
+        cluster(config_objects(), false);
+
+    // A Service with a ready endpoint: one node answers, the one the annotation names.
+    api.insert(service("web"));
+    api.insert(slice("web", "n1"));
+    let address = wait_address(&api, "web");
+    let winner_name = wait_winner(&api, &client, &nodes, "web", &address);
     let winner = nodes.iter().position(|n| n.name == winner_name).unwrap();
     let other = 1 - winner;
     let (winner_mac, other_mac) = (nodes[winner].mac.clone(), nodes[other].mac.clone());
@@ -426,4 +501,77 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
         || logs(&nodes),
     );
     silent.check("no answer");
+}
+
+/// Layer2 as a BGP fallback: while every node's session to the router is down, the
+/// nodes join the pool's layer2 election (their Leases say so) and one answers ARP; once
+/// the router is up and its sessions have stayed Established for the hold, they leave it:
+/// the address is reached over BGP and nobody answers ARP for it.
+#[test]
+fn a_fallback_pool_is_answered_on_layer2_only_while_bgp_is_down() {
+    requires();
+    require_program("vtysh", "frr").check("FRR");
+    let Cluster { bridge, client, nodes, api, kubeconfig: _, _dir } =
+        cluster(fallback_objects(), true);
+    let joined = |joined: bool| {
+        let leases = speaker_leases(&api);
+        (leases.len() == 2
+            && leases
+                .iter()
+                .all(|l| (l["metadata"]["annotations"][FALLBACK_ANNOTATION] == "fb") == joined))
+        .then_some(())
+    };
+    wait_until(
+        "both nodes to join the fallback pool",
+        CONVERGE,
+        POLL,
+        || joined(true),
+        || format!("{:?}{}", api.list(LEASE, NS), logs(&nodes)),
+    )
+    .check("joined");
+    api.insert(service("web"));
+    api.insert(slice("web", "n1"));
+    let address = wait_address(&api, "web");
+    let winner = wait_winner(&api, &client, &nodes, "web", &address);
+    eprintln!("{address} answered on layer2 by {winner} while BGP is down");
+
+    // The router comes up: both sessions establish, the nodes leave the layer2 election
+    // after the hold, and the address goes to the router over BGP instead.
+    let lan = bridge.namespace();
+    lan.ip(&["addr", "add", &format!("{ROUTER_ADDRESS}/24"), "dev", "br0"]).check("address");
+    let mut config = FrrConfig::new(65002, ROUTER_ADDRESS.parse().unwrap());
+    for address in NODE_ADDRESSES {
+        let ip = address.split_once('/').unwrap().0.parse().unwrap();
+        config = config.neighbor(FrrNeighbor::new(ip, 65001));
+    }
+    let frr = Frr::start(lan, &config).check("FRR starts");
+    for address in NODE_ADDRESSES {
+        let ip = address.split_once('/').unwrap().0.parse().unwrap();
+        frr.wait_established(ip, CONVERGE).check("session up");
+    }
+    wait_until(
+        "both nodes to leave the fallback pool",
+        FALLBACK_LEAVE,
+        POLL,
+        || joined(false),
+        || format!("{:?}{}", api.list(LEASE, NS), logs(&nodes)),
+    )
+    .check("left");
+    wait_until(
+        "no ARP answer once BGP is back",
+        MOVE,
+        POLL,
+        || arping(&client, &address).is_empty().then_some(()),
+        || logs(&nodes),
+    )
+    .check("no answer");
+    let want = format!("{address}/32");
+    wait_until(
+        "the address at the router over BGP",
+        CONVERGE,
+        POLL,
+        || frr.prefixes(Family::Ipv4Unicast).ok()?.contains(&want).then_some(()),
+        || format!("{:?}", frr.prefixes(Family::Ipv4Unicast)),
+    )
+    .check("BGP route");
 }

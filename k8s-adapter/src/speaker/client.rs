@@ -39,8 +39,12 @@ use crate::events::Events;
 /// Event reason for a path set bgpd refused.
 pub const ANNOUNCE_FAILED: &str = "AnnounceFailed";
 
-/// The default keepalive interval; the session deadline we ask for is three times it.
-pub const KEEPALIVE: Duration = Duration::from_secs(10);
+/// The default keepalive interval; the session deadline we ask for is three times it
+/// (bgpd's minimum, 3 s). Short because bgpd drops our layer2 announcements when the
+/// session lapses: a hung speaker (its heartbeats stopped, so another node took its
+/// addresses after a dead interval) must not leave its bgpd answering ARP for long. One
+/// local gRPC message a second costs nothing.
+pub const KEEPALIVE: Duration = Duration::from_secs(1);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 

@@ -162,7 +162,9 @@ struct Task {
     fallback: FallbackView,
     /// This node's view of itself (labels), for its fallback pools' peers.
     me: NodeView,
-    sessions: sessions::Sessions,
+    /// `None` until bgpd's first report: no fallback decision before the sessions are
+    /// known (a restarted speaker whose bgpd keeps its sessions up must not join).
+    sessions: Option<sessions::Sessions>,
     /// Fallback pools this node joined, and when to decide again.
     joined: BTreeSet<String>,
     fallback_recheck: Option<Instant>,
@@ -271,7 +273,7 @@ async fn run(
         address_services: BTreeMap::new(),
         fallback: FallbackView::default(),
         me: NodeView::default(),
-        sessions: sessions::Sessions::new(),
+        sessions: None,
         joined: BTreeSet::new(),
         fallback_recheck: None,
         timer: None,
@@ -336,7 +338,7 @@ impl Task {
                 self.lease_poll = Some(Timestamp::now());
             }
             Input::Sessions(sessions) => {
-                self.sessions = sessions;
+                self.sessions = Some(sessions);
                 self.decide_fallback();
             }
             Input::Stop(_) => {}
@@ -346,6 +348,7 @@ impl Task {
     /// Which fallback pools this node joins, from its sessions to each pool's peers; a
     /// change goes into our Lease as soon as the write budget allows.
     fn decide_fallback(&mut self) {
+        let Some(known) = &self.sessions else { return };
         let now = Instant::now();
         let mut joined = BTreeSet::new();
         let mut recheck: Option<Instant> = None;
@@ -357,7 +360,7 @@ impl Task {
                 .peers
                 .iter()
                 .filter(|p| peers.contains(p.name.as_str()))
-                .map(|p| self.sessions.get(&p.address.to_string()).copied().flatten());
+                .map(|p| known.get(&p.address.to_string()).copied().flatten());
             let was = self.joined.contains(name);
             let decision = fallback::decide(sessions, was, now, FALLBACK_UP_HOLD);
             if decision.join {
