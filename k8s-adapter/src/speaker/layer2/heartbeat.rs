@@ -100,6 +100,21 @@ impl Heartbeats {
         self.sockets.is_empty()
     }
 
+    /// Those of `wanted` without a socket (absent when the speaker started).
+    pub fn missing(&self, wanted: &[String]) -> Vec<String> {
+        wanted.iter().filter(|w| !self.sockets.iter().any(|(n, _)| n == *w)).cloned().collect()
+    }
+
+    /// Adds sockets [`open`] made later. Must run inside the tokio runtime.
+    pub fn add(&mut self, sockets: Vec<(String, std::net::UdpSocket)>) -> io::Result<()> {
+        for (name, socket) in sockets {
+            if !self.sockets.iter().any(|(n, _)| *n == name) {
+                self.sockets.push((name, UdpSocket::from_std(socket)?));
+            }
+        }
+        Ok(())
+    }
+
     /// Sends `datagram` on every interface; a failure (interface down, no address) is
     /// logged and does not stop the others.
     pub fn send(&self, datagram: &[u8]) {

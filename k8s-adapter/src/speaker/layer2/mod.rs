@@ -96,6 +96,8 @@ enum Input {
     LeaseWriteFailed,
     /// The local bgpd's BGP session states.
     Sessions(sessions::Sessions),
+    /// Heartbeat sockets for interfaces that were missing at start.
+    Sockets(Vec<(String, std::net::UdpSocket)>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -225,20 +227,7 @@ async fn run(
     // they count us.
     let group = setup.options.group;
     let names = interfaces.clone();
-    let opened = tokio::task::spawn_blocking(move || {
-        names
-            .into_iter()
-            .filter_map(|i| match heartbeat::open(&i, group) {
-                Ok(s) => Some((i, s)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no heartbeats on this interface");
-                    None
-                }
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
+    let opened = open_sockets(names, group).await;
     let heartbeats = match Heartbeats::new(opened, group) {
         Ok(h) => h,
         Err(e) => {
@@ -301,6 +290,7 @@ async fn run(
             up = link_rx.recv(), if !link_rx.is_closed() => {
                 if let Some(up) = up {
                     tracing::info!(up, "layer2 link state");
+                    task.reopen(up);
                     let actions = task.failover.set_link(up, Instant::now());
                     task.act(actions);
                 }
@@ -341,8 +331,29 @@ impl Task {
                 self.sessions = Some(sessions);
                 self.decide_fallback();
             }
+            Input::Sockets(sockets) => {
+                if let Err(e) = self.heartbeats.add(sockets) {
+                    tracing::warn!(error = %e, "heartbeat sockets unusable");
+                }
+            }
             Input::Stop(_) => {}
         }
+    }
+
+    /// A link came up: open heartbeat sockets for the interfaces that had none (they did
+    /// not exist at start), off the async threads.
+    fn reopen(&self, up: bool) {
+        let missing = self.heartbeats.missing(&self.interfaces);
+        if !up || missing.is_empty() {
+            return;
+        }
+        let (group, inputs) = (self.setup.options.group, self.inputs.clone());
+        tokio::spawn(async move {
+            let opened = open_sockets(missing, group).await;
+            if !opened.is_empty() {
+                let _ = inputs.send(Input::Sockets(opened));
+            }
+        });
     }
 
     /// Which fallback pools this node joins, from its sessions to each pool's peers; a
@@ -554,6 +565,28 @@ impl Task {
             _ => tracing::warn!("withdrawing the layer2 announcements failed"),
         }
     }
+}
+
+/// Heartbeat sockets for `interfaces` (those that fail are logged and left out), opened
+/// on a blocking thread.
+async fn open_sockets(
+    interfaces: Vec<String>,
+    group: SocketAddrV4,
+) -> Vec<(String, std::net::UdpSocket)> {
+    tokio::task::spawn_blocking(move || {
+        interfaces
+            .into_iter()
+            .filter_map(|i| match heartbeat::open(&i, group) {
+                Ok(s) => Some((i, s)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no heartbeats on this interface (yet)");
+                    None
+                }
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
 }
 
 async fn sleep_until(at: Option<Instant>) {
