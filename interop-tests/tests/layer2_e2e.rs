@@ -2,7 +2,8 @@
 //! server): two nodes, each with its own `bgpd` and `k8s-adapter speaker` process, elect
 //! who answers ARP for a Service's address; killing the winner's speaker and `bgpd` moves
 //! the address to the other node by heartbeat silence, a clean SIGTERM stop moves it by the
-//! Lease deletion, and deleting the Service leaves the address unanswered.
+//! Lease deletion, and deleting the Service leaves the address unanswered. A second
+//! scenario puts the pool in BGP fallback (FRR as the router, started halfway).
 //!
 //! ```text
 //!   lan namespace: br0 198.51.100.254/24 ── test API server :PORT, controller (this process,
@@ -14,7 +15,9 @@
 //! ```
 //!
 //! The speakers find the API server through a kubeconfig naming `http://198.51.100.254:PORT`
-//! and talk to their `bgpd` over a Unix socket. The speaker binary is
+//! and talk to their `bgpd` over a Unix socket. n1's speaker finds its layer2 interface
+//! from its Node's InternalIP (the default); n2's is given `--layer2-interfaces eth0`.
+//! The speaker binary is
 //! `target/debug/k8s-adapter` (or `$IRONLB_K8S_ADAPTER`): build it first with
 //! `cargo build -p bgpd -p k8s-adapter`.
 
@@ -90,7 +93,7 @@ impl Node {
         config.api_listen = format!("unix:{}", socket.display());
         self.bgpd = Some(Bgpd::start(&self.namespace, &config).check("bgpd starts"));
         let log = self.dir.join(&format!("speaker-{generation}.log"));
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             format!("KUBECONFIG={}", kubeconfig.display()),
             "RUST_LOG=info,k8s_adapter=debug".into(),
             adapter_binary().display().to_string(),
@@ -101,9 +104,11 @@ impl Node {
             NS.into(),
             "--bgpd-api".into(),
             format!("unix:{}", socket.display()),
-            "--layer2-interfaces".into(),
-            "eth0".into(),
         ];
+        // n1 finds its interface from its Node's InternalIP (the default), n2 is told.
+        if self.name != "n1" {
+            args.extend(["--layer2-interfaces".into(), "eth0".into()]);
+        }
         let speaker = self.namespace.spawn("speaker", Path::new("/usr/bin/env"), &args, &log);
         self.speaker = Some(speaker.check("speaker starts"));
     }
@@ -275,9 +280,11 @@ fn fallback_objects() -> Vec<Value> {
 fn cluster_objects() -> Vec<Value> {
     let mut objects =
         vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})];
-    for node in NODES {
+    for (node, address) in NODES.iter().zip(NODE_ADDRESSES) {
+        let internal = address.split_once('/').map_or(address, |(a, _)| a);
         objects.push(json!({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}}}));
+               "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}},
+               "status": {"addresses": [{"type": "InternalIP", "address": internal}]}}));
     }
     objects
 }
@@ -385,6 +392,21 @@ fn cluster(objects: Vec<Value>, bgp_listen: bool) -> Cluster {
         || format!("{:?}{}", speaker_leases(&api), logs(&nodes)),
     )
     .check("Leases");
+    // n1 found eth0 from its InternalIP.
+    wait_until(
+        "n1's speaker to pick eth0 by its InternalIP",
+        CONVERGE,
+        POLL,
+        || {
+            nodes[0]
+                .log()
+                .lines()
+                .any(|l| l.contains("layer2 interfaces") && l.contains("eth0"))
+                .then_some(())
+        },
+        || logs(&nodes),
+    )
+    .check("default interface");
     Cluster { bridge, client, nodes, api, kubeconfig, _dir: dir }
 }
 

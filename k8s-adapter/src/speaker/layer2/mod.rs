@@ -222,6 +222,8 @@ async fn run(
     };
     if interfaces.is_empty() {
         tracing::warn!("no layer2 interface (none given, none holds the node's InternalIP)");
+    } else {
+        tracing::info!(?interfaces, "layer2 interfaces");
     }
     // Heartbeats go out before the Lease is first written, so peers hear us as soon as
     // they count us.
