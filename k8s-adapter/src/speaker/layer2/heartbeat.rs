@@ -125,21 +125,28 @@ impl Heartbeats {
         }
     }
 
-    /// The next datagram from any interface, into `buf`; its length. Never resolves
-    /// without sockets.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// The next datagram from any interface, into `buf`; its length, or the interface
+    /// whose socket failed (drop it with [`Self::remove`]: an error that repeats, e.g. a
+    /// deleted interface, would otherwise wake the loop forever). Never resolves without
+    /// sockets.
+    pub async fn recv(&self, buf: &mut [u8]) -> Result<usize, (String, io::Error)> {
         std::future::poll_fn(|cx| {
-            for (_, socket) in &self.sockets {
+            for (name, socket) in &self.sockets {
                 let mut read = ReadBuf::new(buf);
                 match socket.poll_recv_from(cx, &mut read) {
                     Poll::Ready(Ok(_)) => return Poll::Ready(Ok(read.filled().len())),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err((name.clone(), e))),
                     Poll::Pending => {}
                 }
             }
             Poll::Pending
         })
         .await
+    }
+
+    /// Closes `interface`'s socket; it is opened again when a link comes up.
+    pub fn remove(&mut self, interface: &str) {
+        self.sockets.retain(|(n, _)| n != interface);
     }
 }
 

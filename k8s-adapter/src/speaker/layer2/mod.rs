@@ -157,6 +157,8 @@ struct Task {
     config: Arc<Config>,
     interfaces: Vec<String>,
     heartbeats: Heartbeats,
+    /// A [`Task::reopen`] attempt is under way.
+    reopening: bool,
     /// Per layer2 address, the interfaces its L2Advertisements name (empty: ours).
     address_interfaces: BTreeMap<IpAddr, Vec<String>>,
     /// Per layer2 address, the Services holding it.
@@ -229,7 +231,10 @@ async fn run(
     // they count us.
     let group = setup.options.group;
     let names = interfaces.clone();
-    let opened = open_sockets(names, group).await;
+    let (opened, failed) = open_sockets(names, group).await;
+    for e in failed {
+        tracing::warn!(error = %e, "no heartbeat socket yet; retrying every heartbeat interval");
+    }
     let heartbeats = match Heartbeats::new(opened, group) {
         Ok(h) => h,
         Err(e) => {
@@ -260,6 +265,7 @@ async fn run(
         config: Arc::new(Config::default()),
         interfaces,
         heartbeats,
+        reopening: false,
         address_interfaces: BTreeMap::new(),
         address_services: BTreeMap::new(),
         fallback: FallbackView::default(),
@@ -292,15 +298,20 @@ async fn run(
             up = link_rx.recv(), if !link_rx.is_closed() => {
                 if let Some(up) = up {
                     tracing::info!(up, "layer2 link state");
-                    task.reopen(up);
                     let actions = task.failover.set_link(up, Instant::now());
                     task.act(actions);
                 }
             }
-            _ = tick.tick() => task.send_heartbeat(),
+            _ = tick.tick() => {
+                task.send_heartbeat();
+                task.reopen();
+            }
             got = task.heartbeats.recv(&mut buf) => match got {
                 Ok(len) => task.heard(&buf[..len]),
-                Err(e) => tracing::debug!(error = %e, "heartbeat receive failed"),
+                Err((interface, e)) => {
+                    tracing::warn!(%interface, error = %e, "heartbeat socket failed; closing it");
+                    task.heartbeats.remove(&interface);
+                }
             },
             () = sleep_until(task.timer) => {
                 let actions = task.failover.timer(Instant::now());
@@ -334,6 +345,7 @@ impl Task {
                 self.decide_fallback();
             }
             Input::Sockets(sockets) => {
+                self.reopening = false;
                 if let Err(e) = self.heartbeats.add(sockets) {
                     tracing::warn!(error = %e, "heartbeat sockets unusable");
                 }
@@ -342,19 +354,22 @@ impl Task {
         }
     }
 
-    /// A link came up: open heartbeat sockets for the interfaces that had none (they did
-    /// not exist at start), off the async threads.
-    fn reopen(&self, up: bool) {
+    /// Opens heartbeat sockets, off the async threads, for the interfaces that have none
+    /// (absent at start, or closed after an error); one attempt at a time, at most once
+    /// per heartbeat interval.
+    fn reopen(&mut self) {
         let missing = self.heartbeats.missing(&self.interfaces);
-        if !up || missing.is_empty() {
+        if self.reopening || missing.is_empty() {
             return;
         }
+        self.reopening = true;
         let (group, inputs) = (self.setup.options.group, self.inputs.clone());
         tokio::spawn(async move {
-            let opened = open_sockets(missing, group).await;
-            if !opened.is_empty() {
-                let _ = inputs.send(Input::Sockets(opened));
+            let (opened, failed) = open_sockets(missing, group).await;
+            for e in failed {
+                tracing::debug!(error = %e, "no heartbeat socket yet");
             }
+            let _ = inputs.send(Input::Sockets(opened));
         });
     }
 
@@ -569,23 +584,22 @@ impl Task {
     }
 }
 
-/// Heartbeat sockets for `interfaces` (those that fail are logged and left out), opened
-/// on a blocking thread.
+/// Heartbeat sockets for `interfaces`, opened on a blocking thread, and why the others
+/// could not be.
 async fn open_sockets(
     interfaces: Vec<String>,
     group: SocketAddrV4,
-) -> Vec<(String, std::net::UdpSocket)> {
+) -> (Vec<(String, std::net::UdpSocket)>, Vec<heartbeat::HeartbeatError>) {
     tokio::task::spawn_blocking(move || {
-        interfaces
-            .into_iter()
-            .filter_map(|i| match heartbeat::open(&i, group) {
-                Ok(s) => Some((i, s)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no heartbeats on this interface (yet)");
-                    None
-                }
-            })
-            .collect()
+        let mut opened = Vec::new();
+        let mut failed = Vec::new();
+        for interface in interfaces {
+            match heartbeat::open(&interface, group) {
+                Ok(socket) => opened.push((interface, socket)),
+                Err(e) => failed.push(e),
+            }
+        }
+        (opened, failed)
     })
     .await
     .unwrap_or_default()
