@@ -143,10 +143,9 @@ impl Instance {
     /// layer2 announcements go too (one owner across both services).
     pub(crate) fn owners_expired(&mut self, expired: live::Expired) {
         self.export_due |= expired.rib_changed;
-        if let Some(layer2) = &self.layer2
-            && !expired.owners.is_empty()
-        {
+        if let Some(layer2) = &self.layer2 {
             layer2.forget_owners(&expired.owners);
+            layer2.forget_owners(&expired.layer2_dropped);
         }
     }
 

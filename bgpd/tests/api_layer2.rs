@@ -77,27 +77,53 @@ async fn wait_list(
     }
 }
 
-#[tokio::test]
-async fn a_lapsed_owners_announcements_go_when_its_grace_runs_out() {
+/// Opens a `Session` for `owner`; dropping the returned pair ends it.
+async fn open_session(
+    api: SocketAddr,
+    owner: &str,
+    grace: u32,
+    layer2_grace: Option<u32>,
+) -> (
+    tokio::sync::mpsc::Sender<v1::SessionRequest>,
+    tonic::Streaming<v1::SessionResponse>,
+    v1::SessionOpened,
+) {
     use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
     use tokio_stream::wrappers::ReceiverStream;
 
-    let (daemon, mut client) = start("").await;
-    let mut bgp =
-        BgpServiceClient::connect(format!("http://{}", daemon.api)).await.expect("BgpService");
+    let mut bgp = BgpServiceClient::connect(format!("http://{api}")).await.expect("BgpService");
     let (requests, receiver) = tokio::sync::mpsc::channel(4);
     let open = v1::SessionRequest {
         request: Some(v1::session_request::Request::Open(v1::SessionOpen {
-            owner: "speaker".into(),
-            grace_time_seconds: Some(1),
+            owner: owner.into(),
+            grace_time_seconds: Some(grace),
             hold_time_seconds: None,
+            layer2_grace_time_seconds: layer2_grace,
         })),
     };
     requests.send(open).await.expect("queue open");
     let mut responses =
         bgp.session(ReceiverStream::new(receiver)).await.expect("Session").into_inner();
     let first = responses.message().await.expect("opened").expect("a message");
-    assert!(matches!(first.response, Some(v1::session_response::Response::Opened(_))));
+    let Some(v1::session_response::Response::Opened(opened)) = first.response else {
+        panic!("not an open answer: {first:?}")
+    };
+    (requests, responses, opened)
+}
+
+async fn owner_state(api: SocketAddr, owner: &str) -> Option<v1::OwnerState> {
+    use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+    let mut bgp = BgpServiceClient::connect(format!("http://{api}")).await.expect("BgpService");
+    let owners = bgp.list_owners(v1::ListOwnersRequest {}).await.expect("ListOwners");
+    let owners = owners.into_inner().owners;
+    owners.iter().find(|o| o.name == owner).and_then(|o| v1::OwnerState::try_from(o.state).ok())
+}
+
+#[tokio::test]
+async fn a_lapsed_owners_announcements_go_when_its_layer2_grace_runs_out() {
+    let (daemon, mut client) = start("").await;
+    let (requests, responses, opened) = open_session(daemon.api, "speaker", 1, Some(1)).await;
+    assert_eq!((opened.grace_time_seconds, opened.layer2_grace_time_seconds), (1, 1));
     client
         .set_announcements(request("speaker", &[("198.51.100.60", &[MISSING])]))
         .await
@@ -114,8 +140,38 @@ async fn a_lapsed_owners_announcements_go_when_its_grace_runs_out() {
         wait_list(&mut client, "the lapsed owner's address withdrawn", |listed| listed.len() == 1)
             .await;
     assert_eq!((left[0].address.as_str(), left[0].owner.as_str()), ("198.51.100.61", "other"));
-    let owners = bgp.list_owners(v1::ListOwnersRequest {}).await.expect("ListOwners");
-    assert!(owners.into_inner().owners.iter().all(|owner| owner.name != "speaker"));
+    assert_eq!(owner_state(daemon.api, "speaker").await, None, "grace over: owner forgotten");
+}
+
+#[tokio::test]
+async fn layer2_announcements_go_at_once_while_paths_keep_their_grace() {
+    let (daemon, mut client) = start("").await;
+    // The default layer2 grace is 0, whatever the paths' grace.
+    let (requests, responses, opened) = open_session(daemon.api, "speaker", 120, None).await;
+    assert_eq!((opened.grace_time_seconds, opened.layer2_grace_time_seconds), (120, 0));
+    client
+        .set_announcements(request("speaker", &[("198.51.100.62", &[MISSING])]))
+        .await
+        .expect("SetAnnouncements");
+    assert_eq!(list(&mut client).await.len(), 1);
+
+    drop(requests);
+    drop(responses);
+    wait_list(&mut client, "the lapsed owner's address withdrawn", |listed| listed.is_empty())
+        .await;
+    assert_eq!(
+        owner_state(daemon.api, "speaker").await,
+        Some(v1::OwnerState::Detached),
+        "the owner itself stays for its grace time"
+    );
+    // Coming back within the grace time and setting again announces again.
+    let (_requests, _responses, opened) = open_session(daemon.api, "speaker", 120, None).await;
+    assert!(opened.reclaimed);
+    client
+        .set_announcements(request("speaker", &[("198.51.100.62", &[MISSING])]))
+        .await
+        .expect("SetAnnouncements after reclaiming");
+    assert_eq!(list(&mut client).await.len(), 1);
 }
 
 #[tokio::test]

@@ -63,6 +63,7 @@ fn open_request(owner: &str, grace: Option<u32>, hold: Option<u32>) -> v1::Sessi
             owner: owner.to_string(),
             grace_time_seconds: grace,
             hold_time_seconds: hold,
+            layer2_grace_time_seconds: None,
         })),
     }
 }

@@ -126,6 +126,7 @@ pub fn world(pool: &str) -> World {
         bgpd: format!("unix:{}", socket.display()),
         grace: Duration::from_secs(30),
         keepalive: Duration::from_secs(5),
+        layer2: Default::default(),
     };
     runtime.spawn(async move {
         if let Err(error) = runtime::run(client, options).await {

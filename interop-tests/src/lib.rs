@@ -12,6 +12,7 @@ pub mod bgpd;
 pub mod bird;
 pub mod frr;
 pub mod k8s;
+pub mod layer2_k8s;
 pub mod netns;
 pub mod tcpdump;
 pub mod topology;

@@ -116,6 +116,7 @@ impl World {
                 owner: owner.to_string(),
                 grace_time_seconds: Some(grace),
                 hold_time_seconds: None,
+                layer2_grace_time_seconds: None,
             })),
         };
         self.runtime.run(async move {

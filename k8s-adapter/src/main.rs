@@ -64,6 +64,58 @@ impl Common {
     }
 }
 
+/// The speaker's layer2 election knobs (trade-offs: README, "Layer2").
+#[derive(Debug, clap::Args)]
+struct Layer2Flags {
+    /// Interfaces to answer ARP/NDP and send failover heartbeats on, comma-separated
+    /// (an L2Advertisement's `interfaces` still narrow its addresses). Default: the
+    /// interface holding this node's InternalIP.
+    #[arg(long, value_delimiter = ',')]
+    layer2_interfaces: Vec<String>,
+    /// Heartbeat IPv4 link-local multicast group and UDP port (the same on every node).
+    #[arg(long, default_value_t = k8s_adapter::speaker::layer2::heartbeat::DEFAULT_GROUP)]
+    layer2_heartbeat_group: std::net::SocketAddrV4,
+    /// Milliseconds between heartbeats.
+    #[arg(long, default_value_t = 200)]
+    layer2_heartbeat_ms: u64,
+    /// Milliseconds of silence after which a peer is taken for dead (crash failover time).
+    #[arg(long, default_value_t = 600)]
+    layer2_dead_ms: u64,
+    /// Milliseconds a peer taken for dead stays out after it is heard again.
+    #[arg(long, default_value_t = 2000)]
+    layer2_hold_down_ms: u64,
+    /// Seconds a speaker Lease lives without renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds between speaker Lease renewals (API writes per node: 1 / this).
+    #[arg(long, default_value_t = 5)]
+    lease_renew_seconds: u64,
+}
+
+impl Layer2Flags {
+    fn options(&self) -> anyhow::Result<k8s_adapter::speaker::layer2::Layer2Options> {
+        use k8s_adapter::election::failover::FailoverTiming;
+        use k8s_adapter::election::membership::LeaseTiming;
+        let failover = FailoverTiming {
+            heartbeat_interval: Duration::from_millis(self.layer2_heartbeat_ms),
+            dead_interval: Duration::from_millis(self.layer2_dead_ms),
+            hold_down: Duration::from_millis(self.layer2_hold_down_ms),
+        };
+        failover.validate().context("layer2 heartbeat timing")?;
+        let lease = LeaseTiming {
+            duration: Duration::from_secs(self.lease_duration_seconds),
+            renew_every: Duration::from_secs(self.lease_renew_seconds),
+        };
+        lease.validate().context("speaker Lease timing")?;
+        Ok(k8s_adapter::speaker::layer2::Layer2Options {
+            interfaces: self.layer2_interfaces.clone(),
+            group: self.layer2_heartbeat_group,
+            failover,
+            lease,
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Allocate LoadBalancer addresses and write Service status (one active replica).
@@ -93,6 +145,8 @@ enum Command {
         /// Seconds bgpd keeps this speaker's paths after its session lapses.
         #[arg(long, default_value_t = 120)]
         grace_seconds: u64,
+        #[command(flatten)]
+        layer2: Layer2Flags,
     },
     /// Print the ironlb.io CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -116,8 +170,8 @@ fn main() -> ExitCode {
         Command::Controller { common, identity, lease_name, lease_seconds } => {
             controller(common, identity, lease_name, lease_seconds)
         }
-        Command::Speaker { common, node_name, bgpd_api, grace_seconds } => {
-            speaker(common, node_name, bgpd_api, grace_seconds)
+        Command::Speaker { common, node_name, bgpd_api, grace_seconds, layer2 } => {
+            speaker(common, node_name, bgpd_api, grace_seconds, layer2)
         }
         Command::Crds => crds(),
         Command::Migrate { file, key, namespace } => migrate(file, &key, &namespace),
@@ -166,8 +220,10 @@ fn speaker(
     node_name: String,
     bgpd_api: String,
     grace_seconds: u64,
+    layer2: Layer2Flags,
 ) -> anyhow::Result<ExitCode> {
     init_logging(&common.log);
+    let layer2 = layer2.options()?;
     let options = SpeakerOptions {
         node_name,
         namespace: common.namespace.clone(),
@@ -176,6 +232,7 @@ fn speaker(
         bgpd: bgpd_api,
         grace: Duration::from_secs(grace_seconds),
         keepalive: k8s_adapter::speaker::client::KEEPALIVE,
+        layer2,
     };
     runtime()?.block_on(async {
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;

@@ -284,6 +284,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
         bgpd: addr,
         grace: Duration::from_secs(60),
         keepalive: Duration::from_secs(10),
+        layer2: Default::default(),
     };
     let client = server.client().unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
@@ -384,6 +385,7 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
         bgpd: addr,
         grace: Duration::from_secs(60),
         keepalive: Duration::from_millis(100),
+        layer2: Default::default(),
     };
     let client = server.client().unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });

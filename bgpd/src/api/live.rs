@@ -35,7 +35,9 @@ pub struct Opened {
 /// `Session` opened: attach the owner and, if it replaced an older session,
 /// end that one.
 pub fn open_session(state: &mut ApiState, command: &SessionOpenCommand) -> Opened {
-    let attached = state.owners.attach(&command.owner, command.grace_time);
+    let mut attached = state.owners.attach(&command.owner, command.grace_time);
+    state.owners.set_layer2_grace(&command.owner, command.layer2_grace_time);
+    attached.layer2_grace_time = Some(command.layer2_grace_time);
     if let Some(old) = attached.replaced
         && let Some(signal) = state.sessions.remove(&old)
     {
@@ -68,6 +70,9 @@ pub struct Expired {
     /// owner across BgpService and Layer2Service, so the instance tells the
     /// layer2 task to withdraw their announcements too (`Handle::forget_owners`).
     pub owners: Vec<String>,
+    /// Owners within their grace time whose layer2 grace ran out: their
+    /// layer2 announcements go, their paths stay.
+    pub layer2_dropped: Vec<String>,
 }
 
 /// The owner timer fired: withdraw the paths of owners whose grace ran out
@@ -86,7 +91,10 @@ pub fn expire(rib: &mut Rib, state: &mut ApiState, now: Instant) -> Expired {
         let source = state.source(owner);
         changed |= originate(rib, source, path);
     }
-    Expired { rib_changed: changed, owners: expiry.expired }
+    for name in &expiry.layer2_dropped {
+        tracing::info!(owner = %name, "owner's layer2 grace time ran out; its paths stay");
+    }
+    Expired { rib_changed: changed, owners: expiry.expired, layer2_dropped: expiry.layer2_dropped }
 }
 
 /// Publishes the RIB's best-path changes to the watchers (no-op without).
@@ -177,6 +185,7 @@ mod tests {
             owner: owner.to_string(),
             grace_time: Some(Duration::from_secs(grace)),
             hold_time: Duration::from_secs(30),
+            layer2_grace_time: Duration::from_secs(grace),
         }
     }
 
@@ -219,7 +228,8 @@ mod tests {
         assert_eq!(expire(&mut rib, &mut state, now + Duration::from_secs(4)), Expired::default());
         assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 2, "kept during the grace time");
         let expired = expire(&mut rib, &mut state, now + Duration::from_secs(5));
-        assert_eq!(expired, Expired { rib_changed: true, owners: vec!["lb".to_string()] });
+        let owners = vec!["lb".to_string()];
+        assert_eq!(expired, Expired { rib_changed: true, owners, layer2_dropped: Vec::new() });
         assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 0);
         assert!(state.owners.is_empty());
     }
@@ -234,6 +244,36 @@ mod tests {
         let now = Instant::now();
         close_session(&mut state, "speaker", opened.attached.session, now);
         let expired = expire(&mut rib, &mut state, now);
-        assert_eq!(expired, Expired { rib_changed: false, owners: vec!["speaker".to_string()] });
+        let owners = vec!["speaker".to_string()];
+        assert_eq!(expired, Expired { rib_changed: false, owners, layer2_dropped: Vec::new() });
+    }
+
+    #[test]
+    fn layer2_goes_at_its_own_grace_while_paths_stay() {
+        let mut rib = rib();
+        let mut state = ApiState::default();
+        let mut command = open("speaker", 120);
+        command.layer2_grace_time = Duration::ZERO;
+        let opened = open_session(&mut state, &command);
+        assert_eq!(opened.attached.layer2_grace_time, Some(Duration::ZERO));
+        let set = SetPathsCommand {
+            owner: "speaker".to_string(),
+            paths: vec![path("198.51.100.0/24")],
+            grace_time: None,
+        };
+        handler::set_paths(&mut rib, &mut state, set);
+        let now = Instant::now();
+        close_session(&mut state, "speaker", opened.attached.session, now);
+        assert_eq!(state.owners.next_deadline(), Some(now), "the layer2 deadline is now");
+        let expired = expire(&mut rib, &mut state, now);
+        let want = Expired {
+            rib_changed: false,
+            owners: Vec::new(),
+            layer2_dropped: vec!["speaker".to_string()],
+        };
+        assert_eq!(expired, want);
+        assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 1, "paths keep their grace");
+        assert_eq!(state.owners.next_deadline(), Some(now + Duration::from_secs(120)));
+        assert_eq!(expire(&mut rib, &mut state, now), Expired::default(), "dropped once");
     }
 }

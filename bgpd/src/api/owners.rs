@@ -68,6 +68,8 @@ pub struct Attached {
     pub resync_required: bool,
     /// The grace time in force.
     pub grace_time: Duration,
+    /// The layer2 grace time in force (`None`: the same as `grace_time`).
+    pub layer2_grace_time: Option<Duration>,
     /// The older session this one took over: the driver ends its stream.
     pub replaced: Option<SessionId>,
 }
@@ -129,6 +131,9 @@ pub struct Expiry {
     pub expired: Vec<String>,
     /// The re-sync wait ended: these held paths may now be announced.
     pub released: Vec<(String, ValidatedPath)>,
+    /// Owners still within their grace time whose layer2 grace ran out: their
+    /// layer2 announcements go, their paths stay.
+    pub layer2_dropped: Vec<String>,
 }
 
 /// A read-only view of one owner (ListOwners).
@@ -145,6 +150,12 @@ pub struct OwnerView<'a> {
 struct Owner {
     paths: BTreeMap<PathKey, ValidatedPath>,
     grace_time: Duration,
+    /// How long layer2 announcements outlive a lapse; `None`: as long as the
+    /// paths (an owner attached without saying, through [`Owners::attach`]).
+    layer2_grace: Option<Duration>,
+    /// While detached: when the layer2 announcements go, if before `deadline`;
+    /// taken when it passes.
+    layer2_deadline: Option<Instant>,
     lease: Lease,
     resync_required: bool,
 }
@@ -154,6 +165,8 @@ impl Owner {
         Self {
             paths: BTreeMap::new(),
             grace_time: DEFAULT_GRACE_TIME,
+            layer2_grace: None,
+            layer2_deadline: None,
             lease: Lease::Unleased,
             resync_required: false,
         }
@@ -201,6 +214,7 @@ impl Owners {
             Lease::Detached { .. } => (true, None),
         };
         owner.lease = Lease::Attached(session);
+        owner.layer2_deadline = None;
         if let Some(grace_time) = grace_time {
             owner.grace_time = grace_time;
         }
@@ -210,7 +224,19 @@ impl Owners {
             path_count: owner.paths.len(),
             resync_required: owner.resync_required,
             grace_time: owner.grace_time,
+            layer2_grace_time: owner.layer2_grace,
             replaced,
+        }
+    }
+
+    /// How long `name`'s layer2 announcements outlive a lapse of its session,
+    /// separately from its paths (a `Session` open always says: 0 unless
+    /// asked). An address answered by a gone speaker's daemon would be
+    /// answered beside its new owner's, while a path kept for the grace time
+    /// harms nobody. Unknown owners are ignored.
+    pub fn set_layer2_grace(&mut self, name: &str, grace: Duration) {
+        if let Some(owner) = self.owners.get_mut(name) {
+            owner.layer2_grace = Some(grace);
         }
     }
 
@@ -224,6 +250,8 @@ impl Owners {
         }
         let deadline = now + owner.grace_time;
         owner.lease = Lease::Detached { deadline };
+        owner.layer2_deadline =
+            owner.layer2_grace.map(|grace| now + grace).filter(|at| *at < deadline);
         Some(deadline)
     }
 
@@ -347,6 +375,12 @@ impl Owners {
             }
             expiry.expired.push(name);
         }
+        for (name, owner) in &mut self.owners {
+            if owner.layer2_deadline.is_some_and(|at| at <= now) {
+                owner.layer2_deadline = None;
+                expiry.layer2_dropped.push(name.clone());
+            }
+        }
         if self.resync_deadline.is_some_and(|deadline| deadline <= now) {
             self.resync_deadline = None;
             for (name, owner) in &mut self.owners {
@@ -372,7 +406,7 @@ impl Owners {
             .owners
             .values()
             .filter_map(|owner| match owner.lease {
-                Lease::Detached { deadline } => Some(deadline),
+                Lease::Detached { deadline } => Some(owner.layer2_deadline.unwrap_or(deadline)),
                 _ => None,
             })
             .min();

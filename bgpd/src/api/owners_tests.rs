@@ -344,3 +344,52 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn layer2_grace_runs_apart_from_the_paths_grace() {
+    let start = t0();
+    let mut owners = Owners::new();
+    let first = owners.attach("a", Some(secs(60)));
+    owners.set_layer2_grace("a", secs(2));
+    owners.add_paths("a", vec![path("198.51.100.1/32", 0)]);
+    owners.detach("a", first.session, start);
+    assert_eq!(owners.next_deadline(), Some(start + secs(2)), "layer2 first");
+    let expiry = owners.expire(start + secs(2));
+    assert_eq!(expiry.layer2_dropped, ["a"]);
+    assert!(expiry.withdrawn.is_empty() && expiry.expired.is_empty(), "paths stay");
+    assert_eq!(owners.next_deadline(), Some(start + secs(60)));
+
+    // Back within the grace: attached again, no layer2 deadline left; a later lapse arms
+    // a fresh one.
+    let again = owners.attach("a", None);
+    assert!(again.reclaimed);
+    assert_eq!(again.layer2_grace_time, Some(secs(2)));
+    assert_eq!(owners.next_deadline(), None);
+    owners.detach("a", again.session, start + secs(10));
+    assert_eq!(owners.next_deadline(), Some(start + secs(12)));
+}
+
+#[test]
+fn a_layer2_grace_past_the_paths_grace_ends_with_the_owner() {
+    let start = t0();
+    let mut owners = Owners::new();
+    let attached = owners.attach("a", Some(secs(5)));
+    owners.set_layer2_grace("a", secs(50));
+    owners.detach("a", attached.session, start);
+    assert_eq!(owners.next_deadline(), Some(start + secs(5)));
+    let expiry = owners.expire(start + secs(5));
+    assert_eq!(expiry.expired, ["a"], "everything goes with the owner");
+    assert!(expiry.layer2_dropped.is_empty());
+}
+
+#[test]
+fn owners_attached_without_a_layer2_grace_keep_the_old_rule() {
+    // Direct users of `attach` (no Session open) keep layer2 for the paths' grace.
+    let start = t0();
+    let mut owners = Owners::new();
+    let attached = owners.attach("a", Some(secs(5)));
+    assert_eq!(attached.layer2_grace_time, None);
+    owners.detach("a", attached.session, start);
+    assert_eq!(owners.next_deadline(), Some(start + secs(5)));
+    assert!(owners.expire(start + secs(4)).layer2_dropped.is_empty());
+}

@@ -197,6 +197,8 @@ pub struct SessionOpenCommand {
     pub grace_time: Option<Duration>,
     /// The lease lapses when no keepalive arrives for this long.
     pub hold_time: Duration,
+    /// How long the owner's layer2 announcements outlive a lapse (default 0).
+    pub layer2_grace_time: Duration,
 }
 
 /// Checks the first message of a `Session` stream: it must be `open`.
@@ -219,6 +221,11 @@ pub fn session_open(request: &v1::SessionRequest) -> Result<SessionOpenCommand, 
         owner: owner("open.owner", &open.owner)?,
         grace_time: grace_time("open.grace_time_seconds", open.grace_time_seconds)?,
         hold_time,
+        layer2_grace_time: grace_time(
+            "open.layer2_grace_time_seconds",
+            open.layer2_grace_time_seconds,
+        )?
+        .unwrap_or(Duration::ZERO),
     })
 }
 
@@ -390,11 +397,20 @@ mod tests {
             owner: "speaker".into(),
             grace_time_seconds: Some(10),
             hold_time_seconds: None,
+            layer2_grace_time_seconds: None,
         }))
         .expect("valid");
         assert_eq!(command.owner, "speaker");
         assert_eq!(command.grace_time, Some(Duration::from_secs(10)));
         assert_eq!(command.hold_time, DEFAULT_SESSION_HOLD_TIME);
+        assert_eq!(command.layer2_grace_time, Duration::ZERO, "layer2 goes at once by default");
+        let command = session_open(&open(v1::SessionOpen {
+            owner: "speaker".into(),
+            layer2_grace_time_seconds: Some(3),
+            ..Default::default()
+        }))
+        .expect("valid");
+        assert_eq!(command.layer2_grace_time, Duration::from_secs(3));
 
         let keepalive_first = v1::SessionRequest {
             request: Some(v1::session_request::Request::Keepalive(v1::SessionKeepAlive {

@@ -107,6 +107,10 @@ pub fn opened(attached: &crate::api::owners::Attached, hold_time: Duration) -> v
         resync_required: attached.resync_required,
         grace_time_seconds: u32::try_from(attached.grace_time.as_secs()).unwrap_or(u32::MAX),
         hold_time_seconds: u32::try_from(hold_time.as_secs()).unwrap_or(u32::MAX),
+        layer2_grace_time_seconds: u32::try_from(
+            attached.layer2_grace_time.unwrap_or(attached.grace_time).as_secs(),
+        )
+        .unwrap_or(u32::MAX),
     };
     v1::SessionResponse { response: Some(v1::session_response::Response::Opened(opened)) }
 }

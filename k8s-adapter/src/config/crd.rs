@@ -198,6 +198,12 @@ pub struct L2AdvertisementSpec {
     pub node_selectors: Vec<LabelSelector>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
+    /// ironlb's own field (MetalLB has none): layer2 as a fallback for BGP. For the pools
+    /// this selects that a BGPAdvertisement also selects, a node answers on layer2 only
+    /// while its BGP sessions for the pool are all down (it joins the pool's layer2
+    /// election then, and leaves when a session has been up for a few seconds).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bgp_fallback: bool,
 }
 
 /// Names for BGP community values, usable in `BGPAdvertisement.spec.communities`.

@@ -277,6 +277,9 @@ pub struct L2Advertisement {
     pub node_selectors: Vec<Selector>,
     /// Empty means every interface.
     pub interfaces: Vec<String>,
+    /// Layer2 only as a fallback for BGP (`spec.bgpFallback`, see
+    /// [`crate::election::fallback::fallback_pools`]).
+    pub bgp_fallback: bool,
 }
 
 /// The validated configuration both sources converge into.

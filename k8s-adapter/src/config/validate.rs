@@ -95,6 +95,7 @@ pub fn build(resources: &Resources) -> Built {
                     pools,
                     node_selectors: selectors(&spec.node_selectors, &me, "spec.nodeSelectors")?,
                     interfaces: spec.interfaces.clone(),
+                    bgp_fallback: spec.bgp_fallback,
                 })
             });
         match built {

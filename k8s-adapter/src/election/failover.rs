@@ -312,11 +312,13 @@ impl Failover {
         std::mem::take(&mut self.announcing).into_iter().map(Action::Withdraw).collect()
     }
 
-    /// The heartbeat to send, or `None` when this node should not send (not live, not a
-    /// candidate for anything, stopped).
+    /// The heartbeat to send, or `None` when this node should not send (not live,
+    /// stopped). A live node sends even while it stands for no address: a new address
+    /// (a Service just created) then finds its candidates already heard by each other, so
+    /// exactly one announces it from the start instead of each announcing until it hears
+    /// the others.
     pub fn heartbeat(&self) -> Option<Heartbeat> {
-        let candidate = self.order.values().any(|o| o.contains(&self.me));
-        (!self.stopped && candidate && self.live.contains(&self.me)).then(|| Heartbeat {
+        (!self.stopped && self.live.contains(&self.me)).then(|| Heartbeat {
             node: self.me.clone(),
             yielding: self.said.0,
             suspects: self.suspects(),

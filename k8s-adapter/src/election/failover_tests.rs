@@ -93,6 +93,35 @@ fn events_to_actions_for_a_silent_winner() {
     );
 }
 
+/// A new address whose candidates already hear each other (every live node sends
+/// heartbeats, candidate or not) is announced by its winner alone from the start.
+#[test]
+fn a_new_address_has_one_announcer_from_the_start() {
+    let t0 = Instant::now();
+    let mut a = new_failover("node-a");
+    let mut b = new_failover("node-b");
+    for fo in [&mut a, &mut b] {
+        fo.set_members(["node-a", "node-b"], t0);
+    }
+    // Before any address: both still send, and hear each other.
+    let beat_a = a.heartbeat().unwrap_or_else(|| panic!("a live node sends"));
+    let beat_b = b.heartbeat().unwrap_or_else(|| panic!("a live node sends"));
+    a.heard(&beat_b, t0 + ms(100));
+    b.heard(&beat_a, t0 + ms(100));
+    let table = addresses(8, &["node-a", "node-b"]);
+    let now = t0 + ms(1_000);
+    let announced = |actions: Vec<Action>| -> BTreeSet<IpAddr> {
+        actions
+            .into_iter()
+            .filter_map(|x| if let Action::Announce(ip) = x { Some(ip) } else { None })
+            .collect()
+    };
+    let by_a = announced(a.set_candidates(&table, now));
+    let by_b = announced(b.set_candidates(&table, now));
+    assert!(by_a.is_disjoint(&by_b), "{by_a:?} and {by_b:?}");
+    assert_eq!(by_a.len() + by_b.len(), table.len(), "every address has its announcer");
+}
+
 /// The machine alone: hearing itself suspected makes a node yield (withdraw, say so), and
 /// the accusation lapsing or being dropped gives the address back.
 #[test]

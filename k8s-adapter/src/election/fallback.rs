@@ -37,6 +37,21 @@ pub fn pool_peers<'a>(config: &'a Config, node: &'a NodeView, pool: &Pool) -> BT
     out
 }
 
+/// The pools in fallback mode: selected by an `L2Advertisement` with `bgpFallback: true`
+/// and by some `BGPAdvertisement` (a pool no BGP advertisement selects has nothing to fall
+/// back from: its layer2 election is the ordinary one).
+pub fn fallback_pools(config: &Config) -> BTreeSet<String> {
+    config
+        .pools
+        .values()
+        .filter(|pool| {
+            config.l2_advertisements.iter().any(|a| a.bgp_fallback && a.pools.selects(pool))
+                && config.bgp_advertisements.iter().any(|a| a.pools.selects(pool))
+        })
+        .map(|pool| pool.name.clone())
+        .collect()
+}
+
 /// Whether to be in a fallback pool's layer2 election, and when to ask again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -130,6 +145,52 @@ mod tests {
         });
         assert!(built.errors.is_empty(), "{:?}", built.errors);
         built.config
+    }
+
+    #[test]
+    fn fallback_pools_need_the_switch_and_a_bgp_advertisement() {
+        let pool = |name: &str, addresses: &str| {
+            crd::IpAddressPool::new(
+                name,
+                crd::IpAddressPoolSpec { addresses: vec![addresses.into()], ..Default::default() },
+            )
+        };
+        let l2 = |name: &str, pool: &str, fallback: bool| {
+            crd::L2Advertisement::new(
+                name,
+                crd::L2AdvertisementSpec {
+                    ip_address_pools: vec![pool.into()],
+                    bgp_fallback: fallback,
+                    ..Default::default()
+                },
+            )
+        };
+        let bgp = |name: &str, pool: &str| {
+            crd::BgpAdvertisement::new(
+                name,
+                crd::BgpAdvertisementSpec {
+                    ip_address_pools: vec![pool.into()],
+                    ..Default::default()
+                },
+            )
+        };
+        let built = build(&Resources {
+            pools: vec![
+                pool("both", "198.51.100.0/28"),
+                pool("plain", "198.51.100.16/28"),
+                pool("l2only", "198.51.100.32/28"),
+            ],
+            l2_advertisements: vec![
+                l2("fb", "both", true),
+                l2("plain", "plain", false),
+                l2("lonely", "l2only", true),
+            ],
+            bgp_advertisements: vec![bgp("both", "both"), bgp("plain", "plain")],
+            ..Default::default()
+        });
+        assert!(built.errors.is_empty(), "{:?}", built.errors);
+        let got: Vec<String> = fallback_pools(&built.config).into_iter().collect();
+        assert_eq!(got, ["both"], "switch set and announced with BGP too");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
     AddPeerRequest, DeletePeerRequest, ListOwnersRequest, ListPeersRequest, PeerConfig,
     SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, SetPathsRequest,
@@ -32,13 +33,18 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use super::bgpd::BgpdState;
+use super::layer2::push::{self as layer2_push, Layer2Desired};
 use crate::events::Events;
 
 /// Event reason for a path set bgpd refused.
 pub const ANNOUNCE_FAILED: &str = "AnnounceFailed";
 
-/// The default keepalive interval; the session deadline we ask for is three times it.
-pub const KEEPALIVE: Duration = Duration::from_secs(10);
+/// The default keepalive interval; the session deadline we ask for is three times it
+/// (bgpd's minimum, 3 s). Short because bgpd drops our layer2 announcements when the
+/// session lapses: a hung speaker (its heartbeats stopped, so another node took its
+/// addresses after a dead interval) must not leave its bgpd answering ARP for long. One
+/// local gRPC message a second costs nothing.
+pub const KEEPALIVE: Duration = Duration::from_secs(1);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -100,16 +106,19 @@ pub async fn connect(endpoint: &str) -> Result<Channel, LinkError> {
     Endpoint::from_shared(uri).map_err(err)?.connect().await.map_err(err)
 }
 
-/// Runs until `desired`'s sender is dropped.
+/// Runs until `desired`'s sender is dropped. `layer2` is the layer2 set to answer for
+/// ([`layer2_push`]), pushed beside the paths under the same owner and session.
 pub async fn run(
     options: ClientOptions,
     mut desired: watch::Receiver<Arc<Desired>>,
+    mut layer2: watch::Receiver<Arc<Layer2Desired>>,
     events: Events,
 ) {
     let mut backoff = MIN_BACKOFF;
     let mut reported: Option<String> = None;
     loop {
-        match connection(&options, &mut desired, &events, &mut reported, &mut backoff).await {
+        let link = (&mut desired, &mut layer2);
+        match connection(&options, link, &events, &mut reported, &mut backoff).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "bgpd link down");
@@ -137,12 +146,17 @@ struct Applied {
 /// channel closed (shutdown).
 async fn connection(
     options: &ClientOptions,
-    desired: &mut watch::Receiver<Arc<Desired>>,
+    (desired, layer2): (
+        &mut watch::Receiver<Arc<Desired>>,
+        &mut watch::Receiver<Arc<Layer2Desired>>,
+    ),
     events: &Events,
     reported: &mut Option<String>,
     backoff: &mut Duration,
 ) -> Result<(), LinkError> {
     let channel = connect(&options.endpoint).await?;
+    let mut layer2_client = Layer2ServiceClient::new(channel.clone());
+    let mut layer2_applied = None;
     let mut client = BgpServiceClient::new(channel);
     let (session_tx, session_rx) = mpsc::channel(4);
     let open = SessionRequest {
@@ -152,6 +166,10 @@ async fn connection(
             hold_time_seconds: Some(
                 u32::try_from((options.keepalive * 3).as_secs().max(3)).unwrap_or(30),
             ),
+            // Layer2 announcements go the moment this session ends (bgpd's default,
+            // said explicitly): a crashed speaker's bgpd must not answer beside the
+            // node that took its addresses over.
+            layer2_grace_time_seconds: Some(0),
         })),
     };
     if session_tx.send(open).await.is_err() {
@@ -189,6 +207,8 @@ async fn connection(
     }
     let current = desired.borrow_and_update().clone();
     sync(&mut client, options, &current, &mut applied, events, reported).await?;
+    let current = layer2.borrow_and_update().clone();
+    layer2_push::sync(&mut layer2_client, &options.owner, &current, &mut layer2_applied).await?;
     // A connection that got as far as a full sync starts the backoff afresh.
     *backoff = MIN_BACKOFF;
 
@@ -203,6 +223,14 @@ async fn connection(
                 }
                 let current = desired.borrow_and_update().clone();
                 sync(&mut client, options, &current, &mut applied, events, reported).await?;
+            }
+            changed = layer2.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let current = layer2.borrow_and_update().clone();
+                layer2_push::sync(&mut layer2_client, &options.owner, &current, &mut layer2_applied)
+                    .await?;
             }
             _ = keepalive.tick() => {
                 if responses.is_some() {

@@ -7,6 +7,7 @@
 pub mod announce;
 pub mod bgpd;
 pub mod client;
+pub mod layer2;
 pub mod runtime;
 pub mod view;
 

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::bgpd::{bgpd_state, owner, peer_marker};
 use super::client::{self, ClientOptions, Desired};
+use super::layer2::{self, Layer2Options};
 use super::view::slice_service;
 use super::{Announcements, desired_from_k8s};
 use crate::allocator::{ClassPolicy, ServiceKey, status_addresses};
@@ -53,6 +54,8 @@ pub struct SpeakerOptions {
     pub grace: Duration,
     /// bgpd session keepalive interval ([`client::KEEPALIVE`] by default).
     pub keepalive: Duration,
+    /// The layer2 election's knobs ([`super::layer2`]).
+    pub layer2: Layer2Options,
 }
 
 /// Why the speaker stopped.
@@ -60,9 +63,12 @@ pub struct SpeakerOptions {
 pub enum SpeakerError {
     #[error("every watch stopped")]
     WatchesEnded,
+    #[error("cannot watch for SIGTERM: {0}")]
+    Signal(std::io::Error),
 }
 
-/// Runs the speaker until its watches end.
+/// Runs the speaker until its watches end, or until SIGTERM: then the layer2 election's
+/// clean stop (Lease deleted first, then withdrawal) runs and this returns `Ok`.
 pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let services: Store<Service> =
@@ -91,7 +97,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     let _ = nodes.wait_until_ready().await;
     sources.ready().await;
 
-    let events = Events::new(client, "ironlb.io/speaker", Some(options.node_name.clone()));
+    let events = Events::new(client.clone(), "ironlb.io/speaker", Some(options.node_name.clone()));
     let mut speaker = Speaker { options: options.clone(), config: load(&mut sources) };
     let first = speaker.compute(&services, &slices, &nodes);
     let (desired_tx, desired_rx) = watch::channel(Arc::new(first.0));
@@ -102,15 +108,42 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         grace: options.grace,
         keepalive: options.keepalive,
     };
-    tokio::spawn(client::run(client_options, desired_rx, events.clone()));
+    let (layer2_tx, layer2_rx) = watch::channel(Arc::default());
+    let layer2 = layer2::spawn(layer2::Setup {
+        client: client.clone(),
+        node: options.node_name.clone(),
+        namespace: options.namespace.clone(),
+        class: options.class.clone(),
+        options: options.layer2.clone(),
+        bgpd: options.bgpd.clone(),
+        owner: client_options.owner.clone(),
+        services: services.clone(),
+        slices: slices.clone(),
+        events: events.clone(),
+        desired: layer2_tx,
+    });
+    layer2.recompute(Arc::new(speaker.config.clone()));
+    tokio::spawn(client::run(client_options, desired_rx, layer2_rx, events.clone()));
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(SpeakerError::Signal)?;
     // Events go from their own task, so that publishing them never delays the next push.
     let (visible_tx, visible_rx) = watch::channel(first.1);
     tokio::spawn(visibility(visible_rx, services.clone(), events, options.node_name.clone()));
 
-    while let Some(batch) = drain(&mut rx).await {
+    loop {
+        let batch = tokio::select! {
+            batch = drain(&mut rx) => batch,
+            _ = terminate.recv() => {
+                tracing::info!("SIGTERM: stopping cleanly");
+                layer2.stop().await;
+                return Ok(());
+            }
+        };
+        let Some(batch) = batch else { break };
         if batch.config || batch.resync {
             speaker.config = load(&mut sources);
         }
+        layer2.recompute(Arc::new(speaker.config.clone()));
         let (desired, announced) = speaker.compute(&services, &slices, &nodes);
         desired_tx.send_if_modified(|current| {
             if **current == desired {
