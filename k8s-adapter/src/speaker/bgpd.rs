@@ -105,48 +105,81 @@ fn path(prefix: IpNet, attrs: &PathAttributes, peers: Vec<String>) -> Path {
     }
 }
 
-/// What bgpd should hold, from this node's announcements.
-pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
+/// The sessions bgpd should hold for some `BGPPeer` names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerSet {
+    /// By peer address (text form, as the API names peers).
+    pub configs: BTreeMap<String, PeerConfig>,
+    /// By `BGPPeer` name: the address its paths go to (configured peers only).
+    pub addresses: BTreeMap<String, String>,
+    pub skipped: Vec<PeerSkip>,
+}
+
+/// The [`PeerSet`] for the `BGPPeer`s named (in this order; names not in `config` are
+/// ignored).
+pub fn peer_set<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    config: &Config,
+    node: &str,
+) -> PeerSet {
     let marker = peer_marker(node);
-    let mut out = BgpdState::default();
+    let mut out = PeerSet::default();
     let by_name: BTreeMap<&str, &Peer> =
         config.peers.iter().map(|p| (p.name.as_str(), p)).collect();
-    // prefix -> (attributes, peer addresses, attributes differed)
-    let mut prefixes: BTreeMap<IpNet, (PathAttributes, BTreeSet<String>, bool)> = BTreeMap::new();
-    for (name, paths) in &announcements.peers {
-        let Some(peer) = by_name.get(name.as_str()) else { continue };
+    for name in names {
+        let Some(peer) = by_name.get(name) else { continue };
         match peer_config(peer, &marker) {
             Ok(pc) => {
-                out.peers.insert(pc.address.clone(), pc);
+                out.addresses.insert(name.to_owned(), pc.address.clone());
+                out.configs.insert(pc.address.clone(), pc);
             }
-            Err(skip) => {
-                out.skipped.push(skip);
-                continue;
-            }
-        }
-        let address = peer.address.to_string();
-        for (prefix, attrs) in paths {
-            match prefixes.get_mut(prefix) {
-                None => {
-                    prefixes
-                        .insert(*prefix, (attrs.clone(), BTreeSet::from([address.clone()]), false));
-                }
-                Some((merged, peers, differed)) => {
-                    if merged != attrs {
-                        *differed = true;
-                        merged.local_pref = merged.local_pref.max(attrs.local_pref);
-                        merged.communities.extend(attrs.communities.iter().copied());
-                    }
-                    peers.insert(address.clone());
-                }
-            }
+            Err(skip) => out.skipped.push(skip),
         }
     }
-    for (prefix, (attrs, peers, differed)) in prefixes {
-        if differed {
-            out.merged.push(prefix);
+    out
+}
+
+/// The one path of `prefix`, from its attributes towards each peer address (in `BGPPeer`
+/// name order), and whether those attributes differed (and were merged). `None` when no
+/// peer gets the prefix.
+pub fn prefix_path<'a>(
+    prefix: IpNet,
+    entries: impl IntoIterator<Item = (&'a str, &'a PathAttributes)>,
+) -> Option<(Path, bool)> {
+    let mut entries = entries.into_iter();
+    let (first_peer, first) = entries.next()?;
+    let mut merged = first.clone();
+    let mut peers = BTreeSet::from([first_peer]);
+    let mut differed = false;
+    for (peer, attrs) in entries {
+        if &merged != attrs {
+            differed = true;
+            merged.local_pref = merged.local_pref.max(attrs.local_pref);
+            merged.communities.extend(attrs.communities.iter().copied());
         }
-        out.paths.push(path(prefix, &attrs, peers.into_iter().collect()));
+        peers.insert(peer);
+    }
+    Some((path(prefix, &merged, peers.into_iter().map(str::to_owned).collect()), differed))
+}
+
+/// What bgpd should hold, from this node's announcements.
+pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
+    let set = peer_set(announcements.peers.keys().map(String::as_str), config, node);
+    let mut by_prefix: BTreeMap<IpNet, Vec<(&str, &PathAttributes)>> = BTreeMap::new();
+    for (name, paths) in &announcements.peers {
+        let Some(address) = set.addresses.get(name) else { continue };
+        for (prefix, attrs) in paths {
+            by_prefix.entry(*prefix).or_default().push((address.as_str(), attrs));
+        }
+    }
+    let mut out = BgpdState { peers: set.configs, skipped: set.skipped, ..BgpdState::default() };
+    for (prefix, entries) in by_prefix {
+        if let Some((path, differed)) = prefix_path(prefix, entries) {
+            if differed {
+                out.merged.push(prefix);
+            }
+            out.paths.push(path);
+        }
     }
     out
 }

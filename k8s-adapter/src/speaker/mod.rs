@@ -7,7 +7,9 @@
 pub mod announce;
 pub mod bgpd;
 pub mod client;
+pub mod incremental;
 pub mod runtime;
+pub mod slices;
 pub mod view;
 
 pub use announce::{
