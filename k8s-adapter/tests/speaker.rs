@@ -397,3 +397,67 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
     assert!(s.owners_opened.is_empty());
     speaker.abort();
 }
+
+fn password_secret(password_base64: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "tor-pw", "namespace": NS},
+           "type": "kubernetes.io/basic-auth",
+           "data": {"password": password_base64}})
+}
+
+/// `passwordSecret`: the peer waits for its Secret, gets its password, follows its changes,
+/// and goes away with it (never configured without the password its router expects).
+#[tokio::test]
+async fn password_secret_is_read_watched_and_passed_to_bgpd() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    for (name, address, extra) in [
+        ("plain", "192.0.2.1", json!({})),
+        ("md5", "192.0.2.2", json!({"passwordSecret": {"name": "tor-pw", "namespace": NS}})),
+    ] {
+        let mut spec = json!({"myASN": 64500, "peerASN": 64501, "peerAddress": address});
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        server
+            .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+                "metadata": {"name": name, "namespace": NS}, "spec": spec}))
+            .await
+            .unwrap();
+    }
+    let options = SpeakerOptions {
+        node_name: "n1".into(),
+        namespace: NS.into(),
+        legacy: None,
+        class: Default::default(),
+        bgpd: addr,
+        grace: Duration::from_secs(60),
+        keepalive: Duration::from_secs(10),
+    };
+    let client = server.client().unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+    let s = bgpd.wait("the peer without a password", |s| s.peers.contains_key("192.0.2.1")).await;
+    assert!(!s.peers.contains_key("192.0.2.2"), "configured before its Secret exists");
+
+    // "s3cret", then "n3w".
+    server.insert(password_secret("czNjcmV0")).await.unwrap();
+    bgpd.wait("the password from the Secret", |s| {
+        s.peers.get("192.0.2.2").is_some_and(|p| p.password == "s3cret")
+    })
+    .await;
+    server
+        .modify("v1", "Secret", Some(NS), "tor-pw", |o| o["data"]["password"] = json!("bjN3"))
+        .await
+        .unwrap();
+    bgpd.wait("the changed password", |s| {
+        s.peers.get("192.0.2.2").is_some_and(|p| p.password == "n3w")
+    })
+    .await;
+    server.remove("v1", "Secret", Some(NS), "tor-pw").await.unwrap();
+    let s =
+        bgpd.wait("the peer gone with its Secret", |s| !s.peers.contains_key("192.0.2.2")).await;
+    assert!(s.peers.contains_key("192.0.2.1"));
+    speaker.abort();
+}

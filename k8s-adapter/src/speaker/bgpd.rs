@@ -37,8 +37,8 @@ pub fn owner(node: &str) -> String {
 pub enum PeerSkip {
     #[error("BGPPeer {0}: dynamicASN external needs a fixed peer AS in bgpd")]
     DynamicExternal(String),
-    #[error("BGPPeer {0}: passwordSecret is not read yet; set password")]
-    PasswordSecret(String),
+    #[error("BGPPeer {peer}: its passwordSecret {secret} cannot be read (see the log)")]
+    PasswordUnreadable { peer: String, secret: String },
 }
 
 /// What bgpd should hold for this node.
@@ -63,7 +63,13 @@ pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
     let password = match &peer.password {
         None => String::new(),
         Some(Password::Plain(p)) => p.clone(),
-        Some(Password::Secret { .. }) => return Err(PeerSkip::PasswordSecret(peer.name.clone())),
+        // Readable Secrets were replaced by their password ([`super::secrets::resolve`]).
+        Some(Password::Secret { name, .. }) => {
+            return Err(PeerSkip::PasswordUnreadable {
+                peer: peer.name.clone(),
+                secret: name.clone(),
+            });
+        }
     };
     let secs =
         |d: Option<std::time::Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));

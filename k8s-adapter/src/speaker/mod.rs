@@ -9,6 +9,7 @@ pub mod bgpd;
 pub mod client;
 pub mod incremental;
 pub mod runtime;
+pub mod secrets;
 pub mod slices;
 pub mod view;
 

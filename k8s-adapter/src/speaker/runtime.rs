@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Service};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 use super::bgpd::{owner, peer_marker};
 use super::client::{self, ClientOptions, Desired};
 use super::incremental::Incremental;
+use super::secrets;
 use super::slices::SliceIndex;
 use super::view::{NodeView, ServiceView};
 use crate::allocator::{ClassPolicy, ServiceKey};
@@ -84,12 +85,21 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     );
     let mut sources =
         ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
+    // BGPPeer passwords (`passwordSecret`): a Secret change is a config change.
+    let secrets: Store<Secret> = spawn_watch(
+        Api::namespaced(client.clone(), &options.namespace),
+        watcher::Config::default(),
+        tx.clone(),
+        |_| Trigger::Config,
+    );
     drop(tx);
     tracing::info!(node = %options.node_name, "waiting for the first lists");
     let _ = services.wait_until_ready().await;
     let _ = slices.wait_until_ready().await;
     let _ = nodes.wait_until_ready().await;
     sources.ready().await;
+    let _ = secrets.wait_until_ready().await;
+    let load = |sources: &mut ConfigSources| load(sources, &secrets, &options.namespace);
 
     let events = Events::new(client, "ironlb.io/speaker", Some(options.node_name.clone()));
     let mut speaker = Speaker::new(options.clone(), load(&mut sources), &services, &slices, &nodes);
@@ -148,14 +158,20 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     Err(SpeakerError::WatchesEnded)
 }
 
-fn load(sources: &mut ConfigSources) -> Config {
-    let collected = sources.collect();
+fn load(sources: &mut ConfigSources, secrets: &Store<Secret>, namespace: &str) -> Config {
+    let mut collected = sources.collect();
     // The controller publishes config errors as Events; speakers only log them.
     for e in &collected.built.errors {
         tracing::warn!(error = %e, "invalid config object left out");
     }
     if let Some(e) = &collected.legacy_error {
         tracing::warn!(error = %e, "legacy ConfigMap unreadable");
+    }
+    let unreadable = secrets::resolve(&mut collected.built.config, namespace, |name| {
+        secrets.get(&ObjectRef::new(name).within(namespace))
+    });
+    for e in &unreadable {
+        tracing::warn!(error = %e, "BGPPeer password unreadable; the peer is left out");
     }
     collected.built.config
 }
