@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1::{GracefulRestartConfig, Path, PeerConfig};
+use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, Path, PeerConfig};
 use thiserror::Error;
 
 use super::announce::{Announcements, PathAttributes};
@@ -35,8 +35,6 @@ pub fn owner(node: &str) -> String {
 /// Why a `BGPPeer` is not configured in bgpd.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PeerSkip {
-    #[error("BGPPeer {0}: dynamicASN external needs a fixed peer AS in bgpd")]
-    DynamicExternal(String),
     #[error("BGPPeer {peer}: its passwordSecret {secret} cannot be read (see the log)")]
     PasswordUnreadable { peer: String, secret: String },
 }
@@ -55,10 +53,12 @@ pub struct BgpdState {
 
 /// The `PeerConfig` for a `BGPPeer`.
 pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
-    let remote_asn = match peer.peer_as {
-        PeerAs::Fixed(asn) => asn,
-        PeerAs::Internal => peer.my_asn,
-        PeerAs::External => return Err(PeerSkip::DynamicExternal(peer.name.clone())),
+    // `dynamicASN: internal` is our own AS, given as a number; `external` leaves the AS
+    // to bgpd, which accepts any other AS the peer's OPEN announces.
+    let (remote_asn, dynamic_asn) = match peer.peer_as {
+        PeerAs::Fixed(asn) => (asn, DynamicAsn::Unspecified),
+        PeerAs::Internal => (peer.my_asn, DynamicAsn::Unspecified),
+        PeerAs::External => (0, DynamicAsn::External),
     };
     let password = match &peer.password {
         None => String::new(),
@@ -76,6 +76,7 @@ pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
     Ok(PeerConfig {
         address: peer.address.to_string(),
         remote_asn,
+        dynamic_asn: dynamic_asn as i32,
         local_asn: peer.my_asn,
         port: u32::from(peer.port),
         local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
@@ -279,17 +280,25 @@ mod tests {
     }
 
     #[test]
-    fn peers_bgpd_cannot_express_are_skipped_with_their_paths() {
+    fn peers_with_an_unread_password_secret_are_skipped_with_their_paths() {
         let mut secret = peer("s", "192.0.2.3", PeerAs::Fixed(64503));
         secret.password = Some(Password::Secret { namespace: None, name: "x".into() });
-        let cfg = config(vec![peer("e", "192.0.2.4", PeerAs::External), secret]);
-        let ann = announcements(&[
-            ("e", "198.51.100.1/32", attrs(None, &[])),
-            ("s", "198.51.100.1/32", attrs(None, &[])),
-        ]);
+        let cfg = config(vec![secret]);
+        let ann = announcements(&[("s", "198.51.100.1/32", attrs(None, &[]))]);
         let state = bgpd_state(&ann, &cfg, "n1");
         assert!(state.peers.is_empty() && state.paths.is_empty());
-        assert_eq!(state.skipped.len(), 2);
+        assert_eq!(
+            state.skipped,
+            [PeerSkip::PasswordUnreadable { peer: "s".into(), secret: "x".into() }]
+        );
+    }
+
+    #[test]
+    fn dynamic_external_leaves_the_as_to_bgpd() {
+        let pc = peer_config(&peer("e", "192.0.2.4", PeerAs::External), "m").unwrap();
+        assert_eq!((pc.remote_asn, pc.dynamic_asn), (0, DynamicAsn::External as i32));
+        let pc = peer_config(&peer("i", "192.0.2.5", PeerAs::Internal), "m").unwrap();
+        assert_eq!((pc.remote_asn, pc.dynamic_asn), (64500, DynamicAsn::Unspecified as i32));
     }
 
     #[test]
