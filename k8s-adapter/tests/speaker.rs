@@ -13,10 +13,11 @@ use std::time::Duration;
 use common::*;
 use ironlb_proto::bgpd::v1::bgp_service_server::{BgpService, BgpServiceServer};
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, AddPeerResponse, DeletePeerRequest, DeletePeerResponse, ListPeersRequest,
-    ListPeersResponse, Path, Peer, PeerConfig, SessionKeepAliveAck, SessionOpened, SessionRequest,
-    SessionResponse, SetPathsRequest, SetPathsResponse, UpdatePeerRequest, UpdatePeerResponse,
-    session_request, session_response,
+    AddPathsRequest, AddPathsResponse, AddPeerRequest, AddPeerResponse, DeletePathsRequest,
+    DeletePathsResponse, DeletePeerRequest, DeletePeerResponse, ListPeersRequest,
+    ListPeersResponse, Path, PathOutcome, PathResult, Peer, PeerConfig, SessionKeepAliveAck,
+    SessionOpened, SessionRequest, SessionResponse, SetPathsRequest, SetPathsResponse,
+    UpdatePeerRequest, UpdatePeerResponse, session_request, session_response,
 };
 use ironlb_test_apiserver::TestApiServer;
 use k8s_adapter::speaker::runtime::{self, SpeakerOptions};
@@ -34,6 +35,7 @@ struct FakeState {
     owners_opened: Vec<String>,
     add_peer_calls: usize,
     set_paths_calls: usize,
+    add_paths_calls: usize,
     /// Refuse every SetPaths (INVALID_ARGUMENT), as bgpd does for a path it cannot take.
     reject_paths: bool,
     /// Answer Session with UNIMPLEMENTED, as a bgpd without owner sessions does.
@@ -164,6 +166,59 @@ impl BgpService for FakeBgpd {
         }
         self.bump();
         Ok(Response::new(SetPathsResponse::default()))
+    }
+
+    async fn add_paths(
+        &self,
+        r: Request<AddPathsRequest>,
+    ) -> Result<Response<AddPathsResponse>, Status> {
+        let r = r.into_inner();
+        let mut results = Vec::new();
+        {
+            let mut s = self.state.lock().unwrap();
+            s.add_paths_calls += 1;
+            for p in r.paths {
+                let rejected =
+                    s.reject_paths || p.peers.iter().any(|a| !s.peers.contains_key(a.as_str()));
+                let mut result = PathResult { prefix: p.prefix.clone(), ..PathResult::default() };
+                if rejected {
+                    result.outcome = PathOutcome::Rejected as i32;
+                    result.code = tonic::Code::InvalidArgument as i32;
+                    result.message = "refused by the test".into();
+                } else {
+                    result.outcome = PathOutcome::Added as i32;
+                    let held = s.paths.entry(r.owner.clone()).or_default();
+                    held.retain(|h| h.prefix != p.prefix);
+                    held.push(p);
+                    held.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+                }
+                results.push(result);
+            }
+        }
+        self.bump();
+        Ok(Response::new(AddPathsResponse { results }))
+    }
+
+    async fn delete_paths(
+        &self,
+        r: Request<DeletePathsRequest>,
+    ) -> Result<Response<DeletePathsResponse>, Status> {
+        let r = r.into_inner();
+        let mut results = Vec::new();
+        {
+            let mut s = self.state.lock().unwrap();
+            let held = s.paths.entry(r.owner.clone()).or_default();
+            for prefix in r.prefixes {
+                held.retain(|h| h.prefix != prefix);
+                results.push(PathResult {
+                    prefix,
+                    outcome: PathOutcome::Withdrawn as i32,
+                    ..PathResult::default()
+                });
+            }
+        }
+        self.bump();
+        Ok(Response::new(DeletePathsResponse { results }))
     }
 
     async fn session(
@@ -301,10 +356,13 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
 
     // The Local Service gets an endpoint on n1: now announced from here too.
     server.insert(slice("local", "b", "n1", true)).await.unwrap();
-    bgpd.wait("the local Service announced", |s| {
-        prefixes(s) == ["198.51.100.10/32", "198.51.100.11/32"]
-    })
-    .await;
+    let s = bgpd
+        .wait("the local Service announced", |s| {
+            prefixes(s) == ["198.51.100.10/32", "198.51.100.11/32"]
+        })
+        .await;
+    // After the first full set, changes go as their difference.
+    assert!(s.add_paths_calls >= 1, "{s:?}");
 
     // The cluster Service's only endpoint stops being ready: withdrawn.
     server

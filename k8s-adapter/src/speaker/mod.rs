@@ -8,6 +8,7 @@ pub mod announce;
 pub mod bgpd;
 pub mod client;
 pub mod incremental;
+pub mod push;
 pub mod runtime;
 pub mod secrets;
 pub mod slices;
