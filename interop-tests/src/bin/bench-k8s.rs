@@ -358,6 +358,9 @@ fn run(count: usize) -> Result<()> {
         set_ready(&world, index, true)?;
         let in_table = world.bgpd.annotate(vty.wait_selected(&prefix, CONVERGE))?;
         let on_wire = world.bgpd.annotate(wire.first_after(started, CONVERGE))?;
+        if std::env::var_os("RUST_LOG").is_some() {
+            eprintln!("sample {index}: started {started:.6} wire {on_wire:.6} table {in_table:.6}");
+        }
         let since = |t: f64| Duration::from_secs_f64((t - started).max(0.0));
         to_wire.push(since(on_wire));
         to_table.push(since(in_table));

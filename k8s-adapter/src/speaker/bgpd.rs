@@ -14,6 +14,7 @@
 //!   paths for one prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, Path, PeerConfig};
@@ -44,8 +45,9 @@ pub enum PeerSkip {
 pub struct BgpdState {
     /// By peer address (text form, as the API names peers).
     pub peers: BTreeMap<String, PeerConfig>,
-    /// Sorted by prefix.
-    pub paths: Vec<Path>,
+    /// Sorted by prefix. Shared, so that handing a new state to the client task copies
+    /// pointers, not paths.
+    pub paths: Vec<Arc<Path>>,
     /// Prefixes whose per-peer attributes had to be merged.
     pub merged: Vec<IpNet>,
     pub skipped: Vec<PeerSkip>,
@@ -185,7 +187,7 @@ pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) ->
             if differed {
                 out.merged.push(prefix);
             }
-            out.paths.push(path);
+            out.paths.push(Arc::new(path));
         }
     }
     out

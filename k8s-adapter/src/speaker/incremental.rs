@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1::Path;
@@ -60,7 +61,7 @@ pub struct Incremental {
     peers: BTreeMap<String, BTreeMap<IpNet, PathAttributes>>,
     layer2: BTreeMap<(IpAddr, ServiceKey), Vec<Layer2Address>>,
     sessions: PeerSet,
-    paths: BTreeMap<IpNet, Path>,
+    paths: BTreeMap<IpNet, Arc<Path>>,
     merged: BTreeSet<IpNet>,
     /// Services whose announced-to peers changed since [`Self::take_announced`] (an empty
     /// set: no longer announced).
@@ -262,7 +263,7 @@ impl Incremental {
         });
         match prefix_path(prefix, entries) {
             Some((path, differed)) => {
-                self.paths.insert(prefix, path);
+                self.paths.insert(prefix, Arc::new(path));
                 if differed {
                     self.merged.insert(prefix);
                 } else {

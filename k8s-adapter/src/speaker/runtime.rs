@@ -143,14 +143,9 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
             elapsed = ?started.elapsed(),
             "computed"
         );
-        desired_tx.send_if_modified(|current| {
-            if **current == desired {
-                false
-            } else {
-                *current = Arc::new(desired);
-                true
-            }
-        });
+        // No comparison with the previous state here (that would walk every path): the
+        // client skips what bgpd already holds.
+        desired_tx.send_replace(Arc::new(desired));
         if !announced.is_empty() {
             let _ = visible_tx.send(announced);
         }
@@ -183,7 +178,7 @@ struct Speaker {
     config: Config,
     index: SliceIndex,
     tracker: Incremental,
-    refs: BTreeMap<ServiceKey, ObjectReference>,
+    refs: BTreeMap<ServiceKey, Arc<ObjectReference>>,
 }
 
 impl Speaker {
@@ -262,7 +257,7 @@ impl Speaker {
         for (key, peers) in announced {
             match services.get(&object_ref(key)).filter(|_| !peers.is_empty()) {
                 Some(svc) => {
-                    self.refs.insert(key.clone(), svc.object_ref(&()));
+                    self.refs.insert(key.clone(), Arc::new(svc.object_ref(&())));
                 }
                 None => {
                     self.refs.remove(key);
