@@ -620,6 +620,7 @@ fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
     session.delay_open_time = (neighbor.delay_open_time > 0)
         .then(|| Duration::from_secs(u64::from(neighbor.delay_open_time)));
     session.families = neighbor.families.clone();
+    session.any_external_as = neighbor.any_external_as();
     session
 }
 

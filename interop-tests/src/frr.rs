@@ -358,6 +358,12 @@ impl Frr {
         &mut self.process
     }
 
+    /// bgpd's vty socket (what `vtysh` talks to), for clients that keep one connection
+    /// open and query it many times (the benchmarks).
+    pub fn vty_socket(&self) -> PathBuf {
+        self.dir.join("bgpd.vty")
+    }
+
     /// Runs `vtysh -c C1 -c C2 ...` against this instance and returns stdout.
     pub fn vtysh(&self, commands: &[&str]) -> Result<String> {
         let mut args = vec!["--vty_socket".to_owned(), self.dir.path().display().to_string()];

@@ -195,3 +195,34 @@ fn a_per_peer_path_reaches_only_the_chosen_frr() {
         "FRR a must not learn a path restricted to FRR b"
     );
 }
+
+/// A peer added with `dynamic_asn` EXTERNAL (no AS given) comes up with FRR, which has a
+/// concrete AS, and GetPeer reports the AS learned from FRR's OPEN.
+#[test]
+fn a_dynamic_external_peer_learns_the_as_of_frr() {
+    let pair = pair("bgpd", "frr").check("topology");
+    let bgpd = start_bgpd(&pair.left, &BgpdConfig::new(65001, OURS));
+    let frr =
+        Frr::start(&pair.right, &frr_towards_bgpd(65002, 65001, pair.left_v4)).check("FRR starts");
+    let theirs = pair.right_v4;
+    api(&pair.left, move |mut client| async move {
+        let peer = v1::PeerConfig {
+            address: theirs.to_string(),
+            dynamic_asn: v1::DynamicAsn::External as i32,
+            connect_retry_seconds: Some(1),
+            hold_time_seconds: Some(9),
+            ..v1::PeerConfig::default()
+        };
+        client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await.expect("AddPeer");
+    });
+    bgpd.annotate(frr.wait_established(pair.left_v4, UP)).check("the external peer comes up");
+    let peer = api(&pair.left, move |mut client| async move {
+        let request = v1::GetPeerRequest { address: theirs.to_string() };
+        client.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("the peer")
+    });
+    let config = peer.config.expect("config");
+    assert_eq!((config.remote_asn, config.dynamic_asn), (0, v1::DynamicAsn::External as i32));
+    let status = peer.status.expect("status");
+    assert_eq!(status.state, v1::SessionState::Established as i32);
+    assert_eq!(status.remote_asn, 65002);
+}

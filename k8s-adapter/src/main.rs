@@ -195,7 +195,26 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")
 }
 
-/// Runs until the leader Lease is lost (then exits 1 so that Kubernetes restarts the pod).
+/// Completes on SIGTERM (what Kubernetes sends a pod it stops) or SIGINT.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch for SIGTERM; only SIGINT stops us");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("terminating");
+}
+
+/// Runs until the leader Lease is lost (then exits 1 so that Kubernetes restarts the pod),
+/// or until SIGTERM, which releases the Lease first so a standby takes over at once.
 fn controller(
     common: Common,
     identity: String,
@@ -210,7 +229,7 @@ fn controller(
     options.lease_duration = Duration::from_secs(lease_seconds);
     runtime()?.block_on(async {
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
-        controller::run(client, options).await.context("controller")
+        controller::run_until(client, options, terminated()).await.context("controller")
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,9 @@ pub enum Trigger {
     Config,
     /// A Service, or an EndpointSlice of it.
     Service(ServiceKey),
+    /// An EndpointSlice (namespace and slice name), for a loop that indexes slices by
+    /// Service itself (the speaker).
+    Slice(ServiceKey),
     /// A Namespace's labels (pool `serviceAllocation.namespaceSelectors`).
     Namespace(String),
     /// A Node.
@@ -51,6 +54,7 @@ pub struct Batch {
     pub resync: bool,
     pub nodes: bool,
     pub services: BTreeSet<ServiceKey>,
+    pub slices: BTreeSet<ServiceKey>,
     pub namespaces: BTreeSet<String>,
 }
 
@@ -60,6 +64,9 @@ impl Batch {
             Trigger::Config => self.config = true,
             Trigger::Service(key) => {
                 self.services.insert(key);
+            }
+            Trigger::Slice(key) => {
+                self.slices.insert(key);
             }
             Trigger::Namespace(name) => {
                 self.namespaces.insert(name);

@@ -214,3 +214,44 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
     assert_eq!(c["reportingInstance"], "two");
     two.abort();
 }
+
+/// A leader that is shut down (SIGTERM in the binary) clears the Lease's holder before it
+/// returns, so a standby takes over at once: with a Lease of 300 s, the standby serving a
+/// new Service within the test's deadline proves the Lease was released, not expired.
+#[tokio::test]
+async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
+    let server = server().await;
+    server.insert(pool("p", &["198.51.100.10-198.51.100.20"])).await.unwrap();
+    server.insert(lb_service("default", "a", json!({}))).await.unwrap();
+    let options = |identity: &str| {
+        let mut options = Options::new(NS, identity);
+        options.lease_duration = Duration::from_secs(300);
+        options
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let client = server.client().unwrap();
+    let one = tokio::spawn(controller::run_until(client, options("one"), async {
+        let _ = stopped.await;
+    }));
+    wait_ingress(&server, "default", "a", &["198.51.100.10"]).await;
+    let lease = server
+        .get("coordination.k8s.io/v1", "Lease", Some(NS), "ironlb-controller")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "one");
+    let client = server.client().unwrap();
+    let two = tokio::spawn(controller::run(client, options("two")));
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(DEADLINE, one).await.unwrap().unwrap().unwrap();
+    server.insert(lb_service("default", "b", json!({}))).await.unwrap();
+    wait_ingress(&server, "default", "b", &["198.51.100.11"]).await;
+    let lease = server
+        .get("coordination.k8s.io/v1", "Lease", Some(NS), "ironlb-controller")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "two");
+    two.abort();
+}

@@ -13,10 +13,11 @@ use std::time::Duration;
 use common::*;
 use ironlb_proto::bgpd::v1::bgp_service_server::{BgpService, BgpServiceServer};
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, AddPeerResponse, DeletePeerRequest, DeletePeerResponse, ListPeersRequest,
-    ListPeersResponse, Path, Peer, PeerConfig, SessionKeepAliveAck, SessionOpened, SessionRequest,
-    SessionResponse, SetPathsRequest, SetPathsResponse, UpdatePeerRequest, UpdatePeerResponse,
-    session_request, session_response,
+    AddPathsRequest, AddPathsResponse, AddPeerRequest, AddPeerResponse, DeletePathsRequest,
+    DeletePathsResponse, DeletePeerRequest, DeletePeerResponse, ListPeersRequest,
+    ListPeersResponse, Path, PathOutcome, PathResult, Peer, PeerConfig, SessionKeepAliveAck,
+    SessionOpened, SessionRequest, SessionResponse, SetPathsRequest, SetPathsResponse,
+    UpdatePeerRequest, UpdatePeerResponse, session_request, session_response,
 };
 use ironlb_test_apiserver::TestApiServer;
 use k8s_adapter::speaker::runtime::{self, SpeakerOptions};
@@ -34,6 +35,7 @@ struct FakeState {
     owners_opened: Vec<String>,
     add_peer_calls: usize,
     set_paths_calls: usize,
+    add_paths_calls: usize,
     /// Refuse every SetPaths (INVALID_ARGUMENT), as bgpd does for a path it cannot take.
     reject_paths: bool,
     /// Answer Session with UNIMPLEMENTED, as a bgpd without owner sessions does.
@@ -166,6 +168,59 @@ impl BgpService for FakeBgpd {
         Ok(Response::new(SetPathsResponse::default()))
     }
 
+    async fn add_paths(
+        &self,
+        r: Request<AddPathsRequest>,
+    ) -> Result<Response<AddPathsResponse>, Status> {
+        let r = r.into_inner();
+        let mut results = Vec::new();
+        {
+            let mut s = self.state.lock().unwrap();
+            s.add_paths_calls += 1;
+            for p in r.paths {
+                let rejected =
+                    s.reject_paths || p.peers.iter().any(|a| !s.peers.contains_key(a.as_str()));
+                let mut result = PathResult { prefix: p.prefix.clone(), ..PathResult::default() };
+                if rejected {
+                    result.outcome = PathOutcome::Rejected as i32;
+                    result.code = tonic::Code::InvalidArgument as i32;
+                    result.message = "refused by the test".into();
+                } else {
+                    result.outcome = PathOutcome::Added as i32;
+                    let held = s.paths.entry(r.owner.clone()).or_default();
+                    held.retain(|h| h.prefix != p.prefix);
+                    held.push(p);
+                    held.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+                }
+                results.push(result);
+            }
+        }
+        self.bump();
+        Ok(Response::new(AddPathsResponse { results }))
+    }
+
+    async fn delete_paths(
+        &self,
+        r: Request<DeletePathsRequest>,
+    ) -> Result<Response<DeletePathsResponse>, Status> {
+        let r = r.into_inner();
+        let mut results = Vec::new();
+        {
+            let mut s = self.state.lock().unwrap();
+            let held = s.paths.entry(r.owner.clone()).or_default();
+            for prefix in r.prefixes {
+                held.retain(|h| h.prefix != prefix);
+                results.push(PathResult {
+                    prefix,
+                    outcome: PathOutcome::Withdrawn as i32,
+                    ..PathResult::default()
+                });
+            }
+        }
+        self.bump();
+        Ok(Response::new(DeletePathsResponse { results }))
+    }
+
     async fn session(
         &self,
         r: Request<tonic::Streaming<SessionRequest>>,
@@ -276,16 +331,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
     service_with_ip(&server, "local", "198.51.100.11", true).await;
     server.insert(slice("local", "a", "n2", true)).await.unwrap();
 
-    let options = SpeakerOptions {
-        node_name: "n1".into(),
-        namespace: NS.into(),
-        legacy: None,
-        class: Default::default(),
-        bgpd: addr,
-        grace: Duration::from_secs(60),
-        keepalive: Duration::from_secs(10),
-        layer2: Default::default(),
-    };
+    let options = speaker_options(addr, Duration::from_secs(10));
     let client = server.client().unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
 
@@ -302,10 +348,13 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
 
     // The Local Service gets an endpoint on n1: now announced from here too.
     server.insert(slice("local", "b", "n1", true)).await.unwrap();
-    bgpd.wait("the local Service announced", |s| {
-        prefixes(s) == ["198.51.100.10/32", "198.51.100.11/32"]
-    })
-    .await;
+    let s = bgpd
+        .wait("the local Service announced", |s| {
+            prefixes(s) == ["198.51.100.10/32", "198.51.100.11/32"]
+        })
+        .await;
+    // After the first full set, changes go as their difference.
+    assert!(s.add_paths_calls >= 1, "{s:?}");
 
     // The cluster Service's only endpoint stops being ready: withdrawn.
     server
@@ -377,16 +426,7 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
         .unwrap();
     service_with_ip(&server, "web", "198.51.100.20", false).await;
     server.insert(slice("web", "a", "n1", true)).await.unwrap();
-    let options = SpeakerOptions {
-        node_name: "n1".into(),
-        namespace: NS.into(),
-        legacy: None,
-        class: Default::default(),
-        bgpd: addr,
-        grace: Duration::from_secs(60),
-        keepalive: Duration::from_millis(100),
-        layer2: Default::default(),
-    };
+    let options = speaker_options(addr, Duration::from_millis(100));
     let client = server.client().unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
     bgpd.wait("announced without a session", |s| prefixes(s) == ["198.51.100.20/32"]).await;
@@ -398,4 +438,74 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
         .await;
     assert!(s.owners_opened.is_empty());
     speaker.abort();
+}
+
+fn password_secret(password_base64: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "tor-pw", "namespace": NS},
+           "type": "kubernetes.io/basic-auth",
+           "data": {"password": password_base64}})
+}
+
+/// `passwordSecret`: the peer waits for its Secret, gets its password, follows its changes,
+/// and goes away with it (never configured without the password its router expects).
+#[tokio::test]
+async fn password_secret_is_read_watched_and_passed_to_bgpd() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    for (name, address, extra) in [
+        ("plain", "192.0.2.1", json!({})),
+        ("md5", "192.0.2.2", json!({"passwordSecret": {"name": "tor-pw", "namespace": NS}})),
+    ] {
+        let mut spec = json!({"myASN": 64500, "peerASN": 64501, "peerAddress": address});
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        server
+            .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+                "metadata": {"name": name, "namespace": NS}, "spec": spec}))
+            .await
+            .unwrap();
+    }
+    let options = speaker_options(addr, Duration::from_secs(10));
+    let client = server.client().unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+    let s = bgpd.wait("the peer without a password", |s| s.peers.contains_key("192.0.2.1")).await;
+    assert!(!s.peers.contains_key("192.0.2.2"), "configured before its Secret exists");
+
+    // "s3cret", then "n3w".
+    server.insert(password_secret("czNjcmV0")).await.unwrap();
+    bgpd.wait("the password from the Secret", |s| {
+        s.peers.get("192.0.2.2").is_some_and(|p| p.password == "s3cret")
+    })
+    .await;
+    server
+        .modify("v1", "Secret", Some(NS), "tor-pw", |o| o["data"]["password"] = json!("bjN3"))
+        .await
+        .unwrap();
+    bgpd.wait("the changed password", |s| {
+        s.peers.get("192.0.2.2").is_some_and(|p| p.password == "n3w")
+    })
+    .await;
+    server.remove("v1", "Secret", Some(NS), "tor-pw").await.unwrap();
+    let s =
+        bgpd.wait("the peer gone with its Secret", |s| !s.peers.contains_key("192.0.2.2")).await;
+    assert!(s.peers.contains_key("192.0.2.1"));
+    speaker.abort();
+}
+
+/// Node `n1`'s speaker towards the fake bgpd at `bgpd`, BGP only (no layer2 interfaces).
+fn speaker_options(bgpd: String, keepalive: Duration) -> SpeakerOptions {
+    SpeakerOptions {
+        node_name: "n1".into(),
+        namespace: NS.into(),
+        legacy: None,
+        class: Default::default(),
+        bgpd,
+        grace: Duration::from_secs(60),
+        keepalive,
+        layer2: Default::default(),
+    }
 }

@@ -188,6 +188,7 @@ pub fn peer_config(settings: &PeerSettings) -> v1::PeerConfig {
     v1::PeerConfig {
         address: settings.address.to_string(),
         remote_asn: settings.remote_asn,
+        dynamic_asn: dynamic_asn(settings.dynamic_asn) as i32,
         local_asn: settings.local_asn.unwrap_or(0),
         port: u32::from(settings.port),
         local_address: settings.local_address.map(|a| a.to_string()).unwrap_or_default(),
@@ -316,6 +317,15 @@ pub fn owner(view: &OwnerView<'_>, now: std::time::Instant) -> v1::Owner {
         grace_time_seconds: u32::try_from(view.grace_time.as_secs()).unwrap_or(u32::MAX),
         grace_remaining_seconds: remaining,
         resync_required: view.resync_required,
+    }
+}
+
+/// The model's dynamic AS → the API's enum.
+pub fn dynamic_asn(dynamic: Option<crate::config::DynamicAsn>) -> v1::DynamicAsn {
+    match dynamic {
+        None => v1::DynamicAsn::Unspecified,
+        Some(crate::config::DynamicAsn::Internal) => v1::DynamicAsn::Internal,
+        Some(crate::config::DynamicAsn::External) => v1::DynamicAsn::External,
     }
 }
 

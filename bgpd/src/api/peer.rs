@@ -18,6 +18,7 @@ use ironlb_proto::bgpd::v1;
 
 use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
+use crate::config::DynamicAsn;
 use crate::wire::Family;
 
 /// BGP's well-known TCP port (RFC 4271 §8.2.1).
@@ -83,7 +84,10 @@ pub struct GracefulRestartSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerSettings {
     pub address: IpAddr,
+    /// 0 when `dynamic_asn` is set.
     pub remote_asn: u32,
+    /// The peer AS as internal or external instead of a number.
+    pub dynamic_asn: Option<DynamicAsn>,
     /// `None`: the daemon's ASN.
     pub local_asn: Option<u32>,
     pub port: u16,
@@ -151,6 +155,32 @@ fn max_len(name: &str, value: &str, max: usize) -> Result<(), ValidationError> {
         return Err(ValidationError::TooLong { field: field(name), len: value.len(), max });
     }
     Ok(())
+}
+
+/// `dynamic_asn`, which replaces `remote_asn` (then 0).
+fn dynamic_asn(config: &v1::PeerConfig) -> Result<Option<DynamicAsn>, ValidationError> {
+    let dynamic = match v1::DynamicAsn::try_from(config.dynamic_asn) {
+        Ok(v1::DynamicAsn::Unspecified) => return Ok(None),
+        Ok(v1::DynamicAsn::Internal) => DynamicAsn::Internal,
+        Ok(v1::DynamicAsn::External) => DynamicAsn::External,
+        Err(_) => {
+            return Err(ValidationError::UnknownEnumValue {
+                field: field("dynamic_asn"),
+                value: config.dynamic_asn,
+                valid: "DYNAMIC_ASN_UNSPECIFIED (0), DYNAMIC_ASN_INTERNAL (1), DYNAMIC_ASN_EXTERNAL (2)",
+            });
+        }
+    };
+    if config.remote_asn != 0 {
+        return Err(ValidationError::Conflict {
+            field: field("remote_asn"),
+            value: config.remote_asn.to_string(),
+            other: field("dynamic_asn"),
+            other_value: v1::DynamicAsn::try_from(config.dynamic_asn)
+                .map_or_else(|_| config.dynamic_asn.to_string(), |d| d.as_str_name().to_owned()),
+        });
+    }
+    Ok(Some(dynamic))
 }
 
 fn families(config: &v1::PeerConfig, address: IpAddr) -> Result<Vec<Family>, ValidationError> {
@@ -240,7 +270,11 @@ pub fn peer_settings(config: Option<&v1::PeerConfig>) -> Result<PeerSettings, Va
         return Err(ValidationError::OutputOnly { field: field("password_set") });
     }
     let address = unicast_address(&field("address"), &config.address)?;
-    let remote_asn = in_range("remote_asn", config.remote_asn, 1, u32::MAX, "1..=4294967295")?;
+    let dynamic_asn = dynamic_asn(config)?;
+    let remote_asn = match dynamic_asn {
+        None => in_range("remote_asn", config.remote_asn, 1, u32::MAX, "1..=4294967295")?,
+        Some(_) => 0,
+    };
     let local_asn = (config.local_asn != 0).then_some(config.local_asn);
     let port = match config.port {
         0 => DEFAULT_PORT,
@@ -290,6 +324,7 @@ pub fn peer_settings(config: Option<&v1::PeerConfig>) -> Result<PeerSettings, Va
     Ok(PeerSettings {
         address,
         remote_asn,
+        dynamic_asn,
         local_asn,
         port,
         local_address,

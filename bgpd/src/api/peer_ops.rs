@@ -26,7 +26,7 @@ use tonic::Status;
 
 use super::peer::{PasswordSetting, PeerSettings, ResetCommand, TtlMode};
 use super::peers::PeerView;
-use crate::config::{DEFAULT_EBGP_MULTIHOP, Neighbor, Password, TtlPolicy};
+use crate::config::{DEFAULT_EBGP_MULTIHOP, DynamicAsn, Neighbor, Password, TtlPolicy};
 use crate::wire::Family;
 
 /// One administrative peer request, validated.
@@ -112,7 +112,13 @@ pub fn neighbor_from(settings: &PeerSettings, daemon_asn: u32) -> Result<NewNeig
             value: limit.to_string(),
         });
     }
-    let mut neighbor = Neighbor::with_defaults(settings.address, settings.remote_asn);
+    let remote_asn = match settings.dynamic_asn {
+        Some(DynamicAsn::Internal) => daemon_asn,
+        Some(DynamicAsn::External) => 0,
+        None => settings.remote_asn,
+    };
+    let mut neighbor = Neighbor::with_defaults(settings.address, remote_asn);
+    neighbor.dynamic_asn = settings.dynamic_asn;
     neighbor.port = settings.port;
     neighbor.local_address = settings.local_address;
     neighbor.passive = settings.passive;
@@ -158,6 +164,24 @@ mod tests {
             remote_asn: 65002,
             ..v1::PeerConfig::default()
         }
+    }
+
+    #[test]
+    fn dynamic_asn_becomes_the_neighbour_as() {
+        let dynamic = |d: v1::DynamicAsn| v1::PeerConfig {
+            remote_asn: 0,
+            dynamic_asn: d as i32,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(dynamic(v1::DynamicAsn::Internal)), 65001)
+            .expect("converts")
+            .neighbor;
+        assert_eq!((n.remote_asn, n.dynamic_asn), (65001, Some(DynamicAsn::Internal)));
+        let n = neighbor_from(&settings(dynamic(v1::DynamicAsn::External)), 65001)
+            .expect("converts")
+            .neighbor;
+        assert_eq!((n.remote_asn, n.dynamic_asn), (0, Some(DynamicAsn::External)));
+        assert!(n.any_external_as());
     }
 
     #[test]

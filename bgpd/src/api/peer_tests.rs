@@ -266,3 +266,22 @@ fn reset_requests() {
     let unknown = reset(&request(v1::ResetKind::Hard, vec![]), |_| false).expect_err("unknown");
     assert_eq!(unknown.code(), Code::NotFound);
 }
+
+#[test]
+fn dynamic_asn_replaces_remote_asn() {
+    let external =
+        v1::PeerConfig { remote_asn: 0, dynamic_asn: v1::DynamicAsn::External as i32, ..config() };
+    let settings = peer_settings(Some(&external)).expect("valid");
+    assert_eq!((settings.remote_asn, settings.dynamic_asn), (0, Some(DynamicAsn::External)));
+    let back = crate::api::convert::peer_config(&settings);
+    assert_eq!((back.remote_asn, back.dynamic_asn), (0, v1::DynamicAsn::External as i32));
+
+    let both = reject(|c| c.dynamic_asn = v1::DynamicAsn::Internal as i32);
+    assert_eq!(both.code(), Code::InvalidArgument);
+    assert!(both.message().contains("peer.remote_asn"), "{}", both.message());
+    let unknown = reject(|c| {
+        c.remote_asn = 0;
+        c.dynamic_asn = 7;
+    });
+    assert!(unknown.message().contains("peer.dynamic_asn"), "{}", unknown.message());
+}

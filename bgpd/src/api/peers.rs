@@ -179,7 +179,9 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
     };
     v1::PeerConfig {
         address: neighbor.address.to_string(),
-        remote_asn: neighbor.remote_asn,
+        // 0 with a dynamic AS, so a read config can be sent back as is.
+        remote_asn: if neighbor.dynamic_asn.is_some() { 0 } else { neighbor.remote_asn },
+        dynamic_asn: convert::dynamic_asn(neighbor.dynamic_asn) as i32,
         port: u32::from(neighbor.port),
         local_address: neighbor.local_address.map(|a| a.to_string()).unwrap_or_default(),
         password_set: neighbor.password.is_some(),

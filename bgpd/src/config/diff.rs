@@ -199,6 +199,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
         }
     };
     note(o.remote_asn != n.remote_asn, NeighborField::RemoteAsn);
+    note(o.dynamic_asn != n.dynamic_asn, NeighborField::RemoteAsn);
     note(o.port != n.port, NeighborField::Port);
     note(o.local_address != n.local_address, NeighborField::LocalAddress);
     note(o.passive != n.passive, NeighborField::Passive);

@@ -120,6 +120,10 @@ pub enum Problem {
     OutOfRange { min: u64, max: u64 },
     #[error("AS_TRANS (RFC 6793) is a placeholder for 2-octet speakers, not a real AS")]
     AsTrans,
+    #[error("must be \"internal\" or \"external\"")]
+    DynamicAsn,
+    #[error("set remote_asn or dynamic_asn, not both")]
+    RemoteAsnAndDynamicAsn,
     #[error("must be 0 or at least 3")]
     HoldTime,
     #[error("must be an absolute path")]

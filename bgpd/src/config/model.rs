@@ -209,12 +209,24 @@ impl TtlPolicy {
     }
 }
 
+/// A peer AS given by its relation to ours (`dynamic_asn`), as MetalLB's `dynamicASN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DynamicAsn {
+    /// Our AS: `remote_asn` is set to it.
+    Internal,
+    /// Any AS but ours, learned from the peer's OPEN: `remote_asn` is 0.
+    External,
+}
+
 /// `[[neighbors]]`: one configured session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Neighbor {
     /// The peer's address; unique among neighbours.
     pub address: IpAddr,
+    /// The AS the peer must announce; 0 with [`DynamicAsn::External`].
     pub remote_asn: u32,
+    /// The AS was given as internal or external instead of by number.
+    pub dynamic_asn: Option<DynamicAsn>,
     /// The peer's TCP port, for connections we open.
     pub port: u16,
     /// Source address of connections we open; same family as `address`.
@@ -256,6 +268,7 @@ impl Neighbor {
         Self {
             address,
             remote_asn,
+            dynamic_asn: None,
             port: DEFAULT_PORT,
             local_address: None,
             passive: false,
@@ -276,6 +289,11 @@ impl Neighbor {
     /// Whether the peer is in our AS (`remote_asn == global.asn`).
     pub fn is_ibgp(&self, local_asn: u32) -> bool {
         self.remote_asn == local_asn
+    }
+
+    /// Whether the peer may announce any AS but ours ([`DynamicAsn::External`]).
+    pub fn any_external_as(&self) -> bool {
+        self.dynamic_asn == Some(DynamicAsn::External)
     }
 
     /// Where we connect to.

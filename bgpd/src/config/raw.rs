@@ -71,6 +71,7 @@ pub(super) struct RawApi {
 pub(super) struct RawNeighbor {
     pub address: Key<String>,
     pub remote_asn: Key<i64>,
+    pub dynamic_asn: Key<String>,
     pub port: Key<i64>,
     pub local_address: Key<String>,
     pub passive: Key<bool>,

@@ -605,3 +605,24 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn dynamic_asn_replaces_remote_asn() {
+    let peer = |key: &str| format!("{GLOBAL}[[neighbors]]\naddress = \"192.0.2.2\"\n{key}\n");
+    let external = valid(&peer("dynamic_asn = \"external\""));
+    let n = &external.neighbors[0];
+    assert_eq!((n.remote_asn, n.dynamic_asn), (0, Some(DynamicAsn::External)));
+    assert!(n.any_external_as() && !n.is_ibgp(65001));
+    let internal = valid(&peer("dynamic_asn = \"internal\""));
+    let n = &internal.neighbors[0];
+    assert_eq!((n.remote_asn, n.dynamic_asn), (65001, Some(DynamicAsn::Internal)));
+    assert!(!n.any_external_as() && n.is_ibgp(65001));
+
+    let (key, problem) = single_problem(&peer("dynamic_asn = \"ebgp\""));
+    assert_eq!((key.as_str(), problem), ("neighbors[0].dynamic_asn", Problem::DynamicAsn));
+    let (key, problem) = single_problem(&peer("remote_asn = 65002\ndynamic_asn = \"external\""));
+    assert_eq!(
+        (key.as_str(), problem),
+        ("neighbors[0].dynamic_asn", Problem::RemoteAsnAndDynamicAsn)
+    );
+}

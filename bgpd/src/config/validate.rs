@@ -18,8 +18,8 @@ use crate::gr::Settings;
 use super::error::{ConfigError, ConfigErrors, Locator, Problem};
 use super::model::{
     AS_TRANS, Api, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
-    DEFAULT_LOCAL_PREF, DEFAULT_PORT, Global, LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME,
-    MAX_PASSWORD_LEN, Neighbor, Password, StaticRoute, TtlPolicy,
+    DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global, LogLevel, MAX_AS_PATH_PREPEND,
+    MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Neighbor, Password, StaticRoute, TtlPolicy,
 };
 use super::raw::{
     Key, RawApi, RawConfig, RawGlobal, RawGracefulRestart, RawNeighbor, RawRoute, RawTtlSecurity,
@@ -44,11 +44,13 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
             hold_time: DEFAULT_HOLD_TIME,
             connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
             listen_port: None,
+            asn: None,
         },
         |g| NeighborDefaults {
             hold_time: g.hold_time,
             connect_retry_time: g.connect_retry_time,
             listen_port: Some(g.listen_port),
+            asn: Some(g.asn),
         },
     );
     let neighbors = validator.neighbors(&raw.neighbors, &defaults);
@@ -84,6 +86,8 @@ struct NeighborDefaults {
     connect_retry_time: u16,
     /// `None` when `[global]` itself is invalid: checks that need it are skipped.
     listen_port: Option<u16>,
+    /// `None` when `[global]` is invalid (`dynamic_asn = "internal"` needs it).
+    asn: Option<u32>,
 }
 
 /// The table a key belongs to: `global`, `neighbors[2]`, ...
@@ -388,9 +392,7 @@ impl Validator<'_> {
             let address = self.check(scope, "address", v, |s| parse_unicast_address(s))?;
             self.unique(seen, address, v.span(), scope, "address", v.get_ref()).then_some(address)
         });
-        let remote_asn = self
-            .required(scope, "remote_asn", &n.remote_asn)
-            .and_then(|v| self.check(scope, "remote_asn", v, asn));
+        let (remote_asn, dynamic_asn) = self.remote_asn(scope, n, defaults.asn);
         let port = self.integer(scope, "port", &n.port, (1, u16::MAX), DEFAULT_PORT);
         let local_address = self.optional(scope, "local_address", &n.local_address, None, |s| {
             let local = parse_unicast_address(s)?;
@@ -432,6 +434,7 @@ impl Validator<'_> {
         Some(Neighbor {
             address: address?,
             remote_asn: remote_asn?,
+            dynamic_asn,
             port: port?,
             local_address: local_address?,
             passive,
@@ -629,6 +632,35 @@ impl Validator<'_> {
 
     /// A list key that defaults to empty. Repeated values are errors too: they
     /// are a typo more often than not.
+    /// `remote_asn`, or instead `dynamic_asn = "internal" | "external"` (our AS, or any
+    /// other learned from the OPEN: `remote_asn` 0).
+    fn remote_asn(
+        &mut self,
+        scope: &Scope,
+        n: &RawNeighbor,
+        global_asn: Option<u32>,
+    ) -> (Option<u32>, Option<DynamicAsn>) {
+        let Some(raw) = &n.dynamic_asn else {
+            let remote_asn = self
+                .required(scope, "remote_asn", &n.remote_asn)
+                .and_then(|v| self.check(scope, "remote_asn", v, asn));
+            return (remote_asn, None);
+        };
+        if n.remote_asn.is_some() {
+            let problem = Problem::RemoteAsnAndDynamicAsn;
+            self.invalid(raw.span(), scope.key("dynamic_asn"), raw.get_ref().render(), problem);
+            return (None, None);
+        }
+        match self.check(scope, "dynamic_asn", raw, |s| dynamic_asn(s)) {
+            // Without a valid [global] its own error is reported; 0 stands in.
+            Some(DynamicAsn::Internal) => {
+                (Some(global_asn.unwrap_or(0)), Some(DynamicAsn::Internal))
+            }
+            Some(DynamicAsn::External) => (Some(0), Some(DynamicAsn::External)),
+            None => (None, None),
+        }
+    }
+
     fn optional_list<T: Eq + Hash + Copy>(
         &mut self,
         scope: &Scope,
@@ -644,6 +676,14 @@ impl Validator<'_> {
 }
 
 /// An AS number: 1..=4294967295 (RFC 6793), not AS_TRANS.
+fn dynamic_asn(value: &str) -> Result<DynamicAsn, Problem> {
+    match value {
+        "internal" => Ok(DynamicAsn::Internal),
+        "external" => Ok(DynamicAsn::External),
+        _ => Err(Problem::DynamicAsn),
+    }
+}
+
 fn asn(value: &i64) -> Result<u32, Problem> {
     match in_range(*value, 1, u32::MAX)? {
         AS_TRANS => Err(Problem::AsTrans),

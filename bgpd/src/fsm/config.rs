@@ -38,8 +38,12 @@ pub struct HostName {
 pub struct SessionConfig {
     /// Our ASN (4 octets; AS_TRANS goes in the OPEN when it does not fit in 2).
     pub local_asn: u32,
-    /// The ASN the peer must announce (RFC 4271 §6.2 Bad Peer AS otherwise).
+    /// The ASN the peer must announce (RFC 4271 §6.2 Bad Peer AS otherwise); 0 with
+    /// `any_external_as`.
     pub remote_asn: u32,
+    /// Accept any AS but ours and 0 (a peer configured as "external", whose AS the
+    /// OPEN tells); `remote_asn` is then ignored.
+    pub any_external_as: bool,
     /// Our BGP Identifier (RFC 6286).
     pub router_id: Ipv4Addr,
     /// Hold time we offer in seconds: 0 (no keepalives) or at least 3.
@@ -82,6 +86,7 @@ impl SessionConfig {
         Self {
             local_asn,
             remote_asn,
+            any_external_as: false,
             router_id,
             hold_time: DEFAULT_HOLD_TIME,
             keepalive_time: None,

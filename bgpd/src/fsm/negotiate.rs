@@ -273,7 +273,9 @@ fn check_peer_as(config: &SessionConfig, open: &OpenMessage) -> Result<u32, Open
             return Err(OpenError::InconsistentAs { my_as: open.my_as, asn });
         }
     }
-    if asn != config.remote_asn || asn == 0 {
+    let acceptable =
+        if config.any_external_as { asn != config.local_asn } else { asn == config.remote_asn };
+    if !acceptable || asn == 0 {
         return Err(OpenError::BadPeerAs { expected: config.remote_asn, received: asn });
     }
     Ok(asn)

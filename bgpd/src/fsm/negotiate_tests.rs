@@ -238,6 +238,21 @@ fn version_other_than_four_is_unsupported_version_with_data_four() {
 }
 
 #[test]
+fn any_external_as_accepts_every_as_but_ours_and_learns_it() {
+    let mut config = SessionConfig::new(65001, 0, LOCAL_ID);
+    config.any_external_as = true;
+    assert!(!config.is_internal());
+    for asn in [65002, 4_200_000_000] {
+        let mut remote = peer_open(vec![v4(), Capability::FourOctetAs(asn)]);
+        remote.my_as = u16::try_from(asn).unwrap_or(AS_TRANS);
+        assert_eq!(run(&config, &remote).expect("accepted").peer_asn, asn);
+    }
+    let mut ours = peer_open(vec![v4(), Capability::FourOctetAs(65001)]);
+    ours.my_as = 65001;
+    assert_eq!(rejected(&config, &ours).0, NotificationKind::BadPeerAs);
+}
+
+#[test]
 fn wrong_peer_as_is_bad_peer_as() {
     let mut remote = peer_open(vec![v4()]);
     remote.my_as = 65099;

@@ -74,6 +74,16 @@ pub enum ControllerError {
 
 /// Waits for the leader Lease, then runs the controller until the Lease is lost.
 pub async fn run(client: Client, options: Options) -> Result<(), ControllerError> {
+    run_until(client, options, std::future::pending()).await
+}
+
+/// [`run`] until `shutdown` completes; then the Lease is released (its holder cleared)
+/// and `Ok` is returned.
+pub async fn run_until(
+    client: Client,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ControllerError> {
     let duration = options.lease_duration.as_secs().max(2);
     let manager = LeaseManagerBuilder::new(client.clone(), &options.lease_name)
         .with_namespace(&options.namespace)
@@ -82,23 +92,46 @@ pub async fn run(client: Client, options: Options) -> Result<(), ControllerError
         .with_grace((duration / 5).max(1))
         .build()
         .await?;
-    let (mut leader, _task) = manager.watch().await;
-    while !*leader.borrow_and_update() {
-        if leader.changed().await.is_err() {
-            return Err(ControllerError::LostLease(options.lease_name));
-        }
-    }
-    tracing::info!(identity = %options.identity, "leading; starting the controller");
+    let (mut leader, task) = manager.watch().await;
     let lease_name = options.lease_name.clone();
-    tokio::select! {
-        result = run_leader(client, options) => result,
-        () = async {
-            loop {
-                if leader.changed().await.is_err() || !*leader.borrow_and_update() {
-                    return;
-                }
+    let mut shutdown = std::pin::pin!(shutdown);
+    let led = async {
+        while !*leader.borrow_and_update() {
+            if leader.changed().await.is_err() {
+                return Err(ControllerError::LostLease(lease_name.clone()));
             }
-        } => Err(ControllerError::LostLease(lease_name)),
+        }
+        tracing::info!(identity = %options.identity, "leading; starting the controller");
+        tokio::select! {
+            result = run_leader(client, options) => result,
+            () = async {
+                loop {
+                    if leader.changed().await.is_err() || !*leader.borrow_and_update() {
+                        return;
+                    }
+                }
+            } => Err(ControllerError::LostLease(lease_name.clone())),
+        }
+    };
+    let outcome = tokio::select! {
+        result = led => Some(result),
+        () = &mut shutdown => None,
+    };
+    if let Some(result) = outcome {
+        return result;
+    }
+    // Dropping the last receiver makes the manager's task release the Lease and end.
+    drop(leader);
+    match task.await {
+        Ok(Ok(_)) => {
+            tracing::info!(lease = %lease_name, "shut down; Lease released");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the Lease task ended abnormally");
+            Ok(())
+        }
     }
 }
 

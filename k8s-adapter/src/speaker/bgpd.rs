@@ -14,9 +14,10 @@
 //!   paths for one prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1::{GracefulRestartConfig, Path, PeerConfig};
+use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, Path, PeerConfig};
 use thiserror::Error;
 
 use super::announce::{Announcements, PathAttributes};
@@ -35,10 +36,8 @@ pub fn owner(node: &str) -> String {
 /// Why a `BGPPeer` is not configured in bgpd.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PeerSkip {
-    #[error("BGPPeer {0}: dynamicASN external needs a fixed peer AS in bgpd")]
-    DynamicExternal(String),
-    #[error("BGPPeer {0}: passwordSecret is not read yet; set password")]
-    PasswordSecret(String),
+    #[error("BGPPeer {peer}: its passwordSecret {secret} cannot be read (see the log)")]
+    PasswordUnreadable { peer: String, secret: String },
 }
 
 /// What bgpd should hold for this node.
@@ -46,8 +45,9 @@ pub enum PeerSkip {
 pub struct BgpdState {
     /// By peer address (text form, as the API names peers).
     pub peers: BTreeMap<String, PeerConfig>,
-    /// Sorted by prefix.
-    pub paths: Vec<Path>,
+    /// Sorted by prefix. Shared, so that handing a new state to the client task copies
+    /// pointers, not paths.
+    pub paths: Vec<Arc<Path>>,
     /// Prefixes whose per-peer attributes had to be merged.
     pub merged: Vec<IpNet>,
     pub skipped: Vec<PeerSkip>,
@@ -55,21 +55,30 @@ pub struct BgpdState {
 
 /// The `PeerConfig` for a `BGPPeer`.
 pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
-    let remote_asn = match peer.peer_as {
-        PeerAs::Fixed(asn) => asn,
-        PeerAs::Internal => peer.my_asn,
-        PeerAs::External => return Err(PeerSkip::DynamicExternal(peer.name.clone())),
+    // `dynamicASN: internal` is our own AS, given as a number; `external` leaves the AS
+    // to bgpd, which accepts any other AS the peer's OPEN announces.
+    let (remote_asn, dynamic_asn) = match peer.peer_as {
+        PeerAs::Fixed(asn) => (asn, DynamicAsn::Unspecified),
+        PeerAs::Internal => (peer.my_asn, DynamicAsn::Unspecified),
+        PeerAs::External => (0, DynamicAsn::External),
     };
     let password = match &peer.password {
         None => String::new(),
         Some(Password::Plain(p)) => p.clone(),
-        Some(Password::Secret { .. }) => return Err(PeerSkip::PasswordSecret(peer.name.clone())),
+        // Readable Secrets were replaced by their password ([`super::secrets::resolve`]).
+        Some(Password::Secret { name, .. }) => {
+            return Err(PeerSkip::PasswordUnreadable {
+                peer: peer.name.clone(),
+                secret: name.clone(),
+            });
+        }
     };
     let secs =
         |d: Option<std::time::Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
     Ok(PeerConfig {
         address: peer.address.to_string(),
         remote_asn,
+        dynamic_asn: dynamic_asn as i32,
         local_asn: peer.my_asn,
         port: u32::from(peer.port),
         local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
@@ -105,48 +114,81 @@ fn path(prefix: IpNet, attrs: &PathAttributes, peers: Vec<String>) -> Path {
     }
 }
 
-/// What bgpd should hold, from this node's announcements.
-pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
+/// The sessions bgpd should hold for some `BGPPeer` names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerSet {
+    /// By peer address (text form, as the API names peers).
+    pub configs: BTreeMap<String, PeerConfig>,
+    /// By `BGPPeer` name: the address its paths go to (configured peers only).
+    pub addresses: BTreeMap<String, String>,
+    pub skipped: Vec<PeerSkip>,
+}
+
+/// The [`PeerSet`] for the `BGPPeer`s named (in this order; names not in `config` are
+/// ignored).
+pub fn peer_set<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    config: &Config,
+    node: &str,
+) -> PeerSet {
     let marker = peer_marker(node);
-    let mut out = BgpdState::default();
+    let mut out = PeerSet::default();
     let by_name: BTreeMap<&str, &Peer> =
         config.peers.iter().map(|p| (p.name.as_str(), p)).collect();
-    // prefix -> (attributes, peer addresses, attributes differed)
-    let mut prefixes: BTreeMap<IpNet, (PathAttributes, BTreeSet<String>, bool)> = BTreeMap::new();
-    for (name, paths) in &announcements.peers {
-        let Some(peer) = by_name.get(name.as_str()) else { continue };
+    for name in names {
+        let Some(peer) = by_name.get(name) else { continue };
         match peer_config(peer, &marker) {
             Ok(pc) => {
-                out.peers.insert(pc.address.clone(), pc);
+                out.addresses.insert(name.to_owned(), pc.address.clone());
+                out.configs.insert(pc.address.clone(), pc);
             }
-            Err(skip) => {
-                out.skipped.push(skip);
-                continue;
-            }
-        }
-        let address = peer.address.to_string();
-        for (prefix, attrs) in paths {
-            match prefixes.get_mut(prefix) {
-                None => {
-                    prefixes
-                        .insert(*prefix, (attrs.clone(), BTreeSet::from([address.clone()]), false));
-                }
-                Some((merged, peers, differed)) => {
-                    if merged != attrs {
-                        *differed = true;
-                        merged.local_pref = merged.local_pref.max(attrs.local_pref);
-                        merged.communities.extend(attrs.communities.iter().copied());
-                    }
-                    peers.insert(address.clone());
-                }
-            }
+            Err(skip) => out.skipped.push(skip),
         }
     }
-    for (prefix, (attrs, peers, differed)) in prefixes {
-        if differed {
-            out.merged.push(prefix);
+    out
+}
+
+/// The one path of `prefix`, from its attributes towards each peer address (in `BGPPeer`
+/// name order), and whether those attributes differed (and were merged). `None` when no
+/// peer gets the prefix.
+pub fn prefix_path<'a>(
+    prefix: IpNet,
+    entries: impl IntoIterator<Item = (&'a str, &'a PathAttributes)>,
+) -> Option<(Path, bool)> {
+    let mut entries = entries.into_iter();
+    let (first_peer, first) = entries.next()?;
+    let mut merged = first.clone();
+    let mut peers = BTreeSet::from([first_peer]);
+    let mut differed = false;
+    for (peer, attrs) in entries {
+        if &merged != attrs {
+            differed = true;
+            merged.local_pref = merged.local_pref.max(attrs.local_pref);
+            merged.communities.extend(attrs.communities.iter().copied());
         }
-        out.paths.push(path(prefix, &attrs, peers.into_iter().collect()));
+        peers.insert(peer);
+    }
+    Some((path(prefix, &merged, peers.into_iter().map(str::to_owned).collect()), differed))
+}
+
+/// What bgpd should hold, from this node's announcements.
+pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
+    let set = peer_set(announcements.peers.keys().map(String::as_str), config, node);
+    let mut by_prefix: BTreeMap<IpNet, Vec<(&str, &PathAttributes)>> = BTreeMap::new();
+    for (name, paths) in &announcements.peers {
+        let Some(address) = set.addresses.get(name) else { continue };
+        for (prefix, attrs) in paths {
+            by_prefix.entry(*prefix).or_default().push((address.as_str(), attrs));
+        }
+    }
+    let mut out = BgpdState { peers: set.configs, skipped: set.skipped, ..BgpdState::default() };
+    for (prefix, entries) in by_prefix {
+        if let Some((path, differed)) = prefix_path(prefix, entries) {
+            if differed {
+                out.merged.push(prefix);
+            }
+            out.paths.push(Arc::new(path));
+        }
     }
     out
 }
@@ -240,17 +282,25 @@ mod tests {
     }
 
     #[test]
-    fn peers_bgpd_cannot_express_are_skipped_with_their_paths() {
+    fn peers_with_an_unread_password_secret_are_skipped_with_their_paths() {
         let mut secret = peer("s", "192.0.2.3", PeerAs::Fixed(64503));
         secret.password = Some(Password::Secret { namespace: None, name: "x".into() });
-        let cfg = config(vec![peer("e", "192.0.2.4", PeerAs::External), secret]);
-        let ann = announcements(&[
-            ("e", "198.51.100.1/32", attrs(None, &[])),
-            ("s", "198.51.100.1/32", attrs(None, &[])),
-        ]);
+        let cfg = config(vec![secret]);
+        let ann = announcements(&[("s", "198.51.100.1/32", attrs(None, &[]))]);
         let state = bgpd_state(&ann, &cfg, "n1");
         assert!(state.peers.is_empty() && state.paths.is_empty());
-        assert_eq!(state.skipped.len(), 2);
+        assert_eq!(
+            state.skipped,
+            [PeerSkip::PasswordUnreadable { peer: "s".into(), secret: "x".into() }]
+        );
+    }
+
+    #[test]
+    fn dynamic_external_leaves_the_as_to_bgpd() {
+        let pc = peer_config(&peer("e", "192.0.2.4", PeerAs::External), "m").unwrap();
+        assert_eq!((pc.remote_asn, pc.dynamic_asn), (0, DynamicAsn::External as i32));
+        let pc = peer_config(&peer("i", "192.0.2.5", PeerAs::Internal), "m").unwrap();
+        assert_eq!((pc.remote_asn, pc.dynamic_asn), (64500, DynamicAsn::Unspecified as i32));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! Per connection: open the owner's `Session` lease (its grace time keeps our paths in
 //! bgpd across a speaker restart), then a full sync (list bgpd's peers; add, update or
 //! delete ours, recognized by the description marker; `SetPaths` with the whole set),
-//! then incremental syncs on every change, sending `SessionKeepAlive`s meanwhile. A
+//! then incremental syncs on every change (paths as their difference, [`super::push`]),
+//! sending `SessionKeepAlive`s meanwhile. A
 //! transport error, or the session stream ending (bgpd restarted), drops the connection;
 //! the task reconnects with a growing backoff and does a full sync again, which also
 //! re-creates the peers a restarted bgpd has forgotten.
@@ -22,8 +23,8 @@ use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
     AddPeerRequest, DeletePeerRequest, ListOwnersRequest, ListPeersRequest, PeerConfig,
-    SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, SetPathsRequest,
-    UpdatePeerRequest, session_request,
+    SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, UpdatePeerRequest,
+    session_request,
 };
 use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
@@ -52,7 +53,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Desired {
     pub state: BgpdState,
-    pub services: Vec<ObjectReference>,
+    pub services: Vec<Arc<ObjectReference>>,
 }
 
 /// How to reach bgpd and who we are there.
@@ -139,7 +140,7 @@ struct Applied {
     peers: BTreeMap<String, Option<PeerConfig>>,
     /// Peers in bgpd that are not ours: never touched.
     foreign: BTreeSet<String>,
-    paths: Option<Vec<ironlb_proto::bgpd::v1::Path>>,
+    paths: Option<Vec<Arc<ironlb_proto::bgpd::v1::Path>>>,
 }
 
 /// One connection: session, full sync, then incremental syncs. `Ok` when the desired
@@ -354,23 +355,20 @@ async fn sync(
         }
         applied.peers.remove(&address);
     }
-    if applied.paths.as_ref() == Some(&desired.state.paths) {
+    if applied.paths.as_deref().is_some_and(|a| super::push::same_set(a, &desired.state.paths)) {
         return Ok(());
     }
-    let request = SetPathsRequest {
-        owner: options.owner.clone(),
-        paths: desired.state.paths.clone(),
-        grace_time_seconds: Some(u32::try_from(options.grace.as_secs()).unwrap_or(86_400)),
-    };
-    match client.set_paths(request).await {
-        Ok(response) => {
-            let r = response.into_inner();
-            tracing::debug!(
-                added = r.added.len(),
-                changed = r.changed.len(),
-                withdrawn = r.withdrawn.len(),
-                "SetPaths"
-            );
+    let grace = u32::try_from(options.grace.as_secs()).unwrap_or(86_400);
+    let pushed = super::push::push(
+        client,
+        &options.owner,
+        grace,
+        applied.paths.as_deref(),
+        &desired.state.paths,
+    )
+    .await;
+    match pushed {
+        Ok(()) => {
             applied.paths = Some(desired.state.paths.clone());
             *reported = None;
             Ok(())

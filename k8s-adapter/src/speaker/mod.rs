@@ -7,8 +7,12 @@
 pub mod announce;
 pub mod bgpd;
 pub mod client;
+pub mod incremental;
 pub mod layer2;
+pub mod push;
 pub mod runtime;
+pub mod secrets;
+pub mod slices;
 pub mod view;
 
 pub use announce::{

@@ -1,6 +1,7 @@
 //! The speaker's loop: watch Services, EndpointSlices, this Node and the config; on every
-//! batch of changes compute this node's announcements ([`super::desired_from_k8s`]) and
-//! hand the resulting bgpd state to the client task ([`super::client`]).
+//! batch of changes bring this node's announcements up to date ([`super::incremental`]:
+//! only the Services named in the batch are looked at, unless the config or the Node
+//! changed) and hand the resulting bgpd state to the client task ([`super::client`]).
 //!
 //! Coalescing: the loop takes every trigger queued ([`crate::watch::drain`]) and computes
 //! once per batch; the client task keeps only the newest state. Nothing waits on a timer.
@@ -12,28 +13,28 @@
 //! Events are per node and never conflict.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 
-use super::bgpd::{bgpd_state, owner, peer_marker};
+use super::bgpd::{owner, peer_marker};
 use super::client::{self, ClientOptions, Desired};
+use super::incremental::Incremental;
 use super::layer2::{self, Layer2Options};
-use super::view::slice_service;
-use super::{Announcements, desired_from_k8s};
-use crate::allocator::{ClassPolicy, ServiceKey, status_addresses};
+use super::secrets;
+use super::slices::SliceIndex;
+use super::view::{NodeView, ServiceView};
+use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::Config;
 use crate::events::Events;
-use crate::watch::{ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
+use crate::watch::{Batch, ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
 
 /// Event reasons.
 pub const ANNOUNCING: &str = "AnnouncingFromNode";
@@ -80,7 +81,7 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         Api::all(client.clone()),
         watcher::Config::default().labels(super::view::SERVICE_NAME_LABEL),
         tx.clone(),
-        |s| slice_service(s).map_or(Trigger::Resync, Trigger::Service),
+        |s| Trigger::Slice(service_key(s)),
     );
     let nodes: Store<Node> = spawn_watch(
         Api::all(client.clone()),
@@ -90,17 +91,25 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     );
     let mut sources =
         ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
+    // BGPPeer passwords (`passwordSecret`): a Secret change is a config change.
+    let secrets: Store<Secret> = spawn_watch(
+        Api::namespaced(client.clone(), &options.namespace),
+        watcher::Config::default(),
+        tx.clone(),
+        |_| Trigger::Config,
+    );
     drop(tx);
     tracing::info!(node = %options.node_name, "waiting for the first lists");
     let _ = services.wait_until_ready().await;
     let _ = slices.wait_until_ready().await;
     let _ = nodes.wait_until_ready().await;
     sources.ready().await;
+    let _ = secrets.wait_until_ready().await;
+    let load = |sources: &mut ConfigSources| load(sources, &secrets, &options.namespace);
 
     let events = Events::new(client.clone(), "ironlb.io/speaker", Some(options.node_name.clone()));
-    let mut speaker = Speaker { options: options.clone(), config: load(&mut sources) };
-    let first = speaker.compute(&services, &slices, &nodes);
-    let (desired_tx, desired_rx) = watch::channel(Arc::new(first.0));
+    let mut speaker = Speaker::new(options.clone(), load(&mut sources), &services, &slices, &nodes);
+    let (desired_tx, desired_rx) = watch::channel(Arc::new(speaker.desired()));
     let client_options = ClientOptions {
         endpoint: options.bgpd.clone(),
         owner: owner(&options.node_name),
@@ -127,7 +136,8 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(SpeakerError::Signal)?;
     // Events go from their own task, so that publishing them never delays the next push.
-    let (visible_tx, visible_rx) = watch::channel(first.1);
+    let (visible_tx, visible_rx) = mpsc::unbounded_channel();
+    let _ = visible_tx.send(speaker.tracker.take_announced());
     tokio::spawn(visibility(visible_rx, services.clone(), events, options.node_name.clone()));
 
     loop {
@@ -140,33 +150,45 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
             }
         };
         let Some(batch) = batch else { break };
+        let started = std::time::Instant::now();
         if batch.config || batch.resync {
             speaker.config = load(&mut sources);
         }
+        // The layer2 election reads the same stores; it recomputes its candidates itself.
         layer2.recompute(Arc::new(speaker.config.clone()));
-        let (desired, announced) = speaker.compute(&services, &slices, &nodes);
-        desired_tx.send_if_modified(|current| {
-            if **current == desired {
-                false
-            } else {
-                *current = Arc::new(desired);
-                true
+        let changed = if batch.config || batch.resync || batch.nodes {
+            if batch.resync {
+                speaker.index.rebuild(&slices);
             }
-        });
-        visible_tx.send_if_modified(|current| {
-            if *current == announced {
-                false
-            } else {
-                *current = announced;
-                true
-            }
-        });
+            speaker.reset(&services, &slices, &nodes);
+            true
+        } else {
+            speaker.apply(&batch, &services, &slices)
+        };
+        if !changed {
+            continue;
+        }
+        let announced = speaker.tracker.take_announced();
+        speaker.refresh_refs(&announced, &services);
+        let desired = speaker.desired();
+        tracing::debug!(
+            services = batch.services.len(),
+            slices = batch.slices.len(),
+            elapsed = ?started.elapsed(),
+            "computed"
+        );
+        // No comparison with the previous state here (that would walk every path): the
+        // client skips what bgpd already holds.
+        desired_tx.send_replace(Arc::new(desired));
+        if !announced.is_empty() {
+            let _ = visible_tx.send(announced);
+        }
     }
     Err(SpeakerError::WatchesEnded)
 }
 
-fn load(sources: &mut ConfigSources) -> Config {
-    let collected = sources.collect();
+fn load(sources: &mut ConfigSources, secrets: &Store<Secret>, namespace: &str) -> Config {
+    let mut collected = sources.collect();
     // The controller publishes config errors as Events; speakers only log them.
     for e in &collected.built.errors {
         tracing::warn!(error = %e, "invalid config object left out");
@@ -174,149 +196,152 @@ fn load(sources: &mut ConfigSources) -> Config {
     if let Some(e) = &collected.legacy_error {
         tracing::warn!(error = %e, "legacy ConfigMap unreadable");
     }
+    let unreadable = secrets::resolve(&mut collected.built.config, namespace, |name| {
+        secrets.get(&ObjectRef::new(name).within(namespace))
+    });
+    for e in &unreadable {
+        tracing::warn!(error = %e, "BGPPeer password unreadable; the peer is left out");
+    }
     collected.built.config
 }
 
+/// The loop's state: the config, the slice index and the incremental announcements, with
+/// references to the announced Services (for Events when bgpd refuses their paths).
 struct Speaker {
     options: SpeakerOptions,
     config: Config,
+    index: SliceIndex,
+    tracker: Incremental,
+    refs: BTreeMap<ServiceKey, Arc<ObjectReference>>,
 }
 
 impl Speaker {
-    /// The bgpd state, and per announced Service the peers it goes to.
-    fn compute(
-        &self,
+    fn new(
+        options: SpeakerOptions,
+        config: Config,
         services: &Store<Service>,
         slices: &Store<EndpointSlice>,
         nodes: &Store<Node>,
-    ) -> (Desired, BTreeMap<ServiceKey, BTreeSet<String>>) {
-        let services = services.state();
-        let slices = slices.state();
-        let nodes = nodes.state();
-        let announcements = desired_from_k8s(
-            services.iter().map(AsRef::as_ref),
-            slices.iter().map(AsRef::as_ref),
-            nodes.iter().map(AsRef::as_ref),
-            &self.config,
-            &self.options.node_name,
-            &self.options.class,
-        );
-        let state = bgpd_state(&announcements, &self.config, &self.options.node_name);
-        let announced = announced_services(
-            services.iter().map(AsRef::as_ref).filter(|s| self.options.class.manages(s)),
-            &announcements,
-        );
-        let refs = services
+    ) -> Self {
+        let mut index = SliceIndex::default();
+        index.rebuild(slices);
+        let tracker =
+            Incremental::new(NodeView::default(), Config::default(), &options.node_name, []);
+        let mut me = Self { options, config, index, tracker, refs: BTreeMap::new() };
+        me.reset(services, slices, nodes);
+        me
+    }
+
+    /// Recomputes everything (new config, Node or relist).
+    fn reset(
+        &mut self,
+        services: &Store<Service>,
+        slices: &Store<EndpointSlice>,
+        nodes: &Store<Node>,
+    ) {
+        let node = nodes
+            .state()
+            .into_iter()
+            .find(|n| n.metadata.name.as_deref() == Some(self.options.node_name.as_str()))
+            .map(|n| NodeView::from_node(&n))
+            .unwrap_or_else(|| NodeView {
+                name: self.options.node_name.clone(),
+                ..NodeView::default()
+            });
+        let views: Vec<ServiceView> = services
+            .state()
             .iter()
-            .filter(|s| announced.contains_key(&service_key(s.as_ref())))
-            .map(|s| s.object_ref(&()))
+            .filter_map(|s| {
+                let mine = self.index.slices_of(&service_key(s.as_ref()), slices);
+                ServiceView::from_k8s(s, mine.iter().map(AsRef::as_ref), &self.options.class)
+            })
             .collect();
-        (Desired { state, services: refs }, announced)
+        self.tracker.reset(node, self.config.clone(), views);
+    }
+
+    /// Takes in the Services and slices of one batch; whether anything changed.
+    fn apply(
+        &mut self,
+        batch: &Batch,
+        services: &Store<Service>,
+        slices: &Store<EndpointSlice>,
+    ) -> bool {
+        let mut dirty: BTreeSet<ServiceKey> = batch.services.clone();
+        for slice in &batch.slices {
+            let (before, now) = self.index.update(slice, slices);
+            dirty.extend(before);
+            dirty.extend(now);
+        }
+        let mut changed = false;
+        for key in &dirty {
+            let view = services.get(&object_ref(key)).and_then(|s| {
+                let mine = self.index.slices_of(key, slices);
+                ServiceView::from_k8s(&s, mine.iter().map(AsRef::as_ref), &self.options.class)
+            });
+            changed |= self.tracker.update(key, view);
+        }
+        changed
+    }
+
+    fn refresh_refs(
+        &mut self,
+        announced: &BTreeMap<ServiceKey, BTreeSet<String>>,
+        services: &Store<Service>,
+    ) {
+        for (key, peers) in announced {
+            match services.get(&object_ref(key)).filter(|_| !peers.is_empty()) {
+                Some(svc) => {
+                    self.refs.insert(key.clone(), Arc::new(svc.object_ref(&())));
+                }
+                None => {
+                    self.refs.remove(key);
+                }
+            }
+        }
+    }
+
+    fn desired(&self) -> Desired {
+        Desired { state: self.tracker.state(), services: self.refs.values().cloned().collect() }
     }
 }
 
+fn object_ref(key: &ServiceKey) -> ObjectRef<Service> {
+    ObjectRef::new(&key.name).within(&key.namespace)
+}
+
 /// Publishes Events for the Services this node starts or stops announcing (per BGPPeer
-/// set), from the newest announced map; intermediate maps are skipped.
+/// set). Takes changes as they come, several batches at once when they queue up.
 async fn visibility(
-    mut announced: watch::Receiver<BTreeMap<ServiceKey, BTreeSet<String>>>,
+    mut changes: mpsc::UnboundedReceiver<BTreeMap<ServiceKey, BTreeSet<String>>>,
     services: Store<Service>,
     events: Events,
     node: String,
 ) {
     let mut published: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
-    loop {
-        let now = announced.borrow_and_update().clone();
-        let lookup = |key: &ServiceKey| {
-            services
-                .get(&kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace))
-        };
-        for (key, peers) in &now {
-            if published.get(key) == Some(peers) {
+    while let Some(mut now) = changes.recv().await {
+        while let Ok(more) = changes.try_recv() {
+            now.extend(more);
+        }
+        for (key, peers) in now {
+            if published.get(&key).unwrap_or(&BTreeSet::new()) == &peers {
                 continue;
             }
-            if let Some(svc) = lookup(key) {
-                let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
-                let note = format!("announced from node {node} over BGP to {}", peers.join(", "));
-                events.normal(&svc.object_ref(&()), ANNOUNCING, "Announce", note).await;
+            if let Some(svc) = services.get(&object_ref(&key)) {
+                let (reason, action, note) = if peers.is_empty() {
+                    (WITHDRAWN, "Withdraw", format!("no longer announced from node {node}"))
+                } else {
+                    let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
+                    let note =
+                        format!("announced from node {node} over BGP to {}", peers.join(", "));
+                    (ANNOUNCING, "Announce", note)
+                };
+                events.normal(&svc.object_ref(&()), reason, action, note).await;
             }
-        }
-        for key in published.keys().filter(|k| !now.contains_key(*k)) {
-            if let Some(svc) = lookup(key) {
-                let note = format!("no longer announced from node {node}");
-                events.normal(&svc.object_ref(&()), WITHDRAWN, "Withdraw", note).await;
-            }
-        }
-        published = now;
-        if announced.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// The Services whose addresses this node announces, with the BGPPeer names they go to.
-/// An address counts as announced when a prefix sent to a peer covers it (exact host
-/// routes by lookup, aggregates by scan; aggregates are few).
-pub fn announced_services<'a>(
-    services: impl IntoIterator<Item = &'a Service>,
-    announcements: &Announcements,
-) -> BTreeMap<ServiceKey, BTreeSet<String>> {
-    let mut hosts: BTreeMap<IpAddr, BTreeSet<&str>> = BTreeMap::new();
-    let mut aggregates: Vec<(IpNet, &str)> = Vec::new();
-    for (peer, paths) in &announcements.peers {
-        for prefix in paths.keys() {
-            if prefix.prefix_len() == prefix.max_prefix_len() {
-                hosts.entry(prefix.addr()).or_default().insert(peer);
+            if peers.is_empty() {
+                published.remove(&key);
             } else {
-                aggregates.push((*prefix, peer));
+                published.insert(key, peers);
             }
         }
-    }
-    let mut out = BTreeMap::new();
-    for svc in services {
-        let mut peers: BTreeSet<String> = BTreeSet::new();
-        for ip in status_addresses(svc) {
-            peers.extend(hosts.get(&ip).into_iter().flatten().map(|p| (*p).to_owned()));
-            peers.extend(
-                aggregates.iter().filter(|(n, _)| n.contains(&ip)).map(|(_, p)| (*p).to_owned()),
-            );
-        }
-        if !peers.is_empty() {
-            out.insert(service_key(svc), peers);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::speaker::PathAttributes;
-
-    fn svc(name: &str, ip: &str) -> Service {
-        serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": "LoadBalancer"},
-            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn services_are_matched_by_host_route_or_aggregate() {
-        let mut announcements = Announcements::default();
-        let mut a = BTreeMap::new();
-        a.insert("198.51.100.1/32".parse().unwrap(), PathAttributes::default());
-        announcements.peers.insert("a".into(), a);
-        let mut b = BTreeMap::new();
-        b.insert("203.0.113.0/24".parse().unwrap(), PathAttributes::default());
-        announcements.peers.insert("b".into(), b);
-        let services =
-            [svc("host", "198.51.100.1"), svc("agg", "203.0.113.7"), svc("none", "198.51.100.2")];
-        let got = announced_services(services.iter(), &announcements);
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[&ServiceKey::new("default", "host")], BTreeSet::from(["a".to_owned()]));
-        assert_eq!(got[&ServiceKey::new("default", "agg")], BTreeSet::from(["b".to_owned()]));
     }
 }

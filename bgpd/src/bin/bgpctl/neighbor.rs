@@ -148,6 +148,7 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
     Ok(PeerConfig {
         address: args.address,
         remote_asn: args.remote_as,
+        dynamic_asn: 0,
         local_asn: args.local_as.unwrap_or(0),
         port: args.port.unwrap_or(0),
         local_address: args.local_address.unwrap_or_default(),
