@@ -333,6 +333,9 @@ impl Task {
             Input::Recompute(config) => {
                 self.config = config;
                 self.recompute();
+                // A Service may have changed under us (another node's annotation write):
+                // let `visible` check that what we answer for still names us.
+                self.answering.send_modify(|_| {});
             }
             Input::Nodes => self.recompute(),
             Input::Leases => self.members(),

@@ -5,9 +5,12 @@
 //!
 //! Why an annotation here when the BGP side uses Events only: for BGP every node announces,
 //! so N writers would fight over one field; in layer2 one node wins each address, so the
-//! annotation has one writer at a time. The removal is conditional on the Service's
-//! `resourceVersion` as this node last saw it naming this node, so it never erases the
-//! successor's fresher write (a conflict means someone else wrote: leave it).
+//! annotation has one writer at a time. Every write is conditional on the Service's
+//! `resourceVersion` as this node last saw it, so it never erases a fresher write of
+//! another node (a conflict means someone else wrote: leave it). While two nodes briefly
+//! both think they win (before they heard each other), the loser's write may land last;
+//! so the winner checks again on every Service change (the runtime wakes this task) and
+//! writes its name back until the Service shows it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -41,11 +44,15 @@ pub async fn run(
     loop {
         let now = answering.borrow_and_update().clone();
         for (key, addresses) in &now {
+            let Some(svc) = lookup(&services, key) else { continue };
+            let annotations = svc.metadata.annotations.as_ref();
+            if annotations.and_then(|a| a.get(NODE_ANNOTATION)) != Some(&node) {
+                let version = svc.metadata.resource_version.clone();
+                annotate(&client, key, Some(&node), version).await;
+            }
             if published.get(key) == Some(addresses) {
                 continue;
             }
-            let Some(svc) = lookup(&services, key) else { continue };
-            annotate(&client, key, Some(&node), None).await;
             let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
             let note =
                 format!("answering ARP/NDP for {} from node {node} (layer2)", list.join(", "));
@@ -71,8 +78,9 @@ fn lookup(services: &Store<Service>, key: &ServiceKey) -> Option<std::sync::Arc<
     services.get(&ObjectRef::new(&key.name).within(&key.namespace))
 }
 
-/// Sets (`Some`) or removes (`None`, only at `resource_version`) the annotation. Failures
-/// are logged: the annotation is for humans, the election does not read it.
+/// Sets (`Some`) or removes (`None`) the annotation, only if the Service is still at
+/// `resource_version`. Failures are logged: the annotation is for humans, the election
+/// does not read it.
 async fn annotate(
     client: &Client,
     key: &ServiceKey,
