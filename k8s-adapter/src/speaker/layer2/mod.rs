@@ -514,7 +514,9 @@ impl Task {
         for action in actions {
             match action {
                 Action::Announce(address) => {
-                    tracing::info!(%address, "layer2: announcing");
+                    // The takeover decision, in wall-clock microseconds: bench-layer2 sets
+                    // it against the gratuitous ARP's capture time on the client.
+                    tracing::info!(%address, decided_unix_us = unix_micros(), "layer2: announcing");
                     moved = true;
                 }
                 Action::Withdraw(address) => {
@@ -603,6 +605,11 @@ async fn open_sockets(
     })
     .await
     .unwrap_or_default()
+}
+
+/// Now, in microseconds since the Unix epoch (0 if the clock is before it).
+fn unix_micros() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros())
 }
 
 async fn sleep_until(at: Option<Instant>) {
