@@ -29,7 +29,7 @@ pub mod sessions;
 pub mod visible;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddrV4};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use self::heartbeat::Heartbeats;
+use self::heartbeat::{Groups, Heartbeats};
 use self::push::Layer2Desired;
 use self::visible::Answering;
 use super::view::slice_service;
@@ -63,26 +63,15 @@ const STOP_STEP: Duration = Duration::from_secs(3);
 const FALLBACK_UP_HOLD: Duration = Duration::from_secs(5);
 
 /// The layer2 knobs (speaker flags).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Layer2Options {
     /// Interfaces to answer and send heartbeats on; empty: the one holding this node's
     /// InternalIP ([`interfaces::holding`]).
     pub interfaces: Vec<String>,
-    /// Heartbeat multicast group and port (every speaker of a cluster uses the same).
-    pub group: SocketAddrV4,
+    /// Heartbeat multicast groups and port (every speaker of a cluster uses the same).
+    pub groups: Groups,
     pub failover: FailoverTiming,
     pub lease: LeaseTiming,
-}
-
-impl Default for Layer2Options {
-    fn default() -> Self {
-        Self {
-            interfaces: Vec::new(),
-            group: heartbeat::DEFAULT_GROUP,
-            failover: FailoverTiming::default(),
-            lease: LeaseTiming::default(),
-        }
-    }
 }
 
 /// What the task is told.
@@ -97,7 +86,7 @@ enum Input {
     /// The local bgpd's BGP session states.
     Sessions(sessions::Sessions),
     /// Heartbeat sockets for interfaces that were missing at start.
-    Sockets(Vec<(String, std::net::UdpSocket)>),
+    Sockets(Vec<heartbeat::Opened>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -229,13 +218,12 @@ async fn run(
     }
     // Heartbeats go out before the Lease is first written, so peers hear us as soon as
     // they count us.
-    let group = setup.options.group;
-    let names = interfaces.clone();
-    let (opened, failed) = open_sockets(names, group).await;
+    let groups = setup.options.groups;
+    let (opened, failed) = open_sockets(heartbeat::pairs(&interfaces, groups)).await;
     for e in failed {
         tracing::warn!(error = %e, "no heartbeat socket yet; retrying every heartbeat interval");
     }
-    let heartbeats = match Heartbeats::new(opened, group) {
+    let heartbeats = match Heartbeats::new(opened) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "heartbeat sockets unusable; layer2 is off");
@@ -358,14 +346,14 @@ impl Task {
     /// (absent at start, or closed after an error); one attempt at a time, at most once
     /// per heartbeat interval.
     fn reopen(&mut self) {
-        let missing = self.heartbeats.missing(&self.interfaces);
+        let missing = self.heartbeats.missing(&self.interfaces, self.setup.options.groups);
         if self.reopening || missing.is_empty() {
             return;
         }
         self.reopening = true;
-        let (group, inputs) = (self.setup.options.group, self.inputs.clone());
+        let inputs = self.inputs.clone();
         tokio::spawn(async move {
-            let (opened, failed) = open_sockets(missing, group).await;
+            let (opened, failed) = open_sockets(missing).await;
             for e in failed {
                 tracing::debug!(error = %e, "no heartbeat socket yet");
             }
@@ -586,25 +574,12 @@ impl Task {
     }
 }
 
-/// Heartbeat sockets for `interfaces`, opened on a blocking thread, and why the others
-/// could not be.
+/// Heartbeat sockets for (interface, group) pairs, opened on a blocking thread, and why
+/// the others could not be.
 async fn open_sockets(
-    interfaces: Vec<String>,
-    group: SocketAddrV4,
-) -> (Vec<(String, std::net::UdpSocket)>, Vec<heartbeat::HeartbeatError>) {
-    tokio::task::spawn_blocking(move || {
-        let mut opened = Vec::new();
-        let mut failed = Vec::new();
-        for interface in interfaces {
-            match heartbeat::open(&interface, group) {
-                Ok(socket) => opened.push((interface, socket)),
-                Err(e) => failed.push(e),
-            }
-        }
-        (opened, failed)
-    })
-    .await
-    .unwrap_or_default()
+    pairs: Vec<(String, std::net::SocketAddr)>,
+) -> (Vec<heartbeat::Opened>, Vec<heartbeat::HeartbeatError>) {
+    tokio::task::spawn_blocking(move || heartbeat::open_all(pairs)).await.unwrap_or_default()
 }
 
 /// Now, in microseconds since the Unix epoch (0 if the clock is before it).
