@@ -18,6 +18,29 @@ const FALLBACK_ANNOTATION: &str = "ironlb.io/layer2-fallback";
 /// Joining a fallback pool happens at once; leaving waits for a session to stay up 5 s.
 const FALLBACK_LEAVE: Duration = Duration::from_secs(30);
 
+/// Heartbeats over IPv6 alone: the two speakers are given different IPv4 heartbeat groups,
+/// so only the IPv6 link-local group (`[ff02::114]:7947`, the default) joins them. They
+/// still agree on one winner (a speaker that hears nobody would announce beside it), and a
+/// crash still moves the address by heartbeat silence.
+#[test]
+fn heartbeats_over_ipv6_alone_elect_one_node_and_detect_a_crash() {
+    requires();
+    let n1: &[&str] = &["--layer2-heartbeat-group", "224.0.0.241:7947"];
+    let n2: &[&str] = &["--layer2-heartbeat-group", "224.0.0.242:7947"];
+    let Cluster { bridge: _bridge, client, mut nodes, api, kubeconfig: _, _dir } =
+        cluster_with(config_objects(), false, [n1, n2]);
+    api.insert(service("web"));
+    api.insert(slice("web", "n1"));
+    let address = wait_address(&api, "web");
+    let winner_name = wait_winner(&api, &client, &nodes, "web", &address);
+    let winner = nodes.iter().position(|n| n.name == winner_name).unwrap();
+    let other_mac = nodes[1 - winner].mac.clone();
+    let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
+    nodes[winner].crash();
+    wait_neighbour(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
+    wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
+}
+
 #[test]
 fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion() {
     requires();
