@@ -165,6 +165,8 @@ struct Task {
     lease_poll: Option<Timestamp>,
     members_due: Option<Timestamp>,
     answering: watch::Sender<Answering>,
+    /// The [`visible`] task, awaited on a clean stop so its withdrawal is published.
+    visible: Option<tokio::task::JoinHandle<()>>,
     inputs: mpsc::UnboundedSender<Input>,
     datagram: Vec<u8>,
 }
@@ -237,7 +239,7 @@ async fn run(
         report.send(Input::Sessions(s)).is_ok()
     }));
     let (answering, answering_rx) = watch::channel(Answering::new());
-    tokio::spawn(visible::run(
+    let visible = tokio::spawn(visible::run(
         answering_rx,
         setup.client.clone(),
         setup.services.clone(),
@@ -265,6 +267,7 @@ async fn run(
         lease_poll: Some(Timestamp::now()),
         members_due: None,
         answering,
+        visible: Some(visible),
         inputs,
         datagram: Vec::new(),
     };
@@ -570,6 +573,17 @@ impl Task {
         match tokio::time::timeout(STOP_STEP, withdraw).await {
             Ok(Some(_)) => tracing::info!("layer2 announcements withdrawn"),
             _ => tracing::warn!("withdrawing the layer2 announcements failed"),
+        }
+        // Nothing answered any more: [`visible`] removes our annotation (where it still
+        // names us, so a successor's is kept) and says so in Events, then ends with the
+        // channel. Without this a Service nobody took over would keep naming this node.
+        let (closed, _) = watch::channel(Answering::new());
+        std::mem::replace(&mut self.answering, closed).send_replace(Answering::new());
+        if let Some(visible) = self.visible.take() {
+            match tokio::time::timeout(STOP_STEP, visible).await {
+                Ok(_) => tracing::info!("layer2 annotations and Events updated"),
+                Err(_) => tracing::warn!("updating the layer2 annotations timed out"),
+            }
         }
     }
 }
