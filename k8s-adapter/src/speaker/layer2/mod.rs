@@ -324,6 +324,11 @@ impl Task {
             Input::Recompute(config) => {
                 self.config = config;
                 self.recompute();
+                // Services changed: the annotations we own may need writing again.
+                let answering = !self.answering.borrow().is_empty();
+                if answering {
+                    visible::nudge(&self.answering);
+                }
             }
             Input::Nodes => self.recompute(),
             Input::Leases => self.members(),

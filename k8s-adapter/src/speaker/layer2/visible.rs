@@ -29,7 +29,8 @@ pub const NODE_ANNOTATION: &str = "ironlb.io/layer2-node";
 pub type Answering = BTreeMap<ServiceKey, BTreeSet<IpAddr>>;
 
 /// Publishes changes of `answering` until its sender is dropped; intermediate states are
-/// skipped.
+/// skipped. The sender also wakes it, unchanged, when Services changed ([`nudge`]), so an
+/// annotation someone else removed is written again.
 pub async fn run(
     mut answering: watch::Receiver<Answering>,
     client: Client,
@@ -41,11 +42,19 @@ pub async fn run(
     loop {
         let now = answering.borrow_and_update().clone();
         for (key, addresses) in &now {
-            if published.get(key) == Some(addresses) {
+            let Some(svc) = lookup(&services, key) else { continue };
+            let named = svc.metadata.annotations.as_ref().and_then(|a| a.get(NODE_ANNOTATION));
+            let unchanged = published.get(key) == Some(addresses);
+            if unchanged && named == Some(&node) {
                 continue;
             }
-            let Some(svc) = lookup(&services, key) else { continue };
+            // Written when we start answering, and again when the Service no longer names
+            // us while we still answer: during a brief two-node overlap the yielding node's
+            // write can land after ours, and its conditional removal then erases it.
             annotate(&client, key, Some(&node), None).await;
+            if unchanged {
+                continue;
+            }
             let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
             let note =
                 format!("answering ARP/NDP for {} from node {node} (layer2)", list.join(", "));
@@ -65,6 +74,11 @@ pub async fn run(
             return;
         }
     }
+}
+
+/// Wakes [`run`] to recheck the annotations against the Service cache.
+pub fn nudge(answering: &watch::Sender<Answering>) {
+    answering.send_modify(|_| {});
 }
 
 fn lookup(services: &Store<Service>, key: &ServiceKey) -> Option<std::sync::Arc<Service>> {
