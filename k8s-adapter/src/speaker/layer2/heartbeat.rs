@@ -16,7 +16,10 @@
 //! heartbeat twice is routine for the failover (it only moves deadlines). The price is two
 //! datagrams per heartbeat on a dual-stack segment (10 a second per node by default, about
 //! 1.5 kB/s). A family that cannot be set up on an interface (IPv6 disabled, say) is
-//! logged and retried at the heartbeat interval; the other works meanwhile.
+//! logged and retried at the heartbeat interval; the other works meanwhile. Right after an
+//! interface comes up its IPv6 link-local address is tentative (duplicate address
+//! detection, RFC 4862 §5.4, about a second) and IPv6 sends fail with `EADDRNOTAVAIL`
+//! (logged at debug); on an IPv6-only segment heartbeats start once it is usable.
 //!
 //! The groups and port are the speaker's `--layer2-heartbeat-group` (default
 //! [`DEFAULT_GROUP`]) and `--layer2-heartbeat-group6` (default [`DEFAULT_GROUP6`]:

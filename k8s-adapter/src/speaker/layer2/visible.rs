@@ -39,22 +39,27 @@ pub async fn run(
     node: String,
 ) {
     let mut published = Answering::new();
+    // Services whose annotation was written again since we started answering them: once
+    // each, so two nodes briefly answering together do not rewrite it back and forth.
+    let mut reasserted = BTreeSet::new();
     loop {
         let now = answering.borrow_and_update().clone();
         for (key, addresses) in &now {
             let Some(svc) = lookup(&services, key) else { continue };
             let named = svc.metadata.annotations.as_ref().and_then(|a| a.get(NODE_ANNOTATION));
             let unchanged = published.get(key) == Some(addresses);
-            if unchanged && named == Some(&node) {
+            if unchanged && (named == Some(&node) || reasserted.contains(key)) {
                 continue;
             }
-            // Written when we start answering, and again when the Service no longer names
-            // us while we still answer: during a brief two-node overlap the yielding node's
-            // write can land after ours, and its conditional removal then erases it.
+            // Written when we start answering, and once more when the Service no longer
+            // names us while we still answer: during a brief two-node overlap the yielding
+            // node's write can land after ours (and its conditional removal erase it).
             annotate(&client, key, Some(&node), None).await;
             if unchanged {
+                reasserted.insert(key.clone());
                 continue;
             }
+            reasserted.remove(key);
             let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
             let note =
                 format!("answering ARP/NDP for {} from node {node} (layer2)", list.join(", "));
@@ -69,6 +74,7 @@ pub async fn run(
             let note = format!("no longer answering from node {node} (layer2)");
             events.normal(&svc.object_ref(&()), WITHDRAWN, "Withdraw", note).await;
         }
+        reasserted.retain(|k| now.contains_key(k));
         published = now;
         if answering.changed().await.is_err() {
             return;
