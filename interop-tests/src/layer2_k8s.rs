@@ -72,6 +72,8 @@ pub struct Node {
     pub bgp_listen: bool,
     /// The running bgpd's API socket.
     pub socket: PathBuf,
+    /// More speaker flags, after the usual ones.
+    pub speaker_args: Vec<String>,
 }
 
 impl Node {
@@ -107,6 +109,7 @@ impl Node {
         if self.name != "n1" {
             args.extend(["--layer2-interfaces".into(), "eth0".into()]);
         }
+        args.extend(self.speaker_args.iter().cloned());
         let speaker = self.namespace.spawn("speaker", Path::new("/usr/bin/env"), &args, &log);
         self.speaker = Some(speaker.check("speaker starts"));
     }
@@ -362,12 +365,19 @@ pub struct Cluster {
 /// The bridge, the nodes and client, the API server with `objects`, the controller, and
 /// each node's bgpd and speaker; returns once both speakers hold a Lease.
 pub fn cluster(objects: Vec<Value>, bgp_listen: bool) -> Cluster {
+    cluster_with(objects, bgp_listen, [&[], &[]])
+}
+
+/// [`cluster`], each node's speaker given `speaker_args` (n1's first) beside the usual
+/// flags.
+pub fn cluster_with(objects: Vec<Value>, bgp_listen: bool, speaker_args: [&[&str]; 2]) -> Cluster {
     let mut bridge = Bridge::new().check("bridge");
     let client = Namespace::new("l2cl").check("client namespace");
     let mut nodes: Vec<Node> = NODES
         .iter()
         .zip(NODE_ADDRESSES)
-        .map(|(name, address)| {
+        .zip(speaker_args)
+        .map(|((name, address), speaker_args)| {
             let namespace = Namespace::new(name).check("node namespace");
             bridge.attach(&namespace, "eth0", &[address]).check("attach node");
             let mac = mac(&namespace);
@@ -380,6 +390,7 @@ pub fn cluster(objects: Vec<Value>, bgp_listen: bool) -> Cluster {
                 mac,
                 bgp_listen,
                 socket: PathBuf::new(),
+                speaker_args: speaker_args.iter().map(|a| (*a).to_owned()).collect(),
             }
         })
         .collect();

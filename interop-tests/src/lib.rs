@@ -14,6 +14,7 @@ pub mod frr;
 pub mod k8s;
 pub mod layer2_k8s;
 pub mod netns;
+pub mod takeover;
 pub mod tcpdump;
 pub mod topology;
 mod wait;

@@ -2,8 +2,8 @@
 //! server), on the world of `interop_tests::layer2_k8s` (its module doc has the picture):
 //! the two nodes elect who answers ARP for a Service's address; killing the winner's
 //! speaker and `bgpd` moves the address to the other node by heartbeat silence, a clean
-//! SIGTERM stop moves it by the Lease deletion, and deleting the Service leaves the address
-//! unanswered. A second scenario puts the pool in BGP fallback (FRR as the router, started
+//! SIGTERM stop moves it by the Lease deletion, a clean stop with nobody to take over removes
+//! the node's annotation, and deleting the Service leaves the address unanswered. A second scenario puts the pool in BGP fallback (FRR as the router, started
 //! halfway). Pools: 198.51.100.64/28 (layer2), 198.51.100.80/28 (fallback).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,6 +17,29 @@ use interop_tests::{Check, Family, require_program, tail, wait_until};
 const FALLBACK_ANNOTATION: &str = "ironlb.io/layer2-fallback";
 /// Joining a fallback pool happens at once; leaving waits for a session to stay up 5 s.
 const FALLBACK_LEAVE: Duration = Duration::from_secs(30);
+
+/// Heartbeats over IPv6 alone: the two speakers are given different IPv4 heartbeat groups,
+/// so only the IPv6 link-local group (`[ff02::114]:7947`, the default) joins them. They
+/// still agree on one winner (a speaker that hears nobody would announce beside it), and a
+/// crash still moves the address by heartbeat silence.
+#[test]
+fn heartbeats_over_ipv6_alone_elect_one_node_and_detect_a_crash() {
+    requires();
+    let n1: &[&str] = &["--layer2-heartbeat-group", "224.0.0.241:7947"];
+    let n2: &[&str] = &["--layer2-heartbeat-group", "224.0.0.242:7947"];
+    let Cluster { bridge: _bridge, client, mut nodes, api, kubeconfig: _, _dir } =
+        cluster_with(config_objects(), false, [n1, n2]);
+    api.insert(service("web"));
+    api.insert(slice("web", "n1"));
+    let address = wait_address(&api, "web");
+    let winner_name = wait_winner(&api, &client, &nodes, "web", &address);
+    let winner = nodes.iter().position(|n| n.name == winner_name).unwrap();
+    let other_mac = nodes[1 - winner].mac.clone();
+    let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
+    nodes[winner].crash();
+    wait_neighbour(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
+    wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
+}
 
 #[test]
 fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion() {
@@ -67,6 +90,24 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     wait_neighbour(&client, &address, &other_mac, "the entry to move after a clean stop", &nodes);
     eprintln!("SIGTERM → client's entry moved: {:?}", stopped.elapsed());
     wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
+
+    // The successor stops cleanly too, and nobody is left to take over: the annotation
+    // naming it goes with it. Started again, it is the winner once more.
+    let mut successor = nodes[other].speaker.take().unwrap();
+    successor.stop_with(libc::SIGTERM, MOVE).check("the successor stops on SIGTERM");
+    let unannotated = wait_until(
+        "the annotation removed when nobody took over",
+        MOVE,
+        POLL,
+        || {
+            let svc = api.get(SERVICE, "default", "web")?;
+            svc["metadata"]["annotations"][ANNOTATION].is_null().then_some(())
+        },
+        || format!("{:?}; {}", api.get(SERVICE, "default", "web"), tail(successor.log(), 30)),
+    );
+    unannotated.check("annotation removed");
+    nodes[other].start_speaker(&kubeconfig, 1);
+    wait_answered_by(&client, &address, &other_mac, "the successor answers again", &nodes);
 
     // Deleting the Service: nobody answers.
     api.remove(SERVICE, "default", "web");

@@ -75,6 +75,10 @@ struct Layer2Flags {
     /// Heartbeat IPv4 link-local multicast group and UDP port (the same on every node).
     #[arg(long, default_value_t = k8s_adapter::speaker::layer2::heartbeat::DEFAULT_GROUP)]
     layer2_heartbeat_group: std::net::SocketAddrV4,
+    /// Heartbeat IPv6 link-local multicast group and UDP port, `[ff02::...]:port` (the
+    /// same on every node; heartbeats go to both groups).
+    #[arg(long, default_value_t = k8s_adapter::speaker::layer2::heartbeat::DEFAULT_GROUP6)]
+    layer2_heartbeat_group6: std::net::SocketAddrV6,
     /// Milliseconds between heartbeats.
     #[arg(long, default_value_t = 200)]
     layer2_heartbeat_ms: u64,
@@ -109,7 +113,10 @@ impl Layer2Flags {
         lease.validate().context("speaker Lease timing")?;
         Ok(k8s_adapter::speaker::layer2::Layer2Options {
             interfaces: self.layer2_interfaces.clone(),
-            group: self.layer2_heartbeat_group,
+            groups: k8s_adapter::speaker::layer2::heartbeat::Groups {
+                v4: self.layer2_heartbeat_group,
+                v6: self.layer2_heartbeat_group6,
+            },
             failover,
             lease,
         })

@@ -12,16 +12,22 @@
 //! restarts. Nothing here is asserted: a round that does not converge in 30 s fails the
 //! run.
 //!
+//! Each failover is also split at the successor's takeover decision ([`takeover`]): from
+//! the decision (its speaker's `layer2: announcing` log line, wall clock) to the first
+//! gratuitous ARP from its MAC captured on the client (`tcpdump -tt`).
+//!
 //! Run by hand as root: `cargo build -p bgpd -p k8s-adapter -p interop-tests --bins &&
-//! target/debug/bench-layer2 [--repeat 20]`.
+//! target/debug/bench-layer2 [--repeat 20]`. Release binaries: `IRONLB_BGPD=target/release/bgpd
+//! IRONLB_K8S_ADAPTER=target/release/k8s-adapter target/release/bench-layer2`.
 
 use std::time::{Duration, Instant};
 
 use interop_tests::layer2_k8s::{
     Cluster, Node, config_objects, neighbour, service, slice, try_exec, wait_address, wait_winner,
 };
-use interop_tests::netns::Namespace;
-use interop_tests::{Check, wait_until};
+use interop_tests::netns::{Namespace, Process};
+use interop_tests::takeover::{self, unix_micros};
+use interop_tests::{Check, TempDir, require_program, wait_until};
 
 const ROUND: Duration = Duration::from_secs(30);
 const FAST_POLL: Duration = Duration::from_millis(2);
@@ -37,6 +43,43 @@ fn moved(client: &Namespace, address: &str, mac: &str, since: Instant, nodes: &[
     )
     .check("failover")
     .saturating_duration_since(since)
+}
+
+/// `tcpdump -e -tt -n -l arp` on the client's eth0, running once this returns.
+fn capture(client: &Namespace, dir: &TempDir) -> (Process, std::path::PathBuf) {
+    let program = require_program("tcpdump", "tcpdump").check("tcpdump");
+    let log = dir.join("arp.txt");
+    let args = ["-e", "-tt", "-n", "-l", "-i", "eth0", "arp"];
+    let process = client.spawn("tcpdump", &program, &args, &log).check("tcpdump starts");
+    wait_until(
+        "tcpdump to listen",
+        ROUND,
+        FAST_POLL,
+        || std::fs::read_to_string(&log).ok().filter(|t| t.contains("listening on")).map(|_| ()),
+        || interop_tests::tail(&log, 10),
+    )
+    .check("tcpdump listens");
+    (process, log)
+}
+
+/// From the successor's takeover decision (at or after `since_us`) to its first gratuitous
+/// ARP on the client's wire.
+fn split(successor: &Node, capture: &std::path::Path, address: &str, since_us: u128) -> Duration {
+    let log = successor.speaker.as_ref().map(|s| s.log().to_path_buf()).unwrap_or_default();
+    let (decided, sent) = wait_until(
+        "the takeover decision and its gratuitous ARP",
+        ROUND,
+        FAST_POLL,
+        || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let decided = takeover::decision(&text, address, since_us)?;
+            let arp = std::fs::read_to_string(capture).ok()?;
+            Some((decided, takeover::first_garp(&arp, &successor.mac, address, decided)?))
+        },
+        || format!("{}\n{}", interop_tests::tail(&log, 20), interop_tests::tail(capture, 20)),
+    )
+    .check("split");
+    Duration::from_micros(u64::try_from(sent - decided).unwrap_or(u64::MAX))
 }
 
 fn summary(what: &str, mut times: Vec<Duration>) {
@@ -64,29 +107,46 @@ fn run(repeat: usize) {
     let other = 1 - winner;
     let (winner_mac, other_mac) = (nodes[winner].mac.clone(), nodes[other].mac.clone());
     let (mut crash, mut stop) = (Vec::new(), Vec::new());
+    let (mut crash_split, mut stop_split) = (Vec::new(), Vec::new());
+    let dir = TempDir::new("bench-l2").check("capture directory");
+    let (mut tcpdump, arp) = capture(&client, &dir);
     let mut generation = 1;
     for round in 0..repeat {
         let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
+        let since_us = unix_micros();
         let since = Instant::now();
         nodes[winner].crash();
         crash.push(moved(&client, &address, &other_mac, since, &nodes));
+        crash_split.push(split(&nodes[other], &arp, &address, since_us));
         nodes[winner].start(&kubeconfig, generation);
         generation += 1;
         moved(&client, &address, &winner_mac, Instant::now(), &nodes);
 
         let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
         let mut speaker = nodes[winner].speaker.take().check_some("a running speaker");
+        let since_us = unix_micros();
         let since = Instant::now();
         speaker.signal(libc::SIGTERM);
         stop.push(moved(&client, &address, &other_mac, since, &nodes));
+        stop_split.push(split(&nodes[other], &arp, &address, since_us));
         speaker.stop_with(libc::SIGTERM, ROUND).check("the speaker exits");
         nodes[winner].start_speaker(&kubeconfig, generation);
         generation += 1;
         moved(&client, &address, &winner_mac, Instant::now(), &nodes);
-        eprintln!("round {}: crash {:?}, clean stop {:?}", round + 1, crash[round], stop[round]);
+        eprintln!(
+            "round {}: crash {:?} (decision to GARP {:?}), clean stop {:?} (decision to GARP {:?})",
+            round + 1,
+            crash[round],
+            crash_split[round],
+            stop[round],
+            stop_split[round]
+        );
     }
+    tcpdump.kill();
     summary("crash (speaker and bgpd SIGKILL)", crash);
+    summary("  of which takeover decision to first gratuitous ARP", crash_split);
     summary("clean stop (speaker SIGTERM)", stop);
+    summary("  of which takeover decision to first gratuitous ARP", stop_split);
 }
 
 trait CheckSome<T> {

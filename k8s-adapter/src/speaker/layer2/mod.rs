@@ -29,7 +29,7 @@ pub mod sessions;
 pub mod visible;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddrV4};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use self::heartbeat::Heartbeats;
+use self::heartbeat::{Groups, Heartbeats};
 use self::push::Layer2Desired;
 use self::visible::Answering;
 use super::view::slice_service;
@@ -63,26 +63,15 @@ const STOP_STEP: Duration = Duration::from_secs(3);
 const FALLBACK_UP_HOLD: Duration = Duration::from_secs(5);
 
 /// The layer2 knobs (speaker flags).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Layer2Options {
     /// Interfaces to answer and send heartbeats on; empty: the one holding this node's
     /// InternalIP ([`interfaces::holding`]).
     pub interfaces: Vec<String>,
-    /// Heartbeat multicast group and port (every speaker of a cluster uses the same).
-    pub group: SocketAddrV4,
+    /// Heartbeat multicast groups and port (every speaker of a cluster uses the same).
+    pub groups: Groups,
     pub failover: FailoverTiming,
     pub lease: LeaseTiming,
-}
-
-impl Default for Layer2Options {
-    fn default() -> Self {
-        Self {
-            interfaces: Vec::new(),
-            group: heartbeat::DEFAULT_GROUP,
-            failover: FailoverTiming::default(),
-            lease: LeaseTiming::default(),
-        }
-    }
 }
 
 /// What the task is told.
@@ -97,7 +86,7 @@ enum Input {
     /// The local bgpd's BGP session states.
     Sessions(sessions::Sessions),
     /// Heartbeat sockets for interfaces that were missing at start.
-    Sockets(Vec<(String, std::net::UdpSocket)>),
+    Sockets(Vec<heartbeat::Opened>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -176,6 +165,8 @@ struct Task {
     lease_poll: Option<Timestamp>,
     members_due: Option<Timestamp>,
     answering: watch::Sender<Answering>,
+    /// The [`visible`] task, awaited on a clean stop so its withdrawal is published.
+    visible: Option<tokio::task::JoinHandle<()>>,
     inputs: mpsc::UnboundedSender<Input>,
     datagram: Vec<u8>,
 }
@@ -229,13 +220,12 @@ async fn run(
     }
     // Heartbeats go out before the Lease is first written, so peers hear us as soon as
     // they count us.
-    let group = setup.options.group;
-    let names = interfaces.clone();
-    let (opened, failed) = open_sockets(names, group).await;
+    let groups = setup.options.groups;
+    let (opened, failed) = open_sockets(heartbeat::pairs(&interfaces, groups)).await;
     for e in failed {
         tracing::warn!(error = %e, "no heartbeat socket yet; retrying every heartbeat interval");
     }
-    let heartbeats = match Heartbeats::new(opened, group) {
+    let heartbeats = match Heartbeats::new(opened) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "heartbeat sockets unusable; layer2 is off");
@@ -249,7 +239,7 @@ async fn run(
         report.send(Input::Sessions(s)).is_ok()
     }));
     let (answering, answering_rx) = watch::channel(Answering::new());
-    tokio::spawn(visible::run(
+    let visible = tokio::spawn(visible::run(
         answering_rx,
         setup.client.clone(),
         setup.services.clone(),
@@ -277,6 +267,7 @@ async fn run(
         lease_poll: Some(Timestamp::now()),
         members_due: None,
         answering,
+        visible: Some(visible),
         inputs,
         datagram: Vec::new(),
     };
@@ -333,9 +324,11 @@ impl Task {
             Input::Recompute(config) => {
                 self.config = config;
                 self.recompute();
-                // A Service may have changed under us (another node's annotation write):
-                // let `visible` check that what we answer for still names us.
-                self.answering.send_modify(|_| {});
+                // Services changed: the annotations we own may need writing again.
+                let answering = !self.answering.borrow().is_empty();
+                if answering {
+                    visible::nudge(&self.answering);
+                }
             }
             Input::Nodes => self.recompute(),
             Input::Leases => self.members(),
@@ -361,14 +354,14 @@ impl Task {
     /// (absent at start, or closed after an error); one attempt at a time, at most once
     /// per heartbeat interval.
     fn reopen(&mut self) {
-        let missing = self.heartbeats.missing(&self.interfaces);
+        let missing = self.heartbeats.missing(&self.interfaces, self.setup.options.groups);
         if self.reopening || missing.is_empty() {
             return;
         }
         self.reopening = true;
-        let (group, inputs) = (self.setup.options.group, self.inputs.clone());
+        let inputs = self.inputs.clone();
         tokio::spawn(async move {
-            let (opened, failed) = open_sockets(missing, group).await;
+            let (opened, failed) = open_sockets(missing).await;
             for e in failed {
                 tracing::debug!(error = %e, "no heartbeat socket yet");
             }
@@ -517,7 +510,9 @@ impl Task {
         for action in actions {
             match action {
                 Action::Announce(address) => {
-                    tracing::info!(%address, "layer2: announcing");
+                    // The takeover decision, in wall-clock microseconds: bench-layer2 sets
+                    // it against the gratuitous ARP's capture time on the client.
+                    tracing::info!(%address, decided_unix_us = unix_micros(), "layer2: announcing");
                     moved = true;
                 }
                 Action::Withdraw(address) => {
@@ -584,28 +579,31 @@ impl Task {
             Ok(Some(_)) => tracing::info!("layer2 announcements withdrawn"),
             _ => tracing::warn!("withdrawing the layer2 announcements failed"),
         }
+        // Nothing answered any more: [`visible`] removes our annotation (where it still
+        // names us, so a successor's is kept) and says so in Events, then ends with the
+        // channel. Without this a Service nobody took over would keep naming this node.
+        let (closed, _) = watch::channel(Answering::new());
+        std::mem::replace(&mut self.answering, closed).send_replace(Answering::new());
+        if let Some(visible) = self.visible.take() {
+            match tokio::time::timeout(STOP_STEP, visible).await {
+                Ok(_) => tracing::info!("layer2 annotations and Events updated"),
+                Err(_) => tracing::warn!("updating the layer2 annotations timed out"),
+            }
+        }
     }
 }
 
-/// Heartbeat sockets for `interfaces`, opened on a blocking thread, and why the others
-/// could not be.
+/// Heartbeat sockets for (interface, group) pairs, opened on a blocking thread, and why
+/// the others could not be.
 async fn open_sockets(
-    interfaces: Vec<String>,
-    group: SocketAddrV4,
-) -> (Vec<(String, std::net::UdpSocket)>, Vec<heartbeat::HeartbeatError>) {
-    tokio::task::spawn_blocking(move || {
-        let mut opened = Vec::new();
-        let mut failed = Vec::new();
-        for interface in interfaces {
-            match heartbeat::open(&interface, group) {
-                Ok(socket) => opened.push((interface, socket)),
-                Err(e) => failed.push(e),
-            }
-        }
-        (opened, failed)
-    })
-    .await
-    .unwrap_or_default()
+    pairs: Vec<(String, std::net::SocketAddr)>,
+) -> (Vec<heartbeat::Opened>, Vec<heartbeat::HeartbeatError>) {
+    tokio::task::spawn_blocking(move || heartbeat::open_all(pairs)).await.unwrap_or_default()
+}
+
+/// Now, in microseconds since the Unix epoch (0 if the clock is before it).
+fn unix_micros() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros())
 }
 
 async fn sleep_until(at: Option<Instant>) {
