@@ -51,6 +51,21 @@ fn neighbor_add_show_and_delete() {
     // So is an ASN of 0, naming the field.
     let output = daemon.run(&["neighbor", "add", "127.0.0.4", "--remote-as", "0"]);
     assert_failure(&output, 1, "bgpd refused: INVALID_ARGUMENT: ");
+    // A dynamic AS instead of a number; not both.
+    let json = daemon.json(&["neighbor", "add", "127.0.0.5", "--dynamic-asn", "external"]);
+    assert_eq!(json["peer"]["config"]["dynamicAsn"], "DYNAMIC_ASN_EXTERNAL");
+    let shown = daemon.run(&["neighbor", "show", "127.0.0.5"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("Neighbor 127.0.0.5, remote AS external"), "{text}");
+    let both =
+        ["neighbor", "add", "127.0.0.6", "--remote-as", "65006", "--dynamic-asn", "internal"];
+    for (args, why) in [(&both[..], "cannot be used with"), (&both[..3], "--remote-as")] {
+        let output = daemon.run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    }
+    daemon.ok(&["neighbor", "del", "127.0.0.5"]);
 
     let deleted = daemon.json(&["neighbor", "del", "127.0.0.3"]);
     assert_eq!(deleted, serde_json::json!({}));

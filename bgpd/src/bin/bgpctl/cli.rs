@@ -106,9 +106,12 @@ pub enum NeighborCommand {
 pub struct NeighborAddArgs {
     /// The neighbour's address (IPv4 or IPv6).
     pub address: String,
-    /// The neighbour's AS number.
-    #[arg(long, value_name = "ASN")]
-    pub remote_as: u32,
+    /// The neighbour's AS number (or --dynamic-asn).
+    #[arg(long, value_name = "ASN", required_unless_present = "dynamic_asn")]
+    pub remote_as: Option<u32>,
+    /// Accept the neighbour's AS from its OPEN: `internal` (ours) or `external` (any other).
+    #[arg(long, value_enum, conflicts_with = "remote_as")]
+    pub dynamic_asn: Option<DynamicAsnArg>,
     /// Our AS number towards it (default: the daemon's).
     #[arg(long, value_name = "ASN")]
     pub local_as: Option<u32>,
@@ -320,6 +323,15 @@ pub struct WatchArgs {
     /// With --routes: only this family.
     #[arg(long, value_enum)]
     pub family: Option<FamilyArg>,
+}
+
+/// `--dynamic-asn` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DynamicAsnArg {
+    /// iBGP: the neighbour is in our AS.
+    Internal,
+    /// eBGP: the neighbour is in any AS but ours.
+    External,
 }
 
 /// `--family` values.

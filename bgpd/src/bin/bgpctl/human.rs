@@ -3,10 +3,11 @@
 //! line's choices as API enums.
 
 use ironlb_proto::bgpd::v1::{
-    Family, Origin, OwnerState, PathOutcome, PathSource, SessionState, path_source,
+    DynamicAsn, Family, Origin, OwnerState, PathOutcome, PathSource, PeerConfig, SessionState,
+    path_source,
 };
 
-use crate::cli::{FamilyArg, OriginArg};
+use crate::cli::{DynamicAsnArg, FamilyArg, OriginArg};
 
 /// A duration as `vtysh` shows up/down times: "00:04:07" under a day,
 /// "3d04h07m" under a week, "5w2d04h" beyond.
@@ -108,6 +109,26 @@ pub fn yes_no(value: bool) -> String {
 /// "-" for an empty string.
 pub fn or_dash(text: &str) -> String {
     if text.is_empty() { "-".into() } else { text.into() }
+}
+
+/// The API enum of `--dynamic-asn`.
+pub fn dynamic_asn_arg(value: Option<DynamicAsnArg>) -> DynamicAsn {
+    match value {
+        None => DynamicAsn::Unspecified,
+        Some(DynamicAsnArg::Internal) => DynamicAsn::Internal,
+        Some(DynamicAsnArg::External) => DynamicAsn::External,
+    }
+}
+
+/// The remote AS as shown: the number, or how a dynamic one is accepted (with the AS
+/// learned from the OPEN once there is one).
+pub fn remote_as(config: &PeerConfig, learned: u32) -> String {
+    let kind = match DynamicAsn::try_from(config.dynamic_asn) {
+        Ok(DynamicAsn::Internal) => "internal",
+        Ok(DynamicAsn::External) => "external",
+        _ => return config.remote_asn.to_string(),
+    };
+    if learned == 0 { kind.to_owned() } else { format!("{learned} ({kind})") }
 }
 
 /// The API enum of `--family`.

@@ -90,9 +90,10 @@ pub fn summary(peers: &[Peer]) -> String {
         let up_down = if established { status.uptime_seconds } else { status.state_age_seconds };
         let received: u64 = status.prefixes.iter().map(|p| p.received).sum();
         let sent: u64 = status.prefixes.iter().map(|p| p.advertised).sum();
+        let remote_as = human::remote_as(&config, status.remote_asn);
         table.row(vec![
             config.address,
-            config.remote_asn.to_string(),
+            remote_as,
             state,
             human::duration(up_down),
             received.to_string(),
@@ -147,8 +148,8 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
     });
     Ok(PeerConfig {
         address: args.address,
-        remote_asn: args.remote_as,
-        dynamic_asn: 0,
+        remote_asn: args.remote_as.unwrap_or(0),
+        dynamic_asn: human::dynamic_asn_arg(args.dynamic_asn) as i32,
         local_asn: args.local_as.unwrap_or(0),
         port: args.port.unwrap_or(0),
         local_address: args.local_address.unwrap_or_default(),

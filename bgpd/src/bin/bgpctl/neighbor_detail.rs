@@ -25,7 +25,8 @@ pub fn render(peer: &Peer) -> String {
         }
         state.push(')');
     }
-    let mut text = format!("Neighbor {}, remote AS {}\n", config.address, config.remote_asn);
+    let remote = human::remote_as(&config, status.remote_asn);
+    let mut text = format!("Neighbor {}, remote AS {remote}\n", config.address);
     text.push_str(&indent(&fields(&[
         ("Description", or_dash(&config.description)),
         ("State", state),
