@@ -11,6 +11,7 @@ command -v bird >/dev/null 2>&1 || missing+=(bird2)
 command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
 command -v arping >/dev/null 2>&1 || missing+=(arping)
 command -v ndisc6 >/dev/null 2>&1 || missing+=(ndisc6)
+command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"

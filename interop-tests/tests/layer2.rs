@@ -242,6 +242,7 @@ fn ndisc(client: &Namespace, address: &str) -> Option<String> {
 /// One ping so that the client's kernel resolves `address` and keeps an entry (the ping
 /// itself gets no answer: no node's kernel owns the address).
 fn resolve(client: &Namespace, address: &str) {
+    require_program("ping", "iputils-ping").check("ping");
     let _ = try_exec(client, "ping", &["-c", "1", "-W", "1", address]);
 }
 
