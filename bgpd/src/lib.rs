@@ -5,6 +5,10 @@
 //! `peer` → `fsm` → `wire`; `rib` → `wire` types; `gr` → `wire` types, `fsm`'s
 //! down reasons and `rib`'s peer ids.
 
+// No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
+// for the workspace, `expect_used` here; clippy.toml lets tests use both).
+#![warn(clippy::expect_used)]
+
 pub mod api;
 pub mod config;
 pub mod daemon;

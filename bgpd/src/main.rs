@@ -1,5 +1,9 @@
 //! `bgpd`: run the speaker with a TOML config, or check a config.
 
+// No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
+// for the workspace, `expect_used` here; clippy.toml lets tests use both).
+#![warn(clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

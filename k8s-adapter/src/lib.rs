@@ -39,6 +39,10 @@
 //!   peers, `SetPaths`, reconnect and full re-sync);
 //! - [`events`]: Kubernetes Events for both.
 
+// No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
+// for the workspace, `expect_used` here; clippy.toml lets tests use both).
+#![warn(clippy::expect_used)]
+
 pub mod allocator;
 pub mod config;
 pub mod controller;

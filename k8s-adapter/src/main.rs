@@ -2,6 +2,10 @@
 //! (`crds` prints our CustomResourceDefinitions, `migrate` converts MetalLB's legacy
 //! ConfigMap into our CRDs).
 
+// No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
+// for the workspace, `expect_used` here; clippy.toml lets tests use both).
+#![warn(clippy::expect_used)]
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;

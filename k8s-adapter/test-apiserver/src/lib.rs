@@ -10,6 +10,10 @@
 //! server.insert(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "default"}})).await?;
 //! ```
 
+// No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
+// for the workspace, `expect_used` here; clippy.toml lets tests use both).
+#![warn(clippy::expect_used)]
+
 mod actor;
 mod defaults;
 mod discovery;

@@ -8,6 +8,10 @@
 //! bgpd, [`output`] tables and JSON, [`human`] short forms of values,
 //! [`aspath`] AS path text, and one module per command group.
 
+// No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
+// for the workspace, `expect_used` here; clippy.toml lets tests use both).
+#![warn(clippy::expect_used)]
+
 mod aspath;
 mod cli;
 mod connect;
