@@ -131,7 +131,9 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         events: events.clone(),
         desired: layer2_tx,
     });
-    layer2.recompute(Arc::new(speaker.config.clone()));
+    // Shared with the layer2 task; copied once per config change, not per batch.
+    let mut shared_config = Arc::new(speaker.config.clone());
+    layer2.recompute(Arc::clone(&shared_config));
     tokio::spawn(client::run(client_options, desired_rx, layer2_rx, events.clone()));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(SpeakerError::Signal)?;
@@ -153,9 +155,10 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         let started = std::time::Instant::now();
         if batch.config || batch.resync {
             speaker.config = load(&mut sources);
+            shared_config = Arc::new(speaker.config.clone());
         }
         // The layer2 election reads the same stores; it recomputes its candidates itself.
-        layer2.recompute(Arc::new(speaker.config.clone()));
+        layer2.recompute(Arc::clone(&shared_config));
         let changed = if batch.config || batch.resync || batch.nodes {
             if batch.resync {
                 speaker.index.rebuild(&slices);
