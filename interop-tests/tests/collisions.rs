@@ -127,35 +127,47 @@ fn start_bgpd(namespace: &Namespace, config: &BgpdConfig) -> Bgpd {
     Bgpd::start(namespace, config).check("bgpd starts")
 }
 
-#[test]
-fn two_bgpds_connecting_at_once_keep_one_connection() {
-    let pair = pair("bgpd-a", "bgpd-b").check("topology");
-    let left = bgpd_config(65001, OURS, pair.right_v4, 65002, "198.51.100.1/32");
-    let right = bgpd_config(65002, THEIRS, pair.left_v4, 65001, "198.51.100.2/32");
-    let ironlb = [pair.left_v4, pair.right_v4];
+/// Runs [`ROUNDS`] rounds: both ends started at once (`start` gives both, with a closure
+/// that tails their logs for failure messages), then the capture is checked; the ends are
+/// killed when the round drops them.
+fn rounds<Ends>(
+    pair: &interop_tests::topology::Pair,
+    ironlb: &[IpAddr],
+    start: impl Fn() -> Ends,
+    logs: impl Fn(&Ends) -> String,
+) {
     let mut collisions = 0;
     for round in 0..ROUNDS {
         let mut capture = Capture::start(&pair.left, &pair.interfaces.0).check("capture");
-        let (mut a, mut b) =
-            start_both(|| start_bgpd(&pair.left, &left), || start_bgpd(&pair.right, &right));
-        let seen = wait_carrying(&capture, &ironlb, "routes both ways");
+        let ends = start();
+        let seen = wait_carrying(&capture, ironlb, "routes both ways");
         let messages = capture.messages().check("capture");
-        let last = analyse(&messages, &ironlb);
+        let last = analyse(&messages, ironlb);
         assert!(
             seen.torn.is_empty() && last.torn.is_empty(),
-            "round {round}: KEEPALIVE then collision Cease on {:?}\n{}\n{}",
+            "round {round}: KEEPALIVE then collision Cease on {:?}\n{}",
             last.torn,
-            a.log_tail(40),
-            b.log_tail(40)
+            logs(&ends)
         );
         assert_eq!(last.carrying, 1, "round {round}: {last:?}");
         if last.connections > 1 {
             collisions += 1;
         }
-        a.kill();
-        b.kill();
     }
     println!("{collisions} of {ROUNDS} rounds had both connections reach the OPEN exchange");
+}
+
+#[test]
+fn two_bgpds_connecting_at_once_keep_one_connection() {
+    let pair = pair("bgpd-a", "bgpd-b").check("topology");
+    let left = bgpd_config(65001, OURS, pair.right_v4, 65002, "198.51.100.1/32");
+    let right = bgpd_config(65002, THEIRS, pair.left_v4, 65001, "198.51.100.2/32");
+    rounds(
+        &pair,
+        &[pair.left_v4, pair.right_v4],
+        || start_both(|| start_bgpd(&pair.left, &left), || start_bgpd(&pair.right, &right)),
+        |(a, b)| format!("{}\n{}", a.log_tail(40), b.log_tail(40)),
+    );
 }
 
 #[test]
@@ -165,29 +177,15 @@ fn bgpd_and_frr_connecting_at_once_keep_one_connection() {
     let frr_config = FrrConfig::new(65002, THEIRS)
         .neighbor(FrrNeighbor::new(pair.left_v4, 65001))
         .network(FrrNetwork::new(net("198.51.100.2/32")));
-    let ironlb = [pair.left_v4];
-    let mut collisions = 0;
-    for round in 0..ROUNDS {
-        let mut capture = Capture::start(&pair.left, &pair.interfaces.0).check("capture");
-        let (mut bgpd, frr) = start_both(
-            || start_bgpd(&pair.left, &left),
-            || Frr::start(&pair.right, &frr_config).check("FRR starts"),
-        );
-        let seen = wait_carrying(&capture, &ironlb, "routes both ways");
-        let messages = capture.messages().check("capture");
-        let last = analyse(&messages, &ironlb);
-        assert!(
-            seen.torn.is_empty() && last.torn.is_empty(),
-            "round {round}: KEEPALIVE then collision Cease on {:?}\n{}",
-            last.torn,
-            bgpd.log_tail(40)
-        );
-        assert_eq!(last.carrying, 1, "round {round}: {last:?}");
-        if last.connections > 1 {
-            collisions += 1;
-        }
-        bgpd.kill();
-        drop(frr);
-    }
-    println!("{collisions} of {ROUNDS} rounds had both connections reach the OPEN exchange");
+    rounds(
+        &pair,
+        &[pair.left_v4],
+        || {
+            start_both(
+                || start_bgpd(&pair.left, &left),
+                || Frr::start(&pair.right, &frr_config).check("FRR starts"),
+            )
+        },
+        |(bgpd, frr)| format!("{}\n{}", bgpd.log_tail(40), frr.log_tail(40)),
+    );
 }
