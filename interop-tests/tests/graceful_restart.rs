@@ -421,31 +421,49 @@ fn frr_restart_keeps_routes_stale_then_sweeps_what_it_did_not_resend() {
         wait_loc(&bgpd, prefix, "bgpd learns FRR's routes", PRESENT_FRESH);
     }
 
+    let frr = peer_restart_keeps_stale_then_sweeps(
+        &bgpd,
+        [resent, forgotten],
+        "FRR",
+        || frr.kill(),
+        || {
+            Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[resent]))
+                .check("FRR starts again")
+        },
+    );
+    let log = frr.log_tail(400);
+    assert!(!log.contains("Unknown command"), "FRR refused a command:\n{log}");
+}
+
+/// Scenario 4 for any peer: `kill` takes it down, bgpd keeps both routes stale; `restart` brings it
+/// back sending `resent` only: `forgotten` is swept after its End-of-RIB, `resent` is fresh,
+/// and `resent` never left bgpd's Loc-RIB (polled every 50 ms). Returns the restarted peer.
+fn peer_restart_keeps_stale_then_sweeps<P>(
+    bgpd: &Bgpd,
+    [resent, forgotten]: [IpNet; 2],
+    peer: &str,
+    kill: impl FnOnce(),
+    restart: impl FnOnce() -> P,
+) -> P {
     let done = AtomicBool::new(false);
-    let seen = std::thread::scope(|scope| {
+    let (seen, restarted) = std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
             watch(|| loc_path(bgpd.namespace(), resent).map(|state| state.is_some()), &done)
         });
-        frr.kill();
+        kill();
         for prefix in [resent, forgotten] {
-            wait_loc(
-                &bgpd,
-                prefix,
-                "4. FRR's routes are kept, stale, while it is down",
-                PRESENT_STALE,
-            );
+            let what = format!("4. {peer}'s routes are kept, stale, while it is down");
+            wait_loc(bgpd, prefix, &what, PRESENT_STALE);
         }
-        let frr = Frr::start(&pair.right, &frr_with_gr(pair.left_v4, 120, true, &[resent]))
-            .check("FRR starts again");
-        wait_loc(&bgpd, forgotten, "4. the route FRR did not send again is swept", ABSENT);
-        wait_loc(&bgpd, resent, "4. the route FRR sent again is fresh", PRESENT_FRESH);
+        let restarted = restart();
+        let what = format!("4. the route {peer} did not send again is swept");
+        wait_loc(bgpd, forgotten, &what, ABSENT);
+        wait_loc(bgpd, resent, &format!("4. the route {peer} sent again is fresh"), PRESENT_FRESH);
         done.store(true, Ordering::Relaxed);
-        let seen = watcher.join().expect("watcher");
-        let log = frr.log_tail(400);
-        assert!(!log.contains("Unknown command"), "FRR refused a command:\n{log}");
-        seen
+        (watcher.join().expect("watcher"), restarted)
     });
-    assert!(seen.gaps.is_empty(), "4. the route FRR sent again was missing meanwhile: {seen:?}");
+    assert!(seen.gaps.is_empty(), "4. the route {peer} sent again was missing meanwhile: {seen:?}");
+    restarted
 }
 
 /// 4 with BIRD: killed, started again with `bird -R` (graceful restart recovery) and one
@@ -472,28 +490,16 @@ fn bird_restart_keeps_routes_stale_then_sweeps_what_it_did_not_resend() {
         wait_loc(&bgpd, prefix, "bgpd learns BIRD's routes", PRESENT_FRESH);
     }
 
-    let done = AtomicBool::new(false);
-    let seen = std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| {
-            watch(|| loc_path(bgpd.namespace(), resent).map(|state| state.is_some()), &done)
-        });
-        bird.process().kill();
-        for prefix in [resent, forgotten] {
-            wait_loc(
-                &bgpd,
-                prefix,
-                "BIRD's routes are kept, stale, while it is down",
-                PRESENT_STALE,
-            );
-        }
-        let _bird = Bird::start_recovering(&pair.right, &bird_config(&[resent]))
-            .check("BIRD starts again in recovery");
-        wait_loc(&bgpd, forgotten, "the route BIRD did not send again is swept", ABSENT);
-        wait_loc(&bgpd, resent, "the route BIRD sent again is fresh", PRESENT_FRESH);
-        done.store(true, Ordering::Relaxed);
-        watcher.join().expect("watcher")
-    });
-    assert!(seen.gaps.is_empty(), "the route BIRD sent again was missing meanwhile: {seen:?}");
+    peer_restart_keeps_stale_then_sweeps(
+        &bgpd,
+        [resent, forgotten],
+        "BIRD",
+        || bird.process().kill(),
+        || {
+            Bird::start_recovering(&pair.right, &bird_config(&[resent]))
+                .check("BIRD starts again in recovery")
+        },
+    );
 }
 
 #[test]
