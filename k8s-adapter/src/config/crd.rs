@@ -240,6 +240,22 @@ pub fn definitions() -> Vec<CustomResourceDefinition> {
     ]
 }
 
+/// A BGPPeer for tests: AS 64500 towards AS 64501 at `address`, for the nodes matching
+/// `node_selectors` (every node when empty).
+#[cfg(test)]
+pub(crate) fn test_peer(name: &str, address: &str, node_selectors: Vec<LabelSelector>) -> BgpPeer {
+    BgpPeer::new(
+        name,
+        BgpPeerSpec {
+            my_asn: 64500,
+            peer_asn: Some(64501),
+            peer_address: address.into(),
+            node_selectors,
+            ..Default::default()
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,18 +102,7 @@ mod tests {
     /// Pool `fb`; peers `tor-a` (every node), `tor-b` (rack=b); advertisement `to-a` of
     /// fb to tor-a only, `from-edge` of fb from zone=edge nodes to all their peers.
     fn config() -> Config {
-        let peer = |name: &str, address: &str, selectors| {
-            crd::BgpPeer::new(
-                name,
-                crd::BgpPeerSpec {
-                    my_asn: 64500,
-                    peer_asn: Some(64501),
-                    peer_address: address.into(),
-                    node_selectors: selectors,
-                    ..Default::default()
-                },
-            )
-        };
+        let peer = crd::test_peer;
         let adv = |name: &str, peers: Vec<String>, selectors| {
             crd::BgpAdvertisement::new(
                 name,

@@ -25,18 +25,7 @@ fn config(second_plain: bool) -> Config {
             crd::IpAddressPoolSpec { addresses: vec![cidr.into()], ..Default::default() },
         )
     };
-    let peer = |name: &str, address: &str, selectors: Vec<crd::LabelSelector>| {
-        crd::BgpPeer::new(
-            name,
-            crd::BgpPeerSpec {
-                my_asn: 64500,
-                peer_asn: Some(64501),
-                peer_address: address.into(),
-                node_selectors: selectors,
-                ..Default::default()
-            },
-        )
-    };
+    let peer = crd::test_peer;
     let adv = |name: &str, spec: crd::BgpAdvertisementSpec| crd::BgpAdvertisement::new(name, spec);
     let mut bgp_advertisements = vec![
         adv(
