@@ -405,7 +405,7 @@ mod tests {
     fn path(prefix: &str) -> ValidatedPath {
         let prefix: ipnet::IpNet = prefix.parse().expect("literal");
         ValidatedPath {
-            family: crate::api::validate::family_of(&prefix),
+            family: crate::wire::Family::of(&prefix),
             prefix,
             next_hop: None,
             attributes: Default::default(),

@@ -94,10 +94,7 @@ pub fn list_paths(
             return list_paths(
                 rib,
                 names,
-                &PathQuery {
-                    family: Some(crate::api::validate::family_of(&prefix)),
-                    ..query.clone()
-                },
+                &PathQuery { family: Some(crate::wire::Family::of(&prefix)), ..query.clone() },
             );
         }
     }
@@ -165,7 +162,7 @@ pub fn list_adj_rib_out(
     let families: Vec<Family> = match (query.family, query.prefix) {
         (Some(family), _) => vec![family],
         (None, Some((prefix, PrefixMatch::Exact))) => {
-            vec![crate::api::validate::family_of(&prefix)]
+            vec![crate::wire::Family::of(&prefix)]
         }
         (None, _) => Family::ALL.to_vec(),
     };

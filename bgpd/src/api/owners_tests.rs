@@ -15,7 +15,7 @@ fn secs(n: u64) -> Duration {
 fn path(prefix: &str, med: u32) -> ValidatedPath {
     let prefix: IpNet = prefix.parse().expect("prefix");
     ValidatedPath {
-        family: super::super::validate::family_of(&prefix),
+        family: crate::wire::Family::of(&prefix),
         prefix,
         next_hop: Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))),
         attributes: PathAttributes { med: Some(med), ..PathAttributes::default() }.into(),
@@ -25,7 +25,7 @@ fn path(prefix: &str, med: u32) -> ValidatedPath {
 
 fn key(prefix: &str) -> PathKey {
     let prefix: IpNet = prefix.parse().expect("prefix");
-    (super::super::validate::family_of(&prefix), prefix)
+    (crate::wire::Family::of(&prefix), prefix)
 }
 
 fn prefixes(paths: &[ValidatedPath]) -> Vec<String> {

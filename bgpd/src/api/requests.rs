@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
 use super::error::ValidationError;
-use super::validate::{PeerLookup, address, family, family_of, grace_time, owner, prefix};
+use super::validate::{PeerLookup, address, family, grace_time, owner, prefix};
 use crate::wire::Family;
 
 /// Keepalive deadline of a `Session` that does not ask for one.
@@ -50,7 +50,7 @@ pub struct PathQuery {
 impl PathQuery {
     /// Whether `candidate` passes the family and prefix filters.
     pub fn matches_prefix(&self, candidate: &IpNet) -> bool {
-        if self.family.is_some_and(|f| f != family_of(candidate)) {
+        if self.family.is_some_and(|f| f != Family::of(candidate)) {
             return false;
         }
         match self.prefix {
@@ -146,7 +146,7 @@ pub fn list_paths(
         None
     } else {
         let net = prefix("prefix", &request.prefix)?;
-        if let Some(wanted) = family.filter(|&f| f != family_of(&net)) {
+        if let Some(wanted) = family.filter(|&f| f != Family::of(&net)) {
             return Err(conflict("prefix", format!("{:?}", request.prefix), "family", wanted));
         }
         Some((net, matching))

@@ -96,14 +96,6 @@ pub struct DeletePathsCommand {
     pub prefixes: Vec<Result<(Family, IpNet), ValidationError>>,
 }
 
-/// The family a prefix belongs to.
-pub fn family_of(prefix: &IpNet) -> Family {
-    match prefix {
-        IpNet::V4(_) => Family::Ipv4Unicast,
-        IpNet::V6(_) => Family::Ipv6Unicast,
-    }
-}
-
 /// `FAMILY_*` of the `.proto` → [`Family`]; `FAMILY_UNSPECIFIED` is `None`.
 pub fn family(field: &str, value: i32) -> Result<Option<Family>, ValidationError> {
     match v1::Family::try_from(value) {
@@ -474,7 +466,7 @@ fn path_sharing(
         ..PathAttributes::default()
     };
     Ok(ValidatedPath {
-        family: family_of(&prefix),
+        family: Family::of(&prefix),
         prefix,
         next_hop,
         attributes: match previous {
@@ -551,7 +543,7 @@ pub fn delete_paths(
         .enumerate()
         .map(|(index, text)| {
             let net = prefix(&format!("prefixes[{index}]"), text)?;
-            Ok((family_of(&net), net))
+            Ok((Family::of(&net), net))
         })
         .collect();
     Ok(DeletePathsCommand { owner, prefixes })

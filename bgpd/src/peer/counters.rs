@@ -67,27 +67,20 @@ pub struct SessionCounters {
     withdrawals_received: [AtomicU64; 2],
 }
 
-fn family_index(family: Family) -> usize {
-    match family {
-        Family::Ipv4Unicast => 0,
-        Family::Ipv6Unicast => 1,
-    }
-}
-
 impl SessionCounters {
     #[inline]
     pub fn withdrawn_sent(&self, family: Family, count: usize) {
-        bump(&self.withdrawals_sent[family_index(family)], count as u64);
+        bump(&self.withdrawals_sent[family.index()], count as u64);
     }
 
     #[inline]
     pub fn withdrawn_received(&self, family: Family, count: usize) {
-        bump(&self.withdrawals_received[family_index(family)], count as u64);
+        bump(&self.withdrawals_received[family.index()], count as u64);
     }
 
     /// (sent, received) withdrawals of `family`.
     pub fn withdrawals(&self, family: Family) -> (u64, u64) {
-        let i = family_index(family);
+        let i = family.index();
         (
             self.withdrawals_sent[i].load(Ordering::Relaxed),
             self.withdrawals_received[i].load(Ordering::Relaxed),

@@ -23,7 +23,7 @@ use super::export::{self, Receiver, RouteFacts};
 use super::intern::{CachedExport, Exported};
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch};
-use crate::wire::{Family, Nlri};
+use crate::wire::Nlri;
 
 /// A growable bitset indexed by slot.
 #[derive(Clone, Debug, Default)]
@@ -153,13 +153,6 @@ pub(crate) struct PeerExport {
     pub families: [Option<FamilyExport>; 2],
 }
 
-pub(crate) fn family_index(family: Family) -> usize {
-    match family {
-        Family::Ipv4Unicast => 0,
-        Family::Ipv6Unicast => 1,
-    }
-}
-
 /// Build the next batch of at most `max` prefixes for peer `peer` from `table`.
 pub(crate) fn next_batch<P: PrefixKey>(
     core: &mut Core,
@@ -167,7 +160,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
     peer: usize,
     max: usize,
 ) -> Option<ExportBatch> {
-    let fi = family_index(P::FAMILY);
+    let fi = P::FAMILY.index();
     let mut batch = ExportBatch { family: P::FAMILY, withdrawn: Vec::new(), announced: Vec::new() };
     let mut groups: FxHashMap<usize, usize> = FxHashMap::default();
     let mut emitted = 0;
@@ -221,7 +214,7 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
 ) -> Option<Exported> {
-    let best = if core.restrictions.restricted(family_index(P::FAMILY), slot) {
+    let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
         core.best_for(table, slot, receiver)?
     } else {
         table.best(slot)?
@@ -238,7 +231,7 @@ fn decide<P: PrefixKey>(
     if !export::may_send(&route, receiver) {
         return None;
     }
-    let key = (u32::from(profile) << 8) | (u32::from(local) << 1) | family_index(P::FAMILY) as u32;
+    let key = (u32::from(profile) << 8) | (u32::from(local) << 1) | P::FAMILY.index() as u32;
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
         return cached.result.clone();
     }
@@ -264,7 +257,7 @@ pub(crate) fn advertised_route<P: PrefixKey>(
     slot: u32,
 ) -> Option<(IpNet, Exported)> {
     let pe = core.exports.get(peer)?.as_ref()?;
-    let fe = pe.families[family_index(P::FAMILY)].as_ref()?;
+    let fe = pe.families[P::FAMILY.index()].as_ref()?;
     if !fe.is_advertised(slot) {
         return None;
     }

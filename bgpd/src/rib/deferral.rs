@@ -19,7 +19,7 @@
 //! one runs, a scan of the prefix's paths (usually one or two) per export
 //! decision, and two bits plus a queue entry per held slot.
 
-use super::adj_out::{BitSet, family_index};
+use super::adj_out::BitSet;
 use super::table::{PrefixKey, Table};
 use super::{Core, Rib};
 
@@ -52,7 +52,7 @@ impl Core {
                 .is_none_or(|state| !state.facts.local)
         });
         if learned {
-            let held = &mut self.deferral.held[family_index(P::FAMILY)];
+            let held = &mut self.deferral.held[P::FAMILY.index()];
             if !held.seen.get(slot) {
                 held.seen.set(slot);
                 held.slots.push(slot);
@@ -63,8 +63,8 @@ impl Core {
 
     /// Queues each held slot of `table` for every peer.
     fn requeue_held<P: PrefixKey>(&mut self, table: &Table<P>) {
-        let held = std::mem::take(&mut self.deferral.held[family_index(P::FAMILY)]);
-        let fi = family_index(P::FAMILY);
+        let held = std::mem::take(&mut self.deferral.held[P::FAMILY.index()]);
+        let fi = P::FAMILY.index();
         for slot in held.slots {
             let live = !table.paths(slot).is_empty();
             for pe in self.exports.iter_mut().flatten() {

@@ -80,7 +80,7 @@ pub use types::{
     PeerId, PeerInfo, RibError, Route, Source,
 };
 
-use adj_out::{FamilyExport, PeerExport, family_index};
+use adj_out::{FamilyExport, PeerExport};
 use best::{Candidate, SourceFacts};
 use export::{ExportProfile, Receiver};
 use intern::{AttrId, AttrStore, Summary};
@@ -210,7 +210,7 @@ impl Core {
         if change.displaced.is_none()
             && let Some(state) = self.source_state(path.source)
         {
-            state.routes[family_index(P::FAMILY)] += 1;
+            state.routes[P::FAMILY.index()] += 1;
         }
         let changed = change.best_changed();
         if changed {
@@ -244,7 +244,7 @@ impl Core {
             return (false, false);
         };
         if let Some(state) = self.source_state(source) {
-            state.routes[family_index(P::FAMILY)] -= 1;
+            state.routes[P::FAMILY.index()] -= 1;
         }
         let changed = change.best_changed();
         if changed {
@@ -277,7 +277,7 @@ impl Core {
                 changes.push(change);
             }
         }
-        let fi = family_index(P::FAMILY);
+        let fi = P::FAMILY.index();
         let live = new.is_some();
         let mut held = false;
         for pe in self.exports.iter_mut().flatten() {
@@ -298,7 +298,7 @@ impl Core {
         if !table.is_empty_slot(slot) {
             return;
         }
-        let fi = family_index(P::FAMILY);
+        let fi = P::FAMILY.index();
         let held = self
             .exports
             .iter()
@@ -352,13 +352,6 @@ macro_rules! with_table {
             }
         }
     };
-}
-
-fn family_of(prefix: &IpNet) -> Family {
-    match prefix {
-        IpNet::V4(_) => Family::Ipv4Unicast,
-        IpNet::V6(_) => Family::Ipv6Unicast,
-    }
 }
 
 impl Rib {
@@ -415,7 +408,7 @@ impl Rib {
         } as u16;
         let mut families = [None, None];
         for family in &info.families {
-            families[family_index(*family)] = Some(FamilyExport::default());
+            families[family.index()] = Some(FamilyExport::default());
         }
         let exports = &mut self.core.exports;
         if exports.len() <= index as usize {
@@ -583,7 +576,7 @@ impl Rib {
         next_hop: Option<NextHop>,
     ) -> Result<bool, RibError> {
         let index = self.local_index(source)?;
-        let family = family_of(&prefix);
+        let family = Family::of(&prefix);
         if let Some(next_hop) = next_hop {
             let fits = matches!(
                 (family, next_hop),
@@ -656,7 +649,7 @@ impl Rib {
     pub fn queue_full_table(&mut self, peer: PeerId, family: Family) -> Result<(), RibError> {
         let source = self.peer_index(peer)? as usize;
         let fe = self.core.exports.get_mut(source).and_then(Option::as_mut);
-        if let Some(fe) = fe.and_then(|pe| pe.families[family_index(family)].as_mut()) {
+        if let Some(fe) = fe.and_then(|pe| pe.families[family.index()].as_mut()) {
             fe.start_dump();
         }
         Ok(())
@@ -745,7 +738,7 @@ impl Rib {
             };
             t.paths(slot).iter().filter_map(|p| core.route(t.prefix(slot).to_net(), p)).collect()
         }
-        match family_of(&prefix) {
+        match Family::of(&prefix) {
             Family::Ipv4Unicast => of(&self.core, &self.v4, prefix),
             Family::Ipv6Unicast => of(&self.core, &self.v6, prefix),
         }
@@ -796,7 +789,7 @@ impl Rib {
             .exports
             .get(source as usize)
             .and_then(Option::as_ref)
-            .and_then(|pe| pe.families[family_index(family)].as_ref())
+            .and_then(|pe| pe.families[family.index()].as_ref())
             .map_or(0, FamilyExport::advertised_count)
     }
 
@@ -813,7 +806,7 @@ impl Rib {
             .source_index
             .get(&source)
             .and_then(|&i| self.core.sources.get(i as usize)?.as_ref())
-            .map_or(0, |s| s.routes[family_index(family)])
+            .map_or(0, |s| s.routes[family.index()])
     }
 
     /// Distinct attribute sets interned.

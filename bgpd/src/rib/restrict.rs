@@ -20,7 +20,6 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
-use super::adj_out::family_index;
 use super::export::Receiver;
 use super::table::{Path, Prefix4, Prefix6, PrefixKey, SourceIndex, Table};
 use super::{Core, Rib, RibError, Source};
@@ -87,7 +86,7 @@ impl Core {
         slot: u32,
         source: SourceIndex,
     ) {
-        let fi = family_index(P::FAMILY);
+        let fi = P::FAMILY.index();
         if self.restrictions.none_in(fi) {
             return;
         }
@@ -98,7 +97,7 @@ impl Core {
 
     /// Queues `slot` for every peer.
     fn requeue<P: PrefixKey>(&mut self, table: &Table<P>, slot: u32) {
-        let fi = family_index(P::FAMILY);
+        let fi = P::FAMILY.index();
         let live = !table.paths(slot).is_empty();
         for pe in self.exports.iter_mut().flatten() {
             if let Some(fe) = pe.families[fi].as_mut() {
@@ -115,7 +114,7 @@ impl Core {
         slot: u32,
         receiver: &Receiver,
     ) -> Option<Path> {
-        let fi = family_index(P::FAMILY);
+        let fi = P::FAMILY.index();
         let address = self
             .sources
             .get(receiver.source as usize)
@@ -144,7 +143,7 @@ impl Rib {
             (_, Some(p)) => self.v6.find(p),
             _ => None,
         };
-        let fi = family_index(super::family_of(&prefix));
+        let fi = super::Family::of(&prefix).index();
         slot.and_then(|slot| self.core.restrictions.by_slot[fi].get(&slot))
             .and_then(|list| list.iter().find(|(s, _)| *s == index))
             .map_or(&[], |(_, peers)| peers)
@@ -174,7 +173,7 @@ impl Rib {
             peers: &[IpAddr],
         ) {
             let Some(slot) = table.find(prefix) else { return };
-            let fi = family_index(P::FAMILY);
+            let fi = P::FAMILY.index();
             core.restrictions.set(fi, slot, index, peers.into());
             core.requeue(table, slot);
         }

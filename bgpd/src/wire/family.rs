@@ -64,6 +64,22 @@ impl Family {
         }
     }
 
+    /// The family a prefix belongs to.
+    pub const fn of(prefix: &ipnet::IpNet) -> Family {
+        match prefix {
+            ipnet::IpNet::V4(_) => Family::Ipv4Unicast,
+            ipnet::IpNet::V6(_) => Family::Ipv6Unicast,
+        }
+    }
+
+    /// The family's position in [`Family::ALL`], for per-family arrays.
+    pub const fn index(self) -> usize {
+        match self {
+            Family::Ipv4Unicast => 0,
+            Family::Ipv6Unicast => 1,
+        }
+    }
+
     /// The name used in config files, the API and logs.
     pub const fn name(self) -> &'static str {
         match self {
