@@ -2,6 +2,7 @@
 //! few as one batch of all their prefixes would give, in order, and anything
 //! else (withdrawals, other attributes) flushes the held prefixes first.
 //! Prefixes come from 198.18.0.0/15 (RFC 2544 benchmarking space).
+//! Then what the outbox counts and when its bytes may be written.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -147,4 +148,51 @@ fn only_the_last_group_of_a_batch_is_held() {
     let before = outbox.buffer.len();
     outbox.flush_held();
     assert_eq!(outbox.buffer.len(), before);
+}
+
+#[test]
+fn sent_messages_are_counted_by_type_when_encoded() {
+    let counters = SharedCounters::default();
+    let mut outbox = Outbox::new(counters.clone());
+    outbox.set_options(options());
+    outbox.push_message(&Message::Keepalive);
+    let mark = outbox.push_batch(&batch(vec![], routes(0, 3)));
+    assert_eq!(mark, outbox.buffer.len(), "the batch ends where the buffer does");
+    // Held, so not sent (nor counted) yet.
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(3, 2))], vec![]));
+    let sent = counters.0.sent.snapshot();
+    assert_eq!((sent.keepalive, sent.update, sent.total), (1, 1, 2));
+    outbox.flush_held();
+    assert_eq!(counters.0.sent.snapshot().update, 2);
+    assert_eq!(counters.0.withdrawals(Family::Ipv4Unicast), (3, 0));
+    assert_eq!(counters.0.received.snapshot().total, 0);
+}
+
+#[test]
+fn held_prefixes_flush_only_once_the_buffer_is_written() {
+    let mut outbox = fresh();
+    outbox.push_message(&Message::Keepalive);
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(0, 2))], vec![]));
+    assert!(!outbox.should_flush(), "the KEEPALIVE is still to be written");
+    outbox.buffer.clear();
+    assert!(outbox.should_flush());
+    outbox.flush_held();
+    assert!(!outbox.should_flush());
+}
+
+#[test]
+fn deferred_output_is_not_writable_and_never_leaves_on_close() {
+    let mut outbox = fresh();
+    assert!(outbox.writable().is_none(), "nothing to write");
+    outbox.push_message(&Message::Keepalive);
+    outbox.defer();
+    assert!(outbox.writable().is_none());
+    outbox.release();
+    assert_eq!(outbox.writable().map(|buffer| buffer.len()), Some(19));
+    outbox.defer();
+    assert!(outbox.close().is_empty());
+    // Output not deferred (a NOTIFICATION) is handed over to be written.
+    outbox.push_message(&Message::Keepalive);
+    assert_eq!(outbox.close().len(), 19);
+    assert!(outbox.buffer.is_empty());
 }
