@@ -1,9 +1,10 @@
 //! One TCP connection of a session and the FSM that drives it (RFC 4271 §8:
 //! one FSM per connection, two while a collision is being resolved, §6.8).
 //!
-//! The connection only does I/O: it frames and decodes what arrives, turns it
-//! into FSM events, runs the timers the FSM asks for and writes what the FSM
-//! or the instance wants sent. Decisions belong to the FSM and the instance.
+//! The connection only does I/O: it frames and decodes what arrives (counting
+//! every message received, here and nowhere else), turns it into FSM events,
+//! runs the timers the FSM asks for and writes what its [`Outbox`] holds.
+//! Decisions belong to the FSM and the instance.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,12 +18,12 @@ use tokio::time::Instant;
 
 use crate::fsm::{Action, Direction, Event, Fsm, NegotiatedSession, State, Timer};
 use crate::wire::{
-    CodecOptions, DecodeError, Decoded, MAX_MESSAGE_LEN, Message, Notification, UpdatePacker,
-    decode_message, encode_message, frame_length, message_type,
+    CodecOptions, DecodeError, Decoded, HEADER_LEN, MAX_MESSAGE_LEN, Message, Notification,
+    decode_message, frame_length, message_type,
 };
 
 use super::counters::SharedCounters;
-use super::export_encode::HeldTail;
+use super::outbox::Outbox;
 use super::socket::SocketError;
 
 /// Read buffer growth step: one extended message fits, and a full 4 KiB
@@ -38,7 +39,7 @@ pub enum Wakeup {
     Connected(Result<TcpStream, SocketError>),
     /// Bytes arrived (or EOF/error).
     Read(std::io::Result<usize>),
-    /// Part of the write buffer left (`write_buf` already consumed it).
+    /// Part of the outbox's buffer left (`write_buf` already consumed it).
     Wrote(std::io::Result<usize>),
     Timer(Timer),
 }
@@ -58,17 +59,13 @@ pub struct Connection {
     writer: Option<OwnedWriteHalf>,
     connecting: Option<ConnectFuture>,
     read_buffer: BytesMut,
-    pub write_buffer: BytesMut,
+    /// What this connection sends: packer, write buffer, held prefixes.
+    pub outbox: Outbox,
     timers: [Option<Instant>; 6],
+    /// Decoding options; the outbox encodes with the same.
     pub codec: CodecOptions,
-    pub packer: UpdatePacker,
-    /// Announcements kept back to pack with the next export batch.
-    pub held: HeldTail,
     /// The neighbour's counters (see `counters`), shared by its connections.
-    pub counters: SharedCounters,
-    /// Output kept unwritten while a collision waits for the peer's choice
-    /// (`fsm::collision`, `OpenVerdict::Defer`).
-    pub hold_output: bool,
+    counters: SharedCounters,
     /// Established while not the session's primary connection: told to the
     /// instance when it becomes the primary.
     pub unannounced: Option<Box<NegotiatedSession>>,
@@ -95,7 +92,8 @@ const TIMERS: [Timer; 6] = [
 ];
 
 impl Connection {
-    pub fn new(fsm: Fsm, direction: Direction) -> Self {
+    /// A connection of the neighbour whose counters are `counters`.
+    pub fn new(fsm: Fsm, direction: Direction, counters: SharedCounters) -> Self {
         Self {
             fsm,
             direction,
@@ -103,13 +101,10 @@ impl Connection {
             writer: None,
             connecting: None,
             read_buffer: BytesMut::with_capacity(READ_CHUNK),
-            write_buffer: BytesMut::new(),
+            outbox: Outbox::new(counters.clone()),
             timers: [None; 6],
             codec: CodecOptions::default(),
-            packer: UpdatePacker::new(CodecOptions::default()),
-            held: HeldTail::default(),
-            counters: SharedCounters::default(),
-            hold_output: false,
+            counters,
             unannounced: None,
         }
     }
@@ -128,8 +123,7 @@ impl Connection {
         self.reader = Some(reader);
         self.writer = Some(writer);
         self.read_buffer.clear();
-        self.write_buffer.clear();
-        self.hold_output = false;
+        self.outbox.discard();
         self.unannounced = None;
     }
 
@@ -142,19 +136,6 @@ impl Connection {
         Some((writer.local_addr().ok()?, writer.peer_addr().ok()?))
     }
 
-    /// Queues one message. An encoding failure (a message over the size limit)
-    /// is logged and the message dropped: it is our own bug, not the peer's.
-    pub fn queue(&mut self, message: &Message) {
-        let before = self.write_buffer.len();
-        if let Err(error) = encode_message(message, &self.codec, &mut self.write_buffer) {
-            tracing::error!(%error, "cannot encode an outgoing message");
-        }
-        // The type octet of the message just encoded (RFC 4271 §4.1).
-        if let Some(&code) = self.write_buffer.get(before + 18) {
-            self.counters.0.sent.add(code, 1);
-        }
-    }
-
     pub fn set_timer(&mut self, timer: Timer, after: Option<Duration>) {
         self.timers[timer_index(timer)] = after.map(|d| Instant::now() + d);
     }
@@ -164,8 +145,8 @@ impl Connection {
     pub async fn wakeup(&mut self) -> Wakeup {
         let next_timer =
             self.timers.iter().enumerate().filter_map(|(i, t)| t.map(|t| (t, i))).min();
-        let Self { reader, writer, connecting, read_buffer, write_buffer, hold_output, .. } = self;
-        let has_output = !write_buffer.is_empty() && !*hold_output;
+        let Self { reader, writer, connecting, read_buffer, outbox, .. } = self;
+        let writable = outbox.writable();
         tokio::select! {
             result = async {
                 match connecting.as_mut() {
@@ -186,8 +167,8 @@ impl Connection {
                 }
             } => Wakeup::Read(result),
             result = async {
-                match writer.as_mut() {
-                    Some(writer) if has_output => writer.write_buf(write_buffer).await,
+                match (writer.as_mut(), writable) {
+                    (Some(writer), Some(buffer)) => writer.write_buf(buffer).await,
                     _ => std::future::pending().await,
                 }
             } => Wakeup::Wrote(result),
@@ -224,7 +205,7 @@ impl Connection {
                 }
             };
             let frame = self.read_buffer.split_to(length);
-            if let Some(&code) = frame.get(18) {
+            if let Some(code) = type_octet(&frame) {
                 self.counters.0.received.add(code, 1);
             }
             match decode_message(&frame, &self.codec) {
@@ -268,10 +249,10 @@ impl Connection {
     /// action was handled here.
     pub async fn execute_io(&mut self, action: &Action) -> bool {
         match action {
-            Action::SendOpen(open) => self.queue(&Message::Open(open.clone())),
-            Action::SendKeepalive => self.queue(&Message::Keepalive),
+            Action::SendOpen(open) => self.outbox.push_message(&Message::Open(open.clone())),
+            Action::SendKeepalive => self.outbox.push_message(&Message::Keepalive),
             Action::SendNotification(notification) => {
-                self.queue(&Message::Notification(notification.clone()))
+                self.outbox.push_message(&Message::Notification(notification.clone()))
             }
             Action::StartTimer(timer, after) => self.set_timer(*timer, Some(*after)),
             Action::StopTimer(timer) => self.set_timer(*timer, None),
@@ -285,14 +266,11 @@ impl Connection {
     /// socket.
     pub async fn disconnect(&mut self) {
         self.connecting = None;
-        if self.hold_output {
-            // Held output (a KEEPALIVE kept back during a collision) never leaves.
-            self.write_buffer.clear();
-            self.hold_output = false;
-        }
         self.unannounced = None;
+        // Deferred output (a KEEPALIVE kept back during a collision) never
+        // leaves; the outbox starts over with the options before OPEN.
+        let buffer = self.outbox.close();
         if let Some(mut writer) = self.writer.take() {
-            let buffer = std::mem::take(&mut self.write_buffer);
             let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
                 writer.write_all(&buffer).await?;
                 writer.shutdown().await
@@ -301,20 +279,22 @@ impl Connection {
         }
         self.reader = None;
         self.read_buffer.clear();
-        self.write_buffer.clear();
         self.codec = CodecOptions::default();
-        self.packer = UpdatePacker::new(CodecOptions::default());
-        self.held.clear();
     }
+}
+
+/// The type octet of a framed message, the last of its header (RFC 4271 §4.1).
+fn type_octet(frame: &[u8]) -> Option<u8> {
+    frame.get(HEADER_LEN - 1).copied()
 }
 
 /// The FSM event for a message that could not be decoded, chosen by the
 /// message type octet (header errors otherwise).
 fn error_event(frame: &[u8], error: &DecodeError) -> Event {
     let notification: Notification = error.notification();
-    match frame.get(18) {
-        Some(&message_type::OPEN) => Event::BgpOpenMsgErr(notification),
-        Some(&message_type::UPDATE) => Event::UpdateMsgErr(notification),
+    match type_octet(frame) {
+        Some(message_type::OPEN) => Event::BgpOpenMsgErr(notification),
+        Some(message_type::UPDATE) => Event::UpdateMsgErr(notification),
         _ => Event::BgpHeaderErr(notification),
     }
 }
@@ -323,11 +303,12 @@ fn error_event(frame: &[u8], error: &DecodeError) -> Event {
 mod tests {
     use super::*;
     use crate::fsm::SessionConfig;
+    use crate::wire::encode_message;
     use std::net::Ipv4Addr;
 
     fn connection() -> Connection {
         let config = SessionConfig::new(65001, 65002, Ipv4Addr::new(192, 0, 2, 1));
-        Connection::new(Fsm::new(config), Direction::Outbound)
+        Connection::new(Fsm::new(config), Direction::Outbound, SharedCounters::default())
     }
 
     #[test]

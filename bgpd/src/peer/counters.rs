@@ -6,19 +6,18 @@
 //! relaxed atomics (a load and a store, no locked instruction) as it frames
 //! and encodes messages. The instance holds the same `Arc` in the peer's
 //! status and reads a snapshot only when the API asks. Counts are monotonic
-//! since the neighbour was configured (RFC 4271 §4.1 message types 1..=5).
+//! since the neighbour was configured (RFC 4271 §4.1 message types 1..=5,
+//! [`crate::wire::message_type`]).
+//!
+//! Messages sent are counted where they are encoded (`outbox`), messages
+//! received where they are framed (`connection`), prefixes withdrawn by the
+//! peer where the session accepts its UPDATE.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::wire::Family;
-
-/// BGP message type codes (RFC 4271 §4.1, RFC 2918 §3).
-const OPEN: u8 = 1;
-const UPDATE: u8 = 2;
-const NOTIFICATION: u8 = 3;
-const KEEPALIVE: u8 = 4;
-const ROUTE_REFRESH: u8 = 5;
+use crate::wire::message_type::{KEEPALIVE, NOTIFICATION, OPEN, ROUTE_REFRESH, UPDATE};
+use crate::wire::{Family, UpdateMessage};
 
 /// Single-writer increment: the session task is the only writer, so a
 /// relaxed load and store cannot lose an update.
@@ -76,6 +75,15 @@ impl SessionCounters {
     #[inline]
     pub fn withdrawn_received(&self, family: Family, count: usize) {
         bump(&self.withdrawals_received[family.index()], count as u64);
+    }
+
+    /// Counts the prefixes an accepted UPDATE withdraws: the IPv4 Withdrawn
+    /// Routes field (RFC 4271 §4.3) and MP_UNREACH_NLRI (RFC 4760 §4).
+    pub fn update_received(&self, update: &UpdateMessage) {
+        self.withdrawn_received(Family::Ipv4Unicast, update.withdrawn.len());
+        if let Some(unreach) = &update.mp_unreach {
+            self.withdrawn_received(unreach.family, unreach.withdrawn.len());
+        }
     }
 
     /// (sent, received) withdrawals of `family`.

@@ -1,11 +1,12 @@
 //! One I/O task per BGP neighbour: TCP connect and accept (with MD5, TTL and
 //! GTSM, [`socket`]), framing, timers; it feeds the RFC 4271 FSM ([`crate::fsm`])
 //! and executes its actions. Decoded UPDATEs and session changes go to the
-//! instance, which owns the RIB; routes to send come back as export batches.
+//! instance, which owns the RIB; routes to send come back as export batches,
+//! which each connection's `outbox` packs into UPDATEs for the socket.
 
 mod connection;
 pub mod counters;
-mod export_encode;
+mod outbox;
 mod session;
 pub mod socket;
 

@@ -20,12 +20,11 @@ use crate::instance::InstanceEvent;
 use crate::rib::{ExportBatch, PeerId};
 use crate::wire::{
     CodecOptions, Family, GracefulRestartCapability, Message, Notification, RefreshSubtype,
-    RouteRefresh, UpdateMessage, UpdatePacker,
+    RouteRefresh, UpdateMessage,
 };
 
 use super::connection::{Connection, Received, Wakeup};
 use super::counters::SharedCounters;
-use super::export_encode::{encode_batch, flush_held};
 
 use super::socket::{self, ConnectOptions};
 
@@ -146,8 +145,8 @@ async fn run(
         verdict: None,
         deferred: None,
     };
-    let mut primary = Connection::new(Fsm::new(params.config), Direction::Outbound);
-    primary.counters = task.counters.clone();
+    let mut primary =
+        Connection::new(Fsm::new(params.config), Direction::Outbound, task.counters.clone());
     let mut secondary: Option<Connection> = None;
     if params.enabled {
         task.start(&mut primary).await;
@@ -181,9 +180,9 @@ async fn run(
             }
         }
         // Held announcements go out once nothing else is being written or
-        // waits to be encoded (see `export_encode`).
-        if !primary.held.is_empty() && primary.write_buffer.is_empty() && commands.is_empty() {
-            flush_held(&mut primary);
+        // waits to be encoded (see `outbox`).
+        if primary.outbox.should_flush() && commands.is_empty() {
+            primary.outbox.flush_held();
         }
     }
 }
@@ -228,37 +227,39 @@ impl Task {
                 primary.fsm.set_graceful_restart(capability);
             }
             SessionCommand::Inbound(stream) => self.on_inbound(stream, primary, secondary).await,
-            SessionCommand::Export(batch) => {
-                if self.established {
-                    encode_batch(primary, &batch);
-                    let mark = primary.write_buffer.len();
-                    if mark == 0 {
-                        // Nothing to write (already flushed or nothing encoded).
-                        self.notify(SessionEvent::Written).await;
-                    } else {
-                        self.written_marks.push(mark);
-                    }
-                } else {
-                    // The session fell before the batch arrived: the instance
-                    // resets this peer's export state when it learns that.
-                    self.notify(SessionEvent::Written).await;
-                }
-            }
+            SessionCommand::Export(batch) => self.on_export(&batch, primary).await,
             SessionCommand::EndOfRib(family) => {
                 if self.established {
-                    flush_held(primary);
-                    primary.queue(&Message::Update(Box::new(UpdateMessage::end_of_rib(family))));
+                    let end_of_rib = UpdateMessage::end_of_rib(family);
+                    primary.outbox.push_after_routes(&Message::Update(Box::new(end_of_rib)));
                 }
             }
             SessionCommand::RefreshMarker(family, subtype) => {
                 if self.established {
-                    flush_held(primary);
                     let refresh = RouteRefresh { afi_safi: family.afi_safi(), subtype };
-                    primary.queue(&Message::RouteRefresh(refresh));
+                    primary.outbox.push_after_routes(&Message::RouteRefresh(refresh));
                 }
             }
         }
         false
+    }
+
+    /// Encodes an export batch into the primary's outbox and remembers where
+    /// it ends, to tell the instance once it is written (`account_written`).
+    async fn on_export(&mut self, batch: &ExportBatch, primary: &mut Connection) {
+        if self.established {
+            let mark = primary.outbox.push_batch(batch);
+            if mark == 0 {
+                // Nothing to write (already flushed or nothing encoded).
+                self.notify(SessionEvent::Written).await;
+            } else {
+                self.written_marks.push(mark);
+            }
+        } else {
+            // The session fell before the batch arrived: the instance
+            // resets this peer's export state when it learns that.
+            self.notify(SessionEvent::Written).await;
+        }
     }
 
     /// With RFC 8538 negotiated, an administrative Cease travels in a Hard
@@ -316,9 +317,9 @@ impl Task {
                     tracing::info!(peer = %self.connect.remote.ip(), "refusing a third connection");
                     return;
                 }
+                let config = self.config.clone();
                 let mut connection =
-                    Connection::new(Fsm::new(self.config.clone()), Direction::Inbound);
-                connection.counters = self.counters.clone();
+                    Connection::new(Fsm::new(config), Direction::Inbound, self.counters.clone());
                 connection.attach(stream);
                 self.feed(&mut connection, Event::ManualStartWithPassiveTcpEstablishment, false)
                     .await;
@@ -365,20 +366,19 @@ impl Task {
                 Deferred::DumpThis => {
                     if let Some(connection) = held {
                         // Our KEEPALIVE never left: the peer cannot be Established here.
-                        connection.write_buffer.clear();
-                        connection.hold_output = false;
+                        connection.outbox.discard();
                     }
                     self.dump(on_primary, primary, secondary).await;
                 }
                 Deferred::DumpOtherAndRelease => {
                     if let Some(connection) = held {
-                        connection.hold_output = false;
+                        connection.outbox.release();
                     }
                     self.dump(!on_primary, primary, secondary).await;
                 }
                 Deferred::Release => {
                     if let Some(connection) = held {
-                        connection.hold_output = false;
+                        connection.outbox.release();
                     }
                 }
             }
@@ -517,7 +517,7 @@ impl Task {
                     match verdict {
                         // Answered by the Cease alone, in `settle_collision`.
                         OpenVerdict::DumpThis => return,
-                        OpenVerdict::Defer => connection.hold_output = true,
+                        OpenVerdict::Defer => connection.outbox.defer(),
                         OpenVerdict::Accept | OpenVerdict::DumpOther => {}
                     }
                     self.feed(connection, event.clone(), is_primary).await;
@@ -530,12 +530,7 @@ impl Task {
                     for error in &decoded.outcome.errors {
                         tracing::warn!(peer = %self.connect.remote.ip(), ?error, "UPDATE attribute error handled per RFC 7606");
                     }
-                    let counters = &self.counters.0;
-                    counters
-                        .withdrawn_received(Family::Ipv4Unicast, decoded.update.withdrawn.len());
-                    if let Some(unreach) = &decoded.update.mp_unreach {
-                        counters.withdrawn_received(unreach.family, unreach.withdrawn.len());
-                    }
+                    self.counters.0.update_received(&decoded.update);
                     let update = Box::new(decoded.update);
                     self.notify(SessionEvent::Update(update)).await;
                 }
@@ -602,8 +597,7 @@ impl Task {
                 Action::Established(negotiated) => {
                     connection.codec =
                         CodecOptions::negotiated(&negotiated.local_open, &negotiated.remote_open);
-                    connection.packer = UpdatePacker::new(connection.codec);
-                    connection.held.clear();
+                    connection.outbox.set_options(connection.codec);
                     if is_primary {
                         let addresses = connection.local_and_remote();
                         self.announce_established(addresses, negotiated).await;

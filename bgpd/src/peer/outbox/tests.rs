@@ -2,6 +2,7 @@
 //! few as one batch of all their prefixes would give, in order, and anything
 //! else (withdrawals, other attributes) flushes the held prefixes first.
 //! Prefixes come from 198.18.0.0/15 (RFC 2544 benchmarking space).
+//! Then what the outbox counts and when its bytes may be written.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -10,21 +11,16 @@ use bytes::BytesMut;
 use ipnet::{IpNet, Ipv4Net};
 
 use super::*;
-use crate::fsm::{Direction, Fsm, SessionConfig};
-use crate::wire::{
-    AsPath, CodecOptions, Decoded, Origin, UpdateMessage, UpdatePacker, decode_message,
-    frame_length,
-};
+use crate::wire::{AsPath, Decoded, Origin, UpdateMessage, decode_message, frame_length};
 
 fn options() -> CodecOptions {
     CodecOptions { four_octet_as: true, ..CodecOptions::default() }
 }
 
-fn fresh() -> Connection {
-    let config = SessionConfig::new(65001, 65002, Ipv4Addr::new(192, 0, 2, 1));
-    let mut connection = Connection::new(Fsm::new(config), Direction::Outbound);
-    connection.packer = UpdatePacker::new(options());
-    connection
+fn fresh() -> Outbox {
+    let mut outbox = Outbox::new(SharedCounters::default());
+    outbox.set_options(options());
+    outbox
 }
 
 fn routes(from: u32, count: u32) -> Vec<Nlri> {
@@ -87,7 +83,7 @@ fn minimum(nlri: &[Nlri]) -> usize {
 
 #[test]
 fn batches_of_one_attribute_set_pack_as_one() {
-    let mut connection = fresh();
+    let mut outbox = fresh();
     let shared = attributes(65001);
     // Batch sizes that never fill their last message (and one smaller than a message).
     let sizes = [1000, 1500, 7, 2500];
@@ -97,34 +93,34 @@ fn batches_of_one_attribute_set_pack_as_one() {
         let nlri = routes(from, size);
         from += size;
         all.extend_from_slice(&nlri);
-        encode_batch(&mut connection, &batch(vec![(shared.clone(), nlri)], vec![]));
-        assert!(!connection.held.is_empty());
+        outbox.push_batch(&batch(vec![(shared.clone(), nlri)], vec![]));
+        assert!(!outbox.held.is_empty());
     }
-    flush_held(&mut connection);
-    assert!(connection.held.is_empty());
-    let updates = decode_all(&connection.write_buffer);
+    outbox.flush_held();
+    assert!(outbox.held.is_empty());
+    let updates = decode_all(&outbox.buffer);
     assert_eq!(updates.len(), minimum(&all));
     let sent: Vec<Nlri> = updates.iter().flat_map(|u| u.nlri.iter().copied()).collect();
     assert_eq!(sent, all, "every prefix once, in order");
     // Equal attributes in another allocation continue the held prefixes too.
-    let mut connection = fresh();
-    encode_batch(&mut connection, &batch(vec![(attributes(65001), routes(0, 10))], vec![]));
-    encode_batch(&mut connection, &batch(vec![(attributes(65001), routes(10, 10))], vec![]));
-    flush_held(&mut connection);
-    assert_eq!(decode_all(&connection.write_buffer).len(), 1);
+    let mut outbox = fresh();
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(0, 10))], vec![]));
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(10, 10))], vec![]));
+    outbox.flush_held();
+    assert_eq!(decode_all(&outbox.buffer).len(), 1);
 }
 
 #[test]
 fn other_attributes_and_withdrawals_flush_the_held_prefixes_first() {
-    let mut connection = fresh();
-    encode_batch(&mut connection, &batch(vec![(attributes(65001), routes(0, 10))], vec![]));
-    assert!(connection.write_buffer.is_empty(), "a partial message is held");
+    let mut outbox = fresh();
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(0, 10))], vec![]));
+    assert!(outbox.buffer.is_empty(), "a partial message is held");
     // Another attribute set: the held prefixes go first, alone.
-    encode_batch(&mut connection, &batch(vec![(attributes(65002), routes(10, 5))], vec![]));
+    outbox.push_batch(&batch(vec![(attributes(65002), routes(10, 5))], vec![]));
     // A withdrawal of a held prefix: the announcement goes first.
-    encode_batch(&mut connection, &batch(vec![], routes(10, 1)));
-    assert!(connection.held.is_empty());
-    let updates = decode_all(&connection.write_buffer);
+    outbox.push_batch(&batch(vec![], routes(10, 1)));
+    assert!(outbox.held.is_empty());
+    let updates = decode_all(&outbox.buffer);
     assert_eq!(updates.len(), 3);
     assert_eq!(updates[0].nlri, routes(0, 10));
     assert_eq!(updates[0].attributes.as_path, AsPath::from_sequence([65001]));
@@ -135,24 +131,68 @@ fn other_attributes_and_withdrawals_flush_the_held_prefixes_first() {
 
 #[test]
 fn only_the_last_group_of_a_batch_is_held() {
-    let mut connection = fresh();
+    let mut outbox = fresh();
     let a = attributes(65001);
     let b = attributes(65002);
-    encode_batch(&mut connection, &batch(vec![(a.clone(), routes(0, 3))], vec![]));
+    outbox.push_batch(&batch(vec![(a.clone(), routes(0, 3))], vec![]));
     // Continues `a`, closes it (not last), then holds `b`.
-    encode_batch(
-        &mut connection,
-        &batch(vec![(a.clone(), routes(3, 3)), (b.clone(), routes(6, 3))], vec![]),
-    );
-    let updates = decode_all(&connection.write_buffer);
+    outbox.push_batch(&batch(vec![(a.clone(), routes(3, 3)), (b.clone(), routes(6, 3))], vec![]));
+    let updates = decode_all(&outbox.buffer);
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].nlri, routes(0, 6));
-    flush_held(&mut connection);
-    let updates = decode_all(&connection.write_buffer);
+    outbox.flush_held();
+    let updates = decode_all(&outbox.buffer);
     assert_eq!(updates.len(), 2);
     assert_eq!(updates[1].nlri, routes(6, 3));
     // Nothing held: flushing writes nothing.
-    let before = connection.write_buffer.len();
-    flush_held(&mut connection);
-    assert_eq!(connection.write_buffer.len(), before);
+    let before = outbox.buffer.len();
+    outbox.flush_held();
+    assert_eq!(outbox.buffer.len(), before);
+}
+
+#[test]
+fn sent_messages_are_counted_by_type_when_encoded() {
+    let counters = SharedCounters::default();
+    let mut outbox = Outbox::new(counters.clone());
+    outbox.set_options(options());
+    outbox.push_message(&Message::Keepalive);
+    let mark = outbox.push_batch(&batch(vec![], routes(0, 3)));
+    assert_eq!(mark, outbox.buffer.len(), "the batch ends where the buffer does");
+    // Held, so not sent (nor counted) yet.
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(3, 2))], vec![]));
+    let sent = counters.0.sent.snapshot();
+    assert_eq!((sent.keepalive, sent.update, sent.total), (1, 1, 2));
+    outbox.flush_held();
+    assert_eq!(counters.0.sent.snapshot().update, 2);
+    assert_eq!(counters.0.withdrawals(Family::Ipv4Unicast), (3, 0));
+    assert_eq!(counters.0.received.snapshot().total, 0);
+}
+
+#[test]
+fn held_prefixes_flush_only_once_the_buffer_is_written() {
+    let mut outbox = fresh();
+    outbox.push_message(&Message::Keepalive);
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(0, 2))], vec![]));
+    assert!(!outbox.should_flush(), "the KEEPALIVE is still to be written");
+    outbox.buffer.clear();
+    assert!(outbox.should_flush());
+    outbox.flush_held();
+    assert!(!outbox.should_flush());
+}
+
+#[test]
+fn deferred_output_is_not_writable_and_never_leaves_on_close() {
+    let mut outbox = fresh();
+    assert!(outbox.writable().is_none(), "nothing to write");
+    outbox.push_message(&Message::Keepalive);
+    outbox.defer();
+    assert!(outbox.writable().is_none());
+    outbox.release();
+    assert_eq!(outbox.writable().map(|buffer| buffer.len()), Some(19));
+    outbox.defer();
+    assert!(outbox.close().is_empty());
+    // Output not deferred (a NOTIFICATION) is handed over to be written.
+    outbox.push_message(&Message::Keepalive);
+    assert_eq!(outbox.close().len(), 19);
+    assert!(outbox.buffer.is_empty());
 }

@@ -1,0 +1,321 @@
+//! What one connection has to send: the UPDATE packer, the write buffer, the
+//! prefixes held back for packing across export batches, and the counting of
+//! every message sent (RFC 4271 §4, §9.2).
+//!
+//! Everything outgoing is encoded straight into one write buffer, which the
+//! connection hands to the socket as a whole ([`Outbox::writable`]), so a burst
+//! of UPDATEs leaves in few system calls and no message is copied on the way.
+//! Messages are counted as they are encoded, here and nowhere else.
+//!
+//! # Packing across export batches
+//!
+//! The instance hands a session its routes in batches of bounded size, so a
+//! large change arrives as several batches, and each batch's prefixes per
+//! attribute set rarely fill their last UPDATE exactly. Closing that partial
+//! message at every batch boundary would cost one extra, short UPDATE per
+//! batch. Instead the trailing prefixes of a batch's last group are *held*
+//! (as prefixes, not bytes) and lead the next batch's first group when it has
+//! the same attributes and next hop; they go out alone as soon as the session
+//! has nothing else to do: its write buffer is empty ([`Outbox::should_flush`])
+//! and no command waits (the session loop knows that). Holding them costs no
+//! latency: while the write buffer still has bytes, the socket could not have
+//! sent them any earlier. There is no timer.
+//!
+//! Order is kept: anything else (withdrawals, another attribute set,
+//! End-of-RIB, a route refresh marker) first flushes the held prefixes.
+//!
+//! # Deferred output
+//!
+//! During a connection collision (RFC 4271 §6.8, `fsm::collision`,
+//! `OpenVerdict::Defer`) the output stays unwritten until the peer shows
+//! which connection it kept: [`Outbox::defer`], then [`Outbox::release`] or
+//! [`Outbox::discard`].
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use crate::rib::{AnnounceGroup, ExportBatch};
+use crate::wire::{
+    CodecOptions, Family, Message, NextHop, Nlri, PathAttributes, UpdatePacker, encode_message,
+    message_type,
+};
+
+use super::counters::SharedCounters;
+
+/// Spare write buffer capacity kept between bursts.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// The sending side of one connection.
+#[derive(Debug)]
+pub struct Outbox {
+    packer: UpdatePacker,
+    /// Encoded messages not yet written; the socket consumes it from the front.
+    buffer: BytesMut,
+    /// Announcements kept back to pack with the next export batch.
+    held: HeldTail,
+    /// Output kept unwritten while a collision waits for the peer's choice.
+    deferred: bool,
+    /// The neighbour's counters (see `counters`), shared by its connections.
+    counters: SharedCounters,
+}
+
+impl Outbox {
+    /// An outbox with the options of a session before OPEN.
+    pub fn new(counters: SharedCounters) -> Self {
+        Self {
+            packer: UpdatePacker::new(CodecOptions::default()),
+            buffer: BytesMut::new(),
+            held: HeldTail::default(),
+            deferred: false,
+            counters,
+        }
+    }
+
+    /// Encodes from now on with what the session negotiated (or the defaults
+    /// again); held prefixes are forgotten.
+    pub fn set_options(&mut self, options: CodecOptions) {
+        self.packer = UpdatePacker::new(options);
+        self.held.clear();
+    }
+
+    /// Queues one message. An encoding failure (a message over the size limit)
+    /// is logged and the message dropped: it is our own bug, not the peer's.
+    pub fn push_message(&mut self, message: &Message) {
+        match encode_message(message, self.packer.options(), &mut self.buffer) {
+            Ok(()) => self.counters.0.sent.add(type_code(message), 1),
+            Err(error) => tracing::error!(%error, "cannot encode an outgoing message"),
+        }
+    }
+
+    /// Queues a message that must follow every route pushed before it
+    /// (End-of-RIB, a route refresh marker): the held prefixes go first.
+    pub fn push_after_routes(&mut self, message: &Message) {
+        self.flush_held();
+        self.push_message(message);
+    }
+
+    /// Appends `batch`, continuing the held prefixes when its first group
+    /// shares their attributes and holding the last group's tail. Returns the
+    /// buffered length at which the batch is completely written (0: nothing
+    /// waits, it is already gone or held).
+    pub fn push_batch(&mut self, batch: &ExportBatch) -> usize {
+        let continues = batch.withdrawn.is_empty()
+            && batch
+                .announced
+                .first()
+                .is_some_and(|group| self.held.continues(batch.family, group));
+        if !continues {
+            self.flush_held();
+        }
+        if !batch.withdrawn.is_empty() {
+            self.withdraw(batch.family, &batch.withdrawn);
+        }
+        let last = batch.announced.len().saturating_sub(1);
+        for (index, group) in batch.announced.iter().enumerate() {
+            // Only the first group can continue the held prefixes (checked above).
+            let leading = index == 0 && continues;
+            if index < last {
+                self.announce(batch.family, group, leading);
+            } else {
+                self.announce_holding_tail(batch.family, group, leading);
+            }
+        }
+        // Keep the buffer's spare capacity modest between bursts.
+        if self.buffer.is_empty() && self.buffer.capacity() > KEEP_CAPACITY {
+            self.buffer = BytesMut::new();
+        }
+        self.buffer.len()
+    }
+
+    /// Whether the held prefixes should go out now: nothing else waits to be
+    /// written. The session adds its own condition (no command waits).
+    pub fn should_flush(&self) -> bool {
+        !self.held.is_empty() && self.buffer.is_empty()
+    }
+
+    /// Encodes the held prefixes, if any.
+    pub fn flush_held(&mut self) {
+        let Some(group) = self.held.group.take() else {
+            self.held.nlri.clear();
+            return;
+        };
+        let nlri = self.held.nlri.iter().copied();
+        match self.packer.announce(
+            &group.attributes,
+            group.family,
+            Some(group.next_hop),
+            nlri,
+            &mut self.buffer,
+        ) {
+            Ok(messages) => self.count_updates(messages),
+            Err(error) => tracing::error!(%error, "cannot encode announcements"),
+        }
+        self.held.nlri.clear();
+    }
+
+    /// The bytes to hand to the socket, if any may leave now. The socket
+    /// advances the buffer past what it wrote (`AsyncWriteExt::write_buf`).
+    pub fn writable(&mut self) -> Option<&mut BytesMut> {
+        (!self.buffer.is_empty() && !self.deferred).then_some(&mut self.buffer)
+    }
+
+    /// Keeps the output unwritten until [`Self::release`] or [`Self::discard`].
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Lets deferred output leave.
+    pub fn release(&mut self) {
+        self.deferred = false;
+    }
+
+    /// Drops everything not yet written (a new TCP connection, or deferred
+    /// output the peer will never see) and ends any deferral.
+    pub fn discard(&mut self) {
+        self.buffer.clear();
+        self.deferred = false;
+    }
+
+    /// The connection closes: returns what may still be written (a
+    /// NOTIFICATION; deferred output never leaves) and resets the outbox to
+    /// the options before OPEN, forgetting held prefixes (the instance
+    /// re-sends the whole table on the next session).
+    pub fn close(&mut self) -> BytesMut {
+        if self.deferred {
+            self.discard();
+        }
+        let remaining = std::mem::take(&mut self.buffer);
+        self.set_options(CodecOptions::default());
+        remaining
+    }
+
+    fn withdraw(&mut self, family: Family, withdrawn: &[Nlri]) {
+        match self.packer.withdraw(family, withdrawn.iter().copied(), &mut self.buffer) {
+            Ok(messages) => {
+                self.count_updates(messages);
+                self.counters.0.withdrawn_sent(family, withdrawn.len());
+            }
+            Err(error) => tracing::error!(%error, "cannot encode withdrawals"),
+        }
+    }
+
+    /// Announces `group` entirely, after the held prefixes when `leading`.
+    fn announce(&mut self, family: Family, group: &AnnounceGroup, leading: bool) {
+        let leading_nlri: &[Nlri] = if leading { &self.held.nlri } else { &[] };
+        let nlri = leading_nlri.iter().chain(&group.nlri).copied();
+        match self.packer.announce(
+            &group.attributes,
+            family,
+            Some(group.next_hop),
+            nlri,
+            &mut self.buffer,
+        ) {
+            Ok(messages) => self.count_updates(messages),
+            Err(error) => tracing::error!(%error, "cannot encode announcements"),
+        }
+        if leading {
+            self.held.clear();
+        }
+    }
+
+    /// Announces `group` (after the held prefixes when `leading`) except the
+    /// prefixes of a last, partial message, which become the held tail.
+    fn announce_holding_tail(&mut self, family: Family, group: &AnnounceGroup, leading: bool) {
+        let leading_nlri: &[Nlri] = if leading { &self.held.nlri } else { &[] };
+        let leading_len = leading_nlri.len();
+        let nlri = leading_nlri.iter().chain(&group.nlri).copied();
+        match self.packer.announce_holding_tail(
+            &group.attributes,
+            family,
+            Some(group.next_hop),
+            nlri,
+            &mut self.buffer,
+        ) {
+            Ok(packed) => {
+                self.count_updates(packed.messages);
+                self.held.keep(family, group, leading_len, packed.held);
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot encode announcements");
+                self.held.clear();
+            }
+        }
+    }
+
+    #[inline]
+    fn count_updates(&self, messages: usize) {
+        self.counters.0.sent.add(message_type::UPDATE, messages as u64);
+    }
+}
+
+/// The wire type code of `message` (RFC 4271 §4.1, RFC 2918 §3).
+fn type_code(message: &Message) -> u8 {
+    match message {
+        Message::Open(_) => message_type::OPEN,
+        Message::Update(_) => message_type::UPDATE,
+        Message::Notification(_) => message_type::NOTIFICATION,
+        Message::Keepalive => message_type::KEEPALIVE,
+        Message::RouteRefresh(_) => message_type::ROUTE_REFRESH,
+    }
+}
+
+/// Prefixes announced but not yet encoded, all with one attribute set.
+#[derive(Debug, Default)]
+struct HeldTail {
+    group: Option<HeldGroup>,
+    /// Reused between batches: its capacity stays.
+    nlri: Vec<Nlri>,
+}
+
+#[derive(Debug)]
+struct HeldGroup {
+    family: Family,
+    attributes: Arc<PathAttributes>,
+    next_hop: NextHop,
+}
+
+impl HeldTail {
+    fn is_empty(&self) -> bool {
+        self.nlri.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.group = None;
+        self.nlri.clear();
+    }
+
+    /// Whether `group` of `family` continues the held prefixes.
+    fn continues(&self, family: Family, group: &AnnounceGroup) -> bool {
+        self.group.as_ref().is_some_and(|held| {
+            held.family == family
+                && held.next_hop == group.next_hop
+                && (Arc::ptr_eq(&held.attributes, &group.attributes)
+                    || held.attributes == group.attributes)
+        })
+    }
+
+    /// Holds the last `count` prefixes of the held prefixes' first
+    /// `leading_len` followed by `group`'s, which the packer left out.
+    fn keep(&mut self, family: Family, group: &AnnounceGroup, leading_len: usize, count: usize) {
+        let total = leading_len + group.nlri.len();
+        let from = total - count.min(total);
+        if from < leading_len {
+            // Only when nothing of the group fit a full message: keep the
+            // leading ones' suffix, then the whole group.
+            self.nlri.drain(..from);
+            self.nlri.extend_from_slice(&group.nlri);
+        } else {
+            self.nlri.clear();
+            self.nlri.extend_from_slice(&group.nlri[from - leading_len..]);
+        }
+        self.group = (!self.nlri.is_empty()).then(|| HeldGroup {
+            family,
+            attributes: group.attributes.clone(),
+            next_hop: group.next_hop,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
