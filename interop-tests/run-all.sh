@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit, property and golden tests, then the
-# interop tests against real FRR and BIRD inside network namespaces.
+# Runs every check of the workspace: formatting and clippy first (they fail
+# fast), then unit, property and golden tests, the README's main command as
+# printed (tests/readme_command.rs) and the interop tests against real FRR and
+# BIRD inside network namespaces.
 # Installs what the tests need on a fresh Debian machine (run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+export CARGO_INCREMENTAL=0
+export CARGO_TERM_COLOR=never
+# The workspace's lints (unwrap_used, expect_used, ...) are enforced here.
+echo "checking formatting: cargo fmt --all -- --check"
+cargo fmt --all -- --check
+echo "checking lints: cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 missing=()
 [ -x /usr/lib/frr/bgpd ] || missing+=(frr)
@@ -20,8 +30,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-export CARGO_INCREMENTAL=0
-export CARGO_TERM_COLOR=never
 # The interop tests start the binaries built here.
 cargo build --workspace --bins
 log=$(mktemp)

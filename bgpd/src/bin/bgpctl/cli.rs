@@ -1,7 +1,9 @@
 //! The command line: every command, flag and argument of `bgpctl`, as clap
 //! derive types. Values are checked here only as far as the command line
-//! itself needs (numbers, choices, AS path syntax); addresses and prefixes go
-//! to bgpd as typed, so that its error names the field and the value.
+//! itself needs (numbers, choices, AS path syntax, the shape of `ADDR=IF`
+//! entries); addresses and prefixes go to bgpd as typed, so that its error
+//! names the field and the value. This module uses no command module: they
+//! use it.
 
 use std::time::Duration;
 
@@ -301,8 +303,8 @@ pub struct Layer2SetArgs {
     #[arg(long)]
     pub owner: String,
     /// ADDRESS=INTERFACE[,INTERFACE...], e.g. 198.51.100.50=eth0,eth1.
-    #[arg(value_name = "ADDR=IF[,IF...]", required = true, value_parser = crate::layer2::parse_entry)]
-    pub entries: Vec<crate::layer2::Entry>,
+    #[arg(value_name = "ADDR=IF[,IF...]", required = true, value_parser = parse_entry)]
+    pub entries: Vec<Entry>,
 }
 
 #[derive(Args, Debug)]
@@ -310,6 +312,39 @@ pub struct Layer2ClearArgs {
     /// The owner whose announcements are withdrawn.
     #[arg(long)]
     pub owner: String,
+}
+
+/// One `ADDR=IF[,IF...]` argument, split but not judged: bgpd validates the
+/// address and the names and says which one is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub address: String,
+    pub interfaces: Vec<String>,
+}
+
+/// An `ADDR=IF[,IF...]` argument without its parts.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("{0:?} is not ADDRESS=INTERFACE[,INTERFACE...]")]
+    NoEquals(String),
+    #[error("{0:?} has no address before '='")]
+    NoAddress(String),
+    #[error("{0:?} has an empty interface name")]
+    EmptyInterface(String),
+}
+
+/// Clap's parser for one entry.
+pub fn parse_entry(text: &str) -> Result<Entry, EntryError> {
+    let (address, interfaces) =
+        text.split_once('=').ok_or_else(|| EntryError::NoEquals(text.to_string()))?;
+    if address.is_empty() {
+        return Err(EntryError::NoAddress(text.to_string()));
+    }
+    let interfaces: Vec<String> = interfaces.split(',').map(str::to_string).collect();
+    if interfaces.iter().any(String::is_empty) {
+        return Err(EntryError::EmptyInterface(text.to_string()));
+    }
+    Ok(Entry { address: address.to_string(), interfaces })
 }
 
 #[derive(Args, Debug)]
@@ -387,6 +422,23 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn entries_split_at_the_equals_and_the_commas() {
+        assert_eq!(
+            parse_entry("198.51.100.50=eth0,eth1"),
+            Ok(Entry {
+                address: "198.51.100.50".into(),
+                interfaces: vec!["eth0".into(), "eth1".into()]
+            })
+        );
+        assert_eq!(parse_entry("198.51.100.50"), Err(EntryError::NoEquals("198.51.100.50".into())));
+        assert_eq!(parse_entry("=eth0"), Err(EntryError::NoAddress("=eth0".into())));
+        assert_eq!(
+            parse_entry("2001:db8::1=eth0,"),
+            Err(EntryError::EmptyInterface("2001:db8::1=eth0,".into()))
+        );
     }
 
     #[test]

@@ -12,39 +12,6 @@ use crate::connect::Api;
 use crate::error::CtlError;
 use crate::output::{Align, Output, Table};
 
-/// One `ADDR=IF[,IF...]` argument, split but not judged: bgpd validates the
-/// address and the names and says which one is wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub address: String,
-    pub interfaces: Vec<String>,
-}
-
-/// An `ADDR=IF[,IF...]` argument without its parts.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EntryError {
-    #[error("{0:?} is not ADDRESS=INTERFACE[,INTERFACE...]")]
-    NoEquals(String),
-    #[error("{0:?} has no address before '='")]
-    NoAddress(String),
-    #[error("{0:?} has an empty interface name")]
-    EmptyInterface(String),
-}
-
-/// Clap's parser for one entry.
-pub fn parse_entry(text: &str) -> Result<Entry, EntryError> {
-    let (address, interfaces) =
-        text.split_once('=').ok_or_else(|| EntryError::NoEquals(text.to_string()))?;
-    if address.is_empty() {
-        return Err(EntryError::NoAddress(text.to_string()));
-    }
-    let interfaces: Vec<String> = interfaces.split(',').map(str::to_string).collect();
-    if interfaces.iter().any(String::is_empty) {
-        return Err(EntryError::EmptyInterface(text.to_string()));
-    }
-    Ok(Entry { address: address.to_string(), interfaces })
-}
-
 pub async fn run(command: Layer2Command, api: &mut Api, out: &mut Output) -> Result<(), CtlError> {
     match command {
         Layer2Command::List => list(api, out).await,
@@ -141,23 +108,6 @@ fn summary(answer: &SetAnnouncementsResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entries_split_at_the_equals_and_the_commas() {
-        assert_eq!(
-            parse_entry("198.51.100.50=eth0,eth1"),
-            Ok(Entry {
-                address: "198.51.100.50".into(),
-                interfaces: vec!["eth0".into(), "eth1".into()]
-            })
-        );
-        assert_eq!(parse_entry("198.51.100.50"), Err(EntryError::NoEquals("198.51.100.50".into())));
-        assert_eq!(parse_entry("=eth0"), Err(EntryError::NoAddress("=eth0".into())));
-        assert_eq!(
-            parse_entry("2001:db8::1=eth0,"),
-            Err(EntryError::EmptyInterface("2001:db8::1=eth0,".into()))
-        );
-    }
 
     #[test]
     fn the_summary_names_each_address_or_says_nothing_changed() {

@@ -7,6 +7,12 @@
 //! One concern per module: [`cli`] the command line, [`connect`] reaching
 //! bgpd, [`output`] tables and JSON, [`human`] short forms of values,
 //! [`aspath`] AS path text, and one module per command group.
+//!
+//! Dependencies point one way: `main` -> the command modules ([`status`],
+//! [`neighbor`], [`route`], [`owner`], [`layer2`], [`watch`]) -> [`output`],
+//! [`human`], [`connect`], [`error`]. [`cli`] only defines the clap types
+//! (and parses their values), so any module may name them and it names none
+//! of the others but [`aspath`]'s argument type.
 
 // No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
 // for the workspace, `expect_used` here; clippy.toml lets tests use both).

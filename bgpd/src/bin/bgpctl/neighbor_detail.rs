@@ -3,20 +3,67 @@
 //! value" blocks and small tables (the `show bgp neighbor` of routers).
 
 use ironlb_proto::bgpd::v1::{
-    Capabilities, GracefulRestartStatus, MessageCounters, NotificationInfo, Peer,
+    Capabilities, GracefulRestartStatus, MessageCounters, NotificationInfo, Peer, PeerConfig,
+    PeerStatus, PrefixCounters,
 };
 
 use crate::human::{self, families, or_dash, yes_no};
 use crate::output::{Align, Table, fields};
 
-/// The whole detailed view.
+/// The whole detailed view: the summary block, then one titled section each
+/// for the configuration, capabilities, graceful restart, messages, prefixes
+/// (when there are any) and the last NOTIFICATIONs.
 pub fn render(peer: &Peer) -> String {
     let config = peer.config.clone().unwrap_or_default();
     let status = peer.status.clone().unwrap_or_default();
-    let optional = |value: Option<u32>| value.map_or("default".to_string(), |v| format!("{v}s"));
-    let zero_default =
-        |value: u32| if value == 0 { "default".to_string() } else { value.to_string() };
+    let mut text = summary(&config, &status);
+    section(&mut text, "Configuration", &configuration(&config));
+    section(
+        &mut text,
+        "Capabilities",
+        &capabilities(status.local_capabilities.as_ref(), status.remote_capabilities.as_ref()),
+    );
+    section(&mut text, "Graceful restart", &graceful_restart(status.graceful_restart.as_ref()));
+    section(
+        &mut text,
+        "Messages",
+        &messages(status.messages_sent.as_ref(), status.messages_received.as_ref()),
+    );
+    if !status.prefixes.is_empty() {
+        section(&mut text, "Prefixes", &prefixes(&status.prefixes));
+    }
+    section(
+        &mut text,
+        "Last NOTIFICATION",
+        &fields(&[
+            ("Sent", notification(status.last_notification_sent.as_ref())),
+            ("Received", notification(status.last_notification_received.as_ref())),
+        ]),
+    );
+    text
+}
 
+/// Appends a blank line, the section's title and its body indented.
+fn section(text: &mut String, title: &str, body: &str) {
+    text.push('\n');
+    text.push_str(title);
+    text.push('\n');
+    text.push_str(&indent(body));
+}
+
+/// A configured value in seconds, or "default" when the neighbor has none.
+fn seconds_or_default(value: Option<u32>) -> String {
+    value.map_or("default".to_string(), |v| format!("{v}s"))
+}
+
+/// A configured number where 0 means the default.
+fn zero_default(value: u32) -> String {
+    if value == 0 { "default".to_string() } else { value.to_string() }
+}
+
+/// The heading line and the session block under it: state, endpoints and
+/// what was negotiated against what is configured.
+fn summary(config: &PeerConfig, status: &PeerStatus) -> String {
     let mut state = human::state(status.state);
     if status.admin_down {
         state.push_str(" (administratively down");
@@ -25,7 +72,7 @@ pub fn render(peer: &Peer) -> String {
         }
         state.push(')');
     }
-    let remote = human::remote_as(&config, status.remote_asn);
+    let remote = human::remote_as(config, status.remote_asn);
     let mut text = format!("Neighbor {}, remote AS {remote}\n", config.address);
     text.push_str(&indent(&fields(&[
         ("Description", or_dash(&config.description)),
@@ -53,7 +100,7 @@ pub fn render(peer: &Peer) -> String {
             format!(
                 "{}s negotiated, {} configured",
                 status.hold_time_seconds,
-                optional(config.hold_time_seconds)
+                seconds_or_default(config.hold_time_seconds)
             ),
         ),
         (
@@ -61,7 +108,7 @@ pub fn render(peer: &Peer) -> String {
             format!(
                 "{}s in use, {} configured",
                 status.keepalive_seconds,
-                optional(config.keepalive_seconds)
+                seconds_or_default(config.keepalive_seconds)
             ),
         ),
         (
@@ -73,15 +120,18 @@ pub fn render(peer: &Peer) -> String {
             ),
         ),
     ])));
+    text
+}
 
-    text.push_str("\nConfiguration\n");
-    text.push_str(&indent(&fields(&[
+/// The neighbor's configuration, defaults spelt out.
+fn configuration(config: &PeerConfig) -> String {
+    fields(&[
         ("Local AS", zero_default(config.local_asn)),
         ("Port", if config.port == 0 { "179".into() } else { config.port.to_string() }),
         ("Local address", or_dash(&config.local_address)),
         ("Passive", yes_no(config.passive)),
         ("Password", yes_no(config.password_set)),
-        ("Connect retry", optional(config.connect_retry_seconds)),
+        ("Connect retry", seconds_or_default(config.connect_retry_seconds)),
         ("Multihop TTL", zero_default(config.multihop_ttl)),
         (
             "TTL security",
@@ -110,52 +160,30 @@ pub fn render(peer: &Peer) -> String {
                 }
             }),
         ),
-    ])));
+    ])
+}
 
-    text.push_str("\nCapabilities\n");
-    text.push_str(&indent(&capabilities(
-        status.local_capabilities.as_ref(),
-        status.remote_capabilities.as_ref(),
-    )));
-
-    text.push_str("\nGraceful restart\n");
-    text.push_str(&indent(&graceful_restart(status.graceful_restart.as_ref())));
-
-    text.push_str("\nMessages\n");
-    text.push_str(&indent(&messages(
-        status.messages_sent.as_ref(),
-        status.messages_received.as_ref(),
-    )));
-
-    if !status.prefixes.is_empty() {
-        text.push_str("\nPrefixes\n");
-        let mut table = Table::new(&[
-            ("Family", Align::Left),
-            ("Received", Align::Right),
-            ("Accepted", Align::Right),
-            ("Advertised", Align::Right),
-            ("Withdrawn in", Align::Right),
-            ("Withdrawn out", Align::Right),
+/// Prefix counters, one row per family.
+fn prefixes(counters: &[PrefixCounters]) -> String {
+    let mut table = Table::new(&[
+        ("Family", Align::Left),
+        ("Received", Align::Right),
+        ("Accepted", Align::Right),
+        ("Advertised", Align::Right),
+        ("Withdrawn in", Align::Right),
+        ("Withdrawn out", Align::Right),
+    ]);
+    for counters in counters {
+        table.row(vec![
+            human::family(counters.family),
+            counters.received.to_string(),
+            counters.accepted.to_string(),
+            counters.advertised.to_string(),
+            counters.withdrawals_received.to_string(),
+            counters.withdrawals_sent.to_string(),
         ]);
-        for counters in &status.prefixes {
-            table.row(vec![
-                human::family(counters.family),
-                counters.received.to_string(),
-                counters.accepted.to_string(),
-                counters.advertised.to_string(),
-                counters.withdrawals_received.to_string(),
-                counters.withdrawals_sent.to_string(),
-            ]);
-        }
-        text.push_str(&indent(&table.render()));
     }
-
-    text.push_str("\nLast NOTIFICATION\n");
-    text.push_str(&indent(&fields(&[
-        ("Sent", notification(status.last_notification_sent.as_ref())),
-        ("Received", notification(status.last_notification_received.as_ref())),
-    ])));
-    text
+    table.render()
 }
 
 fn indent(text: &str) -> String {
@@ -243,7 +271,7 @@ fn notification(info: Option<&NotificationInfo>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ironlb_proto::bgpd::v1::{PeerConfig, PeerStatus, SessionState};
+    use ironlb_proto::bgpd::v1::SessionState;
 
     use super::*;
 
