@@ -18,7 +18,8 @@ use ironlb_proto::bgpd::v1;
 
 use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
-use crate::config::DynamicAsn;
+use crate::config::{DEFAULT_EBGP_MULTIHOP, DynamicAsn, Neighbor, TtlPolicy};
+use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
 
 /// BGP's well-known TCP port (RFC 4271 §8.2.1).
@@ -386,16 +387,6 @@ pub fn shutdown_message(name: &str, value: &str) -> Result<String, ValidationErr
     Ok(value.to_string())
 }
 
-/// What ResetPeer asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResetCommand {
-    /// Close the session with Cease / Administrative Reset and this message.
-    Hard { message: String },
-    /// Route refresh in, resend out, or both, for these families (empty:
-    /// every negotiated family).
-    Soft { inbound: bool, outbound: bool, families: Vec<Family> },
-}
-
 /// Checks a `ResetPeerRequest` (the peer's existence included).
 pub fn reset(
     request: &v1::ResetPeerRequest,
@@ -450,6 +441,47 @@ pub fn reset(
         }),
     }?;
     Ok((address, command))
+}
+
+/// Converts validated settings into a [`NewNeighbor`] (the instance
+/// finishes it with the daemon's ASN, [`NewNeighbor::resolve`]).
+/// Keys the API does not carry (`next_hop_self`, `delay_open_time`) take
+/// their config-file defaults; UpdatePeer keeps the running values.
+pub fn neighbor_request(settings: &PeerSettings) -> NewNeighbor {
+    let mut neighbor = Neighbor::with_defaults(settings.address, settings.remote_asn);
+    neighbor.dynamic_asn = settings.dynamic_asn;
+    neighbor.port = settings.port;
+    neighbor.local_address = settings.local_address;
+    neighbor.passive = settings.passive;
+    let keep_password = settings.password == PasswordSetting::Keep;
+    neighbor.password = match &settings.password {
+        PasswordSetting::Key(key) => Some(crate::config::Password::new(key.0.clone())),
+        PasswordSetting::None | PasswordSetting::Keep => None,
+    };
+    neighbor.hold_time = settings.hold_time;
+    neighbor.keepalive_time = settings.keepalive.unwrap_or(settings.hold_time / 3);
+    neighbor.connect_retry_time = settings.connect_retry;
+    neighbor.ttl = match settings.ttl {
+        TtlMode::Default => TtlPolicy::Multihop { hops: DEFAULT_EBGP_MULTIHOP },
+        TtlMode::Multihop(hops) => TtlPolicy::Multihop { hops },
+        TtlMode::Security { hops } => TtlPolicy::Security { hops },
+    };
+    neighbor.families = settings.families.clone();
+    neighbor.description = (!settings.description.is_empty()).then(|| settings.description.clone());
+    neighbor.enabled = !settings.disabled;
+    neighbor.graceful_restart = settings.graceful_restart.map(|gr| crate::gr::Settings {
+        enabled: true,
+        restart_time: gr.restart_time,
+        stale_routes_time: gr.stale_routes_time,
+        notification: gr.notification,
+        helper_only: gr.helper_only,
+    });
+    NewNeighbor {
+        neighbor,
+        keep_password,
+        local_asn: settings.local_asn,
+        max_prefixes: settings.max_prefixes,
+    }
 }
 
 #[cfg(test)]

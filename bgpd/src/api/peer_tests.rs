@@ -285,3 +285,148 @@ fn dynamic_asn_replaces_remote_asn() {
     });
     assert!(unknown.message().contains("peer.dynamic_asn"), "{}", unknown.message());
 }
+
+// AddPeer and UpdatePeer settings → the instance's neighbor, as
+// `PeerOp::Add` runs them (`neighbor_request`, then `NewNeighbor::resolve`).
+mod neighbor_from {
+    use std::net::IpAddr;
+
+    use tonic::Status;
+
+    use super::*;
+    use crate::config::{DynamicAsn, TtlPolicy};
+    use crate::instance::peer_ops::PeerOpError;
+    use crate::wire::Family;
+
+    fn neighbor_from(settings: &PeerSettings, daemon_asn: u32) -> Result<NewNeighbor, PeerOpError> {
+        neighbor_request(settings).resolve(daemon_asn)
+    }
+
+    fn settings(config: v1::PeerConfig) -> PeerSettings {
+        peer_settings(Some(&config)).expect("valid settings")
+    }
+
+    fn minimal() -> v1::PeerConfig {
+        v1::PeerConfig {
+            address: "192.0.2.2".to_string(),
+            remote_asn: 65002,
+            ..v1::PeerConfig::default()
+        }
+    }
+
+    #[test]
+    fn dynamic_asn_becomes_the_neighbour_as() {
+        let dynamic = |d: v1::DynamicAsn| v1::PeerConfig {
+            remote_asn: 0,
+            dynamic_asn: d as i32,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(dynamic(v1::DynamicAsn::Internal)), 65001)
+            .expect("converts")
+            .neighbor;
+        assert_eq!((n.remote_asn, n.dynamic_asn), (65001, Some(DynamicAsn::Internal)));
+        let n = neighbor_from(&settings(dynamic(v1::DynamicAsn::External)), 65001)
+            .expect("converts")
+            .neighbor;
+        assert_eq!((n.remote_asn, n.dynamic_asn), (0, Some(DynamicAsn::External)));
+        assert!(n.any_external_as());
+    }
+
+    #[test]
+    fn defaults_follow_the_proto() {
+        let new = neighbor_from(&settings(minimal()), 65001).expect("converts");
+        let n = new.neighbor;
+        assert_eq!(n.port, 179);
+        assert_eq!(n.hold_time, 90);
+        assert_eq!(n.keepalive_time, 30);
+        assert_eq!(n.connect_retry_time, 120);
+        assert_eq!(n.families, vec![Family::Ipv4Unicast]);
+        assert_eq!(n.ttl, TtlPolicy::Multihop { hops: 1 });
+        assert!(n.enabled);
+        assert!(n.description.is_none());
+        assert!(!new.keep_password);
+    }
+
+    #[test]
+    fn every_field_is_carried_over() {
+        let config = v1::PeerConfig {
+            port: 1179,
+            local_address: "192.0.2.1".to_string(),
+            password: "secret".to_string(),
+            hold_time_seconds: Some(9),
+            keepalive_seconds: Some(2),
+            connect_retry_seconds: Some(5),
+            passive: true,
+            ttl_security_hops: 2,
+            families: vec![v1::Family::Ipv4Unicast as i32, v1::Family::Ipv6Unicast as i32],
+            description: "edge".to_string(),
+            disabled: true,
+            local_asn: 65001,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(config), 65001).expect("converts").neighbor;
+        assert_eq!(n.port, 1179);
+        assert_eq!(n.local_address, Some("192.0.2.1".parse().expect("literal")));
+        assert_eq!(n.password.as_ref().map(|p| p.as_bytes().to_vec()), Some(b"secret".to_vec()));
+        assert_eq!((n.hold_time, n.keepalive_time, n.connect_retry_time), (9, 2, 5));
+        assert!(n.passive);
+        assert_eq!(n.ttl, TtlPolicy::Security { hops: 2 });
+        assert_eq!(n.families.len(), 2);
+        assert_eq!(n.description.as_deref(), Some("edge"));
+        assert!(!n.enabled);
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        let error = neighbor_from(&settings(v1::PeerConfig { local_asn: 65009, ..minimal() }), 1)
+            .expect_err("local_asn");
+        assert_eq!(
+            error,
+            PeerOpError::Unsupported { field: "peer.local_asn", value: "65009".into() }
+        );
+        let error = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
+            .expect_err("max_prefixes");
+        assert!(error.to_string().contains("peer.max_prefixes 10"));
+        assert_eq!(Status::from(error).code(), tonic::Code::Unimplemented);
+    }
+
+    #[test]
+    fn password_set_without_a_password_keeps_it() {
+        let config = v1::PeerConfig { password_set: true, ..minimal() };
+        let new = neighbor_from(&settings(config), 65001).expect("converts");
+        assert!(new.keep_password);
+        assert!(new.neighbor.password.is_none());
+    }
+
+    #[test]
+    fn errors_map_to_the_documented_codes() {
+        let address: IpAddr = "192.0.2.2".parse().expect("literal");
+        assert_eq!(Status::from(PeerOpError::Exists(address)).code(), tonic::Code::AlreadyExists);
+        let missing = PeerOpError::NotFound { field: "address", address };
+        assert_eq!(missing.to_string(), "address \"192.0.2.2\" is not a configured peer");
+        assert_eq!(Status::from(missing).code(), tonic::Code::NotFound);
+        assert_eq!(
+            Status::from(PeerOpError::NoRouteRefresh(address)).code(),
+            tonic::Code::FailedPrecondition
+        );
+    }
+
+    #[test]
+    fn graceful_restart_settings_reach_the_neighbour() {
+        let mut config = minimal();
+        config.graceful_restart = Some(v1::GracefulRestartConfig {
+            enabled: true,
+            restart_time_seconds: Some(30),
+            notification: true,
+            ..v1::GracefulRestartConfig::default()
+        });
+        let n = neighbor_from(&settings(config), 65001).expect("converts").neighbor;
+        let gr = n.graceful_restart.expect("graceful restart on");
+        assert!(gr.enabled && gr.notification && !gr.helper_only);
+        assert_eq!(gr.restart_time, 30);
+        assert_eq!(
+            neighbor_from(&settings(minimal()), 65001).expect("converts").neighbor.graceful_restart,
+            None
+        );
+    }
+}

@@ -10,13 +10,13 @@ use std::net::IpAddr;
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::api::handler::{ApiRequest, Info};
-use crate::api::listing::{self, ListCursor, ListError, ListedPath, PathSource};
-use crate::api::live::WatchRequest;
-use crate::api::peer_ops::{PeerOp, PeerOpAnswer};
-use crate::api::{ValidatedPath, ValidationError, convert, requests, streams, validate};
-use crate::api::{peer, peers};
+use crate::api::{ValidationError, convert, peer, requests, streams, validate};
 use crate::instance::InstanceEvent;
+use crate::instance::listing::{self, ListCursor, ListError};
+use crate::instance::owners::ValidatedPath;
+use crate::instance::peer_ops::{PeerOp, PeerOpAnswer};
+use crate::instance::requests::ApiRequest;
+use crate::instance::watch::WatchRequest;
 
 /// bgpd's version, as `GetInfo` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -62,32 +62,13 @@ impl Service {
 
     /// The answer's peer as a message.
     fn reported(answer: &PeerOpAnswer) -> Option<v1::Peer> {
-        answer.view.as_ref().map(|view| peers::peer(view, std::time::Instant::now()))
+        answer.view.as_ref().map(|view| convert::peer::peer(view, std::time::Instant::now()))
     }
 }
 
 /// ListPaths checks its peer in the instance (NOT_FOUND from there).
 fn any_peer(_: IpAddr) -> bool {
     true
-}
-
-fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
-    let route = &listed.route;
-    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &listed.peers);
-    path.stale = route.stale;
-    let source = match &listed.source {
-        PathSource::Owner(name) => Some(v1::path_source::Source::Owner(name.clone())),
-        PathSource::Peer(address) => Some(v1::path_source::Source::Peer(address.to_string())),
-        PathSource::Config => Some(v1::path_source::Source::Config(true)),
-        PathSource::Unknown => None,
-    };
-    v1::ListPathsResponse {
-        path: Some(path),
-        source: Some(v1::PathSource { source }),
-        best: listed.best,
-        age_seconds: 0,
-        path_id: 0,
-    }
 }
 
 fn list_error(error: ListError) -> Status {
@@ -97,20 +78,6 @@ fn list_error(error: ListError) -> Status {
             value: address.to_string(),
         }),
         ListError::AdjRibOutUnsupported => Status::unimplemented(error.to_string()),
-    }
-}
-
-fn info_response(info: Info, listen: &[String]) -> v1::GetInfoResponse {
-    v1::GetInfoResponse {
-        asn: info.asn,
-        router_id: info.router_id.to_string(),
-        version: VERSION.to_string(),
-        uptime_seconds: info.uptime.as_secs(),
-        peer_count: u32::try_from(info.peers.configured).unwrap_or(u32::MAX),
-        established_peer_count: u32::try_from(info.peers.established).unwrap_or(u32::MAX),
-        path_count: info.prefixes as u64,
-        owner_count: u32::try_from(info.owners).unwrap_or(u32::MAX),
-        listen: listen.to_vec(),
     }
 }
 
@@ -140,7 +107,7 @@ impl BgpService for Service {
             let mut page = first;
             loop {
                 for path in &page.paths {
-                    if sender.send(Ok(listed_path(path))).await.is_err() {
+                    if sender.send(Ok(convert::watch::listed_path(path))).await.is_err() {
                         return;
                     }
                 }
@@ -167,7 +134,7 @@ impl BgpService for Service {
         _request: Request<v1::GetInfoRequest>,
     ) -> Result<Response<v1::GetInfoResponse>, Status> {
         let info = self.ask(|reply| ApiRequest::GetInfo { reply }).await?;
-        Ok(Response::new(info_response(info, &self.listen)))
+        Ok(Response::new(convert::info_response(info, VERSION, &self.listen)))
     }
 
     async fn list_peers(
@@ -176,7 +143,7 @@ impl BgpService for Service {
     ) -> Result<Response<v1::ListPeersResponse>, Status> {
         let views = self.ask(|reply| ApiRequest::ListPeers { reply }).await?;
         let now = std::time::Instant::now();
-        let peers = views.iter().map(|view| peers::peer(view, now)).collect();
+        let peers = views.iter().map(|view| convert::peer::peer(view, now)).collect();
         Ok(Response::new(v1::ListPeersResponse { peers }))
     }
 
@@ -193,7 +160,7 @@ impl BgpService for Service {
                 value: text.clone(),
             })
         })?;
-        let peer = peers::peer(&view, std::time::Instant::now());
+        let peer = convert::peer::peer(&view, std::time::Instant::now());
         Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
     }
 
@@ -202,7 +169,7 @@ impl BgpService for Service {
         request: Request<v1::AddPeerRequest>,
     ) -> Result<Response<v1::AddPeerResponse>, Status> {
         let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
-        let answer = self.manage(PeerOp::Add(settings)).await?;
+        let answer = self.manage(PeerOp::Add(peer::neighbor_request(&settings))).await?;
         Ok(Response::new(v1::AddPeerResponse { peer: Self::reported(&answer) }))
     }
 
@@ -211,7 +178,7 @@ impl BgpService for Service {
         request: Request<v1::UpdatePeerRequest>,
     ) -> Result<Response<v1::UpdatePeerResponse>, Status> {
         let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
-        let answer = self.manage(PeerOp::Update(settings)).await?;
+        let answer = self.manage(PeerOp::Update(peer::neighbor_request(&settings))).await?;
         Ok(Response::new(v1::UpdatePeerResponse {
             peer: Self::reported(&answer),
             session_reset: answer.session_reset,
@@ -262,6 +229,8 @@ impl BgpService for Service {
         _request: Request<v1::ListOwnersRequest>,
     ) -> Result<Response<v1::ListOwnersResponse>, Status> {
         let owners = self.ask(|reply| ApiRequest::ListOwners { reply }).await?;
+        let now = std::time::Instant::now();
+        let owners = owners.iter().map(|owner| convert::owner(owner, now)).collect();
         Ok(Response::new(v1::ListOwnersResponse { owners }))
     }
 
@@ -321,7 +290,7 @@ impl BgpService for Service {
         let opened = self.ask(|reply| ApiRequest::SessionOpen { command, reply }).await?;
         let (responses, receiver) = mpsc::channel(streams::SESSION_BUFFER);
         // Room for one message: the channel is new.
-        let _ = responses.try_send(Ok(streams::opened(&opened.attached, hold_time)));
+        let _ = responses.try_send(Ok(convert::session_opened(&opened.attached, hold_time)));
         let lease = streams::Lease {
             owner,
             session: opened.attached.session,

@@ -19,14 +19,13 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::error::{AddressKind, ValidationError};
+use crate::instance::owners::{SetPathsCommand, ValidatedPath};
 use crate::wire::{
     AsPath, AsSegment, Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin,
     PathAttributes, SegmentType,
 };
 use ironlb_proto::bgpd::v1;
 
-/// Grace time of an owner that never asked for one (the `.proto` documents it).
-pub const DEFAULT_GRACE_TIME: Duration = Duration::from_secs(120);
 /// Longest grace time an owner may ask for: one day.
 pub const MAX_GRACE_TIME_SECONDS: u32 = 86_400;
 /// Longest owner name, bytes.
@@ -43,42 +42,6 @@ impl<F: Fn(IpAddr) -> bool> PeerLookup for F {
     fn is_peer(&self, address: IpAddr) -> bool {
         self(address)
     }
-}
-
-/// A path an API client asked for, checked and typed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ValidatedPath {
-    /// Implied by `prefix`, kept for keying and filtering.
-    pub family: Family,
-    /// Host bits are zero.
-    pub prefix: IpNet,
-    /// `None`: next hop self (our local address on each session). Of the
-    /// prefix's family.
-    pub next_hop: Option<NextHop>,
-    /// `attributes.next_hop` stays `None`: the next hop is `next_hop` above,
-    /// for both families, and the encoder places it. Shared: the paths of a
-    /// batch usually carry the same attributes, and an owner holds each of its
-    /// paths for as long as it lives, so one copy per set, not per path.
-    pub attributes: Arc<PathAttributes>,
-    /// Peers to announce to, sorted, without duplicates; empty: every peer.
-    pub peers: Vec<IpAddr>,
-}
-
-impl ValidatedPath {
-    /// The key under which an owner holds this path.
-    pub fn key(&self) -> (Family, IpNet) {
-        (self.family, self.prefix)
-    }
-}
-
-/// A checked `SetPathsRequest`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SetPathsCommand {
-    pub owner: String,
-    /// At most one path per prefix.
-    pub paths: Vec<ValidatedPath>,
-    /// `None`: keep the owner's current grace time.
-    pub grace_time: Option<Duration>,
 }
 
 /// A checked `AddPathsRequest`: the owner is valid; each path has its own

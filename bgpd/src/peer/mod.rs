@@ -9,4 +9,6 @@ mod export_encode;
 mod session;
 pub mod socket;
 
-pub use session::{SessionCommand, SessionEvent, SessionHandle, SessionParams, describe, spawn};
+pub use session::{
+    SessionCommand, SessionEvent, SessionHandle, SessionParams, SessionReport, describe, spawn,
+};

@@ -166,7 +166,7 @@ fn peer_config_round_trips_without_the_password() {
 
 #[test]
 fn batch_results_merge_validation_and_outcomes() {
-    use crate::api::owners::Owners;
+    use crate::instance::owners::Owners;
 
     let request = v1::AddPathsRequest {
         owner: "a".into(),
@@ -222,7 +222,7 @@ fn batch_results_merge_validation_and_outcomes() {
 fn set_paths_response_and_owner_view() {
     use std::time::{Duration, Instant};
 
-    use crate::api::owners::Owners;
+    use crate::instance::owners::{OwnerSummary, Owners};
 
     let mut owners = Owners::new();
     let first = v1::Path { prefix: "198.51.100.1/32".into(), ..v1::Path::default() };
@@ -240,7 +240,7 @@ fn set_paths_response_and_owner_view() {
     let session = owners.attach("a", Some(Duration::from_secs(60))).session;
     owners.detach("a", session, start);
     let view = owners.owner("a").expect("a");
-    let proto = owner(&view, start + Duration::from_secs(15));
+    let proto = owner(&OwnerSummary::from(&view), start + Duration::from_secs(15));
     assert_eq!(proto.state, v1::OwnerState::Detached as i32);
     assert_eq!((proto.grace_time_seconds, proto.grace_remaining_seconds), (60, 45));
     assert_eq!(proto.path_count, 1);

@@ -1,7 +1,9 @@
-//! The instance side of the API: each [`ApiRequest`] carries its validated
-//! input and a oneshot sender for the answer. The instance task owns the RIB
-//! and the owner state, so these functions run inside it and nothing else
-//! ever touches them; the tonic service only validates, asks and converts.
+//! The requests the API sends the instance: each [`ApiRequest`] carries its
+//! validated input, in domain types, and a oneshot sender for the answer
+//! (domain types again; `api::convert` makes messages of them). The instance
+//! task owns the RIB and the owner state, so these functions run inside it
+//! and nothing else ever touches them; the tonic service only validates,
+//! asks and converts.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::api::listing::{self, ListCursor, ListError, Page, SourceNames};
-use crate::api::live::{self, Opened, WatchRequest};
-use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey, SessionId};
-use crate::api::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
-use crate::api::peers::{self, PeerView, SessionStatus};
-use crate::api::requests::{PathQuery, SessionOpenCommand, TableSelector};
-use crate::api::validate::SetPathsCommand;
-use crate::api::watch::{WatchId, Watchers};
-use crate::api::{Owners, ValidatedPath, convert};
+use super::leases::{self, Opened, SessionOpenCommand};
+use super::listing::{self, ListCursor, ListError, Page, PathQuery, SourceNames, TableSelector};
+use super::owners::{
+    AddOutcome, Batch, DeleteOutcome, Diff, OwnerSummary, Owners, PathKey, SessionId,
+    SetPathsCommand, ValidatedPath,
+};
+use super::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
+use super::status::{PeerView, SessionStatus};
+use super::watch::{self, WatchId, WatchRequest, Watchers};
 use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
 use crate::wire::{Family, PathAttributes};
@@ -42,9 +44,8 @@ pub enum ApiRequest {
     ListPeers {
         reply: oneshot::Sender<Vec<PeerView>>,
     },
-    /// Answered in `.proto` form: an owner view borrows the instance's state.
     ListOwners {
-        reply: oneshot::Sender<Vec<ironlb_proto::bgpd::v1::Owner>>,
+        reply: oneshot::Sender<Vec<OwnerSummary>>,
     },
     GetPeer {
         address: IpAddr,
@@ -91,9 +92,9 @@ pub enum ApiRequest {
 }
 
 impl ApiRequest {
-    /// Whether answering needs [`Context::neighbours`] (the instance then
+    /// Whether answering needs [`Context::neighbors`] (the instance then
     /// lists them; other requests skip that work).
-    pub fn needs_neighbours(&self) -> bool {
+    pub fn needs_neighbors(&self) -> bool {
         matches!(
             self,
             ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. } | ApiRequest::Watch(_)
@@ -169,9 +170,9 @@ pub(crate) fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
 
 /// Applies the owners' deadlines due at `now` (graceful restart's re-sync wait
 /// included): paths released from the wait are announced, paths of owners
-/// whose grace ran out withdrawn (see [`live::expire`]).
-pub fn expire_owners(rib: &mut Rib, state: &mut ApiState, now: Instant) -> live::Expired {
-    live::expire(rib, state, now)
+/// whose grace ran out withdrawn (see [`leases::expire`]).
+pub fn expire_owners(rib: &mut Rib, state: &mut ApiState, now: Instant) -> leases::Expired {
+    leases::expire(rib, state, now)
 }
 
 /// `SetPaths`: replace the owner's set and apply the difference to the RIB.
@@ -267,18 +268,18 @@ pub struct Context<'a> {
     /// The configured neighbours' RIB ids.
     pub by_address: &'a HashMap<IpAddr, PeerId>,
     /// Every configured neighbour with its session status; empty unless the
-    /// request [`needs_neighbours`](ApiRequest::needs_neighbours).
-    pub neighbours: Vec<NeighbourRef<'a>>,
+    /// request [`needs_neighbors`](ApiRequest::needs_neighbors).
+    pub neighbors: Vec<NeighborRef<'a>>,
 }
 
-/// One configured neighbour as the instance holds it.
-pub struct NeighbourRef<'a> {
+/// One configured neighbor as the instance holds it.
+pub struct NeighborRef<'a> {
     pub id: PeerId,
     pub neighbor: &'a Neighbor,
     pub status: &'a SessionStatus,
 }
 
-impl NeighbourRef<'_> {
+impl NeighborRef<'_> {
     fn view(&self, rib: &Rib) -> PeerView {
         PeerView::new(self.neighbor, self.status, rib, self.id)
     }
@@ -306,21 +307,20 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         }
         ApiRequest::ListPeers { reply } => {
             let mut views: Vec<PeerView> =
-                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+                context.neighbors.iter().map(|n| n.view(context.rib)).collect();
             views.sort_by_key(|view| view.neighbor.address);
             let _ = reply.send(views);
             false
         }
         ApiRequest::ListOwners { reply } => {
-            let now = Instant::now();
             let owners =
-                context.state.owners.owners().map(|view| convert::owner(&view, now)).collect();
+                context.state.owners.owners().map(|view| OwnerSummary::from(&view)).collect();
             let _ = reply.send(owners);
             false
         }
         ApiRequest::GetPeer { address, reply } => {
             let view = context
-                .neighbours
+                .neighbors
                 .iter()
                 .find(|n| n.neighbor.address == address)
                 .map(|n| n.view(context.rib));
@@ -342,11 +342,11 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             false
         }
         ApiRequest::SessionOpen { command, reply } => {
-            let _ = reply.send(live::open_session(context.state, &command));
+            let _ = reply.send(leases::open_session(context.state, &command));
             false
         }
         ApiRequest::SessionClosed { owner, session } => {
-            live::close_session(context.state, &owner, session, Instant::now());
+            leases::close_session(context.state, &owner, session, Instant::now());
             false
         }
         ApiRequest::ListPathsPage { query, from, reply } => {
@@ -363,16 +363,15 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             false
         }
         ApiRequest::Watch(mut request) => {
-            let now = Instant::now();
             let mut views: Vec<PeerView> =
-                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+                context.neighbors.iter().map(|n| n.view(context.rib)).collect();
             views.sort_by_key(|view| view.neighbor.address);
-            request.peers = views.iter().map(|view| peers::peer(view, now)).collect();
-            live::watch(context.rib, context.state, context.by_address, request);
+            request.peers = views;
+            watch::watch(context.rib, context.state, context.by_address, request);
             false
         }
         ApiRequest::WatchMore { id } => {
-            live::watch_more(context.rib, context.state, context.by_address, id);
+            watch::watch_more(context.rib, context.state, context.by_address, id);
             false
         }
     }
