@@ -5,7 +5,6 @@
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
-use std::net::IpAddr;
 
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
@@ -13,7 +12,6 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::api::{ValidationError, convert, peer, requests, streams, validate};
 use crate::instance::InstanceEvent;
 use crate::instance::listing::{self, ListCursor, ListError};
-use crate::instance::owners::ValidatedPath;
 use crate::instance::peer_ops::{PeerOp, PeerOpAnswer};
 use crate::instance::requests::ApiRequest;
 use crate::instance::watch::WatchRequest;
@@ -47,14 +45,6 @@ impl Service {
         answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
     }
 
-    /// The configured peers' addresses, to check `Path.peers` against (a
-    /// peer deleted after this check leaves the path exported to nobody
-    /// among the deleted: see `rib::restrict`).
-    async fn peer_addresses(&self) -> Result<std::collections::HashSet<IpAddr>, Status> {
-        let addresses = self.ask(|reply| ApiRequest::PeerAddresses { reply }).await?;
-        Ok(addresses.into_iter().collect())
-    }
-
     /// Runs an administrative peer request in the instance.
     async fn manage(&self, op: PeerOp) -> Result<PeerOpAnswer, Status> {
         Ok(self.ask(|reply| ApiRequest::ManagePeer { op, reply }).await??)
@@ -67,7 +57,7 @@ impl Service {
 }
 
 /// ListPaths checks its peer in the instance (NOT_FOUND from there).
-fn any_peer(_: IpAddr) -> bool {
+fn any_peer(_: std::net::IpAddr) -> bool {
     true
 }
 
@@ -238,12 +228,27 @@ impl BgpService for Service {
         &self,
         request: Request<v1::SetPathsRequest>,
     ) -> Result<Response<v1::SetPathsResponse>, Status> {
-        let peers = self.peer_addresses().await?;
-        let command = validate::set_paths(request.get_ref(), &|a| peers.contains(&a))?;
+        let (checked, named) = validate::set_paths_deferred(request.get_ref());
         // The decoded request is several times the size of the validated
         // paths: free it before the instance works on a bulk set.
         drop(request);
-        let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
+        let command = match checked {
+            Ok(command) => command,
+            // A peer named before the bad value is checked first, as the
+            // instance would; without one, no round trip.
+            Err(error) if named.refs.is_empty() => return Err(error.into()),
+            Err(error) => {
+                let peers = named.refs.clone();
+                let unknown =
+                    self.ask(|reply| ApiRequest::FirstUnknownPeer { peers, reply }).await?;
+                return Err(unknown.map_or(error, |unknown| named.unknown_peer(unknown)).into());
+            }
+        };
+        let peers = named.refs.clone();
+        let diff = self
+            .ask(|reply| ApiRequest::SetPaths { command, peers, reply })
+            .await?
+            .map_err(|unknown| named.unknown_peer(unknown))?;
         Ok(Response::new(convert::set_paths_response(&diff)))
     }
 
@@ -252,13 +257,11 @@ impl BgpService for Service {
         request: Request<v1::AddPathsRequest>,
     ) -> Result<Response<v1::AddPathsResponse>, Status> {
         let request = request.into_inner();
-        let peers = self.peer_addresses().await?;
-        let command = validate::add_paths(&request, &|a| peers.contains(&a))?;
-        let paths: Vec<ValidatedPath> =
-            command.paths.iter().filter_map(|path| path.as_ref().ok()).cloned().collect();
-        let owner = command.owner.clone();
-        let batch = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
-        let results = convert::add_results(&request, &command.paths, &batch.outcomes);
+        let batch = validate::add_paths_deferred(&request)?;
+        let (owner, paths) = (batch.owner, batch.paths);
+        let answer = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
+        let checked = validate::add_paths_results(&request, batch.errors, &answer.checks);
+        let results = convert::add_results(&request, &checked, &answer.batch.outcomes);
         Ok(Response::new(v1::AddPathsResponse { results }))
     }
 

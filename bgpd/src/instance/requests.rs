@@ -30,15 +30,24 @@ pub enum ApiRequest {
     GetInfo {
         reply: oneshot::Sender<Info>,
     },
+    /// Applied only if every peer in `peers` (the request's `Path.peers`, in
+    /// request order) is configured; else answered with the first that is not.
     SetPaths {
         command: SetPathsCommand,
-        reply: oneshot::Sender<Diff>,
+        peers: Vec<PeerRef>,
+        reply: oneshot::Sender<Result<Diff, PeerRef>>,
     },
-    /// Only the valid paths of the request, in request order.
+    /// Every path of the request, in request order; see [`check_batch`].
     AddPaths {
         owner: String,
-        paths: Vec<ValidatedPath>,
-        reply: oneshot::Sender<Batch<AddOutcome>>,
+        paths: Vec<BatchPath>,
+        reply: oneshot::Sender<AddAnswer>,
+    },
+    /// The first of `peers` that is not configured: a request refused by the
+    /// API may still owe the client an unknown peer named before its error.
+    FirstUnknownPeer {
+        peers: Vec<PeerRef>,
+        reply: oneshot::Sender<Option<PeerRef>>,
     },
     /// Only the valid keys of the request, in request order.
     ListPeers {
@@ -62,10 +71,6 @@ pub enum ApiRequest {
     ManagePeer {
         op: PeerOp,
         reply: oneshot::Sender<Result<PeerOpAnswer, PeerOpError>>,
-    },
-    /// The configured peers' addresses, to validate `Path.peers`.
-    PeerAddresses {
-        reply: oneshot::Sender<Vec<IpAddr>>,
     },
     /// A `Session` stream sent its `open`.
     SessionOpen {
@@ -100,6 +105,74 @@ impl ApiRequest {
             ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. } | ApiRequest::Watch(_)
         )
     }
+}
+
+/// A peer a path names (`paths[path].peers[peer]` of the request): the API
+/// checks its form, the instance whether it is configured, in the same
+/// request that applies the path (a peer deleted afterwards leaves the path
+/// exported to nobody among the deleted: see `rib::restrict`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PeerRef {
+    pub path: usize,
+    pub peer: usize,
+    pub address: IpAddr,
+}
+
+/// The first of `peers` that `is_peer` does not know.
+pub fn first_unknown(peers: &[PeerRef], is_peer: impl Fn(IpAddr) -> bool) -> Option<PeerRef> {
+    peers.iter().find(|named| !is_peer(named.address)).copied()
+}
+
+/// One path of an `AddPaths` batch as the API checked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPath {
+    /// `None`: the API refused the path (its own error stands unless a peer
+    /// named before that error is unknown).
+    pub path: Option<ValidatedPath>,
+    /// The peers the path names, in request order, as far as the API read
+    /// them.
+    pub peers: Vec<PeerRef>,
+}
+
+/// What [`check_batch`] says about one path of a batch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BatchCheck {
+    Valid,
+    /// The API's own error.
+    Refused,
+    UnknownPeer(PeerRef),
+    /// A valid path for a prefix that an earlier valid path of the batch has.
+    Duplicate,
+}
+
+/// The rules of an `AddPaths` batch that need the instance, in the order the
+/// API applied them when it looked peers up itself: a path naming a peer that
+/// is not configured is refused; then a second valid path for a prefix
+/// earlier in the batch is refused (so a path refused for its peer does not
+/// make a later one a duplicate). Each refusal rejects only its path.
+pub fn check_batch(paths: &[BatchPath], is_peer: impl Fn(IpAddr) -> bool) -> Vec<BatchCheck> {
+    let mut seen = std::collections::HashSet::with_capacity(paths.len());
+    paths
+        .iter()
+        .map(|entry| {
+            if let Some(unknown) = first_unknown(&entry.peers, &is_peer) {
+                return BatchCheck::UnknownPeer(unknown);
+            }
+            match &entry.path {
+                None => BatchCheck::Refused,
+                Some(path) if !seen.insert(path.prefix) => BatchCheck::Duplicate,
+                Some(_) => BatchCheck::Valid,
+            }
+        })
+        .collect()
+}
+
+/// The answer to `AddPaths`: a check per path of the request, and what the
+/// owner bookkeeping did with the [`BatchCheck::Valid`] ones, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddAnswer {
+    pub checks: Vec<BatchCheck>,
+    pub batch: Batch<AddOutcome>,
 }
 
 /// The API's state inside the instance: the owners' bookkeeping and the RIB
@@ -294,16 +367,34 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let _ = reply.send(info);
             false
         }
-        ApiRequest::SetPaths { command, reply } => {
+        ApiRequest::SetPaths { command, peers, reply } => {
+            let by_address = context.by_address;
+            if let Some(unknown) = first_unknown(&peers, |a| by_address.contains_key(&a)) {
+                let _ = reply.send(Err(unknown));
+                return false;
+            }
             let diff = set_paths(context.rib, context.state, command);
             let changed = !diff.is_empty();
-            let _ = reply.send(diff);
+            let _ = reply.send(Ok(diff));
             changed
         }
         ApiRequest::AddPaths { owner, paths, reply } => {
-            let batch = add_paths(context.rib, context.state, &owner, paths);
-            let _ = reply.send(batch);
+            let by_address = context.by_address;
+            let checks = check_batch(&paths, |a| by_address.contains_key(&a));
+            let valid = paths
+                .into_iter()
+                .zip(&checks)
+                .filter(|(_, check)| **check == BatchCheck::Valid)
+                .filter_map(|(entry, _)| entry.path)
+                .collect();
+            let batch = add_paths(context.rib, context.state, &owner, valid);
+            let _ = reply.send(AddAnswer { checks, batch });
             true
+        }
+        ApiRequest::FirstUnknownPeer { peers, reply } => {
+            let by_address = context.by_address;
+            let _ = reply.send(first_unknown(&peers, |a| by_address.contains_key(&a)));
+            false
         }
         ApiRequest::ListPeers { reply } => {
             let mut views: Vec<PeerView> =
@@ -331,10 +422,6 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let batch = delete_paths(context.rib, context.state, &owner, &keys);
             let _ = reply.send(batch);
             true
-        }
-        ApiRequest::PeerAddresses { reply } => {
-            let _ = reply.send(context.by_address.keys().copied().collect());
-            false
         }
         ApiRequest::ManagePeer { op, .. } => {
             // The instance intercepts these; reaching here is a wiring bug.

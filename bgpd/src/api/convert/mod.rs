@@ -284,9 +284,9 @@ fn batch_results<T, O: Copy>(
 
 /// `AddPathsResponse.results` from the request, its validation and the
 /// outcomes of `Owners::add_paths` for the valid paths.
-pub fn add_results(
+pub fn add_results<T>(
     request: &v1::AddPathsRequest,
-    checked: &[Result<ValidatedPath, ValidationError>],
+    checked: &[Result<T, ValidationError>],
     outcomes: &[AddOutcome],
 ) -> Vec<v1::PathResult> {
     let prefixes: Vec<&str> = request.paths.iter().map(|p| p.prefix.as_str()).collect();
