@@ -33,5 +33,4 @@ pub mod transport;
 pub mod validate;
 
 pub use error::{AddressKind, ValidationError};
-pub use peer::PeerSettings;
 pub use validate::PeerLookup;

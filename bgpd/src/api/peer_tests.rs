@@ -3,6 +3,7 @@ use std::net::Ipv4Addr;
 use tonic::Code;
 
 use super::*;
+use crate::config::TtlPolicy;
 
 fn config() -> v1::PeerConfig {
     v1::PeerConfig { address: "192.0.2.2".into(), remote_asn: 65002, ..v1::PeerConfig::default() }
@@ -11,29 +12,30 @@ fn config() -> v1::PeerConfig {
 fn reject(modify: impl FnOnce(&mut v1::PeerConfig)) -> tonic::Status {
     let mut proto = config();
     modify(&mut proto);
-    tonic::Status::from(peer_settings(Some(&proto)).expect_err("must be rejected"))
+    tonic::Status::from(neighbor(Some(&proto)).expect_err("must be rejected"))
 }
 
 #[test]
 fn defaults() {
-    let settings = peer_settings(Some(&config())).expect("valid");
+    let new = neighbor(Some(&config())).expect("valid");
+    let settings = &new.neighbor;
     assert_eq!(settings.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
     assert_eq!(settings.remote_asn, 65002);
-    assert_eq!(settings.local_asn, None);
+    assert_eq!(new.local_asn, None);
     assert_eq!(settings.port, 179);
     assert_eq!(settings.local_address, None);
-    assert_eq!(settings.password, PasswordSetting::None);
+    assert_eq!((settings.password.is_none(), new.keep_password), (true, false));
     assert_eq!(settings.hold_time, 90);
-    assert_eq!(settings.keepalive, None);
-    assert_eq!(settings.connect_retry, 120);
-    assert_eq!(settings.connect_retry_time(), Duration::from_secs(120));
-    assert_eq!(settings.ttl, TtlMode::Default);
+    // Unset: a third of the hold time.
+    assert_eq!(settings.keepalive_time, 30);
+    assert_eq!(settings.connect_retry_time, 120);
+    assert_eq!(settings.ttl, TtlPolicy::Multihop { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv4Unicast]);
-    assert_eq!(settings.max_prefixes, None);
+    assert_eq!(new.max_prefixes, None);
     assert_eq!(settings.graceful_restart, None);
 
     let v6 = v1::PeerConfig { address: "2001:db8::2".into(), ..config() };
-    assert_eq!(peer_settings(Some(&v6)).expect("valid").families, [Family::Ipv6Unicast]);
+    assert_eq!(neighbor(Some(&v6)).expect("valid").neighbor.families, [Family::Ipv6Unicast]);
 }
 
 #[test]
@@ -64,17 +66,20 @@ fn every_field_set() {
         }),
         ..v1::PeerConfig::default()
     };
-    let settings = peer_settings(Some(&proto)).expect("valid");
-    assert_eq!(settings.local_asn, Some(4_200_000_000));
+    let new = neighbor(Some(&proto)).expect("valid");
+    let settings = &new.neighbor;
+    assert_eq!(new.local_asn, Some(4_200_000_000));
     assert_eq!(settings.port, 1179);
-    assert_eq!(settings.password, PasswordSetting::Key(Password("x".repeat(80))));
-    assert_eq!((settings.hold_time, settings.keepalive), (3, Some(1)));
-    assert_eq!(settings.ttl, TtlMode::Security { hops: 1 });
+    let key = settings.password.as_ref().map(|p| p.as_bytes().to_vec());
+    assert_eq!(key, Some("x".repeat(80).into_bytes()));
+    assert_eq!((settings.hold_time, settings.keepalive_time), (3, 1));
+    assert_eq!(settings.ttl, TtlPolicy::Security { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv6Unicast, Family::Ipv4Unicast]);
-    assert_eq!(settings.max_prefixes, Some(1000));
+    assert_eq!(new.max_prefixes, Some(1000));
     assert_eq!(
         settings.graceful_restart,
-        Some(GracefulRestartSettings {
+        Some(crate::gr::Settings {
+            enabled: true,
             restart_time: 4095,
             stale_routes_time: 360,
             notification: true,
@@ -82,7 +87,7 @@ fn every_field_set() {
         })
     );
     // The key never reaches a log.
-    assert!(!format!("{settings:?}").contains("xxxx"));
+    assert!(!format!("{new:?}").contains("xxxx"));
 }
 
 #[test]
@@ -93,10 +98,10 @@ fn hold_time_zero_and_password_keep() {
         multihop_ttl: 2,
         ..config()
     };
-    let settings = peer_settings(Some(&proto)).expect("valid");
-    assert_eq!(settings.hold_time, 0);
-    assert_eq!(settings.password, PasswordSetting::Keep);
-    assert_eq!(settings.ttl, TtlMode::Multihop(2));
+    let new = neighbor(Some(&proto)).expect("valid");
+    assert_eq!(new.neighbor.hold_time, 0);
+    assert_eq!((new.neighbor.password.is_none(), new.keep_password), (true, true));
+    assert_eq!(new.neighbor.ttl, TtlPolicy::Multihop { hops: 2 });
 }
 
 #[test]
@@ -196,18 +201,19 @@ fn peer_rules_table() {
 
 #[test]
 fn missing_peer_message() {
-    let status = tonic::Status::from(peer_settings(None).expect_err("missing"));
+    let status = tonic::Status::from(neighbor(None).expect_err("missing"));
     assert_eq!((status.code(), status.message()), (Code::InvalidArgument, "peer is required"));
 }
 
 #[test]
 fn duplicate_and_unknown_peers() {
-    let settings = peer_settings(Some(&config())).expect("valid");
+    let settings = neighbor(Some(&config())).expect("valid").neighbor;
     let exists = |address: IpAddr| address == IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-    let status = tonic::Status::from(peer_must_be_new(&settings, exists).expect_err("duplicate"));
+    let status =
+        tonic::Status::from(peer_must_be_new(settings.address, exists).expect_err("duplicate"));
     assert_eq!(status.code(), Code::AlreadyExists);
     assert_eq!(status.message(), r#"peer.address "192.0.2.2" is already a configured peer"#);
-    assert!(peer_must_be_new(&settings, |_| false).is_ok());
+    assert!(peer_must_be_new(settings.address, |_| false).is_ok());
 
     let status =
         tonic::Status::from(existing_peer("address", "192.0.2.3", exists).expect_err("unknown"));
@@ -271,9 +277,9 @@ fn reset_requests() {
 fn dynamic_asn_replaces_remote_asn() {
     let external =
         v1::PeerConfig { remote_asn: 0, dynamic_asn: v1::DynamicAsn::External as i32, ..config() };
-    let settings = peer_settings(Some(&external)).expect("valid");
+    let settings = neighbor(Some(&external)).expect("valid").neighbor;
     assert_eq!((settings.remote_asn, settings.dynamic_asn), (0, Some(DynamicAsn::External)));
-    let back = crate::api::convert::peer_config(&settings);
+    let back = crate::api::convert::peer::peer_config(&settings);
     assert_eq!((back.remote_asn, back.dynamic_asn), (0, v1::DynamicAsn::External as i32));
 
     let both = reject(|c| c.dynamic_asn = v1::DynamicAsn::Internal as i32);
@@ -287,23 +293,23 @@ fn dynamic_asn_replaces_remote_asn() {
 }
 
 // AddPeer and UpdatePeer settings → the instance's neighbor, as
-// `PeerOp::Add` runs them (`neighbor_request`, then `NewNeighbor::resolve`).
+// `PeerOp::Add` runs them (`neighbor`, then `NewNeighbor::resolve`).
 mod neighbor_from {
     use std::net::IpAddr;
 
     use tonic::Status;
 
     use super::*;
-    use crate::config::{DynamicAsn, TtlPolicy};
+    use crate::config::DynamicAsn;
     use crate::instance::peer_ops::PeerOpError;
     use crate::wire::Family;
 
-    fn neighbor_from(settings: &PeerSettings, daemon_asn: u32) -> Result<NewNeighbor, PeerOpError> {
-        neighbor_request(settings).resolve(daemon_asn)
+    fn neighbor_from(settings: &NewNeighbor, daemon_asn: u32) -> Result<NewNeighbor, PeerOpError> {
+        settings.clone().resolve(daemon_asn)
     }
 
-    fn settings(config: v1::PeerConfig) -> PeerSettings {
-        peer_settings(Some(&config)).expect("valid settings")
+    fn settings(config: v1::PeerConfig) -> NewNeighbor {
+        neighbor(Some(&config)).expect("valid settings")
     }
 
     fn minimal() -> v1::PeerConfig {

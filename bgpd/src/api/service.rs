@@ -158,8 +158,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::AddPeerRequest>,
     ) -> Result<Response<v1::AddPeerResponse>, Status> {
-        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
-        let answer = self.manage(PeerOp::Add(peer::neighbor_request(&settings))).await?;
+        let neighbor = peer::neighbor(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Add(neighbor)).await?;
         Ok(Response::new(v1::AddPeerResponse { peer: Self::reported(&answer) }))
     }
 
@@ -167,8 +167,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::UpdatePeerRequest>,
     ) -> Result<Response<v1::UpdatePeerResponse>, Status> {
-        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
-        let answer = self.manage(PeerOp::Update(peer::neighbor_request(&settings))).await?;
+        let neighbor = peer::neighbor(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Update(neighbor)).await?;
         Ok(Response::new(v1::UpdatePeerResponse {
             peer: Self::reported(&answer),
             session_reset: answer.session_reset,

@@ -30,7 +30,7 @@ use std::net::IpAddr;
 
 use super::Instance;
 use super::status::PeerView;
-use crate::config::{Config, ConfigDiff, DynamicAsn, Neighbor};
+use crate::config::{Config, ConfigDiff, Neighbor, rules};
 use crate::peer::SessionCommand;
 use crate::wire::{Family, Notification, NotificationKind, RefreshSubtype};
 
@@ -81,11 +81,9 @@ impl NewNeighbor {
                 value: limit.to_string(),
             });
         }
-        self.neighbor.remote_asn = match self.neighbor.dynamic_asn {
-            Some(DynamicAsn::Internal) => daemon_asn,
-            Some(DynamicAsn::External) => 0,
-            None => self.neighbor.remote_asn,
-        };
+        if let Some(dynamic) = self.neighbor.dynamic_asn {
+            self.neighbor.remote_asn = rules::dynamic_remote_asn(dynamic, daemon_asn);
+        }
         Ok(self)
     }
 }

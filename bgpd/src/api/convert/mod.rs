@@ -21,7 +21,6 @@ use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
 use crate::api::error::ValidationError;
-use crate::api::peer::{PasswordSetting, PeerSettings, TtlMode};
 use crate::instance::owners::{
     AddOutcome, Attached, DeleteOutcome, Diff, Lease, OwnerSummary, ValidatedPath,
 };
@@ -185,43 +184,6 @@ pub fn capabilities(list: &[Capability]) -> v1::Capabilities {
         }
     }
     out
-}
-
-/// Peer settings → `PeerConfig` as reads report it: the password is never
-/// sent back, only `password_set`.
-pub fn peer_config(settings: &PeerSettings) -> v1::PeerConfig {
-    let (multihop_ttl, ttl_security_hops) = match settings.ttl {
-        TtlMode::Default => (0, 0),
-        TtlMode::Multihop(ttl) => (u32::from(ttl), 0),
-        TtlMode::Security { hops } => (0, u32::from(hops)),
-    };
-    v1::PeerConfig {
-        address: settings.address.to_string(),
-        remote_asn: settings.remote_asn,
-        dynamic_asn: dynamic_asn(settings.dynamic_asn) as i32,
-        local_asn: settings.local_asn.unwrap_or(0),
-        port: u32::from(settings.port),
-        local_address: settings.local_address.map(|a| a.to_string()).unwrap_or_default(),
-        password: String::new(),
-        password_set: !matches!(settings.password, PasswordSetting::None),
-        hold_time_seconds: Some(u32::from(settings.hold_time)),
-        keepalive_seconds: settings.keepalive.map(u32::from),
-        connect_retry_seconds: Some(u32::from(settings.connect_retry)),
-        passive: settings.passive,
-        multihop_ttl,
-        ttl_security_hops,
-        families: settings.families.iter().map(|&f| family(f) as i32).collect(),
-        description: settings.description.clone(),
-        disabled: settings.disabled,
-        max_prefixes: settings.max_prefixes.unwrap_or(0),
-        graceful_restart: settings.graceful_restart.map(|gr| v1::GracefulRestartConfig {
-            enabled: true,
-            restart_time_seconds: Some(u32::from(gr.restart_time)),
-            stale_routes_time_seconds: Some(u32::from(gr.stale_routes_time)),
-            notification: gr.notification,
-            helper_only: gr.helper_only,
-        }),
-    }
 }
 
 /// The difference `set_paths` applied → `SetPathsResponse` (prefixes in

@@ -3,7 +3,7 @@ use std::net::Ipv4Addr;
 use bytes::Bytes;
 
 use super::*;
-use crate::api::peer::peer_settings;
+use crate::api::peer::neighbor;
 use crate::api::validate;
 use crate::wire::{
     AddPathFamily, AfiSafi, Aggregator, GracefulRestartCapability, GracefulRestartFamily,
@@ -154,14 +154,17 @@ fn peer_config_round_trips_without_the_password() {
         }),
         ..v1::PeerConfig::default()
     };
-    let settings = peer_settings(Some(&proto)).expect("valid");
-    let back = peer_config(&settings);
+    let settings = neighbor(Some(&proto)).expect("valid");
+    let back = peer::peer_config(&settings.neighbor);
     assert_eq!(back.password, "", "the key is never sent back");
     assert!(back.password_set);
-    assert_eq!(back, v1::PeerConfig { password: String::new(), password_set: true, ..proto });
+    // A neighbor has no local AS or prefix limit (the instance refuses any
+    // but the daemon's AS and no limit): those read back unset.
+    let unset = v1::PeerConfig { local_asn: 0, max_prefixes: 0, ..proto };
+    assert_eq!(back, v1::PeerConfig { password: String::new(), password_set: true, ..unset });
     // Read, modify, write: sending the read config back keeps the password.
-    let again = peer_settings(Some(&back)).expect("valid");
-    assert_eq!(again.password, PasswordSetting::Keep);
+    let again = neighbor(Some(&back)).expect("valid");
+    assert!(again.keep_password && again.neighbor.password.is_none());
 }
 
 #[test]
