@@ -375,5 +375,4 @@ pub fn reset(
 }
 
 #[cfg(test)]
-#[path = "peer_tests.rs"]
 mod tests;

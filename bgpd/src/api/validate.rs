@@ -648,5 +648,4 @@ pub fn delete_paths(
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;

@@ -78,7 +78,6 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     }
 }
 
-#[path = "layer2.rs"]
 mod layer2;
 
 /// What a neighbour inherits from `[global]`.

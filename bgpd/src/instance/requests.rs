@@ -67,7 +67,7 @@ pub enum ApiRequest {
     },
     /// AddPeer, UpdatePeer, DeletePeer, EnablePeer, DisablePeer, ResetPeer:
     /// they change the instance's neighbours, so the instance runs them
-    /// itself (`instance::peers`), never [`handle`].
+    /// itself ([`super::peer_ops`]), never [`handle`].
     ManagePeer {
         op: PeerOp,
         reply: oneshot::Sender<Result<PeerOpAnswer, PeerOpError>>,
