@@ -1,5 +1,5 @@
 //! The per-neighbor rules, written once: the config file's validator
-//! (`[[neighbors]]`, [`super::validate`]) and the API's AddPeer/UpdatePeer
+//! (`[[neighbors]]`, `config::validate`) and the API's AddPeer/UpdatePeer
 //! validation (`api::peer`) both check a neighbor's values with these
 //! functions and both produce the same [`Neighbor`](super::Neighbor). Each
 //! front end reports a broken rule in its own words (a config diagnostic with

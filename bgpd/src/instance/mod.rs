@@ -4,8 +4,8 @@
 //! channel of their own. It dispatches them to `rib/`, `peer/` and `gr/`,
 //! which hold the logic. Kept small on purpose: policy lives in the modules.
 //!
-//! Its parts: [`neighbors`] (sessions started and stopped, reload),
-//! [`sessions`] (what session events do, and the export pump), [`graceful`]
+//! Its parts: `neighbors` (sessions started and stopped, reload),
+//! `sessions` (what session events do, and the export pump), [`graceful`]
 //! (graceful restart glue), [`peer_ops`] (the administrative peer requests),
 //! [`requests`] (every other API request, one function each), [`owners`] and
 //! [`leases`] (API owners, their paths and leases), [`watch`] (the `Watch`
@@ -14,8 +14,8 @@
 //! `wire`/`rib` attributes, `config::Neighbor`); `api::convert` makes
 //! messages of them. The instance never names the API or a `.proto` type.
 //!
-//! Export flow control: per peer at most [`EXPORT_WINDOW`] batches of at most
-//! [`EXPORT_BATCH`] prefixes are in a session's write path at once; the RIB
+//! Export flow control: per peer at most `EXPORT_WINDOW` batches of at most
+//! `EXPORT_BATCH` prefixes are in a session's write path at once; the RIB
 //! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
 //! memory and a prefix that changes twice before it is sent is sent once.
 
