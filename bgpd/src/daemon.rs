@@ -4,7 +4,7 @@
 //! ```text
 //!  listener tasks ──Accepted──┐
 //!  signal task ──Shutdown/Reload──► instance task (owns RIB, peers, config)
-//!  session tasks ──SessionEvent──┘        │ SessionCommand
+//!  session tasks ──SessionReport──┘       │ SessionCommand
 //!         ▲────────────────────────────────┘
 //! ```
 //!
@@ -33,7 +33,8 @@ use crate::instance::{Instance, InstanceEvent};
 use crate::layer2;
 use crate::peer::socket::{self, SocketError};
 
-/// Queue depth between the I/O tasks and the instance. Bounded, so a flood of
+/// Queue depth between the I/O tasks and the instance (each of its two
+/// queues: sessions' reports, everything else). Bounded, so a flood of
 /// UPDATEs from one peer slows its reader (TCP pushes back on the peer) instead
 /// of growing memory without limit.
 const EVENT_QUEUE: usize = 1024;
@@ -54,6 +55,7 @@ pub enum DaemonError {
 /// Runs `bgpd` until SIGTERM or SIGINT.
 pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError> {
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+    let (sessions, reports) = mpsc::channel(EVENT_QUEUE);
 
     let mut listeners = Vec::new();
     if config.global.listen_port != 0 {
@@ -90,8 +92,9 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
 
     spawn_signal_task(events.clone()).map_err(DaemonError::Signals)?;
 
-    let instance = Instance::new(config, config_path, listeners, events).with_layer2(layer2);
-    instance.run(receiver).await;
+    let instance =
+        Instance::new(config, config_path, listeners, events, sessions).with_layer2(layer2);
+    instance.run(receiver, reports).await;
     let _ = stop_api.send(());
     // In-flight calls may finish, but an idle client must not hold shutdown.
     let _ = tokio::time::timeout(API_SHUTDOWN_GRACE, server).await;

@@ -1,9 +1,21 @@
 //! `bgpd`: ironlb's BGP-4 speaker (RFC 4271) as a library, so that the daemon,
 //! `bgpctl`, benchmarks and tests share one implementation.
 //!
-//! Dependencies point down only: `instance` → (`peer`, `rib`, `gr`, `config`);
-//! `peer` → `fsm` → `wire`; `rib` → `wire` types; `gr` → `wire` types, `fsm`'s
-//! down reasons and `rib`'s peer ids.
+//! Dependencies point down only:
+//!
+//! - `daemon` → `api`, `instance`, `layer2`, `peer::socket`, `config`;
+//! - `api` (tonic services, request validation, `api::convert`: the only
+//!   place `.proto` types meet domain types) → `instance` (its request and
+//!   answer types), `layer2::task`, `config`, `wire`;
+//! - `instance` → `peer`, `rib`, `gr`, `fsm`, `config`, `layer2::task`,
+//!   `wire`; it never names `api` or a `.proto` type;
+//! - `peer` → `fsm` → `wire`; sessions report to the instance with
+//!   `peer::SessionReport` on their own channel, never naming `instance`;
+//! - `rib` → `wire` types; `gr` → `wire` types, `fsm`'s down reasons and
+//!   `rib`'s peer ids; `config` → `wire`, `gr` settings.
+//!
+//! `grep -rn "crate::api" src/{instance,rib,peer,fsm,gr,wire,config}` is
+//! empty, and so is the same grep for `ironlb_proto`.
 
 // No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
 // for the workspace, `expect_used` here; clippy.toml lets tests use both).
@@ -18,4 +30,5 @@ pub mod instance;
 pub mod layer2;
 pub mod peer;
 pub mod rib;
+pub mod time;
 pub mod wire;

@@ -8,6 +8,8 @@
 
 use tonic::{Code, Status};
 
+use crate::instance::peer_ops::PeerOpError;
+
 /// One rejected value of a request.
 ///
 /// `field` is the path of the offending field in the request message as
@@ -125,6 +127,21 @@ impl ValidationError {
 impl From<ValidationError> for Status {
     fn from(error: ValidationError) -> Self {
         Status::new(error.code(), error.to_string())
+    }
+}
+
+impl From<PeerOpError> for Status {
+    fn from(error: PeerOpError) -> Self {
+        let message = error.to_string();
+        match error {
+            PeerOpError::Exists(_) => Status::already_exists(message),
+            PeerOpError::NotFound { .. } => Status::not_found(message),
+            PeerOpError::NotEstablished(_)
+            | PeerOpError::NoRouteRefresh(_)
+            | PeerOpError::FamilyNotNegotiated { .. } => Status::failed_precondition(message),
+            PeerOpError::Unsupported { .. } => Status::unimplemented(message),
+            PeerOpError::NothingToKeep => Status::invalid_argument(message),
+        }
     }
 }
 

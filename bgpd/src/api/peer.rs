@@ -1,153 +1,57 @@
-//! Peer configuration from the API, checked and typed: `AddPeer`,
-//! `UpdatePeer`, and the address and message fields of the administrative
-//! RPCs.
+//! Peer configuration from the API, checked and typed: `AddPeer` and
+//! `UpdatePeer` into the same [`Neighbor`] a `[[neighbors]]` table of the
+//! config file becomes, with the same rules (`config::rules`), and the
+//! address and message fields of the administrative RPCs.
 //!
 //! Rules: RFC 4271 §4.2 and §10 (hold time 0 or at least 3 seconds, connect
 //! retry), RFC 7607 (ASN 0 is invalid), RFC 2385 (TCP MD5 key, at most 80
 //! bytes as Linux's `TCP_MD5SIG_MAXKEYLEN`), RFC 5082 (GTSM), RFC 9003 (shutdown
 //! communication, at most 255 bytes), RFC 4724 §3 (restart time, 12 bits).
 //!
-//! [`PeerSettings`] mirrors a `[[peer]]` table of the config file; when the
-//! config module's peer type lands, the two should become one.
+//! What is the API's own: how an unset field reads (proto3 zeros: port 0,
+//! keepalive 0, multihop 0 mean the default), the defaults that differ from
+//! the config file's ([`DEFAULT_CONNECT_RETRY`]), the messages (naming the
+//! request field), and the fields a neighbor does not carry yet (`local_asn`,
+//! `max_prefixes`, refused by the instance unless they change nothing).
 
-use std::fmt;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use ironlb_proto::bgpd::v1;
 
 use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
-use crate::config::DynamicAsn;
+use crate::config::rules;
+use crate::config::{
+    DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, Neighbor,
+    Password, Problem,
+};
+use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
 
-/// BGP's well-known TCP port (RFC 4271 §8.2.1).
-pub const DEFAULT_PORT: u16 = 179;
-/// Hold time offered when none is configured (RFC 4271 §10 suggests 90 s).
-pub const DEFAULT_HOLD_TIME: u16 = 90;
-/// ConnectRetryTime when none is configured (RFC 4271 §10).
+/// ConnectRetryTime when none is configured (RFC 4271 §10). The config
+/// file's default is shorter (`config::DEFAULT_CONNECT_RETRY_TIME`).
 pub const DEFAULT_CONNECT_RETRY: u16 = 120;
-/// Graceful restart time advertised when none is configured.
-pub const DEFAULT_RESTART_TIME: u16 = 120;
-/// How long a restarting peer's stale routes are kept at most.
-pub const DEFAULT_STALE_ROUTES_TIME: u16 = 360;
-/// Longest TCP MD5 key Linux accepts.
-pub const MAX_PASSWORD_LEN: usize = 80;
 /// Longest shutdown communication (RFC 9003 §2).
 pub const MAX_SHUTDOWN_MESSAGE_LEN: usize = 255;
 /// Longest peer description.
 pub const MAX_DESCRIPTION_LEN: usize = 255;
 
-/// A TCP MD5 key. Its `Debug` does not show it, so it never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(pub String);
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Password(<{} bytes>)", self.0.len())
-    }
-}
-
-/// What a request says about the password.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PasswordSetting {
-    /// No password.
-    None,
-    /// `password` empty but `password_set` true: the client read the peer and
-    /// sends it back; keep the key configured now (UpdatePeer).
-    Keep,
-    /// Use this key.
-    Key(Password),
-}
-
-/// How the session's IP TTL is handled.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TtlMode {
-    /// 1 for eBGP, 255 for iBGP.
-    Default,
-    /// eBGP multihop: send with this TTL (1..=255).
-    Multihop(u8),
-    /// GTSM (RFC 5082): send with 255, accept only TTL ≥ 256 - hops.
-    Security { hops: u8 },
-}
-
-/// Graceful restart settings of a peer (RFC 4724, RFC 8538).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct GracefulRestartSettings {
-    pub restart_time: u16,
-    pub stale_routes_time: u16,
-    pub notification: bool,
-    pub helper_only: bool,
-}
-
-/// A peer's configuration, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeerSettings {
-    pub address: IpAddr,
-    /// 0 when `dynamic_asn` is set.
-    pub remote_asn: u32,
-    /// The peer AS as internal or external instead of a number.
-    pub dynamic_asn: Option<DynamicAsn>,
-    /// `None`: the daemon's ASN.
-    pub local_asn: Option<u32>,
-    pub port: u16,
-    /// Of the same family as `address`.
-    pub local_address: Option<IpAddr>,
-    pub password: PasswordSetting,
-    /// 0 or 3..=65535 seconds.
-    pub hold_time: u16,
-    /// `None`: a third of the negotiated hold time. Below `hold_time`.
-    pub keepalive: Option<u16>,
-    pub connect_retry: u16,
-    pub passive: bool,
-    pub ttl: TtlMode,
-    /// Non-empty, no duplicates, in request order.
-    pub families: Vec<Family>,
-    pub description: String,
-    pub disabled: bool,
-    /// `None`: no limit.
-    pub max_prefixes: Option<u32>,
-    /// `None`: graceful restart off.
-    pub graceful_restart: Option<GracefulRestartSettings>,
-}
-
-impl PeerSettings {
-    /// The time between connection attempts.
-    pub fn connect_retry_time(&self) -> Duration {
-        Duration::from_secs(u64::from(self.connect_retry))
-    }
-}
-
 fn field(name: &str) -> String {
     format!("peer.{name}")
 }
 
-/// An integer field in `min..=max`.
-fn in_range(
-    name: &str,
-    value: u32,
-    min: u32,
-    max: u32,
-    valid: &'static str,
-) -> Result<u32, ValidationError> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ValidationError::OutOfRange { field: field(name), value: u64::from(value), valid })
-    }
+fn out_of_range(name: &str, value: u32, valid: &'static str) -> ValidationError {
+    ValidationError::OutOfRange { field: field(name), value: u64::from(value), valid }
 }
 
-/// A `u16` field in `min..=max` (both within `u16`).
+/// A `u16` field in `range`, by the shared rule, worded for the API.
 fn in_range_u16(
     name: &str,
     value: u32,
-    min: u16,
-    max: u16,
+    range: (u16, u16),
     valid: &'static str,
 ) -> Result<u16, ValidationError> {
-    let value = in_range(name, value, u32::from(min), u32::from(max), valid)?;
-    // In range, so it fits: max is a u16.
-    Ok(u16::try_from(value).unwrap_or(max))
+    rules::in_range(i64::from(value), range).map_err(|_| out_of_range(name, value, valid))
 }
 
 fn max_len(name: &str, value: &str, max: usize) -> Result<(), ValidationError> {
@@ -171,7 +75,7 @@ fn dynamic_asn(config: &v1::PeerConfig) -> Result<Option<DynamicAsn>, Validation
             });
         }
     };
-    if config.remote_asn != 0 {
+    if rules::dynamic_asn_alone(config.remote_asn != 0).is_err() {
         return Err(ValidationError::Conflict {
             field: field("remote_asn"),
             value: config.remote_asn.to_string(),
@@ -203,55 +107,70 @@ fn families(config: &v1::PeerConfig, address: IpAddr) -> Result<Vec<Family>, Val
         families.push(parsed);
     }
     if families.is_empty() {
-        families.push(match address {
-            IpAddr::V4(_) => Family::Ipv4Unicast,
-            IpAddr::V6(_) => Family::Ipv6Unicast,
-        });
+        families = rules::default_families(Some(address));
     }
     Ok(families)
 }
 
-fn password(config: &v1::PeerConfig) -> Result<PasswordSetting, ValidationError> {
+/// The password: `None` without one; `keep` when `password_set` comes
+/// without a `password` (the client read the peer and sends it back:
+/// UpdatePeer keeps the key configured now).
+fn password(config: &v1::PeerConfig) -> Result<(Option<Password>, bool), ValidationError> {
     if config.password.is_empty() {
-        return Ok(if config.password_set { PasswordSetting::Keep } else { PasswordSetting::None });
+        return Ok((None, config.password_set));
     }
-    max_len("password", &config.password, MAX_PASSWORD_LEN)?;
-    Ok(PasswordSetting::Key(Password(config.password.clone())))
+    let len = config.password.len();
+    rules::password_length(len).map_err(|_| ValidationError::TooLong {
+        field: field("password"),
+        len,
+        max: MAX_PASSWORD_LEN,
+    })?;
+    Ok((Some(Password::new(config.password.clone())), false))
 }
 
-fn ttl(config: &v1::PeerConfig) -> Result<TtlMode, ValidationError> {
-    let multihop = in_range_u16("multihop_ttl", config.multihop_ttl, 0, 255, "0..=255")?;
-    let hops = in_range_u16("ttl_security_hops", config.ttl_security_hops, 0, 254, "0..=254")?;
-    match (multihop, hops) {
-        (0, 0) => Ok(TtlMode::Default),
-        (ttl, 0) => Ok(TtlMode::Multihop(u8::try_from(ttl).unwrap_or(u8::MAX))),
-        (0, hops) => Ok(TtlMode::Security { hops: u8::try_from(hops).unwrap_or(u8::MAX) }),
-        (ttl, hops) => Err(ValidationError::Conflict {
-            field: field("ttl_security_hops"),
-            value: hops.to_string(),
-            other: field("multihop_ttl"),
-            other_value: ttl.to_string(),
-        }),
+/// `multihop_ttl` and `ttl_security_hops` (0: unset): at most one of them.
+fn ttl(config: &v1::PeerConfig) -> Result<crate::config::TtlPolicy, ValidationError> {
+    let multihop = in_range_u16("multihop_ttl", config.multihop_ttl, (0, 255), "0..=255")?;
+    let hops = in_range_u16("ttl_security_hops", config.ttl_security_hops, (0, 254), "0..=254")?;
+    let conflict = || ValidationError::Conflict {
+        field: field("ttl_security_hops"),
+        value: hops.to_string(),
+        other: field("multihop_ttl"),
+        other_value: multihop.to_string(),
+    };
+    if multihop != 0 && hops != 0 {
+        return Err(conflict());
     }
+    let multihop = match u8::try_from(multihop) {
+        Ok(0) | Err(_) => DEFAULT_EBGP_MULTIHOP,
+        Ok(ttl) => ttl,
+    };
+    let hops = u8::try_from(hops).ok().filter(|hops| *hops != 0);
+    rules::ttl_policy(multihop, hops).map_err(|_| conflict())
 }
 
 fn graceful_restart(
     config: Option<&v1::GracefulRestartConfig>,
-) -> Result<Option<GracefulRestartSettings>, ValidationError> {
+) -> Result<Option<crate::gr::Settings>, ValidationError> {
     let Some(config) = config.filter(|c| c.enabled) else {
         return Ok(None);
     };
     let restart_time = match config.restart_time_seconds {
-        None => DEFAULT_RESTART_TIME,
-        Some(v) => in_range_u16("graceful_restart.restart_time_seconds", v, 1, 4095, "1..=4095")?,
+        None => crate::gr::DEFAULT_RESTART_TIME,
+        Some(v) => rules::restart_time(i64::from(v), 1)
+            .map_err(|_| out_of_range("graceful_restart.restart_time_seconds", v, "1..=4095"))?,
     };
     let stale_routes_time = match config.stale_routes_time_seconds {
-        None => DEFAULT_STALE_ROUTES_TIME,
-        Some(v) => {
-            in_range_u16("graceful_restart.stale_routes_time_seconds", v, 1, u16::MAX, "1..=65535")?
-        }
+        None => crate::gr::DEFAULT_STALE_ROUTES_TIME,
+        Some(v) => in_range_u16(
+            "graceful_restart.stale_routes_time_seconds",
+            v,
+            rules::STALE_ROUTES_TIME_RANGE,
+            "1..=65535",
+        )?,
     };
-    Ok(Some(GracefulRestartSettings {
+    Ok(Some(crate::gr::Settings {
+        enabled: true,
         restart_time,
         stale_routes_time,
         notification: config.notification,
@@ -259,10 +178,37 @@ fn graceful_restart(
     }))
 }
 
+/// `keepalive_seconds` against the hold time (0 or unset: a third of it).
+fn keepalive(value: Option<u32>, hold_time: u16) -> Result<u16, ValidationError> {
+    let v = match value {
+        None | Some(0) => return Ok(rules::default_keepalive_time(hold_time)),
+        Some(v) => v,
+    };
+    rules::keepalive_time(i64::from(v), hold_time).map_err(|problem| match problem {
+        Problem::KeepaliveWithoutHold | Problem::OutOfRange { .. } if hold_time == 0 => {
+            ValidationError::Conflict {
+                field: field("keepalive_seconds"),
+                value: v.to_string(),
+                other: field("hold_time_seconds"),
+                other_value: "0".to_string(),
+            }
+        }
+        _ => ValidationError::NotBelow {
+            field: field("keepalive_seconds"),
+            value: u64::from(v),
+            other: field("hold_time_seconds"),
+            other_value: u64::from(hold_time),
+        },
+    })
+}
+
 /// Checks a peer's configuration (`AddPeerRequest.peer`,
-/// `UpdatePeerRequest.peer`). Whether the peer already exists (ALREADY_EXISTS,
-/// NOT_FOUND) is the caller's question; see [`peer_must_be_new`].
-pub fn peer_settings(config: Option<&v1::PeerConfig>) -> Result<PeerSettings, ValidationError> {
+/// `UpdatePeerRequest.peer`) into the neighbor it asks for. Whether the peer
+/// already exists (ALREADY_EXISTS, NOT_FOUND) is the instance's question,
+/// as are `local_asn` and `max_prefixes` ([`NewNeighbor::resolve`]). Keys the
+/// API does not carry (`next_hop_self`, `delay_open_time`) take their
+/// config-file defaults; UpdatePeer keeps the running values.
+pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, ValidationError> {
     let Some(config) = config else {
         return Err(ValidationError::Missing { field: "peer".to_string() });
     };
@@ -272,17 +218,19 @@ pub fn peer_settings(config: Option<&v1::PeerConfig>) -> Result<PeerSettings, Va
     let address = unicast_address(&field("address"), &config.address)?;
     let dynamic_asn = dynamic_asn(config)?;
     let remote_asn = match dynamic_asn {
-        None => in_range("remote_asn", config.remote_asn, 1, u32::MAX, "1..=4294967295")?,
+        None => rules::remote_asn(i64::from(config.remote_asn))
+            .map_err(|_| out_of_range("remote_asn", config.remote_asn, "1..=4294967295"))?,
+        // The instance sets it with the daemon's AS.
         Some(_) => 0,
     };
     let local_asn = (config.local_asn != 0).then_some(config.local_asn);
     let port = match config.port {
         0 => DEFAULT_PORT,
-        p => in_range_u16("port", p, 1, u16::MAX, "1..=65535")?,
+        p => in_range_u16("port", p, rules::NON_ZERO_U16_RANGE, "1..=65535")?,
     };
     let local_address = optional_address(&field("local_address"), &config.local_address)?;
     if let Some(local) = local_address
-        && local.is_ipv4() != address.is_ipv4()
+        && rules::local_address(address, local).is_err()
     {
         return Err(ValidationError::WrongFamily {
             field: field("local_address"),
@@ -292,65 +240,49 @@ pub fn peer_settings(config: Option<&v1::PeerConfig>) -> Result<PeerSettings, Va
     }
     let hold_time = match config.hold_time_seconds {
         None => DEFAULT_HOLD_TIME,
-        Some(0) => 0,
-        Some(v) => in_range_u16("hold_time_seconds", v, 3, u16::MAX, "0 or 3..=65535")?,
+        Some(v) => rules::hold_time(i64::from(v))
+            .map_err(|_| out_of_range("hold_time_seconds", v, "0 or 3..=65535"))?,
     };
-    let keepalive = match config.keepalive_seconds {
-        None | Some(0) => None,
-        Some(v) if hold_time == 0 => {
-            return Err(ValidationError::Conflict {
-                field: field("keepalive_seconds"),
-                value: v.to_string(),
-                other: field("hold_time_seconds"),
-                other_value: "0".to_string(),
-            });
-        }
-        Some(v) if v >= u32::from(hold_time) => {
-            return Err(ValidationError::NotBelow {
-                field: field("keepalive_seconds"),
-                value: u64::from(v),
-                other: field("hold_time_seconds"),
-                other_value: u64::from(hold_time),
-            });
-        }
-        // Below a u16 hold time, so it fits.
-        Some(v) => Some(u16::try_from(v).unwrap_or(u16::MAX)),
-    };
-    let connect_retry = match config.connect_retry_seconds {
+    let keepalive_time = keepalive(config.keepalive_seconds, hold_time)?;
+    let connect_retry_time = match config.connect_retry_seconds {
         None => DEFAULT_CONNECT_RETRY,
-        Some(v) => in_range_u16("connect_retry_seconds", v, 1, u16::MAX, "1..=65535")?,
+        Some(v) => {
+            in_range_u16("connect_retry_seconds", v, rules::NON_ZERO_U16_RANGE, "1..=65535")?
+        }
     };
     max_len("description", &config.description, MAX_DESCRIPTION_LEN)?;
-    Ok(PeerSettings {
-        address,
-        remote_asn,
-        dynamic_asn,
+    let (password, keep_password) = password(config)?;
+    let mut neighbor = Neighbor::with_defaults(address, remote_asn);
+    neighbor.dynamic_asn = dynamic_asn;
+    neighbor.port = port;
+    neighbor.local_address = local_address;
+    neighbor.passive = config.passive;
+    neighbor.password = password;
+    neighbor.hold_time = hold_time;
+    neighbor.keepalive_time = keepalive_time;
+    neighbor.connect_retry_time = connect_retry_time;
+    neighbor.ttl = ttl(config)?;
+    neighbor.families = families(config, address)?;
+    neighbor.description = (!config.description.is_empty()).then(|| config.description.clone());
+    neighbor.enabled = !config.disabled;
+    neighbor.graceful_restart = graceful_restart(config.graceful_restart.as_ref())?;
+    Ok(NewNeighbor {
+        neighbor,
+        keep_password,
         local_asn,
-        port,
-        local_address,
-        password: password(config)?,
-        hold_time,
-        keepalive,
-        connect_retry,
-        passive: config.passive,
-        ttl: ttl(config)?,
-        families: families(config, address)?,
-        description: config.description.clone(),
-        disabled: config.disabled,
         max_prefixes: (config.max_prefixes != 0).then_some(config.max_prefixes),
-        graceful_restart: graceful_restart(config.graceful_restart.as_ref())?,
     })
 }
 
-/// ALREADY_EXISTS when `settings` names a peer that is configured (AddPeer).
+/// ALREADY_EXISTS when `address` is a configured peer's (AddPeer).
 pub fn peer_must_be_new(
-    settings: &PeerSettings,
+    address: IpAddr,
     exists: impl Fn(IpAddr) -> bool,
 ) -> Result<(), ValidationError> {
-    if exists(settings.address) {
+    if exists(address) {
         return Err(ValidationError::PeerExists {
             field: field("address"),
-            value: settings.address.to_string(),
+            value: address.to_string(),
         });
     }
     Ok(())
@@ -384,16 +316,6 @@ pub fn shutdown_message(name: &str, value: &str) -> Result<String, ValidationErr
         });
     }
     Ok(value.to_string())
-}
-
-/// What ResetPeer asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResetCommand {
-    /// Close the session with Cease / Administrative Reset and this message.
-    Hard { message: String },
-    /// Route refresh in, resend out, or both, for these families (empty:
-    /// every negotiated family).
-    Soft { inbound: bool, outbound: bool, families: Vec<Family> },
 }
 
 /// Checks a `ResetPeerRequest` (the peer's existence included).
@@ -453,5 +375,4 @@ pub fn reset(
 }
 
 #[cfg(test)]
-#[path = "peer_tests.rs"]
 mod tests;

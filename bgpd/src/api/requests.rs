@@ -7,59 +7,17 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
 use super::error::ValidationError;
 use super::validate::{PeerLookup, address, family, grace_time, owner, prefix};
+use crate::instance::leases::SessionOpenCommand;
+use crate::instance::listing::{PathQuery, PrefixMatch, TableSelector};
+use crate::instance::watch::WatchFilter;
 use crate::wire::Family;
 
 /// Keepalive deadline of a `Session` that does not ask for one.
 pub const DEFAULT_SESSION_HOLD_TIME: Duration = Duration::from_secs(30);
-
-/// Which table a `ListPaths` walks.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TableSelector {
-    LocRib,
-    AdjRibIn(IpAddr),
-    AdjRibOut(IpAddr),
-}
-
-/// How `ListPaths` matches its prefix.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PrefixMatch {
-    Exact,
-    /// The prefix and every more specific one inside it.
-    Longer,
-}
-
-/// A checked `ListPathsRequest`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathQuery {
-    pub table: TableSelector,
-    /// `None`: every family.
-    pub family: Option<Family>,
-    /// `None`: every prefix.
-    pub prefix: Option<(IpNet, PrefixMatch)>,
-    /// Loc-RIB only: paths of this owner.
-    pub owner: Option<String>,
-    /// Loc-RIB only.
-    pub best_only: bool,
-}
-
-impl PathQuery {
-    /// Whether `candidate` passes the family and prefix filters.
-    pub fn matches_prefix(&self, candidate: &IpNet) -> bool {
-        if self.family.is_some_and(|f| f != Family::of(candidate)) {
-            return false;
-        }
-        match self.prefix {
-            None => true,
-            Some((wanted, PrefixMatch::Exact)) => wanted == *candidate,
-            Some((wanted, PrefixMatch::Longer)) => wanted.contains(candidate),
-        }
-    }
-}
 
 fn conflict(
     field: &str,
@@ -168,15 +126,6 @@ pub fn list_paths(
     Ok(PathQuery { table, family, prefix, owner, best_only: request.best_only })
 }
 
-/// A checked `WatchRequest`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct WatchFilter {
-    pub peers: bool,
-    pub best_paths: bool,
-    /// Best paths of this family only; `None`: every family.
-    pub family: Option<Family>,
-}
-
 /// Checks a `WatchRequest`: it must ask for something.
 pub fn watch(request: &v1::WatchRequest) -> Result<WatchFilter, ValidationError> {
     if !request.peers && !request.best_paths {
@@ -187,18 +136,6 @@ pub fn watch(request: &v1::WatchRequest) -> Result<WatchFilter, ValidationError>
         return Err(conflict("family", request.family, "best_paths", false));
     }
     Ok(WatchFilter { peers: request.peers, best_paths: request.best_paths, family })
-}
-
-/// A checked `SessionOpen`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionOpenCommand {
-    pub owner: String,
-    /// `None`: keep the owner's grace time (120 s for a new owner).
-    pub grace_time: Option<Duration>,
-    /// The lease lapses when no keepalive arrives for this long.
-    pub hold_time: Duration,
-    /// How long the owner's layer2 announcements outlive a lapse (default 0).
-    pub layer2_grace_time: Duration,
 }
 
 /// Checks the first message of a `Session` stream: it must be `open`.

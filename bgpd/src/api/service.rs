@@ -5,18 +5,16 @@
 
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
-use std::net::IpAddr;
 
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::api::handler::{ApiRequest, Info};
-use crate::api::listing::{self, ListCursor, ListError, ListedPath, PathSource};
-use crate::api::live::WatchRequest;
-use crate::api::peer_ops::{PeerOp, PeerOpAnswer};
-use crate::api::{ValidatedPath, ValidationError, convert, requests, streams, validate};
-use crate::api::{peer, peers};
+use crate::api::{ValidationError, convert, peer, requests, streams, validate};
 use crate::instance::InstanceEvent;
+use crate::instance::listing::{self, ListCursor, ListError};
+use crate::instance::peer_ops::{PeerOp, PeerOpAnswer};
+use crate::instance::requests::ApiRequest;
+use crate::instance::watch::WatchRequest;
 
 /// bgpd's version, as `GetInfo` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -47,14 +45,6 @@ impl Service {
         answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
     }
 
-    /// The configured peers' addresses, to check `Path.peers` against (a
-    /// peer deleted after this check leaves the path exported to nobody
-    /// among the deleted: see `rib::restrict`).
-    async fn peer_addresses(&self) -> Result<std::collections::HashSet<IpAddr>, Status> {
-        let addresses = self.ask(|reply| ApiRequest::PeerAddresses { reply }).await?;
-        Ok(addresses.into_iter().collect())
-    }
-
     /// Runs an administrative peer request in the instance.
     async fn manage(&self, op: PeerOp) -> Result<PeerOpAnswer, Status> {
         Ok(self.ask(|reply| ApiRequest::ManagePeer { op, reply }).await??)
@@ -62,32 +52,13 @@ impl Service {
 
     /// The answer's peer as a message.
     fn reported(answer: &PeerOpAnswer) -> Option<v1::Peer> {
-        answer.view.as_ref().map(|view| peers::peer(view, std::time::Instant::now()))
+        answer.view.as_ref().map(|view| convert::peer::peer(view, std::time::Instant::now()))
     }
 }
 
 /// ListPaths checks its peer in the instance (NOT_FOUND from there).
-fn any_peer(_: IpAddr) -> bool {
+fn any_peer(_: std::net::IpAddr) -> bool {
     true
-}
-
-fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
-    let route = &listed.route;
-    let mut path = convert::path(route.prefix, route.next_hop, &route.attributes, &listed.peers);
-    path.stale = route.stale;
-    let source = match &listed.source {
-        PathSource::Owner(name) => Some(v1::path_source::Source::Owner(name.clone())),
-        PathSource::Peer(address) => Some(v1::path_source::Source::Peer(address.to_string())),
-        PathSource::Config => Some(v1::path_source::Source::Config(true)),
-        PathSource::Unknown => None,
-    };
-    v1::ListPathsResponse {
-        path: Some(path),
-        source: Some(v1::PathSource { source }),
-        best: listed.best,
-        age_seconds: 0,
-        path_id: 0,
-    }
 }
 
 fn list_error(error: ListError) -> Status {
@@ -97,20 +68,6 @@ fn list_error(error: ListError) -> Status {
             value: address.to_string(),
         }),
         ListError::AdjRibOutUnsupported => Status::unimplemented(error.to_string()),
-    }
-}
-
-fn info_response(info: Info, listen: &[String]) -> v1::GetInfoResponse {
-    v1::GetInfoResponse {
-        asn: info.asn,
-        router_id: info.router_id.to_string(),
-        version: VERSION.to_string(),
-        uptime_seconds: info.uptime.as_secs(),
-        peer_count: u32::try_from(info.peers.configured).unwrap_or(u32::MAX),
-        established_peer_count: u32::try_from(info.peers.established).unwrap_or(u32::MAX),
-        path_count: info.prefixes as u64,
-        owner_count: u32::try_from(info.owners).unwrap_or(u32::MAX),
-        listen: listen.to_vec(),
     }
 }
 
@@ -140,7 +97,7 @@ impl BgpService for Service {
             let mut page = first;
             loop {
                 for path in &page.paths {
-                    if sender.send(Ok(listed_path(path))).await.is_err() {
+                    if sender.send(Ok(convert::watch::listed_path(path))).await.is_err() {
                         return;
                     }
                 }
@@ -167,7 +124,7 @@ impl BgpService for Service {
         _request: Request<v1::GetInfoRequest>,
     ) -> Result<Response<v1::GetInfoResponse>, Status> {
         let info = self.ask(|reply| ApiRequest::GetInfo { reply }).await?;
-        Ok(Response::new(info_response(info, &self.listen)))
+        Ok(Response::new(convert::info_response(info, VERSION, &self.listen)))
     }
 
     async fn list_peers(
@@ -176,7 +133,7 @@ impl BgpService for Service {
     ) -> Result<Response<v1::ListPeersResponse>, Status> {
         let views = self.ask(|reply| ApiRequest::ListPeers { reply }).await?;
         let now = std::time::Instant::now();
-        let peers = views.iter().map(|view| peers::peer(view, now)).collect();
+        let peers = views.iter().map(|view| convert::peer::peer(view, now)).collect();
         Ok(Response::new(v1::ListPeersResponse { peers }))
     }
 
@@ -193,7 +150,7 @@ impl BgpService for Service {
                 value: text.clone(),
             })
         })?;
-        let peer = peers::peer(&view, std::time::Instant::now());
+        let peer = convert::peer::peer(&view, std::time::Instant::now());
         Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
     }
 
@@ -201,8 +158,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::AddPeerRequest>,
     ) -> Result<Response<v1::AddPeerResponse>, Status> {
-        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
-        let answer = self.manage(PeerOp::Add(settings)).await?;
+        let neighbor = peer::neighbor(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Add(neighbor)).await?;
         Ok(Response::new(v1::AddPeerResponse { peer: Self::reported(&answer) }))
     }
 
@@ -210,8 +167,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::UpdatePeerRequest>,
     ) -> Result<Response<v1::UpdatePeerResponse>, Status> {
-        let settings = peer::peer_settings(request.get_ref().peer.as_ref())?;
-        let answer = self.manage(PeerOp::Update(settings)).await?;
+        let neighbor = peer::neighbor(request.get_ref().peer.as_ref())?;
+        let answer = self.manage(PeerOp::Update(neighbor)).await?;
         Ok(Response::new(v1::UpdatePeerResponse {
             peer: Self::reported(&answer),
             session_reset: answer.session_reset,
@@ -262,6 +219,8 @@ impl BgpService for Service {
         _request: Request<v1::ListOwnersRequest>,
     ) -> Result<Response<v1::ListOwnersResponse>, Status> {
         let owners = self.ask(|reply| ApiRequest::ListOwners { reply }).await?;
+        let now = std::time::Instant::now();
+        let owners = owners.iter().map(|owner| convert::owner(owner, now)).collect();
         Ok(Response::new(v1::ListOwnersResponse { owners }))
     }
 
@@ -269,12 +228,27 @@ impl BgpService for Service {
         &self,
         request: Request<v1::SetPathsRequest>,
     ) -> Result<Response<v1::SetPathsResponse>, Status> {
-        let peers = self.peer_addresses().await?;
-        let command = validate::set_paths(request.get_ref(), &|a| peers.contains(&a))?;
+        let (checked, named) = validate::set_paths_deferred(request.get_ref());
         // The decoded request is several times the size of the validated
         // paths: free it before the instance works on a bulk set.
         drop(request);
-        let diff = self.ask(|reply| ApiRequest::SetPaths { command, reply }).await?;
+        let command = match checked {
+            Ok(command) => command,
+            // A peer named before the bad value is checked first, as the
+            // instance would; without one, no round trip.
+            Err(error) if named.refs.is_empty() => return Err(error.into()),
+            Err(error) => {
+                let peers = named.refs.clone();
+                let unknown =
+                    self.ask(|reply| ApiRequest::FirstUnknownPeer { peers, reply }).await?;
+                return Err(unknown.map_or(error, |unknown| named.unknown_peer(unknown)).into());
+            }
+        };
+        let peers = named.refs.clone();
+        let diff = self
+            .ask(|reply| ApiRequest::SetPaths { command, peers, reply })
+            .await?
+            .map_err(|unknown| named.unknown_peer(unknown))?;
         Ok(Response::new(convert::set_paths_response(&diff)))
     }
 
@@ -283,13 +257,11 @@ impl BgpService for Service {
         request: Request<v1::AddPathsRequest>,
     ) -> Result<Response<v1::AddPathsResponse>, Status> {
         let request = request.into_inner();
-        let peers = self.peer_addresses().await?;
-        let command = validate::add_paths(&request, &|a| peers.contains(&a))?;
-        let paths: Vec<ValidatedPath> =
-            command.paths.iter().filter_map(|path| path.as_ref().ok()).cloned().collect();
-        let owner = command.owner.clone();
-        let batch = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
-        let results = convert::add_results(&request, &command.paths, &batch.outcomes);
+        let batch = validate::add_paths_deferred(&request)?;
+        let (owner, paths) = (batch.owner, batch.paths);
+        let answer = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
+        let checked = validate::add_paths_results(&request, batch.errors, &answer.checks);
+        let results = convert::add_results(&request, &checked, &answer.batch.outcomes);
         Ok(Response::new(v1::AddPathsResponse { results }))
     }
 
@@ -321,7 +293,7 @@ impl BgpService for Service {
         let opened = self.ask(|reply| ApiRequest::SessionOpen { command, reply }).await?;
         let (responses, receiver) = mpsc::channel(streams::SESSION_BUFFER);
         // Room for one message: the channel is new.
-        let _ = responses.try_send(Ok(streams::opened(&opened.attached, hold_time)));
+        let _ = responses.try_send(Ok(convert::session_opened(&opened.attached, hold_time)));
         let lease = streams::Lease {
             owner,
             session: opened.attached.session,

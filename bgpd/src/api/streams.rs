@@ -1,7 +1,7 @@
 //! The tasks and stream adapters behind the streaming RPCs: the owner lease
 //! (`Session`, protocol in the `.proto` at `SessionRequest`), `Watch`'s
 //! flow control, and the bulk client streams. They hold no daemon state: the
-//! instance decides (see [`super::live`]), these only carry messages and
+//! instance decides (see `instance::leases` and `instance::watch`), these only carry messages and
 //! keep time. No RFC applies: the lease is ironlb's own protocol (gRPC
 //! streams, not BGP messages).
 
@@ -12,10 +12,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tonic::{Status, Streaming};
 
-use crate::api::handler::ApiRequest;
-use crate::api::owners::SessionId;
-use crate::api::watch::{self, WatchEnd, WatchItem};
+use crate::api::convert;
 use crate::instance::InstanceEvent;
+use crate::instance::owners::SessionId;
+use crate::instance::requests::ApiRequest;
+use crate::instance::watch::{self, WatchEnd, WatchItem};
 
 /// Responses buffered towards a `Session` client: acks are tiny and few.
 pub const SESSION_BUFFER: usize = 16;
@@ -99,22 +100,6 @@ pub async fn run_lease(
     }
 }
 
-/// The `opened` answer.
-pub fn opened(attached: &crate::api::owners::Attached, hold_time: Duration) -> v1::SessionResponse {
-    let opened = v1::SessionOpened {
-        reclaimed: attached.reclaimed,
-        path_count: attached.path_count as u64,
-        resync_required: attached.resync_required,
-        grace_time_seconds: u32::try_from(attached.grace_time.as_secs()).unwrap_or(u32::MAX),
-        hold_time_seconds: u32::try_from(hold_time.as_secs()).unwrap_or(u32::MAX),
-        layer2_grace_time_seconds: u32::try_from(
-            attached.layer2_grace_time.unwrap_or(attached.grace_time).as_secs(),
-        )
-        .unwrap_or(u32::MAX),
-    };
-    v1::SessionResponse { response: Some(v1::session_response::Response::Opened(opened)) }
-}
-
 /// Channel capacity of a watcher: its buffer of live changes, as many
 /// snapshot events sent early (see [`watch`]), and a chunk or two.
 pub const WATCH_CHANNEL: usize = 2 * watch::WATCH_BUFFER + 4 * watch::SNAPSHOT_CHUNK;
@@ -164,7 +149,9 @@ async fn forward_watch(
                     }
                 }
                 Some(item) => {
-                    let Some(message) = watch::event_message(item) else { continue };
+                    let Some(message) = convert::watch::event_message(item, std::time::Instant::now()) else {
+                        continue;
+                    };
                     if out.send(Ok(message)).await.is_err() {
                         return;
                     }

@@ -189,5 +189,4 @@ pub async fn serve(
 }
 
 #[cfg(test)]
-#[path = "transport_tests.rs"]
 mod tests;

@@ -6,8 +6,12 @@
 //! RFC 8092 (large communities), RFC 2545 §3 (IPv6 link-local next hop) and
 //! RFC 7607 (ASN 0 is invalid).
 //!
-//! Everything here is pure: the only outside knowledge needed, which peers
-//! exist, is passed in as a [`PeerLookup`]. Values are brought to a canonical
+//! Everything here is pure. The only outside knowledge needed, which peers
+//! exist, is the instance's: the `*_deferred` checks record the peers a
+//! request names ([`NamedPeers`]) and the instance looks them up in the same
+//! request that applies the paths (one round trip per request); [`path`],
+//! [`set_paths`] and [`add_paths`] do the same with a [`PeerLookup`] passed
+//! in, giving the answer the instance's check gives. Values are brought to a canonical
 //! form (communities sorted, peers sorted) so that the same intent written in a
 //! different order compares equal, which keeps `SetPaths` idempotent.
 
@@ -19,14 +23,14 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::error::{AddressKind, ValidationError};
+use crate::instance::owners::{SetPathsCommand, ValidatedPath};
+use crate::instance::requests::{BatchCheck, BatchPath, PeerRef, check_batch, first_unknown};
 use crate::wire::{
     AsPath, AsSegment, Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin,
     PathAttributes, SegmentType,
 };
 use ironlb_proto::bgpd::v1;
 
-/// Grace time of an owner that never asked for one (the `.proto` documents it).
-pub const DEFAULT_GRACE_TIME: Duration = Duration::from_secs(120);
 /// Longest grace time an owner may ask for: one day.
 pub const MAX_GRACE_TIME_SECONDS: u32 = 86_400;
 /// Longest owner name, bytes.
@@ -45,40 +49,44 @@ impl<F: Fn(IpAddr) -> bool> PeerLookup for F {
     }
 }
 
-/// A path an API client asked for, checked and typed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ValidatedPath {
-    /// Implied by `prefix`, kept for keying and filtering.
-    pub family: Family,
-    /// Host bits are zero.
-    pub prefix: IpNet,
-    /// `None`: next hop self (our local address on each session). Of the
-    /// prefix's family.
-    pub next_hop: Option<NextHop>,
-    /// `attributes.next_hop` stays `None`: the next hop is `next_hop` above,
-    /// for both families, and the encoder places it. Shared: the paths of a
-    /// batch usually carry the same attributes, and an owner holds each of its
-    /// paths for as long as it lives, so one copy per set, not per path.
-    pub attributes: Arc<PathAttributes>,
-    /// Peers to announce to, sorted, without duplicates; empty: every peer.
-    pub peers: Vec<IpAddr>,
+/// The peers the paths of a request name, in the order validation read them,
+/// with the text the client sent (for the error naming an unknown one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamedPeers {
+    pub refs: Vec<PeerRef>,
+    texts: Vec<String>,
 }
 
-impl ValidatedPath {
-    /// The key under which an owner holds this path.
-    pub fn key(&self) -> (Family, IpNet) {
-        (self.family, self.prefix)
+impl NamedPeers {
+    fn push(&mut self, path: usize, peer: usize, address: IpAddr, text: &str) {
+        self.refs.push(PeerRef { path, peer, address });
+        self.texts.push(text.to_string());
+    }
+
+    /// The rejection of `unknown`, one of [`NamedPeers::refs`], as the
+    /// client named it.
+    pub fn unknown_peer(&self, unknown: PeerRef) -> ValidationError {
+        let value = self
+            .refs
+            .iter()
+            .position(|named| *named == unknown)
+            .and_then(|index| self.texts.get(index).cloned())
+            .unwrap_or_else(|| unknown.address.to_string());
+        unknown_peer(unknown, value)
+    }
+
+    /// The rejection of the first peer `lookup` does not know.
+    pub fn check(&self, lookup: &impl PeerLookup) -> Option<ValidationError> {
+        first_unknown(&self.refs, |address| lookup.is_peer(address))
+            .map(|unknown| self.unknown_peer(unknown))
     }
 }
 
-/// A checked `SetPathsRequest`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SetPathsCommand {
-    pub owner: String,
-    /// At most one path per prefix.
-    pub paths: Vec<ValidatedPath>,
-    /// `None`: keep the owner's current grace time.
-    pub grace_time: Option<Duration>,
+fn unknown_peer(unknown: PeerRef, value: String) -> ValidationError {
+    ValidationError::UnknownPeer {
+        field: format!("paths[{}].peers[{}]", unknown.path, unknown.peer),
+        value,
+    }
 }
 
 /// A checked `AddPathsRequest`: the owner is valid; each path has its own
@@ -371,18 +379,18 @@ fn no_output_only(index: usize, path: &v1::Path) -> Result<(), ValidationError> 
     }
 }
 
+/// `Path.peers`: each parsed and recorded in `named` for the instance to
+/// look up, in the order (and up to the point) the check would have run.
 fn peers(
     index: usize,
     values: &[String],
-    lookup: &impl PeerLookup,
+    named: &mut NamedPeers,
 ) -> Result<Vec<IpAddr>, ValidationError> {
     let mut parsed: Vec<(IpAddr, usize)> = Vec::with_capacity(values.len());
     for (i, text) in values.iter().enumerate() {
         let field = format!("paths[{index}].peers[{i}]");
         let peer = address(&field, text)?;
-        if !lookup.is_peer(peer) {
-            return Err(ValidationError::UnknownPeer { field, value: text.clone() });
-        }
+        named.push(index, i, peer, text);
         parsed.push((peer, i));
     }
     parsed.sort();
@@ -403,7 +411,12 @@ pub fn path(
     path: &v1::Path,
     lookup: &impl PeerLookup,
 ) -> Result<ValidatedPath, ValidationError> {
-    path_sharing(index, path, lookup, None)
+    let mut named = NamedPeers::default();
+    let checked = path_sharing(index, path, &mut named, None);
+    match named.check(lookup) {
+        Some(error) => Err(error),
+        None => checked,
+    }
 }
 
 /// [`path`], sharing `previous` when the attributes equal it (the paths of a
@@ -411,7 +424,7 @@ pub fn path(
 fn path_sharing(
     index: usize,
     path: &v1::Path,
-    lookup: &impl PeerLookup,
+    named: &mut NamedPeers,
     previous: Option<&Arc<PathAttributes>>,
 ) -> Result<ValidatedPath, ValidationError> {
     // Field names are only formatted for an error: a bulk load of valid
@@ -473,21 +486,31 @@ fn path_sharing(
             Some(previous) if **previous == attributes => Arc::clone(previous),
             _ => Arc::new(attributes),
         },
-        peers: peers(index, &path.peers, lookup)?,
+        peers: peers(index, &path.peers, named)?,
     })
 }
 
 /// Checks a `SetPathsRequest` as a whole: the first bad value rejects it.
-pub fn set_paths(
+/// The peers named are recorded, not looked up: the instance rejects the
+/// request if one of them, up to the first bad value, is not configured.
+pub fn set_paths_deferred(
     request: &v1::SetPathsRequest,
-    lookup: &impl PeerLookup,
+) -> (Result<SetPathsCommand, ValidationError>, NamedPeers) {
+    let mut named = NamedPeers::default();
+    let checked = set_paths_named(request, &mut named);
+    (checked, named)
+}
+
+fn set_paths_named(
+    request: &v1::SetPathsRequest,
+    named: &mut NamedPeers,
 ) -> Result<SetPathsCommand, ValidationError> {
     let owner = owner("owner", &request.owner)?;
     let grace_time = grace_time("grace_time_seconds", request.grace_time_seconds)?;
     let mut paths = Vec::with_capacity(request.paths.len());
     for (index, proto) in request.paths.iter().enumerate() {
         let previous = paths.last().map(|p: &ValidatedPath| &p.attributes);
-        let checked = path_sharing(index, proto, lookup, previous)?;
+        let checked = path_sharing(index, proto, named, previous)?;
         paths.push(checked);
     }
     let mut keys: Vec<(IpNet, usize)> =
@@ -503,32 +526,107 @@ pub fn set_paths(
     Ok(SetPathsCommand { owner, paths, grace_time })
 }
 
-/// Checks an `AddPathsRequest`: a bad owner rejects the request; a bad path,
-/// or a second path for a prefix earlier in the batch, rejects only itself.
+/// [`set_paths_deferred`] with the peers looked up in `lookup`.
+pub fn set_paths(
+    request: &v1::SetPathsRequest,
+    lookup: &impl PeerLookup,
+) -> Result<SetPathsCommand, ValidationError> {
+    let (checked, named) = set_paths_deferred(request);
+    match named.check(lookup) {
+        Some(error) => Err(error),
+        None => checked,
+    }
+}
+
+/// A checked `AddPathsRequest` before the instance looked up its peers: one
+/// [`BatchPath`] per path, in request order, with the API's own error for
+/// the paths it refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddPathsBatch {
+    pub owner: String,
+    pub paths: Vec<BatchPath>,
+    pub errors: Vec<Option<ValidationError>>,
+}
+
+/// Checks an `AddPathsRequest`: a bad owner rejects the request; a bad path
+/// rejects only itself. The peers and the prefixes given twice are checked
+/// by the instance ([`check_batch`]), in the same request that applies the
+/// valid paths.
+pub fn add_paths_deferred(request: &v1::AddPathsRequest) -> Result<AddPathsBatch, ValidationError> {
+    let owner = owner("owner", &request.owner)?;
+    let mut last: Option<Arc<PathAttributes>> = None;
+    let mut paths = Vec::with_capacity(request.paths.len());
+    let mut errors = Vec::with_capacity(request.paths.len());
+    for (index, proto) in request.paths.iter().enumerate() {
+        let mut named = NamedPeers::default();
+        let checked = path_sharing(index, proto, &mut named, last.as_ref());
+        let (path, error) = match checked {
+            Ok(path) => {
+                last = Some(Arc::clone(&path.attributes));
+                (Some(path), None)
+            }
+            Err(error) => (None, Some(error)),
+        };
+        paths.push(BatchPath { path, peers: named.refs });
+        errors.push(error);
+    }
+    Ok(AddPathsBatch { owner, paths, errors })
+}
+
+/// The result of each path of an `AddPathsRequest` once the instance checked
+/// the batch (`checks`, one per path): its error, or `Ok` for a valid path.
+pub fn add_paths_results(
+    request: &v1::AddPathsRequest,
+    errors: Vec<Option<ValidationError>>,
+    checks: &[BatchCheck],
+) -> Vec<Result<(), ValidationError>> {
+    errors
+        .into_iter()
+        .zip(checks)
+        .enumerate()
+        .map(|(index, (error, check))| match (check, error) {
+            (BatchCheck::UnknownPeer(unknown), _) => {
+                let text = request
+                    .paths
+                    .get(unknown.path)
+                    .and_then(|path| path.peers.get(unknown.peer))
+                    .cloned()
+                    .unwrap_or_else(|| unknown.address.to_string());
+                Err(unknown_peer(*unknown, text))
+            }
+            (BatchCheck::Duplicate, _) => Err(ValidationError::Duplicate {
+                field: format!("paths[{index}].prefix"),
+                value: request.paths.get(index).map(|p| p.prefix.clone()).unwrap_or_default(),
+            }),
+            (_, Some(error)) => Err(error),
+            (_, None) => Ok(()),
+        })
+        .collect()
+}
+
+/// [`add_paths_deferred`] and the instance's batch check with the peers
+/// looked up in `lookup`.
 pub fn add_paths(
     request: &v1::AddPathsRequest,
     lookup: &impl PeerLookup,
 ) -> Result<AddPathsCommand, ValidationError> {
-    let owner = owner("owner", &request.owner)?;
-    let mut seen = std::collections::HashSet::with_capacity(request.paths.len());
-    let mut last: Option<Arc<PathAttributes>> = None;
-    let paths = request
+    let batch = add_paths_deferred(request)?;
+    let checks = check_batch(&batch.paths, |address| lookup.is_peer(address));
+    let results = add_paths_results(request, batch.errors, &checks);
+    let paths = batch
         .paths
-        .iter()
+        .into_iter()
+        .zip(results)
         .enumerate()
-        .map(|(index, proto)| {
-            let checked = path_sharing(index, proto, lookup, last.as_ref())?;
-            last = Some(Arc::clone(&checked.attributes));
-            if !seen.insert(checked.prefix) {
-                return Err(ValidationError::Duplicate {
-                    field: format!("paths[{index}].prefix"),
-                    value: proto.prefix.clone(),
-                });
-            }
-            Ok(checked)
+        .map(|(index, (entry, result))| {
+            result.and_then(|()| {
+                entry
+                    .path
+                    .ok_or_else(|| ValidationError::Missing { field: format!("paths[{index}]") })
+            })
         })
         .collect();
-    Ok(AddPathsCommand { owner, paths })
+    Ok(AddPathsCommand { owner: batch.owner, paths })
 }
 
 /// Checks a `DeletePathsRequest`: a bad owner rejects the request; a bad
@@ -550,5 +648,4 @@ pub fn delete_paths(
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;

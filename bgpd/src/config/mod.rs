@@ -50,6 +50,7 @@ mod diff;
 mod error;
 mod model;
 mod raw;
+pub mod rules;
 mod validate;
 mod values;
 

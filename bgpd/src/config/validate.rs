@@ -17,14 +17,15 @@ use crate::gr::Settings;
 
 use super::error::{ConfigError, ConfigErrors, Locator, Problem};
 use super::model::{
-    AS_TRANS, Api, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
+    Api, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
     DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global, LogLevel, MAX_AS_PATH_PREPEND,
-    MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Neighbor, Password, StaticRoute, TtlPolicy,
+    MAX_DELAY_OPEN_TIME, Neighbor, Password, StaticRoute, TtlPolicy,
 };
 use super::raw::{
     Key, RawApi, RawConfig, RawGlobal, RawGracefulRestart, RawNeighbor, RawRoute, RawTtlSecurity,
     StringList,
 };
+use super::rules;
 use super::values::{
     in_range, parse_address, parse_api_listen, parse_extended_community, parse_origin,
     parse_prefix, parse_unicast_address,
@@ -77,7 +78,6 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     }
 }
 
-#[path = "layer2.rs"]
 mod layer2;
 
 /// What a neighbour inherits from `[global]`.
@@ -397,10 +397,8 @@ impl Validator<'_> {
         let local_address = self.optional(scope, "local_address", &n.local_address, None, |s| {
             let local = parse_unicast_address(s)?;
             match address {
-                Some(neighbor) if neighbor.is_ipv4() != local.is_ipv4() => {
-                    Err(Problem::LocalAddressFamily { neighbor })
-                }
-                _ => Ok(Some(local)),
+                Some(neighbor) => rules::local_address(neighbor, local).map(Some),
+                None => Ok(Some(local)),
             }
         });
         let passive = n.passive.as_ref().is_some_and(|p| *p.get_ref());
@@ -484,13 +482,13 @@ impl Validator<'_> {
     fn password(&mut self, scope: &Scope, raw: &Key<String>) -> Option<Option<Password>> {
         let Some(v) = raw else { return Some(None) };
         let length = v.get_ref().len();
-        let problem = match length {
-            0 => Problem::PasswordEmpty,
-            1..=MAX_PASSWORD_LEN => return Some(Some(Password::new(v.get_ref().clone()))),
-            _ => Problem::PasswordTooLong { length },
-        };
-        self.invalid(v.span(), scope.key("password"), format!("<{length} bytes>"), problem);
-        None
+        match rules::password_length(length) {
+            Ok(()) => Some(Some(Password::new(v.get_ref().clone()))),
+            Err(problem) => {
+                self.invalid(v.span(), scope.key("password"), format!("<{length} bytes>"), problem);
+                None
+            }
+        }
     }
 
     /// `keepalive_time`: below a non-zero hold time, 0 with a zero one; a third of
@@ -499,15 +497,8 @@ impl Validator<'_> {
         let Some(hold) = hold else {
             return self.integer(scope, "keepalive_time", raw, (0, u16::MAX), 0);
         };
-        self.optional(scope, "keepalive_time", raw, hold / 3, |k| {
-            let k = in_range(*k, 0, u16::MAX)?;
-            match hold {
-                0 if k != 0 => Err(Problem::KeepaliveWithoutHold),
-                0 => Ok(0),
-                _ if k == 0 || k >= hold => Err(Problem::KeepaliveNotBelowHold { hold_time: hold }),
-                _ => Ok(k),
-            }
-        })
+        let default = rules::default_keepalive_time(hold);
+        self.optional(scope, "keepalive_time", raw, default, |k| rules::keepalive_time(*k, hold))
     }
 
     /// `ebgp_multihop` and `ttl_security` together: GTSM sends TTL 255, so it
@@ -517,20 +508,20 @@ impl Validator<'_> {
             scope,
             "ebgp_multihop",
             &n.ebgp_multihop,
-            (1, u8::MAX),
+            rules::EBGP_MULTIHOP_RANGE,
             DEFAULT_EBGP_MULTIHOP,
         );
         let gtsm_hops = self.optional(scope, "ttl_security", &n.ttl_security, None, |t| match t {
             RawTtlSecurity::Enabled(false) => Ok(None),
             RawTtlSecurity::Enabled(true) => Ok(Some(1)),
-            RawTtlSecurity::Hops(h) => in_range(*h, 1, 254).map(Some),
+            RawTtlSecurity::Hops(h) => {
+                rules::in_range(*h, rules::TTL_SECURITY_HOPS_RANGE).map(Some)
+            }
         });
-        match (gtsm_hops?, multihop?) {
-            (None, hops) => Some(TtlPolicy::Multihop { hops }),
-            (Some(hops), 1) => Some(TtlPolicy::Security { hops }),
-            (Some(_), ebgp_multihop) => {
+        match rules::ttl_policy(multihop?, gtsm_hops?) {
+            Ok(policy) => Some(policy),
+            Err(problem) => {
                 let v = n.ttl_security.as_ref()?;
-                let problem = Problem::TtlSecurityWithMultihop { ebgp_multihop };
                 self.invalid(v.span(), scope.key("ttl_security"), v.get_ref().render(), problem);
                 None
             }
@@ -546,10 +537,7 @@ impl Validator<'_> {
         address: Option<IpAddr>,
     ) -> Option<Vec<Family>> {
         let Some(list) = raw else {
-            return Some(vec![match address {
-                Some(IpAddr::V6(_)) => Family::Ipv6Unicast,
-                _ => Family::Ipv4Unicast,
-            }]);
+            return Some(rules::default_families(address));
         };
         if list.get_ref().is_empty() {
             let problem = Problem::NoFamilies;
@@ -646,17 +634,15 @@ impl Validator<'_> {
                 .and_then(|v| self.check(scope, "remote_asn", v, asn));
             return (remote_asn, None);
         };
-        if n.remote_asn.is_some() {
-            let problem = Problem::RemoteAsnAndDynamicAsn;
+        if let Err(problem) = rules::dynamic_asn_alone(n.remote_asn.is_some()) {
             self.invalid(raw.span(), scope.key("dynamic_asn"), raw.get_ref().render(), problem);
             return (None, None);
         }
         match self.check(scope, "dynamic_asn", raw, |s| dynamic_asn(s)) {
             // Without a valid [global] its own error is reported; 0 stands in.
-            Some(DynamicAsn::Internal) => {
-                (Some(global_asn.unwrap_or(0)), Some(DynamicAsn::Internal))
+            Some(dynamic) => {
+                (Some(rules::dynamic_remote_asn(dynamic, global_asn.unwrap_or(0))), Some(dynamic))
             }
-            Some(DynamicAsn::External) => (Some(0), Some(DynamicAsn::External)),
             None => (None, None),
         }
     }
@@ -685,16 +671,10 @@ fn dynamic_asn(value: &str) -> Result<DynamicAsn, Problem> {
 }
 
 fn asn(value: &i64) -> Result<u32, Problem> {
-    match in_range(*value, 1, u32::MAX)? {
-        AS_TRANS => Err(Problem::AsTrans),
-        asn => Ok(asn),
-    }
+    rules::remote_asn(*value).and_then(rules::not_as_trans)
 }
 
 /// A hold time: 0 (no keepalives) or 3..=65535 seconds (RFC 4271 §4.2).
 fn hold_time(value: &i64) -> Result<u16, Problem> {
-    match in_range(*value, 0, u16::MAX)? {
-        1 | 2 => Err(Problem::HoldTime),
-        hold => Ok(hold),
-    }
+    rules::hold_time(*value)
 }

@@ -217,7 +217,7 @@ impl Owner {
                         }
                     }
                 }
-                () = sleep_until(deadline), if deadline.is_some() => {
+                () = crate::time::sleep_until(deadline), if deadline.is_some() => {
                     self.announcer.poll(Instant::now().into_std(), &mut self.actions);
                 }
                 Some(state) = links.recv() => {
@@ -352,13 +352,6 @@ fn queue(
         if !dirty.contains(&link) {
             dirty.push(link);
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

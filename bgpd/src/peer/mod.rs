@@ -10,4 +10,6 @@ mod outbox;
 mod session;
 pub mod socket;
 
-pub use session::{SessionCommand, SessionEvent, SessionHandle, SessionParams, describe, spawn};
+pub use session::{
+    SessionCommand, SessionEvent, SessionHandle, SessionParams, SessionReport, describe, spawn,
+};

@@ -16,7 +16,6 @@ use crate::fsm::collision::{Deferred, OpenVerdict, on_open, settle_deferred};
 use crate::fsm::{
     Action, Direction, DownReason, Event, Fsm, NegotiatedSession, SessionConfig, State,
 };
-use crate::instance::InstanceEvent;
 use crate::rib::{ExportBatch, PeerId};
 use crate::wire::{
     CodecOptions, Family, GracefulRestartCapability, Message, Notification, RefreshSubtype,
@@ -76,6 +75,14 @@ pub enum SessionEvent {
     Ended,
 }
 
+/// A [`SessionEvent`] of one peer, as the session task sends it to the
+/// instance on the channel given to [`spawn`].
+#[derive(Debug)]
+pub struct SessionReport {
+    pub peer: PeerId,
+    pub event: SessionEvent,
+}
+
 /// Everything a session task needs to run.
 pub struct SessionParams {
     pub peer: PeerId,
@@ -100,7 +107,7 @@ impl SessionHandle {
 }
 
 /// Starts the task of one neighbour.
-pub fn spawn(params: SessionParams, events: mpsc::Sender<InstanceEvent>) -> SessionHandle {
+pub fn spawn(params: SessionParams, events: mpsc::Sender<SessionReport>) -> SessionHandle {
     let (commands, receiver) = mpsc::unbounded_channel();
     let counters = SharedCounters::default();
     tokio::spawn(run(params, receiver, events, counters.clone()));
@@ -111,7 +118,7 @@ struct Task {
     peer: PeerId,
     config: SessionConfig,
     connect: ConnectOptions,
-    events: mpsc::Sender<InstanceEvent>,
+    events: mpsc::Sender<SessionReport>,
     /// Batches encoded into the primary's write buffer, with the buffer length
     /// at which each one is completely written (counted from the front).
     written_marks: Vec<usize>,
@@ -130,7 +137,7 @@ struct Task {
 async fn run(
     params: SessionParams,
     mut commands: mpsc::UnboundedReceiver<SessionCommand>,
-    events: mpsc::Sender<InstanceEvent>,
+    events: mpsc::Sender<SessionReport>,
     counters: SharedCounters,
 ) {
     let mut task = Task {
@@ -157,7 +164,7 @@ async fn run(
             command = commands.recv() => {
                 let Some(command) = command else { return };
                 if task.on_command(command, &mut primary, &mut secondary).await {
-                    let _ = task.events.send(InstanceEvent::Session { peer: task.peer, event: SessionEvent::Ended }).await;
+                    let _ = task.events.send(SessionReport { peer: task.peer, event: SessionEvent::Ended }).await;
                     return;
                 }
             }
@@ -558,7 +565,7 @@ impl Task {
     }
 
     async fn notify(&self, event: SessionEvent) {
-        let _ = self.events.send(InstanceEvent::Session { peer: self.peer, event }).await;
+        let _ = self.events.send(SessionReport { peer: self.peer, event }).await;
     }
 
     /// Tells the instance the primary connection is Established; `addresses`

@@ -3,7 +3,7 @@ use std::net::Ipv4Addr;
 use bytes::Bytes;
 
 use super::*;
-use crate::api::peer::peer_settings;
+use crate::api::peer::neighbor;
 use crate::api::validate;
 use crate::wire::{
     AddPathFamily, AfiSafi, Aggregator, GracefulRestartCapability, GracefulRestartFamily,
@@ -154,19 +154,22 @@ fn peer_config_round_trips_without_the_password() {
         }),
         ..v1::PeerConfig::default()
     };
-    let settings = peer_settings(Some(&proto)).expect("valid");
-    let back = peer_config(&settings);
+    let settings = neighbor(Some(&proto)).expect("valid");
+    let back = peer::peer_config(&settings.neighbor);
     assert_eq!(back.password, "", "the key is never sent back");
     assert!(back.password_set);
-    assert_eq!(back, v1::PeerConfig { password: String::new(), password_set: true, ..proto });
+    // A neighbor has no local AS or prefix limit (the instance refuses any
+    // but the daemon's AS and no limit): those read back unset.
+    let unset = v1::PeerConfig { local_asn: 0, max_prefixes: 0, ..proto };
+    assert_eq!(back, v1::PeerConfig { password: String::new(), password_set: true, ..unset });
     // Read, modify, write: sending the read config back keeps the password.
-    let again = peer_settings(Some(&back)).expect("valid");
-    assert_eq!(again.password, PasswordSetting::Keep);
+    let again = neighbor(Some(&back)).expect("valid");
+    assert!(again.keep_password && again.neighbor.password.is_none());
 }
 
 #[test]
 fn batch_results_merge_validation_and_outcomes() {
-    use crate::api::owners::Owners;
+    use crate::instance::owners::Owners;
 
     let request = v1::AddPathsRequest {
         owner: "a".into(),
@@ -222,7 +225,7 @@ fn batch_results_merge_validation_and_outcomes() {
 fn set_paths_response_and_owner_view() {
     use std::time::{Duration, Instant};
 
-    use crate::api::owners::Owners;
+    use crate::instance::owners::{OwnerSummary, Owners};
 
     let mut owners = Owners::new();
     let first = v1::Path { prefix: "198.51.100.1/32".into(), ..v1::Path::default() };
@@ -240,7 +243,7 @@ fn set_paths_response_and_owner_view() {
     let session = owners.attach("a", Some(Duration::from_secs(60))).session;
     owners.detach("a", session, start);
     let view = owners.owner("a").expect("a");
-    let proto = owner(&view, start + Duration::from_secs(15));
+    let proto = owner(&OwnerSummary::from(&view), start + Duration::from_secs(15));
     assert_eq!(proto.state, v1::OwnerState::Detached as i32);
     assert_eq!((proto.grace_time_seconds, proto.grace_remaining_seconds), (60, 45));
     assert_eq!(proto.path_count, 1);

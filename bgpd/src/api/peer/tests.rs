@@ -3,6 +3,7 @@ use std::net::Ipv4Addr;
 use tonic::Code;
 
 use super::*;
+use crate::config::TtlPolicy;
 
 fn config() -> v1::PeerConfig {
     v1::PeerConfig { address: "192.0.2.2".into(), remote_asn: 65002, ..v1::PeerConfig::default() }
@@ -11,29 +12,30 @@ fn config() -> v1::PeerConfig {
 fn reject(modify: impl FnOnce(&mut v1::PeerConfig)) -> tonic::Status {
     let mut proto = config();
     modify(&mut proto);
-    tonic::Status::from(peer_settings(Some(&proto)).expect_err("must be rejected"))
+    tonic::Status::from(neighbor(Some(&proto)).expect_err("must be rejected"))
 }
 
 #[test]
 fn defaults() {
-    let settings = peer_settings(Some(&config())).expect("valid");
+    let new = neighbor(Some(&config())).expect("valid");
+    let settings = &new.neighbor;
     assert_eq!(settings.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
     assert_eq!(settings.remote_asn, 65002);
-    assert_eq!(settings.local_asn, None);
+    assert_eq!(new.local_asn, None);
     assert_eq!(settings.port, 179);
     assert_eq!(settings.local_address, None);
-    assert_eq!(settings.password, PasswordSetting::None);
+    assert_eq!((settings.password.is_none(), new.keep_password), (true, false));
     assert_eq!(settings.hold_time, 90);
-    assert_eq!(settings.keepalive, None);
-    assert_eq!(settings.connect_retry, 120);
-    assert_eq!(settings.connect_retry_time(), Duration::from_secs(120));
-    assert_eq!(settings.ttl, TtlMode::Default);
+    // Unset: a third of the hold time.
+    assert_eq!(settings.keepalive_time, 30);
+    assert_eq!(settings.connect_retry_time, 120);
+    assert_eq!(settings.ttl, TtlPolicy::Multihop { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv4Unicast]);
-    assert_eq!(settings.max_prefixes, None);
+    assert_eq!(new.max_prefixes, None);
     assert_eq!(settings.graceful_restart, None);
 
     let v6 = v1::PeerConfig { address: "2001:db8::2".into(), ..config() };
-    assert_eq!(peer_settings(Some(&v6)).expect("valid").families, [Family::Ipv6Unicast]);
+    assert_eq!(neighbor(Some(&v6)).expect("valid").neighbor.families, [Family::Ipv6Unicast]);
 }
 
 #[test]
@@ -64,17 +66,20 @@ fn every_field_set() {
         }),
         ..v1::PeerConfig::default()
     };
-    let settings = peer_settings(Some(&proto)).expect("valid");
-    assert_eq!(settings.local_asn, Some(4_200_000_000));
+    let new = neighbor(Some(&proto)).expect("valid");
+    let settings = &new.neighbor;
+    assert_eq!(new.local_asn, Some(4_200_000_000));
     assert_eq!(settings.port, 1179);
-    assert_eq!(settings.password, PasswordSetting::Key(Password("x".repeat(80))));
-    assert_eq!((settings.hold_time, settings.keepalive), (3, Some(1)));
-    assert_eq!(settings.ttl, TtlMode::Security { hops: 1 });
+    let key = settings.password.as_ref().map(|p| p.as_bytes().to_vec());
+    assert_eq!(key, Some("x".repeat(80).into_bytes()));
+    assert_eq!((settings.hold_time, settings.keepalive_time), (3, 1));
+    assert_eq!(settings.ttl, TtlPolicy::Security { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv6Unicast, Family::Ipv4Unicast]);
-    assert_eq!(settings.max_prefixes, Some(1000));
+    assert_eq!(new.max_prefixes, Some(1000));
     assert_eq!(
         settings.graceful_restart,
-        Some(GracefulRestartSettings {
+        Some(crate::gr::Settings {
+            enabled: true,
             restart_time: 4095,
             stale_routes_time: 360,
             notification: true,
@@ -82,7 +87,7 @@ fn every_field_set() {
         })
     );
     // The key never reaches a log.
-    assert!(!format!("{settings:?}").contains("xxxx"));
+    assert!(!format!("{new:?}").contains("xxxx"));
 }
 
 #[test]
@@ -93,10 +98,10 @@ fn hold_time_zero_and_password_keep() {
         multihop_ttl: 2,
         ..config()
     };
-    let settings = peer_settings(Some(&proto)).expect("valid");
-    assert_eq!(settings.hold_time, 0);
-    assert_eq!(settings.password, PasswordSetting::Keep);
-    assert_eq!(settings.ttl, TtlMode::Multihop(2));
+    let new = neighbor(Some(&proto)).expect("valid");
+    assert_eq!(new.neighbor.hold_time, 0);
+    assert_eq!((new.neighbor.password.is_none(), new.keep_password), (true, true));
+    assert_eq!(new.neighbor.ttl, TtlPolicy::Multihop { hops: 2 });
 }
 
 #[test]
@@ -196,18 +201,19 @@ fn peer_rules_table() {
 
 #[test]
 fn missing_peer_message() {
-    let status = tonic::Status::from(peer_settings(None).expect_err("missing"));
+    let status = tonic::Status::from(neighbor(None).expect_err("missing"));
     assert_eq!((status.code(), status.message()), (Code::InvalidArgument, "peer is required"));
 }
 
 #[test]
 fn duplicate_and_unknown_peers() {
-    let settings = peer_settings(Some(&config())).expect("valid");
+    let settings = neighbor(Some(&config())).expect("valid").neighbor;
     let exists = |address: IpAddr| address == IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-    let status = tonic::Status::from(peer_must_be_new(&settings, exists).expect_err("duplicate"));
+    let status =
+        tonic::Status::from(peer_must_be_new(settings.address, exists).expect_err("duplicate"));
     assert_eq!(status.code(), Code::AlreadyExists);
     assert_eq!(status.message(), r#"peer.address "192.0.2.2" is already a configured peer"#);
-    assert!(peer_must_be_new(&settings, |_| false).is_ok());
+    assert!(peer_must_be_new(settings.address, |_| false).is_ok());
 
     let status =
         tonic::Status::from(existing_peer("address", "192.0.2.3", exists).expect_err("unknown"));
@@ -271,9 +277,9 @@ fn reset_requests() {
 fn dynamic_asn_replaces_remote_asn() {
     let external =
         v1::PeerConfig { remote_asn: 0, dynamic_asn: v1::DynamicAsn::External as i32, ..config() };
-    let settings = peer_settings(Some(&external)).expect("valid");
+    let settings = neighbor(Some(&external)).expect("valid").neighbor;
     assert_eq!((settings.remote_asn, settings.dynamic_asn), (0, Some(DynamicAsn::External)));
-    let back = crate::api::convert::peer_config(&settings);
+    let back = crate::api::convert::peer::peer_config(&settings);
     assert_eq!((back.remote_asn, back.dynamic_asn), (0, v1::DynamicAsn::External as i32));
 
     let both = reject(|c| c.dynamic_asn = v1::DynamicAsn::Internal as i32);
@@ -284,4 +290,149 @@ fn dynamic_asn_replaces_remote_asn() {
         c.dynamic_asn = 7;
     });
     assert!(unknown.message().contains("peer.dynamic_asn"), "{}", unknown.message());
+}
+
+// AddPeer and UpdatePeer settings → the instance's neighbor, as
+// `PeerOp::Add` runs them (`neighbor`, then `NewNeighbor::resolve`).
+mod neighbor_from {
+    use std::net::IpAddr;
+
+    use tonic::Status;
+
+    use super::*;
+    use crate::config::DynamicAsn;
+    use crate::instance::peer_ops::PeerOpError;
+    use crate::wire::Family;
+
+    fn neighbor_from(settings: &NewNeighbor, daemon_asn: u32) -> Result<NewNeighbor, PeerOpError> {
+        settings.clone().resolve(daemon_asn)
+    }
+
+    fn settings(config: v1::PeerConfig) -> NewNeighbor {
+        neighbor(Some(&config)).expect("valid settings")
+    }
+
+    fn minimal() -> v1::PeerConfig {
+        v1::PeerConfig {
+            address: "192.0.2.2".to_string(),
+            remote_asn: 65002,
+            ..v1::PeerConfig::default()
+        }
+    }
+
+    #[test]
+    fn dynamic_asn_becomes_the_neighbour_as() {
+        let dynamic = |d: v1::DynamicAsn| v1::PeerConfig {
+            remote_asn: 0,
+            dynamic_asn: d as i32,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(dynamic(v1::DynamicAsn::Internal)), 65001)
+            .expect("converts")
+            .neighbor;
+        assert_eq!((n.remote_asn, n.dynamic_asn), (65001, Some(DynamicAsn::Internal)));
+        let n = neighbor_from(&settings(dynamic(v1::DynamicAsn::External)), 65001)
+            .expect("converts")
+            .neighbor;
+        assert_eq!((n.remote_asn, n.dynamic_asn), (0, Some(DynamicAsn::External)));
+        assert!(n.any_external_as());
+    }
+
+    #[test]
+    fn defaults_follow_the_proto() {
+        let new = neighbor_from(&settings(minimal()), 65001).expect("converts");
+        let n = new.neighbor;
+        assert_eq!(n.port, 179);
+        assert_eq!(n.hold_time, 90);
+        assert_eq!(n.keepalive_time, 30);
+        assert_eq!(n.connect_retry_time, 120);
+        assert_eq!(n.families, vec![Family::Ipv4Unicast]);
+        assert_eq!(n.ttl, TtlPolicy::Multihop { hops: 1 });
+        assert!(n.enabled);
+        assert!(n.description.is_none());
+        assert!(!new.keep_password);
+    }
+
+    #[test]
+    fn every_field_is_carried_over() {
+        let config = v1::PeerConfig {
+            port: 1179,
+            local_address: "192.0.2.1".to_string(),
+            password: "secret".to_string(),
+            hold_time_seconds: Some(9),
+            keepalive_seconds: Some(2),
+            connect_retry_seconds: Some(5),
+            passive: true,
+            ttl_security_hops: 2,
+            families: vec![v1::Family::Ipv4Unicast as i32, v1::Family::Ipv6Unicast as i32],
+            description: "edge".to_string(),
+            disabled: true,
+            local_asn: 65001,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(config), 65001).expect("converts").neighbor;
+        assert_eq!(n.port, 1179);
+        assert_eq!(n.local_address, Some("192.0.2.1".parse().expect("literal")));
+        assert_eq!(n.password.as_ref().map(|p| p.as_bytes().to_vec()), Some(b"secret".to_vec()));
+        assert_eq!((n.hold_time, n.keepalive_time, n.connect_retry_time), (9, 2, 5));
+        assert!(n.passive);
+        assert_eq!(n.ttl, TtlPolicy::Security { hops: 2 });
+        assert_eq!(n.families.len(), 2);
+        assert_eq!(n.description.as_deref(), Some("edge"));
+        assert!(!n.enabled);
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        let error = neighbor_from(&settings(v1::PeerConfig { local_asn: 65009, ..minimal() }), 1)
+            .expect_err("local_asn");
+        assert_eq!(
+            error,
+            PeerOpError::Unsupported { field: "peer.local_asn", value: "65009".into() }
+        );
+        let error = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
+            .expect_err("max_prefixes");
+        assert!(error.to_string().contains("peer.max_prefixes 10"));
+        assert_eq!(Status::from(error).code(), tonic::Code::Unimplemented);
+    }
+
+    #[test]
+    fn password_set_without_a_password_keeps_it() {
+        let config = v1::PeerConfig { password_set: true, ..minimal() };
+        let new = neighbor_from(&settings(config), 65001).expect("converts");
+        assert!(new.keep_password);
+        assert!(new.neighbor.password.is_none());
+    }
+
+    #[test]
+    fn errors_map_to_the_documented_codes() {
+        let address: IpAddr = "192.0.2.2".parse().expect("literal");
+        assert_eq!(Status::from(PeerOpError::Exists(address)).code(), tonic::Code::AlreadyExists);
+        let missing = PeerOpError::NotFound { field: "address", address };
+        assert_eq!(missing.to_string(), "address \"192.0.2.2\" is not a configured peer");
+        assert_eq!(Status::from(missing).code(), tonic::Code::NotFound);
+        assert_eq!(
+            Status::from(PeerOpError::NoRouteRefresh(address)).code(),
+            tonic::Code::FailedPrecondition
+        );
+    }
+
+    #[test]
+    fn graceful_restart_settings_reach_the_neighbour() {
+        let mut config = minimal();
+        config.graceful_restart = Some(v1::GracefulRestartConfig {
+            enabled: true,
+            restart_time_seconds: Some(30),
+            notification: true,
+            ..v1::GracefulRestartConfig::default()
+        });
+        let n = neighbor_from(&settings(config), 65001).expect("converts").neighbor;
+        let gr = n.graceful_restart.expect("graceful restart on");
+        assert!(gr.enabled && gr.notification && !gr.helper_only);
+        assert_eq!(gr.restart_time, 30);
+        assert_eq!(
+            neighbor_from(&settings(minimal()), 65001).expect("converts").neighbor.graceful_restart,
+            None
+        );
+    }
 }

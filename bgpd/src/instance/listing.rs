@@ -10,9 +10,54 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::api::requests::{PathQuery, PrefixMatch, TableSelector};
+use ipnet::IpNet;
+
 use crate::rib::{OwnerId, PeerId, Rib, Route, Source};
 use crate::wire::Family;
+
+/// Which table a `ListPaths` walks.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TableSelector {
+    LocRib,
+    AdjRibIn(IpAddr),
+    AdjRibOut(IpAddr),
+}
+
+/// How `ListPaths` matches its prefix.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PrefixMatch {
+    Exact,
+    /// The prefix and every more specific one inside it.
+    Longer,
+}
+
+/// A checked `ListPathsRequest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathQuery {
+    pub table: TableSelector,
+    /// `None`: every family.
+    pub family: Option<Family>,
+    /// `None`: every prefix.
+    pub prefix: Option<(IpNet, PrefixMatch)>,
+    /// Loc-RIB only: paths of this owner.
+    pub owner: Option<String>,
+    /// Loc-RIB only.
+    pub best_only: bool,
+}
+
+impl PathQuery {
+    /// Whether `candidate` passes the family and prefix filters.
+    pub fn matches_prefix(&self, candidate: &IpNet) -> bool {
+        if self.family.is_some_and(|f| f != Family::of(candidate)) {
+            return false;
+        }
+        match self.prefix {
+            None => true,
+            Some((wanted, PrefixMatch::Exact)) => wanted == *candidate,
+            Some((wanted, PrefixMatch::Longer)) => wanted.contains(candidate),
+        }
+    }
+}
 
 /// Where a listed path came from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -31,12 +31,52 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
-use super::validate::{DEFAULT_GRACE_TIME, ValidatedPath};
-use crate::wire::Family;
+use crate::wire::{Family, NextHop, PathAttributes};
+
+/// Grace time of an owner that never asked for one (the `.proto` documents it).
+pub const DEFAULT_GRACE_TIME: Duration = Duration::from_secs(120);
+
+/// A path an owner holds: checked and typed by the API before it gets here.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ValidatedPath {
+    /// Implied by `prefix`, kept for keying and filtering.
+    pub family: Family,
+    /// Host bits are zero.
+    pub prefix: IpNet,
+    /// `None`: next hop self (our local address on each session). Of the
+    /// prefix's family.
+    pub next_hop: Option<NextHop>,
+    /// `attributes.next_hop` stays `None`: the next hop is `next_hop` above,
+    /// for both families, and the encoder places it. Shared: the paths of a
+    /// batch usually carry the same attributes, and an owner holds each of its
+    /// paths for as long as it lives, so one copy per set, not per path.
+    pub attributes: Arc<PathAttributes>,
+    /// Peers to announce to, sorted, without duplicates; empty: every peer.
+    pub peers: Vec<IpAddr>,
+}
+
+impl ValidatedPath {
+    /// The key under which an owner holds this path.
+    pub fn key(&self) -> (Family, IpNet) {
+        (self.family, self.prefix)
+    }
+}
+
+/// A checked `SetPaths`: the owner's whole set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetPathsCommand {
+    pub owner: String,
+    /// At most one path per prefix.
+    pub paths: Vec<ValidatedPath>,
+    /// `None`: keep the owner's current grace time.
+    pub grace_time: Option<Duration>,
+}
 
 /// The key of a path within one owner.
 pub type PathKey = (Family, IpNet);
@@ -144,6 +184,29 @@ pub struct OwnerView<'a> {
     pub path_count: usize,
     pub grace_time: Duration,
     pub resync_required: bool,
+}
+
+/// An owner as ListOwners reports it, owned so that it can leave the
+/// instance task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerSummary {
+    pub name: String,
+    pub lease: Lease,
+    pub path_count: usize,
+    pub grace_time: Duration,
+    pub resync_required: bool,
+}
+
+impl From<&OwnerView<'_>> for OwnerSummary {
+    fn from(view: &OwnerView<'_>) -> Self {
+        Self {
+            name: view.name.to_string(),
+            lease: view.lease,
+            path_count: view.path_count,
+            grace_time: view.grace_time,
+            resync_required: view.resync_required,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -453,5 +516,4 @@ fn view<'a>(name: &'a str, owner: &Owner) -> OwnerView<'a> {
 }
 
 #[cfg(test)]
-#[path = "owners_tests.rs"]
 mod tests;

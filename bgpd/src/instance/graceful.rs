@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::requests;
+use super::status::GracefulRestartFacts;
 use super::{Instance, InstanceEvent};
-use crate::api::handler;
-use crate::api::peers::GracefulRestartFacts;
 use crate::fsm::{DownReason, NegotiatedSession};
 use crate::gr::{
     self, Helper, HelperAction, HelperEvent, HelperTimer, Loss, Negotiated, Recorder, Restart,
@@ -317,7 +317,7 @@ impl Instance {
                     let write = self.gr.recorder.restart_complete(enabled);
                     self.gr_write(write);
                     let expired =
-                        handler::expire_owners(&mut self.rib, &mut self.api, Instant::now());
+                        requests::expire_owners(&mut self.rib, &mut self.api, Instant::now());
                     self.owners_expired(expired);
                     for slot in self.peers.values() {
                         let families = &slot.neighbor.families;

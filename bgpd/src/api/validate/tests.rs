@@ -411,3 +411,33 @@ fn paths_of_a_batch_share_equal_attributes() {
     assert!(!Arc::ptr_eq(&b.attributes, &c.attributes));
     assert_eq!(c.attributes.med, Some(7));
 }
+
+#[test]
+fn peers_are_checked_in_request_order_before_later_errors() {
+    // An unknown peer named before a bad value is the error, as when peers
+    // were looked up inline; the instance does the lookup now.
+    let mut unknown_then_bad = v4_path("198.51.100.1/32");
+    unknown_then_bad.peers = vec!["192.0.2.99".into(), "peer-a".into()];
+    let request = v1::SetPathsRequest {
+        owner: "lb".into(),
+        paths: vec![unknown_then_bad.clone()],
+        ..v1::SetPathsRequest::default()
+    };
+    let (checked, named) = set_paths_deferred(&request);
+    assert!(matches!(checked, Err(ValidationError::InvalidAddress { .. })));
+    let error = named.check(&known_peers).expect("the unknown peer comes first");
+    assert_eq!(error.to_string(), r#"paths[0].peers[0] "192.0.2.99" is not a configured peer"#);
+
+    // A path refused for its peer does not make a later path for the same
+    // prefix a duplicate.
+    let mut unknown = v4_path("198.51.100.1/32");
+    unknown.peers = vec!["192.0.2.99".into()];
+    let request = v1::AddPathsRequest {
+        owner: "lb".into(),
+        paths: vec![unknown, v4_path("198.51.100.1/32"), v4_path("198.51.100.1/32")],
+    };
+    let command = add_paths(&request, &known_peers).expect("owner is valid");
+    assert!(matches!(command.paths[0], Err(ValidationError::UnknownPeer { .. })));
+    assert!(command.paths[1].is_ok());
+    assert!(matches!(command.paths[2], Err(ValidationError::Duplicate { .. })));
+}

@@ -1,7 +1,6 @@
 use std::net::Ipv4Addr;
 
 use super::*;
-use crate::api::listing::PathSource;
 use crate::rib::{LocalInfo, OwnerId};
 use crate::wire::PathAttributes;
 

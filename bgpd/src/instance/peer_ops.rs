@@ -1,7 +1,25 @@
-//! The administrative peer requests of the API, run by the instance (the
-//! single owner of the neighbours): add, update, delete, enable, disable and
-//! reset a peer, and the rule that keeps API peers out of a config reload
-//! (see `api::peer_ops` for that rule and the RFCs).
+//! The administrative peer requests of the API (`AddPeer`, `UpdatePeer`,
+//! `DeletePeer`, `EnablePeer`, `DisablePeer`, `ResetPeer`), run by the
+//! instance (the single owner of the neighbors): the requests, their typed
+//! failures, and their execution. The API validates AddPeer and UpdatePeer
+//! into the same [`Neighbor`] a `[[neighbors]]` table of the config file
+//! becomes.
+//!
+//! RFCs: RFC 4486 (Cease subcodes: 2 Administrative Shutdown, 3 Peer
+//! De-configured, 4 Administrative Reset, 6 Other Configuration Change),
+//! RFC 9003 (shutdown communication), RFC 2918 and RFC 7313 (route refresh).
+//!
+//! # API peers and SIGHUP reload
+//!
+//! A peer added through the API is *not* part of the config file, and reload
+//! only adds, changes and removes the peers the file names: API peers survive
+//! every reload. A reloaded file that names the address of an API peer has
+//! that entry skipped and an error logged (the API peer stays as it is). A
+//! config-file peer may be changed through the API too. UpdatePeer and
+//! DeletePeer change what runs, so the next reload finds the file different
+//! and makes the peer match the file again (a deleted config peer comes
+//! back). EnablePeer and DisablePeer are operational state: they hold across
+//! reloads until the file's entry for that peer itself changes.
 //!
 //! UpdatePeer reuses the reload diff ([`ConfigDiff`]): a change of a field
 //! that the OPEN or the TCP connection depends on resets the session with
@@ -11,23 +29,109 @@
 use std::net::IpAddr;
 
 use super::Instance;
-use crate::api::peer::ResetCommand;
-use crate::api::peer_ops::{NewNeighbor, PeerOp, PeerOpAnswer, PeerOpError, neighbor_from};
-use crate::api::peers::PeerView;
-use crate::config::{Config, ConfigDiff, Neighbor};
+use super::status::PeerView;
+use crate::config::{Config, ConfigDiff, Neighbor, rules};
 use crate::peer::SessionCommand;
 use crate::wire::{Family, Notification, NotificationKind, RefreshSubtype};
+
+/// One administrative peer request, validated.
+#[derive(Debug)]
+pub enum PeerOp {
+    /// Finished by the instance with [`NewNeighbor::resolve`] (it knows the
+    /// daemon's ASN).
+    Add(NewNeighbor),
+    Update(NewNeighbor),
+    Delete(IpAddr),
+    Enable(IpAddr),
+    /// With the RFC 9003 shutdown communication (may be empty).
+    Disable(IpAddr, String),
+    Reset(IpAddr, ResetCommand),
+}
+
+/// A neighbor built from an AddPeer or UpdatePeer request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewNeighbor {
+    /// With a dynamic AS, `remote_asn` is set by [`NewNeighbor::resolve`].
+    pub neighbor: Neighbor,
+    /// The request said "keep the configured password" (`password_set` with
+    /// an empty `password`): UpdatePeer copies it from the running neighbor.
+    pub keep_password: bool,
+    /// The local AS the request asked for (`None`: the daemon's).
+    pub local_asn: Option<u32>,
+    /// The prefix limit the request asked for (`None`: no limit).
+    pub max_prefixes: Option<u32>,
+}
+
+impl NewNeighbor {
+    /// Checks the request against the daemon's ASN and finishes the
+    /// neighbor: a `local_asn` other than `daemon_asn` needs per-peer local
+    /// AS support, which bgpd lacks, as does a prefix limit; those are
+    /// refused (UNIMPLEMENTED) rather than ignored. A dynamic internal AS is
+    /// the daemon's.
+    pub fn resolve(mut self, daemon_asn: u32) -> Result<Self, PeerOpError> {
+        if let Some(asn) = self.local_asn.filter(|asn| *asn != daemon_asn) {
+            return Err(PeerOpError::Unsupported {
+                field: "peer.local_asn",
+                value: asn.to_string(),
+            });
+        }
+        if let Some(limit) = self.max_prefixes {
+            return Err(PeerOpError::Unsupported {
+                field: "peer.max_prefixes",
+                value: limit.to_string(),
+            });
+        }
+        if let Some(dynamic) = self.neighbor.dynamic_asn {
+            self.neighbor.remote_asn = rules::dynamic_remote_asn(dynamic, daemon_asn);
+        }
+        Ok(self)
+    }
+}
+
+/// What ResetPeer asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResetCommand {
+    /// Close the session with Cease / Administrative Reset and this message.
+    Hard { message: String },
+    /// Route refresh in, resend out, or both, for these families (empty:
+    /// every negotiated family).
+    Soft { inbound: bool, outbound: bool, families: Vec<Family> },
+}
+
+/// What a successful request answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerOpAnswer {
+    /// The peer after the change (none for DeletePeer).
+    pub view: Option<PeerView>,
+    /// UpdatePeer: the change needed a new session.
+    pub session_reset: bool,
+}
+
+/// Why an administrative peer request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerOpError {
+    #[error("peer.address \"{0}\" is already a configured peer")]
+    Exists(IpAddr),
+    #[error("{field} \"{address}\" is not a configured peer")]
+    NotFound { field: &'static str, address: IpAddr },
+    #[error("peer {0} is not Established, so a soft reset has no session to act on")]
+    NotEstablished(IpAddr),
+    #[error("peer {0} did not advertise the route refresh capability (RFC 2918)")]
+    NoRouteRefresh(IpAddr),
+    #[error("families: {family} is not negotiated with peer {peer}")]
+    FamilyNotNegotiated { peer: IpAddr, family: Family },
+    #[error("{field} {value} is not supported by bgpd yet")]
+    Unsupported { field: &'static str, value: String },
+    #[error("peer.password_set without peer.password: there is no password to keep for a new peer")]
+    NothingToKeep,
+}
 
 impl Instance {
     /// Runs one administrative peer request.
     pub(super) fn on_peer_op(&mut self, op: PeerOp) -> Result<PeerOpAnswer, PeerOpError> {
         match op {
-            PeerOp::Add(settings) => {
-                self.api_add_peer(neighbor_from(&settings, self.config.global.asn)?)
-            }
-            PeerOp::Update(settings) => {
-                self.api_update_peer(neighbor_from(&settings, self.config.global.asn)?)
-            }
+            PeerOp::Add(new) => self.api_add_peer(new.resolve(self.config.global.asn)?),
+            PeerOp::Update(new) => self.api_update_peer(new.resolve(self.config.global.asn)?),
             PeerOp::Delete(address) => self.api_delete_peer(address),
             PeerOp::Enable(address) => self.api_enable_peer(address),
             PeerOp::Disable(address, message) => self.api_disable_peer(address, message),

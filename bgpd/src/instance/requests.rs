@@ -1,7 +1,9 @@
-//! The instance side of the API: each [`ApiRequest`] carries its validated
-//! input and a oneshot sender for the answer. The instance task owns the RIB
-//! and the owner state, so these functions run inside it and nothing else
-//! ever touches them; the tonic service only validates, asks and converts.
+//! The requests the API sends the instance: each [`ApiRequest`] carries its
+//! validated input, in domain types, and a oneshot sender for the answer
+//! (domain types again; `api::convert` makes messages of them). The instance
+//! task owns the RIB and the owner state, so these functions run inside it
+//! and nothing else ever touches them; the tonic service only validates,
+//! asks and converts.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::api::listing::{self, ListCursor, ListError, Page, SourceNames};
-use crate::api::live::{self, Opened, WatchRequest};
-use crate::api::owners::{AddOutcome, Batch, DeleteOutcome, Diff, PathKey, SessionId};
-use crate::api::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
-use crate::api::peers::{self, PeerView, SessionStatus};
-use crate::api::requests::{PathQuery, SessionOpenCommand, TableSelector};
-use crate::api::validate::SetPathsCommand;
-use crate::api::watch::{WatchId, Watchers};
-use crate::api::{Owners, ValidatedPath, convert};
+use super::leases::{self, Opened, SessionOpenCommand};
+use super::listing::{self, ListCursor, ListError, Page, PathQuery, SourceNames, TableSelector};
+use super::owners::{
+    AddOutcome, Batch, DeleteOutcome, Diff, OwnerSummary, Owners, PathKey, SessionId,
+    SetPathsCommand, ValidatedPath,
+};
+use super::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
+use super::status::{PeerView, SessionStatus};
+use super::watch::{self, WatchId, WatchRequest, Watchers};
 use crate::config::Neighbor;
 use crate::rib::{OwnerId, PeerId, Rib, Source};
 use crate::wire::{Family, PathAttributes};
@@ -28,23 +30,31 @@ pub enum ApiRequest {
     GetInfo {
         reply: oneshot::Sender<Info>,
     },
+    /// Applied only if every peer in `peers` (the request's `Path.peers`, in
+    /// request order) is configured; else answered with the first that is not.
     SetPaths {
         command: SetPathsCommand,
-        reply: oneshot::Sender<Diff>,
+        peers: Vec<PeerRef>,
+        reply: oneshot::Sender<Result<Diff, PeerRef>>,
     },
-    /// Only the valid paths of the request, in request order.
+    /// Every path of the request, in request order; see [`check_batch`].
     AddPaths {
         owner: String,
-        paths: Vec<ValidatedPath>,
-        reply: oneshot::Sender<Batch<AddOutcome>>,
+        paths: Vec<BatchPath>,
+        reply: oneshot::Sender<AddAnswer>,
+    },
+    /// The first of `peers` that is not configured: a request refused by the
+    /// API may still owe the client an unknown peer named before its error.
+    FirstUnknownPeer {
+        peers: Vec<PeerRef>,
+        reply: oneshot::Sender<Option<PeerRef>>,
     },
     /// Only the valid keys of the request, in request order.
     ListPeers {
         reply: oneshot::Sender<Vec<PeerView>>,
     },
-    /// Answered in `.proto` form: an owner view borrows the instance's state.
     ListOwners {
-        reply: oneshot::Sender<Vec<ironlb_proto::bgpd::v1::Owner>>,
+        reply: oneshot::Sender<Vec<OwnerSummary>>,
     },
     GetPeer {
         address: IpAddr,
@@ -57,14 +67,10 @@ pub enum ApiRequest {
     },
     /// AddPeer, UpdatePeer, DeletePeer, EnablePeer, DisablePeer, ResetPeer:
     /// they change the instance's neighbours, so the instance runs them
-    /// itself (`instance::peers`), never [`handle`].
+    /// itself ([`super::peer_ops`]), never [`handle`].
     ManagePeer {
         op: PeerOp,
         reply: oneshot::Sender<Result<PeerOpAnswer, PeerOpError>>,
-    },
-    /// The configured peers' addresses, to validate `Path.peers`.
-    PeerAddresses {
-        reply: oneshot::Sender<Vec<IpAddr>>,
     },
     /// A `Session` stream sent its `open`.
     SessionOpen {
@@ -91,14 +97,82 @@ pub enum ApiRequest {
 }
 
 impl ApiRequest {
-    /// Whether answering needs [`Context::neighbours`] (the instance then
+    /// Whether answering needs [`Context::neighbors`] (the instance then
     /// lists them; other requests skip that work).
-    pub fn needs_neighbours(&self) -> bool {
+    pub fn needs_neighbors(&self) -> bool {
         matches!(
             self,
             ApiRequest::ListPeers { .. } | ApiRequest::GetPeer { .. } | ApiRequest::Watch(_)
         )
     }
+}
+
+/// A peer a path names (`paths[path].peers[peer]` of the request): the API
+/// checks its form, the instance whether it is configured, in the same
+/// request that applies the path (a peer deleted afterwards leaves the path
+/// exported to nobody among the deleted: see `rib::restrict`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PeerRef {
+    pub path: usize,
+    pub peer: usize,
+    pub address: IpAddr,
+}
+
+/// The first of `peers` that `is_peer` does not know.
+pub fn first_unknown(peers: &[PeerRef], is_peer: impl Fn(IpAddr) -> bool) -> Option<PeerRef> {
+    peers.iter().find(|named| !is_peer(named.address)).copied()
+}
+
+/// One path of an `AddPaths` batch as the API checked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPath {
+    /// `None`: the API refused the path (its own error stands unless a peer
+    /// named before that error is unknown).
+    pub path: Option<ValidatedPath>,
+    /// The peers the path names, in request order, as far as the API read
+    /// them.
+    pub peers: Vec<PeerRef>,
+}
+
+/// What [`check_batch`] says about one path of a batch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BatchCheck {
+    Valid,
+    /// The API's own error.
+    Refused,
+    UnknownPeer(PeerRef),
+    /// A valid path for a prefix that an earlier valid path of the batch has.
+    Duplicate,
+}
+
+/// The rules of an `AddPaths` batch that need the instance, in the order the
+/// API applied them when it looked peers up itself: a path naming a peer that
+/// is not configured is refused; then a second valid path for a prefix
+/// earlier in the batch is refused (so a path refused for its peer does not
+/// make a later one a duplicate). Each refusal rejects only its path.
+pub fn check_batch(paths: &[BatchPath], is_peer: impl Fn(IpAddr) -> bool) -> Vec<BatchCheck> {
+    let mut seen = std::collections::HashSet::with_capacity(paths.len());
+    paths
+        .iter()
+        .map(|entry| {
+            if let Some(unknown) = first_unknown(&entry.peers, &is_peer) {
+                return BatchCheck::UnknownPeer(unknown);
+            }
+            match &entry.path {
+                None => BatchCheck::Refused,
+                Some(path) if !seen.insert(path.prefix) => BatchCheck::Duplicate,
+                Some(_) => BatchCheck::Valid,
+            }
+        })
+        .collect()
+}
+
+/// The answer to `AddPaths`: a check per path of the request, and what the
+/// owner bookkeeping did with the [`BatchCheck::Valid`] ones, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddAnswer {
+    pub checks: Vec<BatchCheck>,
+    pub batch: Batch<AddOutcome>,
 }
 
 /// The API's state inside the instance: the owners' bookkeeping and the RIB
@@ -169,9 +243,9 @@ pub(crate) fn withdraw(rib: &mut Rib, source: Source, key: &PathKey) -> bool {
 
 /// Applies the owners' deadlines due at `now` (graceful restart's re-sync wait
 /// included): paths released from the wait are announced, paths of owners
-/// whose grace ran out withdrawn (see [`live::expire`]).
-pub fn expire_owners(rib: &mut Rib, state: &mut ApiState, now: Instant) -> live::Expired {
-    live::expire(rib, state, now)
+/// whose grace ran out withdrawn (see [`leases::expire`]).
+pub fn expire_owners(rib: &mut Rib, state: &mut ApiState, now: Instant) -> leases::Expired {
+    leases::expire(rib, state, now)
 }
 
 /// `SetPaths`: replace the owner's set and apply the difference to the RIB.
@@ -267,18 +341,18 @@ pub struct Context<'a> {
     /// The configured neighbours' RIB ids.
     pub by_address: &'a HashMap<IpAddr, PeerId>,
     /// Every configured neighbour with its session status; empty unless the
-    /// request [`needs_neighbours`](ApiRequest::needs_neighbours).
-    pub neighbours: Vec<NeighbourRef<'a>>,
+    /// request [`needs_neighbors`](ApiRequest::needs_neighbors).
+    pub neighbors: Vec<NeighborRef<'a>>,
 }
 
-/// One configured neighbour as the instance holds it.
-pub struct NeighbourRef<'a> {
+/// One configured neighbor as the instance holds it.
+pub struct NeighborRef<'a> {
     pub id: PeerId,
     pub neighbor: &'a Neighbor,
     pub status: &'a SessionStatus,
 }
 
-impl NeighbourRef<'_> {
+impl NeighborRef<'_> {
     fn view(&self, rib: &Rib) -> PeerView {
         PeerView::new(self.neighbor, self.status, rib, self.id)
     }
@@ -293,34 +367,51 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let _ = reply.send(info);
             false
         }
-        ApiRequest::SetPaths { command, reply } => {
+        ApiRequest::SetPaths { command, peers, reply } => {
+            let by_address = context.by_address;
+            if let Some(unknown) = first_unknown(&peers, |a| by_address.contains_key(&a)) {
+                let _ = reply.send(Err(unknown));
+                return false;
+            }
             let diff = set_paths(context.rib, context.state, command);
             let changed = !diff.is_empty();
-            let _ = reply.send(diff);
+            let _ = reply.send(Ok(diff));
             changed
         }
         ApiRequest::AddPaths { owner, paths, reply } => {
-            let batch = add_paths(context.rib, context.state, &owner, paths);
-            let _ = reply.send(batch);
+            let by_address = context.by_address;
+            let checks = check_batch(&paths, |a| by_address.contains_key(&a));
+            let valid = paths
+                .into_iter()
+                .zip(&checks)
+                .filter(|(_, check)| **check == BatchCheck::Valid)
+                .filter_map(|(entry, _)| entry.path)
+                .collect();
+            let batch = add_paths(context.rib, context.state, &owner, valid);
+            let _ = reply.send(AddAnswer { checks, batch });
             true
+        }
+        ApiRequest::FirstUnknownPeer { peers, reply } => {
+            let by_address = context.by_address;
+            let _ = reply.send(first_unknown(&peers, |a| by_address.contains_key(&a)));
+            false
         }
         ApiRequest::ListPeers { reply } => {
             let mut views: Vec<PeerView> =
-                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+                context.neighbors.iter().map(|n| n.view(context.rib)).collect();
             views.sort_by_key(|view| view.neighbor.address);
             let _ = reply.send(views);
             false
         }
         ApiRequest::ListOwners { reply } => {
-            let now = Instant::now();
             let owners =
-                context.state.owners.owners().map(|view| convert::owner(&view, now)).collect();
+                context.state.owners.owners().map(|view| OwnerSummary::from(&view)).collect();
             let _ = reply.send(owners);
             false
         }
         ApiRequest::GetPeer { address, reply } => {
             let view = context
-                .neighbours
+                .neighbors
                 .iter()
                 .find(|n| n.neighbor.address == address)
                 .map(|n| n.view(context.rib));
@@ -332,21 +423,17 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let _ = reply.send(batch);
             true
         }
-        ApiRequest::PeerAddresses { reply } => {
-            let _ = reply.send(context.by_address.keys().copied().collect());
-            false
-        }
         ApiRequest::ManagePeer { op, .. } => {
             // The instance intercepts these; reaching here is a wiring bug.
             tracing::error!(?op, "a peer request reached the RIB handler");
             false
         }
         ApiRequest::SessionOpen { command, reply } => {
-            let _ = reply.send(live::open_session(context.state, &command));
+            let _ = reply.send(leases::open_session(context.state, &command));
             false
         }
         ApiRequest::SessionClosed { owner, session } => {
-            live::close_session(context.state, &owner, session, Instant::now());
+            leases::close_session(context.state, &owner, session, Instant::now());
             false
         }
         ApiRequest::ListPathsPage { query, from, reply } => {
@@ -363,16 +450,15 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             false
         }
         ApiRequest::Watch(mut request) => {
-            let now = Instant::now();
             let mut views: Vec<PeerView> =
-                context.neighbours.iter().map(|n| n.view(context.rib)).collect();
+                context.neighbors.iter().map(|n| n.view(context.rib)).collect();
             views.sort_by_key(|view| view.neighbor.address);
-            request.peers = views.iter().map(|view| peers::peer(view, now)).collect();
-            live::watch(context.rib, context.state, context.by_address, request);
+            request.peers = views;
+            watch::watch(context.rib, context.state, context.by_address, request);
             false
         }
         ApiRequest::WatchMore { id } => {
-            live::watch_more(context.rib, context.state, context.by_address, id);
+            watch::watch_more(context.rib, context.state, context.by_address, id);
             false
         }
     }

@@ -1,28 +1,37 @@
-//! The instance side of the long-lived API streams: owner leases (`Session`,
-//! the protocol of the `.proto` at `SessionRequest`), the grace timer's expiry
-//! and `Watch`. Runs inside the instance task like [`super::handler`]; the
-//! stream tasks in [`super::streams`] only carry messages.
+//! Owner leases inside the instance: a `Session` stream's open and close
+//! (the protocol of the `.proto` at `SessionRequest`) and the grace timer's
+//! expiry. Runs inside the instance task like [`super::requests`]; the stream
+//! tasks in `api::streams` only carry messages.
 //!
 //! A lease is held by the stream task; the instance learns of its end through
-//! [`ApiRequest::SessionClosed`](super::handler::ApiRequest) and of a takeover
+//! [`ApiRequest::SessionClosed`](super::requests::ApiRequest) and of a takeover
 //! tells the older stream through the oneshot it registered, so that stream
 //! ends with ABORTED.
 //!
 //! No RFC defines the lease: it is ironlb's own protocol. The re-sync it
-//! releases on expiry is graceful restart's deferral (RFC 4724 §4.1), and the
-//! best paths Watch reports are the Loc-RIB's (RFC 4271 §9.1).
+//! releases on expiry is graceful restart's deferral (RFC 4724 §4.1).
 
 use std::time::Instant;
 
-use ironlb_proto::bgpd::v1;
-use tokio::sync::{mpsc, oneshot};
+use std::time::Duration;
 
-use crate::api::handler::{ApiState, originate, withdraw};
-use crate::api::listing::SourceNames;
-use crate::api::owners::{Attached, SessionId};
-use crate::api::requests::{SessionOpenCommand, WatchFilter};
-use crate::api::watch::{WatchEnd, WatchId, WatchItem};
-use crate::rib::{PeerId, Rib};
+use tokio::sync::oneshot;
+
+use super::owners::{Attached, SessionId};
+use super::requests::{ApiState, originate, withdraw};
+use crate::rib::Rib;
+
+/// A checked `SessionOpen`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOpenCommand {
+    pub owner: String,
+    /// `None`: keep the owner's grace time (120 s for a new owner).
+    pub grace_time: Option<Duration>,
+    /// The lease lapses when no keepalive arrives for this long.
+    pub hold_time: Duration,
+    /// How long the owner's layer2 announcements outlive a lapse (default 0).
+    pub layer2_grace_time: Duration,
+}
 
 /// What a `Session` stream learns when its open is accepted.
 #[derive(Debug)]
@@ -97,82 +106,13 @@ pub fn expire(rib: &mut Rib, state: &mut ApiState, now: Instant) -> Expired {
     Expired { rib_changed: changed, owners: expiry.expired, layer2_dropped: expiry.layer2_dropped }
 }
 
-/// Publishes the RIB's best-path changes to the watchers (no-op without).
-pub fn publish(
-    rib: &mut Rib,
-    state: &mut ApiState,
-    peers: &std::collections::HashMap<std::net::IpAddr, PeerId>,
-) {
-    if state.watchers.is_empty() {
-        return;
-    }
-    let changes = rib.drain_changes();
-    if !changes.is_empty() {
-        let names = SourceNames { owners: &state.sources, peers };
-        let resolve = names.resolver();
-        state.watchers.best_changes(changes, &resolve);
-    }
-    if state.watchers.is_empty() {
-        rib.track_changes(false);
-    }
-}
-
-/// A new `Watch`. Every change so far has been published (the instance
-/// publishes after each event), so the snapshot starts at the current
-/// sequence with nothing in between.
-pub fn watch(
-    rib: &mut Rib,
-    state: &mut ApiState,
-    peers: &std::collections::HashMap<std::net::IpAddr, PeerId>,
-    request: WatchRequest,
-) {
-    publish(rib, state, peers);
-    rib.track_changes(true);
-    let names = SourceNames { owners: &state.sources, peers };
-    let resolve = names.resolver();
-    state.watchers.add(
-        request.filter,
-        request.sender,
-        request.end,
-        request.peers.into_iter(),
-        rib,
-        &resolve,
-    );
-    if state.watchers.is_empty() {
-        rib.track_changes(false);
-    }
-}
-
-/// The watcher consumed a snapshot chunk.
-pub fn watch_more(
-    rib: &Rib,
-    state: &mut ApiState,
-    peers: &std::collections::HashMap<std::net::IpAddr, PeerId>,
-    id: WatchId,
-) {
-    let names = SourceNames { owners: &state.sources, peers };
-    let resolve = names.resolver();
-    state.watchers.more(id, rib, &resolve);
-}
-
-/// A `Watch` as the instance receives it; `peers` are filled in by the
-/// instance (the configured peers, for the snapshot).
-#[derive(Debug)]
-pub struct WatchRequest {
-    pub filter: WatchFilter,
-    pub sender: mpsc::Sender<WatchItem>,
-    pub end: oneshot::Sender<WatchEnd>,
-    pub peers: Vec<v1::Peer>,
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
-    use std::time::Duration;
 
     use super::*;
-    use crate::api::validate::SetPathsCommand;
-    use crate::api::{ValidatedPath, handler};
+    use crate::instance::owners::{SetPathsCommand, ValidatedPath};
+    use crate::instance::requests as handler;
     use crate::rib::LocalInfo;
     use crate::wire::Family;
 

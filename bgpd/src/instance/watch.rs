@@ -34,14 +34,41 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::listing::PathSource;
-use crate::api::requests::WatchFilter;
-use crate::rib::{BestChange, Rib, Route, Source};
+use super::listing::{PathSource, SourceNames};
+use super::requests::ApiState;
+use super::status::PeerView;
+use crate::fsm::State;
+use crate::rib::{BestChange, PeerId, Rib, Route, Source};
 use crate::wire::Family;
+
+/// A checked `WatchRequest`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct WatchFilter {
+    pub peers: bool,
+    pub best_paths: bool,
+    /// Best paths of this family only; `None`: every family.
+    pub family: Option<Family>,
+}
+
+/// A change of the configured peers, as `Watch` reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PeerEvent {
+    /// A neighbour was configured (or is reported by a snapshot).
+    Added(Box<PeerView>),
+    Removed(IpAddr),
+    /// The session's FSM moved (RFC 4271 §8.2.2).
+    State {
+        address: IpAddr,
+        from: State,
+        to: State,
+    },
+}
 
 /// Capacity of a watcher's channel, and of the changes held back while its
 /// snapshot is walked. Big enough for one bulk `SetPaths` of 100,000 paths.
@@ -74,8 +101,8 @@ pub enum BestEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub enum WatchKind {
     SnapshotDone,
-    /// Peer events, already in message form (they are few).
-    Peer(Box<v1::watch_event::Event>),
+    /// Peer events (they are few).
+    Peer(Box<PeerEvent>),
     Best {
         event: BestEvent,
         route: Route,
@@ -251,7 +278,7 @@ impl Watchers {
         filter: WatchFilter,
         sender: mpsc::Sender<WatchItem>,
         end: oneshot::Sender<WatchEnd>,
-        peers: impl Iterator<Item = v1::Peer>,
+        peers: impl Iterator<Item = PeerView>,
         rib: &Rib,
         resolve: &dyn Fn(Source) -> PathSource,
     ) -> WatchId {
@@ -269,7 +296,7 @@ impl Watchers {
         let mut alive = true;
         if filter.peers {
             for peer in peers {
-                let kind = WatchKind::Peer(Box::new(v1::watch_event::Event::PeerAdded(peer)));
+                let kind = WatchKind::Peer(Box::new(PeerEvent::Added(Box::new(peer))));
                 alive &= watcher.send(WatchItem::Event { sequence, snapshot: true, kind });
             }
         }
@@ -288,7 +315,7 @@ impl Watchers {
     }
 
     /// A peer event: numbered and sent to the watchers of peers.
-    pub fn peer_event(&mut self, event: v1::watch_event::Event) {
+    pub fn peer_event(&mut self, event: PeerEvent) {
         if self.watchers.is_empty() {
             return;
         }
@@ -342,40 +369,64 @@ impl Watchers {
     }
 }
 
-/// A [`WatchItem`] event → its message. `None` for [`WatchItem::ChunkEnd`].
-pub fn event_message(item: WatchItem) -> Option<v1::WatchEvent> {
-    use v1::watch_event::Event;
-    let WatchItem::Event { sequence, snapshot, kind } = item else { return None };
-    let event = match kind {
-        WatchKind::SnapshotDone => Event::SnapshotDone(v1::SnapshotDone {}),
-        WatchKind::Peer(event) => *event,
-        WatchKind::Withdrawn(prefix) => Event::BestPathWithdrawn(prefix.to_string()),
-        WatchKind::Best { event, route, source } => {
-            let mut path =
-                crate::api::convert::path(route.prefix, route.next_hop, &route.attributes, &[]);
-            path.stale = route.stale;
-            let best = v1::BestPath { path: Some(path), source: Some(path_source(&source)) };
-            match event {
-                BestEvent::Added => Event::BestPathAdded(best),
-                BestEvent::Changed => Event::BestPathChanged(best),
-            }
-        }
-    };
-    Some(v1::WatchEvent { sequence, snapshot, event: Some(event) })
+/// Publishes the RIB's best-path changes to the watchers (no-op without).
+pub fn publish(rib: &mut Rib, state: &mut ApiState, peers: &HashMap<IpAddr, PeerId>) {
+    if state.watchers.is_empty() {
+        return;
+    }
+    let changes = rib.drain_changes();
+    if !changes.is_empty() {
+        let names = SourceNames { owners: &state.sources, peers };
+        let resolve = names.resolver();
+        state.watchers.best_changes(changes, &resolve);
+    }
+    if state.watchers.is_empty() {
+        rib.track_changes(false);
+    }
 }
 
-/// [`PathSource`] → its message.
-pub fn path_source(source: &PathSource) -> v1::PathSource {
-    use v1::path_source::Source as S;
-    let source = match source {
-        PathSource::Owner(name) => Some(S::Owner(name.clone())),
-        PathSource::Peer(address) => Some(S::Peer(address.to_string())),
-        PathSource::Config => Some(S::Config(true)),
-        PathSource::Unknown => None,
-    };
-    v1::PathSource { source }
+/// A new `Watch`. Every change so far has been published (the instance
+/// publishes after each event), so the snapshot starts at the current
+/// sequence with nothing in between.
+pub fn watch(
+    rib: &mut Rib,
+    state: &mut ApiState,
+    peers: &HashMap<IpAddr, PeerId>,
+    request: WatchRequest,
+) {
+    publish(rib, state, peers);
+    rib.track_changes(true);
+    let names = SourceNames { owners: &state.sources, peers };
+    let resolve = names.resolver();
+    state.watchers.add(
+        request.filter,
+        request.sender,
+        request.end,
+        request.peers.into_iter(),
+        rib,
+        &resolve,
+    );
+    if state.watchers.is_empty() {
+        rib.track_changes(false);
+    }
+}
+
+/// The watcher consumed a snapshot chunk.
+pub fn watch_more(rib: &Rib, state: &mut ApiState, peers: &HashMap<IpAddr, PeerId>, id: WatchId) {
+    let names = SourceNames { owners: &state.sources, peers };
+    let resolve = names.resolver();
+    state.watchers.more(id, rib, &resolve);
+}
+
+/// A `Watch` as the instance receives it; `peers` are filled in by the
+/// instance (the configured peers, for the snapshot).
+#[derive(Debug)]
+pub struct WatchRequest {
+    pub filter: WatchFilter,
+    pub sender: mpsc::Sender<WatchItem>,
+    pub end: oneshot::Sender<WatchEnd>,
+    pub peers: Vec<PeerView>,
 }
 
 #[cfg(test)]
-#[path = "watch_tests.rs"]
 mod tests;

@@ -1,21 +1,30 @@
 //! Domain values → `ironlb.bgpd.v1` response messages: paths and their
 //! attributes (RFC 4271 §5.1, RFC 1997, RFC 4360, RFC 8092, RFC 4456),
 //! NOTIFICATIONs with their decoded reason (RFC 4271 §4.5, RFC 9003),
-//! capabilities (RFC 5492 and the RFCs named in `wire::open`) and peer
-//! settings.
+//! capabilities (RFC 5492 and the RFCs named in `wire::open`), batch results,
+//! owners and the daemon's info; [`peer`] for peers and their status,
+//! [`watch`] for listings and watch events.
+//!
+//! This module (with `validate`, `peer` and `requests`, which read requests)
+//! is the only place where `.proto` types and the instance's domain types
+//! meet: the instance answers in domain types and never names a message.
 //!
 //! The text forms written here are the ones [`super::validate`] reads, so a
 //! path read with ListPaths can be sent back with SetPaths unchanged.
+
+pub mod peer;
+pub mod watch;
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
-use super::error::ValidationError;
-use super::owners::{AddOutcome, DeleteOutcome, Diff, Lease, OwnerView};
-use super::peer::{PasswordSetting, PeerSettings, TtlMode};
-use super::validate::ValidatedPath;
+use crate::api::error::ValidationError;
+use crate::instance::owners::{
+    AddOutcome, Attached, DeleteOutcome, Diff, Lease, OwnerSummary, ValidatedPath,
+};
+use crate::instance::requests::Info;
 use crate::wire::{
     AddPathMode, AsPath, Capability, Family, NextHop, Notification, Origin, PathAttributes,
     SegmentType,
@@ -177,43 +186,6 @@ pub fn capabilities(list: &[Capability]) -> v1::Capabilities {
     out
 }
 
-/// Peer settings → `PeerConfig` as reads report it: the password is never
-/// sent back, only `password_set`.
-pub fn peer_config(settings: &PeerSettings) -> v1::PeerConfig {
-    let (multihop_ttl, ttl_security_hops) = match settings.ttl {
-        TtlMode::Default => (0, 0),
-        TtlMode::Multihop(ttl) => (u32::from(ttl), 0),
-        TtlMode::Security { hops } => (0, u32::from(hops)),
-    };
-    v1::PeerConfig {
-        address: settings.address.to_string(),
-        remote_asn: settings.remote_asn,
-        dynamic_asn: dynamic_asn(settings.dynamic_asn) as i32,
-        local_asn: settings.local_asn.unwrap_or(0),
-        port: u32::from(settings.port),
-        local_address: settings.local_address.map(|a| a.to_string()).unwrap_or_default(),
-        password: String::new(),
-        password_set: !matches!(settings.password, PasswordSetting::None),
-        hold_time_seconds: Some(u32::from(settings.hold_time)),
-        keepalive_seconds: settings.keepalive.map(u32::from),
-        connect_retry_seconds: Some(u32::from(settings.connect_retry)),
-        passive: settings.passive,
-        multihop_ttl,
-        ttl_security_hops,
-        families: settings.families.iter().map(|&f| family(f) as i32).collect(),
-        description: settings.description.clone(),
-        disabled: settings.disabled,
-        max_prefixes: settings.max_prefixes.unwrap_or(0),
-        graceful_restart: settings.graceful_restart.map(|gr| v1::GracefulRestartConfig {
-            enabled: true,
-            restart_time_seconds: Some(u32::from(gr.restart_time)),
-            stale_routes_time_seconds: Some(u32::from(gr.stale_routes_time)),
-            notification: gr.notification,
-            helper_only: gr.helper_only,
-        }),
-    }
-}
-
 /// The difference `set_paths` applied → `SetPathsResponse` (prefixes in
 /// text form, in prefix order).
 pub fn set_paths_response(diff: &Diff) -> v1::SetPathsResponse {
@@ -274,9 +246,9 @@ fn batch_results<T, O: Copy>(
 
 /// `AddPathsResponse.results` from the request, its validation and the
 /// outcomes of `Owners::add_paths` for the valid paths.
-pub fn add_results(
+pub fn add_results<T>(
     request: &v1::AddPathsRequest,
-    checked: &[Result<ValidatedPath, ValidationError>],
+    checked: &[Result<T, ValidationError>],
     outcomes: &[AddOutcome],
 ) -> Vec<v1::PathResult> {
     let prefixes: Vec<&str> = request.paths.iter().map(|p| p.prefix.as_str()).collect();
@@ -301,7 +273,7 @@ pub fn delete_results<T>(
 }
 
 /// One owner → `Owner`, with the grace left at `now`.
-pub fn owner(view: &OwnerView<'_>, now: std::time::Instant) -> v1::Owner {
+pub fn owner(view: &OwnerSummary, now: std::time::Instant) -> v1::Owner {
     let (state, remaining) = match view.lease {
         Lease::Unleased => (v1::OwnerState::Unleased, 0),
         Lease::Attached(_) => (v1::OwnerState::Attached, 0),
@@ -311,7 +283,7 @@ pub fn owner(view: &OwnerView<'_>, now: std::time::Instant) -> v1::Owner {
         }
     };
     v1::Owner {
-        name: view.name.to_string(),
+        name: view.name.clone(),
         state: state as i32,
         path_count: view.path_count as u64,
         grace_time_seconds: u32::try_from(view.grace_time.as_secs()).unwrap_or(u32::MAX),
@@ -329,6 +301,37 @@ pub fn dynamic_asn(dynamic: Option<crate::config::DynamicAsn>) -> v1::DynamicAsn
     }
 }
 
+/// The daemon's identity and counts → `GetInfoResponse`; `version` and
+/// `listen` are the service's.
+pub fn info_response(info: Info, version: &str, listen: &[String]) -> v1::GetInfoResponse {
+    v1::GetInfoResponse {
+        asn: info.asn,
+        router_id: info.router_id.to_string(),
+        version: version.to_string(),
+        uptime_seconds: info.uptime.as_secs(),
+        peer_count: u32::try_from(info.peers.configured).unwrap_or(u32::MAX),
+        established_peer_count: u32::try_from(info.peers.established).unwrap_or(u32::MAX),
+        path_count: info.prefixes as u64,
+        owner_count: u32::try_from(info.owners).unwrap_or(u32::MAX),
+        listen: listen.to_vec(),
+    }
+}
+
+/// The `opened` answer of a `Session` stream.
+pub fn session_opened(attached: &Attached, hold_time: std::time::Duration) -> v1::SessionResponse {
+    let opened = v1::SessionOpened {
+        reclaimed: attached.reclaimed,
+        path_count: attached.path_count as u64,
+        resync_required: attached.resync_required,
+        grace_time_seconds: u32::try_from(attached.grace_time.as_secs()).unwrap_or(u32::MAX),
+        hold_time_seconds: u32::try_from(hold_time.as_secs()).unwrap_or(u32::MAX),
+        layer2_grace_time_seconds: u32::try_from(
+            attached.layer2_grace_time.unwrap_or(attached.grace_time).as_secs(),
+        )
+        .unwrap_or(u32::MAX),
+    };
+    v1::SessionResponse { response: Some(v1::session_response::Response::Opened(opened)) }
+}
+
 #[cfg(test)]
-#[path = "convert_tests.rs"]
 mod tests;

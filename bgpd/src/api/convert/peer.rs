@@ -1,0 +1,267 @@
+//! Peers → messages: the configured neighbor as `PeerConfig`, the session
+//! status the instance keeps ([`PeerView`]) as `PeerStatus` (RFC 4271 §8.2.2
+//! states; hold time and families as negotiated, §4.2 and RFC 4760), message
+//! and withdrawal counters, the last NOTIFICATION each way with its decoded
+//! name (RFC 4271 §4.5, RFC 4486 Cease subcodes) and RFC 9003 shutdown
+//! communication, and the capabilities (RFC 5492) of both OPENs.
+
+use std::time::{Instant, SystemTime};
+
+use ironlb_proto::bgpd::v1;
+
+use crate::config::{Neighbor, TtlPolicy};
+use crate::fsm::State;
+use crate::instance::status::{GracefulRestartFacts, PeerView, StampedNotification};
+use crate::peer::counters::MessageSnapshot;
+use crate::wire::{Family, OpenMessage};
+
+pub fn session_state(state: State) -> v1::SessionState {
+    match state {
+        State::Idle => v1::SessionState::Idle,
+        State::Connect => v1::SessionState::Connect,
+        State::Active => v1::SessionState::Active,
+        State::OpenSent => v1::SessionState::OpenSent,
+        State::OpenConfirm => v1::SessionState::OpenConfirm,
+        State::Established => v1::SessionState::Established,
+    }
+}
+
+/// A configured neighbour → `PeerConfig` (the password is never sent back).
+pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
+    let (multihop_ttl, ttl_security_hops) = match neighbor.ttl {
+        TtlPolicy::Multihop { hops } => (u32::from(hops), 0),
+        TtlPolicy::Security { hops } => (0, u32::from(hops)),
+    };
+    v1::PeerConfig {
+        address: neighbor.address.to_string(),
+        // 0 with a dynamic AS, so a read config can be sent back as is.
+        remote_asn: if neighbor.dynamic_asn.is_some() { 0 } else { neighbor.remote_asn },
+        dynamic_asn: super::dynamic_asn(neighbor.dynamic_asn) as i32,
+        port: u32::from(neighbor.port),
+        local_address: neighbor.local_address.map(|a| a.to_string()).unwrap_or_default(),
+        password_set: neighbor.password.is_some(),
+        hold_time_seconds: Some(u32::from(neighbor.hold_time)),
+        keepalive_seconds: Some(u32::from(neighbor.keepalive_time)),
+        connect_retry_seconds: Some(u32::from(neighbor.connect_retry_time)),
+        passive: neighbor.passive,
+        multihop_ttl,
+        ttl_security_hops,
+        families: neighbor.families.iter().map(|&f| super::family(f) as i32).collect(),
+        description: neighbor.description.clone().unwrap_or_default(),
+        disabled: !neighbor.enabled,
+        graceful_restart: neighbor.graceful_restart.map(|gr| v1::GracefulRestartConfig {
+            enabled: gr.enabled,
+            restart_time_seconds: Some(u32::from(gr.restart_time)),
+            stale_routes_time_seconds: Some(u32::from(gr.stale_routes_time)),
+            notification: gr.notification,
+            helper_only: gr.helper_only,
+        }),
+        ..v1::PeerConfig::default()
+    }
+}
+
+fn graceful_restart_status(facts: &GracefulRestartFacts) -> v1::GracefulRestartStatus {
+    let families = |list: &[Family]| list.iter().map(|&f| super::family(f) as i32).collect();
+    let negotiated = facts.negotiated.as_ref();
+    v1::GracefulRestartStatus {
+        negotiated: negotiated.is_some(),
+        remote_restart_time_seconds: negotiated.map_or(0, |n| u32::from(n.peer_restart_time)),
+        notification: negotiated.is_some_and(|n| n.notification),
+        peer_restarting: facts.peer_restarting,
+        forwarding_preserved: negotiated.map_or_else(Vec::new, |n| {
+            n.peer_families
+                .iter()
+                .filter(|(_, preserved)| *preserved)
+                .map(|&(f, _)| super::family(f) as i32)
+                .collect()
+        }),
+        end_of_rib_received: families(&facts.end_of_rib_received),
+        end_of_rib_sent: families(&facts.end_of_rib_sent),
+    }
+}
+
+/// A [`PeerView`] → `Peer`, times measured at `now`.
+pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
+    let status = &view.status;
+    let mut out = v1::PeerStatus {
+        state: session_state(status.state) as i32,
+        admin_down: !view.neighbor.enabled,
+        admin_down_message: status.admin_message.clone().unwrap_or_default(),
+        state_age_seconds: now.saturating_duration_since(status.state_since).as_secs(),
+        flaps: status.flaps,
+        prefixes: view
+            .learned
+            .iter()
+            .map(|&(family, accepted)| {
+                let (withdrawals_sent, withdrawals_received) =
+                    status.counters.0.withdrawals(family);
+                v1::PrefixCounters {
+                    family: super::family(family) as i32,
+                    // No import policy beyond the loop checks: what is
+                    // received is what is accepted.
+                    received: accepted,
+                    accepted,
+                    advertised: view
+                        .advertised
+                        .iter()
+                        .find(|(f, _)| *f == family)
+                        .map_or(0, |(_, count)| *count),
+                    withdrawals_received,
+                    withdrawals_sent,
+                }
+            })
+            .collect(),
+        graceful_restart: Some(graceful_restart_status(&status.graceful_restart)),
+        messages_sent: Some(messages(&status.counters.0.sent.snapshot())),
+        messages_received: Some(messages(&status.counters.0.received.snapshot())),
+        last_notification_sent: status.last.sent.as_ref().map(notification),
+        last_notification_received: status.last.received.as_ref().map(notification),
+        last_error: status.last.reason.clone().unwrap_or_default(),
+        ..v1::PeerStatus::default()
+    };
+    if let Some(facts) = &status.established {
+        out.uptime_seconds = now.saturating_duration_since(facts.since).as_secs();
+        out.hold_time_seconds = u32::from(facts.hold_time);
+        out.keepalive_seconds = u32::from(facts.keepalive);
+        out.local_endpoint = facts.local.to_string();
+        out.remote_endpoint = facts.remote.to_string();
+        out.remote_router_id = facts.router_id.to_string();
+        out.remote_asn = facts.asn;
+        out.families = facts.families.iter().map(|&f| super::family(f) as i32).collect();
+        out.local_capabilities = Some(capabilities(&facts.local_open));
+        out.remote_capabilities = Some(capabilities(&facts.remote_open));
+    }
+    v1::Peer { config: Some(peer_config(&view.neighbor)), status: Some(out) }
+}
+
+/// A NOTIFICATION for the API.
+pub fn notification(stamped: &StampedNotification) -> v1::NotificationInfo {
+    let n = &stamped.notification;
+    let reason = match n.kind() {
+        Some(kind) => kind.to_string(),
+        None => format!("unknown error {}/{}", n.code, n.subcode),
+    };
+    v1::NotificationInfo {
+        code: u32::from(n.code),
+        subcode: u32::from(n.subcode),
+        reason,
+        shutdown_message: n.shutdown_message().unwrap_or_default().to_string(),
+        data: n.data.to_vec(),
+        unix_time: stamped
+            .at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs()),
+    }
+}
+
+/// Message counts for the API.
+pub fn messages(snapshot: &MessageSnapshot) -> v1::MessageCounters {
+    v1::MessageCounters {
+        open: snapshot.open,
+        update: snapshot.update,
+        notification: snapshot.notification,
+        keepalive: snapshot.keepalive,
+        route_refresh: snapshot.route_refresh,
+        total: snapshot.total,
+    }
+}
+
+/// The capabilities of one OPEN for the API.
+pub fn capabilities(open: &OpenMessage) -> v1::Capabilities {
+    super::capabilities(&open.capabilities)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::DownReason;
+    use crate::instance::status::{LastErrors, SessionStatus};
+    use crate::wire::{AfiSafi, Capability, Notification, NotificationKind};
+
+    #[test]
+    fn graceful_restart_status_reports_the_agreement_and_markers() {
+        let facts = GracefulRestartFacts {
+            negotiated: Some(crate::gr::Negotiated {
+                peer_restart_time: 120,
+                peer_restarting: false,
+                notification: true,
+                peer_families: vec![(Family::Ipv4Unicast, true), (Family::Ipv6Unicast, false)],
+                local_families: vec![Family::Ipv4Unicast],
+            }),
+            peer_restarting: true,
+            end_of_rib_received: vec![Family::Ipv4Unicast],
+            end_of_rib_sent: vec![Family::Ipv6Unicast],
+        };
+        let status = graceful_restart_status(&facts);
+        assert!(status.negotiated && status.notification && status.peer_restarting);
+        assert_eq!(status.remote_restart_time_seconds, 120);
+        assert_eq!(status.forwarding_preserved, vec![v1::Family::Ipv4Unicast as i32]);
+        assert_eq!(status.end_of_rib_received, vec![v1::Family::Ipv4Unicast as i32]);
+        assert_eq!(status.end_of_rib_sent, vec![v1::Family::Ipv6Unicast as i32]);
+        assert!(!graceful_restart_status(&GracefulRestartFacts::default()).negotiated);
+    }
+
+    #[test]
+    fn a_configured_neighbour_reports_its_config_and_idle_state() {
+        let neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
+        let view = PeerView {
+            neighbor,
+            status: SessionStatus::default(),
+            learned: Vec::new(),
+            advertised: Vec::new(),
+        };
+        let peer = peer(&view, Instant::now());
+        let config = peer.config.expect("config");
+        assert_eq!(config.address, "192.0.2.2");
+        assert_eq!(config.remote_asn, 65002);
+        let status = peer.status.expect("status");
+        assert_eq!(status.state, v1::SessionState::Idle as i32);
+        assert_eq!(status.hold_time_seconds, 0);
+    }
+
+    #[test]
+    fn a_shutdown_notification_is_decoded_with_its_message() {
+        let n = Notification::shutdown(NotificationKind::AdministrativeShutdown, "maintenance");
+        let mut last = LastErrors::default();
+        last.on_down(&DownReason::NotificationSent(n));
+        let info = notification(last.sent.as_ref().expect("recorded"));
+        assert_eq!((info.code, info.subcode), (6, 2));
+        assert_eq!(info.reason, "Administrative Shutdown");
+        assert_eq!(info.shutdown_message, "maintenance");
+        assert!(info.unix_time > 0);
+        assert!(last.received.is_none());
+        assert!(last.reason.is_some());
+    }
+
+    #[test]
+    fn unknown_codes_are_named_as_such() {
+        let stamped = StampedNotification {
+            notification: Notification { code: 6, subcode: 99, data: Default::default() },
+            at: SystemTime::now(),
+        };
+        assert_eq!(notification(&stamped).reason, "unknown error 6/99");
+    }
+
+    #[test]
+    fn capabilities_are_reported() {
+        let open = OpenMessage {
+            version: 4,
+            my_as: 65002,
+            hold_time: 90,
+            router_id: "192.0.2.2".parse().expect("literal"),
+            capabilities: vec![
+                Capability::Multiprotocol(AfiSafi { afi: 1, safi: 1 }),
+                Capability::Multiprotocol(AfiSafi { afi: 25, safi: 70 }),
+                Capability::RouteRefresh { cisco: false },
+                Capability::FourOctetAs(65002),
+                Capability::Unknown { code: 99, value: Default::default() },
+            ],
+        };
+        let caps = capabilities(&open);
+        assert_eq!(caps.families, vec![v1::Family::Ipv4Unicast as i32]);
+        assert_eq!(caps.other_families, vec!["25/70"]);
+        assert!(caps.route_refresh && !caps.enhanced_route_refresh);
+        assert_eq!(caps.four_octet_asn, 65002);
+        assert_eq!(caps.unknown_codes, vec![99]);
+    }
+}

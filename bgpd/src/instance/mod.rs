@@ -1,0 +1,316 @@
+//! The instance: the single owner of the RIB, the neighbours' control state,
+//! the API's owners and watchers, and the running config. Other tasks send it
+//! [`InstanceEvent`]s; session tasks send their `peer::SessionReport`s on a
+//! channel of their own. It dispatches them to `rib/`, `peer/` and `gr/`,
+//! which hold the logic. Kept small on purpose: policy lives in the modules.
+//!
+//! Its parts: `neighbors` (sessions started and stopped, reload),
+//! `sessions` (what session events do, and the export pump), [`graceful`]
+//! (graceful restart glue), [`peer_ops`] (the administrative peer requests),
+//! [`requests`] (every other API request, one function each), [`owners`] and
+//! [`leases`] (API owners, their paths and leases), [`watch`] (the `Watch`
+//! log), [`listing`] (`ListPaths` pages) and [`status`] (what is reported
+//! about each peer's session). All of it works in domain types (`IpNet`,
+//! `wire`/`rib` attributes, `config::Neighbor`); `api::convert` makes
+//! messages of them. The instance never names the API or a `.proto` type.
+//!
+//! Export flow control: per peer at most `EXPORT_WINDOW` batches of at most
+//! `EXPORT_BATCH` prefixes are in a session's write path at once; the RIB
+//! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
+//! memory and a prefix that changes twice before it is sent is sent once.
+
+pub mod graceful;
+pub mod leases;
+pub mod listing;
+mod neighbors;
+pub mod owners;
+pub mod peer_ops;
+pub mod requests;
+mod sessions;
+pub mod status;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+pub use graceful::GracefulTimer;
+use requests::{ApiRequest, ApiState, NeighborRef, PeerCounts};
+use status::SessionStatus;
+use watch::PeerEvent;
+
+use crate::config::{Config, Neighbor};
+use crate::peer::{SessionEvent, SessionHandle, SessionReport};
+use crate::rib::{LocalInfo, PeerId, Rib};
+use crate::wire::{Family, Notification, NotificationKind};
+
+/// Prefixes per export batch: about 10 full UPDATEs of /32s.
+const EXPORT_BATCH: usize = 8192;
+/// Batches in flight per peer.
+const EXPORT_WINDOW: usize = 4;
+/// Events handled at most between two export pumps while the queue is busy.
+const MAX_DEFERRED_EVENTS: usize = 256;
+/// How long shutdown waits for sessions to send their Cease.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Messages to the instance.
+#[derive(Debug)]
+pub enum InstanceEvent {
+    Accepted {
+        stream: TcpStream,
+        remote: SocketAddr,
+    },
+    Shutdown {
+        signal: &'static str,
+    },
+    Reload,
+    /// A gRPC request, answered through the oneshot it carries.
+    Api(ApiRequest),
+    /// A graceful restart timer fired.
+    GracefulRestart(GracefulTimer),
+}
+
+struct PeerSlot {
+    neighbor: Neighbor,
+    session: SessionHandle,
+    established: bool,
+    in_flight: usize,
+    /// Families still owed an End-of-RIB after the initial table.
+    end_of_rib_due: Vec<Family>,
+    /// Families owed an EoRR marker after a refresh (RFC 7313).
+    end_of_refresh_due: Vec<Family>,
+    enhanced_refresh: bool,
+    /// What the API reports about the session.
+    status: SessionStatus,
+    /// Graceful restart, helper role (RFC 4724 §4.2).
+    helper: crate::gr::Helper,
+    /// Added through the API, not the config file: reload leaves it alone.
+    from_api: bool,
+}
+
+pub struct Instance {
+    config: Config,
+    config_path: PathBuf,
+    listeners: Vec<Arc<TcpListener>>,
+    events: mpsc::Sender<InstanceEvent>,
+    /// Handed to each session task it starts.
+    sessions: mpsc::Sender<SessionReport>,
+    rib: Rib,
+    peers: HashMap<PeerId, PeerSlot>,
+    by_address: HashMap<IpAddr, PeerId>,
+    next_peer: u32,
+    /// The Loc-RIB changed since the last export pump. Pumping waits until
+    /// the event queue is empty, so a burst of UPDATEs is exported as full
+    /// messages instead of one small batch per received UPDATE.
+    export_due: bool,
+    /// Paths of API owners, originated into the RIB as `Source::Api`.
+    api: ApiState,
+    started: Instant,
+    /// Graceful restart: restarting role and state file.
+    gr: graceful::Graceful,
+    /// The layer2 task, told about `[[layer2]]` changes on reload.
+    layer2: Option<crate::layer2::task::Handle>,
+}
+
+impl Instance {
+    /// `events` and `sessions` are the senders of the two receivers
+    /// [`Instance::run`] takes.
+    pub fn new(
+        config: Config,
+        config_path: PathBuf,
+        listeners: Vec<Arc<TcpListener>>,
+        events: mpsc::Sender<InstanceEvent>,
+        sessions: mpsc::Sender<SessionReport>,
+    ) -> Self {
+        let rib =
+            Rib::new(LocalInfo { asn: config.global.asn, router_id: config.global.router_id });
+        Self {
+            config,
+            config_path,
+            listeners,
+            events,
+            sessions,
+            rib,
+            peers: HashMap::new(),
+            by_address: HashMap::new(),
+            next_peer: 1,
+            export_due: false,
+            api: ApiState::default(),
+            started: Instant::now(),
+            gr: graceful::Graceful::default(),
+            layer2: None,
+        }
+    }
+
+    /// Hands reloaded `[[layer2]]` entries to the layer2 task.
+    pub fn with_layer2(mut self, layer2: crate::layer2::task::Handle) -> Self {
+        self.layer2 = Some(layer2);
+        self
+    }
+
+    /// Owners' grace ran out: exports are due if the RIB changed, and their
+    /// layer2 announcements go too (one owner across both services).
+    pub(crate) fn owners_expired(&mut self, expired: leases::Expired) {
+        self.export_due |= expired.rib_changed;
+        if let Some(layer2) = &self.layer2 {
+            layer2.forget_owners(&expired.owners);
+            layer2.forget_owners(&expired.layer2_dropped);
+        }
+    }
+
+    /// Runs until shutdown: `receiver` carries every task's events but the
+    /// sessions', which come on `reports`.
+    pub async fn run(
+        mut self,
+        mut receiver: mpsc::Receiver<InstanceEvent>,
+        mut reports: mpsc::Receiver<SessionReport>,
+    ) {
+        self.gr_read_state().await;
+        for route in self.config.routes.clone() {
+            self.originate(&route);
+        }
+        for neighbor in self.config.neighbors.clone() {
+            self.add_neighbor(neighbor);
+        }
+        self.gr_begin();
+        let mut deferred = 0;
+        loop {
+            // The owners' grace timer: armed at the next deadline, never polled.
+            let deadline = self.api.owners.next_deadline();
+            let event = tokio::select! {
+                event = receiver.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+                // The instance holds a sender itself: this never ends.
+                Some(report) = reports.recv() => {
+                    self.on_session(report.peer, report.event);
+                    self.after_event(&receiver, &reports, &mut deferred);
+                    continue;
+                }
+                () = crate::time::sleep_until(deadline) => {
+                    let expired = leases::expire(&mut self.rib, &mut self.api, Instant::now());
+                    self.owners_expired(expired);
+                    self.after_event(&receiver, &reports, &mut deferred);
+                    continue;
+                }
+            };
+            match event {
+                InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
+                InstanceEvent::Shutdown { signal } => {
+                    tracing::info!(signal, "shutting down: closing every session");
+                    self.shutdown(&mut receiver, &mut reports).await;
+                    return;
+                }
+                InstanceEvent::Reload => self.reload().await,
+                InstanceEvent::Api(request) => {
+                    self.on_api(request);
+                    self.gr_after_api();
+                }
+                InstanceEvent::GracefulRestart(timer) => self.gr_timer(timer),
+            }
+            self.after_event(&receiver, &reports, &mut deferred);
+        }
+    }
+
+    /// After each event: tell watchers what changed, then pump exports once
+    /// the queue is empty.
+    fn after_event(
+        &mut self,
+        receiver: &mpsc::Receiver<InstanceEvent>,
+        reports: &mpsc::Receiver<SessionReport>,
+        deferred: &mut usize,
+    ) {
+        watch::publish(&mut self.rib, &mut self.api, &self.by_address);
+        if self.export_due {
+            *deferred += 1;
+            // Never defer forever: a peer that streams UPDATEs without a
+            // pause must not starve the others' exports.
+            if (receiver.is_empty() && reports.is_empty()) || *deferred >= MAX_DEFERRED_EVENTS {
+                self.export_due = false;
+                *deferred = 0;
+                self.pump_all();
+            }
+        }
+    }
+
+    /// Numbers a peer event for the watchers (no-op without watchers).
+    fn watch_peer(&mut self, event: PeerEvent) {
+        self.api.watchers.peer_event(event);
+    }
+
+    fn on_api(&mut self, request: ApiRequest) {
+        let request = match request {
+            ApiRequest::ManagePeer { op, reply } => {
+                let _ = reply.send(self.on_peer_op(op));
+                return;
+            }
+            other => other,
+        };
+        let peers = PeerCounts {
+            configured: self.peers.len(),
+            established: self.peers.values().filter(|slot| slot.established).count(),
+        };
+        let context = requests::Context {
+            rib: &mut self.rib,
+            state: &mut self.api,
+            started: self.started,
+            peers,
+            by_address: &self.by_address,
+            neighbors: if request.needs_neighbors() {
+                self.peers
+                    .iter()
+                    .map(|(id, slot)| NeighborRef {
+                        id: *id,
+                        neighbor: &slot.neighbor,
+                        status: &slot.status,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        };
+        if requests::handle(request, context) {
+            self.export_due = true;
+        }
+    }
+
+    /// Tells every session to end and waits (at most [`SHUTDOWN_GRACE`]) for
+    /// them to send their Cease; other events are dropped meanwhile (an API
+    /// caller's reply channel closes: UNAVAILABLE).
+    async fn shutdown(
+        &mut self,
+        receiver: &mut mpsc::Receiver<InstanceEvent>,
+        reports: &mut mpsc::Receiver<SessionReport>,
+    ) {
+        let cease = Notification::shutdown(
+            NotificationKind::AdministrativeShutdown,
+            "bgpd is shutting down",
+        );
+        let mut running = self.gr_stop_sessions(&cease);
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let mut open = true;
+        while running > 0 {
+            let next = async {
+                tokio::select! {
+                    report = reports.recv() => Some(report),
+                    event = receiver.recv(), if open => {
+                        open = event.is_some();
+                        None
+                    }
+                }
+            };
+            match tokio::time::timeout_at(deadline, next).await {
+                Ok(Some(Some(SessionReport { event: SessionEvent::Ended, .. }))) => running -= 1,
+                Ok(Some(Some(_))) | Ok(None) => {}
+                Ok(Some(None)) | Err(_) => break,
+            }
+        }
+        self.gr_close_state().await;
+    }
+}

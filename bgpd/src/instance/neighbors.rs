@@ -1,0 +1,232 @@
+//! The instance's neighbors and static routes: starting and stopping a
+//! neighbor's session task, TCP MD5 keys on the listeners (RFC 2385),
+//! accepting inbound connections, and applying a reloaded config file (SIGHUP)
+//! as a diff of neighbors and routes.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::net::TcpStream;
+
+use super::status::{PeerView, SessionStatus};
+use super::watch::PeerEvent;
+use super::{Instance, PeerSlot, graceful};
+use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute};
+use crate::fsm::SessionConfig;
+use crate::peer::socket::{self, ConnectOptions};
+use crate::peer::{self, SessionCommand, SessionParams};
+use crate::rib::{PeerId, Source};
+use crate::wire::{AsPath, Notification, NotificationKind, PathAttributes};
+
+impl Instance {
+    pub(super) fn originate(&mut self, route: &StaticRoute) {
+        let attributes = static_attributes(route, self.config.global.asn);
+        if let Err(error) =
+            self.rib.originate(Source::Static, route.prefix, attributes, route.next_hop)
+        {
+            tracing::error!(prefix = %route.prefix, %error, "cannot originate a static route");
+        }
+    }
+
+    pub(super) fn withdraw_static(&mut self, prefix: IpNet) {
+        if let Err(error) = self.rib.withdraw_local(Source::Static, prefix) {
+            tracing::error!(%prefix, %error, "cannot withdraw a static route");
+        }
+    }
+
+    pub(super) fn add_neighbor(&mut self, neighbor: Neighbor) {
+        let id = PeerId(self.next_peer);
+        self.next_peer += 1;
+        if let Some(password) = &neighbor.password {
+            self.set_listener_keys(neighbor.address, password.as_bytes());
+        }
+        let ibgp = neighbor.remote_asn == self.config.global.asn;
+        let mut config = session_config(&self.config, &neighbor);
+        config.graceful_restart = self.gr_capability(neighbor.graceful_restart, &config.families);
+        let params = SessionParams {
+            peer: id,
+            config,
+            connect: ConnectOptions {
+                remote: neighbor.remote_socket(),
+                local_address: neighbor.local_address,
+                password: neighbor.password.as_ref().map(|p| p.as_bytes().to_vec()),
+                ttl: socket::TtlSettings {
+                    send: neighbor.ttl.outgoing_ttl(ibgp),
+                    minimum: neighbor.ttl.minimum_incoming_ttl(),
+                },
+            },
+            enabled: neighbor.enabled,
+        };
+        let neighbor_gr = neighbor.graceful_restart;
+        let session = peer::spawn(params, self.sessions.clone());
+        let counters = session.counters.clone();
+        tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
+        if !self.api.watchers.is_empty() {
+            let view = PeerView::new(&neighbor, &SessionStatus::default(), &self.rib, id);
+            self.watch_peer(PeerEvent::Added(Box::new(view)));
+        }
+        self.by_address.insert(neighbor.address, id);
+        self.peers.insert(
+            id,
+            PeerSlot {
+                neighbor,
+                session,
+                established: false,
+                in_flight: 0,
+                end_of_rib_due: Vec::new(),
+                end_of_refresh_due: Vec::new(),
+                enhanced_refresh: false,
+                status: SessionStatus::with_counters(counters),
+                from_api: false,
+                helper: graceful::helper_for(neighbor_gr),
+            },
+        );
+        self.gr_neighbor_added(id);
+    }
+
+    pub(super) fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
+        let Some(id) = self.by_address.remove(&address) else { return };
+        self.watch_peer(PeerEvent::Removed(address));
+        if let Some(slot) = self.peers.remove(&id) {
+            slot.session.send(SessionCommand::Shutdown(cease));
+            if slot.neighbor.password.is_some() {
+                self.set_listener_keys(address, &[]);
+            }
+        }
+        if let Err(error) = self.rib.remove_peer(id) {
+            tracing::debug!(%error, "peer had no RIB state");
+        }
+        self.gr_peer_removed(id);
+        self.pump_all();
+    }
+
+    /// Installs (or with an empty key removes) a neighbour's MD5 key on every
+    /// listening socket of a compatible family.
+    pub(super) fn set_listener_keys(&self, address: IpAddr, key: &[u8]) {
+        for listener in &self.listeners {
+            let is_v6 = socket::is_v6_listener(listener);
+            if address.is_ipv6() && !is_v6 {
+                continue;
+            }
+            if let Err(error) = socket::set_md5_key(listener.as_raw_fd(), is_v6, address, key) {
+                tracing::error!(%error, "cannot install the TCP MD5 key on a listener");
+            }
+        }
+    }
+
+    pub(super) fn on_accepted(&mut self, stream: TcpStream, remote: SocketAddr) {
+        let address = socket::canonical_ip(remote.ip());
+        match self.by_address.get(&address).and_then(|id| self.peers.get(id)) {
+            Some(slot) if slot.neighbor.enabled => {
+                slot.session.send(SessionCommand::Inbound(stream))
+            }
+            Some(_) => tracing::info!(%remote, "refusing a connection from a disabled neighbour"),
+            None => tracing::info!(%remote, "refusing a connection from an unknown address"),
+        }
+    }
+
+    pub(super) async fn reload(&mut self) {
+        let path = self.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path)).await;
+        let mut new = match loaded {
+            Ok(Ok(config)) => config,
+            Ok(Err(errors)) => {
+                tracing::error!("reload refused, the running config stays:\n{errors}");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "reload failed");
+                return;
+            }
+        };
+        self.drop_api_conflicts(&mut new);
+        let diff = ConfigDiff::between(&self.config, &new);
+        if diff.needs_restart() {
+            tracing::error!("reload refused: asn and router_id changes need a restart");
+            return;
+        }
+        tracing::info!(
+            added = diff.neighbors_added.len(),
+            removed = diff.neighbors_removed.len(),
+            changed = diff.neighbors_changed.len(),
+            routes_added = diff.routes_added.len(),
+            routes_removed = diff.routes_removed.len(),
+            "applying reloaded config"
+        );
+        let deconfigured = Notification::new(NotificationKind::PeerDeconfigured, Vec::new());
+        for address in &diff.neighbors_removed {
+            self.remove_neighbor(*address, deconfigured.clone());
+        }
+        for change in &diff.neighbors_changed {
+            let address = change.neighbor.address;
+            if change.reset {
+                let cease =
+                    Notification::new(NotificationKind::OtherConfigurationChange, Vec::new());
+                self.remove_neighbor(address, cease);
+                self.add_neighbor(change.neighbor.clone());
+            } else if let Some(slot) =
+                self.by_address.get(&address).and_then(|id| self.peers.get_mut(id))
+            {
+                if slot.neighbor.enabled && !change.neighbor.enabled {
+                    let cease = Notification::shutdown(
+                        NotificationKind::AdministrativeShutdown,
+                        "disabled by configuration",
+                    );
+                    slot.session.send(SessionCommand::Stop(cease));
+                } else if !slot.neighbor.enabled && change.neighbor.enabled {
+                    slot.session.send(SessionCommand::Start);
+                }
+                slot.neighbor = change.neighbor.clone();
+            }
+        }
+        for neighbor in &diff.neighbors_added {
+            self.add_neighbor(neighbor.clone());
+        }
+        for prefix in &diff.routes_removed {
+            self.withdraw_static(*prefix);
+        }
+        for route in diff.routes_added.iter().chain(&diff.routes_changed) {
+            self.originate(route);
+        }
+        if let Some(layer2) = &self.layer2
+            && (new.layer2 != self.config.layer2
+                || new.layer2_gratuitous != self.config.layer2_gratuitous)
+        {
+            let _ = layer2.configure(new.layer2.clone(), new.layer2_gratuitous).await;
+        }
+        self.config = new;
+        self.pump_all();
+    }
+}
+
+fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
+    let mut session =
+        SessionConfig::new(config.global.asn, neighbor.remote_asn, config.global.router_id);
+    session.hold_time = neighbor.hold_time;
+    session.keepalive_time = Some(neighbor.keepalive_time);
+    session.connect_retry_time = Duration::from_secs(u64::from(neighbor.connect_retry_time.max(1)));
+    session.passive = neighbor.passive;
+    session.delay_open_time = (neighbor.delay_open_time > 0)
+        .then(|| Duration::from_secs(u64::from(neighbor.delay_open_time)));
+    session.families = neighbor.families.clone();
+    session.any_external_as = neighbor.any_external_as();
+    session
+}
+
+fn static_attributes(route: &StaticRoute, local_asn: u32) -> PathAttributes {
+    PathAttributes {
+        origin: Some(route.origin),
+        as_path: AsPath::from_sequence(std::iter::repeat_n(
+            local_asn,
+            usize::from(route.as_path_prepend),
+        )),
+        med: route.med,
+        local_pref: Some(route.local_pref),
+        communities: route.communities.clone(),
+        large_communities: route.large_communities.clone(),
+        extended_communities: route.extended_communities.clone(),
+        ..PathAttributes::default()
+    }
+}

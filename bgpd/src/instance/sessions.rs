@@ -1,0 +1,194 @@
+//! What the instance does with its sessions' events: Established, down, FSM
+//! state changes, received UPDATEs and ROUTE-REFRESHes, and the export pump
+//! that moves the RIB's pending changes into each session's write path within
+//! a window (flow control: see the module doc of `instance`).
+//!
+//! The session tasks send `(PeerId, SessionEvent)` as a [`SessionReport`] on
+//! their own channel; the instance's loop receives them beside its other
+//! events (`peer::SessionReport`).
+
+use std::net::SocketAddr;
+
+use super::watch::PeerEvent;
+use super::{EXPORT_BATCH, EXPORT_WINDOW, Instance};
+use crate::fsm::{DownReason, NegotiatedSession, State};
+use crate::peer::socket;
+use crate::peer::{SessionCommand, SessionEvent};
+use crate::rib::{PeerId, PeerInfo};
+use crate::wire::{RefreshSubtype, RouteRefresh, UpdateMessage};
+
+impl Instance {
+    /// One event of a session task, dispatched to the handler of its kind.
+    pub(super) fn on_session(&mut self, id: PeerId, event: SessionEvent) {
+        match event {
+            SessionEvent::Established { negotiated, local, remote } => {
+                self.on_established(id, &negotiated, local, remote)
+            }
+            SessionEvent::Down { reason, established } => self.on_down(id, &reason, established),
+            SessionEvent::StateChanged { from, to } => self.on_state_changed(id, from, to),
+            SessionEvent::Ended => {}
+            SessionEvent::Update(update) => self.on_update(id, &update),
+            SessionEvent::RouteRefresh(refresh) => self.on_route_refresh(id, &refresh),
+            SessionEvent::Written => {
+                if let Some(slot) = self.peers.get_mut(&id) {
+                    slot.in_flight = slot.in_flight.saturating_sub(1);
+                }
+                self.pump(id);
+            }
+        }
+    }
+
+    /// The session reached Established (RFC 4271 §8.2.2): register the peer
+    /// with the RIB and queue the whole table for each negotiated family.
+    fn on_established(
+        &mut self,
+        id: PeerId,
+        negotiated: &NegotiatedSession,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let Some(slot) = self.peers.get_mut(&id) else { return };
+        let info = PeerInfo {
+            asn: negotiated.peer_asn,
+            router_id: negotiated.peer_router_id,
+            address: socket::canonical_ip(remote.ip()),
+            ibgp: negotiated.peer_asn == self.config.global.asn,
+            local_address: socket::canonical_ip(local.ip()),
+            next_hop_v4: None,
+            next_hop_v6: None,
+            next_hop_self: slot.neighbor.next_hop_self,
+            families: negotiated.families.clone(),
+        };
+        slot.established = true;
+        slot.status.on_established(negotiated, local, remote);
+        slot.in_flight = 0;
+        slot.enhanced_refresh = negotiated.enhanced_route_refresh;
+        slot.end_of_rib_due = negotiated.families.clone();
+        if let Err(error) = self.rib.add_peer(id, info) {
+            tracing::error!(%error, "cannot register an established peer");
+            return;
+        }
+        for family in &negotiated.families {
+            if let Err(error) = self.rib.queue_full_table(id, *family) {
+                tracing::error!(%error, "cannot queue the table for a new peer");
+            }
+        }
+        // Graceful restart first: it resets the peer's GR status (which
+        // the pump then updates with End-of-RIB sent) and may end our
+        // selection deferral before this peer's first export.
+        self.gr_established(id, negotiated);
+        self.pump(id);
+    }
+
+    /// The session went down: its status records why; an Established one
+    /// hands its routes to graceful restart (kept stale or removed).
+    fn on_down(&mut self, id: PeerId, reason: &DownReason, established: bool) {
+        if let Some(slot) = self.peers.get_mut(&id) {
+            slot.established = false;
+            slot.status.on_down();
+            slot.status.last.on_down(reason);
+            slot.end_of_rib_due.clear();
+            slot.end_of_refresh_due.clear();
+        }
+        if established {
+            self.gr_session_down(id, reason);
+            self.pump_all();
+        }
+    }
+
+    /// The FSM moved: the status follows and watchers hear of it.
+    fn on_state_changed(&mut self, id: PeerId, from: State, to: State) {
+        if let Some(slot) = self.peers.get_mut(&id) {
+            slot.status.on_state_changed(to);
+            let address = slot.neighbor.address;
+            self.watch_peer(PeerEvent::State { address, from, to });
+        }
+    }
+
+    /// A received UPDATE goes into the RIB (RFC 4271 §9); an End-of-RIB
+    /// marker (RFC 4724 §2) goes to graceful restart.
+    fn on_update(&mut self, id: PeerId, update: &UpdateMessage) {
+        tracing::trace!(peer = ?id, ?update, "UPDATE received");
+        match self.rib.apply_update(id, update) {
+            Ok(stats) if stats.rejected > 0 => {
+                tracing::debug!(rejected = stats.rejected, "routes rejected as loops")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "UPDATE not applied"),
+        }
+        // Cheap test first: most UPDATEs carry routes and are no marker.
+        if update.nlri.is_empty()
+            && update.mp_reach.is_none()
+            && let Some(family) = update.end_of_rib_family()
+        {
+            self.gr_end_of_rib(id, family);
+        }
+        self.export_due = true;
+    }
+
+    /// The peer asked for our routes again (RFC 2918), bracketed by BoRR and
+    /// EoRR when enhanced route refresh was negotiated (RFC 7313).
+    fn on_route_refresh(&mut self, id: PeerId, refresh: &RouteRefresh) {
+        let Some(family) = refresh.afi_safi.family() else { return };
+        let Some(slot) = self.peers.get_mut(&id) else { return };
+        if refresh.subtype != RefreshSubtype::Request || !slot.established {
+            return;
+        }
+        tracing::info!(peer = %slot.neighbor.address, %family, "route refresh requested");
+        if slot.enhanced_refresh {
+            slot.session
+                .send(SessionCommand::RefreshMarker(family, RefreshSubtype::BeginningOfRefresh));
+            slot.end_of_refresh_due.push(family);
+        }
+        if let Err(error) = self.rib.queue_full_table(id, family) {
+            tracing::warn!(%error, "cannot queue the table for a refresh");
+        }
+        self.pump(id);
+    }
+
+    pub(super) fn pump_all(&mut self) {
+        let ids: Vec<PeerId> =
+            self.peers.iter().filter(|(_, slot)| slot.established).map(|(id, _)| *id).collect();
+        for id in ids {
+            self.pump(id);
+        }
+    }
+
+    /// Moves export work for one peer into its session, up to the window.
+    pub(super) fn pump(&mut self, id: PeerId) {
+        let Some(slot) = self.peers.get_mut(&id) else { return };
+        // After our restart, the RIB holds learned routes back until the
+        // peers re-synced (RFC 4724 §4.1); local-only prefixes go at once.
+        if !slot.established {
+            return;
+        }
+        while slot.in_flight < EXPORT_WINDOW {
+            match self.rib.next_export_batch(id, EXPORT_BATCH) {
+                Some(batch) => {
+                    tracing::trace!(
+                        peer = %slot.neighbor.address,
+                        withdrawn = batch.withdrawn.len(),
+                        groups = batch.announced.len(),
+                        "export batch"
+                    );
+                    slot.session.send(SessionCommand::Export(batch));
+                    slot.in_flight += 1;
+                }
+                None => break,
+            }
+        }
+        if slot.in_flight == 0 && !self.rib.export_pending(id) {
+            // Held back while API owners re-sync after our restart.
+            if !self.gr.restart.end_of_rib_held() {
+                for family in slot.end_of_rib_due.drain(..) {
+                    slot.session.send(SessionCommand::EndOfRib(family));
+                    slot.status.graceful_restart.end_of_rib_sent.push(family);
+                }
+            }
+            for family in slot.end_of_refresh_due.drain(..) {
+                slot.session
+                    .send(SessionCommand::RefreshMarker(family, RefreshSubtype::EndOfRefresh));
+            }
+        }
+    }
+}
