@@ -16,6 +16,12 @@ use kube::{Api, Client};
 use crate::config::ObjectRef;
 use crate::config::crd::{GROUP, VERSION};
 
+/// Event reason: this node started announcing a Service (BGP: [`crate::speaker::runtime`];
+/// layer2: [`crate::speaker::layer2::visible`]).
+pub const ANNOUNCING: &str = "AnnouncingFromNode";
+/// Event reason: this node stopped announcing a Service.
+pub const WITHDRAWN: &str = "WithdrawnFromNode";
+
 /// Publishes Events as one reporting component.
 #[derive(Clone)]
 pub struct Events {

@@ -36,9 +36,8 @@ use crate::config::Config;
 use crate::events::Events;
 use crate::watch::{Batch, ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
 
-/// Event reasons.
-pub const ANNOUNCING: &str = "AnnouncingFromNode";
-pub const WITHDRAWN: &str = "WithdrawnFromNode";
+/// Event reasons (defined beside [`Events`], where the layer2 side reads them too).
+pub use crate::events::{ANNOUNCING, WITHDRAWN};
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
