@@ -1,6 +1,7 @@
-//! This node's [`Announcements`] → what its local `bgpd` should hold, in the API's terms
-//! (`ironlb.bgpd.v1`): the peers to configure and the owner's whole path set for
-//! `SetPaths`. Pure, so it is table-tested.
+//! This node's [`Announcements`] → what its local `bgpd` should hold: the peers to
+//! configure (in the API's terms, `ironlb.bgpd.v1`) and the owner's whole path set for
+//! `SetPaths`, as typed [`Path`]s keyed by prefix (their proto messages are built only
+//! where they are sent, [`super::push`]). Pure, so it is table-tested.
 //!
 //! - Peers: every `BGPPeer` that selects this node, as a `PeerConfig` whose description
 //!   carries our marker ([`peer_marker`]); that marker is how the speaker tells the peers
@@ -14,14 +15,15 @@
 //!   paths for one prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, Path, PeerConfig};
+use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, PeerConfig};
 use thiserror::Error;
 
 use super::announce::{Announcements, PathAttributes};
-use crate::config::{BgpCommunity, Config, Password, Peer, PeerAs};
+use crate::config::{Config, Password, Peer, PeerAs};
 
 /// The description prefix of the peers the speaker of `node` configured.
 pub fn peer_marker(node: &str) -> String {
@@ -40,13 +42,24 @@ pub enum PeerSkip {
     PasswordUnreadable { peer: String, secret: String },
 }
 
+/// One path of our owner in bgpd: a prefix with its attributes and the peers it goes to.
+/// The next hop is always bgpd's own address on each session ("next hop self"), so it is
+/// not carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub prefix: IpNet,
+    pub attributes: PathAttributes,
+    /// The peers' addresses.
+    pub peers: BTreeSet<IpAddr>,
+}
+
 /// What bgpd should hold for this node.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BgpdState {
     /// By peer address (text form, as the API names peers).
     pub peers: BTreeMap<String, PeerConfig>,
-    /// Sorted by prefix. Shared, so that handing a new state to the client task copies
-    /// pointers, not paths.
+    /// Sorted by prefix, one per prefix. Shared, so that handing a new state to the
+    /// client task copies pointers, not paths.
     pub paths: Vec<Arc<Path>>,
     /// Prefixes whose per-peer attributes had to be merged.
     pub merged: Vec<IpNet>,
@@ -95,32 +108,13 @@ pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
     })
 }
 
-fn path(prefix: IpNet, attrs: &PathAttributes, peers: Vec<String>) -> Path {
-    let mut communities = Vec::new();
-    let mut large = Vec::new();
-    for c in &attrs.communities {
-        match c {
-            BgpCommunity::Standard(v) => communities.push(format!("{}:{}", v >> 16, v & 0xffff)),
-            BgpCommunity::Large(a, b, c) => large.push(format!("{a}:{b}:{c}")),
-        }
-    }
-    Path {
-        prefix: prefix.to_string(),
-        local_pref: attrs.local_pref,
-        communities,
-        large_communities: large,
-        peers,
-        ..Path::default()
-    }
-}
-
 /// The sessions bgpd should hold for some `BGPPeer` names.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerSet {
     /// By peer address (text form, as the API names peers).
     pub configs: BTreeMap<String, PeerConfig>,
     /// By `BGPPeer` name: the address its paths go to (configured peers only).
-    pub addresses: BTreeMap<String, String>,
+    pub addresses: BTreeMap<String, IpAddr>,
     pub skipped: Vec<PeerSkip>,
 }
 
@@ -139,7 +133,7 @@ pub fn peer_set<'a>(
         let Some(peer) = by_name.get(name) else { continue };
         match peer_config(peer, &marker) {
             Ok(pc) => {
-                out.addresses.insert(name.to_owned(), pc.address.clone());
+                out.addresses.insert(name.to_owned(), peer.address);
                 out.configs.insert(pc.address.clone(), pc);
             }
             Err(skip) => out.skipped.push(skip),
@@ -153,7 +147,7 @@ pub fn peer_set<'a>(
 /// peer gets the prefix.
 pub fn prefix_path<'a>(
     prefix: IpNet,
-    entries: impl IntoIterator<Item = (&'a str, &'a PathAttributes)>,
+    entries: impl IntoIterator<Item = (IpAddr, &'a PathAttributes)>,
 ) -> Option<(Path, bool)> {
     let mut entries = entries.into_iter();
     let (first_peer, first) = entries.next()?;
@@ -168,17 +162,17 @@ pub fn prefix_path<'a>(
         }
         peers.insert(peer);
     }
-    Some((path(prefix, &merged, peers.into_iter().map(str::to_owned).collect()), differed))
+    Some((Path { prefix, attributes: merged, peers }, differed))
 }
 
 /// What bgpd should hold, from this node's announcements.
 pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
     let set = peer_set(announcements.peers.keys().map(String::as_str), config, node);
-    let mut by_prefix: BTreeMap<IpNet, Vec<(&str, &PathAttributes)>> = BTreeMap::new();
+    let mut by_prefix: BTreeMap<IpNet, Vec<(IpAddr, &PathAttributes)>> = BTreeMap::new();
     for (name, paths) in &announcements.peers {
-        let Some(address) = set.addresses.get(name) else { continue };
+        let Some(&address) = set.addresses.get(name) else { continue };
         for (prefix, attrs) in paths {
-            by_prefix.entry(*prefix).or_default().push((address.as_str(), attrs));
+            by_prefix.entry(*prefix).or_default().push((address, attrs));
         }
     }
     let mut out = BgpdState { peers: set.configs, skipped: set.skipped, ..BgpdState::default() };
@@ -195,9 +189,8 @@ pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) ->
 
 #[cfg(test)]
 mod tests {
-    use std::net::IpAddr;
-
     use super::*;
+    use crate::config::BgpCommunity;
 
     fn peer(name: &str, address: &str, peer_as: PeerAs) -> Peer {
         Peer {
@@ -257,10 +250,10 @@ mod tests {
         assert_eq!(state.peers["192.0.2.2"].remote_asn, 64500);
         assert!(state.peers["192.0.2.1"].description.starts_with(&peer_marker("n1")));
         assert_eq!(state.paths.len(), 2);
-        assert_eq!(state.paths[0].prefix, "198.51.100.1/32");
-        assert_eq!(state.paths[0].peers, vec!["192.0.2.1".to_owned(), "192.0.2.2".to_owned()]);
-        assert_eq!(state.paths[1].local_pref, Some(200));
-        assert_eq!(state.paths[1].communities, vec!["65000:100".to_owned()]);
+        assert_eq!(state.paths[0].prefix.to_string(), "198.51.100.1/32");
+        let peers: Vec<String> = state.paths[0].peers.iter().map(ToString::to_string).collect();
+        assert_eq!(peers, vec!["192.0.2.1".to_owned(), "192.0.2.2".to_owned()]);
+        assert_eq!(state.paths[1].attributes, attrs(Some(200), &[(65000 << 16) | 100]));
         assert!(state.merged.is_empty());
     }
 
@@ -276,8 +269,7 @@ mod tests {
         ]);
         let state = bgpd_state(&ann, &cfg, "n1");
         assert_eq!(state.paths.len(), 1);
-        assert_eq!(state.paths[0].local_pref, Some(300));
-        assert_eq!(state.paths[0].communities, vec!["0:1".to_owned(), "0:2".to_owned()]);
+        assert_eq!(state.paths[0].attributes, attrs(Some(300), &[1, 2]));
         assert_eq!(state.merged, vec!["198.51.100.0/24".parse::<IpNet>().unwrap()]);
     }
 

@@ -140,7 +140,7 @@ struct Applied {
     peers: BTreeMap<String, Option<PeerConfig>>,
     /// Peers in bgpd that are not ours: never touched.
     foreign: BTreeSet<String>,
-    paths: Option<Vec<Arc<ironlb_proto::bgpd::v1::Path>>>,
+    paths: Option<Vec<Arc<super::bgpd::Path>>>,
 }
 
 /// One connection: session, full sync, then incremental syncs. `Ok` when the desired
