@@ -143,6 +143,18 @@ struct Applied {
     paths: Option<Vec<Arc<super::bgpd::Path>>>,
 }
 
+/// One connection's clients and what it has applied.
+struct Link {
+    client: BgpServiceClient<Channel>,
+    layer2: Layer2ServiceClient<Channel>,
+    applied: Applied,
+    layer2_applied: Option<Layer2Desired>,
+    /// Our requests on the owner session, and its responses (`None`: bgpd has no
+    /// sessions).
+    session: mpsc::Sender<SessionRequest>,
+    responses: Option<tonic::Streaming<SessionResponse>>,
+}
+
 /// One connection: session, full sync, then incremental syncs. `Ok` when the desired
 /// channel closed (shutdown).
 async fn connection(
@@ -155,10 +167,90 @@ async fn connection(
     reported: &mut Option<String>,
     backoff: &mut Duration,
 ) -> Result<(), LinkError> {
-    let channel = connect(&options.endpoint).await?;
-    let mut layer2_client = Layer2ServiceClient::new(channel.clone());
-    let mut layer2_applied = None;
-    let mut client = BgpServiceClient::new(channel);
+    let mut link = Link::open(options).await?;
+    let current = desired.borrow_and_update().clone();
+    sync(&mut link.client, options, &current, &mut link.applied, events, reported).await?;
+    let current = layer2.borrow_and_update().clone();
+    link.sync_layer2(options, &current).await?;
+    // A connection that got as far as a full sync starts the backoff afresh.
+    *backoff = MIN_BACKOFF;
+
+    let mut keepalive = tokio::time::interval(options.keepalive);
+    keepalive.tick().await;
+    let mut nonce = 0u64;
+    loop {
+        tokio::select! {
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let current = desired.borrow_and_update().clone();
+                sync(&mut link.client, options, &current, &mut link.applied, events, reported)
+                    .await?;
+            }
+            changed = layer2.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let current = layer2.borrow_and_update().clone();
+                link.sync_layer2(options, &current).await?;
+            }
+            _ = keepalive.tick() => {
+                nonce = nonce.wrapping_add(1);
+                link.keepalive(options, nonce).await?;
+            }
+            message = next_response(&mut link.responses) => {
+                if message?.is_none() {
+                    return Err(LinkError::SessionEnded);
+                }
+            }
+        }
+    }
+}
+
+impl Link {
+    /// Connects, opens the owner session and lists bgpd's peers (ours and others').
+    async fn open(options: &ClientOptions) -> Result<Self, LinkError> {
+        let channel = connect(&options.endpoint).await?;
+        let layer2 = Layer2ServiceClient::new(channel.clone());
+        let mut client = BgpServiceClient::new(channel);
+        let (session, responses) = open_session(&mut client, options).await?;
+        let applied = list_peers(&mut client, options).await?;
+        Ok(Self { client, layer2, applied, layer2_applied: None, session, responses })
+    }
+
+    async fn sync_layer2(
+        &mut self,
+        options: &ClientOptions,
+        desired: &Layer2Desired,
+    ) -> Result<(), LinkError> {
+        layer2_push::sync(&mut self.layer2, &options.owner, desired, &mut self.layer2_applied)
+            .await?;
+        Ok(())
+    }
+
+    /// A keepalive on the session, or without one, the check for a restarted bgpd.
+    async fn keepalive(&mut self, options: &ClientOptions, nonce: u64) -> Result<(), LinkError> {
+        if self.responses.is_some() {
+            let ka = SessionRequest {
+                request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
+            };
+            if self.session.send(ka).await.is_err() {
+                return Err(LinkError::SessionEnded);
+            }
+        } else if drifted(&mut self.client, options, &self.applied).await? {
+            return Err(LinkError::Restarted);
+        }
+        Ok(())
+    }
+}
+
+/// Opens our owner's session: the sender for keepalives and the response stream, `None`
+/// when bgpd has no owner sessions.
+async fn open_session(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+) -> Result<(mpsc::Sender<SessionRequest>, Option<tonic::Streaming<SessionResponse>>), LinkError> {
     let (session_tx, session_rx) = mpsc::channel(4);
     let open = SessionRequest {
         request: Some(session_request::Request::Open(SessionOpen {
@@ -179,7 +271,7 @@ async fn connection(
     // A bgpd without owner sessions (UNIMPLEMENTED) still takes our paths: then its
     // restarts are noticed by polling for drift ([`drifted`]) instead of by the session
     // stream ending, and our paths have no lease.
-    let mut responses = match client.session(ReceiverStream::new(session_rx)).await {
+    let responses = match client.session(ReceiverStream::new(session_rx)).await {
         Ok(r) => {
             let mut responses = r.into_inner();
             let opened = responses.message().await?.ok_or(LinkError::SessionEnded)?;
@@ -192,6 +284,15 @@ async fn connection(
         }
         Err(e) => return Err(e.into()),
     };
+    Ok((session_tx, responses))
+}
+
+/// bgpd's peers: ours (by the description marker) with their configuration unknown, and
+/// the others, which are never touched.
+async fn list_peers(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+) -> Result<Applied, LinkError> {
     let mut applied = Applied::default();
     match client.list_peers(ListPeersRequest {}).await {
         Ok(list) => {
@@ -206,53 +307,7 @@ async fn connection(
         Err(e) if is_link_error(&e) => return Err(e.into()),
         Err(e) => tracing::warn!(error = %e, "ListPeers failed; assuming bgpd has none of ours"),
     }
-    let current = desired.borrow_and_update().clone();
-    sync(&mut client, options, &current, &mut applied, events, reported).await?;
-    let current = layer2.borrow_and_update().clone();
-    layer2_push::sync(&mut layer2_client, &options.owner, &current, &mut layer2_applied).await?;
-    // A connection that got as far as a full sync starts the backoff afresh.
-    *backoff = MIN_BACKOFF;
-
-    let mut keepalive = tokio::time::interval(options.keepalive);
-    keepalive.tick().await;
-    let mut nonce = 0u64;
-    loop {
-        tokio::select! {
-            changed = desired.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                let current = desired.borrow_and_update().clone();
-                sync(&mut client, options, &current, &mut applied, events, reported).await?;
-            }
-            changed = layer2.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                let current = layer2.borrow_and_update().clone();
-                layer2_push::sync(&mut layer2_client, &options.owner, &current, &mut layer2_applied)
-                    .await?;
-            }
-            _ = keepalive.tick() => {
-                if responses.is_some() {
-                    nonce = nonce.wrapping_add(1);
-                    let ka = SessionRequest {
-                        request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
-                    };
-                    if session_tx.send(ka).await.is_err() {
-                        return Err(LinkError::SessionEnded);
-                    }
-                } else if drifted(&mut client, options, &applied).await? {
-                    return Err(LinkError::Restarted);
-                }
-            }
-            message = next_response(&mut responses) => {
-                if message?.is_none() {
-                    return Err(LinkError::SessionEnded);
-                }
-            }
-        }
-    }
+    Ok(applied)
 }
 
 /// Without a session, whether bgpd lost what we gave it (it restarted, or someone removed
