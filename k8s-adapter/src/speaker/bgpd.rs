@@ -1,9 +1,9 @@
 //! This node's [`Announcements`] → what its local `bgpd` should hold: the peers to
-//! configure (in the API's terms, `ironlb.bgpd.v1`) and the owner's whole path set for
-//! `SetPaths`, as typed [`Path`]s keyed by prefix (their proto messages are built only
-//! where they are sent, [`super::push`]). Pure, so it is table-tested.
+//! configure ([`Neighbor`]s) and the owner's whole path set for `SetPaths` ([`Path`]s keyed
+//! by prefix), typed; their API messages (`ironlb.bgpd.v1`) are built only where they are
+//! sent ([`super::client`], [`super::push`]). Pure, so it is table-tested.
 //!
-//! - Peers: every `BGPPeer` that selects this node, as a `PeerConfig` whose description
+//! - Peers: every `BGPPeer` that selects this node, as a [`Neighbor`] whose description
 //!   carries our marker ([`peer_marker`]); that marker is how the speaker tells the peers
 //!   it configured from peers a human put in bgpd's config file, which it never touches.
 //!   A peer we cannot express yet is skipped with a reason ([`PeerSkip`]).
@@ -19,11 +19,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, PeerConfig};
 use thiserror::Error;
 
 use super::announce::{Announcements, PathAttributes};
-use crate::config::{Config, Password, Peer, PeerAs};
+use crate::config::{Config, Password, Peer};
 
 /// The description prefix of the peers the speaker of `node` configured.
 pub fn peer_marker(node: &str) -> String {
@@ -57,7 +56,7 @@ pub struct Path {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BgpdState {
     /// By peer address (text form, as the API names peers).
-    pub peers: BTreeMap<String, PeerConfig>,
+    pub peers: BTreeMap<String, Neighbor>,
     /// Sorted by prefix, one per prefix. Shared, so that handing a new state to the
     /// client task copies pointers, not paths.
     pub paths: Vec<Arc<Path>>,
@@ -66,15 +65,18 @@ pub struct BgpdState {
     pub skipped: Vec<PeerSkip>,
 }
 
-/// The `PeerConfig` for a `BGPPeer`.
-pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
-    // `dynamicASN: internal` is our own AS, given as a number; `external` leaves the AS
-    // to bgpd, which accepts any other AS the peer's OPEN announces.
-    let (remote_asn, dynamic_asn) = match peer.peer_as {
-        PeerAs::Fixed(asn) => (asn, DynamicAsn::Unspecified),
-        PeerAs::Internal => (peer.my_asn, DynamicAsn::Unspecified),
-        PeerAs::External => (0, DynamicAsn::External),
-    };
+/// A BGP session bgpd should hold for a `BGPPeer`: the peer as configured, its password
+/// read, and the description that marks it as ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbor {
+    pub peer: Peer,
+    /// Empty: none.
+    pub password: String,
+    pub description: String,
+}
+
+/// The [`Neighbor`] for a `BGPPeer`, or why it cannot be configured.
+pub fn neighbor(peer: &Peer, marker: &str) -> Result<Neighbor, PeerSkip> {
     let password = match &peer.password {
         None => String::new(),
         Some(Password::Plain(p)) => p.clone(),
@@ -86,25 +88,10 @@ pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
             });
         }
     };
-    let secs =
-        |d: Option<std::time::Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    Ok(PeerConfig {
-        address: peer.address.to_string(),
-        remote_asn,
-        dynamic_asn: dynamic_asn as i32,
-        local_asn: peer.my_asn,
-        port: u32::from(peer.port),
-        local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
+    Ok(Neighbor {
+        peer: peer.clone(),
         password,
-        hold_time_seconds: secs(peer.hold_time),
-        keepalive_seconds: secs(peer.keepalive_time),
-        connect_retry_seconds: secs(peer.connect_time),
-        multihop_ttl: if peer.ebgp_multihop { 255 } else { 0 },
         description: format!("{marker}: BGPPeer {}", peer.name),
-        graceful_restart: peer
-            .graceful_restart
-            .then(|| GracefulRestartConfig { enabled: true, ..GracefulRestartConfig::default() }),
-        ..PeerConfig::default()
     })
 }
 
@@ -112,7 +99,7 @@ pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerSet {
     /// By peer address (text form, as the API names peers).
-    pub configs: BTreeMap<String, PeerConfig>,
+    pub configs: BTreeMap<String, Neighbor>,
     /// By `BGPPeer` name: the address its paths go to (configured peers only).
     pub addresses: BTreeMap<String, IpAddr>,
     pub skipped: Vec<PeerSkip>,
@@ -131,10 +118,10 @@ pub fn peer_set<'a>(
         config.peers.iter().map(|p| (p.name.as_str(), p)).collect();
     for name in names {
         let Some(peer) = by_name.get(name) else { continue };
-        match peer_config(peer, &marker) {
-            Ok(pc) => {
+        match neighbor(peer, &marker) {
+            Ok(neighbor) => {
                 out.addresses.insert(name.to_owned(), peer.address);
-                out.configs.insert(pc.address.clone(), pc);
+                out.configs.insert(peer.address.to_string(), neighbor);
             }
             Err(skip) => out.skipped.push(skip),
         }
@@ -189,8 +176,15 @@ pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) ->
 
 #[cfg(test)]
 mod tests {
+    use ironlb_proto::bgpd::v1::DynamicAsn;
+
     use super::*;
-    use crate::config::BgpCommunity;
+    use crate::config::{BgpCommunity, PeerAs};
+    use crate::speaker::client::peer_config;
+
+    fn config_of(peer: &Peer, marker: &str) -> ironlb_proto::bgpd::v1::PeerConfig {
+        peer_config(&neighbor(peer, marker).unwrap())
+    }
 
     fn peer(name: &str, address: &str, peer_as: PeerAs) -> Peer {
         Peer {
@@ -247,8 +241,8 @@ mod tests {
         ]);
         let state = bgpd_state(&ann, &cfg, "n1");
         assert_eq!(state.peers.len(), 2);
-        assert_eq!(state.peers["192.0.2.2"].remote_asn, 64500);
-        assert!(state.peers["192.0.2.1"].description.starts_with(&peer_marker("n1")));
+        assert_eq!(peer_config(&state.peers["192.0.2.2"]).remote_asn, 64500);
+        assert!(peer_config(&state.peers["192.0.2.1"]).description.starts_with(&peer_marker("n1")));
         assert_eq!(state.paths.len(), 2);
         assert_eq!(state.paths[0].prefix.to_string(), "198.51.100.1/32");
         let peers: Vec<String> = state.paths[0].peers.iter().map(ToString::to_string).collect();
@@ -289,9 +283,9 @@ mod tests {
 
     #[test]
     fn dynamic_external_leaves_the_as_to_bgpd() {
-        let pc = peer_config(&peer("e", "192.0.2.4", PeerAs::External), "m").unwrap();
+        let pc = config_of(&peer("e", "192.0.2.4", PeerAs::External), "m");
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (0, DynamicAsn::External as i32));
-        let pc = peer_config(&peer("i", "192.0.2.5", PeerAs::Internal), "m").unwrap();
+        let pc = config_of(&peer("i", "192.0.2.5", PeerAs::Internal), "m");
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (64500, DynamicAsn::Unspecified as i32));
     }
 
@@ -303,7 +297,7 @@ mod tests {
         p.ebgp_multihop = true;
         p.graceful_restart = true;
         p.password = Some(Password::Plain("pw".into()));
-        let pc = peer_config(&p, "m").unwrap();
+        let pc = config_of(&p, "m");
         assert_eq!(pc.local_address, "2001:db8::2");
         assert_eq!(pc.hold_time_seconds, Some(9));
         assert_eq!(pc.multihop_ttl, 255);

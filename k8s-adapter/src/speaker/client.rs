@@ -22,9 +22,9 @@ use hyper_util::rt::TokioIo;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, DeletePeerRequest, ListOwnersRequest, ListPeersRequest, PeerConfig,
-    SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, UpdatePeerRequest,
-    session_request,
+    AddPeerRequest, DeletePeerRequest, DynamicAsn, GracefulRestartConfig, ListOwnersRequest,
+    ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse,
+    UpdatePeerRequest, session_request,
 };
 use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
@@ -33,8 +33,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::bgpd::BgpdState;
+use super::bgpd::{BgpdState, Neighbor};
 use super::layer2::push::{self as layer2_push, Layer2Desired};
+use crate::config::PeerAs;
 use crate::events::Events;
 
 /// Event reason for a path set bgpd refused.
@@ -375,7 +376,8 @@ async fn sync(
     for skip in &desired.state.skipped {
         tracing::warn!(reason = %skip, "peer not configured");
     }
-    for (address, config) in &desired.state.peers {
+    for (address, neighbor) in &desired.state.peers {
+        let config = &peer_config(neighbor);
         if applied.foreign.contains(address) {
             tracing::warn!(%address, "a peer with this address is configured in bgpd by someone else; leaving it");
             continue;
@@ -448,4 +450,35 @@ async fn update_peer(
     config: &PeerConfig,
 ) -> Result<(), Status> {
     client.update_peer(UpdatePeerRequest { peer: Some(config.clone()) }).await.map(|_| ())
+}
+
+/// The API's `PeerConfig` for a neighbor: `dynamicASN: internal` is our own AS, given as a
+/// number; `external` leaves the AS to bgpd, which accepts any other AS the peer's OPEN
+/// announces.
+pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
+    let peer = &neighbor.peer;
+    let (remote_asn, dynamic_asn) = match peer.peer_as {
+        PeerAs::Fixed(asn) => (asn, DynamicAsn::Unspecified),
+        PeerAs::Internal => (peer.my_asn, DynamicAsn::Unspecified),
+        PeerAs::External => (0, DynamicAsn::External),
+    };
+    let secs = |d: Option<Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    PeerConfig {
+        address: peer.address.to_string(),
+        remote_asn,
+        dynamic_asn: dynamic_asn as i32,
+        local_asn: peer.my_asn,
+        port: u32::from(peer.port),
+        local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
+        password: neighbor.password.clone(),
+        hold_time_seconds: secs(peer.hold_time),
+        keepalive_seconds: secs(peer.keepalive_time),
+        connect_retry_seconds: secs(peer.connect_time),
+        multihop_ttl: if peer.ebgp_multihop { 255 } else { 0 },
+        description: neighbor.description.clone(),
+        graceful_restart: peer
+            .graceful_restart
+            .then(|| GracefulRestartConfig { enabled: true, ..GracefulRestartConfig::default() }),
+        ..PeerConfig::default()
+    }
 }
