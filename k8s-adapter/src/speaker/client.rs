@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
@@ -30,10 +29,11 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::bgpd::{BgpdState, Neighbor};
+use super::channel::{ConnectError, connect};
 use super::layer2::push::{self as layer2_push, Layer2Desired};
 use crate::config::PeerAs;
 use crate::events::Events;
@@ -75,37 +75,14 @@ pub struct ClientOptions {
 /// Why a connection ended.
 #[derive(Debug, Error)]
 pub enum LinkError {
-    #[error("connecting to bgpd at {endpoint}: {source}")]
-    Connect { endpoint: String, source: tonic::transport::Error },
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("bgpd: {0}")]
     Rpc(#[from] Status),
     #[error("the bgpd session ended")]
     SessionEnded,
     #[error("bgpd restarted")]
     Restarted,
-}
-
-/// Opens a channel to `endpoint`.
-pub async fn connect(endpoint: &str) -> Result<Channel, LinkError> {
-    let err = |source| LinkError::Connect { endpoint: endpoint.to_owned(), source };
-    if let Some(path) = endpoint.strip_prefix("unix:") {
-        let path = path.to_owned();
-        // The URI is required by tonic but unused: the connector dials the socket.
-        return Endpoint::from_static("http://bgpd.local")
-            .connect_with_connector(tower::service_fn(move |_| {
-                let path = path.clone();
-                async move {
-                    Ok::<_, std::io::Error>(TokioIo::new(
-                        tokio::net::UnixStream::connect(path).await?,
-                    ))
-                }
-            }))
-            .await
-            .map_err(err);
-    }
-    let uri =
-        if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") };
-    Endpoint::from_shared(uri).map_err(err)?.connect().await.map_err(err)
 }
 
 /// Runs until `desired`'s sender is dropped. `layer2` is the layer2 set to answer for

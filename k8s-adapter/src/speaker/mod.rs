@@ -9,6 +9,7 @@
 
 pub mod announce;
 pub mod bgpd;
+pub mod channel;
 pub mod client;
 pub mod incremental;
 pub mod layer2;

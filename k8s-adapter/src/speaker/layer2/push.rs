@@ -15,6 +15,8 @@ use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use crate::speaker::channel::connect;
+
 /// One address bgpd should answer ARP/NDP for, on these interfaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer2Announcement {
@@ -49,6 +51,14 @@ impl Layer2Desired {
             .collect();
         Self { announcements }
     }
+}
+
+/// Withdraws every announcement of `owner` on a connection of its own (the clean stop,
+/// which does not wait on the client task); whether bgpd took it.
+pub async fn withdraw_all(endpoint: &str, owner: &str) -> bool {
+    let Ok(channel) = connect(endpoint).await else { return false };
+    let request = SetAnnouncementsRequest { owner: owner.to_owned(), announcements: Vec::new() };
+    Layer2ServiceClient::new(channel).set_announcements(request).await.is_ok()
 }
 
 /// Sends `desired` unless it is what this connection last sent. `Err` only for a link

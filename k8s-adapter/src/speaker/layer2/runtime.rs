@@ -1,31 +1,31 @@
-//! The layer2 task's I/O around its [`State`]: it starts the watches, the heartbeat
-//! sockets, the link reader, the session watch and the [`visible`] task, turns what they
-//! report into [`Event`]s, and carries out the [`Action`]s (Lease writes, heartbeats,
-//! the sets for the client task and for [`visible`]). The clean stop is here too.
+//! The layer2 task's I/O around its [`State`], and how the speaker starts it ([`spawn`])
+//! and talks to it ([`Handle`]): it starts the watches, the heartbeat sockets, the link
+//! reader, the session watch and the [`visible`] task, turns what they report into
+//! [`Event`]s, and carries out the [`Action`]s (Lease writes, heartbeats, the sets for the
+//! client task and for [`visible`]). The clean stop is here too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ironlb_proto::bgpd::v1::SetAnnouncementsRequest;
-use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::jiff::Timestamp;
-use kube::Api;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
+use kube::{Api, Client};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::heartbeat::{self, Heartbeats};
-use super::push::Layer2Desired;
+use super::heartbeat::{self, Groups, Heartbeats};
+use super::push::{self, Layer2Desired};
 use super::state::{Action, Event, Now, State};
 use super::views::ServiceChanges;
 use super::visible::{self, Answering};
-use super::{Setup, interfaces, leases, link, sessions};
+use super::{interfaces, leases, link, sessions};
 use crate::config::Config;
-use crate::election::failover::Failover;
-use crate::election::membership::LeaseKeeper;
+use crate::election::failover::{Failover, FailoverTiming};
+use crate::election::membership::{LeaseKeeper, LeaseTiming};
 use crate::election::wire;
+use crate::events::Events;
 use crate::speaker::NodeView;
 
 /// How long a clean stop waits for the Lease deletion and the withdrawal each.
@@ -33,7 +33,7 @@ const STOP_STEP: Duration = Duration::from_secs(3);
 
 /// What the task is told.
 #[derive(Debug)]
-pub(super) enum Input {
+enum Input {
     /// A batch of the speaker loop (one per batch).
     Services(Arc<Config>, ServiceChanges),
     Leases,
@@ -45,6 +45,66 @@ pub(super) enum Input {
     /// Heartbeat sockets for interfaces that were missing at start.
     Sockets(Vec<heartbeat::Opened>),
     Stop(oneshot::Sender<()>),
+}
+
+/// The layer2 knobs (speaker flags).
+#[derive(Debug, Clone, Default)]
+pub struct Layer2Options {
+    /// Interfaces to answer and send heartbeats on; empty: the one holding this node's
+    /// InternalIP ([`super::interfaces::holding`]).
+    pub interfaces: Vec<String>,
+    /// Heartbeat multicast groups and port (every speaker of a cluster uses the same).
+    pub groups: Groups,
+    pub failover: FailoverTiming,
+    pub lease: LeaseTiming,
+}
+
+/// How the speaker loop talks to the layer2 task.
+#[derive(Clone)]
+pub struct Handle {
+    inputs: mpsc::UnboundedSender<Input>,
+}
+
+impl Handle {
+    /// One batch of the speaker loop: the config (the same `Arc` while unchanged) and the
+    /// views of the Services that changed (all of them after a relist, a config or a Node
+    /// change).
+    pub fn recompute(&self, config: Arc<Config>, changes: ServiceChanges) {
+        let _ = self.inputs.send(Input::Services(config, changes));
+    }
+
+    /// Clean stop: deletes our Lease, then withdraws every layer2 announcement from bgpd.
+    /// Returns when both are done (or gave up).
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.inputs.send(Input::Stop(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// What the task needs from the speaker.
+pub struct Setup {
+    pub client: Client,
+    pub node: String,
+    pub namespace: String,
+    pub options: Layer2Options,
+    /// bgpd's API endpoint and our owner there (for the withdrawal on stop).
+    pub bgpd: String,
+    pub owner: String,
+    /// For the annotations and Events ([`super::visible`]).
+    pub services: Store<Service>,
+    pub events: Events,
+    /// The set for the client task to push.
+    pub desired: watch::Sender<Arc<Layer2Desired>>,
+}
+
+/// Starts the layer2 task.
+pub fn spawn(setup: Setup) -> Handle {
+    let (inputs, rx) = mpsc::unbounded_channel();
+    let handle = Handle { inputs: inputs.clone() };
+    tokio::spawn(run(setup, inputs, rx));
+    handle
 }
 
 struct Task {
@@ -63,7 +123,7 @@ struct Task {
 }
 
 /// Runs the task until it is stopped or its handle is gone.
-pub(super) async fn run(
+async fn run(
     setup: Setup,
     inputs: mpsc::UnboundedSender<Input>,
     rx: mpsc::UnboundedReceiver<Input>,
@@ -286,16 +346,9 @@ impl Task {
         }
         self.state.withdraw();
         self.setup.desired.send_replace(Arc::new(Layer2Desired::default()));
-        let withdraw = async {
-            let channel = crate::speaker::client::connect(&self.setup.bgpd).await.ok()?;
-            let request = SetAnnouncementsRequest {
-                owner: self.setup.owner.clone(),
-                announcements: Vec::new(),
-            };
-            Layer2ServiceClient::new(channel).set_announcements(request).await.ok()
-        };
+        let withdraw = push::withdraw_all(&self.setup.bgpd, &self.setup.owner);
         match tokio::time::timeout(STOP_STEP, withdraw).await {
-            Ok(Some(_)) => tracing::info!("layer2 announcements withdrawn"),
+            Ok(true) => tracing::info!("layer2 announcements withdrawn"),
             _ => tracing::warn!("withdrawing the layer2 announcements failed"),
         }
         // Nothing answered any more: [`visible`] removes our annotation (where it still
