@@ -2,7 +2,7 @@
 //!
 //! Written directly rather than through kube's `Recorder`: the Recorder folds Events with
 //! the same reason on the same object into one series and keeps the first note, so a
-//! Service that moves would still read "Assigned IP [old]". Our loops only publish on a
+//! Service that moves would still read "Assigned IP \[old\]". Our loops only publish on a
 //! change of state, so there is nothing to fold. A failure to publish is logged and never
 //! stops a loop: Events are for humans, the status is the record.
 
@@ -15,6 +15,12 @@ use kube::{Api, Client};
 
 use crate::config::ObjectRef;
 use crate::config::crd::{GROUP, VERSION};
+
+/// Event reason: this node started announcing a Service (BGP: [`crate::speaker::runtime`];
+/// layer2: [`crate::speaker::layer2::visible`]).
+pub const ANNOUNCING: &str = "AnnouncingFromNode";
+/// Event reason: this node stopped announcing a Service.
+pub const WITHDRAWN: &str = "WithdrawnFromNode";
 
 /// Publishes Events as one reporting component.
 #[derive(Clone)]

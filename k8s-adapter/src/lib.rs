@@ -25,18 +25,20 @@
 //! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
 //! cached views) gives the paths per `BGPPeer` and the layer2 addresses;
 //! [`speaker::bgpd::bgpd_state`] turns them into bgpd's peers and one path set for
-//! `SetPaths`. Layer2 addresses go through [`election`]: the candidates of every
-//! address, the node's own Lease, the failover state machine fed with Lease changes and
-//! segment heartbeats, whose announce set goes to `bgpd` (`k8s-adapter/ELECTION.md`
-//! lists the steps and knobs; its runtime is not wired yet).
+//! `SetPaths`; [`speaker::incremental`] keeps both up to date change by change. Layer2
+//! addresses go through [`election`]: the candidates of every address, the node's own
+//! Lease, the failover state machine fed with Lease changes and segment heartbeats, whose
+//! announce set goes to `bgpd` with `SetAnnouncements`. [`speaker::layer2`] wires it
+//! (`k8s-adapter/ELECTION.md` lists the steps and knobs).
 //!
 //! The runtime around the core:
 //! - [`watch`]: reflectors whose changes arrive as triggers on one channel, drained in
 //!   batches (coalescing without delays), and the config caches;
 //! - [`controller`]: leader election, then [`controller::reconcile`] (allocate, status,
 //!   condition, Events) with [`controller::status`] as the pure status diff;
-//! - [`speaker::runtime`] (the loop) and [`speaker::client`] (the bgpd link: Session lease,
-//!   peers, `SetPaths`, reconnect and full re-sync);
+//! - [`speaker::runtime`] (the loop), [`speaker::client`] (the bgpd link: Session lease,
+//!   peers, `SetPaths`, reconnect and full re-sync) and [`speaker::layer2`] (the layer2
+//!   election's task: Leases, heartbeats, links, annotations);
 //! - [`events`]: Kubernetes Events for both.
 
 // No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set

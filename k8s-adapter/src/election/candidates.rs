@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::order::AddressCandidates;
-use crate::config::Config;
 use crate::config::selector::any_matches;
+use crate::config::{Config, Pool};
 use crate::speaker::{NodeView, ServiceView};
 
 /// Which nodes have joined the layer2 election of fallback pools.
@@ -35,6 +35,77 @@ impl FallbackView {
     }
 }
 
+/// Per pool, the usable nodes (not excluded) an `L2Advertisement` of the pool selects and
+/// the fallback view allows; `None` when no `L2Advertisement` selects the pool (not a
+/// layer2 pool). Selector matching is the costly part and many Services share a pool, so
+/// each pool is computed once and kept until the nodes, the config or the fallback view
+/// change ([`Self::clear`]).
+#[derive(Debug, Default)]
+pub struct PoolNodes {
+    by_pool: HashMap<String, Option<Vec<String>>>,
+}
+
+impl PoolNodes {
+    /// Forgets every pool (the nodes, the config or the fallback view changed).
+    pub fn clear(&mut self) {
+        self.by_pool.clear();
+    }
+
+    fn selected(
+        &mut self,
+        pool: &Pool,
+        nodes: &[NodeView],
+        config: &Config,
+        fallback: &FallbackView,
+    ) -> Option<&[String]> {
+        self.by_pool
+            .entry(pool.name.clone())
+            .or_insert_with(|| {
+                let advertisements: Vec<_> =
+                    config.l2_advertisements.iter().filter(|a| a.pools.selects(pool)).collect();
+                (!advertisements.is_empty()).then(|| {
+                    nodes
+                        .iter()
+                        .filter(|n| {
+                            !n.excluded()
+                                && advertisements
+                                    .iter()
+                                    .any(|a| any_matches(&a.node_selectors, &n.labels))
+                                && fallback.allows(&n.name, &pool.name)
+                        })
+                        .map(|n| n.name.clone())
+                        .collect()
+                })
+            })
+            .as_deref()
+    }
+}
+
+/// One Service's own candidates, before they are merged with other Services' for a shared
+/// address: per layer2 address, the Service's key address (its first) and the nodes that
+/// may answer for it (possibly none).
+pub fn service_candidates(
+    service: &ServiceView,
+    nodes: &[NodeView],
+    config: &Config,
+    fallback: &FallbackView,
+    pools: &mut PoolNodes,
+) -> Vec<(IpAddr, AddressCandidates)> {
+    let mut out = Vec::new();
+    let Some(&key) = service.addresses.first() else { return out };
+    if !service.ready_anywhere {
+        return out;
+    }
+    for &address in &service.addresses {
+        let Some(pool) = config.pool_of(address) else { continue };
+        let Some(selected) = pools.selected(pool, nodes, config, fallback) else { continue };
+        let endpoint = |n: &&String| !service.local || service.ready_nodes.contains(n.as_str());
+        let candidates = selected.iter().filter(endpoint).cloned().collect();
+        out.push((address, AddressCandidates { key, candidates }));
+    }
+    out
+}
+
 /// Candidates for every layer2 address of `services`.
 ///
 /// An address shared by several Services (a sharing key) gets the union of their
@@ -46,43 +117,26 @@ pub fn candidates(
     fallback: &FallbackView,
 ) -> BTreeMap<IpAddr, AddressCandidates> {
     let mut out: BTreeMap<IpAddr, AddressCandidates> = BTreeMap::new();
-    let usable: Vec<&NodeView> = nodes.iter().filter(|n| !n.excluded()).collect();
-    // Per pool, once: the usable nodes an L2Advertisement of the pool selects (selector
-    // matching is the costly part, and many Services share a pool). Empty when no
-    // L2Advertisement selects the pool: not a layer2 pool.
-    let mut by_pool: HashMap<&str, Option<Vec<&str>>> = HashMap::new();
+    let mut pools = PoolNodes::default();
     let mut sorted: Vec<&ServiceView> = services.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     for service in sorted {
-        let Some(&key) = service.addresses.first() else { continue };
-        if !service.ready_anywhere {
-            continue;
-        }
-        for &address in &service.addresses {
-            let Some(pool) = config.pool_of(address) else { continue };
-            let selected = by_pool.entry(pool.name.as_str()).or_insert_with(|| {
-                let advertisements: Vec<_> =
-                    config.l2_advertisements.iter().filter(|a| a.pools.selects(pool)).collect();
-                (!advertisements.is_empty()).then(|| {
-                    usable
-                        .iter()
-                        .filter(|n| {
-                            advertisements.iter().any(|a| any_matches(&a.node_selectors, &n.labels))
-                                && fallback.allows(&n.name, &pool.name)
-                        })
-                        .map(|n| n.name.as_str())
-                        .collect()
-                })
-            });
-            let Some(selected) = selected else { continue };
-            let entry = out
-                .entry(address)
-                .or_insert_with(|| AddressCandidates { key, candidates: BTreeSet::new() });
-            let endpoint = |n: &&&str| !service.local || service.ready_nodes.contains(**n);
-            entry.candidates.extend(selected.iter().filter(endpoint).map(|n| (*n).to_owned()));
+        for (address, own) in service_candidates(service, nodes, config, fallback, &mut pools) {
+            merge(&mut out, address, own);
         }
     }
     out
+}
+
+/// Adds one Service's candidates for `address` to those of the Services before it (in key
+/// order): the first one's key address stays, the candidates are united.
+fn merge(into: &mut BTreeMap<IpAddr, AddressCandidates>, address: IpAddr, own: AddressCandidates) {
+    match into.get_mut(&address) {
+        Some(entry) => entry.candidates.extend(own.candidates),
+        None => {
+            into.insert(address, own);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::order::{AddressCandidates, ordered};
+pub use super::wire::Heartbeat;
 use super::wire::HeartbeatRef;
 
 /// Failover timing knobs.
@@ -112,18 +113,6 @@ impl FailoverTiming {
         }
         Ok(())
     }
-}
-
-/// What a speaker says on the segment every heartbeat interval ([`super::wire`] has its
-/// datagram).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Heartbeat {
-    pub node: String,
-    /// The sender announces nothing: it heard itself suspected, or it is starting and
-    /// still listening.
-    pub yielding: bool,
-    /// Peers the sender suspects.
-    pub suspects: BTreeSet<String>,
 }
 
 /// What the runtime does.

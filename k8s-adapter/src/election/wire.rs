@@ -27,8 +27,6 @@ use std::collections::BTreeSet;
 
 use thiserror::Error;
 
-use super::failover::Heartbeat;
-
 const MAGIC: [u8; 3] = *b"ILB";
 const VERSION: u8 = 1;
 const FLAG_YIELDING: u8 = 0x01;
@@ -37,6 +35,18 @@ const HEADER: usize = 8;
 pub const MAX_NAME: usize = 253;
 /// Largest UDP payload over IPv4.
 pub const MAX_DATAGRAM: usize = 65_507;
+
+/// What a speaker says on the segment every heartbeat interval (the datagram
+/// below; [`super::failover`] decides what it says).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub node: String,
+    /// The sender announces nothing: it heard itself suspected, or it is starting and
+    /// still listening.
+    pub yielding: bool,
+    /// Peers the sender suspects.
+    pub suspects: BTreeSet<String>,
+}
 
 /// A heartbeat that cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

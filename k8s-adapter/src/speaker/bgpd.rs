@@ -1,8 +1,9 @@
-//! This node's [`Announcements`] → what its local `bgpd` should hold, in the API's terms
-//! (`ironlb.bgpd.v1`): the peers to configure and the owner's whole path set for
-//! `SetPaths`. Pure, so it is table-tested.
+//! This node's [`Announcements`] → what its local `bgpd` should hold: the peers to
+//! configure ([`Neighbor`]s) and the owner's whole path set for `SetPaths` ([`Path`]s keyed
+//! by prefix), typed; their API messages (`ironlb.bgpd.v1`) are built only where they are
+//! sent ([`super::client`], [`super::push`]). Pure, so it is table-tested.
 //!
-//! - Peers: every `BGPPeer` that selects this node, as a `PeerConfig` whose description
+//! - Peers: every `BGPPeer` that selects this node, as a [`Neighbor`] whose description
 //!   carries our marker ([`peer_marker`]); that marker is how the speaker tells the peers
 //!   it configured from peers a human put in bgpd's config file, which it never touches.
 //!   A peer we cannot express yet is skipped with a reason ([`PeerSkip`]).
@@ -14,14 +15,14 @@
 //!   paths for one prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1::{DynamicAsn, GracefulRestartConfig, Path, PeerConfig};
 use thiserror::Error;
 
 use super::announce::{Announcements, PathAttributes};
-use crate::config::{BgpCommunity, Config, Password, Peer, PeerAs};
+use crate::config::{Config, Password, Peer};
 
 /// The description prefix of the peers the speaker of `node` configured.
 pub fn peer_marker(node: &str) -> String {
@@ -40,28 +41,42 @@ pub enum PeerSkip {
     PasswordUnreadable { peer: String, secret: String },
 }
 
+/// One path of our owner in bgpd: a prefix with its attributes and the peers it goes to.
+/// The next hop is always bgpd's own address on each session ("next hop self"), so it is
+/// not carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub prefix: IpNet,
+    pub attributes: PathAttributes,
+    /// The peers' addresses.
+    pub peers: BTreeSet<IpAddr>,
+}
+
 /// What bgpd should hold for this node.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BgpdState {
     /// By peer address (text form, as the API names peers).
-    pub peers: BTreeMap<String, PeerConfig>,
-    /// Sorted by prefix. Shared, so that handing a new state to the client task copies
-    /// pointers, not paths.
+    pub peers: BTreeMap<String, Neighbor>,
+    /// Sorted by prefix, one per prefix. Shared, so that handing a new state to the
+    /// client task copies pointers, not paths.
     pub paths: Vec<Arc<Path>>,
     /// Prefixes whose per-peer attributes had to be merged.
     pub merged: Vec<IpNet>,
     pub skipped: Vec<PeerSkip>,
 }
 
-/// The `PeerConfig` for a `BGPPeer`.
-pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
-    // `dynamicASN: internal` is our own AS, given as a number; `external` leaves the AS
-    // to bgpd, which accepts any other AS the peer's OPEN announces.
-    let (remote_asn, dynamic_asn) = match peer.peer_as {
-        PeerAs::Fixed(asn) => (asn, DynamicAsn::Unspecified),
-        PeerAs::Internal => (peer.my_asn, DynamicAsn::Unspecified),
-        PeerAs::External => (0, DynamicAsn::External),
-    };
+/// A BGP session bgpd should hold for a `BGPPeer`: the peer as configured, its password
+/// read, and the description that marks it as ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbor {
+    pub peer: Peer,
+    /// Empty: none.
+    pub password: String,
+    pub description: String,
+}
+
+/// The [`Neighbor`] for a `BGPPeer`, or why it cannot be configured.
+pub fn neighbor(peer: &Peer, marker: &str) -> Result<Neighbor, PeerSkip> {
     let password = match &peer.password {
         None => String::new(),
         Some(Password::Plain(p)) => p.clone(),
@@ -73,54 +88,20 @@ pub fn peer_config(peer: &Peer, marker: &str) -> Result<PeerConfig, PeerSkip> {
             });
         }
     };
-    let secs =
-        |d: Option<std::time::Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    Ok(PeerConfig {
-        address: peer.address.to_string(),
-        remote_asn,
-        dynamic_asn: dynamic_asn as i32,
-        local_asn: peer.my_asn,
-        port: u32::from(peer.port),
-        local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
+    Ok(Neighbor {
+        peer: peer.clone(),
         password,
-        hold_time_seconds: secs(peer.hold_time),
-        keepalive_seconds: secs(peer.keepalive_time),
-        connect_retry_seconds: secs(peer.connect_time),
-        multihop_ttl: if peer.ebgp_multihop { 255 } else { 0 },
         description: format!("{marker}: BGPPeer {}", peer.name),
-        graceful_restart: peer
-            .graceful_restart
-            .then(|| GracefulRestartConfig { enabled: true, ..GracefulRestartConfig::default() }),
-        ..PeerConfig::default()
     })
-}
-
-fn path(prefix: IpNet, attrs: &PathAttributes, peers: Vec<String>) -> Path {
-    let mut communities = Vec::new();
-    let mut large = Vec::new();
-    for c in &attrs.communities {
-        match c {
-            BgpCommunity::Standard(v) => communities.push(format!("{}:{}", v >> 16, v & 0xffff)),
-            BgpCommunity::Large(a, b, c) => large.push(format!("{a}:{b}:{c}")),
-        }
-    }
-    Path {
-        prefix: prefix.to_string(),
-        local_pref: attrs.local_pref,
-        communities,
-        large_communities: large,
-        peers,
-        ..Path::default()
-    }
 }
 
 /// The sessions bgpd should hold for some `BGPPeer` names.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerSet {
     /// By peer address (text form, as the API names peers).
-    pub configs: BTreeMap<String, PeerConfig>,
+    pub configs: BTreeMap<String, Neighbor>,
     /// By `BGPPeer` name: the address its paths go to (configured peers only).
-    pub addresses: BTreeMap<String, String>,
+    pub addresses: BTreeMap<String, IpAddr>,
     pub skipped: Vec<PeerSkip>,
 }
 
@@ -137,10 +118,10 @@ pub fn peer_set<'a>(
         config.peers.iter().map(|p| (p.name.as_str(), p)).collect();
     for name in names {
         let Some(peer) = by_name.get(name) else { continue };
-        match peer_config(peer, &marker) {
-            Ok(pc) => {
-                out.addresses.insert(name.to_owned(), pc.address.clone());
-                out.configs.insert(pc.address.clone(), pc);
+        match neighbor(peer, &marker) {
+            Ok(neighbor) => {
+                out.addresses.insert(name.to_owned(), peer.address);
+                out.configs.insert(peer.address.to_string(), neighbor);
             }
             Err(skip) => out.skipped.push(skip),
         }
@@ -153,7 +134,7 @@ pub fn peer_set<'a>(
 /// peer gets the prefix.
 pub fn prefix_path<'a>(
     prefix: IpNet,
-    entries: impl IntoIterator<Item = (&'a str, &'a PathAttributes)>,
+    entries: impl IntoIterator<Item = (IpAddr, &'a PathAttributes)>,
 ) -> Option<(Path, bool)> {
     let mut entries = entries.into_iter();
     let (first_peer, first) = entries.next()?;
@@ -168,17 +149,17 @@ pub fn prefix_path<'a>(
         }
         peers.insert(peer);
     }
-    Some((path(prefix, &merged, peers.into_iter().map(str::to_owned).collect()), differed))
+    Some((Path { prefix, attributes: merged, peers }, differed))
 }
 
 /// What bgpd should hold, from this node's announcements.
 pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
     let set = peer_set(announcements.peers.keys().map(String::as_str), config, node);
-    let mut by_prefix: BTreeMap<IpNet, Vec<(&str, &PathAttributes)>> = BTreeMap::new();
+    let mut by_prefix: BTreeMap<IpNet, Vec<(IpAddr, &PathAttributes)>> = BTreeMap::new();
     for (name, paths) in &announcements.peers {
-        let Some(address) = set.addresses.get(name) else { continue };
+        let Some(&address) = set.addresses.get(name) else { continue };
         for (prefix, attrs) in paths {
-            by_prefix.entry(*prefix).or_default().push((address.as_str(), attrs));
+            by_prefix.entry(*prefix).or_default().push((address, attrs));
         }
     }
     let mut out = BgpdState { peers: set.configs, skipped: set.skipped, ..BgpdState::default() };
@@ -195,9 +176,15 @@ pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) ->
 
 #[cfg(test)]
 mod tests {
-    use std::net::IpAddr;
+    use ironlb_proto::bgpd::v1::DynamicAsn;
 
     use super::*;
+    use crate::config::{BgpCommunity, PeerAs};
+    use crate::speaker::client::peer_config;
+
+    fn config_of(peer: &Peer, marker: &str) -> ironlb_proto::bgpd::v1::PeerConfig {
+        peer_config(&neighbor(peer, marker).unwrap())
+    }
 
     fn peer(name: &str, address: &str, peer_as: PeerAs) -> Peer {
         Peer {
@@ -254,13 +241,13 @@ mod tests {
         ]);
         let state = bgpd_state(&ann, &cfg, "n1");
         assert_eq!(state.peers.len(), 2);
-        assert_eq!(state.peers["192.0.2.2"].remote_asn, 64500);
-        assert!(state.peers["192.0.2.1"].description.starts_with(&peer_marker("n1")));
+        assert_eq!(peer_config(&state.peers["192.0.2.2"]).remote_asn, 64500);
+        assert!(peer_config(&state.peers["192.0.2.1"]).description.starts_with(&peer_marker("n1")));
         assert_eq!(state.paths.len(), 2);
-        assert_eq!(state.paths[0].prefix, "198.51.100.1/32");
-        assert_eq!(state.paths[0].peers, vec!["192.0.2.1".to_owned(), "192.0.2.2".to_owned()]);
-        assert_eq!(state.paths[1].local_pref, Some(200));
-        assert_eq!(state.paths[1].communities, vec!["65000:100".to_owned()]);
+        assert_eq!(state.paths[0].prefix.to_string(), "198.51.100.1/32");
+        let peers: Vec<String> = state.paths[0].peers.iter().map(ToString::to_string).collect();
+        assert_eq!(peers, vec!["192.0.2.1".to_owned(), "192.0.2.2".to_owned()]);
+        assert_eq!(state.paths[1].attributes, attrs(Some(200), &[(65000 << 16) | 100]));
         assert!(state.merged.is_empty());
     }
 
@@ -276,8 +263,7 @@ mod tests {
         ]);
         let state = bgpd_state(&ann, &cfg, "n1");
         assert_eq!(state.paths.len(), 1);
-        assert_eq!(state.paths[0].local_pref, Some(300));
-        assert_eq!(state.paths[0].communities, vec!["0:1".to_owned(), "0:2".to_owned()]);
+        assert_eq!(state.paths[0].attributes, attrs(Some(300), &[1, 2]));
         assert_eq!(state.merged, vec!["198.51.100.0/24".parse::<IpNet>().unwrap()]);
     }
 
@@ -297,9 +283,9 @@ mod tests {
 
     #[test]
     fn dynamic_external_leaves_the_as_to_bgpd() {
-        let pc = peer_config(&peer("e", "192.0.2.4", PeerAs::External), "m").unwrap();
+        let pc = config_of(&peer("e", "192.0.2.4", PeerAs::External), "m");
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (0, DynamicAsn::External as i32));
-        let pc = peer_config(&peer("i", "192.0.2.5", PeerAs::Internal), "m").unwrap();
+        let pc = config_of(&peer("i", "192.0.2.5", PeerAs::Internal), "m");
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (64500, DynamicAsn::Unspecified as i32));
     }
 
@@ -311,7 +297,7 @@ mod tests {
         p.ebgp_multihop = true;
         p.graceful_restart = true;
         p.password = Some(Password::Plain("pw".into()));
-        let pc = peer_config(&p, "m").unwrap();
+        let pc = config_of(&p, "m");
         assert_eq!(pc.local_address, "2001:db8::2");
         assert_eq!(pc.hold_time_seconds, Some(9));
         assert_eq!(pc.multihop_ttl, 255);

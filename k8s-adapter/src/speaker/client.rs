@@ -18,23 +18,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, DeletePeerRequest, ListOwnersRequest, ListPeersRequest, PeerConfig,
-    SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse, UpdatePeerRequest,
-    session_request,
+    AddPeerRequest, DeletePeerRequest, DynamicAsn, GracefulRestartConfig, ListOwnersRequest,
+    ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse,
+    UpdatePeerRequest, session_request,
 };
 use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use super::bgpd::BgpdState;
+use super::bgpd::{BgpdState, Neighbor};
+use super::channel::{ConnectError, connect};
 use super::layer2::push::{self as layer2_push, Layer2Desired};
+use crate::config::PeerAs;
 use crate::events::Events;
 
 /// Event reason for a path set bgpd refused.
@@ -74,37 +75,14 @@ pub struct ClientOptions {
 /// Why a connection ended.
 #[derive(Debug, Error)]
 pub enum LinkError {
-    #[error("connecting to bgpd at {endpoint}: {source}")]
-    Connect { endpoint: String, source: tonic::transport::Error },
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("bgpd: {0}")]
     Rpc(#[from] Status),
     #[error("the bgpd session ended")]
     SessionEnded,
     #[error("bgpd restarted")]
     Restarted,
-}
-
-/// Opens a channel to `endpoint`.
-pub async fn connect(endpoint: &str) -> Result<Channel, LinkError> {
-    let err = |source| LinkError::Connect { endpoint: endpoint.to_owned(), source };
-    if let Some(path) = endpoint.strip_prefix("unix:") {
-        let path = path.to_owned();
-        // The URI is required by tonic but unused: the connector dials the socket.
-        return Endpoint::from_static("http://bgpd.local")
-            .connect_with_connector(tower::service_fn(move |_| {
-                let path = path.clone();
-                async move {
-                    Ok::<_, std::io::Error>(TokioIo::new(
-                        tokio::net::UnixStream::connect(path).await?,
-                    ))
-                }
-            }))
-            .await
-            .map_err(err);
-    }
-    let uri =
-        if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") };
-    Endpoint::from_shared(uri).map_err(err)?.connect().await.map_err(err)
 }
 
 /// Runs until `desired`'s sender is dropped. `layer2` is the layer2 set to answer for
@@ -140,7 +118,19 @@ struct Applied {
     peers: BTreeMap<String, Option<PeerConfig>>,
     /// Peers in bgpd that are not ours: never touched.
     foreign: BTreeSet<String>,
-    paths: Option<Vec<Arc<ironlb_proto::bgpd::v1::Path>>>,
+    paths: Option<Vec<Arc<super::bgpd::Path>>>,
+}
+
+/// One connection's clients and what it has applied.
+struct Link {
+    client: BgpServiceClient<Channel>,
+    layer2: Layer2ServiceClient<Channel>,
+    applied: Applied,
+    layer2_applied: Option<Layer2Desired>,
+    /// Our requests on the owner session, and its responses (`None`: bgpd has no
+    /// sessions).
+    session: mpsc::Sender<SessionRequest>,
+    responses: Option<tonic::Streaming<SessionResponse>>,
 }
 
 /// One connection: session, full sync, then incremental syncs. `Ok` when the desired
@@ -155,10 +145,90 @@ async fn connection(
     reported: &mut Option<String>,
     backoff: &mut Duration,
 ) -> Result<(), LinkError> {
-    let channel = connect(&options.endpoint).await?;
-    let mut layer2_client = Layer2ServiceClient::new(channel.clone());
-    let mut layer2_applied = None;
-    let mut client = BgpServiceClient::new(channel);
+    let mut link = Link::open(options).await?;
+    let current = desired.borrow_and_update().clone();
+    sync(&mut link.client, options, &current, &mut link.applied, events, reported).await?;
+    let current = layer2.borrow_and_update().clone();
+    link.sync_layer2(options, &current).await?;
+    // A connection that got as far as a full sync starts the backoff afresh.
+    *backoff = MIN_BACKOFF;
+
+    let mut keepalive = tokio::time::interval(options.keepalive);
+    keepalive.tick().await;
+    let mut nonce = 0u64;
+    loop {
+        tokio::select! {
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let current = desired.borrow_and_update().clone();
+                sync(&mut link.client, options, &current, &mut link.applied, events, reported)
+                    .await?;
+            }
+            changed = layer2.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let current = layer2.borrow_and_update().clone();
+                link.sync_layer2(options, &current).await?;
+            }
+            _ = keepalive.tick() => {
+                nonce = nonce.wrapping_add(1);
+                link.keepalive(options, nonce).await?;
+            }
+            message = next_response(&mut link.responses) => {
+                if message?.is_none() {
+                    return Err(LinkError::SessionEnded);
+                }
+            }
+        }
+    }
+}
+
+impl Link {
+    /// Connects, opens the owner session and lists bgpd's peers (ours and others').
+    async fn open(options: &ClientOptions) -> Result<Self, LinkError> {
+        let channel = connect(&options.endpoint).await?;
+        let layer2 = Layer2ServiceClient::new(channel.clone());
+        let mut client = BgpServiceClient::new(channel);
+        let (session, responses) = open_session(&mut client, options).await?;
+        let applied = list_peers(&mut client, options).await?;
+        Ok(Self { client, layer2, applied, layer2_applied: None, session, responses })
+    }
+
+    async fn sync_layer2(
+        &mut self,
+        options: &ClientOptions,
+        desired: &Layer2Desired,
+    ) -> Result<(), LinkError> {
+        layer2_push::sync(&mut self.layer2, &options.owner, desired, &mut self.layer2_applied)
+            .await?;
+        Ok(())
+    }
+
+    /// A keepalive on the session, or without one, the check for a restarted bgpd.
+    async fn keepalive(&mut self, options: &ClientOptions, nonce: u64) -> Result<(), LinkError> {
+        if self.responses.is_some() {
+            let ka = SessionRequest {
+                request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
+            };
+            if self.session.send(ka).await.is_err() {
+                return Err(LinkError::SessionEnded);
+            }
+        } else if drifted(&mut self.client, options, &self.applied).await? {
+            return Err(LinkError::Restarted);
+        }
+        Ok(())
+    }
+}
+
+/// Opens our owner's session: the sender for keepalives and the response stream, `None`
+/// when bgpd has no owner sessions.
+async fn open_session(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+) -> Result<(mpsc::Sender<SessionRequest>, Option<tonic::Streaming<SessionResponse>>), LinkError> {
     let (session_tx, session_rx) = mpsc::channel(4);
     let open = SessionRequest {
         request: Some(session_request::Request::Open(SessionOpen {
@@ -179,7 +249,7 @@ async fn connection(
     // A bgpd without owner sessions (UNIMPLEMENTED) still takes our paths: then its
     // restarts are noticed by polling for drift ([`drifted`]) instead of by the session
     // stream ending, and our paths have no lease.
-    let mut responses = match client.session(ReceiverStream::new(session_rx)).await {
+    let responses = match client.session(ReceiverStream::new(session_rx)).await {
         Ok(r) => {
             let mut responses = r.into_inner();
             let opened = responses.message().await?.ok_or(LinkError::SessionEnded)?;
@@ -192,6 +262,15 @@ async fn connection(
         }
         Err(e) => return Err(e.into()),
     };
+    Ok((session_tx, responses))
+}
+
+/// bgpd's peers: ours (by the description marker) with their configuration unknown, and
+/// the others, which are never touched.
+async fn list_peers(
+    client: &mut BgpServiceClient<Channel>,
+    options: &ClientOptions,
+) -> Result<Applied, LinkError> {
     let mut applied = Applied::default();
     match client.list_peers(ListPeersRequest {}).await {
         Ok(list) => {
@@ -206,53 +285,7 @@ async fn connection(
         Err(e) if is_link_error(&e) => return Err(e.into()),
         Err(e) => tracing::warn!(error = %e, "ListPeers failed; assuming bgpd has none of ours"),
     }
-    let current = desired.borrow_and_update().clone();
-    sync(&mut client, options, &current, &mut applied, events, reported).await?;
-    let current = layer2.borrow_and_update().clone();
-    layer2_push::sync(&mut layer2_client, &options.owner, &current, &mut layer2_applied).await?;
-    // A connection that got as far as a full sync starts the backoff afresh.
-    *backoff = MIN_BACKOFF;
-
-    let mut keepalive = tokio::time::interval(options.keepalive);
-    keepalive.tick().await;
-    let mut nonce = 0u64;
-    loop {
-        tokio::select! {
-            changed = desired.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                let current = desired.borrow_and_update().clone();
-                sync(&mut client, options, &current, &mut applied, events, reported).await?;
-            }
-            changed = layer2.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                let current = layer2.borrow_and_update().clone();
-                layer2_push::sync(&mut layer2_client, &options.owner, &current, &mut layer2_applied)
-                    .await?;
-            }
-            _ = keepalive.tick() => {
-                if responses.is_some() {
-                    nonce = nonce.wrapping_add(1);
-                    let ka = SessionRequest {
-                        request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
-                    };
-                    if session_tx.send(ka).await.is_err() {
-                        return Err(LinkError::SessionEnded);
-                    }
-                } else if drifted(&mut client, options, &applied).await? {
-                    return Err(LinkError::Restarted);
-                }
-            }
-            message = next_response(&mut responses) => {
-                if message?.is_none() {
-                    return Err(LinkError::SessionEnded);
-                }
-            }
-        }
-    }
+    Ok(applied)
 }
 
 /// Without a session, whether bgpd lost what we gave it (it restarted, or someone removed
@@ -320,7 +353,8 @@ async fn sync(
     for skip in &desired.state.skipped {
         tracing::warn!(reason = %skip, "peer not configured");
     }
-    for (address, config) in &desired.state.peers {
+    for (address, neighbor) in &desired.state.peers {
+        let config = &peer_config(neighbor);
         if applied.foreign.contains(address) {
             tracing::warn!(%address, "a peer with this address is configured in bgpd by someone else; leaving it");
             continue;
@@ -393,4 +427,35 @@ async fn update_peer(
     config: &PeerConfig,
 ) -> Result<(), Status> {
     client.update_peer(UpdatePeerRequest { peer: Some(config.clone()) }).await.map(|_| ())
+}
+
+/// The API's `PeerConfig` for a neighbor: `dynamicASN: internal` is our own AS, given as a
+/// number; `external` leaves the AS to bgpd, which accepts any other AS the peer's OPEN
+/// announces.
+pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
+    let peer = &neighbor.peer;
+    let (remote_asn, dynamic_asn) = match peer.peer_as {
+        PeerAs::Fixed(asn) => (asn, DynamicAsn::Unspecified),
+        PeerAs::Internal => (peer.my_asn, DynamicAsn::Unspecified),
+        PeerAs::External => (0, DynamicAsn::External),
+    };
+    let secs = |d: Option<Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    PeerConfig {
+        address: peer.address.to_string(),
+        remote_asn,
+        dynamic_asn: dynamic_asn as i32,
+        local_asn: peer.my_asn,
+        port: u32::from(peer.port),
+        local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
+        password: neighbor.password.clone(),
+        hold_time_seconds: secs(peer.hold_time),
+        keepalive_seconds: secs(peer.keepalive_time),
+        connect_retry_seconds: secs(peer.connect_time),
+        multihop_ttl: if peer.ebgp_multihop { 255 } else { 0 },
+        description: neighbor.description.clone(),
+        graceful_restart: peer
+            .graceful_restart
+            .then(|| GracefulRestartConfig { enabled: true, ..GracefulRestartConfig::default() }),
+        ..PeerConfig::default()
+    }
 }

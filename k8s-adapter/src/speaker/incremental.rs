@@ -16,10 +16,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use ironlb_proto::bgpd::v1::Path;
 
 use super::announce::{Announcements, Layer2Address, PathAttributes, desired, node_peers};
-use super::bgpd::{BgpdState, PeerSet, peer_set, prefix_path};
+use super::bgpd::{BgpdState, Path, PeerSet, peer_set, prefix_path};
 use super::view::{NodeView, ServiceView};
 use crate::allocator::ServiceKey;
 use crate::config::Config;
@@ -259,7 +258,7 @@ impl Incremental {
             }
         }
         let entries = self.peers.iter().filter_map(|(name, paths)| {
-            Some((self.sessions.addresses.get(name)?.as_str(), paths.get(&prefix)?))
+            Some((*self.sessions.addresses.get(name)?, paths.get(&prefix)?))
         });
         match prefix_path(prefix, entries) {
             Some((path, differed)) => {

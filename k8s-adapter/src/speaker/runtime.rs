@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use super::bgpd::{owner, peer_marker};
 use super::client::{self, ClientOptions, Desired};
 use super::incremental::Incremental;
-use super::layer2::{self, Layer2Options};
+use super::layer2::{self, Layer2Options, ServiceChanges};
 use super::secrets;
 use super::slices::SliceIndex;
 use super::view::{NodeView, ServiceView};
@@ -36,9 +36,8 @@ use crate::config::Config;
 use crate::events::Events;
 use crate::watch::{Batch, ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
 
-/// Event reasons.
-pub const ANNOUNCING: &str = "AnnouncingFromNode";
-pub const WITHDRAWN: &str = "WithdrawnFromNode";
+/// Event reasons (defined beside [`Events`], where the layer2 side reads them too).
+pub use crate::events::{ANNOUNCING, WITHDRAWN};
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
@@ -71,109 +70,196 @@ pub enum SpeakerError {
 /// Runs the speaker until its watches end, or until SIGTERM: then the layer2 election's
 /// clean stop (Lease deleted first, then withdrawal) runs and this returns `Ok`.
 pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerError> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let services: Store<Service> =
-        spawn_watch(Api::all(client.clone()), watcher::Config::default(), tx.clone(), |s| {
-            Trigger::Service(service_key(s))
-        });
-    // Only slices that belong to a Service (the label the EndpointSlice controller sets).
-    let slices: Store<EndpointSlice> = spawn_watch(
-        Api::all(client.clone()),
-        watcher::Config::default().labels(super::view::SERVICE_NAME_LABEL),
-        tx.clone(),
-        |s| Trigger::Slice(service_key(s)),
-    );
-    let nodes: Store<Node> = spawn_watch(
-        Api::all(client.clone()),
-        watcher::Config::default().fields(&format!("metadata.name={}", options.node_name)),
-        tx.clone(),
-        |_| Trigger::Node,
-    );
-    let mut sources =
-        ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
-    // BGPPeer passwords (`passwordSecret`): a Secret change is a config change.
-    let secrets: Store<Secret> = spawn_watch(
-        Api::namespaced(client.clone(), &options.namespace),
-        watcher::Config::default(),
-        tx.clone(),
-        |_| Trigger::Config,
-    );
-    drop(tx);
-    tracing::info!(node = %options.node_name, "waiting for the first lists");
-    let _ = services.wait_until_ready().await;
-    let _ = slices.wait_until_ready().await;
-    let _ = nodes.wait_until_ready().await;
-    sources.ready().await;
-    let _ = secrets.wait_until_ready().await;
-    let load = |sources: &mut ConfigSources| load(sources, &secrets, &options.namespace);
-
+    let (mut caches, mut rx) = Caches::watch(&client, &options).await;
     let events = Events::new(client.clone(), "ironlb.io/speaker", Some(options.node_name.clone()));
-    let mut speaker = Speaker::new(options.clone(), load(&mut sources), &services, &slices, &nodes);
-    let (desired_tx, desired_rx) = watch::channel(Arc::new(speaker.desired()));
-    let client_options = ClientOptions {
-        endpoint: options.bgpd.clone(),
-        owner: owner(&options.node_name),
-        marker: peer_marker(&options.node_name),
-        grace: options.grace,
-        keepalive: options.keepalive,
-    };
-    let (layer2_tx, layer2_rx) = watch::channel(Arc::default());
-    let layer2 = layer2::spawn(layer2::Setup {
-        client: client.clone(),
-        node: options.node_name.clone(),
-        namespace: options.namespace.clone(),
-        class: options.class.clone(),
-        options: options.layer2.clone(),
-        bgpd: options.bgpd.clone(),
-        owner: client_options.owner.clone(),
-        services: services.clone(),
-        slices: slices.clone(),
-        events: events.clone(),
-        desired: layer2_tx,
-    });
-    // Shared with the layer2 task; copied once per config change, not per batch.
-    let mut shared_config = Arc::new(speaker.config.clone());
-    layer2.recompute(Arc::clone(&shared_config));
-    tokio::spawn(client::run(client_options, desired_rx, layer2_rx, events.clone()));
+    let config = caches.load(&options.namespace);
+    let mut speaker = Speaker::new(options.clone(), config, &caches);
+    let views = speaker.reset(&caches);
+    let tasks = Tasks::spawn(&client, &options, &caches, &events, &mut speaker);
+    tasks.layer2.recompute(Arc::clone(&speaker.config), ServiceChanges::All(views));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(SpeakerError::Signal)?;
-    // Events go from their own task, so that publishing them never delays the next push.
-    let (visible_tx, visible_rx) = mpsc::unbounded_channel();
-    let _ = visible_tx.send(speaker.tracker.take_announced());
-    tokio::spawn(visibility(visible_rx, services.clone(), events, options.node_name.clone()));
-
     loop {
         let batch = tokio::select! {
             batch = drain(&mut rx) => batch,
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: stopping cleanly");
-                layer2.stop().await;
+                tasks.layer2.stop().await;
                 return Ok(());
             }
         };
         let Some(batch) = batch else { break };
+        speaker.on_batch(&batch, &mut caches, &tasks);
+    }
+    Err(SpeakerError::WatchesEnded)
+}
+
+/// The caches the speaker reads, each filled by a watch whose changes arrive as triggers
+/// on one channel.
+struct Caches {
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    nodes: Store<Node>,
+    secrets: Store<Secret>,
+    sources: ConfigSources,
+}
+
+impl Caches {
+    /// Starts the watches and waits for their first lists.
+    async fn watch(
+        client: &Client,
+        options: &SpeakerOptions,
+    ) -> (Self, mpsc::UnboundedReceiver<Trigger>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let services: Store<Service> =
+            spawn_watch(Api::all(client.clone()), watcher::Config::default(), tx.clone(), |s| {
+                Trigger::Service(service_key(s))
+            });
+        // Only slices that belong to a Service (the label the EndpointSlice controller sets).
+        let slices: Store<EndpointSlice> = spawn_watch(
+            Api::all(client.clone()),
+            watcher::Config::default().labels(super::view::SERVICE_NAME_LABEL),
+            tx.clone(),
+            |s| Trigger::Slice(service_key(s)),
+        );
+        let nodes: Store<Node> = spawn_watch(
+            Api::all(client.clone()),
+            watcher::Config::default().fields(&format!("metadata.name={}", options.node_name)),
+            tx.clone(),
+            |_| Trigger::Node,
+        );
+        let sources = ConfigSources::spawn(client, &options.namespace, options.legacy.clone(), &tx);
+        // BGPPeer passwords (`passwordSecret`): a Secret change is a config change.
+        let secrets: Store<Secret> = spawn_watch(
+            Api::namespaced(client.clone(), &options.namespace),
+            watcher::Config::default(),
+            tx.clone(),
+            |_| Trigger::Config,
+        );
+        drop(tx);
+        tracing::info!(node = %options.node_name, "waiting for the first lists");
+        let _ = services.wait_until_ready().await;
+        let _ = slices.wait_until_ready().await;
+        let _ = nodes.wait_until_ready().await;
+        sources.ready().await;
+        let _ = secrets.wait_until_ready().await;
+        (Self { services, slices, nodes, secrets, sources }, rx)
+    }
+
+    /// The config from the config objects and the Secrets they name.
+    fn load(&mut self, namespace: &str) -> Config {
+        let mut collected = self.sources.collect();
+        // The controller publishes config errors as Events; speakers only log them.
+        for e in &collected.built.errors {
+            tracing::warn!(error = %e, "invalid config object left out");
+        }
+        if let Some(e) = &collected.legacy_error {
+            tracing::warn!(error = %e, "legacy ConfigMap unreadable");
+        }
+        let secrets = &self.secrets;
+        let unreadable = secrets::resolve(&mut collected.built.config, namespace, |name| {
+            secrets.get(&ObjectRef::new(name).within(namespace))
+        });
+        for e in &unreadable {
+            tracing::warn!(error = %e, "BGPPeer password unreadable; the peer is left out");
+        }
+        collected.built.config
+    }
+}
+
+/// The tasks the loop hands its results to.
+struct Tasks {
+    /// The bgpd state, for the client task.
+    desired: watch::Sender<Arc<Desired>>,
+    layer2: layer2::Handle,
+    /// Services whose announced-to peers changed, for the Events.
+    visible: mpsc::UnboundedSender<BTreeMap<ServiceKey, BTreeSet<String>>>,
+}
+
+impl Tasks {
+    /// Starts the client task (bgpd link), the layer2 task and the Events task.
+    fn spawn(
+        client: &Client,
+        options: &SpeakerOptions,
+        caches: &Caches,
+        events: &Events,
+        speaker: &mut Speaker,
+    ) -> Self {
+        let (desired_tx, desired_rx) = watch::channel(Arc::new(speaker.desired()));
+        let client_options = ClientOptions {
+            endpoint: options.bgpd.clone(),
+            owner: owner(&options.node_name),
+            marker: peer_marker(&options.node_name),
+            grace: options.grace,
+            keepalive: options.keepalive,
+        };
+        let (layer2_tx, layer2_rx) = watch::channel(Arc::default());
+        let layer2 = layer2::spawn(layer2::Setup {
+            client: client.clone(),
+            node: options.node_name.clone(),
+            namespace: options.namespace.clone(),
+            options: options.layer2.clone(),
+            bgpd: options.bgpd.clone(),
+            owner: client_options.owner.clone(),
+            services: caches.services.clone(),
+            events: events.clone(),
+            desired: layer2_tx,
+        });
+        tokio::spawn(client::run(client_options, desired_rx, layer2_rx, events.clone()));
+        // Events go from their own task, so that publishing them never delays the next push.
+        let (visible_tx, visible_rx) = mpsc::unbounded_channel();
+        let _ = visible_tx.send(speaker.tracker.take_announced());
+        let (services, node) = (caches.services.clone(), options.node_name.clone());
+        tokio::spawn(visibility(visible_rx, services, events.clone(), node));
+        Self { desired: desired_tx, layer2, visible: visible_tx }
+    }
+}
+
+/// The loop's state: the config, the slice index and the incremental announcements, with
+/// references to the announced Services (for Events when bgpd refuses their paths).
+struct Speaker {
+    options: SpeakerOptions,
+    /// Shared with the layer2 task; copied once per config change, not per batch.
+    config: Arc<Config>,
+    index: SliceIndex,
+    tracker: Incremental,
+    refs: BTreeMap<ServiceKey, Arc<ObjectReference>>,
+}
+
+impl Speaker {
+    fn new(options: SpeakerOptions, config: Config, caches: &Caches) -> Self {
+        let tracker =
+            Incremental::new(NodeView::default(), Config::default(), &options.node_name, []);
+        let mut index = SliceIndex::default();
+        index.rebuild(&caches.slices);
+        Self { options, config: Arc::new(config), index, tracker, refs: BTreeMap::new() }
+    }
+
+    /// One batch of changes: the announcements brought up to date (the Services it names,
+    /// or everything after a config, Node or relist change), the views handed to the
+    /// layer2 task, and the new bgpd state to the client task.
+    fn on_batch(&mut self, batch: &Batch, caches: &mut Caches, tasks: &Tasks) {
         let started = std::time::Instant::now();
         if batch.config || batch.resync {
-            speaker.config = load(&mut sources);
-            shared_config = Arc::new(speaker.config.clone());
+            self.config = Arc::new(caches.load(&self.options.namespace));
         }
-        // The layer2 election reads the same stores; it recomputes its candidates itself.
-        layer2.recompute(Arc::clone(&shared_config));
-        let changed = if batch.config || batch.resync || batch.nodes {
+        let (changed, views) = if batch.config || batch.resync || batch.nodes {
             if batch.resync {
-                speaker.index.rebuild(&slices);
+                self.index.rebuild(&caches.slices);
             }
-            speaker.reset(&services, &slices, &nodes);
-            true
+            (true, ServiceChanges::All(self.reset(caches)))
         } else {
-            speaker.apply(&batch, &services, &slices)
+            let (changed, views) = self.apply(batch, caches);
+            (changed, ServiceChanges::Changed(views))
         };
+        // The layer2 election works on the same views, per change.
+        tasks.layer2.recompute(Arc::clone(&self.config), views);
         if !changed {
-            continue;
+            return;
         }
-        let announced = speaker.tracker.take_announced();
-        speaker.refresh_refs(&announced, &services);
-        let desired = speaker.desired();
+        let announced = self.tracker.take_announced();
+        self.refresh_refs(&announced, &caches.services);
+        let desired = self.desired();
         tracing::debug!(
             services = batch.services.len(),
             slices = batch.slices.len(),
@@ -182,67 +268,16 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
         );
         // No comparison with the previous state here (that would walk every path): the
         // client skips what bgpd already holds.
-        desired_tx.send_replace(Arc::new(desired));
+        tasks.desired.send_replace(Arc::new(desired));
         if !announced.is_empty() {
-            let _ = visible_tx.send(announced);
+            let _ = tasks.visible.send(announced);
         }
     }
-    Err(SpeakerError::WatchesEnded)
-}
 
-fn load(sources: &mut ConfigSources, secrets: &Store<Secret>, namespace: &str) -> Config {
-    let mut collected = sources.collect();
-    // The controller publishes config errors as Events; speakers only log them.
-    for e in &collected.built.errors {
-        tracing::warn!(error = %e, "invalid config object left out");
-    }
-    if let Some(e) = &collected.legacy_error {
-        tracing::warn!(error = %e, "legacy ConfigMap unreadable");
-    }
-    let unreadable = secrets::resolve(&mut collected.built.config, namespace, |name| {
-        secrets.get(&ObjectRef::new(name).within(namespace))
-    });
-    for e in &unreadable {
-        tracing::warn!(error = %e, "BGPPeer password unreadable; the peer is left out");
-    }
-    collected.built.config
-}
-
-/// The loop's state: the config, the slice index and the incremental announcements, with
-/// references to the announced Services (for Events when bgpd refuses their paths).
-struct Speaker {
-    options: SpeakerOptions,
-    config: Config,
-    index: SliceIndex,
-    tracker: Incremental,
-    refs: BTreeMap<ServiceKey, Arc<ObjectReference>>,
-}
-
-impl Speaker {
-    fn new(
-        options: SpeakerOptions,
-        config: Config,
-        services: &Store<Service>,
-        slices: &Store<EndpointSlice>,
-        nodes: &Store<Node>,
-    ) -> Self {
-        let mut index = SliceIndex::default();
-        index.rebuild(slices);
-        let tracker =
-            Incremental::new(NodeView::default(), Config::default(), &options.node_name, []);
-        let mut me = Self { options, config, index, tracker, refs: BTreeMap::new() };
-        me.reset(services, slices, nodes);
-        me
-    }
-
-    /// Recomputes everything (new config, Node or relist).
-    fn reset(
-        &mut self,
-        services: &Store<Service>,
-        slices: &Store<EndpointSlice>,
-        nodes: &Store<Node>,
-    ) {
-        let node = nodes
+    /// Recomputes everything (new config, Node or relist); every Service's view.
+    fn reset(&mut self, caches: &Caches) -> Vec<ServiceView> {
+        let node = caches
+            .nodes
             .state()
             .into_iter()
             .find(|n| n.metadata.name.as_deref() == Some(self.options.node_name.as_str()))
@@ -251,39 +286,43 @@ impl Speaker {
                 name: self.options.node_name.clone(),
                 ..NodeView::default()
             });
-        let views: Vec<ServiceView> = services
+        let views: Vec<ServiceView> = caches
+            .services
             .state()
             .iter()
             .filter_map(|s| {
-                let mine = self.index.slices_of(&service_key(s.as_ref()), slices);
+                let mine = self.index.slices_of(&service_key(s.as_ref()), &caches.slices);
                 ServiceView::from_k8s(s, mine.iter().map(AsRef::as_ref), &self.options.class)
             })
             .collect();
-        self.tracker.reset(node, self.config.clone(), views);
+        self.tracker.reset(node, Config::clone(&self.config), views.clone());
+        views
     }
 
-    /// Takes in the Services and slices of one batch; whether anything changed.
+    /// Takes in the Services and slices of one batch: whether anything changed, and the
+    /// view of every Service the batch names (`None`: gone or not ours).
     fn apply(
         &mut self,
         batch: &Batch,
-        services: &Store<Service>,
-        slices: &Store<EndpointSlice>,
-    ) -> bool {
+        caches: &Caches,
+    ) -> (bool, Vec<(ServiceKey, Option<ServiceView>)>) {
         let mut dirty: BTreeSet<ServiceKey> = batch.services.clone();
         for slice in &batch.slices {
-            let (before, now) = self.index.update(slice, slices);
+            let (before, now) = self.index.update(slice, &caches.slices);
             dirty.extend(before);
             dirty.extend(now);
         }
         let mut changed = false;
-        for key in &dirty {
-            let view = services.get(&object_ref(key)).and_then(|s| {
-                let mine = self.index.slices_of(key, slices);
+        let mut views = Vec::with_capacity(dirty.len());
+        for key in dirty {
+            let view = caches.services.get(&object_ref(&key)).and_then(|s| {
+                let mine = self.index.slices_of(&key, &caches.slices);
                 ServiceView::from_k8s(&s, mine.iter().map(AsRef::as_ref), &self.options.class)
             });
-            changed |= self.tracker.update(key, view);
+            changed |= self.tracker.update(&key, view.clone());
+            views.push((key, view));
         }
-        changed
+        (changed, views)
     }
 
     fn refresh_refs(

@@ -4,14 +4,25 @@
 //! client task's connection and under the same owner as the paths, so the session lease
 //! covers both. bgpd drops the announcements the moment that session ends
 //! (`layer2_grace_time_seconds` 0): a crashed speaker's bgpd stops answering at once.
+//! The set is typed ([`Layer2Announcement`]) until [`sync`] builds the request.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use ironlb_proto::bgpd::v1 as proto;
+use ironlb_proto::bgpd::v1::SetAnnouncementsRequest;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
-use ironlb_proto::bgpd::v1::{Layer2Announcement, SetAnnouncementsRequest};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+
+use crate::speaker::channel::connect;
+
+/// One address bgpd should answer ARP/NDP for, on these interfaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer2Announcement {
+    pub address: IpAddr,
+    pub interfaces: Vec<String>,
+}
 
 /// What bgpd should answer for, sorted by address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,7 +41,7 @@ impl Layer2Desired {
         let announcements = announcing
             .iter()
             .map(|address| Layer2Announcement {
-                address: address.to_string(),
+                address: *address,
                 interfaces: interfaces
                     .get(address)
                     .filter(|i| !i.is_empty())
@@ -40,6 +51,14 @@ impl Layer2Desired {
             .collect();
         Self { announcements }
     }
+}
+
+/// Withdraws every announcement of `owner` on a connection of its own (the clean stop,
+/// which does not wait on the client task); whether bgpd took it.
+pub async fn withdraw_all(endpoint: &str, owner: &str) -> bool {
+    let Ok(channel) = connect(endpoint).await else { return false };
+    let request = SetAnnouncementsRequest { owner: owner.to_owned(), announcements: Vec::new() };
+    Layer2ServiceClient::new(channel).set_announcements(request).await.is_ok()
 }
 
 /// Sends `desired` unless it is what this connection last sent. `Err` only for a link
@@ -56,7 +75,14 @@ pub async fn sync(
     }
     let request = SetAnnouncementsRequest {
         owner: owner.to_owned(),
-        announcements: desired.announcements.clone(),
+        announcements: desired
+            .announcements
+            .iter()
+            .map(|a| proto::Layer2Announcement {
+                address: a.address.to_string(),
+                interfaces: a.interfaces.clone(),
+            })
+            .collect(),
     };
     match client.set_announcements(request).await {
         Ok(response) => {
@@ -99,17 +125,17 @@ mod tests {
             (ip("2001:db8::1"), Vec::new()),
         ]);
         let got = Layer2Desired::new(&announcing, &interfaces, &["eth0".to_owned()]);
-        let pairs: Vec<(&str, Vec<&str>)> = got
+        let pairs: Vec<(String, Vec<&str>)> = got
             .announcements
             .iter()
-            .map(|a| (a.address.as_str(), a.interfaces.iter().map(String::as_str).collect()))
+            .map(|a| (a.address.to_string(), a.interfaces.iter().map(String::as_str).collect()))
             .collect();
         assert_eq!(
             pairs,
             [
-                ("192.0.2.10", vec!["eth0"]),
-                ("192.0.2.11", vec!["eth1"]),
-                ("2001:db8::1", vec!["eth0"])
+                ("192.0.2.10".to_owned(), vec!["eth0"]),
+                ("192.0.2.11".to_owned(), vec!["eth1"]),
+                ("2001:db8::1".to_owned(), vec!["eth0"])
             ]
         );
         assert!(Layer2Desired::new(&announcing, &BTreeMap::new(), &[]).announcements.is_empty());

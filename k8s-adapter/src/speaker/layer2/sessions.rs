@@ -8,8 +8,19 @@ use std::time::{Duration, Instant};
 
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::{Peer, SessionState, WatchEvent, WatchRequest, watch_event};
+use thiserror::Error;
+use tonic::Status;
 
-use crate::speaker::client::{LinkError, connect};
+use crate::speaker::channel::{ConnectError, connect};
+
+/// Why a Watch stream ended.
+#[derive(Debug, Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("bgpd: {0}")]
+    Rpc(#[from] Status),
+}
 
 /// Peer address (text, as bgpd names peers) → `Some(since)` when Established.
 pub type Sessions = BTreeMap<String, Option<Instant>>;
@@ -44,7 +55,7 @@ async fn watch(
     sessions: &mut Sessions,
     report: &impl Fn(Sessions) -> bool,
     backoff: &mut Duration,
-) -> Result<bool, LinkError> {
+) -> Result<bool, WatchError> {
     let mut client = BgpServiceClient::new(connect(endpoint).await?);
     let request = WatchRequest { peers: true, ..WatchRequest::default() };
     let mut stream = client.watch(request).await?.into_inner();

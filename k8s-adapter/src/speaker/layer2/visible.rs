@@ -19,8 +19,7 @@ use kube::{Api, Client, Resource};
 use tokio::sync::watch;
 
 use crate::allocator::ServiceKey;
-use crate::events::Events;
-use crate::speaker::runtime::{ANNOUNCING, WITHDRAWN};
+use crate::events::{ANNOUNCING, Events, WITHDRAWN};
 
 /// The annotation naming the node that answers ARP/NDP for the Service's addresses.
 pub const NODE_ANNOTATION: &str = "ironlb.io/layer2-node";

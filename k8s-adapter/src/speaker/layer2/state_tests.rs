@@ -1,0 +1,165 @@
+//! The layer2 task's core without a cluster or a socket: Services, Nodes and Leases in,
+//! Lease writes, heartbeats and the sets for the client task and the annotations out.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::allocator::ServiceKey;
+use crate::config::{Resources, build, crd};
+use crate::election::failover::FailoverTiming;
+use crate::election::membership::LeaseTiming;
+use crate::speaker::ServiceView;
+use crate::speaker::layer2::push::Layer2Announcement;
+
+/// Pool `l2` (203.0.113.0/28) answered on eth1 by every node.
+fn config() -> Arc<Config> {
+    let built = build(&Resources {
+        pools: vec![crd::IpAddressPool::new(
+            "l2",
+            crd::IpAddressPoolSpec {
+                addresses: vec!["203.0.113.0/28".into()],
+                ..Default::default()
+            },
+        )],
+        l2_advertisements: vec![crd::L2Advertisement::new(
+            "l2",
+            crd::L2AdvertisementSpec {
+                ip_address_pools: vec!["l2".into()],
+                interfaces: vec!["eth1".into()],
+                ..Default::default()
+            },
+        )],
+        ..Default::default()
+    });
+    assert!(built.errors.is_empty(), "{:?}", built.errors);
+    Arc::new(built.config)
+}
+
+fn node(name: &str) -> NodeView {
+    NodeView { name: name.into(), ..NodeView::default() }
+}
+
+fn service(name: &str, address: &str, ready: &[&str]) -> ServiceView {
+    ServiceView {
+        key: ServiceKey::new("default", name),
+        addresses: vec![address.parse().unwrap()],
+        local: false,
+        ready_nodes: ready.iter().map(|n| (*n).to_owned()).collect(),
+        ready_anywhere: !ready.is_empty(),
+    }
+}
+
+fn state(me: &str, nodes: &[&str], now: Now) -> State {
+    let failover = Failover::new(me, FailoverTiming::default()).unwrap();
+    let keeper = LeaseKeeper::new(me, "ironlb", LeaseTiming::default()).unwrap();
+    let nodes = nodes.iter().map(|n| node(n)).collect();
+    State::new(me, failover, keeper, nodes, vec!["eth0".into()], now)
+}
+
+/// The Lease our keeper writes at the first wall-clock deadline.
+fn own_lease(state: &mut State, now: Now) -> Arc<Lease> {
+    assert_eq!(state.deadlines().wall, Some(now.wall), "written at once");
+    let actions = state.handle(Event::WallClock(&[]), now);
+    match actions.as_slice() {
+        [Action::Lease(LeaseAction::Apply(lease))] => Arc::new((**lease).clone()),
+        other => panic!("expected our Lease, got {other:?}"),
+    }
+}
+
+fn desired(actions: &[Action]) -> Option<&Layer2Desired> {
+    actions.iter().find_map(|a| if let Action::Desired(d) = a { Some(&**d) } else { None })
+}
+
+fn answering(actions: &[Action]) -> Option<&Answering> {
+    actions.iter().find_map(|a| if let Action::Answering(x) = a { Some(x) } else { None })
+}
+
+#[test]
+fn a_lone_candidate_announces_its_address_on_the_advertised_interface() {
+    let now = Now::read();
+    let mut state = state("n1", &["n1"], now);
+    let lease = own_lease(&mut state, now);
+    // Live in the Lease set: it sends heartbeats.
+    state.handle(Event::Leases(&[lease]), now);
+    let beats = state.handle(Event::Tick, now);
+    let [Action::SendHeartbeat(datagram)] = beats.as_slice() else {
+        panic!("one heartbeat, got {beats:?}")
+    };
+    assert_eq!(wire::decode(datagram).unwrap().node, "n1");
+    // A Service with a layer2 address, ready on n1.
+    let changes = ServiceChanges::All(vec![service("web", "203.0.113.1", &["n1"])]);
+    let mut actions = state.handle(Event::Services { config: config(), changes }, now);
+    // No peer to hear: announced now, or when the listening timer fires.
+    if desired(&actions).is_none() {
+        let at = state.deadlines().failover.expect("a listening timer");
+        actions = state.handle(Event::FailoverTimer, Now { instant: at, ..now });
+    }
+    let address: IpAddr = "203.0.113.1".parse().unwrap();
+    assert_eq!(
+        desired(&actions).unwrap().announcements,
+        [Layer2Announcement { address, interfaces: vec!["eth1".into()] }]
+    );
+    assert_eq!(
+        answering(&actions).unwrap(),
+        &BTreeMap::from([(ServiceKey::new("default", "web"), BTreeSet::from([address]))])
+    );
+    assert_eq!(state.announcing(), &BTreeSet::from([address]));
+    // Another batch naming an unrelated Service: nothing moves, the annotations are
+    // checked again.
+    let config_again = Arc::clone(state.views.config());
+    let changes = ServiceChanges::Changed(vec![(ServiceKey::new("default", "other"), None)]);
+    let actions = state.handle(Event::Services { config: config_again, changes }, now);
+    assert_eq!(actions, [Action::Nudge]);
+    // The Service goes: withdrawn.
+    let config_again = Arc::clone(state.views.config());
+    let changes = ServiceChanges::Changed(vec![(ServiceKey::new("default", "web"), None)]);
+    let actions = state.handle(Event::Services { config: config_again, changes }, now);
+    assert_eq!(desired(&actions).unwrap().announcements, []);
+    assert_eq!(answering(&actions).unwrap(), &Answering::new());
+    assert!(state.announcing().is_empty());
+}
+
+#[test]
+fn not_a_member_announces_nothing_and_sends_no_heartbeat() {
+    let now = Now::read();
+    let mut state = state("n1", &["n1"], now);
+    let changes = ServiceChanges::All(vec![service("web", "203.0.113.1", &["n1"])]);
+    let actions = state.handle(Event::Services { config: config(), changes }, now);
+    assert!(desired(&actions).is_none(), "{actions:?}");
+    assert_eq!(state.handle(Event::Tick, now), []);
+    assert_eq!(state.handle(Event::Heard(b"not a heartbeat"), now), []);
+}
+
+#[test]
+fn a_node_change_recomputes_the_candidates_and_the_interfaces() {
+    let now = Now::read();
+    let mut state = state("n1", &["n1"], now);
+    let changes = ServiceChanges::All(vec![service("web", "203.0.113.1", &["n1"])]);
+    state.handle(Event::Services { config: config(), changes }, now);
+    let address: IpAddr = "203.0.113.1".parse().unwrap();
+    assert_eq!(state.views.candidates()[&address].candidates, BTreeSet::from(["n1".into()]));
+    let mut excluded = node("n1");
+    excluded.network_unavailable = true;
+    state.handle(Event::Nodes(vec![excluded, node("n2")]), now);
+    assert_eq!(state.views.candidates()[&address].candidates, BTreeSet::from(["n2".into()]));
+}
+
+#[test]
+fn a_failed_lease_write_is_retried_at_once_within_the_budget() {
+    let now = Now::read();
+    let mut state = state("n1", &["n1"], now);
+    own_lease(&mut state, now);
+    assert_ne!(state.deadlines().wall, Some(now.wall));
+    state.handle(Event::LeaseWriteFailed, now);
+    assert_eq!(state.deadlines().wall, Some(now.wall));
+}
+
+#[test]
+fn stopping_deletes_the_lease_then_withdraws() {
+    let now = Now::read();
+    let mut state = state("n1", &["n1"], now);
+    assert!(matches!(state.stop(), LeaseAction::Delete { .. }));
+    state.withdraw();
+    assert!(state.announcing().is_empty());
+    assert_eq!(state.handle(Event::Tick, now), []);
+}
