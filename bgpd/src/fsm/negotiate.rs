@@ -17,7 +17,6 @@ use crate::wire::{
 use super::config::SessionConfig;
 
 #[cfg(test)]
-#[path = "negotiate_tests.rs"]
 mod tests;
 
 /// The only BGP version we speak (RFC 4271 §4.2).

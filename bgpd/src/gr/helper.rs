@@ -260,5 +260,4 @@ impl Helper {
 }
 
 #[cfg(test)]
-#[path = "helper_tests.rs"]
 mod tests;

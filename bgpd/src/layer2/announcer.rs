@@ -523,5 +523,4 @@ pub fn valid_interface_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "announcer_tests.rs"]
 mod tests;

@@ -209,5 +209,4 @@ impl ArpPacket {
 }
 
 #[cfg(test)]
-#[path = "arp_tests.rs"]
 mod tests;

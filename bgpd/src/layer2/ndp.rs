@@ -410,5 +410,4 @@ fn link_address_option(
 }
 
 #[cfg(test)]
-#[path = "ndp_tests.rs"]
 mod tests;
