@@ -102,5 +102,4 @@ impl Rib {
 }
 
 #[cfg(test)]
-#[path = "deferral_tests.rs"]
 mod tests;

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::intern::{DEFAULT_LOCAL_PREF, Summary};
-use crate::wire::attributes::flags;
+use crate::wire::attributes::table::passed_on_flags;
 use crate::wire::{Family, NextHop, PathAttributes};
 
 /// The part of a peer's configuration that shapes exported attributes. Peers
@@ -78,7 +78,8 @@ pub(crate) fn may_send(route: &RouteFacts<'_>, receiver: &Receiver) -> bool {
 /// CLUSTER_LIST (RFC 4456 §8), no non-transitive extended communities (RFC 4360
 /// §6). iBGP: attributes kept, LOCAL_PREF set (100 when absent), next hop kept
 /// unless next-hop-self. Both: unknown non-transitive attributes are dropped and
-/// unknown transitive ones get the Partial bit (RFC 4271 §5).
+/// unknown transitive ones get the Partial bit (RFC 4271 §5, the rule in
+/// [`passed_on_flags`]).
 pub(crate) fn rewrite(
     attributes: &PathAttributes,
     learned_next_hop: Option<NextHop>,
@@ -112,7 +113,7 @@ pub(crate) fn rewrite(
     };
     out.unknown.retain(|u| u.is_transitive());
     for unknown in &mut out.unknown {
-        unknown.flags |= flags::PARTIAL;
+        unknown.flags = passed_on_flags(unknown.flags);
     }
     out.next_hop = match next_hop {
         NextHop::V4(address) if family == Family::Ipv4Unicast => Some(address),
@@ -143,6 +144,7 @@ pub(crate) fn own_addresses(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::attributes::flags;
     use crate::wire::{AsPath, Community, ExtendedCommunity, UnknownAttribute};
 
     const LOCAL_ASN: u32 = 65000;

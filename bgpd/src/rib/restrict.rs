@@ -21,7 +21,7 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::Receiver;
-use super::table::{Path, Prefix4, Prefix6, PrefixKey, SourceIndex, Table};
+use super::table::{Path, PrefixKey, SourceIndex, Table};
 use super::{Core, Rib, RibError, Source};
 use crate::wire::{NextHop, PathAttributes};
 
@@ -138,11 +138,7 @@ impl Rib {
     /// is for every peer (or absent).
     pub fn restricted_peers(&self, source: Source, prefix: IpNet) -> &[IpAddr] {
         let Some(&index) = self.core.source_index.get(&source) else { return &[] };
-        let slot = match (Prefix4::from_net(&prefix), Prefix6::from_net(&prefix)) {
-            (Some(p), _) => self.v4.find(p),
-            (_, Some(p)) => self.v6.find(p),
-            _ => None,
-        };
+        let slot = with_table!(&self, prefix = prefix, |_core, t, p| t.find(p));
         let fi = super::Family::of(&prefix).index();
         slot.and_then(|slot| self.core.restrictions.by_slot[fi].get(&slot))
             .and_then(|list| list.iter().find(|(s, _)| *s == index))
@@ -177,15 +173,10 @@ impl Rib {
             core.restrictions.set(fi, slot, index, peers.into());
             core.requeue(table, slot);
         }
-        match (Prefix4::from_net(&prefix), Prefix6::from_net(&prefix)) {
-            (Some(p), _) => restrict(&mut self.core, &self.v4, p, index, peers),
-            (_, Some(p)) => restrict(&mut self.core, &self.v6, p, index, peers),
-            _ => {}
-        }
+        with_table!(&mut self, prefix = prefix, |core, t, p| restrict(core, t, p, index, peers));
         Ok(true)
     }
 }
 
 #[cfg(test)]
-#[path = "restrict_tests.rs"]
 mod tests;

@@ -85,7 +85,9 @@ pub(crate) trait PrefixKey: Copy + Eq + Hash + Debug {
     const FAMILY: Family;
     fn split(self) -> (Self::Addr, u8);
     fn join(addr: Self::Addr, len: u8) -> Self;
-    /// `None` when `net` belongs to the other family.
+    /// `None` when `net` belongs to the other family (the RIB itself picks the
+    /// family first, in `dispatch`, and uses the inherent `of`).
+    #[cfg(test)]
     fn from_net(net: &IpNet) -> Option<Self>;
     fn to_net(self) -> IpNet;
 }
@@ -95,6 +97,15 @@ pub(crate) trait PrefixKey: Copy + Eq + Hash + Debug {
 pub(crate) struct Prefix4 {
     addr: u32,
     len: u8,
+}
+
+impl Prefix4 {
+    /// The key of `net`, host bits cleared.
+    pub(crate) fn of(net: &Ipv4Net) -> Self {
+        let len = net.prefix_len();
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+        Self { addr: u32::from(net.addr()) & mask, len }
+    }
 }
 
 impl PrefixKey for Prefix4 {
@@ -109,13 +120,10 @@ impl PrefixKey for Prefix4 {
         Self { addr, len }
     }
 
+    #[cfg(test)]
     fn from_net(net: &IpNet) -> Option<Self> {
         match net {
-            IpNet::V4(net) => {
-                let len = net.prefix_len();
-                let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
-                Some(Self { addr: u32::from(net.addr()) & mask, len })
-            }
+            IpNet::V4(net) => Some(Self::of(net)),
             IpNet::V6(_) => None,
         }
     }
@@ -136,6 +144,17 @@ pub(crate) struct Prefix6 {
     len: u8,
 }
 
+impl Prefix6 {
+    /// The key of `net`, host bits cleared.
+    pub(crate) fn of(net: &Ipv6Net) -> Self {
+        let len = net.prefix_len();
+        let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+        let bits = u128::from(net.addr()) & mask;
+        let addr = [(bits >> 96) as u32, (bits >> 64) as u32, (bits >> 32) as u32, bits as u32];
+        Self { addr, len }
+    }
+}
+
 impl PrefixKey for Prefix6 {
     type Addr = [u32; 4];
     const FAMILY: Family = Family::Ipv6Unicast;
@@ -148,16 +167,10 @@ impl PrefixKey for Prefix6 {
         Self { addr, len }
     }
 
+    #[cfg(test)]
     fn from_net(net: &IpNet) -> Option<Self> {
         match net {
-            IpNet::V6(net) => {
-                let len = net.prefix_len();
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
-                let bits = u128::from(net.addr()) & mask;
-                let addr =
-                    [(bits >> 96) as u32, (bits >> 64) as u32, (bits >> 32) as u32, bits as u32];
-                Some(Self { addr, len })
-            }
+            IpNet::V6(net) => Some(Self::of(net)),
             IpNet::V4(_) => None,
         }
     }

@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use super::*;
-use crate::wire::{AsPath, Community, MpReach, MpUnreach};
+use crate::wire::{
+    AsPath, Community, MpReach, MpUnreach, NextHop, Nlri, Origin, PathAttributes, UpdateMessage,
+};
 
 const LOCAL_ASN: u32 = 65000;
 const A: PeerId = PeerId(1);

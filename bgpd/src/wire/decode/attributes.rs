@@ -4,6 +4,10 @@
 //! §3, §4, §7), AS4_PATH / AS4_AGGREGATOR (RFC 6793 §6), COMMUNITIES (RFC
 //! 1997), ORIGINATOR_ID / CLUSTER_LIST (RFC 4456), EXTENDED_COMMUNITIES (RFC
 //! 4360), LARGE_COMMUNITY (RFC 8092 §6).
+//!
+//! Which attributes are known, their flags category and the action for each
+//! kind of error come from the attribute table (`wire/attributes/table.rs`);
+//! this file holds the value codecs.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -14,9 +18,10 @@ use nom::number::complete::{be_u8, be_u16};
 
 use super::nlri::decode_prefixes;
 use super::{Base, ParseResult};
+use crate::wire::attributes::table::{self, flags, type_code};
 use crate::wire::attributes::{
     Aggregator, AsPath, AsSegment, Community, ExtendedCommunity, LargeCommunity, Origin,
-    PathAttributes, SegmentType, UnknownAttribute, flags, type_code,
+    PathAttributes, SegmentType, UnknownAttribute,
 };
 use crate::wire::error::{AttributeError, AttributeErrorKind, DecodeError, ErrorAction, Field};
 use crate::wire::family::AfiSafi;
@@ -53,57 +58,6 @@ pub(super) struct DecodedAttributes {
     pub seen: Seen,
     /// An attribute ran past the end of the field (RFC 7606 §4).
     pub overrun: bool,
-}
-
-/// What the flags of a known attribute must be (RFC 4271 §5).
-#[derive(Copy, Clone)]
-enum Category {
-    WellKnown,
-    OptionalTransitive,
-    OptionalNonTransitive,
-}
-
-fn category(code: u8) -> Option<Category> {
-    use type_code as t;
-    match code {
-        t::ORIGIN | t::AS_PATH | t::NEXT_HOP | t::LOCAL_PREF | t::ATOMIC_AGGREGATE => {
-            Some(Category::WellKnown)
-        }
-        t::AGGREGATOR
-        | t::COMMUNITIES
-        | t::EXTENDED_COMMUNITIES
-        | t::AS4_PATH
-        | t::AS4_AGGREGATOR
-        | t::LARGE_COMMUNITY => Some(Category::OptionalTransitive),
-        t::MULTI_EXIT_DISC
-        | t::ORIGINATOR_ID
-        | t::CLUSTER_LIST
-        | t::MP_REACH_NLRI
-        | t::MP_UNREACH_NLRI => Some(Category::OptionalNonTransitive),
-        _ => None,
-    }
-}
-
-fn flags_valid(category: Category, attribute_flags: u8) -> bool {
-    let bits = attribute_flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL);
-    match category {
-        Category::WellKnown => bits == flags::TRANSITIVE,
-        Category::OptionalTransitive => {
-            bits & !flags::PARTIAL == flags::OPTIONAL | flags::TRANSITIVE
-        }
-        Category::OptionalNonTransitive => bits == flags::OPTIONAL,
-    }
-}
-
-/// RFC 7606 §3 c: conflicting flags are treat-as-withdraw, except where the
-/// attribute's own rules say otherwise (MP attributes: session reset, RFC
-/// 7606 §7.11; AS4_*: discard, RFC 6793 §6).
-fn flags_action(code: u8) -> ErrorAction {
-    match code {
-        type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI => ErrorAction::SessionReset,
-        type_code::AS4_PATH | type_code::AS4_AGGREGATOR => ErrorAction::AttributeDiscard,
-        _ => ErrorAction::TreatAsWithdraw,
-    }
 }
 
 /// One attribute header and value: flags (1), type (1), length (1 or 2), value.
@@ -173,10 +127,20 @@ impl Raw<'_> {
     }
 }
 
-/// Outcome of one attribute value: the error kind and its RFC 7606 action.
-type Verdict = Result<(), (AttributeErrorKind, ErrorAction)>;
+/// Why a value was refused.
+enum Refusal {
+    /// Malformed: the action is the row's `malformed` one (RFC 7606 §7).
+    Malformed(AttributeErrorKind),
+    /// Refused for another reason, with its own action.
+    Other(AttributeErrorKind, ErrorAction),
+}
+
+/// Outcome of one attribute value.
+type Verdict = Result<(), Refusal>;
 
 impl DecodedAttributes {
+    /// One attribute: duplicates and flags checked and the error action
+    /// chosen from its row of the attribute table, the value decoded.
     fn one(
         &mut self,
         at: Raw<'_>,
@@ -185,50 +149,58 @@ impl DecodedAttributes {
         options: &CodecOptions,
     ) -> Result<(), DecodeError> {
         let code = at.code;
+        let spec = table::spec(code);
         if self.seen.insert(code) {
-            if matches!(code, type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI) {
-                return Err(DecodeError::MalformedAttributeList {
+            // RFC 7606 §3 g.
+            return match spec.map_or(ErrorAction::AttributeDiscard, |s| s.duplicate) {
+                ErrorAction::SessionReset => Err(DecodeError::MalformedAttributeList {
                     field: Field::PathAttribute,
                     offset: at.offset,
                     value: usize::from(code),
-                });
-            }
-            self.errors
-                .push(at.error(AttributeErrorKind::Duplicate, ErrorAction::AttributeDiscard));
-            return Ok(());
+                }),
+                action => {
+                    self.errors.push(at.error(AttributeErrorKind::Duplicate, action));
+                    Ok(())
+                }
+            };
         }
-        let Some(category) = category(code) else {
-            if at.flags & flags::OPTIONAL == 0 {
-                let error =
-                    at.error(AttributeErrorKind::UnrecognizedWellKnown, ErrorAction::SessionReset);
-                return Err(DecodeError::Attribute(error));
-            }
-            // RFC 4271 §5: unrecognised optional transitive attributes are kept;
-            // unrecognised non-transitive ones are quietly ignored.
-            if at.flags & flags::TRANSITIVE != 0 {
-                self.attributes.unknown.push(UnknownAttribute {
-                    flags: at.flags & !flags::EXTENDED_LENGTH,
-                    type_code: code,
-                    value: Bytes::copy_from_slice(value),
-                });
-            }
-            return Ok(());
+        let Some(spec) = spec else {
+            return self.unknown(at, value);
         };
-        let verdict = if flags_valid(category, at.flags) {
+        let verdict = if spec.category.accepts(at.flags) {
             self.value(code, value, base, options)?
         } else {
-            Err((AttributeErrorKind::Flags, flags_action(code)))
+            Err(Refusal::Other(AttributeErrorKind::Flags, spec.bad_flags))
         };
-        match verdict {
-            Ok(()) => Ok(()),
-            Err((kind, ErrorAction::SessionReset)) => {
-                Err(DecodeError::Attribute(at.error(kind, ErrorAction::SessionReset)))
-            }
-            Err((kind, action)) => {
-                self.errors.push(at.error(kind, action));
-                Ok(())
-            }
+        let (kind, action) = match verdict {
+            Ok(()) => return Ok(()),
+            Err(Refusal::Malformed(kind)) => (kind, spec.malformed),
+            Err(Refusal::Other(kind, action)) => (kind, action),
+        };
+        if action == ErrorAction::SessionReset {
+            return Err(DecodeError::Attribute(at.error(kind, action)));
         }
+        self.errors.push(at.error(kind, action));
+        Ok(())
+    }
+
+    /// An attribute without a row in the table (RFC 4271 §5, §6.3).
+    fn unknown(&mut self, at: Raw<'_>, value: &[u8]) -> Result<(), DecodeError> {
+        if at.flags & flags::OPTIONAL == 0 {
+            let error =
+                at.error(AttributeErrorKind::UnrecognizedWellKnown, ErrorAction::SessionReset);
+            return Err(DecodeError::Attribute(error));
+        }
+        // Unrecognised optional transitive attributes are kept; unrecognised
+        // non-transitive ones are quietly ignored.
+        if at.flags & flags::TRANSITIVE != 0 {
+            self.attributes.unknown.push(UnknownAttribute {
+                flags: at.flags & !flags::EXTENDED_LENGTH,
+                type_code: at.code,
+                value: Bytes::copy_from_slice(value),
+            });
+        }
+        Ok(())
     }
 
     /// Interpret the value of a known attribute whose flags are right.
@@ -240,102 +212,78 @@ impl DecodedAttributes {
         options: &CodecOptions,
     ) -> Result<Verdict, DecodeError> {
         use AttributeErrorKind as K;
-        use ErrorAction::{
-            AttributeDiscard as Discard, SessionReset as Reset, TreatAsWithdraw as Withdraw,
-        };
         let a = &mut self.attributes;
-        let verdict = match code {
+        let result = match code {
             type_code::ORIGIN => match value {
-                &[origin] => match Origin::from_u8(origin) {
-                    Some(origin) => {
-                        a.origin = Some(origin);
-                        Ok(())
-                    }
-                    None => Err((K::InvalidOrigin, Withdraw)),
-                },
-                _ => Err((K::Length, Withdraw)),
-            },
-            type_code::AS_PATH => match decode_as_path(value, options.four_octet_as) {
-                Some(path) => {
-                    a.as_path = path;
-                    Ok(())
+                &[origin] => {
+                    Origin::from_u8(origin).map(|o| a.origin = Some(o)).ok_or(K::InvalidOrigin)
                 }
-                None => Err((K::MalformedAsPath, Withdraw)),
+                _ => Err(K::Length),
             },
             type_code::NEXT_HOP => match ipv4(value) {
                 Some(address) if is_host_address(address) => {
                     a.next_hop = Some(address);
                     Ok(())
                 }
-                Some(_) => Err((K::InvalidNextHop, Withdraw)),
-                None => Err((K::Length, Withdraw)),
+                Some(_) => Err(K::InvalidNextHop),
+                None => Err(K::Length),
             },
             type_code::MULTI_EXIT_DISC => {
-                u32_value(value).map(|med| a.med = Some(med)).ok_or((K::Length, Withdraw))
+                u32_value(value).map(|med| a.med = Some(med)).ok_or(K::Length)
             }
             type_code::LOCAL_PREF => {
-                u32_value(value).map(|pref| a.local_pref = Some(pref)).ok_or((K::Length, Withdraw))
+                u32_value(value).map(|pref| a.local_pref = Some(pref)).ok_or(K::Length)
             }
-            type_code::ATOMIC_AGGREGATE => {
-                if value.is_empty() {
-                    a.atomic_aggregate = true;
-                    Ok(())
-                } else {
-                    Err((K::Length, Discard))
-                }
+            type_code::ATOMIC_AGGREGATE if value.is_empty() => {
+                a.atomic_aggregate = true;
+                Ok(())
             }
-            type_code::AGGREGATOR => match decode_aggregator(value, options.four_octet_as) {
-                Some(aggregator) => {
-                    a.aggregator = Some(aggregator);
-                    Ok(())
-                }
-                None => Err((K::Length, Discard)),
-            },
-            type_code::COMMUNITIES => match non_empty_chunks::<4>(value) {
-                Some(chunks) => {
-                    a.communities = chunks.map(|c| Community(u32::from_be_bytes(c))).collect();
-                    Ok(())
-                }
-                None => Err((K::Length, Withdraw)),
-            },
-            type_code::ORIGINATOR_ID => match ipv4(value) {
-                Some(id) => {
-                    a.originator_id = Some(id);
-                    Ok(())
-                }
-                None => Err((K::Length, Withdraw)),
-            },
-            type_code::CLUSTER_LIST => match non_empty_chunks::<4>(value) {
-                Some(chunks) => {
-                    a.cluster_list = chunks.map(Ipv4Addr::from).collect();
-                    Ok(())
-                }
-                None => Err((K::Length, Withdraw)),
-            },
-            type_code::EXTENDED_COMMUNITIES => match non_empty_chunks::<8>(value) {
-                Some(chunks) => {
-                    a.extended_communities = chunks.map(ExtendedCommunity).collect();
-                    Ok(())
-                }
-                None => Err((K::Length, Withdraw)),
-            },
-            type_code::LARGE_COMMUNITY => match non_empty_chunks::<12>(value) {
-                Some(chunks) => {
-                    a.large_communities = chunks
-                        .map(|c| LargeCommunity {
-                            global_admin: u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-                            local_data_1: u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
-                            local_data_2: u32::from_be_bytes([c[8], c[9], c[10], c[11]]),
-                        })
-                        .collect();
-                    Ok(())
-                }
-                None => Err((K::Length, Withdraw)),
-            },
+            type_code::ATOMIC_AGGREGATE => Err(K::Length),
+            type_code::COMMUNITIES => non_empty_chunks::<4>(value)
+                .map(|c| a.communities = c.map(|c| Community(u32::from_be_bytes(c))).collect())
+                .ok_or(K::Length),
+            type_code::ORIGINATOR_ID => {
+                ipv4(value).map(|id| a.originator_id = Some(id)).ok_or(K::Length)
+            }
+            type_code::CLUSTER_LIST => non_empty_chunks::<4>(value)
+                .map(|c| a.cluster_list = c.map(Ipv4Addr::from).collect())
+                .ok_or(K::Length),
+            type_code::EXTENDED_COMMUNITIES => non_empty_chunks::<8>(value)
+                .map(|c| a.extended_communities = c.map(ExtendedCommunity).collect())
+                .ok_or(K::Length),
+            type_code::LARGE_COMMUNITY => non_empty_chunks::<12>(value)
+                .map(|c| a.large_communities = c.map(large_community).collect())
+                .ok_or(K::Length),
+            type_code::AS_PATH
+            | type_code::AGGREGATOR
+            | type_code::AS4_PATH
+            | type_code::AS4_AGGREGATOR => self.as_value(code, value, options.four_octet_as),
+            type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI => {
+                return self.mp_value(code, value, base, options);
+            }
+            _ => Ok(()),
+        };
+        Ok(result.map_err(Refusal::Malformed))
+    }
+
+    /// The attributes that carry ASNs, 2 or 4 octets wide by what the session
+    /// negotiated (RFC 6793 §4, §6).
+    fn as_value(
+        &mut self,
+        code: u8,
+        value: &[u8],
+        four_octet: bool,
+    ) -> Result<(), AttributeErrorKind> {
+        use AttributeErrorKind as K;
+        match code {
+            type_code::AS_PATH => decode_as_path(value, four_octet)
+                .map(|path| self.attributes.as_path = path)
+                .ok_or(K::MalformedAsPath),
+            type_code::AGGREGATOR => decode_aggregator(value, four_octet)
+                .map(|aggregator| self.attributes.aggregator = Some(aggregator))
+                .ok_or(K::Length),
             // RFC 6793 §4.1: a NEW speaker discards these from another NEW speaker.
-            type_code::AS4_PATH | type_code::AS4_AGGREGATOR if options.four_octet_as => {
-                Err((K::UnexpectedAs4, Discard))
-            }
+            type_code::AS4_PATH | type_code::AS4_AGGREGATOR if four_octet => Err(K::UnexpectedAs4),
             type_code::AS4_PATH => match decode_as_path(value, true) {
                 // RFC 6793 §6: confederation segments make AS4_PATH malformed.
                 Some(path)
@@ -347,34 +295,47 @@ impl DecodedAttributes {
                     self.as4_path = Some(path);
                     Ok(())
                 }
-                _ => Err((K::MalformedAsPath, Discard)),
+                _ => Err(K::MalformedAsPath),
             },
-            type_code::AS4_AGGREGATOR => match decode_aggregator(value, true) {
-                Some(aggregator) => {
-                    self.as4_aggregator = Some(aggregator);
-                    Ok(())
-                }
-                None => Err((K::Length, Discard)),
-            },
-            type_code::MP_REACH_NLRI => match decode_mp_reach(value, base, options)? {
-                Some(Some(reach)) => {
-                    self.mp_reach = Some(reach);
-                    Ok(())
-                }
-                Some(None) => Err((K::UnsupportedFamily, Discard)),
-                None => Err((K::OptionalAttribute, Reset)),
-            },
-            type_code::MP_UNREACH_NLRI => match decode_mp_unreach(value, base, options)? {
-                Some(Some(unreach)) => {
-                    self.mp_unreach = Some(unreach);
-                    Ok(())
-                }
-                Some(None) => Err((K::UnsupportedFamily, Discard)),
-                None => Err((K::OptionalAttribute, Reset)),
-            },
+            type_code::AS4_AGGREGATOR => decode_aggregator(value, true)
+                .map(|aggregator| self.as4_aggregator = Some(aggregator))
+                .ok_or(K::Length),
             _ => Ok(()),
+        }
+    }
+
+    /// MP_REACH_NLRI and MP_UNREACH_NLRI (RFC 4760 §3, §4). A family we do not
+    /// route is discarded, whatever the row says about malformed values.
+    fn mp_value(
+        &mut self,
+        code: u8,
+        value: &[u8],
+        base: Base,
+        options: &CodecOptions,
+    ) -> Result<Verdict, DecodeError> {
+        let decoded = match code {
+            type_code::MP_REACH_NLRI => decode_mp_reach(value, base, options)?
+                .map(|reach| reach.map(|reach| self.mp_reach = Some(reach))),
+            type_code::MP_UNREACH_NLRI => decode_mp_unreach(value, base, options)?
+                .map(|unreach| unreach.map(|unreach| self.mp_unreach = Some(unreach))),
+            _ => Some(Some(())),
         };
-        Ok(verdict)
+        Ok(match decoded {
+            Some(Some(())) => Ok(()),
+            Some(None) => Err(Refusal::Other(
+                AttributeErrorKind::UnsupportedFamily,
+                ErrorAction::AttributeDiscard,
+            )),
+            None => Err(Refusal::Malformed(AttributeErrorKind::OptionalAttribute)),
+        })
+    }
+}
+
+fn large_community(c: [u8; 12]) -> LargeCommunity {
+    LargeCommunity {
+        global_admin: u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
+        local_data_1: u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
+        local_data_2: u32::from_be_bytes([c[8], c[9], c[10], c[11]]),
     }
 }
 

@@ -10,7 +10,8 @@ use nom::number::complete::be_u16;
 use super::attributes::{DecodedAttributes, decode_attributes};
 use super::nlri::decode_prefixes;
 use super::{Base, DecodedUpdate, Short, UpdateOutcome, as4};
-use crate::wire::attributes::{PathAttributes, type_code};
+use crate::wire::attributes::PathAttributes;
+use crate::wire::attributes::table::{self, type_code};
 use crate::wire::error::{AttributeError, AttributeErrorKind, DecodeError, ErrorAction, Field};
 use crate::wire::family::Family;
 use crate::wire::options::CodecOptions;
@@ -74,8 +75,7 @@ pub(super) fn decode_update(
     let announces = !nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
     if announces {
         // RFC 4271 §6.3 / RFC 7606 §3 d. LOCAL_PREF on iBGP is the caller's check.
-        let mandatory = [type_code::ORIGIN, type_code::AS_PATH, type_code::NEXT_HOP];
-        for code in mandatory {
+        for code in table::WELL_KNOWN_MANDATORY {
             // NEXT_HOP only travels with IPv4 NLRI in the classic field.
             let needed = code != type_code::NEXT_HOP || !nlri.is_empty();
             if needed && !seen.contains(code) {

@@ -2,14 +2,17 @@
 //! rules of RFC 6793 §4.2.2: AS_TRANS in AS_PATH and AGGREGATOR for ASNs above
 //! 65535, and AS4_PATH / AS4_AGGREGATOR only when such an ASN is present.
 //!
-//! Attributes go out in ascending type code order (RFC 4271 §5), unknown
-//! transitive ones slotted in by their code with the Partial bit set.
+//! Attributes go out in the order of the attribute table
+//! (`wire/attributes/table.rs`), ascending type code as RFC 4271 §5 asks,
+//! with the flags of their row; unknown transitive ones are slotted in by
+//! their code with the Partial bit set ([`table::passed_on_flags`]).
 
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::wire::attributes::{AsPath, AsSegment, PathAttributes, SegmentType, flags, type_code};
+use crate::wire::attributes::table::{self, AttributeSpec, flags, type_code};
+use crate::wire::attributes::{AsPath, AsSegment, PathAttributes, SegmentType};
 use crate::wire::error::EncodeError;
 use crate::wire::open::AS_TRANS;
 use crate::wire::options::CodecOptions;
@@ -25,29 +28,8 @@ pub(super) enum NextHopField {
     Omit,
 }
 
-const WELL_KNOWN: u8 = flags::TRANSITIVE;
-const OPTIONAL_TRANSITIVE: u8 = flags::OPTIONAL | flags::TRANSITIVE;
-const OPTIONAL: u8 = flags::OPTIONAL;
-
-/// Known codes in the order we write them.
-const ORDER: [u8; 14] = [
-    type_code::ORIGIN,
-    type_code::AS_PATH,
-    type_code::NEXT_HOP,
-    type_code::MULTI_EXIT_DISC,
-    type_code::LOCAL_PREF,
-    type_code::ATOMIC_AGGREGATE,
-    type_code::AGGREGATOR,
-    type_code::COMMUNITIES,
-    type_code::ORIGINATOR_ID,
-    type_code::CLUSTER_LIST,
-    type_code::EXTENDED_COMMUNITIES,
-    type_code::AS4_PATH,
-    type_code::AS4_AGGREGATOR,
-    type_code::LARGE_COMMUNITY,
-];
-
-/// Append every attribute of `attributes` except the MP ones.
+/// Append every attribute of `attributes` except the MP ones, in the order of
+/// the attribute table.
 pub(super) fn put_attributes(
     attributes: &PathAttributes,
     options: &CodecOptions,
@@ -55,16 +37,16 @@ pub(super) fn put_attributes(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     let mut previous = 0u16;
-    for code in ORDER {
-        put_unknown_between(attributes, previous, u16::from(code), out)?;
-        previous = u16::from(code);
-        put_known(attributes, options, next_hop, code, out)?;
+    for spec in &table::ENCODED_IN_ORDER {
+        put_unknown_between(attributes, previous, u16::from(spec.code), out)?;
+        previous = u16::from(spec.code);
+        put_known(attributes, options, next_hop, spec, out)?;
     }
     put_unknown_between(attributes, previous, 256, out)
 }
 
 /// Unknown attributes with `low <= type code < high`: transitive ones only,
-/// with Partial set (RFC 4271 §5: "passed along ... with the Partial bit set").
+/// with the flags of [`table::passed_on_flags`] (Partial set).
 fn put_unknown_between(
     attributes: &PathAttributes,
     low: u16,
@@ -76,9 +58,7 @@ fn put_unknown_between(
         if code < low || code >= high || !unknown.is_transitive() {
             continue;
         }
-        let attribute_flags =
-            (unknown.flags | flags::PARTIAL | flags::OPTIONAL) & !flags::EXTENDED_LENGTH;
-        header(out, attribute_flags, unknown.type_code, unknown.value.len())?;
+        header(out, table::passed_on_flags(unknown.flags), unknown.type_code, unknown.value.len())?;
         out.put_slice(&unknown.value);
     }
     Ok(())
@@ -109,28 +89,22 @@ fn as2(asn: u32) -> u16 {
     u16::try_from(asn).unwrap_or(AS_TRANS)
 }
 
+/// The value codec of each known attribute; flags and code from its row.
 // One arm per type code reads better than guards on the codes.
 #[allow(clippy::collapsible_match)]
 fn put_known(
     a: &PathAttributes,
     options: &CodecOptions,
     next_hop: NextHopField,
-    code: u8,
+    spec: &AttributeSpec,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let four = options.four_octet_as;
+    let (code, f) = (spec.code, spec.category.flags());
     match code {
         type_code::ORIGIN => {
             if let Some(origin) = a.origin {
-                header(out, WELL_KNOWN, code, 1)?;
+                header(out, f, code, 1)?;
                 out.put_u8(origin as u8);
-            }
-        }
-        type_code::AS_PATH => {
-            // Mandatory with any route: written (possibly empty) whenever the
-            // set carries anything at all.
-            if a.origin.is_some() || !a.as_path.segments.is_empty() {
-                put_as_path(out, code, WELL_KNOWN, &a.as_path, four, false)?;
             }
         }
         type_code::NEXT_HOP => {
@@ -140,42 +114,30 @@ fn put_known(
                 NextHopField::Omit => None,
             };
             if let Some(address) = address {
-                header(out, WELL_KNOWN, code, 4)?;
+                header(out, f, code, 4)?;
                 out.put_slice(&address.octets());
             }
         }
         type_code::MULTI_EXIT_DISC => {
             if let Some(med) = a.med {
-                header(out, OPTIONAL, code, 4)?;
+                header(out, f, code, 4)?;
                 out.put_u32(med);
             }
         }
         type_code::LOCAL_PREF => {
             if let Some(pref) = a.local_pref {
-                header(out, WELL_KNOWN, code, 4)?;
+                header(out, f, code, 4)?;
                 out.put_u32(pref);
             }
         }
         type_code::ATOMIC_AGGREGATE => {
             if a.atomic_aggregate {
-                header(out, WELL_KNOWN, code, 0)?;
-            }
-        }
-        type_code::AGGREGATOR => {
-            if let Some(aggregator) = a.aggregator {
-                if four {
-                    header(out, OPTIONAL_TRANSITIVE, code, 8)?;
-                    out.put_u32(aggregator.asn);
-                } else {
-                    header(out, OPTIONAL_TRANSITIVE, code, 6)?;
-                    out.put_u16(as2(aggregator.asn));
-                }
-                out.put_slice(&aggregator.address.octets());
+                header(out, f, code, 0)?;
             }
         }
         type_code::COMMUNITIES => {
             if !a.communities.is_empty() {
-                header(out, OPTIONAL_TRANSITIVE, code, 4 * a.communities.len())?;
+                header(out, f, code, 4 * a.communities.len())?;
                 for community in &a.communities {
                     out.put_u32(community.0);
                 }
@@ -183,13 +145,13 @@ fn put_known(
         }
         type_code::ORIGINATOR_ID => {
             if let Some(id) = a.originator_id {
-                header(out, OPTIONAL, code, 4)?;
+                header(out, f, code, 4)?;
                 out.put_slice(&id.octets());
             }
         }
         type_code::CLUSTER_LIST => {
             if !a.cluster_list.is_empty() {
-                header(out, OPTIONAL, code, 4 * a.cluster_list.len())?;
+                header(out, f, code, 4 * a.cluster_list.len())?;
                 for id in &a.cluster_list {
                     out.put_slice(&id.octets());
                 }
@@ -197,33 +159,73 @@ fn put_known(
         }
         type_code::EXTENDED_COMMUNITIES => {
             if !a.extended_communities.is_empty() {
-                header(out, OPTIONAL_TRANSITIVE, code, 8 * a.extended_communities.len())?;
+                header(out, f, code, 8 * a.extended_communities.len())?;
                 for community in &a.extended_communities {
                     out.put_slice(&community.0);
                 }
             }
         }
-        type_code::AS4_PATH => {
-            if !four && needs_as4(&a.as_path) {
-                put_as_path(out, code, OPTIONAL_TRANSITIVE, &a.as_path, true, true)?;
-            }
-        }
-        type_code::AS4_AGGREGATOR => {
-            if let Some(aggregator) = a.aggregator.filter(|g| !four && g.asn > u32::from(u16::MAX))
-            {
-                header(out, OPTIONAL_TRANSITIVE, code, 8)?;
-                out.put_u32(aggregator.asn);
-                out.put_slice(&aggregator.address.octets());
-            }
-        }
         type_code::LARGE_COMMUNITY => {
             if !a.large_communities.is_empty() {
-                header(out, OPTIONAL_TRANSITIVE, code, 12 * a.large_communities.len())?;
+                header(out, f, code, 12 * a.large_communities.len())?;
                 for community in &a.large_communities {
                     out.put_u32(community.global_admin);
                     out.put_u32(community.local_data_1);
                     out.put_u32(community.local_data_2);
                 }
+            }
+        }
+        type_code::AS_PATH
+        | type_code::AGGREGATOR
+        | type_code::AS4_PATH
+        | type_code::AS4_AGGREGATOR => put_as_attribute(a, options.four_octet_as, code, f, out)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The attributes that carry ASNs: 4-octet ASNs to a peer that speaks them,
+/// else 2-octet ones with AS_TRANS and the AS4_* attributes (RFC 6793 §4.2.2).
+// One arm per type code, as in `put_known`.
+#[allow(clippy::collapsible_match)]
+fn put_as_attribute(
+    a: &PathAttributes,
+    four: bool,
+    code: u8,
+    f: u8,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    match code {
+        type_code::AS_PATH => {
+            // Mandatory with any route: written (possibly empty) whenever the
+            // set carries anything at all.
+            if a.origin.is_some() || !a.as_path.segments.is_empty() {
+                put_as_path(out, code, f, &a.as_path, four, false)?;
+            }
+        }
+        type_code::AGGREGATOR => {
+            if let Some(aggregator) = a.aggregator {
+                if four {
+                    header(out, f, code, 8)?;
+                    out.put_u32(aggregator.asn);
+                } else {
+                    header(out, f, code, 6)?;
+                    out.put_u16(as2(aggregator.asn));
+                }
+                out.put_slice(&aggregator.address.octets());
+            }
+        }
+        type_code::AS4_PATH => {
+            if !four && needs_as4(&a.as_path) {
+                put_as_path(out, code, f, &a.as_path, true, true)?;
+            }
+        }
+        type_code::AS4_AGGREGATOR => {
+            if let Some(aggregator) = a.aggregator.filter(|g| !four && g.asn > u32::from(u16::MAX))
+            {
+                header(out, f, code, 8)?;
+                out.put_u32(aggregator.asn);
+                out.put_slice(&aggregator.address.octets());
             }
         }
         _ => {}

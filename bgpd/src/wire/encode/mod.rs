@@ -17,6 +17,12 @@ use super::{HEADER_LEN, MAX_MESSAGE_LEN, Message, message_type};
 
 pub use pack::{Packed, UpdatePacker};
 
+use super::attributes::table::{self, flags, type_code};
+
+/// The flags of MP_REACH_NLRI and MP_UNREACH_NLRI, from the attribute table.
+const MP_REACH_FLAGS: u8 = table::category_flags(type_code::MP_REACH_NLRI);
+const MP_UNREACH_FLAGS: u8 = table::category_flags(type_code::MP_UNREACH_NLRI);
+
 /// Append `message`, framed, to `out`. On error `out` is left as it was.
 pub fn encode_message(
     message: &Message,
@@ -185,8 +191,8 @@ pub(super) fn begin_mp_reach(
     next_hop: &NextHop,
 ) -> Result<usize, EncodeError> {
     let afi_safi = family.afi_safi();
-    out.put_u8(super::attributes::flags::OPTIONAL | super::attributes::flags::EXTENDED_LENGTH);
-    out.put_u8(super::attributes::type_code::MP_REACH_NLRI);
+    out.put_u8(MP_REACH_FLAGS | flags::EXTENDED_LENGTH);
+    out.put_u8(type_code::MP_REACH_NLRI);
     let length_at = out.len();
     out.put_u16(0);
     out.put_u16(afi_safi.afi);
@@ -219,7 +225,7 @@ fn put_mp_reach(
     for nlri in &reach.nlri {
         put_prefix(out, nlri, add_path, reach.family, Field::MpReachNlri)?;
     }
-    patch_length(out, length_at, super::attributes::type_code::MP_REACH_NLRI)
+    patch_length(out, length_at, type_code::MP_REACH_NLRI)
 }
 
 /// MP_UNREACH_NLRI; the short form when the value fits in 255 octets (as FRR
@@ -229,12 +235,11 @@ fn put_mp_unreach(
     unreach: &MpUnreach,
     options: &CodecOptions,
 ) -> Result<(), EncodeError> {
-    use super::attributes::{flags, type_code};
     let add_path = options.add_path_send.contains(unreach.family);
     let length = 3 + unreach.withdrawn.iter().map(|n| prefix_wire_len(n, add_path)).sum::<usize>();
     let afi_safi = unreach.family.afi_safi();
     if length <= 255 {
-        out.put_u8(flags::OPTIONAL);
+        out.put_u8(MP_UNREACH_FLAGS);
         out.put_u8(type_code::MP_UNREACH_NLRI);
         out.put_u8(length as u8); // checked above
     } else {
@@ -242,7 +247,7 @@ fn put_mp_unreach(
             type_code: type_code::MP_UNREACH_NLRI,
             length,
         })?;
-        out.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+        out.put_u8(MP_UNREACH_FLAGS | flags::EXTENDED_LENGTH);
         out.put_u8(type_code::MP_UNREACH_NLRI);
         out.put_u16(wire);
     }

@@ -20,7 +20,9 @@
 use bytes::{BufMut, BytesMut};
 
 use super::attributes::{NextHopField, put_attributes};
-use super::{begin, begin_mp_reach, finish, patch_length, prefix_wire_len, put_prefix};
+use super::{
+    MP_UNREACH_FLAGS, begin, begin_mp_reach, finish, patch_length, prefix_wire_len, put_prefix,
+};
 use crate::wire::attributes::{PathAttributes, flags, type_code};
 use crate::wire::error::{EncodeError, Field};
 use crate::wire::family::Family;
@@ -209,7 +211,7 @@ impl UpdatePacker {
                     out.put_u16(0);
                     let attributes_at = out.len();
                     out.put_u16(0);
-                    out.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+                    out.put_u8(MP_UNREACH_FLAGS | flags::EXTENDED_LENGTH);
                     out.put_u8(type_code::MP_UNREACH_NLRI);
                     let length_at = out.len();
                     out.put_u16(0);

@@ -7,6 +7,9 @@
 //! These are the *semantic* attributes: AS_PATH is always held with 4-octet ASNs,
 //! AS4_PATH and AS4_AGGREGATOR are merged into it on decode (RFC 6793 §4.2.3) and
 //! generated again on encode for a peer that speaks only 2-octet ASNs.
+//!
+//! Type codes, flags categories, RFC 7606 error actions and encode order of
+//! every attribute are in one table, [`table`].
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -14,33 +17,9 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 
-/// Attribute flags (RFC 4271 §4.3).
-pub mod flags {
-    pub const OPTIONAL: u8 = 0x80;
-    pub const TRANSITIVE: u8 = 0x40;
-    pub const PARTIAL: u8 = 0x20;
-    pub const EXTENDED_LENGTH: u8 = 0x10;
-}
+pub mod table;
 
-/// Attribute type codes (IANA "BGP Path Attributes").
-pub mod type_code {
-    pub const ORIGIN: u8 = 1;
-    pub const AS_PATH: u8 = 2;
-    pub const NEXT_HOP: u8 = 3;
-    pub const MULTI_EXIT_DISC: u8 = 4;
-    pub const LOCAL_PREF: u8 = 5;
-    pub const ATOMIC_AGGREGATE: u8 = 6;
-    pub const AGGREGATOR: u8 = 7;
-    pub const COMMUNITIES: u8 = 8;
-    pub const ORIGINATOR_ID: u8 = 9;
-    pub const CLUSTER_LIST: u8 = 10;
-    pub const MP_REACH_NLRI: u8 = 14;
-    pub const MP_UNREACH_NLRI: u8 = 15;
-    pub const EXTENDED_COMMUNITIES: u8 = 16;
-    pub const AS4_PATH: u8 = 17;
-    pub const AS4_AGGREGATOR: u8 = 18;
-    pub const LARGE_COMMUNITY: u8 = 32;
-}
+pub use table::{flags, type_code};
 
 /// The attribute set of one route, as carried in an UPDATE (without the MP
 /// attributes). Interned by the RIB: many prefixes share one copy.

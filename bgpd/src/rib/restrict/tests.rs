@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
+
 use super::super::*;
+use crate::wire::PathAttributes;
 
 const A: PeerId = PeerId(1);
 const B: PeerId = PeerId(2);

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
+
 use super::super::*;
-use crate::wire::AsPath;
+use crate::wire::{AsPath, Nlri, Origin, PathAttributes, UpdateMessage};
 
 const A: PeerId = PeerId(1);
 const B: PeerId = PeerId(2);

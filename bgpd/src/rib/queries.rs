@@ -1,0 +1,139 @@
+//! Read-only views of the RIB for the API and the tests: the Loc-RIB, the
+//! Adj-RIB-In and Adj-RIB-Out of a peer (RFC 4271 §3.2), counts and memory.
+
+use ipnet::IpNet;
+
+use super::adj_out::{self, FamilyExport};
+use super::core::Core;
+use super::intern::Exported;
+use super::table::{Path, PrefixKey, Table};
+use super::{Counts, MemoryUsage, PeerId, Rib, Route, Source};
+use crate::wire::Family;
+
+impl Rib {
+    /// The Loc-RIB of `family`: each prefix with its best route, in table order.
+    /// Lazy: a snapshot of a million routes streams without a million-entry `Vec`.
+    pub fn loc_rib(&self, family: Family) -> Box<dyn Iterator<Item = Route> + '_> {
+        with_table!(&self, family = family, |core, t| Box::new(routes(core, t, |paths| paths
+            .first()
+            .copied())))
+    }
+
+    /// One past the highest slot of `family`'s table: a walk of
+    /// [`Rib::best_at_slot`] over `0..slot_bound` visits every prefix once.
+    /// Slots are stable while a prefix lives, which is what lets a Watch
+    /// snapshot walk the table a chunk at a time between other work.
+    pub fn slot_bound(&self, family: Family) -> u32 {
+        with_table!(&self, family = family, |_core, t| t.slot_bound())
+    }
+
+    /// The best route held in `slot` of `family`'s table, if the slot is live.
+    pub fn best_at_slot(&self, family: Family, slot: u32) -> Option<Route> {
+        fn at<P: PrefixKey>(core: &Core, t: &Table<P>, slot: u32) -> Option<Route> {
+            if !t.is_live(slot) {
+                return None;
+            }
+            let best = t.paths(slot).first().copied()?;
+            core.route(t.prefix(slot).to_net(), &best)
+        }
+        with_table!(&self, family = family, |core, t| at(core, t, slot))
+    }
+
+    /// The best route of one prefix.
+    pub fn best_route(&self, prefix: IpNet) -> Option<Route> {
+        self.paths(prefix).into_iter().next()
+    }
+
+    /// Every path of a prefix, best first.
+    pub fn paths(&self, prefix: IpNet) -> Vec<Route> {
+        fn of<P: PrefixKey>(core: &Core, t: &Table<P>, prefix: P) -> Vec<Route> {
+            let Some(slot) = t.find(prefix) else { return Vec::new() };
+            t.paths(slot).iter().filter_map(|p| core.route(t.prefix(slot).to_net(), p)).collect()
+        }
+        with_table!(&self, prefix = prefix, |core, t, p| of(core, t, p))
+    }
+
+    /// The routes learned from `peer` in `family` (after the import rules).
+    pub fn adj_rib_in(&self, peer: PeerId, family: Family) -> Box<dyn Iterator<Item = Route> + '_> {
+        let Ok(source) = self.peer_index(peer) else { return Box::new(std::iter::empty()) };
+        let pick = move |paths: &[Path]| paths.iter().find(|p| p.source == source).copied();
+        with_table!(&self, family = family, |core, t| Box::new(routes(core, t, pick)))
+    }
+
+    /// What `peer` has been announced in `family` and not withdrawn, as derived
+    /// from the current best paths (exact once its queue has drained). Lazy.
+    pub fn adj_rib_out(
+        &mut self,
+        peer: PeerId,
+        family: Family,
+    ) -> Box<dyn Iterator<Item = (IpNet, Exported)> + '_> {
+        let Ok(source) = self.peer_index(peer) else { return Box::new(std::iter::empty()) };
+        with_table!(&mut self, family = family, |core, t| Box::new(
+            (0..t.slot_bound()).filter_map(move |slot| adj_out::advertised_route(
+                core,
+                t,
+                source as usize,
+                slot
+            ))
+        ))
+    }
+
+    /// How many prefixes of `family` `peer` has been announced and holds.
+    pub fn advertised_count(&self, peer: PeerId, family: Family) -> usize {
+        let Ok(source) = self.peer_index(peer) else { return 0 };
+        self.core
+            .exports
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .and_then(|pe| pe.families[family.index()].as_ref())
+            .map_or(0, FamilyExport::advertised_count)
+    }
+
+    pub fn counts(&self, family: Family) -> Counts {
+        with_table!(&self, family = family, |_core, t| Counts {
+            prefixes: t.len(),
+            paths: t.path_count()
+        })
+    }
+
+    /// Routes held from `source` in `family`.
+    pub fn source_routes(&self, source: Source, family: Family) -> usize {
+        self.core
+            .source_index
+            .get(&source)
+            .and_then(|&i| self.core.sources.get(i as usize)?.as_ref())
+            .map_or(0, |s| s.routes[family.index()])
+    }
+
+    /// Distinct attribute sets interned.
+    pub fn attribute_sets(&self) -> usize {
+        self.core.attrs.len()
+    }
+
+    pub fn memory_usage(&self) -> MemoryUsage {
+        let exports = self
+            .core
+            .exports
+            .iter()
+            .flatten()
+            .flat_map(|pe| pe.families.iter().flatten())
+            .map(FamilyExport::heap_bytes)
+            .sum();
+        MemoryUsage {
+            tables: self.v4.heap_bytes() + self.v6.heap_bytes(),
+            attributes: self.core.attrs.heap_bytes(),
+            exports,
+        }
+    }
+}
+
+/// The routes of table `t` that `pick` chooses among each prefix's paths.
+fn routes<'a, P: PrefixKey>(
+    core: &'a Core,
+    t: &'a Table<P>,
+    pick: impl Fn(&[Path]) -> Option<Path> + 'a,
+) -> impl Iterator<Item = Route> + 'a {
+    t.live_slots().filter_map(move |slot| {
+        pick(t.paths(slot)).and_then(|p| core.route(t.prefix(slot).to_net(), &p))
+    })
+}
