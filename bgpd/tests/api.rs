@@ -33,8 +33,8 @@ async fn start_with(config: &str) -> (Daemon, BgpServiceClient<Channel>) {
 
 #[tokio::test]
 async fn get_info_reports_the_running_daemon() {
-    let neighbours = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n";
-    let (daemon, mut client) = start(neighbours).await;
+    let neighbors = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n";
+    let (daemon, mut client) = start(neighbors).await;
     let info = client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner();
     assert_eq!(info.asn, 65001);
     assert_eq!(info.router_id, "192.0.2.1");
@@ -404,9 +404,9 @@ async fn list_paths_rejects_bad_queries() {
 
 #[tokio::test]
 async fn peers_are_listed_with_config_and_state() {
-    let neighbours = "[[neighbors]]\naddress = \"127.0.0.3\"\nremote_asn = 65003\n\
+    let neighbors = "[[neighbors]]\naddress = \"127.0.0.3\"\nremote_asn = 65003\n\
                       [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\nenabled = false\n";
-    let (_daemon, mut client) = start(neighbours).await;
+    let (_daemon, mut client) = start(neighbors).await;
     let peers = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers").into_inner();
     let addresses: Vec<&str> =
         peers.peers.iter().filter_map(|p| p.config.as_ref()).map(|c| c.address.as_str()).collect();

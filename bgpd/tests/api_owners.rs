@@ -261,8 +261,8 @@ fn best_prefix(event: &v1::WatchEvent) -> Option<&str> {
 
 #[tokio::test]
 async fn watch_sends_a_snapshot_then_the_changes() {
-    let neighbours = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n";
-    let (_daemon, mut client) = start(neighbours).await;
+    let neighbors = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n";
+    let (_daemon, mut client) = start(neighbors).await;
     client.set_paths(set("lb", &prefixes(1, 3))).await.expect("SetPaths");
     let request = v1::WatchRequest { peers: true, best_paths: true, family: 0 };
     let mut stream = client.watch(request).await.expect("Watch").into_inner();
@@ -418,9 +418,9 @@ async fn add_and_delete_streams_answer_per_path_in_order() {
 async fn watch_reports_peer_state_changes_after_the_snapshot() {
     // Nothing listens at 127.0.0.2:1: every connection attempt fails, and the
     // FSM moves between Connect and Active each retry.
-    let neighbours = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\nport = 1\n\
+    let neighbors = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\nport = 1\n\
                       connect_retry_time = 1\n";
-    let (_daemon, mut client) = start(neighbours).await;
+    let (_daemon, mut client) = start(neighbors).await;
     let request = v1::WatchRequest { peers: true, best_paths: false, family: 0 };
     let mut stream = client.watch(request).await.expect("Watch").into_inner();
     let (snapshot, start) = read_snapshot(&mut stream).await;

@@ -243,7 +243,7 @@ fn watch_routes_only_in_a_table() {
 }
 
 #[test]
-fn watch_peers_sees_a_neighbour_come_and_go() {
+fn watch_peers_sees_a_neighbor_come_and_go() {
     let daemon = start("");
     let mut watcher = Watcher::start(&daemon, &["watch", "--peers"]);
     watcher.until("the end of the snapshot", |line| line.ends_with("snapshot done"));

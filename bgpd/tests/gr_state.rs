@@ -108,7 +108,7 @@ async fn a_reload_that_enables_graceful_restart_starts_the_state_file() {
 }
 
 #[tokio::test]
-async fn a_neighbour_with_graceful_restart_at_startup_is_recorded_at_once() {
+async fn a_neighbor_with_graceful_restart_at_startup_is_recorded_at_once() {
     let body = format!("{NEIGHBOUR}[neighbors.graceful_restart]\nenabled = true\n");
     let (daemon, _client, _) = start(&body).await;
     let text = until_recorded(&daemon).await;

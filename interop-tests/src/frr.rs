@@ -630,7 +630,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_neighbours_networks_and_policy_switches() {
+    fn renders_neighbors_networks_and_policy_switches() {
         let config = FrrConfig::new(65002, Ipv4Addr::new(192, 0, 2, 2))
             .neighbor(
                 FrrNeighbor::new(IpAddr::from([192, 0, 2, 1]), 65001)

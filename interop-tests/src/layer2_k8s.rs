@@ -165,7 +165,7 @@ pub fn arping(client: &Namespace, address: &str) -> Vec<String> {
 }
 
 /// The client's neighbour entry's MAC for `address`, and the whole line.
-pub fn neighbour(client: &Namespace, address: &str) -> (Option<String>, String) {
+pub fn neighbor(client: &Namespace, address: &str) -> (Option<String>, String) {
     let output = client.ip(&["neigh", "show", address, "dev", "eth0"]).check("ip neigh");
     let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let mut words = line.split_whitespace();
@@ -336,13 +336,13 @@ pub fn wait_answered_by(client: &Namespace, address: &str, mac: &str, what: &str
     result.check(what);
 }
 
-pub fn wait_neighbour(client: &Namespace, address: &str, mac: &str, what: &str, nodes: &[Node]) {
+pub fn wait_neighbor(client: &Namespace, address: &str, mac: &str, what: &str, nodes: &[Node]) {
     let result = wait_until(
         what,
         MOVE,
         POLL,
-        || (neighbour(client, address).0.as_deref() == Some(mac)).then_some(()),
-        || format!("{}; logs: {}", neighbour(client, address).1, logs(nodes)),
+        || (neighbor(client, address).0.as_deref() == Some(mac)).then_some(()),
+        || format!("{}; logs: {}", neighbor(client, address).1, logs(nodes)),
     );
     result.check(what);
 }

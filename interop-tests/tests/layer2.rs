@@ -194,7 +194,7 @@ fn multicast_groups(namespace: &Namespace) -> String {
 }
 
 /// The client's neighbour entry for `address`: its MAC when it has one, and the whole line.
-fn neighbour(client: &Namespace, address: &str) -> (Option<String>, String) {
+fn neighbor(client: &Namespace, address: &str) -> (Option<String>, String) {
     let output = client.ip(&["neigh", "show", address, "dev", "eth0"]).check("ip neigh");
     let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let mut words = line.split_whitespace();
@@ -246,13 +246,13 @@ fn resolve(client: &Namespace, address: &str) {
     let _ = try_exec(client, "ping", &["-c", "1", "-W", "1", address]);
 }
 
-fn wait_for_neighbour(client: &Namespace, address: &str, expected: &str, what: &str) {
+fn wait_for_neighbor(client: &Namespace, address: &str, expected: &str, what: &str) {
     wait_until(
         what,
         MOVE,
         POLL,
-        || (neighbour(client, address).0.as_deref() == Some(expected)).then_some(()),
-        || neighbour(client, address).1,
+        || (neighbor(client, address).0.as_deref() == Some(expected)).then_some(()),
+        || neighbor(client, address).1,
     )
     .check(what);
 }
@@ -280,14 +280,14 @@ fn ipv4_address_moves_by_gratuitous_arp() {
 
     // 2. The client's kernel resolves it too, and keeps the entry.
     resolve(&lan.client, VIP4);
-    assert_eq!(neighbour(&lan.client, VIP4).0.as_deref(), Some(mac1.as_str()));
+    assert_eq!(neighbor(&lan.client, VIP4).0.as_deref(), Some(mac1.as_str()));
 
     // 3. The address moves: withdrawn on node1, announced on node2.
     assert_eq!(set(&node1, &[]).removed, [VIP4]);
     assert_eq!(set(&node2, &[VIP4]).added, [VIP4]);
 
     // 4. The client's entry follows from the gratuitous ARP alone: node2 saw no request.
-    wait_for_neighbour(&lan.client, VIP4, &mac2, "the client's ARP entry to point at node2");
+    wait_for_neighbor(&lan.client, VIP4, &mac2, "the client's ARP entry to point at node2");
     let moved = status(&node2, VIP4);
     assert_eq!(moved.requests_seen, 0, "the client never asked node2: {moved:?}");
     assert!(moved.gratuitous_sent >= 2, "{moved:?}");
@@ -314,7 +314,7 @@ fn ipv6_address_moves_by_unsolicited_advertisement() {
 
     // 2. The client's kernel resolves it and keeps the entry.
     resolve(&lan.client, VIP6);
-    assert_eq!(neighbour(&lan.client, VIP6).0.as_deref(), Some(mac1.as_str()));
+    assert_eq!(neighbor(&lan.client, VIP6).0.as_deref(), Some(mac1.as_str()));
 
     // 3. The move.
     assert_eq!(set(&node1, &[]).removed, [VIP6]);
@@ -329,7 +329,7 @@ fn ipv6_address_moves_by_unsolicited_advertisement() {
     left.check("node1 left the solicited-node group");
 
     // 4. The unsolicited NA with Override alone updates the entry.
-    wait_for_neighbour(&lan.client, VIP6, &mac2, "the client's neighbour entry to point at node2");
+    wait_for_neighbor(&lan.client, VIP6, &mac2, "the client's neighbour entry to point at node2");
     let moved = status(&node2, VIP6);
     assert_eq!(moved.requests_seen, 0, "the client never asked node2: {moved:?}");
     assert!(moved.gratuitous_sent >= 1, "{moved:?}");

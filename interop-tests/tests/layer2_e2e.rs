@@ -37,7 +37,7 @@ fn heartbeats_over_ipv6_alone_elect_one_node_and_detect_a_crash() {
     let other_mac = nodes[1 - winner].mac.clone();
     let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
     nodes[winner].crash();
-    wait_neighbour(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
+    wait_neighbor(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
     wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
 }
 
@@ -66,10 +66,10 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     // The winner's speaker and bgpd crash: the other node takes over by heartbeat silence,
     // its gratuitous ARP updating the client's entry.
     let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
-    assert_eq!(neighbour(&client, &address).0.as_deref(), Some(winner_mac.as_str()));
+    assert_eq!(neighbor(&client, &address).0.as_deref(), Some(winner_mac.as_str()));
     let crashed = Instant::now();
     nodes[winner].crash();
-    wait_neighbour(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
+    wait_neighbor(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
     // Reported, not asserted (speed is the benchmark's business); includes the polling.
     eprintln!("crash → client's entry moved: {:?}", crashed.elapsed());
     wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
@@ -77,7 +77,7 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     // The crashed node comes back (its Lease not yet expired): it listens, yields, and
     // takes its address back after the hold-down.
     nodes[winner].start(&kubeconfig, 1);
-    wait_neighbour(&client, &address, &winner_mac, "the address back on its winner", &nodes);
+    wait_neighbor(&client, &address, &winner_mac, "the address back on its winner", &nodes);
     wait_answered_by(&client, &address, &winner_mac, "only the winner answers again", &nodes);
 
     // A clean stop (SIGTERM): the Lease is deleted first, the successor takes over at once.
@@ -87,7 +87,7 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     assert!(status.success(), "a clean stop exits 0: {status}; {}", tail(speaker.log(), 30));
     let lease = format!("ironlb-speaker-{winner_name}");
     assert!(api.get(LEASE, NS, &lease).is_none(), "the stopped speaker's Lease is deleted");
-    wait_neighbour(&client, &address, &other_mac, "the entry to move after a clean stop", &nodes);
+    wait_neighbor(&client, &address, &other_mac, "the entry to move after a clean stop", &nodes);
     eprintln!("SIGTERM → client's entry moved: {:?}", stopped.elapsed());
     wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
 

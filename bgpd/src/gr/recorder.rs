@@ -66,7 +66,7 @@ impl Recorder {
     }
 
     /// A neighbour with the restarting role was added: start recording.
-    pub fn neighbour_enabled(&mut self) -> Option<StateRecord> {
+    pub fn neighbor_enabled(&mut self) -> Option<StateRecord> {
         if self.recording && self.record.graceful_restart {
             return None;
         }

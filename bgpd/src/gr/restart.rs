@@ -32,8 +32,8 @@ use crate::wire::Family;
 /// Whether the restarting role waits for this neighbour's End-of-RIB: it has
 /// graceful restart enabled (helper-only too: it still re-sends its routes)
 /// and is not administratively disabled (it would never come up).
-pub fn awaits(settings: Option<super::Settings>, neighbour_enabled: bool) -> bool {
-    neighbour_enabled && settings.is_some_and(|s| s.enabled)
+pub fn awaits(settings: Option<super::Settings>, neighbor_enabled: bool) -> bool {
+    neighbor_enabled && settings.is_some_and(|s| s.enabled)
 }
 
 /// Inputs of the restarting role.
@@ -215,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn only_enabled_neighbours_with_graceful_restart_are_awaited() {
+    fn only_enabled_neighbors_with_graceful_restart_are_awaited() {
         let on = crate::gr::Settings::default();
         let helper = crate::gr::Settings { helper_only: true, ..on };
         let off = crate::gr::Settings { enabled: false, ..on };

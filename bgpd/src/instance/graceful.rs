@@ -91,7 +91,7 @@ impl Instance {
         let settings = slot.neighbor.graceful_restart;
         let awaited = gr::restart::awaits(settings, slot.neighbor.enabled);
         if settings.is_some_and(|s| s.restarting_role()) {
-            let write = self.gr.recorder.neighbour_enabled();
+            let write = self.gr.recorder.neighbor_enabled();
             self.gr_write(write);
         }
         if awaited {

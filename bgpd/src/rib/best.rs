@@ -77,7 +77,7 @@ pub(crate) fn compare(a: &Candidate<'_>, b: &Candidate<'_>) -> (Ordering, Reason
             return (ordering, reason);
         }
     }
-    if sa.neighbour_as == sb.neighbour_as && sa.med != sb.med {
+    if sa.neighbor_as == sb.neighbor_as && sa.med != sb.med {
         return (sa.med.cmp(&sb.med), Reason::Med);
     }
     if a.source.ibgp != b.source.ibgp {
@@ -112,7 +112,7 @@ mod tests {
             path_length: 2,
             origin: 0,
             med: 0,
-            neighbour_as: Some(65001),
+            neighbor_as: Some(65001),
             originator_id: None,
             cluster_length: 0,
             no_export: false,
@@ -164,7 +164,7 @@ mod tests {
                 "med ignored across neighbours, ebgp decides",
                 |a, _, b, sb| {
                     a.med = 50;
-                    b.neighbour_as = Some(65002);
+                    b.neighbor_as = Some(65002);
                     *sb = peer(2, true, [1, 1, 1, 1], [192, 0, 2, 0]);
                 },
                 Reason::ExternalOverInternal,

@@ -45,7 +45,7 @@ const FALLBACK_SUMMARY: Summary = Summary {
     path_length: u32::MAX,
     origin: u8::MAX,
     med: u32::MAX,
-    neighbour_as: None,
+    neighbor_as: None,
     originator_id: None,
     cluster_length: u32::MAX,
     no_export: true,

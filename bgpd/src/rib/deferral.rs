@@ -2,7 +2,7 @@
 //! routes are not exported until the peers re-sent theirs (End-of-RIB) or the
 //! selection deferral timer fired, but a prefix whose only paths are local
 //! (config routes, and API paths of owners that re-synced; owners still
-//! re-syncing keep their paths out of the RIB, see `api::owners`) goes out
+//! re-syncing keep their paths out of the RIB, see `instance::owners`) goes out
 //! at once: its best path cannot change when the peers' routes arrive.
 //!
 //! A prefix with any learned path is *held*: when a peer's export reaches it,

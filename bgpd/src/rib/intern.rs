@@ -33,7 +33,7 @@ pub(crate) struct Summary {
     /// MULTI_EXIT_DISC, 0 when absent.
     pub med: u32,
     /// First ASN of the path, the neighbouring AS the MED belongs to.
-    pub neighbour_as: Option<u32>,
+    pub neighbor_as: Option<u32>,
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_length: u32,
     pub no_export: bool,
@@ -51,7 +51,7 @@ impl Summary {
             path_length: attrs.as_path.path_length() as u32,
             origin: attrs.origin.map_or(0, |o| o as u8),
             med: attrs.med.unwrap_or(0),
-            neighbour_as: attrs.as_path.first_asn(),
+            neighbor_as: attrs.as_path.first_asn(),
             originator_id: attrs.originator_id,
             cluster_length: attrs.cluster_list.len() as u32,
             no_export: attrs.communities.contains(&Community::NO_EXPORT),
@@ -289,7 +289,7 @@ mod tests {
         let s = Summary::of(&a);
         assert_eq!(s.local_pref, DEFAULT_LOCAL_PREF);
         assert_eq!(s.med, 7);
-        assert_eq!(s.neighbour_as, Some(65001));
+        assert_eq!(s.neighbor_as, Some(65001));
         assert!(s.no_export && !s.no_advertise);
     }
 }

@@ -23,7 +23,7 @@
 use std::time::{Duration, Instant};
 
 use interop_tests::layer2_k8s::{
-    Cluster, Node, config_objects, neighbour, service, slice, try_exec, wait_address, wait_winner,
+    Cluster, Node, config_objects, neighbor, service, slice, try_exec, wait_address, wait_winner,
 };
 use interop_tests::netns::{Namespace, Process};
 use interop_tests::takeover::{self, unix_micros};
@@ -38,8 +38,8 @@ fn moved(client: &Namespace, address: &str, mac: &str, since: Instant, nodes: &[
         &format!("the client's entry for {address} to become {mac}"),
         ROUND,
         FAST_POLL,
-        || (neighbour(client, address).0.as_deref() == Some(mac)).then(Instant::now),
-        || format!("{}{}", neighbour(client, address).1, interop_tests::layer2_k8s::logs(nodes)),
+        || (neighbor(client, address).0.as_deref() == Some(mac)).then(Instant::now),
+        || format!("{}{}", neighbor(client, address).1, interop_tests::layer2_k8s::logs(nodes)),
     )
     .check("failover")
     .saturating_duration_since(since)

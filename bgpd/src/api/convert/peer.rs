@@ -202,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn a_configured_neighbour_reports_its_config_and_idle_state() {
+    fn a_configured_neighbor_reports_its_config_and_idle_state() {
         let neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
         let view = PeerView {
             neighbor,

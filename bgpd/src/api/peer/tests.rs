@@ -321,7 +321,7 @@ mod neighbor_from {
     }
 
     #[test]
-    fn dynamic_asn_becomes_the_neighbour_as() {
+    fn dynamic_asn_becomes_the_neighbor_as() {
         let dynamic = |d: v1::DynamicAsn| v1::PeerConfig {
             remote_asn: 0,
             dynamic_asn: d as i32,
@@ -418,7 +418,7 @@ mod neighbor_from {
     }
 
     #[test]
-    fn graceful_restart_settings_reach_the_neighbour() {
+    fn graceful_restart_settings_reach_the_neighbor() {
         let mut config = minimal();
         config.graceful_restart = Some(v1::GracefulRestartConfig {
             enabled: true,

@@ -34,15 +34,15 @@ fn a_first_start_with_graceful_restart_records_running() {
 }
 
 #[test]
-fn a_neighbour_enabled_later_starts_recording() {
+fn a_neighbor_enabled_later_starts_recording() {
     let (mut recorder, _, write) = Recorder::start(None, false);
     assert!(write.is_none());
     assert!(recorder.established().is_none(), "not recording yet, but noted");
-    let write = recorder.neighbour_enabled().expect("recording starts");
+    let write = recorder.neighbor_enabled().expect("recording starts");
     assert!(recorder.recording());
     assert!(write.graceful_restart && write.established, "the session already up counts");
     assert_eq!(write.status, Status::Running);
-    assert!(recorder.neighbour_enabled().is_none(), "already recording");
+    assert!(recorder.neighbor_enabled().is_none(), "already recording");
     // The next start sees a restart if this run is killed now.
     assert!(write.is_restart());
 }
@@ -59,7 +59,7 @@ fn a_restart_is_recorded_as_still_restarting_until_it_completes() {
     // Completed without any neighbour with the role: no longer claimed.
     assert!(!recorder.restart_complete(false).expect("changed").graceful_restart);
     assert!(recorder.restart_complete(false).is_none());
-    assert!(recorder.neighbour_enabled().is_some_and(|r| r.graceful_restart));
+    assert!(recorder.neighbor_enabled().is_some_and(|r| r.graceful_restart));
 }
 
 #[test]
