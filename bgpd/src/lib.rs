@@ -17,5 +17,6 @@ pub mod gr;
 pub mod instance;
 pub mod layer2;
 pub mod peer;
+pub mod policy;
 pub mod rib;
 pub mod wire;
