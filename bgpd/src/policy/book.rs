@@ -417,12 +417,14 @@ impl PolicyBook {
         if !def.communities_remove.is_empty() {
             let mut patterns = Vec::new();
             for (index, text) in def.communities_remove.iter().enumerate() {
+                // A set's name wins: the issue's own example names a set "blackhole".
+                if let Some(set) = self.community_sets.get(text.as_str()) {
+                    patterns.extend_from_slice(set.patterns());
+                    continue;
+                }
                 match text.parse::<CommunityPattern>() {
                     Ok(pattern) => patterns.push(pattern),
-                    Err(error) => match self.community_sets.get(text.as_str()) {
-                        Some(set) => patterns.extend_from_slice(set.patterns()),
-                        None => errors.push("set.communities_remove", Some(index), error.into()),
-                    },
+                    Err(error) => errors.push("set.communities_remove", Some(index), error.into()),
                 }
             }
             actions.communities_remove = Some(CommunitySet::new(patterns));
@@ -430,14 +432,15 @@ impl PolicyBook {
         if !def.large_communities_remove.is_empty() {
             let mut patterns = Vec::new();
             for (index, text) in def.large_communities_remove.iter().enumerate() {
+                if let Some(set) = self.large_community_sets.get(text.as_str()) {
+                    patterns.extend_from_slice(set.patterns());
+                    continue;
+                }
                 match text.parse::<LargeCommunityPattern>() {
                     Ok(pattern) => patterns.push(pattern),
-                    Err(error) => match self.large_community_sets.get(text.as_str()) {
-                        Some(set) => patterns.extend_from_slice(set.patterns()),
-                        None => {
-                            errors.push("set.large_communities_remove", Some(index), error.into())
-                        }
-                    },
+                    Err(error) => {
+                        errors.push("set.large_communities_remove", Some(index), error.into())
+                    }
                 }
             }
             actions.large_communities_remove = Some(LargeCommunitySet::new(patterns));

@@ -156,18 +156,19 @@ pub struct SetDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub med: Option<MedDefinition>,
     /// Prepend the local AS (the neighbor's `local_asn`, else ours) this many
-    /// times, 1..=32.
+    /// times, 0..=32.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_path_prepend: Option<u32>,
     /// Exact communities or well-known names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities_add: Vec<String>,
-    /// Patterns with `*`, well-known names, or the name of a community set.
+    /// The name of a community set (checked first), or patterns with `*` and
+    /// well-known names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities_remove: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities_add: Vec<String>,
-    /// Patterns with `*`, or the name of a large community set.
+    /// The name of a large community set (checked first), or patterns with `*`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub large_communities_remove: Vec<String>,
     /// `self`, `unchanged` or an IPv4/IPv6 address.

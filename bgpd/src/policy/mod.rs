@@ -73,6 +73,11 @@ mod error;
 mod prefix;
 mod statement;
 
+#[cfg(test)]
+mod book_tests;
+#[cfg(test)]
+mod tests;
+
 use std::borrow::Cow;
 use std::net::IpAddr;
 
