@@ -20,7 +20,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::as_path::with_buffer;
-use super::statement::{Effects, LazyText, Statement};
+use super::statement::{Effects, LazyText, PrefixMemo, Statement};
 use super::{Accepted, Context, PathView, Verdict};
 use crate::wire::PathAttributes;
 
@@ -177,14 +177,20 @@ impl CompiledChain {
         ctx: &Context,
     ) -> Verdict<'a> {
         let path = path.into();
+        if self.accepts_all() {
+            return accept(Cow::Borrowed(path.attributes), Effects::default());
+        }
         with_buffer(|buffer| {
             let mut text = LazyText::new(buffer);
+            let mut memo = PrefixMemo::default();
             let mut attributes = Cow::Borrowed(path.attributes);
             let mut effects = Effects::default();
             for policy in &self.policies {
                 for statement in &policy.statements {
-                    if !statement.prefix_holds(prefix)
-                        || !statement.attributes_hold(&path, ctx, &mut text)
+                    // Attribute conditions first: most are a compare or two,
+                    // cheaper than a trie walk.
+                    if !statement.attributes_hold(&path, ctx, &mut text)
+                        || !statement.prefix_holds(prefix, &mut memo)
                     {
                         continue;
                     }
@@ -238,12 +244,14 @@ impl CompiledChain {
     /// for chains of up to 64 statements.
     pub fn select(&self, prepared: &Prepared, prefix: &IpNet) -> Selection {
         let mut selected = StatementSet::with_capacity(self.statements);
+        let mut memo = PrefixMemo::default();
         let mut index = 0;
         for policy in &self.policies {
             for statement in &policy.statements {
                 let this = index;
                 index += 1;
-                if !prepared.candidates.contains(this) || !statement.prefix_holds(prefix) {
+                if !prepared.candidates.contains(this) || !statement.prefix_holds(prefix, &mut memo)
+                {
                     continue;
                 }
                 selected.insert(this);

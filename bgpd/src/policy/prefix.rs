@@ -169,31 +169,32 @@ impl Lengths {
     fn contains(&self, len: u8) -> bool {
         self.0[usize::from(len / 64)] & (1 << (len % 64)) != 0
     }
-
-    fn is_empty(&self) -> bool {
-        self.0 == [0; 3]
-    }
 }
 
 const NONE: u32 = u32::MAX;
 
+/// 12 bytes, so that the nodes a lookup walks share cache lines.
 #[derive(Clone, Debug)]
 struct Node {
     children: [u32; 2],
-    /// Lengths accepted by entries whose prefix ends at this node.
-    lengths: Lengths,
+    /// Index in `Trie::lengths` of the lengths accepted by entries whose
+    /// prefix ends at this node, or `NONE`.
+    lengths: u32,
 }
+
+const EMPTY: Node = Node { children: [NONE; 2], lengths: NONE };
 
 /// A binary trie over left-aligned prefix bits (an IPv4 address sits in the
 /// top 32 bits of the `u128`).
 #[derive(Clone, Debug)]
 struct Trie {
     nodes: Vec<Node>,
+    lengths: Vec<Lengths>,
 }
 
 impl Default for Trie {
     fn default() -> Self {
-        Self { nodes: vec![Node { children: [NONE; 2], lengths: Lengths::default() }] }
+        Self { nodes: vec![EMPTY], lengths: Vec::new() }
     }
 }
 
@@ -210,14 +211,20 @@ impl Trie {
             let child = self.nodes[node].children[side];
             node = if child == NONE {
                 let index = self.nodes.len();
-                self.nodes.push(Node { children: [NONE; 2], lengths: Lengths::default() });
+                self.nodes.push(EMPTY);
                 self.nodes[node].children[side] = index as u32;
                 index
             } else {
                 child as usize
             };
         }
-        self.nodes[node].lengths.union(lengths);
+        match self.nodes[node].lengths {
+            NONE => {
+                self.nodes[node].lengths = self.lengths.len() as u32;
+                self.lengths.push(lengths);
+            }
+            index => self.lengths[index as usize].union(lengths),
+        }
     }
 
     #[inline]
@@ -226,7 +233,7 @@ impl Trie {
         let mut depth = 0u8;
         loop {
             let here = &self.nodes[node];
-            if !here.lengths.is_empty() && here.lengths.contains(len) {
+            if here.lengths != NONE && self.lengths[here.lengths as usize].contains(len) {
                 return true;
             }
             if depth == len {

@@ -427,3 +427,63 @@ set.local_pref = 300
     result.apply_graceful_shutdown();
     assert_eq!(result.attributes.local_pref, Some(0));
 }
+
+mod split {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_prefix() -> impl Strategy<Value = IpNet> {
+        prop_oneof![
+            (prop_oneof![Just(0xC633_6400u32), any::<u32>()], 8u8..=32).prop_map(|(a, len)| {
+                IpNet::V4(ipnet::Ipv4Net::new(a.into(), len).unwrap().trunc())
+            }),
+            (prop_oneof![Just(0x2001_0db8u128 << 96), any::<u128>()], 16u8..=128).prop_map(
+                |(a, len)| IpNet::V6(ipnet::Ipv6Net::new(a.into(), len).unwrap().trunc())
+            ),
+        ]
+    }
+
+    fn arb_attributes() -> impl Strategy<Value = PathAttributes> {
+        let asn = prop_oneof![Just(65010u32), Just(65020), 1u32..5];
+        let community =
+            prop_oneof![Just("65001:1"), Just("65535:666"), Just("1:1"), Just("65000:1")];
+        (
+            proptest::collection::vec(asn, 0..4),
+            proptest::collection::vec(community, 0..3),
+            proptest::option::of(0u32..3),
+        )
+            .prop_map(|(path, communities, med)| {
+                let mut attributes = attrs(&path, &communities);
+                attributes.med = med;
+                attributes
+            })
+    }
+
+    proptest! {
+        /// `prepare` + `select` + `outcome` gives what `evaluate` gives, and
+        /// equal selections give equal verdicts.
+        #[test]
+        fn split_evaluation_agrees_with_one_pass(
+            attributes in arb_attributes(),
+            prefixes in proptest::collection::vec(arb_prefix(), 1..8),
+        ) {
+            let chain = chain_of(CHAIN_POLICIES, &["tag", "filter", "fallback"]);
+            let prepared = chain.prepare(&attributes, &CTX);
+            let mut seen: Vec<(Selection, Verdict<'_>)> = Vec::new();
+            for prefix in &prefixes {
+                let selection = chain.select(&prepared, prefix);
+                let verdict = chain.outcome(&selection, &attributes, &CTX);
+                prop_assert_eq!(&verdict, &chain.evaluate(prefix, &attributes, &CTX));
+                if prepared.is_prefix_independent()
+                    && let Some((first, _)) = seen.first()
+                {
+                    prop_assert_eq!(first, &selection);
+                }
+                if let Some((_, earlier)) = seen.iter().find(|(s, _)| *s == selection) {
+                    prop_assert_eq!(earlier, &verdict);
+                }
+                seen.push((selection, verdict));
+            }
+        }
+    }
+}
