@@ -487,3 +487,13 @@ mod split {
         }
     }
 }
+
+#[test]
+fn books_and_chains_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<PolicyBook>();
+    shared::<CompiledChain>();
+    shared::<Prepared>();
+    shared::<Selection>();
+    shared::<Verdict<'static>>();
+}
