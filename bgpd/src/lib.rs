@@ -29,6 +29,7 @@ pub mod gr;
 pub mod instance;
 pub mod layer2;
 pub mod peer;
+pub mod policy;
 pub mod rib;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,502 @@
+//! Prefix sets: entries `PREFIX [ge N] [le M]` (the FRR prefix-list and GoBGP
+//! `masklength-range` idea), compiled into one binary trie per family.
+//!
+//! An entry matches a route prefix when the route lies inside the entry's
+//! prefix and the route's length is within `ge..=le`. Without `ge`/`le` the
+//! entry matches exactly its own prefix; `le M` alone means `ge` = the entry's
+//! length; `ge N` alone means `le` = 32 or 128 (as FRR does).
+//!
+//! # Matching cost
+//!
+//! The trie is keyed by the prefix bits and path-compressed (nodes only where
+//! an entry ends or two entries part); each entry node stores, as a bit mask
+//! over 0..=128, the route lengths the entries ending there accept. A lookup
+//! walks down from the root along the route's bits, at most 32 (IPv4) or 128
+//! (IPv6) steps and in practice about log2(entries), testing one bit of the
+//! mask at each entry node, and stops at the first node that is not a prefix
+//! of the route. A 1,000-entry set answers in a few tens of nanoseconds.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+/// One prefix set entry, as written `PREFIX [ge N] [le M]`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PrefixEntry {
+    pub prefix: IpNet,
+    /// Shortest route length accepted.
+    pub ge: u8,
+    /// Longest route length accepted.
+    pub le: u8,
+}
+
+/// What is wrong with a prefix entry's text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixEntryErrorKind {
+    #[error("not an IPv4 or IPv6 prefix ADDRESS/LENGTH")]
+    Prefix,
+    #[error("the prefix has host bits set (the network is {network})")]
+    HostBits { network: IpNet },
+    #[error("expected `ge N` then `le M`")]
+    Keyword,
+    #[error("not a length 0..={max}")]
+    Length { max: u8 },
+    #[error("lengths must satisfy prefix length {prefix_len} <= ge {ge} <= le {le} <= {max}")]
+    Range { prefix_len: u8, ge: u8, le: u8, max: u8 },
+}
+
+/// A prefix entry that does not parse: the text, the byte offset of the bad
+/// token in it, and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("prefix entry {text:?}, at byte {position}: {kind}")]
+pub struct PrefixEntryError {
+    pub text: String,
+    pub position: usize,
+    pub kind: PrefixEntryErrorKind,
+}
+
+impl PrefixEntry {
+    /// An entry from its parts, with the range checks of the text form.
+    pub fn new(
+        prefix: IpNet,
+        ge: Option<u8>,
+        le: Option<u8>,
+    ) -> Result<Self, PrefixEntryErrorKind> {
+        let max = prefix.max_prefix_len();
+        let prefix_len = prefix.prefix_len();
+        if prefix.trunc() != prefix {
+            return Err(PrefixEntryErrorKind::HostBits { network: prefix.trunc() });
+        }
+        let (ge, le) = match (ge, le) {
+            (None, None) => (prefix_len, prefix_len),
+            (Some(ge), None) => (ge, max),
+            (None, Some(le)) => (prefix_len, le),
+            (Some(ge), Some(le)) => (ge, le),
+        };
+        if !(prefix_len <= ge && ge <= le && le <= max) {
+            return Err(PrefixEntryErrorKind::Range { prefix_len, ge, le, max });
+        }
+        Ok(Self { prefix, ge, le })
+    }
+
+    /// Whether `route` is accepted by this entry (the naive definition the
+    /// trie must agree with).
+    pub fn matches(&self, route: &IpNet) -> bool {
+        let len = route.prefix_len();
+        self.ge <= len && len <= self.le && self.prefix.contains(route)
+    }
+}
+
+impl FromStr for PrefixEntry {
+    type Err = PrefixEntryError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fail =
+            |position: usize, kind| PrefixEntryError { text: text.to_string(), position, kind };
+        let mut tokens = tokens(text);
+        let Some((at, first)) = tokens.next() else {
+            return Err(fail(0, PrefixEntryErrorKind::Prefix));
+        };
+        let prefix: IpNet = first.parse().map_err(|_| fail(at, PrefixEntryErrorKind::Prefix))?;
+        let max = prefix.max_prefix_len();
+        let mut ge = None;
+        let mut le = None;
+        while let Some((at, keyword)) = tokens.next() {
+            let slot = match keyword {
+                "ge" if ge.is_none() && le.is_none() => &mut ge,
+                "le" if le.is_none() => &mut le,
+                _ => return Err(fail(at, PrefixEntryErrorKind::Keyword)),
+            };
+            let Some((at, number)) = tokens.next() else {
+                return Err(fail(text.len(), PrefixEntryErrorKind::Length { max }));
+            };
+            let value: u8 = number
+                .parse()
+                .ok()
+                .filter(|value| *value <= max)
+                .ok_or_else(|| fail(at, PrefixEntryErrorKind::Length { max }))?;
+            *slot = Some(value);
+        }
+        Self::new(prefix, ge, le).map_err(|kind| fail(at, kind))
+    }
+}
+
+impl fmt::Display for PrefixEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let len = self.prefix.prefix_len();
+        write!(f, "{}", self.prefix)?;
+        if self.ge == len && self.le == len {
+            return Ok(());
+        }
+        if self.ge != len {
+            write!(f, " ge {}", self.ge)?;
+        }
+        if self.le != self.prefix.max_prefix_len() || self.ge == len {
+            write!(f, " le {}", self.le)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whitespace-separated tokens with their byte offsets.
+fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_ascii_whitespace()
+        .map(move |token| (token.as_ptr() as usize - text.as_ptr() as usize, token))
+}
+
+/// Route lengths 0..=128 as a bit mask.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Lengths([u64; 3]);
+
+impl Lengths {
+    fn range(ge: u8, le: u8) -> Self {
+        let mut mask = Self::default();
+        for len in ge..=le {
+            mask.0[usize::from(len / 64)] |= 1 << (len % 64);
+        }
+        mask
+    }
+
+    fn union(&mut self, other: Self) {
+        for (word, add) in self.0.iter_mut().zip(other.0) {
+            *word |= add;
+        }
+    }
+
+    #[inline]
+    fn contains(&self, len: u8) -> bool {
+        self.0[usize::from(len / 64)] & (1 << (len % 64)) != 0
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A node of the path-compressed trie: the prefix it stands for, its
+/// children by the next bit after it, and the lengths entries ending here accept.
+#[derive(Clone, Debug)]
+struct Node {
+    /// Left-aligned prefix bits, zero past `len`.
+    bits: u128,
+    len: u8,
+    /// Index in `Trie::lengths`, or `NONE` for a pure branch point.
+    lengths: u32,
+    children: [u32; 2],
+}
+
+/// A path-compressed binary trie (PATRICIA) over left-aligned prefix bits (an
+/// IPv4 address sits in the top 32 bits of the `u128`). Nodes exist only where
+/// an entry ends or two entries part, so a lookup visits about log2(entries)
+/// nodes instead of one per bit.
+#[derive(Clone, Debug)]
+struct Trie {
+    nodes: Vec<Node>,
+    lengths: Vec<Lengths>,
+}
+
+impl Default for Trie {
+    fn default() -> Self {
+        Self {
+            nodes: vec![Node { bits: 0, len: 0, lengths: NONE, children: [NONE; 2] }],
+            lengths: Vec::new(),
+        }
+    }
+}
+
+/// Bit `depth` (0 = most significant) of `bits`; `depth` < 128.
+#[inline]
+fn bit(bits: u128, depth: u8) -> usize {
+    ((bits >> (127 - u32::from(depth))) & 1) as usize
+}
+
+/// The first `len` bits set.
+#[inline]
+fn mask(len: u8) -> u128 {
+    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) }
+}
+
+impl Trie {
+    fn push(&mut self, bits: u128, len: u8, lengths: Option<Lengths>) -> u32 {
+        let lengths = match lengths {
+            Some(mask) => {
+                self.lengths.push(mask);
+                (self.lengths.len() - 1) as u32
+            }
+            None => NONE,
+        };
+        self.nodes.push(Node { bits, len, lengths, children: [NONE; 2] });
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn insert(&mut self, bits: u128, len: u8, lengths: Lengths) {
+        let bits = bits & mask(len);
+        // Invariant: `node`'s prefix is a prefix of (bits, len).
+        let mut node = 0usize;
+        loop {
+            if self.nodes[node].len == len {
+                match self.nodes[node].lengths {
+                    NONE => {
+                        self.lengths.push(lengths);
+                        self.nodes[node].lengths = (self.lengths.len() - 1) as u32;
+                    }
+                    index => self.lengths[index as usize].union(lengths),
+                }
+                return;
+            }
+            let side = bit(bits, self.nodes[node].len);
+            let child = self.nodes[node].children[side];
+            if child == NONE {
+                let leaf = self.push(bits, len, Some(lengths));
+                self.nodes[node].children[side] = leaf;
+                return;
+            }
+            let (child_bits, child_len) = {
+                let c = &self.nodes[child as usize];
+                (c.bits, c.len)
+            };
+            let common = ((bits ^ child_bits).leading_zeros() as u8).min(len).min(child_len);
+            if common == child_len {
+                node = child as usize;
+                continue;
+            }
+            // The new prefix and the child part at `common`: put a node there.
+            let parent = if common == len {
+                self.push(bits, len, Some(lengths))
+            } else {
+                let branch = self.push(bits & mask(common), common, None);
+                let leaf = self.push(bits, len, Some(lengths));
+                self.nodes[branch as usize].children[bit(bits, common)] = leaf;
+                branch
+            };
+            self.nodes[parent as usize].children[bit(child_bits, common)] = child;
+            self.nodes[node].children[side] = parent;
+            return;
+        }
+    }
+
+    #[inline]
+    fn matches(&self, bits: u128, len: u8) -> bool {
+        let mut here = &self.nodes[0];
+        loop {
+            if here.lengths != NONE && self.lengths[here.lengths as usize].contains(len) {
+                return true;
+            }
+            if here.len >= len {
+                return false;
+            }
+            let child = here.children[bit(bits, here.len)];
+            if child == NONE {
+                return false;
+            }
+            here = &self.nodes[child as usize];
+            if here.len > len || (bits ^ here.bits) & mask(here.len) != 0 {
+                return false;
+            }
+        }
+    }
+}
+
+fn key(prefix: &IpNet) -> u128 {
+    match prefix.network() {
+        IpAddr::V4(address) => u128::from(u32::from(address)) << 96,
+        IpAddr::V6(address) => u128::from(address),
+    }
+}
+
+/// A compiled prefix set: both families, any number of entries.
+#[derive(Clone, Debug, Default)]
+pub struct PrefixSet {
+    entries: Vec<PrefixEntry>,
+    v4: Trie,
+    v6: Trie,
+}
+
+impl PrefixSet {
+    pub fn new(entries: impl IntoIterator<Item = PrefixEntry>) -> Self {
+        let mut set = Self::default();
+        for entry in entries {
+            let trie = match entry.prefix {
+                IpNet::V4(_) => &mut set.v4,
+                IpNet::V6(_) => &mut set.v6,
+            };
+            trie.insert(
+                key(&entry.prefix),
+                entry.prefix.prefix_len(),
+                Lengths::range(entry.ge, entry.le),
+            );
+            set.entries.push(entry);
+        }
+        set
+    }
+
+    /// Whether any entry accepts `route` (of its own family). A route with host
+    /// bits set is looked up by its network.
+    #[inline]
+    pub fn matches(&self, route: &IpNet) -> bool {
+        let trie = match route {
+            IpNet::V4(_) => &self.v4,
+            IpNet::V6(_) => &self.v6,
+        };
+        trie.matches(key(route), route.prefix_len())
+    }
+
+    /// Whether any entry accepts the host route of `address` (for next-hop matching).
+    pub fn matches_address(&self, address: IpAddr) -> bool {
+        self.matches(&IpNet::from(address))
+    }
+
+    /// The entries, in definition order (for listing through the API).
+    pub fn entries(&self) -> &[PrefixEntry] {
+        &self.entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().unwrap()
+    }
+
+    fn set(entries: &[&str]) -> PrefixSet {
+        PrefixSet::new(entries.iter().map(|e| e.parse::<PrefixEntry>().unwrap()))
+    }
+
+    #[test]
+    fn parses_the_issue_forms_and_defaults() {
+        let e: PrefixEntry = "198.51.100.0/24 le 32".parse().unwrap();
+        assert_eq!((e.ge, e.le), (24, 32));
+        let e: PrefixEntry = "2001:db8::/32 ge 48 le 128".parse().unwrap();
+        assert_eq!((e.ge, e.le), (48, 128));
+        let e: PrefixEntry = "10.0.0.0/8".parse().unwrap();
+        assert_eq!((e.ge, e.le), (8, 8));
+        let e: PrefixEntry = "10.0.0.0/8 ge 16".parse().unwrap();
+        assert_eq!((e.ge, e.le), (16, 32));
+        let e: PrefixEntry = "0.0.0.0/0 le 32".parse().unwrap();
+        assert_eq!((e.ge, e.le), (0, 32));
+        let e: PrefixEntry = "::/0 ge 128".parse().unwrap();
+        assert_eq!((e.ge, e.le), (128, 128));
+        for text in ["10.0.0.0/8", "10.0.0.0/8 ge 16", "10.0.0.0/8 le 24", "10.0.0.0/8 ge 16 le 24"]
+        {
+            assert_eq!(text.parse::<PrefixEntry>().unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn reports_the_bad_token_and_its_position() {
+        let cases: [(&str, usize, PrefixEntryErrorKind); 9] = [
+            ("", 0, PrefixEntryErrorKind::Prefix),
+            ("10.0.0/8", 0, PrefixEntryErrorKind::Prefix),
+            ("10.0.0.1/8", 0, PrefixEntryErrorKind::HostBits { network: net("10.0.0.0/8") }),
+            ("10.0.0.0/8 gt 9", 11, PrefixEntryErrorKind::Keyword),
+            ("10.0.0.0/8 le 24 ge 16", 17, PrefixEntryErrorKind::Keyword),
+            ("10.0.0.0/8 le 33", 14, PrefixEntryErrorKind::Length { max: 32 }),
+            ("10.0.0.0/8 le", 13, PrefixEntryErrorKind::Length { max: 32 }),
+            (
+                "10.0.0.0/16 le 8",
+                0,
+                PrefixEntryErrorKind::Range { prefix_len: 16, ge: 16, le: 8, max: 32 },
+            ),
+            (
+                "2001:db8::/32 ge 64 le 48",
+                0,
+                PrefixEntryErrorKind::Range { prefix_len: 32, ge: 64, le: 48, max: 128 },
+            ),
+        ];
+        for (text, position, kind) in cases {
+            let error = text.parse::<PrefixEntry>().unwrap_err();
+            assert_eq!(
+                error,
+                PrefixEntryError { text: text.to_string(), position, kind },
+                "{text}"
+            );
+        }
+        assert!("2001:db8::/32 le 129".parse::<PrefixEntry>().is_err());
+        assert!("2001:db8::/32 le 128".parse::<PrefixEntry>().is_ok());
+    }
+
+    #[test]
+    fn ranges_match_at_their_edges_in_both_families() {
+        let s =
+            set(&["198.51.100.0/24 le 32", "10.0.0.0/8 ge 16 le 24", "2001:db8::/32 ge 48 le 128"]);
+        assert!(s.matches(&net("198.51.100.0/24")));
+        assert!(s.matches(&net("198.51.100.7/32")));
+        assert!(!s.matches(&net("198.51.0.0/16")));
+        assert!(!s.matches(&net("198.51.101.0/24")));
+        assert!(!s.matches(&net("10.0.0.0/8")));
+        assert!(!s.matches(&net("10.1.0.0/15")));
+        assert!(s.matches(&net("10.1.0.0/16")));
+        assert!(s.matches(&net("10.1.2.0/24")));
+        assert!(!s.matches(&net("10.1.2.0/25")));
+        assert!(!s.matches(&net("2001:db8::/32")));
+        assert!(!s.matches(&net("2001:db8::/47")));
+        assert!(s.matches(&net("2001:db8::/48")));
+        assert!(s.matches(&net("2001:db8::1/128")));
+        assert!(!s.matches(&net("2001:db9::/48")));
+        // Families never cross: ::/0-ish IPv6 entries do not match IPv4 routes.
+        let v6_default = set(&["::/0 le 128"]);
+        assert!(!v6_default.matches(&net("10.0.0.0/8")));
+        assert!(v6_default.matches(&net("::/0")));
+        let v4_default = set(&["0.0.0.0/0"]);
+        assert!(v4_default.matches(&net("0.0.0.0/0")));
+        assert!(!v4_default.matches(&net("0.0.0.0/1")));
+        assert!(set(&["0.0.0.0/0 le 32"]).matches(&net("255.255.255.255/32")));
+        assert!(set(&["255.255.255.255/32"]).matches_address("255.255.255.255".parse().unwrap()));
+        assert!(set(&["::/0 ge 128"]).matches_address("::1".parse().unwrap()));
+        assert!(!PrefixSet::default().matches(&net("10.0.0.0/8")));
+    }
+
+    fn arb_entry() -> impl Strategy<Value = PrefixEntry> {
+        let v4 =
+            (0u32..4, any::<u32>(), 0u8..=32, 0u8..=32, 0u8..=32).prop_map(|(h, a, len, x, y)| {
+                let address = (h << 30) | (a >> 2);
+                let prefix = IpNet::V4(ipnet::Ipv4Net::new(address.into(), len).unwrap().trunc());
+                (prefix, x, y)
+            });
+        let v6 = (0u128..4, any::<u128>(), 0u8..=128, 0u8..=128, 0u8..=128).prop_map(
+            |(h, a, len, x, y)| {
+                let address = (h << 126) | (a >> 2);
+                let prefix = IpNet::V6(ipnet::Ipv6Net::new(address.into(), len).unwrap().trunc());
+                (prefix, x, y)
+            },
+        );
+        prop_oneof![v4, v6].prop_map(|(prefix, x, y)| {
+            let len = prefix.prefix_len();
+            let (ge, le) = (x.max(len).min(y.max(len)), x.max(len).max(y.max(len)));
+            PrefixEntry::new(prefix, Some(ge), Some(le)).unwrap()
+        })
+    }
+
+    fn arb_route() -> impl Strategy<Value = IpNet> {
+        // Few distinct high bits so that routes often fall inside entries.
+        prop_oneof![
+            (0u32..4, any::<u32>(), 0u8..=32).prop_map(|(high, low, len)| {
+                IpNet::V4(
+                    ipnet::Ipv4Net::new(((high << 30) | (low >> 2)).into(), len).unwrap().trunc(),
+                )
+            }),
+            (0u128..4, any::<u128>(), 0u8..=128).prop_map(|(high, low, len)| {
+                IpNet::V6(
+                    ipnet::Ipv6Net::new(((high << 126) | (low >> 2)).into(), len).unwrap().trunc(),
+                )
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn trie_agrees_with_a_linear_scan(
+            entries in proptest::collection::vec(arb_entry(), 0..40),
+            routes in proptest::collection::vec(arb_route(), 1..40),
+        ) {
+            let set = PrefixSet::new(entries.iter().copied());
+            for route in routes.iter().chain(entries.iter().map(|e| &e.prefix)) {
+                let naive = entries.iter().any(|e| e.matches(route));
+                prop_assert_eq!(set.matches(route), naive, "route {}", route);
+            }
+        }
+    }
+}
