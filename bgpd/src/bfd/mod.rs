@@ -2,8 +2,17 @@
 //! multihop RFC 5883) for sub-second failure detection of BGP neighbors
 //! (RFC 5882).
 
+mod config;
+mod event;
 pub mod packet;
+mod session;
 
+pub use config::{
+    ConfigError, DEFAULT_DETECT_MULTIPLIER, DEFAULT_INTERVAL, Hop, MAX_INTERVAL, SLOW_TX_INTERVAL,
+    SessionConfig, Timers,
+};
+pub use event::{Action, Discard, Event, Jitter, Signal, StateChange, XorShift};
 pub use packet::{
     Authentication, AuthenticationType, ControlPacket, DecodeError, Diagnostic, EncodeError, State,
 };
+pub use session::{Session, Status};
