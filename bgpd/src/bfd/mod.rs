@@ -4,6 +4,7 @@
 
 mod config;
 mod event;
+pub mod io;
 pub mod packet;
 mod session;
 
@@ -12,6 +13,10 @@ pub use config::{
     SessionConfig, Timers,
 };
 pub use event::{Action, Discard, Event, Jitter, Signal, StateChange, XorShift};
+pub use io::{
+    BfdHandle, Counters, DriverConfig, DriverError, MULTIHOP_PORT, Report, SINGLE_HOP_PORT,
+    SOURCE_PORTS, SessionKey, SessionSpec,
+};
 pub use packet::{
     Authentication, AuthenticationType, ControlPacket, DecodeError, Diagnostic, EncodeError, State,
 };
