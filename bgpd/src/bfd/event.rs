@@ -67,6 +67,10 @@ pub struct StateChange {
     /// bfd.RemoteSessionState after the change: AdminDown when the peer's
     /// AdminDown took us Down.
     pub remote_state: State,
+    /// The C bit of the peer's last packet: its BFD does not share fate with
+    /// its control plane, so a Down means its forwarding failed and graceful
+    /// restart must not keep its routes (RFC 5882 §4.3).
+    pub remote_control_plane_independent: bool,
 }
 
 /// What a state change means to a client protocol such as BGP (RFC 5882 §3).

@@ -84,6 +84,7 @@ pub struct Session {
     remote_desired_min_tx: Duration,
     remote_detect_multiplier: u8,
     remote_demand: bool,
+    remote_control_plane_independent: bool,
     polling: bool,
     next_transmit: Option<Instant>,
     /// The un-jittered interval `next_transmit` was computed with.
@@ -108,6 +109,8 @@ pub struct Status {
     /// How long without a packet before the peer is declared dead.
     pub detection_time: Duration,
     pub remote_detect_multiplier: u8,
+    /// The peer's C bit (RFC 5882 §4.3).
+    pub remote_control_plane_independent: bool,
     pub polling: bool,
 }
 
@@ -137,6 +140,7 @@ impl Session {
             remote_desired_min_tx: Duration::ZERO,
             remote_detect_multiplier: 0,
             remote_demand: false,
+            remote_control_plane_independent: false,
             polling: false,
             next_transmit: None,
             armed_interval: Duration::ZERO,
@@ -253,6 +257,7 @@ impl Session {
             transmit_interval: self.transmit_interval(),
             detection_time: self.detection_time(),
             remote_detect_multiplier: self.remote_detect_multiplier,
+            remote_control_plane_independent: self.remote_control_plane_independent,
             polling: self.polling,
         }
     }
@@ -280,6 +285,7 @@ impl Session {
         self.remote_state = packet.state;
         self.remote_diagnostic = packet.diagnostic;
         self.remote_demand = packet.demand;
+        self.remote_control_plane_independent = packet.control_plane_independent;
         self.remote_min_rx = Duration::from_micros(u64::from(packet.required_min_rx));
         self.remote_desired_min_tx = Duration::from_micros(u64::from(packet.desired_min_tx));
         self.remote_detect_multiplier = packet.detect_multiplier;
@@ -350,6 +356,7 @@ impl Session {
             to,
             diagnostic: self.local_diagnostic,
             remote_state: self.remote_state,
+            remote_control_plane_independent: self.remote_control_plane_independent,
         }));
         let rx = self.required_min_rx;
         let slow = max(self.config.timers.desired_min_tx, SLOW_TX_INTERVAL);

@@ -69,7 +69,8 @@ fn hop_mode_is_fixed_for_the_session() {
 #[test]
 fn signals_only_on_entering_or_leaving_up() {
     let change = |from, to, diagnostic, remote_state| {
-        StateChange { from, to, diagnostic, remote_state }.signal()
+        StateChange { from, to, diagnostic, remote_state, remote_control_plane_independent: false }
+            .signal()
     };
     let none = Diagnostic::NoDiagnostic;
     let expired = Diagnostic::ControlDetectionTimeExpired;
@@ -105,4 +106,15 @@ fn status_reports_both_sides() {
     assert_eq!(status.detection_time, ms(4 * 50));
     assert_eq!(status.remote_detect_multiplier, 4);
     assert!(status.polling);
+}
+
+#[test]
+fn the_peers_c_bit_travels_with_the_down_change() {
+    let mut h = Harness::in_state(fast(), State::Up);
+    h.receive(ControlPacket { control_plane_independent: true, ..peer(State::Up) });
+    assert!(h.session.status().remote_control_plane_independent);
+    let deadline = h.session.deadlines().1.unwrap();
+    h.now = deadline;
+    let change = change(&h.feed(Event::DetectionTimerExpired)).unwrap();
+    assert!(change.remote_control_plane_independent, "RFC 5882 §4.3: routes must go");
 }
