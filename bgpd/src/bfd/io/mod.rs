@@ -131,6 +131,8 @@ pub struct Counters {
     pub no_session: AtomicU64,
     /// Discarded by a session (§6.8.6 session checks).
     pub discarded: AtomicU64,
+    /// Returns from `ppoll` (the thread's wake-ups).
+    pub wakeups: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -370,6 +372,7 @@ impl Driver {
                 tracing::error!(%error, "bfd: ppoll failed; driver stopped");
                 return;
             }
+            bump(&self.counters.wakeups);
             if fds[0].revents != 0 && !self.on_commands() {
                 return;
             }
