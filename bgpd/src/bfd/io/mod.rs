@@ -15,9 +15,10 @@
 //!   tokio mpsc (unbounded) ◄── Report::StateChanged (rare: bounded by flaps)
 //! ```
 //!
-//! The heap holds every deadline ever armed; a popped entry fires only if it
-//! is still the session's armed deadline, so disarming costs nothing and
-//! stale entries drain as time passes. The wait is `ppoll` with nanosecond
+//! The heap holds every deadline ever armed; an entry fires only if it is
+//! still the session's armed deadline, so disarming costs nothing, and stale
+//! entries are dropped when they reach the top, before the wait is computed,
+//! so they never cause a wake-up. The wait is `ppoll` with nanosecond
 //! timeouts (not `poll`'s milliseconds), so 50 ms timers fire on time.
 //!
 //! The report channel is unbounded so the thread never blocks on a slow
@@ -346,7 +347,7 @@ impl Driver {
             for fd in &mut fds {
                 fd.revents = 0;
             }
-            let timeout = self.timers.peek().map(|Reverse((at, _, _))| {
+            let timeout = self.next_deadline().map(|at| {
                 let wait = at.saturating_duration_since(Instant::now());
                 libc::timespec {
                     tv_sec: wait.as_secs() as libc::time_t,
@@ -531,6 +532,29 @@ impl Driver {
         }
     }
 
+    /// Whether a heap entry is still its session's armed deadline.
+    fn is_armed(&self, at: Instant, discriminator: u32, kind: TimerKind) -> bool {
+        self.sessions.get(&discriminator).is_some_and(|entry| {
+            let (transmit, detection) = entry.session.deadlines();
+            match kind {
+                TimerKind::Transmit => transmit == Some(at),
+                TimerKind::Detection => detection == Some(at),
+            }
+        })
+    }
+
+    /// The earliest live deadline, dropping stale entries on the way so the
+    /// thread never wakes for a timer that was re-armed or disarmed.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, discriminator, kind))) = self.timers.peek() {
+            if self.is_armed(at, discriminator, kind) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
     fn fire_due_timers(&mut self) {
         let now = Instant::now();
         while let Some(&Reverse((at, discriminator, kind))) = self.timers.peek() {
@@ -538,13 +562,11 @@ impl Driver {
                 break;
             }
             self.timers.pop();
-            let Some(entry) = self.sessions.get(&discriminator) else { continue };
-            let (transmit, detection) = entry.session.deadlines();
-            let (armed, event) = match kind {
-                TimerKind::Transmit => (transmit, Event::TransmitTimerExpired),
-                TimerKind::Detection => (detection, Event::DetectionTimerExpired),
-            };
-            if armed == Some(at) {
+            if self.is_armed(at, discriminator, kind) {
+                let event = match kind {
+                    TimerKind::Transmit => Event::TransmitTimerExpired,
+                    TimerKind::Detection => Event::DetectionTimerExpired,
+                };
                 self.feed(discriminator, event);
             }
         }
