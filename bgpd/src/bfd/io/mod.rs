@@ -21,6 +21,15 @@
 //! so they never cause a wake-up. The wait is `ppoll` with nanosecond
 //! timeouts (not `poll`'s milliseconds), so 50 ms timers fire on time.
 //!
+//! Cost (release build, `cargo test --release -p bgpd --lib
+//! bfd::io::tests::cpu -- --ignored --nocapture`): 100 sessions at 50 ms × 3,
+//! both ends in one process on loopback, about 2 250 packets/s each way per
+//! driver: 2.2-2.6 % of one core per driver thread (user 0.5-0.7 %, system
+//! 1.7-1.9 %) on an otherwise moderately loaded 2-core VM, 5.6-7 % when its
+//! load average was 9-11. The user-space part per packet is ~150 ns
+//! (`cargo bench -p bgpd --bench bfd`); the rest is the kernel, and on
+//! loopback each `sendto` also pays for the receiver's half of the path.
+//!
 //! The report channel is unbounded so the thread never blocks on a slow
 //! owner; state changes are few (two per flap), so it cannot grow without a
 //! flapping storm that the owner would see anyway.

@@ -110,6 +110,7 @@ async fn a_silently_stopped_driver_is_detected_within_the_detection_time() {
     let signal = next_signal(&mut b_reports, Duration::from_secs(3)).await;
     let elapsed = stopped.elapsed();
     assert_eq!(signal, Some(Signal::Down(Diagnostic::ControlDetectionTimeExpired)));
+    println!("silent peer detected after {elapsed:?} (detection time 150 ms)");
     // 150 ms detection time; generous slack for a loaded shared machine.
     assert!(elapsed < Duration::from_millis(150 + 350), "detected after {elapsed:?}");
     drop(b);
