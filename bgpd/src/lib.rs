@@ -22,6 +22,7 @@
 #![warn(clippy::expect_used)]
 
 pub mod api;
+pub mod bfd;
 pub mod config;
 pub mod daemon;
 pub mod fsm;

@@ -1,0 +1,193 @@
+//! The UDP sockets of the BFD driver and the `recvmsg` that reads a packet's
+//! TTL (or IPv6 hop limit) and destination address.
+//!
+//! - Listeners are bound to the BFD port (3784 single hop, RFC 5881 §4; 4784
+//!   multihop, RFC 5883 §5) with IP_RECVTTL and IP_PKTINFO (IPv6:
+//!   IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO): the TTL is checked against the
+//!   session's hop mode (RFC 5881 §5: 255 for single hop; RFC 5883: a
+//!   configured minimum), and the destination address picks the session when
+//!   Your Discriminator is still zero.
+//! - Each session sends from its own socket bound to a source port in
+//!   49152-65535 (RFC 5881 §4: the same source port for the whole life of a
+//!   session) with TTL / hop limit 255 (RFC 5881 §5, RFC 5883 §5).
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::ops::RangeInclusive;
+use std::os::fd::{AsRawFd, RawFd};
+use std::ptr::read_unaligned;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// One datagram read by [`receive`].
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Datagram {
+    pub length: usize,
+    pub source: SocketAddr,
+    /// The IP header's destination address (IP_PKTINFO / IPV6_PKTINFO).
+    pub destination: Option<IpAddr>,
+    /// The IP header's TTL or hop limit; `None` if the kernel gave none.
+    pub ttl: Option<u8>,
+}
+
+fn domain_of(address: IpAddr) -> Domain {
+    if address.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 }
+}
+
+fn enable(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: passes a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const one).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// A non-blocking listener on `address`:`port` that reports TTL and
+/// destination with every datagram.
+pub(super) fn listener(address: IpAddr, port: u16) -> io::Result<Socket> {
+    let socket = Socket::new(domain_of(address), Type::DGRAM, Some(Protocol::UDP))?;
+    let fd = socket.as_raw_fd();
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+        socket.set_recv_hoplimit_v6(true)?;
+        enable(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)?;
+    } else {
+        enable(fd, libc::IPPROTO_IP, libc::IP_RECVTTL)?;
+        enable(fd, libc::IPPROTO_IP, libc::IP_PKTINFO)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(address, port).into())?;
+    Ok(socket)
+}
+
+/// A non-blocking sender towards `peer`, TTL 255, bound to `local` (or the
+/// unspecified address of the peer's family) and the first free source port
+/// of `ports` from `start` on, wrapping around.
+pub(super) fn sender(
+    local: Option<IpAddr>,
+    peer: IpAddr,
+    ports: &RangeInclusive<u16>,
+    start: u16,
+) -> io::Result<Socket> {
+    let socket = Socket::new(domain_of(peer), Type::DGRAM, Some(Protocol::UDP))?;
+    if peer.is_ipv6() {
+        socket.set_only_v6(true)?;
+        socket.set_unicast_hops_v6(255)?;
+    } else {
+        socket.set_ttl_v4(255)?;
+    }
+    socket.set_nonblocking(true)?;
+    let local = local.unwrap_or(match peer {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let (low, high) = (u32::from(*ports.start()), u32::from(*ports.end()));
+    let span = high.saturating_sub(low) + 1;
+    let offset = u32::from(start).saturating_sub(low) % span;
+    let mut last = io::Error::from(io::ErrorKind::AddrInUse);
+    for step in 0..span {
+        let port = u16::try_from(low + (offset + step) % span).unwrap_or(u16::MAX);
+        match socket.bind(&SocketAddr::new(local, port).into()) {
+            Ok(()) => return Ok(socket),
+            Err(error) if error.kind() == io::ErrorKind::AddrInUse => last = error,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last)
+}
+
+/// Reads one datagram with its TTL and destination. `WouldBlock` when none
+/// is queued.
+pub(super) fn receive(fd: RawFd, buffer: &mut [u8]) -> io::Result<Datagram> {
+    // SAFETY: all-zero sockaddr_storage and msghdr are valid values.
+    let mut source: libc::sockaddr_storage = unsafe { zeroed() };
+    // u64s keep the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+    // SAFETY: as above.
+    let mut header: libc::msghdr = unsafe { zeroed() };
+    header.msg_name = (&raw mut source).cast();
+    header.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    header.msg_iov = &raw mut iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.as_mut_ptr().cast();
+    header.msg_controllen = size_of::<[u64; 16]>() as _;
+    // SAFETY: every pointer in `header` refers to a live local of the size
+    // given; the kernel writes within those bounds.
+    let length = unsafe { libc::recvmsg(fd, &raw mut header, 0) };
+    if length < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut ttl = None;
+    let mut destination = None;
+    // SAFETY: walks the control messages the kernel wrote into `control`,
+    // with the libc macros that bound each step by `msg_controllen`; every
+    // payload is read unaligned with the type the (level, type) pair defines.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&raw const header);
+        while !cmsg.is_null() {
+            let data = libc::CMSG_DATA(cmsg);
+            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+                (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                    let value = read_unaligned(data.cast::<libc::c_int>());
+                    ttl = u8::try_from(value).ok();
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                    let info = read_unaligned(data.cast::<libc::in_pktinfo>());
+                    let address = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                    destination = Some(IpAddr::V4(address));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let info = read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    destination = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                _ => {}
+            }
+            cmsg = libc::CMSG_NXTHDR(&raw const header, cmsg);
+        }
+    }
+    let source = socket_address(&source)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unknown address family"))?;
+    Ok(Datagram { length: length as usize, source, destination, ttl })
+}
+
+fn socket_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let address = unsafe {
+                read_unaligned(
+                    (storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>(),
+                )
+            };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(address.sin_addr.s_addr)),
+                u16::from_be(address.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let address = unsafe {
+                read_unaligned(
+                    (storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>(),
+                )
+            };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(address.sin6_addr.s6_addr),
+                u16::from_be(address.sin6_port),
+                address.sin6_flowinfo,
+                address.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
