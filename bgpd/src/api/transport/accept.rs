@@ -254,4 +254,20 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert!(started.elapsed() < Duration::from_secs(5));
     }
+
+    #[tokio::test]
+    async fn unix_sockets_have_the_same_cap() {
+        let path = std::env::temp_dir().join(format!("bgpd-accept-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let limits = ConnectionLimits { max_connections: 1, idle_timeout: Duration::from_secs(60) };
+        let mut incoming = Box::pin(incoming(listener, limits));
+        let _a = UnixStream::connect(&path).await.unwrap();
+        let _first = incoming.next().await.unwrap().unwrap();
+        let mut b = UnixStream::connect(&path).await.unwrap();
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), b.read(&mut byte)).await;
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    }
 }
