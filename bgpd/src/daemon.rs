@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::api::layer2::Layer2Api;
 use crate::api::service::Service;
-use crate::api::transport::{self, ListenAddress, ServeError};
+use crate::api::transport::{self, ConnectionLimits, ListenAddress, ServeError};
 use crate::config::{ApiListen, Config};
 use crate::instance::{Instance, InstanceEvent};
 use crate::layer2;
@@ -56,6 +56,7 @@ pub enum DaemonError {
 pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError> {
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
     let (sessions, reports) = mpsc::channel(EVENT_QUEUE);
+    let fd_limit = raise_fd_limit();
 
     let mut listeners = Vec::new();
     if config.global.listen_port != 0 {
@@ -74,13 +75,30 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     };
     let api = transport::bind(&address).await.map_err(DaemonError::Api)?;
     let bound = api.local_address().unwrap_or(address);
-    let service = Service::new(events.clone(), vec![bound.to_string()]);
-    let (routes, health) = transport::routes(service).await.map_err(DaemonError::Api)?;
+    let limits = config.api.limits;
+    let connections = ConnectionLimits {
+        max_connections: limits.max_connections as usize,
+        idle_timeout: limits.idle_timeout,
+    }
+    .within_fd_limit(fd_limit);
+    if connections.max_connections < limits.max_connections as usize {
+        tracing::warn!(
+            configured = limits.max_connections,
+            effective = connections.max_connections,
+            fd_limit,
+            reserve = transport::accept::FD_RESERVE,
+            "[api] max_connections lowered to keep descriptors for BGP"
+        );
+    }
+    let service = Service::with_limits(events.clone(), vec![bound.to_string()], limits);
+    let max_message = limits.max_message_bytes as usize;
+    let (routes, health) =
+        transport::routes_limited(service, max_message).await.map_err(DaemonError::Api)?;
     let layer2 = layer2::task::spawn(config.layer2.clone(), config.layer2_gratuitous);
     let routes = transport::add_layer2(routes, &health, Layer2Api::new(layer2.clone())).await;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        if let Err(error) = transport::serve(api, routes, async {
+        if let Err(error) = transport::serve_limited(api, routes, connections, async {
             let _ = api_stopped.await;
         })
         .await
@@ -101,18 +119,55 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     Ok(())
 }
 
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the soft
+/// limit in force (1024 if it cannot be read). API connections are capped
+/// below it (`transport::accept::FD_RESERVE`), so API clients can never take
+/// the descriptors BGP sessions need.
+fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct it is given; no other memory.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::warn!(%error, "cannot read the open-file limit; assuming 1024");
+        return 1024;
+    }
+    let before = limit.rlim_cur;
+    if before >= limit.rlim_max {
+        tracing::info!(limit = before, "open-file limit already at its hard limit");
+        return before;
+    }
+    let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit reads the struct it is given; no other memory.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        tracing::info!(from = before, to = raised.rlim_cur, "raised the open-file limit");
+        raised.rlim_cur
+    } else {
+        let error = std::io::Error::last_os_error();
+        tracing::warn!(%error, limit = before, "cannot raise the open-file limit");
+        before
+    }
+}
+
 async fn accept_loop(listener: Arc<TcpListener>, events: mpsc::Sender<InstanceEvent>) {
+    // EMFILE and friends: back off (10 ms doubling to 1 s) instead of
+    // spinning, and log once per burst.
+    const BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(10);
+    const BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+    let mut backoff = BACKOFF_MIN;
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
+                backoff = BACKOFF_MIN;
                 if events.send(InstanceEvent::Accepted { stream, remote }).await.is_err() {
                     return;
                 }
             }
             Err(error) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                if backoff == BACKOFF_MIN {
+                    tracing::warn!(%error, "BGP accept failed; backing off");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }

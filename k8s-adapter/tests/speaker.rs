@@ -196,7 +196,7 @@ impl BgpService for FakeBgpd {
             }
         }
         self.bump();
-        Ok(Response::new(AddPathsResponse { results }))
+        Ok(Response::new(AddPathsResponse { results, ..AddPathsResponse::default() }))
     }
 
     async fn delete_paths(
@@ -218,7 +218,7 @@ impl BgpService for FakeBgpd {
             }
         }
         self.bump();
-        Ok(Response::new(DeletePathsResponse { results }))
+        Ok(Response::new(DeletePathsResponse { results, ..DeletePathsResponse::default() }))
     }
 
     async fn session(

@@ -13,7 +13,8 @@
 //!   layer2 task (`crate::layer2::task`) rather than the instance;
 //! - [`streams`]: the tasks that carry the `Session` and `Watch` streams and
 //!   the bulk client streams;
-//! - [`transport`]: TCP and Unix-socket listeners, health and reflection;
+//! - [`transport`]: TCP and Unix-socket listeners (their accept path caps
+//!   and times out connections, `transport::accept`), health and reflection;
 //! - request validation: [`validate`] (paths), [`peer`] (peer settings and
 //!   the administrative peer RPCs), [`requests`] (ListPaths, Watch and the
 //!   Session lease request), each rejection a [`ValidationError`] naming the

@@ -6,10 +6,14 @@
 use ironlb_proto::bgpd::v1;
 use ironlb_proto::bgpd::v1::bgp_service_server::BgpService;
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::api::convert::bulk::BulkAnswer;
 use crate::api::{ValidationError, convert, peer, requests, streams, validate};
+use crate::config::ApiLimits;
 use crate::instance::InstanceEvent;
 use crate::instance::listing::{self, ListCursor, ListError};
 use crate::instance::peer_ops::{PeerOp, PeerOpAnswer};
@@ -25,11 +29,45 @@ pub struct Service {
     events: mpsc::Sender<InstanceEvent>,
     /// Where the API listens, for `GetInfo.listen`.
     listen: Vec<String>,
+    limits: ApiLimits,
+    /// One permit per open `Watch` stream (`[api] max_watchers`).
+    watchers: Arc<Semaphore>,
 }
 
 impl Service {
+    /// A service with the default `[api]` limits.
     pub fn new(events: mpsc::Sender<InstanceEvent>, listen: Vec<String>) -> Self {
-        Self { events, listen }
+        Self::with_limits(events, listen, ApiLimits::default())
+    }
+
+    pub fn with_limits(
+        events: mpsc::Sender<InstanceEvent>,
+        listen: Vec<String>,
+        limits: ApiLimits,
+    ) -> Self {
+        let watchers = Arc::new(Semaphore::new(limits.max_watchers as usize));
+        Self { events, listen, limits, watchers }
+    }
+
+    /// One batch of AddPaths, one result per path in request order.
+    async fn add_batch(&self, request: v1::AddPathsRequest) -> Result<Vec<v1::PathResult>, Status> {
+        let batch = validate::add_paths_deferred(&request)?;
+        let (owner, paths) = (batch.owner, batch.paths);
+        let answer = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
+        let checked = validate::add_paths_results(&request, batch.errors, &answer.checks);
+        Ok(convert::add_results(&request, &checked, &answer.batch.outcomes))
+    }
+
+    /// One batch of DeletePaths, likewise.
+    async fn delete_batch(
+        &self,
+        request: v1::DeletePathsRequest,
+    ) -> Result<Vec<v1::PathResult>, Status> {
+        let command = validate::delete_paths(&request)?;
+        let keys = command.prefixes.iter().filter_map(|key| key.as_ref().ok()).copied().collect();
+        let owner = command.owner.clone();
+        let batch = self.ask(|reply| ApiRequest::DeletePaths { owner, keys, reply }).await?;
+        Ok(convert::delete_results(&request, &command.prefixes, &batch.outcomes))
     }
 
     /// Sends a request built around a fresh oneshot and waits for the answer.
@@ -256,26 +294,18 @@ impl BgpService for Service {
         &self,
         request: Request<v1::AddPathsRequest>,
     ) -> Result<Response<v1::AddPathsResponse>, Status> {
-        let request = request.into_inner();
-        let batch = validate::add_paths_deferred(&request)?;
-        let (owner, paths) = (batch.owner, batch.paths);
-        let answer = self.ask(|reply| ApiRequest::AddPaths { owner, paths, reply }).await?;
-        let checked = validate::add_paths_results(&request, batch.errors, &answer.checks);
-        let results = convert::add_results(&request, &checked, &answer.batch.outcomes);
-        Ok(Response::new(v1::AddPathsResponse { results }))
+        let mut answer = BulkAnswer::default();
+        answer.extend(self.add_batch(request.into_inner()).await?);
+        Ok(Response::new(answer.add_response()))
     }
 
     async fn delete_paths(
         &self,
         request: Request<v1::DeletePathsRequest>,
     ) -> Result<Response<v1::DeletePathsResponse>, Status> {
-        let request = request.into_inner();
-        let command = validate::delete_paths(&request)?;
-        let keys = command.prefixes.iter().filter_map(|key| key.as_ref().ok()).copied().collect();
-        let owner = command.owner.clone();
-        let batch = self.ask(|reply| ApiRequest::DeletePaths { owner, keys, reply }).await?;
-        let results = convert::delete_results(&request, &command.prefixes, &batch.outcomes);
-        Ok(Response::new(v1::DeletePathsResponse { results }))
+        let mut answer = BulkAnswer::default();
+        answer.extend(self.delete_batch(request.into_inner()).await?);
+        Ok(Response::new(answer.delete_response()))
     }
 
     async fn session(
@@ -283,9 +313,16 @@ impl BgpService for Service {
         request: Request<Streaming<v1::SessionRequest>>,
     ) -> Result<Response<ResponseStream<v1::SessionResponse>>, Status> {
         let mut inbound = request.into_inner();
-        let first = inbound
-            .message()
-            .await?
+        // A stream that never opens must not be held for ever.
+        let wait = self.limits.session_open_timeout;
+        let first = tokio::time::timeout(wait, inbound.message())
+            .await
+            .map_err(|_| {
+                Status::deadline_exceeded(format!(
+                    "session: no `open` within {} s ([api] session_open_timeout)",
+                    wait.as_secs()
+                ))
+            })??
             .ok_or_else(|| Status::from(ValidationError::Missing { field: "open".to_string() }))?;
         let command = requests::session_open(&first)?;
         let hold_time = command.hold_time;
@@ -309,14 +346,29 @@ impl BgpService for Service {
         request: Request<v1::WatchRequest>,
     ) -> Result<Response<ResponseStream<v1::WatchEvent>>, Status> {
         let filter = requests::watch(request.get_ref())?;
-        let (sender, items) = mpsc::channel(streams::WATCH_CHANNEL);
+        let permit = Arc::clone(&self.watchers).try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "watch: {} Watch streams are open, the most [api] max_watchers allows; \
+                 close one or raise the limit",
+                self.limits.max_watchers
+            ))
+        })?;
+        // The channel's capacity is the watcher's budget: the instance cuts
+        // it off when it is full (instance::watch).
+        let budget = self.limits.watch_buffer_events as usize;
+        let (sender, items) = mpsc::channel(budget);
         let (end, ended) = oneshot::channel();
         let request = WatchRequest { filter, sender, end, peers: Vec::new() };
         self.events
             .send(InstanceEvent::Api(ApiRequest::Watch(request)))
             .await
             .map_err(|_| Status::unavailable("bgpd is shutting down"))?;
-        Ok(Response::new(Box::pin(streams::watch_stream(items, ended, self.events.clone()))))
+        Ok(Response::new(Box::pin(streams::watch_stream(
+            items,
+            ended,
+            self.events.clone(),
+            permit,
+        ))))
     }
 
     /// Each batch is applied as it arrives (a bulk load need not sit in
@@ -327,12 +379,11 @@ impl BgpService for Service {
         request: Request<Streaming<v1::AddPathsRequest>>,
     ) -> Result<Response<v1::AddPathsResponse>, Status> {
         let mut inbound = request.into_inner();
-        let mut results = Vec::new();
+        let mut answer = BulkAnswer::default();
         while let Some(batch) = inbound.message().await? {
-            let answer = self.add_paths(Request::new(batch)).await?;
-            results.extend(answer.into_inner().results);
+            answer.extend(self.add_batch(batch).await?);
         }
-        Ok(Response::new(v1::AddPathsResponse { results }))
+        Ok(Response::new(answer.add_response()))
     }
 
     /// As `add_paths_stream`, for withdrawals.
@@ -341,11 +392,10 @@ impl BgpService for Service {
         request: Request<Streaming<v1::DeletePathsRequest>>,
     ) -> Result<Response<v1::DeletePathsResponse>, Status> {
         let mut inbound = request.into_inner();
-        let mut results = Vec::new();
+        let mut answer = BulkAnswer::default();
         while let Some(batch) = inbound.message().await? {
-            let answer = self.delete_paths(Request::new(batch)).await?;
-            results.extend(answer.into_inner().results);
+            answer.extend(self.delete_batch(batch).await?);
         }
-        Ok(Response::new(v1::DeletePathsResponse { results }))
+        Ok(Response::new(answer.delete_response()))
     }
 }

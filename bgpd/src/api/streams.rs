@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ironlb_proto::bgpd::v1;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 use tonic::{Status, Streaming};
 
@@ -100,21 +100,24 @@ pub async fn run_lease(
     }
 }
 
-/// Channel capacity of a watcher: its buffer of live changes, as many
-/// snapshot events sent early (see [`watch`]), and a chunk or two.
-pub const WATCH_CHANNEL: usize = 2 * watch::WATCH_BUFFER + 4 * watch::SNAPSHOT_CHUNK;
-
 /// The `Watch` response stream: a task converts the instance's items to
 /// messages (off the instance), asks for the next snapshot chunk when one is
 /// consumed, and ends the stream with RESOURCE_EXHAUSTED as soon as the
-/// instance dropped the watcher for being slow.
+/// instance dropped the watcher for being slow. `permit` (one of
+/// `[api] max_watchers`) is held until the stream ends. The items channel's
+/// capacity is the watcher's budget (`[api] watch_buffer_events`); at most
+/// [`watch::SNAPSHOT_CHUNK`] more are converted, waiting for the transport.
 pub fn watch_stream(
     items: mpsc::Receiver<WatchItem>,
     end: oneshot::Receiver<WatchEnd>,
     events: mpsc::Sender<InstanceEvent>,
+    permit: OwnedSemaphorePermit,
 ) -> impl tokio_stream::Stream<Item = Result<v1::WatchEvent, Status>> + Send + 'static {
     let (sender, receiver) = mpsc::channel(watch::SNAPSHOT_CHUNK);
-    tokio::spawn(forward_watch(items, end, events, sender));
+    tokio::spawn(async move {
+        forward_watch(items, end, events, sender).await;
+        drop(permit);
+    });
     tokio_stream::wrappers::ReceiverStream::new(receiver)
 }
 
@@ -132,11 +135,11 @@ async fn forward_watch(
             biased;
             ended = &mut end, if end_pending => {
                 end_pending = false;
-                if ended == Ok(WatchEnd::Overflow) {
-                    let status = Status::resource_exhausted(
-                        "watch: this client did not keep up with the changes; \
-                         watch again for a fresh snapshot",
-                    );
+                if let Ok(WatchEnd::Overflow { behind }) = ended {
+                    let status = Status::resource_exhausted(format!(
+                        "watch: this client fell {behind} events behind, the budget of \
+                         [api] watch_buffer_events; watch again for a fresh snapshot"
+                    ));
                     let _ = out.send(Err(status)).await;
                     return;
                 }

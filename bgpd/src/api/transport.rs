@@ -19,11 +19,13 @@ use std::str::FromStr;
 use ironlb_proto::bgpd::v1::bgp_service_server::{BgpService, BgpServiceServer};
 use ironlb_proto::bgpd::v1::layer2_service_server::{Layer2Service, Layer2ServiceServer};
 use tokio::net::{TcpListener, UnixListener};
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+
+pub mod accept;
+pub use accept::ConnectionLimits;
 
 /// The default `[api] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -140,15 +142,25 @@ pub async fn bind(address: &ListenAddress) -> Result<Listener, ServeError> {
 /// `BgpService`, health and reflection as one set of routes. The health
 /// reporter says SERVING for the whole server ("") and for
 /// `ironlb.bgpd.v1.BgpService`; the daemon may flip it when it shuts down.
+/// `BgpService` requests may be up to `[api] max_message_bytes` (default
+/// 64 MiB, well over a million IPv4 paths per `SetPaths`), not gRPC's usual 4 MiB.
 pub async fn routes<S: BgpService>(service: S) -> Result<(Routes, HealthReporter), ServeError> {
+    routes_limited(service, crate::config::ApiLimits::default().max_message_bytes as usize).await
+}
+
+/// [`routes`] with `max_message_bytes` for `BgpService` requests.
+pub async fn routes_limited<S: BgpService>(
+    service: S,
+    max_message_bytes: usize,
+) -> Result<(Routes, HealthReporter), ServeError> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status(ironlb_proto::BGP_SERVICE_NAME, ServingStatus::Serving).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ironlb_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let routes =
-        Routes::new(BgpServiceServer::new(service)).add_service(health).add_service(reflection);
+    let bgp = BgpServiceServer::new(service).max_decoding_message_size(max_message_bytes);
+    let routes = Routes::new(bgp).add_service(health).add_service(reflection);
     Ok((routes, reporter))
 }
 
@@ -170,15 +182,34 @@ pub async fn serve(
     routes: Routes,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let mut server = Server::builder();
+    let limits = crate::config::ApiLimits::default();
+    let limits = ConnectionLimits {
+        max_connections: limits.max_connections as usize,
+        idle_timeout: limits.idle_timeout,
+    };
+    serve_limited(listener, routes, limits, shutdown).await
+}
+
+/// [`serve`] with the accept path's limits (see [`accept`]). HTTP/2 PINGs
+/// every third of the idle timeout keep a live client's quiet connection
+/// open and close one whose client stopped answering.
+pub async fn serve_limited(
+    listener: Listener,
+    routes: Routes,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let ping = (limits.idle_timeout / 3).max(std::time::Duration::from_millis(100));
+    let mut server =
+        Server::builder().http2_keepalive_interval(Some(ping)).http2_keepalive_timeout(Some(ping));
     let router = server.add_routes(routes);
     match listener {
         Listener::Tcp(listener) => {
-            let incoming = TcpListenerStream::new(listener);
+            let incoming = accept::incoming(listener, limits);
             router.serve_with_incoming_shutdown(incoming, shutdown).await?;
         }
         Listener::Unix(listener, path) => {
-            let incoming = UnixListenerStream::new(listener);
+            let incoming = accept::incoming(listener, limits);
             let served = router.serve_with_incoming_shutdown(incoming, shutdown).await;
             // Best effort: a leftover socket is replaced at the next start.
             let _ = std::fs::remove_file(&path);

@@ -130,15 +130,71 @@ impl fmt::Display for LogLevel {
     }
 }
 
-/// `[api]`: where the gRPC API listens.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `[api]`: where the gRPC API listens, and what a client may hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Api {
     pub listen: ApiListen,
+    pub limits: ApiLimits,
 }
 
-impl Default for Api {
+impl Default for ApiListen {
     fn default() -> Self {
-        Self { listen: ApiListen::Tcp(DEFAULT_API_LISTEN) }
+        ApiListen::Tcp(DEFAULT_API_LISTEN)
+    }
+}
+
+/// The bounds on what API clients can hold (README "Limits"). Each is an
+/// `[api]` key; the defaults keep an idle or stalled client set from
+/// costing more than a few hundred MB or a quarter of a 1,024-fd budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// `max_connections`: open API connections (TCP or Unix); one more is
+    /// accepted and closed at once.
+    pub max_connections: u32,
+    /// `idle_timeout` (seconds): a connection from which nothing arrives for
+    /// this long is closed. HTTP/2 PINGs (every third of it) keep a live
+    /// client's quiet connection, such as a `Watch` with nothing to say, open.
+    pub idle_timeout: std::time::Duration,
+    /// `session_open_timeout` (seconds): a `Session` stream must send `open`
+    /// within this time, or it ends with DEADLINE_EXCEEDED.
+    pub session_open_timeout: std::time::Duration,
+    /// `max_watchers`: concurrent `Watch` streams; one more is refused with
+    /// RESOURCE_EXHAUSTED.
+    pub max_watchers: u32,
+    /// `watch_buffer_events`: events queued for one watcher that its client
+    /// has not taken; one more and its stream ends with RESOURCE_EXHAUSTED.
+    pub watch_buffer_events: u32,
+    /// `max_message_bytes`: largest request message (a `SetPaths` of one
+    /// million IPv4 /32s is 17 to 35 MB, depending on its attributes).
+    pub max_message_bytes: u32,
+}
+
+/// Default `[api] max_connections`.
+pub const DEFAULT_API_MAX_CONNECTIONS: u32 = 256;
+/// Default `[api] idle_timeout`, seconds.
+pub const DEFAULT_API_IDLE_TIMEOUT: u32 = 120;
+/// Default `[api] session_open_timeout`, seconds.
+pub const DEFAULT_API_SESSION_OPEN_TIMEOUT: u32 = 10;
+/// Default `[api] max_watchers`.
+pub const DEFAULT_API_MAX_WATCHERS: u32 = 16;
+/// Default `[api] watch_buffer_events`: one bulk `SetPaths` of 100,000
+/// paths fits.
+pub const DEFAULT_API_WATCH_BUFFER_EVENTS: u32 = 131_072;
+/// Default `[api] max_message_bytes`: 64 MiB.
+pub const DEFAULT_API_MAX_MESSAGE_BYTES: u32 = 64 << 20;
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_API_MAX_CONNECTIONS,
+            idle_timeout: std::time::Duration::from_secs(DEFAULT_API_IDLE_TIMEOUT.into()),
+            session_open_timeout: std::time::Duration::from_secs(
+                DEFAULT_API_SESSION_OPEN_TIMEOUT.into(),
+            ),
+            max_watchers: DEFAULT_API_MAX_WATCHERS,
+            watch_buffer_events: DEFAULT_API_WATCH_BUFFER_EVENTS,
+            max_message_bytes: DEFAULT_API_MAX_MESSAGE_BYTES,
+        }
     }
 }
 

@@ -64,6 +64,12 @@ pub(super) struct RawGlobal {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawApi {
     pub listen: Key<String>,
+    pub max_connections: Key<i64>,
+    pub idle_timeout: Key<i64>,
+    pub session_open_timeout: Key<i64>,
+    pub max_watchers: Key<i64>,
+    pub watch_buffer_events: Key<i64>,
+    pub max_message_bytes: Key<i64>,
 }
 
 #[derive(Debug, Deserialize)]

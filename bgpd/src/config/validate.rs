@@ -17,7 +17,7 @@ use crate::gr::Settings;
 
 use super::error::{ConfigError, ConfigErrors, Locator, Problem};
 use super::model::{
-    Api, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
+    Api, ApiListen, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
     DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global, LogLevel, MAX_AS_PATH_PREPEND,
     MAX_DELAY_OPEN_TIME, Neighbor, Password, StaticRoute, TtlPolicy,
 };
@@ -78,6 +78,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     }
 }
 
+mod api;
 mod layer2;
 
 /// What a neighbour inherits from `[global]`.
@@ -354,13 +355,12 @@ impl Validator<'_> {
 
     fn api(&mut self, raw: &Spanned<RawApi>) -> Option<Api> {
         let scope = Scope { name: "api", index: None, span: raw.span() };
-        match &raw.get_ref().listen {
-            Some(v) => {
-                let listen = self.check(&scope, "listen", v, |s| parse_api_listen(s))?;
-                Some(Api { listen })
-            }
-            None => Some(Api::default()),
-        }
+        let listen = match &raw.get_ref().listen {
+            Some(v) => self.check(&scope, "listen", v, |s| parse_api_listen(s)),
+            None => Some(ApiListen::default()),
+        };
+        let limits = self.api_limits(&scope, raw.get_ref());
+        Some(Api { listen: listen?, limits: limits? })
     }
 
     fn neighbors(

@@ -24,11 +24,14 @@
 //!
 //! # Slow watchers
 //!
-//! Events go through a bounded channel ([`WATCH_BUFFER`]) with `try_send`;
-//! the instance never waits for a watcher. A watcher whose channel (or whose
-//! queue of changes held during the snapshot) is full is dropped and its
-//! stream ends with RESOURCE_EXHAUSTED. The channel allocates as it fills, so
-//! an idle watcher costs nothing for its capacity. Events carry domain values
+//! Events go through a bounded channel with `try_send`; the instance never
+//! waits for a watcher. The channel's capacity is the watcher's budget
+//! (`[api] watch_buffer_events`, chosen by the API when it makes the
+//! channel). A watcher whose channel (or whose queue of changes held during
+//! the snapshot, bounded by the same budget) is full is dropped and its
+//! stream ends with RESOURCE_EXHAUSTED, saying how far behind it was. The
+//! channel allocates as it fills and frees when it goes, so an idle watcher
+//! costs nothing for its capacity. Events carry domain values
 //! (a route shares its attributes by `Arc`); the stream converts them to
 //! messages, off the instance.
 
@@ -70,9 +73,6 @@ pub enum PeerEvent {
     },
 }
 
-/// Capacity of a watcher's channel, and of the changes held back while its
-/// snapshot is walked. Big enough for one bulk `SetPaths` of 100,000 paths.
-pub const WATCH_BUFFER: usize = 131_072;
 /// Snapshot routes sent per chunk.
 pub const SNAPSHOT_CHUNK: usize = 1024;
 /// Slots looked at per chunk at most, so a sparse table cannot make one
@@ -86,8 +86,9 @@ pub struct WatchId(pub u64);
 /// Why the instance ended a watch.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WatchEnd {
-    /// The watcher's buffer was full: it must watch again.
-    Overflow,
+    /// The watcher's buffer was full, `behind` events waiting for its
+    /// client: it must watch again.
+    Overflow { behind: usize },
 }
 
 /// What a best-path event says.
@@ -165,16 +166,17 @@ impl Watcher {
         match self.sender.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow();
+                let held = self.walk.as_ref().map_or(0, |walk| walk.held.len());
+                self.overflow(self.sender.max_capacity() + held);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 
-    fn overflow(&mut self) {
+    fn overflow(&mut self, behind: usize) {
         if let Some(end) = self.end.take() {
-            let _ = end.send(WatchEnd::Overflow);
+            let _ = end.send(WatchEnd::Overflow { behind });
         }
     }
 
@@ -185,8 +187,9 @@ impl Watcher {
             return false;
         }
         match &mut self.walk {
-            Some(walk) if walk.held.len() >= WATCH_BUFFER => {
-                self.overflow();
+            Some(walk) if walk.held.len() >= self.sender.max_capacity() => {
+                let behind = walk.held.len() + self.sender.max_capacity() - self.sender.capacity();
+                self.overflow(behind);
                 false
             }
             Some(walk) => {

@@ -12,8 +12,11 @@
 //! The text forms written here are the ones [`super::validate`] reads, so a
 //! path read with ListPaths can be sent back with SetPaths unchanged.
 
+pub mod bulk;
 pub mod peer;
 pub mod watch;
+
+pub use bulk::set_paths_response;
 
 use std::net::IpAddr;
 
@@ -22,7 +25,7 @@ use ironlb_proto::bgpd::v1;
 
 use crate::api::error::ValidationError;
 use crate::instance::owners::{
-    AddOutcome, Attached, DeleteOutcome, Diff, Lease, OwnerSummary, ValidatedPath,
+    AddOutcome, Attached, DeleteOutcome, Lease, OwnerSummary, ValidatedPath,
 };
 use crate::instance::requests::Info;
 use crate::wire::{
@@ -186,22 +189,13 @@ pub fn capabilities(list: &[Capability]) -> v1::Capabilities {
     out
 }
 
-/// The difference `set_paths` applied → `SetPathsResponse` (prefixes in
-/// text form, in prefix order).
-pub fn set_paths_response(diff: &Diff) -> v1::SetPathsResponse {
-    v1::SetPathsResponse {
-        added: diff.added.iter().map(|p| p.prefix.to_string()).collect(),
-        changed: diff.changed.iter().map(|p| p.prefix.to_string()).collect(),
-        withdrawn: diff.withdrawn.iter().map(|(_, prefix)| prefix.to_string()).collect(),
-    }
-}
-
 fn rejected(prefix: &str, error: &ValidationError) -> v1::PathResult {
     v1::PathResult {
         prefix: prefix.to_string(),
         outcome: v1::PathOutcome::Rejected as i32,
         code: error.code() as i32,
         message: error.to_string(),
+        index: 0,
     }
 }
 
@@ -211,6 +205,7 @@ fn applied(prefix: &str, outcome: v1::PathOutcome) -> v1::PathResult {
         outcome: outcome as i32,
         code: 0,
         message: String::new(),
+        index: 0,
     }
 }
 
@@ -238,6 +233,7 @@ fn batch_results<T, O: Copy>(
                     outcome: v1::PathOutcome::Rejected as i32,
                     code: tonic::Code::Internal as i32,
                     message: "no outcome recorded for this path".to_string(),
+                    index: 0,
                 },
             },
         })

@@ -199,7 +199,13 @@ mod tests {
     use super::*;
 
     fn result(prefix: &str, outcome: PathOutcome, code: i32, message: &str) -> PathResult {
-        PathResult { prefix: prefix.into(), outcome: outcome as i32, code, message: message.into() }
+        PathResult {
+            prefix: prefix.into(),
+            outcome: outcome as i32,
+            code,
+            message: message.into(),
+            index: 0,
+        }
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn a_full_watcher_is_dropped_with_overflow() {
     }
     watchers.best_changes(rib.drain_changes(), &unknown);
     assert!(watchers.is_empty());
-    assert_eq!(ended.try_recv(), Ok(WatchEnd::Overflow));
+    assert_eq!(ended.try_recv(), Ok(WatchEnd::Overflow { behind: 2 }));
 }
 
 #[test]
