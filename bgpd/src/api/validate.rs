@@ -118,11 +118,36 @@ pub fn family(field: &str, value: i32) -> Result<Option<Family>, ValidationError
     }
 }
 
-/// An owner name: 1..=128 printable ASCII characters, no spaces.
+/// Owner names the daemon uses itself, refused to API clients: `config` owns
+/// the config file's `[[layer2]]` entries (`layer2::task::CONFIG_OWNER`), and
+/// bgpctl shows config routes as "config". A client using it would replace or
+/// delete what the config file set.
+pub const RESERVED_OWNERS: &[&str] = &[crate::layer2::task::CONFIG_OWNER];
+
+/// How much of a refused owner name an error shows: a long name is cut, so
+/// the status message stays small (gRPC carries it in a header).
+const OWNER_ECHO_LEN: usize = 64;
+
+/// An owner name: 1..=128 printable ASCII characters, no spaces, not one of
+/// the [`RESERVED_OWNERS`].
 pub fn owner(field: &str, value: &str) -> Result<String, ValidationError> {
     let printable = value.bytes().all(|b| b.is_ascii_graphic());
-    if value.is_empty() || value.len() > MAX_OWNER_LEN || !printable {
+    if value.len() > MAX_OWNER_LEN {
+        return Err(ValidationError::OwnerTooLong {
+            field: field.to_string(),
+            start: value.chars().take(OWNER_ECHO_LEN).collect(),
+            len: value.len(),
+            max: MAX_OWNER_LEN,
+        });
+    }
+    if value.is_empty() || !printable {
         return Err(ValidationError::InvalidOwner {
+            field: field.to_string(),
+            value: value.to_string(),
+        });
+    }
+    if RESERVED_OWNERS.contains(&value) {
+        return Err(ValidationError::ReservedOwner {
             field: field.to_string(),
             value: value.to_string(),
         });

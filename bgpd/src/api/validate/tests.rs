@@ -441,3 +441,25 @@ fn peers_are_checked_in_request_order_before_later_errors() {
     assert!(command.paths[1].is_ok());
     assert!(matches!(command.paths[2], Err(ValidationError::Duplicate { .. })));
 }
+
+#[test]
+fn reserved_owner_names_are_refused() {
+    for reserved in RESERVED_OWNERS {
+        let error = owner("owner", reserved).expect_err(reserved);
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(error.field(), "owner");
+        assert!(error.to_string().contains("reserved"), "{error}");
+    }
+    assert!(RESERVED_OWNERS.contains(&crate::layer2::task::CONFIG_OWNER));
+    // Only the exact name: an owner that merely starts with it is a client's.
+    assert!(owner("owner", "config-2").is_ok());
+}
+
+#[test]
+fn a_long_owner_name_is_never_echoed_whole() {
+    let long = "x".repeat(16 * 1024);
+    let error = owner("owner", &long).expect_err("too long");
+    let text = error.to_string();
+    assert!(text.len() < 400, "{} bytes: {text}", text.len());
+    assert!(text.contains("16384 bytes"), "{text}");
+}
