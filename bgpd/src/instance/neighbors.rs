@@ -143,8 +143,13 @@ impl Instance {
         };
         self.drop_api_conflicts(&mut new);
         let diff = ConfigDiff::between(&self.config, &new);
-        if diff.needs_restart() {
-            tracing::error!("reload refused: asn and router_id changes need a restart");
+        let restart = diff.restart_changes(&self.config, &new);
+        if !restart.is_empty() {
+            // One line, the whole reload refused: nothing is half-applied.
+            tracing::error!(
+                "reload refused, the running config stays: {} needs a restart",
+                restart.join(", ")
+            );
             return;
         }
         tracing::info!(
