@@ -60,6 +60,8 @@ pub enum ValidationError {
     OwnerTooLong { field: String, start: String, len: usize, max: usize },
     #[error("{field} {value:?} is reserved for the daemon's own use; choose another owner name")]
     ReservedOwner { field: String, value: String },
+    #[error("{field} {value} is reserved: {reason}")]
+    Reserved { field: String, value: u64, reason: &'static str },
     #[error("{field} {value} must be below {other} {other_value}")]
     NotBelow { field: String, value: u64, other: String, other_value: u64 },
     #[error("{field} {value} cannot be combined with {other} {other_value}")]
@@ -123,6 +125,7 @@ impl ValidationError {
             | ValidationError::InvalidOwner { field, .. }
             | ValidationError::OwnerTooLong { field, .. }
             | ValidationError::ReservedOwner { field, .. }
+            | ValidationError::Reserved { field, .. }
             | ValidationError::NotBelow { field, .. }
             | ValidationError::Conflict { field, .. }
             | ValidationError::Requires { field, .. }
