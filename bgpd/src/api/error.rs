@@ -60,6 +60,8 @@ pub enum ValidationError {
     OwnerTooLong { field: String, start: String, len: usize, max: usize },
     #[error("{field} {value:?} is reserved for the daemon's own use; choose another owner name")]
     ReservedOwner { field: String, value: String },
+    #[error("{field} {value:?} is not written canonically (write {canonical:?})")]
+    NotCanonical { field: String, value: String, canonical: String },
     #[error("{field} {value} is reserved: {reason}")]
     Reserved { field: String, value: u64, reason: &'static str },
     #[error("{field} {value} must be below {other} {other_value}")]
@@ -126,6 +128,7 @@ impl ValidationError {
             | ValidationError::OwnerTooLong { field, .. }
             | ValidationError::ReservedOwner { field, .. }
             | ValidationError::Reserved { field, .. }
+            | ValidationError::NotCanonical { field, .. }
             | ValidationError::NotBelow { field, .. }
             | ValidationError::Conflict { field, .. }
             | ValidationError::Requires { field, .. }

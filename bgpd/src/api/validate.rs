@@ -242,6 +242,9 @@ fn next_hop(
     let field = format!("paths[{index}].next_hop");
     let link_local_field = format!("paths[{index}].next_hop_link_local");
     let global = if global.is_empty() { None } else { Some(unicast_address(&field, global)?) };
+    if let Some(global) = global {
+        usable::global_next_hop(&field, global)?;
+    }
     match prefix {
         IpNet::V4(_) => {
             if !link_local.is_empty() {
@@ -461,6 +464,7 @@ fn path_sharing(
         }
         _ => prefix(&format!("paths[{index}].prefix"), &path.prefix)?,
     };
+    usable::prefix(index, &path.prefix, &prefix)?;
     no_output_only(index, path)?;
     let next_hop = next_hop(index, &prefix, &path.next_hop, &path.next_hop_link_local)?;
     let attributes = PathAttributes {
@@ -671,6 +675,8 @@ pub fn delete_paths(
         .collect();
     Ok(DeletePathsCommand { owner, prefixes })
 }
+
+mod usable;
 
 #[cfg(test)]
 mod tests;
