@@ -98,3 +98,24 @@ async fn a_reload_that_needs_a_restart_is_refused_whole() {
     std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, bgp_port)).expect("BGP still listens");
     assert!(daemon.child.try_wait().expect("try_wait").is_none(), "bgpd keeps running");
 }
+
+#[tokio::test]
+async fn a_log_written_to_a_file_has_no_colour_codes() {
+    let directory = scratch_directory();
+    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
+    let log = directory.join("bgpd.log");
+    let path = directory.join("bgpd.toml");
+    std::fs::write(&path, with_api(GLOBAL, api)).expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_bgpd"))
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::from(std::fs::File::create(&log).expect("log file")))
+        .stderr(Stdio::from(std::fs::File::create(directory.join("stderr")).expect("file")))
+        .spawn()
+        .expect("start bgpd");
+    let mut daemon = Daemon { child, directory: directory.clone(), config: path, api };
+    wait_ready(&mut daemon, bgp_ready).await;
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("gRPC API listening"), "{text}");
+    assert!(!text.contains('\x1b'), "ANSI escape codes in a log file:\n{text}");
+}

@@ -69,6 +69,10 @@ pub enum ConfigError {
         #[source]
         error: std::io::Error,
     },
+    /// The file is larger than [`super::MAX_CONFIG_BYTES`]: refused before it
+    /// is read, since parsing costs many times its size in memory.
+    #[error("{source_name}: {size} bytes is larger than the {max} bytes a config file may have")]
+    TooLarge { source_name: Arc<str>, size: u64, max: u64 },
     /// TOML syntax, a value of the wrong type, or an unknown key, as reported by
     /// the parser (which stops at the first one).
     #[error("{location}: {}", error.message())]
@@ -89,7 +93,7 @@ impl ConfigError {
     /// Where the error is, if it has a place in the text (a read error has none).
     pub fn location(&self) -> Option<&Location> {
         match self {
-            Self::Read { .. } => None,
+            Self::Read { .. } | Self::TooLarge { .. } => None,
             Self::Syntax { location, .. }
             | Self::Missing { location, .. }
             | Self::Invalid { location, .. } => Some(location),

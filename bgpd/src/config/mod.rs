@@ -71,6 +71,12 @@ pub use model::{
 };
 
 use error::Locator;
+
+/// Largest config file accepted, 16 MiB: parsing and validating costs
+/// about 40 times the file's size in memory at its peak (a 42 MB file took
+/// 1.86 GB), so the bound keeps that under 1 GB. A real config (thousands of
+/// neighbors and routes) is well under 1 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 use raw::RawConfig;
 
 impl Config {
@@ -85,13 +91,29 @@ impl Config {
         validate::validate(&raw, locator)
     }
 
-    /// Reads, parses and validates the file at `path` (blocking I/O).
+    /// Reads, parses and validates the file at `path` (blocking I/O). A file
+    /// larger than [`MAX_CONFIG_BYTES`] is refused before it is read.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        use std::io::Read;
         let source_name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        let read_error =
+            |error| ConfigError::Read { source_name: source_name.as_str().into(), error };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let size = file.metadata().map_err(read_error)?.len();
+        let too_large = |size| ConfigError::TooLarge {
             source_name: source_name.as_str().into(),
-            error,
-        })?;
+            size,
+            max: MAX_CONFIG_BYTES,
+        };
+        if size > MAX_CONFIG_BYTES {
+            return Err(too_large(size).into());
+        }
+        // Bounded even if the file grows between the check and the read.
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text).map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(too_large(text.len() as u64).into());
+        }
         Self::from_str_named(&text, &source_name)
     }
 }
