@@ -132,6 +132,9 @@ struct Task {
     /// The connection (primary or not) whose output is held until the peer
     /// shows which connection it kept.
     deferred: Option<bool>,
+    /// Why the primary's TCP connection failed or closed (the io error, or
+    /// the peer's close), for the INFO line of the session going down.
+    tcp_cause: Option<String>,
 }
 
 async fn run(
@@ -151,6 +154,7 @@ async fn run(
         counters,
         verdict: None,
         deferred: None,
+        tcp_cause: None,
     };
     let mut primary =
         Connection::new(Fsm::new(params.config), Direction::Outbound, task.counters.clone());
@@ -195,6 +199,12 @@ async fn run(
 }
 
 impl Task {
+    fn note_tcp_cause(&mut self, is_primary: bool, cause: String) {
+        if is_primary {
+            self.tcp_cause = Some(cause);
+        }
+    }
+
     async fn start(&mut self, primary: &mut Connection) {
         let event = if self.config.passive {
             Event::ManualStartWithPassiveTcpEstablishment
@@ -450,6 +460,7 @@ impl Task {
             }
             Wakeup::Connected(Err(error)) => {
                 tracing::debug!(peer = %self.connect.remote.ip(), %error, "connection attempt failed");
+                self.note_tcp_cause(is_primary, error.to_string());
                 self.feed(connection, Event::TcpConnectionFails, is_primary).await;
             }
             Wakeup::Timer(timer) => {
@@ -462,6 +473,7 @@ impl Task {
             }
             Wakeup::Wrote(Err(error)) | Wakeup::Read(Err(error)) => {
                 tracing::debug!(peer = %self.connect.remote.ip(), %error, "connection failed");
+                self.note_tcp_cause(is_primary, error.to_string());
                 self.feed(connection, Event::TcpConnectionFails, is_primary).await;
             }
             Wakeup::Read(Ok(0)) => {
@@ -469,6 +481,7 @@ impl Task {
                 // Process what arrived before the EOF (a NOTIFICATION), then fail.
                 self.process_input(connection, received, is_primary, other).await;
                 if connection.is_connected() {
+                    self.note_tcp_cause(is_primary, "the peer closed the connection".to_string());
                     self.feed(connection, Event::TcpConnectionFails, is_primary).await;
                 }
             }
@@ -613,7 +626,8 @@ impl Task {
                     }
                 }
                 Action::SessionDown { reason, established } if is_primary => {
-                    tracing::info!(peer = %self.connect.remote.ip(), reason = %describe(&reason), "session down");
+                    let reason_text = describe_with_cause(&reason, self.tcp_cause.take());
+                    tracing::info!(peer = %self.connect.remote.ip(), reason = %reason_text, "session down");
                     let was = self.established;
                     self.established = false;
                     let outstanding = self.written_marks.len();
@@ -634,6 +648,15 @@ impl Task {
     }
 }
 
+/// [`describe`], with the cause of a TCP failure when known
+/// ("TCP connection failed or closed: Connection reset by peer (os error 104)").
+pub fn describe_with_cause(reason: &DownReason, cause: Option<String>) -> String {
+    match (reason, cause) {
+        (DownReason::TcpConnectionFailed, Some(cause)) => format!("{}: {cause}", describe(reason)),
+        _ => describe(reason),
+    }
+}
+
 /// One line for logs: what NOTIFICATION or failure ended the session.
 pub fn describe(reason: &DownReason) -> String {
     match reason {
@@ -646,3 +669,6 @@ pub fn describe(reason: &DownReason) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
