@@ -73,8 +73,9 @@ pub enum ConfigError {
     /// is read, since parsing costs many times its size in memory.
     #[error("{source_name}: {size} bytes is larger than the {max} bytes a config file may have")]
     TooLarge { source_name: Arc<str>, size: u64, max: u64 },
-    /// TOML syntax, a value of the wrong type, or an unknown key, as reported by
-    /// the parser (which stops at the first one).
+    /// TOML syntax (only the first: the parser stops there), a value of the
+    /// wrong type or an unknown key (each one: see `structure`), as worded by
+    /// the parser.
     #[error("{location}: {}", error.message())]
     Syntax {
         location: Location,

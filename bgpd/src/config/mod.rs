@@ -21,8 +21,10 @@
 //! Each [`ConfigError`] prints like a compiler's diagnostic:
 //! `conf/bgpd.toml:12:14: neighbors[1].hold_time = 2: must be 0 or at least 3`
 //! (1-based line and column; list indices are 0-based as in the file's order).
-//! A TOML syntax error, a value of the wrong type or an unknown key stops the parser,
-//! so only the first of those is reported; semantic problems are all collected.
+//! A TOML syntax error stops the parser, so only the first is reported; values
+//! of the wrong type and unknown keys are all reported (each section and each
+//! array entry is deserialized on its own, see `structure`), and so are
+//! semantic problems (once the structure is sound).
 //! Unknown keys are errors everywhere: a misspelt key must not silently fall back
 //! to a default.
 //! Graceful restart has `[neighbors.graceful_restart]` and `global.state_dir`,
@@ -51,6 +53,7 @@ mod error;
 mod model;
 mod raw;
 pub mod rules;
+mod structure;
 mod validate;
 mod values;
 
@@ -77,17 +80,13 @@ use error::Locator;
 /// 1.86 GB), so the bound keeps that under 1 GB. A real config (thousands of
 /// neighbors and routes) is well under 1 MiB.
 pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
-use raw::RawConfig;
 
 impl Config {
     /// Parses and validates `text`; `source_name` (usually the file's path) starts
     /// every error message.
     pub fn from_str_named(text: &str, source_name: &str) -> Result<Config, ConfigErrors> {
         let locator = Locator::new(text, source_name);
-        let raw: RawConfig = toml::from_str(text).map_err(|error| {
-            let offset = error.span().map_or(0, |span| span.start);
-            ConfigError::Syntax { location: locator.locate(offset), error }
-        })?;
+        let raw = structure::parse(text, &locator)?;
         validate::validate(&raw, locator)
     }
 

@@ -640,3 +640,19 @@ fn a_config_file_over_the_size_bound_is_refused_before_parsing() {
     assert!(text.contains("16777217 bytes") && text.contains("16777216"), "{text}");
     assert!(matches!(errors.iter().next(), Some(ConfigError::TooLarge { .. })), "{text}");
 }
+
+#[test]
+fn every_structural_error_is_reported_with_its_place() {
+    let text = format!(
+        "{GLOBAL}hold_tme = 90\n\
+         [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = \"65002\"\n\
+         [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65003\npasive = true\n\
+         [[routes]]\nprefix = 5\n\
+         [bogus]\nx = 1\n"
+    );
+    let found = errors(&text);
+    let places: Vec<(usize, usize)> = found.iter().map(line_column).collect();
+    assert_eq!(found.len(), 5, "{places:?}: {found:#?}");
+    let lines: Vec<usize> = places.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [4, 7, 11, 13, 14], "{found:#?}");
+}
