@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::self_connect;
 use crate::fsm::collision::{Deferred, OpenVerdict, on_open, settle_deferred};
 use crate::fsm::{
     Action, Direction, DownReason, Event, Fsm, NegotiatedSession, SessionConfig, State,
@@ -135,6 +136,8 @@ struct Task {
     /// Why the primary's TCP connection failed or closed (the io error, or
     /// the peer's close), for the INFO line of the session going down.
     tcp_cause: Option<String>,
+    /// Our own OPEN came back (`self_connect`): stop, do not retry.
+    self_connected: bool,
 }
 
 async fn run(
@@ -155,6 +158,7 @@ async fn run(
         verdict: None,
         deferred: None,
         tcp_cause: None,
+        self_connected: false,
     };
     let mut primary =
         Connection::new(Fsm::new(params.config), Direction::Outbound, task.counters.clone());
@@ -190,6 +194,7 @@ async fn run(
                 task.settle_collision(&mut primary, &mut secondary).await;
             }
         }
+        task.stop_if_self_connected(&mut primary, &mut secondary).await;
         // Held announcements go out once nothing else is being written or
         // waits to be encoded (see `outbox`).
         if primary.outbox.should_flush() && commands.is_empty() {
@@ -199,6 +204,17 @@ async fn run(
 }
 
 impl Task {
+    async fn stop_if_self_connected(
+        &mut self,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+    ) {
+        if std::mem::take(&mut self.self_connected) {
+            let cease = self_connect::report(self.connect.remote.ip());
+            self.stop_all(primary, secondary, cease).await;
+        }
+    }
+
     fn note_tcp_cause(&mut self, is_primary: bool, cause: String) {
         if is_primary {
             self.tcp_cause = Some(cause);
@@ -520,6 +536,10 @@ impl Task {
         other: Option<State>,
     ) {
         for item in received.drain(..) {
+            if self_connect::is_own(&item, &self.config, connection) {
+                self.self_connected = true;
+                return;
+            }
             match item {
                 Received::Event(
                     ref event @ (Event::BgpOpen(ref open)
