@@ -350,3 +350,26 @@ async fn layer2_service_is_healthy_and_reflected() {
     };
     assert!(!files.file_descriptor_proto.is_empty());
 }
+
+#[tokio::test]
+async fn the_config_owner_is_reserved() {
+    let entry = "[[layer2]]\naddress = \"198.51.100.62\"\ninterfaces = [\"ironlbnone0\"]\n";
+    let (daemon, mut client) = start(entry).await;
+    let status = client.set_announcements(request("config", &[])).await.expect_err("reserved");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().starts_with("owner \"config\" is reserved"), "{status:?}");
+    let listed = list(&mut client).await;
+    assert_eq!(listed.len(), 1, "the config's entry survives: {listed:?}");
+    assert_eq!(listed[0].owner, "config");
+
+    let mut bgp = ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient::connect(format!(
+        "http://{}",
+        daemon.api
+    ))
+    .await
+    .expect("connect");
+    let set = v1::SetPathsRequest { owner: "config".into(), ..Default::default() };
+    let status = bgp.set_paths(set).await.expect_err("reserved");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().starts_with("owner \"config\" is reserved"), "{status:?}");
+}

@@ -135,6 +135,8 @@ pub struct BgpdRoute {
     pub large_communities: Vec<String>,
     pub local_pref: u32,
     pub med: u32,
+    /// `as_path_prepend`; rendered only when not 0.
+    pub as_path_prepend: u8,
 }
 
 impl BgpdRoute {
@@ -146,6 +148,7 @@ impl BgpdRoute {
             large_communities: Vec::new(),
             local_pref: 100,
             med: 0,
+            as_path_prepend: 0,
         }
     }
 }
@@ -283,6 +286,9 @@ impl BgpdConfig {
             );
             let _ = writeln!(c, "local_pref = {}", r.local_pref);
             let _ = writeln!(c, "med = {}", r.med);
+            if r.as_path_prepend != 0 {
+                let _ = writeln!(c, "as_path_prepend = {}", r.as_path_prepend);
+            }
         }
         for (address, interfaces) in &self.layer2 {
             let _ = writeln!(c, "\n[[layer2]]");

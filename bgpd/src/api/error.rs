@@ -55,6 +55,15 @@ pub enum ValidationError {
         "{field} {value:?} is not a valid owner name (1 to 128 printable ASCII characters, no spaces)"
     )]
     InvalidOwner { field: String, value: String },
+    /// Only the first characters of the name are shown: it may be huge.
+    #[error("{field} is {len} bytes long, at most {max} are allowed (it starts {start:?})")]
+    OwnerTooLong { field: String, start: String, len: usize, max: usize },
+    #[error("{field} {value:?} is reserved for the daemon's own use; choose another owner name")]
+    ReservedOwner { field: String, value: String },
+    #[error("{field} {value:?} is not written canonically (write {canonical:?})")]
+    NotCanonical { field: String, value: String, canonical: String },
+    #[error("{field} {value} is reserved: {reason}")]
+    Reserved { field: String, value: u64, reason: &'static str },
     #[error("{field} {value} must be below {other} {other_value}")]
     NotBelow { field: String, value: u64, other: String, other_value: u64 },
     #[error("{field} {value} cannot be combined with {other} {other_value}")]
@@ -116,6 +125,10 @@ impl ValidationError {
             | ValidationError::TooMany { field, .. }
             | ValidationError::Empty { field }
             | ValidationError::InvalidOwner { field, .. }
+            | ValidationError::OwnerTooLong { field, .. }
+            | ValidationError::ReservedOwner { field, .. }
+            | ValidationError::Reserved { field, .. }
+            | ValidationError::NotCanonical { field, .. }
             | ValidationError::NotBelow { field, .. }
             | ValidationError::Conflict { field, .. }
             | ValidationError::Requires { field, .. }

@@ -28,9 +28,10 @@ use crate::config::{
 use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
 
-/// ConnectRetryTime when none is configured (RFC 4271 §10). The config
-/// file's default is shorter (`config::DEFAULT_CONNECT_RETRY_TIME`).
-pub const DEFAULT_CONNECT_RETRY: u16 = 120;
+/// ConnectRetryTime when none is set: the config file's default
+/// (`config::DEFAULT_CONNECT_RETRY_TIME`, 30 s; RFC 4271 §10 suggests 120, a
+/// load balancer's routes are down while its session is, so we retry sooner).
+pub const DEFAULT_CONNECT_RETRY: u16 = crate::config::DEFAULT_CONNECT_RETRY_TIME;
 /// Longest shutdown communication (RFC 9003 §2).
 pub const MAX_SHUTDOWN_MESSAGE_LEN: usize = 255;
 /// Longest peer description.
@@ -138,9 +139,6 @@ fn ttl(config: &v1::PeerConfig) -> Result<crate::config::TtlPolicy, ValidationEr
         other: field("multihop_ttl"),
         other_value: multihop.to_string(),
     };
-    if multihop != 0 && hops != 0 {
-        return Err(conflict());
-    }
     let multihop = match u8::try_from(multihop) {
         Ok(0) | Err(_) => DEFAULT_EBGP_MULTIHOP,
         Ok(ttl) => ttl,
@@ -157,8 +155,8 @@ fn graceful_restart(
     };
     let restart_time = match config.restart_time_seconds {
         None => crate::gr::DEFAULT_RESTART_TIME,
-        Some(v) => rules::restart_time(i64::from(v), 1)
-            .map_err(|_| out_of_range("graceful_restart.restart_time_seconds", v, "1..=4095"))?,
+        Some(v) => rules::restart_time(i64::from(v))
+            .map_err(|_| out_of_range("graceful_restart.restart_time_seconds", v, "0..=4095"))?,
     };
     let stale_routes_time = match config.stale_routes_time_seconds {
         None => crate::gr::DEFAULT_STALE_ROUTES_TIME,
@@ -218,8 +216,16 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     let address = unicast_address(&field("address"), &config.address)?;
     let dynamic_asn = dynamic_asn(config)?;
     let remote_asn = match dynamic_asn {
-        None => rules::remote_asn(i64::from(config.remote_asn))
-            .map_err(|_| out_of_range("remote_asn", config.remote_asn, "1..=4294967295"))?,
+        None => {
+            rules::remote_asn(i64::from(config.remote_asn)).map_err(|problem| match problem {
+                Problem::AsTrans => ValidationError::Reserved {
+                    field: field("remote_asn"),
+                    value: u64::from(config.remote_asn),
+                    reason: "AS_TRANS (RFC 6793 §9) stands in for a 4-octet AS and is no real AS",
+                },
+                _ => out_of_range("remote_asn", config.remote_asn, "1..=4294967295"),
+            })?
+        }
         // The instance sets it with the daemon's AS.
         Some(_) => 0,
     };

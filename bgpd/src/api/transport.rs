@@ -1,6 +1,7 @@
 //! Where and how the API listens: TCP (`[api] listen`, default
 //! `127.0.0.1:50051`) or a Unix socket (`unix:/run/ironlb/bgpd.sock`, mode
-//! 0660 so that a group can be given access without opening a port), with the
+//! 0660 so that a group can be given access without opening a port; a live
+//! socket of another process is never taken over, see [`bind`]), with the
 //! standard gRPC health service (`grpc.health.v1.Health`) and server
 //! reflection (`grpc.reflection.v1`) beside `BgpService` and
 //! `Layer2Service`.
@@ -12,13 +13,13 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ironlb_proto::bgpd::v1::bgp_service_server::{BgpService, BgpServiceServer};
 use ironlb_proto::bgpd::v1::layer2_service_server::{Layer2Service, Layer2ServiceServer};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -76,6 +77,9 @@ impl fmt::Display for ListenAddress {
 pub enum ServeError {
     #[error("cannot listen on {address}: {source}")]
     Bind { address: ListenAddress, source: io::Error },
+    /// Another process answers on the Unix socket: it is not taken over.
+    #[error("cannot listen on unix:{}: address in use (another process answers on it)", path.display())]
+    InUse { path: PathBuf },
     #[error("{path:?} exists and is not a socket; not replacing it")]
     NotASocket { path: PathBuf },
     #[error("cannot set mode {mode:o} on {path:?}: {source}")]
@@ -90,8 +94,24 @@ pub enum ServeError {
 #[derive(Debug)]
 pub enum Listener {
     Tcp(TcpListener),
-    /// The path is removed when serving ends.
-    Unix(UnixListener, PathBuf),
+    /// The path is removed when serving ends, if it is still this socket.
+    Unix(UnixListener, PathBuf, SocketFile),
+}
+
+/// Which file a Unix socket is (device and inode), so a server removes the
+/// socket file at its path only if it is still the one it created, never one
+/// another process bound there since.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SocketFile {
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    fn of(path: &Path) -> io::Result<Self> {
+        let metadata = std::fs::symlink_metadata(path)?;
+        Ok(Self { dev: metadata.dev(), ino: metadata.ino() })
+    }
 }
 
 impl Listener {
@@ -99,26 +119,44 @@ impl Listener {
     pub fn local_address(&self) -> io::Result<ListenAddress> {
         match self {
             Listener::Tcp(listener) => listener.local_addr().map(ListenAddress::Tcp),
-            Listener::Unix(_, path) => Ok(ListenAddress::Unix(path.clone())),
+            Listener::Unix(_, path, _) => Ok(ListenAddress::Unix(path.clone())),
         }
     }
 }
 
-/// Removes a socket left by an earlier run, but never a file of another kind.
-fn remove_stale_socket(path: &Path) -> Result<(), ServeError> {
+/// How long a probe of an existing Unix socket may take to be answered.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Removes a socket left by an earlier run, but never a file of another kind
+/// and never a live socket: the path is probed with a connect first. Only a
+/// refused connection (nobody listens: a stale socket) lets it be removed;
+/// an accepted one, a full backlog (`EAGAIN`) or a probe that does not finish
+/// means another process serves there, which is refused like a TCP port in use.
+async fn remove_stale_socket(path: &Path) -> Result<(), ServeError> {
+    let bind_error =
+        |source| ServeError::Bind { address: ListenAddress::Unix(path.to_path_buf()), source };
     match std::fs::symlink_metadata(path) {
         Ok(metadata) if metadata.file_type().is_socket() => {
-            std::fs::remove_file(path).map_err(|source| ServeError::Bind {
-                address: ListenAddress::Unix(path.to_path_buf()),
-                source,
-            })
+            match tokio::time::timeout(PROBE_TIMEOUT, UnixStream::connect(path)).await {
+                Ok(Err(error)) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+                Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Ok(Err(error)) if error.kind() != io::ErrorKind::WouldBlock => {
+                    return Err(bind_error(error));
+                }
+                Ok(_) | Err(_) => return Err(ServeError::InUse { path: path.to_path_buf() }),
+            }
+            match std::fs::remove_file(path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => Err(bind_error(error)),
+                _ => Ok(()),
+            }
         }
         Ok(_) => Err(ServeError::NotASocket { path: path.to_path_buf() }),
         Err(_) => Ok(()),
     }
 }
 
-/// Binds `address`. A Unix socket replaces a stale one and gets mode 0660.
+/// Binds `address`. A Unix socket replaces a stale one (never a live one) and
+/// gets mode 0660.
 pub async fn bind(address: &ListenAddress) -> Result<Listener, ServeError> {
     let bind_error = |source| ServeError::Bind { address: address.clone(), source };
     match address {
@@ -126,15 +164,22 @@ pub async fn bind(address: &ListenAddress) -> Result<Listener, ServeError> {
             Ok(Listener::Tcp(TcpListener::bind(socket).await.map_err(bind_error)?))
         }
         ListenAddress::Unix(path) => {
-            remove_stale_socket(path)?;
-            let listener = UnixListener::bind(path).map_err(bind_error)?;
+            remove_stale_socket(path).await?;
+            let listener = UnixListener::bind(path).map_err(|error| {
+                if error.kind() == io::ErrorKind::AddrInUse {
+                    ServeError::InUse { path: path.clone() }
+                } else {
+                    bind_error(error)
+                }
+            })?;
+            let file = SocketFile::of(path).map_err(bind_error)?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(UNIX_SOCKET_MODE))
                 .map_err(|source| ServeError::Permissions {
                     path: path.clone(),
                     mode: UNIX_SOCKET_MODE,
                     source,
                 })?;
-            Ok(Listener::Unix(listener, path.clone()))
+            Ok(Listener::Unix(listener, path.clone(), file))
         }
     }
 }
@@ -208,11 +253,15 @@ pub async fn serve_limited(
             let incoming = accept::incoming(listener, limits);
             router.serve_with_incoming_shutdown(incoming, shutdown).await?;
         }
-        Listener::Unix(listener, path) => {
+        Listener::Unix(listener, path, file) => {
             let incoming = accept::incoming(listener, limits);
             let served = router.serve_with_incoming_shutdown(incoming, shutdown).await;
-            // Best effort: a leftover socket is replaced at the next start.
-            let _ = std::fs::remove_file(&path);
+            // Only our own socket: another process may have bound the path
+            // since (after removing ours). Best effort: a leftover socket is
+            // replaced at the next start.
+            if SocketFile::of(&path).is_ok_and(|now| now == file) {
+                let _ = std::fs::remove_file(&path);
+            }
             served?;
         }
     }

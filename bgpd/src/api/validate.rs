@@ -118,11 +118,36 @@ pub fn family(field: &str, value: i32) -> Result<Option<Family>, ValidationError
     }
 }
 
-/// An owner name: 1..=128 printable ASCII characters, no spaces.
+/// Owner names the daemon uses itself, refused to API clients: `config` owns
+/// the config file's `[[layer2]]` entries (`layer2::task::CONFIG_OWNER`), and
+/// bgpctl shows config routes as "config". A client using it would replace or
+/// delete what the config file set.
+pub const RESERVED_OWNERS: &[&str] = &[crate::layer2::task::CONFIG_OWNER];
+
+/// How much of a refused owner name an error shows: a long name is cut, so
+/// the status message stays small (gRPC carries it in a header).
+const OWNER_ECHO_LEN: usize = 64;
+
+/// An owner name: 1..=128 printable ASCII characters, no spaces, not one of
+/// the [`RESERVED_OWNERS`].
 pub fn owner(field: &str, value: &str) -> Result<String, ValidationError> {
     let printable = value.bytes().all(|b| b.is_ascii_graphic());
-    if value.is_empty() || value.len() > MAX_OWNER_LEN || !printable {
+    if value.len() > MAX_OWNER_LEN {
+        return Err(ValidationError::OwnerTooLong {
+            field: field.to_string(),
+            start: value.chars().take(OWNER_ECHO_LEN).collect(),
+            len: value.len(),
+            max: MAX_OWNER_LEN,
+        });
+    }
+    if value.is_empty() || !printable {
         return Err(ValidationError::InvalidOwner {
+            field: field.to_string(),
+            value: value.to_string(),
+        });
+    }
+    if RESERVED_OWNERS.contains(&value) {
+        return Err(ValidationError::ReservedOwner {
             field: field.to_string(),
             value: value.to_string(),
         });
@@ -217,6 +242,9 @@ fn next_hop(
     let field = format!("paths[{index}].next_hop");
     let link_local_field = format!("paths[{index}].next_hop_link_local");
     let global = if global.is_empty() { None } else { Some(unicast_address(&field, global)?) };
+    if let Some(global) = global {
+        usable::global_next_hop(&field, global)?;
+    }
     match prefix {
         IpNet::V4(_) => {
             if !link_local.is_empty() {
@@ -436,6 +464,7 @@ fn path_sharing(
         }
         _ => prefix(&format!("paths[{index}].prefix"), &path.prefix)?,
     };
+    usable::prefix(index, &path.prefix, &prefix)?;
     no_output_only(index, path)?;
     let next_hop = next_hop(index, &prefix, &path.next_hop, &path.next_hop_link_local)?;
     let attributes = PathAttributes {
@@ -646,6 +675,8 @@ pub fn delete_paths(
         .collect();
     Ok(DeletePathsCommand { owner, prefixes })
 }
+
+mod usable;
 
 #[cfg(test)]
 mod tests;

@@ -20,23 +20,81 @@ use super::model::{Config, Global, Neighbor, StaticRoute};
 use crate::wire::Family;
 
 /// A `[global]` or `[api]` key that changed.
+///
+/// What a reload (SIGHUP) applies, key by key: `[[neighbors]]` (every key:
+/// added, removed, changed, a session reset where the key is in the OPEN or
+/// the socket), `[[routes]]`, `[[layer2]]`, `[layer2_gratuitous]`, and
+/// `global.hold_time` / `global.connect_retry_time` (through the neighbors
+/// that inherit them). Every key listed here is read once at start and is
+/// NOT applied by a reload: a reload that changes one is refused as a whole
+/// (nothing half-applied) with an error naming each such key, its old and
+/// new value and "needs a restart".
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GlobalChange {
+    /// In every OPEN, and decides iBGP or eBGP for every neighbor.
     Asn,
+    /// The BGP Identifier in every OPEN.
     RouterId,
-    /// Listeners are rebound; established sessions keep their sockets.
+    /// The BGP listeners are bound at start.
     ListenPort,
     ListenAddresses,
-    /// The API server is rebound.
+    /// The API server is bound at start.
     ApiListen,
+    /// The log filter is installed at start.
     LogLevel,
+    /// The graceful restart state file's directory, opened at start.
+    StateDir,
+    /// Used only while starting (RFC 4724 §4.1 Selection_Deferral_Timer).
+    SelectionDeferralTime,
 }
 
 impl GlobalChange {
-    /// ASN and router id are in every OPEN and decide iBGP or eBGP for every
-    /// neighbour: the daemon restarts (all sessions reset) to apply them.
+    /// Whether the daemon must restart to apply this change: every global
+    /// change does (see the type's doc); the reload refuses them.
     pub fn needs_restart(self) -> bool {
-        matches!(self, Self::Asn | Self::RouterId)
+        true
+    }
+
+    /// The key's name as in the file.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Asn => "global.asn",
+            Self::RouterId => "global.router_id",
+            Self::ListenPort => "global.listen_port",
+            Self::ListenAddresses => "global.listen_addresses",
+            Self::ApiListen => "api.listen",
+            Self::LogLevel => "global.log_level",
+            Self::StateDir => "global.state_dir",
+            Self::SelectionDeferralTime => "global.selection_deferral_time",
+        }
+    }
+
+    /// `key old -> new`, for the reload's refusal.
+    pub fn describe(self, old: &Config, new: &Config) -> String {
+        let addresses = |c: &Config| {
+            let list: Vec<String> =
+                c.global.listen_addresses.iter().map(ToString::to_string).collect();
+            format!("[{}]", list.join(", "))
+        };
+        let (before, after) = match self {
+            Self::Asn => (old.global.asn.to_string(), new.global.asn.to_string()),
+            Self::RouterId => (old.global.router_id.to_string(), new.global.router_id.to_string()),
+            Self::ListenPort => {
+                (old.global.listen_port.to_string(), new.global.listen_port.to_string())
+            }
+            Self::ListenAddresses => (addresses(old), addresses(new)),
+            Self::ApiListen => (old.api.listen.to_string(), new.api.listen.to_string()),
+            Self::LogLevel => (old.global.log_level.to_string(), new.global.log_level.to_string()),
+            Self::StateDir => (
+                format!("{:?}", old.global.state_dir.display().to_string()),
+                format!("{:?}", new.global.state_dir.display().to_string()),
+            ),
+            Self::SelectionDeferralTime => (
+                old.global.selection_deferral_time.to_string(),
+                new.global.selection_deferral_time.to_string(),
+            ),
+        };
+        format!("{} {before} -> {after}", self.key())
     }
 }
 
@@ -60,6 +118,9 @@ pub enum NeighborField {
     Enabled,
     /// The graceful restart capability is in the OPEN.
     GracefulRestart,
+    /// A key this diff does not list one by one (added to [`Neighbor`]
+    /// later): applied by resetting the session, never ignored.
+    Other,
 }
 
 impl NeighborField {
@@ -74,7 +135,8 @@ impl NeighborField {
             | Self::Ttl
             | Self::Families
             | Self::NextHopSelf
-            | Self::GracefulRestart => true,
+            | Self::GracefulRestart
+            | Self::Other => true,
             Self::Passive
             | Self::KeepaliveTime
             | Self::ConnectRetryTime
@@ -170,24 +232,47 @@ impl ConfigDiff {
     pub fn needs_restart(&self) -> bool {
         self.global.iter().any(|c| c.needs_restart())
     }
+
+    /// `key old -> new` of each change that needs a restart, for the
+    /// reload's refusal; empty when the reload can be applied.
+    pub fn restart_changes(&self, old: &Config, new: &Config) -> Vec<String> {
+        self.global.iter().filter(|c| c.needs_restart()).map(|c| c.describe(old, new)).collect()
+    }
 }
 
 fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
-    let (o, n): (&Global, &Global) = (&old.global, &new.global);
+    let o: &Global = &old.global;
+    // Every key, by name: a key added to `Global` must be placed here (the
+    // destructuring stops compiling until it is), so none is ignored.
+    let Global {
+        asn,
+        router_id,
+        listen_port,
+        listen_addresses,
+        // Only defaults: their effect shows up in the neighbors that inherit them.
+        hold_time: _,
+        connect_retry_time: _,
+        log_level,
+        state_dir,
+        selection_deferral_time,
+    } = &new.global;
     let mut changes = Vec::new();
     let mut note = |changed: bool, change| {
         if changed {
             changes.push(change);
         }
     };
-    note(o.asn != n.asn, GlobalChange::Asn);
-    note(o.router_id != n.router_id, GlobalChange::RouterId);
-    note(o.listen_port != n.listen_port, GlobalChange::ListenPort);
-    note(o.listen_addresses != n.listen_addresses, GlobalChange::ListenAddresses);
+    note(o.asn != *asn, GlobalChange::Asn);
+    note(o.router_id != *router_id, GlobalChange::RouterId);
+    note(o.listen_port != *listen_port, GlobalChange::ListenPort);
+    note(o.listen_addresses != *listen_addresses, GlobalChange::ListenAddresses);
     note(old.api != new.api, GlobalChange::ApiListen);
-    note(o.log_level != n.log_level, GlobalChange::LogLevel);
-    // `hold_time` and `connect_retry_time` here are only defaults: their effect
-    // shows up in the neighbours that inherit them.
+    note(o.log_level != *log_level, GlobalChange::LogLevel);
+    note(o.state_dir != *state_dir, GlobalChange::StateDir);
+    note(
+        o.selection_deferral_time != *selection_deferral_time,
+        GlobalChange::SelectionDeferralTime,
+    );
     changes
 }
 
@@ -214,6 +299,15 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.description != n.description, NeighborField::Description);
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
+    // A key not compared above still differs: reset rather than ignore it.
+    // (Families are equal as sets here; their order is no change.)
+    if fields.is_empty() && o != n {
+        let mut reordered = o.clone();
+        reordered.families.clone_from(&n.families);
+        if reordered != *n {
+            fields.push(NeighborField::Other);
+        }
+    }
     fields
 }
 
@@ -352,27 +446,37 @@ mod tests {
         use GlobalChange::*;
         let g = |lines: &str| config(&format!("[global]\n{lines}"));
         let base = "asn = 65001\nrouter_id = \"192.0.2.1\"\n";
-        let cases: [(&str, &[GlobalChange], bool); 7] = [
+        // Every global key needs a restart (the reload refuses it).
+        let cases: [(&str, &[GlobalChange], bool); 9] = [
             ("asn = 65009\nrouter_id = \"192.0.2.1\"\n", &[Asn], true),
             ("asn = 65001\nrouter_id = \"192.0.2.9\"\n", &[RouterId], true),
-            ("asn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 1179\n", &[ListenPort], false),
+            ("asn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 1179\n", &[ListenPort], true),
             (
                 "asn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_addresses = [\"127.0.0.1\"]\n",
                 &[ListenAddresses],
-                false,
+                true,
             ),
             (
                 "asn = 65001\nrouter_id = \"192.0.2.1\"\n[api]\nlisten = \"unix:/run/bgpd.sock\"\n",
                 &[ApiListen],
-                false,
+                true,
             ),
-            ("asn = 65001\nrouter_id = \"192.0.2.1\"\nlog_level = \"debug\"\n", &[LogLevel], false),
+            ("asn = 65001\nrouter_id = \"192.0.2.1\"\nlog_level = \"debug\"\n", &[LogLevel], true),
             ("asn = 65009\nrouter_id = \"192.0.2.9\"\n", &[Asn, RouterId], true),
+            ("asn = 65001\nrouter_id = \"192.0.2.1\"\nstate_dir = \"/tmp/x\"\n", &[StateDir], true),
+            (
+                "asn = 65001\nrouter_id = \"192.0.2.1\"\nselection_deferral_time = 9\n",
+                &[SelectionDeferralTime],
+                true,
+            ),
         ];
         for (after, changes, restart) in cases {
             let diff = ConfigDiff::between(&g(base), &g(after));
             assert_eq!(diff.global, changes, "{after}");
             assert_eq!(diff.needs_restart(), restart, "{after}");
         }
+        let new = g("asn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 1179\n");
+        let diff = ConfigDiff::between(&g(base), &new);
+        assert_eq!(diff.restart_changes(&g(base), &new), ["global.listen_port 179 -> 1179"]);
     }
 }

@@ -69,8 +69,13 @@ pub enum ConfigError {
         #[source]
         error: std::io::Error,
     },
-    /// TOML syntax, a value of the wrong type, or an unknown key, as reported by
-    /// the parser (which stops at the first one).
+    /// The file is larger than [`super::MAX_CONFIG_BYTES`]: refused before it
+    /// is read, since parsing costs many times its size in memory.
+    #[error("{source_name}: {size} bytes is larger than the {max} bytes a config file may have")]
+    TooLarge { source_name: Arc<str>, size: u64, max: u64 },
+    /// TOML syntax (only the first: the parser stops there), a value of the
+    /// wrong type or an unknown key (each one: see `structure`), as worded by
+    /// the parser.
     #[error("{location}: {}", error.message())]
     Syntax {
         location: Location,
@@ -89,7 +94,7 @@ impl ConfigError {
     /// Where the error is, if it has a place in the text (a read error has none).
     pub fn location(&self) -> Option<&Location> {
         match self {
-            Self::Read { .. } => None,
+            Self::Read { .. } | Self::TooLarge { .. } => None,
             Self::Syntax { location, .. }
             | Self::Missing { location, .. }
             | Self::Invalid { location, .. } => Some(location),

@@ -16,7 +16,7 @@ pub(super) type Key<T> = Option<Spanned<T>>;
 /// A list of strings, each with its own span.
 pub(super) type StringList = Vec<Spanned<String>>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub global: Key<RawGlobal>,

@@ -11,8 +11,8 @@
 //! RFC 2385 (TCP MD5 key; at most 80 bytes as Linux's `TCP_MD5SIG_MAXKEYLEN`),
 //! RFC 5082 (GTSM), RFC 4724 §3 (restart time, 12 bits), RFC 4760 (families).
 //!
-//! Where the two front ends differ today, the difference is the front end's
-//! (how an unset value reads) or is named at the rule.
+//! The two front ends differ only in how an unset value reads (the API's 0
+//! for "unset" in a few fields); every rule below is the same for both.
 
 use std::net::IpAddr;
 
@@ -39,10 +39,9 @@ where
     super::values::in_range(value, min, max)
 }
 
-/// A remote AS: in [`ASN_RANGE`]. The config file also refuses AS_TRANS
-/// ([`not_as_trans`]); the API accepts it (as it always has).
+/// A remote AS: in [`ASN_RANGE`] and not AS_TRANS ([`not_as_trans`]).
 pub fn remote_asn(value: i64) -> Result<u32, Problem> {
-    in_range(value, ASN_RANGE)
+    in_range(value, ASN_RANGE).and_then(not_as_trans)
 }
 
 /// AS_TRANS (RFC 6793 §9) stands in for a 4-octet AS and is no real AS.
@@ -103,7 +102,8 @@ pub fn password_length(length: usize) -> Result<(), Problem> {
 
 /// The TTL policy from the eBGP multihop TTL and the GTSM hop count (if
 /// GTSM is on): GTSM sends TTL 255, so it cannot be combined with a multihop
-/// TTL other than the default 1 (RFC 5082 §3).
+/// TTL other than the default 1 (RFC 5082 §3); a TTL of 1 is no multihop, so
+/// GTSM with it is fine (both front ends: the API's unset 0 reads as 1).
 pub fn ttl_policy(ebgp_multihop: u8, ttl_security_hops: Option<u8>) -> Result<TtlPolicy, Problem> {
     match (ttl_security_hops, ebgp_multihop) {
         (None, hops) => Ok(TtlPolicy::Multihop { hops }),
@@ -134,11 +134,13 @@ pub fn families_not_empty(families: &[Family]) -> Result<(), Problem> {
     if families.is_empty() { Err(Problem::NoFamilies) } else { Ok(()) }
 }
 
-/// The restart time advertised (RFC 4724 §3): 12 bits. The config file
-/// accepts 0 (restart time 0: the peer does not wait for us); the API asks
-/// for at least 1.
-pub fn restart_time(value: i64, min: u16) -> Result<u16, Problem> {
-    in_range(value, (min, crate::gr::MAX_RESTART_TIME))
+/// Valid restart times (RFC 4724 §3, 12 bits). 0 is allowed: the peer
+/// keeps no routes for us across a restart, which an operator may want.
+pub const RESTART_TIME_RANGE: (u16, u16) = (0, crate::gr::MAX_RESTART_TIME);
+
+/// The restart time advertised: in [`RESTART_TIME_RANGE`].
+pub fn restart_time(value: i64) -> Result<u16, Problem> {
+    in_range(value, RESTART_TIME_RANGE)
 }
 
 #[cfg(test)]
@@ -178,7 +180,8 @@ mod tests {
         assert_eq!(password_length(80), Ok(()));
         assert_eq!(password_length(81), Err(Problem::PasswordTooLong { length: 81 }));
         assert_eq!(remote_asn(0), Err(Problem::OutOfRange { min: 1, max: u64::from(u32::MAX) }));
-        assert_eq!(remote_asn(AS_TRANS.into()), Ok(AS_TRANS));
+        assert_eq!(remote_asn(AS_TRANS.into()), Err(Problem::AsTrans));
+        assert_eq!(restart_time(0), Ok(0));
         assert_eq!(not_as_trans(AS_TRANS), Err(Problem::AsTrans));
         assert_eq!(dynamic_remote_asn(DynamicAsn::Internal, 65001), 65001);
         assert_eq!(dynamic_remote_asn(DynamicAsn::External, 65001), 0);

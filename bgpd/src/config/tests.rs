@@ -626,3 +626,33 @@ fn dynamic_asn_replaces_remote_asn() {
         ("neighbors[0].dynamic_asn", Problem::RemoteAsnAndDynamicAsn)
     );
 }
+
+#[test]
+fn a_config_file_over_the_size_bound_is_refused_before_parsing() {
+    let path = std::env::temp_dir().join(format!("bgpd-large-{}.toml", std::process::id()));
+    let file = std::fs::File::create(&path).expect("create");
+    // Sparse: costs no disk, and no memory unless somebody reads it.
+    file.set_len(MAX_CONFIG_BYTES + 1).expect("set_len");
+    drop(file);
+    let errors = Config::load(&path).expect_err("too large");
+    std::fs::remove_file(&path).expect("clean up");
+    let text = errors.to_string();
+    assert!(text.contains("16777217 bytes") && text.contains("16777216"), "{text}");
+    assert!(matches!(errors.iter().next(), Some(ConfigError::TooLarge { .. })), "{text}");
+}
+
+#[test]
+fn every_structural_error_is_reported_with_its_place() {
+    let text = format!(
+        "{GLOBAL}hold_tme = 90\n\
+         [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = \"65002\"\n\
+         [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65003\npasive = true\n\
+         [[routes]]\nprefix = 5\n\
+         [bogus]\nx = 1\n"
+    );
+    let found = errors(&text);
+    let places: Vec<(usize, usize)> = found.iter().map(line_column).collect();
+    assert_eq!(found.len(), 5, "{places:?}: {found:#?}");
+    let lines: Vec<usize> = places.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [4, 7, 11, 13, 14], "{found:#?}");
+}

@@ -459,7 +459,7 @@ impl Validator<'_> {
             scope,
             &key("restart_time"),
             &g.restart_time,
-            (0, crate::gr::MAX_RESTART_TIME),
+            rules::RESTART_TIME_RANGE,
             defaults.restart_time,
         );
         let stale_routes_time = self.integer(
@@ -671,7 +671,7 @@ fn dynamic_asn(value: &str) -> Result<DynamicAsn, Problem> {
 }
 
 fn asn(value: &i64) -> Result<u32, Problem> {
-    rules::remote_asn(*value).and_then(rules::not_as_trans)
+    rules::remote_asn(*value)
 }
 
 /// A hold time: 0 (no keepalives) or 3..=65535 seconds (RFC 4271 §4.2).

@@ -25,6 +25,7 @@ pub mod listing;
 mod neighbors;
 pub mod owners;
 pub mod peer_ops;
+pub mod refusals;
 pub mod requests;
 mod sessions;
 pub mod status;
@@ -115,6 +116,8 @@ pub struct Instance {
     gr: graceful::Graceful,
     /// The layer2 task, told about `[[layer2]]` changes on reload.
     layer2: Option<crate::layer2::task::Handle>,
+    /// Bounds the log lines for refused BGP connections.
+    refusals: refusals::RefusalLog,
 }
 
 impl Instance {
@@ -144,6 +147,7 @@ impl Instance {
             started: Instant::now(),
             gr: graceful::Graceful::default(),
             layer2: None,
+            refusals: refusals::RefusalLog::default(),
         }
     }
 

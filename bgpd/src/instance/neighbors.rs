@@ -10,6 +10,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::net::TcpStream;
 
+use super::refusals::Refusal;
 use super::status::{PeerView, SessionStatus};
 use super::watch::PeerEvent;
 use super::{Instance, PeerSlot, graceful};
@@ -122,8 +123,25 @@ impl Instance {
             Some(slot) if slot.neighbor.enabled => {
                 slot.session.send(SessionCommand::Inbound(stream))
             }
-            Some(_) => tracing::info!(%remote, "refusing a connection from a disabled neighbour"),
-            None => tracing::info!(%remote, "refusing a connection from an unknown address"),
+            Some(_) => self.log_refusal(remote, "a disabled neighbor"),
+            None => self.log_refusal(remote, "an unknown address"),
+        }
+    }
+
+    /// One INFO line per refused connection, at most
+    /// `refusals::REFUSALS_LOGGED_PER_WINDOW` per `refusals::REFUSAL_WINDOW`;
+    /// the first line after a suppressed stretch counts what was not logged.
+    fn log_refusal(&mut self, remote: SocketAddr, from: &str) {
+        match self.refusals.refused(std::time::Instant::now()) {
+            Refusal::Log { suppressed: 0 } => {
+                tracing::info!(%remote, "refusing a connection from {from}")
+            }
+            Refusal::Log { suppressed } => tracing::info!(
+                %remote,
+                suppressed,
+                "refusing a connection from {from} ({suppressed} refused connections not logged before it)"
+            ),
+            Refusal::Suppress => {}
         }
     }
 
@@ -143,8 +161,13 @@ impl Instance {
         };
         self.drop_api_conflicts(&mut new);
         let diff = ConfigDiff::between(&self.config, &new);
-        if diff.needs_restart() {
-            tracing::error!("reload refused: asn and router_id changes need a restart");
+        let restart = diff.restart_changes(&self.config, &new);
+        if !restart.is_empty() {
+            // One line, the whole reload refused: nothing is half-applied.
+            tracing::error!(
+                "reload refused, the running config stays: {} needs a restart",
+                restart.join(", ")
+            );
             return;
         }
         tracing::info!(

@@ -7,6 +7,7 @@
 mod connection;
 pub mod counters;
 mod outbox;
+mod self_connect;
 mod session;
 pub mod socket;
 

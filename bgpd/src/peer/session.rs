@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::self_connect;
 use crate::fsm::collision::{Deferred, OpenVerdict, on_open, settle_deferred};
 use crate::fsm::{
     Action, Direction, DownReason, Event, Fsm, NegotiatedSession, SessionConfig, State,
@@ -132,6 +133,11 @@ struct Task {
     /// The connection (primary or not) whose output is held until the peer
     /// shows which connection it kept.
     deferred: Option<bool>,
+    /// Why the primary's TCP connection failed or closed (the io error, or
+    /// the peer's close), for the INFO line of the session going down.
+    tcp_cause: Option<String>,
+    /// Our own OPEN came back (`self_connect`): stop, do not retry.
+    self_connected: bool,
 }
 
 async fn run(
@@ -151,6 +157,8 @@ async fn run(
         counters,
         verdict: None,
         deferred: None,
+        tcp_cause: None,
+        self_connected: false,
     };
     let mut primary =
         Connection::new(Fsm::new(params.config), Direction::Outbound, task.counters.clone());
@@ -186,6 +194,7 @@ async fn run(
                 task.settle_collision(&mut primary, &mut secondary).await;
             }
         }
+        task.stop_if_self_connected(&mut primary, &mut secondary).await;
         // Held announcements go out once nothing else is being written or
         // waits to be encoded (see `outbox`).
         if primary.outbox.should_flush() && commands.is_empty() {
@@ -195,6 +204,23 @@ async fn run(
 }
 
 impl Task {
+    async fn stop_if_self_connected(
+        &mut self,
+        primary: &mut Connection,
+        secondary: &mut Option<Connection>,
+    ) {
+        if std::mem::take(&mut self.self_connected) {
+            let cease = self_connect::report(self.connect.remote.ip());
+            self.stop_all(primary, secondary, cease).await;
+        }
+    }
+
+    fn note_tcp_cause(&mut self, is_primary: bool, cause: String) {
+        if is_primary {
+            self.tcp_cause = Some(cause);
+        }
+    }
+
     async fn start(&mut self, primary: &mut Connection) {
         let event = if self.config.passive {
             Event::ManualStartWithPassiveTcpEstablishment
@@ -450,6 +476,7 @@ impl Task {
             }
             Wakeup::Connected(Err(error)) => {
                 tracing::debug!(peer = %self.connect.remote.ip(), %error, "connection attempt failed");
+                self.note_tcp_cause(is_primary, error.to_string());
                 self.feed(connection, Event::TcpConnectionFails, is_primary).await;
             }
             Wakeup::Timer(timer) => {
@@ -462,6 +489,7 @@ impl Task {
             }
             Wakeup::Wrote(Err(error)) | Wakeup::Read(Err(error)) => {
                 tracing::debug!(peer = %self.connect.remote.ip(), %error, "connection failed");
+                self.note_tcp_cause(is_primary, error.to_string());
                 self.feed(connection, Event::TcpConnectionFails, is_primary).await;
             }
             Wakeup::Read(Ok(0)) => {
@@ -469,6 +497,7 @@ impl Task {
                 // Process what arrived before the EOF (a NOTIFICATION), then fail.
                 self.process_input(connection, received, is_primary, other).await;
                 if connection.is_connected() {
+                    self.note_tcp_cause(is_primary, "the peer closed the connection".to_string());
                     self.feed(connection, Event::TcpConnectionFails, is_primary).await;
                 }
             }
@@ -507,6 +536,10 @@ impl Task {
         other: Option<State>,
     ) {
         for item in received.drain(..) {
+            if self_connect::is_own(&item, &self.config, connection) {
+                self.self_connected = true;
+                return;
+            }
             match item {
                 Received::Event(
                     ref event @ (Event::BgpOpen(ref open)
@@ -613,7 +646,8 @@ impl Task {
                     }
                 }
                 Action::SessionDown { reason, established } if is_primary => {
-                    tracing::info!(peer = %self.connect.remote.ip(), reason = %describe(&reason), "session down");
+                    let reason_text = describe_with_cause(&reason, self.tcp_cause.take());
+                    tracing::info!(peer = %self.connect.remote.ip(), reason = %reason_text, "session down");
                     let was = self.established;
                     self.established = false;
                     let outstanding = self.written_marks.len();
@@ -634,6 +668,15 @@ impl Task {
     }
 }
 
+/// [`describe`], with the cause of a TCP failure when known
+/// ("TCP connection failed or closed: Connection reset by peer (os error 104)").
+pub fn describe_with_cause(reason: &DownReason, cause: Option<String>) -> String {
+    match (reason, cause) {
+        (DownReason::TcpConnectionFailed, Some(cause)) => format!("{}: {cause}", describe(reason)),
+        _ => describe(reason),
+    }
+}
+
 /// One line for logs: what NOTIFICATION or failure ended the session.
 pub fn describe(reason: &DownReason) -> String {
     match reason {
@@ -646,3 +689,6 @@ pub fn describe(reason: &DownReason) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

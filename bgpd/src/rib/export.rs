@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::intern::{DEFAULT_LOCAL_PREF, Summary};
 use crate::wire::attributes::table::passed_on_flags;
-use crate::wire::{Family, NextHop, PathAttributes};
+use crate::wire::{AsPath, Family, NextHop, PathAttributes, SegmentType};
 
 /// The part of a peer's configuration that shapes exported attributes. Peers
 /// with equal profiles share cached exports.
@@ -77,7 +77,11 @@ pub(crate) fn may_send(route: &RouteFacts<'_>, receiver: &Receiver) -> bool {
 /// learned from another AS (a locally set MED stays), no ORIGINATOR_ID or
 /// CLUSTER_LIST (RFC 4456 §8), no non-transitive extended communities (RFC 4360
 /// §6). iBGP: attributes kept, LOCAL_PREF set (100 when absent), next hop kept
-/// unless next-hop-self. Both: unknown non-transitive attributes are dropped and
+/// unless next-hop-self; a route we originate loses the copies of our own ASN
+/// its AS_PATH starts with (the config's `as_path_prepend`, an API client's
+/// prepends): they are for eBGP neighbors only, RFC 4271 §5.1.2 wants a
+/// locally originated route to reach internal peers with an empty AS_PATH,
+/// and an internal peer would drop our ASN as a loop. Both: unknown non-transitive attributes are dropped and
 /// unknown transitive ones get the Partial bit (RFC 4271 §5, the rule in
 /// [`passed_on_flags`]).
 pub(crate) fn rewrite(
@@ -91,6 +95,9 @@ pub(crate) fn rewrite(
     let mut out = attributes.clone();
     let next_hop = if profile.ibgp {
         out.local_pref = Some(attributes.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
+        if local {
+            drop_own_prepends(&mut out.as_path, local_asn);
+        }
         match learned_next_hop {
             Some(next_hop) if !profile.next_hop_self && next_hop_fits(next_hop, family) => next_hop,
             _ => profile.own_next_hop(family)?,
@@ -122,6 +129,20 @@ pub(crate) fn rewrite(
     Some((out, next_hop))
 }
 
+/// Removes the copies of `local_asn` at the front of the first AS_SEQUENCE
+/// (and that segment, when nothing else is left in it).
+fn drop_own_prepends(as_path: &mut AsPath, local_asn: u32) {
+    let Some(first) = as_path.segments.first_mut() else { return };
+    if first.kind != SegmentType::Sequence {
+        return;
+    }
+    let own = first.asns.iter().take_while(|&&asn| asn == local_asn).count();
+    first.asns.drain(..own);
+    if first.asns.is_empty() {
+        as_path.segments.remove(0);
+    }
+}
+
 fn next_hop_fits(next_hop: NextHop, family: Family) -> bool {
     match next_hop {
         NextHop::V4(address) => family == Family::Ipv4Unicast && !address.is_unspecified(),
@@ -145,7 +166,7 @@ pub(crate) fn own_addresses(
 mod tests {
     use super::*;
     use crate::wire::attributes::flags;
-    use crate::wire::{AsPath, Community, ExtendedCommunity, UnknownAttribute};
+    use crate::wire::{Community, ExtendedCommunity, UnknownAttribute};
 
     const LOCAL_ASN: u32 = 65000;
 

@@ -582,3 +582,34 @@ fn a_local_route_keeps_the_as_path_it_was_given() {
     let (out, _) = &to_a.announced[&net("203.0.113.0/24")];
     assert_eq!(out.as_path, AsPath::from_sequence([LOCAL_ASN, 64999]));
 }
+
+#[test]
+fn own_asn_prepends_of_a_local_route_go_to_ebgp_only() {
+    // A `[[routes]]` entry with as_path_prepend = 2 is originated with our
+    // ASN twice (instance::neighbors::static_attributes). RFC 4271 §5.1.2:
+    // towards internal peers a locally originated route has an empty AS_PATH;
+    // an iBGP peer would drop our own ASN as a loop.
+    let mut rib = rib_with_peers();
+    let prepended =
+        PathAttributes { as_path: AsPath::from_sequence([LOCAL_ASN; 2]), ..Default::default() };
+    rib.originate(Source::Static, net("203.0.113.0/24"), prepended, None).unwrap();
+    let to_a = drain(&mut rib, A);
+    assert_eq!(
+        to_a.announced[&net("203.0.113.0/24")].0.as_path,
+        AsPath::from_sequence([LOCAL_ASN; 3])
+    );
+    let to_i1 = drain(&mut rib, I1);
+    assert_eq!(to_i1.announced[&net("203.0.113.0/24")].0.as_path, AsPath::default());
+
+    // An API path with prepends before another AS: only ours are dropped.
+    let given =
+        PathAttributes { as_path: AsPath::from_sequence([LOCAL_ASN, 64999]), ..Default::default() };
+    rib.originate(Source::Api(OwnerId(1)), net("198.51.100.0/24"), given, None).unwrap();
+    let to_i1 = drain(&mut rib, I1);
+    assert_eq!(to_i1.announced[&net("198.51.100.0/24")].0.as_path, AsPath::from_sequence([64999]));
+    let to_a = drain(&mut rib, A);
+    assert_eq!(
+        to_a.announced[&net("198.51.100.0/24")].0.as_path,
+        AsPath::from_sequence([LOCAL_ASN, LOCAL_ASN, 64999])
+    );
+}

@@ -28,7 +28,7 @@ fn defaults() {
     assert_eq!(settings.hold_time, 90);
     // Unset: a third of the hold time.
     assert_eq!(settings.keepalive_time, 30);
-    assert_eq!(settings.connect_retry_time, 120);
+    assert_eq!(settings.connect_retry_time, 30);
     assert_eq!(settings.ttl, TtlPolicy::Multihop { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv4Unicast]);
     assert_eq!(new.max_prefixes, None);
@@ -175,7 +175,7 @@ fn peer_rules_table() {
                     ..v1::GracefulRestartConfig::default()
                 })
             },
-            "peer.graceful_restart.restart_time_seconds 4096 is out of range (valid: 1..=4095)",
+            "peer.graceful_restart.restart_time_seconds 4096 is out of range (valid: 0..=4095)",
         ),
         (
             |c| {
@@ -345,7 +345,7 @@ mod neighbor_from {
         assert_eq!(n.port, 179);
         assert_eq!(n.hold_time, 90);
         assert_eq!(n.keepalive_time, 30);
-        assert_eq!(n.connect_retry_time, 120);
+        assert_eq!(n.connect_retry_time, 30);
         assert_eq!(n.families, vec![Family::Ipv4Unicast]);
         assert_eq!(n.ttl, TtlPolicy::Multihop { hops: 1 });
         assert!(n.enabled);
@@ -435,4 +435,33 @@ mod neighbor_from {
             None
         );
     }
+}
+
+/// The rules the API and the config file used to disagree on, now one rule
+/// each (config::rules): AS_TRANS refused, restart time 0 allowed, GTSM with
+/// the default multihop TTL 1 allowed, connect retry default 30 s.
+#[test]
+fn the_api_follows_the_config_rules() {
+    let status = reject(|c| c.remote_asn = 23456);
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("peer.remote_asn 23456 "), "{}", status.message());
+    assert!(status.message().contains("AS_TRANS"), "{}", status.message());
+
+    let gr = v1::PeerConfig {
+        graceful_restart: Some(v1::GracefulRestartConfig {
+            enabled: true,
+            restart_time_seconds: Some(0),
+            ..Default::default()
+        }),
+        ..config()
+    };
+    let settings = neighbor(Some(&gr)).expect("restart time 0 (RFC 4724 §4.2)").neighbor;
+    assert_eq!(settings.graceful_restart.map(|g| g.restart_time), Some(0));
+
+    let gtsm = v1::PeerConfig { multihop_ttl: 1, ttl_security_hops: 2, ..config() };
+    let settings = neighbor(Some(&gtsm)).expect("GTSM with TTL 1 is no multihop").neighbor;
+    assert_eq!(settings.ttl, TtlPolicy::Security { hops: 2 });
+
+    let settings = neighbor(Some(&config())).expect("valid").neighbor;
+    assert_eq!(settings.connect_retry_time, crate::config::DEFAULT_CONNECT_RETRY_TIME);
 }

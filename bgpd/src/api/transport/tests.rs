@@ -153,3 +153,43 @@ async fn binding_a_taken_port_names_the_address() {
     let error = bind(&taken).await.expect_err("port taken");
     assert!(error.to_string().starts_with(&format!("cannot listen on {taken}: ")), "{error}");
 }
+
+#[tokio::test]
+async fn a_live_unix_socket_is_not_taken_over() {
+    let path = socket_path("live");
+    let first = bind(&ListenAddress::Unix(path.clone())).await.expect("bind");
+    let before = std::fs::metadata(&path).expect("socket exists");
+    let error = bind(&ListenAddress::Unix(path.clone())).await.expect_err("socket in use");
+    assert!(matches!(error, ServeError::InUse { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("address in use") && text.contains(&path.display().to_string()),
+        "{text}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let after = std::fs::metadata(&path).expect("the first socket is still there");
+    assert_eq!((before.dev(), before.ino()), (after.dev(), after.ino()), "not replaced");
+    // The first listener still answers.
+    std::os::unix::net::UnixStream::connect(&path).expect("first still reachable");
+    drop(first);
+    std::fs::remove_file(&path).expect("clean up");
+}
+
+#[tokio::test]
+async fn a_server_only_removes_its_own_socket_file() {
+    let path = socket_path("own");
+    let listener = bind(&ListenAddress::Unix(path.clone())).await.expect("bind");
+    let (routes, _health) = routes(Stub).await.expect("routes");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, routes, async {
+        let _ = stopped.await;
+    }));
+    // Someone else's socket now lives at the path.
+    std::fs::remove_file(&path).expect("unlink");
+    let other = std::os::unix::net::UnixListener::bind(&path).expect("other socket");
+    stop.send(()).expect("server still running");
+    server.await.expect("no panic").expect("clean shutdown");
+    assert!(path.exists(), "the other socket file is left alone");
+    drop(other);
+    std::fs::remove_file(&path).expect("clean up");
+}

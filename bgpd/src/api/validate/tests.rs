@@ -441,3 +441,68 @@ fn peers_are_checked_in_request_order_before_later_errors() {
     assert!(command.paths[1].is_ok());
     assert!(matches!(command.paths[2], Err(ValidationError::Duplicate { .. })));
 }
+
+#[test]
+fn reserved_owner_names_are_refused() {
+    for reserved in RESERVED_OWNERS {
+        let error = owner("owner", reserved).expect_err(reserved);
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(error.field(), "owner");
+        assert!(error.to_string().contains("reserved"), "{error}");
+    }
+    assert!(RESERVED_OWNERS.contains(&crate::layer2::task::CONFIG_OWNER));
+    // Only the exact name: an owner that merely starts with it is a client's.
+    assert!(owner("owner", "config-2").is_ok());
+}
+
+#[test]
+fn a_long_owner_name_is_never_echoed_whole() {
+    let long = "x".repeat(16 * 1024);
+    let error = owner("owner", &long).expect_err("too long");
+    let text = error.to_string();
+    assert!(text.len() < 400, "{} bytes: {text}", text.len());
+    assert!(text.contains("16384 bytes"), "{text}");
+}
+
+#[test]
+fn unusable_prefixes_and_next_hops_are_refused() {
+    let v6 = |p: &mut v1::Path, prefix: &str| p.prefix = prefix.into();
+    type Modify<'a> = &'a dyn Fn(&mut v1::Path);
+    let cases: &[(Modify, &str)] = &[
+        (&|p| p.next_hop = "127.0.0.1".into(), r#"paths[3].next_hop "127.0.0.1" cannot be used"#),
+        (
+            &|p| p.next_hop = "169.254.1.1".into(),
+            r#"paths[3].next_hop "169.254.1.1" cannot be used"#,
+        ),
+        (
+            &|p| {
+                v6(p, "2001:db8::/32");
+                p.next_hop = "fe80::1".into();
+            },
+            r#"paths[3].next_hop "fe80::1" cannot be used"#,
+        ),
+        (
+            &|p| {
+                v6(p, "2001:db8::/32");
+                p.next_hop = "::1".into();
+            },
+            r#"paths[3].next_hop "::1" cannot be used"#,
+        ),
+        (&|p| p.prefix = "127.0.0.1/32".into(), r#"paths[3].prefix "127.0.0.1/32" cannot be used"#),
+        (&|p| p.prefix = "224.0.0.0/4".into(), r#"paths[3].prefix "224.0.0.0/4" cannot be used"#),
+        (&|p| p.prefix = "240.0.0.0/4".into(), r#"paths[3].prefix "240.0.0.0/4" cannot be used"#),
+        (&|p| p.prefix = "fe80::/64".into(), r#"paths[3].prefix "fe80::/64" cannot be used"#),
+        (&|p| p.prefix = "ff02::/16".into(), r#"paths[3].prefix "ff02::/16" cannot be used"#),
+        (&|p| p.prefix = "::1/128".into(), r#"paths[3].prefix "::1/128" cannot be used"#),
+        (&|p| p.prefix = "010.0.0.0/8".into(), r#"paths[3].prefix "010.0.0.0/8""#),
+    ];
+    for (i, (modify, message)) in cases.iter().enumerate() {
+        let status = reject(|p| modify(p));
+        assert_eq!(status.code(), Code::InvalidArgument, "case {i}: {}", status.message());
+        assert!(status.message().starts_with(message), "case {i}: {:?}", status.message());
+    }
+    // A default route and ordinary prefixes stay valid.
+    for good in ["0.0.0.0/0", "10.0.0.0/8", "198.51.100.0/24"] {
+        assert!(path(3, &v4_path(good), &known_peers).is_ok(), "{good}");
+    }
+}
