@@ -28,6 +28,7 @@ pub mod fsm;
 pub mod gr;
 pub mod instance;
 pub mod layer2;
+pub mod metrics;
 pub mod peer;
 pub mod rib;
 pub mod time;

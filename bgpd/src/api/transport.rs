@@ -2,8 +2,10 @@
 //! `127.0.0.1:50051`) or a Unix socket (`unix:/run/ironlb/bgpd.sock`, mode
 //! 0660 so that a group can be given access without opening a port), with the
 //! standard gRPC health service (`grpc.health.v1.Health`) and server
-//! reflection (`grpc.reflection.v1`) beside `BgpService` and
-//! `Layer2Service`.
+//! reflection (`grpc.reflection.v1`, and `grpc.reflection.v1alpha` for the
+//! clients that speak only that: Python's grpcio-reflection, Postman, grpcui,
+//! older grpcurl) beside `BgpService` and `Layer2Service`. [`measured`] wraps
+//! the routes in the metrics layer (`crate::metrics::api`).
 //!
 //! Generic over the `BgpService` implementation: the daemon plugs its
 //! handlers in; tests plug in a stub.
@@ -143,13 +145,21 @@ pub async fn bind(address: &ListenAddress) -> Result<Listener, ServeError> {
 pub async fn routes<S: BgpService>(service: S) -> Result<(Routes, HealthReporter), ServeError> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status(ironlb_proto::BGP_SERVICE_NAME, ServingStatus::Serving).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ironlb_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let routes =
-        Routes::new(BgpServiceServer::new(service)).add_service(health).add_service(reflection);
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ironlb_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let routes = Routes::new(BgpServiceServer::new(service))
+        .add_service(health)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?);
     Ok((routes, reporter))
+}
+
+/// `routes` with every call counted and timed into `metrics`.
+pub fn measured(routes: Routes, metrics: crate::metrics::ApiMetrics) -> Routes {
+    Routes::from(routes.into_axum_router().layer(crate::metrics::ApiMetricsLayer::new(metrics)))
 }
 
 /// Adds `Layer2Service` beside `BgpService` and marks it SERVING. Its

@@ -223,6 +223,7 @@ impl Connection {
                     out.push(Received::Update(update));
                 }
                 Ok(Decoded::Notification(notification)) => {
+                    self.counters.0.notifications.received(notification.code, notification.subcode);
                     out.push(Received::Event(Event::NotifMsg(notification)));
                 }
                 Ok(Decoded::Keepalive) => {
