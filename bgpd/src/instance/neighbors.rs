@@ -133,18 +133,23 @@ impl Instance {
         let mut new = match loaded {
             Ok(Ok(config)) => config,
             Ok(Err(errors)) => {
-                tracing::error!("reload refused, the running config stays:\n{errors}");
+                // One line, every error in `reason` (they are one per line).
+                let reason = errors.to_string().replace('\n', "; ");
+                tracing::error!(%reason, "reload refused, the running config stays");
                 return;
             }
             Err(error) => {
-                tracing::error!(%error, "reload failed");
+                tracing::error!(reason = %error, "reload failed");
                 return;
             }
         };
         self.drop_api_conflicts(&mut new);
         let diff = ConfigDiff::between(&self.config, &new);
         if diff.needs_restart() {
-            tracing::error!("reload refused: asn and router_id changes need a restart");
+            tracing::error!(
+                reason = "asn and router_id changes need a restart",
+                "reload refused, the running config stays"
+            );
             return;
         }
         tracing::info!(

@@ -170,3 +170,66 @@ pub async fn serve(listener: TcpListener, endpoint: Endpoint) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::metrics::Snapshot;
+    use crate::rib::MemoryUsage;
+
+    fn empty_snapshot() -> Snapshot {
+        Snapshot {
+            uptime: Duration::from_secs(1),
+            peers: Vec::new(),
+            families: Vec::new(),
+            attribute_sets: 0,
+            memory: MemoryUsage::default(),
+            owners: 0,
+            owner_sessions: 0,
+            watchers: 0,
+        }
+    }
+
+    /// A stand-in for the instance: answers every metrics request.
+    fn answering_instance() -> mpsc::Sender<InstanceEvent> {
+        let (events, mut receiver) = mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                if let InstanceEvent::Metrics(reply) = event {
+                    let _ = reply.send(empty_snapshot());
+                }
+            }
+        });
+        events
+    }
+
+    #[tokio::test]
+    async fn not_ready_until_the_api_serves() {
+        let endpoint = Endpoint::new(answering_instance(), ApiMetrics::default());
+        assert!(!endpoint.ready().await, "the API is not serving yet");
+        endpoint.api_serving();
+        assert!(endpoint.ready().await);
+    }
+
+    #[tokio::test]
+    async fn not_ready_while_the_instance_does_not_answer() {
+        let (events, receiver) = mpsc::channel(4);
+        drop(receiver);
+        let endpoint = Endpoint::new(events, ApiMetrics::default());
+        endpoint.api_serving();
+        assert!(!endpoint.ready().await, "a stopped instance is not ready");
+        assert!(endpoint.scrape().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_scrape_ends_with_eof_and_holds_the_api_families() {
+        let api = ApiMetrics::default();
+        api.record("/ironlb.bgpd.v1.BgpService/GetInfo", None, 0.001);
+        let endpoint = Endpoint::new(answering_instance(), api);
+        let text = endpoint.scrape().await.expect("a scrape");
+        assert!(text.ends_with("# EOF\n"));
+        assert_eq!(text.matches("# EOF").count(), 1);
+        assert!(text.contains("# TYPE ironlb_api_rpcs counter"));
+        assert!(text.contains("ironlb_process_uptime_seconds 1"));
+    }
+}
