@@ -76,8 +76,9 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
 
     // Before the API and the instance: /healthz answers and /readyz says 503
     // while the rest starts.
+    let layer2 = layer2::task::spawn(config.layer2.clone(), config.layer2_gratuitous);
     let api_metrics = ApiMetrics::default();
-    let endpoint = Endpoint::new(events.clone(), api_metrics.clone());
+    let endpoint = Endpoint::new(events.clone(), api_metrics.clone()).with_layer2(layer2.clone());
     let metrics = match &config.metrics {
         Some(metrics) => {
             let listener = crate::metrics::http::bind(metrics.listen).await?;
@@ -96,7 +97,6 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     let bound = api.local_address().unwrap_or(address);
     let service = Service::new(events.clone(), vec![bound.to_string()]);
     let (routes, health) = transport::routes(service).await.map_err(DaemonError::Api)?;
-    let layer2 = layer2::task::spawn(config.layer2.clone(), config.layer2_gratuitous);
     let routes = transport::add_layer2(routes, &health, Layer2Api::new(layer2.clone())).await;
     let routes = transport::measured(routes, api_metrics);
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -74,8 +74,11 @@ fn set(owner: &str, prefixes: &[String]) -> v1::SetPathsRequest {
 
 #[tokio::test]
 async fn health_readiness_and_metrics_that_move_with_the_api() {
-    let neighbor = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n";
-    let (_daemon, mut client, metrics) = start(neighbor).await;
+    // The loopback has NOARP: the layer2 entry is listed (with zero counts)
+    // but never answered for.
+    let body = "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n\
+                [[layer2]]\naddress = \"192.0.2.100\"\ninterfaces = [\"lo\"]\n";
+    let (_daemon, mut client, metrics) = start(body).await;
     assert_eq!(get(metrics, "/healthz").await.0, 200);
     assert_eq!(get(metrics, "/readyz").await.0, 200, "ready once the API answers");
     assert_eq!(get(metrics, "/nope").await.0, 404);
@@ -89,6 +92,9 @@ async fn health_readiness_and_metrics_that_move_with_the_api() {
     assert!(value(&before, "ironlb_bgp_fsm_state", &peer).is_some_and(|s| s < 6.0));
     assert!(value(&before, "ironlb_process_resident_memory_bytes", &[]).is_some_and(|b| b > 0.0));
     assert!(value(&before, "ironlb_process_open_fds", &[]).is_some_and(|n| n > 0.0));
+    let ip = [("ip", "192.0.2.100")];
+    assert_eq!(value(&before, "ironlb_layer2_gratuitous_sent", &ip), Some(0.0));
+    assert_eq!(value(&before, "ironlb_layer2_requests_received", &ip), Some(0.0));
 
     let prefixes: Vec<String> = (0..10).map(|i| format!("198.51.100.{i}/32")).collect();
     client.set_paths(set("svc-a", &prefixes)).await.expect("SetPaths");

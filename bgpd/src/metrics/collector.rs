@@ -18,6 +18,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use super::process::ProcessStats;
 use crate::fsm::State;
 use crate::instance::metrics::{PeerMetrics, Snapshot};
+use crate::layer2::announcer::AnnouncementStatus;
 use crate::peer::counters::MessageSnapshot;
 
 type Labels = Vec<(&'static str, String)>;
@@ -27,6 +28,9 @@ type Labels = Vec<(&'static str, String)>;
 pub struct ScrapeCollector {
     pub snapshot: Snapshot,
     pub process: ProcessStats,
+    /// The layer2 task's announcements with their counters (bounded by
+    /// what is announced: config and API owners).
+    pub layer2: Vec<AnnouncementStatus>,
 }
 
 /// RFC 4273 `bgpPeerState` numbering: idle(1) .. established(6).
@@ -365,6 +369,38 @@ impl ScrapeCollector {
         )
     }
 
+    /// MetalLB's layer2 names (`metallb_layer2_*`, counters without `_total`,
+    /// label `ip`), per announced address.
+    fn layer2(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let per_address = |value: fn(&AnnouncementStatus) -> u64| {
+            self.layer2
+                .iter()
+                .map(move |a| (vec![("ip", a.address.to_string())], gauge(value(a))))
+                .collect::<Vec<_>>()
+        };
+        family(
+            e,
+            "ironlb_layer2_requests_received",
+            "Number of layer2 requests received for owned IPs",
+            MetricType::Unknown,
+            per_address(|a| a.counters.requests_seen),
+        )?;
+        family(
+            e,
+            "ironlb_layer2_responses_sent",
+            "Number of layer2 responses sent for owned IPs",
+            MetricType::Unknown,
+            per_address(|a| a.counters.replies_sent),
+        )?;
+        family(
+            e,
+            "ironlb_layer2_gratuitous_sent",
+            "Number of gratuitous layer2 packets sent for owned IPs",
+            MetricType::Unknown,
+            per_address(|a| a.counters.gratuitous_sent),
+        )
+    }
+
     fn process(&self, e: &mut DescriptorEncoder) -> fmt::Result {
         if let Some(bytes) = self.process.resident_bytes {
             family(
@@ -398,6 +434,7 @@ impl Collector for ScrapeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         self.peers(&mut encoder)?;
         self.rib_and_api(&mut encoder)?;
+        self.layer2(&mut encoder)?;
         self.process(&mut encoder)
     }
 }

@@ -59,11 +59,18 @@ pub struct Endpoint {
     events: mpsc::Sender<InstanceEvent>,
     api: ApiMetrics,
     api_serving: Arc<AtomicBool>,
+    /// The layer2 task, asked for its per-address counters on scrape.
+    layer2: Option<crate::layer2::task::Handle>,
 }
 
 impl Endpoint {
     pub fn new(events: mpsc::Sender<InstanceEvent>, api: ApiMetrics) -> Self {
-        Self { events, api, api_serving: Arc::new(AtomicBool::new(false)) }
+        Self { events, api, api_serving: Arc::new(AtomicBool::new(false)), layer2: None }
+    }
+
+    pub fn with_layer2(mut self, layer2: crate::layer2::task::Handle) -> Self {
+        self.layer2 = Some(layer2);
+        self
     }
 
     /// The daemon calls this once the API listener is bound and served.
@@ -89,8 +96,16 @@ impl Endpoint {
         let process = tokio::task::spawn_blocking(|| process::read(Path::new("/proc/self")))
             .await
             .unwrap_or_default();
+        let layer2 = match &self.layer2 {
+            Some(layer2) => tokio::time::timeout(INSTANCE_TIMEOUT, layer2.list())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(ScrapeCollector { snapshot, process }));
+        registry.register_collector(Box::new(ScrapeCollector { snapshot, process, layer2 }));
         let mut text = String::with_capacity(64 * 1024);
         let encoded = encode_registry(&mut text, &registry)
             .and_then(|()| encode_registry(&mut text, self.api.registry()))

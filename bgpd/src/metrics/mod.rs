@@ -9,6 +9,8 @@
 //!   ([`crate::instance::metrics`] says why a message and not atomics);
 //! - the API: a tower layer on the tonic server counts RPCs by method and
 //!   code and times them ([`api`]);
+//! - layer2: the counters the layer2 task already keeps per announced
+//!   address, asked with its `list` (one message per scrape);
 //! - the process: `/proc/self` read on scrape, off the async workers ([`process`]).
 //!
 //! [`collector`] turns one scrape's numbers into metric families; [`http`]

@@ -6,6 +6,7 @@ use prometheus_client::registry::Registry;
 
 use super::*;
 use crate::instance::metrics::{FamilyMetrics, PeerFamilyMetrics};
+use crate::layer2::announcer::Counters;
 use crate::peer::counters::SharedCounters;
 use crate::rib::MemoryUsage;
 use crate::wire::Family;
@@ -46,7 +47,13 @@ fn snapshot(peers: Vec<PeerMetrics>) -> Snapshot {
 fn scrape(snapshot: Snapshot) -> prometheus_parse::Scrape {
     let mut registry = Registry::default();
     let process = ProcessStats { resident_bytes: Some(4096), open_fds: Some(9) };
-    registry.register_collector(Box::new(ScrapeCollector { snapshot, process }));
+    let layer2 = vec![AnnouncementStatus {
+        address: "192.0.2.100".parse().expect("literal"),
+        owner: "config".to_string(),
+        interfaces: Vec::new(),
+        counters: Counters { requests_seen: 3, replies_sent: 2, gratuitous_sent: 4 },
+    }];
+    registry.register_collector(Box::new(ScrapeCollector { snapshot, process, layer2 }));
     let mut text = String::new();
     encode(&mut text, &registry).expect("encode");
     let lines = text.lines().map(|line| Ok(line.to_string()));
@@ -133,6 +140,10 @@ fn rib_api_and_process_numbers() {
     assert_eq!(value(&scrape, "ironlb_api_watch_subscribers", &[]), Some(1.0));
     assert_eq!(value(&scrape, "ironlb_process_resident_memory_bytes", &[]), Some(4096.0));
     assert_eq!(value(&scrape, "ironlb_process_open_fds", &[]), Some(9.0));
+    let ip = [("ip", "192.0.2.100")];
+    assert_eq!(value(&scrape, "ironlb_layer2_requests_received", &ip), Some(3.0));
+    assert_eq!(value(&scrape, "ironlb_layer2_responses_sent", &ip), Some(2.0));
+    assert_eq!(value(&scrape, "ironlb_layer2_gratuitous_sent", &ip), Some(4.0));
     assert_eq!(value(&scrape, "ironlb_process_uptime_seconds", &[]), Some(5.0));
     let reason = [("peer", "2001:db8::2"), ("reason", "hold timer expired")];
     assert_eq!(value(&scrape, "ironlb_bgp_last_error_info", &reason), Some(1.0));
