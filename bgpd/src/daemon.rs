@@ -11,6 +11,9 @@
 //! The layer2 task (`crate::layer2::task`) owns the ARP/NDP responder; the
 //! API's `Layer2Service` and the instance (on reload) send it messages.
 //!
+//! The metrics listener (`[metrics]`, `crate::metrics::http`) asks the
+//! instance for a snapshot per scrape, the same way.
+//!
 //! The gRPC API task sends `InstanceEvent::Api` requests, each with a oneshot
 //! for the answer; it never touches the RIB itself.
 //!
@@ -31,6 +34,7 @@ use crate::api::transport::{self, ConnectionLimits, ListenAddress, ServeError};
 use crate::config::{ApiListen, Config};
 use crate::instance::{Instance, InstanceEvent};
 use crate::layer2;
+use crate::metrics::{ApiMetrics, Endpoint, MetricsError};
 use crate::peer::socket::{self, SocketError};
 
 /// Queue depth between the I/O tasks and the instance (each of its two
@@ -48,6 +52,8 @@ pub enum DaemonError {
     Listen(#[source] SocketError),
     #[error("cannot start the gRPC API: {0}")]
     Api(#[source] ServeError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
 }
@@ -68,6 +74,21 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
             listeners.push(listener);
         }
     }
+
+    // Before the API and the instance: /healthz answers and /readyz says 503
+    // while the rest starts.
+    let layer2 = layer2::task::spawn(config.layer2.clone(), config.layer2_gratuitous);
+    let api_metrics = ApiMetrics::default();
+    let endpoint = Endpoint::new(events.clone(), api_metrics.clone()).with_layer2(layer2.clone());
+    let metrics = match &config.metrics {
+        Some(metrics) => {
+            let listener = crate::metrics::http::bind(metrics.listen).await?;
+            let bound = listener.local_addr().unwrap_or(metrics.listen);
+            tracing::info!(address = %bound, "metrics, /healthz and /readyz listening");
+            Some(tokio::spawn(crate::metrics::http::serve(listener, endpoint.clone())))
+        }
+        None => None,
+    };
 
     let address = match &config.api.listen {
         ApiListen::Tcp(socket) => ListenAddress::Tcp(*socket),
@@ -94,8 +115,8 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     let max_message = limits.max_message_bytes as usize;
     let (routes, health) =
         transport::routes_limited(service, max_message).await.map_err(DaemonError::Api)?;
-    let layer2 = layer2::task::spawn(config.layer2.clone(), config.layer2_gratuitous);
     let routes = transport::add_layer2(routes, &health, Layer2Api::new(layer2.clone())).await;
+    let routes = transport::measured(routes, api_metrics);
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         if let Err(error) = transport::serve_limited(api, routes, connections, async {
@@ -107,6 +128,7 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
         }
     });
     tracing::info!(address = %bound, "gRPC API listening");
+    endpoint.api_serving();
 
     spawn_signal_task(events.clone()).map_err(DaemonError::Signals)?;
 
@@ -116,6 +138,9 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     let _ = stop_api.send(());
     // In-flight calls may finish, but an idle client must not hold shutdown.
     let _ = tokio::time::timeout(API_SHUTDOWN_GRACE, server).await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     Ok(())
 }
 

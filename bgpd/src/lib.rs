@@ -29,6 +29,7 @@ pub mod fsm;
 pub mod gr;
 pub mod instance;
 pub mod layer2;
+pub mod metrics;
 pub mod peer;
 pub mod policy;
 pub mod rib;

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bgpd::config::LogFormat;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -27,6 +28,20 @@ struct Args {
     /// `global.log_level` applies.
     #[arg(long)]
     log_level: Option<String>,
+
+    /// Log line format: "text" (for people) or "json" (one object per line,
+    /// the same fields, for log pipelines). Overrides `global.log_format`.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+}
+
+/// A `--log-format` that is neither `text` nor `json`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is neither \"text\" nor \"json\"")]
+struct UnknownLogFormat(String);
+
+fn parse_log_format(text: &str) -> Result<LogFormat, UnknownLogFormat> {
+    LogFormat::from_name(text).ok_or_else(|| UnknownLogFormat(text.to_string()))
 }
 
 fn main() -> ExitCode {
@@ -56,7 +71,14 @@ fn main() -> ExitCode {
     // Colours only on a terminal: a log written to a file or a pipe gets no
     // ANSI escape codes. The fmt writer is standard output.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
+    let subscriber =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
+    match args.log_format.unwrap_or(config.global.log_format) {
+        LogFormat::Text => subscriber.init(),
+        // Fields at the top level beside "message", as the text form shows
+        // them after it; no span list (the text form shows none either).
+        LogFormat::Json => subscriber.json().flatten_event(true).with_span_list(false).init(),
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -169,6 +169,8 @@ pub struct BgpdConfig {
     pub selection_deferral_time: Option<u16>,
     /// `[[layer2]]` entries: an address and the interfaces to answer ARP/NDP on.
     pub layer2: Vec<(IpAddr, Vec<String>)>,
+    /// `[metrics] listen`; no section when `None`.
+    pub metrics_listen: Option<String>,
 }
 
 impl BgpdConfig {
@@ -187,7 +189,14 @@ impl BgpdConfig {
             state_dir: None,
             selection_deferral_time: None,
             layer2: Vec::new(),
+            metrics_listen: None,
         }
+    }
+
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `listen` (`[metrics]`).
+    pub fn metrics(mut self, listen: &str) -> Self {
+        self.metrics_listen = Some(listen.to_owned());
+        self
     }
 
     /// Adds a `[[layer2]]` entry.
@@ -233,6 +242,9 @@ impl BgpdConfig {
             let _ = writeln!(c, "selection_deferral_time = {seconds}");
         }
         let _ = writeln!(c, "\n[api]\nlisten = \"{}\"", self.api_listen);
+        if let Some(listen) = &self.metrics_listen {
+            let _ = writeln!(c, "\n[metrics]\nlisten = \"{listen}\"");
+        }
         for n in &self.neighbors {
             let _ = writeln!(c, "\n[[neighbors]]");
             let _ = writeln!(c, "address = \"{}\"", n.address);

@@ -3,8 +3,10 @@
 //! 0660 so that a group can be given access without opening a port; a live
 //! socket of another process is never taken over, see [`bind`]), with the
 //! standard gRPC health service (`grpc.health.v1.Health`) and server
-//! reflection (`grpc.reflection.v1`) beside `BgpService` and
-//! `Layer2Service`.
+//! reflection (`grpc.reflection.v1`, and `grpc.reflection.v1alpha` for the
+//! clients that speak only that: Python's grpcio-reflection, Postman, grpcui,
+//! older grpcurl) beside `BgpService` and `Layer2Service`. [`measured`] wraps
+//! the routes in the metrics layer (`crate::metrics::api`).
 //!
 //! Generic over the `BgpService` implementation: the daemon plugs its
 //! handlers in; tests plug in a stub.
@@ -200,13 +202,22 @@ pub async fn routes_limited<S: BgpService>(
 ) -> Result<(Routes, HealthReporter), ServeError> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status(ironlb_proto::BGP_SERVICE_NAME, ServingStatus::Serving).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ironlb_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ironlb_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
     let bgp = BgpServiceServer::new(service).max_decoding_message_size(max_message_bytes);
-    let routes = Routes::new(bgp).add_service(health).add_service(reflection);
+    let routes = Routes::new(bgp)
+        .add_service(health)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?);
     Ok((routes, reporter))
+}
+
+/// `routes` with every call counted and timed into `metrics`.
+pub fn measured(routes: Routes, metrics: crate::metrics::ApiMetrics) -> Routes {
+    Routes::from(routes.into_axum_router().layer(crate::metrics::ApiMetricsLayer::new(metrics)))
 }
 
 /// Adds `Layer2Service` beside `BgpService` and marks it SERVING. Its

@@ -40,8 +40,14 @@ pub enum GlobalChange {
     ListenAddresses,
     /// The API server is bound at start.
     ApiListen,
+    /// The API's limits are set on its listener and service at start.
+    ApiLimits,
+    /// The metrics listener is bound at start.
+    Metrics,
     /// The log filter is installed at start.
     LogLevel,
+    /// The log formatter is installed at start.
+    LogFormat,
     /// The graceful restart state file's directory, opened at start.
     StateDir,
     /// Used only while starting (RFC 4724 §4.1 Selection_Deferral_Timer).
@@ -63,7 +69,10 @@ impl GlobalChange {
             Self::ListenPort => "global.listen_port",
             Self::ListenAddresses => "global.listen_addresses",
             Self::ApiListen => "api.listen",
+            Self::ApiLimits => "api (limits)",
+            Self::Metrics => "metrics.listen",
             Self::LogLevel => "global.log_level",
+            Self::LogFormat => "global.log_format",
             Self::StateDir => "global.state_dir",
             Self::SelectionDeferralTime => "global.selection_deferral_time",
         }
@@ -84,7 +93,17 @@ impl GlobalChange {
             }
             Self::ListenAddresses => (addresses(old), addresses(new)),
             Self::ApiListen => (old.api.listen.to_string(), new.api.listen.to_string()),
+            Self::ApiLimits => (format!("{:?}", old.api.limits), format!("{:?}", new.api.limits)),
+            Self::Metrics => {
+                let listen = |c: &Config| {
+                    c.metrics.as_ref().map_or_else(|| "off".to_owned(), |m| m.listen.to_string())
+                };
+                (listen(old), listen(new))
+            }
             Self::LogLevel => (old.global.log_level.to_string(), new.global.log_level.to_string()),
+            Self::LogFormat => {
+                (old.global.log_format.to_string(), new.global.log_format.to_string())
+            }
             Self::StateDir => (
                 format!("{:?}", old.global.state_dir.display().to_string()),
                 format!("{:?}", new.global.state_dir.display().to_string()),
@@ -253,6 +272,7 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
         hold_time: _,
         connect_retry_time: _,
         log_level,
+        log_format,
         state_dir,
         selection_deferral_time,
     } = &new.global;
@@ -266,8 +286,11 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
     note(o.router_id != *router_id, GlobalChange::RouterId);
     note(o.listen_port != *listen_port, GlobalChange::ListenPort);
     note(o.listen_addresses != *listen_addresses, GlobalChange::ListenAddresses);
-    note(old.api != new.api, GlobalChange::ApiListen);
+    note(old.api.listen != new.api.listen, GlobalChange::ApiListen);
+    note(old.api.limits != new.api.limits, GlobalChange::ApiLimits);
+    note(old.metrics != new.metrics, GlobalChange::Metrics);
     note(o.log_level != *log_level, GlobalChange::LogLevel);
+    note(o.log_format != *log_format, GlobalChange::LogFormat);
     note(o.state_dir != *state_dir, GlobalChange::StateDir);
     note(
         o.selection_deferral_time != *selection_deferral_time,

@@ -181,6 +181,10 @@ pub enum Problem {
     Origin,
     #[error("must be \"error\", \"warn\", \"info\", \"debug\" or \"trace\"")]
     LogLevel,
+    #[error("must be \"text\" or \"json\"")]
+    LogFormat,
+    #[error("must be IP:PORT (\"127.0.0.1:9179\", \"[::1]:9179\")")]
+    MetricsListen,
     #[error("is empty; set listen_port = 0 to not listen")]
     NoListenAddresses,
     #[error("a passive neighbour waits for a connection, but global.listen_port = 0")]

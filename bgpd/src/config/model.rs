@@ -45,7 +45,21 @@ pub struct Config {
     pub layer2: Vec<Announcement>,
     /// `[layer2_gratuitous]`, defaults filled in.
     pub layer2_gratuitous: GratuitousSettings,
+    /// `[metrics]`: `None` (no listener) when the section is absent.
+    pub metrics: Option<Metrics>,
 }
+
+/// `[metrics]`: where `/metrics`, `/healthz` and `/readyz` are served.
+/// Read at start only: a reload does not move the listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metrics {
+    /// `listen = "IP:PORT"`; port 0 takes a free port (logged).
+    pub listen: SocketAddr,
+}
+
+/// The default `[metrics] listen`, the port FRR's and GoBGP's exporters leave free.
+pub const DEFAULT_METRICS_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9179);
 
 impl Config {
     /// The neighbour configured at `address`, if any (addresses are unique).
@@ -77,6 +91,8 @@ pub struct Global {
     /// Default connect retry time of neighbours, seconds.
     pub connect_retry_time: u16,
     pub log_level: LogLevel,
+    /// How log lines are written (`log_format`; `--log-format` overrides).
+    pub log_format: LogFormat,
     /// Where the graceful restart state file lives (see `gr`).
     pub state_dir: PathBuf,
     /// Longest wait for the peers' End-of-RIB after a restart, seconds (RFC
@@ -125,6 +141,35 @@ impl LogLevel {
 }
 
 impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the daemon writes its log: human text or one JSON object per line
+/// (for log pipelines), with the same fields either way.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+
+    /// `"text"` or `"json"`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Text, Self::Json].into_iter().find(|format| format.name() == name)
+    }
+}
+
+impl fmt::Display for LogFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -435,6 +480,7 @@ mod tests {
             hold_time: DEFAULT_HOLD_TIME,
             connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
             log_level: LogLevel::Info,
+            log_format: LogFormat::Text,
             state_dir: PathBuf::from(crate::gr::DEFAULT_STATE_DIR),
             selection_deferral_time: crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
         };

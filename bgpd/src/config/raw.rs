@@ -28,6 +28,14 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub layer2: Vec<Spanned<RawLayer2>>,
     pub layer2_gratuitous: Key<RawLayer2Gratuitous>,
+    pub metrics: Key<RawMetrics>,
+}
+
+/// `[metrics]`: the Prometheus, health and readiness listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub listen: Key<String>,
 }
 
 /// `[[layer2]]`: one address announced by ARP/NDP on some interfaces.
@@ -56,6 +64,7 @@ pub(super) struct RawGlobal {
     pub hold_time: Key<i64>,
     pub connect_retry_time: Key<i64>,
     pub log_level: Key<String>,
+    pub log_format: Key<String>,
     pub state_dir: Key<String>,
     pub selection_deferral_time: Key<i64>,
 }

@@ -53,6 +53,7 @@ pub(super) fn parse(text: &str, locator: &Locator<'_>) -> Result<RawConfig, Conf
         match key.get_ref().as_ref() {
             "global" => raw.global = one(value, locator, &mut errors),
             "api" => raw.api = one(value, locator, &mut errors),
+            "metrics" => raw.metrics = one(value, locator, &mut errors),
             "layer2_gratuitous" => raw.layer2_gratuitous = one(value, locator, &mut errors),
             "neighbors" => raw.neighbors = each(value, locator, &mut errors),
             "routes" => raw.routes = each(value, locator, &mut errors),

@@ -18,7 +18,7 @@ use crate::gr::Settings;
 use super::error::{ConfigError, ConfigErrors, Locator, Problem};
 use super::model::{
     Api, ApiListen, Config, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
-    DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global, LogLevel, MAX_AS_PATH_PREPEND,
+    DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global, LogFormat, LogLevel, MAX_AS_PATH_PREPEND,
     MAX_DELAY_OPEN_TIME, Neighbor, Password, StaticRoute, TtlPolicy,
 };
 use super::raw::{
@@ -58,9 +58,10 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     let routes = validator.routes(&raw.routes);
     let layer2 = validator.layer2(&raw.layer2);
     let layer2_gratuitous = validator.layer2_gratuitous(raw.layer2_gratuitous.as_ref());
+    let metrics = validator.metrics(raw.metrics.as_ref());
 
     let mut errors = validator.errors;
-    match (global, api, neighbors, routes, layer2, layer2_gratuitous) {
+    match (global, api, neighbors, routes, layer2, layer2_gratuitous, metrics) {
         (
             Some(global),
             Some(api),
@@ -68,8 +69,9 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
             Some(routes),
             Some(layer2),
             Some(layer2_gratuitous),
+            Some(metrics),
         ) if errors.is_empty() => {
-            Ok(Config { global, api, neighbors, routes, layer2, layer2_gratuitous })
+            Ok(Config { global, api, neighbors, routes, layer2, layer2_gratuitous, metrics })
         }
         _ => {
             errors.sort_by_key(|e| e.location().map(|l| l.offset));
@@ -80,6 +82,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 
 mod api;
 mod layer2;
+mod metrics;
 
 /// What a neighbour inherits from `[global]`.
 struct NeighborDefaults {
@@ -323,6 +326,9 @@ impl Validator<'_> {
             self.optional(&scope, "log_level", &g.log_level, LogLevel::default(), |s| {
                 LogLevel::from_name(s).ok_or(Problem::LogLevel)
             });
+        let log_format = self.optional(&scope, "log_format", &g.log_format, LogFormat::Text, |s| {
+            LogFormat::from_name(s).ok_or(Problem::LogFormat)
+        });
         let state_dir = self.optional(
             &scope,
             "state_dir",
@@ -348,6 +354,7 @@ impl Validator<'_> {
             hold_time: hold_time?,
             connect_retry_time: connect_retry_time?,
             log_level: log_level?,
+            log_format: log_format?,
             state_dir: state_dir?,
             selection_deferral_time: selection_deferral_time?,
         })

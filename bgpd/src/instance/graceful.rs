@@ -175,7 +175,11 @@ impl Instance {
             if let Err(error) = self.rib.reset_export(id) {
                 tracing::debug!(%error, "peer had no RIB state");
             }
-            tracing::info!(peer = ?id, "session lost gracefully: routes kept as stale (RFC 4724 §4.2)");
+            let peer = self.peers.get(&id).map(|s| s.neighbor.address.to_string());
+            tracing::info!(
+                peer = peer.unwrap_or_default(),
+                "session lost gracefully: routes kept as stale (RFC 4724 §4.2)"
+            );
             self.gr_helper_actions(id, actions);
         } else {
             // Not graceful (only flushes): every route goes at once.
@@ -286,7 +290,12 @@ impl Instance {
             match result {
                 Ok(0) => {}
                 Ok(removed) => {
-                    tracing::info!(peer = ?id, removed, "stale routes removed");
+                    let peer = self.peers.get(&id).map(|s| s.neighbor.address.to_string());
+                    tracing::info!(
+                        peer = peer.unwrap_or_default(),
+                        removed,
+                        "stale routes removed"
+                    );
                     self.export_due = true;
                 }
                 Err(error) => tracing::debug!(%error, "graceful restart action on an unknown peer"),

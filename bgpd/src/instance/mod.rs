@@ -22,6 +22,7 @@
 pub mod graceful;
 pub mod leases;
 pub mod listing;
+pub mod metrics;
 mod neighbors;
 pub mod owners;
 pub mod peer_ops;
@@ -74,6 +75,9 @@ pub enum InstanceEvent {
     Api(ApiRequest),
     /// A graceful restart timer fired.
     GracefulRestart(GracefulTimer),
+    /// A scrape of `/metrics` (or a `/readyz` probe) asks for the counts only
+    /// the instance knows; see [`metrics`].
+    Metrics(tokio::sync::oneshot::Sender<metrics::Snapshot>),
 }
 
 struct PeerSlot {
@@ -217,6 +221,9 @@ impl Instance {
                     self.gr_after_api();
                 }
                 InstanceEvent::GracefulRestart(timer) => self.gr_timer(timer),
+                InstanceEvent::Metrics(reply) => {
+                    let _ = reply.send(self.metrics_snapshot());
+                }
             }
             self.after_event(&receiver, &reports, &mut deferred);
         }

@@ -151,11 +151,13 @@ impl Instance {
         let mut new = match loaded {
             Ok(Ok(config)) => config,
             Ok(Err(errors)) => {
-                tracing::error!("reload refused, the running config stays:\n{errors}");
+                // One line, every error in `reason` (they are one per line).
+                let reason = errors.to_string().replace('\n', "; ");
+                tracing::error!(%reason, "reload refused, the running config stays");
                 return;
             }
             Err(error) => {
-                tracing::error!(%error, "reload failed");
+                tracing::error!(reason = %error, "reload failed");
                 return;
             }
         };
@@ -164,9 +166,10 @@ impl Instance {
         let restart = diff.restart_changes(&self.config, &new);
         if !restart.is_empty() {
             // One line, the whole reload refused: nothing is half-applied.
+            let reason = format!("{} needs a restart", restart.join(", "));
             tracing::error!(
-                "reload refused, the running config stays: {} needs a restart",
-                restart.join(", ")
+                reason = %reason,
+                "reload refused, the running config stays: {reason}"
             );
             return;
         }

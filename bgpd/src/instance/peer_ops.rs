@@ -188,6 +188,7 @@ impl Instance {
             neighbors: vec![n.clone()],
             routes: Vec::new(),
             layer2: Vec::new(),
+            metrics: None,
             layer2_gratuitous: self.config.layer2_gratuitous,
         };
         let diff = ConfigDiff::between(&single(&old), &single(&neighbor));

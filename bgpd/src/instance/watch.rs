@@ -267,6 +267,11 @@ impl Watchers {
         self.watchers.is_empty()
     }
 
+    /// Open Watch streams (for the metrics).
+    pub fn len(&self) -> usize {
+        self.watchers.len()
+    }
+
     /// The sequence of the latest change.
     pub fn sequence(&self) -> u64 {
         self.sequence

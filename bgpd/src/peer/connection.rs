@@ -223,6 +223,7 @@ impl Connection {
                     out.push(Received::Update(update));
                 }
                 Ok(Decoded::Notification(notification)) => {
+                    self.counters.0.notifications.received(notification.code, notification.subcode);
                     out.push(Received::Event(Event::NotifMsg(notification)));
                 }
                 Ok(Decoded::Keepalive) => {
@@ -236,7 +237,10 @@ impl Connection {
                     out.push(Received::RouteRefresh(refresh));
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "malformed message from peer");
+                    // Rare (the session ends with a NOTIFICATION): the
+                    // address lookup costs nothing that matters here.
+                    let peer = self.local_and_remote().map(|(_, remote)| remote.ip().to_string());
+                    tracing::warn!(peer = peer.unwrap_or_default(), %error, "malformed message from peer");
                     out.push(Received::Event(error_event(&frame, &error)));
                     self.read_buffer.clear();
                     return;

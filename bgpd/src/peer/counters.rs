@@ -11,7 +11,9 @@
 //!
 //! Messages sent are counted where they are encoded (`outbox`), messages
 //! received where they are framed (`connection`), prefixes withdrawn by the
-//! peer where the session accepts its UPDATE.
+//! peer where the session accepts its UPDATE, NOTIFICATIONs by code and
+//! subcode (RFC 4271 §4.5, RFC 4486) where they are encoded and decoded. The
+//! metrics endpoint reads the same atomics on scrape (`crate::metrics`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,11 +58,65 @@ impl MessageCounts {
     }
 }
 
+/// NOTIFICATION codes counted one by one (RFC 4271 §4.5 codes 1..=6, RFC 7313
+/// code 7); others count under code 0.
+pub const NOTIFICATION_CODES: usize = 8;
+/// Subcodes counted one by one per code (Cease has 1..=11, RFC 4486 and RFC
+/// 8538); higher ones count under subcode 0 of their code.
+pub const NOTIFICATION_SUBCODES: usize = 16;
+
+/// NOTIFICATIONs of both directions by code and subcode: a fixed table of
+/// atomics, so counting one never allocates and a peer that sends unknown
+/// codes cannot grow it.
+#[derive(Debug, Default)]
+pub struct NotificationCounts {
+    sent: [[AtomicU64; NOTIFICATION_SUBCODES]; NOTIFICATION_CODES],
+    received: [[AtomicU64; NOTIFICATION_SUBCODES]; NOTIFICATION_CODES],
+}
+
+impl NotificationCounts {
+    fn slot(
+        table: &[[AtomicU64; NOTIFICATION_SUBCODES]; NOTIFICATION_CODES],
+        code: u8,
+        subcode: u8,
+    ) -> &AtomicU64 {
+        let code = usize::from(code);
+        let (code, subcode) = if code < NOTIFICATION_CODES {
+            let subcode = usize::from(subcode);
+            (code, if subcode < NOTIFICATION_SUBCODES { subcode } else { 0 })
+        } else {
+            (0, 0)
+        };
+        &table[code][subcode]
+    }
+
+    pub fn sent(&self, code: u8, subcode: u8) {
+        bump(Self::slot(&self.sent, code, subcode), 1);
+    }
+
+    pub fn received(&self, code: u8, subcode: u8) {
+        bump(Self::slot(&self.received, code, subcode), 1);
+    }
+
+    /// Every (code, subcode, sent, received) counted at least once either way.
+    pub fn nonzero(&self) -> impl Iterator<Item = (u8, u8, u64, u64)> + '_ {
+        (0..NOTIFICATION_CODES).flat_map(move |code| {
+            (0..NOTIFICATION_SUBCODES).filter_map(move |subcode| {
+                let sent = self.sent[code][subcode].load(Ordering::Relaxed);
+                let received = self.received[code][subcode].load(Ordering::Relaxed);
+                // Both indices are below 16: the casts cannot truncate.
+                (sent + received > 0).then_some((code as u8, subcode as u8, sent, received))
+            })
+        })
+    }
+}
+
 /// Everything counted for one neighbour.
 #[derive(Debug, Default)]
 pub struct SessionCounters {
     pub sent: MessageCounts,
     pub received: MessageCounts,
+    pub notifications: NotificationCounts,
     /// Prefixes withdrawn, per family index (IPv4, IPv6).
     withdrawals_sent: [AtomicU64; 2],
     withdrawals_received: [AtomicU64; 2],
@@ -138,6 +194,18 @@ mod tests {
         assert_eq!(snapshot.route_refresh, 1);
         assert_eq!(snapshot.open, 0);
         assert_eq!(snapshot.total, 7, "unknown types count in the total");
+    }
+
+    #[test]
+    fn notifications_by_code_and_subcode_with_a_bounded_table() {
+        let counts = NotificationCounts::default();
+        counts.sent(6, 2);
+        counts.sent(6, 2);
+        counts.received(4, 0);
+        counts.received(200, 3);
+        counts.received(6, 99);
+        let seen: Vec<_> = counts.nonzero().collect();
+        assert_eq!(seen, vec![(0, 0, 0, 1), (4, 0, 0, 1), (6, 0, 0, 1), (6, 2, 2, 0)]);
     }
 
     #[test]

@@ -83,7 +83,12 @@ impl Outbox {
     /// is logged and the message dropped: it is our own bug, not the peer's.
     pub fn push_message(&mut self, message: &Message) {
         match encode_message(message, self.packer.options(), &mut self.buffer) {
-            Ok(()) => self.counters.0.sent.add(type_code(message), 1),
+            Ok(()) => {
+                self.counters.0.sent.add(type_code(message), 1);
+                if let Message::Notification(n) = message {
+                    self.counters.0.notifications.sent(n.code, n.subcode);
+                }
+            }
             Err(error) => tracing::error!(%error, "cannot encode an outgoing message"),
         }
     }

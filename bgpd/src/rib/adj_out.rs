@@ -113,6 +113,11 @@ impl FamilyExport {
         self.advertised.get(slot)
     }
 
+    /// Prefixes waiting in the queue (a running full-table dump not counted).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Prefixes the peer holds from us (a popcount: for queries, not hot paths).
     pub fn advertised_count(&self) -> usize {
         self.advertised.count()

@@ -89,6 +89,17 @@ impl Rib {
             .map_or(0, FamilyExport::advertised_count)
     }
 
+    /// Prefixes queued for `peer`'s Adj-RIB-Out in `family`, not yet sent.
+    pub fn export_queue(&self, peer: PeerId, family: Family) -> usize {
+        let Ok(source) = self.peer_index(peer) else { return 0 };
+        self.core
+            .exports
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .and_then(|pe| pe.families[family.index()].as_ref())
+            .map_or(0, FamilyExport::queued)
+    }
+
     pub fn counts(&self, family: Family) -> Counts {
         with_table!(&self, family = family, |_core, t| Counts {
             prefixes: t.len(),
