@@ -30,6 +30,9 @@ pub enum GlobalChange {
     /// The API server is rebound.
     ApiListen,
     LogLevel,
+    /// The policy tables or `ebgp_requires_policy`: every session's chains are
+    /// evaluated again, no reset.
+    Policies,
 }
 
 impl GlobalChange {
@@ -60,6 +63,11 @@ pub enum NeighborField {
     Enabled,
     /// The graceful restart capability is in the OPEN.
     GracefulRestart,
+    /// Applied to the running session: routes are evaluated again (see
+    /// `instance::policies`), no reset.
+    ImportPolicy,
+    ExportPolicy,
+    SoftReconfigurationInbound,
 }
 
 impl NeighborField {
@@ -80,7 +88,10 @@ impl NeighborField {
             | Self::ConnectRetryTime
             | Self::DelayOpenTime
             | Self::Description
-            | Self::Enabled => false,
+            | Self::Enabled
+            | Self::ImportPolicy
+            | Self::ExportPolicy
+            | Self::SoftReconfigurationInbound => false,
         }
     }
 }
@@ -186,6 +197,10 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
     note(o.listen_addresses != n.listen_addresses, GlobalChange::ListenAddresses);
     note(old.api != new.api, GlobalChange::ApiListen);
     note(o.log_level != n.log_level, GlobalChange::LogLevel);
+    note(
+        old.policies != new.policies || o.ebgp_requires_policy != n.ebgp_requires_policy,
+        GlobalChange::Policies,
+    );
     // `hold_time` and `connect_retry_time` here are only defaults: their effect
     // shows up in the neighbours that inherit them.
     changes
@@ -214,6 +229,12 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.description != n.description, NeighborField::Description);
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
+    note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
+    note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
+    note(
+        o.soft_reconfiguration_inbound != n.soft_reconfiguration_inbound,
+        NeighborField::SoftReconfigurationInbound,
+    );
     fields
 }
 

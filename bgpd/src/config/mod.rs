@@ -55,6 +55,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -65,9 +67,9 @@ pub use diff::{ConfigDiff, GlobalChange, NeighborChange, NeighborField};
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use model::{
     AS_TRANS, Api, ApiListen, Config, DEFAULT_API_LISTEN, DEFAULT_CONNECT_RETRY_TIME,
-    DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global,
-    LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Neighbor, Password,
-    StaticRoute, TtlPolicy,
+    DEFAULT_EBGP_MULTIHOP, DEFAULT_EBGP_REQUIRES_POLICY, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF,
+    DEFAULT_PORT, DynamicAsn, Global, LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME,
+    MAX_PASSWORD_LEN, Neighbor, Password, Policies, StaticRoute, TtlPolicy,
 };
 
 use error::Locator;

@@ -58,9 +58,10 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     let routes = validator.routes(&raw.routes);
     let layer2 = validator.layer2(&raw.layer2);
     let layer2_gratuitous = validator.layer2_gratuitous(raw.layer2_gratuitous.as_ref());
+    let policies = validator.policies(raw);
 
     let mut errors = validator.errors;
-    match (global, api, neighbors, routes, layer2, layer2_gratuitous) {
+    match (global, api, neighbors, routes, layer2, layer2_gratuitous, policies) {
         (
             Some(global),
             Some(api),
@@ -68,8 +69,9 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
             Some(routes),
             Some(layer2),
             Some(layer2_gratuitous),
+            Some(policies),
         ) if errors.is_empty() => {
-            Ok(Config { global, api, neighbors, routes, layer2, layer2_gratuitous })
+            Ok(Config { global, api, neighbors, routes, layer2, layer2_gratuitous, policies })
         }
         _ => {
             errors.sort_by_key(|e| e.location().map(|l| l.offset));
@@ -79,6 +81,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 }
 
 mod layer2;
+mod policy;
 
 /// What a neighbour inherits from `[global]`.
 struct NeighborDefaults {
@@ -349,6 +352,10 @@ impl Validator<'_> {
             log_level: log_level?,
             state_dir: state_dir?,
             selection_deferral_time: selection_deferral_time?,
+            ebgp_requires_policy: g
+                .ebgp_requires_policy
+                .as_ref()
+                .map_or(super::model::DEFAULT_EBGP_REQUIRES_POLICY, |v| *v.get_ref()),
         })
     }
 
@@ -447,6 +454,12 @@ impl Validator<'_> {
             enabled,
             next_hop_self,
             graceful_restart: graceful_restart?,
+            import_policy: policy::names(&n.import_policy),
+            export_policy: policy::names(&n.export_policy),
+            soft_reconfiguration_inbound: n
+                .soft_reconfiguration_inbound
+                .as_ref()
+                .is_some_and(|v| *v.get_ref()),
         })
     }
 

@@ -189,6 +189,7 @@ impl Instance {
             routes: Vec::new(),
             layer2: Vec::new(),
             layer2_gratuitous: self.config.layer2_gratuitous,
+            policies: self.config.policies.clone(),
         };
         let diff = ConfigDiff::between(&single(&old), &single(&neighbor));
         let Some(change) = diff.neighbors_changed.into_iter().next() else {
