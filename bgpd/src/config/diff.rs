@@ -71,6 +71,11 @@ pub enum NeighborField {
 }
 
 impl NeighborField {
+    /// Whether the field is one of the neighbor's policy settings.
+    pub fn changes_policy(self) -> bool {
+        matches!(self, Self::ImportPolicy | Self::ExportPolicy | Self::SoftReconfigurationInbound)
+    }
+
     /// Whether a change of this field needs the session torn down and rebuilt.
     pub fn resets_session(self) -> bool {
         match self {

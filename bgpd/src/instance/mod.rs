@@ -25,6 +25,7 @@ pub mod listing;
 mod neighbors;
 pub mod owners;
 pub mod peer_ops;
+mod policies;
 pub mod requests;
 mod sessions;
 pub mod status;
