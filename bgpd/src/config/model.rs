@@ -34,7 +34,7 @@ pub const MAX_DELAY_OPEN_TIME: u16 = 240;
 /// Largest `as_path_prepend`: more only makes paths absurd.
 pub const MAX_AS_PATH_PREPEND: u8 = 10;
 /// RFC 8212's safe default for `global.ebgp_requires_policy`.
-pub const DEFAULT_EBGP_REQUIRES_POLICY: bool = false;
+pub const DEFAULT_EBGP_REQUIRES_POLICY: bool = true;
 /// AS_TRANS (RFC 6793 §9): stands in for a 4-octet ASN towards old speakers.
 pub const AS_TRANS: u32 = 23456;
 
