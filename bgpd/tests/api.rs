@@ -279,12 +279,15 @@ async fn api_paths_are_exported_to_peers() {
     let announcer = format!(
         "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
          listen_addresses = [\"127.0.0.1\"]\n\
-         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n"
+         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n\
+         export_policy = [\"accept-all\"]\n"
     );
+    // eBGP needs a policy each way (RFC 8212): the announcer's export, the
+    // receiver's import.
     let receiver = format!(
         "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = 0\n\
          [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {bgp_port}\n\
-         local_address = \"127.0.0.2\"\n"
+         local_address = \"127.0.0.2\"\nimport_policy = [\"accept-all\"]\n"
     );
     let (_a, mut announcer) = start_with(&announcer).await;
     let (_b, mut receiver) = start_with(&receiver).await;

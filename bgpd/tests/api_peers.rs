@@ -118,6 +118,26 @@ async fn add_get_list_delete_a_peer() {
 }
 
 #[tokio::test]
+async fn policies_are_checked_against_the_config_and_read_back() {
+    let (_daemon, mut client) = start("").await;
+    let unknown = v1::PeerConfig {
+        export_policy: vec!["accept-all".to_string(), "nope".to_string()],
+        ..peer_config("192.0.2.2", 65002)
+    };
+    let result = client.add_peer(add(unknown)).await;
+    assert_code(result, tonic::Code::InvalidArgument, &["peer.export_policy[1]", "nope"]);
+    let known = v1::PeerConfig {
+        import_policy: vec!["reject-all".to_string()],
+        export_policy: vec!["accept-all".to_string()],
+        ..peer_config("192.0.2.2", 65002)
+    };
+    client.add_peer(add(known)).await.expect("AddPeer");
+    let config = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer").config.expect("config");
+    assert_eq!(config.import_policy, ["reject-all"]);
+    assert_eq!(config.export_policy, ["accept-all"]);
+}
+
+#[tokio::test]
 async fn add_peer_refuses_bad_settings_naming_field_and_value() {
     let (_daemon, mut client) = start("").await;
     let result = client.add_peer(v1::AddPeerRequest { peer: None }).await;
@@ -293,7 +313,8 @@ async fn two_daemons() -> ((Daemon, Client), (Daemon, Client), u16) {
         "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = {b_port}\n\
          listen_addresses = [\"127.0.0.2\"]\n\
          [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {a_port}\n\
-         local_address = \"127.0.0.2\"\npassive = true\n"
+         local_address = \"127.0.0.2\"\npassive = true\n\
+         import_policy = [\"accept-all\"]\nexport_policy = [\"accept-all\"]\n"
     ))
     .await;
     (a, b, b_port)
@@ -337,6 +358,9 @@ async fn a_session_between_two_daemons_is_managed_through_the_api() {
         port: u32::from(b_port),
         local_address: "127.0.0.1".to_string(),
         connect_retry_seconds: Some(1),
+        // eBGP: routes cross only with a policy (RFC 8212).
+        import_policy: vec!["accept-all".to_string()],
+        export_policy: vec!["accept-all".to_string()],
         ..peer_config("127.0.0.2", 65002)
     };
     a.add_peer(add(config)).await.expect("AddPeer");

@@ -54,7 +54,8 @@ fn neighbor_show_and_route_list_report_graceful_restart() {
         "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {a_port}\n\
          listen_addresses = [\"127.0.0.1\"]\nstate_dir = {:?}\n\
          [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\nport = {b_port}\n\
-         local_address = \"127.0.0.1\"\n[neighbors.graceful_restart]\nenabled = true\n",
+         local_address = \"127.0.0.1\"\nimport_policy = [\"accept-all\"]\n\
+         export_policy = [\"accept-all\"]\n[neighbors.graceful_restart]\nenabled = true\n",
         a_directory.join("state")
     );
     let a = start_config(a_directory, &a_config, &api());
@@ -64,6 +65,7 @@ fn neighbor_show_and_route_list_report_graceful_restart() {
          listen_addresses = [\"127.0.0.2\"]\nstate_dir = {:?}\n\
          [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {a_port}\n\
          local_address = \"127.0.0.2\"\npassive = true\n\
+         import_policy = [\"accept-all\"]\nexport_policy = [\"accept-all\"]\n\
          [neighbors.graceful_restart]\nenabled = true\n\
          [[routes]]\nprefix = \"{ROUTE}\"\n",
         b_directory.join("state")

@@ -35,6 +35,12 @@ pub struct BgpdNeighbor {
     pub graceful_restart: Option<BgpdGracefulRestart>,
     /// `connect_retry_time`, when not bgpd's default.
     pub connect_retry_time: Option<u16>,
+    /// `import_policy` / `export_policy`: `["accept-all"]` unless set, so
+    /// that routes flow over eBGP as the tests expect (bgpd follows RFC 8212:
+    /// no policy on an eBGP neighbor means nothing crosses). Empty: the key
+    /// is left out.
+    pub import_policy: Vec<String>,
+    pub export_policy: Vec<String>,
 }
 
 /// `[neighbors.graceful_restart]` of the TOML config.
@@ -73,7 +79,21 @@ impl BgpdNeighbor {
             ttl_security: None,
             graceful_restart: None,
             connect_retry_time: None,
+            import_policy: vec!["accept-all".to_owned()],
+            export_policy: vec!["accept-all".to_owned()],
         }
+    }
+
+    /// The import chain (policy names); empty leaves the key out.
+    pub fn import_policy(mut self, names: &[&str]) -> Self {
+        self.import_policy = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+
+    /// The export chain (policy names); empty leaves the key out.
+    pub fn export_policy(mut self, names: &[&str]) -> Self {
+        self.export_policy = names.iter().map(|n| (*n).to_owned()).collect();
+        self
     }
 
     /// Seconds between connection attempts.
@@ -171,6 +191,8 @@ pub struct BgpdConfig {
     pub layer2: Vec<(IpAddr, Vec<String>)>,
     /// `[metrics] listen`; no section when `None`.
     pub metrics_listen: Option<String>,
+    /// Policy tables (`[[prefix_sets]]`, `[[policies]]`, ...) appended as written.
+    pub policies: String,
 }
 
 impl BgpdConfig {
@@ -190,6 +212,7 @@ impl BgpdConfig {
             selection_deferral_time: None,
             layer2: Vec::new(),
             metrics_listen: None,
+            policies: String::new(),
         }
     }
 
@@ -277,6 +300,20 @@ impl BgpdConfig {
                 "families = [{}]",
                 quoted(&mut n.families.iter().map(|f| f.config_name().to_owned()))
             );
+            if !n.import_policy.is_empty() {
+                let _ = writeln!(
+                    c,
+                    "import_policy = [{}]",
+                    quoted(&mut n.import_policy.iter().cloned())
+                );
+            }
+            if !n.export_policy.is_empty() {
+                let _ = writeln!(
+                    c,
+                    "export_policy = [{}]",
+                    quoted(&mut n.export_policy.iter().cloned())
+                );
+            }
             if let Some(gr) = n.graceful_restart {
                 let _ = writeln!(c, "[neighbors.graceful_restart]");
                 let _ = writeln!(c, "restart_time = {}", gr.restart_time);
@@ -306,6 +343,10 @@ impl BgpdConfig {
             let _ = writeln!(c, "\n[[layer2]]");
             let _ = writeln!(c, "address = \"{address}\"");
             let _ = writeln!(c, "interfaces = [{}]", quoted(&mut interfaces.iter().cloned()));
+        }
+        if !self.policies.is_empty() {
+            let _ = writeln!(c);
+            c.push_str(&self.policies);
         }
         c
     }
@@ -486,6 +527,8 @@ password = "secret"
 hold_time = 90
 ebgp_multihop = 1
 families = ["ipv4-unicast", "ipv6-unicast"]
+import_policy = ["accept-all"]
+export_policy = ["accept-all"]
 
 [[routes]]
 prefix = "198.51.100.10/32"

@@ -66,6 +66,9 @@ fn add_peer(namespace: &Namespace, address: IpAddr, asn: u32) {
             remote_asn: asn,
             connect_retry_seconds: Some(1),
             hold_time_seconds: Some(9),
+            // bgpd follows RFC 8212: routes cross eBGP only with a policy.
+            import_policy: vec!["accept-all".to_owned()],
+            export_policy: vec!["accept-all".to_owned()],
             ..v1::PeerConfig::default()
         };
         client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await.expect("AddPeer");

@@ -153,7 +153,9 @@ impl From<PeerOpError> for Status {
             | PeerOpError::NoRouteRefresh(_)
             | PeerOpError::FamilyNotNegotiated { .. } => Status::failed_precondition(message),
             PeerOpError::Unsupported { .. } => Status::unimplemented(message),
-            PeerOpError::NothingToKeep => Status::invalid_argument(message),
+            PeerOpError::NothingToKeep | PeerOpError::UnknownPolicy { .. } => {
+                Status::invalid_argument(message)
+            }
         }
     }
 }

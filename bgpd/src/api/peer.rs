@@ -62,6 +62,30 @@ fn max_len(name: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Most policy names in one chain (`import_policy`, `export_policy`).
+pub const MAX_POLICY_CHAIN: usize = 32;
+/// Longest policy name accepted in a chain.
+pub const MAX_POLICY_NAME_LEN: usize = 255;
+
+/// A chain of policy names: bounded here; whether each exists is the
+/// instance's question (the names live in its configuration).
+fn policy_names(name: &str, names: &[String]) -> Result<Vec<String>, ValidationError> {
+    if names.len() > MAX_POLICY_CHAIN {
+        return Err(ValidationError::TooMany {
+            field: field(name),
+            count: names.len(),
+            max: MAX_POLICY_CHAIN,
+        });
+    }
+    for (i, policy) in names.iter().enumerate() {
+        if policy.is_empty() {
+            return Err(ValidationError::Empty { field: field(&format!("{name}[{i}]")) });
+        }
+        max_len(&format!("{name}[{i}]"), policy, MAX_POLICY_NAME_LEN)?;
+    }
+    Ok(names.to_vec())
+}
+
 /// `dynamic_asn`, which replaces `remote_asn` (then 0).
 fn dynamic_asn(config: &v1::PeerConfig) -> Result<Option<DynamicAsn>, ValidationError> {
     let dynamic = match v1::DynamicAsn::try_from(config.dynamic_asn) {
@@ -272,6 +296,8 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.description = (!config.description.is_empty()).then(|| config.description.clone());
     neighbor.enabled = !config.disabled;
     neighbor.graceful_restart = graceful_restart(config.graceful_restart.as_ref())?;
+    neighbor.import_policy = policy_names("import_policy", &config.import_policy)?;
+    neighbor.export_policy = policy_names("export_policy", &config.export_policy)?;
     Ok(NewNeighbor {
         neighbor,
         keep_password,

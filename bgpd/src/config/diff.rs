@@ -52,13 +52,16 @@ pub enum GlobalChange {
     StateDir,
     /// Used only while starting (RFC 4724 §4.1 Selection_Deferral_Timer).
     SelectionDeferralTime,
+    /// The policy tables or `ebgp_requires_policy`: every session's chains are
+    /// evaluated again, no reset.
+    Policies,
 }
 
 impl GlobalChange {
     /// Whether the daemon must restart to apply this change: every global
     /// change does (see the type's doc); the reload refuses them.
     pub fn needs_restart(self) -> bool {
-        true
+        !matches!(self, Self::Policies)
     }
 
     /// The key's name as in the file.
@@ -75,6 +78,7 @@ impl GlobalChange {
             Self::LogFormat => "global.log_format",
             Self::StateDir => "global.state_dir",
             Self::SelectionDeferralTime => "global.selection_deferral_time",
+            Self::Policies => "policies",
         }
     }
 
@@ -112,6 +116,10 @@ impl GlobalChange {
                 old.global.selection_deferral_time.to_string(),
                 new.global.selection_deferral_time.to_string(),
             ),
+            Self::Policies => (
+                format!("(ebgp_requires_policy {})", old.global.ebgp_requires_policy),
+                format!("(ebgp_requires_policy {})", new.global.ebgp_requires_policy),
+            ),
         };
         format!("{} {before} -> {after}", self.key())
     }
@@ -137,12 +145,22 @@ pub enum NeighborField {
     Enabled,
     /// The graceful restart capability is in the OPEN.
     GracefulRestart,
+    /// Applied to the running session: routes are evaluated again (see
+    /// `instance::policies`), no reset.
+    ImportPolicy,
+    ExportPolicy,
+    SoftReconfigurationInbound,
     /// A key this diff does not list one by one (added to [`Neighbor`]
     /// later): applied by resetting the session, never ignored.
     Other,
 }
 
 impl NeighborField {
+    /// Whether the field is one of the neighbor's policy settings.
+    pub fn changes_policy(self) -> bool {
+        matches!(self, Self::ImportPolicy | Self::ExportPolicy | Self::SoftReconfigurationInbound)
+    }
+
     /// Whether a change of this field needs the session torn down and rebuilt.
     pub fn resets_session(self) -> bool {
         match self {
@@ -161,7 +179,10 @@ impl NeighborField {
             | Self::ConnectRetryTime
             | Self::DelayOpenTime
             | Self::Description
-            | Self::Enabled => false,
+            | Self::Enabled
+            | Self::ImportPolicy
+            | Self::ExportPolicy
+            | Self::SoftReconfigurationInbound => false,
         }
     }
 }
@@ -275,6 +296,7 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
         log_format,
         state_dir,
         selection_deferral_time,
+        ebgp_requires_policy,
     } = &new.global;
     let mut changes = Vec::new();
     let mut note = |changed: bool, change| {
@@ -295,6 +317,10 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
     note(
         o.selection_deferral_time != *selection_deferral_time,
         GlobalChange::SelectionDeferralTime,
+    );
+    note(
+        old.policies != new.policies || o.ebgp_requires_policy != *ebgp_requires_policy,
+        GlobalChange::Policies,
     );
     changes
 }
@@ -322,6 +348,12 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.description != n.description, NeighborField::Description);
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
+    note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
+    note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
+    note(
+        o.soft_reconfiguration_inbound != n.soft_reconfiguration_inbound,
+        NeighborField::SoftReconfigurationInbound,
+    );
     // A key not compared above still differs: reset rather than ignore it.
     // (Families are equal as sets here; their order is no change.)
     if fields.is_empty() && o != n {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::policy::DefinitionErrorKind;
 use crate::wire::attributes::CommunityParseError;
 use crate::wire::family::UnknownFamily;
 
@@ -39,6 +40,11 @@ pub(super) struct Locator<'a> {
 impl<'a> Locator<'a> {
     pub(super) fn new(text: &'a str, source_name: &str) -> Self {
         Self { source_name: Arc::from(source_name), text }
+    }
+
+    /// The source text.
+    pub(super) fn text(&self) -> &'a str {
+        self.text
     }
 
     /// The location of byte `offset`; offsets past the end or inside a character
@@ -195,6 +201,11 @@ pub enum Problem {
     NoInterfaces,
     #[error("is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)")]
     InterfaceName,
+    /// A policy definition problem (`crate::policy::PolicyBook::build`).
+    #[error(transparent)]
+    Policy(DefinitionErrorKind),
+    #[error("unknown policy: define it in [[policies]] or use accept-all / reject-all")]
+    UnknownPolicy,
 }
 
 /// Every error found in one configuration, in source order.

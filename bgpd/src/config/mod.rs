@@ -58,6 +58,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -68,9 +70,10 @@ pub use diff::{ConfigDiff, GlobalChange, NeighborChange, NeighborField};
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use model::{
     AS_TRANS, Api, ApiLimits, ApiListen, Config, DEFAULT_API_LISTEN, DEFAULT_CONNECT_RETRY_TIME,
-    DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF, DEFAULT_METRICS_LISTEN,
-    DEFAULT_PORT, DynamicAsn, Global, LogFormat, LogLevel, MAX_AS_PATH_PREPEND,
-    MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Metrics, Neighbor, Password, StaticRoute, TtlPolicy,
+    DEFAULT_EBGP_MULTIHOP, DEFAULT_EBGP_REQUIRES_POLICY, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF,
+    DEFAULT_METRICS_LISTEN, DEFAULT_PORT, DynamicAsn, Global, LogFormat, LogLevel,
+    MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Metrics, Neighbor, Password,
+    Policies, StaticRoute, TtlPolicy,
 };
 
 use error::Locator;

@@ -5,10 +5,12 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 pub use crate::layer2::announcer::{Announcement, GratuitousSettings};
+use crate::policy::PolicyBook;
 use crate::wire::{Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin};
 
 /// BGP's registered port (RFC 4271 §8.2.1).
@@ -31,6 +33,8 @@ pub const MAX_PASSWORD_LEN: usize = 80;
 pub const MAX_DELAY_OPEN_TIME: u16 = 240;
 /// Largest `as_path_prepend`: more only makes paths absurd.
 pub const MAX_AS_PATH_PREPEND: u8 = 10;
+/// RFC 8212's safe default for `global.ebgp_requires_policy`.
+pub const DEFAULT_EBGP_REQUIRES_POLICY: bool = true;
 /// AS_TRANS (RFC 6793 §9): stands in for a 4-octet ASN towards old speakers.
 pub const AS_TRANS: u32 = 23456;
 
@@ -47,6 +51,30 @@ pub struct Config {
     pub layer2_gratuitous: GratuitousSettings,
     /// `[metrics]`: `None` (no listener) when the section is absent.
     pub metrics: Option<Metrics>,
+    /// The compiled `[[prefix_sets]]` ... `[[policies]]`, shared with the RIB
+    /// and kept across reloads that do not change them.
+    pub policies: Policies,
+}
+
+/// The compiled policy book of a configuration (always holds the built-ins
+/// `accept-all` and `reject-all`). Two are equal when their definitions are.
+#[derive(Clone, Debug, Default)]
+pub struct Policies(pub Arc<PolicyBook>);
+
+impl PartialEq for Policies {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.definitions() == other.0.definitions()
+    }
+}
+
+impl Eq for Policies {}
+
+impl std::ops::Deref for Policies {
+    type Target = PolicyBook;
+
+    fn deref(&self) -> &PolicyBook {
+        &self.0
+    }
 }
 
 /// `[metrics]`: where `/metrics`, `/healthz` and `/readyz` are served.
@@ -98,6 +126,9 @@ pub struct Global {
     /// Longest wait for the peers' End-of-RIB after a restart, seconds (RFC
     /// 4724 §4.1 Selection_Deferral_Timer).
     pub selection_deferral_time: u16,
+    /// RFC 8212: an eBGP neighbor without `import_policy` imports nothing and
+    /// one without `export_policy` exports nothing. iBGP is not affected.
+    pub ebgp_requires_policy: bool,
 }
 
 impl Global {
@@ -356,6 +387,14 @@ pub struct Neighbor {
     /// `[neighbors.graceful_restart]`; `None` when the table is absent: no
     /// capability, routes flushed whenever the session drops.
     pub graceful_restart: Option<crate::gr::Settings>,
+    /// Names of the policies applied to routes received from the neighbor, in
+    /// order (a chain, see `crate::policy`); empty: none configured.
+    pub import_policy: Vec<String>,
+    /// Names of the policies applied to routes sent to the neighbor.
+    pub export_policy: Vec<String>,
+    /// Keep the routes as received (before import policy) so that a changed
+    /// import policy is applied without asking the peer for them again.
+    pub soft_reconfiguration_inbound: bool,
 }
 
 impl Neighbor {
@@ -384,6 +423,9 @@ impl Neighbor {
             enabled: true,
             next_hop_self: false,
             graceful_restart: None,
+            import_policy: Vec::new(),
+            export_policy: Vec::new(),
+            soft_reconfiguration_inbound: false,
         }
     }
 
@@ -483,6 +525,7 @@ mod tests {
             log_format: LogFormat::Text,
             state_dir: PathBuf::from(crate::gr::DEFAULT_STATE_DIR),
             selection_deferral_time: crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
+            ebgp_requires_policy: DEFAULT_EBGP_REQUIRES_POLICY,
         };
         assert_eq!(global.listen_sockets().len(), 1);
         global.listen_port = 0;

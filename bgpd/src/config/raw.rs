@@ -10,6 +10,11 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
+use crate::policy::{
+    AsPathSetDefinition, CommunitySetDefinition, LargeCommunitySetDefinition, PolicyDefinition,
+    PrefixSetDefinition,
+};
+
 /// A key that may be absent, with its span when present.
 pub(super) type Key<T> = Option<Spanned<T>>;
 
@@ -28,6 +33,18 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub layer2: Vec<Spanned<RawLayer2>>,
     pub layer2_gratuitous: Key<RawLayer2Gratuitous>,
+    /// The policy tables (`crate::policy`), as the policy module reads them;
+    /// `validate::policy` finds their positions again for errors.
+    #[serde(default)]
+    pub prefix_sets: Vec<PrefixSetDefinition>,
+    #[serde(default)]
+    pub community_sets: Vec<CommunitySetDefinition>,
+    #[serde(default)]
+    pub large_community_sets: Vec<LargeCommunitySetDefinition>,
+    #[serde(default)]
+    pub as_path_sets: Vec<AsPathSetDefinition>,
+    #[serde(default)]
+    pub policies: Vec<PolicyDefinition>,
     pub metrics: Key<RawMetrics>,
 }
 
@@ -67,6 +84,7 @@ pub(super) struct RawGlobal {
     pub log_format: Key<String>,
     pub state_dir: Key<String>,
     pub selection_deferral_time: Key<i64>,
+    pub ebgp_requires_policy: Key<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +120,9 @@ pub(super) struct RawNeighbor {
     pub description: Key<String>,
     pub enabled: Key<bool>,
     pub graceful_restart: Key<RawGracefulRestart>,
+    pub import_policy: Key<StringList>,
+    pub export_policy: Key<StringList>,
+    pub soft_reconfiguration_inbound: Key<bool>,
 }
 
 /// `[neighbors.graceful_restart]` (RFC 4724, RFC 8538).

@@ -43,6 +43,12 @@ fn each<T: DeserializeOwned>(
     }
 }
 
+/// The entries without their places (the policy tables keep none: their
+/// validation finds them again in the text).
+fn plain<T>(entries: Vec<Spanned<T>>) -> Vec<T> {
+    entries.into_iter().map(Spanned::into_inner).collect()
+}
+
 /// Parses `text` into a [`RawConfig`], or every structural error.
 pub(super) fn parse(text: &str, locator: &Locator<'_>) -> Result<RawConfig, ConfigErrors> {
     let root = DeTable::parse(text).map_err(|error| syntax(locator, error))?;
@@ -58,6 +64,13 @@ pub(super) fn parse(text: &str, locator: &Locator<'_>) -> Result<RawConfig, Conf
             "neighbors" => raw.neighbors = each(value, locator, &mut errors),
             "routes" => raw.routes = each(value, locator, &mut errors),
             "layer2" => raw.layer2 = each(value, locator, &mut errors),
+            "prefix_sets" => raw.prefix_sets = plain(each(value, locator, &mut errors)),
+            "community_sets" => raw.community_sets = plain(each(value, locator, &mut errors)),
+            "large_community_sets" => {
+                raw.large_community_sets = plain(each(value, locator, &mut errors));
+            }
+            "as_path_sets" => raw.as_path_sets = plain(each(value, locator, &mut errors)),
+            "policies" => raw.policies = plain(each(value, locator, &mut errors)),
             _ => {
                 // The whole-document deserializer words the unknown key
                 // (with the keys it expected) and places it.

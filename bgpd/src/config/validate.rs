@@ -59,9 +59,10 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     let layer2 = validator.layer2(&raw.layer2);
     let layer2_gratuitous = validator.layer2_gratuitous(raw.layer2_gratuitous.as_ref());
     let metrics = validator.metrics(raw.metrics.as_ref());
+    let policies = validator.policies(raw);
 
     let mut errors = validator.errors;
-    match (global, api, neighbors, routes, layer2, layer2_gratuitous, metrics) {
+    match (global, api, neighbors, routes, layer2, layer2_gratuitous, metrics, policies) {
         (
             Some(global),
             Some(api),
@@ -70,9 +71,17 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
             Some(layer2),
             Some(layer2_gratuitous),
             Some(metrics),
-        ) if errors.is_empty() => {
-            Ok(Config { global, api, neighbors, routes, layer2, layer2_gratuitous, metrics })
-        }
+            Some(policies),
+        ) if errors.is_empty() => Ok(Config {
+            global,
+            api,
+            neighbors,
+            routes,
+            layer2,
+            layer2_gratuitous,
+            metrics,
+            policies,
+        }),
         _ => {
             errors.sort_by_key(|e| e.location().map(|l| l.offset));
             Err(ConfigErrors { errors })
@@ -83,6 +92,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 mod api;
 mod layer2;
 mod metrics;
+mod policy;
 
 /// What a neighbour inherits from `[global]`.
 struct NeighborDefaults {
@@ -357,6 +367,10 @@ impl Validator<'_> {
             log_format: log_format?,
             state_dir: state_dir?,
             selection_deferral_time: selection_deferral_time?,
+            ebgp_requires_policy: g
+                .ebgp_requires_policy
+                .as_ref()
+                .map_or(super::model::DEFAULT_EBGP_REQUIRES_POLICY, |v| *v.get_ref()),
         })
     }
 
@@ -454,6 +468,12 @@ impl Validator<'_> {
             enabled,
             next_hop_self,
             graceful_restart: graceful_restart?,
+            import_policy: policy::names(&n.import_policy),
+            export_policy: policy::names(&n.export_policy),
+            soft_reconfiguration_inbound: n
+                .soft_reconfiguration_inbound
+                .as_ref()
+                .is_some_and(|v| *v.get_ref()),
         })
     }
 

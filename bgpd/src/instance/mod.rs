@@ -26,6 +26,7 @@ pub mod metrics;
 mod neighbors;
 pub mod owners;
 pub mod peer_ops;
+mod policies;
 pub mod refusals;
 pub mod requests;
 mod sessions;

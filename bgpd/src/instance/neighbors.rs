@@ -14,7 +14,7 @@ use super::refusals::Refusal;
 use super::status::{PeerView, SessionStatus};
 use super::watch::PeerEvent;
 use super::{Instance, PeerSlot, graceful};
-use crate::config::{Config, ConfigDiff, Neighbor, StaticRoute};
+use crate::config::{Config, ConfigDiff, GlobalChange, Neighbor, StaticRoute};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
 use crate::peer::{self, SessionCommand, SessionParams};
@@ -222,7 +222,21 @@ impl Instance {
         {
             let _ = layer2.configure(new.layer2.clone(), new.layer2_gratuitous).await;
         }
+        let all = diff.global.contains(&GlobalChange::Policies);
+        let changed: Vec<IpAddr> = diff
+            .neighbors_changed
+            .iter()
+            .filter(|c| !c.reset && c.fields.iter().any(|f| f.changes_policy()))
+            .map(|c| c.neighbor.address)
+            .collect();
         self.config = new;
+        let ids: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, slot)| all || changed.contains(&slot.neighbor.address))
+            .map(|(id, _)| *id)
+            .collect();
+        self.reapply_policies(&ids);
         self.pump_all();
     }
 }

@@ -124,19 +124,46 @@ pub enum PeerOpError {
     Unsupported { field: &'static str, value: String },
     #[error("peer.password_set without peer.password: there is no password to keep for a new peer")]
     NothingToKeep,
+    #[error(
+        "{field}[{index}] {name:?} is not a policy of the configuration (nor accept-all / reject-all)"
+    )]
+    UnknownPolicy { field: &'static str, index: usize, name: String },
 }
 
 impl Instance {
     /// Runs one administrative peer request.
     pub(super) fn on_peer_op(&mut self, op: PeerOp) -> Result<PeerOpAnswer, PeerOpError> {
         match op {
-            PeerOp::Add(new) => self.api_add_peer(new.resolve(self.config.global.asn)?),
-            PeerOp::Update(new) => self.api_update_peer(new.resolve(self.config.global.asn)?),
+            PeerOp::Add(new) => {
+                self.known_policies(&new.neighbor)?;
+                self.api_add_peer(new.resolve(self.config.global.asn)?)
+            }
+            PeerOp::Update(new) => {
+                self.known_policies(&new.neighbor)?;
+                self.api_update_peer(new.resolve(self.config.global.asn)?)
+            }
             PeerOp::Delete(address) => self.api_delete_peer(address),
             PeerOp::Enable(address) => self.api_enable_peer(address),
             PeerOp::Disable(address, message) => self.api_disable_peer(address, message),
             PeerOp::Reset(address, command) => self.api_reset_peer(address, command),
         }
+    }
+
+    /// Every policy a neighbor's chains name exists in the running book.
+    fn known_policies(&self, neighbor: &Neighbor) -> Result<(), PeerOpError> {
+        for (field, names) in [
+            ("peer.import_policy", &neighbor.import_policy),
+            ("peer.export_policy", &neighbor.export_policy),
+        ] {
+            if let Some(unknown) = self.config.policies.unknown_policies(names).into_iter().next() {
+                return Err(PeerOpError::UnknownPolicy {
+                    field,
+                    index: unknown.index,
+                    name: unknown.name,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The peer at `address` as the API reports it.
@@ -181,6 +208,7 @@ impl Instance {
         }
         // Keys the API does not carry keep their running values.
         neighbor.next_hop_self = old.next_hop_self;
+        neighbor.soft_reconfiguration_inbound = old.soft_reconfiguration_inbound;
         neighbor.delay_open_time = old.delay_open_time;
         let single = |n: &Neighbor| Config {
             global: self.config.global.clone(),
@@ -190,6 +218,7 @@ impl Instance {
             layer2: Vec::new(),
             metrics: None,
             layer2_gratuitous: self.config.layer2_gratuitous,
+            policies: self.config.policies.clone(),
         };
         let diff = ConfigDiff::between(&single(&old), &single(&neighbor));
         let Some(change) = diff.neighbors_changed.into_iter().next() else {
@@ -225,6 +254,11 @@ impl Instance {
                 slot.session.send(SessionCommand::Start);
             }
             slot.neighbor = neighbor;
+        }
+        if change.fields.iter().any(|f| f.changes_policy())
+            && let Some(&id) = self.by_address.get(&address)
+        {
+            self.reapply_policies(&[id]);
         }
         self.answer(address, false)
     }

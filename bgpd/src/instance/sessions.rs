@@ -68,6 +68,7 @@ impl Instance {
             tracing::error!(%error, "cannot register an established peer");
             return;
         }
+        self.set_peer_policy(id, negotiated.peer_asn);
         for family in &negotiated.families {
             if let Err(error) = self.rib.queue_full_table(id, *family) {
                 tracing::error!(%error, "cannot queue the table for a new peer");

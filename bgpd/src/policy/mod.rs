@@ -102,7 +102,7 @@ pub use statement::{
 use crate::wire::{Community, PathAttributes};
 
 /// What the evaluation needs to know about the session the chain runs for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Context {
     /// The AS `set.as_path_prepend` prepends: the neighbor's `local_asn` when
     /// it has one, else ours.

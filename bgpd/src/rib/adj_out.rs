@@ -19,10 +19,12 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
-use super::export::{self, Receiver, RouteFacts};
-use super::intern::{CachedExport, Exported};
+use super::export::{self, PolicyEffects, Receiver, RouteFacts};
+use super::intern::{CachedExport, CachedPrepared, Exported};
+use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch};
+use crate::policy::PathView;
 use crate::wire::Nlri;
 
 /// A growable bitset indexed by slot.
@@ -236,21 +238,68 @@ fn decide<P: PrefixKey>(
     if !export::may_send(&route, receiver) {
         return None;
     }
-    let key = (u32::from(profile) << 8) | (u32::from(local) << 1) | P::FAMILY.index() as u32;
-    if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
+    let key = (u64::from(profile) << 8) | (u64::from(local) << 1) | P::FAMILY.index() as u64;
+    let Some((chain, context)) = policy::export_chain(core, receiver.source) else {
+        if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
+            return cached.result.clone();
+        }
+        let result = export::rewrite(
+            &attr.attributes,
+            attr.next_hop,
+            local,
+            P::FAMILY,
+            core.profiles.get(profile as usize)?,
+            core.local.asn,
+            PolicyEffects::default(),
+        )
+        .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
+        let attr = core.attrs.get_mut(best.attrs)?;
+        attr.exports.push(CachedExport { key, selection: None, result: result.clone() });
+        return result;
+    };
+    if chain.rejects_all() {
+        return None;
+    }
+    let key = key | ((u64::from(receiver.source) + 1) << 32);
+    let prefix = table.prefix(slot).to_net();
+    let (local_asn, profile) = (core.local.asn, core.profiles.get(profile as usize)?);
+    let attr = core.attrs.get_mut(best.attrs)?;
+    // Per attribute set: which statements' attribute conditions hold; per
+    // prefix only the prefix conditions, when some statement has them.
+    let index = match attr.prepared.iter().position(|c| c.key == key) {
+        Some(index) => index,
+        None => {
+            let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
+            let prepared = chain.prepare(view, &context);
+            attr.prepared.push(CachedPrepared { key, prepared });
+            attr.prepared.len() - 1
+        }
+    };
+    let prepared = &attr.prepared[index].prepared;
+    let selection = (!prepared.is_prefix_independent()).then(|| chain.select(prepared, &prefix));
+    if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
         return cached.result.clone();
     }
-    let result = export::rewrite(
-        &attr.attributes,
-        attr.next_hop,
-        local,
-        P::FAMILY,
-        core.profiles.get(profile as usize)?,
-        core.local.asn,
-    )
-    .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
-    let attr = core.attrs.get_mut(best.attrs)?;
-    attr.exports.push(CachedExport { key, result: result.clone() });
+    let full = selection.clone().unwrap_or_else(|| chain.select(prepared, &prefix));
+    let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
+    let result = chain.outcome(&full, view, &context).accepted().and_then(|accepted| {
+        let effects = PolicyEffects {
+            next_hop: accepted.next_hop,
+            keep_med: accepted.attributes.med != attr.attributes.med,
+        };
+        export::rewrite(
+            &accepted.attributes,
+            attr.next_hop,
+            local,
+            P::FAMILY,
+            profile,
+            local_asn,
+            effects,
+        )
+    });
+    let result = result
+        .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
+    attr.exports.push(CachedExport { key, selection, result: result.clone() });
     result
 }
 

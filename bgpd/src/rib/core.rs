@@ -21,6 +21,9 @@ pub(crate) struct SourceState {
     pub facts: SourceFacts,
     /// Routes held per family.
     pub routes: [usize; 2],
+    /// The peer's chains (`Rib::set_peer_policy`); kept across re-registration.
+    pub policy: super::PeerPolicy,
+    pub counters: super::PolicyCounters,
 }
 
 /// Everything but the tables, so that generic per-family code can borrow a
@@ -115,7 +118,12 @@ impl Core {
             }
             None => return Err(RibError::TooManySources(MAX_SOURCE as usize + 1)),
         };
-        self.sources[index] = Some(SourceState { facts, routes: [0; 2] });
+        self.sources[index] = Some(SourceState {
+            facts,
+            routes: [0; 2],
+            policy: super::PeerPolicy::default(),
+            counters: super::PolicyCounters::default(),
+        });
         self.source_index.insert(source, index as SourceIndex);
         Ok((index as SourceIndex, false))
     }

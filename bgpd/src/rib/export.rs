@@ -9,6 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::intern::{DEFAULT_LOCAL_PREF, Summary};
+use crate::policy::NextHopAction;
 use crate::wire::attributes::table::passed_on_flags;
 use crate::wire::{AsPath, Family, NextHop, PathAttributes, SegmentType};
 
@@ -32,6 +33,14 @@ impl ExportProfile {
             }
         }
     }
+}
+
+/// What an export chain asked of the rewrite: where the next hop goes, and
+/// whether a MED it set survives towards eBGP.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct PolicyEffects {
+    pub next_hop: Option<NextHopAction>,
+    pub keep_med: bool,
 }
 
 /// What the per-route filter needs to know about the receiving peer.
@@ -91,8 +100,21 @@ pub(crate) fn rewrite(
     family: Family,
     profile: &ExportProfile,
     local_asn: u32,
+    effects: PolicyEffects,
 ) -> Option<(PathAttributes, NextHop)> {
     let mut out = attributes.clone();
+    let chosen = match effects.next_hop {
+        None => None,
+        Some(NextHopAction::SelfAddress) => Some(profile.own_next_hop(family)?),
+        Some(NextHopAction::Unchanged) => learned_next_hop.filter(|n| next_hop_fits(*n, family)),
+        Some(NextHopAction::Address(address)) => {
+            let next_hop = match address {
+                IpAddr::V4(address) => NextHop::V4(address),
+                IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
+            };
+            next_hop_fits(next_hop, family).then_some(next_hop)
+        }
+    };
     let next_hop = if profile.ibgp {
         out.local_pref = Some(attributes.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
         if local {
@@ -105,7 +127,7 @@ pub(crate) fn rewrite(
     } else {
         out.as_path.prepend(local_asn);
         out.local_pref = None;
-        if !local {
+        if !local && !effects.keep_med {
             out.med = None;
         }
         out.originator_id = None;
@@ -118,6 +140,7 @@ pub(crate) fn rewrite(
             _ => profile.own_next_hop(family)?,
         }
     };
+    let next_hop = chosen.unwrap_or(next_hop);
     out.unknown.retain(|u| u.is_transitive());
     for unknown in &mut out.unknown {
         unknown.flags = passed_on_flags(unknown.flags);
@@ -210,9 +233,16 @@ mod tests {
     #[test]
     fn ebgp_rewrite() {
         let nh = Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
-        let (out, next_hop) =
-            rewrite(&learned(), nh, false, Family::Ipv4Unicast, &profile(false, false), LOCAL_ASN)
-                .unwrap();
+        let (out, next_hop) = rewrite(
+            &learned(),
+            nh,
+            false,
+            Family::Ipv4Unicast,
+            &profile(false, false),
+            LOCAL_ASN,
+            PolicyEffects::default(),
+        )
+        .unwrap();
         assert_eq!(out.as_path, AsPath::from_sequence([LOCAL_ASN, 65001, 65010]));
         assert_eq!(next_hop, NextHop::V4(Ipv4Addr::new(198, 51, 100, 1)));
         assert_eq!(out.next_hop, Some(Ipv4Addr::new(198, 51, 100, 1)));
@@ -225,14 +255,29 @@ mod tests {
         assert_eq!(out.unknown[0].type_code, 99);
         assert_ne!(out.unknown[0].flags & flags::PARTIAL, 0);
         // A locally set MED stays.
-        let (out, _) =
-            rewrite(&learned(), None, true, Family::Ipv4Unicast, &profile(false, false), LOCAL_ASN)
-                .unwrap();
+        let (out, _) = rewrite(
+            &learned(),
+            None,
+            true,
+            Family::Ipv4Unicast,
+            &profile(false, false),
+            LOCAL_ASN,
+            PolicyEffects::default(),
+        )
+        .unwrap();
         assert_eq!(out.med, Some(50));
         // No IPv6 address for this session: IPv6 routes cannot be sent.
         assert!(
-            rewrite(&learned(), None, true, Family::Ipv6Unicast, &profile(false, false), LOCAL_ASN)
-                .is_none()
+            rewrite(
+                &learned(),
+                None,
+                true,
+                Family::Ipv6Unicast,
+                &profile(false, false),
+                LOCAL_ASN,
+                PolicyEffects::default()
+            )
+            .is_none()
         );
     }
 
@@ -242,21 +287,42 @@ mod tests {
         let nh = Some(learned_hop);
         let mut attrs = learned();
         attrs.local_pref = None;
-        let (out, next_hop) =
-            rewrite(&attrs, nh, false, Family::Ipv4Unicast, &profile(true, false), LOCAL_ASN)
-                .unwrap();
+        let (out, next_hop) = rewrite(
+            &attrs,
+            nh,
+            false,
+            Family::Ipv4Unicast,
+            &profile(true, false),
+            LOCAL_ASN,
+            PolicyEffects::default(),
+        )
+        .unwrap();
         assert_eq!(out.as_path, attrs.as_path);
         assert_eq!(out.local_pref, Some(100));
         assert_eq!(out.med, Some(50));
         assert_eq!(next_hop, learned_hop);
-        let (_, next_hop) =
-            rewrite(&attrs, nh, false, Family::Ipv4Unicast, &profile(true, true), LOCAL_ASN)
-                .unwrap();
+        let (_, next_hop) = rewrite(
+            &attrs,
+            nh,
+            false,
+            Family::Ipv4Unicast,
+            &profile(true, true),
+            LOCAL_ASN,
+            PolicyEffects::default(),
+        )
+        .unwrap();
         assert_eq!(next_hop, NextHop::V4(Ipv4Addr::new(198, 51, 100, 1)));
         // Originated with "self": our address.
-        let (_, next_hop) =
-            rewrite(&attrs, None, true, Family::Ipv4Unicast, &profile(true, false), LOCAL_ASN)
-                .unwrap();
+        let (_, next_hop) = rewrite(
+            &attrs,
+            None,
+            true,
+            Family::Ipv4Unicast,
+            &profile(true, false),
+            LOCAL_ASN,
+            PolicyEffects::default(),
+        )
+        .unwrap();
         assert_eq!(next_hop, NextHop::V4(Ipv4Addr::new(198, 51, 100, 1)));
     }
 
@@ -305,6 +371,7 @@ mod tests {
             Family::Ipv6Unicast,
             &profile(false, false),
             LOCAL_ASN,
+            PolicyEffects::default(),
         )
         .unwrap();
         assert_eq!(next_hop, configured);

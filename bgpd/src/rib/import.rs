@@ -52,28 +52,44 @@ impl Rib {
         nlri: &[Nlri],
         stats: &mut ApplyStats,
     ) {
-        let Some(facts) =
-            self.core.sources.get(source as usize).and_then(Option::as_ref).map(|s| &s.facts)
-        else {
+        let Some(state) = self.core.sources.get(source as usize).and_then(Option::as_ref) else {
             return;
         };
-        let ibgp = facts.ibgp;
+        let ibgp = state.facts.ibgp;
         let looped = attributes.as_path.contains(self.core.local.asn)
             || (ibgp && attributes.originator_id == Some(self.core.local.router_id));
         if looped {
-            for n in nlri {
-                let (_, changed) = with_table!(&mut self, prefix = n.prefix, |core, t, p| core
-                    .withdraw(t, p, source));
-                stats.best_changed += usize::from(changed);
-            }
+            self.reject_all(source, nlri, stats);
             stats.rejected += nlri.len();
             return;
         }
-        let attributes = if !ibgp && attributes.local_pref.is_some() {
+        let mut attributes = if !ibgp && attributes.local_pref.is_some() {
             Cow::Owned(PathAttributes { local_pref: None, ..attributes.clone() })
         } else {
             Cow::Borrowed(attributes)
         };
+        if let Some(chain) = state.policy.import.clone() {
+            let context = state.policy.context;
+            if chain.rejects_all() {
+                self.reject_all(source, nlri, stats);
+                stats.filtered += nlri.len();
+                self.count(source, 0, nlri.len(), 0);
+            } else {
+                self.announce_filtered(
+                    source,
+                    &chain,
+                    &context,
+                    &attributes,
+                    next_hop,
+                    nlri,
+                    stats,
+                );
+            }
+            return;
+        }
+        // No import policy (or accept-all): the route as received, with RFC
+        // 8326 applied once for the whole attribute set.
+        crate::policy::graceful_shutdown(&mut attributes, false);
         // One reference held for the duration of the loop, so a set is not
         // freed and re-created while paths of this message replace each other.
         let id = self.core.attrs.intern(&attributes, next_hop);
@@ -86,6 +102,22 @@ impl Rib {
             stats.best_changed += usize::from(changed);
         }
         self.core.attrs.release(id);
+        self.count(source, nlri.len(), 0, 0);
+    }
+
+    /// Withdraws any earlier path of `source` for each prefix of a rejected
+    /// announcement (an implicit withdrawal, RFC 4271 §9.1.2 / RFC 7606 §2).
+    pub(super) fn reject_all(
+        &mut self,
+        source: SourceIndex,
+        nlri: &[Nlri],
+        stats: &mut ApplyStats,
+    ) {
+        for n in nlri {
+            let (_, changed) =
+                with_table!(&mut self, prefix = n.prefix, |core, t, p| core.withdraw(t, p, source));
+            stats.best_changed += usize::from(changed);
+        }
     }
 
     /// Originate `prefix` from a local source. The AS_PATH is kept as given (an

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use crate::policy::{Prepared, Selection};
 use crate::wire::{Community, NextHop, PathAttributes};
 
 /// Handle of an interned attribute set. Valid while its reference count is
@@ -68,11 +69,22 @@ pub struct Exported {
 }
 
 /// A cached export result: `key` packs (export profile, local-origin bit,
-/// family); `None` means "never exported with this flavour".
+/// family) in its low 32 bits and, for a receiver with an export chain, its
+/// source index + 1 above them; `selection` is the export chain's selection
+/// when the chain reads the prefix. `None` means "never exported with this
+/// flavour".
 #[derive(Clone, Debug)]
 pub(crate) struct CachedExport {
-    pub key: u32,
+    pub key: u64,
+    pub selection: Option<Selection>,
     pub result: Option<Exported>,
+}
+
+/// A receiver's export chain prepared for this attribute set (see `policy`).
+#[derive(Clone, Debug)]
+pub(crate) struct CachedPrepared {
+    pub key: u64,
+    pub prepared: Prepared,
 }
 
 #[derive(Debug)]
@@ -82,6 +94,8 @@ pub(crate) struct AttrSlot {
     pub next_hop: Option<NextHop>,
     pub summary: Summary,
     pub exports: Vec<CachedExport>,
+    /// Empty unless a receiver has an export chain that reads the prefix.
+    pub prepared: Vec<CachedPrepared>,
     hash: u64,
     refs: u32,
 }
@@ -159,6 +173,7 @@ impl AttrStore {
             attributes,
             next_hop,
             exports: Vec::new(),
+            prepared: Vec::new(),
             hash,
             refs: 1,
         };
@@ -209,6 +224,16 @@ impl AttrStore {
 
     pub fn get_mut(&mut self, id: AttrId) -> Option<&mut AttrSlot> {
         self.slots.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    /// Drops the cached exports made for the receiver `source` with its
+    /// export chain (the chain changed, or the index goes to another peer).
+    pub fn forget_exports_of(&mut self, source: u16) {
+        let tag = u64::from(source) + 1;
+        for slot in self.slots.iter_mut().flatten() {
+            slot.exports.retain(|c| c.key >> 32 != tag);
+            slot.prepared.retain(|c| c.key >> 32 != tag);
+        }
     }
 
     #[cfg(test)]

@@ -74,6 +74,9 @@ mod deferral;
 mod export;
 mod import;
 mod intern;
+mod policy;
+#[cfg(test)]
+mod policy_tests;
 mod queries;
 mod restrict;
 mod table;
@@ -87,7 +90,7 @@ pub use best::Reason;
 pub use intern::Exported;
 pub use types::{
     AnnounceGroup, ApplyStats, BestChange, Counts, ExportBatch, LocalInfo, MemoryUsage, OwnerId,
-    PeerId, PeerInfo, RibError, Route, Source,
+    PeerId, PeerInfo, PeerPolicy, PolicyCounters, RibError, Route, Source,
 };
 
 use self::core::Core;

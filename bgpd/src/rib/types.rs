@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::policy::{CompiledChain, Context};
 use crate::wire::{Family, NextHop, Nlri, PathAttributes};
 
 /// A BGP peer, numbered by the caller (small, stable for the session's life).
@@ -54,6 +55,25 @@ pub struct PeerInfo {
     pub families: Vec<Family>,
 }
 
+/// A peer's routing policy chains as the RIB applies them (see
+/// [`super::Rib::set_peer_policy`]). `None` accepts every route unchanged at
+/// no cost; a chain that [`CompiledChain::accepts_all`] is stored as `None`.
+#[derive(Clone, Debug, Default)]
+pub struct PeerPolicy {
+    pub import: Option<Arc<CompiledChain>>,
+    pub export: Option<Arc<CompiledChain>>,
+    pub context: Context,
+}
+
+/// Routes a peer's import policy accepted (`modified` of them changed) or
+/// rejected, since the peer was registered (prefixes, counted per UPDATE).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyCounters {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub modified: u64,
+}
+
 /// What one `apply_update` did.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApplyStats {
@@ -61,6 +81,8 @@ pub struct ApplyStats {
     pub withdrawn: usize,
     /// Rejected as a loop (our ASN in AS_PATH, our router id as ORIGINATOR_ID).
     pub rejected: usize,
+    /// Rejected by the peer's import policy.
+    pub filtered: usize,
     /// Prefixes whose best path changed.
     pub best_changed: usize,
 }

@@ -206,6 +206,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn neighbors_import_nothing_and_export_our_paths() {
+        let config = config_of(&peer("p", "192.0.2.2", PeerAs::Fixed(64501)), "m");
+        assert_eq!(config.import_policy, ["reject-all"]);
+        assert_eq!(config.export_policy, ["accept-all"]);
+    }
+
     fn attrs(local_pref: Option<u32>, communities: &[u32]) -> PathAttributes {
         PathAttributes {
             local_pref,

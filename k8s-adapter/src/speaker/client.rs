@@ -456,6 +456,19 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
         graceful_restart: peer
             .graceful_restart
             .then(|| GracefulRestartConfig { enabled: true, ..GracefulRestartConfig::default() }),
+        // As MetalLB: learn nothing from the routers (the node must not become
+        // a transit path between them), send them our own paths. With nothing
+        // imported, the Loc-RIB holds only what this speaker and bgpd's own
+        // configuration announce, so "accept-all" exports exactly those.
+        // Explicit, because bgpd refuses both directions of an eBGP session
+        // without a policy (RFC 8212).
+        import_policy: vec![IMPORT_POLICY.to_owned()],
+        export_policy: vec![EXPORT_POLICY.to_owned()],
         ..PeerConfig::default()
     }
 }
+
+/// bgpd's built-in policy the speaker's neighbors import with: nothing.
+pub const IMPORT_POLICY: &str = "reject-all";
+/// bgpd's built-in policy the speaker's neighbors export with.
+pub const EXPORT_POLICY: &str = "accept-all";

@@ -56,6 +56,8 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
             notification: gr.notification,
             helper_only: gr.helper_only,
         }),
+        import_policy: neighbor.import_policy.clone(),
+        export_policy: neighbor.export_policy.clone(),
         ..v1::PeerConfig::default()
     }
 }

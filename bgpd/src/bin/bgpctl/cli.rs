@@ -160,6 +160,12 @@ pub struct NeighborAddArgs {
     /// Reset the session when the neighbour sends more prefixes than this.
     #[arg(long, value_name = "N")]
     pub max_prefixes: Option<u32>,
+    /// A policy of the import chain (repeat, in order), e.g. accept-all.
+    #[arg(long = "import-policy", value_name = "NAME")]
+    pub import_policy: Vec<String>,
+    /// A policy of the export chain (repeat, in order).
+    #[arg(long = "export-policy", value_name = "NAME")]
+    pub export_policy: Vec<String>,
     /// Advertise graceful restart (RFC 4724).
     #[arg(long)]
     pub graceful_restart: bool,

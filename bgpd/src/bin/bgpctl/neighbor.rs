@@ -166,6 +166,8 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         disabled: args.disabled,
         max_prefixes: args.max_prefixes.unwrap_or(0),
         graceful_restart,
+        import_policy: args.import_policy,
+        export_policy: args.export_policy,
     })
 }
 

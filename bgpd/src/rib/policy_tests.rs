@@ -1,0 +1,237 @@
+//! The import and export chains in the RIB (`policy`): filtering, changes
+//! interned once per attribute set, rejection withdrawing an earlier path,
+//! RFC 8326 after import, counters, and the export decision per receiver.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use super::*;
+use crate::policy::{CompiledChain, Context, PolicyBook, PolicyDefinitions};
+use crate::wire::{AsPath, Community, NextHop, Nlri, Origin, PathAttributes, UpdateMessage};
+
+const LOCAL_ASN: u32 = 65000;
+const A: PeerId = PeerId(1);
+const B: PeerId = PeerId(2);
+const I: PeerId = PeerId(3);
+
+const BOOK: &str = r#"
+[[prefix_sets]]
+name = "allowed"
+prefixes = ["198.51.100.0/24 le 32"]
+[[community_sets]]
+name = "prefer"
+communities = ["65001:200"]
+[[policies]]
+name = "only-allowed"
+default = "reject"
+[[policies.statements]]
+match.prefix_set = "allowed"
+action = "accept"
+[[policies]]
+name = "prefer-tagged"
+default = "accept"
+[[policies.statements]]
+match.community_set = "prefer"
+set.local_pref = 200
+action = "accept"
+[[policies]]
+name = "prepend-allowed"
+default = "reject"
+[[policies.statements]]
+match.prefix_set = "allowed"
+set.as_path_prepend = 2
+set.med = 7
+action = "accept"
+[[policies]]
+name = "self"
+default = "accept"
+[[policies.statements]]
+set.next_hop = "self"
+"#;
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn chain(names: &[&str]) -> Option<Arc<CompiledChain>> {
+    let definitions: PolicyDefinitions = toml::from_str(BOOK).unwrap();
+    let book = PolicyBook::build(&definitions).unwrap();
+    Some(Arc::new(book.chain(names).unwrap()))
+}
+
+fn policy(import: &[&str], export: &[&str], neighbor_asn: u32) -> PeerPolicy {
+    PeerPolicy {
+        import: if import.is_empty() { None } else { chain(import) },
+        export: if export.is_empty() { None } else { chain(export) },
+        context: Context { local_asn: LOCAL_ASN, neighbor_asn },
+    }
+}
+
+fn info(asn: u32, last: u8) -> PeerInfo {
+    PeerInfo {
+        asn,
+        router_id: Ipv4Addr::new(10, 0, 0, last),
+        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+        ibgp: asn == LOCAL_ASN,
+        local_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
+        next_hop_v4: None,
+        next_hop_v6: Some(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 100)),
+        next_hop_self: false,
+        families: Family::ALL.to_vec(),
+    }
+}
+
+fn rib() -> Rib {
+    let mut rib = Rib::new(LocalInfo { asn: LOCAL_ASN, router_id: Ipv4Addr::new(10, 0, 0, 100) });
+    rib.add_peer(A, info(65001, 1)).unwrap();
+    rib.add_peer(B, info(65002, 2)).unwrap();
+    rib.add_peer(I, info(LOCAL_ASN, 3)).unwrap();
+    rib
+}
+
+fn attrs(communities: &[Community]) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: AsPath::from_sequence([65001]),
+        next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+        communities: communities.to_vec(),
+        ..PathAttributes::default()
+    }
+}
+
+fn announce(attributes: PathAttributes, prefixes: &[&str]) -> UpdateMessage {
+    UpdateMessage {
+        attributes,
+        nlri: prefixes.iter().map(|p| Nlri::new(net(p))).collect(),
+        ..UpdateMessage::default()
+    }
+}
+
+type Sent = BTreeMap<IpNet, (Arc<PathAttributes>, NextHop)>;
+
+fn drain(rib: &mut Rib, peer: PeerId) -> (Vec<IpNet>, Sent) {
+    let (mut withdrawn, mut announced) = (Vec::new(), BTreeMap::new());
+    while let Some(batch) = rib.next_export_batch(peer, 1000) {
+        withdrawn.extend(batch.withdrawn.iter().map(|n| n.prefix));
+        for group in batch.announced {
+            for n in group.nlri {
+                announced.insert(n.prefix, (group.attributes.clone(), group.next_hop));
+            }
+        }
+    }
+    (withdrawn, announced)
+}
+
+#[test]
+fn import_prefix_filter_installs_only_accepted_prefixes_and_counts() {
+    let mut rib = rib();
+    rib.set_peer_policy(A, policy(&["only-allowed"], &[], 65001)).unwrap();
+    let update = announce(attrs(&[]), &["198.51.100.0/24", "198.51.100.7/32", "203.0.113.0/24"]);
+    let stats = rib.apply_update(A, &update).unwrap();
+    assert_eq!((stats.announced, stats.filtered), (2, 1));
+    assert!(rib.best_route(net("198.51.100.0/24")).is_some());
+    assert!(rib.best_route(net("198.51.100.7/32")).is_some());
+    assert!(rib.best_route(net("203.0.113.0/24")).is_none());
+    let counters = rib.policy_counters(A).unwrap();
+    assert_eq!((counters.accepted, counters.rejected, counters.modified), (2, 1, 0));
+}
+
+#[test]
+fn import_reject_of_a_reannounced_prefix_removes_the_old_path() {
+    let mut rib = rib();
+    rib.apply_update(A, &announce(attrs(&[]), &["203.0.113.0/24"])).unwrap();
+    assert!(rib.best_route(net("203.0.113.0/24")).is_some());
+    rib.set_peer_policy(A, policy(&["only-allowed"], &[], 65001)).unwrap();
+    let stats = rib.apply_update(A, &announce(attrs(&[]), &["203.0.113.0/24"])).unwrap();
+    assert_eq!((stats.filtered, stats.best_changed), (1, 1));
+    assert!(rib.best_route(net("203.0.113.0/24")).is_none());
+}
+
+#[test]
+fn import_changes_are_interned_once_and_counted_as_modified() {
+    let mut rib = rib();
+    rib.set_peer_policy(A, policy(&["prefer-tagged"], &[], 65001)).unwrap();
+    let tagged = attrs(&[Community((65001 << 16) | 200)]);
+    let update = announce(tagged, &["198.51.100.0/24", "198.51.100.1/32", "198.51.100.2/32"]);
+    rib.apply_update(A, &update).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["203.0.113.0/24"])).unwrap();
+    let route = rib.best_route(net("198.51.100.1/32")).unwrap();
+    assert_eq!(route.attributes.local_pref, Some(200));
+    assert_eq!(rib.best_route(net("203.0.113.0/24")).unwrap().attributes.local_pref, None);
+    assert_eq!(rib.attribute_sets(), 2, "one changed set for three prefixes, one untouched");
+    let counters = rib.policy_counters(A).unwrap();
+    assert_eq!((counters.accepted, counters.rejected, counters.modified), (4, 0, 3));
+}
+
+#[test]
+fn reject_all_and_accept_all_chains() {
+    let mut rib = rib();
+    rib.set_peer_policy(A, policy(&["reject-all"], &[], 65001)).unwrap();
+    let stats = rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.0/24"])).unwrap();
+    assert_eq!(stats.filtered, 1);
+    assert!(rib.best_route(net("198.51.100.0/24")).is_none());
+    rib.set_peer_policy(A, policy(&["accept-all"], &[], 65001)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.0/24"])).unwrap();
+    assert!(rib.best_route(net("198.51.100.0/24")).is_some());
+}
+
+#[test]
+fn graceful_shutdown_lowers_local_pref_after_import_unless_policy_set_it() {
+    let mut rib = rib();
+    let gshut = attrs(&[Community::GRACEFUL_SHUTDOWN]);
+    rib.apply_update(A, &announce(gshut.clone(), &["198.51.100.0/24"])).unwrap();
+    let route = rib.best_route(net("198.51.100.0/24")).unwrap();
+    assert_eq!(route.attributes.local_pref, Some(0), "RFC 8326 without a policy");
+    rib.set_peer_policy(B, policy(&["prefer-tagged"], &[], 65002)).unwrap();
+    let mut both = gshut;
+    both.communities.push(Community((65001 << 16) | 200));
+    both.as_path = AsPath::from_sequence([65002]);
+    rib.apply_update(B, &announce(both, &["203.0.113.0/24"])).unwrap();
+    let route = rib.best_route(net("203.0.113.0/24")).unwrap();
+    assert_eq!(route.attributes.local_pref, Some(200), "the policy's LOCAL_PREF stands");
+}
+
+#[test]
+fn export_chain_filters_and_prepends_for_its_peer_only_config_routes_included() {
+    let mut rib = rib();
+    rib.set_peer_policy(B, policy(&[], &["prepend-allowed"], 65002)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.0/24", "203.0.113.0/24"])).unwrap();
+    let local = PathAttributes::default();
+    rib.originate(Source::Static, net("198.51.100.128/25"), local.clone(), None).unwrap();
+    rib.originate(Source::Static, net("192.0.2.128/25"), local, None).unwrap();
+    for family in Family::ALL {
+        rib.queue_full_table(B, family).unwrap();
+        rib.queue_full_table(I, family).unwrap();
+    }
+    let (_, to_b) = drain(&mut rib, B);
+    let prefixes: Vec<String> = to_b.keys().map(ToString::to_string).collect();
+    assert_eq!(prefixes, ["198.51.100.0/24", "198.51.100.128/25"]);
+    let (attributes, next_hop) = &to_b[&net("198.51.100.0/24")];
+    assert_eq!(attributes.as_path, AsPath::from_sequence([LOCAL_ASN, LOCAL_ASN, LOCAL_ASN, 65001]));
+    assert_eq!(attributes.med, Some(7), "a MED the policy set survives towards eBGP");
+    assert_eq!(*next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 100)));
+    // The iBGP peer without a chain gets everything.
+    assert_eq!(drain(&mut rib, I).1.len(), 4);
+    // A new chain and a re-run of the decision withdraw what it rejects.
+    rib.set_peer_policy(B, policy(&[], &["reject-all"], 65002)).unwrap();
+    for family in Family::ALL {
+        rib.queue_full_table(B, family).unwrap();
+    }
+    let (mut withdrawn, announced) = drain(&mut rib, B);
+    withdrawn.sort();
+    assert!(announced.is_empty());
+    assert_eq!(withdrawn, [net("198.51.100.0/24"), net("198.51.100.128/25")]);
+}
+
+#[test]
+fn export_next_hop_self_applies_to_ibgp() {
+    let mut rib = rib();
+    rib.set_peer_policy(I, policy(&[], &["self"], LOCAL_ASN)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.0/24"])).unwrap();
+    let (_, to_i) = drain(&mut rib, I);
+    let (_, next_hop) = &to_i[&net("198.51.100.0/24")];
+    assert_eq!(*next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 100)));
+}

@@ -1,0 +1,103 @@
+//! Routing policy across a reload (issue #12): two `bgpd` processes on
+//! loopback in an eBGP session; changing a chain in the file and sending
+//! SIGHUP re-evaluates routes without resetting the session: the export side
+//! at once, the import side by ROUTE-REFRESH.
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ironlb_proto::bgpd::v1;
+use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
+use support::*;
+use tonic::transport::Channel;
+
+type Client = BgpServiceClient<Channel>;
+
+async fn start_with(config: &str) -> (Daemon, Client) {
+    start_daemon(|_, api| with_api(config, api), bgp_ready).await
+}
+
+async fn info(client: &mut Client) -> v1::GetInfoResponse {
+    client.get_info(v1::GetInfoRequest {}).await.expect("GetInfo").into_inner()
+}
+
+async fn wait_for(
+    client: &mut Client,
+    what: &str,
+    condition: impl Fn(&v1::GetInfoResponse) -> bool,
+) {
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        let info = info(client).await;
+        if condition(&info) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} not seen within {READY_DEADLINE:?}: {info:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Rewrites one line of `daemon`'s config file and sends it SIGHUP.
+fn reload(daemon: &Daemon, from: &str, to: &str) {
+    let text = std::fs::read_to_string(&daemon.config).expect("read config");
+    assert!(text.contains(from), "{from:?} not in the config");
+    std::fs::write(&daemon.config, text.replacen(from, to, 1)).expect("write config");
+    let pid = i32::try_from(daemon.child.id()).expect("pid fits");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+}
+
+async fn flaps(client: &mut Client, address: &str) -> (i32, u64) {
+    let request = v1::GetPeerRequest { address: address.to_string() };
+    let peer = client.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
+    let status = peer.status.expect("status");
+    (status.state, status.flaps)
+}
+
+#[tokio::test]
+async fn changed_policies_apply_on_reload_without_a_session_reset() {
+    let bgp_port = free_port(Ipv4Addr::LOCALHOST);
+    let announcer = format!(
+        "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
+         listen_addresses = [\"127.0.0.1\"]\n\
+         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n\
+         import_policy = [\"reject-all\"]\nexport_policy = [\"reject-all\"]\n"
+    );
+    let receiver = format!(
+        "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = 0\n\
+         [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {bgp_port}\n\
+         local_address = \"127.0.0.2\"\nimport_policy = [\"accept-all\"]\n\
+         export_policy = [\"reject-all\"]\n"
+    );
+    let (a, mut announcer) = start_with(&announcer).await;
+    let (b, mut receiver) = start_with(&receiver).await;
+    wait_for(&mut announcer, "the session", |i| i.established_peer_count == 1).await;
+    let paths = ["198.51.100.1/32", "198.51.100.2/32"];
+    let request = v1::SetPathsRequest {
+        owner: "lb".to_string(),
+        paths: paths
+            .iter()
+            .map(|p| v1::Path { prefix: (*p).to_string(), ..v1::Path::default() })
+            .collect(),
+        grace_time_seconds: None,
+    };
+    announcer.set_paths(request).await.expect("SetPaths");
+    assert_eq!(info(&mut receiver).await.path_count, 0, "exported through reject-all");
+
+    // Outbound: the announcer's export chain now accepts; re-run at once.
+    reload(&a, "export_policy = [\"reject-all\"]", "export_policy = [\"accept-all\"]");
+    wait_for(&mut receiver, "the paths after the export change", |i| i.path_count == 2).await;
+
+    // Inbound: the receiver now rejects; ROUTE-REFRESH brings the routes
+    // back through the new chain, which drops them.
+    reload(&b, "import_policy = [\"accept-all\"]", "import_policy = [\"reject-all\"]");
+    wait_for(&mut receiver, "the paths dropped by the import change", |i| i.path_count == 0).await;
+    reload(&b, "import_policy = [\"reject-all\"]", "import_policy = [\"accept-all\"]");
+    wait_for(&mut receiver, "the paths back after a refresh", |i| i.path_count == 2).await;
+
+    let established = v1::SessionState::Established as i32;
+    assert_eq!(flaps(&mut receiver, "127.0.0.1").await, (established, 0), "no session reset");
+    assert_eq!(flaps(&mut announcer, "127.0.0.2").await, (established, 0), "no session reset");
+}
