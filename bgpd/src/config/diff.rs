@@ -60,6 +60,9 @@ pub enum NeighborField {
     Enabled,
     /// The graceful restart capability is in the OPEN.
     GracefulRestart,
+    /// `[neighbors.bfd]`: the instance adds, updates or removes the BFD
+    /// session; the BGP session is left alone.
+    Bfd,
 }
 
 impl NeighborField {
@@ -80,7 +83,8 @@ impl NeighborField {
             | Self::ConnectRetryTime
             | Self::DelayOpenTime
             | Self::Description
-            | Self::Enabled => false,
+            | Self::Enabled
+            | Self::Bfd => false,
         }
     }
 }
@@ -214,6 +218,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.description != n.description, NeighborField::Description);
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
+    note(o.bfd != n.bfd, NeighborField::Bfd);
     fields
 }
 

@@ -186,6 +186,8 @@ pub enum Problem {
     NoInterfaces,
     #[error("is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)")]
     InterfaceName,
+    #[error("BFD echo mode is not implemented; remove the key or set it to false")]
+    BfdEchoNotImplemented,
 }
 
 /// Every error found in one configuration, in source order.

@@ -64,10 +64,10 @@ use std::str::FromStr;
 pub use diff::{ConfigDiff, GlobalChange, NeighborChange, NeighborField};
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use model::{
-    AS_TRANS, Api, ApiListen, Config, DEFAULT_API_LISTEN, DEFAULT_CONNECT_RETRY_TIME,
-    DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global,
-    LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Neighbor, Password,
-    StaticRoute, TtlPolicy,
+    AS_TRANS, Api, ApiListen, BfdSettings, Config, DEFAULT_API_LISTEN, DEFAULT_BFD_INTERVAL_MS,
+    DEFAULT_BFD_MULTIPLIER, DEFAULT_CONNECT_RETRY_TIME, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME,
+    DEFAULT_LOCAL_PREF, DEFAULT_PORT, DynamicAsn, Global, LogLevel, MAX_AS_PATH_PREPEND,
+    MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Neighbor, Password, StaticRoute, TtlPolicy,
 };
 
 use error::Locator;

@@ -78,6 +78,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
     }
 }
 
+mod bfd;
 mod layer2;
 
 /// What a neighbour inherits from `[global]`.
@@ -428,6 +429,10 @@ impl Validator<'_> {
             Some(raw) => self.graceful_restart(scope, raw.get_ref()).map(Some),
             None => Some(None),
         };
+        let bfd = match &n.bfd {
+            Some(raw) => self.bfd(scope, raw.get_ref()).map(Some),
+            None => Some(None),
+        };
 
         Some(Neighbor {
             address: address?,
@@ -447,6 +452,7 @@ impl Validator<'_> {
             enabled,
             next_hop_self,
             graceful_restart: graceful_restart?,
+            bfd: bfd?,
         })
     }
 
