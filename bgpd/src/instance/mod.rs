@@ -19,6 +19,7 @@
 //! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
 //! memory and a prefix that changes twice before it is sent is sent once.
 
+pub mod bfd;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
@@ -91,6 +92,8 @@ struct PeerSlot {
     helper: crate::gr::Helper,
     /// Added through the API, not the config file: reload leaves it alone.
     from_api: bool,
+    /// The neighbor's BFD session and its coupling state (`bfd`).
+    bfd: bfd::BfdPeer,
 }
 
 pub struct Instance {
@@ -115,6 +118,8 @@ pub struct Instance {
     gr: graceful::Graceful,
     /// The layer2 task, told about `[[layer2]]` changes on reload.
     layer2: Option<crate::layer2::task::Handle>,
+    /// The BFD driver (its own thread), spawned with the first BFD neighbor.
+    bfd: bfd::BfdDriver,
 }
 
 impl Instance {
@@ -144,7 +149,15 @@ impl Instance {
             started: Instant::now(),
             gr: graceful::Graceful::default(),
             layer2: None,
+            bfd: bfd::BfdDriver::new(crate::bfd::DriverConfig::default()),
         }
+    }
+
+    /// Where the BFD driver listens (default: 0.0.0.0 and :: on the standard
+    /// ports); tests use port 0.
+    pub fn with_bfd_driver(mut self, config: crate::bfd::DriverConfig) -> Self {
+        self.bfd = bfd::BfdDriver::new(config);
+        self
     }
 
     /// Hands reloaded `[[layer2]]` entries to the layer2 task.
@@ -190,6 +203,11 @@ impl Instance {
                 // The instance holds a sender itself: this never ends.
                 Some(report) = reports.recv() => {
                     self.on_session(report.peer, report.event);
+                    self.after_event(&receiver, &reports, &mut deferred);
+                    continue;
+                }
+                Some(report) = self.bfd.next() => {
+                    self.on_bfd(report);
                     self.after_event(&receiver, &reports, &mut deferred);
                     continue;
                 }
@@ -312,5 +330,7 @@ impl Instance {
             }
         }
         self.gr_close_state().await;
+        // After the Ceases: AdminDown tells each BFD peer this is no failure.
+        self.bfd.shutdown();
     }
 }

@@ -81,15 +81,18 @@ impl Instance {
                 status: SessionStatus::with_counters(counters),
                 from_api: false,
                 helper: graceful::helper_for(neighbor_gr),
+                bfd: super::bfd::BfdPeer::default(),
             },
         );
         self.gr_neighbor_added(id);
+        self.bfd_sync(id);
     }
 
     pub(super) fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
         let Some(id) = self.by_address.remove(&address) else { return };
         self.watch_peer(PeerEvent::Removed(address));
         if let Some(slot) = self.peers.remove(&id) {
+            self.bfd_remove(slot.bfd.key());
             slot.session.send(SessionCommand::Shutdown(cease));
             if slot.neighbor.password.is_some() {
                 self.set_listener_keys(address, &[]);
@@ -179,6 +182,7 @@ impl Instance {
                     slot.session.send(SessionCommand::Start);
                 }
                 slot.neighbor = change.neighbor.clone();
+                self.bfd_sync_address(address);
             }
         }
         for neighbor in &diff.neighbors_added {

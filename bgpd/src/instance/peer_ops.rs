@@ -182,6 +182,10 @@ impl Instance {
         // Keys the API does not carry keep their running values.
         neighbor.next_hop_self = old.next_hop_self;
         neighbor.delay_open_time = old.delay_open_time;
+        if neighbor.bfd.is_none() {
+            // An UpdatePeer without a `bfd` message keeps the running BFD.
+            neighbor.bfd = old.bfd;
+        }
         let single = |n: &Neighbor| Config {
             global: self.config.global.clone(),
             api: self.config.api.clone(),
@@ -225,6 +229,7 @@ impl Instance {
             }
             slot.neighbor = neighbor;
         }
+        self.bfd_sync_address(address);
         self.answer(address, false)
     }
 
@@ -257,6 +262,7 @@ impl Instance {
             slot.status.admin_message = None;
             slot.session.send(SessionCommand::Start);
         }
+        self.bfd_sync_address(address);
         self.answer(address, false)
     }
 
@@ -277,6 +283,7 @@ impl Instance {
             slot.status.admin_message = Some(message);
             slot.session.send(SessionCommand::Stop(cease));
         }
+        self.bfd_sync_address(address);
         self.answer(address, false)
     }
 
