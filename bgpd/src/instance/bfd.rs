@@ -2,8 +2,9 @@
 //! driver (`crate::bfd::io`, its own OS thread).
 //!
 //! - The driver is spawned once, lazily, when the first neighbor enables BFD
-//!   ([`DriverConfig::default`]: 0.0.0.0 and :: on 3784 and 4784; IPv4 only
-//!   if :: cannot be bound). A bind failure is logged and shown in every BFD
+//!   ([`driver_config`]: BGP's `listen_addresses`, by default 0.0.0.0 and
+//!   ::, on 3784 and 4784; the IPv4 ones only if an IPv6 one cannot be
+//!   bound). A bind failure is logged and shown in every BFD
 //!   neighbor's status; it is retried when a neighbor next needs BFD (a
 //!   reload, an API change), never a panic.
 //! - One BFD session per neighbor with `[neighbors.bfd] enabled`, keyed by
@@ -72,7 +73,10 @@ impl BfdDriver {
                 }
                 tracing::warn!(error = %e, "BFD on IPv6 unavailable, trying IPv4 only");
                 let mut config = self.config.clone();
-                config.listen = vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)];
+                config.listen.retain(IpAddr::is_ipv4);
+                if config.listen.is_empty() {
+                    config.listen.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                }
                 BfdHandle::spawn(config, self.sender.clone())
             });
             match spawned {
@@ -104,7 +108,7 @@ impl BfdDriver {
 }
 
 /// A neighbor's BFD, as the instance tracks it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BfdPeer {
     /// The session registered with the driver and its config.
     registered: Option<(SessionKey, SessionConfig)>,
@@ -118,6 +122,9 @@ pub struct BfdPeer {
     pending_down: Option<bool>,
     /// The session could not run (driver not started, or the add failed).
     pub error: Option<String>,
+    /// The driver's snapshot, filled in by the API just before it answers
+    /// (`BfdHandle::status`, asked through `ApiRequest::BfdStatus`).
+    pub session: Option<crate::bfd::Status>,
 }
 
 impl BfdPeer {
@@ -174,6 +181,17 @@ pub(super) fn couple(
     }
 }
 
+/// Where the driver listens: where BGP listens (`listen_addresses`), so two
+/// daemons on one host (tests) can each have BFD; the wildcards when BGP
+/// does not listen (`listen_port = 0`).
+pub(super) fn driver_config(global: &crate::config::Global) -> DriverConfig {
+    let mut config = DriverConfig::default();
+    if global.listen_port != 0 && !global.listen_addresses.is_empty() {
+        config.listen = global.listen_addresses.clone();
+    }
+    config
+}
+
 /// The session a neighbor wants: its key and config, if BFD is enabled.
 fn wanted(neighbor: &Neighbor) -> Option<(SessionKey, SessionConfig)> {
     let config = neighbor.bfd_session()?;
@@ -185,7 +203,7 @@ impl Instance {
     /// admin state. Called after any change of the neighbor.
     pub(super) fn bfd_sync(&mut self, id: PeerId) {
         let Some(slot) = self.peers.get_mut(&id) else { return };
-        let bfd = &mut slot.bfd;
+        let bfd = &mut slot.status.bfd;
         let Some((key, config)) = wanted(&slot.neighbor) else {
             if let (Some(key), Some(handle)) = (bfd.key(), self.bfd.running()) {
                 handle.remove(key);
@@ -250,8 +268,8 @@ impl Instance {
             Report::AddFailed { key, error } => {
                 tracing::error!(peer = %key.peer, %error, "BFD session not started");
                 if let Some(slot) = self.bfd_slot(key) {
-                    slot.bfd.error = Some(error.to_string());
-                    slot.bfd.registered = None;
+                    slot.status.bfd.error = Some(error.to_string());
+                    slot.status.bfd.registered = None;
                 }
             }
         }
@@ -259,7 +277,7 @@ impl Instance {
 
     fn bfd_slot(&mut self, key: SessionKey) -> Option<&mut super::PeerSlot> {
         let id = self.by_address.get(&key.peer)?;
-        self.peers.get_mut(id).filter(|slot| slot.bfd.key() == Some(key))
+        self.peers.get_mut(id).filter(|slot| slot.status.bfd.key() == Some(key))
     }
 
     fn on_bfd_change(&mut self, key: SessionKey, change: StateChange) {
@@ -269,17 +287,17 @@ impl Instance {
             diagnostic = %change.diagnostic, remote = %change.remote_state,
             "BFD session state changed"
         );
-        slot.bfd.last = Some(change);
+        slot.status.bfd.last = Some(change);
         let Some(settings) = slot.neighbor.bfd else { return };
         let graceful_restart = slot.helper.negotiated().is_some();
-        match couple(&change, settings, graceful_restart, slot.bfd.held) {
+        match couple(&change, settings, graceful_restart, slot.status.bfd.held) {
             Coupling::TearDown { remote_control_plane_independent } => {
                 tracing::warn!(
                     peer = %key.peer, diagnostic = %change.diagnostic,
                     "BFD down: BGP session stopped until BFD is up again (RFC 5882)"
                 );
-                slot.bfd.held = true;
-                slot.bfd.pending_down = Some(remote_control_plane_independent);
+                slot.status.bfd.held = true;
+                slot.status.bfd.pending_down = Some(remote_control_plane_independent);
                 let cease = Notification::new(NotificationKind::BfdDown, Vec::new());
                 slot.session.send(SessionCommand::Stop(cease));
             }
@@ -288,7 +306,7 @@ impl Instance {
                 "BFD down ignored: the peer may be restarting (check_control_plane_failure)"
             ),
             Coupling::Release => {
-                slot.bfd.held = false;
+                slot.status.bfd.held = false;
                 if slot.neighbor.enabled {
                     tracing::info!(peer = %key.peer, "BFD back: starting BGP again");
                     slot.session.send(SessionCommand::Start);

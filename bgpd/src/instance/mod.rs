@@ -92,8 +92,6 @@ struct PeerSlot {
     helper: crate::gr::Helper,
     /// Added through the API, not the config file: reload leaves it alone.
     from_api: bool,
-    /// The neighbor's BFD session and its coupling state (`bfd`).
-    bfd: bfd::BfdPeer,
 }
 
 pub struct Instance {
@@ -134,7 +132,9 @@ impl Instance {
     ) -> Self {
         let rib =
             Rib::new(LocalInfo { asn: config.global.asn, router_id: config.global.router_id });
+        let bfd = bfd::BfdDriver::new(bfd::driver_config(&config.global));
         Self {
+            bfd,
             config,
             config_path,
             listeners,
@@ -149,7 +149,6 @@ impl Instance {
             started: Instant::now(),
             gr: graceful::Graceful::default(),
             layer2: None,
-            bfd: bfd::BfdDriver::new(crate::bfd::DriverConfig::default()),
         }
     }
 
@@ -266,6 +265,10 @@ impl Instance {
         let request = match request {
             ApiRequest::ManagePeer { op, reply } => {
                 let _ = reply.send(self.on_peer_op(op));
+                return;
+            }
+            ApiRequest::BfdStatus { reply } => {
+                let _ = reply.send(self.bfd.running().map(|handle| handle.status()));
                 return;
             }
             other => other,

@@ -81,7 +81,6 @@ impl Instance {
                 status: SessionStatus::with_counters(counters),
                 from_api: false,
                 helper: graceful::helper_for(neighbor_gr),
-                bfd: super::bfd::BfdPeer::default(),
             },
         );
         self.gr_neighbor_added(id);
@@ -92,7 +91,7 @@ impl Instance {
         let Some(id) = self.by_address.remove(&address) else { return };
         self.watch_peer(PeerEvent::Removed(address));
         if let Some(slot) = self.peers.remove(&id) {
-            self.bfd_remove(slot.bfd.key());
+            self.bfd_remove(slot.status.bfd.key());
             slot.session.send(SessionCommand::Shutdown(cease));
             if slot.neighbor.password.is_some() {
                 self.set_listener_keys(address, &[]);

@@ -85,7 +85,7 @@ impl Instance {
     fn on_down(&mut self, id: PeerId, reason: &DownReason, established: bool) {
         let mut bfd_down = None;
         if let Some(slot) = self.peers.get_mut(&id) {
-            bfd_down = slot.bfd.take_pending_down();
+            bfd_down = slot.status.bfd.take_pending_down();
             slot.established = false;
             slot.status.on_down();
             slot.status.last.on_down(reason);
