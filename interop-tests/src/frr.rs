@@ -2,7 +2,9 @@
 //! parsed from JSON.
 //!
 //! Only FRR's `bgpd` runs (no zebra): with `-Z` nothing goes to a kernel FIB and every next hop
-//! counts as valid, which is what a route-exchange test wants. Each instance has its own
+//! counts as valid, which is what a route-exchange test wants. With [`FrrConfig::bfd`] set,
+//! `zebra` and `bfdd` run beside `bgpd` (bgpd reaches bfdd only through zebra), every
+//! neighbour gets `neighbor X bfd profile ironlb`, and `zebra` programs the namespace's FIB. Each instance has its own
 //! directory for config, pid file, vty socket and log, so several FRRs never meet.
 
 use std::fmt::Write as _;
@@ -15,6 +17,9 @@ use serde_json::Value;
 
 use crate::netns::{Namespace, Process};
 use crate::{Family, HarnessError, Result, TempDir, require_program, wait_until};
+
+mod bfd;
+pub use bfd::FrrBfd;
 
 const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
 
@@ -134,6 +139,8 @@ pub struct FrrConfig {
     pub log_level: &'static str,
     /// Raw lines appended inside `router bgp`.
     pub extra: Vec<String>,
+    /// BFD with every neighbour (runs zebra and bfdd too).
+    pub bfd: Option<FrrBfd>,
 }
 
 impl FrrConfig {
@@ -146,6 +153,7 @@ impl FrrConfig {
             graceful_restart: None,
             log_level: "debugging",
             extra: Vec::new(),
+            bfd: None,
         }
     }
 
@@ -211,6 +219,10 @@ impl FrrConfig {
             }
             if n.dont_capability_negotiate {
                 let _ = writeln!(c, " neighbor {a} dont-capability-negotiate");
+            }
+            if self.bfd.is_some() {
+                let _ = writeln!(c, " neighbor {a} bfd");
+                let _ = writeln!(c, " neighbor {a} bfd profile ironlb");
             }
         }
         let _ = writeln!(c, "{}", self.extra.join("\n"));
@@ -297,6 +309,8 @@ pub struct FrrRoute {
 #[derive(Debug)]
 pub struct Frr {
     process: Process,
+    /// zebra and bfdd when BFD is on (killed on drop).
+    helpers: Vec<Process>,
     dir: TempDir,
     namespace: Namespace,
     asn: u32,
@@ -311,8 +325,17 @@ impl Frr {
         let log = dir.join("bgpd.log");
         let conf = dir.write("frr.conf", &config.render(&log))?;
         let path = |p: PathBuf| p.display().to_string();
-        let args = [
-            "-Z".to_owned(),
+        let mut helpers = Vec::new();
+        let zserv = dir.join("zserv.api");
+        let first = match config.bfd {
+            None => "-Z".to_owned(),
+            Some(bfd) => {
+                helpers = bfd::start_helpers(namespace, &dir, &zserv, &bfd)?;
+                "-z".to_owned()
+            }
+        };
+        let mut args = vec![
+            first,
             "-S".to_owned(),
             "-u".to_owned(),
             "root".to_owned(),
@@ -327,8 +350,11 @@ impl Frr {
             "-P".to_owned(),
             "0".to_owned(),
         ];
+        if config.bfd.is_some() {
+            args.insert(1, path(zserv));
+        }
         let process = namespace.spawn("frr-bgpd", &program, &args, &dir.join("stdout.log"))?;
-        let mut frr = Self { process, dir, namespace: namespace.clone(), asn: config.asn };
+        let mut frr = Self { process, helpers, dir, namespace: namespace.clone(), asn: config.asn };
         let stdout_log = frr.dir.join("stdout.log");
         wait_until(
             "FRR's vty socket",
@@ -366,7 +392,11 @@ impl Frr {
 
     /// Runs `vtysh -c C1 -c C2 ...` against this instance and returns stdout.
     pub fn vtysh(&self, commands: &[&str]) -> Result<String> {
-        let mut args = vec!["--vty_socket".to_owned(), self.dir.path().display().to_string()];
+        self.vtysh_at(self.dir.path().display().to_string(), commands)
+    }
+
+    fn vtysh_at(&self, socket_dir: String, commands: &[&str]) -> Result<String> {
+        let mut args = vec!["--vty_socket".to_owned(), socket_dir];
         for command in commands {
             args.push("-c".to_owned());
             args.push((*command).to_owned());

@@ -22,8 +22,8 @@ use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
 use crate::config::rules;
 use crate::config::{
-    DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, Neighbor,
-    Password, Problem,
+    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_PORT, DynamicAsn,
+    MAX_PASSWORD_LEN, Neighbor, Password, Problem,
 };
 use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
@@ -200,6 +200,34 @@ fn graceful_restart(
     }))
 }
 
+/// `bfd` (RFC 5880 timers), by the rules of `[neighbors.bfd]`. Unset: `None`
+/// (UpdatePeer then keeps the running BFD settings).
+fn bfd(config: Option<&v1::BfdConfig>) -> Result<Option<BfdSettings>, ValidationError> {
+    let Some(config) = config else { return Ok(None) };
+    let defaults = BfdSettings::default();
+    rules::bfd_echo(config.echo)
+        .map_err(|_| out_of_range("bfd.echo", 1, "false: BFD echo mode is not implemented"))?;
+    let interval = |name: &str, value: Option<u32>| match value {
+        None => Ok(crate::config::DEFAULT_BFD_INTERVAL_MS),
+        Some(v) => {
+            rules::bfd_interval_ms(i64::from(v)).map_err(|_| out_of_range(name, v, "10..=60000"))
+        }
+    };
+    let multiplier = match config.multiplier {
+        None => defaults.multiplier,
+        Some(v) => rules::bfd_multiplier(i64::from(v))
+            .map_err(|_| out_of_range("bfd.multiplier", v, "2..=255"))?,
+    };
+    Ok(Some(BfdSettings {
+        enabled: config.enabled,
+        min_rx_ms: interval("bfd.min_rx_ms", config.min_rx_ms)?,
+        min_tx_ms: interval("bfd.min_tx_ms", config.min_tx_ms)?,
+        multiplier,
+        passive: config.passive,
+        check_control_plane_failure: config.check_control_plane_failure,
+    }))
+}
+
 /// `keepalive_seconds` against the hold time (0 or unset: a third of it).
 fn keepalive(value: Option<u32>, hold_time: u16) -> Result<u16, ValidationError> {
     let v = match value {
@@ -298,6 +326,7 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.graceful_restart = graceful_restart(config.graceful_restart.as_ref())?;
     neighbor.import_policy = policy_names("import_policy", &config.import_policy)?;
     neighbor.export_policy = policy_names("export_policy", &config.export_policy)?;
+    neighbor.bfd = bfd(config.bfd.as_ref())?;
     Ok(NewNeighbor {
         neighbor,
         keep_password,

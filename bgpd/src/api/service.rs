@@ -18,10 +18,15 @@ use crate::instance::InstanceEvent;
 use crate::instance::listing::{self, ListCursor, ListError};
 use crate::instance::peer_ops::{PeerOp, PeerOpAnswer};
 use crate::instance::requests::ApiRequest;
+use crate::instance::status::PeerView;
 use crate::instance::watch::WatchRequest;
 
 /// bgpd's version, as `GetInfo` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Longest wait for the BFD thread's status snapshot: it answers between
+/// two packets, so a late answer means it is stuck; the peers are then
+/// reported with what the instance last heard.
+const BFD_STATUS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The service the daemon serves.
 #[derive(Clone, Debug)]
@@ -81,6 +86,25 @@ impl Service {
             .await
             .map_err(|_| Status::unavailable("bgpd is shutting down"))?;
         answer.await.map_err(|_| Status::unavailable("bgpd is shutting down"))
+    }
+
+    /// Fills in the BFD thread's snapshot of the BFD-enabled peers of
+    /// `views` (asked only if one has BFD; at most [`BFD_STATUS_WAIT`]).
+    async fn with_bfd_status(&self, views: &mut [PeerView]) {
+        if views.iter().all(|view| view.status.bfd.key().is_none()) {
+            return;
+        }
+        let Ok(Some(answer)) = self.ask(|reply| ApiRequest::BfdStatus { reply }).await else {
+            return;
+        };
+        let Ok(Ok(sessions)) = tokio::time::timeout(BFD_STATUS_WAIT, answer).await else {
+            return;
+        };
+        for view in views {
+            let key = view.status.bfd.key();
+            view.status.bfd.session =
+                sessions.iter().find(|(k, _)| Some(*k) == key).map(|(_, status)| status.clone());
+        }
     }
 
     /// Runs an administrative peer request in the instance.
@@ -169,7 +193,8 @@ impl BgpService for Service {
         &self,
         _request: Request<v1::ListPeersRequest>,
     ) -> Result<Response<v1::ListPeersResponse>, Status> {
-        let views = self.ask(|reply| ApiRequest::ListPeers { reply }).await?;
+        let mut views = self.ask(|reply| ApiRequest::ListPeers { reply }).await?;
+        self.with_bfd_status(&mut views).await;
         let now = std::time::Instant::now();
         let peers = views.iter().map(|view| convert::peer::peer(view, now)).collect();
         Ok(Response::new(v1::ListPeersResponse { peers }))
@@ -182,12 +207,13 @@ impl BgpService for Service {
         let text = &request.get_ref().address;
         let address = validate::address("address", text)?;
         let view = self.ask(|reply| ApiRequest::GetPeer { address, reply }).await?;
-        let view = view.ok_or_else(|| {
+        let mut view = view.ok_or_else(|| {
             Status::from(ValidationError::UnknownPeer {
                 field: "address".to_string(),
                 value: text.clone(),
             })
         })?;
+        self.with_bfd_status(std::slice::from_mut(&mut view)).await;
         let peer = convert::peer::peer(&view, std::time::Instant::now());
         Ok(Response::new(v1::GetPeerResponse { peer: Some(peer) }))
     }

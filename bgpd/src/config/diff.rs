@@ -145,6 +145,9 @@ pub enum NeighborField {
     Enabled,
     /// The graceful restart capability is in the OPEN.
     GracefulRestart,
+    /// `[neighbors.bfd]`: the instance adds, updates or removes the BFD
+    /// session; the BGP session is left alone.
+    Bfd,
     /// Applied to the running session: routes are evaluated again (see
     /// `instance::policies`), no reset.
     ImportPolicy,
@@ -182,7 +185,8 @@ impl NeighborField {
             | Self::Enabled
             | Self::ImportPolicy
             | Self::ExportPolicy
-            | Self::SoftReconfigurationInbound => false,
+            | Self::SoftReconfigurationInbound
+            | Self::Bfd => false,
         }
     }
 }
@@ -348,6 +352,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.description != n.description, NeighborField::Description);
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
+    note(o.bfd != n.bfd, NeighborField::Bfd);
     note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
     note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
     note(

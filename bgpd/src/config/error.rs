@@ -206,6 +206,8 @@ pub enum Problem {
     Policy(DefinitionErrorKind),
     #[error("unknown policy: define it in [[policies]] or use accept-all / reject-all")]
     UnknownPolicy,
+    #[error("BFD echo mode is not implemented; remove the key or set it to false")]
+    BfdEchoNotImplemented,
 }
 
 /// Every error found in one configuration, in source order.

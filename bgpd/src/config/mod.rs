@@ -69,7 +69,8 @@ use std::str::FromStr;
 pub use diff::{ConfigDiff, GlobalChange, NeighborChange, NeighborField};
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
 pub use model::{
-    AS_TRANS, Api, ApiLimits, ApiListen, Config, DEFAULT_API_LISTEN, DEFAULT_CONNECT_RETRY_TIME,
+    AS_TRANS, Api, ApiLimits, ApiListen, BfdSettings, Config, DEFAULT_API_LISTEN,
+    DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_CONNECT_RETRY_TIME,
     DEFAULT_EBGP_MULTIHOP, DEFAULT_EBGP_REQUIRES_POLICY, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF,
     DEFAULT_METRICS_LISTEN, DEFAULT_PORT, DynamicAsn, Global, LogFormat, LogLevel,
     MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Metrics, Neighbor, Password,

@@ -332,6 +332,14 @@ impl TtlPolicy {
         }
     }
 
+    /// How many hops away the peer may be: `ebgp_multihop` or the GTSM hop
+    /// count (1: directly connected).
+    pub fn hops(self) -> u8 {
+        match self {
+            Self::Multihop { hops } | Self::Security { hops } => hops.max(1),
+        }
+    }
+
     /// The smallest TTL to accept (`IP_MINTTL`), under GTSM only.
     pub fn minimum_incoming_ttl(self) -> Option<u8> {
         match self {
@@ -395,6 +403,8 @@ pub struct Neighbor {
     /// Keep the routes as received (before import policy) so that a changed
     /// import policy is applied without asking the peer for them again.
     pub soft_reconfiguration_inbound: bool,
+    /// `[neighbors.bfd]` (RFC 5880, 5882); `None` when the table is absent.
+    pub bfd: Option<BfdSettings>,
 }
 
 impl Neighbor {
@@ -426,6 +436,7 @@ impl Neighbor {
             import_policy: Vec::new(),
             export_policy: Vec::new(),
             soft_reconfiguration_inbound: false,
+            bfd: None,
         }
     }
 
@@ -442,6 +453,79 @@ impl Neighbor {
     /// Where we connect to.
     pub fn remote_socket(&self) -> SocketAddr {
         SocketAddr::new(self.address, self.port)
+    }
+
+    /// The BFD session this neighbor needs, if BFD is enabled: single hop
+    /// (RFC 5881) unless the neighbor is more than one hop away
+    /// ([`TtlPolicy::hops`] > 1: multihop, RFC 5883).
+    pub fn bfd_session(&self) -> Option<crate::bfd::SessionConfig> {
+        self.bfd.filter(|b| b.enabled).map(|b| b.session_config(self.ttl))
+    }
+}
+
+/// Default BFD intervals, ms: MetalLB's default profile (300 ms × 3).
+pub const DEFAULT_BFD_INTERVAL_MS: u32 = 300;
+/// Default BFD Detect Mult.
+pub const DEFAULT_BFD_MULTIPLIER: u8 = 3;
+
+/// `[neighbors.bfd]`: a BFD session beside the BGP session (RFC 5880,
+/// coupling per RFC 5882). Echo mode is not implemented, so it has no field:
+/// `echo = true` is refused by validation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BfdSettings {
+    pub enabled: bool,
+    /// bfd.RequiredMinRxInterval, ms.
+    pub min_rx_ms: u32,
+    /// bfd.DesiredMinTxInterval, ms.
+    pub min_tx_ms: u32,
+    /// bfd.DetectMult.
+    pub multiplier: u8,
+    /// Wait for the peer's first packet before sending (RFC 5880 §6.1).
+    pub passive: bool,
+    /// FRR's `check-control-plane-failure`: a BFD Down is ignored (BGP
+    /// session kept, its hold timer and graceful restart decide) when the
+    /// peer advertised graceful restart and its BFD says it shares fate with
+    /// its control plane (C bit clear): the failure may be a control-plane
+    /// restart the GR helper is there to ride out (RFC 5882 §4.3). Off: every
+    /// BFD Down tears the session down.
+    pub check_control_plane_failure: bool,
+}
+
+impl Default for BfdSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            min_rx_ms: DEFAULT_BFD_INTERVAL_MS,
+            min_tx_ms: DEFAULT_BFD_INTERVAL_MS,
+            multiplier: DEFAULT_BFD_MULTIPLIER,
+            passive: false,
+            check_control_plane_failure: false,
+        }
+    }
+}
+
+impl BfdSettings {
+    /// The driver's session config for a neighbor with this TTL policy.
+    /// Multihop accepts packets that crossed up to `hops - 1` routers (TTL
+    /// 255 sent: at least `256 - hops` received; 254 for 2 hops, FRR's and
+    /// MetalLB's default `minimumTtl`).
+    pub fn session_config(&self, ttl: TtlPolicy) -> crate::bfd::SessionConfig {
+        use std::time::Duration;
+        let hops = ttl.hops();
+        crate::bfd::SessionConfig {
+            timers: crate::bfd::Timers {
+                desired_min_tx: Duration::from_millis(u64::from(self.min_tx_ms)),
+                required_min_rx: Duration::from_millis(u64::from(self.min_rx_ms)),
+                detect_multiplier: self.multiplier,
+            },
+            passive: self.passive,
+            hop: if hops > 1 {
+                crate::bfd::Hop::Multi { min_ttl: 255 - (hops - 1) }
+            } else {
+                crate::bfd::Hop::Single
+            },
+            control_plane_independent: false,
+        }
     }
 }
 

@@ -123,6 +123,20 @@ pub(super) struct RawNeighbor {
     pub import_policy: Key<StringList>,
     pub export_policy: Key<StringList>,
     pub soft_reconfiguration_inbound: Key<bool>,
+    pub bfd: Key<RawBfd>,
+}
+
+/// `[neighbors.bfd]` (RFC 5880, RFC 5882).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBfd {
+    pub enabled: Key<bool>,
+    pub min_rx_ms: Key<i64>,
+    pub min_tx_ms: Key<i64>,
+    pub multiplier: Key<i64>,
+    pub passive: Key<bool>,
+    pub echo: Key<bool>,
+    pub check_control_plane_failure: Key<bool>,
 }
 
 /// `[neighbors.graceful_restart]` (RFC 4724, RFC 8538).

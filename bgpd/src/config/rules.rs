@@ -28,6 +28,11 @@ pub const EBGP_MULTIHOP_RANGE: (u8, u8) = (1, u8::MAX);
 pub const TTL_SECURITY_HOPS_RANGE: (u8, u8) = (1, 254);
 /// Valid ports and connect retry times: 1..=65535.
 pub const NON_ZERO_U16_RANGE: (u16, u16) = (1, u16::MAX);
+/// Valid BFD intervals, ms (FRR's and MetalLB's range).
+pub const BFD_INTERVAL_MS_RANGE: (u32, u32) = (10, 60_000);
+/// Valid BFD detect multipliers (FRR's and MetalLB's range; RFC 5880
+/// allows 1, which declares the peer dead after one lost packet).
+pub const BFD_MULTIPLIER_RANGE: (u8, u8) = (2, u8::MAX);
 /// Valid stale routes times (seconds).
 pub const STALE_ROUTES_TIME_RANGE: (u16, u16) = (1, u16::MAX);
 
@@ -143,6 +148,21 @@ pub fn restart_time(value: i64) -> Result<u16, Problem> {
     in_range(value, RESTART_TIME_RANGE)
 }
 
+/// A BFD interval (`min_rx_ms`, `min_tx_ms`): in [`BFD_INTERVAL_MS_RANGE`].
+pub fn bfd_interval_ms(value: i64) -> Result<u32, Problem> {
+    in_range(value, BFD_INTERVAL_MS_RANGE)
+}
+
+/// A BFD detect multiplier: in [`BFD_MULTIPLIER_RANGE`].
+pub fn bfd_multiplier(value: i64) -> Result<u8, Problem> {
+    in_range(value, BFD_MULTIPLIER_RANGE)
+}
+
+/// BFD echo mode (RFC 5880 §6.4) is not implemented: only `false` passes.
+pub fn bfd_echo(echo: bool) -> Result<(), Problem> {
+    if echo { Err(Problem::BfdEchoNotImplemented) } else { Ok(()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +192,17 @@ mod tests {
             ttl_policy(3, Some(2)),
             Err(Problem::TtlSecurityWithMultihop { ebgp_multihop: 3 })
         );
+    }
+
+    #[test]
+    fn bfd_values() {
+        assert_eq!(bfd_interval_ms(300), Ok(300));
+        assert_eq!(bfd_interval_ms(9), Err(Problem::OutOfRange { min: 10, max: 60_000 }));
+        assert_eq!(bfd_interval_ms(60_001), Err(Problem::OutOfRange { min: 10, max: 60_000 }));
+        assert_eq!(bfd_multiplier(3), Ok(3));
+        assert_eq!(bfd_multiplier(1), Err(Problem::OutOfRange { min: 2, max: 255 }));
+        assert_eq!(bfd_echo(false), Ok(()));
+        assert_eq!(bfd_echo(true), Err(Problem::BfdEchoNotImplemented));
     }
 
     #[test]

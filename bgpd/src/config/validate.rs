@@ -90,6 +90,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 }
 
 mod api;
+mod bfd;
 mod layer2;
 mod metrics;
 mod policy;
@@ -449,6 +450,10 @@ impl Validator<'_> {
             Some(raw) => self.graceful_restart(scope, raw.get_ref()).map(Some),
             None => Some(None),
         };
+        let bfd = match &n.bfd {
+            Some(raw) => self.bfd(scope, raw.get_ref()).map(Some),
+            None => Some(None),
+        };
 
         Some(Neighbor {
             address: address?,
@@ -474,6 +479,7 @@ impl Validator<'_> {
                 .soft_reconfiguration_inbound
                 .as_ref()
                 .is_some_and(|v| *v.get_ref()),
+            bfd: bfd?,
         })
     }
 

@@ -88,6 +88,16 @@ impl Loss {
         }
     }
 
+    /// A session our BFD took down (RFC 5882 §4.3). With the peer's C bit
+    /// set its BFD runs independently of its control plane, so the Down means
+    /// its forwarding plane failed: its routes must not be kept stale
+    /// ([`Loss::HardReset`]). With the C bit clear BFD shares fate with the
+    /// peer's control plane and the Down may be a restart: the FSM's reason
+    /// decides as for any loss.
+    pub fn of_bfd_down(reason: &DownReason, remote_control_plane_independent: bool) -> Self {
+        if remote_control_plane_independent { Self::HardReset } else { Self::of(reason) }
+    }
+
     fn is_restart(self, n_negotiated: bool) -> bool {
         match self {
             Self::TcpClosed => true,

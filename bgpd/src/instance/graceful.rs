@@ -166,9 +166,20 @@ impl Instance {
     }
 
     /// An established session went down: keep its routes stale or flush them.
-    pub(super) fn gr_session_down(&mut self, id: PeerId, reason: &DownReason) {
+    /// `bfd_down`: BFD took the session down, with the peer's C bit (RFC
+    /// 5882 §4.3, `Loss::of_bfd_down`).
+    pub(super) fn gr_session_down(
+        &mut self,
+        id: PeerId,
+        reason: &DownReason,
+        bfd_down: Option<bool>,
+    ) {
+        let loss = match bfd_down {
+            Some(c_bit) => Loss::of_bfd_down(reason, c_bit),
+            None => Loss::of(reason),
+        };
         let actions = match self.peers.get_mut(&id) {
-            Some(slot) => slot.helper.handle(HelperEvent::SessionDown(Loss::of(reason))),
+            Some(slot) => slot.helper.handle(HelperEvent::SessionDown(loss)),
             None => Vec::new(),
         };
         if actions.iter().any(|a| matches!(a, HelperAction::KeepStale(_))) {

@@ -19,6 +19,7 @@
 //! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
 //! memory and a prefix that changes twice before it is sent is sent once.
 
+pub mod bfd;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
@@ -123,6 +124,8 @@ pub struct Instance {
     layer2: Option<crate::layer2::task::Handle>,
     /// Bounds the log lines for refused BGP connections.
     refusals: refusals::RefusalLog,
+    /// The BFD driver (its own thread), spawned with the first BFD neighbor.
+    bfd: bfd::BfdDriver,
 }
 
 impl Instance {
@@ -137,7 +140,9 @@ impl Instance {
     ) -> Self {
         let rib =
             Rib::new(LocalInfo { asn: config.global.asn, router_id: config.global.router_id });
+        let bfd = bfd::BfdDriver::new(bfd::driver_config(&config.global));
         Self {
+            bfd,
             config,
             config_path,
             listeners,
@@ -154,6 +159,13 @@ impl Instance {
             layer2: None,
             refusals: refusals::RefusalLog::default(),
         }
+    }
+
+    /// Where the BFD driver listens (default: 0.0.0.0 and :: on the standard
+    /// ports); tests use port 0.
+    pub fn with_bfd_driver(mut self, config: crate::bfd::DriverConfig) -> Self {
+        self.bfd = bfd::BfdDriver::new(config);
+        self
     }
 
     /// Hands reloaded `[[layer2]]` entries to the layer2 task.
@@ -199,6 +211,11 @@ impl Instance {
                 // The instance holds a sender itself: this never ends.
                 Some(report) = reports.recv() => {
                     self.on_session(report.peer, report.event);
+                    self.after_event(&receiver, &reports, &mut deferred);
+                    continue;
+                }
+                Some(report) = self.bfd.next() => {
+                    self.on_bfd(report);
                     self.after_event(&receiver, &reports, &mut deferred);
                     continue;
                 }
@@ -260,6 +277,10 @@ impl Instance {
         let request = match request {
             ApiRequest::ManagePeer { op, reply } => {
                 let _ = reply.send(self.on_peer_op(op));
+                return;
+            }
+            ApiRequest::BfdStatus { reply } => {
+                let _ = reply.send(self.bfd.running().map(|handle| handle.status()));
                 return;
             }
             other => other,
@@ -324,5 +345,7 @@ impl Instance {
             }
         }
         self.gr_close_state().await;
+        // After the Ceases: AdminDown tells each BFD peer this is no failure.
+        self.bfd.shutdown();
     }
 }

@@ -85,12 +85,14 @@ impl Instance {
             },
         );
         self.gr_neighbor_added(id);
+        self.bfd_sync(id);
     }
 
     pub(super) fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
         let Some(id) = self.by_address.remove(&address) else { return };
         self.watch_peer(PeerEvent::Removed(address));
         if let Some(slot) = self.peers.remove(&id) {
+            self.bfd_remove(slot.status.bfd.key());
             slot.session.send(SessionCommand::Shutdown(cease));
             if slot.neighbor.password.is_some() {
                 self.set_listener_keys(address, &[]);
@@ -205,6 +207,7 @@ impl Instance {
                     slot.session.send(SessionCommand::Start);
                 }
                 slot.neighbor = change.neighbor.clone();
+                self.bfd_sync_address(address);
             }
         }
         for neighbor in &diff.neighbors_added {

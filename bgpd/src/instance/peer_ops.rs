@@ -210,6 +210,10 @@ impl Instance {
         neighbor.next_hop_self = old.next_hop_self;
         neighbor.soft_reconfiguration_inbound = old.soft_reconfiguration_inbound;
         neighbor.delay_open_time = old.delay_open_time;
+        if neighbor.bfd.is_none() {
+            // An UpdatePeer without a `bfd` message keeps the running BFD.
+            neighbor.bfd = old.bfd;
+        }
         let single = |n: &Neighbor| Config {
             global: self.config.global.clone(),
             api: self.config.api.clone(),
@@ -260,6 +264,7 @@ impl Instance {
         {
             self.reapply_policies(&[id]);
         }
+        self.bfd_sync_address(address);
         self.answer(address, false)
     }
 
@@ -292,6 +297,7 @@ impl Instance {
             slot.status.admin_message = None;
             slot.session.send(SessionCommand::Start);
         }
+        self.bfd_sync_address(address);
         self.answer(address, false)
     }
 
@@ -312,6 +318,7 @@ impl Instance {
             slot.status.admin_message = Some(message);
             slot.session.send(SessionCommand::Stop(cease));
         }
+        self.bfd_sync_address(address);
         self.answer(address, false)
     }
 

@@ -94,6 +94,13 @@ pub enum ApiRequest {
     WatchMore {
         id: WatchId,
     },
+    /// The BFD driver's snapshot of every session, for GetPeer and
+    /// ListPeers: the instance hands back the driver's answer channel
+    /// (`None`: no driver runs) and the caller awaits it, so the instance
+    /// never waits for the BFD thread. Intercepted by the instance.
+    BfdStatus {
+        reply: oneshot::Sender<Option<crate::bfd::io::StatusAnswer>>,
+    },
 }
 
 impl ApiRequest {
@@ -426,6 +433,11 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         ApiRequest::ManagePeer { op, .. } => {
             // The instance intercepts these; reaching here is a wiring bug.
             tracing::error!(?op, "a peer request reached the RIB handler");
+            false
+        }
+        ApiRequest::BfdStatus { reply } => {
+            // Intercepted by the instance too.
+            let _ = reply.send(None);
             false
         }
         ApiRequest::SessionOpen { command, reply } => {

@@ -84,7 +84,9 @@ impl Instance {
     /// The session went down: its status records why; an Established one
     /// hands its routes to graceful restart (kept stale or removed).
     fn on_down(&mut self, id: PeerId, reason: &DownReason, established: bool) {
+        let mut bfd_down = None;
         if let Some(slot) = self.peers.get_mut(&id) {
+            bfd_down = slot.status.bfd.take_pending_down();
             slot.established = false;
             slot.status.on_down();
             slot.status.last.on_down(reason);
@@ -92,7 +94,7 @@ impl Instance {
             slot.end_of_refresh_due.clear();
         }
         if established {
-            self.gr_session_down(id, reason);
+            self.gr_session_down(id, reason, bfd_down);
             self.pump_all();
         }
     }

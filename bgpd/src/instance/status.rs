@@ -51,6 +51,8 @@ pub struct SessionStatus {
     pub counters: SharedCounters,
     /// The last NOTIFICATIONs and why the last session ended.
     pub last: LastErrors,
+    /// The neighbor's BFD session and its coupling state (`instance::bfd`).
+    pub bfd: super::bfd::BfdPeer,
 }
 
 /// Graceful restart as the instance tracks it (`GracefulRestartStatus`).
@@ -75,6 +77,7 @@ impl Default for SessionStatus {
             admin_message: None,
             counters: SharedCounters::default(),
             last: LastErrors::default(),
+            bfd: super::bfd::BfdPeer::default(),
         }
     }
 }

@@ -25,6 +25,13 @@ pub struct Daemon {
     pub api: String,
 }
 
+impl Daemon {
+    /// The daemon's process id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -11,6 +11,7 @@ use ironlb_proto::bgpd::v1;
 
 use crate::config::{Neighbor, TtlPolicy};
 use crate::fsm::State;
+use crate::instance::bfd::BfdPeer;
 use crate::instance::status::{GracefulRestartFacts, PeerView, StampedNotification};
 use crate::peer::counters::MessageSnapshot;
 use crate::wire::{Family, OpenMessage};
@@ -58,8 +59,62 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
         }),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
+        bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {
+            enabled: bfd.enabled,
+            min_rx_ms: Some(bfd.min_rx_ms),
+            min_tx_ms: Some(bfd.min_tx_ms),
+            multiplier: Some(u32::from(bfd.multiplier)),
+            passive: bfd.passive,
+            echo: false,
+            check_control_plane_failure: bfd.check_control_plane_failure,
+        }),
         ..v1::PeerConfig::default()
     }
+}
+
+fn bfd_state(state: crate::bfd::State) -> v1::BfdState {
+    use crate::bfd::State;
+    match state {
+        State::AdminDown => v1::BfdState::AdminDown,
+        State::Down => v1::BfdState::Down,
+        State::Init => v1::BfdState::Init,
+        State::Up => v1::BfdState::Up,
+    }
+}
+
+/// A BFD-enabled neighbor's BFD → `BfdStatus`: the driver's snapshot when
+/// the API got one, else what the instance last heard (RFC 5880 §6.8.1
+/// variables; timers in microseconds).
+pub fn bfd_status(neighbor: &Neighbor, bfd: &BfdPeer) -> Option<v1::BfdStatus> {
+    let session = neighbor.bfd_session()?;
+    let mut out = v1::BfdStatus {
+        multihop: matches!(session.hop, crate::bfd::Hop::Multi { .. }),
+        bgp_held: bfd.held,
+        error: bfd.error.clone().unwrap_or_default(),
+        local_state: v1::BfdState::Down as i32,
+        local_diagnostic: crate::bfd::Diagnostic::NoDiagnostic.to_string(),
+        remote_diagnostic: crate::bfd::Diagnostic::NoDiagnostic.to_string(),
+        ..v1::BfdStatus::default()
+    };
+    if let Some(change) = &bfd.last {
+        out.local_state = bfd_state(change.to) as i32;
+        out.remote_state = bfd_state(change.remote_state) as i32;
+        out.local_diagnostic = change.diagnostic.to_string();
+        out.remote_control_plane_independent = change.remote_control_plane_independent;
+    }
+    if let Some(status) = &bfd.session {
+        out.local_state = bfd_state(status.state) as i32;
+        out.remote_state = bfd_state(status.remote_state) as i32;
+        out.local_diagnostic = status.local_diagnostic.to_string();
+        out.remote_diagnostic = status.remote_diagnostic.to_string();
+        out.local_discriminator = status.local_discriminator;
+        out.remote_discriminator = status.remote_discriminator;
+        out.transmit_interval_us = status.transmit_interval.as_micros() as u64;
+        out.detection_time_us = status.detection_time.as_micros() as u64;
+        out.remote_multiplier = u32::from(status.remote_detect_multiplier);
+        out.remote_control_plane_independent = status.remote_control_plane_independent;
+    }
+    Some(out)
 }
 
 fn graceful_restart_status(facts: &GracefulRestartFacts) -> v1::GracefulRestartStatus {
@@ -119,6 +174,7 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         last_notification_sent: status.last.sent.as_ref().map(notification),
         last_notification_received: status.last.received.as_ref().map(notification),
         last_error: status.last.reason.clone().unwrap_or_default(),
+        bfd: bfd_status(&view.neighbor, &status.bfd),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {
@@ -201,6 +257,40 @@ mod tests {
         assert_eq!(status.end_of_rib_received, vec![v1::Family::Ipv4Unicast as i32]);
         assert_eq!(status.end_of_rib_sent, vec![v1::Family::Ipv6Unicast as i32]);
         assert!(!graceful_restart_status(&GracefulRestartFacts::default()).negotiated);
+    }
+
+    #[test]
+    fn bfd_config_and_status_are_reported() {
+        let mut neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
+        assert_eq!(bfd_status(&neighbor, &BfdPeer::default()), None);
+        neighbor.bfd = Some(crate::config::BfdSettings { enabled: true, ..Default::default() });
+        let config = peer_config(&neighbor).bfd.expect("bfd config");
+        assert_eq!((config.min_rx_ms, config.multiplier), (Some(300), Some(3)));
+        // Before the driver answered: Down, no timers.
+        let down = bfd_status(&neighbor, &BfdPeer::default()).expect("bfd status");
+        assert_eq!(down.local_state, v1::BfdState::Down as i32);
+        assert_eq!((down.detection_time_us, down.multihop), (0, false));
+        let status = crate::bfd::Status {
+            state: crate::bfd::State::Up,
+            remote_state: crate::bfd::State::Up,
+            local_diagnostic: crate::bfd::Diagnostic::NoDiagnostic,
+            remote_diagnostic: crate::bfd::Diagnostic::NoDiagnostic,
+            local_discriminator: 1,
+            remote_discriminator: 2,
+            transmit_interval: std::time::Duration::from_millis(300),
+            detection_time: std::time::Duration::from_millis(900),
+            remote_detect_multiplier: 3,
+            remote_control_plane_independent: true,
+            polling: false,
+        };
+        let mut peer = BfdPeer::default();
+        peer.session = Some(status);
+        peer.held = true;
+        let up = bfd_status(&neighbor, &peer).expect("bfd status");
+        assert_eq!(up.local_state, v1::BfdState::Up as i32);
+        assert_eq!((up.transmit_interval_us, up.detection_time_us), (300_000, 900_000));
+        assert_eq!((up.remote_multiplier, up.remote_discriminator), (3, 2));
+        assert!(up.remote_control_plane_independent && up.bgp_held);
     }
 
     #[test]

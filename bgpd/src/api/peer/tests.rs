@@ -465,3 +465,35 @@ fn the_api_follows_the_config_rules() {
     let settings = neighbor(Some(&config())).expect("valid").neighbor;
     assert_eq!(settings.connect_retry_time, crate::config::DEFAULT_CONNECT_RETRY_TIME);
 }
+
+#[test]
+fn bfd_follows_the_config_file_rules() {
+    assert_eq!(neighbor(Some(&config())).expect("valid").neighbor.bfd, None);
+    let with = |bfd: v1::BfdConfig| v1::PeerConfig { bfd: Some(bfd), ..config() };
+    let on = v1::BfdConfig { enabled: true, ..v1::BfdConfig::default() };
+    let new = neighbor(Some(&with(on))).expect("valid");
+    assert_eq!(
+        new.neighbor.bfd,
+        Some(crate::config::BfdSettings { enabled: true, ..Default::default() })
+    );
+    let set = v1::BfdConfig {
+        min_rx_ms: Some(50),
+        min_tx_ms: Some(100),
+        multiplier: Some(5),
+        passive: true,
+        check_control_plane_failure: true,
+        ..on
+    };
+    let bfd = neighbor(Some(&with(set))).expect("valid").neighbor.bfd.expect("bfd");
+    assert_eq!((bfd.min_rx_ms, bfd.min_tx_ms, bfd.multiplier), (50, 100, 5));
+    assert!(bfd.passive && bfd.check_control_plane_failure);
+
+    let echo = reject(|c| c.bfd = Some(v1::BfdConfig { echo: true, ..on }));
+    assert_eq!(echo.code(), Code::InvalidArgument);
+    assert!(echo.message().contains("peer.bfd.echo"), "{}", echo.message());
+    assert!(echo.message().contains("not implemented"), "{}", echo.message());
+    let fast = reject(|c| c.bfd = Some(v1::BfdConfig { min_rx_ms: Some(9), ..on }));
+    assert!(fast.message().contains("peer.bfd.min_rx_ms"), "{}", fast.message());
+    let one = reject(|c| c.bfd = Some(v1::BfdConfig { multiplier: Some(1), ..on }));
+    assert!(one.message().contains("peer.bfd.multiplier"), "{}", one.message());
+}

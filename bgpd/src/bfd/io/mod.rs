@@ -65,6 +65,9 @@ pub const MULTIHOP_PORT: u16 = 4784;
 /// RFC 5881 §4: source ports 49152 to 65535.
 pub const SOURCE_PORTS: RangeInclusive<u16> = 49152..=65535;
 
+/// The answer of [`BfdHandle::status`]: every session's status, by key.
+pub type StatusAnswer = oneshot::Receiver<Vec<(SessionKey, Status)>>;
+
 /// Where the driver listens and sends from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DriverConfig {
@@ -270,7 +273,7 @@ impl BfdHandle {
     }
 
     /// Every session's status, sorted by key.
-    pub fn status(&self) -> oneshot::Receiver<Vec<(SessionKey, Status)>> {
+    pub fn status(&self) -> StatusAnswer {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Status(reply));
         answer

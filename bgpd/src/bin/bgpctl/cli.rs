@@ -65,6 +65,9 @@ pub enum Command {
     /// Layer2 (ARP/NDP) announcements (Layer2Service).
     #[command(subcommand)]
     Layer2(Layer2Command),
+    /// BFD sessions of the neighbours (RFC 5880).
+    #[command(subcommand)]
+    Bfd(BfdCommand),
     /// Stream peer and best-path changes: a snapshot first, then every change.
     Watch(WatchArgs),
 }
@@ -283,6 +286,13 @@ pub struct RouteDelArgs {
     /// The owner whose paths to withdraw.
     #[arg(long, default_value = "bgpctl")]
     pub owner: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BfdCommand {
+    /// One line per BFD session: peer, state, remote state, diagnostic,
+    /// negotiated TX and RX intervals, detection time.
+    List,
 }
 
 #[derive(Subcommand, Debug)]

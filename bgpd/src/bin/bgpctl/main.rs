@@ -19,6 +19,7 @@
 #![warn(clippy::expect_used)]
 
 mod aspath;
+mod bfd;
 mod cli;
 mod connect;
 mod error;
@@ -37,7 +38,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, OwnerCommand};
+use crate::cli::{BfdCommand, Cli, Command, OwnerCommand};
 use crate::connect::Target;
 use crate::error::CtlError;
 use crate::output::Output;
@@ -85,6 +86,7 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CtlError> {
             Command::Route(command) => route::run(command, &mut api, out).await,
             Command::Owner(OwnerCommand::List) => owner::list(&mut api, out).await,
             Command::Layer2(command) => layer2::run(command, &mut api, out).await,
+            Command::Bfd(BfdCommand::List) => bfd::list(&mut api, out).await,
             Command::Watch(args) => watch::run(&mut api, out, args).await,
         }
     })

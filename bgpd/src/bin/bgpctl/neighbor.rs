@@ -155,6 +155,7 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         local_address: args.local_address.unwrap_or_default(),
         password,
         password_set: false,
+        bfd: None,
         hold_time_seconds: args.hold_time,
         keepalive_seconds: args.keepalive,
         connect_retry_seconds: args.connect_retry,

@@ -24,6 +24,9 @@ pub fn render(peer: &Peer) -> String {
         &capabilities(status.local_capabilities.as_ref(), status.remote_capabilities.as_ref()),
     );
     section(&mut text, "Graceful restart", &graceful_restart(status.graceful_restart.as_ref()));
+    if let Some(bfd) = &status.bfd {
+        section(&mut text, "BFD", &crate::bfd::detail(bfd));
+    }
     section(
         &mut text,
         "Messages",

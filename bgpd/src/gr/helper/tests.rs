@@ -189,3 +189,27 @@ fn end_of_rib_in_normal_operation_does_nothing() {
     let mut helper = established(false);
     assert!(helper.handle(HelperEvent::EndOfRib(V4)).is_empty());
 }
+
+/// RFC 5882 §4.3: a BFD Down from a peer whose BFD is control-plane
+/// independent (C bit set) means its forwarding failed: flush, never stale.
+#[test]
+fn bfd_down_with_the_c_bit_flushes_even_with_n() {
+    let cease = Notification::new(crate::wire::NotificationKind::BfdDown, Vec::new());
+    let reason = DownReason::NotificationSent(cease);
+    let mut helper = established(true);
+    let loss = Loss::of_bfd_down(&reason, true);
+    assert_eq!(loss, Loss::HardReset);
+    assert_eq!(helper.handle(HelperEvent::SessionDown(loss)), vec![Flush(V4), Flush(V6)]);
+}
+
+/// With the C bit clear BFD shares fate with the peer's control plane: the
+/// loss is classified as any other, so with N negotiated the routes stay.
+#[test]
+fn bfd_down_without_the_c_bit_may_be_a_restart() {
+    let cease = Notification::new(crate::wire::NotificationKind::BfdDown, Vec::new());
+    let reason = DownReason::NotificationSent(cease);
+    assert_eq!(Loss::of_bfd_down(&reason, false), Loss::Notification);
+    let mut helper = established(true);
+    let actions = helper.handle(HelperEvent::SessionDown(Loss::of_bfd_down(&reason, false)));
+    assert!(actions.contains(&KeepStale(V4)) && actions.contains(&KeepStale(V6)), "{actions:?}");
+}
