@@ -414,5 +414,4 @@ impl ControlPacket {
 }
 
 #[cfg(test)]
-#[path = "packet_tests.rs"]
 mod tests;

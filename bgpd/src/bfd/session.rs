@@ -476,5 +476,4 @@ fn micros(interval: Duration) -> u32 {
 }
 
 #[cfg(test)]
-#[path = "session_tests/mod.rs"]
 mod tests;
