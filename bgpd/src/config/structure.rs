@@ -74,12 +74,20 @@ pub(super) fn parse(text: &str, locator: &Locator<'_>) -> Result<RawConfig, Conf
             _ => {
                 // The whole-document deserializer words the unknown key
                 // (with the keys it expected) and places it.
+                let name = key.get_ref().to_string();
                 let mut alone = DeTable::new();
                 alone.insert(key, value);
                 let table = toml::de::Deserializer::from(Spanned::new(root_span.clone(), alone));
-                if let Err(error) = RawConfig::deserialize(table) {
-                    errors.push(syntax(locator, error));
-                }
+                let error = match RawConfig::deserialize(table) {
+                    Err(error) => error,
+                    // A key `RawConfig` knows but no arm above reads: it
+                    // would be dropped silently, so say so (a bug, caught by
+                    // any test that uses the key).
+                    Ok(_) => <toml::de::Error as serde::de::Error>::custom(format!(
+                        "key `{name}` is known but not read by bgpd's config parser"
+                    )),
+                };
+                errors.push(syntax(locator, error));
             }
         }
     }

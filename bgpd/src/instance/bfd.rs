@@ -27,18 +27,29 @@
 //!   Down from a GR peer whose C bit is clear.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use super::Instance;
 use crate::bfd::{
-    BfdHandle, DriverConfig, Report, SessionConfig, SessionKey, SessionSpec, Signal, State,
-    StateChange,
+    BfdHandle, DriverConfig, DriverError, Report, SessionConfig, SessionKey, SessionSpec, Signal,
+    State, StateChange,
 };
 use crate::config::{BfdSettings, Neighbor};
 use crate::peer::SessionCommand;
 use crate::rib::PeerId;
 use crate::wire::{Notification, NotificationKind};
+
+/// Why BFD cannot run for a neighbor: the driver thread could not start
+/// (shared by every BFD neighbor, so the cause is kept once).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum BfdUnavailable {
+    #[error("the BFD driver could not start: {0}")]
+    Driver(Arc<DriverError>),
+    #[error("the BFD driver is not running")]
+    NotStarted,
+}
 
 /// The instance's BFD driver, spawned on first use.
 #[derive(Debug)]
@@ -48,7 +59,7 @@ pub(super) struct BfdDriver {
     sender: mpsc::UnboundedSender<Report>,
     reports: mpsc::UnboundedReceiver<Report>,
     /// Why the driver could not start, until it does.
-    error: Option<String>,
+    error: Option<Arc<DriverError>>,
 }
 
 impl BfdDriver {
@@ -64,7 +75,7 @@ impl BfdDriver {
     }
 
     /// The running driver, spawning it if needed.
-    fn handle(&mut self) -> Result<&BfdHandle, String> {
+    fn handle(&mut self) -> Result<&BfdHandle, BfdUnavailable> {
         if self.handle.is_none() {
             let spawned = BfdHandle::spawn(self.config.clone(), self.sender.clone()).or_else(|e| {
                 let v4 = |a: &IpAddr| a.is_ipv4();
@@ -87,11 +98,13 @@ impl BfdDriver {
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot start BFD: BFD neighbors run without it");
-                    self.error = Some(error.to_string());
+                    self.error = Some(Arc::new(error));
                 }
             }
         }
-        self.handle.as_ref().ok_or_else(|| self.error.clone().unwrap_or_default())
+        self.handle.as_ref().ok_or_else(|| {
+            self.error.clone().map_or(BfdUnavailable::NotStarted, BfdUnavailable::Driver)
+        })
     }
 
     /// The driver if it runs (never spawns it).
@@ -218,7 +231,8 @@ impl Instance {
         let handle = match self.bfd.handle() {
             Ok(handle) => handle,
             Err(error) => {
-                bfd.error = Some(error);
+                // The status shows the cause as text (PeerStatus.bfd.error).
+                bfd.error = Some(error.to_string());
                 return;
             }
         };
