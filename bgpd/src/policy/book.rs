@@ -16,7 +16,7 @@ use super::definition::{
     StatementDefinition,
 };
 use super::error::{DefinitionError, DefinitionErrorKind, SetKind, Table, UnknownPolicy};
-use super::prefix::{PrefixEntry, PrefixSet};
+use super::prefix::PrefixSet;
 use super::statement::{
     Actions, Comparison, Condition, Disposition, MedAction, Statement, parse_family,
     parse_next_hop, parse_origin,
@@ -93,6 +93,41 @@ impl Errors<'_> {
     }
 }
 
+/// Compiles one table of sets whose entries each parse alone (prefix,
+/// community and large-community sets): every bad entry is reported, and a
+/// set keeps its good entries so that policies naming it are still checked.
+fn entry_sets<D, P, S>(
+    definitions: &[D],
+    table: Table,
+    field: &'static str,
+    parts: impl Fn(&D) -> (&String, &Vec<String>),
+    make: impl Fn(Vec<P>) -> S,
+    all: &mut Vec<DefinitionError>,
+) -> HashMap<String, Arc<S>>
+where
+    P: std::str::FromStr,
+    P::Err: Into<DefinitionErrorKind>,
+{
+    let mut sets = HashMap::new();
+    let mut seen = HashMap::new();
+    for (position, def) in definitions.iter().enumerate() {
+        let (name, texts) = parts(def);
+        let mut errors = Errors { table, position, name, statement: None, out: all };
+        let fresh = claim_name(&mut seen, &mut errors, &[]);
+        let mut entries = Vec::new();
+        for (index, text) in texts.iter().enumerate() {
+            match text.parse::<P>() {
+                Ok(entry) => entries.push(entry),
+                Err(error) => errors.push(field, Some(index), error.into()),
+            }
+        }
+        if fresh {
+            sets.insert(name.clone(), Arc::new(make(entries)));
+        }
+    }
+    sets
+}
+
 /// Checks a definition's name and registers it; returns whether it is new.
 fn claim_name(
     seen: &mut HashMap<String, usize>,
@@ -129,72 +164,30 @@ impl PolicyBook {
         let mut book = Self { definitions: definitions.clone(), ..Self::default() };
         let mut all = Vec::new();
 
-        let mut seen = HashMap::new();
-        for (position, def) in definitions.prefix_sets.iter().enumerate() {
-            let mut errors = Errors {
-                table: Table::PrefixSets,
-                position,
-                name: &def.name,
-                statement: None,
-                out: &mut all,
-            };
-            let fresh = claim_name(&mut seen, &mut errors, &[]);
-            let mut entries = Vec::new();
-            for (index, text) in def.prefixes.iter().enumerate() {
-                match text.parse::<PrefixEntry>() {
-                    Ok(entry) => entries.push(entry),
-                    Err(error) => errors.push("prefixes", Some(index), error.into()),
-                }
-            }
-            if fresh {
-                book.prefix_sets.insert(def.name.clone(), Arc::new(PrefixSet::new(entries)));
-            }
-        }
-
-        let mut seen = HashMap::new();
-        for (position, def) in definitions.community_sets.iter().enumerate() {
-            let mut errors = Errors {
-                table: Table::CommunitySets,
-                position,
-                name: &def.name,
-                statement: None,
-                out: &mut all,
-            };
-            let fresh = claim_name(&mut seen, &mut errors, &[]);
-            let mut patterns = Vec::new();
-            for (index, text) in def.communities.iter().enumerate() {
-                match text.parse::<CommunityPattern>() {
-                    Ok(pattern) => patterns.push(pattern),
-                    Err(error) => errors.push("communities", Some(index), error.into()),
-                }
-            }
-            if fresh {
-                book.community_sets.insert(def.name.clone(), Arc::new(CommunitySet::new(patterns)));
-            }
-        }
-
-        let mut seen = HashMap::new();
-        for (position, def) in definitions.large_community_sets.iter().enumerate() {
-            let mut errors = Errors {
-                table: Table::LargeCommunitySets,
-                position,
-                name: &def.name,
-                statement: None,
-                out: &mut all,
-            };
-            let fresh = claim_name(&mut seen, &mut errors, &[]);
-            let mut patterns = Vec::new();
-            for (index, text) in def.communities.iter().enumerate() {
-                match text.parse::<LargeCommunityPattern>() {
-                    Ok(pattern) => patterns.push(pattern),
-                    Err(error) => errors.push("communities", Some(index), error.into()),
-                }
-            }
-            if fresh {
-                let set = LargeCommunitySet::new(patterns);
-                book.large_community_sets.insert(def.name.clone(), Arc::new(set));
-            }
-        }
+        book.prefix_sets = entry_sets(
+            &definitions.prefix_sets,
+            Table::PrefixSets,
+            "prefixes",
+            |def| (&def.name, &def.prefixes),
+            PrefixSet::new,
+            &mut all,
+        );
+        book.community_sets = entry_sets(
+            &definitions.community_sets,
+            Table::CommunitySets,
+            "communities",
+            |def| (&def.name, &def.communities),
+            CommunitySet::new,
+            &mut all,
+        );
+        book.large_community_sets = entry_sets(
+            &definitions.large_community_sets,
+            Table::LargeCommunitySets,
+            "communities",
+            |def| (&def.name, &def.communities),
+            LargeCommunitySet::new,
+            &mut all,
+        );
 
         let mut seen = HashMap::new();
         for (position, def) in definitions.as_path_sets.iter().enumerate() {
