@@ -6,43 +6,11 @@
 
 mod bgpctl_support;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::net::Ipv4Addr;
 
-use bgpctl_support::{Daemon, free_port, scratch_directory, start_config};
+use bgpctl_support::{api, field, free_port_on, scratch_directory, start_config, text_until};
 
-const DEADLINE: Duration = Duration::from_secs(30);
 const ROUTE: &str = "198.51.100.0/24";
-
-fn free_port_on(address: Ipv4Addr) -> u16 {
-    let listener = TcpListener::bind((address, 0)).expect("bind port 0");
-    listener.local_addr().expect("local address").port()
-}
-
-fn api() -> String {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())).to_string()
-}
-
-/// `bgpctl ARGS` on `daemon` until its text output satisfies `done`.
-fn text_until(daemon: &Daemon, what: &str, args: &[&str], done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let text = daemon.ok(args);
-        if done(&text) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "{what} not seen within {DEADLINE:?}:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The value after `label:` in a "Label: value" block.
-fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
-    text.lines()
-        .map(str::trim_start)
-        .find_map(|line| line.strip_prefix(label)?.strip_prefix(':'))
-        .map(str::trim)
-}
 
 #[test]
 fn neighbor_show_and_route_list_report_graceful_restart() {

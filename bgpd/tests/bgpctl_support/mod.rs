@@ -169,3 +169,43 @@ pub fn assert_failure(output: &Output, code: i32, needle: &str) -> String {
     assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
     stderr
 }
+
+/// How long the two-daemon tests wait for a state to show.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A free TCP port on `address` (a second loopback address for a second bgpd).
+pub fn free_port_on(address: Ipv4Addr) -> u16 {
+    let listener = TcpListener::bind((address, 0)).expect("bind port 0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A free API address on 127.0.0.1.
+pub fn api() -> String {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())).to_string()
+}
+
+/// `bgpctl ARGS` on `daemon` until its text output satisfies `done`.
+pub fn text_until(
+    daemon: &Daemon,
+    what: &str,
+    args: &[&str],
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let text = daemon.ok(args);
+        if done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{what} not seen within {DEADLINE:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The value after `label:` in a "Label: value" block.
+pub fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    text.lines()
+        .map(str::trim_start)
+        .find_map(|line| line.strip_prefix(label)?.strip_prefix(':'))
+        .map(str::trim)
+}
