@@ -62,6 +62,10 @@ pub enum DaemonError {
 pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError> {
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
     let (sessions, reports) = mpsc::channel(EVENT_QUEUE);
+    // First of all: a SIGHUP's default action ends the process, so a client
+    // that sees the API answer and sends SIGHUP must find the handler in
+    // place. Signals that arrive before the instance runs wait in its queue.
+    spawn_signal_task(events.clone()).map_err(DaemonError::Signals)?;
     let fd_limit = raise_fd_limit();
 
     let mut listeners = Vec::new();
@@ -129,8 +133,6 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
     });
     tracing::info!(address = %bound, "gRPC API listening");
     endpoint.api_serving();
-
-    spawn_signal_task(events.clone()).map_err(DaemonError::Signals)?;
 
     let instance =
         Instance::new(config, config_path, listeners, events, sessions).with_layer2(layer2);
