@@ -193,6 +193,19 @@ pub enum AttributeErrorKind {
     UnsupportedFamily,
     /// AS4_PATH or AS4_AGGREGATOR from a 4-octet-AS peer (RFC 6793 §4.1).
     UnexpectedAs4,
+    /// AS number 0 in AS_PATH, AS4_PATH, AGGREGATOR or AS4_AGGREGATOR (RFC
+    /// 7607 §2: malformed, handled as RFC 7606 says for that attribute).
+    AsZero,
+    /// An external neighbor's AS_PATH does not start with an AS_SEQUENCE
+    /// holding its own AS first (RFC 4271 §6.3, RFC 7606 §7.2).
+    FirstAsMismatch,
+    /// Confederation segments from an external neighbor, while `bgpd` is in
+    /// no confederation (RFC 5065 §5: they never leave a confederation).
+    ConfederationFromExternal,
+    /// LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST from an external neighbor
+    /// whose value or flags are wrong (RFC 7606 §7.5, §7.9, §7.10: discarded
+    /// whatever their form).
+    InternalOnly,
 }
 
 /// One malformed path attribute, with the RFC 7606 action applied and the raw
@@ -223,9 +236,11 @@ impl AttributeError {
             A::Flags => with_attribute(K::AttributeFlagsError),
             A::Length | A::Overrun => with_attribute(K::AttributeLengthError),
             A::InvalidOrigin => with_attribute(K::InvalidOriginAttribute),
-            A::MalformedAsPath => Notification::new(K::MalformedAsPath, Bytes::new()),
+            A::MalformedAsPath | A::AsZero | A::FirstAsMismatch | A::ConfederationFromExternal => {
+                Notification::new(K::MalformedAsPath, Bytes::new())
+            }
             A::InvalidNextHop => with_attribute(K::InvalidNextHopAttribute),
-            A::OptionalAttribute | A::UnsupportedFamily | A::UnexpectedAs4 => {
+            A::OptionalAttribute | A::UnsupportedFamily | A::UnexpectedAs4 | A::InternalOnly => {
                 with_attribute(K::OptionalAttributeError)
             }
             A::UnrecognizedWellKnown => with_attribute(K::UnrecognizedWellKnownAttribute),

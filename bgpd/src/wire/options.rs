@@ -59,6 +59,10 @@ pub struct CodecOptions {
     pub add_path_receive: FamilySet,
     /// Families whose sent NLRI carry path identifiers.
     pub add_path_send: FamilySet,
+    /// The peer's AS when it is an external neighbor (the two OPENs name
+    /// different ASes), `None` for an internal one. RFC 7606 §7.2, §7.5, §7.9
+    /// and §7.10 handle some attributes differently on eBGP sessions.
+    pub external_peer_as: Option<u32>,
 }
 
 impl CodecOptions {
@@ -77,6 +81,7 @@ impl CodecOptions {
             four_octet_as: both(|c| matches!(c, Capability::FourOctetAs(_))),
             extended_message: both(|c| matches!(c, Capability::ExtendedMessage)),
             enhanced_route_refresh: both(|c| matches!(c, Capability::EnhancedRouteRefresh)),
+            external_peer_as: (local.asn() != remote.asn()).then(|| remote.asn()),
             ..Self::default()
         };
         let add_path = |open: &OpenMessage, family: Family| {

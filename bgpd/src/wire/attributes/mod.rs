@@ -55,6 +55,19 @@ pub struct PathAttributes {
     pub unknown: Vec<UnknownAttribute>,
 }
 
+impl PathAttributes {
+    /// Drops LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST (by type code), as an
+    /// external neighbor's copy is (RFC 7606 §7.5, §7.9, §7.10).
+    pub fn forget_internal_only(&mut self, code: u8) {
+        match code {
+            table::type_code::LOCAL_PREF => self.local_pref = None,
+            table::type_code::ORIGINATOR_ID => self.originator_id = None,
+            table::type_code::CLUSTER_LIST => self.cluster_list.clear(),
+            _ => {}
+        }
+    }
+}
+
 /// ORIGIN (RFC 4271 §5.1.1).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {
@@ -111,6 +124,13 @@ impl AsPath {
     /// Whether `asn` appears anywhere in the path (loop detection, RFC 4271 §9.1.2).
     pub fn contains(&self, asn: u32) -> bool {
         self.segments.iter().any(|s| s.asns.contains(&asn))
+    }
+
+    /// Whether the path holds confederation segments (RFC 5065 §3).
+    pub fn has_confederation_segments(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s.kind, SegmentType::ConfedSequence | SegmentType::ConfedSet))
     }
 
     /// The neighbouring AS: the first ASN of a leading AS_SEQUENCE (used to

@@ -125,27 +125,29 @@ attribute_table! {
     // code name              category                malformed bad flags duplicate encode
     /// RFC 4271 §5.1.1; RFC 7606 §7.1.
     1  ORIGIN                 WellKnownMandatory      Withdraw  Withdraw  Discard   InOrder;
-    /// RFC 4271 §5.1.2; RFC 7606 §7.2.
+    /// RFC 4271 §5.1.2; RFC 7606 §7.2, RFC 7607 §2 (AS 0); from an external
+    /// neighbor also the first-AS and confederation checks (`decode/update.rs`).
     2  AS_PATH                WellKnownMandatory      Withdraw  Withdraw  Discard   InOrder;
     /// RFC 4271 §5.1.3; RFC 7606 §7.3.
     3  NEXT_HOP               WellKnownMandatory      Withdraw  Withdraw  Discard   InOrder;
     /// RFC 4271 §5.1.4; RFC 7606 §7.4.
     4  MULTI_EXIT_DISC        OptionalNonTransitive   Withdraw  Withdraw  Discard   InOrder;
-    /// RFC 4271 §5.1.5 (required on iBGP only, checked by the caller); RFC 7606 §7.5.
+    /// RFC 4271 §5.1.5 (required on iBGP only, checked by the caller); RFC 7606
+    /// §7.5 (from an external neighbor: discarded, well-formed or not).
     5  LOCAL_PREF             WellKnownDiscretionary  Withdraw  Withdraw  Discard   InOrder;
     /// RFC 4271 §5.1.6; RFC 7606 §7.6.
     6  ATOMIC_AGGREGATE       WellKnownDiscretionary  Discard   Withdraw  Discard   InOrder;
-    /// RFC 4271 §5.1.7; RFC 7606 §7.7.
+    /// RFC 4271 §5.1.7; RFC 7606 §7.7, RFC 7607 §2 (AS 0).
     7  AGGREGATOR             OptionalTransitive      Discard   Withdraw  Discard   InOrder;
     /// RFC 1997; RFC 7606 §7.8.
     8  COMMUNITIES            OptionalTransitive      Withdraw  Withdraw  Discard   InOrder;
-    /// RFC 4456 §8; RFC 7606 §7.9.
+    /// RFC 4456 §8; RFC 7606 §7.9 (from an external neighbor: discarded).
     9  ORIGINATOR_ID          OptionalNonTransitive   Withdraw  Withdraw  Discard   InOrder;
-    /// RFC 4456 §8; RFC 7606 §7.10.
+    /// RFC 4456 §8; RFC 7606 §7.10 (from an external neighbor: discarded).
     10 CLUSTER_LIST           OptionalNonTransitive   Withdraw  Withdraw  Discard   InOrder;
     /// RFC 4760 §3; RFC 7606 §7.11, §3 g (a second copy is a malformed list).
     14 MP_REACH_NLRI          OptionalNonTransitive   Reset     Reset     Reset     WithRoutes;
-    /// RFC 4760 §4; RFC 7606 §7.11, §3 g.
+    /// RFC 4760 §4; RFC 7606 §7.12, §3 g.
     15 MP_UNREACH_NLRI        OptionalNonTransitive   Reset     Reset     Reset     WithRoutes;
     /// RFC 4360; RFC 7606 §7.14.
     16 EXTENDED_COMMUNITIES   OptionalTransitive      Withdraw  Withdraw  Discard   InOrder;

@@ -172,6 +172,16 @@ impl DecodedAttributes {
         } else {
             Err(Refusal::Other(AttributeErrorKind::Flags, spec.bad_flags))
         };
+        if options.external_peer_as.is_some() && is_internal_only(code) {
+            // RFC 7606 §7.5, §7.9, §7.10: discarded whatever its form; a
+            // well-formed copy is dropped quietly (RFC 4271 §5.1.5 says ignore).
+            self.attributes.forget_internal_only(code);
+            if verdict.is_err() {
+                let discard = ErrorAction::AttributeDiscard;
+                self.errors.push(at.error(AttributeErrorKind::InternalOnly, discard));
+            }
+            return Ok(());
+        }
         let (kind, action) = match verdict {
             Ok(()) => return Ok(()),
             Err(Refusal::Malformed(kind)) => (kind, spec.malformed),
@@ -276,16 +286,27 @@ impl DecodedAttributes {
     ) -> Result<(), AttributeErrorKind> {
         use AttributeErrorKind as K;
         match code {
-            type_code::AS_PATH => decode_as_path(value, four_octet)
-                .map(|path| self.attributes.as_path = path)
-                .ok_or(K::MalformedAsPath),
-            type_code::AGGREGATOR => decode_aggregator(value, four_octet)
-                .map(|aggregator| self.attributes.aggregator = Some(aggregator))
-                .ok_or(K::Length),
+            type_code::AS_PATH => match decode_as_path(value, four_octet) {
+                Some(path) if path.contains(0) => Err(K::AsZero),
+                Some(path) => {
+                    self.attributes.as_path = path;
+                    Ok(())
+                }
+                None => Err(K::MalformedAsPath),
+            },
+            type_code::AGGREGATOR => match decode_aggregator(value, four_octet) {
+                Some(aggregator) if aggregator.asn == 0 => Err(K::AsZero),
+                Some(aggregator) => {
+                    self.attributes.aggregator = Some(aggregator);
+                    Ok(())
+                }
+                None => Err(K::Length),
+            },
             // RFC 6793 §4.1: a NEW speaker discards these from another NEW speaker.
             type_code::AS4_PATH | type_code::AS4_AGGREGATOR if four_octet => Err(K::UnexpectedAs4),
             type_code::AS4_PATH => match decode_as_path(value, true) {
                 // RFC 6793 §6: confederation segments make AS4_PATH malformed.
+                Some(path) if path.contains(0) => Err(K::AsZero),
                 Some(path)
                     if path
                         .segments
@@ -297,9 +318,14 @@ impl DecodedAttributes {
                 }
                 _ => Err(K::MalformedAsPath),
             },
-            type_code::AS4_AGGREGATOR => decode_aggregator(value, true)
-                .map(|aggregator| self.as4_aggregator = Some(aggregator))
-                .ok_or(K::Length),
+            type_code::AS4_AGGREGATOR => match decode_aggregator(value, true) {
+                Some(aggregator) if aggregator.asn == 0 => Err(K::AsZero),
+                Some(aggregator) => {
+                    self.as4_aggregator = Some(aggregator);
+                    Ok(())
+                }
+                None => Err(K::Length),
+            },
             _ => Ok(()),
         }
     }
@@ -329,6 +355,12 @@ impl DecodedAttributes {
             None => Err(Refusal::Malformed(AttributeErrorKind::OptionalAttribute)),
         })
     }
+}
+
+/// Attributes that only internal neighbors may send (RFC 4271 §5.1.5, RFC
+/// 4456 §8).
+fn is_internal_only(code: u8) -> bool {
+    matches!(code, type_code::LOCAL_PREF | type_code::ORIGINATOR_ID | type_code::CLUSTER_LIST)
 }
 
 fn large_community(c: [u8; 12]) -> LargeCommunity {

@@ -10,8 +10,8 @@ use nom::number::complete::be_u16;
 use super::attributes::{DecodedAttributes, decode_attributes};
 use super::nlri::decode_prefixes;
 use super::{Base, DecodedUpdate, Short, UpdateOutcome, as4};
-use crate::wire::attributes::PathAttributes;
 use crate::wire::attributes::table::{self, type_code};
+use crate::wire::attributes::{AsPath, PathAttributes};
 use crate::wire::error::{AttributeError, AttributeErrorKind, DecodeError, ErrorAction, Field};
 use crate::wire::family::Family;
 use crate::wire::options::CodecOptions;
@@ -94,6 +94,21 @@ pub(super) fn decode_update(
     if !options.four_octet_as {
         as4::merge(&mut attributes, as4_path, as4_aggregator);
     }
+    if let Some(peer_as) = options.external_peer_as
+        && announces
+        && seen.contains(type_code::AS_PATH)
+        && !errors.iter().any(|e| e.type_code == type_code::AS_PATH)
+        && let Some(kind) = external_as_path_error(&attributes.as_path, peer_as)
+    {
+        errors.push(AttributeError {
+            kind,
+            type_code: type_code::AS_PATH,
+            flags: 0,
+            offset: base.offset(attributes_field),
+            action: ErrorAction::TreatAsWithdraw,
+            attribute: bytes::Bytes::new(),
+        });
+    }
 
     let mut update = UpdateMessage { withdrawn, attributes, nlri, mp_reach, mp_unreach };
     let outcome = UpdateOutcome { errors };
@@ -101,6 +116,22 @@ pub(super) fn decode_update(
         withdraw_all(&mut update);
     }
     Ok(DecodedUpdate { update, outcome })
+}
+
+/// What is wrong with an external neighbor's (well-formed) AS_PATH, if
+/// anything: confederation segments (RFC 5065 §5: they never leave a
+/// confederation, and `bgpd` is in none), or a first AS that is not the
+/// neighbor's own (RFC 4271 §6.3; RFC 7606 §7.2 asks for treat-as-withdraw).
+/// Checked after AS4_PATH is merged, so a 2-octet neighbor's AS_TRANS is
+/// compared as the AS it stands for.
+fn external_as_path_error(path: &AsPath, peer_as: u32) -> Option<AttributeErrorKind> {
+    if path.has_confederation_segments() {
+        Some(AttributeErrorKind::ConfederationFromExternal)
+    } else if path.first_asn() != Some(peer_as) {
+        Some(AttributeErrorKind::FirstAsMismatch)
+    } else {
+        None
+    }
 }
 
 /// Rewrite `update` as the withdrawal of every route it announced (RFC 7606 §2

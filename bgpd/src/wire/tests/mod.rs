@@ -5,6 +5,7 @@ mod errors;
 mod golden_captured;
 mod golden_constructed;
 mod packing;
+mod rfc7606;
 mod roundtrip;
 
 use bytes::BytesMut;
