@@ -132,7 +132,8 @@ attribute_table! {
     3  NEXT_HOP               WellKnownMandatory      Withdraw  Withdraw  Discard   InOrder;
     /// RFC 4271 §5.1.4; RFC 7606 §7.4.
     4  MULTI_EXIT_DISC        OptionalNonTransitive   Withdraw  Withdraw  Discard   InOrder;
-    /// RFC 4271 §5.1.5 (required on iBGP only, checked by the caller); RFC 7606
+    /// RFC 4271 §5.1.5 (sent on iBGP only; one missing from an internal
+    /// neighbor is taken as 100, as FRR and BIRD do, not withdrawn); RFC 7606
     /// §7.5 (from an external neighbor: discarded, well-formed or not).
     5  LOCAL_PREF             WellKnownDiscretionary  Withdraw  Withdraw  Discard   InOrder;
     /// RFC 4271 §5.1.6; RFC 7606 §7.6.

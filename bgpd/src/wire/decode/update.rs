@@ -74,7 +74,8 @@ pub(super) fn decode_update(
 
     let announces = !nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
     if announces {
-        // RFC 4271 §6.3 / RFC 7606 §3 d. LOCAL_PREF on iBGP is the caller's check.
+        // RFC 4271 §6.3 / RFC 7606 §3 d. A LOCAL_PREF missing on iBGP is
+        // taken as 100 by the RIB (as FRR and BIRD do), not an error.
         for code in table::WELL_KNOWN_MANDATORY {
             // NEXT_HOP only travels with IPv4 NLRI in the classic field.
             let needed = code != type_code::NEXT_HOP || !nlri.is_empty();
