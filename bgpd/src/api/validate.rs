@@ -37,6 +37,18 @@ pub const MAX_GRACE_TIME_SECONDS: u32 = 86_400;
 pub const MAX_OWNER_LEN: usize = 128;
 /// Most ASNs in one AS_PATH segment (its count is one octet).
 const MAX_SEGMENT_ASNS: usize = 255;
+/// Most ASNs in a path's AS_PATH, all segments together.
+pub const MAX_AS_PATH_ASNS: usize = 255;
+/// Most communities (RFC 1997) on one path.
+pub const MAX_COMMUNITIES: usize = 200;
+/// Most large communities (RFC 8092) on one path.
+pub const MAX_LARGE_COMMUNITIES: usize = 100;
+/// Most extended communities (RFC 4360) on one path.
+pub const MAX_EXTENDED_COMMUNITIES: usize = 100;
+// Together these keep every API path, at every limit, within one 4,096-octet
+// UPDATE (RFC 4271 §4.3): a test encodes the worst case. A path that grows
+// past a peer's limit on export (prepends, policy) is not sent to that peer
+// and is counted as unsendable instead (`rib::adj_out`).
 
 /// Which peers exist, as far as validation needs to know.
 pub trait PeerLookup {
@@ -351,6 +363,14 @@ fn as_path(index: usize, segments: &[v1::AsPathSegment]) -> Result<AsPath, Valid
         }
         path.segments.push(AsSegment { kind, asns: segment.asns.clone() });
     }
+    let total: usize = segments.iter().map(|s| s.asns.len()).sum();
+    if total > MAX_AS_PATH_ASNS {
+        return Err(ValidationError::TooMany {
+            field: format!("paths[{index}].as_path"),
+            count: total,
+            max: MAX_AS_PATH_ASNS,
+        });
+    }
     Ok(path)
 }
 
@@ -360,9 +380,16 @@ fn community_list<T: Ord + Copy>(
     field: &str,
     values: &[String],
     parse: impl Fn(&str) -> Option<T>,
-    kind: &'static str,
+    (kind, max): (&'static str, usize),
     expected: &'static str,
 ) -> Result<Vec<T>, ValidationError> {
+    if values.len() > max {
+        return Err(ValidationError::TooMany {
+            field: field.to_string(),
+            count: values.len(),
+            max,
+        });
+    }
     let mut parsed: Vec<(T, usize)> = Vec::with_capacity(values.len());
     for (i, text) in values.iter().enumerate() {
         let value = parse(text).ok_or_else(|| ValidationError::InvalidCommunity {
@@ -479,7 +506,7 @@ fn path_sharing(
                 &format!("paths[{index}].communities"),
                 &path.communities,
                 |text| Community::from_str(text).ok(),
-                "community",
+                ("community", MAX_COMMUNITIES),
                 "ASN:VALUE with both parts 0..=65535, or a well-known name such as \"no-export\"",
             )?
         },
@@ -490,7 +517,7 @@ fn path_sharing(
                 &format!("paths[{index}].large_communities"),
                 &path.large_communities,
                 |text| LargeCommunity::from_str(text).ok(),
-                "large community",
+                ("large community", MAX_LARGE_COMMUNITIES),
                 "GLOBAL:LOCAL1:LOCAL2 with each part 0..=4294967295",
             )?
         },
@@ -501,7 +528,7 @@ fn path_sharing(
                 &format!("paths[{index}].extended_communities"),
                 &path.extended_communities,
                 parse_extended_community,
-                "extended community",
+                ("extended community", MAX_EXTENDED_COMMUNITIES),
                 "rt:ASN:VALUE, soo:ASN:VALUE or 0x and 16 hex digits",
             )?
         },

@@ -71,6 +71,8 @@ pub struct PeerFamilyMetrics {
     pub advertised: u64,
     /// Prefixes queued for the peer, not yet sent.
     pub queued: u64,
+    /// Prefixes held back: they cannot be encoded for the peer.
+    pub unsendable: u64,
 }
 
 impl Instance {
@@ -90,6 +92,7 @@ impl Instance {
                         accepted: self.rib.source_routes(Source::Peer(id), family) as u64,
                         advertised: self.rib.advertised_count(id, family) as u64,
                         queued: self.rib.export_queue(id, family) as u64,
+                        unsendable: self.rib.unsendable_count(id, family) as u64,
                     })
                     .collect();
                 PeerMetrics {

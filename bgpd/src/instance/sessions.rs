@@ -14,8 +14,8 @@ use super::{EXPORT_BATCH, EXPORT_WINDOW, Instance};
 use crate::fsm::{DownReason, NegotiatedSession, State};
 use crate::peer::socket;
 use crate::peer::{SessionCommand, SessionEvent};
-use crate::rib::{PeerId, PeerInfo};
-use crate::wire::{RefreshSubtype, RouteRefresh, UpdateMessage};
+use crate::rib::{PeerId, PeerInfo, Unsendable};
+use crate::wire::{CodecOptions, Family, RefreshSubtype, RouteRefresh, UpdateMessage};
 
 impl Instance {
     /// One event of a session task, dispatched to the handler of its kind.
@@ -58,6 +58,7 @@ impl Instance {
             next_hop_v6: None,
             next_hop_self: slot.neighbor.next_hop_self,
             families: negotiated.families.clone(),
+            codec: CodecOptions::negotiated(&negotiated.local_open, &negotiated.remote_open),
         };
         slot.established = true;
         slot.status.on_established(negotiated, local, remote);
@@ -167,7 +168,16 @@ impl Instance {
         }
         while slot.in_flight < EXPORT_WINDOW {
             match self.rib.next_export_batch(id, EXPORT_BATCH) {
+                Some(batch) if !batch.has_output() => {
+                    // Only prefixes that cannot be encoded: reported, nothing to send.
+                    if let Some(unsendable) = &batch.unsendable {
+                        report_unsendable(&slot.neighbor.address, batch.family, unsendable);
+                    }
+                }
                 Some(batch) => {
+                    if let Some(unsendable) = &batch.unsendable {
+                        report_unsendable(&slot.neighbor.address, batch.family, unsendable);
+                    }
                     tracing::trace!(
                         peer = %slot.neighbor.address,
                         withdrawn = batch.withdrawn.len(),
@@ -194,4 +204,18 @@ impl Instance {
             }
         }
     }
+}
+
+/// Logs prefixes of one export batch that cannot be encoded for the peer (one
+/// line per batch of up to `EXPORT_BATCH` prefixes; `GetPeer` and the metrics
+/// count them per family).
+fn report_unsendable(peer: &std::net::IpAddr, family: Family, unsendable: &Unsendable) {
+    tracing::warn!(
+        %peer,
+        %family,
+        count = unsendable.count,
+        first = %unsendable.first,
+        max_message_len = unsendable.max_message_len,
+        "prefixes not advertised: their attributes do not fit in one UPDATE the peer accepts"
+    );
 }

@@ -136,6 +136,8 @@ pub struct PeerView {
     pub learned: Vec<(Family, u64)>,
     /// Per family: prefixes in the peer's Adj-RIB-Out.
     pub advertised: Vec<(Family, u64)>,
+    /// Per family: prefixes held back because they cannot be encoded for it.
+    pub unsendable: Vec<(Family, u64)>,
 }
 
 impl PeerView {
@@ -156,7 +158,12 @@ impl PeerView {
             .iter()
             .map(|&family| (family, rib.advertised_count(id, family) as u64))
             .collect();
-        Self { neighbor: neighbor.clone(), status: status.clone(), learned, advertised }
+        let unsendable = neighbor
+            .families
+            .iter()
+            .map(|&family| (family, rib.unsendable_count(id, family) as u64))
+            .collect();
+        Self { neighbor: neighbor.clone(), status: status.clone(), learned, advertised, unsendable }
     }
 }
 

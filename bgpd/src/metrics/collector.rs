@@ -276,6 +276,13 @@ impl ScrapeCollector {
         )?;
         family(
             e,
+            "ironlb_bgp_prefixes_unsendable",
+            "Prefixes not advertised to the peer because their attributes do not fit in one UPDATE it accepts, per family",
+            MetricType::Gauge,
+            per_family(|f| f.unsendable),
+        )?;
+        family(
+            e,
             "ironlb_bgp_adj_rib_out_queue",
             "Prefixes queued for the peer and not yet sent, per family",
             MetricType::Gauge,

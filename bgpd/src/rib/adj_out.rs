@@ -7,6 +7,11 @@
 //! more entries than the table has slots. A full-table dump (new session, route
 //! refresh) is a cursor over the slots, not a million queue entries.
 //!
+//! A third bitset, `unsendable`, marks the prefixes whose exported attributes
+//! cannot be encoded for the peer at all (larger than its message limit even
+//! with one host route): they are never marked advertised, a version the peer
+//! held before is withdrawn, and the instance logs and counts them.
+//!
 //! What was sent is one bit, not the exported attribute id: a withdrawal needs
 //! only "was it announced", and an announcement is re-derived from the current
 //! best path when the prefix is dequeued. The cost of the bit is that a best-path
@@ -19,13 +24,13 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
-use super::export::{self, PolicyEffects, Receiver, RouteFacts};
+use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
 use super::intern::{CachedExport, CachedPrepared, Exported};
 use super::policy;
 use super::table::{PrefixKey, Table};
-use super::{AnnounceGroup, Core, ExportBatch};
+use super::{AnnounceGroup, Core, ExportBatch, Unsendable};
 use crate::policy::PathView;
-use crate::wire::Nlri;
+use crate::wire::{Family, NextHop, Nlri, PathAttributes};
 
 /// A growable bitset indexed by slot.
 #[derive(Clone, Debug, Default)]
@@ -71,6 +76,8 @@ pub(crate) struct FamilyExport {
     queue: VecDeque<u32>,
     queued: BitSet,
     advertised: BitSet,
+    /// Prefixes held back because they cannot be encoded for the peer.
+    unsendable: BitSet,
     /// Next slot of a running full-table dump.
     cursor: Option<u32>,
 }
@@ -82,6 +89,10 @@ impl FamilyExport {
     pub fn enqueue(&mut self, slot: u32, live: bool) -> bool {
         if self.queued.get(slot) {
             return true;
+        }
+        if !live {
+            // Gone: no longer held back (the slot may be reused).
+            self.unsendable.clear(slot);
         }
         if live {
             // A running dump will reach it and read its state then.
@@ -125,6 +136,12 @@ impl FamilyExport {
         self.advertised.count()
     }
 
+    /// Prefixes held back from the peer because they cannot be encoded for it
+    /// (a popcount: for queries).
+    pub fn unsendable_count(&self) -> usize {
+        self.unsendable.count()
+    }
+
     fn next_slot<P: PrefixKey>(&mut self, table: &Table<P>) -> Option<u32> {
         if let Some(slot) = self.queue.pop_front() {
             self.queued.clear(slot);
@@ -148,7 +165,10 @@ impl FamilyExport {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.queue.capacity() * 4 + self.queued.heap_bytes() + self.advertised.heap_bytes()
+        self.queue.capacity() * 4
+            + self.queued.heap_bytes()
+            + self.advertised.heap_bytes()
+            + self.unsendable.heap_bytes()
     }
 }
 
@@ -168,7 +188,12 @@ pub(crate) fn next_batch<P: PrefixKey>(
     max: usize,
 ) -> Option<ExportBatch> {
     let fi = P::FAMILY.index();
-    let mut batch = ExportBatch { family: P::FAMILY, withdrawn: Vec::new(), announced: Vec::new() };
+    let mut batch = ExportBatch {
+        family: P::FAMILY,
+        withdrawn: Vec::new(),
+        announced: Vec::new(),
+        unsendable: None,
+    };
     let mut groups: FxHashMap<usize, usize> = FxHashMap::default();
     let mut emitted = 0;
     while emitted < max {
@@ -186,7 +211,28 @@ pub(crate) fn next_batch<P: PrefixKey>(
         };
         let prefix = Nlri::new(table.prefix(slot).to_net());
         match exported {
+            Some(exported) if exported.too_large => {
+                // Never shown as advertised; the peer keeps no stale version.
+                fe.unsendable.set(slot);
+                if fe.advertised.get(slot) {
+                    fe.advertised.clear(slot);
+                    batch.withdrawn.push(prefix);
+                }
+                let max_message_len = core
+                    .profiles
+                    .get(profile as usize)
+                    .map_or(crate::wire::MAX_MESSAGE_LEN, |p| p.codec.max_message_len());
+                let report = batch.unsendable.get_or_insert(Unsendable {
+                    count: 0,
+                    first: prefix.prefix,
+                    max_message_len,
+                });
+                report.count += 1;
+                // Counted, so one call stays bounded even when nothing is sent.
+                emitted += 1;
+            }
             Some(exported) => {
+                fe.unsendable.clear(slot);
                 fe.advertised.set(slot);
                 let key = Arc::as_ptr(&exported.attributes) as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
@@ -201,6 +247,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
                 emitted += 1;
             }
             None => {
+                fe.unsendable.clear(slot);
                 if fe.advertised.get(slot) {
                     fe.advertised.clear(slot);
                     batch.withdrawn.push(prefix);
@@ -243,16 +290,17 @@ fn decide<P: PrefixKey>(
         if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
             return cached.result.clone();
         }
+        let profile = core.profiles.get(profile as usize)?;
         let result = export::rewrite(
             &attr.attributes,
             attr.next_hop,
             local,
             P::FAMILY,
-            core.profiles.get(profile as usize)?,
+            profile,
             core.local.asn,
             PolicyEffects::default(),
         )
-        .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
+        .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
         let attr = core.attrs.get_mut(best.attrs)?;
         attr.exports.push(CachedExport { key, selection: None, result: result.clone() });
         return result;
@@ -297,10 +345,22 @@ fn decide<P: PrefixKey>(
             effects,
         )
     });
-    let result = result
-        .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
+    let result =
+        result.map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
     attr.exports.push(CachedExport { key, selection, result: result.clone() });
     result
+}
+
+/// The cached form of a rewritten route, with whether it fits the peer's
+/// messages at all (checked once per attribute set and profile).
+fn exported(
+    attributes: PathAttributes,
+    next_hop: NextHop,
+    family: Family,
+    profile: &ExportProfile,
+) -> Exported {
+    let too_large = !export::fits(&attributes, next_hop, family, profile);
+    Exported { attributes: Arc::new(attributes), next_hop, too_large }
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).

@@ -11,7 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::intern::{DEFAULT_LOCAL_PREF, Summary};
 use crate::policy::NextHopAction;
 use crate::wire::attributes::table::passed_on_flags;
-use crate::wire::{AsPath, Family, NextHop, PathAttributes, SegmentType};
+use crate::wire::{
+    AsPath, CodecOptions, Family, NextHop, PathAttributes, SegmentType, UpdatePacker,
+};
 
 /// The part of a peer's configuration that shapes exported attributes. Peers
 /// with equal profiles share cached exports.
@@ -22,6 +24,9 @@ pub(crate) struct ExportProfile {
     pub next_hop_self: bool,
     pub next_hop_v4: Option<Ipv4Addr>,
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// What the encoder needs to know of the session (its peer AS cleared, so
+    /// eBGP peers of different ASes still share a profile).
+    pub codec: CodecOptions,
 }
 
 impl ExportProfile {
@@ -152,6 +157,17 @@ pub(crate) fn rewrite(
     Some((out, next_hop))
 }
 
+/// Whether the rewritten route can be encoded for a peer of `profile` (see
+/// `UpdatePacker::fits`).
+pub(crate) fn fits(
+    attributes: &PathAttributes,
+    next_hop: NextHop,
+    family: Family,
+    profile: &ExportProfile,
+) -> bool {
+    UpdatePacker::new(profile.codec).fits(attributes, family, Some(next_hop)).is_ok()
+}
+
 /// Removes the copies of `local_asn` at the front of the first AS_SEQUENCE
 /// (and that segment, when nothing else is left in it).
 fn drop_own_prepends(as_path: &mut AsPath, local_asn: u32) {
@@ -227,6 +243,7 @@ mod tests {
             next_hop_self,
             next_hop_v4: Some(Ipv4Addr::new(198, 51, 100, 1)),
             next_hop_v6: None,
+            codec: CodecOptions { four_octet_as: true, ..CodecOptions::default() },
         }
     }
 

@@ -66,6 +66,10 @@ impl Summary {
 pub struct Exported {
     pub attributes: Arc<PathAttributes>,
     pub next_hop: NextHop,
+    /// Even one host route with these attributes does not fit an UPDATE the
+    /// peer accepts (`UpdatePacker::fits`): never sent, never shown as
+    /// advertised, counted as unsendable instead.
+    pub too_large: bool,
 }
 
 /// A cached export result: `key` packs (export profile, local-origin bit,

@@ -83,6 +83,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 mod types;
+#[cfg(test)]
+mod unsendable_tests;
 
 use rustc_hash::FxHashMap;
 
@@ -90,7 +92,7 @@ pub use best::Reason;
 pub use intern::Exported;
 pub use types::{
     AnnounceGroup, ApplyStats, BestChange, Counts, ExportBatch, LocalInfo, MemoryUsage, OwnerId,
-    PeerId, PeerInfo, PeerPolicy, PolicyCounters, RibError, Route, Source,
+    PeerId, PeerInfo, PeerPolicy, PolicyCounters, RibError, Route, Source, Unsendable,
 };
 
 use self::core::Core;
@@ -100,7 +102,7 @@ use export::{ExportProfile, Receiver};
 use intern::AttrStore;
 use table::{FLAG_STALE, Path, Prefix4, Prefix6, SourceIndex, Table};
 
-use crate::wire::Family;
+use crate::wire::{CodecOptions, Family};
 
 /// The RIB of one BGP instance. See the module documentation.
 #[derive(Debug)]
@@ -154,6 +156,7 @@ impl Rib {
             next_hop_self: info.next_hop_self,
             next_hop_v4,
             next_hop_v6,
+            codec: CodecOptions { external_peer_as: None, ..info.codec },
         };
         let profile = match self.core.profiles.iter().position(|p| *p == profile) {
             Some(i) => i,

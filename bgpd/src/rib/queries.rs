@@ -89,6 +89,18 @@ impl Rib {
             .map_or(0, FamilyExport::advertised_count)
     }
 
+    /// How many prefixes of `family` are held back from `peer` because they
+    /// cannot be encoded for it (see `adj_out`).
+    pub fn unsendable_count(&self, peer: PeerId, family: Family) -> usize {
+        let Ok(source) = self.peer_index(peer) else { return 0 };
+        self.core
+            .exports
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .and_then(|pe| pe.families[family.index()].as_ref())
+            .map_or(0, FamilyExport::unsendable_count)
+    }
+
     /// Prefixes queued for `peer`'s Adj-RIB-Out in `family`, not yet sent.
     pub fn export_queue(&self, peer: PeerId, family: Family) -> usize {
         let Ok(source) = self.peer_index(peer) else { return 0 };

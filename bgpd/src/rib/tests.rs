@@ -37,6 +37,7 @@ fn info(asn: u32, last: u8) -> PeerInfo {
         next_hop_v6: Some(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 100)),
         next_hop_self: false,
         families: Family::ALL.to_vec(),
+        codec: crate::wire::CodecOptions { four_octet_as: true, ..Default::default() },
     }
 }
 

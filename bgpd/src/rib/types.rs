@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::policy::{CompiledChain, Context};
-use crate::wire::{Family, NextHop, Nlri, PathAttributes};
+use crate::wire::{CodecOptions, Family, NextHop, Nlri, PathAttributes};
 
 /// A BGP peer, numbered by the caller (small, stable for the session's life).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,6 +53,9 @@ pub struct PeerInfo {
     pub next_hop_self: bool,
     /// Families negotiated: the only ones exported to it.
     pub families: Vec<Family>,
+    /// The wire options of the session (message size, AS width, ADD-PATH):
+    /// what decides whether an exported route can be encoded for it.
+    pub codec: CodecOptions,
 }
 
 /// A peer's routing policy chains as the RIB applies them (see
@@ -137,6 +140,28 @@ pub struct ExportBatch {
     pub family: Family,
     pub withdrawn: Vec<Nlri>,
     pub announced: Vec<AnnounceGroup>,
+    /// Prefixes of this batch held back because they cannot be encoded for
+    /// the peer (an earlier version it held is in `withdrawn`).
+    pub unsendable: Option<Unsendable>,
+}
+
+/// Prefixes of one export batch that cannot be encoded for the peer: even one
+/// host route with their attributes is larger than the peer's message limit
+/// (4,096 octets without RFC 8654 extended messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsendable {
+    pub count: usize,
+    /// The first of them, to name in the log.
+    pub first: IpNet,
+    /// The peer's message size limit, in octets.
+    pub max_message_len: usize,
+}
+
+impl ExportBatch {
+    /// Whether the batch has anything for the session to send.
+    pub fn has_output(&self) -> bool {
+        !self.withdrawn.is_empty() || !self.announced.is_empty()
+    }
 }
 
 /// Prefix and path counts of one family.

@@ -165,6 +165,11 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
                         .map_or(0, |(_, count)| *count),
                     withdrawals_received,
                     withdrawals_sent,
+                    unsendable: view
+                        .unsendable
+                        .iter()
+                        .find(|(f, _)| *f == family)
+                        .map_or(0, |(_, count)| *count),
                 }
             })
             .collect(),
@@ -301,6 +306,7 @@ mod tests {
             status: SessionStatus::default(),
             learned: Vec::new(),
             advertised: Vec::new(),
+            unsendable: Vec::new(),
         };
         let peer = peer(&view, Instant::now());
         let config = peer.config.expect("config");

@@ -506,3 +506,65 @@ fn unusable_prefixes_and_next_hops_are_refused() {
         assert!(path(3, &v4_path(good), &known_peers).is_ok(), "{good}");
     }
 }
+
+/// A path at every size limit: the AS_PATH in two segments, every community
+/// kind full, an IPv6 prefix with a global and link-local next hop.
+fn largest_path() -> v1::Path {
+    let half = u32::try_from(MAX_AS_PATH_ASNS / 2).expect("small");
+    let asns = |from: u32, count: u32| (from..from + count).collect::<Vec<u32>>();
+    let numbered = |count: usize, format: &dyn Fn(usize) -> String| -> Vec<String> {
+        (0..count).map(format).collect()
+    };
+    v1::Path {
+        prefix: "2001:db8::1/128".into(),
+        next_hop: "2001:db8::2".into(),
+        next_hop_link_local: "fe80::2".into(),
+        as_path: vec![
+            v1::AsPathSegment { r#type: 0, asns: asns(4_200_000_000, half) },
+            v1::AsPathSegment {
+                r#type: v1::AsPathSegmentType::Set as i32,
+                asns: asns(4_210_000_000, u32::try_from(MAX_AS_PATH_ASNS).expect("small") - half),
+            },
+        ],
+        med: Some(u32::MAX),
+        local_pref: Some(u32::MAX),
+        communities: numbered(MAX_COMMUNITIES, &|i| format!("65000:{i}")),
+        large_communities: numbered(MAX_LARGE_COMMUNITIES, &|i| format!("4200000000:1:{i}")),
+        extended_communities: numbered(MAX_EXTENDED_COMMUNITIES, &|i| format!("rt:65000:{i}")),
+        ..v1::Path::default()
+    }
+}
+
+#[test]
+fn a_path_at_every_limit_fits_one_plain_update() {
+    let checked = path(0, &largest_path(), &known_peers).expect("at the limits is valid");
+    let options = crate::wire::CodecOptions { four_octet_as: true, ..Default::default() };
+    let mut packer = crate::wire::UpdatePacker::new(options);
+    packer
+        .fits(&checked.attributes, checked.family, checked.next_hop)
+        .expect("fits a 4,096-octet UPDATE");
+}
+
+#[test]
+fn as_path_and_community_counts_are_bounded() {
+    let mut too_long = largest_path();
+    too_long.as_path[0].asns.push(65001);
+    let status = tonic::Status::from(path(4, &too_long, &known_peers).expect_err("too long"));
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("paths[4].as_path"), "{}", status.message());
+    assert!(status.message().contains(&MAX_AS_PATH_ASNS.to_string()), "{}", status.message());
+
+    type Grow = fn(&mut v1::Path);
+    let cases: [(&str, Grow); 3] = [
+        ("paths[4].communities", |p| p.communities.push("65001:1".into())),
+        ("paths[4].large_communities", |p| p.large_communities.push("65001:1:1".into())),
+        ("paths[4].extended_communities", |p| p.extended_communities.push("rt:65001:1".into())),
+    ];
+    for (field, grow) in cases {
+        let mut proto = largest_path();
+        grow(&mut proto);
+        let status = tonic::Status::from(path(4, &proto, &known_peers).expect_err(field));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains(field), "{field}: {}", status.message());
+    }
+}

@@ -186,7 +186,15 @@ fn prefixes(counters: &[PrefixCounters]) -> String {
             counters.withdrawals_sent.to_string(),
         ]);
     }
-    table.render()
+    let mut text = table.render();
+    for counters in counters.iter().filter(|c| c.unsendable > 0) {
+        text.push_str(&format!(
+            "{} {} prefixes not advertised: too large for one UPDATE the peer accepts (see the log)\n",
+            counters.unsendable,
+            human::family(counters.family),
+        ));
+    }
+    text
 }
 
 fn indent(text: &str) -> String {
@@ -329,5 +337,19 @@ mod tests {
         assert_eq!(off.lines().count(), 1, "{off}");
         assert!(off.contains("no"));
         assert_eq!(graceful_restart(None), off);
+    }
+
+    #[test]
+    fn unsendable_prefixes_are_named_under_the_counters() {
+        use ironlb_proto::bgpd::v1::Family;
+        let counters = |unsendable| PrefixCounters {
+            family: Family::Ipv4Unicast as i32,
+            advertised: 3,
+            unsendable,
+            ..Default::default()
+        };
+        assert!(!prefixes(&[counters(0)]).contains("not advertised"));
+        let text = prefixes(&[counters(2)]);
+        assert!(text.contains("2 ipv4 prefixes not advertised: too large"), "{text}");
     }
 }

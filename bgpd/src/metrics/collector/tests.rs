@@ -23,6 +23,7 @@ fn peer_metrics(address: &str, state: State) -> PeerMetrics {
             accepted: 7,
             advertised: 3,
             queued: 1,
+            unsendable: 0,
         }],
         last_error: None,
     }

@@ -51,6 +51,7 @@ fn batch(groups: Vec<(Arc<PathAttributes>, Vec<Nlri>)>, withdrawn: Vec<Nlri>) ->
             .into_iter()
             .map(|(attributes, nlri)| AnnounceGroup { attributes, next_hop: next_hop(), nlri })
             .collect(),
+        unsendable: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn info(asn: u32, last: u8) -> PeerInfo {
         next_hop_v6: None,
         next_hop_self: false,
         families: vec![Family::Ipv4Unicast],
+        codec: crate::wire::CodecOptions { four_octet_as: true, ..Default::default() },
     }
 }
 

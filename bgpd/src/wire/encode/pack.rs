@@ -118,6 +118,27 @@ impl UpdatePacker {
         result
     }
 
+    /// Whether a route of `family` with `attributes` and `next_hop` can be
+    /// announced at all under these options: one UPDATE carrying it and the
+    /// longest prefix of the family (with a path identifier when ADD-PATH
+    /// sends) fits the message size limit. The export path asks this once per
+    /// attribute set and peer profile, so a route that could never be sent is
+    /// never recorded as advertised (the error says why).
+    pub fn fits(
+        &mut self,
+        attributes: &PathAttributes,
+        family: Family,
+        next_hop: Option<NextHop>,
+    ) -> Result<(), EncodeError> {
+        // A host route: /32 or /128, the longest prefix of the family.
+        let longest = match family {
+            Family::Ipv4Unicast => ipnet::IpNet::V4(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            Family::Ipv6Unicast => ipnet::IpNet::V6(std::net::Ipv6Addr::UNSPECIFIED.into()),
+        };
+        let mut out = BytesMut::new();
+        self.announce(attributes, family, next_hop, [Nlri::new(longest)], &mut out).map(|_| ())
+    }
+
     /// Append UPDATEs withdrawing every prefix of `nlri`. Returns the number of
     /// messages. On error `out` is left as it was.
     pub fn withdraw<I>(
