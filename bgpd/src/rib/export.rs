@@ -165,7 +165,33 @@ pub(crate) fn fits(
     family: Family,
     profile: &ExportProfile,
 ) -> bool {
+    // Nearly every set is far below the limit: a bound on its size skips
+    // the trial encoding (once per attribute set and profile on export).
+    if encoded_len_bound(attributes) <= SURELY_FITS {
+        return true;
+    }
     UpdatePacker::new(profile.codec).fits(attributes, family, Some(next_hop)).is_ok()
+}
+
+/// Attribute octets that fit a 4,096-octet UPDATE whatever else it carries:
+/// header (19), two length fields (4), MP_REACH_NLRI with a global and
+/// link-local IPv6 next hop and one host route with a path identifier (4 +
+/// 5 + 32 + 1 + 21), rounded down generously.
+const SURELY_FITS: usize = 3_900;
+
+/// An upper bound on the octets `attributes` take on the wire (4-octet ASNs,
+/// every attribute with an extended length header).
+fn encoded_len_bound(attributes: &PathAttributes) -> usize {
+    const FIXED: usize = 4 * 10 + 4 + 4 + 4 + 4 + 8 + 4 + 4;
+    let segments: usize = attributes.as_path.segments.iter().map(|s| 2 + 4 * s.asns.len()).sum();
+    let unknown: usize = attributes.unknown.iter().map(|u| 4 + u.value.len()).sum();
+    FIXED
+        + segments
+        + 4 * attributes.communities.len()
+        + 4 * attributes.cluster_list.len()
+        + 8 * attributes.extended_communities.len()
+        + 12 * attributes.large_communities.len()
+        + unknown
 }
 
 /// Removes the copies of `local_asn` at the front of the first AS_SEQUENCE
@@ -392,5 +418,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(next_hop, configured);
+    }
+
+    #[test]
+    fn a_set_at_the_size_bound_really_fits_the_worst_case_update() {
+        let mut attributes = learned();
+        while encoded_len_bound(&attributes) + 4 <= SURELY_FITS {
+            let next = attributes.communities.len() as u32;
+            attributes.communities.push(Community(next));
+        }
+        let next_hop = NextHop::V6 {
+            global: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+            link_local: Some(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+        };
+        let mut codec = CodecOptions { four_octet_as: true, ..CodecOptions::default() };
+        codec.add_path_send.insert(Family::Ipv6Unicast);
+        let mut packer = UpdatePacker::new(codec);
+        packer.fits(&attributes, Family::Ipv6Unicast, Some(next_hop)).expect("fits");
     }
 }
