@@ -39,6 +39,9 @@ pub struct BirdBgp {
     /// `next hop address X` in the IPv6 channel: the next hop BIRD announces for IPv6 routes
     /// carried over an IPv4 session.
     pub ipv6_next_hop: Option<IpAddr>,
+    /// `bfd on`: the session follows a BFD session to the neighbor (RFC 5882);
+    /// needs a `protocol bfd` ([`BirdConfig::bfd`]).
+    pub bfd: bool,
 }
 
 impl BirdBgp {
@@ -64,7 +67,14 @@ impl BirdBgp {
             next_hop_self: false,
             graceful_restart: None,
             ipv6_next_hop: None,
+            bfd: false,
         }
+    }
+
+    /// `bfd on` (see [`BirdConfig::bfd`]).
+    pub fn bfd(mut self) -> Self {
+        self.bfd = true;
+        self
     }
 
     /// Graceful restart on, with this restart time.
@@ -135,6 +145,9 @@ impl BirdBgp {
         }
         if !self.as4 {
             let _ = writeln!(c, "  enable as4 off;");
+        }
+        if self.bfd {
+            let _ = writeln!(c, "  bfd on;");
         }
         let internal = self.local_as == self.remote_as;
         match self.multihop {
@@ -288,6 +301,17 @@ impl BirdConfig {
 
     pub fn bgp(mut self, bgp: BirdBgp) -> Self {
         self.bgp.push(bgp);
+        self
+    }
+
+    /// `protocol bfd` on every interface with these timers (milliseconds; RFC
+    /// 5880 §6.8.1 desired min TX, required min RX, detect multiplier).
+    pub fn bfd(mut self, min_rx_ms: u32, min_tx_ms: u32, multiplier: u8) -> Self {
+        let _ = writeln!(
+            self.extra,
+            "protocol bfd {{\n  interface \"*\" {{\n    min rx interval {min_rx_ms} ms;\n    \
+             min tx interval {min_tx_ms} ms;\n    multiplier {multiplier};\n  }};\n}}"
+        );
         self
     }
 
@@ -563,6 +587,20 @@ impl Bird {
 
     pub fn freeze(&self) {
         self.process.freeze();
+    }
+
+    /// `show bfd sessions`: (neighbor address, state) per session.
+    pub fn bfd_sessions(&self) -> Result<Vec<(IpAddr, String)>> {
+        let text = self.birdc(&["show", "bfd", "sessions"])?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let address = words.next()?.parse().ok()?;
+                let _interface = words.next()?;
+                Some((address, words.next()?.to_owned()))
+            })
+            .collect())
     }
 
     pub fn thaw(&self) {

@@ -6,8 +6,14 @@
 //! (Cease/BFD Down, which FRR reports as "BFD down received"), long before the
 //! hold time, and BGP comes back once BFD is Up again.
 //!
-//! Standard pair: bgpd left at 192.0.2.1, FRR (zebra, bfdd, bgpd) right at
-//! 192.0.2.2. BFD on bgpd is configured through AddPeer (PeerConfig.bfd).
+//! The same against BIRD 2's `protocol bfd`: Up with BIRD's timers, and a
+//! frozen BIRD (SIGSTOP: BFD and BGP silent together) is declared Down by our
+//! BFD, which takes BGP down long before the hold time; after the thaw both
+//! come back.
+//!
+//! Standard pair: bgpd left at 192.0.2.1, FRR (zebra, bfdd, bgpd) or BIRD
+//! right at 192.0.2.2. BFD on bgpd is configured through AddPeer
+//! (PeerConfig.bfd).
 
 mod common;
 
@@ -19,6 +25,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use interop_tests::Check;
 use interop_tests::bgpd::BgpdConfig;
+use interop_tests::bird::{Bird, BirdBgp, BirdConfig};
 use interop_tests::frr::{Frr, FrrBfd};
 use interop_tests::netns::Namespace;
 use interop_tests::topology::pair;
@@ -85,6 +92,101 @@ fn frr_bfd(frr: &Frr, address: IpAddr) -> Option<serde_json::Value> {
     peers.as_array()?.iter().find(|p| p["peer"] == address.to_string()).cloned()
 }
 
+/// AddPeer for `theirs` (AS `asn`) with BFD: send every `min_tx_ms`, accept
+/// every `min_rx_ms`, multiplier `multiplier`.
+fn add_bfd_peer(namespace: &Namespace, theirs: IpAddr, asn: u32, timers: (u32, u32, u32)) {
+    let (min_rx_ms, min_tx_ms, multiplier) = timers;
+    api(namespace, move |mut client| async move {
+        let peer = v1::PeerConfig {
+            address: theirs.to_string(),
+            remote_asn: asn,
+            connect_retry_seconds: Some(1),
+            hold_time_seconds: Some(HOLD),
+            bfd: Some(v1::BfdConfig {
+                enabled: true,
+                min_rx_ms: Some(min_rx_ms),
+                min_tx_ms: Some(min_tx_ms),
+                multiplier: Some(multiplier),
+                ..v1::BfdConfig::default()
+            }),
+            ..v1::PeerConfig::default()
+        };
+        client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await.expect("AddPeer");
+    });
+}
+
+#[test]
+fn bfd_with_bird() {
+    let pair = pair("bgpd", "bird").check("topology");
+    let bgpd = start_bgpd(&pair.left, &BgpdConfig::new(65001, OURS));
+    let config = BirdConfig::new(THEIRS)
+        .bgp(BirdBgp::new("ironlb", 65002, pair.left_v4, 65001).hold_time(HOLD as u16).bfd())
+        .bfd(200, 300, 3);
+    let bird = Bird::start(&pair.right, &config).check("BIRD with protocol bfd starts");
+    let theirs = pair.right_v4;
+    add_bfd_peer(&pair.left, theirs, 65002, (250, 100, 4));
+    bgpd.annotate(bird.wait_established("ironlb", UP)).check("BGP with BIRD");
+
+    // We send at max(100, BIRD's 200) = 200 ms; BIRD at max(300, our 250) =
+    // 300 ms, declared dead after BIRD's multiplier 3 x 300 ms.
+    let up = wait_until(
+        "BFD Up with BIRD's timers",
+        UP,
+        Duration::from_millis(100),
+        || {
+            let bfd = bfd_of(&get_peer(&pair.left, theirs));
+            (bfd.local_state == v1::BfdState::Up as i32
+                && bfd.transmit_interval_us == 200_000
+                && bfd.detection_time_us == 900_000)
+                .then_some(bfd)
+        },
+        || format!("{:?}\n{}", bfd_of(&get_peer(&pair.left, theirs)), bird.log_tail(20)),
+    )
+    .check("BFD comes Up");
+    assert_eq!((up.remote_state, up.remote_multiplier), (v1::BfdState::Up as i32, 3));
+    let sessions = bird.bfd_sessions().check("birdc show bfd sessions");
+    assert!(sessions.contains(&(pair.left_v4, "Up".to_owned())), "{sessions:?}");
+
+    // BIRD freezes as a whole: BFD silent, BGP silent. Our BFD ends BGP
+    // within its detection time, the hold time (60 s) would take far longer.
+    bird.freeze();
+    let started = Instant::now();
+    let peer = wait_until(
+        "bgpd's BGP down by BFD",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let peer = get_peer(&pair.left, theirs);
+            (state_of(&peer) != v1::SessionState::Established as i32).then_some(peer)
+        },
+        || format!("{:?}", get_peer(&pair.left, theirs)),
+    );
+    let took = started.elapsed();
+    bird.thaw();
+    let peer = peer.check("bgpd drops BGP");
+    eprintln!("BIRD frozen: BGP down at bgpd after {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let bfd = bfd_of(&peer);
+    assert!(bfd.local_diagnostic.contains("Detection"), "{bfd:?}");
+    let sent = peer.status.as_ref().and_then(|s| s.last_notification_sent.clone());
+    let sent = sent.expect("a Cease was sent");
+    assert_eq!((sent.code, sent.subcode), (6, 10), "Cease/BFD Down (RFC 9384): {sent:?}");
+
+    // Thawed: BIRD reads the Cease, BFD comes Up, BGP is re-established.
+    bgpd.annotate(bird.wait_established("ironlb", UP)).check("BGP back after the thaw");
+    wait_until(
+        "BFD Up after the thaw",
+        UP,
+        Duration::from_millis(100),
+        || {
+            (bfd_of(&get_peer(&pair.left, theirs)).local_state == v1::BfdState::Up as i32)
+                .then_some(())
+        },
+        || bird.log_tail(20),
+    )
+    .check("BFD Up again");
+}
+
 #[test]
 fn bfd_with_frr_bfdd() {
     let pair = pair("bgpd", "frr").check("topology");
@@ -98,23 +200,7 @@ fn bfd_with_frr_bfdd() {
     let theirs = pair.right_v4;
 
     // bgpd: send every 100 ms, accept every 250 ms, x4.
-    api(&pair.left, move |mut client| async move {
-        let peer = v1::PeerConfig {
-            address: theirs.to_string(),
-            remote_asn: 65002,
-            connect_retry_seconds: Some(1),
-            hold_time_seconds: Some(HOLD),
-            bfd: Some(v1::BfdConfig {
-                enabled: true,
-                min_rx_ms: Some(250),
-                min_tx_ms: Some(100),
-                multiplier: Some(4),
-                ..v1::BfdConfig::default()
-            }),
-            ..v1::PeerConfig::default()
-        };
-        client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await.expect("AddPeer");
-    });
+    add_bfd_peer(&pair.left, theirs, 65002, (250, 100, 4));
     bgpd.annotate(frr.wait_established(pair.left_v4, UP)).check("BGP with FRR");
 
     // Up on both sides, timers negotiated: we send at max(100, FRR's 200)
