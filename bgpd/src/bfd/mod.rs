@@ -95,7 +95,7 @@ pub use config::{
 pub use event::{Action, Discard, Event, Jitter, Signal, StateChange, XorShift};
 pub use io::{
     BfdHandle, Counters, DriverConfig, DriverError, MULTIHOP_PORT, Report, SINGLE_HOP_PORT,
-    SOURCE_PORTS, SessionKey, SessionSpec,
+    SOURCE_PORTS, SessionCounters, SessionKey, SessionSpec,
 };
 pub use packet::{
     Authentication, AuthenticationType, ControlPacket, DecodeError, Diagnostic, EncodeError, State,

@@ -33,8 +33,8 @@ use tokio::sync::mpsc;
 
 use super::Instance;
 use crate::bfd::{
-    BfdHandle, DriverConfig, DriverError, Report, SessionConfig, SessionKey, SessionSpec, Signal,
-    State, StateChange,
+    BfdHandle, DriverConfig, DriverError, Report, SessionConfig, SessionCounters, SessionKey,
+    SessionSpec, Signal, State, StateChange,
 };
 use crate::config::{BfdSettings, Neighbor};
 use crate::peer::SessionCommand;
@@ -138,12 +138,28 @@ pub struct BfdPeer {
     /// The driver's snapshot, filled in by the API just before it answers
     /// (`BfdHandle::status`, asked through `ApiRequest::BfdStatus`).
     pub session: Option<crate::bfd::Status>,
+    /// Control packets of the registered session (the driver counts).
+    pub packets: Arc<SessionCounters>,
+    /// Times the session came Up, and went from Up to Down (metrics).
+    pub up_events: u64,
+    pub down_events: u64,
 }
 
 impl BfdPeer {
     /// The key of the registered session.
     pub fn key(&self) -> Option<SessionKey> {
         self.registered.map(|(key, _)| key)
+    }
+
+    /// Keeps `change` as the last one and counts Up and Down events (a Down
+    /// event is leaving Up, for any reason: MetalLB's meaning).
+    pub(super) fn record(&mut self, change: StateChange) {
+        if change.to == State::Up && change.from != State::Up {
+            self.up_events += 1;
+        } else if change.from == State::Up && change.to != State::Up {
+            self.down_events += 1;
+        }
+        self.last = Some(change);
     }
 
     /// The C bit to classify the loss with, if BFD caused it.
@@ -248,7 +264,9 @@ impl Instance {
             _ => {}
         }
         if bfd.registered.is_none() {
-            handle.add(SessionSpec { key, config, peer_port: None });
+            bfd.packets = Arc::default();
+            let counters = Arc::clone(&bfd.packets);
+            handle.add(SessionSpec { key, config, peer_port: None, counters });
             bfd.registered = Some((key, config));
             bfd.error = None;
             bfd.last = None;
@@ -301,7 +319,7 @@ impl Instance {
             diagnostic = %change.diagnostic, remote = %change.remote_state,
             "BFD session state changed"
         );
-        slot.status.bfd.last = Some(change);
+        slot.status.bfd.record(change);
         let Some(settings) = slot.neighbor.bfd else { return };
         let graceful_restart = slot.helper.negotiated().is_some();
         match couple(&change, settings, graceful_restart, slot.status.bfd.held) {
@@ -359,6 +377,18 @@ mod tests {
         check_control_plane_failure: false,
     };
     const CHECK: BfdSettings = BfdSettings { check_control_plane_failure: true, ..ON };
+
+    #[test]
+    fn up_and_down_events_are_counted_for_metrics() {
+        let mut peer = BfdPeer::default();
+        peer.record(change(State::Down, State::Init, State::Init, false));
+        peer.record(change(State::Init, State::Up, State::Up, false));
+        peer.record(change(State::Up, State::Down, State::Down, false));
+        peer.record(change(State::Down, State::Up, State::Up, false));
+        peer.record(change(State::Up, State::AdminDown, State::Up, false));
+        assert_eq!((peer.up_events, peer.down_events), (2, 2));
+        assert_eq!(peer.last.map(|c| c.to), Some(State::AdminDown));
+    }
 
     #[test]
     fn a_failure_after_up_tears_bgp_down() {

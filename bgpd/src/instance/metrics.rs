@@ -59,6 +59,18 @@ pub struct PeerMetrics {
     pub families: Vec<PeerFamilyMetrics>,
     /// Why the last session ended (`None` while it never did).
     pub last_error: Option<String>,
+    /// The neighbor's BFD session, when it has one configured.
+    pub bfd: Option<BfdMetrics>,
+}
+
+/// One neighbor's BFD session (RFC 5880).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct BfdMetrics {
+    pub up: bool,
+    pub up_events: u64,
+    pub down_events: u64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
 }
 
 /// One family of one neighbor.
@@ -102,6 +114,17 @@ impl Instance {
                     counters: status.counters.clone(),
                     families,
                     last_error: status.last.reason.clone(),
+                    bfd: slot.neighbor.bfd.map(|_| {
+                        let bfd = &status.bfd;
+                        let (packets_sent, packets_received) = bfd.packets.get();
+                        BfdMetrics {
+                            up: bfd.last.is_some_and(|c| c.to == crate::bfd::State::Up),
+                            up_events: bfd.up_events,
+                            down_events: bfd.down_events,
+                            packets_sent,
+                            packets_received,
+                        }
+                    }),
                 }
             })
             .collect();

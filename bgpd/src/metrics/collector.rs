@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::process::ProcessStats;
 use crate::fsm::State;
-use crate::instance::metrics::{PeerMetrics, Snapshot};
+use crate::instance::metrics::{BfdMetrics, PeerMetrics, Snapshot};
 use crate::layer2::announcer::AnnouncementStatus;
 use crate::peer::counters::MessageSnapshot;
 
@@ -437,9 +437,51 @@ impl ScrapeCollector {
     }
 }
 
+impl ScrapeCollector {
+    /// BFD sessions, with MetalLB's FRR-mode names (`metallb_bfd_*`): TYPE
+    /// unknown and no `_total`, as MetalLB exports them. Only neighbors with
+    /// BFD configured appear; ironlb has no echo function, so MetalLB's
+    /// echo counters have no counterpart.
+    fn bfd(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let sessions: Vec<(Labels, BfdMetrics)> =
+            self.snapshot.peers.iter().filter_map(|p| Some((peer(p), p.bfd?))).collect();
+        family(
+            e,
+            "ironlb_bfd_session_up",
+            "BFD session state (1 is up, 0 is down)",
+            MetricType::Gauge,
+            sessions.iter().map(|(l, b)| (l.clone(), gauge(u64::from(b.up)))),
+        )?;
+        type Read = fn(&BfdMetrics) -> u64;
+        let values: [(&str, &str, Read); 4] = [
+            ("ironlb_bfd_control_packet_input", "Number of received BFD control packets", |b| {
+                b.packets_received
+            }),
+            ("ironlb_bfd_control_packet_output", "Number of sent BFD control packets", |b| {
+                b.packets_sent
+            }),
+            ("ironlb_bfd_session_up_events", "Number of BFD session up events", |b| b.up_events),
+            ("ironlb_bfd_session_down_events", "Number of BFD session down events", |b| {
+                b.down_events
+            }),
+        ];
+        for (name, help, value) in values {
+            family(
+                e,
+                name,
+                help,
+                MetricType::Unknown,
+                sessions.iter().map(|(l, b)| (l.clone(), gauge(value(b)))),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl Collector for ScrapeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         self.peers(&mut encoder)?;
+        self.bfd(&mut encoder)?;
         self.rib_and_api(&mut encoder)?;
         self.layer2(&mut encoder)?;
         self.process(&mut encoder)

@@ -107,7 +107,35 @@ pub struct SessionSpec {
     /// The peer's BFD port; `None` is the standard port of the hop mode.
     /// Only tests set it (two drivers on one host).
     pub peer_port: Option<u16>,
+    /// This session's packet counts, shared with the owner (metrics).
+    pub counters: Arc<SessionCounters>,
 }
+
+/// One session's Control packets, counted by the driver and read by the
+/// owner without locks (`ironlb_bfd_control_packets_total`).
+#[derive(Debug, Default)]
+pub struct SessionCounters {
+    pub sent: AtomicU64,
+    /// Accepted for the session (after the TTL and discriminator checks).
+    pub received: AtomicU64,
+}
+
+impl SessionCounters {
+    /// (sent, received).
+    pub fn get(&self) -> (u64, u64) {
+        (self.sent.load(Ordering::Relaxed), self.received.load(Ordering::Relaxed))
+    }
+}
+
+/// Counters compare by value, so an owner's state that holds them stays
+/// comparable in tests.
+impl PartialEq for SessionCounters {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for SessionCounters {}
 
 /// What the driver tells the session owner.
 #[derive(Debug)]
@@ -325,6 +353,7 @@ struct Entry {
     session: Session,
     socket: socket2::Socket,
     destination: socket2::SockAddr,
+    counters: Arc<SessionCounters>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -492,7 +521,13 @@ impl Driver {
             })?;
         self.sessions.insert(
             discriminator,
-            Entry { key: spec.key, session, socket, destination: destination.into() },
+            Entry {
+                key: spec.key,
+                session,
+                socket,
+                destination: destination.into(),
+                counters: spec.counters,
+            },
         );
         self.by_key.insert(spec.key, discriminator);
         Ok(discriminator)
@@ -638,6 +673,7 @@ impl Driver {
             tracing::debug!(source = %datagram.source, ttl = ?datagram.ttl, "bfd: TTL check failed");
             return;
         }
+        bump(&entry.counters.received);
         let discriminator = entry.session.local_discriminator();
         self.feed(discriminator, Event::ControlPacketReceived(packet));
     }
@@ -648,7 +684,10 @@ fn send(counters: &Counters, buffer: &mut Vec<u8>, entry: &Entry, packet: &Contr
         return;
     }
     match entry.socket.send_to(buffer, &entry.destination) {
-        Ok(_) => bump(&counters.sent),
+        Ok(_) => {
+            bump(&counters.sent);
+            bump(&entry.counters.sent);
+        }
         Err(error) => {
             bump(&counters.send_errors);
             tracing::debug!(peer = %entry.key.peer, %error, "bfd: send failed");

@@ -5,6 +5,7 @@
 //! --nocapture`).
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -38,7 +39,12 @@ fn fast() -> SessionConfig {
 }
 
 fn spec(peer: IpAddr, local: Option<IpAddr>, config: SessionConfig, port: u16) -> SessionSpec {
-    SessionSpec { key: SessionKey { peer, local }, config, peer_port: Some(port) }
+    SessionSpec {
+        key: SessionKey { peer, local },
+        config,
+        peer_port: Some(port),
+        counters: Arc::default(),
+    }
 }
 
 /// The next report's signal, skipping changes without one (Down -> Init).

@@ -5,7 +5,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 
 use super::*;
-use crate::instance::metrics::{FamilyMetrics, PeerFamilyMetrics};
+use crate::instance::metrics::{BfdMetrics, FamilyMetrics, PeerFamilyMetrics};
 use crate::layer2::announcer::Counters;
 use crate::peer::counters::SharedCounters;
 use crate::rib::MemoryUsage;
@@ -26,6 +26,7 @@ fn peer_metrics(address: &str, state: State) -> PeerMetrics {
             unsendable: 0,
         }],
         last_error: None,
+        bfd: None,
     }
 }
 
@@ -155,4 +156,27 @@ fn no_peers_still_encodes_every_family_header() {
     let scrape = scrape(snapshot(Vec::new()));
     assert!(value(&scrape, "ironlb_bgp_session_up", &[]).is_none());
     assert_eq!(value(&scrape, "ironlb_rib_attribute_sets", &[]), Some(4.0));
+}
+
+#[test]
+fn bfd_sessions_use_metallbs_names_and_only_configured_neighbors_appear() {
+    let with_bfd = PeerMetrics {
+        bfd: Some(BfdMetrics {
+            up: true,
+            up_events: 2,
+            down_events: 1,
+            packets_sent: 40,
+            packets_received: 38,
+        }),
+        ..peer_metrics("192.0.2.2", State::Established)
+    };
+    let without = peer_metrics("192.0.2.3", State::Established);
+    let scrape = scrape(snapshot(vec![with_bfd, without]));
+    let peer = [("peer", "192.0.2.2")];
+    assert_eq!(value(&scrape, "ironlb_bfd_session_up", &peer), Some(1.0));
+    assert_eq!(value(&scrape, "ironlb_bfd_control_packet_input", &peer), Some(38.0));
+    assert_eq!(value(&scrape, "ironlb_bfd_control_packet_output", &peer), Some(40.0));
+    assert_eq!(value(&scrape, "ironlb_bfd_session_up_events", &peer), Some(2.0));
+    assert_eq!(value(&scrape, "ironlb_bfd_session_down_events", &peer), Some(1.0));
+    assert_eq!(value(&scrape, "ironlb_bfd_session_up", &[("peer", "192.0.2.3")]), None);
 }
