@@ -23,6 +23,7 @@ pub mod bfd;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
+mod memory;
 pub mod metrics;
 mod neighbors;
 pub mod owners;
@@ -118,6 +119,8 @@ pub struct Instance {
     /// Paths of API owners, originated into the RIB as `Source::Api`.
     api: ApiState,
     started: Instant,
+    /// Gives memory back after the RIB shrank.
+    compaction: memory::Compaction,
     /// Graceful restart: restarting role and state file.
     gr: graceful::Graceful,
     /// The layer2 task, told about `[[layer2]]` changes on reload.
@@ -155,6 +158,7 @@ impl Instance {
             export_due: false,
             api: ApiState::default(),
             started: Instant::now(),
+            compaction: memory::Compaction::default(),
             gr: graceful::Graceful::default(),
             layer2: None,
             refusals: refusals::RefusalLog::default(),
@@ -202,7 +206,10 @@ impl Instance {
         let mut deferred = 0;
         loop {
             // The owners' grace timer: armed at the next deadline, never polled.
-            let deadline = self.api.owners.next_deadline();
+            let deadline = match (self.api.owners.next_deadline(), self.compaction.deadline()) {
+                (Some(owners), Some(compaction)) => Some(owners.min(compaction)),
+                (owners, compaction) => owners.or(compaction),
+            };
             let event = tokio::select! {
                 event = receiver.recv() => match event {
                     Some(event) => event,
@@ -265,6 +272,9 @@ impl Instance {
                 *deferred = 0;
                 self.pump_all();
             }
+        }
+        if receiver.is_empty() && reports.is_empty() {
+            self.compaction.after_event(&mut self.rib, Instant::now());
         }
     }
 

@@ -64,6 +64,17 @@ impl BitSet {
         self.words.capacity() * 8
     }
 
+    /// Forgets bits at and above `bound` and gives back the words beyond it.
+    pub fn truncate(&mut self, bound: u32) {
+        self.words.truncate((bound as usize).div_ceil(64));
+        if let Some(last) = self.words.last_mut()
+            && bound % 64 != 0
+        {
+            *last &= (1u64 << (bound % 64)) - 1;
+        }
+        self.words.shrink_to_fit();
+    }
+
     /// Bits set.
     pub fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
@@ -162,6 +173,16 @@ impl FamilyExport {
             }
         }
         None
+    }
+
+    /// After the table gave back its slots from `bound` on (`Table::compact`):
+    /// every bit beyond is clear already (a freed slot is held by nobody), so
+    /// only memory changes.
+    pub fn compact(&mut self, bound: u32) {
+        self.queued.truncate(bound);
+        self.advertised.truncate(bound);
+        self.unsendable.truncate(bound);
+        self.queue.shrink_to_fit();
     }
 
     pub fn heap_bytes(&self) -> usize {

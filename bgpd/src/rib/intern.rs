@@ -198,6 +198,20 @@ impl AttrStore {
         AttrId(index)
     }
 
+    /// Gives back the memory of free slots at the end and shrinks the index
+    /// (see `Table::compact`); ids in use keep their numbers.
+    pub fn compact(&mut self) {
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+        let bound = self.slots.len() as u32;
+        self.free.retain(|&index| index < bound);
+        self.slots.shrink_to_fit();
+        self.free.shrink_to_fit();
+        let slots = &self.slots;
+        self.index.shrink_to_fit(|&i| slots[i as usize].as_ref().map_or(0, |s| s.hash));
+    }
+
     pub fn retain(&mut self, id: AttrId) {
         if let Some(Some(slot)) = self.slots.get_mut(id.0 as usize) {
             slot.refs += 1;

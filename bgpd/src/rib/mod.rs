@@ -69,6 +69,8 @@ mod dispatch;
 
 mod adj_out;
 mod best;
+#[cfg(test)]
+mod compact_tests;
 mod core;
 mod deferral;
 mod export;

@@ -133,6 +133,36 @@ impl Rib {
         self.core.attrs.len()
     }
 
+    /// Gives memory back after the tables shrank (withdrawals): trailing free
+    /// slots of the prefix tables and the attribute store, the peers'
+    /// bitsets beyond them, spare capacity everywhere. Costs a pass over the
+    /// tables' indexes: the instance calls it when many slots are free (see
+    /// [`Self::free_slots`]), not per change. Returns the heap bytes given back.
+    pub fn compact(&mut self) -> usize {
+        let before = self.memory_usage();
+        self.v4.compact();
+        self.v6.compact();
+        self.core.attrs.compact();
+        let bounds = [self.v4.slot_bound(), self.v6.slot_bound()];
+        for pe in self.core.exports.iter_mut().flatten() {
+            for (family, bound) in pe.families.iter_mut().zip(bounds) {
+                if let Some(family) = family {
+                    family.compact(bound);
+                }
+            }
+        }
+        let after = self.memory_usage();
+        let total = |m: MemoryUsage| m.tables + m.attributes + m.exports;
+        total(before).saturating_sub(total(after))
+    }
+
+    /// Slots of the prefix tables that hold no prefix: what [`Self::compact`]
+    /// may give back (only the trailing ones, in fact).
+    pub fn free_slots(&self) -> usize {
+        let free = |bound: u32, live: usize| (bound as usize).saturating_sub(live);
+        free(self.v4.slot_bound(), self.v4.len()) + free(self.v6.slot_bound(), self.v6.len())
+    }
+
     pub fn memory_usage(&self) -> MemoryUsage {
         let exports = self
             .core

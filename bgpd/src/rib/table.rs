@@ -507,6 +507,32 @@ impl<P: PrefixKey> Table<P> {
         (0..self.slot_bound()).filter(|&slot| self.is_empty_slot(slot)).collect()
     }
 
+    /// Gives back the memory of free slots at the end of the table (a table
+    /// that shrank, e.g. an owner's million paths withdrawn): the trailing
+    /// free slots go, the free list forgets them, and every vector and the
+    /// index are shrunk to what is left. Slots in use keep their numbers, so
+    /// bitsets indexed by slot stay valid (they may be truncated to
+    /// [`Self::slot_bound`]). Returns whether anything was given back.
+    pub fn compact(&mut self) -> bool {
+        let before = self.heap_bytes();
+        while self.entries.last().is_some_and(|e| e.cell.source == CELL_FREE) {
+            self.entries.pop();
+        }
+        let bound = self.entries.len() as u32;
+        self.free.retain(|&slot| slot < bound);
+        if self.multi_free.len() == self.multi.len() {
+            self.multi = Vec::new();
+            self.multi_free = Vec::new();
+        }
+        self.entries.shrink_to_fit();
+        self.free.shrink_to_fit();
+        self.multi.shrink_to_fit();
+        self.multi_free.shrink_to_fit();
+        let entries = &self.entries;
+        self.index.shrink_to_fit(|&s| hash_of(&entries[s as usize].prefix::<P>()));
+        self.heap_bytes() < before
+    }
+
     /// Heap bytes held, computed from capacities.
     pub fn heap_bytes(&self) -> usize {
         let entries = self.entries.capacity() * size_of::<Entry<P::Addr>>();

@@ -1,0 +1,101 @@
+//! `Rib::compact`: memory comes back after withdrawals, and what is left
+//! keeps working (slots keep their numbers, peers their export state).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+
+use super::*;
+use crate::wire::{AsPath, CodecOptions, Nlri, Origin, PathAttributes, UpdateMessage};
+
+const FROM: PeerId = PeerId(1);
+const TO: PeerId = PeerId(2);
+
+fn info(asn: u32, last: u8) -> PeerInfo {
+    PeerInfo {
+        asn,
+        router_id: Ipv4Addr::new(10, 0, 0, last),
+        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+        ibgp: false,
+        local_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
+        next_hop_v4: None,
+        next_hop_v6: None,
+        next_hop_self: false,
+        families: vec![Family::Ipv4Unicast],
+        codec: CodecOptions { four_octet_as: true, ..CodecOptions::default() },
+    }
+}
+
+fn prefixes(range: std::ops::Range<u32>) -> Vec<Nlri> {
+    range
+        .map(|i| Nlri::new(IpNet::V4(ipnet::Ipv4Net::new((0xc612_0000 + i).into(), 32).unwrap())))
+        .collect()
+}
+
+fn announce(nlri: Vec<Nlri>, med: u32) -> UpdateMessage {
+    UpdateMessage {
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: AsPath::from_sequence([65001]),
+            next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            med: Some(med),
+            ..PathAttributes::default()
+        },
+        nlri,
+        ..UpdateMessage::default()
+    }
+}
+
+fn drain(rib: &mut Rib) -> usize {
+    let mut sent = 0;
+    while let Some(batch) = rib.next_export_batch(TO, 4096) {
+        sent += batch.withdrawn.len() + batch.announced.iter().map(|g| g.nlri.len()).sum::<usize>();
+    }
+    sent
+}
+
+fn total(m: MemoryUsage) -> usize {
+    m.tables + m.attributes + m.exports
+}
+
+#[test]
+fn withdrawn_tables_give_their_memory_back_and_keep_working() {
+    let mut rib = Rib::new(LocalInfo { asn: 65000, router_id: Ipv4Addr::new(10, 0, 0, 100) });
+    rib.add_peer(FROM, info(65001, 1)).unwrap();
+    rib.add_peer(TO, info(65002, 2)).unwrap();
+    let empty = total(rib.memory_usage());
+
+    // 10,000 kept, 90,000 withdrawn: the withdrawn ones sit behind the kept.
+    rib.apply_update(FROM, &announce(prefixes(0..10_000), 1)).unwrap();
+    rib.apply_update(FROM, &announce(prefixes(10_000..100_000), 2)).unwrap();
+    assert_eq!(drain(&mut rib), 100_000);
+    let loaded = total(rib.memory_usage());
+    let withdraw =
+        UpdateMessage { withdrawn: prefixes(10_000..100_000), ..UpdateMessage::default() };
+    rib.apply_update(FROM, &withdraw).unwrap();
+    assert_eq!(drain(&mut rib), 90_000);
+    assert_eq!(rib.free_slots(), 90_000);
+
+    let given_back = rib.compact();
+    let after = total(rib.memory_usage());
+    assert!(given_back > 0 && after < loaded / 5, "{empty} {loaded} {after}");
+    assert_eq!(rib.free_slots(), 0);
+    assert_eq!(rib.advertised_count(TO, Family::Ipv4Unicast), 10_000);
+
+    // Still works: a change to a kept prefix and new prefixes reach the peer.
+    rib.apply_update(FROM, &announce(prefixes(0..1), 3)).unwrap();
+    rib.apply_update(FROM, &announce(prefixes(200_000..200_010), 3)).unwrap();
+    assert_eq!(drain(&mut rib), 11);
+    assert_eq!(rib.advertised_count(TO, Family::Ipv4Unicast), 10_010);
+    assert_eq!(rib.counts(Family::Ipv4Unicast).prefixes, 10_010);
+
+    // Everything withdrawn: back to about nothing.
+    let all = UpdateMessage {
+        withdrawn: [prefixes(0..10_000), prefixes(200_000..200_010)].concat(),
+        ..UpdateMessage::default()
+    };
+    rib.apply_update(FROM, &all).unwrap();
+    drain(&mut rib);
+    rib.compact();
+    assert!(total(rib.memory_usage()) <= empty + 4096, "{}", total(rib.memory_usage()));
+}
