@@ -68,7 +68,7 @@ impl BitSet {
     pub fn truncate(&mut self, bound: u32) {
         self.words.truncate((bound as usize).div_ceil(64));
         if let Some(last) = self.words.last_mut()
-            && bound % 64 != 0
+            && !bound.is_multiple_of(64)
         {
             *last &= (1u64 << (bound % 64)) - 1;
         }
