@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub owner_sessions: usize,
     /// Open `Watch` streams.
     pub watchers: usize,
+    /// Per open `Watch` stream (by id): events waiting for it.
+    pub watch_lags: Vec<(u64, usize)>,
 }
 
 /// One family of the Loc-RIB.
@@ -144,6 +146,7 @@ impl Instance {
             owners: self.api.owners.len(),
             owner_sessions: self.api.sessions.len(),
             watchers: self.api.watchers.len(),
+            watch_lags: self.api.watchers.lags(),
         }
     }
 }

@@ -272,6 +272,20 @@ impl Watchers {
         self.watchers.len()
     }
 
+    /// Per watcher (by id): events queued for it and not yet taken by its
+    /// stream, plus best paths its snapshot walk still holds back. A watcher
+    /// is cut off when this reaches `watch_buffer_events`.
+    pub fn lags(&self) -> Vec<(u64, usize)> {
+        self.watchers
+            .iter()
+            .map(|w| {
+                let queued = w.sender.max_capacity() - w.sender.capacity();
+                let held = w.walk.as_ref().map_or(0, |walk| walk.held.len());
+                (w.id.0, queued + held)
+            })
+            .collect()
+    }
+
     /// The sequence of the latest change.
     pub fn sequence(&self) -> u64 {
         self.sequence

@@ -373,6 +373,16 @@ impl ScrapeCollector {
             "Open Watch streams",
             MetricType::Gauge,
             [(Labels::new(), gauge(s.watchers as u64))],
+        )?;
+        // At most `max_watchers` series: only open streams appear.
+        family(
+            e,
+            "ironlb_api_watch_lag_events",
+            "Events queued for a Watch stream and not yet sent (cut off at [api] watch_buffer_events)",
+            MetricType::Gauge,
+            s.watch_lags
+                .iter()
+                .map(|&(id, lag)| (vec![("watcher", id.to_string())], gauge(lag as u64))),
         )
     }
 

@@ -202,6 +202,7 @@ mod tests {
             owners: 0,
             owner_sessions: 0,
             watchers: 0,
+            watch_lags: Vec::new(),
         }
     }
 

@@ -154,3 +154,22 @@ fn a_watcher_that_left_mid_snapshot_is_dropped_on_the_next_change() {
     watchers.best_changes(rib.drain_changes(), &unknown);
     assert!(watchers.is_empty());
 }
+
+#[test]
+fn lag_counts_what_waits_for_each_watcher() {
+    let mut rib = rib();
+    let mut watchers = Watchers::default();
+    let (sender, mut receiver) = mpsc::channel(16);
+    let (end, _ended) = oneshot::channel();
+    rib.track_changes(true);
+    watchers.add(filter(), sender, end, std::iter::empty(), &rib, &unknown);
+    drain(&mut watchers, &rib, &mut receiver);
+    assert_eq!(watchers.lags().iter().map(|&(_, lag)| lag).collect::<Vec<_>>(), [0]);
+    for index in 0..3 {
+        add(&mut rib, index);
+    }
+    watchers.best_changes(rib.drain_changes(), &unknown);
+    assert_eq!(watchers.lags().iter().map(|&(_, lag)| lag).collect::<Vec<_>>(), [3]);
+    drain(&mut watchers, &rib, &mut receiver);
+    assert_eq!(watchers.lags().iter().map(|&(_, lag)| lag).collect::<Vec<_>>(), [0]);
+}

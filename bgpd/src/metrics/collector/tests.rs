@@ -43,6 +43,7 @@ fn snapshot(peers: Vec<PeerMetrics>) -> Snapshot {
         owners: 2,
         owner_sessions: 1,
         watchers: 1,
+        watch_lags: vec![(7, 120)],
     }
 }
 
@@ -179,4 +180,11 @@ fn bfd_sessions_use_metallbs_names_and_only_configured_neighbors_appear() {
     assert_eq!(value(&scrape, "ironlb_bfd_session_up_events", &peer), Some(2.0));
     assert_eq!(value(&scrape, "ironlb_bfd_session_down_events", &peer), Some(1.0));
     assert_eq!(value(&scrape, "ironlb_bfd_session_up", &[("peer", "192.0.2.3")]), None);
+}
+
+#[test]
+fn each_open_watch_stream_reports_its_lag() {
+    let scrape = scrape(snapshot(Vec::new()));
+    assert_eq!(value(&scrape, "ironlb_api_watch_subscribers", &[]), Some(1.0));
+    assert_eq!(value(&scrape, "ironlb_api_watch_lag_events", &[("watcher", "7")]), Some(120.0));
 }
