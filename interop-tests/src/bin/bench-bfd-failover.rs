@@ -1,21 +1,29 @@
-//! BFD failover benchmark: how long after its peer goes silent a speaker
-//! takes the BGP session down, with BFD at 300 ms x 3, at 50 ms x 3, and
-//! without BFD on a 3 s hold time; bgpd and FRR 8.4 (bgpd + bfdd) as the
-//! speaker under test, in the same run.
+//! BFD failover benchmark: a node announces a /32 to an FRR router and then
+//! fails silently; how long until the router removes the route. The node is
+//! bgpd, or FRR 8.4 (bgpd + bfdd) as the anchor, measured in the same run,
+//! with BFD at 300 ms x 3 (MetalLB's default profile), at 50 ms x 3, and
+//! without BFD on a 3 s hold time.
 //!
 //! ```text
-//!   [DUT: bgpd or FRR, AS65001] 192.0.2.1 ──── 192.0.2.2 [peer: FRR, AS65002]
+//!   [node: bgpd or FRR, AS65001] 192.0.2.1 ──── 192.0.2.2 [router: FRR + bfdd, AS65002]
 //! ```
 //!
-//! Each run: the session is Established (and BFD Up where configured), the
-//! peer's bgpd and bfdd are SIGSTOPped together (this kernel has no netem
-//! qdisc; a frozen process is a silent one, its sockets stay open), and the
-//! DUT is polled until its session leaves Established: bgpd through GetPeer
-//! every 5 ms (about 1 ms per call), FRR through `vtysh -c 'show bgp neighbors
-//! X json'` (about 15-30 ms per call: the rig's resolution for the FRR rows,
-//! reported beside them). Then the peer thaws and the session comes back.
-//! The expected floor is the detection time: multiplier x the peer's
-//! transmit interval (RFC 5880 §6.8.4), or the hold time without BFD.
+//! Two silent failures (this kernel has no netem qdisc and no tc actions):
+//! - **stop**: the node's daemons are SIGSTOPped (bgpd: one process with its
+//!   BFD thread; FRR: bgpd and bfdd). Sockets stay open, nothing is sent.
+//! - **drop**: both ends' neighbour entries for each other point at a MAC
+//!   that is on neither (00:00:5e:00:53:99, RFC 7042's documentation range),
+//!   so every frame between them is discarded by the receiving interface,
+//!   as `netem loss 100%` would; the daemons keep running. Restored by
+//!   deleting the entries.
+//!
+//! The router is polled with `show bgp ipv4 203.0.113.10/32 json` until the
+//! route is gone: vtysh costs 15 to 30 ms a call, the rig's resolution. The
+//! floor is the router's detection time (multiplier x the node's interval,
+//! RFC 5880 §6.8.4) or the hold time; a run can beat it by up to one
+//! interval (the node's last packet left up to an interval before the
+//! failure). Each run starts once the route is in the router's table and
+//! BFD runs with its fast timers.
 //!
 //! Run by hand as root, release build:
 //! `cargo build --release -p bgpd -p interop-tests --bin bgpd --bin bench-bfd-failover &&
@@ -25,43 +33,60 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use interop_tests::api::NsRuntime;
-use interop_tests::bgpd::{Bgpd, BgpdConfig};
-use interop_tests::frr::{Frr, FrrBfd, FrrConfig, FrrNeighbor};
+use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdRoute};
+use interop_tests::frr::{Frr, FrrBfd, FrrConfig, FrrNeighbor, FrrNetwork};
+use interop_tests::netns::Namespace;
 use interop_tests::topology::{Pair, pair};
 use interop_tests::{HarnessError, Result, wait_until};
+use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
 const API: &str = "127.0.0.1:50051";
-const DUT_AS: u32 = 65001;
-const PEER_AS: u32 = 65002;
+const NODE_AS: u32 = 65001;
+const ROUTER_AS: u32 = 65002;
 const UP: Duration = Duration::from_secs(60);
 /// Without BFD: keepalive 1 s, hold 3 s on both sides.
 const SHORT_HOLD: u16 = 3;
 /// With BFD: a hold time far above the detection time.
 const LONG_HOLD: u16 = 60;
+/// Where frames go in the drop failure: on no interface.
+const NOWHERE: &str = "00:00:5e:00:53:99";
 
-#[derive(Clone, Copy, Debug)]
-enum Dut {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
     Bgpd,
     Frr,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Stop,
+    Drop,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Scenario {
-    dut: Dut,
+    node: Node,
+    failure: Failure,
     /// (interval ms, multiplier) on both sides, or no BFD.
     bfd: Option<(u32, u8)>,
 }
 
 impl Scenario {
     fn name(&self) -> String {
-        let dut = match self.dut {
-            Dut::Bgpd => "bgpd",
-            Dut::Frr => "FRR",
+        let node = match self.node {
+            Node::Bgpd => "bgpd",
+            Node::Frr => "FRR",
+        };
+        let failure = match self.failure {
+            Failure::Stop => "stop",
+            Failure::Drop => "drop",
         };
         match self.bfd {
-            Some((interval, multiplier)) => format!("{dut}, BFD {interval} ms x {multiplier}"),
-            None => format!("{dut}, no BFD, hold {SHORT_HOLD} s"),
+            Some((interval, multiplier)) => {
+                format!("{node}, {failure}, BFD {interval} ms x {multiplier}")
+            }
+            None => format!("{node}, {failure}, no BFD, hold {SHORT_HOLD} s"),
         }
     }
 
@@ -69,7 +94,7 @@ impl Scenario {
         if self.bfd.is_some() { LONG_HOLD } else { SHORT_HOLD }
     }
 
-    /// What the detection should take at best.
+    /// What the detection takes at best.
     fn floor(&self) -> Duration {
         match self.bfd {
             Some((interval, multiplier)) => {
@@ -77,6 +102,14 @@ impl Scenario {
             }
             None => Duration::from_secs(u64::from(SHORT_HOLD)),
         }
+    }
+
+    fn frr_bfd(&self) -> Option<FrrBfd> {
+        self.bfd.map(|(interval, multiplier)| FrrBfd {
+            receive_interval: interval,
+            transmit_interval: interval,
+            detect_multiplier: multiplier,
+        })
     }
 }
 
@@ -97,42 +130,32 @@ fn runs() -> std::result::Result<usize, String> {
     Ok(runs)
 }
 
-fn ip(octets: [u8; 4]) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(octets))
+fn announced() -> IpNet {
+    IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::new(203, 0, 113, 10), 32).unwrap_or_default())
 }
 
-/// The peer: FRR (bgpd, and zebra + bfdd when BFD is on).
-fn peer_config(scenario: &Scenario) -> FrrConfig {
-    let mut neighbor = FrrNeighbor::new(ip([192, 0, 2, 1]), DUT_AS);
-    neighbor.timers = (1, scenario.hold());
-    let mut config = FrrConfig::new(PEER_AS, Ipv4Addr::new(192, 0, 2, 2)).neighbor(neighbor);
-    config.bfd = scenario.bfd.map(|(interval, multiplier)| FrrBfd {
-        receive_interval: interval,
-        transmit_interval: interval,
-        detect_multiplier: multiplier,
-    });
-    config
-}
-
-/// The speaker under test, with a way to read whether its session is up.
-enum Speaker {
-    Bgpd { _daemon: Bgpd, runtime: NsRuntime },
+/// The node: bgpd (BFD through AddPeer) or FRR.
+enum NodeDaemon {
+    Bgpd(Bgpd),
     Frr(Frr),
 }
 
-impl Speaker {
+impl NodeDaemon {
     fn start(scenario: &Scenario, pair: &Pair) -> Result<Self> {
-        match scenario.dut {
-            Dut::Bgpd => {
-                let daemon =
-                    Bgpd::start(&pair.left, &BgpdConfig::new(DUT_AS, Ipv4Addr::new(192, 0, 2, 1)))?;
+        let router_id = Ipv4Addr::new(192, 0, 2, 1);
+        match scenario.node {
+            Node::Bgpd => {
+                let config = BgpdConfig::new(NODE_AS, router_id).route(BgpdRoute::new(announced()));
+                let daemon = Bgpd::start(&pair.left, &config)?;
                 let runtime = NsRuntime::new(&pair.left)?;
                 let mut client = runtime.client(API, UP)?;
                 let peer = v1::PeerConfig {
                     address: pair.right_v4.to_string(),
-                    remote_asn: PEER_AS,
+                    remote_asn: ROUTER_AS,
                     connect_retry_seconds: Some(1),
                     hold_time_seconds: Some(u32::from(scenario.hold())),
+                    export_policy: vec!["accept-all".to_owned()],
+                    import_policy: vec!["accept-all".to_owned()],
                     bfd: scenario.bfd.map(|(interval, multiplier)| v1::BfdConfig {
                         enabled: true,
                         min_rx_ms: Some(interval),
@@ -142,114 +165,129 @@ impl Speaker {
                     }),
                     ..v1::PeerConfig::default()
                 };
-                runtime
-                    .run(async move { client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await })
-                    .map_err(|status| HarnessError::CommandFailed {
-                        command: "AddPeer".to_owned(),
-                        status: status.code().to_string(),
-                        stderr: status.message().to_owned(),
-                    })?;
-                Ok(Self::Bgpd { _daemon: daemon, runtime })
+                let added = runtime.run(async move {
+                    client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await
+                });
+                added.map_err(|status| HarnessError::CommandFailed {
+                    command: "AddPeer".to_owned(),
+                    status: status.code().to_string(),
+                    stderr: status.message().to_owned(),
+                })?;
+                Ok(Self::Bgpd(daemon))
             }
-            Dut::Frr => {
-                let mut config = peer_config(scenario);
-                config.asn = DUT_AS;
-                config.router_id = Ipv4Addr::new(192, 0, 2, 1);
-                let mut neighbor = FrrNeighbor::new(pair.right_v4, PEER_AS);
+            Node::Frr => {
+                let mut neighbor = FrrNeighbor::new(pair.right_v4, ROUTER_AS);
                 neighbor.timers = (1, scenario.hold());
-                config.neighbors = vec![neighbor];
+                let mut config = FrrConfig::new(NODE_AS, router_id)
+                    .neighbor(neighbor)
+                    .network(FrrNetwork::new(announced()));
+                config.bfd = scenario.frr_bfd();
                 Ok(Self::Frr(Frr::start(&pair.left, &config)?))
             }
         }
     }
 
-    /// Whether the session with `peer` is Established and, with BFD at
-    /// `bfd` (interval ms, multiplier), BFD is Up with the fast timers in
-    /// force on our side (the poll sequence after Up is over, RFC 5880
-    /// §6.8.3): otherwise a failure right after Up is detected at the slow
-    /// start rate.
-    fn ready(&self, peer: IpAddr, bfd: Option<(u32, u8)>) -> bool {
+    fn freeze(&self) {
         match self {
-            Self::Bgpd { runtime, .. } => {
-                let Ok(mut client) = runtime.client(API, Duration::from_secs(1)) else {
-                    return false;
-                };
-                let answer = runtime.run(async move {
-                    client.get_peer(v1::GetPeerRequest { address: peer.to_string() }).await
-                });
-                let Ok(answer) = answer else { return false };
-                let status = answer.into_inner().peer.and_then(|p| p.status).unwrap_or_default();
-                let established = status.state == v1::SessionState::Established as i32;
-                let fast = |(interval, multiplier): (u32, u8)| {
-                    status.bfd.as_ref().is_some_and(|b| {
-                        b.local_state == v1::BfdState::Up as i32
-                            && b.detection_time_us
-                                == u64::from(interval) * 1_000 * u64::from(multiplier)
-                    })
-                };
-                established && bfd.is_none_or(fast)
-            }
+            Self::Bgpd(bgpd) => bgpd.freeze(),
             Self::Frr(frr) => {
-                let fast = |(interval, _): (u32, u8)| {
-                    frr.bfd_peers()
-                        .ok()
-                        .and_then(|peers| {
-                            let peers = peers.as_array()?.clone();
-                            peers.into_iter().find(|p| p["peer"] == peer.to_string())
-                        })
-                        .is_some_and(|p| {
-                            p["status"] == "up" && p["remote-transmit-interval"] == interval
-                        })
-                };
-                frr.is_established(peer) && bfd.is_none_or(fast)
+                // bfdd too, when it runs (FrrConfig::bfd).
+                frr.freeze();
+                frr.freeze_bfdd();
+            }
+        }
+    }
+
+    fn thaw(&self) {
+        match self {
+            Self::Bgpd(bgpd) => bgpd.thaw(),
+            Self::Frr(frr) => {
+                frr.thaw();
+                frr.thaw_bfdd();
             }
         }
     }
 }
 
-/// What one scenario measured.
-struct Measured {
-    /// Times to detection, sorted.
-    times: Vec<Duration>,
-    /// Runs where the DUT kept the session past ten times the floor.
-    missed: usize,
+/// The router's view: the route is there and, with BFD, its BFD session
+/// to the node runs with the node's fast interval.
+fn ready(router: &Frr, node: IpAddr, bfd: Option<(u32, u8)>) -> bool {
+    let fast = |(interval, _): (u32, u8)| {
+        router
+            .bfd_peers()
+            .ok()
+            .and_then(|peers| {
+                let peers = peers.as_array()?.clone();
+                peers.into_iter().find(|p| p["peer"] == node.to_string())
+            })
+            .is_some_and(|p| p["status"] == "up" && p["remote-transmit-interval"] == interval)
+    };
+    matches!(router.route(announced()), Ok(Some(_))) && bfd.is_none_or(fast)
+}
+
+/// Points `namespace`'s neighbour entry for `address` on `interface` at
+/// nowhere (`cut`), or deletes it so it is learned again.
+fn neighbor_entry(
+    namespace: &Namespace,
+    interface: &str,
+    address: IpAddr,
+    cut: bool,
+) -> Result<()> {
+    let address = address.to_string();
+    let args: Vec<&str> = if cut {
+        vec!["neigh", "replace", &address, "lladdr", NOWHERE, "nud", "permanent", "dev", interface]
+    } else {
+        vec!["neigh", "del", &address, "dev", interface]
+    };
+    namespace.ip(&args).map(|_| ())
 }
 
 /// One scenario: `runs` failures.
+struct Measured {
+    /// Times to the route's removal, sorted.
+    times: Vec<Duration>,
+    /// Runs where the router kept the route past ten times the floor.
+    missed: usize,
+}
+
 fn scenario(scenario: &Scenario, runs: usize) -> Result<Measured> {
-    let pair = pair("dut", "peer")?;
-    let peer = Frr::start(&pair.right, &peer_config(scenario))?;
-    let dut = Speaker::start(scenario, &pair)?;
-    let address = pair.right_v4;
-    let with_bfd = scenario.bfd.is_some();
+    let pair = pair("node", "router")?;
+    let mut neighbor = FrrNeighbor::new(pair.left_v4, NODE_AS);
+    neighbor.timers = (1, scenario.hold());
+    let mut config = FrrConfig::new(ROUTER_AS, Ipv4Addr::new(192, 0, 2, 2)).neighbor(neighbor);
+    config.bfd = scenario.frr_bfd();
+    let router = Frr::start(&pair.right, &config)?;
+    let node = NodeDaemon::start(scenario, &pair)?;
     let mut measured = Measured { times: Vec::with_capacity(runs), missed: 0 };
     for _ in 0..runs {
         wait_until(
-            "the session up with its timers in force",
+            "the route at the router with BFD's fast timers",
             UP,
             Duration::from_millis(50),
-            || dut.ready(address, scenario.bfd).then_some(()),
-            || peer.describe(ip([192, 0, 2, 1])),
+            || ready(&router, pair.left_v4, scenario.bfd).then_some(()),
+            || router.describe(pair.left_v4),
         )?;
-        peer.freeze();
-        if with_bfd {
-            peer.freeze_bfdd();
-        }
+        let cut = |on: bool| -> Result<()> {
+            neighbor_entry(&pair.left, &pair.interfaces.0, pair.right_v4, on)?;
+            neighbor_entry(&pair.right, &pair.interfaces.1, pair.left_v4, on)
+        };
         let started = Instant::now();
-        // Ten times what the detection should take at most.
-        let deadline = scenario.floor() * 10;
-        let detected = wait_until(
-            "the DUT to drop the session",
-            deadline,
-            Duration::from_millis(5),
-            || (!dut.ready(address, None)).then(|| started.elapsed()),
+        match scenario.failure {
+            Failure::Stop => node.freeze(),
+            Failure::Drop => cut(true)?,
+        }
+        let removed = wait_until(
+            "the router to remove the route",
+            scenario.floor() * 10,
+            Duration::from_millis(2),
+            || matches!(router.route(announced()), Ok(None)).then(|| started.elapsed()),
             String::new,
         );
-        peer.thaw();
-        if with_bfd {
-            peer.thaw_bfdd();
+        match scenario.failure {
+            Failure::Stop => node.thaw(),
+            Failure::Drop => cut(false)?,
         }
-        match detected {
+        match removed {
             Ok(time) => measured.times.push(time),
             Err(_) => measured.missed += 1,
         }
@@ -271,16 +309,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let scenarios = [
-        Scenario { dut: Dut::Bgpd, bfd: Some((300, 3)) },
-        Scenario { dut: Dut::Frr, bfd: Some((300, 3)) },
-        Scenario { dut: Dut::Bgpd, bfd: Some((50, 3)) },
-        Scenario { dut: Dut::Frr, bfd: Some((50, 3)) },
-        Scenario { dut: Dut::Bgpd, bfd: None },
-        Scenario { dut: Dut::Frr, bfd: None },
-    ];
+    let mut scenarios = Vec::new();
+    for failure in [Failure::Stop, Failure::Drop] {
+        for bfd in [Some((300, 3)), Some((50, 3)), None] {
+            for node in [Node::Bgpd, Node::Frr] {
+                scenarios.push(Scenario { node, failure, bfd });
+            }
+        }
+    }
     println!(
-        "| scenario ({runs} runs) | floor | median | p90 | worst | not detected in 10x floor |"
+        "| node, failure, timers ({runs} runs) | floor | median | p90 | worst | not removed in 10x floor |"
     );
     println!("|---|---|---|---|---|---|");
     let mut failed = false;
@@ -296,7 +334,7 @@ fn main() {
             ),
             Err(error) => {
                 failed = true;
-                println!("| {} | {:?} | failed: {error} | | |", s.name(), s.floor());
+                println!("| {} | {:?} | failed: {error} | | | |", s.name(), s.floor());
             }
         }
     }
