@@ -161,11 +161,16 @@ async fn add_peer_refuses_bad_settings_naming_field_and_value() {
         tonic::Code::InvalidArgument,
         &["peer.local_address", "2001:db8::1"],
     );
-    let limit = v1::PeerConfig { max_prefixes: 100, ..peer_config("192.0.2.2", 65002) };
+    // Prefix limits are supported now (this was UNIMPLEMENTED); a limit on a
+    // family the peer does not negotiate is refused as the config file does.
+    let limit = v1::PeerConfig {
+        max_prefix: Some(v1::MaxPrefixConfig { ipv6_unicast: 100, ..Default::default() }),
+        ..peer_config("192.0.2.2", 65002)
+    };
     assert_code(
         client.add_peer(add(limit)).await,
-        tonic::Code::Unimplemented,
-        &["peer.max_prefixes", "100"],
+        tonic::Code::InvalidArgument,
+        &["peer.max_prefix.ipv6_unicast", "100", "ipv6-unicast"],
     );
     // Nothing of the refused requests was configured.
     let listed = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers");

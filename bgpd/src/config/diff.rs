@@ -153,6 +153,9 @@ pub enum NeighborField {
     ImportPolicy,
     ExportPolicy,
     SoftReconfigurationInbound,
+    /// `[neighbors.max_prefixes]`: applied to the running session (a limit
+    /// now exceeded takes it down at once, see `instance::max_prefix`).
+    MaxPrefixes,
     /// A key this diff does not list one by one (added to [`Neighbor`]
     /// later): applied by resetting the session, never ignored.
     Other,
@@ -186,6 +189,7 @@ impl NeighborField {
             | Self::ImportPolicy
             | Self::ExportPolicy
             | Self::SoftReconfigurationInbound
+            | Self::MaxPrefixes
             | Self::Bfd => false,
         }
     }
@@ -353,6 +357,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
     note(o.bfd != n.bfd, NeighborField::Bfd);
+    note(o.max_prefixes != n.max_prefixes, NeighborField::MaxPrefixes);
     note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
     note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
     note(

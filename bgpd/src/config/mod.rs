@@ -50,6 +50,7 @@
 
 mod diff;
 mod error;
+mod max_prefix;
 mod model;
 mod raw;
 pub mod rules;
@@ -68,6 +69,10 @@ use std::str::FromStr;
 
 pub use diff::{ConfigDiff, GlobalChange, NeighborChange, NeighborField};
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
+pub use max_prefix::{
+    DEFAULT_MAX_PREFIX_WARNING_PERCENT, MAX_PREFIX_LIMIT_RANGE, MAX_PREFIX_WARNING_PERCENT_RANGE,
+    MaxPrefixes,
+};
 pub use model::{
     AS_TRANS, Api, ApiLimits, ApiListen, BfdSettings, Config, DEFAULT_API_LISTEN,
     DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_CONNECT_RETRY_TIME,

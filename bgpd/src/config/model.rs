@@ -405,6 +405,8 @@ pub struct Neighbor {
     pub soft_reconfiguration_inbound: bool,
     /// `[neighbors.bfd]` (RFC 5880, 5882); `None` when the table is absent.
     pub bfd: Option<BfdSettings>,
+    /// `[neighbors.max_prefixes]` (RFC 4486 §4); `None`: no limit.
+    pub max_prefixes: Option<super::MaxPrefixes>,
 }
 
 impl Neighbor {
@@ -437,6 +439,7 @@ impl Neighbor {
             export_policy: Vec::new(),
             soft_reconfiguration_inbound: false,
             bfd: None,
+            max_prefixes: None,
         }
     }
 

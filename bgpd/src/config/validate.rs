@@ -92,6 +92,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 mod api;
 mod bfd;
 mod layer2;
+mod max_prefix;
 mod metrics;
 mod policy;
 mod routes;
@@ -455,6 +456,10 @@ impl Validator<'_> {
             Some(raw) => self.bfd(scope, raw.get_ref()).map(Some),
             None => Some(None),
         };
+        let max_prefixes = match &n.max_prefixes {
+            Some(raw) => self.max_prefixes(scope, raw, families.as_deref()).map(Some),
+            None => Some(None),
+        };
 
         Some(Neighbor {
             address: address?,
@@ -481,6 +486,7 @@ impl Validator<'_> {
                 .as_ref()
                 .is_some_and(|v| *v.get_ref()),
             bfd: bfd?,
+            max_prefixes: max_prefixes?,
         })
     }
 

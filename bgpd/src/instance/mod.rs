@@ -23,6 +23,7 @@ pub mod bfd;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
+pub mod max_prefix;
 pub mod metrics;
 mod neighbors;
 pub mod owners;
@@ -80,6 +81,12 @@ pub enum InstanceEvent {
     /// A scrape of `/metrics` (or a `/readyz` probe) asks for the counts only
     /// the instance knows; see [`metrics`].
     Metrics(tokio::sync::oneshot::Sender<metrics::Snapshot>),
+    /// A neighbor held down by its prefix limit may start again (see
+    /// [`max_prefix`]); `token` tells a stale timer from the current one.
+    MaxPrefixRestart {
+        peer: PeerId,
+        token: u64,
+    },
 }
 
 struct PeerSlot {
@@ -239,6 +246,9 @@ impl Instance {
                     self.gr_after_api();
                 }
                 InstanceEvent::GracefulRestart(timer) => self.gr_timer(timer),
+                InstanceEvent::MaxPrefixRestart { peer, token } => {
+                    self.max_prefix_timer(peer, token)
+                }
                 InstanceEvent::Metrics(reply) => {
                     let _ = reply.send(self.metrics_snapshot());
                 }

@@ -14,7 +14,7 @@ use super::refusals::Refusal;
 use super::status::{PeerView, SessionStatus};
 use super::watch::PeerEvent;
 use super::{Instance, PeerSlot, graceful};
-use crate::config::{Config, ConfigDiff, GlobalChange, Neighbor, StaticRoute};
+use crate::config::{Config, ConfigDiff, GlobalChange, Neighbor, NeighborField, StaticRoute};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
 use crate::peer::{self, SessionCommand, SessionParams};
@@ -208,6 +208,11 @@ impl Instance {
                 }
                 slot.neighbor = change.neighbor.clone();
                 self.bfd_sync_address(address);
+                if change.fields.contains(&NeighborField::MaxPrefixes)
+                    && let Some(&id) = self.by_address.get(&address)
+                {
+                    self.max_prefix_changed(id);
+                }
             }
         }
         for neighbor in &diff.neighbors_added {

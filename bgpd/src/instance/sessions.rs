@@ -15,7 +15,7 @@ use crate::fsm::{DownReason, NegotiatedSession, State};
 use crate::peer::socket;
 use crate::peer::{SessionCommand, SessionEvent};
 use crate::rib::{PeerId, PeerInfo};
-use crate::wire::{RefreshSubtype, RouteRefresh, UpdateMessage};
+use crate::wire::{Family, RefreshSubtype, RouteRefresh, UpdateMessage};
 
 impl Instance {
     /// One event of a session task, dispatched to the handler of its kind.
@@ -119,6 +119,9 @@ impl Instance {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "UPDATE not applied"),
         }
+        if self.peers.get(&id).is_some_and(|slot| slot.neighbor.max_prefixes.is_some()) {
+            self.max_prefix_check(id, &update_families(update));
+        }
         // Cheap test first: most UPDATEs carry routes and are no marker.
         if update.nlri.is_empty()
             && update.mp_reach.is_none()
@@ -194,4 +197,20 @@ impl Instance {
             }
         }
     }
+}
+
+/// The families an UPDATE announces or withdraws in (at most two).
+fn update_families(update: &UpdateMessage) -> Vec<Family> {
+    let mut families = Vec::with_capacity(2);
+    if !update.nlri.is_empty() || !update.withdrawn.is_empty() {
+        families.push(Family::Ipv4Unicast);
+    }
+    let reach = update.mp_reach.as_ref().filter(|r| !r.nlri.is_empty()).map(|r| r.family);
+    let unreach = update.mp_unreach.as_ref().filter(|u| !u.withdrawn.is_empty()).map(|u| u.family);
+    for family in reach.into_iter().chain(unreach) {
+        if !families.contains(&family) {
+            families.push(family);
+        }
+    }
+    families
 }

@@ -53,6 +53,8 @@ pub struct SessionStatus {
     pub last: LastErrors,
     /// The neighbor's BFD session and its coupling state (`instance::bfd`).
     pub bfd: super::bfd::BfdPeer,
+    /// Max-prefix warnings and hold (`instance::max_prefix`).
+    pub max_prefix: super::max_prefix::MaxPrefixState,
 }
 
 /// Graceful restart as the instance tracks it (`GracefulRestartStatus`).
@@ -78,6 +80,7 @@ impl Default for SessionStatus {
             counters: SharedCounters::default(),
             last: LastErrors::default(),
             bfd: super::bfd::BfdPeer::default(),
+            max_prefix: super::max_prefix::MaxPrefixState::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use ironlb_proto::bgpd::v1;
 use crate::config::{Neighbor, TtlPolicy};
 use crate::fsm::State;
 use crate::instance::bfd::BfdPeer;
+use crate::instance::max_prefix::{MaxPrefixState, Said};
 use crate::instance::status::{GracefulRestartFacts, PeerView, StampedNotification};
 use crate::peer::counters::MessageSnapshot;
 use crate::wire::{Family, OpenMessage};
@@ -68,8 +69,45 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
             echo: false,
             check_control_plane_failure: bfd.check_control_plane_failure,
         }),
+        max_prefix: neighbor.max_prefixes.map(|m| v1::MaxPrefixConfig {
+            ipv4_unicast: m.limit(Family::Ipv4Unicast).unwrap_or(0),
+            ipv6_unicast: m.limit(Family::Ipv6Unicast).unwrap_or(0),
+            warning_percent: Some(u32::from(m.warning_percent)),
+            warning_only: m.warning_only,
+            restart_time_seconds: u32::from(m.restart_time),
+        }),
         ..v1::PeerConfig::default()
     }
+}
+
+/// A neighbor's max-prefix state, when it has limits.
+pub fn max_prefix_status(
+    neighbor: &Neighbor,
+    state: &MaxPrefixState,
+    now: Instant,
+) -> Option<v1::MaxPrefixStatus> {
+    neighbor.max_prefixes?;
+    let mut out = v1::MaxPrefixStatus {
+        teardowns: state.teardowns,
+        exceeded: [Family::Ipv4Unicast, Family::Ipv6Unicast]
+            .into_iter()
+            .filter(|&f| state.said(f) == Said::Excess)
+            .map(|f| super::family(f) as i32)
+            .collect(),
+        ..v1::MaxPrefixStatus::default()
+    };
+    if let Some(held) = &state.held {
+        out.held = true;
+        out.family = super::family(held.family) as i32;
+        out.count = held.count;
+        out.limit = held.limit;
+        // Rounded up: "0" means "only EnablePeer or ResetPeer".
+        out.restart_in_seconds = held.until.map_or(0, |until| {
+            let left = until.saturating_duration_since(now);
+            left.as_secs() + u64::from(left.subsec_nanos() > 0)
+        });
+    }
+    Some(out)
 }
 
 fn bfd_state(state: crate::bfd::State) -> v1::BfdState {
@@ -175,6 +213,7 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         last_notification_received: status.last.received.as_ref().map(notification),
         last_error: status.last.reason.clone().unwrap_or_default(),
         bfd: bfd_status(&view.neighbor, &status.bfd),
+        max_prefix: max_prefix_status(&view.neighbor, &status.max_prefix, now),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {

@@ -31,7 +31,7 @@ fn defaults() {
     assert_eq!(settings.connect_retry_time, 30);
     assert_eq!(settings.ttl, TtlPolicy::Multihop { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv4Unicast]);
-    assert_eq!(new.max_prefixes, None);
+    assert_eq!(settings.max_prefixes, None);
     assert_eq!(settings.graceful_restart, None);
 
     let v6 = v1::PeerConfig { address: "2001:db8::2".into(), ..config() };
@@ -75,7 +75,9 @@ fn every_field_set() {
     assert_eq!((settings.hold_time, settings.keepalive_time), (3, 1));
     assert_eq!(settings.ttl, TtlPolicy::Security { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv6Unicast, Family::Ipv4Unicast]);
-    assert_eq!(new.max_prefixes, Some(1000));
+    let limits = settings.max_prefixes.expect("limits");
+    assert_eq!(limits.limits, [Some(1000), Some(1000)], "the shorthand limits every family");
+    assert_eq!((limits.warning_percent, limits.restart_time), (75, 0));
     assert_eq!(
         settings.graceful_restart,
         Some(crate::gr::Settings {
@@ -390,10 +392,12 @@ mod neighbor_from {
             error,
             PeerOpError::Unsupported { field: "peer.local_asn", value: "65009".into() }
         );
-        let error = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
-            .expect_err("max_prefixes");
-        assert!(error.to_string().contains("peer.max_prefixes 10"));
         assert_eq!(Status::from(error).code(), tonic::Code::Unimplemented);
+        // A prefix limit is supported now (it was refused the same way).
+        let n = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
+            .expect("max_prefixes is supported")
+            .neighbor;
+        assert_eq!(n.max_prefixes.map(|m| m.limits), Some([Some(10), None]));
     }
 
     #[test]
@@ -496,4 +500,78 @@ fn bfd_follows_the_config_file_rules() {
     assert!(fast.message().contains("peer.bfd.min_rx_ms"), "{}", fast.message());
     let one = reject(|c| c.bfd = Some(v1::BfdConfig { multiplier: Some(1), ..on }));
     assert!(one.message().contains("peer.bfd.multiplier"), "{}", one.message());
+}
+
+mod max_prefix {
+    use super::*;
+    use crate::config::MaxPrefixes;
+
+    fn both() -> v1::PeerConfig {
+        v1::PeerConfig {
+            families: vec![v1::Family::Ipv4Unicast as i32, v1::Family::Ipv6Unicast as i32],
+            ..config()
+        }
+    }
+
+    fn limits(config: v1::PeerConfig) -> Result<Option<MaxPrefixes>, ValidationError> {
+        neighbor(Some(&config)).map(|new| new.neighbor.max_prefixes)
+    }
+
+    #[test]
+    fn every_key_of_the_message() {
+        let m = v1::MaxPrefixConfig {
+            ipv4_unicast: 1000,
+            ipv6_unicast: 200,
+            warning_percent: Some(90),
+            warning_only: true,
+            restart_time_seconds: 60,
+        };
+        let found = limits(v1::PeerConfig { max_prefix: Some(m), ..both() }).expect("valid");
+        assert_eq!(
+            found,
+            Some(MaxPrefixes {
+                limits: [Some(1000), Some(200)],
+                warning_percent: 90,
+                warning_only: true,
+                restart_time: 60,
+            })
+        );
+        let one = v1::MaxPrefixConfig { ipv6_unicast: 5, ..Default::default() };
+        let found = limits(v1::PeerConfig { max_prefix: Some(one), ..both() }).expect("valid");
+        assert_eq!(found, Some(MaxPrefixes { limits: [None, Some(5)], ..MaxPrefixes::default() }));
+    }
+
+    #[test]
+    fn the_same_rules_as_the_config_file() {
+        let m = |m: v1::MaxPrefixConfig| v1::PeerConfig { max_prefix: Some(m), ..both() };
+        let error = limits(m(v1::MaxPrefixConfig::default())).expect_err("no limit");
+        assert!(error.to_string().contains("peer.max_prefix.ipv4_unicast"), "{error}");
+        let error = limits(m(v1::MaxPrefixConfig {
+            ipv4_unicast: 1,
+            warning_percent: Some(0),
+            ..Default::default()
+        }))
+        .expect_err("0 %");
+        assert!(error.to_string().contains("peer.max_prefix.warning_percent"), "{error}");
+        let error = limits(m(v1::MaxPrefixConfig {
+            ipv4_unicast: 1,
+            restart_time_seconds: 70_000,
+            ..Default::default()
+        }))
+        .expect_err("restart time");
+        assert!(error.to_string().contains("restart_time_seconds"), "{error}");
+        // IPv4-only peer (the default families of an IPv4 address).
+        let v6 = v1::MaxPrefixConfig { ipv6_unicast: 5, ..Default::default() };
+        let error =
+            limits(v1::PeerConfig { max_prefix: Some(v6), ..config() }).expect_err("family");
+        assert!(error.to_string().contains("ipv6-unicast"), "{error}");
+    }
+
+    #[test]
+    fn the_shorthand_and_the_message_conflict() {
+        let m = v1::MaxPrefixConfig { ipv4_unicast: 5, ..Default::default() };
+        let error = limits(v1::PeerConfig { max_prefix: Some(m), max_prefixes: 5, ..both() })
+            .expect_err("both");
+        assert!(matches!(error, ValidationError::Conflict { .. }), "{error}");
+    }
 }

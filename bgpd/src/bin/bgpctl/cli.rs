@@ -160,9 +160,26 @@ pub struct NeighborAddArgs {
     /// Configure it administratively down.
     #[arg(long)]
     pub disabled: bool,
-    /// Reset the session when the neighbour sends more prefixes than this.
-    #[arg(long, value_name = "N")]
+    /// Limit of accepted prefixes in each of its families (Cease/Maximum
+    /// Number of Prefixes Reached when exceeded, RFC 4486).
+    #[arg(long, value_name = "N", conflicts_with_all = ["max_prefixes_ipv4", "max_prefixes_ipv6"])]
     pub max_prefixes: Option<u32>,
+    /// Limit of accepted IPv4 unicast prefixes.
+    #[arg(long, value_name = "N")]
+    pub max_prefixes_ipv4: Option<u32>,
+    /// Limit of accepted IPv6 unicast prefixes.
+    #[arg(long, value_name = "N")]
+    pub max_prefixes_ipv6: Option<u32>,
+    /// Warn when a family reaches this percentage of its limit (default 75).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_prefix_warning: Option<u32>,
+    /// Only warn when a limit is exceeded; never stop the session.
+    #[arg(long)]
+    pub max_prefix_warning_only: bool,
+    /// Seconds before a session stopped by its limit starts again (default 0:
+    /// until `neighbor enable` or `neighbor reset`).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_prefix_restart: Option<u32>,
     /// A policy of the import chain (repeat, in order), e.g. accept-all.
     #[arg(long = "import-policy", value_name = "NAME")]
     pub import_policy: Vec<String>,
