@@ -41,6 +41,9 @@ pub struct BgpdNeighbor {
     /// is left out.
     pub import_policy: Vec<String>,
     pub export_policy: Vec<String>,
+    /// Sub-tables written as given at the end of this neighbour's entry, each
+    /// with its own header (`[neighbors.max_prefixes]\n...`); empty: none.
+    pub tables: String,
 }
 
 /// `[neighbors.graceful_restart]` of the TOML config.
@@ -81,7 +84,14 @@ impl BgpdNeighbor {
             connect_retry_time: None,
             import_policy: vec!["accept-all".to_owned()],
             export_policy: vec!["accept-all".to_owned()],
+            tables: String::new(),
         }
+    }
+
+    /// Sub-tables of this neighbour as TOML text, each with its header.
+    pub fn tables(mut self, toml: &str) -> Self {
+        self.tables = toml.to_owned();
+        self
     }
 
     /// The import chain (policy names); empty leaves the key out.
@@ -319,6 +329,12 @@ impl BgpdConfig {
                 let _ = writeln!(c, "restart_time = {}", gr.restart_time);
                 let _ = writeln!(c, "stale_routes_time = {}", gr.stale_routes_time);
                 let _ = writeln!(c, "notification = {}", gr.notification);
+            }
+            if !n.tables.is_empty() {
+                c.push_str(&n.tables);
+                if !n.tables.ends_with('\n') {
+                    c.push('\n');
+                }
             }
         }
         for r in &self.routes {
