@@ -11,8 +11,7 @@
 //! What is the API's own: how an unset field reads (proto3 zeros: port 0,
 //! keepalive 0, multihop 0 mean the default), the defaults that differ from
 //! the config file's ([`DEFAULT_CONNECT_RETRY`]), the messages (naming the
-//! request field), and the field a neighbor does not carry yet (`local_asn`,
-//! refused by the instance unless it changes nothing).
+//! request field).
 
 use std::net::IpAddr;
 
@@ -316,7 +315,7 @@ fn keepalive(value: Option<u32>, hold_time: u16) -> Result<u16, ValidationError>
 /// Checks a peer's configuration (`AddPeerRequest.peer`,
 /// `UpdatePeerRequest.peer`) into the neighbor it asks for. Whether the peer
 /// already exists (ALREADY_EXISTS, NOT_FOUND) is the instance's question,
-/// as is `local_asn` ([`NewNeighbor::resolve`]). Keys the
+/// as is a dynamic AS ([`NewNeighbor::resolve`]). Keys the
 /// API does not carry (`next_hop_self`, `delay_open_time`) take their
 /// config-file defaults; UpdatePeer keeps the running values.
 pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, ValidationError> {
@@ -342,7 +341,27 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
         // The instance sets it with the daemon's AS.
         Some(_) => 0,
     };
-    let local_asn = (config.local_asn != 0).then_some(config.local_asn);
+    let local_asn = match config.local_asn {
+        0 => None,
+        asn => Some(rules::remote_asn(i64::from(asn)).map_err(|_| ValidationError::Reserved {
+            field: field("local_asn"),
+            value: u64::from(asn),
+            reason: "AS_TRANS (RFC 6793 §9) stands in for a 4-octet AS and is no real AS",
+        })?),
+    };
+    let router_id = match config.router_id.as_str() {
+        "" => None,
+        text => {
+            Some(rules::router_id(text).map_err(|problem| ValidationError::UnusableAddress {
+                field: field("router_id"),
+                value: text.to_string(),
+                reason: match problem {
+                    Problem::RouterIdZero => "0.0.0.0 is no BGP identifier (RFC 6286)",
+                    _ => "a BGP identifier is an IPv4 address (RFC 6286)",
+                },
+            })?)
+        }
+    };
     let port = match config.port {
         0 => DEFAULT_PORT,
         p => in_range_u16("port", p, rules::NON_ZERO_U16_RANGE, "1..=65535")?,
@@ -389,7 +408,9 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.export_policy = policy_names("export_policy", &config.export_policy)?;
     neighbor.bfd = bfd(config.bfd.as_ref())?;
     neighbor.max_prefixes = max_prefixes(config, &neighbor.families)?;
-    Ok(NewNeighbor { neighbor, keep_password, local_asn })
+    neighbor.local_asn = local_asn;
+    neighbor.router_id = router_id;
+    Ok(NewNeighbor { neighbor, keep_password })
 }
 
 /// ALREADY_EXISTS when `address` is a configured peer's (AddPeer).

@@ -59,6 +59,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod identity_tests;
+#[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
 mod tests;

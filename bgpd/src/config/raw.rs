@@ -125,6 +125,8 @@ pub(super) struct RawNeighbor {
     pub soft_reconfiguration_inbound: Key<bool>,
     pub bfd: Key<RawBfd>,
     pub max_prefixes: Key<RawMaxPrefixes>,
+    pub local_asn: Key<i64>,
+    pub router_id: Key<String>,
 }
 
 /// `[neighbors.max_prefixes]` (RFC 4486 §4); the families by their names in

@@ -164,6 +164,16 @@ pub fn bfd_echo(echo: bool) -> Result<(), Problem> {
     if echo { Err(Problem::BfdEchoNotImplemented) } else { Ok(()) }
 }
 
+/// A BGP identifier (`global.router_id`, a neighbor's `router_id`): an IPv4
+/// address other than 0.0.0.0 (RFC 6286).
+pub fn router_id(text: &str) -> Result<std::net::Ipv4Addr, Problem> {
+    match super::values::parse_address(text)? {
+        IpAddr::V4(id) if id.is_unspecified() => Err(Problem::RouterIdZero),
+        IpAddr::V4(id) => Ok(id),
+        IpAddr::V6(_) => Err(Problem::RouterIdNotIpv4),
+    }
+}
+
 /// A prefix limit (`[neighbors.max_prefixes]` `ipv4-unicast`, ...):
 /// [`MAX_PREFIX_LIMIT_RANGE`].
 pub fn max_prefix_limit(value: i64) -> Result<u32, Problem> {

@@ -43,7 +43,7 @@ impl Instance {
         if let Some(password) = &neighbor.password {
             self.set_listener_keys(neighbor.address, password.as_bytes());
         }
-        let ibgp = neighbor.remote_asn == self.config.global.asn;
+        let ibgp = neighbor.is_ibgp(self.config.global.asn);
         let mut config = session_config(&self.config, &neighbor);
         config.graceful_restart = self.gr_capability(neighbor.graceful_restart, &config.families);
         let params = SessionParams {
@@ -250,8 +250,14 @@ impl Instance {
 }
 
 fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
-    let mut session =
-        SessionConfig::new(config.global.asn, neighbor.remote_asn, config.global.router_id);
+    // The neighbor's own AS and identifier, if it has them: the OPEN, the
+    // checks of the peer's OPEN and collision resolution (RFC 4271 §6.8)
+    // then all use what this session announced.
+    let mut session = SessionConfig::new(
+        neighbor.own_asn(config.global.asn),
+        neighbor.remote_asn,
+        neighbor.own_router_id(config.global.router_id),
+    );
     session.hold_time = neighbor.hold_time;
     session.keepalive_time = Some(neighbor.keepalive_time);
     session.connect_retry_time = Duration::from_secs(u64::from(neighbor.connect_retry_time.max(1)));
@@ -276,5 +282,26 @@ fn static_attributes(route: &StaticRoute, local_asn: u32) -> PathAttributes {
         large_communities: route.large_communities.clone(),
         extended_communities: route.extended_communities.clone(),
         ..PathAttributes::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn the_session_announces_the_neighbor_local_as_and_router_id() {
+        let config: Config = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n\
+             [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65002\n\
+             local_asn = 4200000000\nrouter_id = \"192.0.2.99\"\n\
+             [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65002\n"
+            .parse()
+            .unwrap();
+        let own = session_config(&config, &config.neighbors[0]);
+        assert_eq!((own.local_asn, own.router_id), (4_200_000_000, Ipv4Addr::new(192, 0, 2, 99)));
+        let global = session_config(&config, &config.neighbors[1]);
+        assert_eq!((global.local_asn, global.router_id), (65001, Ipv4Addr::new(192, 0, 2, 1)));
     }
 }

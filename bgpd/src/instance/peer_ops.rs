@@ -56,24 +56,15 @@ pub struct NewNeighbor {
     /// The request said "keep the configured password" (`password_set` with
     /// an empty `password`): UpdatePeer copies it from the running neighbor.
     pub keep_password: bool,
-    /// The local AS the request asked for (`None`: the daemon's).
-    pub local_asn: Option<u32>,
 }
 
 impl NewNeighbor {
-    /// Checks the request against the daemon's ASN and finishes the
-    /// neighbor: a `local_asn` other than `daemon_asn` needs per-peer local
-    /// AS support, which bgpd lacks: refused (UNIMPLEMENTED) rather than
-    /// ignored. A dynamic internal AS is the daemon's.
+    /// Finishes the neighbor with the daemon's ASN: a dynamic internal AS
+    /// is ours towards the neighbor (its `local_asn`, else `daemon_asn`).
     pub fn resolve(mut self, daemon_asn: u32) -> Result<Self, PeerOpError> {
-        if let Some(asn) = self.local_asn.filter(|asn| *asn != daemon_asn) {
-            return Err(PeerOpError::Unsupported {
-                field: "peer.local_asn",
-                value: asn.to_string(),
-            });
-        }
         if let Some(dynamic) = self.neighbor.dynamic_asn {
-            self.neighbor.remote_asn = rules::dynamic_remote_asn(dynamic, daemon_asn);
+            self.neighbor.remote_asn =
+                rules::dynamic_remote_asn(dynamic, self.neighbor.own_asn(daemon_asn));
         }
         Ok(self)
     }

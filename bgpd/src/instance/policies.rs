@@ -40,7 +40,8 @@ pub(super) fn peer_policy(
     neighbor: &Neighbor,
     peer_asn: u32,
 ) -> (PeerPolicy, Vec<Blocked>) {
-    let ebgp = peer_asn != config.global.asn;
+    let own_asn = neighbor.own_asn(config.global.asn);
+    let ebgp = peer_asn != own_asn;
     let requires = ebgp && config.global.ebgp_requires_policy;
     let mut blocked = Vec::new();
     let mut chain = |names: &[String], direction| -> Option<Arc<CompiledChain>> {
@@ -62,7 +63,7 @@ pub(super) fn peer_policy(
     };
     let import = chain(&neighbor.import_policy, Blocked::Import);
     let export = chain(&neighbor.export_policy, Blocked::Export);
-    let context = Context { local_asn: config.global.asn, neighbor_asn: peer_asn };
+    let context = Context { local_asn: own_asn, neighbor_asn: peer_asn };
     (PeerPolicy { import, export, context }, blocked)
 }
 
@@ -163,5 +164,22 @@ mod tests {
         let (bare, blocked) = peer_policy(&config, &config.neighbors[0], 65002);
         assert!(blocked.is_empty());
         assert!(bare.import.is_none() && bare.export.is_none());
+    }
+
+    #[test]
+    fn the_neighbor_local_as_decides_ibgp_and_is_the_policy_context() {
+        let config: Config = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n\
+             [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65100\nlocal_asn = 65100\n\
+             [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65001\nlocal_asn = 65100\n"
+            .parse()
+            .unwrap();
+        // Same AS as our local_asn towards it: iBGP, RFC 8212 does not apply.
+        let (internal, blocked) = peer_policy(&config, &config.neighbors[0], 65100);
+        assert!(blocked.is_empty());
+        assert_eq!(internal.context, Context { local_asn: 65100, neighbor_asn: 65100 });
+        // The daemon's AS is another AS seen from a local_asn of 65100: eBGP.
+        let (external, blocked) = peer_policy(&config, &config.neighbors[1], 65001);
+        assert_eq!(blocked, [Blocked::Import, Blocked::Export]);
+        assert_eq!(external.context.local_asn, 65100, "set.as_path_prepend prepends it");
     }
 }

@@ -56,7 +56,10 @@ impl Rib {
             return;
         };
         let ibgp = state.facts.ibgp;
+        // Our AS, and the one we meet this peer with (its `local_asn`).
+        let own_asn = state.policy.context.local_asn;
         let looped = attributes.as_path.contains(self.core.local.asn)
+            || (own_asn != 0 && attributes.as_path.contains(own_asn))
             || (ibgp && attributes.originator_id == Some(self.core.local.router_id));
         if looped {
             self.reject_all(source, nlri, stats);

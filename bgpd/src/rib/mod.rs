@@ -150,6 +150,8 @@ impl Rib {
         let (next_hop_v4, next_hop_v6) =
             export::own_addresses(info.local_address, info.next_hop_v4, info.next_hop_v6);
         let profile = ExportProfile {
+            local_asn: info.local_asn,
+            global_asn: self.core.local.asn,
             ibgp: info.ibgp,
             next_hop_self: info.next_hop_self,
             next_hop_v4,

@@ -73,6 +73,7 @@ fn policy(import: &[&str], export: &[&str], neighbor_asn: u32) -> PeerPolicy {
 fn info(asn: u32, last: u8) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: LOCAL_ASN,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         ibgp: asn == LOCAL_ASN,
@@ -234,4 +235,17 @@ fn export_next_hop_self_applies_to_ibgp() {
     let (_, to_i) = drain(&mut rib, I);
     let (_, next_hop) = &to_i[&net("198.51.100.0/24")];
     assert_eq!(*next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 100)));
+}
+
+#[test]
+fn the_as_we_meet_a_peer_with_is_a_loop_in_its_paths() {
+    let mut rib = rib();
+    let mut own = policy(&[], &[], 65001);
+    own.context.local_asn = 64999;
+    rib.set_peer_policy(A, own).unwrap();
+    let looped = PathAttributes { as_path: AsPath::from_sequence([65001, 64999]), ..attrs(&[]) };
+    rib.apply_update(A, &announce(looped, &["198.51.100.1/32"])).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.2/32"])).unwrap();
+    assert_eq!(rib.source_routes(Source::Peer(A), Family::Ipv4Unicast), 1);
+    assert!(rib.best_route(net("198.51.100.1/32")).is_none());
 }

@@ -58,6 +58,8 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
             notification: gr.notification,
             helper_only: gr.helper_only,
         }),
+        local_asn: neighbor.local_asn.unwrap_or(0),
+        router_id: neighbor.router_id.map(|id| id.to_string()).unwrap_or_default(),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
         bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {

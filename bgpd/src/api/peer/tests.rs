@@ -21,7 +21,7 @@ fn defaults() {
     let settings = &new.neighbor;
     assert_eq!(settings.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
     assert_eq!(settings.remote_asn, 65002);
-    assert_eq!(new.local_asn, None);
+    assert_eq!((settings.local_asn, settings.router_id), (None, None));
     assert_eq!(settings.port, 179);
     assert_eq!(settings.local_address, None);
     assert_eq!((settings.password.is_none(), new.keep_password), (true, false));
@@ -68,7 +68,7 @@ fn every_field_set() {
     };
     let new = neighbor(Some(&proto)).expect("valid");
     let settings = &new.neighbor;
-    assert_eq!(new.local_asn, Some(4_200_000_000));
+    assert_eq!(settings.local_asn, Some(4_200_000_000));
     assert_eq!(settings.port, 1179);
     let key = settings.password.as_ref().map(|p| p.as_bytes().to_vec());
     assert_eq!(key, Some("x".repeat(80).into_bytes()));
@@ -385,15 +385,30 @@ mod neighbor_from {
     }
 
     #[test]
-    fn unsupported_fields_are_refused_by_name() {
-        let error = neighbor_from(&settings(v1::PeerConfig { local_asn: 65009, ..minimal() }), 1)
-            .expect_err("local_asn");
-        assert_eq!(
-            error,
-            PeerOpError::Unsupported { field: "peer.local_asn", value: "65009".into() }
-        );
-        assert_eq!(Status::from(error).code(), tonic::Code::Unimplemented);
-        // A prefix limit is supported now (it was refused the same way).
+    fn local_as_router_id_and_limits_are_supported() {
+        // A local AS other than the daemon's and a prefix limit were refused
+        // as UNIMPLEMENTED; both are neighbor settings now.
+        let config = v1::PeerConfig {
+            local_asn: 65009,
+            router_id: "192.0.2.99".into(),
+            remote_asn: 0,
+            dynamic_asn: v1::DynamicAsn::Internal as i32,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(config), 1).expect("local_asn is supported").neighbor;
+        assert_eq!(n.local_asn, Some(65009));
+        assert_eq!(n.router_id, Some("192.0.2.99".parse().expect("literal")));
+        assert_eq!(n.remote_asn, 65009, "internal is the AS we meet the neighbor with");
+        assert!(n.is_ibgp(1));
+        let refused = |config: v1::PeerConfig| {
+            Status::from(neighbor(Some(&config)).expect_err("refused")).message().to_string()
+        };
+        let message = refused(v1::PeerConfig { local_asn: 23456, ..minimal() });
+        assert!(message.contains("peer.local_asn"), "{message}");
+        for bad in ["0.0.0.0", "2001:db8::1", "router"] {
+            let message = refused(v1::PeerConfig { router_id: bad.into(), ..minimal() });
+            assert!(message.contains("peer.router_id"), "{message}");
+        }
         let n = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
             .expect("max_prefixes is supported")
             .neighbor;

@@ -117,9 +117,13 @@ pub struct NeighborAddArgs {
     /// Accept the neighbour's AS from its OPEN: `internal` (ours) or `external` (any other).
     #[arg(long, value_enum, conflicts_with = "remote_as")]
     pub dynamic_asn: Option<DynamicAsnArg>,
-    /// Our AS number towards it (default: the daemon's).
+    /// Our AS number towards it (default: the daemon's): in the OPEN, for
+    /// iBGP/eBGP, and the AS prepended on export.
     #[arg(long, value_name = "ASN")]
     pub local_as: Option<u32>,
+    /// Our BGP identifier towards it, an IPv4 address (default: the daemon's).
+    #[arg(long, value_name = "ID")]
+    pub router_id: Option<String>,
     /// The neighbour's TCP port (default 179).
     #[arg(long)]
     pub port: Option<u32>,

@@ -176,6 +176,7 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         remote_asn: args.remote_as.unwrap_or(0),
         dynamic_asn: human::dynamic_asn_arg(args.dynamic_asn) as i32,
         local_asn: args.local_as.unwrap_or(0),
+        router_id: args.router_id.unwrap_or_default(),
         port: args.port.unwrap_or(0),
         local_address: args.local_address.unwrap_or_default(),
         password,

@@ -133,6 +133,10 @@ fn summary(config: &PeerConfig, status: &PeerStatus) -> String {
 fn configuration(config: &PeerConfig) -> String {
     fields(&[
         ("Local AS", zero_default(config.local_asn)),
+        (
+            "Router ID",
+            if config.router_id.is_empty() { "default".into() } else { config.router_id.clone() },
+        ),
         ("Port", if config.port == 0 { "179".into() } else { config.port.to_string() }),
         ("Local address", or_dash(&config.local_address)),
         ("Passive", yes_no(config.passive)),
