@@ -41,9 +41,10 @@ pub struct BgpdNeighbor {
     /// is left out.
     pub import_policy: Vec<String>,
     pub export_policy: Vec<String>,
-    /// Sub-tables written as given at the end of this neighbour's entry, each
-    /// with its own header (`[neighbors.max_prefixes]\n...`); empty: none.
-    pub tables: String,
+    /// TOML written as given into this neighbour's entry, after the keys
+    /// above and before `[neighbors.graceful_restart]`: keys first, then
+    /// sub-tables with their headers (`[neighbors.max_prefixes]\n...`).
+    pub extra: String,
 }
 
 /// `[neighbors.graceful_restart]` of the TOML config.
@@ -84,13 +85,13 @@ impl BgpdNeighbor {
             connect_retry_time: None,
             import_policy: vec!["accept-all".to_owned()],
             export_policy: vec!["accept-all".to_owned()],
-            tables: String::new(),
+            extra: String::new(),
         }
     }
 
-    /// Sub-tables of this neighbour as TOML text, each with its header.
-    pub fn tables(mut self, toml: &str) -> Self {
-        self.tables = toml.to_owned();
+    /// More of this neighbour as TOML text (see [`BgpdNeighbor::extra`]).
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra = toml.to_owned();
         self
     }
 
@@ -324,17 +325,17 @@ impl BgpdConfig {
                     quoted(&mut n.export_policy.iter().cloned())
                 );
             }
+            if !n.extra.is_empty() {
+                c.push_str(&n.extra);
+                if !n.extra.ends_with('\n') {
+                    c.push('\n');
+                }
+            }
             if let Some(gr) = n.graceful_restart {
                 let _ = writeln!(c, "[neighbors.graceful_restart]");
                 let _ = writeln!(c, "restart_time = {}", gr.restart_time);
                 let _ = writeln!(c, "stale_routes_time = {}", gr.stale_routes_time);
                 let _ = writeln!(c, "notification = {}", gr.notification);
-            }
-            if !n.tables.is_empty() {
-                c.push_str(&n.tables);
-                if !n.tables.ends_with('\n') {
-                    c.push('\n');
-                }
             }
         }
         for r in &self.routes {

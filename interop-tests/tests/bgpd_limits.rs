@@ -31,7 +31,7 @@ fn start(pair: &Pair, limits: &str) -> (Bgpd, Frr) {
     let config = BgpdConfig::new(65001, OURS).neighbor(
         BgpdNeighbor::new(pair.right_v4, 65002)
             .connect_retry_time(1)
-            .tables(&format!("[neighbors.max_prefixes]\n{limits}")),
+            .extra(&format!("[neighbors.max_prefixes]\n{limits}")),
     );
     let bgpd = start_bgpd(&pair.left, &config);
     let mut frr_config = frr_towards_bgpd(65002, 65001, pair.left_v4);
