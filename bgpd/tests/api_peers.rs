@@ -135,6 +135,19 @@ async fn policies_are_checked_against_the_config_and_read_back() {
     let config = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer").config.expect("config");
     assert_eq!(config.import_policy, ["reject-all"]);
     assert_eq!(config.export_policy, ["accept-all"]);
+    // Chains given: RFC 8212 blocks nothing.
+    let peer = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer");
+    assert_eq!(status(&peer).policy, Some(v1::PeerPolicyStatus::default()));
+    // An eBGP peer without chains: GetPeer says RFC 8212 blocks both ways;
+    // an iBGP one: nothing.
+    client.add_peer(add(peer_config("192.0.2.3", 65002))).await.expect("AddPeer");
+    let bare = get_peer(&mut client, "192.0.2.3").await.expect("GetPeer");
+    let policy = status(&bare).policy.expect("policy status");
+    assert!(policy.import_blocked && policy.export_blocked, "{policy:?}");
+    client.add_peer(add(peer_config("192.0.2.4", 65001))).await.expect("AddPeer");
+    let internal = get_peer(&mut client, "192.0.2.4").await.expect("GetPeer");
+    let policy = status(&internal).policy.expect("policy status");
+    assert!(!policy.import_blocked && !policy.export_blocked, "{policy:?}");
 }
 
 #[tokio::test]

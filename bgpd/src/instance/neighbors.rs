@@ -86,6 +86,9 @@ impl Instance {
         );
         self.gr_neighbor_added(id);
         self.bfd_sync(id);
+        if let Some(slot) = self.peers.get_mut(&id) {
+            slot.status.rfc8212 = super::policies::expected_blocks(&self.config, &slot.neighbor);
+        }
     }
 
     pub(super) fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
@@ -245,6 +248,7 @@ impl Instance {
             .map(|(id, _)| *id)
             .collect();
         self.reapply_policies(&ids);
+        self.refresh_expected_blocks();
         self.pump_all();
     }
 }

@@ -246,6 +246,7 @@ impl Instance {
         {
             self.reapply_policies(&[id]);
         }
+        self.refresh_expected_blocks();
         if change.fields.contains(&NeighborField::MaxPrefixes)
             && let Some(&id) = self.by_address.get(&address)
         {

@@ -20,6 +20,7 @@
 use std::sync::Arc;
 
 use super::Instance;
+use super::status::Rfc8212Blocks;
 use crate::config::{Config, Neighbor};
 use crate::peer::SessionCommand;
 use crate::policy::{CompiledChain, Context, REJECT_ALL};
@@ -67,6 +68,20 @@ pub(super) fn peer_policy(
     (PeerPolicy { import, export, context }, blocked)
 }
 
+/// The status's form of `blocked`.
+pub(super) fn blocks(blocked: &[Blocked]) -> Rfc8212Blocks {
+    Rfc8212Blocks {
+        import: blocked.contains(&Blocked::Import),
+        export: blocked.contains(&Blocked::Export),
+    }
+}
+
+/// What RFC 8212 will block for `neighbor` before any session (the
+/// configured remote AS; 0, any external AS, is eBGP).
+pub(super) fn expected_blocks(config: &Config, neighbor: &Neighbor) -> Rfc8212Blocks {
+    blocks(&peer_policy(config, neighbor, neighbor.remote_asn).1)
+}
+
 fn reject_all(config: &Config) -> CompiledChain {
     config.policies.chain(&[REJECT_ALL]).unwrap_or_else(|_| CompiledChain::new(Vec::new()))
 }
@@ -75,8 +90,9 @@ impl Instance {
     /// Hands the RIB the chains of established peer `id`, warning when RFC
     /// 8212 blocks a direction.
     pub(super) fn set_peer_policy(&mut self, id: PeerId, peer_asn: u32) {
-        let Some(slot) = self.peers.get(&id) else { return };
+        let Some(slot) = self.peers.get_mut(&id) else { return };
         let (policy, blocked) = peer_policy(&self.config, &slot.neighbor, peer_asn);
+        slot.status.rfc8212 = blocks(&blocked);
         for direction in blocked {
             let (what, key) = match direction {
                 Blocked::Import => ("no route is accepted from", "import_policy"),
@@ -89,6 +105,15 @@ impl Instance {
         }
         if let Err(error) = self.rib.set_peer_policy(id, policy) {
             tracing::error!(%error, "cannot set the policy of an established peer");
+        }
+    }
+
+    /// What RFC 8212 will block, for every peer without a session (after a
+    /// change of the config or a neighbor; established peers get theirs from
+    /// [`Instance::set_peer_policy`]).
+    pub(super) fn refresh_expected_blocks(&mut self) {
+        for slot in self.peers.values_mut().filter(|slot| !slot.established) {
+            slot.status.rfc8212 = expected_blocks(&self.config, &slot.neighbor);
         }
     }
 

@@ -55,6 +55,18 @@ pub struct SessionStatus {
     pub bfd: super::bfd::BfdPeer,
     /// Max-prefix warnings and hold (`instance::max_prefix`).
     pub max_prefix: super::max_prefix::MaxPrefixState,
+    /// Directions RFC 8212 blocks for lack of a policy (eBGP, no chain,
+    /// `ebgp_requires_policy`), as of the last time the chains were set
+    /// (session start, reload, UpdatePeer; before the first session: as
+    /// configured, with the configured remote AS).
+    pub rfc8212: Rfc8212Blocks,
+}
+
+/// What RFC 8212 blocks for one neighbor.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rfc8212Blocks {
+    pub import: bool,
+    pub export: bool,
 }
 
 /// Graceful restart as the instance tracks it (`GracefulRestartStatus`).
@@ -81,6 +93,7 @@ impl Default for SessionStatus {
             last: LastErrors::default(),
             bfd: super::bfd::BfdPeer::default(),
             max_prefix: super::max_prefix::MaxPrefixState::default(),
+            rfc8212: Rfc8212Blocks::default(),
         }
     }
 }
@@ -139,6 +152,8 @@ pub struct PeerView {
     pub learned: Vec<(Family, u64)>,
     /// Per family: prefixes in the peer's Adj-RIB-Out.
     pub advertised: Vec<(Family, u64)>,
+    /// What the import chain did since the peer was first established.
+    pub import_counters: crate::rib::PolicyCounters,
 }
 
 impl PeerView {
@@ -159,7 +174,14 @@ impl PeerView {
             .iter()
             .map(|&family| (family, rib.advertised_count(id, family) as u64))
             .collect();
-        Self { neighbor: neighbor.clone(), status: status.clone(), learned, advertised }
+        let import_counters = rib.policy_counters(id).unwrap_or_default();
+        Self {
+            neighbor: neighbor.clone(),
+            status: status.clone(),
+            learned,
+            advertised,
+            import_counters,
+        }
     }
 }
 

@@ -216,6 +216,13 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         last_error: status.last.reason.clone().unwrap_or_default(),
         bfd: bfd_status(&view.neighbor, &status.bfd),
         max_prefix: max_prefix_status(&view.neighbor, &status.max_prefix, now),
+        policy: Some(v1::PeerPolicyStatus {
+            import_blocked: status.rfc8212.import,
+            export_blocked: status.rfc8212.export,
+            import_accepted: view.import_counters.accepted,
+            import_rejected: view.import_counters.rejected,
+            import_modified: view.import_counters.modified,
+        }),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {
@@ -337,19 +344,30 @@ mod tests {
     #[test]
     fn a_configured_neighbor_reports_its_config_and_idle_state() {
         let neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
-        let view = PeerView {
+        let mut view = PeerView {
             neighbor,
             status: SessionStatus::default(),
             learned: Vec::new(),
             advertised: Vec::new(),
+            import_counters: crate::rib::PolicyCounters::default(),
         };
-        let peer = peer(&view, Instant::now());
-        let config = peer.config.expect("config");
+        let peer_message = peer(&view, Instant::now());
+        let config = peer_message.config.expect("config");
         assert_eq!(config.address, "192.0.2.2");
         assert_eq!(config.remote_asn, 65002);
-        let status = peer.status.expect("status");
+        let status = peer_message.status.expect("status");
         assert_eq!(status.state, v1::SessionState::Idle as i32);
         assert_eq!(status.hold_time_seconds, 0);
+        assert_eq!(status.policy, Some(v1::PeerPolicyStatus::default()));
+
+        view.status.rfc8212.import = true;
+        view.import_counters = crate::rib::PolicyCounters { accepted: 7, rejected: 3, modified: 2 };
+        let policy = peer(&view, Instant::now()).status.and_then(|s| s.policy).expect("policy");
+        assert!(policy.import_blocked && !policy.export_blocked);
+        assert_eq!(
+            (policy.import_accepted, policy.import_rejected, policy.import_modified),
+            (7, 3, 2)
+        );
     }
 
     #[test]

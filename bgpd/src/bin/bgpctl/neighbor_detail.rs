@@ -4,7 +4,7 @@
 
 use ironlb_proto::bgpd::v1::{
     Capabilities, GracefulRestartStatus, MaxPrefixConfig, MaxPrefixStatus, MessageCounters,
-    NotificationInfo, Peer, PeerConfig, PeerStatus, PrefixCounters,
+    NotificationInfo, Peer, PeerConfig, PeerPolicyStatus, PeerStatus, PrefixCounters,
 };
 
 use crate::human::{self, families, or_dash, yes_no};
@@ -27,6 +27,7 @@ pub fn render(peer: &Peer) -> String {
     if let Some(bfd) = &status.bfd {
         section(&mut text, "BFD", &crate::bfd::detail(bfd));
     }
+    section(&mut text, "Policy", &policy(&config, status.policy.as_ref()));
     if let (Some(limits), Some(state)) = (&config.max_prefix, &status.max_prefix) {
         section(&mut text, "Max prefixes", &max_prefix(limits, state));
     }
@@ -162,6 +163,28 @@ fn configuration(config: &PeerConfig) -> String {
                     "off".into()
                 }
             }),
+        ),
+    ])
+}
+
+/// The chains, what RFC 8212 blocks, and the import counters.
+fn policy(config: &PeerConfig, status: Option<&PeerPolicyStatus>) -> String {
+    let default = PeerPolicyStatus::default();
+    let status = status.unwrap_or(&default);
+    let chain = |names: &[String], blocked: bool, what: &str| match (names.is_empty(), blocked) {
+        (_, true) => format!("none: RFC 8212 blocks it, no route is {what}"),
+        (true, false) => "none: everything".to_string(),
+        (false, false) => names.join(", "),
+    };
+    fields(&[
+        ("Import", chain(&config.import_policy, status.import_blocked, "accepted")),
+        ("Export", chain(&config.export_policy, status.export_blocked, "sent")),
+        (
+            "Imported",
+            format!(
+                "{} accepted ({} modified), {} rejected",
+                status.import_accepted, status.import_modified, status.import_rejected
+            ),
         ),
     ])
 }
@@ -410,5 +433,23 @@ mod tests {
         assert_eq!(max_prefix_limits(&PeerConfig::default()), "no limit");
         let stay = MaxPrefixStatus { restart_in_seconds: 0, ..state };
         assert!(max_prefix(&limits, &stay).contains("until `neighbor enable`"));
+    }
+
+    #[test]
+    fn the_policy_section_says_what_rfc8212_blocks() {
+        let config =
+            PeerConfig { import_policy: vec!["import-upstream".into()], ..Default::default() };
+        let status = PeerPolicyStatus {
+            export_blocked: true,
+            import_accepted: 10,
+            import_rejected: 4,
+            import_modified: 1,
+            ..Default::default()
+        };
+        let text = policy(&config, Some(&status));
+        assert!(text.contains("import-upstream"), "{text}");
+        assert!(text.contains("none: RFC 8212 blocks it, no route is sent"), "{text}");
+        assert!(text.contains("10 accepted (1 modified), 4 rejected"), "{text}");
+        assert!(policy(&PeerConfig::default(), None).contains("none: everything"));
     }
 }
