@@ -200,6 +200,14 @@ impl BgpService for Service {
         Ok(Response::new(v1::ListPeersResponse { peers }))
     }
 
+    async fn list_policies(
+        &self,
+        _request: Request<v1::ListPoliciesRequest>,
+    ) -> Result<Response<v1::ListPoliciesResponse>, Status> {
+        let listing = self.ask(|reply| ApiRequest::ListPolicies { reply }).await?;
+        Ok(Response::new(convert::policy::list_policies(listing)))
+    }
+
     async fn get_peer(
         &self,
         request: Request<v1::GetPeerRequest>,

@@ -29,6 +29,7 @@ mod neighbors;
 pub mod owners;
 pub mod peer_ops;
 mod policies;
+pub mod policy_listing;
 pub mod refusals;
 pub mod requests;
 mod sessions;
@@ -291,6 +292,11 @@ impl Instance {
             }
             ApiRequest::BfdStatus { reply } => {
                 let _ = reply.send(self.bfd.running().map(|handle| handle.status()));
+                return;
+            }
+            ApiRequest::ListPolicies { reply } => {
+                let neighbors = self.peers.values().map(|slot| &slot.neighbor);
+                let _ = reply.send(policy_listing::list(&self.config, neighbors));
                 return;
             }
             other => other,

@@ -68,6 +68,9 @@ pub enum Command {
     /// BFD sessions of the neighbours (RFC 5880).
     #[command(subcommand)]
     Bfd(BfdCommand),
+    /// Routing policies and sets of the configuration (read only).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Stream peer and best-path changes: a snapshot first, then every change.
     Watch(WatchArgs),
 }
@@ -313,6 +316,13 @@ pub struct RouteDelArgs {
 pub enum BfdCommand {
     /// One line per BFD session: peer, state, remote state, diagnostic,
     /// negotiated TX and RX intervals, detection time.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// One line per policy (default action, statements, sets, the
+    /// neighbours that import or export with it), then one per set.
     List,
 }
 
