@@ -101,3 +101,55 @@ async fn changed_policies_apply_on_reload_without_a_session_reset() {
     assert_eq!(flaps(&mut receiver, "127.0.0.1").await, (established, 0), "no session reset");
     assert_eq!(flaps(&mut announcer, "127.0.0.2").await, (established, 0), "no session reset");
 }
+
+#[tokio::test]
+async fn soft_reconfiguration_reapplies_the_import_chain_without_a_refresh() {
+    let bgp_port = free_port(Ipv4Addr::LOCALHOST);
+    let announcer = format!(
+        "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
+         listen_addresses = [\"127.0.0.1\"]\n\
+         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n\
+         import_policy = [\"reject-all\"]\nexport_policy = [\"accept-all\"]\n"
+    );
+    let receiver = format!(
+        "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = 0\n\
+         [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {bgp_port}\n\
+         local_address = \"127.0.0.2\"\nimport_policy = [\"reject-all\"]\n\
+         export_policy = [\"reject-all\"]\nsoft_reconfiguration_inbound = true\n"
+    );
+    let (_a, mut announcer) = start_with(&announcer).await;
+    let (b, mut receiver) = start_with(&receiver).await;
+    wait_for(&mut announcer, "the session", |i| i.established_peer_count == 1).await;
+    let request = v1::SetPathsRequest {
+        owner: "lb".to_string(),
+        paths: ["198.51.100.1/32", "198.51.100.2/32"]
+            .iter()
+            .map(|p| v1::Path { prefix: (*p).to_string(), ..v1::Path::default() })
+            .collect(),
+        grace_time_seconds: None,
+    };
+    announcer.set_paths(request).await.expect("SetPaths");
+    // Received and kept, but rejected by the import chain.
+    let sent =
+        |peer: v1::Peer| peer.status.and_then(|s| s.messages_received).map_or(0, |m| m.update);
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
+        let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer;
+        if peer.map(sent).unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no UPDATE received");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(info(&mut receiver).await.path_count, 0, "imported through reject-all");
+
+    // The chain accepts now: applied from the kept routes, no ROUTE-REFRESH.
+    reload(&b, "import_policy = [\"reject-all\"]", "import_policy = [\"accept-all\"]");
+    wait_for(&mut receiver, "the kept paths after the import change", |i| i.path_count == 2).await;
+    let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
+    let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
+    let status = peer.status.expect("status");
+    assert_eq!(status.messages_sent.map(|m| m.route_refresh), Some(0), "no ROUTE-REFRESH sent");
+    assert_eq!(status.flaps, 0, "no session reset");
+}

@@ -5,7 +5,9 @@
 //! - What counts is what the RIB holds from the neighbor per family, after
 //!   the import policy (FRR counts the same: accepted prefixes). A prefix the
 //!   policy rejects costs nothing and does not count; one it accepts counts
-//!   until the neighbor withdraws it.
+//!   until the neighbor withdraws it. With `soft_reconfiguration_inbound`
+//!   the routes kept as received cost memory too: the larger of the two
+//!   counts is checked, so the limit bounds the kept copy.
 //! - Reaching `warning_percent` of a limit logs one warning per crossing (the
 //!   count falling back below re-arms it). Exceeding the limit logs the peer,
 //!   the family, the count and the limit, and, unless `warning_only`, stops
@@ -138,7 +140,10 @@ impl Instance {
         }
         let peer = slot.neighbor.address;
         for &family in families {
-            let count = self.rib.source_routes(Source::Peer(id), family) as u64;
+            // The copy kept for soft reconfiguration counts too: it is
+            // memory the neighbor's routes take, whatever the policy says.
+            let accepted = self.rib.source_routes(Source::Peer(id), family);
+            let count = accepted.max(self.rib.pre_policy_count(id, family)) as u64;
             let state = &mut slot.status.max_prefix;
             let i = family.index();
             match verdict(&limits, family, count, state.said[i]) {

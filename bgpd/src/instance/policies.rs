@@ -12,10 +12,11 @@
 //! `ebgp_requires_policy`), the new chains are handed to the RIB and the
 //! routes evaluated again: outbound at once, by re-running the export
 //! decision for the whole table (prefixes no longer accepted are withdrawn);
-//! inbound by asking the peer to send its routes again (ROUTE-REFRESH, RFC
-//! 2918), since the routes it sent are not kept from before the import
-//! policy. A peer that did not advertise route refresh keeps its routes as
-//! the old chain judged them until its session restarts (logged).
+//! inbound from the routes kept as received when the neighbor has
+//! `soft_reconfiguration_inbound` (`rib::soft_in`), otherwise by asking the
+//! peer to send its routes again (ROUTE-REFRESH, RFC 2918). A peer that did
+//! not advertise route refresh and has no kept copy keeps its routes as the
+//! old chain judged them until its session restarts (logged).
 
 use std::sync::Arc;
 
@@ -133,6 +134,30 @@ impl Instance {
                 }
             }
             let Some(slot) = self.peers.get(&id) else { continue };
+            // Soft reconfiguration: from the kept routes when there are any
+            // (turned on just now, the refresh below fills the copy).
+            let wants = slot.neighbor.soft_reconfiguration_inbound;
+            let keeps = self.rib.keeps_pre_policy(id);
+            if wants != keeps
+                && let Err(error) = self.rib.set_soft_reconfiguration(id, wants)
+            {
+                tracing::error!(%error, "cannot change soft reconfiguration");
+            }
+            if wants && keeps {
+                match self.rib.reapply_import(id) {
+                    Ok(stats) => tracing::info!(
+                        peer = %slot.neighbor.address,
+                        accepted = stats.map_or(0, |s| s.announced),
+                        rejected = stats.map_or(0, |s| s.filtered),
+                        "import policy re-applied from the routes kept as received (soft reconfiguration)"
+                    ),
+                    Err(error) => tracing::error!(%error, "cannot re-apply the import policy"),
+                }
+                self.export_due = true;
+                self.max_prefix_check(id, &facts.families);
+                self.pump(id);
+                continue;
+            }
             if facts.route_refresh {
                 for family in &facts.families {
                     slot.session

@@ -70,6 +70,12 @@ impl Instance {
             return;
         }
         self.set_peer_policy(id, negotiated.peer_asn);
+        if let Some(slot) = self.peers.get(&id)
+            && let Err(error) =
+                self.rib.set_soft_reconfiguration(id, slot.neighbor.soft_reconfiguration_inbound)
+        {
+            tracing::error!(%error, "cannot keep the routes as received");
+        }
         for family in &negotiated.families {
             if let Err(error) = self.rib.queue_full_table(id, *family) {
                 tracing::error!(%error, "cannot queue the table for a new peer");

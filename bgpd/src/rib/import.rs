@@ -20,6 +20,7 @@ impl Rib {
         update: &UpdateMessage,
     ) -> Result<ApplyStats, RibError> {
         let source = self.peer_index(peer)?;
+        self.keep_pre_policy(source, update);
         let mut stats = ApplyStats::default();
         let unreach = update.mp_unreach.iter().flat_map(|u| &u.withdrawn);
         for nlri in update.withdrawn.iter().chain(unreach) {
@@ -44,7 +45,7 @@ impl Rib {
         Ok(stats)
     }
 
-    fn announce_all(
+    pub(super) fn announce_all(
         &mut self,
         source: SourceIndex,
         attributes: &PathAttributes,
