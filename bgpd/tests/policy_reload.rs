@@ -1,7 +1,8 @@
 //! Routing policy across a reload (issue #12): two `bgpd` processes on
 //! loopback in an eBGP session; changing a chain in the file and sending
 //! SIGHUP re-evaluates routes without resetting the session: the export side
-//! at once, the import side by ROUTE-REFRESH.
+//! at once, the import side by ROUTE-REFRESH, or from the routes kept as
+//! received (soft reconfiguration inbound, also listed by ListPaths).
 
 mod support;
 
@@ -143,13 +144,46 @@ async fn soft_reconfiguration_reapplies_the_import_chain_without_a_refresh() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(info(&mut receiver).await.path_count, 0, "imported through reject-all");
+    // The pre-policy Adj-RIB-In shows them, marked rejected.
+    let kept = pre_policy(&mut receiver, "127.0.0.1").await.expect("ListPaths pre-policy");
+    let seen: Vec<(String, bool)> =
+        kept.iter().map(|p| (p.path.as_ref().expect("path").prefix.clone(), p.rejected)).collect();
+    assert_eq!(
+        seen,
+        [("198.51.100.1/32".to_string(), true), ("198.51.100.2/32".to_string(), true)]
+    );
+    // A peer that keeps nothing: FAILED_PRECONDITION naming the key.
+    let refused = pre_policy(&mut announcer, "127.0.0.2").await.expect_err("not kept");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("soft_reconfiguration_inbound"), "{refused:?}");
 
     // The chain accepts now: applied from the kept routes, no ROUTE-REFRESH.
     reload(&b, "import_policy = [\"reject-all\"]", "import_policy = [\"accept-all\"]");
     wait_for(&mut receiver, "the kept paths after the import change", |i| i.path_count == 2).await;
+    let kept = pre_policy(&mut receiver, "127.0.0.1").await.expect("ListPaths pre-policy");
+    assert!(kept.len() == 2 && kept.iter().all(|p| !p.rejected), "{kept:?}");
     let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
     let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
     let status = peer.status.expect("status");
     assert_eq!(status.messages_sent.map(|m| m.route_refresh), Some(0), "no ROUTE-REFRESH sent");
     assert_eq!(status.flaps, 0, "no session reset");
+}
+
+/// The pre-policy Adj-RIB-In of `peer`.
+async fn pre_policy(
+    client: &mut Client,
+    peer: &str,
+) -> Result<Vec<v1::ListPathsResponse>, tonic::Status> {
+    let request = v1::ListPathsRequest {
+        table: v1::Table::AdjRibIn as i32,
+        peer: peer.to_string(),
+        pre_policy: true,
+        ..v1::ListPathsRequest::default()
+    };
+    let mut stream = client.list_paths(request).await?.into_inner();
+    let mut paths = Vec::new();
+    while let Some(path) = stream.message().await? {
+        paths.push(path);
+    }
+    Ok(paths)
 }

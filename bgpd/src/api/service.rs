@@ -130,6 +130,7 @@ fn list_error(error: ListError) -> Status {
             value: address.to_string(),
         }),
         ListError::AdjRibOutUnsupported => Status::unimplemented(error.to_string()),
+        ListError::NotKept(_) => Status::failed_precondition(error.to_string()),
     }
 }
 

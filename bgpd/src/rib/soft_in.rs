@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use super::intern::AttrId;
 use super::table::SourceIndex;
-use super::{ApplyStats, PeerId, Rib, RibError};
+use super::{ApplyStats, PeerId, Rib, RibError, Route, Source};
 use crate::wire::{Family, NextHop, Nlri, UpdateMessage};
 
 /// One peer's routes as received.
@@ -58,6 +58,41 @@ impl Rib {
             .and_then(Option::as_ref)
             .and_then(|s| s.pre_policy.as_ref())
             .map_or(0, |p| p.counts[family.index()])
+    }
+
+    /// `peer`'s routes of `family` as received, sorted by prefix, each with
+    /// whether the RIB holds it from the peer (false: the import policy, or
+    /// a loop check, refused it). Empty when the routes are not kept.
+    pub fn pre_policy_routes(&self, peer: PeerId, family: Family) -> Vec<(Route, bool)> {
+        let Ok(source) = self.peer_index(peer) else { return Vec::new() };
+        let Some(pre) = self
+            .core
+            .sources
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.pre_policy.as_ref())
+        else {
+            return Vec::new();
+        };
+        let mut routes: Vec<(Route, bool)> = pre
+            .routes
+            .iter()
+            .filter(|(prefix, _)| Family::of(prefix) == family)
+            .filter_map(|(prefix, id)| {
+                let slot = self.core.attrs.get(*id)?;
+                let route = Route {
+                    prefix: *prefix,
+                    source: Source::Peer(peer),
+                    attributes: slot.attributes.clone(),
+                    next_hop: slot.next_hop,
+                    stale: false,
+                };
+                let accepted = self.paths(*prefix).iter().any(|r| r.source == Source::Peer(peer));
+                Some((route, accepted))
+            })
+            .collect();
+        routes.sort_by_key(|(route, _)| route.prefix);
+        routes
     }
 
     /// Runs `peer`'s import chain again over the routes it sent, as kept:

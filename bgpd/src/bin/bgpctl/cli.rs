@@ -263,6 +263,10 @@ pub struct RouteListArgs {
     /// Only the best path of each prefix (Loc-RIB).
     #[arg(long)]
     pub best: bool,
+    /// With --table in: the routes as the neighbour sent them, before its
+    /// import policy ("R": rejected). Needs soft_reconfiguration_inbound.
+    #[arg(long)]
+    pub pre_policy: bool,
 }
 
 #[derive(Args, Debug)]
