@@ -91,6 +91,7 @@ fn updates() -> Vec<UpdateMessage> {
 fn peer(asn: u32, last: u8) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: 65000,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         ibgp: false,

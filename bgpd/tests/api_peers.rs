@@ -135,6 +135,19 @@ async fn policies_are_checked_against_the_config_and_read_back() {
     let config = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer").config.expect("config");
     assert_eq!(config.import_policy, ["reject-all"]);
     assert_eq!(config.export_policy, ["accept-all"]);
+    // Chains given: RFC 8212 blocks nothing.
+    let peer = get_peer(&mut client, "192.0.2.2").await.expect("GetPeer");
+    assert_eq!(status(&peer).policy, Some(v1::PeerPolicyStatus::default()));
+    // An eBGP peer without chains: GetPeer says RFC 8212 blocks both ways;
+    // an iBGP one: nothing.
+    client.add_peer(add(peer_config("192.0.2.3", 65002))).await.expect("AddPeer");
+    let bare = get_peer(&mut client, "192.0.2.3").await.expect("GetPeer");
+    let policy = status(&bare).policy.expect("policy status");
+    assert!(policy.import_blocked && policy.export_blocked, "{policy:?}");
+    client.add_peer(add(peer_config("192.0.2.4", 65001))).await.expect("AddPeer");
+    let internal = get_peer(&mut client, "192.0.2.4").await.expect("GetPeer");
+    let policy = status(&internal).policy.expect("policy status");
+    assert!(!policy.import_blocked && !policy.export_blocked, "{policy:?}");
 }
 
 #[tokio::test]
@@ -161,11 +174,16 @@ async fn add_peer_refuses_bad_settings_naming_field_and_value() {
         tonic::Code::InvalidArgument,
         &["peer.local_address", "2001:db8::1"],
     );
-    let limit = v1::PeerConfig { max_prefixes: 100, ..peer_config("192.0.2.2", 65002) };
+    // Prefix limits are supported now (this was UNIMPLEMENTED); a limit on a
+    // family the peer does not negotiate is refused as the config file does.
+    let limit = v1::PeerConfig {
+        max_prefix: Some(v1::MaxPrefixConfig { ipv6_unicast: 100, ..Default::default() }),
+        ..peer_config("192.0.2.2", 65002)
+    };
     assert_code(
         client.add_peer(add(limit)).await,
-        tonic::Code::Unimplemented,
-        &["peer.max_prefixes", "100"],
+        tonic::Code::InvalidArgument,
+        &["peer.max_prefix.ipv6_unicast", "100", "ipv6-unicast"],
     );
     // Nothing of the refused requests was configured.
     let listed = client.list_peers(v1::ListPeersRequest {}).await.expect("ListPeers");

@@ -315,3 +315,32 @@ fn a_closed_stdout_ends_quietly() {
         assert!(output.stderr.is_empty(), "{format}: {}", String::from_utf8_lossy(&output.stderr));
     }
 }
+
+#[test]
+fn policy_list_and_the_policy_section_of_neighbor_show() {
+    let daemon = start(
+        "[[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\n\
+         import_policy = [\"import-services\"]\n\
+         [[prefix_sets]]\nname = \"services\"\nprefixes = [\"198.51.100.0/24 le 32\"]\n\
+         [[policies]]\nname = \"import-services\"\ndefault = \"reject\"\n\
+         [[policies.statements]]\nmatch.prefix_set = \"services\"\naction = \"accept\"\n",
+    );
+    let table = daemon.ok(&["policy", "list"]);
+    let row = table.lines().find(|l| l.starts_with("import-services")).expect("the policy");
+    for cell in ["reject", "services", "127.0.0.2"] {
+        assert!(row.contains(cell), "{cell} missing: {row}");
+    }
+    assert!(table.contains("accept-all (built-in)"), "{table}");
+    let set = table.lines().find(|l| l.starts_with("services")).expect("the set");
+    assert!(set.contains("prefix") && set.contains("198.51.100.0/24 le 32"), "{set}");
+    let json = daemon.json(&["policy", "list"]);
+    assert_eq!(json["policies"][2]["name"], "import-services");
+    assert_eq!(json["policies"][2]["importPeers"][0], "127.0.0.2");
+    assert_eq!(json["sets"][0]["kind"], "POLICY_SET_KIND_PREFIX");
+
+    // eBGP with an import chain only: RFC 8212 blocks the export side.
+    let detail = daemon.ok(&["neighbor", "show", "127.0.0.2"]);
+    assert!(detail.contains("\nPolicy\n"), "{detail}");
+    assert!(detail.contains("import-services"), "{detail}");
+    assert!(detail.contains("none: RFC 8212 blocks it, no route is sent"), "{detail}");
+}

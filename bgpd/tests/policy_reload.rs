@@ -1,7 +1,8 @@
 //! Routing policy across a reload (issue #12): two `bgpd` processes on
 //! loopback in an eBGP session; changing a chain in the file and sending
 //! SIGHUP re-evaluates routes without resetting the session: the export side
-//! at once, the import side by ROUTE-REFRESH.
+//! at once, the import side by ROUTE-REFRESH, or from the routes kept as
+//! received (soft reconfiguration inbound, also listed by ListPaths).
 
 mod support;
 
@@ -100,4 +101,89 @@ async fn changed_policies_apply_on_reload_without_a_session_reset() {
     let established = v1::SessionState::Established as i32;
     assert_eq!(flaps(&mut receiver, "127.0.0.1").await, (established, 0), "no session reset");
     assert_eq!(flaps(&mut announcer, "127.0.0.2").await, (established, 0), "no session reset");
+}
+
+#[tokio::test]
+async fn soft_reconfiguration_reapplies_the_import_chain_without_a_refresh() {
+    let bgp_port = free_port(Ipv4Addr::LOCALHOST);
+    let announcer = format!(
+        "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
+         listen_addresses = [\"127.0.0.1\"]\n\
+         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n\
+         import_policy = [\"reject-all\"]\nexport_policy = [\"accept-all\"]\n"
+    );
+    let receiver = format!(
+        "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = 0\n\
+         [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {bgp_port}\n\
+         local_address = \"127.0.0.2\"\nimport_policy = [\"reject-all\"]\n\
+         export_policy = [\"reject-all\"]\nsoft_reconfiguration_inbound = true\n"
+    );
+    let (_a, mut announcer) = start_with(&announcer).await;
+    let (b, mut receiver) = start_with(&receiver).await;
+    wait_for(&mut announcer, "the session", |i| i.established_peer_count == 1).await;
+    let request = v1::SetPathsRequest {
+        owner: "lb".to_string(),
+        paths: ["198.51.100.1/32", "198.51.100.2/32"]
+            .iter()
+            .map(|p| v1::Path { prefix: (*p).to_string(), ..v1::Path::default() })
+            .collect(),
+        grace_time_seconds: None,
+    };
+    announcer.set_paths(request).await.expect("SetPaths");
+    // Received and kept, but rejected by the import chain.
+    let sent =
+        |peer: v1::Peer| peer.status.and_then(|s| s.messages_received).map_or(0, |m| m.update);
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
+        let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer;
+        if peer.map(sent).unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no UPDATE received");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(info(&mut receiver).await.path_count, 0, "imported through reject-all");
+    // The pre-policy Adj-RIB-In shows them, marked rejected.
+    let kept = pre_policy(&mut receiver, "127.0.0.1").await.expect("ListPaths pre-policy");
+    let seen: Vec<(String, bool)> =
+        kept.iter().map(|p| (p.path.as_ref().expect("path").prefix.clone(), p.rejected)).collect();
+    assert_eq!(
+        seen,
+        [("198.51.100.1/32".to_string(), true), ("198.51.100.2/32".to_string(), true)]
+    );
+    // A peer that keeps nothing: FAILED_PRECONDITION naming the key.
+    let refused = pre_policy(&mut announcer, "127.0.0.2").await.expect_err("not kept");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("soft_reconfiguration_inbound"), "{refused:?}");
+
+    // The chain accepts now: applied from the kept routes, no ROUTE-REFRESH.
+    reload(&b, "import_policy = [\"reject-all\"]", "import_policy = [\"accept-all\"]");
+    wait_for(&mut receiver, "the kept paths after the import change", |i| i.path_count == 2).await;
+    let kept = pre_policy(&mut receiver, "127.0.0.1").await.expect("ListPaths pre-policy");
+    assert!(kept.len() == 2 && kept.iter().all(|p| !p.rejected), "{kept:?}");
+    let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
+    let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
+    let status = peer.status.expect("status");
+    assert_eq!(status.messages_sent.map(|m| m.route_refresh), Some(0), "no ROUTE-REFRESH sent");
+    assert_eq!(status.flaps, 0, "no session reset");
+}
+
+/// The pre-policy Adj-RIB-In of `peer`.
+async fn pre_policy(
+    client: &mut Client,
+    peer: &str,
+) -> Result<Vec<v1::ListPathsResponse>, tonic::Status> {
+    let request = v1::ListPathsRequest {
+        table: v1::Table::AdjRibIn as i32,
+        peer: peer.to_string(),
+        pre_policy: true,
+        ..v1::ListPathsRequest::default()
+    };
+    let mut stream = client.list_paths(request).await?.into_inner();
+    let mut paths = Vec::new();
+    while let Some(path) = stream.message().await? {
+        paths.push(path);
+    }
+    Ok(paths)
 }

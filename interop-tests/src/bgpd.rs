@@ -41,6 +41,10 @@ pub struct BgpdNeighbor {
     /// is left out.
     pub import_policy: Vec<String>,
     pub export_policy: Vec<String>,
+    /// TOML written as given into this neighbour's entry, after the keys
+    /// above and before `[neighbors.graceful_restart]`: keys first, then
+    /// sub-tables with their headers (`[neighbors.max_prefixes]\n...`).
+    pub extra: String,
 }
 
 /// `[neighbors.graceful_restart]` of the TOML config.
@@ -81,7 +85,14 @@ impl BgpdNeighbor {
             connect_retry_time: None,
             import_policy: vec!["accept-all".to_owned()],
             export_policy: vec!["accept-all".to_owned()],
+            extra: String::new(),
         }
+    }
+
+    /// More of this neighbour as TOML text (see [`BgpdNeighbor::extra`]).
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra = toml.to_owned();
+        self
     }
 
     /// The import chain (policy names); empty leaves the key out.
@@ -313,6 +324,12 @@ impl BgpdConfig {
                     "export_policy = [{}]",
                     quoted(&mut n.export_policy.iter().cloned())
                 );
+            }
+            if !n.extra.is_empty() {
+                c.push_str(&n.extra);
+                if !n.extra.ends_with('\n') {
+                    c.push('\n');
+                }
             }
             if let Some(gr) = n.graceful_restart {
                 let _ = writeln!(c, "[neighbors.graceful_restart]");

@@ -11,8 +11,7 @@
 //! What is the API's own: how an unset field reads (proto3 zeros: port 0,
 //! keepalive 0, multihop 0 mean the default), the defaults that differ from
 //! the config file's ([`DEFAULT_CONNECT_RETRY`]), the messages (naming the
-//! request field), and the fields a neighbor does not carry yet (`local_asn`,
-//! `max_prefixes`, refused by the instance unless they change nothing).
+//! request field).
 
 use std::net::IpAddr;
 
@@ -22,8 +21,8 @@ use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
 use crate::config::rules;
 use crate::config::{
-    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_PORT, DynamicAsn,
-    MAX_PASSWORD_LEN, Neighbor, Password, Problem,
+    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_MAX_PREFIX_WARNING_PERCENT,
+    DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, MaxPrefixes, Neighbor, Password, Problem,
 };
 use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
@@ -228,6 +227,67 @@ fn bfd(config: Option<&v1::BfdConfig>) -> Result<Option<BfdSettings>, Validation
     }))
 }
 
+/// `max_prefix` (or its shorthand `max_prefixes`) by the config file's
+/// rules (`[neighbors.max_prefixes]`).
+fn max_prefixes(
+    config: &v1::PeerConfig,
+    families: &[Family],
+) -> Result<Option<MaxPrefixes>, ValidationError> {
+    let limits = match (&config.max_prefix, config.max_prefixes) {
+        (None, 0) => return Ok(None),
+        (None, limit) => {
+            let mut limits = MaxPrefixes::default();
+            for family in families {
+                limits.limits[family.index()] = Some(limit);
+            }
+            limits
+        }
+        (Some(_), limit @ 1..) => {
+            return Err(ValidationError::Conflict {
+                field: field("max_prefixes"),
+                value: limit.to_string(),
+                other: field("max_prefix"),
+                other_value: "(set)".to_string(),
+            });
+        }
+        (Some(m), 0) => {
+            if m.ipv4_unicast == 0 && m.ipv6_unicast == 0 {
+                return Err(ValidationError::Missing { field: field("max_prefix.ipv4_unicast") });
+            }
+            let warning_percent = match m.warning_percent {
+                None => DEFAULT_MAX_PREFIX_WARNING_PERCENT,
+                Some(v) => rules::max_prefix_warning_percent(i64::from(v))
+                    .map_err(|_| out_of_range("max_prefix.warning_percent", v, "1..=100"))?,
+            };
+            let restart_time = in_range_u16(
+                "max_prefix.restart_time_seconds",
+                m.restart_time_seconds,
+                (0, u16::MAX),
+                "0..=65535",
+            )?;
+            let limit = |v: u32| (v != 0).then_some(v);
+            MaxPrefixes {
+                limits: [limit(m.ipv4_unicast), limit(m.ipv6_unicast)],
+                warning_percent,
+                warning_only: m.warning_only,
+                restart_time,
+            }
+        }
+    };
+    if let Err((family, _)) = rules::max_prefix_families(&limits, families) {
+        let name = match family {
+            Family::Ipv4Unicast => "max_prefix.ipv4_unicast",
+            Family::Ipv6Unicast => "max_prefix.ipv6_unicast",
+        };
+        return Err(ValidationError::Requires {
+            field: field(name),
+            value: limits.limit(family).unwrap_or_default().to_string(),
+            other: format!("{} to hold {}", field("families"), family.name()),
+        });
+    }
+    Ok(Some(limits))
+}
+
 /// `keepalive_seconds` against the hold time (0 or unset: a third of it).
 fn keepalive(value: Option<u32>, hold_time: u16) -> Result<u16, ValidationError> {
     let v = match value {
@@ -255,7 +315,7 @@ fn keepalive(value: Option<u32>, hold_time: u16) -> Result<u16, ValidationError>
 /// Checks a peer's configuration (`AddPeerRequest.peer`,
 /// `UpdatePeerRequest.peer`) into the neighbor it asks for. Whether the peer
 /// already exists (ALREADY_EXISTS, NOT_FOUND) is the instance's question,
-/// as are `local_asn` and `max_prefixes` ([`NewNeighbor::resolve`]). Keys the
+/// as is a dynamic AS ([`NewNeighbor::resolve`]). Keys the
 /// API does not carry (`next_hop_self`, `delay_open_time`) take their
 /// config-file defaults; UpdatePeer keeps the running values.
 pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, ValidationError> {
@@ -281,7 +341,27 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
         // The instance sets it with the daemon's AS.
         Some(_) => 0,
     };
-    let local_asn = (config.local_asn != 0).then_some(config.local_asn);
+    let local_asn = match config.local_asn {
+        0 => None,
+        asn => Some(rules::remote_asn(i64::from(asn)).map_err(|_| ValidationError::Reserved {
+            field: field("local_asn"),
+            value: u64::from(asn),
+            reason: "AS_TRANS (RFC 6793 §9) stands in for a 4-octet AS and is no real AS",
+        })?),
+    };
+    let router_id = match config.router_id.as_str() {
+        "" => None,
+        text => {
+            Some(rules::router_id(text).map_err(|problem| ValidationError::UnusableAddress {
+                field: field("router_id"),
+                value: text.to_string(),
+                reason: match problem {
+                    Problem::RouterIdZero => "0.0.0.0 is no BGP identifier (RFC 6286)",
+                    _ => "a BGP identifier is an IPv4 address (RFC 6286)",
+                },
+            })?)
+        }
+    };
     let port = match config.port {
         0 => DEFAULT_PORT,
         p => in_range_u16("port", p, rules::NON_ZERO_U16_RANGE, "1..=65535")?,
@@ -327,12 +407,10 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.import_policy = policy_names("import_policy", &config.import_policy)?;
     neighbor.export_policy = policy_names("export_policy", &config.export_policy)?;
     neighbor.bfd = bfd(config.bfd.as_ref())?;
-    Ok(NewNeighbor {
-        neighbor,
-        keep_password,
-        local_asn,
-        max_prefixes: (config.max_prefixes != 0).then_some(config.max_prefixes),
-    })
+    neighbor.max_prefixes = max_prefixes(config, &neighbor.families)?;
+    neighbor.local_asn = local_asn;
+    neighbor.router_id = router_id;
+    Ok(NewNeighbor { neighbor, keep_password })
 }
 
 /// ALREADY_EXISTS when `address` is a configured peer's (AddPeer).

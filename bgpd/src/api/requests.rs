@@ -71,6 +71,9 @@ pub fn list_paths(
             }
             TableSelector::LocRib
         }
+        Ok(v1::Table::AdjRibIn) if request.pre_policy => {
+            TableSelector::AdjRibInPrePolicy(peer("TABLE_ADJ_RIB_IN")?)
+        }
         Ok(v1::Table::AdjRibIn) => TableSelector::AdjRibIn(peer("TABLE_ADJ_RIB_IN")?),
         Ok(v1::Table::AdjRibOut) => TableSelector::AdjRibOut(peer("TABLE_ADJ_RIB_OUT")?),
         Err(_) => {
@@ -122,6 +125,9 @@ pub fn list_paths(
     };
     if request.best_only && !loc_rib {
         return Err(conflict("best_only", true, "table", table_name));
+    }
+    if request.pre_policy && !matches!(table, TableSelector::AdjRibInPrePolicy(_)) {
+        return Err(conflict("pre_policy", true, "table", table_name));
     }
     Ok(PathQuery { table, family, prefix, owner, best_only: request.best_only })
 }
@@ -295,6 +301,11 @@ mod tests {
                 },
                 Code::InvalidArgument,
                 "best_only true cannot be combined with table TABLE_ADJ_RIB_OUT",
+            ),
+            (
+                v1::ListPathsRequest { pre_policy: true, ..base() },
+                Code::InvalidArgument,
+                "pre_policy true cannot be combined with table TABLE_UNSPECIFIED",
             ),
             (
                 v1::ListPathsRequest { owner: "a b".into(), ..base() },

@@ -130,6 +130,7 @@ fn list_error(error: ListError) -> Status {
             value: address.to_string(),
         }),
         ListError::AdjRibOutUnsupported => Status::unimplemented(error.to_string()),
+        ListError::NotKept(_) => Status::failed_precondition(error.to_string()),
     }
 }
 
@@ -198,6 +199,14 @@ impl BgpService for Service {
         let now = std::time::Instant::now();
         let peers = views.iter().map(|view| convert::peer::peer(view, now)).collect();
         Ok(Response::new(v1::ListPeersResponse { peers }))
+    }
+
+    async fn list_policies(
+        &self,
+        _request: Request<v1::ListPoliciesRequest>,
+    ) -> Result<Response<v1::ListPoliciesResponse>, Status> {
+        let listing = self.ask(|reply| ApiRequest::ListPolicies { reply }).await?;
+        Ok(Response::new(convert::policy::list_policies(listing)))
     }
 
     async fn get_peer(

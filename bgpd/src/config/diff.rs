@@ -153,6 +153,12 @@ pub enum NeighborField {
     ImportPolicy,
     ExportPolicy,
     SoftReconfigurationInbound,
+    /// Our AS and BGP identifier in the OPEN: a new session.
+    LocalAsn,
+    RouterId,
+    /// `[neighbors.max_prefixes]`: applied to the running session (a limit
+    /// now exceeded takes it down at once, see `instance::max_prefix`).
+    MaxPrefixes,
     /// A key this diff does not list one by one (added to [`Neighbor`]
     /// later): applied by resetting the session, never ignored.
     Other,
@@ -176,6 +182,8 @@ impl NeighborField {
             | Self::Families
             | Self::NextHopSelf
             | Self::GracefulRestart
+            | Self::LocalAsn
+            | Self::RouterId
             | Self::Other => true,
             Self::Passive
             | Self::KeepaliveTime
@@ -186,6 +194,7 @@ impl NeighborField {
             | Self::ImportPolicy
             | Self::ExportPolicy
             | Self::SoftReconfigurationInbound
+            | Self::MaxPrefixes
             | Self::Bfd => false,
         }
     }
@@ -353,6 +362,9 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.enabled != n.enabled, NeighborField::Enabled);
     note(o.graceful_restart != n.graceful_restart, NeighborField::GracefulRestart);
     note(o.bfd != n.bfd, NeighborField::Bfd);
+    note(o.max_prefixes != n.max_prefixes, NeighborField::MaxPrefixes);
+    note(o.local_asn != n.local_asn, NeighborField::LocalAsn);
+    note(o.router_id != n.router_id, NeighborField::RouterId);
     note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
     note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
     note(

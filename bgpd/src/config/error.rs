@@ -208,6 +208,8 @@ pub enum Problem {
     UnknownPolicy,
     #[error("BFD echo mode is not implemented; remove the key or set it to false")]
     BfdEchoNotImplemented,
+    #[error("limits a family the neighbor does not negotiate (add it to families)")]
+    MaxPrefixFamilyNotNegotiated,
 }
 
 /// Every error found in one configuration, in source order.

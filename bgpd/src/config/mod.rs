@@ -50,6 +50,7 @@
 
 mod diff;
 mod error;
+mod max_prefix;
 mod model;
 mod raw;
 pub mod rules;
@@ -57,6 +58,8 @@ mod structure;
 mod validate;
 mod values;
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
@@ -68,6 +71,10 @@ use std::str::FromStr;
 
 pub use diff::{ConfigDiff, GlobalChange, NeighborChange, NeighborField};
 pub use error::{ConfigError, ConfigErrors, Location, Problem};
+pub use max_prefix::{
+    DEFAULT_MAX_PREFIX_WARNING_PERCENT, MAX_PREFIX_LIMIT_RANGE, MAX_PREFIX_WARNING_PERCENT_RANGE,
+    MaxPrefixes,
+};
 pub use model::{
     AS_TRANS, Api, ApiLimits, ApiListen, BfdSettings, Config, DEFAULT_API_LISTEN,
     DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_CONNECT_RETRY_TIME,

@@ -405,6 +405,14 @@ pub struct Neighbor {
     pub soft_reconfiguration_inbound: bool,
     /// `[neighbors.bfd]` (RFC 5880, 5882); `None` when the table is absent.
     pub bfd: Option<BfdSettings>,
+    /// `[neighbors.max_prefixes]` (RFC 4486 §4); `None`: no limit.
+    pub max_prefixes: Option<super::MaxPrefixes>,
+    /// Our AS towards this neighbor (FRR's `local-as`, MetalLB's `myASN`):
+    /// the OPEN, iBGP/eBGP and AS_PATH prepending use it. `None`: `global.asn`.
+    pub local_asn: Option<u32>,
+    /// Our BGP identifier towards this neighbor (MetalLB's `routerID`): the
+    /// OPEN and collision resolution use it. `None`: `global.router_id`.
+    pub router_id: Option<Ipv4Addr>,
 }
 
 impl Neighbor {
@@ -437,12 +445,26 @@ impl Neighbor {
             export_policy: Vec::new(),
             soft_reconfiguration_inbound: false,
             bfd: None,
+            max_prefixes: None,
+            local_asn: None,
+            router_id: None,
         }
     }
 
-    /// Whether the peer is in our AS (`remote_asn == global.asn`).
-    pub fn is_ibgp(&self, local_asn: u32) -> bool {
-        self.remote_asn == local_asn
+    /// Whether the peer is in our AS towards it (`remote_asn` equals its
+    /// `local_asn`, else `global_asn`).
+    pub fn is_ibgp(&self, global_asn: u32) -> bool {
+        self.remote_asn == self.own_asn(global_asn)
+    }
+
+    /// Our AS towards this neighbor: its `local_asn`, else `global_asn`.
+    pub fn own_asn(&self, global_asn: u32) -> u32 {
+        self.local_asn.unwrap_or(global_asn)
+    }
+
+    /// Our BGP identifier towards this neighbor: its `router_id`, else `global`.
+    pub fn own_router_id(&self, global: Ipv4Addr) -> Ipv4Addr {
+        self.router_id.unwrap_or(global)
     }
 
     /// Whether the peer may announce any AS but ours ([`DynamicAsn::External`]).

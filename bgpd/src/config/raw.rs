@@ -124,6 +124,23 @@ pub(super) struct RawNeighbor {
     pub export_policy: Key<StringList>,
     pub soft_reconfiguration_inbound: Key<bool>,
     pub bfd: Key<RawBfd>,
+    pub max_prefixes: Key<RawMaxPrefixes>,
+    pub local_asn: Key<i64>,
+    pub router_id: Key<String>,
+}
+
+/// `[neighbors.max_prefixes]` (RFC 4486 §4); the families by their names in
+/// `families`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaxPrefixes {
+    #[serde(rename = "ipv4-unicast")]
+    pub ipv4_unicast: Key<i64>,
+    #[serde(rename = "ipv6-unicast")]
+    pub ipv6_unicast: Key<i64>,
+    pub warning_percent: Key<i64>,
+    pub warning_only: Key<bool>,
+    pub restart_time: Key<i64>,
 }
 
 /// `[neighbors.bfd]` (RFC 5880, RFC 5882).

@@ -17,6 +17,7 @@
 use std::net::IpAddr;
 
 use super::error::Problem;
+use super::max_prefix::{MAX_PREFIX_LIMIT_RANGE, MAX_PREFIX_WARNING_PERCENT_RANGE, MaxPrefixes};
 use super::model::{AS_TRANS, DynamicAsn, MAX_PASSWORD_LEN, TtlPolicy};
 use crate::wire::Family;
 
@@ -161,6 +162,42 @@ pub fn bfd_multiplier(value: i64) -> Result<u8, Problem> {
 /// BFD echo mode (RFC 5880 §6.4) is not implemented: only `false` passes.
 pub fn bfd_echo(echo: bool) -> Result<(), Problem> {
     if echo { Err(Problem::BfdEchoNotImplemented) } else { Ok(()) }
+}
+
+/// A BGP identifier (`global.router_id`, a neighbor's `router_id`): an IPv4
+/// address other than 0.0.0.0 (RFC 6286).
+pub fn router_id(text: &str) -> Result<std::net::Ipv4Addr, Problem> {
+    match super::values::parse_address(text)? {
+        IpAddr::V4(id) if id.is_unspecified() => Err(Problem::RouterIdZero),
+        IpAddr::V4(id) => Ok(id),
+        IpAddr::V6(_) => Err(Problem::RouterIdNotIpv4),
+    }
+}
+
+/// A prefix limit (`[neighbors.max_prefixes]` `ipv4-unicast`, ...):
+/// [`MAX_PREFIX_LIMIT_RANGE`].
+pub fn max_prefix_limit(value: i64) -> Result<u32, Problem> {
+    in_range(value, MAX_PREFIX_LIMIT_RANGE)
+}
+
+/// A warning threshold, percent of the limit: [`MAX_PREFIX_WARNING_PERCENT_RANGE`].
+pub fn max_prefix_warning_percent(value: i64) -> Result<u8, Problem> {
+    in_range(value, MAX_PREFIX_WARNING_PERCENT_RANGE)
+}
+
+/// Every limited family is one the neighbor negotiates (a limit on another
+/// would never apply: refused rather than ignored). Answers the first
+/// family that is not.
+pub fn max_prefix_families(
+    limits: &MaxPrefixes,
+    families: &[Family],
+) -> Result<(), (Family, Problem)> {
+    for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+        if limits.limit(family).is_some() && !families.contains(&family) {
+            return Err((family, Problem::MaxPrefixFamilyNotNegotiated));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 mod api;
 mod bfd;
 mod layer2;
+mod max_prefix;
 mod metrics;
 mod policy;
 mod routes;
@@ -295,13 +296,9 @@ impl Validator<'_> {
 
         let asn =
             self.required(&scope, "asn", &g.asn).and_then(|v| self.check(&scope, "asn", v, asn));
-        let router_id = self.required(&scope, "router_id", &g.router_id).and_then(|v| {
-            self.check(&scope, "router_id", v, |text| match parse_address(text)? {
-                IpAddr::V4(id) if id.is_unspecified() => Err(Problem::RouterIdZero),
-                IpAddr::V4(id) => Ok(id),
-                IpAddr::V6(_) => Err(Problem::RouterIdNotIpv4),
-            })
-        });
+        let router_id = self
+            .required(&scope, "router_id", &g.router_id)
+            .and_then(|v| self.check(&scope, "router_id", v, |text| rules::router_id(text)));
         let listen_port =
             self.integer(&scope, "listen_port", &g.listen_port, (0, u16::MAX), DEFAULT_PORT);
         let listen_addresses = match &g.listen_addresses {
@@ -415,7 +412,12 @@ impl Validator<'_> {
             let address = self.check(scope, "address", v, |s| parse_unicast_address(s))?;
             self.unique(seen, address, v.span(), scope, "address", v.get_ref()).then_some(address)
         });
-        let (remote_asn, dynamic_asn) = self.remote_asn(scope, n, defaults.asn);
+        let local_asn = self.optional(scope, "local_asn", &n.local_asn, None, |v| asn(v).map(Some));
+        let router_id = self
+            .optional(scope, "router_id", &n.router_id, None, |v| rules::router_id(v).map(Some));
+        // `dynamic_asn = "internal"` is the neighbor's local AS.
+        let own_asn = local_asn.flatten().or(defaults.asn);
+        let (remote_asn, dynamic_asn) = self.remote_asn(scope, n, own_asn);
         let port = self.integer(scope, "port", &n.port, (1, u16::MAX), DEFAULT_PORT);
         let local_address = self.optional(scope, "local_address", &n.local_address, None, |s| {
             let local = parse_unicast_address(s)?;
@@ -455,6 +457,10 @@ impl Validator<'_> {
             Some(raw) => self.bfd(scope, raw.get_ref()).map(Some),
             None => Some(None),
         };
+        let max_prefixes = match &n.max_prefixes {
+            Some(raw) => self.max_prefixes(scope, raw, families.as_deref()).map(Some),
+            None => Some(None),
+        };
 
         Some(Neighbor {
             address: address?,
@@ -481,6 +487,9 @@ impl Validator<'_> {
                 .as_ref()
                 .is_some_and(|v| *v.get_ref()),
             bfd: bfd?,
+            max_prefixes: max_prefixes?,
+            local_asn: local_asn?,
+            router_id: router_id?,
         })
     }
 

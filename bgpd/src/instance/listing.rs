@@ -20,6 +20,9 @@ use crate::wire::Family;
 pub enum TableSelector {
     LocRib,
     AdjRibIn(IpAddr),
+    /// The routes as received (soft reconfiguration inbound), before the
+    /// import policy; [`ListedPath::rejected`] marks those it refused.
+    AdjRibInPrePolicy(IpAddr),
     AdjRibOut(IpAddr),
 }
 
@@ -78,6 +81,8 @@ pub struct ListedPath {
     pub best: bool,
     /// Loc-RIB: the peers a local path is restricted to; empty: every peer.
     pub peers: Vec<IpAddr>,
+    /// Pre-policy Adj-RIB-In: the import policy (or a loop check) refused it.
+    pub rejected: bool,
 }
 
 /// Why a query cannot be answered.
@@ -87,6 +92,10 @@ pub enum ListError {
     UnknownPeer(IpAddr),
     #[error("listing the Adj-RIB-Out is not supported yet")]
     AdjRibOutUnsupported,
+    #[error(
+        "peer {0} does not keep its routes as received: set soft_reconfiguration_inbound = true on it"
+    )]
+    NotKept(IpAddr),
 }
 
 /// Names of the instance's sources, for [`PathSource`].
@@ -168,6 +177,7 @@ pub fn list_paths(
                             peers: rib.restricted_peers(route.source, route.prefix).to_vec(),
                             route,
                             best: is_best,
+                            rejected: false,
                         });
                     }
                 }
@@ -184,13 +194,42 @@ pub fn list_paths(
                         route,
                         best: false,
                         peers: Vec::new(),
+                        rejected: false,
                     });
                 }
             }
         }
+        TableSelector::AdjRibInPrePolicy(address) => {
+            let peer = *names.peers.get(&address).ok_or(ListError::UnknownPeer(address))?;
+            if !rib.keeps_pre_policy(peer) {
+                return Err(ListError::NotKept(address));
+            }
+            listed.extend(pre_policy(rib, (address, peer), query, &families));
+        }
         TableSelector::AdjRibOut(_) => return Err(ListError::AdjRibOutUnsupported),
     }
     Ok(listed)
+}
+
+/// The pre-policy Adj-RIB-In of `peer` that `query` selects, in prefix order.
+fn pre_policy(
+    rib: &Rib,
+    (address, peer): (IpAddr, PeerId),
+    query: &PathQuery,
+    families: &[Family],
+) -> Vec<ListedPath> {
+    families
+        .iter()
+        .flat_map(|&family| rib.pre_policy_routes(peer, family))
+        .filter(|(route, _)| query.matches_prefix(&route.prefix))
+        .map(|(route, accepted)| ListedPath {
+            source: PathSource::Peer(address),
+            route,
+            best: false,
+            peers: Vec::new(),
+            rejected: !accepted,
+        })
+        .collect()
 }
 
 /// Answers a `ListPaths` query of a peer's Adj-RIB-Out: what the peer has
@@ -229,6 +268,7 @@ pub fn list_adj_rib_out(
                 source: PathSource::Unknown,
                 best: false,
                 peers: Vec::new(),
+                rejected: false,
             });
         }
     }
@@ -241,6 +281,11 @@ pub fn list_adj_rib_out(
 pub struct ListCursor {
     family: usize,
     slot: u32,
+}
+
+/// The offset a pre-policy page starts at (its cursor's `slot`).
+fn cursor_offset(cursor: ListCursor) -> usize {
+    cursor.slot as usize
 }
 
 /// One page of a `ListPaths` answer.
@@ -273,7 +318,18 @@ pub fn list_page(
         let paths = list_paths(rib, names, query)?;
         return Ok(Page { paths, next: None });
     }
+    if let TableSelector::AdjRibInPrePolicy(_) = query.table {
+        // A map, not table slots: the whole selection in prefix order, paged
+        // by offset (bounded by the peer's max-prefix limit, if it has one).
+        let all = list_paths(rib, names, query)?;
+        let start = cursor_offset(from).min(all.len());
+        let end = (start + PAGE_PATHS).min(all.len());
+        let next = (end < all.len()).then_some(ListCursor { family: 0, slot: end as u32 });
+        let paths = all.into_iter().skip(start).take(end - start).collect();
+        return Ok(Page { paths, next });
+    }
     let source_filter = match (&query.table, &query.owner) {
+        (TableSelector::AdjRibInPrePolicy(_), _) => None,
         (TableSelector::AdjRibIn(address), _) => {
             Some(Source::Peer(*names.peers.get(address).ok_or(ListError::UnknownPeer(*address))?))
         }
@@ -326,7 +382,13 @@ pub fn list_page(
             } else {
                 Vec::new()
             };
-            paths.push(ListedPath { source: resolve(route.source), peers, route, best: is_best });
+            paths.push(ListedPath {
+                source: resolve(route.source),
+                peers,
+                route,
+                best: is_best,
+                rejected: false,
+            });
         }
     }
     Ok(Page { paths, next: None })

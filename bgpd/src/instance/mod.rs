@@ -23,12 +23,14 @@ pub mod bfd;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
+pub mod max_prefix;
 mod memory;
 pub mod metrics;
 mod neighbors;
 pub mod owners;
 pub mod peer_ops;
 mod policies;
+pub mod policy_listing;
 pub mod refusals;
 pub mod requests;
 mod sessions;
@@ -81,6 +83,12 @@ pub enum InstanceEvent {
     /// A scrape of `/metrics` (or a `/readyz` probe) asks for the counts only
     /// the instance knows; see [`metrics`].
     Metrics(tokio::sync::oneshot::Sender<metrics::Snapshot>),
+    /// A neighbor held down by its prefix limit may start again (see
+    /// [`max_prefix`]); `token` tells a stale timer from the current one.
+    MaxPrefixRestart {
+        peer: PeerId,
+        token: u64,
+    },
 }
 
 struct PeerSlot {
@@ -246,6 +254,9 @@ impl Instance {
                     self.gr_after_api();
                 }
                 InstanceEvent::GracefulRestart(timer) => self.gr_timer(timer),
+                InstanceEvent::MaxPrefixRestart { peer, token } => {
+                    self.max_prefix_timer(peer, token)
+                }
                 InstanceEvent::Metrics(reply) => {
                     let _ = reply.send(self.metrics_snapshot());
                 }
@@ -291,6 +302,11 @@ impl Instance {
             }
             ApiRequest::BfdStatus { reply } => {
                 let _ = reply.send(self.bfd.running().map(|handle| handle.status()));
+                return;
+            }
+            ApiRequest::ListPolicies { reply } => {
+                let neighbors = self.peers.values().map(|slot| &slot.neighbor);
+                let _ = reply.send(policy_listing::list(&self.config, neighbors));
                 return;
             }
             other => other,

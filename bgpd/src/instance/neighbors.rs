@@ -14,7 +14,7 @@ use super::refusals::Refusal;
 use super::status::{PeerView, SessionStatus};
 use super::watch::PeerEvent;
 use super::{Instance, PeerSlot, graceful};
-use crate::config::{Config, ConfigDiff, GlobalChange, Neighbor, StaticRoute};
+use crate::config::{Config, ConfigDiff, GlobalChange, Neighbor, NeighborField, StaticRoute};
 use crate::fsm::SessionConfig;
 use crate::peer::socket::{self, ConnectOptions};
 use crate::peer::{self, SessionCommand, SessionParams};
@@ -43,7 +43,7 @@ impl Instance {
         if let Some(password) = &neighbor.password {
             self.set_listener_keys(neighbor.address, password.as_bytes());
         }
-        let ibgp = neighbor.remote_asn == self.config.global.asn;
+        let ibgp = neighbor.is_ibgp(self.config.global.asn);
         let mut config = session_config(&self.config, &neighbor);
         config.graceful_restart = self.gr_capability(neighbor.graceful_restart, &config.families);
         let params = SessionParams {
@@ -86,6 +86,9 @@ impl Instance {
         );
         self.gr_neighbor_added(id);
         self.bfd_sync(id);
+        if let Some(slot) = self.peers.get_mut(&id) {
+            slot.status.rfc8212 = super::policies::expected_blocks(&self.config, &slot.neighbor);
+        }
     }
 
     pub(super) fn remove_neighbor(&mut self, address: IpAddr, cease: Notification) {
@@ -208,6 +211,11 @@ impl Instance {
                 }
                 slot.neighbor = change.neighbor.clone();
                 self.bfd_sync_address(address);
+                if change.fields.contains(&NeighborField::MaxPrefixes)
+                    && let Some(&id) = self.by_address.get(&address)
+                {
+                    self.max_prefix_changed(id);
+                }
             }
         }
         for neighbor in &diff.neighbors_added {
@@ -240,13 +248,20 @@ impl Instance {
             .map(|(id, _)| *id)
             .collect();
         self.reapply_policies(&ids);
+        self.refresh_expected_blocks();
         self.pump_all();
     }
 }
 
 fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
-    let mut session =
-        SessionConfig::new(config.global.asn, neighbor.remote_asn, config.global.router_id);
+    // The neighbor's own AS and identifier, if it has them: the OPEN, the
+    // checks of the peer's OPEN and collision resolution (RFC 4271 §6.8)
+    // then all use what this session announced.
+    let mut session = SessionConfig::new(
+        neighbor.own_asn(config.global.asn),
+        neighbor.remote_asn,
+        neighbor.own_router_id(config.global.router_id),
+    );
     session.hold_time = neighbor.hold_time;
     session.keepalive_time = Some(neighbor.keepalive_time);
     session.connect_retry_time = Duration::from_secs(u64::from(neighbor.connect_retry_time.max(1)));
@@ -271,5 +286,26 @@ fn static_attributes(route: &StaticRoute, local_asn: u32) -> PathAttributes {
         large_communities: route.large_communities.clone(),
         extended_communities: route.extended_communities.clone(),
         ..PathAttributes::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn the_session_announces_the_neighbor_local_as_and_router_id() {
+        let config: Config = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n\
+             [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65002\n\
+             local_asn = 4200000000\nrouter_id = \"192.0.2.99\"\n\
+             [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65002\n"
+            .parse()
+            .unwrap();
+        let own = session_config(&config, &config.neighbors[0]);
+        assert_eq!((own.local_asn, own.router_id), (4_200_000_000, Ipv4Addr::new(192, 0, 2, 99)));
+        let global = session_config(&config, &config.neighbors[1]);
+        assert_eq!((global.local_asn, global.router_id), (65001, Ipv4Addr::new(192, 0, 2, 1)));
     }
 }

@@ -30,7 +30,7 @@ use std::net::IpAddr;
 
 use super::Instance;
 use super::status::PeerView;
-use crate::config::{Config, ConfigDiff, Neighbor, rules};
+use crate::config::{Config, ConfigDiff, Neighbor, NeighborField, rules};
 use crate::peer::SessionCommand;
 use crate::wire::{Family, Notification, NotificationKind, RefreshSubtype};
 
@@ -56,33 +56,15 @@ pub struct NewNeighbor {
     /// The request said "keep the configured password" (`password_set` with
     /// an empty `password`): UpdatePeer copies it from the running neighbor.
     pub keep_password: bool,
-    /// The local AS the request asked for (`None`: the daemon's).
-    pub local_asn: Option<u32>,
-    /// The prefix limit the request asked for (`None`: no limit).
-    pub max_prefixes: Option<u32>,
 }
 
 impl NewNeighbor {
-    /// Checks the request against the daemon's ASN and finishes the
-    /// neighbor: a `local_asn` other than `daemon_asn` needs per-peer local
-    /// AS support, which bgpd lacks, as does a prefix limit; those are
-    /// refused (UNIMPLEMENTED) rather than ignored. A dynamic internal AS is
-    /// the daemon's.
+    /// Finishes the neighbor with the daemon's ASN: a dynamic internal AS
+    /// is ours towards the neighbor (its `local_asn`, else `daemon_asn`).
     pub fn resolve(mut self, daemon_asn: u32) -> Result<Self, PeerOpError> {
-        if let Some(asn) = self.local_asn.filter(|asn| *asn != daemon_asn) {
-            return Err(PeerOpError::Unsupported {
-                field: "peer.local_asn",
-                value: asn.to_string(),
-            });
-        }
-        if let Some(limit) = self.max_prefixes {
-            return Err(PeerOpError::Unsupported {
-                field: "peer.max_prefixes",
-                value: limit.to_string(),
-            });
-        }
         if let Some(dynamic) = self.neighbor.dynamic_asn {
-            self.neighbor.remote_asn = rules::dynamic_remote_asn(dynamic, daemon_asn);
+            self.neighbor.remote_asn =
+                rules::dynamic_remote_asn(dynamic, self.neighbor.own_asn(daemon_asn));
         }
         Ok(self)
     }
@@ -264,6 +246,12 @@ impl Instance {
         {
             self.reapply_policies(&[id]);
         }
+        self.refresh_expected_blocks();
+        if change.fields.contains(&NeighborField::MaxPrefixes)
+            && let Some(&id) = self.by_address.get(&address)
+        {
+            self.max_prefix_changed(id);
+        }
         self.bfd_sync_address(address);
         self.answer(address, false)
     }
@@ -291,11 +279,16 @@ impl Instance {
             .get(&address)
             .and_then(|id| self.peers.get_mut(id))
             .ok_or(PeerOpError::NotFound { field: "address", address })?;
+        let held = slot.status.max_prefix.held.is_some();
         if !slot.neighbor.enabled {
             tracing::info!(peer = %address, "neighbour enabled through the API");
             slot.neighbor.enabled = true;
             slot.status.admin_message = None;
+            // Started here, so a max-prefix hold just ends.
+            slot.status.max_prefix.release();
             slot.session.send(SessionCommand::Start);
+        } else if held && let Some(&id) = self.by_address.get(&address) {
+            self.max_prefix_release(id, "EnablePeer");
         }
         self.bfd_sync_address(address);
         self.answer(address, false)
@@ -338,6 +331,8 @@ impl Instance {
                 tracing::info!(peer = %address, %message, "hard reset through the API");
                 let cease = Notification::shutdown(NotificationKind::AdministrativeReset, &message);
                 slot.session.send(SessionCommand::Stop(cease));
+                // A reset ends a max-prefix hold (FRR's `clear bgp`).
+                slot.status.max_prefix.release();
                 if slot.neighbor.enabled {
                     slot.session.send(SessionCommand::Start);
                 }

@@ -12,14 +12,16 @@
 //! `ebgp_requires_policy`), the new chains are handed to the RIB and the
 //! routes evaluated again: outbound at once, by re-running the export
 //! decision for the whole table (prefixes no longer accepted are withdrawn);
-//! inbound by asking the peer to send its routes again (ROUTE-REFRESH, RFC
-//! 2918), since the routes it sent are not kept from before the import
-//! policy. A peer that did not advertise route refresh keeps its routes as
-//! the old chain judged them until its session restarts (logged).
+//! inbound from the routes kept as received when the neighbor has
+//! `soft_reconfiguration_inbound` (`rib::soft_in`), otherwise by asking the
+//! peer to send its routes again (ROUTE-REFRESH, RFC 2918). A peer that did
+//! not advertise route refresh and has no kept copy keeps its routes as the
+//! old chain judged them until its session restarts (logged).
 
 use std::sync::Arc;
 
 use super::Instance;
+use super::status::Rfc8212Blocks;
 use crate::config::{Config, Neighbor};
 use crate::peer::SessionCommand;
 use crate::policy::{CompiledChain, Context, REJECT_ALL};
@@ -40,7 +42,8 @@ pub(super) fn peer_policy(
     neighbor: &Neighbor,
     peer_asn: u32,
 ) -> (PeerPolicy, Vec<Blocked>) {
-    let ebgp = peer_asn != config.global.asn;
+    let own_asn = neighbor.own_asn(config.global.asn);
+    let ebgp = peer_asn != own_asn;
     let requires = ebgp && config.global.ebgp_requires_policy;
     let mut blocked = Vec::new();
     let mut chain = |names: &[String], direction| -> Option<Arc<CompiledChain>> {
@@ -62,8 +65,22 @@ pub(super) fn peer_policy(
     };
     let import = chain(&neighbor.import_policy, Blocked::Import);
     let export = chain(&neighbor.export_policy, Blocked::Export);
-    let context = Context { local_asn: config.global.asn, neighbor_asn: peer_asn };
+    let context = Context { local_asn: own_asn, neighbor_asn: peer_asn };
     (PeerPolicy { import, export, context }, blocked)
+}
+
+/// The status's form of `blocked`.
+pub(super) fn blocks(blocked: &[Blocked]) -> Rfc8212Blocks {
+    Rfc8212Blocks {
+        import: blocked.contains(&Blocked::Import),
+        export: blocked.contains(&Blocked::Export),
+    }
+}
+
+/// What RFC 8212 will block for `neighbor` before any session (the
+/// configured remote AS; 0, any external AS, is eBGP).
+pub(super) fn expected_blocks(config: &Config, neighbor: &Neighbor) -> Rfc8212Blocks {
+    blocks(&peer_policy(config, neighbor, neighbor.remote_asn).1)
 }
 
 fn reject_all(config: &Config) -> CompiledChain {
@@ -74,8 +91,9 @@ impl Instance {
     /// Hands the RIB the chains of established peer `id`, warning when RFC
     /// 8212 blocks a direction.
     pub(super) fn set_peer_policy(&mut self, id: PeerId, peer_asn: u32) {
-        let Some(slot) = self.peers.get(&id) else { return };
+        let Some(slot) = self.peers.get_mut(&id) else { return };
         let (policy, blocked) = peer_policy(&self.config, &slot.neighbor, peer_asn);
+        slot.status.rfc8212 = blocks(&blocked);
         for direction in blocked {
             let (what, key) = match direction {
                 Blocked::Import => ("no route is accepted from", "import_policy"),
@@ -88,6 +106,15 @@ impl Instance {
         }
         if let Err(error) = self.rib.set_peer_policy(id, policy) {
             tracing::error!(%error, "cannot set the policy of an established peer");
+        }
+    }
+
+    /// What RFC 8212 will block, for every peer without a session (after a
+    /// change of the config or a neighbor; established peers get theirs from
+    /// [`Instance::set_peer_policy`]).
+    pub(super) fn refresh_expected_blocks(&mut self) {
+        for slot in self.peers.values_mut().filter(|slot| !slot.established) {
+            slot.status.rfc8212 = expected_blocks(&self.config, &slot.neighbor);
         }
     }
 
@@ -107,6 +134,30 @@ impl Instance {
                 }
             }
             let Some(slot) = self.peers.get(&id) else { continue };
+            // Soft reconfiguration: from the kept routes when there are any
+            // (turned on just now, the refresh below fills the copy).
+            let wants = slot.neighbor.soft_reconfiguration_inbound;
+            let keeps = self.rib.keeps_pre_policy(id);
+            if wants != keeps
+                && let Err(error) = self.rib.set_soft_reconfiguration(id, wants)
+            {
+                tracing::error!(%error, "cannot change soft reconfiguration");
+            }
+            if wants && keeps {
+                match self.rib.reapply_import(id) {
+                    Ok(stats) => tracing::info!(
+                        peer = %slot.neighbor.address,
+                        accepted = stats.map_or(0, |s| s.announced),
+                        rejected = stats.map_or(0, |s| s.filtered),
+                        "import policy re-applied from the routes kept as received (soft reconfiguration)"
+                    ),
+                    Err(error) => tracing::error!(%error, "cannot re-apply the import policy"),
+                }
+                self.export_due = true;
+                self.max_prefix_check(id, &facts.families);
+                self.pump(id);
+                continue;
+            }
             if facts.route_refresh {
                 for family in &facts.families {
                     slot.session
@@ -163,5 +214,22 @@ mod tests {
         let (bare, blocked) = peer_policy(&config, &config.neighbors[0], 65002);
         assert!(blocked.is_empty());
         assert!(bare.import.is_none() && bare.export.is_none());
+    }
+
+    #[test]
+    fn the_neighbor_local_as_decides_ibgp_and_is_the_policy_context() {
+        let config: Config = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n\
+             [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65100\nlocal_asn = 65100\n\
+             [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65001\nlocal_asn = 65100\n"
+            .parse()
+            .unwrap();
+        // Same AS as our local_asn towards it: iBGP, RFC 8212 does not apply.
+        let (internal, blocked) = peer_policy(&config, &config.neighbors[0], 65100);
+        assert!(blocked.is_empty());
+        assert_eq!(internal.context, Context { local_asn: 65100, neighbor_asn: 65100 });
+        // The daemon's AS is another AS seen from a local_asn of 65100: eBGP.
+        let (external, blocked) = peer_policy(&config, &config.neighbors[1], 65001);
+        assert_eq!(blocked, [Blocked::Import, Blocked::Export]);
+        assert_eq!(external.context.local_asn, 65100, "set.as_path_prepend prepends it");
     }
 }

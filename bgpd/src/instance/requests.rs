@@ -101,6 +101,10 @@ pub enum ApiRequest {
     BfdStatus {
         reply: oneshot::Sender<Option<crate::bfd::io::StatusAnswer>>,
     },
+    /// `ListPolicies`: needs the config, so intercepted by the instance.
+    ListPolicies {
+        reply: oneshot::Sender<super::policy_listing::PolicyListing>,
+    },
 }
 
 impl ApiRequest {
@@ -438,6 +442,11 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         ApiRequest::BfdStatus { reply } => {
             // Intercepted by the instance too.
             let _ = reply.send(None);
+            false
+        }
+        ApiRequest::ListPolicies { reply } => {
+            // Intercepted by the instance too.
+            let _ = reply.send(super::policy_listing::PolicyListing::default());
             false
         }
         ApiRequest::SessionOpen { command, reply } => {

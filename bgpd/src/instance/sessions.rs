@@ -52,7 +52,8 @@ impl Instance {
             asn: negotiated.peer_asn,
             router_id: negotiated.peer_router_id,
             address: socket::canonical_ip(remote.ip()),
-            ibgp: negotiated.peer_asn == self.config.global.asn,
+            ibgp: negotiated.peer_asn == slot.neighbor.own_asn(self.config.global.asn),
+            local_asn: slot.neighbor.own_asn(self.config.global.asn),
             local_address: socket::canonical_ip(local.ip()),
             next_hop_v4: None,
             next_hop_v6: None,
@@ -70,6 +71,12 @@ impl Instance {
             return;
         }
         self.set_peer_policy(id, negotiated.peer_asn);
+        if let Some(slot) = self.peers.get(&id)
+            && let Err(error) =
+                self.rib.set_soft_reconfiguration(id, slot.neighbor.soft_reconfiguration_inbound)
+        {
+            tracing::error!(%error, "cannot keep the routes as received");
+        }
         for family in &negotiated.families {
             if let Err(error) = self.rib.queue_full_table(id, *family) {
                 tracing::error!(%error, "cannot queue the table for a new peer");
@@ -119,6 +126,9 @@ impl Instance {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "UPDATE not applied"),
+        }
+        if self.peers.get(&id).is_some_and(|slot| slot.neighbor.max_prefixes.is_some()) {
+            self.max_prefix_check(id, &update_families(update));
         }
         // Cheap test first: most UPDATEs carry routes and are no marker.
         if update.nlri.is_empty()
@@ -218,4 +228,20 @@ fn report_unsendable(peer: &std::net::IpAddr, family: Family, unsendable: &Unsen
         max_message_len = unsendable.max_message_len,
         "prefixes not advertised: their attributes do not fit in one UPDATE the peer accepts"
     );
+}
+
+/// The families an UPDATE announces or withdraws in (at most two).
+fn update_families(update: &UpdateMessage) -> Vec<Family> {
+    let mut families = Vec::with_capacity(2);
+    if !update.nlri.is_empty() || !update.withdrawn.is_empty() {
+        families.push(Family::Ipv4Unicast);
+    }
+    let reach = update.mp_reach.as_ref().filter(|r| !r.nlri.is_empty()).map(|r| r.family);
+    let unreach = update.mp_unreach.as_ref().filter(|u| !u.withdrawn.is_empty()).map(|u| u.family);
+    for family in reach.into_iter().chain(unreach) {
+        if !families.contains(&family) {
+            families.push(family);
+        }
+    }
+    families
 }

@@ -53,6 +53,20 @@ pub struct SessionStatus {
     pub last: LastErrors,
     /// The neighbor's BFD session and its coupling state (`instance::bfd`).
     pub bfd: super::bfd::BfdPeer,
+    /// Max-prefix warnings and hold (`instance::max_prefix`).
+    pub max_prefix: super::max_prefix::MaxPrefixState,
+    /// Directions RFC 8212 blocks for lack of a policy (eBGP, no chain,
+    /// `ebgp_requires_policy`), as of the last time the chains were set
+    /// (session start, reload, UpdatePeer; before the first session: as
+    /// configured, with the configured remote AS).
+    pub rfc8212: Rfc8212Blocks,
+}
+
+/// What RFC 8212 blocks for one neighbor.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rfc8212Blocks {
+    pub import: bool,
+    pub export: bool,
 }
 
 /// Graceful restart as the instance tracks it (`GracefulRestartStatus`).
@@ -78,6 +92,8 @@ impl Default for SessionStatus {
             counters: SharedCounters::default(),
             last: LastErrors::default(),
             bfd: super::bfd::BfdPeer::default(),
+            max_prefix: super::max_prefix::MaxPrefixState::default(),
+            rfc8212: Rfc8212Blocks::default(),
         }
     }
 }
@@ -138,6 +154,8 @@ pub struct PeerView {
     pub advertised: Vec<(Family, u64)>,
     /// Per family: prefixes held back because they cannot be encoded for it.
     pub unsendable: Vec<(Family, u64)>,
+    /// What the import chain did since the peer was first established.
+    pub import_counters: crate::rib::PolicyCounters,
 }
 
 impl PeerView {
@@ -163,7 +181,15 @@ impl PeerView {
             .iter()
             .map(|&family| (family, rib.unsendable_count(id, family) as u64))
             .collect();
-        Self { neighbor: neighbor.clone(), status: status.clone(), learned, advertised, unsendable }
+        let import_counters = rib.policy_counters(id).unwrap_or_default();
+        Self {
+            neighbor: neighbor.clone(),
+            status: status.clone(),
+            learned,
+            advertised,
+            unsendable,
+            import_counters,
+        }
     }
 }
 

@@ -318,7 +318,6 @@ fn decide<P: PrefixKey>(
             local,
             P::FAMILY,
             profile,
-            core.local.asn,
             PolicyEffects::default(),
         )
         .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
@@ -331,7 +330,7 @@ fn decide<P: PrefixKey>(
     }
     let key = key | ((u64::from(receiver.source) + 1) << 32);
     let prefix = table.prefix(slot).to_net();
-    let (local_asn, profile) = (core.local.asn, core.profiles.get(profile as usize)?);
+    let profile = core.profiles.get(profile as usize)?;
     let attr = core.attrs.get_mut(best.attrs)?;
     // Per attribute set: which statements' attribute conditions hold; per
     // prefix only the prefix conditions, when some statement has them.
@@ -356,15 +355,7 @@ fn decide<P: PrefixKey>(
             next_hop: accepted.next_hop,
             keep_med: accepted.attributes.med != attr.attributes.med,
         };
-        export::rewrite(
-            &accepted.attributes,
-            attr.next_hop,
-            local,
-            P::FAMILY,
-            profile,
-            local_asn,
-            effects,
-        )
+        export::rewrite(&accepted.attributes, attr.next_hop, local, P::FAMILY, profile, effects)
     });
     let result =
         result.map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));

@@ -24,6 +24,8 @@ pub(crate) struct SourceState {
     /// The peer's chains (`Rib::set_peer_policy`); kept across re-registration.
     pub policy: super::PeerPolicy,
     pub counters: super::PolicyCounters,
+    /// The routes as received, when soft reconfiguration keeps them.
+    pub pre_policy: Option<super::soft_in::PrePolicy>,
 }
 
 /// Everything but the tables, so that generic per-family code can borrow a
@@ -123,6 +125,7 @@ impl Core {
             routes: [0; 2],
             policy: super::PeerPolicy::default(),
             counters: super::PolicyCounters::default(),
+            pre_policy: None,
         });
         self.source_index.insert(source, index as SourceIndex);
         Ok((index as SourceIndex, false))

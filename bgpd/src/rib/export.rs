@@ -19,6 +19,10 @@ use crate::wire::{
 /// with equal profiles share cached exports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ExportProfile {
+    /// Our AS towards the peer (its `local_asn`, else `global_asn`).
+    pub local_asn: u32,
+    /// The daemon's AS (`global.asn`).
+    pub global_asn: u32,
     pub ibgp: bool,
     /// Rewrite the next hop to our address for iBGP too (always done for eBGP).
     pub next_hop_self: bool,
@@ -104,9 +108,9 @@ pub(crate) fn rewrite(
     local: bool,
     family: Family,
     profile: &ExportProfile,
-    local_asn: u32,
     effects: PolicyEffects,
 ) -> Option<(PathAttributes, NextHop)> {
+    let local_asn = profile.local_asn;
     let mut out = attributes.clone();
     let chosen = match effects.next_hop {
         None => None,
@@ -123,6 +127,7 @@ pub(crate) fn rewrite(
     let next_hop = if profile.ibgp {
         out.local_pref = Some(attributes.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
         if local {
+            drop_own_prepends(&mut out.as_path, profile.global_asn);
             drop_own_prepends(&mut out.as_path, local_asn);
         }
         match learned_next_hop {
@@ -130,6 +135,15 @@ pub(crate) fn rewrite(
             _ => profile.own_next_hop(family)?,
         }
     } else {
+        if local && local_asn != profile.global_asn {
+            // The config's and API clients' prepends are of the daemon's
+            // AS: towards a neighbor we meet with another AS, they are of
+            // that one, so the peer sees one AS of ours only.
+            let prepends = drop_own_prepends(&mut out.as_path, profile.global_asn);
+            for _ in 0..prepends {
+                out.as_path.prepend(local_asn);
+            }
+        }
         out.as_path.prepend(local_asn);
         out.local_pref = None;
         if !local && !effects.keep_med {
@@ -195,17 +209,18 @@ fn encoded_len_bound(attributes: &PathAttributes) -> usize {
 }
 
 /// Removes the copies of `local_asn` at the front of the first AS_SEQUENCE
-/// (and that segment, when nothing else is left in it).
-fn drop_own_prepends(as_path: &mut AsPath, local_asn: u32) {
-    let Some(first) = as_path.segments.first_mut() else { return };
+/// (and that segment, when nothing else is left in it). Returns how many.
+fn drop_own_prepends(as_path: &mut AsPath, local_asn: u32) -> usize {
+    let Some(first) = as_path.segments.first_mut() else { return 0 };
     if first.kind != SegmentType::Sequence {
-        return;
+        return 0;
     }
     let own = first.asns.iter().take_while(|&&asn| asn == local_asn).count();
     first.asns.drain(..own);
     if first.asns.is_empty() {
         as_path.segments.remove(0);
     }
+    own
 }
 
 fn next_hop_fits(next_hop: NextHop, family: Family) -> bool {
@@ -265,6 +280,8 @@ mod tests {
 
     fn profile(ibgp: bool, next_hop_self: bool) -> ExportProfile {
         ExportProfile {
+            local_asn: LOCAL_ASN,
+            global_asn: LOCAL_ASN,
             ibgp,
             next_hop_self,
             next_hop_v4: Some(Ipv4Addr::new(198, 51, 100, 1)),
@@ -282,7 +299,6 @@ mod tests {
             false,
             Family::Ipv4Unicast,
             &profile(false, false),
-            LOCAL_ASN,
             PolicyEffects::default(),
         )
         .unwrap();
@@ -304,7 +320,6 @@ mod tests {
             true,
             Family::Ipv4Unicast,
             &profile(false, false),
-            LOCAL_ASN,
             PolicyEffects::default(),
         )
         .unwrap();
@@ -317,11 +332,40 @@ mod tests {
                 true,
                 Family::Ipv6Unicast,
                 &profile(false, false),
-                LOCAL_ASN,
                 PolicyEffects::default()
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn a_neighbor_local_as_is_the_only_as_of_ours_the_peer_sees() {
+        let other = ExportProfile { local_asn: 64999, ..profile(false, false) };
+        let (out, _) =
+            rewrite(&learned(), None, false, Family::Ipv4Unicast, &other, PolicyEffects::default())
+                .unwrap();
+        assert_eq!(out.as_path, AsPath::from_sequence([64999, 65001, 65010]));
+        // A local route's prepends (of the daemon's AS) become the neighbor's AS.
+        let prepended = PathAttributes {
+            as_path: AsPath::from_sequence([LOCAL_ASN, LOCAL_ASN]),
+            ..PathAttributes::default()
+        };
+        let (out, _) =
+            rewrite(&prepended, None, true, Family::Ipv4Unicast, &other, PolicyEffects::default())
+                .unwrap();
+        assert_eq!(out.as_path, AsPath::from_sequence([64999, 64999, 64999]));
+        // iBGP in the neighbor's AS: a local route goes with an empty AS_PATH.
+        let internal = ExportProfile { local_asn: 64999, ..profile(true, false) };
+        let (out, _) = rewrite(
+            &prepended,
+            None,
+            true,
+            Family::Ipv4Unicast,
+            &internal,
+            PolicyEffects::default(),
+        )
+        .unwrap();
+        assert!(out.as_path.segments.is_empty(), "{:?}", out.as_path);
     }
 
     #[test]
@@ -336,7 +380,6 @@ mod tests {
             false,
             Family::Ipv4Unicast,
             &profile(true, false),
-            LOCAL_ASN,
             PolicyEffects::default(),
         )
         .unwrap();
@@ -350,7 +393,6 @@ mod tests {
             false,
             Family::Ipv4Unicast,
             &profile(true, true),
-            LOCAL_ASN,
             PolicyEffects::default(),
         )
         .unwrap();
@@ -362,7 +404,6 @@ mod tests {
             true,
             Family::Ipv4Unicast,
             &profile(true, false),
-            LOCAL_ASN,
             PolicyEffects::default(),
         )
         .unwrap();
@@ -413,7 +454,6 @@ mod tests {
             true,
             Family::Ipv6Unicast,
             &profile(false, false),
-            LOCAL_ASN,
             PolicyEffects::default(),
         )
         .unwrap();

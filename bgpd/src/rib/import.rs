@@ -20,6 +20,7 @@ impl Rib {
         update: &UpdateMessage,
     ) -> Result<ApplyStats, RibError> {
         let source = self.peer_index(peer)?;
+        self.keep_pre_policy(source, update);
         let mut stats = ApplyStats::default();
         let unreach = update.mp_unreach.iter().flat_map(|u| &u.withdrawn);
         for nlri in update.withdrawn.iter().chain(unreach) {
@@ -44,7 +45,7 @@ impl Rib {
         Ok(stats)
     }
 
-    fn announce_all(
+    pub(super) fn announce_all(
         &mut self,
         source: SourceIndex,
         attributes: &PathAttributes,
@@ -56,7 +57,10 @@ impl Rib {
             return;
         };
         let ibgp = state.facts.ibgp;
+        // Our AS, and the one we meet this peer with (its `local_asn`).
+        let own_asn = state.policy.context.local_asn;
         let looped = attributes.as_path.contains(self.core.local.asn)
+            || (own_asn != 0 && attributes.as_path.contains(own_asn))
             || (ibgp && attributes.originator_id == Some(self.core.local.router_id));
         if looped {
             self.reject_all(source, nlri, stats);

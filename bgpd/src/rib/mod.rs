@@ -81,6 +81,7 @@ mod policy;
 mod policy_tests;
 mod queries;
 mod restrict;
+mod soft_in;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -151,9 +152,13 @@ impl Rib {
             address: Some(info.address),
         };
         let (index, facts_changed) = self.core.register(Source::Peer(id), facts)?;
+        // A new session sends its routes again.
+        self.clear_pre_policy(index);
         let (next_hop_v4, next_hop_v6) =
             export::own_addresses(info.local_address, info.next_hop_v4, info.next_hop_v6);
         let profile = ExportProfile {
+            local_asn: info.local_asn,
+            global_asn: self.core.local.asn,
             ibgp: info.ibgp,
             next_hop_self: info.next_hop_self,
             next_hop_v4,
@@ -198,6 +203,7 @@ impl Rib {
     pub fn peer_down(&mut self, id: PeerId) -> Result<usize, RibError> {
         let source = self.peer_index(id)?;
         self.reset_export(id)?;
+        self.clear_pre_policy(source);
         let removed = self.core.remove_paths(&mut self.v4, source, |_| true)
             + self.core.remove_paths(&mut self.v6, source, |_| true);
         Ok(removed)

@@ -73,6 +73,7 @@ fn policy(import: &[&str], export: &[&str], neighbor_asn: u32) -> PeerPolicy {
 fn info(asn: u32, last: u8) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: LOCAL_ASN,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         ibgp: asn == LOCAL_ASN,
@@ -235,4 +236,55 @@ fn export_next_hop_self_applies_to_ibgp() {
     let (_, to_i) = drain(&mut rib, I);
     let (_, next_hop) = &to_i[&net("198.51.100.0/24")];
     assert_eq!(*next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 100)));
+}
+
+#[test]
+fn the_as_we_meet_a_peer_with_is_a_loop_in_its_paths() {
+    let mut rib = rib();
+    let mut own = policy(&[], &[], 65001);
+    own.context.local_asn = 64999;
+    rib.set_peer_policy(A, own).unwrap();
+    let looped = PathAttributes { as_path: AsPath::from_sequence([65001, 64999]), ..attrs(&[]) };
+    rib.apply_update(A, &announce(looped, &["198.51.100.1/32"])).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.2/32"])).unwrap();
+    assert_eq!(rib.source_routes(Source::Peer(A), Family::Ipv4Unicast), 1);
+    assert!(rib.best_route(net("198.51.100.1/32")).is_none());
+}
+
+#[test]
+fn soft_reconfiguration_reapplies_a_changed_import_chain_from_the_kept_routes() {
+    let mut rib = rib();
+    rib.set_soft_reconfiguration(A, true).unwrap();
+    assert!(rib.keeps_pre_policy(A) && !rib.keeps_pre_policy(B));
+    rib.set_peer_policy(A, policy(&["only-allowed"], &[], 65001)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.1/32", "203.0.113.1/32"])).unwrap();
+    assert_eq!(rib.source_routes(Source::Peer(A), Family::Ipv4Unicast), 1);
+    assert_eq!(rib.pre_policy_count(A, Family::Ipv4Unicast), 2, "kept before the policy");
+
+    // A wider chain: the rejected route comes in from the kept copy.
+    rib.set_peer_policy(A, policy(&["prefer-tagged"], &[], 65001)).unwrap();
+    assert!(rib.reapply_import(A).unwrap().is_some());
+    assert_eq!(rib.source_routes(Source::Peer(A), Family::Ipv4Unicast), 2);
+    assert!(rib.best_route(net("203.0.113.1/32")).is_some());
+    // Narrower again: it goes.
+    rib.set_peer_policy(A, policy(&["only-allowed"], &[], 65001)).unwrap();
+    rib.reapply_import(A).unwrap();
+    assert!(rib.best_route(net("203.0.113.1/32")).is_none());
+    assert_eq!(rib.source_routes(Source::Peer(A), Family::Ipv4Unicast), 1);
+
+    // Withdrawals and replacements keep the copy exact; a peer without it
+    // has nothing to re-apply.
+    let withdraw = UpdateMessage {
+        withdrawn: vec![Nlri::new(net("203.0.113.1/32"))],
+        ..UpdateMessage::default()
+    };
+    rib.apply_update(A, &withdraw).unwrap();
+    rib.apply_update(A, &announce(attrs(&[Community(0xfde9_00c8)]), &["198.51.100.1/32"])).unwrap();
+    assert_eq!(rib.pre_policy_count(A, Family::Ipv4Unicast), 1);
+    assert_eq!(rib.reapply_import(B).unwrap(), None);
+
+    // The session's end empties it and frees the attribute sets it held.
+    rib.peer_down(A).unwrap();
+    assert_eq!(rib.pre_policy_count(A, Family::Ipv4Unicast), 0);
+    assert_eq!(rib.attribute_sets(), 0, "no attribute set leaks");
 }

@@ -29,6 +29,7 @@ fn rib() -> Rib {
 fn info(asn: u32, last: u8) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: LOCAL_ASN,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         ibgp: asn == LOCAL_ASN,

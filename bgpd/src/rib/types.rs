@@ -38,6 +38,9 @@ pub struct LocalInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerInfo {
     pub asn: u32,
+    /// Our AS towards it (the neighbor's `local_asn`, else ours): prepended
+    /// on export to eBGP, and refused in the AS_PATHs it sends (a loop).
+    pub local_asn: u32,
     /// BGP identifier from its OPEN.
     pub router_id: Ipv4Addr,
     pub address: IpAddr,

@@ -18,6 +18,7 @@ const EXTENDED: PeerId = PeerId(3);
 fn info(asn: u32, last: u8, extended_message: bool) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: 65000,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         ibgp: false,

@@ -14,6 +14,7 @@
 
 pub mod bulk;
 pub mod peer;
+pub mod policy;
 pub mod watch;
 
 pub use bulk::set_paths_response;

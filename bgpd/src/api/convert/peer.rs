@@ -12,6 +12,7 @@ use ironlb_proto::bgpd::v1;
 use crate::config::{Neighbor, TtlPolicy};
 use crate::fsm::State;
 use crate::instance::bfd::BfdPeer;
+use crate::instance::max_prefix::{MaxPrefixState, Said};
 use crate::instance::status::{GracefulRestartFacts, PeerView, StampedNotification};
 use crate::peer::counters::MessageSnapshot;
 use crate::wire::{Family, OpenMessage};
@@ -57,6 +58,8 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
             notification: gr.notification,
             helper_only: gr.helper_only,
         }),
+        local_asn: neighbor.local_asn.unwrap_or(0),
+        router_id: neighbor.router_id.map(|id| id.to_string()).unwrap_or_default(),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
         bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {
@@ -68,8 +71,45 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
             echo: false,
             check_control_plane_failure: bfd.check_control_plane_failure,
         }),
+        max_prefix: neighbor.max_prefixes.map(|m| v1::MaxPrefixConfig {
+            ipv4_unicast: m.limit(Family::Ipv4Unicast).unwrap_or(0),
+            ipv6_unicast: m.limit(Family::Ipv6Unicast).unwrap_or(0),
+            warning_percent: Some(u32::from(m.warning_percent)),
+            warning_only: m.warning_only,
+            restart_time_seconds: u32::from(m.restart_time),
+        }),
         ..v1::PeerConfig::default()
     }
+}
+
+/// A neighbor's max-prefix state, when it has limits.
+pub fn max_prefix_status(
+    neighbor: &Neighbor,
+    state: &MaxPrefixState,
+    now: Instant,
+) -> Option<v1::MaxPrefixStatus> {
+    neighbor.max_prefixes?;
+    let mut out = v1::MaxPrefixStatus {
+        teardowns: state.teardowns,
+        exceeded: [Family::Ipv4Unicast, Family::Ipv6Unicast]
+            .into_iter()
+            .filter(|&f| state.said(f) == Said::Excess)
+            .map(|f| super::family(f) as i32)
+            .collect(),
+        ..v1::MaxPrefixStatus::default()
+    };
+    if let Some(held) = &state.held {
+        out.held = true;
+        out.family = super::family(held.family) as i32;
+        out.count = held.count;
+        out.limit = held.limit;
+        // Rounded up: "0" means "only EnablePeer or ResetPeer".
+        out.restart_in_seconds = held.until.map_or(0, |until| {
+            let left = until.saturating_duration_since(now);
+            left.as_secs() + u64::from(left.subsec_nanos() > 0)
+        });
+    }
+    Some(out)
 }
 
 fn bfd_state(state: crate::bfd::State) -> v1::BfdState {
@@ -180,6 +220,14 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         last_notification_received: status.last.received.as_ref().map(notification),
         last_error: status.last.reason.clone().unwrap_or_default(),
         bfd: bfd_status(&view.neighbor, &status.bfd),
+        max_prefix: max_prefix_status(&view.neighbor, &status.max_prefix, now),
+        policy: Some(v1::PeerPolicyStatus {
+            import_blocked: status.rfc8212.import,
+            export_blocked: status.rfc8212.export,
+            import_accepted: view.import_counters.accepted,
+            import_rejected: view.import_counters.rejected,
+            import_modified: view.import_counters.modified,
+        }),
         ..v1::PeerStatus::default()
     };
     if let Some(facts) = &status.established {
@@ -301,20 +349,31 @@ mod tests {
     #[test]
     fn a_configured_neighbor_reports_its_config_and_idle_state() {
         let neighbor = Neighbor::with_defaults("192.0.2.2".parse().expect("literal"), 65002);
-        let view = PeerView {
+        let mut view = PeerView {
             neighbor,
             status: SessionStatus::default(),
             learned: Vec::new(),
             advertised: Vec::new(),
             unsendable: Vec::new(),
+            import_counters: crate::rib::PolicyCounters::default(),
         };
-        let peer = peer(&view, Instant::now());
-        let config = peer.config.expect("config");
+        let peer_message = peer(&view, Instant::now());
+        let config = peer_message.config.expect("config");
         assert_eq!(config.address, "192.0.2.2");
         assert_eq!(config.remote_asn, 65002);
-        let status = peer.status.expect("status");
+        let status = peer_message.status.expect("status");
         assert_eq!(status.state, v1::SessionState::Idle as i32);
         assert_eq!(status.hold_time_seconds, 0);
+        assert_eq!(status.policy, Some(v1::PeerPolicyStatus::default()));
+
+        view.status.rfc8212.import = true;
+        view.import_counters = crate::rib::PolicyCounters { accepted: 7, rejected: 3, modified: 2 };
+        let policy = peer(&view, Instant::now()).status.and_then(|s| s.policy).expect("policy");
+        assert!(policy.import_blocked && !policy.export_blocked);
+        assert_eq!(
+            (policy.import_accepted, policy.import_rejected, policy.import_modified),
+            (7, 3, 2)
+        );
     }
 
     #[test]

@@ -158,9 +158,14 @@ fn peer_config_round_trips_without_the_password() {
     let back = peer::peer_config(&settings.neighbor);
     assert_eq!(back.password, "", "the key is never sent back");
     assert!(back.password_set);
-    // A neighbor has no local AS or prefix limit (the instance refuses any
-    // but the daemon's AS and no limit): those read back unset.
-    let unset = v1::PeerConfig { local_asn: 0, max_prefixes: 0, ..proto };
+    // The prefix limit reads back as the detailed message the shorthand
+    // stands for.
+    let limits = v1::MaxPrefixConfig {
+        ipv6_unicast: 10,
+        warning_percent: Some(75),
+        ..v1::MaxPrefixConfig::default()
+    };
+    let unset = v1::PeerConfig { max_prefixes: 0, max_prefix: Some(limits), ..proto };
     assert_eq!(back, v1::PeerConfig { password: String::new(), password_set: true, ..unset });
     // Read, modify, write: sending the read config back keeps the password.
     let again = neighbor(Some(&back)).expect("valid");

@@ -70,5 +70,6 @@ pub fn listed_path(listed: &ListedPath) -> v1::ListPathsResponse {
         best: listed.best,
         age_seconds: 0,
         path_id: 0,
+        rejected: listed.rejected,
     }
 }

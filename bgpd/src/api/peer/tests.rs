@@ -21,7 +21,7 @@ fn defaults() {
     let settings = &new.neighbor;
     assert_eq!(settings.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
     assert_eq!(settings.remote_asn, 65002);
-    assert_eq!(new.local_asn, None);
+    assert_eq!((settings.local_asn, settings.router_id), (None, None));
     assert_eq!(settings.port, 179);
     assert_eq!(settings.local_address, None);
     assert_eq!((settings.password.is_none(), new.keep_password), (true, false));
@@ -31,7 +31,7 @@ fn defaults() {
     assert_eq!(settings.connect_retry_time, 30);
     assert_eq!(settings.ttl, TtlPolicy::Multihop { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv4Unicast]);
-    assert_eq!(new.max_prefixes, None);
+    assert_eq!(settings.max_prefixes, None);
     assert_eq!(settings.graceful_restart, None);
 
     let v6 = v1::PeerConfig { address: "2001:db8::2".into(), ..config() };
@@ -68,14 +68,16 @@ fn every_field_set() {
     };
     let new = neighbor(Some(&proto)).expect("valid");
     let settings = &new.neighbor;
-    assert_eq!(new.local_asn, Some(4_200_000_000));
+    assert_eq!(settings.local_asn, Some(4_200_000_000));
     assert_eq!(settings.port, 1179);
     let key = settings.password.as_ref().map(|p| p.as_bytes().to_vec());
     assert_eq!(key, Some("x".repeat(80).into_bytes()));
     assert_eq!((settings.hold_time, settings.keepalive_time), (3, 1));
     assert_eq!(settings.ttl, TtlPolicy::Security { hops: 1 });
     assert_eq!(settings.families, [Family::Ipv6Unicast, Family::Ipv4Unicast]);
-    assert_eq!(new.max_prefixes, Some(1000));
+    let limits = settings.max_prefixes.expect("limits");
+    assert_eq!(limits.limits, [Some(1000), Some(1000)], "the shorthand limits every family");
+    assert_eq!((limits.warning_percent, limits.restart_time), (75, 0));
     assert_eq!(
         settings.graceful_restart,
         Some(crate::gr::Settings {
@@ -383,17 +385,34 @@ mod neighbor_from {
     }
 
     #[test]
-    fn unsupported_fields_are_refused_by_name() {
-        let error = neighbor_from(&settings(v1::PeerConfig { local_asn: 65009, ..minimal() }), 1)
-            .expect_err("local_asn");
-        assert_eq!(
-            error,
-            PeerOpError::Unsupported { field: "peer.local_asn", value: "65009".into() }
-        );
-        let error = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
-            .expect_err("max_prefixes");
-        assert!(error.to_string().contains("peer.max_prefixes 10"));
-        assert_eq!(Status::from(error).code(), tonic::Code::Unimplemented);
+    fn local_as_router_id_and_limits_are_supported() {
+        // A local AS other than the daemon's and a prefix limit were refused
+        // as UNIMPLEMENTED; both are neighbor settings now.
+        let config = v1::PeerConfig {
+            local_asn: 65009,
+            router_id: "192.0.2.99".into(),
+            remote_asn: 0,
+            dynamic_asn: v1::DynamicAsn::Internal as i32,
+            ..minimal()
+        };
+        let n = neighbor_from(&settings(config), 1).expect("local_asn is supported").neighbor;
+        assert_eq!(n.local_asn, Some(65009));
+        assert_eq!(n.router_id, Some("192.0.2.99".parse().expect("literal")));
+        assert_eq!(n.remote_asn, 65009, "internal is the AS we meet the neighbor with");
+        assert!(n.is_ibgp(1));
+        let refused = |config: v1::PeerConfig| {
+            Status::from(neighbor(Some(&config)).expect_err("refused")).message().to_string()
+        };
+        let message = refused(v1::PeerConfig { local_asn: 23456, ..minimal() });
+        assert!(message.contains("peer.local_asn"), "{message}");
+        for bad in ["0.0.0.0", "2001:db8::1", "router"] {
+            let message = refused(v1::PeerConfig { router_id: bad.into(), ..minimal() });
+            assert!(message.contains("peer.router_id"), "{message}");
+        }
+        let n = neighbor_from(&settings(v1::PeerConfig { max_prefixes: 10, ..minimal() }), 1)
+            .expect("max_prefixes is supported")
+            .neighbor;
+        assert_eq!(n.max_prefixes.map(|m| m.limits), Some([Some(10), None]));
     }
 
     #[test]
@@ -496,4 +515,78 @@ fn bfd_follows_the_config_file_rules() {
     assert!(fast.message().contains("peer.bfd.min_rx_ms"), "{}", fast.message());
     let one = reject(|c| c.bfd = Some(v1::BfdConfig { multiplier: Some(1), ..on }));
     assert!(one.message().contains("peer.bfd.multiplier"), "{}", one.message());
+}
+
+mod max_prefix {
+    use super::*;
+    use crate::config::MaxPrefixes;
+
+    fn both() -> v1::PeerConfig {
+        v1::PeerConfig {
+            families: vec![v1::Family::Ipv4Unicast as i32, v1::Family::Ipv6Unicast as i32],
+            ..config()
+        }
+    }
+
+    fn limits(config: v1::PeerConfig) -> Result<Option<MaxPrefixes>, ValidationError> {
+        neighbor(Some(&config)).map(|new| new.neighbor.max_prefixes)
+    }
+
+    #[test]
+    fn every_key_of_the_message() {
+        let m = v1::MaxPrefixConfig {
+            ipv4_unicast: 1000,
+            ipv6_unicast: 200,
+            warning_percent: Some(90),
+            warning_only: true,
+            restart_time_seconds: 60,
+        };
+        let found = limits(v1::PeerConfig { max_prefix: Some(m), ..both() }).expect("valid");
+        assert_eq!(
+            found,
+            Some(MaxPrefixes {
+                limits: [Some(1000), Some(200)],
+                warning_percent: 90,
+                warning_only: true,
+                restart_time: 60,
+            })
+        );
+        let one = v1::MaxPrefixConfig { ipv6_unicast: 5, ..Default::default() };
+        let found = limits(v1::PeerConfig { max_prefix: Some(one), ..both() }).expect("valid");
+        assert_eq!(found, Some(MaxPrefixes { limits: [None, Some(5)], ..MaxPrefixes::default() }));
+    }
+
+    #[test]
+    fn the_same_rules_as_the_config_file() {
+        let m = |m: v1::MaxPrefixConfig| v1::PeerConfig { max_prefix: Some(m), ..both() };
+        let error = limits(m(v1::MaxPrefixConfig::default())).expect_err("no limit");
+        assert!(error.to_string().contains("peer.max_prefix.ipv4_unicast"), "{error}");
+        let error = limits(m(v1::MaxPrefixConfig {
+            ipv4_unicast: 1,
+            warning_percent: Some(0),
+            ..Default::default()
+        }))
+        .expect_err("0 %");
+        assert!(error.to_string().contains("peer.max_prefix.warning_percent"), "{error}");
+        let error = limits(m(v1::MaxPrefixConfig {
+            ipv4_unicast: 1,
+            restart_time_seconds: 70_000,
+            ..Default::default()
+        }))
+        .expect_err("restart time");
+        assert!(error.to_string().contains("restart_time_seconds"), "{error}");
+        // IPv4-only peer (the default families of an IPv4 address).
+        let v6 = v1::MaxPrefixConfig { ipv6_unicast: 5, ..Default::default() };
+        let error =
+            limits(v1::PeerConfig { max_prefix: Some(v6), ..config() }).expect_err("family");
+        assert!(error.to_string().contains("ipv6-unicast"), "{error}");
+    }
+
+    #[test]
+    fn the_shorthand_and_the_message_conflict() {
+        let m = v1::MaxPrefixConfig { ipv4_unicast: 5, ..Default::default() };
+        let error = limits(v1::PeerConfig { max_prefix: Some(m), max_prefixes: 5, ..both() })
+            .expect_err("both");
+        assert!(matches!(error, ValidationError::Conflict { .. }), "{error}");
+    }
 }

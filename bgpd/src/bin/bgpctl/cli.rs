@@ -68,6 +68,9 @@ pub enum Command {
     /// BFD sessions of the neighbours (RFC 5880).
     #[command(subcommand)]
     Bfd(BfdCommand),
+    /// Routing policies and sets of the configuration (read only).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Stream peer and best-path changes: a snapshot first, then every change.
     Watch(WatchArgs),
 }
@@ -117,9 +120,13 @@ pub struct NeighborAddArgs {
     /// Accept the neighbour's AS from its OPEN: `internal` (ours) or `external` (any other).
     #[arg(long, value_enum, conflicts_with = "remote_as")]
     pub dynamic_asn: Option<DynamicAsnArg>,
-    /// Our AS number towards it (default: the daemon's).
+    /// Our AS number towards it (default: the daemon's): in the OPEN, for
+    /// iBGP/eBGP, and the AS prepended on export.
     #[arg(long, value_name = "ASN")]
     pub local_as: Option<u32>,
+    /// Our BGP identifier towards it, an IPv4 address (default: the daemon's).
+    #[arg(long, value_name = "ID")]
+    pub router_id: Option<String>,
     /// The neighbour's TCP port (default 179).
     #[arg(long)]
     pub port: Option<u32>,
@@ -160,9 +167,26 @@ pub struct NeighborAddArgs {
     /// Configure it administratively down.
     #[arg(long)]
     pub disabled: bool,
-    /// Reset the session when the neighbour sends more prefixes than this.
-    #[arg(long, value_name = "N")]
+    /// Limit of accepted prefixes in each of its families (Cease/Maximum
+    /// Number of Prefixes Reached when exceeded, RFC 4486).
+    #[arg(long, value_name = "N", conflicts_with_all = ["max_prefixes_ipv4", "max_prefixes_ipv6"])]
     pub max_prefixes: Option<u32>,
+    /// Limit of accepted IPv4 unicast prefixes.
+    #[arg(long, value_name = "N")]
+    pub max_prefixes_ipv4: Option<u32>,
+    /// Limit of accepted IPv6 unicast prefixes.
+    #[arg(long, value_name = "N")]
+    pub max_prefixes_ipv6: Option<u32>,
+    /// Warn when a family reaches this percentage of its limit (default 75).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_prefix_warning: Option<u32>,
+    /// Only warn when a limit is exceeded; never stop the session.
+    #[arg(long)]
+    pub max_prefix_warning_only: bool,
+    /// Seconds before a session stopped by its limit starts again (default 0:
+    /// until `neighbor enable` or `neighbor reset`).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_prefix_restart: Option<u32>,
     /// A policy of the import chain (repeat, in order), e.g. accept-all.
     #[arg(long = "import-policy", value_name = "NAME")]
     pub import_policy: Vec<String>,
@@ -239,6 +263,10 @@ pub struct RouteListArgs {
     /// Only the best path of each prefix (Loc-RIB).
     #[arg(long)]
     pub best: bool,
+    /// With --table in: the routes as the neighbour sent them, before its
+    /// import policy ("R": rejected). Needs soft_reconfiguration_inbound.
+    #[arg(long)]
+    pub pre_policy: bool,
 }
 
 #[derive(Args, Debug)]
@@ -292,6 +320,13 @@ pub struct RouteDelArgs {
 pub enum BfdCommand {
     /// One line per BFD session: peer, state, remote state, diagnostic,
     /// negotiated TX and RX intervals, detection time.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// One line per policy (default action, statements, sets, the
+    /// neighbours that import or export with it), then one per set.
     List,
 }
 

@@ -29,6 +29,7 @@ mod neighbor;
 mod neighbor_detail;
 mod output;
 mod owner;
+mod policy;
 mod route;
 mod status;
 mod watch;
@@ -38,7 +39,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{BfdCommand, Cli, Command, OwnerCommand};
+use crate::cli::{BfdCommand, Cli, Command, OwnerCommand, PolicyCommand};
 use crate::connect::Target;
 use crate::error::CtlError;
 use crate::output::Output;
@@ -87,6 +88,7 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CtlError> {
             Command::Owner(OwnerCommand::List) => owner::list(&mut api, out).await,
             Command::Layer2(command) => layer2::run(command, &mut api, out).await,
             Command::Bfd(BfdCommand::List) => bfd::list(&mut api, out).await,
+            Command::Policy(PolicyCommand::List) => policy::list(&mut api, out).await,
             Command::Watch(args) => watch::run(&mut api, out, args).await,
         }
     })

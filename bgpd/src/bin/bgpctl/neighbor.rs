@@ -5,8 +5,8 @@
 
 use ironlb_proto::bgpd::v1::{
     AddPeerRequest, DeletePeerRequest, DisablePeerRequest, DisablePeerResponse, EnablePeerRequest,
-    EnablePeerResponse, GetPeerRequest, GracefulRestartConfig, ListPeersRequest, Peer, PeerConfig,
-    ResetKind, ResetPeerRequest, ResetPeerResponse,
+    EnablePeerResponse, Family, GetPeerRequest, GracefulRestartConfig, ListPeersRequest,
+    MaxPrefixConfig, Peer, PeerConfig, ResetKind, ResetPeerRequest, ResetPeerResponse,
 };
 
 use crate::cli::{NeighborAddArgs, NeighborCommand, ResetArgs};
@@ -146,11 +146,37 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         notification: args.gr_notification,
         helper_only: args.gr_helper_only,
     });
+    let max_prefix = (args.max_prefixes_ipv4.is_some()
+        || args.max_prefixes_ipv6.is_some()
+        || args.max_prefix_warning.is_some()
+        || args.max_prefix_warning_only
+        || args.max_prefix_restart.is_some())
+    .then(|| {
+        let every = args.max_prefixes.unwrap_or(0);
+        let family = |limit: Option<u32>, on: bool| limit.unwrap_or(if on { every } else { 0 });
+        let v4 = args.address.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_ipv4());
+        let (has_v4, has_v6) = if args.family.is_empty() {
+            (v4, !v4)
+        } else {
+            (
+                args.family.iter().any(|f| human::family_arg(*f) == Family::Ipv4Unicast),
+                args.family.iter().any(|f| human::family_arg(*f) == Family::Ipv6Unicast),
+            )
+        };
+        MaxPrefixConfig {
+            ipv4_unicast: family(args.max_prefixes_ipv4, has_v4),
+            ipv6_unicast: family(args.max_prefixes_ipv6, has_v6),
+            warning_percent: args.max_prefix_warning,
+            warning_only: args.max_prefix_warning_only,
+            restart_time_seconds: args.max_prefix_restart.unwrap_or(0),
+        }
+    });
     Ok(PeerConfig {
         address: args.address,
         remote_asn: args.remote_as.unwrap_or(0),
         dynamic_asn: human::dynamic_asn_arg(args.dynamic_asn) as i32,
         local_asn: args.local_as.unwrap_or(0),
+        router_id: args.router_id.unwrap_or_default(),
         port: args.port.unwrap_or(0),
         local_address: args.local_address.unwrap_or_default(),
         password,
@@ -165,7 +191,9 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         families: args.family.into_iter().map(|f| human::family_arg(f) as i32).collect(),
         description: args.description.unwrap_or_default(),
         disabled: args.disabled,
-        max_prefixes: args.max_prefixes.unwrap_or(0),
+        // With the detailed flags, the shorthand goes into `max_prefix`.
+        max_prefixes: if max_prefix.is_some() { 0 } else { args.max_prefixes.unwrap_or(0) },
+        max_prefix,
         graceful_restart,
         import_policy: args.import_policy,
         export_policy: args.export_policy,

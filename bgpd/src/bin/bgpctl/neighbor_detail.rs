@@ -3,8 +3,8 @@
 //! value" blocks and small tables (the `show bgp neighbor` of routers).
 
 use ironlb_proto::bgpd::v1::{
-    Capabilities, GracefulRestartStatus, MessageCounters, NotificationInfo, Peer, PeerConfig,
-    PeerStatus, PrefixCounters,
+    Capabilities, GracefulRestartStatus, MaxPrefixConfig, MaxPrefixStatus, MessageCounters,
+    NotificationInfo, Peer, PeerConfig, PeerPolicyStatus, PeerStatus, PrefixCounters,
 };
 
 use crate::human::{self, families, or_dash, yes_no};
@@ -26,6 +26,10 @@ pub fn render(peer: &Peer) -> String {
     section(&mut text, "Graceful restart", &graceful_restart(status.graceful_restart.as_ref()));
     if let Some(bfd) = &status.bfd {
         section(&mut text, "BFD", &crate::bfd::detail(bfd));
+    }
+    section(&mut text, "Policy", &policy(&config, status.policy.as_ref()));
+    if let (Some(limits), Some(state)) = (&config.max_prefix, &status.max_prefix) {
+        section(&mut text, "Max prefixes", &max_prefix(limits, state));
     }
     section(
         &mut text,
@@ -130,6 +134,10 @@ fn summary(config: &PeerConfig, status: &PeerStatus) -> String {
 fn configuration(config: &PeerConfig) -> String {
     fields(&[
         ("Local AS", zero_default(config.local_asn)),
+        (
+            "Router ID",
+            if config.router_id.is_empty() { "default".into() } else { config.router_id.clone() },
+        ),
         ("Port", if config.port == 0 { "179".into() } else { config.port.to_string() }),
         ("Local address", or_dash(&config.local_address)),
         ("Passive", yes_no(config.passive)),
@@ -144,14 +152,7 @@ fn configuration(config: &PeerConfig) -> String {
                 format!("{} hops", config.ttl_security_hops)
             },
         ),
-        (
-            "Max prefixes",
-            if config.max_prefixes == 0 {
-                "no limit".into()
-            } else {
-                config.max_prefixes.to_string()
-            },
-        ),
+        ("Max prefixes", max_prefix_limits(config)),
         ("Disabled", yes_no(config.disabled)),
         (
             "Graceful restart",
@@ -163,6 +164,81 @@ fn configuration(config: &PeerConfig) -> String {
                 }
             }),
         ),
+    ])
+}
+
+/// The chains, what RFC 8212 blocks, and the import counters.
+fn policy(config: &PeerConfig, status: Option<&PeerPolicyStatus>) -> String {
+    let default = PeerPolicyStatus::default();
+    let status = status.unwrap_or(&default);
+    let chain = |names: &[String], blocked: bool, what: &str| match (names.is_empty(), blocked) {
+        (_, true) => format!("none: RFC 8212 blocks it, no route is {what}"),
+        (true, false) => "none: everything".to_string(),
+        (false, false) => names.join(", "),
+    };
+    fields(&[
+        ("Import", chain(&config.import_policy, status.import_blocked, "accepted")),
+        ("Export", chain(&config.export_policy, status.export_blocked, "sent")),
+        (
+            "Imported",
+            format!(
+                "{} accepted ({} modified), {} rejected",
+                status.import_accepted, status.import_modified, status.import_rejected
+            ),
+        ),
+    ])
+}
+
+/// The limits in one line ("ipv4 1000, ipv6 200"), or "no limit".
+fn max_prefix_limits(config: &PeerConfig) -> String {
+    let Some(m) = &config.max_prefix else {
+        return match config.max_prefixes {
+            0 => "no limit".into(),
+            n => n.to_string(),
+        };
+    };
+    let mut parts = Vec::new();
+    for (name, limit) in [("ipv4", m.ipv4_unicast), ("ipv6", m.ipv6_unicast)] {
+        if limit != 0 {
+            parts.push(format!("{name} {limit}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// The max-prefix section: the settings and whether the limit holds the
+/// session down.
+fn max_prefix(limits: &MaxPrefixConfig, state: &MaxPrefixStatus) -> String {
+    let held = if state.held {
+        let restart = if state.restart_in_seconds == 0 {
+            "until `neighbor enable` or `neighbor reset`".to_string()
+        } else {
+            format!("restarts in {}", human::duration(state.restart_in_seconds))
+        };
+        format!(
+            "yes: {} {} accepted, limit {}; {restart}",
+            families(&[state.family]),
+            state.count,
+            state.limit
+        )
+    } else {
+        "no".into()
+    };
+    fields(&[
+        ("Warning at", format!("{}%", limits.warning_percent.unwrap_or(75))),
+        (
+            "On excess",
+            if limits.warning_only {
+                "warn only".into()
+            } else if limits.restart_time_seconds == 0 {
+                "stop; stay down".into()
+            } else {
+                format!("stop; restart after {}s", limits.restart_time_seconds)
+            },
+        ),
+        ("Held down", held),
+        ("Over the limit", or_dash(&families(&state.exceeded))),
+        ("Teardowns", state.teardowns.to_string()),
     ])
 }
 
@@ -351,5 +427,51 @@ mod tests {
         assert!(!prefixes(&[counters(0)]).contains("not advertised"));
         let text = prefixes(&[counters(2)]);
         assert!(text.contains("2 ipv4 prefixes not advertised: too large"), "{text}");
+    }
+
+    #[test]
+    fn a_held_peer_shows_why_and_until_when() {
+        use ironlb_proto::bgpd::v1::Family;
+        let limits = MaxPrefixConfig {
+            ipv4_unicast: 3,
+            warning_percent: Some(75),
+            restart_time_seconds: 30,
+            ..Default::default()
+        };
+        let state = MaxPrefixStatus {
+            held: true,
+            family: Family::Ipv4Unicast as i32,
+            count: 5,
+            limit: 3,
+            restart_in_seconds: 12,
+            teardowns: 1,
+            exceeded: vec![],
+        };
+        let text = max_prefix(&limits, &state);
+        assert!(text.contains("yes: ipv4 5 accepted, limit 3; restarts in"), "{text}");
+        assert!(text.contains("restart after 30s"), "{text}");
+        let config = PeerConfig { max_prefix: Some(limits), ..Default::default() };
+        assert_eq!(max_prefix_limits(&config), "ipv4 3");
+        assert_eq!(max_prefix_limits(&PeerConfig::default()), "no limit");
+        let stay = MaxPrefixStatus { restart_in_seconds: 0, ..state };
+        assert!(max_prefix(&limits, &stay).contains("until `neighbor enable`"));
+    }
+
+    #[test]
+    fn the_policy_section_says_what_rfc8212_blocks() {
+        let config =
+            PeerConfig { import_policy: vec!["import-upstream".into()], ..Default::default() };
+        let status = PeerPolicyStatus {
+            export_blocked: true,
+            import_accepted: 10,
+            import_rejected: 4,
+            import_modified: 1,
+            ..Default::default()
+        };
+        let text = policy(&config, Some(&status));
+        assert!(text.contains("import-upstream"), "{text}");
+        assert!(text.contains("none: RFC 8212 blocks it, no route is sent"), "{text}");
+        assert!(text.contains("10 accepted (1 modified), 4 rejected"), "{text}");
+        assert!(policy(&PeerConfig::default(), None).contains("none: everything"));
     }
 }

@@ -46,6 +46,7 @@ fn list_request(args: RouteListArgs) -> ListPathsRequest {
         r#match: matching as i32,
         owner: args.owner.unwrap_or_default(),
         best_only: args.best,
+        pre_policy: args.pre_policy,
     }
 }
 
@@ -77,7 +78,8 @@ pub fn paths_table(paths: &[ListPathsResponse]) -> String {
     ]);
     for listed in paths {
         let path = listed.path.clone().unwrap_or_default();
-        let mut flags = String::from("*");
+        // Valid, or refused by the import policy (pre-policy Adj-RIB-In).
+        let mut flags = String::from(if listed.rejected { "R" } else { "*" });
         if listed.best {
             flags.push('>');
         }
@@ -111,6 +113,9 @@ pub fn paths_table(paths: &[ListPathsResponse]) -> String {
     let mut text = table.render();
     if paths.iter().any(|listed| listed.path.as_ref().is_some_and(|p| p.stale)) {
         text.push_str("S: stale, kept while its peer restarts (RFC 4724)\n");
+    }
+    if paths.iter().any(|listed| listed.rejected) {
+        text.push_str("R: rejected by the neighbour's import policy (kept as received)\n");
     }
     text
 }
@@ -206,6 +211,26 @@ mod tests {
             message: message.into(),
             index: 0,
         }
+    }
+
+    #[test]
+    fn rejected_routes_are_flagged_and_explained() {
+        let listed = |prefix: &str, rejected: bool| ListPathsResponse {
+            path: Some(Path { prefix: prefix.into(), ..Path::default() }),
+            rejected,
+            ..ListPathsResponse::default()
+        };
+        let text =
+            paths_table(&[listed("198.51.100.1/32", true), listed("198.51.100.2/32", false)]);
+        assert!(
+            text.lines().any(|l| l.starts_with("R ") && l.contains("198.51.100.1/32")),
+            "{text}"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with("* ") && l.contains("198.51.100.2/32")),
+            "{text}"
+        );
+        assert!(text.contains("R: rejected by the neighbour's import policy"), "{text}");
     }
 
     #[test]

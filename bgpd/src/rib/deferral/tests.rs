@@ -19,6 +19,7 @@ fn net(s: &str) -> IpNet {
 fn info(asn: u32, last: u8) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: 65000,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         ibgp: false,

@@ -25,6 +25,7 @@ fn address(last: u8) -> IpAddr {
 fn info(asn: u32, last: u8) -> PeerInfo {
     PeerInfo {
         asn,
+        local_asn: 65000,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         address: address(last),
         ibgp: false,
