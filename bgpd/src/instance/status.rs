@@ -154,6 +154,9 @@ pub struct PeerView {
     pub advertised: Vec<(Family, u64)>,
     /// What the import chain did since the peer was first established.
     pub import_counters: crate::rib::PolicyCounters,
+    /// Per family: prefixes kept as received (before import policy), when
+    /// the neighbor keeps them (soft reconfiguration inbound); else empty.
+    pub received: Vec<(Family, u64)>,
 }
 
 impl PeerView {
@@ -175,12 +178,22 @@ impl PeerView {
             .map(|&family| (family, rib.advertised_count(id, family) as u64))
             .collect();
         let import_counters = rib.policy_counters(id).unwrap_or_default();
+        let received = if rib.keeps_pre_policy(id) {
+            neighbor
+                .families
+                .iter()
+                .map(|&family| (family, rib.pre_policy_count(id, family) as u64))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             neighbor: neighbor.clone(),
             status: status.clone(),
             learned,
             advertised,
             import_counters,
+            received,
         }
     }
 }
