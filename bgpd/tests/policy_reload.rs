@@ -152,6 +152,11 @@ async fn soft_reconfiguration_reapplies_the_import_chain_without_a_refresh() {
         seen,
         [("198.51.100.1/32".to_string(), true), ("198.51.100.2/32".to_string(), true)]
     );
+    // GetPeer: two received (kept), none accepted.
+    let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
+    let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer");
+    let prefixes = peer.status.expect("status").prefixes;
+    assert_eq!((prefixes[0].received, prefixes[0].accepted), (2, 0), "{prefixes:?}");
     // A peer that keeps nothing: FAILED_PRECONDITION naming the key.
     let refused = pre_policy(&mut announcer, "127.0.0.2").await.expect_err("not kept");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");

@@ -156,6 +156,9 @@ pub struct PeerView {
     pub unsendable: Vec<(Family, u64)>,
     /// What the import chain did since the peer was first established.
     pub import_counters: crate::rib::PolicyCounters,
+    /// Per family: prefixes kept as received (before import policy), when
+    /// the neighbor keeps them (soft reconfiguration inbound); else empty.
+    pub received: Vec<(Family, u64)>,
 }
 
 impl PeerView {
@@ -182,6 +185,15 @@ impl PeerView {
             .map(|&family| (family, rib.unsendable_count(id, family) as u64))
             .collect();
         let import_counters = rib.policy_counters(id).unwrap_or_default();
+        let received = if rib.keeps_pre_policy(id) {
+            neighbor
+                .families
+                .iter()
+                .map(|&family| (family, rib.pre_policy_count(id, family) as u64))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             neighbor: neighbor.clone(),
             status: status.clone(),
@@ -189,6 +201,7 @@ impl PeerView {
             advertised,
             unsendable,
             import_counters,
+            received,
         }
     }
 }

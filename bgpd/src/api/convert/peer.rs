@@ -194,9 +194,13 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
                     status.counters.0.withdrawals(family);
                 v1::PrefixCounters {
                     family: super::family(family) as i32,
-                    // No import policy beyond the loop checks: what is
-                    // received is what is accepted.
-                    received: accepted,
+                    // Known when the routes are kept as received (soft
+                    // reconfiguration); otherwise only what was accepted is.
+                    received: view
+                        .received
+                        .iter()
+                        .find(|(f, _)| *f == family)
+                        .map_or(accepted, |(_, count)| *count),
                     accepted,
                     advertised: view
                         .advertised
@@ -356,6 +360,7 @@ mod tests {
             advertised: Vec::new(),
             unsendable: Vec::new(),
             import_counters: crate::rib::PolicyCounters::default(),
+            received: Vec::new(),
         };
         let peer_message = peer(&view, Instant::now());
         let config = peer_message.config.expect("config");
@@ -365,6 +370,14 @@ mod tests {
         assert_eq!(status.state, v1::SessionState::Idle as i32);
         assert_eq!(status.hold_time_seconds, 0);
         assert_eq!(status.policy, Some(v1::PeerPolicyStatus::default()));
+
+        view.learned = vec![(Family::Ipv4Unicast, 1)];
+        view.received = vec![(Family::Ipv4Unicast, 3)];
+        let counters = peer(&view, Instant::now()).status.expect("status").prefixes;
+        assert_eq!((counters[0].received, counters[0].accepted), (3, 1), "kept vs accepted");
+        view.received.clear();
+        let counters = peer(&view, Instant::now()).status.expect("status").prefixes;
+        assert_eq!((counters[0].received, counters[0].accepted), (1, 1), "nothing kept");
 
         view.status.rfc8212.import = true;
         view.import_counters = crate::rib::PolicyCounters { accepted: 7, rejected: 3, modified: 2 };
