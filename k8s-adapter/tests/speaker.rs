@@ -440,6 +440,81 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
     speaker.abort();
 }
 
+/// Two advertisements give one address different LOCAL_PREFs towards two peers: each peer
+/// gets its own (MetalLB's behaviour), the second through the variant owner `#1` with its
+/// own session; when they agree again everything is back in the main owner.
+#[tokio::test]
+async fn each_peer_gets_its_own_attributes() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    for (name, address) in [("r1", "192.0.2.1"), ("r2", "192.0.2.2")] {
+        server
+            .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"myASN": 64500, "peerASN": 64500, "peerAddress": address}}))
+            .await
+            .unwrap();
+    }
+    for (name, peer, local_pref) in [("to-r1", "r1", 100), ("to-r2", "r2", 200)] {
+        server
+            .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"localPref": local_pref, "peers": [peer], "communities": [format!("65000:{local_pref}")]}}))
+            .await
+            .unwrap();
+    }
+    service_with_ip(&server, "web", "198.51.100.30", false).await;
+    server.insert(slice("web", "a", "n1", true)).await.unwrap();
+    let options = speaker_options(addr, Duration::from_secs(10));
+    let client = server.client().unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+
+    type Held = Vec<(String, Vec<String>, Option<u32>, Vec<String>)>;
+    let held = |s: &FakeState, owner: &str| -> Held {
+        s.paths
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .map(|p| (p.prefix.clone(), p.peers.clone(), p.local_pref, p.communities.clone()))
+            .collect()
+    };
+    let s = bgpd
+        .wait("one path per peer", |s| {
+            !held(s, "k8s-speaker/n1").is_empty() && !held(s, "k8s-speaker/n1#1").is_empty()
+        })
+        .await;
+    let own = |peer: &str, lp: u32| {
+        vec![(
+            "198.51.100.30/32".to_owned(),
+            vec![peer.to_owned()],
+            Some(lp),
+            vec![format!("65000:{lp}")],
+        )]
+    };
+    assert_eq!(held(&s, "k8s-speaker/n1"), own("192.0.2.1", 100));
+    assert_eq!(held(&s, "k8s-speaker/n1#1"), own("192.0.2.2", 200));
+    assert!(s.owners_opened.iter().any(|o| o == "k8s-speaker/n1#1"), "{s:?}");
+
+    // They agree again: one path to both peers in the main owner, the variant emptied.
+    server
+        .modify("ironlb.io/v1beta1", "BGPAdvertisement", Some(NS), "to-r2", |o| {
+            o["spec"]["localPref"] = json!(100);
+            o["spec"]["communities"] = json!(["65000:100"]);
+        })
+        .await
+        .unwrap();
+    let s = bgpd
+        .wait("one path for both", |s| {
+            held(s, "k8s-speaker/n1#1").is_empty()
+                && held(s, "k8s-speaker/n1").first().is_some_and(|p| p.1.len() == 2)
+        })
+        .await;
+    assert_eq!(held(&s, "k8s-speaker/n1")[0].2, Some(100));
+    speaker.abort();
+}
+
 fn password_secret(password_base64: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret",
            "metadata": {"name": "tor-pw", "namespace": NS},

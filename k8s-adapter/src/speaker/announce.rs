@@ -13,7 +13,8 @@
 //!   that select this node, as a /32 or /128, or as the aggregate of `aggregationLength`
 //!   (`aggregationLengthV6`), with its LOCAL_PREF and communities. When several
 //!   advertisements give one prefix to one peer, communities are merged and the highest
-//!   LOCAL_PREF wins, so the result does not depend on their order;
+//!   LOCAL_PREF wins, so the result does not depend on their order. Different peers keep
+//!   their own attributes (never merged across peers, [`super::bgpd`]);
 //! - an address whose pool an `L2Advertisement` selects is a layer2 address; this node is a
 //!   candidate to answer for it when the advertisement selects the node and the traffic
 //!   policy allows, as for BGP. The election among candidates is the layer2 module's job.
