@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::allocator::ServiceKey;
-use crate::config::crd::{BgpAdvertisement, BgpPeer, Community, IpAddressPool, L2Advertisement};
+use crate::config::crd::{
+    BfdProfile, BgpAdvertisement, BgpPeer, Community, IpAddressPool, L2Advertisement,
+};
 use crate::config::legacy::{LegacyConfig, LegacyError};
 use crate::config::{Built, ConfigError, Resources, build};
 
@@ -149,6 +151,7 @@ pub struct ConfigSources {
     bgp_advertisements: Store<BgpAdvertisement>,
     l2_advertisements: Store<L2Advertisement>,
     communities: Store<Community>,
+    bfd_profiles: Store<BfdProfile>,
     legacy: Option<(Store<ConfigMap>, LegacySource)>,
     /// The legacy ConfigMap's objects as last read successfully: kept in force while the
     /// ConfigMap cannot be parsed, so a typo there takes no addresses away.
@@ -198,6 +201,12 @@ impl ConfigSources {
                 tx.clone(),
                 config,
             ),
+            bfd_profiles: spawn_watch(
+                Api::namespaced(ns(client), namespace),
+                cfg(),
+                tx.clone(),
+                config,
+            ),
             legacy: legacy.map(|source| {
                 let store = spawn_watch(
                     Api::namespaced(client.clone(), &source.namespace),
@@ -219,6 +228,7 @@ impl ConfigSources {
         let _ = self.bgp_advertisements.wait_until_ready().await;
         let _ = self.l2_advertisements.wait_until_ready().await;
         let _ = self.communities.wait_until_ready().await;
+        let _ = self.bfd_profiles.wait_until_ready().await;
         if let Some((store, _)) = &self.legacy {
             let _ = store.wait_until_ready().await;
         }
@@ -240,6 +250,7 @@ impl ConfigSources {
             bgp_advertisements: all(&self.bgp_advertisements),
             l2_advertisements: all(&self.l2_advertisements),
             communities: all(&self.communities),
+            bfd_profiles: all(&self.bfd_profiles),
         };
         let mut legacy_errors = Vec::new();
         let mut legacy_error = None;

@@ -101,6 +101,10 @@ pub struct BgpPeerSpec {
     #[serde(rename = "dynamicASN", default, skip_serializing_if = "Option::is_none")]
     pub dynamic_asn: Option<String>,
     pub peer_address: String,
+    /// MetalLB v1beta2: BGP unnumbered over this interface instead of `peerAddress`.
+    /// Refused by validation: bgpd has no unnumbered sessions (RFC 5549) yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,18 +124,63 @@ pub struct BgpPeerSpec {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<SecretReference>,
-    /// Accepted for compatibility; BFD is not implemented and the field is ignored with a
-    /// warning.
+    /// The name of a `BFDProfile` (same namespace): bgpd runs BFD beside the session with
+    /// its timers. A name no profile has is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_graceful_restart: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ebgp_multi_hop: Option<bool>,
+    /// Refused by validation: bgpd binds no session to a VRF device yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrf: Option<String>,
+    /// Deprecated by MetalLB, and what ironlb does anyway: a session carries only its own
+    /// address's family unless `dualStackAddressFamily` is set (a warning says so).
     #[serde(rename = "disableMP", default, skip_serializing_if = "Option::is_none")]
     pub disable_mp: Option<bool>,
+    /// MetalLB v1beta2: negotiate both IPv4 and IPv6 unicast (RFC 4760) on this session, so
+    /// that a dual-stack Service's other address goes over it too (with the node's address
+    /// of that family as next hop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dual_stack_address_family: Option<bool>,
+}
+
+/// BFD settings a `BGPPeer` names in `bfdProfile` (MetalLB's `BFDProfile`). Intervals in
+/// milliseconds.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ironlb.io",
+    version = "v1beta1",
+    kind = "BFDProfile",
+    root = "BfdProfile",
+    plural = "bfdprofiles",
+    namespaced,
+    derive = "PartialEq"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BfdProfileSpec {
+    /// Required minimum receive interval, 10..=60000 (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_interval: Option<u32>,
+    /// Desired minimum transmit interval, 10..=60000 (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transmit_interval: Option<u32>,
+    /// Detection multiplier, 2..=255 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_multiplier: Option<u32>,
+    /// Echo receive interval: meaningful only with `echoMode`, which is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_interval: Option<u32>,
+    /// Echo mode: refused (bgpd's BFD has no echo function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_mode: Option<bool>,
+    /// Send nothing until the peer is heard from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_mode: Option<bool>,
+    /// Refused: bgpd derives a multihop session's minimum TTL from its hop count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_ttl: Option<u32>,
 }
 
 /// Where a peer's TCP MD5 password lives (`kubernetes.io/basic-auth`, key `password`).
@@ -229,7 +278,7 @@ pub struct CommunityAlias {
     pub value: String,
 }
 
-/// The five CustomResourceDefinitions, in the order they are printed.
+/// The CustomResourceDefinitions of the config kinds, in the order they are printed.
 pub fn definitions() -> Vec<CustomResourceDefinition> {
     vec![
         IpAddressPool::crd(),
@@ -237,6 +286,7 @@ pub fn definitions() -> Vec<CustomResourceDefinition> {
         BgpAdvertisement::crd(),
         L2Advertisement::crd(),
         Community::crd(),
+        BfdProfile::crd(),
     ]
 }
 
@@ -301,7 +351,8 @@ mod tests {
                 "bgppeers.ironlb.io",
                 "bgpadvertisements.ironlb.io",
                 "l2advertisements.ironlb.io",
-                "communities.ironlb.io"
+                "communities.ironlb.io",
+                "bfdprofiles.ironlb.io"
             ]
         );
         assert!(crds.iter().all(|c| c.spec.versions[0].name == VERSION && c.spec.group == GROUP));

@@ -15,6 +15,11 @@
 //!   advertisements give one prefix to one peer, communities are merged and the highest
 //!   LOCAL_PREF wins, so the result does not depend on their order. Different peers keep
 //!   their own attributes (never merged across peers, [`super::bgpd`]);
+//! - a peer gets only the families its session carries: its address's, or both with
+//!   `dualStackAddressFamily` (MetalLB's default and field). A prefix of the other family
+//!   goes with the node's `InternalIP` of that family as next hop (bgpd's "next hop self"
+//!   has no address of that family on the session), and to no such peer from a node that
+//!   has no address of that family;
 //! - an address whose pool an `L2Advertisement` selects is a layer2 address; this node is a
 //!   candidate to answer for it when the advertisement selects the node and the traffic
 //!   policy allows, as for BGP. The election among candidates is the layer2 module's job.
@@ -37,6 +42,9 @@ use crate::config::{BgpCommunity, Config, Family, Peer};
 pub struct PathAttributes {
     pub local_pref: Option<u32>,
     pub communities: BTreeSet<BgpCommunity>,
+    /// An explicit next hop: the node's address of the prefix's family, for a session of
+    /// the other family. `None`: bgpd's own address on the session.
+    pub next_hop: Option<IpAddr>,
 }
 
 /// A layer2 address and whether this node may answer for it.
@@ -73,9 +81,9 @@ pub fn node_peers<'a>(
 /// This node's desired announcements.
 pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> Announcements {
     let mut out = Announcements::default();
-    let my_peers: Vec<&str> = node_peers(config, node).map(|p| p.name.as_str()).collect();
+    let my_peers: Vec<&Peer> = node_peers(config, node).collect();
     for peer in &my_peers {
-        out.peers.insert((*peer).to_owned(), BTreeMap::new());
+        out.peers.insert(peer.name.clone(), BTreeMap::new());
     }
     let node_ok = !node.excluded();
     // Advertisements that select this node, once.
@@ -101,12 +109,20 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                     else {
                         continue;
                     };
-                    for peer in my_peers
-                        .iter()
-                        .filter(|p| adv.peers.is_empty() || adv.peers.iter().any(|n| n == *p))
-                    {
-                        let Some(paths) = out.peers.get_mut(*peer) else { continue };
+                    for peer in my_peers.iter().filter(|p| {
+                        p.carries(family) && (adv.peers.is_empty() || adv.peers.contains(&p.name))
+                    }) {
+                        let next_hop = if Family::of(peer.address) == family {
+                            None
+                        } else {
+                            match node.address_of(family) {
+                                Some(address) => Some(address),
+                                None => continue,
+                            }
+                        };
+                        let Some(paths) = out.peers.get_mut(&peer.name) else { continue };
                         let attrs = paths.entry(prefix).or_default();
+                        attrs.next_hop = next_hop;
                         attrs.local_pref = attrs.local_pref.max(adv.local_pref);
                         attrs.communities.extend(adv.communities.iter().copied());
                     }

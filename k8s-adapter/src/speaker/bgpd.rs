@@ -239,7 +239,8 @@ mod tests {
             password: None,
             ebgp_multihop: false,
             graceful_restart: false,
-            vrf: None,
+            dual_stack: false,
+            bfd: None,
         }
     }
 
@@ -254,6 +255,7 @@ mod tests {
         PathAttributes {
             local_pref,
             communities: communities.iter().map(|c| BgpCommunity::Standard(*c)).collect(),
+            next_hop: None,
         }
     }
 
@@ -366,6 +368,26 @@ mod tests {
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (0, DynamicAsn::External as i32));
         let pc = config_of(&peer("i", "192.0.2.5", PeerAs::Internal), "m");
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (64500, DynamicAsn::Unspecified as i32));
+    }
+
+    #[test]
+    fn dual_stack_negotiates_both_families_and_bfd_profiles_become_bfd() {
+        let mut p = peer("a", "192.0.2.1", PeerAs::Fixed(64501));
+        assert!(config_of(&p, "m").families.is_empty(), "the address's family only");
+        assert!(config_of(&p, "m").bfd.is_none());
+        p.dual_stack = true;
+        p.bfd = Some(crate::config::BfdSettings {
+            receive_interval_ms: 100,
+            transmit_interval_ms: 200,
+            multiplier: 5,
+            passive: true,
+        });
+        let pc = config_of(&p, "m");
+        use ironlb_proto::bgpd::v1::Family;
+        assert_eq!(pc.families, [Family::Ipv4Unicast as i32, Family::Ipv6Unicast as i32]);
+        let bfd = pc.bfd.unwrap();
+        assert!(bfd.enabled && bfd.passive && !bfd.echo);
+        assert_eq!((bfd.min_rx_ms, bfd.min_tx_ms, bfd.multiplier), (Some(100), Some(200), Some(5)));
     }
 
     #[test]

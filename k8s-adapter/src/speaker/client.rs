@@ -25,9 +25,9 @@ use std::time::Duration;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, DeletePeerRequest, DynamicAsn, GracefulRestartConfig, ListOwnersRequest,
-    ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse,
-    UpdatePeerRequest, session_request,
+    AddPeerRequest, BfdConfig, DeletePeerRequest, DynamicAsn, Family, GracefulRestartConfig,
+    ListOwnersRequest, ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen, SessionRequest,
+    SessionResponse, UpdatePeerRequest, session_request,
 };
 use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
@@ -603,6 +603,20 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
         // without a policy (RFC 8212).
         import_policy: vec![IMPORT_POLICY.to_owned()],
         export_policy: vec![EXPORT_POLICY.to_owned()],
+        // Empty: bgpd negotiates the family of the address only, MetalLB's default.
+        families: if peer.dual_stack {
+            vec![Family::Ipv4Unicast as i32, Family::Ipv6Unicast as i32]
+        } else {
+            Vec::new()
+        },
+        bfd: peer.bfd.map(|b| BfdConfig {
+            enabled: true,
+            min_rx_ms: Some(b.receive_interval_ms),
+            min_tx_ms: Some(b.transmit_interval_ms),
+            multiplier: Some(u32::from(b.multiplier)),
+            passive: b.passive,
+            ..BfdConfig::default()
+        }),
         ..PeerConfig::default()
     }
 }

@@ -247,6 +247,8 @@ impl Incremental {
                     continue;
                 };
                 let m = merged.get_or_insert_with(PathAttributes::default);
+                // The same for every share: it depends on the peer and the family only.
+                m.next_hop = attrs.next_hop;
                 m.local_pref = m.local_pref.max(attrs.local_pref);
                 m.communities.extend(attrs.communities.iter().copied());
             }

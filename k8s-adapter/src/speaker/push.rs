@@ -60,6 +60,7 @@ pub fn to_proto(path: &Path) -> proto::Path {
     peers.sort_unstable();
     proto::Path {
         prefix: path.prefix.to_string(),
+        next_hop: path.attributes.next_hop.map(|a| a.to_string()).unwrap_or_default(),
         local_pref: path.attributes.local_pref,
         communities,
         large_communities: large,
@@ -153,7 +154,7 @@ mod tests {
     fn path(prefix: &str, local_pref: Option<u32>) -> Arc<Path> {
         Arc::new(Path {
             prefix: prefix.parse().unwrap(),
-            attributes: PathAttributes { local_pref, communities: BTreeSet::new() },
+            attributes: PathAttributes { local_pref, ..PathAttributes::default() },
             peers: BTreeSet::new(),
         })
     }
@@ -181,6 +182,7 @@ mod tests {
                     BgpCommunity::Standard((65000 << 16) | 100),
                     BgpCommunity::Large(64500, 1, 2),
                 ]),
+                next_hop: None,
             },
             // Text order differs from address order: bgpd gets them in text order.
             peers: BTreeSet::from([ip("192.0.2.9"), ip("192.0.2.10"), ip("2001:db8::1")]),

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::allocator::{ClassPolicy, ServiceKey, status_addresses};
-use crate::config::Labels;
+use crate::config::{Family, Labels};
 
 /// Nodes with this label announce nothing (the well-known Kubernetes label).
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
@@ -25,6 +25,9 @@ pub struct NodeView {
     pub labels: Labels,
     /// Condition `NetworkUnavailable` is `True`.
     pub network_unavailable: bool,
+    /// `status.addresses` of type `InternalIP`, in order: the next hop of a prefix sent
+    /// over a session of the other family (`dualStackAddressFamily`).
+    pub addresses: Vec<IpAddr>,
 }
 
 impl NodeView {
@@ -36,11 +39,26 @@ impl NodeView {
             .into_iter()
             .flatten()
             .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True");
+        let addresses = node
+            .status
+            .as_ref()
+            .and_then(|s| s.addresses.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|a| a.type_ == "InternalIP")
+            .filter_map(|a| a.address.trim().parse().ok())
+            .collect();
         Self {
             name: node.metadata.name.clone().unwrap_or_default(),
             labels: node.metadata.labels.clone().unwrap_or_default(),
             network_unavailable,
+            addresses,
         }
+    }
+
+    /// The node's first `InternalIP` of `family`.
+    pub fn address_of(&self, family: Family) -> Option<IpAddr> {
+        self.addresses.iter().copied().find(|a| Family::of(*a) == family)
     }
 
     /// Whether this node must announce nothing.
