@@ -42,7 +42,18 @@ pub const POLL: Duration = Duration::from_millis(50);
 /// Longer than a dead interval (600 ms): an election result that lasts this long is the
 /// settled one.
 pub const SETTLED: Duration = Duration::from_secs(1);
-pub const ANNOTATION: &str = "ironlb.io/layer2-node";
+/// The status object each answering node's speaker keeps per Service (MetalLB's shape).
+pub const L2_STATUS: (&str, &str) = ("ironlb.io/v1beta1", "ServiceL2Status");
+
+/// The nodes whose ServiceL2Status says they answer for the Service `name` (a crashed
+/// node's stays until it is back; the one answering is the one whose MAC replies).
+pub fn l2_nodes(api: &Api, name: &str) -> Vec<String> {
+    api.list(L2_STATUS, NS)
+        .iter()
+        .filter(|o| o["status"]["serviceName"] == name)
+        .filter_map(|o| o["status"]["node"].as_str().map(str::to_owned))
+        .collect()
+}
 /// The fallback scenario's BGP router (FRR), on br0 beside the API server.
 pub const ROUTER_ADDRESS: &str = "198.51.100.253";
 
@@ -466,17 +477,18 @@ pub fn wait_winner(
 ) -> String {
     let mut agreed: Option<(String, Instant)> = None;
     wait_until(
-        "the annotated node to be the one answering ARP",
+        "a node with a ServiceL2Status to be the one answering ARP",
         CONVERGE,
         POLL,
         || {
             let now = Instant::now();
             let current = (|| {
-                let svc = api.get(SERVICE, "default", name)?;
-                let winner = svc["metadata"]["annotations"][ANNOTATION].as_str()?.to_owned();
-                let mac = &nodes.iter().find(|n| n.name == winner)?.mac;
+                let name_of_service = name;
                 let got = arping(client, address);
-                (!got.is_empty() && got.iter().all(|m| m == mac)).then_some(winner)
+                let answering =
+                    nodes.iter().find(|n| !got.is_empty() && got.iter().all(|m| *m == n.mac))?;
+                let name = answering.name.to_string();
+                l2_nodes(api, name_of_service).contains(&name).then_some(name)
             })();
             match (current, &agreed) {
                 (Some(winner), Some((was, since))) if *was == winner => {
@@ -488,7 +500,7 @@ pub fn wait_winner(
                 }
             }
         },
-        || format!("{:?}{}", api.get(SERVICE, "default", name), logs(nodes)),
+        || format!("{:?}{}", api.list(L2_STATUS, NS), logs(nodes)),
     )
-    .check("annotation")
+    .check("ServiceL2Status")
 }

@@ -104,13 +104,53 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
+    spawn_watch_filtered(api, config, tx, map, false)
+}
+
+/// [`spawn_watch`], and with `spec_only` set, an update that changed neither the object's
+/// `generation` nor its labels (a write of its status alone, such as the controller's own
+/// IPAddressPool status) triggers nothing.
+pub fn spawn_watch_filtered<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    tx: mpsc::UnboundedSender<Trigger>,
+    map: fn(&K) -> Trigger,
+    spec_only: bool,
+) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
+    type Seen = std::collections::HashMap<(Option<String>, Option<String>), (Option<i64>, String)>;
+    let mut seen: Seen = Seen::new();
+    let mut unchanged = move |o: &K, deleted: bool| -> bool {
+        if !spec_only {
+            return false;
+        }
+        let meta = o.meta();
+        let id = (meta.namespace.clone(), meta.name.clone());
+        if deleted {
+            seen.remove(&id);
+            return false;
+        }
+        let labels = format!("{:?}", meta.labels);
+        let now = (meta.generation, labels);
+        let same = meta.generation.is_some() && seen.get(&id) == Some(&now);
+        seen.insert(id, now);
+        same
+    };
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             let trigger = match event {
-                Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => map(&o),
+                Ok(watcher::Event::Apply(o)) if unchanged(&o, false) => continue,
+                Ok(watcher::Event::Delete(o)) => {
+                    unchanged(&o, true);
+                    map(&o)
+                }
+                Ok(watcher::Event::Apply(o)) => map(&o),
                 Ok(watcher::Event::InitDone) => Trigger::Resync,
                 Ok(_) => continue,
                 Err(e) => {
@@ -181,7 +221,14 @@ impl ConfigSources {
         let cfg = watcher::Config::default;
         let ns = |c: &Client| c.clone();
         Self {
-            pools: spawn_watch(Api::namespaced(ns(client), namespace), cfg(), tx.clone(), config),
+            // The controller writes the pools' status: that alone is no config change.
+            pools: spawn_watch_filtered(
+                Api::namespaced(ns(client), namespace),
+                cfg(),
+                tx.clone(),
+                config,
+                true,
+            ),
             peers: spawn_watch(Api::namespaced(ns(client), namespace), cfg(), tx.clone(), config),
             bgp_advertisements: spawn_watch(
                 Api::namespaced(ns(client), namespace),

@@ -38,7 +38,9 @@ fn crds_prints_the_definitions_with_schemas() {
             "bgpadvertisements.ironlb.io",
             "l2advertisements.ironlb.io",
             "communities.ironlb.io",
-            "bfdprofiles.ironlb.io"
+            "bfdprofiles.ironlb.io",
+            "servicebgpstatuses.ironlb.io",
+            "servicel2statuses.ironlb.io"
         ]
     );
     for d in &docs {

@@ -255,3 +255,52 @@ async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
     assert_eq!(lease["spec"]["holderIdentity"], "two");
     two.abort();
 }
+
+/// The pool's status shows its addresses in use and free per family (MetalLB's fields),
+/// following allocations and releases; the write of that status triggers no config reload.
+#[tokio::test]
+async fn pool_status_counts_assigned_and_available_addresses() {
+    let server = server().await;
+    server.insert(pool("p", &["198.51.100.10-198.51.100.20", "2001:db8::/126"])).await.unwrap();
+    for name in ["a", "b"] {
+        server.insert(lb_service("default", name, json!({}))).await.unwrap();
+    }
+    let controller = start(&server, "one", false);
+    wait_ingress(&server, "default", "a", &["198.51.100.10"]).await;
+    wait_ingress(&server, "default", "b", &["198.51.100.11"]).await;
+    let status = |want: [i64; 4]| {
+        move |o: Option<&serde_json::Value>| {
+            o.is_some_and(|o| {
+                let s = &o["status"];
+                [&s["assignedIPv4"], &s["availableIPv4"], &s["assignedIPv6"], &s["availableIPv6"]]
+                    .iter()
+                    .map(|v| v.as_i64())
+                    .eq(want.iter().map(|w| Some(*w)))
+            })
+        }
+    };
+    let got = server
+        .wait_for_object(
+            "ironlb.io/v1beta1",
+            "IPAddressPool",
+            Some(NS),
+            "p",
+            DEADLINE,
+            status([2, 9, 0, 4]),
+        )
+        .await;
+    assert!(matches!(got, Ok(Some(_))), "{got:?}");
+    server.remove("v1", "Service", Some("default"), "a").await.unwrap();
+    let got = server
+        .wait_for_object(
+            "ironlb.io/v1beta1",
+            "IPAddressPool",
+            Some(NS),
+            "p",
+            DEADLINE,
+            status([1, 10, 0, 4]),
+        )
+        .await;
+    assert!(matches!(got, Ok(Some(_))), "{got:?}");
+    controller.abort();
+}

@@ -106,3 +106,32 @@ fn a_speaker_may_write_only_its_own_lease() {
     assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
     assert_eq!(strings(&binding["spec"]["validationActions"]), ["Deny"]);
 }
+
+#[test]
+fn the_speaker_only_reads_services_and_writes_its_status_objects() {
+    let docs = documents("rbac");
+    let role = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .clone()
+    };
+    let cluster = role("ClusterRole", "ironlb:speaker");
+    for rule in cluster["rules"].as_array().expect("rules") {
+        if strings(&rule["resources"]).iter().any(|r| r.starts_with("services")) {
+            assert_eq!(strings(&rule["verbs"]), ["get", "list", "watch"], "{rule}");
+        }
+    }
+    let status = role("Role", "ironlb:speaker-status");
+    let resources: Vec<&str> = status["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .flat_map(|r| strings(&r["resources"]))
+        .collect();
+    for kind in ["servicebgpstatuses", "servicel2statuses", "servicebgpstatuses/status"] {
+        assert!(resources.contains(&kind), "{kind}: {resources:?}");
+    }
+    let pools = role("Role", "ironlb:pool-status");
+    assert_eq!(strings(&pools["rules"][0]["resources"]), ["ipaddresspools/status"]);
+}

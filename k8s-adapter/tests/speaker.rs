@@ -302,6 +302,24 @@ async fn service_with_ip(server: &TestApiServer, name: &str, ip: &str, local: bo
         .unwrap();
 }
 
+/// Waits until node n1's ServiceBGPStatus for `service` names `peers` (`None`: until there
+/// is none), and returns it.
+async fn wait_bgp_status(server: &TestApiServer, service: &str, peers: Option<&[&str]>) -> Value {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let all = server.list("ironlb.io/v1beta1", "ServiceBGPStatus", Some(NS)).await.unwrap();
+        let found = all.into_iter().find(|o| o["status"]["serviceName"] == service);
+        match (&found, peers) {
+            (None, None) => return Value::Null,
+            (Some(o), Some(want)) if o["status"]["peers"] == json!(want) => return o.clone(),
+            _ if tokio::time::Instant::now() > deadline => {
+                panic!("ServiceBGPStatus of {service} never became {peers:?}: {found:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 fn prefixes(s: &FakeState) -> Vec<String> {
     s.paths.get("k8s-speaker/n1").into_iter().flatten().map(|p| p.prefix.clone()).collect()
 }
@@ -345,6 +363,11 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
     assert_eq!(path.peers, ["192.0.2.1"]);
     assert_eq!(path.local_pref, Some(150));
     wait_event(&server, "Service", "cluster", "AnnouncingFromNode", "n1").await;
+    // The ServiceBGPStatus of n1 for it names the peer, labelled for kubectl get -l.
+    let status = wait_bgp_status(&server, "cluster", Some(&["rtr"])).await;
+    assert_eq!(status["status"]["node"], "n1");
+    assert_eq!(status["metadata"]["labels"]["ironlb.io/node"], "n1");
+    assert_eq!(status["metadata"]["labels"]["ironlb.io/service-namespace"], "default");
 
     // The Local Service gets an endpoint on n1: now announced from here too.
     server.insert(slice("local", "b", "n1", true)).await.unwrap();
@@ -365,6 +388,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
         .unwrap();
     bgpd.wait("the cluster Service withdrawn", |s| prefixes(s) == ["198.51.100.11/32"]).await;
     wait_event(&server, "Service", "cluster", "WithdrawnFromNode", "n1").await;
+    wait_bgp_status(&server, "cluster", None).await;
 
     // Deleting the Local Service withdraws it.
     server.remove("v1", "Service", Some("default"), "local").await.unwrap();

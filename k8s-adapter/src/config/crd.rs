@@ -47,6 +47,7 @@ pub struct LabelSelectorRequirement {
     root = "IpAddressPool",
     plural = "ipaddresspools",
     namespaced,
+    status = "IpAddressPoolStatus",
     derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
@@ -63,6 +64,21 @@ pub struct IpAddressPoolSpec {
     /// Which Services may use the pool, and its priority among pools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_allocation: Option<ServiceAllocation>,
+}
+
+/// What the controller reports about a pool (MetalLB's field names): addresses in use and
+/// still free, per family. Counts above 2^63 - 1 (large IPv6 pools) show as that.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAddressPoolStatus {
+    #[serde(rename = "assignedIPv4")]
+    pub assigned_ipv4: i64,
+    #[serde(rename = "assignedIPv6")]
+    pub assigned_ipv6: i64,
+    #[serde(rename = "availableIPv4")]
+    pub available_ipv4: i64,
+    #[serde(rename = "availableIPv6")]
+    pub available_ipv6: i64,
 }
 
 /// `serviceAllocation`: restricts a pool to some namespaces or Services and orders pools.
@@ -225,6 +241,10 @@ pub struct BgpAdvertisementSpec {
     /// Names of `BGPPeer`s to announce to; empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
+    /// MetalLB's newest field: only Services matching these. Refused by validation (not
+    /// implemented yet), never ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
 }
 
 /// Which pools are answered for on layer2 (ARP/NDP), from which nodes and interfaces.
@@ -247,12 +267,27 @@ pub struct L2AdvertisementSpec {
     pub node_selectors: Vec<LabelSelector>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
+    /// MetalLB's newest field: only Services matching these. Refused by validation (not
+    /// implemented yet), never ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
+    /// MetalLB's newest field: weighted node preferences in the layer2 election. Refused by
+    /// validation (ironlb's election has no weights yet), never ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferred_node_selectors: Vec<PreferredNodeSelector>,
     /// ironlb's own field (MetalLB has none): layer2 as a fallback for BGP. For the pools
     /// this selects that a BGPAdvertisement also selects, a node answers on layer2 only
     /// while its BGP sessions for the pool are all down (it joins the pool's layer2
     /// election then, and leaves when a session has been up for a few seconds).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bgp_fallback: bool,
+}
+
+/// A weighted node preference (MetalLB's `preferredNodeSelectors` entry).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct PreferredNodeSelector {
+    pub weight: i32,
+    pub preference: LabelSelector,
 }
 
 /// Names for BGP community values, usable in `BGPAdvertisement.spec.communities`.
@@ -278,6 +313,81 @@ pub struct CommunityAlias {
     pub value: String,
 }
 
+/// Which BGP peers a node announces a Service to, written by that node's speaker (MetalLB's
+/// `ServiceBGPStatus`; one object per node and Service, deleted when the node stops).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ironlb.io",
+    version = "v1beta1",
+    kind = "ServiceBGPStatus",
+    root = "ServiceBgpStatus",
+    plural = "servicebgpstatuses",
+    namespaced,
+    status = "ServiceBgpStatusFields",
+    printcolumn = r#"{"name":"Node","type":"string","jsonPath":".status.node"}"#,
+    printcolumn = r#"{"name":"Service Name","type":"string","jsonPath":".status.serviceName"}"#,
+    printcolumn = r#"{"name":"Service Namespace","type":"string","jsonPath":".status.serviceNamespace"}"#,
+    derive = "PartialEq"
+)]
+pub struct ServiceBgpStatusSpec {}
+
+/// The status of a [`ServiceBgpStatus`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceBgpStatusFields {
+    /// The node announcing the Service.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_namespace: String,
+    /// The `BGPPeer`s the Service is announced to from this node (whether each session is
+    /// up is the peer's own state).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+}
+
+/// Which node answers ARP/NDP for a Service's layer2 addresses, written by that node's
+/// speaker (MetalLB's `ServiceL2Status`; deleted when it stops answering).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ironlb.io",
+    version = "v1beta1",
+    kind = "ServiceL2Status",
+    plural = "servicel2statuses",
+    namespaced,
+    status = "ServiceL2StatusFields",
+    printcolumn = r#"{"name":"Allocated Node","type":"string","jsonPath":".status.node"}"#,
+    printcolumn = r#"{"name":"Service Name","type":"string","jsonPath":".status.serviceName"}"#,
+    printcolumn = r#"{"name":"Service Namespace","type":"string","jsonPath":".status.serviceNamespace"}"#,
+    derive = "PartialEq"
+)]
+pub struct ServiceL2StatusSpec {}
+
+/// The status of a [`ServiceL2Status`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceL2StatusFields {
+    /// The node that receives the Service's traffic.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_namespace: String,
+    /// The interfaces answering; empty: every interface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceInfo>,
+}
+
+/// One interface of a [`ServiceL2StatusFields`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct InterfaceInfo {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
 /// The CustomResourceDefinitions of the config kinds, in the order they are printed.
 pub fn definitions() -> Vec<CustomResourceDefinition> {
     vec![
@@ -287,6 +397,8 @@ pub fn definitions() -> Vec<CustomResourceDefinition> {
         L2Advertisement::crd(),
         Community::crd(),
         BfdProfile::crd(),
+        ServiceBgpStatus::crd(),
+        ServiceL2Status::crd(),
     ]
 }
 
@@ -352,7 +464,9 @@ mod tests {
                 "bgpadvertisements.ironlb.io",
                 "l2advertisements.ironlb.io",
                 "communities.ironlb.io",
-                "bfdprofiles.ironlb.io"
+                "bfdprofiles.ironlb.io",
+                "servicebgpstatuses.ironlb.io",
+                "servicel2statuses.ironlb.io"
             ]
         );
         assert!(crds.iter().all(|c| c.spec.versions[0].name == VERSION && c.spec.group == GROUP));

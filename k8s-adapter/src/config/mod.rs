@@ -124,6 +124,10 @@ pub enum Problem {
     BfdMinimumTtlUnsupported(u32),
     #[error("{value} is outside {min}..={max}")]
     BfdOutOfRange { value: u32, min: u32, max: u32 },
+    #[error(
+        "{0} is not implemented by ironlb yet; remove it (the object is left out rather than applied without it)"
+    )]
+    NotImplemented(&'static str),
 }
 
 impl Problem {

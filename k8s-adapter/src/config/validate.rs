@@ -91,7 +91,14 @@ pub fn build(resources: &Resources) -> Built {
     for object in in_creation_order(&resources.l2_advertisements) {
         let me = object_ref("L2Advertisement", object);
         let spec = &object.spec;
-        let built = pool_choice(&spec.ip_address_pools, &spec.ip_address_pool_selectors, &me)
+        let built = unsupported(!spec.service_selectors.is_empty(), "serviceSelectors", &me)
+            .and_then(|()| {
+                let preferred = !spec.preferred_node_selectors.is_empty();
+                unsupported(preferred, "preferredNodeSelectors", &me)
+            })
+            .and_then(|()| {
+                pool_choice(&spec.ip_address_pools, &spec.ip_address_pool_selectors, &me)
+            })
             .and_then(|pools| {
                 Ok(L2Advertisement {
                     name: object.name_any(),
@@ -501,6 +508,12 @@ fn aggregation(
     }
 }
 
+/// A MetalLB field ironlb does not implement yet, set: refused, so the object is not taken
+/// to mean something it does not.
+fn unsupported(set: bool, field: &'static str, me: &ObjectRef) -> Result<(), ConfigError> {
+    if set { Err(Problem::NotImplemented(field).at(me, format!("spec.{field}"))) } else { Ok(()) }
+}
+
 fn bgp_advertisement(
     object: &crd::BgpAdvertisement,
     me: &ObjectRef,
@@ -508,6 +521,7 @@ fn bgp_advertisement(
     pools: &[Pool],
 ) -> Result<BgpAdvertisement, ConfigError> {
     let spec = &object.spec;
+    unsupported(!spec.service_selectors.is_empty(), "serviceSelectors", me)?;
     let aggregation_length =
         aggregation(spec.aggregation_length, Family::V4, me, "spec.aggregationLength")?;
     let aggregation_length_v6 =

@@ -338,3 +338,48 @@ fn pool_lookup_by_address() {
     assert_eq!(name("192.0.2.1"), None);
     assert_eq!(name("::1"), None);
 }
+
+#[test]
+fn metallb_fields_not_implemented_yet_are_refused() {
+    let selector = crd::LabelSelector {
+        match_labels: [("app".to_owned(), "web".to_owned())].into(),
+        ..Default::default()
+    };
+    let built = build(&Resources {
+        bgp_advertisements: vec![adv("by-service", |s| {
+            s.service_selectors = vec![selector.clone()]
+        })],
+        l2_advertisements: vec![
+            crd::L2Advertisement::new(
+                "l2-by-service",
+                crd::L2AdvertisementSpec {
+                    service_selectors: vec![selector.clone()],
+                    ..Default::default()
+                },
+            ),
+            crd::L2Advertisement::new(
+                "l2-preferred",
+                crd::L2AdvertisementSpec {
+                    preferred_node_selectors: vec![crd::PreferredNodeSelector {
+                        weight: 50,
+                        preference: selector,
+                    }],
+                    ..Default::default()
+                },
+            ),
+        ],
+        ..Default::default()
+    });
+    let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
+    assert_eq!(
+        got,
+        [
+            ("by-service".to_owned(), "spec.serviceSelectors".to_owned()),
+            ("l2-by-service".to_owned(), "spec.serviceSelectors".to_owned()),
+            ("l2-preferred".to_owned(), "spec.preferredNodeSelectors".to_owned()),
+        ]
+    );
+    assert!(
+        built.config.bgp_advertisements.is_empty() && built.config.l2_advertisements.is_empty()
+    );
+}

@@ -6,11 +6,12 @@
 //! Coalescing: the loop takes every trigger queued ([`crate::watch::drain`]) and computes
 //! once per batch; the client task keeps only the newest state. Nothing waits on a timer.
 //!
-//! Visibility: which nodes announce a Service is shown by Events on the Service from each
-//! speaker: `AnnouncingFromNode` when this node starts announcing it (with the peers) and
-//! `WithdrawnFromNode` when it stops. Events rather than an annotation because every
-//! node's speaker would write the same annotation, and N writers of one field conflict;
-//! Events are per node and never conflict.
+//! Visibility: which nodes announce a Service, and to which peers, is shown by a
+//! `ServiceBGPStatus` per node and Service ([`super::status`], MetalLB's shape) and by
+//! Events on the Service from each speaker: `AnnouncingFromNode` when this node starts
+//! announcing it (with the peers) and `WithdrawnFromNode` when it stops. One object per
+//! node rather than a field of the Service: N speakers writing one field would conflict,
+//! and the speaker needs no write access to Services.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,9 +31,11 @@ use super::incremental::Incremental;
 use super::layer2::{self, Layer2Options, ServiceChanges};
 use super::secrets;
 use super::slices::SliceIndex;
+use super::status::StatusWriter;
 use super::view::{NodeView, ServiceView};
 use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::Config;
+use crate::config::crd::{ServiceBgpStatus, ServiceBgpStatusFields};
 use crate::events::Events;
 use crate::watch::{Batch, ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
 
@@ -209,8 +212,9 @@ impl Tasks {
         // Events go from their own task, so that publishing them never delays the next push.
         let (visible_tx, visible_rx) = mpsc::unbounded_channel();
         let _ = visible_tx.send(speaker.tracker.take_announced());
-        let (services, node) = (caches.services.clone(), options.node_name.clone());
-        tokio::spawn(visibility(visible_rx, services, events.clone(), node));
+        let writer =
+            StatusWriter::new(client.clone(), &options.namespace, &options.node_name, "bgp");
+        tokio::spawn(visibility(visible_rx, caches.services.clone(), events.clone(), writer));
         Self { desired: desired_tx, layer2, visible: visible_tx }
     }
 }
@@ -351,20 +355,68 @@ fn object_ref(key: &ServiceKey) -> ObjectRef<Service> {
     ObjectRef::new(&key.name).within(&key.namespace)
 }
 
-/// Publishes Events for the Services this node starts or stops announcing (per BGPPeer
-/// set). Takes changes as they come, several batches at once when they queue up.
+/// How often writes of status objects that failed are tried again.
+const STATUS_RETRY: Duration = Duration::from_secs(5);
+
+/// Shows which Services this node announces over BGP and to which peers: a
+/// `ServiceBGPStatus` per Service ([`super::status`]), and Events on the Service
+/// (`AnnouncingFromNode` with the peers, `WithdrawnFromNode`). Takes changes as they come,
+/// several batches at once when they queue up. The first change holds every Service
+/// announced, so this node's objects for any other Service (left by an earlier run) are
+/// deleted then.
 async fn visibility(
     mut changes: mpsc::UnboundedReceiver<BTreeMap<ServiceKey, BTreeSet<String>>>,
     services: Store<Service>,
     events: Events,
-    node: String,
+    writer: StatusWriter<ServiceBgpStatus>,
 ) {
+    let node = writer.node().to_owned();
     let mut published: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
-    while let Some(mut now) = changes.recv().await {
+    // Status writes that failed, by Service: the peers to write (empty: delete).
+    let mut failed: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
+    let mut pruned = false;
+    let mut retry = tokio::time::interval(STATUS_RETRY);
+    loop {
+        let mut now = tokio::select! {
+            change = changes.recv() => match change {
+                Some(change) => change,
+                None => return,
+            },
+            _ = retry.tick(), if !failed.is_empty() || !pruned => BTreeMap::new(),
+        };
         while let Ok(more) = changes.try_recv() {
             now.extend(more);
         }
+        if !pruned {
+            let keep: BTreeSet<ServiceKey> = published
+                .keys()
+                .chain(now.iter().filter(|(_, p)| !p.is_empty()).map(|(k, _)| k))
+                .cloned()
+                .collect();
+            match writer.prune(&keep).await {
+                Ok(()) => pruned = true,
+                Err(e) => tracing::warn!(error = %e, "listing this node's ServiceBGPStatus failed"),
+            }
+        }
+        for (key, peers) in std::mem::take(&mut failed) {
+            now.entry(key).or_insert(peers);
+        }
         for (key, peers) in now {
+            let written = if peers.is_empty() {
+                writer.remove(&key).await
+            } else {
+                let status = ServiceBgpStatusFields {
+                    node: node.clone(),
+                    service_name: key.name.clone(),
+                    service_namespace: key.namespace.clone(),
+                    peers: peers.iter().cloned().collect(),
+                };
+                writer.write(&key, serde_json::to_value(status).unwrap_or_default()).await
+            };
+            if let Err(e) = written {
+                tracing::warn!(service = %key, error = %e, "writing its ServiceBGPStatus failed; retrying");
+                failed.insert(key.clone(), peers.clone());
+            }
             if published.get(&key).unwrap_or(&BTreeSet::new()) == &peers {
                 continue;
             }

@@ -187,6 +187,7 @@ impl Task {
         let visible = tokio::spawn(visible::run(
             answering_rx,
             setup.client.clone(),
+            setup.namespace.clone(),
             setup.services.clone(),
             setup.events.clone(),
             setup.node.clone(),

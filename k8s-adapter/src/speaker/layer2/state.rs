@@ -347,15 +347,17 @@ impl State {
         let announcing = self.failover.announcing();
         let interfaces = announcing.iter().map(|a| (*a, self.views.interfaces(*a))).collect();
         let desired = Layer2Desired::new(announcing, &interfaces, &self.interfaces);
+        let mut answering = Answering::new();
+        for announcement in &desired.announcements {
+            for key in self.views.services(announcement.address) {
+                let answer = answering.entry(key.clone()).or_default();
+                answer.addresses.insert(announcement.address);
+                answer.interfaces.extend(announcement.interfaces.iter().cloned());
+            }
+        }
         if *self.desired != desired {
             self.desired = Arc::new(desired);
             out.push(Action::Desired(Arc::clone(&self.desired)));
-        }
-        let mut answering = Answering::new();
-        for address in announcing {
-            for key in self.views.services(*address) {
-                answering.entry(key.clone()).or_default().insert(*address);
-            }
         }
         if self.answering != answering {
             self.answering = answering.clone();

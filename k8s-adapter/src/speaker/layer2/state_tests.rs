@@ -10,6 +10,7 @@ use crate::election::failover::FailoverTiming;
 use crate::election::membership::LeaseTiming;
 use crate::speaker::ServiceView;
 use crate::speaker::layer2::push::Layer2Announcement;
+use crate::speaker::layer2::visible::Answer;
 
 /// Pool `l2` (203.0.113.0/28) answered on eth1 by every node.
 fn config() -> Arc<Config> {
@@ -101,11 +102,16 @@ fn a_lone_candidate_announces_its_address_on_the_advertised_interface() {
     );
     assert_eq!(
         answering(&actions).unwrap(),
-        &BTreeMap::from([(ServiceKey::new("default", "web"), BTreeSet::from([address]))])
+        &BTreeMap::from([(
+            ServiceKey::new("default", "web"),
+            Answer {
+                addresses: BTreeSet::from([address]),
+                interfaces: BTreeSet::from(["eth1".to_owned()])
+            }
+        )])
     );
     assert_eq!(state.announcing(), &BTreeSet::from([address]));
-    // Another batch naming an unrelated Service: nothing moves, the annotations are
-    // checked again.
+    // Another batch naming an unrelated Service: nothing moves, the status task is woken.
     let config_again = Arc::clone(state.views.config());
     let changes = ServiceChanges::Changed(vec![(ServiceKey::new("default", "other"), None)]);
     let actions = state.handle(Event::Services { config: config_again, changes }, now);
