@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 fn start(server: &TestApiServer, identity: &str, legacy: bool) -> JoinHandle<()> {
-    let client = server.client().unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
     let mut options = Options::new(NS, identity);
     options.lease_duration = Duration::from_secs(2);
     if legacy {
@@ -38,6 +38,20 @@ fn start(server: &TestApiServer, identity: &str, legacy: bool) -> JoinHandle<()>
 async fn seed_scenario() {
     let server = server().await;
     namespace(&server, "metallb-system").await;
+    // deploy/README.md: a legacy ConfigMap elsewhere needs a Role to read it there.
+    grant(
+        &server,
+        vec![
+            json!({"kind": "Role", "metadata": {"name": "legacy", "namespace": "metallb-system"},
+                   "rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                              "verbs": ["get", "list", "watch"]}]}),
+            json!({"kind": "RoleBinding", "metadata": {"name": "legacy", "namespace": "metallb-system"},
+                   "roleRef": {"kind": "Role", "name": "legacy"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "ironlb-controller",
+                                 "namespace": "ironlb-system"}]}),
+        ],
+    )
+    .await;
     let cm = yaml_doc(include_str!("../testdata/seed-lbconfig.yaml"), "ConfigMap");
     server.insert(cm).await.unwrap();
     let mut svc = yaml_doc(include_str!("../testdata/seed-lb.yaml"), "Service");
@@ -229,7 +243,7 @@ async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
         options
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let client = server.client().unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
     let one = tokio::spawn(controller::run_until(client, options("one"), async {
         let _ = stopped.await;
     }));
@@ -240,7 +254,7 @@ async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
         .unwrap()
         .unwrap();
     assert_eq!(lease["spec"]["holderIdentity"], "one");
-    let client = server.client().unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
     let two = tokio::spawn(controller::run(client, options("two")));
 
     stop.send(()).unwrap();

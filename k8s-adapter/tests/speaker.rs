@@ -350,7 +350,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
     server.insert(slice("local", "a", "n2", true)).await.unwrap();
 
     let options = speaker_options(addr, Duration::from_secs(10));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
 
     let s =
@@ -451,7 +451,7 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
     service_with_ip(&server, "web", "198.51.100.20", false).await;
     server.insert(slice("web", "a", "n1", true)).await.unwrap();
     let options = speaker_options(addr, Duration::from_millis(100));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
     bgpd.wait("announced without a session", |s| prefixes(s) == ["198.51.100.20/32"]).await;
     bgpd.restart();
@@ -492,7 +492,7 @@ async fn each_peer_gets_its_own_attributes() {
     service_with_ip(&server, "web", "198.51.100.30", false).await;
     server.insert(slice("web", "a", "n1", true)).await.unwrap();
     let options = speaker_options(addr, Duration::from_secs(10));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
 
     type Held = Vec<(String, Vec<String>, Option<u32>, Vec<String>)>;
@@ -569,7 +569,7 @@ async fn password_secret_is_read_watched_and_passed_to_bgpd() {
             .unwrap();
     }
     let options = speaker_options(addr, Duration::from_secs(10));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
     let s = bgpd.wait("the peer without a password", |s| s.peers.contains_key("192.0.2.1")).await;
     assert!(!s.peers.contains_key("192.0.2.2"), "configured before its Secret exists");
