@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::NsRuntime;
 use crate::bgpd::{Bgpd, BgpdConfig};
+use crate::k8s::{CONTROLLER, SPEAKER, deploy_rbac};
 use crate::netns::{Bridge, Namespace, Process};
 use crate::{Check, TempDir, require_program, tail, wait_until};
 use ironlb_test_apiserver::{Options, TestApiServer};
@@ -250,8 +251,9 @@ pub fn api(lan: &Namespace, objects: Vec<Value>) -> Api {
         for object in objects {
             server.insert(object).await.unwrap_or_else(|e| panic!("object created: {e}"));
         }
+        server.enforce_rbac(deploy_rbac()).await.unwrap_or_else(|e| panic!("RBAC: {e}"));
         let server = Arc::new(server);
-        let client = server.client().unwrap_or_else(|e| panic!("kube client: {e}"));
+        let client = server.client_as(CONTROLLER).unwrap_or_else(|e| panic!("kube client: {e}"));
         tokio::spawn(async move {
             let options = controller::Options::new(NS, "controller-0");
             if let Err(error) = controller::run(client, options).await {
@@ -410,7 +412,7 @@ pub fn cluster_with(objects: Vec<Value>, bgp_listen: bool, speaker_args: [&[&str
     let dir = TempDir::new("l2e2e-kube").check("kubeconfig directory");
     let url = format!("http://{API_ADDRESS}:{}", api.server.addr().port());
     let kubeconfig =
-        dir.write("kubeconfig", &api.server.kubeconfig(Some(&url))).check("kubeconfig");
+        dir.write("kubeconfig", &api.server.kubeconfig_as(Some(&url), SPEAKER)).check("kubeconfig");
     for node in &mut nodes {
         node.start(&kubeconfig, 0);
     }
