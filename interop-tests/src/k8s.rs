@@ -93,9 +93,32 @@ pub fn world(pool: &str) -> World {
 /// (restart time 120 s), the BGPPeer's `enableGracefulRestart`, and bgpd's state directory
 /// kept across bgpd restarts ([`World::restart_bgpd`]) as the DaemonSet's hostPath keeps it.
 pub fn world_with(pool: &str, graceful_restart: bool) -> World {
+    build(&[pool], graceful_restart, false)
+}
+
+/// The IPv6 addresses of the link in [`world_dual_stack`]: the node's (also its Node's
+/// second InternalIP) and FRR's.
+pub const NODE_ADDRESS_V6: &str = "2001:db8:1::1";
+pub const FRR_ADDRESS_V6: &str = "2001:db8:1::2";
+
+/// [`world`] for dual-stack Services: the pool holds `pool` and `pool_v6`, the cluster
+/// serves both families, the link and the Node have an IPv6 address too, and the BGPPeer
+/// (an IPv4 session) has `dualStackAddressFamily`, FRR activating IPv6 unicast on it.
+pub fn world_dual_stack(pool: &str, pool_v6: &str) -> World {
+    build(&[pool, pool_v6], false, true)
+}
+
+fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
     let node = Namespace::new("k8s-node").check("node namespace");
     let peer = Namespace::new("k8s-frr").check("peer namespace");
-    connect(&node, "to-frr", &["198.51.100.1/24"], &peer, "to-node", &["198.51.100.2/24"])
+    let (node_v6, frr_v6) = (format!("{NODE_ADDRESS_V6}/64"), format!("{FRR_ADDRESS_V6}/64"));
+    let (mut node_addresses, mut frr_addresses) =
+        (vec!["198.51.100.1/24"], vec!["198.51.100.2/24"]);
+    if dual_stack {
+        node_addresses.push(&node_v6);
+        frr_addresses.push(&frr_v6);
+    }
+    connect(&node, "to-frr", &node_addresses, &peer, "to-node", &frr_addresses)
         .check("veth between node and FRR");
     let dir = TempDir::new("k8s-e2e").check("scratch directory");
     let socket = dir.join("bgpd.sock");
@@ -110,8 +133,11 @@ pub fn world_with(pool: &str, graceful_restart: bool) -> World {
         config.selection_deferral_time = Some(30);
     }
     let bgpd = Bgpd::start(&node, &config).check("bgpd starts");
-    let mut frr_config = FrrConfig::new(65002, FRR_ADDRESS)
-        .neighbor(FrrNeighbor::new(IpAddr::V4(NODE_ADDRESS), 65001));
+    let mut neighbor = FrrNeighbor::new(IpAddr::V4(NODE_ADDRESS), 65001);
+    if dual_stack {
+        neighbor = neighbor.families(&[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+    }
+    let mut frr_config = FrrConfig::new(65002, FRR_ADDRESS).neighbor(neighbor);
     if graceful_restart {
         frr_config.graceful_restart =
             Some(crate::frr::FrrGracefulRestart { restart_time: 120, stalepath_time: 360 });
@@ -124,8 +150,13 @@ pub fn world_with(pool: &str, graceful_restart: bool) -> World {
         .build()
         .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
     let server = runtime.block_on(async {
-        let server =
-            TestApiServer::start().await.unwrap_or_else(|e| panic!("API server starts: {e}"));
+        let mut options = ironlb_test_apiserver::Options::default();
+        if dual_stack {
+            options.ip_families = vec!["IPv4".to_owned(), "IPv6".to_owned()];
+        }
+        let server = TestApiServer::start_with(options)
+            .await
+            .unwrap_or_else(|e| panic!("API server starts: {e}"));
         for definition in crd::definitions() {
             server
                 .insert(
@@ -135,7 +166,7 @@ pub fn world_with(pool: &str, graceful_restart: bool) -> World {
                 .await
                 .unwrap_or_else(|e| panic!("CRD created: {e}"));
         }
-        for object in config_objects(pool, graceful_restart) {
+        for object in config_objects(pools, graceful_restart, dual_stack) {
             server.insert(object).await.unwrap_or_else(|e| panic!("config object created: {e}"));
         }
         server.enforce_rbac(deploy_rbac()).await.unwrap_or_else(|e| panic!("RBAC: {e}"));
@@ -201,16 +232,21 @@ fn spawn_speaker(
 
 /// The namespace, node `n1`, the pool, its advertisement and FRR as a BGPPeer of `n1`
 /// (with `enableGracefulRestart` when `graceful_restart`).
-fn config_objects(pool: &str, graceful_restart: bool) -> Vec<Value> {
+fn config_objects(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> Vec<Value> {
+    let mut addresses = vec![json!({"type": "InternalIP", "address": NODE_ADDRESS.to_string()})];
+    if dual_stack {
+        addresses.push(json!({"type": "InternalIP", "address": NODE_ADDRESS_V6}));
+    }
     vec![
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
         json!({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}}),
+               "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
+               "status": {"addresses": addresses}}),
         json!({"apiVersion": "v1", "kind": "Node",
                "metadata": {"name": "n2", "labels": {"kubernetes.io/hostname": "n2"}}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
                "metadata": {"name": "bgp", "namespace": NS},
-               "spec": {"addresses": [pool]}}),
+               "spec": {"addresses": pools}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
                "metadata": {"name": "bgp", "namespace": NS},
                "spec": {"ipAddressPools": ["bgp"]}}),
@@ -218,6 +254,7 @@ fn config_objects(pool: &str, graceful_restart: bool) -> Vec<Value> {
                "metadata": {"name": "frr", "namespace": NS},
                "spec": {"myASN": 65001, "peerASN": 65002, "peerAddress": FRR_ADDRESS.to_string(),
                         "enableGracefulRestart": graceful_restart,
+                        "dualStackAddressFamily": dual_stack,
                         "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": NODE}}]}}),
     ]
 }
