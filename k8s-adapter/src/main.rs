@@ -98,6 +98,11 @@ struct Layer2Flags {
     /// Seconds between speaker Lease renewals (API writes per node: 1 / this).
     #[arg(long, default_value_t = 5)]
     lease_renew_seconds: u64,
+    /// Directory of the heartbeat authentication keys (a Secret mounted as a volume): file
+    /// `current` signs, `previous` is accepted too (rotation). No `current`: heartbeats
+    /// are not authenticated. Read at start.
+    #[arg(long)]
+    layer2_heartbeat_key_dir: Option<std::path::PathBuf>,
 }
 
 impl Layer2Flags {
@@ -123,6 +128,11 @@ impl Layer2Flags {
             },
             failover,
             lease,
+            keys: match &self.layer2_heartbeat_key_dir {
+                Some(dir) => k8s_adapter::election::auth::HeartbeatKeys::from_dir(dir)
+                    .context("layer2 heartbeat keys")?,
+                None => Default::default(),
+            },
         })
     }
 }

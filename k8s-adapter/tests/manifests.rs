@@ -60,6 +60,27 @@ fn every_speaker_pod_container_drops_everything_it_does_not_use() {
 }
 
 #[test]
+fn the_speaker_reads_heartbeat_keys_from_an_optional_secret() {
+    let pod = speaker_pod();
+    let speaker = container(&pod, "containers", "speaker");
+    let args = strings(&speaker["args"]);
+    let flag = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--layer2-heartbeat-key-dir="))
+        .expect("the key directory flag");
+    let mount = speaker["volumeMounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["mountPath"] == flag))
+        .expect("the key directory is mounted");
+    let volume = pod["volumes"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == mount["name"]))
+        .expect("its volume");
+    assert_eq!(volume["secret"]["secretName"], "ironlb-heartbeat-key");
+    assert_eq!(volume["secret"]["optional"], true, "no Secret: unauthenticated heartbeats");
+}
+
+#[test]
 fn bgpd_keeps_its_restart_state_on_the_node() {
     let pod = speaker_pod();
     let mounts = &container(&pod, "containers", "bgpd")["volumeMounts"];

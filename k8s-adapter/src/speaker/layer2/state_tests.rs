@@ -169,3 +169,45 @@ fn stopping_deletes_the_lease_then_withdraws() {
     assert!(state.announcing().is_empty());
     assert_eq!(state.handle(Event::Tick, now), []);
 }
+
+#[test]
+fn with_keys_heartbeats_are_signed_and_forged_ones_dropped() {
+    use crate::election::auth::{HeartbeatKeys, TAG};
+    use crate::election::wire::Heartbeat;
+    let now = Now::read();
+    let keys = |k: &[u8]| HeartbeatKeys::new([("current".to_owned(), k.to_vec())]).unwrap();
+    let ours = keys(b"0123456789abcdef-ours");
+    let mut n1 = state("n1", &["n1", "n2"], now).with_keys(ours.clone());
+    let mut n2 = state("n2", &["n1", "n2"], now);
+    let leases = [own_lease(&mut n1, now), own_lease(&mut n2, now)];
+    n1.handle(Event::Leases(&leases), now);
+    let yielding = |state: &mut State| {
+        let beats = state.handle(Event::Tick, now);
+        let [Action::SendHeartbeat(datagram)] = beats.as_slice() else {
+            panic!("one heartbeat, got {beats:?}")
+        };
+        let body = ours.open(datagram).expect("signed with our key");
+        assert_eq!(datagram.len(), body.len() + TAG);
+        let heartbeat = wire::decode(body).unwrap();
+        assert_eq!(heartbeat.node, "n1");
+        heartbeat.yielding
+    };
+    assert!(!yielding(&mut n1));
+    // n2 says it cannot hear n1: n1 would yield, if it believed it.
+    let accusation = Heartbeat {
+        node: "n2".into(),
+        yielding: false,
+        suspects: BTreeSet::from(["n1".to_owned()]),
+    };
+    let mut plain = Vec::new();
+    wire::encode(&accusation, &mut plain).unwrap();
+    let mut forged = plain.clone();
+    keys(b"0123456789abcdef-theirs").seal(&mut forged);
+    assert_eq!(n1.handle(Event::Heard(&plain), now), []);
+    assert_eq!(n1.handle(Event::Heard(&forged), now), []);
+    assert!(!yielding(&mut n1), "an unauthenticated or forged accusation is dropped");
+    let mut signed = plain.clone();
+    ours.seal(&mut signed);
+    n1.handle(Event::Heard(&signed), now);
+    assert!(yielding(&mut n1), "a signed accusation is heard");
+}
