@@ -2,8 +2,8 @@
 //! server), on the world of `interop_tests::layer2_k8s` (its module doc has the picture):
 //! the two nodes elect who answers ARP for a Service's address; killing the winner's
 //! speaker and `bgpd` moves the address to the other node by heartbeat silence, a clean
-//! SIGTERM stop moves it by the Lease deletion, a clean stop with nobody to take over removes
-//! the node's annotation, and deleting the Service leaves the address unanswered. A second scenario puts the pool in BGP fallback (FRR as the router, started
+//! SIGTERM stop moves it by the Lease deletion, a clean stop with nobody to take over deletes
+//! the node's ServiceL2Status, and deleting the Service leaves the address unanswered. A second scenario puts the pool in BGP fallback (FRR as the router, started
 //! halfway). Pools: 198.51.100.64/28 (layer2), 198.51.100.80/28 (fallback).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -29,6 +29,29 @@ fn heartbeats_over_ipv6_alone_elect_one_node_and_detect_a_crash() {
     let n2: &[&str] = &["--layer2-heartbeat-group", "224.0.0.242:7947"];
     let Cluster { bridge: _bridge, client, mut nodes, api, kubeconfig: _, _dir } =
         cluster_with(config_objects(), false, [n1, n2]);
+    api.insert(service("web"));
+    api.insert(slice("web", "n1"));
+    let address = wait_address(&api, "web");
+    let winner_name = wait_winner(&api, &client, &nodes, "web", &address);
+    let winner = nodes.iter().position(|n| n.name == winner_name).unwrap();
+    let other_mac = nodes[1 - winner].mac.clone();
+    let _ = try_exec(&client, "ping", &["-c", "1", "-W", "1", &address]);
+    nodes[winner].crash();
+    wait_neighbor(&client, &address, &other_mac, "the entry to move after a crash", &nodes);
+    wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
+}
+
+/// Signed heartbeats (`--layer2-heartbeat-key-dir`, the Secret's mount in `deploy/`): both
+/// speakers share a key, still hear each other (one winner) and detect a crash.
+#[test]
+fn signed_heartbeats_elect_one_node_and_detect_a_crash() {
+    requires();
+    let keys = interop_tests::TempDir::new("l2e2e-keys").check("key directory");
+    keys.write("current", "0123456789abcdef0123456789abcdef").check("key written");
+    let dir = format!("--layer2-heartbeat-key-dir={}", keys.path().display());
+    let args: &[&str] = &[&dir];
+    let Cluster { bridge: _bridge, client, mut nodes, api, kubeconfig: _, _dir } =
+        cluster_with(config_objects(), false, [args, args]);
     api.insert(service("web"));
     api.insert(slice("web", "n1"));
     let address = wait_address(&api, "web");
