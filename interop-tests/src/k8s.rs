@@ -191,6 +191,7 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
         grace: Duration::from_secs(30),
         keepalive: Duration::from_secs(5),
         layer2: Default::default(),
+        drain: Duration::from_secs(30),
     };
     let speaker = spawn_speaker(&runtime, &server, options.clone());
 

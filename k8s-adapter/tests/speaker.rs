@@ -539,6 +539,52 @@ async fn each_peer_gets_its_own_attributes() {
     speaker.abort();
 }
 
+/// Graceful drain: a cordoned node re-announces with GRACEFUL_SHUTDOWN (65535:0) for the
+/// drain time (300 ms here), then withdraws; uncordoned, it announces normally again.
+#[tokio::test]
+async fn a_cordoned_node_drains_with_graceful_shutdown_then_withdraws() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": "rtr", "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1"}}))
+        .await
+        .unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+            "metadata": {"name": "adv", "namespace": NS}, "spec": {}}))
+        .await
+        .unwrap();
+    service_with_ip(&server, "web", "198.51.100.40", false).await;
+    server.insert(slice("web", "a", "n1", true)).await.unwrap();
+    let options = speaker_options(addr, Duration::from_secs(10));
+    let client = server.client_as(SPEAKER).unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+    let communities = |s: &FakeState| -> Option<Vec<String>> {
+        s.paths.get("k8s-speaker/n1")?.first().map(|p| p.communities.clone())
+    };
+    bgpd.wait("announced normally", |s| communities(s).is_some_and(|c| c.is_empty())).await;
+
+    let set_cordon = |on: bool| {
+        server.modify("v1", "Node", None, "n1", move |o| o["spec"]["unschedulable"] = json!(on))
+    };
+    set_cordon(true).await.unwrap();
+    let started = tokio::time::Instant::now();
+    bgpd.wait("GRACEFUL_SHUTDOWN while draining", |s| {
+        communities(s).is_some_and(|c| c == ["65535:0"])
+    })
+    .await;
+    bgpd.wait("withdrawn after the drain", |s| prefixes(s).is_empty()).await;
+    assert!(started.elapsed() >= Duration::from_millis(250), "withdrawn before the drain time");
+
+    set_cordon(false).await.unwrap();
+    bgpd.wait("announced normally again", |s| communities(s).is_some_and(|c| c.is_empty())).await;
+    speaker.abort();
+}
+
 fn password_secret(password_base64: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret",
            "metadata": {"name": "tor-pw", "namespace": NS},
@@ -606,5 +652,6 @@ fn speaker_options(bgpd: String, keepalive: Duration) -> SpeakerOptions {
         grace: Duration::from_secs(60),
         keepalive,
         layer2: Default::default(),
+        drain: Duration::from_millis(300),
     }
 }

@@ -183,6 +183,7 @@ mod tests {
             labels: [("zone".to_owned(), zone.to_owned())].into(),
             network_unavailable: false,
             addresses: Vec::new(),
+            ..NodeView::default()
         }
     }
 

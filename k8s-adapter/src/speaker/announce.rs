@@ -3,9 +3,11 @@
 //! result to `bgpd` declaratively (`SetPaths`, the whole set per peer).
 //!
 //! Rules, as MetalLB documents them:
-//! - a node labelled `node.kubernetes.io/exclude-from-external-load-balancers`, or whose
-//!   `NetworkUnavailable` condition is `True`, announces nothing (its peers stay listed, with
-//!   no paths, so sessions stay up and routes are withdrawn);
+//! - a node whose `NetworkUnavailable` condition is `True` announces nothing (its peers stay
+//!   listed, with no paths, so sessions stay up and routes are withdrawn); a node labelled
+//!   `node.kubernetes.io/exclude-from-external-load-balancers` or cordoned drains
+//!   ([`super::view::Drain`]): its layer2 addresses move at once, its BGP routes are sent
+//!   with GRACEFUL_SHUTDOWN (RFC 8326) for the drain time, then withdrawn;
 //! - `externalTrafficPolicy: Cluster` announces when any ready endpoint exists anywhere;
 //!   `Local` only from nodes hosting a ready endpoint;
 //! - an address is announced over BGP by every `BGPAdvertisement` that selects its pool and
@@ -36,6 +38,9 @@ use super::view::{NodeView, ServiceView, slice_service};
 use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::selector::any_matches;
 use crate::config::{BgpCommunity, Config, Family, Peer};
+
+/// The well-known GRACEFUL_SHUTDOWN community, 65535:0 (RFC 8326).
+pub const GRACEFUL_SHUTDOWN: BgpCommunity = BgpCommunity::Standard(0xffff_0000);
 
 /// Attributes of one announced prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,7 +90,8 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
     for peer in &my_peers {
         out.peers.insert(peer.name.clone(), BTreeMap::new());
     }
-    let node_ok = !node.excluded();
+    let bgp_mode = node.bgp();
+    let layer2_ok = !node.excluded();
     // Advertisements that select this node, once.
     let bgp: Vec<_> = config
         .bgp_advertisements
@@ -98,10 +104,9 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
         } else {
             service.ready_anywhere
         };
-        let announce = node_ok && has_endpoint;
         for &address in &service.addresses {
             let Some(pool) = config.pool_of(address) else { continue };
-            if announce {
+            if let Some(shutdown) = bgp_mode.filter(|_| has_endpoint) {
                 let family = Family::of(address);
                 for adv in bgp.iter().filter(|a| a.pools.selects(pool)) {
                     let Ok(prefix) =
@@ -125,6 +130,9 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                         attrs.next_hop = next_hop;
                         attrs.local_pref = attrs.local_pref.max(adv.local_pref);
                         attrs.communities.extend(adv.communities.iter().copied());
+                        if shutdown {
+                            attrs.communities.insert(GRACEFUL_SHUTDOWN);
+                        }
                     }
                 }
             }
@@ -145,7 +153,7 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                 address,
                 service: service.key.clone(),
                 pool: pool.name.clone(),
-                candidate: announce && selected,
+                candidate: layer2_ok && has_endpoint && selected,
                 interfaces: if all_interfaces {
                     Vec::new()
                 } else {

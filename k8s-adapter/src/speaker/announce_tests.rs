@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::{Resources, build, crd};
+use crate::speaker::view::Drain;
 
 fn labels(pairs: &[(&str, &str)]) -> crate::config::Labels {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -120,6 +121,7 @@ fn node(name: &str, pairs: &[(&str, &str)]) -> NodeView {
         labels: labels(pairs),
         network_unavailable: false,
         addresses: vec![NODE_V4.parse().unwrap(), NODE_V6.parse().unwrap()],
+        ..NodeView::default()
     }
 }
 
@@ -394,4 +396,35 @@ fn from_kubernetes_objects() {
     let out =
         desired_from_k8s(&services, &slices, &[down], &config(), "me", &ClassPolicy::default());
     assert!(out.peers["tor-a"].is_empty());
+}
+
+#[test]
+fn a_draining_node_sends_graceful_shutdown_then_nothing_and_leaves_layer2_at_once() {
+    let config = config();
+    let services = [
+        service("s", &["198.51.100.10"], false, &["x"]),
+        service("t", &["203.0.113.1"], false, &["x"]),
+    ];
+    let mut leaving = node("me", &[("zone", "1")]);
+    leaving.cordoned = true;
+    let host: IpNet = "198.51.100.10/32".parse().unwrap();
+    // Draining: the same routes, with GRACEFUL_SHUTDOWN added; no layer2 candidacy.
+    leaving.drain = Drain::Draining;
+    let out = desired(&services, &leaving, &config);
+    let attrs = &out.peers["tor-a"][&host];
+    assert!(attrs.communities.contains(&GRACEFUL_SHUTDOWN), "{attrs:?}");
+    let serving = desired(&services, &node("me", &[("zone", "1")]), &config);
+    let mut expected = serving.peers["tor-a"][&host].clone();
+    expected.communities.insert(GRACEFUL_SHUTDOWN);
+    assert_eq!(attrs, &expected, "its own attributes kept, the community added");
+    assert_eq!(out.layer2.len(), 1);
+    assert!(!out.layer2[0].candidate, "layer2 addresses move at once");
+    // Drained: nothing.
+    leaving.drain = Drain::Drained;
+    assert!(desired(&services, &leaving, &config).peers["tor-a"].is_empty());
+    // Back in service: as before, without the community.
+    let back = node("me", &[("zone", "1")]);
+    let out = desired(&services, &back, &config);
+    assert!(!out.peers["tor-a"][&host].communities.contains(&GRACEFUL_SHUTDOWN));
+    assert!(out.layer2[0].candidate);
 }

@@ -109,6 +109,7 @@ fn node(variant: u8) -> NodeView {
         labels: labels.into_iter().collect(),
         network_unavailable: variant & 8 != 0,
         addresses: Vec::new(),
+        ..NodeView::default()
     }
 }
 

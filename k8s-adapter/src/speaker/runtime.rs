@@ -24,6 +24,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use super::bgpd::{owner, peer_marker};
 use super::client::{self, ClientOptions, Desired};
@@ -32,7 +33,7 @@ use super::layer2::{self, Layer2Options, ServiceChanges};
 use super::secrets;
 use super::slices::SliceIndex;
 use super::status::StatusWriter;
-use super::view::{NodeView, ServiceView};
+use super::view::{Drain, NodeView, ServiceView};
 use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::Config;
 use crate::config::crd::{ServiceBgpStatus, ServiceBgpStatusFields};
@@ -59,6 +60,10 @@ pub struct SpeakerOptions {
     pub keepalive: Duration,
     /// The layer2 election's knobs ([`super::layer2`]).
     pub layer2: Layer2Options,
+    /// How long a node leaving service (cordoned, or labelled to be excluded) keeps its BGP
+    /// routes, announced with GRACEFUL_SHUTDOWN, before it withdraws them ([`Drain`]).
+    /// Zero: withdraw at once.
+    pub drain: Duration,
 }
 
 /// Why the speaker stopped.
@@ -83,8 +88,11 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(SpeakerError::Signal)?;
     loop {
+        let drain_over = speaker.drain_deadline;
         let batch = tokio::select! {
             batch = drain(&mut rx) => batch,
+            // The drain time is over: the Node is looked at again (and its routes withdrawn).
+            () = sleep_until_some(drain_over) => Some(Batch { nodes: true, ..Batch::default() }),
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: stopping cleanly");
                 tasks.layer2.stop().await;
@@ -228,15 +236,62 @@ struct Speaker {
     index: SliceIndex,
     tracker: Incremental,
     refs: BTreeMap<ServiceKey, Arc<ObjectReference>>,
+    /// When this node started leaving service, while it does.
+    drain_since: Option<Instant>,
+    /// When the running drain ends.
+    drain_deadline: Option<Instant>,
+}
+
+/// Waits until `deadline`; forever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Speaker {
+    /// Where this node is in a drain now ([`Drain`]), keeping the drain's start.
+    fn drain_state(&mut self, node: &NodeView) -> Drain {
+        if !node.leaving() {
+            if self.drain_since.take().is_some() {
+                tracing::info!("node back in service: announcing normally");
+            }
+            self.drain_deadline = None;
+            return Drain::Serving;
+        }
+        let now = Instant::now();
+        let since = *self.drain_since.get_or_insert_with(|| {
+            tracing::info!(
+                drain = ?self.options.drain,
+                "node leaving service: layer2 addresses released, BGP routes sent with GRACEFUL_SHUTDOWN, then withdrawn"
+            );
+            now
+        });
+        let end = since + self.options.drain;
+        if now < end {
+            self.drain_deadline = Some(end);
+            Drain::Draining
+        } else {
+            self.drain_deadline = None;
+            Drain::Drained
+        }
+    }
+
     fn new(options: SpeakerOptions, config: Config, caches: &Caches) -> Self {
         let tracker =
             Incremental::new(NodeView::default(), Config::default(), &options.node_name, []);
         let mut index = SliceIndex::default();
         index.rebuild(&caches.slices);
-        Self { options, config: Arc::new(config), index, tracker, refs: BTreeMap::new() }
+        Self {
+            options,
+            config: Arc::new(config),
+            index,
+            tracker,
+            refs: BTreeMap::new(),
+            drain_since: None,
+            drain_deadline: None,
+        }
     }
 
     /// One batch of changes: the announcements brought up to date (the Services it names,
@@ -280,7 +335,7 @@ impl Speaker {
 
     /// Recomputes everything (new config, Node or relist); every Service's view.
     fn reset(&mut self, caches: &Caches) -> Vec<ServiceView> {
-        let node = caches
+        let mut node = caches
             .nodes
             .state()
             .into_iter()
@@ -290,6 +345,7 @@ impl Speaker {
                 name: self.options.node_name.clone(),
                 ..NodeView::default()
             });
+        node.drain = self.drain_state(&node);
         let views: Vec<ServiceView> = caches
             .services
             .state()

@@ -67,6 +67,7 @@ fn nodes(zones: u8) -> Vec<NodeView> {
             },
             network_unavailable: i == 1 && zones & 8 != 0,
             addresses: Vec::new(),
+            ..NodeView::default()
         })
         .collect()
 }
