@@ -48,6 +48,8 @@ pub fn deploy_rbac() -> ironlb_test_apiserver::Rbac {
     ironlb_test_apiserver::Rbac::from_manifests(&documents)
 }
 pub const NODE: &str = "n1";
+/// The speaker's `--drain-seconds` in these worlds.
+pub const DRAIN: Duration = Duration::from_secs(3);
 pub const NODE_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const FRR_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
@@ -191,7 +193,8 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
         grace: Duration::from_secs(30),
         keepalive: Duration::from_secs(5),
         layer2: Default::default(),
-        drain: Duration::from_secs(30),
+        // Short, so that a drain test sees the withdrawal soon.
+        drain: DRAIN,
     };
     let speaker = spawn_speaker(&runtime, &server, options.clone());
 
@@ -297,6 +300,15 @@ impl World {
     /// Starts the speaker again, as the kubelet restarts a killed container.
     pub fn start_speaker(&mut self) {
         self.speaker = spawn_speaker(&self.runtime, &self.server, self.speaker_options.clone());
+    }
+
+    /// Cordons (or uncordons) node `n1`.
+    pub fn cordon(&self, on: bool) {
+        self.runtime
+            .block_on(self.server.modify("v1", "Node", None, NODE, move |o| {
+                o["spec"]["unschedulable"] = json!(on);
+            }))
+            .unwrap_or_else(|e| panic!("Node modified: {e}"));
     }
 
     /// bgpd's graceful restart state file.
