@@ -6,6 +6,7 @@
 //! in a new pool never takes addresses away from the Services already using the others.
 
 pub mod address;
+pub mod admission;
 pub mod community;
 pub mod crd;
 pub mod duration;
