@@ -8,12 +8,14 @@
 //! carries what the peer last reported so the failure explains itself.
 
 pub mod api;
+pub mod bench_table;
 pub mod bgpd;
 pub mod bird;
 pub mod frr;
 pub mod k8s;
 pub mod layer2_k8s;
 pub mod netns;
+pub mod rig;
 pub mod table;
 pub mod takeover;
 pub mod tcpdump;
