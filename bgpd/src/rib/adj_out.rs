@@ -20,7 +20,7 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::{self, PolicyEffects, Receiver, RouteFacts};
-use super::intern::{CachedExport, CachedPrepared, Exported};
+use super::intern::{CachedExport, CachedPrepared, Exported, push_cached};
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch};
@@ -254,7 +254,10 @@ fn decide<P: PrefixKey>(
         )
         .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
         let attr = core.attrs.get_mut(best.attrs)?;
-        attr.exports.push(CachedExport { key, selection: None, result: result.clone() });
+        push_cached(
+            &mut attr.exports,
+            CachedExport { key, selection: None, result: result.clone() },
+        );
         return result;
     };
     if chain.rejects_all() {
@@ -271,7 +274,7 @@ fn decide<P: PrefixKey>(
         None => {
             let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
             let prepared = chain.prepare(view, &context);
-            attr.prepared.push(CachedPrepared { key, prepared });
+            push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
             attr.prepared.len() - 1
         }
     };
@@ -299,7 +302,7 @@ fn decide<P: PrefixKey>(
     });
     let result = result
         .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
-    attr.exports.push(CachedExport { key, selection, result: result.clone() });
+    push_cached(&mut attr.exports, CachedExport { key, selection, result: result.clone() });
     result
 }
 
