@@ -38,6 +38,10 @@ pub enum Scenario {
     Internet,
     OneSet,
     Trickle,
+    /// One table to many peers (`bench_peers`).
+    FanOut,
+    /// Many peers each sending its own prefixes to all others (`bench_peers`).
+    RouteServer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +63,11 @@ impl DutKind {
     }
 }
 
-fn v4(octets: [u8; 4]) -> IpAddr {
+pub fn v4(octets: [u8; 4]) -> IpAddr {
     IpAddr::from(octets)
 }
 
-fn v6(text: &str) -> IpAddr {
+pub fn v6(text: &str) -> IpAddr {
     text.parse().unwrap_or(IpAddr::from([0u16; 8]))
 }
 
@@ -75,7 +79,7 @@ pub enum Dut {
 }
 
 impl Dut {
-    fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         match self {
             Dut::Bgpd(d) => d.pid(),
             Dut::Bird(d) => d.pid(),
@@ -83,7 +87,7 @@ impl Dut {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         match self {
             Dut::Bgpd(d) => d.log_tail(20),
             Dut::Bird(d) => d.log_tail(20),
@@ -100,6 +104,17 @@ pub fn start_dut(kind: DutKind, namespace: &Namespace, with_v6: bool) -> Result<
         peers.push((v6("2001:db8:1::1"), FEEDER_AS));
         peers.push((v6("2001:db8:2::2"), SINK_AS));
     }
+    start_dut_with(kind, namespace, &peers)
+}
+
+/// Starts `kind` in `namespace` with a passive, accept-all eBGP session to each of `peers`
+/// (address, ASN).
+pub fn start_dut_with(
+    kind: DutKind,
+    namespace: &Namespace,
+    peers: &[(IpAddr, u32)],
+) -> Result<Option<Dut>> {
+    let peers = peers.iter().copied();
     let router_id = Ipv4Addr::new(192, 0, 2, 2);
     Ok(Some(match kind {
         DutKind::Floor => return Ok(None),
@@ -113,7 +128,7 @@ pub fn start_dut(kind: DutKind, namespace: &Namespace, with_v6: bool) -> Result<
         }
         DutKind::Bird => {
             let mut config = BirdConfig::new(router_id);
-            for (index, (address, asn)) in peers.into_iter().enumerate() {
+            for (index, (address, asn)) in peers.enumerate() {
                 let name = format!("peer{index}");
                 config = config
                     .bgp(BirdBgp::new(&name, DUT_AS, address, asn).passive().hold_time(HOLD_TIME));
@@ -147,7 +162,9 @@ pub fn encode_feed(scenario: Scenario, table: &Table) -> Result<Feed> {
     let options = CodecOptions { four_octet_as: true, ..CodecOptions::default() };
     let encode = match scenario {
         Scenario::Trickle => rig::encode_trickle,
-        Scenario::Internet | Scenario::OneSet => rig::encode_table,
+        Scenario::Internet | Scenario::OneSet | Scenario::FanOut | Scenario::RouteServer => {
+            rig::encode_table
+        }
     };
     let feeder_v6 = match v6("2001:db8:1::1") {
         IpAddr::V6(global) => NextHop::V6 { global, link_local: None },

@@ -8,6 +8,7 @@
 //! carries what the peer last reported so the failure explains itself.
 
 pub mod api;
+pub mod bench_peers;
 pub mod bench_table;
 pub mod bgpd;
 pub mod bird;

@@ -75,6 +75,9 @@ impl Speaker {
 #[derive(Debug)]
 pub struct Tally {
     epoch: Instant,
+    /// Count distinct prefixes per session (a hash set each), or every announcement (many
+    /// sessions: a route server's 100 peers would hold 10 M entries).
+    dedup: bool,
     expected: AtomicU64,
     prefixes: AtomicU64,
     updates: AtomicU64,
@@ -101,9 +104,21 @@ pub struct Counts {
 }
 
 impl Tally {
+    /// A tally of distinct prefixes.
     pub fn new(epoch: Instant) -> Arc<Self> {
+        Self::with_dedup(epoch, true)
+    }
+
+    /// A tally of announcements, duplicates included: for many sessions, where a hash set per
+    /// session would cost the rig more than the DUT. Withdrawals are counted, not subtracted.
+    pub fn counting(epoch: Instant) -> Arc<Self> {
+        Self::with_dedup(epoch, false)
+    }
+
+    fn with_dedup(epoch: Instant, dedup: bool) -> Arc<Self> {
         Arc::new(Self {
             epoch,
+            dedup,
             expected: AtomicU64::new(u64::MAX),
             prefixes: AtomicU64::new(0),
             updates: AtomicU64::new(0),
@@ -430,6 +445,13 @@ fn read_updates(
         tally.updates.fetch_add(1, Ordering::AcqRel);
         if update.end_of_rib_family().is_some() && !decoded.outcome.treat_as_withdraw() {
             tally.end_of_ribs.fetch_add(1, Ordering::AcqRel);
+            continue;
+        }
+        if !tally.dedup {
+            let unreach = update.mp_unreach.as_ref().map_or(0, |u| u.withdrawn.len());
+            tally.withdrawn.fetch_add((update.withdrawn.len() + unreach) as u64, Ordering::AcqRel);
+            let reach = update.mp_reach.as_ref().map_or(0, |r| r.nlri.len());
+            tally.added((update.nlri.len() + reach) as u64);
             continue;
         }
         let withdrawn = update

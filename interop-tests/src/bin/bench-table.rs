@@ -18,10 +18,15 @@
 //! (one UPDATE per prefix from the feeder, one attribute set; the figure is how many UPDATEs the
 //! DUT sends the sink).
 //!
+//! `fan-out` (`--peers N` sinks each receiving the Internet-like IPv4 table) and `route-server`
+//! (`--peers N` peers each sending `--v4 / N` prefixes of their own and receiving all others')
+//! run through `interop_tests::bench_peers`, without a floor row.
+//!
 //! Run as root after `cargo build --release -p bgpd -p interop-tests --bin bgpd --bin
 //! bench-table`: `IRONLB_BGPD=target/release/bgpd target/release/bench-table --scenario internet
 //! --v4 1000000 --v6 230000 --repeat 3 --duts bgpd,bird,frr`.
 
+use interop_tests::bench_peers;
 use interop_tests::bench_table::{DutKind, FEEDER_AS, Run, Scenario, encode_feed, run_once};
 use interop_tests::table::{Table, TableSpec};
 use std::time::Instant;
@@ -31,6 +36,8 @@ struct Options {
     v4: usize,
     v6: usize,
     sets: Option<usize>,
+    /// Sinks (fan-out) or peers (route server).
+    peers: usize,
     seed: u64,
     repeat: usize,
     duts: Vec<DutKind>,
@@ -42,6 +49,7 @@ fn options() -> std::result::Result<Options, String> {
         v4: 100_000,
         v6: 20_000,
         sets: None,
+        peers: 50,
         seed: 16,
         repeat: 3,
         duts: vec![DutKind::Bgpd, DutKind::Bird, DutKind::Frr],
@@ -56,12 +64,15 @@ fn options() -> std::result::Result<Options, String> {
                     "internet" => Scenario::Internet,
                     "one-set" => Scenario::OneSet,
                     "trickle" => Scenario::Trickle,
+                    "fan-out" => Scenario::FanOut,
+                    "route-server" => Scenario::RouteServer,
                     other => return Err(format!("unknown scenario {other}")),
                 }
             }
             "--v4" => o.v4 = number()?,
             "--v6" => o.v6 = number()?,
             "--sets" => o.sets = Some(number()?),
+            "--peers" => o.peers = number()?,
             "--seed" => o.seed = number()? as u64,
             "--repeat" => o.repeat = number()?,
             "--duts" => {
@@ -95,12 +106,17 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let mut options = options;
+    if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer) {
+        // One IPv4 session per peer.
+        options.v6 = 0;
+    }
     let spec = match (options.scenario, options.sets) {
         (_, Some(sets)) => TableSpec {
             sets,
             ..TableSpec::internet(options.seed, options.v4, options.v6, FEEDER_AS)
         },
-        (Scenario::Internet, None) => {
+        (Scenario::Internet | Scenario::FanOut | Scenario::RouteServer, None) => {
             TableSpec::internet(options.seed, options.v4, options.v6, FEEDER_AS)
         }
         (Scenario::OneSet | Scenario::Trickle, None) => {
@@ -109,6 +125,10 @@ fn main() {
     };
     let started = Instant::now();
     let table = Table::generate(&spec);
+    if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer) {
+        many_peers(&options, &spec, &table);
+        return;
+    }
     let feed = match encode_feed(options.scenario, &table) {
         Ok(feed) => feed,
         Err(error) => {
@@ -131,17 +151,7 @@ fn main() {
         for round in 1..=options.repeat {
             match run_once(kind, &feed) {
                 Ok(run) => {
-                    eprintln!(
-                        "{} run {round}: first {:.3} s, 99 % {:.3} s, 100 % {:.3} s, CPU {:.2} s, \
-                         RSS {:.0} MB, {} UPDATEs to the sink",
-                        kind.name(),
-                        run.first,
-                        run.p99,
-                        run.p100,
-                        run.cpu,
-                        run.rss,
-                        run.updates
-                    );
+                    report(kind, round, &run);
                     runs.push(run);
                 }
                 Err(error) => {
@@ -157,11 +167,68 @@ fn main() {
     print_table(&options, &spec, &results);
 }
 
+/// Fan-out and route server: no floor (the DUT is what replicates), IPv4 only.
+fn many_peers(options: &Options, spec: &TableSpec, table: &Table) {
+    let plan = match options.scenario {
+        Scenario::FanOut => bench_peers::fan_out(table, options.peers),
+        _ => bench_peers::route_server(table, options.peers),
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("bench-table: {error}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!(
+        "{} feeder(s), {} listen-only sink(s), {} announcements expected at the peers",
+        plan.feeders.len(),
+        plan.sinks.len(),
+        plan.expected
+    );
+    let mut results: Vec<(DutKind, Vec<Run>)> = Vec::new();
+    for kind in options.duts.iter().copied() {
+        let mut runs = Vec::new();
+        for round in 1..=options.repeat {
+            match bench_peers::run(kind, &plan) {
+                Ok(run) => {
+                    report(kind, round, &run);
+                    runs.push(run);
+                }
+                Err(error) => {
+                    eprintln!("{} run {round} failed: {error}", kind.name());
+                    break;
+                }
+            }
+        }
+        if !runs.is_empty() {
+            results.push((kind, runs));
+        }
+    }
+    print_table(options, spec, &results);
+}
+
+fn report(kind: DutKind, round: usize, run: &Run) {
+    eprintln!(
+        "{} run {round}: first {:.3} s, 99 % {:.3} s, 100 % {:.3} s, CPU {:.2} s, RSS {:.0} MB, \
+         {} UPDATEs to the sink(s)",
+        kind.name(),
+        run.first,
+        run.p99,
+        run.p100,
+        run.cpu,
+        run.rss,
+        run.updates
+    );
+}
+
 fn print_table(options: &Options, spec: &TableSpec, results: &[(DutKind, Vec<Run>)]) {
     let scenario = match options.scenario {
         Scenario::Internet => "Internet-like table",
         Scenario::OneSet => "one attribute set",
         Scenario::Trickle => "one UPDATE per prefix from the feeder",
+        Scenario::FanOut => "fan-out: one table to every sink",
+        Scenario::RouteServer => "route server: every peer's prefixes to every other peer",
     };
     println!(
         "\n{scenario}: {} IPv4 + {} IPv6 prefixes, {} attribute sets, seed {}; median of {} run(s)",
