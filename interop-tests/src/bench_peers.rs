@@ -209,7 +209,11 @@ pub fn run(kind: DutKind, plan: &Plan) -> Result<Run> {
 /// `ip addr add` of an address the topology already has (192.0.2.1) is not an error here.
 fn ignore_existing(error: HarnessError) -> Result<()> {
     match &error {
-        HarnessError::CommandFailed { stderr, .. } if stderr.contains("File exists") => Ok(()),
+        HarnessError::CommandFailed { stderr, .. }
+            if stderr.contains("File exists") || stderr.contains("already assigned") =>
+        {
+            Ok(())
+        }
         _ => Err(error),
     }
 }

@@ -296,7 +296,11 @@ impl Session {
         let reader_closed = Arc::clone(&closed);
         let reader_error = Arc::clone(&error);
         let reader_thread = std::thread::spawn(move || {
-            let mut held = HashSet::with_hasher(FxBuildHasher);
+            // Sized for the whole expected table up front (bounded: the sink of a route server
+            // counts without a set): growing rehashes a million keys several times.
+            let expected = tally.expected.load(Ordering::Relaxed);
+            let capacity = if tally.dedup { expected.min(4_000_000) as usize } else { 0 };
+            let mut held = HashSet::with_capacity_and_hasher(capacity, FxBuildHasher);
             let outcome = read_updates(&mut framer, &options, &tally, &mut held);
             if let Err(reason) = outcome
                 && let Ok(mut slot) = reader_error.lock()

@@ -6,7 +6,9 @@
 
 use bgpd::wire::attributes::type_code;
 
-/// A prefix as the sink keys it: the address bits (left-aligned in 128 bits) and
+/// A prefix as the sink keys it: its address octets as a right-aligned number (the varying
+/// bits low, where FxHash and hashbrown's bucket index look: left-aligned IPv4 addresses in a
+/// `u128` made the set collide so much that inserting 1.23 M prefixes took a second) and
 /// `AFI << 8 | length`.
 pub(crate) type Key = (u128, u32);
 
@@ -64,9 +66,8 @@ fn walk(
             return Err(format!("prefix length {len}"));
         }
         let address = rest.get(..octets).ok_or("prefix cut short")?;
-        let mut bits = [0u8; 16];
-        bits[..octets].copy_from_slice(address);
-        on(announced, (u128::from_be_bytes(bits), (afi as u32) << 8 | u32::from(len)));
+        let bits = address.iter().fold(0u128, |bits, octet| bits << 8 | u128::from(*octet));
+        on(announced, (bits, (afi as u32) << 8 | u32::from(len)));
         field = &rest[octets..];
         count += 1;
     }
