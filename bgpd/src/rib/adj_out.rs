@@ -300,8 +300,23 @@ fn decide<P: PrefixKey>(
             effects,
         )
     });
-    let result = result
-        .map(|(attributes, next_hop)| Exported { attributes: Arc::new(attributes), next_hop });
+    // Receivers with export chains are cached apart (the key holds the
+    // receiver), but their chains mostly give the same result (a route
+    // server's `accept-all` for every peer): share the exported set with the
+    // last one cached for this flavour when equal, rather than one copy of
+    // a few hundred bytes per (set, receiver). One comparison: O(1) per miss.
+    let result = result.map(|(attributes, next_hop)| {
+        let flavour = key & u64::from(u32::MAX);
+        let shared = attr
+            .exports
+            .iter()
+            .rev()
+            .find(|c| c.key & u64::from(u32::MAX) == flavour)
+            .and_then(|c| c.result.as_ref())
+            .filter(|r| r.next_hop == next_hop && *r.attributes == attributes)
+            .map(|r| Arc::clone(&r.attributes));
+        Exported { attributes: shared.unwrap_or_else(|| Arc::new(attributes)), next_hop }
+    });
     push_cached(&mut attr.exports, CachedExport { key, selection, result: result.clone() });
     result
 }
