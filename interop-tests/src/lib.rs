@@ -8,12 +8,16 @@
 //! carries what the peer last reported so the failure explains itself.
 
 pub mod api;
+pub mod bench_peers;
+pub mod bench_table;
 pub mod bgpd;
 pub mod bird;
 pub mod frr;
 pub mod k8s;
 pub mod layer2_k8s;
 pub mod netns;
+pub mod rig;
+pub mod table;
 pub mod takeover;
 pub mod tcpdump;
 pub mod topology;
@@ -67,6 +71,10 @@ pub enum HarnessError {
     Violated { what: String, after: Duration, last: String },
     #[error("cannot parse the output of `{command}`: {reason}\n{output}")]
     Parse { command: String, reason: String, output: String },
+    #[error("rig session with {peer}: {reason}")]
+    Rig { peer: std::net::SocketAddr, reason: String },
+    #[error("cannot encode the rig's table: {reason}")]
+    Encode { reason: String },
     #[error("{name} (pid {pid}) exited with {status}\n--- log tail ---\n{log}")]
     Exited { name: String, pid: u32, status: String, log: String },
 }

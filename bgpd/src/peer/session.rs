@@ -168,6 +168,7 @@ async fn run(
     }
     let mut received = Vec::new();
     loop {
+        let flush_at = primary.outbox.flush_deadline();
         tokio::select! {
             command = commands.recv() => {
                 let Some(command) = command else { return };
@@ -193,12 +194,19 @@ async fn run(
                 }
                 task.settle_collision(&mut primary, &mut secondary).await;
             }
+            _ = async {
+                match flush_at {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
         task.stop_if_self_connected(&mut primary, &mut secondary).await;
         // Held announcements go out once nothing else is being written or
-        // waits to be encoded (see `outbox`).
-        if primary.outbox.should_flush() && commands.is_empty() {
-            primary.outbox.flush_held();
+        // waits to be encoded and no next batch came for a moment (see
+        // `outbox`).
+        if commands.is_empty() {
+            primary.outbox.flush_if_due(tokio::time::Instant::now());
         }
     }
 }

@@ -25,7 +25,7 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
-use super::intern::{CachedExport, CachedPrepared, Exported};
+use super::intern::{CachedExport, CachedPrepared, Exported, push_cached};
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, Unsendable};
@@ -322,7 +322,10 @@ fn decide<P: PrefixKey>(
         )
         .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
         let attr = core.attrs.get_mut(best.attrs)?;
-        attr.exports.push(CachedExport { key, selection: None, result: result.clone() });
+        push_cached(
+            &mut attr.exports,
+            CachedExport { key, selection: None, result: result.clone() },
+        );
         return result;
     };
     if chain.rejects_all() {
@@ -339,7 +342,7 @@ fn decide<P: PrefixKey>(
         None => {
             let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
             let prepared = chain.prepare(view, &context);
-            attr.prepared.push(CachedPrepared { key, prepared });
+            push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
             attr.prepared.len() - 1
         }
     };
@@ -357,9 +360,29 @@ fn decide<P: PrefixKey>(
         };
         export::rewrite(&accepted.attributes, attr.next_hop, local, P::FAMILY, profile, effects)
     });
-    let result =
-        result.map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
-    attr.exports.push(CachedExport { key, selection, result: result.clone() });
+    // Receivers with export chains are cached apart (the key holds the
+    // receiver), but their chains mostly give the same result (a route
+    // server's `accept-all` for every peer): share the exported set with the
+    // last one cached for this flavour when equal, rather than one copy of
+    // a few hundred bytes per (set, receiver). One comparison: O(1) per miss.
+    // The flavour holds the profile, so the size check's answer is shared too.
+    let result = result.map(|(attributes, next_hop)| {
+        let flavour = key & u64::from(u32::MAX);
+        let shared = attr
+            .exports
+            .iter()
+            .rev()
+            .find(|c| c.key & u64::from(u32::MAX) == flavour)
+            .and_then(|c| c.result.as_ref())
+            .filter(|r| r.next_hop == next_hop && *r.attributes == attributes);
+        match shared {
+            Some(r) => {
+                Exported { attributes: Arc::clone(&r.attributes), next_hop, too_large: r.too_large }
+            }
+            None => exported(attributes, next_hop, P::FAMILY, profile),
+        }
+    });
+    push_cached(&mut attr.exports, CachedExport { key, selection, result: result.clone() });
     result
 }
 

@@ -288,3 +288,29 @@ fn soft_reconfiguration_reapplies_a_changed_import_chain_from_the_kept_routes() 
     assert_eq!(rib.pre_policy_count(A, Family::Ipv4Unicast), 0);
     assert_eq!(rib.attribute_sets(), 0, "no attribute set leaks");
 }
+
+#[test]
+fn receivers_whose_chains_agree_share_one_exported_set() {
+    let mut rib = rib();
+    let c = PeerId(4);
+    rib.add_peer(c, info(65004, 4)).unwrap();
+    rib.set_peer_policy(B, policy(&[], &["only-allowed"], 65002)).unwrap();
+    rib.set_peer_policy(c, policy(&[], &["only-allowed"], 65004)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.1/32", "198.51.100.2/32"])).unwrap();
+    let (_, to_b) = drain(&mut rib, B);
+    let (_, to_c) = drain(&mut rib, c);
+    assert_eq!(to_b.len(), 2);
+    for (prefix, (attributes, next_hop)) in &to_b {
+        let (theirs, their_next_hop) = &to_c[prefix];
+        assert_eq!(next_hop, their_next_hop);
+        assert!(Arc::ptr_eq(attributes, theirs), "{prefix}: one exported set for both");
+    }
+    // A chain that changes the set keeps its own copy.
+    rib.set_peer_policy(c, policy(&[], &["prepend-allowed"], 65004)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.3/32"])).unwrap();
+    let (_, to_b) = drain(&mut rib, B);
+    let (_, to_c) = drain(&mut rib, c);
+    let prefix = net("198.51.100.3/32");
+    assert!(!Arc::ptr_eq(&to_b[&prefix].0, &to_c[&prefix].0));
+    assert_ne!(to_b[&prefix].0.as_path, to_c[&prefix].0.as_path);
+}

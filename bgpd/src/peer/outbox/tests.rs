@@ -6,6 +6,7 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use ipnet::{IpNet, Ipv4Net};
@@ -196,4 +197,58 @@ fn deferred_output_is_not_writable_and_never_leaves_on_close() {
     outbox.push_message(&Message::Keepalive);
     assert_eq!(outbox.close().len(), 19);
     assert!(outbox.buffer.is_empty());
+}
+
+/// The session's rule after every wakeup, with the socket writing everything
+/// at once: what the peer gets when batches trickle in one after the other.
+fn write_out(outbox: &mut Outbox, now: Instant, sent: &mut BytesMut) {
+    outbox.flush_if_due(now);
+    sent.extend_from_slice(&outbox.buffer);
+    outbox.buffer.clear();
+}
+
+#[test]
+fn trickling_batches_pack_as_one_when_each_follows_within_the_flush_delay() {
+    // The instance sends the next batch only once the last is written, so the
+    // buffer is empty between batches: flushing there (the rule before
+    // FLUSH_DELAY) closed one short UPDATE per batch.
+    let mut outbox = fresh();
+    let shared = attributes(65001);
+    let mut sent = BytesMut::new();
+    let mut all = Vec::new();
+    let mut from = 0;
+    for size in [300, 450, 7, 1200, 90, 2500, 40] {
+        let nlri = routes(from, size);
+        from += size;
+        all.extend_from_slice(&nlri);
+        outbox.push_batch(&batch(vec![(shared.clone(), nlri)], vec![]));
+        write_out(&mut outbox, Instant::now(), &mut sent);
+    }
+    assert!(!outbox.held.is_empty(), "the tail still waits for a next batch");
+    // Nothing more comes: it leaves once FLUSH_DELAY has passed, not before.
+    let deadline = outbox.flush_deadline().unwrap();
+    assert!(deadline <= Instant::now() + FLUSH_DELAY);
+    assert!(!outbox.flush_if_due(deadline - Duration::from_micros(100)));
+    write_out(&mut outbox, deadline, &mut sent);
+    assert!(outbox.held.is_empty() && outbox.flush_deadline().is_none());
+    let updates = decode_all(&sent);
+    assert_eq!(updates.len(), minimum(&all));
+    let nlri: Vec<Nlri> = updates.iter().flat_map(|u| u.nlri.iter().copied()).collect();
+    assert_eq!(nlri, all, "every prefix once, in order");
+}
+
+#[test]
+fn a_lone_change_waits_at_most_the_flush_delay_and_never_while_bytes_wait() {
+    let mut outbox = fresh();
+    let before = Instant::now();
+    outbox.push_batch(&batch(vec![(attributes(65001), routes(0, 1))], vec![]));
+    let deadline = outbox.flush_deadline().unwrap();
+    assert!(deadline >= before && deadline <= Instant::now() + FLUSH_DELAY);
+    // With bytes still to write there is no deadline: the socket is busy anyway.
+    outbox.push_message(&Message::Keepalive);
+    assert!(outbox.flush_deadline().is_none());
+    assert!(!outbox.flush_if_due(deadline + FLUSH_DELAY));
+    outbox.buffer.clear();
+    assert!(outbox.flush_if_due(deadline));
+    assert_eq!(decode_all(&outbox.buffer)[0].nlri, routes(0, 1));
 }
