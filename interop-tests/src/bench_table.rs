@@ -272,7 +272,11 @@ pub fn run_once(kind: DutKind, feed: &Feed) -> Result<Run> {
         }
         _namespaces = vec![topology.first, topology.middle, topology.last];
     }
-    if let Some(session) = feeders.iter().find(|s| s.options() != &feed.options) {
+    // Whether the peer is external changes how it is decoded, not how the
+    // feed is encoded: only the encoding options must match.
+    let encoding = |o: &CodecOptions| CodecOptions { external_peer_as: None, ..*o };
+    if let Some(session) = feeders.iter().find(|s| encoding(s.options()) != encoding(&feed.options))
+    {
         return Err(HarnessError::Rig {
             peer: session.peer(),
             reason: format!(
