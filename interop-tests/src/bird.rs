@@ -42,6 +42,9 @@ pub struct BirdBgp {
     /// `bfd on`: the session follows a BFD session to the neighbor (RFC 5882);
     /// needs a `protocol bfd` ([`BirdConfig::bfd`]).
     pub bfd: bool,
+    /// Named filters (defined in [`BirdConfig::extra`]) instead of `import all`
+    /// and the default export filter.
+    pub filters: Option<(String, String)>,
 }
 
 impl BirdBgp {
@@ -68,6 +71,7 @@ impl BirdBgp {
             graceful_restart: None,
             ipv6_next_hop: None,
             bfd: false,
+            filters: None,
         }
     }
 
@@ -162,13 +166,17 @@ impl BirdBgp {
         }
         for family in &self.families {
             let _ = writeln!(c, "  {} {{", bird_channel(*family));
-            let _ = writeln!(c, "    import all;");
-            // BIRD drops a MED that was not set by the export filter on eBGP sessions;
-            // re-setting it here lets static routes carry their MED to the peer.
-            let _ = writeln!(
-                c,
-                "    export filter {{ if defined(bgp_med) then bgp_med = bgp_med; accept; }};"
-            );
+            if let Some((import, export)) = &self.filters {
+                let _ = writeln!(c, "    import filter {import};\n    export filter {export};");
+            } else {
+                let _ = writeln!(c, "    import all;");
+                // BIRD drops a MED that was not set by the export filter on eBGP sessions;
+                // re-setting it here lets static routes carry their MED to the peer.
+                let _ = writeln!(
+                    c,
+                    "    export filter {{ if defined(bgp_med) then bgp_med = bgp_med; accept; }};"
+                );
+            }
             if internal {
                 let _ = writeln!(c, "    gateway direct;");
             }
@@ -292,11 +300,19 @@ pub struct BirdConfig {
     pub statics: Vec<BirdStatic>,
     /// Raw text appended at the end.
     pub extra: String,
+    /// Raw text before the protocols: the filters and sets they name.
+    pub definitions: String,
 }
 
 impl BirdConfig {
     pub fn new(router_id: Ipv4Addr) -> Self {
-        Self { router_id, bgp: Vec::new(), statics: Vec::new(), extra: String::new() }
+        Self {
+            router_id,
+            bgp: Vec::new(),
+            statics: Vec::new(),
+            extra: String::new(),
+            definitions: String::new(),
+        }
     }
 
     pub fn bgp(mut self, bgp: BirdBgp) -> Self {
@@ -325,6 +341,7 @@ impl BirdConfig {
         let _ = writeln!(c, "router id {};", self.router_id);
         // Without `protocol device` eBGP next hops never resolve.
         let _ = writeln!(c, "protocol device {{ scan time 1; }}");
+        c.push_str(&self.definitions);
         for protocol in &self.statics {
             protocol.render(&mut c);
         }

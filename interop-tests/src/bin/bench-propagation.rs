@@ -12,8 +12,13 @@
 //! window, and its peak RSS (VmHWM). A second phase counts the UPDATE messages the DUT sends to
 //! the sink for 10,000 prefixes sharing attributes (tcpdump on the DUT → sink link).
 //!
+//! `bird-policy` and `bgpd-policy` are BIRD and bgpd with the realistic ten-statement import
+//! and export policy of `bench_propagation/policy.rs` on both sessions instead of accept-all
+//! (the routing-policy issue's speed check: policy CPU against accept-all and against BIRD).
+//!
 //! Run by hand as root: `cargo run --release -p interop-tests --bin bench-propagation --
-//! [--count 1000000] [--repeat 3] [--duts bird,frr,bgpd] [--update-prefixes 10000]`.
+//! [--count 1000000] [--repeat 3] [--duts bird,frr,bgpd,bird-policy,bgpd-policy]
+//! [--update-prefixes 10000]`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -25,6 +30,9 @@ use interop_tests::tcpdump::{Capture, UPDATE};
 use interop_tests::topology::{Line, line};
 use interop_tests::{Family, HarnessError, Result, wait_until};
 
+#[path = "bench_propagation/policy.rs"]
+mod policy;
+
 const FEEDER_AS: u32 = 65001;
 const DUT_AS: u32 = 65002;
 const SINK_AS: u32 = 65003;
@@ -35,6 +43,8 @@ enum DutKind {
     Bird,
     Frr,
     Bgpd,
+    BirdPolicy,
+    BgpdPolicy,
 }
 
 impl DutKind {
@@ -43,6 +53,8 @@ impl DutKind {
             DutKind::Bird => "BIRD",
             DutKind::Frr => "FRR",
             DutKind::Bgpd => "ironlb",
+            DutKind::BirdPolicy => "BIRD+pol",
+            DutKind::BgpdPolicy => "ironlb+pol",
         }
     }
 }
@@ -107,6 +119,8 @@ fn options() -> std::result::Result<Options, String> {
                         "bird" => Ok(DutKind::Bird),
                         "frr" => Ok(DutKind::Frr),
                         "bgpd" | "ironlb" => Ok(DutKind::Bgpd),
+                        "bird-policy" => Ok(DutKind::BirdPolicy),
+                        "bgpd-policy" => Ok(DutKind::BgpdPolicy),
                         other => Err(format!("unknown DUT {other}")),
                     })
                     .collect::<std::result::Result<_, _>>()?;
@@ -156,6 +170,28 @@ fn testbed(kind: DutKind, prefixes: u32) -> Result<Testbed> {
             // With -Z FRR logs one error per prefix; a fifth of its time otherwise.
             config.log_level = "critical";
             Dut::Frr(Frr::start(&line.middle, &config)?)
+        }
+        DutKind::BirdPolicy => {
+            let filters = Some(("import_realistic".to_owned(), "export_realistic".to_owned()));
+            let with_filters = |b: BirdBgp| BirdBgp { filters: filters.clone(), ..b };
+            let mut config = BirdConfig::new(Ipv4Addr::new(192, 0, 2, 2))
+                .bgp(with_filters(bench_bgp("feeder", DUT_AS, ip([192, 0, 2, 1]), FEEDER_AS)))
+                .bgp(with_filters(bench_bgp("sink", DUT_AS, ip([198, 51, 100, 2]), SINK_AS)));
+            config.definitions = policy::bird();
+            Dut::Bird(Bird::start(&line.middle, &config)?)
+        }
+        DutKind::BgpdPolicy => {
+            let neighbor = |address: [u8; 4], asn: u32| {
+                BgpdNeighbor::new(ip(address), asn)
+                    .hold_time(90)
+                    .import_policy(&["import-realistic"])
+                    .export_policy(&["export-realistic"])
+            };
+            let mut config = BgpdConfig::new(DUT_AS, Ipv4Addr::new(192, 0, 2, 2))
+                .neighbor(neighbor([192, 0, 2, 1], FEEDER_AS))
+                .neighbor(neighbor([198, 51, 100, 2], SINK_AS));
+            config.policies = policy::bgpd();
+            Dut::Bgpd(Bgpd::start(&line.middle, &config)?)
         }
         DutKind::Bgpd => Dut::Bgpd(Bgpd::start(
             &line.middle,
@@ -387,7 +423,7 @@ fn print_table(options: &Options, summaries: &[Summary]) {
             runs.join(" ")
         );
     }
-    for reference in [DutKind::Bird, DutKind::Frr] {
+    for reference in [DutKind::Bird, DutKind::Frr, DutKind::BirdPolicy, DutKind::Bgpd] {
         let Some(base) = summaries.iter().find(|s| s.kind == reference) else {
             continue;
         };
