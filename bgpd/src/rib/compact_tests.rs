@@ -1,30 +1,19 @@
 //! `Rib::compact`: memory comes back after withdrawals, and what is left
 //! keeps working (slots keep their numbers, peers their export state).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use ipnet::IpNet;
 
+use super::test_support::ebgp_peer;
 use super::*;
-use crate::wire::{AsPath, CodecOptions, Nlri, Origin, PathAttributes, UpdateMessage};
+use crate::wire::{AsPath, Nlri, Origin, PathAttributes, UpdateMessage};
 
 const FROM: PeerId = PeerId(1);
 const TO: PeerId = PeerId(2);
 
 fn info(asn: u32, last: u8) -> PeerInfo {
-    PeerInfo {
-        asn,
-        local_asn: 65000,
-        router_id: Ipv4Addr::new(10, 0, 0, last),
-        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
-        ibgp: false,
-        local_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
-        next_hop_v4: None,
-        next_hop_v6: None,
-        next_hop_self: false,
-        families: vec![Family::Ipv4Unicast],
-        codec: CodecOptions { four_octet_as: true, ..CodecOptions::default() },
-    }
+    ebgp_peer(asn, last, false)
 }
 
 fn prefixes(range: std::ops::Range<u32>) -> Vec<Nlri> {

@@ -84,6 +84,8 @@ mod restrict;
 mod soft_in;
 mod table;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 mod types;
 #[cfg(test)]

@@ -78,38 +78,26 @@ impl Rib {
         ))
     }
 
+    /// `peer`'s export state for `family`, if it is established with it.
+    fn family_export(&self, peer: PeerId, family: Family) -> Option<&FamilyExport> {
+        let source = self.peer_index(peer).ok()?;
+        self.core.exports.get(source as usize)?.as_ref()?.families[family.index()].as_ref()
+    }
+
     /// How many prefixes of `family` `peer` has been announced and holds.
     pub fn advertised_count(&self, peer: PeerId, family: Family) -> usize {
-        let Ok(source) = self.peer_index(peer) else { return 0 };
-        self.core
-            .exports
-            .get(source as usize)
-            .and_then(Option::as_ref)
-            .and_then(|pe| pe.families[family.index()].as_ref())
-            .map_or(0, FamilyExport::advertised_count)
+        self.family_export(peer, family).map_or(0, FamilyExport::advertised_count)
     }
 
     /// How many prefixes of `family` are held back from `peer` because they
     /// cannot be encoded for it (see `adj_out`).
     pub fn unsendable_count(&self, peer: PeerId, family: Family) -> usize {
-        let Ok(source) = self.peer_index(peer) else { return 0 };
-        self.core
-            .exports
-            .get(source as usize)
-            .and_then(Option::as_ref)
-            .and_then(|pe| pe.families[family.index()].as_ref())
-            .map_or(0, FamilyExport::unsendable_count)
+        self.family_export(peer, family).map_or(0, FamilyExport::unsendable_count)
     }
 
     /// Prefixes queued for `peer`'s Adj-RIB-Out in `family`, not yet sent.
     pub fn export_queue(&self, peer: PeerId, family: Family) -> usize {
-        let Ok(source) = self.peer_index(peer) else { return 0 };
-        self.core
-            .exports
-            .get(source as usize)
-            .and_then(Option::as_ref)
-            .and_then(|pe| pe.families[family.index()].as_ref())
-            .map_or(0, FamilyExport::queued)
+        self.family_export(peer, family).map_or(0, FamilyExport::queued)
     }
 
     pub fn counts(&self, family: Family) -> Counts {

@@ -3,32 +3,20 @@
 //! family and reported in the export batch; a peer with RFC 8654 extended
 //! messages still gets them.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use ipnet::IpNet;
 
+use super::test_support::{LOCAL_ASN, ebgp_peer};
 use super::*;
-use crate::wire::{AsPath, CodecOptions, Community, Nlri, Origin, PathAttributes, UpdateMessage};
+use crate::wire::{AsPath, Community, Nlri, Origin, PathAttributes, UpdateMessage};
 
-const LOCAL_ASN: u32 = 65000;
 const FROM: PeerId = PeerId(1);
 const PLAIN: PeerId = PeerId(2);
 const EXTENDED: PeerId = PeerId(3);
 
 fn info(asn: u32, last: u8, extended_message: bool) -> PeerInfo {
-    PeerInfo {
-        asn,
-        local_asn: 65000,
-        router_id: Ipv4Addr::new(10, 0, 0, last),
-        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
-        ibgp: false,
-        local_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
-        next_hop_v4: None,
-        next_hop_v6: None,
-        next_hop_self: false,
-        families: vec![Family::Ipv4Unicast],
-        codec: CodecOptions { four_octet_as: true, extended_message, ..CodecOptions::default() },
-    }
+    ebgp_peer(asn, last, extended_message)
 }
 
 fn rib() -> Rib {
