@@ -107,7 +107,8 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
     let mut controller = Running::start(
         &kubeconfig,
         scratch("controller.log"),
-        &["controller", "--namespace", NS, "--identity", "bin-0"],
+        // A free port each: both would take MetalLB's 7472 by default.
+        &["controller", "--namespace", NS, "--identity", "bin-0", "--metrics-address=127.0.0.1:0"],
     );
     let speaker = Running::start(
         &speaker_kubeconfig,
@@ -120,6 +121,7 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
             "n1",
             "--bgpd-api",
             "unix:/nonexistent/bgpd.sock",
+            "--metrics-address=127.0.0.1:0",
         ],
     );
     let svc = server
