@@ -1,6 +1,8 @@
 //! What `deploy/` grants, read from the manifests themselves: each container's privileges
 //! (least privilege, issue #14) and bgpd's graceful restart state on a volume that outlives
-//! the container.
+//! the container; the probes of every workload at paths and ports the adapter serves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 
@@ -155,4 +157,79 @@ fn the_speaker_only_reads_services_and_writes_its_status_objects() {
     }
     let pools = role("Role", "ironlb:pool-status");
     assert_eq!(strings(&pools["rules"][0]["resources"]), ["ipaddresspools/status"]);
+}
+
+/// The probes of every workload point at a port the container opens and a path the
+/// adapter's listener serves (asked over HTTP of the real listener).
+#[tokio::test]
+async fn every_probe_points_at_a_served_path_and_port() {
+    use k8s_adapter::metrics::{ControllerMetrics, SpeakerMetrics, http};
+    let listener = http::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let served =
+        tokio::spawn(http::serve(listener, std::sync::Arc::new(SpeakerMetrics::default())));
+    let listener = http::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let controller_address = listener.local_addr().unwrap();
+    let served_too =
+        tokio::spawn(http::serve(listener, std::sync::Arc::new(ControllerMetrics::default())));
+
+    let controller = documents("controller");
+    let deployment =
+        controller.iter().find(|d| d["kind"] == "Deployment").expect("the controller Deployment");
+    let workloads = [
+        (deployment["spec"]["template"]["spec"].clone(), "controller", controller_address),
+        (speaker_pod(), "speaker", address),
+    ];
+    for (pod, name, served_at) in workloads {
+        let c = container(&pod, "containers", name);
+        let flag = strings(&c["args"])
+            .iter()
+            .find_map(|a| a.strip_prefix("--metrics-address="))
+            .map_or(k8s_adapter::metrics::DEFAULT_ADDRESS.to_owned(), str::to_owned);
+        let port: u16 = flag.rsplit_once(':').unwrap().1.parse().unwrap();
+        for kind in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            let probe = &c[kind]["httpGet"];
+            assert!(probe.is_object(), "{name} has no {kind}");
+            let probe_port = match &probe["port"] {
+                Value::Number(n) => n.as_u64().unwrap(),
+                Value::String(named) => c["ports"]
+                    .as_array()
+                    .and_then(|p| p.iter().find(|p| &p["name"] == named))
+                    .unwrap_or_else(|| panic!("{name} {kind}: no port named {named}"))["containerPort"]
+                    .as_u64()
+                    .unwrap(),
+                other => panic!("{name} {kind}: port {other}"),
+            };
+            assert_eq!(probe_port, u64::from(port), "{name} {kind} vs --metrics-address");
+            let path = probe["path"].as_str().expect("a path");
+            let status = get_status(served_at, path).await;
+            assert_ne!(status, 404, "{name} {kind}: {path} is not served");
+            if kind != "readinessProbe" {
+                assert_eq!(status, 200, "{name} {kind}: {path} must answer while alive");
+            }
+        }
+    }
+    // bgpd: probes only when its deployed config has a [metrics] listener.
+    let docs = documents("speaker");
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("bgpd's ConfigMap");
+    let toml = cm["data"]["bgpd.toml"].as_str().expect("bgpd.toml");
+    let pod = speaker_pod();
+    let bgpd = container(&pod, "containers", "bgpd");
+    if !toml.lines().any(|l| l.trim() == "[metrics]") {
+        for kind in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            assert!(bgpd[kind].is_null(), "bgpd {kind} without a [metrics] listener");
+        }
+    }
+    served.abort();
+    served_too.abort();
+}
+
+async fn get_status(address: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
 }
