@@ -233,3 +233,97 @@ async fn get_status(address: std::net::SocketAddr, path: &str) -> u16 {
     stream.read_to_string(&mut response).await.unwrap();
     response.split(' ').nth(1).unwrap().parse().unwrap()
 }
+
+/// The kustomize base lists exactly the parts deploy/build.sh concatenates into ironlb.yaml,
+/// in its order, and both it and deploy/monitoring render with `kubectl kustomize`.
+#[test]
+fn kustomize_base_is_the_all_in_one_parts_and_renders() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+    let build = std::fs::read_to_string(format!("{dir}/build.sh")).unwrap();
+    let parts: Vec<String> = build
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("for part in "))
+        .and_then(|l| l.strip_suffix("; do"))
+        .expect("build.sh's loop over the parts")
+        .split_whitespace()
+        .map(|p| format!("{p}.yaml"))
+        .collect();
+    let base = &documents("kustomization")[0];
+    assert_eq!(strings(&base["resources"]), parts, "deploy/kustomization.yaml vs build.sh");
+    for root in [dir.to_owned(), format!("{dir}/monitoring")] {
+        let out = std::process::Command::new("kubectl")
+            .args(["kustomize", &root])
+            .output()
+            .expect("kubectl (with its built-in kustomize) must be installed for this test");
+        assert!(out.status.success(), "{root}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let rendered: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML stream");
+        assert!(!rendered.is_empty(), "{root} renders nothing");
+    }
+}
+
+/// Every metric the alerts and the dashboard use is in the README's tables, and those the
+/// adapter serves are in its real exposition.
+#[test]
+fn monitoring_uses_only_metrics_that_exist() {
+    use k8s_adapter::metrics::{ControllerMetrics, SpeakerMetrics, http};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/monitoring");
+    let rule = &documents("monitoring/prometheusrule")[0];
+    let mut exprs: Vec<String> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["expr"].as_str().expect("an expr").to_owned())
+        .collect();
+    let alerts: Vec<&str> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["alert"].as_str())
+        .collect();
+    for wanted in ["IronlbBGPSessionDown", "IronlbAddressPoolExhausted", "IronlbConfigStale"] {
+        assert!(alerts.contains(&wanted), "{wanted}: {alerts:?}");
+    }
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/ironlb-dashboard.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            exprs.push(target["expr"].as_str().expect("an expr").to_owned());
+        }
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    // A family shows only once it has a series: one pool.
+    let controller = ControllerMetrics::default();
+    let usage = k8s_adapter::allocator::PoolUsage { assigned: [1, 0], total: [51, 0] };
+    controller.pool_gauges().set([(&"lbpool".to_owned(), &usage)]);
+    let served = format!(
+        "{}{}",
+        http::scrape(&SpeakerMetrics::default()).unwrap(),
+        http::scrape(&controller).unwrap()
+    );
+    let mut names: Vec<&str> = exprs
+        .iter()
+        .flat_map(|e| e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| w.starts_with("ironlb_"))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(readme.contains(&format!("`{name}`")), "{name} is not in README's tables");
+        let adapter = ["ironlb_allocator_", "ironlb_k8s_client_", "ironlb_controller_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            || name == "ironlb_layer2_addresses_won";
+        // Counters show in the exposition by their family name (without `_total`); gauges
+        // named `..._total` (MetalLB's) by their whole name.
+        let family = name.strip_suffix("_total").unwrap_or(name);
+        if adapter {
+            let typed = |n: &str| served.contains(&format!("# TYPE {n} "));
+            assert!(typed(name) || typed(family), "{name} not served:\n{served}");
+        }
+    }
+}
