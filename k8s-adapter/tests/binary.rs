@@ -98,7 +98,7 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
                            "nodeName": "n1"}]}))
         .await
         .unwrap();
-    // Each runs as its ServiceAccount, with the permissions deploy/rbac.yaml grants it.
+    // Each runs as its ServiceAccount, with the permissions deploy/base/rbac.yaml grants it.
     let kubeconfig = scratch("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig_as(None, CONTROLLER)).unwrap();
     let speaker_kubeconfig = scratch("kubeconfig-speaker");

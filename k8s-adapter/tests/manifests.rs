@@ -6,8 +6,10 @@
 
 use serde_json::Value;
 
+/// The documents of `deploy/base/PART.yaml`, or of `deploy/PATH.yaml` for a path with a `/`.
 fn documents(part: &str) -> Vec<Value> {
     let path = format!("{}/../deploy/{part}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = if part.contains('/') { path } else { path.replace("/deploy/", "/deploy/base/") };
     let text = std::fs::read_to_string(&path).expect("manifest");
     serde_saphyr::from_multiple(&text).expect("YAML stream")
 }
@@ -235,7 +237,7 @@ async fn get_status(address: std::net::SocketAddr, path: &str) -> u16 {
 }
 
 /// The kustomize base lists exactly the parts deploy/build.sh concatenates into ironlb.yaml,
-/// in its order, and both it and deploy/monitoring render with `kubectl kustomize`.
+/// in its order, and it, both overlays and deploy/monitoring render with `kubectl kustomize`.
 #[test]
 fn kustomize_base_is_the_all_in_one_parts_and_renders() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
@@ -248,9 +250,10 @@ fn kustomize_base_is_the_all_in_one_parts_and_renders() {
         .split_whitespace()
         .map(|p| format!("{p}.yaml"))
         .collect();
-    let base = &documents("kustomization")[0];
-    assert_eq!(strings(&base["resources"]), parts, "deploy/kustomization.yaml vs build.sh");
-    for root in [dir.to_owned(), format!("{dir}/monitoring")] {
+    let base = &documents("base/kustomization")[0];
+    assert_eq!(strings(&base["resources"]), parts, "deploy/base/kustomization.yaml vs build.sh");
+    let roots = ["base", "overlays/bgp-only", "overlays/with-monitoring", "monitoring"];
+    for root in roots.map(|r| format!("{dir}/{r}")) {
         let out = std::process::Command::new("kubectl")
             .args(["kustomize", &root])
             .output()
@@ -259,6 +262,13 @@ fn kustomize_base_is_the_all_in_one_parts_and_renders() {
         let text = String::from_utf8(out.stdout).unwrap();
         let rendered: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML stream");
         assert!(!rendered.is_empty(), "{root} renders nothing");
+        if root.ends_with("bgp-only") {
+            assert!(!text.contains("heartbeat-key"), "bgp-only keeps layer2 heartbeat keys");
+        }
+        if root.ends_with("with-monitoring") {
+            assert!(rendered.iter().any(|d| d["kind"] == "PrometheusRule"), "no alerts");
+            assert!(rendered.iter().any(|d| d["kind"] == "DaemonSet"), "no speakers");
+        }
     }
 }
 
