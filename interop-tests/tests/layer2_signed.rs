@@ -12,8 +12,6 @@ use interop_tests::layer2_k8s::*;
 /// Signed heartbeats (`--layer2-heartbeat-key-dir`, the Secret's mount in `deploy/`): both
 /// speakers share a key, still hear each other (one winner) and detect a crash.
 #[test]
-#[ignore = "flaky: in about half the runs of this file alone (signed or not) no node announces \
-            within 30 s; root cause not found yet (issue #14 note). Run it with --ignored"]
 fn signed_heartbeats_elect_one_node_and_detect_a_crash() {
     requires();
     let keys = interop_tests::TempDir::new("l2e2e-keys").check("key directory");
