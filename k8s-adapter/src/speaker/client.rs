@@ -75,8 +75,6 @@ pub struct ClientOptions {
     pub grace: Duration,
     /// Session keepalive interval (or, without sessions, the drift check's).
     pub keepalive: Duration,
-    /// Readiness: set while the session is open and synced.
-    pub metrics: Arc<crate::metrics::SpeakerMetrics>,
 }
 
 /// Why a connection ended.
@@ -104,9 +102,7 @@ pub async fn run(
     let mut reported: Option<String> = None;
     loop {
         let link = (&mut desired, &mut layer2);
-        let outcome = connection(&options, link, &events, &mut reported, &mut backoff).await;
-        options.metrics.readiness.set_link(false);
-        match outcome {
+        match connection(&options, link, &events, &mut reported, &mut backoff).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "bgpd link down");
@@ -176,7 +172,6 @@ async fn connection(
     link.sync_layer2(options, &current).await?;
     // A connection that got as far as a full sync starts the backoff afresh.
     *backoff = MIN_BACKOFF;
-    options.metrics.readiness.set_link(true);
 
     let mut keepalive = tokio::time::interval(options.keepalive);
     keepalive.tick().await;
