@@ -30,7 +30,6 @@ use kube::{Api, Client, Resource};
 use tokio::sync::mpsc;
 
 use super::Options;
-use super::pools::PoolStatusWriter;
 use super::status::{Outcome, join, our_condition, status_patch};
 use crate::allocator::request::request;
 use crate::allocator::{Allocator, ClassPolicy, ServiceKey, status_addresses};
@@ -64,8 +63,6 @@ pub struct Reconciler {
     /// Consecutive write failures per Service, for the retry delay.
     failures: HashMap<ServiceKey, u32>,
     tx: mpsc::UnboundedSender<Trigger>,
-    /// The pools' status (addresses in use and free).
-    pool_status: PoolStatusWriter,
 }
 
 impl Reconciler {
@@ -88,9 +85,7 @@ impl Reconciler {
             ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
         let events =
             Events::new(client.clone(), "ironlb.io/controller", Some(options.identity.clone()));
-        let pool_status = PoolStatusWriter::new(client.clone(), &options.namespace);
         let me = Self {
-            pool_status,
             client,
             events,
             class: options.class.clone(),
@@ -137,7 +132,6 @@ impl Reconciler {
         }
         tracing::info!(restored = self.held.len(), "allocator rebuilt from Service statuses");
         self.reconcile_all().await;
-        self.pool_status.publish(&self.allocator.usage()).await;
     }
 
     /// Handles one batch of triggers.
@@ -147,7 +141,6 @@ impl Reconciler {
         }
         if batch.config || batch.resync {
             self.reconcile_all().await;
-            self.pool_status.publish(&self.allocator.usage()).await;
             return;
         }
         let mut keys = batch.services;
@@ -163,7 +156,6 @@ impl Reconciler {
         for key in keys {
             self.reconcile(&key).await;
         }
-        self.pool_status.publish(&self.allocator.usage()).await;
     }
 
     async fn reconcile_all(&mut self) {

@@ -88,7 +88,6 @@ fn config(second_plain: bool) -> Config {
             },
         )],
         communities: Vec::new(),
-        bfd_profiles: Vec::new(),
     });
     assert!(built.errors.is_empty(), "{:?}", built.errors);
     built.config
@@ -108,8 +107,6 @@ fn node(variant: u8) -> NodeView {
         name: "n1".into(),
         labels: labels.into_iter().collect(),
         network_unavailable: variant & 8 != 0,
-        addresses: Vec::new(),
-        ..NodeView::default()
     }
 }
 

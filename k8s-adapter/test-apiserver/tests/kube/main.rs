@@ -5,7 +5,6 @@
 mod crud;
 mod leader;
 mod misc;
-mod rbac;
 mod runtime;
 mod watching;
 mod writes;
