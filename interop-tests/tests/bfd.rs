@@ -92,6 +92,45 @@ fn frr_bfd(frr: &Frr, address: IpAddr) -> Option<serde_json::Value> {
     peers.as_array()?.iter().find(|p| p["peer"] == address.to_string()).cloned()
 }
 
+/// Waits until our BFD session with `theirs` is Up; `tail` describes the peer's side.
+fn wait_bfd_up(namespace: &Namespace, theirs: IpAddr, what: &str, tail: impl Fn() -> String) {
+    wait_until(
+        what,
+        UP,
+        Duration::from_millis(100),
+        || {
+            (bfd_of(&get_peer(namespace, theirs)).local_state == v1::BfdState::Up as i32)
+                .then_some(())
+        },
+        tail,
+    )
+    .check(what);
+}
+
+/// Waits (10 s at most) until our BGP session with `theirs` left Established.
+fn wait_bgp_down(namespace: &Namespace, theirs: IpAddr) -> interop_tests::Result<v1::Peer> {
+    wait_until(
+        "bgpd's BGP down by BFD",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let peer = get_peer(namespace, theirs);
+            (state_of(&peer) != v1::SessionState::Established as i32).then_some(peer)
+        },
+        || format!("{:?}", get_peer(namespace, theirs)),
+    )
+}
+
+/// BGP went down because our BFD detected the peer's silence: the diagnostic
+/// and the Cease/BFD Down we sent (RFC 9384).
+fn assert_ended_by_bfd(peer: &v1::Peer) {
+    let bfd = bfd_of(peer);
+    assert!(bfd.local_diagnostic.contains("Detection"), "{bfd:?}");
+    let sent = peer.status.as_ref().and_then(|s| s.last_notification_sent.clone());
+    let sent = sent.expect("a Cease was sent");
+    assert_eq!((sent.code, sent.subcode), (6, 10), "Cease/BFD Down (RFC 9384): {sent:?}");
+}
+
 /// AddPeer for `theirs` (AS `asn`) with BFD: send every `min_tx_ms`, accept
 /// every `min_rx_ms`, multiplier `multiplier`.
 fn add_bfd_peer(namespace: &Namespace, theirs: IpAddr, asn: u32, timers: (u32, u32, u32)) {
@@ -151,40 +190,17 @@ fn bfd_with_bird() {
     // within its detection time, the hold time (60 s) would take far longer.
     bird.freeze();
     let started = Instant::now();
-    let peer = wait_until(
-        "bgpd's BGP down by BFD",
-        Duration::from_secs(10),
-        Duration::from_millis(20),
-        || {
-            let peer = get_peer(&pair.left, theirs);
-            (state_of(&peer) != v1::SessionState::Established as i32).then_some(peer)
-        },
-        || format!("{:?}", get_peer(&pair.left, theirs)),
-    );
+    let peer = wait_bgp_down(&pair.left, theirs);
     let took = started.elapsed();
     bird.thaw();
     let peer = peer.check("bgpd drops BGP");
     eprintln!("BIRD frozen: BGP down at bgpd after {took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
-    let bfd = bfd_of(&peer);
-    assert!(bfd.local_diagnostic.contains("Detection"), "{bfd:?}");
-    let sent = peer.status.as_ref().and_then(|s| s.last_notification_sent.clone());
-    let sent = sent.expect("a Cease was sent");
-    assert_eq!((sent.code, sent.subcode), (6, 10), "Cease/BFD Down (RFC 9384): {sent:?}");
+    assert_ended_by_bfd(&peer);
 
     // Thawed: BIRD reads the Cease, BFD comes Up, BGP is re-established.
     bgpd.annotate(bird.wait_established("ironlb", UP)).check("BGP back after the thaw");
-    wait_until(
-        "BFD Up after the thaw",
-        UP,
-        Duration::from_millis(100),
-        || {
-            (bfd_of(&get_peer(&pair.left, theirs)).local_state == v1::BfdState::Up as i32)
-                .then_some(())
-        },
-        || bird.log_tail(20),
-    )
-    .check("BFD Up again");
+    wait_bfd_up(&pair.left, theirs, "BFD Up after the thaw", || bird.log_tail(20));
 }
 
 #[test]
@@ -250,17 +266,7 @@ fn bfd_with_frr_bfdd() {
     assert_eq!(state_of(&peer), v1::SessionState::Established as i32, "{peer:?}");
     assert!(frr.is_established(pair.left_v4), "FRR kept BGP: {}", frr.describe(pair.left_v4));
     shutdown(false);
-    wait_until(
-        "BFD Up again",
-        UP,
-        Duration::from_millis(100),
-        || {
-            (bfd_of(&get_peer(&pair.left, theirs)).local_state == v1::BfdState::Up as i32)
-                .then_some(())
-        },
-        || frr.bfd_log_tail(20),
-    )
-    .check("BFD back Up");
+    wait_bfd_up(&pair.left, theirs, "BFD Up again", || frr.bfd_log_tail(20));
 
     // FRR's bfdd freezes (the netem qdisc is not in this kernel, so
     // silence comes from SIGSTOP): our BFD declares it Down within its
@@ -268,16 +274,7 @@ fn bfd_with_frr_bfdd() {
     // receives, so the session is down on both sides (hold time 60 s).
     frr.freeze_bfdd();
     let started = Instant::now();
-    let peer = wait_until(
-        "bgpd's BGP down by BFD",
-        Duration::from_secs(10),
-        Duration::from_millis(20),
-        || {
-            let peer = get_peer(&pair.left, theirs);
-            (state_of(&peer) != v1::SessionState::Established as i32).then_some(peer)
-        },
-        || format!("{:?}", get_peer(&pair.left, theirs)),
-    );
+    let peer = wait_bgp_down(&pair.left, theirs);
     let ours = started.elapsed();
     let frr_down = wait_until(
         "FRR's BGP down",
@@ -292,26 +289,12 @@ fn bfd_with_frr_bfdd() {
     frr_down.check("FRR drops BGP");
     eprintln!("bfdd frozen: BGP down at bgpd after {ours:?}, at FRR after {theirs_took:?}");
     assert!(ours < Duration::from_secs(5), "{ours:?}");
-    let bfd = bfd_of(&peer);
-    assert!(bfd.local_diagnostic.contains("Detection"), "{bfd:?}");
-    let sent = peer.status.as_ref().and_then(|s| s.last_notification_sent.clone());
-    let sent = sent.expect("a Cease was sent");
-    assert_eq!((sent.code, sent.subcode), (6, 10), "Cease/BFD Down (RFC 9384): {sent:?}");
+    assert_ended_by_bfd(&peer);
     let status = frr.neighbor(pair.left_v4).ok().flatten().unwrap_or_default();
     // FRR names subcode 10 itself.
     assert_eq!(status.last_reset.as_deref(), Some("BFD down received"), "{status:?}");
 
     // bfdd back: BFD Up releases our BGP and the session comes back.
     bgpd.annotate(frr.wait_established(pair.left_v4, UP)).check("BGP back after BFD Up");
-    wait_until(
-        "BFD Up after the thaw",
-        UP,
-        Duration::from_millis(100),
-        || {
-            (bfd_of(&get_peer(&pair.left, theirs)).local_state == v1::BfdState::Up as i32)
-                .then_some(())
-        },
-        || frr.bfd_log_tail(20),
-    )
-    .check("BFD Up again");
+    wait_bfd_up(&pair.left, theirs, "BFD Up after the thaw", || frr.bfd_log_tail(20));
 }

@@ -177,27 +177,20 @@ impl Instance {
             return;
         }
         while slot.in_flight < EXPORT_WINDOW {
-            match self.rib.next_export_batch(id, EXPORT_BATCH) {
-                Some(batch) if !batch.has_output() => {
-                    // Only prefixes that cannot be encoded: reported, nothing to send.
-                    if let Some(unsendable) = &batch.unsendable {
-                        report_unsendable(&slot.neighbor.address, batch.family, unsendable);
-                    }
-                }
-                Some(batch) => {
-                    if let Some(unsendable) = &batch.unsendable {
-                        report_unsendable(&slot.neighbor.address, batch.family, unsendable);
-                    }
-                    tracing::trace!(
-                        peer = %slot.neighbor.address,
-                        withdrawn = batch.withdrawn.len(),
-                        groups = batch.announced.len(),
-                        "export batch"
-                    );
-                    slot.session.send(SessionCommand::Export(batch));
-                    slot.in_flight += 1;
-                }
-                None => break,
+            let Some(batch) = self.rib.next_export_batch(id, EXPORT_BATCH) else { break };
+            if let Some(unsendable) = &batch.unsendable {
+                report_unsendable(&slot.neighbor.address, batch.family, unsendable);
+            }
+            // A batch of only prefixes that cannot be encoded: reported, nothing to send.
+            if batch.has_output() {
+                tracing::trace!(
+                    peer = %slot.neighbor.address,
+                    withdrawn = batch.withdrawn.len(),
+                    groups = batch.announced.len(),
+                    "export batch"
+                );
+                slot.session.send(SessionCommand::Export(batch));
+                slot.in_flight += 1;
             }
         }
         if slot.in_flight == 0 && !self.rib.export_pending(id) {
