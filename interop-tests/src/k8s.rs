@@ -34,7 +34,22 @@ pub const CONVERGE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 /// Namespace of our config objects.
 pub const NS: &str = "ironlb-system";
+/// The users the components run as in `deploy/`, whose RBAC the API server enforces.
+pub const CONTROLLER: &str = "system:serviceaccount:ironlb-system:ironlb-controller";
+pub const SPEAKER: &str = "system:serviceaccount:ironlb-system:ironlb-speaker";
+
+/// `deploy/rbac.yaml`'s grants, for [`TestApiServer::enforce_rbac`]: the controller and the
+/// speakers run with the permissions the manifests give them.
+pub fn deploy_rbac() -> ironlb_test_apiserver::Rbac {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    ironlb_test_apiserver::Rbac::from_manifests(&documents)
+}
 pub const NODE: &str = "n1";
+/// The speaker's `--drain-seconds` in these worlds.
+pub const DRAIN: Duration = Duration::from_secs(3);
 pub const NODE_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const FRR_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
@@ -44,8 +59,14 @@ pub struct World {
     pub runtime: tokio::runtime::Runtime,
     /// Shared so that concurrent writes can be spawned onto the runtime.
     pub server: Arc<TestApiServer>,
-    pub frr: Frr,
+    /// Shared, so that a watcher thread can poll it while the test restarts bgpd.
+    pub frr: Arc<Frr>,
     pub bgpd: Bgpd,
+    /// bgpd's config, to start it again after a kill.
+    pub bgpd_config: BgpdConfig,
+    /// The speaker task and how it was started, to kill and start it again.
+    speaker: tokio::task::JoinHandle<()>,
+    speaker_options: SpeakerOptions,
     _dir: TempDir,
     pub node: Namespace,
     pub peer: Namespace,
@@ -67,9 +88,39 @@ impl Drop for World {
 /// Namespaces, daemons, the API server with `pool` as the only IPAddressPool, the
 /// controller and the speaker; returns once FRR's session with bgpd is up.
 pub fn world(pool: &str) -> World {
+    world_with(pool, false)
+}
+
+/// [`world`], with graceful restart on both sides when `graceful_restart`: FRR as helper
+/// (restart time 120 s), the BGPPeer's `enableGracefulRestart`, and bgpd's state directory
+/// kept across bgpd restarts ([`World::restart_bgpd`]) as the DaemonSet's hostPath keeps it.
+pub fn world_with(pool: &str, graceful_restart: bool) -> World {
+    build(&[pool], graceful_restart, false)
+}
+
+/// The IPv6 addresses of the link in [`world_dual_stack`]: the node's (also its Node's
+/// second InternalIP) and FRR's.
+pub const NODE_ADDRESS_V6: &str = "2001:db8:1::1";
+pub const FRR_ADDRESS_V6: &str = "2001:db8:1::2";
+
+/// [`world`] for dual-stack Services: the pool holds `pool` and `pool_v6`, the cluster
+/// serves both families, the link and the Node have an IPv6 address too, and the BGPPeer
+/// (an IPv4 session) has `dualStackAddressFamily`, FRR activating IPv6 unicast on it.
+pub fn world_dual_stack(pool: &str, pool_v6: &str) -> World {
+    build(&[pool, pool_v6], false, true)
+}
+
+fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
     let node = Namespace::new("k8s-node").check("node namespace");
     let peer = Namespace::new("k8s-frr").check("peer namespace");
-    connect(&node, "to-frr", &["198.51.100.1/24"], &peer, "to-node", &["198.51.100.2/24"])
+    let (node_v6, frr_v6) = (format!("{NODE_ADDRESS_V6}/64"), format!("{FRR_ADDRESS_V6}/64"));
+    let (mut node_addresses, mut frr_addresses) =
+        (vec!["198.51.100.1/24"], vec!["198.51.100.2/24"]);
+    if dual_stack {
+        node_addresses.push(&node_v6);
+        frr_addresses.push(&frr_v6);
+    }
+    connect(&node, "to-frr", &node_addresses, &peer, "to-node", &frr_addresses)
         .check("veth between node and FRR");
     let dir = TempDir::new("k8s-e2e").check("scratch directory");
     let socket = dir.join("bgpd.sock");
@@ -77,13 +128,23 @@ pub fn world(pool: &str) -> World {
     // bgpd with its API on a Unix socket the root namespace can reach, and no neighbours.
     let mut config = BgpdConfig::new(65001, NODE_ADDRESS);
     config.api_listen = format!("unix:{}", socket.display());
+    if graceful_restart {
+        let state = dir.join("state");
+        std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("state directory: {e}"));
+        config = config.state_dir(&state);
+        config.selection_deferral_time = Some(30);
+    }
     let bgpd = Bgpd::start(&node, &config).check("bgpd starts");
-    let frr = Frr::start(
-        &peer,
-        &FrrConfig::new(65002, FRR_ADDRESS)
-            .neighbor(FrrNeighbor::new(IpAddr::V4(NODE_ADDRESS), 65001)),
-    )
-    .check("FRR starts");
+    let mut neighbor = FrrNeighbor::new(IpAddr::V4(NODE_ADDRESS), 65001);
+    if dual_stack {
+        neighbor = neighbor.families(&[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+    }
+    let mut frr_config = FrrConfig::new(65002, FRR_ADDRESS).neighbor(neighbor);
+    if graceful_restart {
+        frr_config.graceful_restart =
+            Some(crate::frr::FrrGracefulRestart { restart_time: 120, stalepath_time: 360 });
+    }
+    let frr = Frr::start(&peer, &frr_config).check("FRR starts");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -91,8 +152,13 @@ pub fn world(pool: &str) -> World {
         .build()
         .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
     let server = runtime.block_on(async {
-        let server =
-            TestApiServer::start().await.unwrap_or_else(|e| panic!("API server starts: {e}"));
+        let mut options = ironlb_test_apiserver::Options::default();
+        if dual_stack {
+            options.ip_families = vec!["IPv4".to_owned(), "IPv6".to_owned()];
+        }
+        let server = TestApiServer::start_with(options)
+            .await
+            .unwrap_or_else(|e| panic!("API server starts: {e}"));
         for definition in crd::definitions() {
             server
                 .insert(
@@ -102,22 +168,22 @@ pub fn world(pool: &str) -> World {
                 .await
                 .unwrap_or_else(|e| panic!("CRD created: {e}"));
         }
-        for object in config_objects(pool) {
+        for object in config_objects(pools, graceful_restart, dual_stack) {
             server.insert(object).await.unwrap_or_else(|e| panic!("config object created: {e}"));
         }
+        server.enforce_rbac(deploy_rbac()).await.unwrap_or_else(|e| panic!("RBAC: {e}"));
         server
     });
 
     // kube's client spawns its buffer task: build it inside the runtime.
     let _context = runtime.enter();
-    let client = server.client().unwrap_or_else(|e| panic!("kube client: {e}"));
+    let client = server.client_as(CONTROLLER).unwrap_or_else(|e| panic!("kube client: {e}"));
     runtime.spawn(async move {
         let options = controller::Options::new(NS, "controller-0");
         if let Err(error) = controller::run(client, options).await {
             eprintln!("controller stopped: {error}");
         }
     });
-    let client = server.client().unwrap_or_else(|e| panic!("kube client: {e}"));
     let options = SpeakerOptions {
         node_name: NODE.into(),
         namespace: NS.into(),
@@ -127,15 +193,24 @@ pub fn world(pool: &str) -> World {
         grace: Duration::from_secs(30),
         keepalive: Duration::from_secs(5),
         layer2: Default::default(),
+        // Short, so that a drain test sees the withdrawal soon.
+        drain: DRAIN,
     };
-    runtime.spawn(async move {
-        if let Err(error) = runtime::run(client, options).await {
-            eprintln!("speaker stopped: {error}");
-        }
-    });
+    let speaker = spawn_speaker(&runtime, &server, options.clone());
 
     drop(_context);
-    let world = World { runtime, server: Arc::new(server), frr, bgpd, _dir: dir, node, peer };
+    let world = World {
+        runtime,
+        server: Arc::new(server),
+        frr: Arc::new(frr),
+        bgpd,
+        bgpd_config: config,
+        speaker,
+        speaker_options: options,
+        _dir: dir,
+        node,
+        peer,
+    };
     world
         .bgpd
         .annotate(world.frr.wait_established(IpAddr::V4(NODE_ADDRESS), UP))
@@ -143,23 +218,47 @@ pub fn world(pool: &str) -> World {
     world
 }
 
-/// The namespace, node `n1`, the pool, its advertisement and FRR as a BGPPeer of `n1`.
-fn config_objects(pool: &str) -> Vec<Value> {
+/// The speaker as a task on `runtime`, running as its ServiceAccount.
+fn spawn_speaker(
+    runtime: &tokio::runtime::Runtime,
+    server: &TestApiServer,
+    options: SpeakerOptions,
+) -> tokio::task::JoinHandle<()> {
+    // kube's client spawns its buffer task: build it inside the runtime.
+    let _context = runtime.enter();
+    let client = server.client_as(SPEAKER).unwrap_or_else(|e| panic!("kube client: {e}"));
+    runtime.spawn(async move {
+        if let Err(error) = runtime::run(client, options).await {
+            eprintln!("speaker stopped: {error}");
+        }
+    })
+}
+
+/// The namespace, node `n1`, the pool, its advertisement and FRR as a BGPPeer of `n1`
+/// (with `enableGracefulRestart` when `graceful_restart`).
+fn config_objects(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> Vec<Value> {
+    let mut addresses = vec![json!({"type": "InternalIP", "address": NODE_ADDRESS.to_string()})];
+    if dual_stack {
+        addresses.push(json!({"type": "InternalIP", "address": NODE_ADDRESS_V6}));
+    }
     vec![
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
         json!({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}}),
+               "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
+               "status": {"addresses": addresses}}),
         json!({"apiVersion": "v1", "kind": "Node",
                "metadata": {"name": "n2", "labels": {"kubernetes.io/hostname": "n2"}}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
                "metadata": {"name": "bgp", "namespace": NS},
-               "spec": {"addresses": [pool]}}),
+               "spec": {"addresses": pools}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
                "metadata": {"name": "bgp", "namespace": NS},
                "spec": {"ipAddressPools": ["bgp"]}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
                "metadata": {"name": "frr", "namespace": NS},
                "spec": {"myASN": 65001, "peerASN": 65002, "peerAddress": FRR_ADDRESS.to_string(),
+                        "enableGracefulRestart": graceful_restart,
+                        "dualStackAddressFamily": dual_stack,
                         "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": NODE}}]}}),
     ]
 }
@@ -184,6 +283,39 @@ pub fn slice(service: &str, node: &str, ready: bool) -> Value {
 }
 
 impl World {
+    /// Kills bgpd (SIGKILL), leaves it down for `downtime`, and starts it again with the
+    /// same config and state directory.
+    pub fn restart_bgpd(&mut self, downtime: Duration) {
+        self.bgpd.kill();
+        std::thread::sleep(downtime);
+        self.bgpd = Bgpd::start(&self.node, &self.bgpd_config).check("bgpd starts again");
+    }
+
+    /// Ends the speaker at once (its task aborted: no clean stop, its bgpd session simply
+    /// drops, as when its container is killed).
+    pub fn kill_speaker(&mut self) {
+        self.speaker.abort();
+    }
+
+    /// Starts the speaker again, as the kubelet restarts a killed container.
+    pub fn start_speaker(&mut self) {
+        self.speaker = spawn_speaker(&self.runtime, &self.server, self.speaker_options.clone());
+    }
+
+    /// Cordons (or uncordons) node `n1`.
+    pub fn cordon(&self, on: bool) {
+        self.runtime
+            .block_on(self.server.modify("v1", "Node", None, NODE, move |o| {
+                o["spec"]["unschedulable"] = json!(on);
+            }))
+            .unwrap_or_else(|e| panic!("Node modified: {e}"));
+    }
+
+    /// bgpd's graceful restart state file.
+    pub fn state_file(&self) -> Option<std::path::PathBuf> {
+        self.bgpd_config.state_dir.as_ref().map(|d| d.join("bgpd.state"))
+    }
+
     pub fn insert(&self, object: Value) {
         self.runtime
             .block_on(self.server.insert(object))

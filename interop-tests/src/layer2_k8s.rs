@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::NsRuntime;
 use crate::bgpd::{Bgpd, BgpdConfig};
+use crate::k8s::{CONTROLLER, SPEAKER, deploy_rbac};
 use crate::netns::{Bridge, Namespace, Process};
 use crate::{Check, TempDir, require_program, tail, wait_until};
 use ironlb_test_apiserver::{Options, TestApiServer};
@@ -42,7 +43,18 @@ pub const POLL: Duration = Duration::from_millis(50);
 /// Longer than a dead interval (600 ms): an election result that lasts this long is the
 /// settled one.
 pub const SETTLED: Duration = Duration::from_secs(1);
-pub const ANNOTATION: &str = "ironlb.io/layer2-node";
+/// The status object each answering node's speaker keeps per Service (MetalLB's shape).
+pub const L2_STATUS: (&str, &str) = ("ironlb.io/v1beta1", "ServiceL2Status");
+
+/// The nodes whose ServiceL2Status says they answer for the Service `name` (a crashed
+/// node's stays until it is back; the one answering is the one whose MAC replies).
+pub fn l2_nodes(api: &Api, name: &str) -> Vec<String> {
+    api.list(L2_STATUS, NS)
+        .iter()
+        .filter(|o| o["status"]["serviceName"] == name)
+        .filter_map(|o| o["status"]["node"].as_str().map(str::to_owned))
+        .collect()
+}
 /// The fallback scenario's BGP router (FRR), on br0 beside the API server.
 pub const ROUTER_ADDRESS: &str = "198.51.100.253";
 
@@ -239,8 +251,9 @@ pub fn api(lan: &Namespace, objects: Vec<Value>) -> Api {
         for object in objects {
             server.insert(object).await.unwrap_or_else(|e| panic!("object created: {e}"));
         }
+        server.enforce_rbac(deploy_rbac()).await.unwrap_or_else(|e| panic!("RBAC: {e}"));
         let server = Arc::new(server);
-        let client = server.client().unwrap_or_else(|e| panic!("kube client: {e}"));
+        let client = server.client_as(CONTROLLER).unwrap_or_else(|e| panic!("kube client: {e}"));
         tokio::spawn(async move {
             let options = controller::Options::new(NS, "controller-0");
             if let Err(error) = controller::run(client, options).await {
@@ -399,7 +412,7 @@ pub fn cluster_with(objects: Vec<Value>, bgp_listen: bool, speaker_args: [&[&str
     let dir = TempDir::new("l2e2e-kube").check("kubeconfig directory");
     let url = format!("http://{API_ADDRESS}:{}", api.server.addr().port());
     let kubeconfig =
-        dir.write("kubeconfig", &api.server.kubeconfig(Some(&url))).check("kubeconfig");
+        dir.write("kubeconfig", &api.server.kubeconfig_as(Some(&url), SPEAKER)).check("kubeconfig");
     for node in &mut nodes {
         node.start(&kubeconfig, 0);
     }
@@ -466,17 +479,18 @@ pub fn wait_winner(
 ) -> String {
     let mut agreed: Option<(String, Instant)> = None;
     wait_until(
-        "the annotated node to be the one answering ARP",
+        "a node with a ServiceL2Status to be the one answering ARP",
         CONVERGE,
         POLL,
         || {
             let now = Instant::now();
             let current = (|| {
-                let svc = api.get(SERVICE, "default", name)?;
-                let winner = svc["metadata"]["annotations"][ANNOTATION].as_str()?.to_owned();
-                let mac = &nodes.iter().find(|n| n.name == winner)?.mac;
+                let name_of_service = name;
                 let got = arping(client, address);
-                (!got.is_empty() && got.iter().all(|m| m == mac)).then_some(winner)
+                let answering =
+                    nodes.iter().find(|n| !got.is_empty() && got.iter().all(|m| *m == n.mac))?;
+                let name = answering.name.to_string();
+                l2_nodes(api, name_of_service).contains(&name).then_some(name)
             })();
             match (current, &agreed) {
                 (Some(winner), Some((was, since))) if *was == winner => {
@@ -488,7 +502,7 @@ pub fn wait_winner(
                 }
             }
         },
-        || format!("{:?}{}", api.get(SERVICE, "default", name), logs(nodes)),
+        || format!("{:?}{}", api.list(L2_STATUS, NS), logs(nodes)),
     )
-    .check("annotation")
+    .check("ServiceL2Status")
 }

@@ -2,8 +2,8 @@
 //! server), on the world of `interop_tests::layer2_k8s` (its module doc has the picture):
 //! the two nodes elect who answers ARP for a Service's address; killing the winner's
 //! speaker and `bgpd` moves the address to the other node by heartbeat silence, a clean
-//! SIGTERM stop moves it by the Lease deletion, a clean stop with nobody to take over removes
-//! the node's annotation, and deleting the Service leaves the address unanswered. A second scenario puts the pool in BGP fallback (FRR as the router, started
+//! SIGTERM stop moves it by the Lease deletion, a clean stop with nobody to take over deletes
+//! the node's ServiceL2Status, and deleting the Service leaves the address unanswered. A second scenario puts the pool in BGP fallback (FRR as the router, started
 //! halfway). Pools: 198.51.100.64/28 (layer2), 198.51.100.80/28 (fallback).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -47,7 +47,7 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     let Cluster { bridge: _bridge, client, mut nodes, api, kubeconfig, _dir } =
         cluster(config_objects(), false);
 
-    // A Service with a ready endpoint: one node answers, the one the annotation names.
+    // A Service with a ready endpoint: one node answers, one whose ServiceL2Status says so.
     api.insert(service("web"));
     api.insert(slice("web", "n1"));
     let address = wait_address(&api, "web");
@@ -91,21 +91,19 @@ fn the_address_follows_the_election_through_a_crash_a_clean_stop_and_a_deletion(
     eprintln!("SIGTERM → client's entry moved: {:?}", stopped.elapsed());
     wait_answered_by(&client, &address, &other_mac, "only the successor answers", &nodes);
 
-    // The successor stops cleanly too, and nobody is left to take over: the annotation
-    // naming it goes with it. Started again, it is the winner once more.
+    // The successor stops cleanly too, and nobody is left to take over: its ServiceL2Status
+    // goes with it (the first winner's went at its own clean stop). Started again, it is
+    // the winner once more.
     let mut successor = nodes[other].speaker.take().unwrap();
     successor.stop_with(libc::SIGTERM, MOVE).check("the successor stops on SIGTERM");
-    let unannotated = wait_until(
-        "the annotation removed when nobody took over",
+    let unannounced = wait_until(
+        "no ServiceL2Status left when nobody took over",
         MOVE,
         POLL,
-        || {
-            let svc = api.get(SERVICE, "default", "web")?;
-            svc["metadata"]["annotations"][ANNOTATION].is_null().then_some(())
-        },
-        || format!("{:?}; {}", api.get(SERVICE, "default", "web"), tail(successor.log(), 30)),
+        || l2_nodes(&api, "web").is_empty().then_some(()),
+        || format!("{:?}; {}", api.list(L2_STATUS, NS), tail(successor.log(), 30)),
     );
-    unannotated.check("annotation removed");
+    unannounced.check("ServiceL2Status removed");
     nodes[other].start_speaker(&kubeconfig, 1);
     wait_answered_by(&client, &address, &other_mac, "the successor answers again", &nodes);
 

@@ -24,8 +24,8 @@
 //!
 //! Speaker: on every change, [`speaker::desired_from_k8s`] (or [`speaker::desired`] on
 //! cached views) gives the paths per `BGPPeer` and the layer2 addresses;
-//! [`speaker::bgpd::bgpd_state`] turns them into bgpd's peers and one path set for
-//! `SetPaths`; [`speaker::incremental`] keeps both up to date change by change. Layer2
+//! [`speaker::bgpd::bgpd_state`] turns them into bgpd's peers and the path sets for
+//! `SetPaths` (one per owner: each peer gets its own attributes); [`speaker::incremental`] keeps both up to date change by change. Layer2
 //! addresses go through [`election`]: the candidates of every address, the node's own
 //! Lease, the failover state machine fed with Lease changes and segment heartbeats, whose
 //! announce set goes to `bgpd` with `SetAnnouncements`. [`speaker::layer2`] wires it

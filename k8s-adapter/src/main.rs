@@ -98,6 +98,11 @@ struct Layer2Flags {
     /// Seconds between speaker Lease renewals (API writes per node: 1 / this).
     #[arg(long, default_value_t = 5)]
     lease_renew_seconds: u64,
+    /// Directory of the heartbeat authentication keys (a Secret mounted as a volume): file
+    /// `current` signs, `previous` is accepted too (rotation). No `current`: heartbeats
+    /// are not authenticated. Read at start.
+    #[arg(long)]
+    layer2_heartbeat_key_dir: Option<std::path::PathBuf>,
 }
 
 impl Layer2Flags {
@@ -123,6 +128,11 @@ impl Layer2Flags {
             },
             failover,
             lease,
+            keys: match &self.layer2_heartbeat_key_dir {
+                Some(dir) => k8s_adapter::election::auth::HeartbeatKeys::from_dir(dir)
+                    .context("layer2 heartbeat keys")?,
+                None => Default::default(),
+            },
         })
     }
 }
@@ -156,6 +166,11 @@ enum Command {
         /// Seconds bgpd keeps this speaker's paths after its session lapses.
         #[arg(long, default_value_t = 120)]
         grace_seconds: u64,
+        /// Seconds a node leaving service (cordoned, or labelled
+        /// node.kubernetes.io/exclude-from-external-load-balancers) keeps its BGP routes,
+        /// sent with GRACEFUL_SHUTDOWN (RFC 8326), before withdrawing them; 0: at once.
+        #[arg(long, default_value_t = 30)]
+        drain_seconds: u64,
         #[command(flatten)]
         layer2: Layer2Flags,
     },
@@ -181,8 +196,9 @@ fn main() -> ExitCode {
         Command::Controller { common, identity, lease_name, lease_seconds } => {
             controller(common, identity, lease_name, lease_seconds)
         }
-        Command::Speaker { common, node_name, bgpd_api, grace_seconds, layer2 } => {
-            speaker(common, node_name, bgpd_api, grace_seconds, layer2)
+        Command::Speaker { common, node_name, bgpd_api, grace_seconds, drain_seconds, layer2 } => {
+            let times = (Duration::from_secs(grace_seconds), Duration::from_secs(drain_seconds));
+            speaker(common, node_name, bgpd_api, times, layer2)
         }
         Command::Crds => crds(),
         Command::Migrate { file, key, namespace } => migrate(file, &key, &namespace),
@@ -249,7 +265,7 @@ fn speaker(
     common: Common,
     node_name: String,
     bgpd_api: String,
-    grace_seconds: u64,
+    (grace, drain): (Duration, Duration),
     layer2: Layer2Flags,
 ) -> anyhow::Result<ExitCode> {
     init_logging(&common.log);
@@ -260,9 +276,10 @@ fn speaker(
         legacy: common.legacy()?,
         class: common.class(),
         bgpd: bgpd_api,
-        grace: Duration::from_secs(grace_seconds),
+        grace,
         keepalive: k8s_adapter::speaker::client::KEEPALIVE,
         layer2,
+        drain,
     };
     runtime()?.block_on(async {
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;

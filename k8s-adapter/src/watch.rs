@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::allocator::ServiceKey;
-use crate::config::crd::{BgpAdvertisement, BgpPeer, Community, IpAddressPool, L2Advertisement};
+use crate::config::crd::{
+    BfdProfile, BgpAdvertisement, BgpPeer, Community, IpAddressPool, L2Advertisement,
+};
 use crate::config::legacy::{LegacyConfig, LegacyError};
 use crate::config::{Built, ConfigError, Resources, build};
 
@@ -102,13 +104,53 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
+    spawn_watch_filtered(api, config, tx, map, false)
+}
+
+/// [`spawn_watch`], and with `spec_only` set, an update that changed neither the object's
+/// `generation` nor its labels (a write of its status alone, such as the controller's own
+/// IPAddressPool status) triggers nothing.
+pub fn spawn_watch_filtered<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    tx: mpsc::UnboundedSender<Trigger>,
+    map: fn(&K) -> Trigger,
+    spec_only: bool,
+) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
+    type Seen = std::collections::HashMap<(Option<String>, Option<String>), (Option<i64>, String)>;
+    let mut seen: Seen = Seen::new();
+    let mut unchanged = move |o: &K, deleted: bool| -> bool {
+        if !spec_only {
+            return false;
+        }
+        let meta = o.meta();
+        let id = (meta.namespace.clone(), meta.name.clone());
+        if deleted {
+            seen.remove(&id);
+            return false;
+        }
+        let labels = format!("{:?}", meta.labels);
+        let now = (meta.generation, labels);
+        let same = meta.generation.is_some() && seen.get(&id) == Some(&now);
+        seen.insert(id, now);
+        same
+    };
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             let trigger = match event {
-                Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => map(&o),
+                Ok(watcher::Event::Apply(o)) if unchanged(&o, false) => continue,
+                Ok(watcher::Event::Delete(o)) => {
+                    unchanged(&o, true);
+                    map(&o)
+                }
+                Ok(watcher::Event::Apply(o)) => map(&o),
                 Ok(watcher::Event::InitDone) => Trigger::Resync,
                 Ok(_) => continue,
                 Err(e) => {
@@ -149,6 +191,7 @@ pub struct ConfigSources {
     bgp_advertisements: Store<BgpAdvertisement>,
     l2_advertisements: Store<L2Advertisement>,
     communities: Store<Community>,
+    bfd_profiles: Store<BfdProfile>,
     legacy: Option<(Store<ConfigMap>, LegacySource)>,
     /// The legacy ConfigMap's objects as last read successfully: kept in force while the
     /// ConfigMap cannot be parsed, so a typo there takes no addresses away.
@@ -178,7 +221,14 @@ impl ConfigSources {
         let cfg = watcher::Config::default;
         let ns = |c: &Client| c.clone();
         Self {
-            pools: spawn_watch(Api::namespaced(ns(client), namespace), cfg(), tx.clone(), config),
+            // The controller writes the pools' status: that alone is no config change.
+            pools: spawn_watch_filtered(
+                Api::namespaced(ns(client), namespace),
+                cfg(),
+                tx.clone(),
+                config,
+                true,
+            ),
             peers: spawn_watch(Api::namespaced(ns(client), namespace), cfg(), tx.clone(), config),
             bgp_advertisements: spawn_watch(
                 Api::namespaced(ns(client), namespace),
@@ -193,6 +243,12 @@ impl ConfigSources {
                 config,
             ),
             communities: spawn_watch(
+                Api::namespaced(ns(client), namespace),
+                cfg(),
+                tx.clone(),
+                config,
+            ),
+            bfd_profiles: spawn_watch(
                 Api::namespaced(ns(client), namespace),
                 cfg(),
                 tx.clone(),
@@ -219,6 +275,7 @@ impl ConfigSources {
         let _ = self.bgp_advertisements.wait_until_ready().await;
         let _ = self.l2_advertisements.wait_until_ready().await;
         let _ = self.communities.wait_until_ready().await;
+        let _ = self.bfd_profiles.wait_until_ready().await;
         if let Some((store, _)) = &self.legacy {
             let _ = store.wait_until_ready().await;
         }
@@ -240,6 +297,7 @@ impl ConfigSources {
             bgp_advertisements: all(&self.bgp_advertisements),
             l2_advertisements: all(&self.l2_advertisements),
             communities: all(&self.communities),
+            bfd_profiles: all(&self.bfd_profiles),
         };
         let mut legacy_errors = Vec::new();
         let mut legacy_error = None;

@@ -98,8 +98,11 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
                            "nodeName": "n1"}]}))
         .await
         .unwrap();
+    // Each runs as its ServiceAccount, with the permissions deploy/rbac.yaml grants it.
     let kubeconfig = scratch("kubeconfig");
-    std::fs::write(&kubeconfig, server.kubeconfig(None)).unwrap();
+    std::fs::write(&kubeconfig, server.kubeconfig_as(None, CONTROLLER)).unwrap();
+    let speaker_kubeconfig = scratch("kubeconfig-speaker");
+    std::fs::write(&speaker_kubeconfig, server.kubeconfig_as(None, SPEAKER)).unwrap();
 
     let mut controller = Running::start(
         &kubeconfig,
@@ -107,7 +110,7 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
         &["controller", "--namespace", NS, "--identity", "bin-0"],
     );
     let speaker = Running::start(
-        &kubeconfig,
+        &speaker_kubeconfig,
         scratch("speaker.log"),
         &[
             "speaker",
@@ -141,4 +144,5 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
         .unwrap();
     assert!(lease["spec"]["holderIdentity"].is_null(), "{lease}");
     let _ = std::fs::remove_file(&kubeconfig);
+    let _ = std::fs::remove_file(&speaker_kubeconfig);
 }

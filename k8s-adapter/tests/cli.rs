@@ -24,7 +24,7 @@ fn docs(out: &Output) -> Vec<serde_json::Value> {
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/seed-lbconfig.yaml");
 
 #[test]
-fn crds_prints_five_definitions_with_schemas() {
+fn crds_prints_the_definitions_with_schemas() {
     let out = run(&["crds"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let docs = docs(&out);
@@ -37,7 +37,10 @@ fn crds_prints_five_definitions_with_schemas() {
             "bgppeers.ironlb.io",
             "bgpadvertisements.ironlb.io",
             "l2advertisements.ironlb.io",
-            "communities.ironlb.io"
+            "communities.ironlb.io",
+            "bfdprofiles.ironlb.io",
+            "servicebgpstatuses.ironlb.io",
+            "servicel2statuses.ironlb.io"
         ]
     );
     for d in &docs {

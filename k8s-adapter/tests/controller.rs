@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 fn start(server: &TestApiServer, identity: &str, legacy: bool) -> JoinHandle<()> {
-    let client = server.client().unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
     let mut options = Options::new(NS, identity);
     options.lease_duration = Duration::from_secs(2);
     if legacy {
@@ -38,6 +38,20 @@ fn start(server: &TestApiServer, identity: &str, legacy: bool) -> JoinHandle<()>
 async fn seed_scenario() {
     let server = server().await;
     namespace(&server, "metallb-system").await;
+    // deploy/README.md: a legacy ConfigMap elsewhere needs a Role to read it there.
+    grant(
+        &server,
+        vec![
+            json!({"kind": "Role", "metadata": {"name": "legacy", "namespace": "metallb-system"},
+                   "rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                              "verbs": ["get", "list", "watch"]}]}),
+            json!({"kind": "RoleBinding", "metadata": {"name": "legacy", "namespace": "metallb-system"},
+                   "roleRef": {"kind": "Role", "name": "legacy"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "ironlb-controller",
+                                 "namespace": "ironlb-system"}]}),
+        ],
+    )
+    .await;
     let cm = yaml_doc(include_str!("../testdata/seed-lbconfig.yaml"), "ConfigMap");
     server.insert(cm).await.unwrap();
     let mut svc = yaml_doc(include_str!("../testdata/seed-lb.yaml"), "Service");
@@ -229,7 +243,7 @@ async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
         options
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let client = server.client().unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
     let one = tokio::spawn(controller::run_until(client, options("one"), async {
         let _ = stopped.await;
     }));
@@ -240,7 +254,7 @@ async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
         .unwrap()
         .unwrap();
     assert_eq!(lease["spec"]["holderIdentity"], "one");
-    let client = server.client().unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
     let two = tokio::spawn(controller::run(client, options("two")));
 
     stop.send(()).unwrap();
@@ -254,4 +268,53 @@ async fn shutdown_releases_the_lease_and_a_standby_takes_over_at_once() {
         .unwrap();
     assert_eq!(lease["spec"]["holderIdentity"], "two");
     two.abort();
+}
+
+/// The pool's status shows its addresses in use and free per family (MetalLB's fields),
+/// following allocations and releases; the write of that status triggers no config reload.
+#[tokio::test]
+async fn pool_status_counts_assigned_and_available_addresses() {
+    let server = server().await;
+    server.insert(pool("p", &["198.51.100.10-198.51.100.20", "2001:db8::/126"])).await.unwrap();
+    for name in ["a", "b"] {
+        server.insert(lb_service("default", name, json!({}))).await.unwrap();
+    }
+    let controller = start(&server, "one", false);
+    wait_ingress(&server, "default", "a", &["198.51.100.10"]).await;
+    wait_ingress(&server, "default", "b", &["198.51.100.11"]).await;
+    let status = |want: [i64; 4]| {
+        move |o: Option<&serde_json::Value>| {
+            o.is_some_and(|o| {
+                let s = &o["status"];
+                [&s["assignedIPv4"], &s["availableIPv4"], &s["assignedIPv6"], &s["availableIPv6"]]
+                    .iter()
+                    .map(|v| v.as_i64())
+                    .eq(want.iter().map(|w| Some(*w)))
+            })
+        }
+    };
+    let got = server
+        .wait_for_object(
+            "ironlb.io/v1beta1",
+            "IPAddressPool",
+            Some(NS),
+            "p",
+            DEADLINE,
+            status([2, 9, 0, 4]),
+        )
+        .await;
+    assert!(matches!(got, Ok(Some(_))), "{got:?}");
+    server.remove("v1", "Service", Some("default"), "a").await.unwrap();
+    let got = server
+        .wait_for_object(
+            "ironlb.io/v1beta1",
+            "IPAddressPool",
+            Some(NS),
+            "p",
+            DEADLINE,
+            status([1, 10, 0, 4]),
+        )
+        .await;
+    assert!(matches!(got, Ok(Some(_))), "{got:?}");
+    controller.abort();
 }

@@ -302,6 +302,24 @@ async fn service_with_ip(server: &TestApiServer, name: &str, ip: &str, local: bo
         .unwrap();
 }
 
+/// Waits until node n1's ServiceBGPStatus for `service` names `peers` (`None`: until there
+/// is none), and returns it.
+async fn wait_bgp_status(server: &TestApiServer, service: &str, peers: Option<&[&str]>) -> Value {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let all = server.list("ironlb.io/v1beta1", "ServiceBGPStatus", Some(NS)).await.unwrap();
+        let found = all.into_iter().find(|o| o["status"]["serviceName"] == service);
+        match (&found, peers) {
+            (None, None) => return Value::Null,
+            (Some(o), Some(want)) if o["status"]["peers"] == json!(want) => return o.clone(),
+            _ if tokio::time::Instant::now() > deadline => {
+                panic!("ServiceBGPStatus of {service} never became {peers:?}: {found:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 fn prefixes(s: &FakeState) -> Vec<String> {
     s.paths.get("k8s-speaker/n1").into_iter().flatten().map(|p| p.prefix.clone()).collect()
 }
@@ -332,7 +350,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
     server.insert(slice("local", "a", "n2", true)).await.unwrap();
 
     let options = speaker_options(addr, Duration::from_secs(10));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
 
     let s =
@@ -345,6 +363,11 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
     assert_eq!(path.peers, ["192.0.2.1"]);
     assert_eq!(path.local_pref, Some(150));
     wait_event(&server, "Service", "cluster", "AnnouncingFromNode", "n1").await;
+    // The ServiceBGPStatus of n1 for it names the peer, labelled for kubectl get -l.
+    let status = wait_bgp_status(&server, "cluster", Some(&["rtr"])).await;
+    assert_eq!(status["status"]["node"], "n1");
+    assert_eq!(status["metadata"]["labels"]["ironlb.io/node"], "n1");
+    assert_eq!(status["metadata"]["labels"]["ironlb.io/service-namespace"], "default");
 
     // The Local Service gets an endpoint on n1: now announced from here too.
     server.insert(slice("local", "b", "n1", true)).await.unwrap();
@@ -365,6 +388,7 @@ async fn speaker_announces_by_traffic_policy_and_readiness_and_resyncs_bgpd() {
         .unwrap();
     bgpd.wait("the cluster Service withdrawn", |s| prefixes(s) == ["198.51.100.11/32"]).await;
     wait_event(&server, "Service", "cluster", "WithdrawnFromNode", "n1").await;
+    wait_bgp_status(&server, "cluster", None).await;
 
     // Deleting the Local Service withdraws it.
     server.remove("v1", "Service", Some("default"), "local").await.unwrap();
@@ -427,7 +451,7 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
     service_with_ip(&server, "web", "198.51.100.20", false).await;
     server.insert(slice("web", "a", "n1", true)).await.unwrap();
     let options = speaker_options(addr, Duration::from_millis(100));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
     bgpd.wait("announced without a session", |s| prefixes(s) == ["198.51.100.20/32"]).await;
     bgpd.restart();
@@ -437,6 +461,127 @@ async fn speaker_works_with_a_bgpd_without_sessions() {
         })
         .await;
     assert!(s.owners_opened.is_empty());
+    speaker.abort();
+}
+
+/// Two advertisements give one address different LOCAL_PREFs towards two peers: each peer
+/// gets its own (MetalLB's behaviour), the second through the variant owner `#1` with its
+/// own session; when they agree again everything is back in the main owner.
+#[tokio::test]
+async fn each_peer_gets_its_own_attributes() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    for (name, address) in [("r1", "192.0.2.1"), ("r2", "192.0.2.2")] {
+        server
+            .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"myASN": 64500, "peerASN": 64500, "peerAddress": address}}))
+            .await
+            .unwrap();
+    }
+    for (name, peer, local_pref) in [("to-r1", "r1", 100), ("to-r2", "r2", 200)] {
+        server
+            .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"localPref": local_pref, "peers": [peer], "communities": [format!("65000:{local_pref}")]}}))
+            .await
+            .unwrap();
+    }
+    service_with_ip(&server, "web", "198.51.100.30", false).await;
+    server.insert(slice("web", "a", "n1", true)).await.unwrap();
+    let options = speaker_options(addr, Duration::from_secs(10));
+    let client = server.client_as(SPEAKER).unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+
+    type Held = Vec<(String, Vec<String>, Option<u32>, Vec<String>)>;
+    let held = |s: &FakeState, owner: &str| -> Held {
+        s.paths
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .map(|p| (p.prefix.clone(), p.peers.clone(), p.local_pref, p.communities.clone()))
+            .collect()
+    };
+    let s = bgpd
+        .wait("one path per peer", |s| {
+            !held(s, "k8s-speaker/n1").is_empty() && !held(s, "k8s-speaker/n1#1").is_empty()
+        })
+        .await;
+    let own = |peer: &str, lp: u32| {
+        vec![(
+            "198.51.100.30/32".to_owned(),
+            vec![peer.to_owned()],
+            Some(lp),
+            vec![format!("65000:{lp}")],
+        )]
+    };
+    assert_eq!(held(&s, "k8s-speaker/n1"), own("192.0.2.1", 100));
+    assert_eq!(held(&s, "k8s-speaker/n1#1"), own("192.0.2.2", 200));
+    assert!(s.owners_opened.iter().any(|o| o == "k8s-speaker/n1#1"), "{s:?}");
+
+    // They agree again: one path to both peers in the main owner, the variant emptied.
+    server
+        .modify("ironlb.io/v1beta1", "BGPAdvertisement", Some(NS), "to-r2", |o| {
+            o["spec"]["localPref"] = json!(100);
+            o["spec"]["communities"] = json!(["65000:100"]);
+        })
+        .await
+        .unwrap();
+    let s = bgpd
+        .wait("one path for both", |s| {
+            held(s, "k8s-speaker/n1#1").is_empty()
+                && held(s, "k8s-speaker/n1").first().is_some_and(|p| p.1.len() == 2)
+        })
+        .await;
+    assert_eq!(held(&s, "k8s-speaker/n1")[0].2, Some(100));
+    speaker.abort();
+}
+
+/// Graceful drain: a cordoned node re-announces with GRACEFUL_SHUTDOWN (65535:0) for the
+/// drain time (300 ms here), then withdraws; uncordoned, it announces normally again.
+#[tokio::test]
+async fn a_cordoned_node_drains_with_graceful_shutdown_then_withdraws() {
+    let server = server().await;
+    let (bgpd, addr) = fake_bgpd().await;
+    server.insert(node("n1")).await.unwrap();
+    server.insert(pool("bgp", &["198.51.100.0/24"])).await.unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": "rtr", "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1"}}))
+        .await
+        .unwrap();
+    server
+        .insert(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPAdvertisement",
+            "metadata": {"name": "adv", "namespace": NS}, "spec": {}}))
+        .await
+        .unwrap();
+    service_with_ip(&server, "web", "198.51.100.40", false).await;
+    server.insert(slice("web", "a", "n1", true)).await.unwrap();
+    let options = speaker_options(addr, Duration::from_secs(10));
+    let client = server.client_as(SPEAKER).unwrap();
+    let speaker = tokio::spawn(async move { runtime::run(client, options).await });
+    let communities = |s: &FakeState| -> Option<Vec<String>> {
+        s.paths.get("k8s-speaker/n1")?.first().map(|p| p.communities.clone())
+    };
+    bgpd.wait("announced normally", |s| communities(s).is_some_and(|c| c.is_empty())).await;
+
+    let set_cordon = |on: bool| {
+        server.modify("v1", "Node", None, "n1", move |o| o["spec"]["unschedulable"] = json!(on))
+    };
+    set_cordon(true).await.unwrap();
+    let started = tokio::time::Instant::now();
+    bgpd.wait("GRACEFUL_SHUTDOWN while draining", |s| {
+        communities(s).is_some_and(|c| c == ["65535:0"])
+    })
+    .await;
+    bgpd.wait("withdrawn after the drain", |s| prefixes(s).is_empty()).await;
+    assert!(started.elapsed() >= Duration::from_millis(250), "withdrawn before the drain time");
+
+    set_cordon(false).await.unwrap();
+    bgpd.wait("announced normally again", |s| communities(s).is_some_and(|c| c.is_empty())).await;
     speaker.abort();
 }
 
@@ -470,7 +615,7 @@ async fn password_secret_is_read_watched_and_passed_to_bgpd() {
             .unwrap();
     }
     let options = speaker_options(addr, Duration::from_secs(10));
-    let client = server.client().unwrap();
+    let client = server.client_as(SPEAKER).unwrap();
     let speaker = tokio::spawn(async move { runtime::run(client, options).await });
     let s = bgpd.wait("the peer without a password", |s| s.peers.contains_key("192.0.2.1")).await;
     assert!(!s.peers.contains_key("192.0.2.2"), "configured before its Secret exists");
@@ -507,5 +652,6 @@ fn speaker_options(bgpd: String, keepalive: Duration) -> SpeakerOptions {
         grace: Duration::from_secs(60),
         keepalive,
         layer2: Default::default(),
+        drain: Duration::from_millis(300),
     }
 }

@@ -243,6 +243,29 @@ pub struct Allocator {
     shared: HashMap<String, BTreeSet<IpAddr>>,
 }
 
+/// A pool's addresses in use and in total, per family ([`Family::index`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub assigned: [u128; 2],
+    /// Addresses the pool can hand out.
+    pub total: [u128; 2],
+}
+
+impl PoolUsage {
+    /// Addresses still free in `family`.
+    pub fn available(&self, family: Family) -> u128 {
+        let i = family.index();
+        self.total[i].saturating_sub(self.assigned[i])
+    }
+}
+
+/// How many IPv4 keys in `lo..=hi` end in .0 or .255.
+fn buggy_in(lo: u128, hi: u128) -> u128 {
+    // Keys k with k % 256 == r, for r in {0, 255}: those below hi + 1 minus those below lo.
+    let below = |n: u128, r: u128| if n > r { (n - r - 1) / 256 + 1 } else { 0 };
+    [0, 255].iter().map(|r| below(hi + 1, *r) - below(lo, *r)).sum()
+}
+
 fn is_buggy(family: Family, key: u128) -> bool {
     family == Family::V4 && matches!(key & 0xff, 0 | 0xff)
 }
@@ -293,6 +316,38 @@ impl Allocator {
     /// Services using `address`.
     pub fn users(&self, address: IpAddr) -> &[ServiceKey] {
         self.users.get(&address).map_or(&[], Vec::as_slice)
+    }
+
+    /// Per pool (every pool, by name), its addresses in use and still free per family
+    /// ([`Family::index`]), as the pool's `status` shows them. An address shared by several
+    /// Services counts once; with `avoidBuggyIPs` the .0 and .255 addresses, which are never
+    /// handed out, are not counted as free.
+    pub fn usage(&self) -> std::collections::BTreeMap<String, PoolUsage> {
+        let mut out: std::collections::BTreeMap<String, PoolUsage> = self
+            .pools
+            .pools
+            .values()
+            .map(|pool| {
+                let mut usage = PoolUsage::default();
+                for range in &pool.ranges {
+                    let (lo, hi) = range.bounds();
+                    let mut size = hi - lo + 1;
+                    if pool.avoid_buggy_ips && range.family() == Family::V4 {
+                        size -= buggy_in(lo, hi);
+                    }
+                    let total = &mut usage.total[range.family().index()];
+                    *total = total.saturating_add(size);
+                }
+                (pool.name.clone(), usage)
+            })
+            .collect();
+        for address in self.users.keys() {
+            let Some(pool) = self.pools.pool_of(*address) else { continue };
+            if let Some(usage) = out.get_mut(&pool.name) {
+                usage.assigned[Family::of(*address).index()] += 1;
+            }
+        }
+        out
     }
 
     /// Number of Services holding addresses.

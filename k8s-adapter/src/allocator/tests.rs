@@ -610,3 +610,38 @@ fn matches_a_brute_force_model() {
         }
     }
 }
+
+#[test]
+fn usage_counts_addresses_in_use_and_free_per_family() {
+    let mut allocator = Allocator::new(&config(vec![
+        with(pool("dual", &["198.51.100.0/24", "2001:db8::/120"]), |s| {
+            s.avoid_buggy_ips = Some(true);
+        }),
+        pool("seed", &["11.11.11.150-11.11.11.200"]),
+    ]));
+    let mut r = svc("default", "a");
+    r.pool = Some("dual".into());
+    allocator.assign(&r).unwrap();
+    // Two Services sharing one address count it once.
+    let s1 = shared(svc("default", "s1"), "k", &[80]);
+    let s2 = shared(svc("default", "s2"), "k", &[443]);
+    let first = allocator.assign(&s1).unwrap();
+    assert_eq!(allocator.assign(&s2).unwrap().addresses, first.addresses);
+    let usage = allocator.usage();
+    let dual = usage["dual"];
+    // 256 minus .0 and .255, which avoidBuggyIPs never hands out; a /120 of IPv6.
+    assert_eq!(dual.total, [254, 256]);
+    let seed = usage["seed"];
+    assert_eq!(seed.total, [51, 0]);
+    assert_eq!(dual.assigned[0] + seed.assigned[0], 2);
+    assert_eq!(seed.available(Family::V4) + dual.available(Family::V4), 51 + 254 - 2);
+    assert_eq!(dual.available(Family::V6), 256);
+}
+
+#[test]
+fn buggy_addresses_are_counted_by_arithmetic() {
+    let count = |lo: u128, hi: u128| (lo..=hi).filter(|k| matches!(k % 256, 0 | 255)).count();
+    for (lo, hi) in [(0, 0), (0, 255), (1, 254), (255, 256), (10, 1000), (256, 511)] {
+        assert_eq!(buggy_in(lo, hi), count(lo, hi) as u128, "{lo}..={hi}");
+    }
+}

@@ -47,6 +47,7 @@ pub struct LabelSelectorRequirement {
     root = "IpAddressPool",
     plural = "ipaddresspools",
     namespaced,
+    status = "IpAddressPoolStatus",
     derive = "PartialEq"
 )]
 #[serde(rename_all = "camelCase")]
@@ -63,6 +64,21 @@ pub struct IpAddressPoolSpec {
     /// Which Services may use the pool, and its priority among pools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_allocation: Option<ServiceAllocation>,
+}
+
+/// What the controller reports about a pool (MetalLB's field names): addresses in use and
+/// still free, per family. Counts above 2^63 - 1 (large IPv6 pools) show as that.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAddressPoolStatus {
+    #[serde(rename = "assignedIPv4")]
+    pub assigned_ipv4: i64,
+    #[serde(rename = "assignedIPv6")]
+    pub assigned_ipv6: i64,
+    #[serde(rename = "availableIPv4")]
+    pub available_ipv4: i64,
+    #[serde(rename = "availableIPv6")]
+    pub available_ipv6: i64,
 }
 
 /// `serviceAllocation`: restricts a pool to some namespaces or Services and orders pools.
@@ -101,6 +117,10 @@ pub struct BgpPeerSpec {
     #[serde(rename = "dynamicASN", default, skip_serializing_if = "Option::is_none")]
     pub dynamic_asn: Option<String>,
     pub peer_address: String,
+    /// MetalLB v1beta2: BGP unnumbered over this interface instead of `peerAddress`.
+    /// Refused by validation: bgpd has no unnumbered sessions (RFC 5549) yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,18 +140,63 @@ pub struct BgpPeerSpec {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<SecretReference>,
-    /// Accepted for compatibility; BFD is not implemented and the field is ignored with a
-    /// warning.
+    /// The name of a `BFDProfile` (same namespace): bgpd runs BFD beside the session with
+    /// its timers. A name no profile has is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_graceful_restart: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ebgp_multi_hop: Option<bool>,
+    /// Refused by validation: bgpd binds no session to a VRF device yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrf: Option<String>,
+    /// Deprecated by MetalLB, and what ironlb does anyway: a session carries only its own
+    /// address's family unless `dualStackAddressFamily` is set (a warning says so).
     #[serde(rename = "disableMP", default, skip_serializing_if = "Option::is_none")]
     pub disable_mp: Option<bool>,
+    /// MetalLB v1beta2: negotiate both IPv4 and IPv6 unicast (RFC 4760) on this session, so
+    /// that a dual-stack Service's other address goes over it too (with the node's address
+    /// of that family as next hop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dual_stack_address_family: Option<bool>,
+}
+
+/// BFD settings a `BGPPeer` names in `bfdProfile` (MetalLB's `BFDProfile`). Intervals in
+/// milliseconds.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ironlb.io",
+    version = "v1beta1",
+    kind = "BFDProfile",
+    root = "BfdProfile",
+    plural = "bfdprofiles",
+    namespaced,
+    derive = "PartialEq"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BfdProfileSpec {
+    /// Required minimum receive interval, 10..=60000 (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_interval: Option<u32>,
+    /// Desired minimum transmit interval, 10..=60000 (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transmit_interval: Option<u32>,
+    /// Detection multiplier, 2..=255 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_multiplier: Option<u32>,
+    /// Echo receive interval: meaningful only with `echoMode`, which is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_interval: Option<u32>,
+    /// Echo mode: refused (bgpd's BFD has no echo function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_mode: Option<bool>,
+    /// Send nothing until the peer is heard from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_mode: Option<bool>,
+    /// Refused: bgpd derives a multihop session's minimum TTL from its hop count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_ttl: Option<u32>,
 }
 
 /// Where a peer's TCP MD5 password lives (`kubernetes.io/basic-auth`, key `password`).
@@ -176,6 +241,10 @@ pub struct BgpAdvertisementSpec {
     /// Names of `BGPPeer`s to announce to; empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
+    /// MetalLB's newest field: only Services matching these. Refused by validation (not
+    /// implemented yet), never ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
 }
 
 /// Which pools are answered for on layer2 (ARP/NDP), from which nodes and interfaces.
@@ -198,12 +267,27 @@ pub struct L2AdvertisementSpec {
     pub node_selectors: Vec<LabelSelector>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
+    /// MetalLB's newest field: only Services matching these. Refused by validation (not
+    /// implemented yet), never ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
+    /// MetalLB's newest field: weighted node preferences in the layer2 election. Refused by
+    /// validation (ironlb's election has no weights yet), never ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferred_node_selectors: Vec<PreferredNodeSelector>,
     /// ironlb's own field (MetalLB has none): layer2 as a fallback for BGP. For the pools
     /// this selects that a BGPAdvertisement also selects, a node answers on layer2 only
     /// while its BGP sessions for the pool are all down (it joins the pool's layer2
     /// election then, and leaves when a session has been up for a few seconds).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bgp_fallback: bool,
+}
+
+/// A weighted node preference (MetalLB's `preferredNodeSelectors` entry).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct PreferredNodeSelector {
+    pub weight: i32,
+    pub preference: LabelSelector,
 }
 
 /// Names for BGP community values, usable in `BGPAdvertisement.spec.communities`.
@@ -229,7 +313,82 @@ pub struct CommunityAlias {
     pub value: String,
 }
 
-/// The five CustomResourceDefinitions, in the order they are printed.
+/// Which BGP peers a node announces a Service to, written by that node's speaker (MetalLB's
+/// `ServiceBGPStatus`; one object per node and Service, deleted when the node stops).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ironlb.io",
+    version = "v1beta1",
+    kind = "ServiceBGPStatus",
+    root = "ServiceBgpStatus",
+    plural = "servicebgpstatuses",
+    namespaced,
+    status = "ServiceBgpStatusFields",
+    printcolumn = r#"{"name":"Node","type":"string","jsonPath":".status.node"}"#,
+    printcolumn = r#"{"name":"Service Name","type":"string","jsonPath":".status.serviceName"}"#,
+    printcolumn = r#"{"name":"Service Namespace","type":"string","jsonPath":".status.serviceNamespace"}"#,
+    derive = "PartialEq"
+)]
+pub struct ServiceBgpStatusSpec {}
+
+/// The status of a [`ServiceBgpStatus`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceBgpStatusFields {
+    /// The node announcing the Service.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_namespace: String,
+    /// The `BGPPeer`s the Service is announced to from this node (whether each session is
+    /// up is the peer's own state).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+}
+
+/// Which node answers ARP/NDP for a Service's layer2 addresses, written by that node's
+/// speaker (MetalLB's `ServiceL2Status`; deleted when it stops answering).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ironlb.io",
+    version = "v1beta1",
+    kind = "ServiceL2Status",
+    plural = "servicel2statuses",
+    namespaced,
+    status = "ServiceL2StatusFields",
+    printcolumn = r#"{"name":"Allocated Node","type":"string","jsonPath":".status.node"}"#,
+    printcolumn = r#"{"name":"Service Name","type":"string","jsonPath":".status.serviceName"}"#,
+    printcolumn = r#"{"name":"Service Namespace","type":"string","jsonPath":".status.serviceNamespace"}"#,
+    derive = "PartialEq"
+)]
+pub struct ServiceL2StatusSpec {}
+
+/// The status of a [`ServiceL2Status`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceL2StatusFields {
+    /// The node that receives the Service's traffic.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_namespace: String,
+    /// The interfaces answering; empty: every interface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceInfo>,
+}
+
+/// One interface of a [`ServiceL2StatusFields`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct InterfaceInfo {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+/// The CustomResourceDefinitions of the config kinds, in the order they are printed.
 pub fn definitions() -> Vec<CustomResourceDefinition> {
     vec![
         IpAddressPool::crd(),
@@ -237,6 +396,9 @@ pub fn definitions() -> Vec<CustomResourceDefinition> {
         BgpAdvertisement::crd(),
         L2Advertisement::crd(),
         Community::crd(),
+        BfdProfile::crd(),
+        ServiceBgpStatus::crd(),
+        ServiceL2Status::crd(),
     ]
 }
 
@@ -301,7 +463,10 @@ mod tests {
                 "bgppeers.ironlb.io",
                 "bgpadvertisements.ironlb.io",
                 "l2advertisements.ironlb.io",
-                "communities.ironlb.io"
+                "communities.ironlb.io",
+                "bfdprofiles.ironlb.io",
+                "servicebgpstatuses.ironlb.io",
+                "servicel2statuses.ironlb.io"
             ]
         );
         assert!(crds.iter().all(|c| c.spec.versions[0].name == VERSION && c.spec.group == GROUP));

@@ -44,9 +44,23 @@ pub struct LegacyConfig {
     pub bgp_communities: BTreeMap<String, String>,
     #[serde(default)]
     pub address_pools: Vec<LegacyPool>,
-    /// Accepted and dropped: BFD is not supported (peers that name a profile get a warning).
+    /// Become `BFDProfile`s, validated as those.
     #[serde(default)]
-    pub bfd_profiles: Vec<serde::de::IgnoredAny>,
+    pub bfd_profiles: Vec<LegacyBfdProfile>,
+}
+
+/// One entry of `bfd-profiles`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LegacyBfdProfile {
+    pub name: String,
+    pub receive_interval: Option<u32>,
+    pub transmit_interval: Option<u32>,
+    pub detect_multiplier: Option<u32>,
+    pub echo_interval: Option<u32>,
+    pub echo_mode: Option<bool>,
+    pub passive_mode: Option<bool>,
+    pub minimum_ttl: Option<u32>,
 }
 
 /// One entry of `peers`.
@@ -210,6 +224,23 @@ impl LegacyConfig {
                     ..crd::BgpPeerSpec::default()
                 },
             )));
+        }
+        for b in &self.bfd_profiles {
+            out.bfd_profiles.push(in_namespace(
+                crd::BfdProfile::new(
+                    &b.name,
+                    crd::BfdProfileSpec {
+                        receive_interval: b.receive_interval,
+                        transmit_interval: b.transmit_interval,
+                        detect_multiplier: b.detect_multiplier,
+                        echo_interval: b.echo_interval,
+                        echo_mode: b.echo_mode,
+                        passive_mode: b.passive_mode,
+                        minimum_ttl: b.minimum_ttl,
+                    },
+                ),
+                namespace,
+            ));
         }
         if !self.bgp_communities.is_empty() {
             out.communities.push(in_namespace(

@@ -196,3 +196,29 @@ fn config_map_object_and_both_sources_together() {
     assert_eq!(names.len(), 2, "{names:?}");
     assert_eq!(built.errors.len(), 1);
 }
+
+#[test]
+fn bfd_profiles_become_bfd_profile_objects() {
+    let text = r#"
+peers:
+- peer-address: 192.0.2.1
+  peer-asn: 64501
+  my-asn: 64500
+  bfd-profile: fast
+bfd-profiles:
+- name: fast
+  receive-interval: 100
+  transmit-interval: 150
+  detect-multiplier: 4
+  passive-mode: true
+"#;
+    let (legacy, source) = LegacyConfig::parse_file(text, DEFAULT_KEY).unwrap();
+    let (resources, errors) = legacy.to_resources("ironlb-system", &source);
+    assert!(errors.is_empty());
+    assert_eq!(resources.bfd_profiles[0].spec.receive_interval, Some(100));
+    let built = build(&resources);
+    assert!(built.errors.is_empty(), "{:?}", built.errors);
+    let bfd = built.config.peers[0].bfd.unwrap();
+    assert_eq!((bfd.receive_interval_ms, bfd.transmit_interval_ms), (100, 150));
+    assert_eq!((bfd.multiplier, bfd.passive), (4, true));
+}

@@ -6,6 +6,7 @@
 //! in a new pool never takes addresses away from the Services already using the others.
 
 pub mod address;
+pub mod admission;
 pub mod community;
 pub mod crd;
 pub mod duration;
@@ -102,6 +103,32 @@ pub enum Problem {
     DuplicateName { kind: &'static str, name: String },
     #[error("unknown protocol {0:?} (expected bgp or layer2)")]
     UnknownProtocol(String),
+    #[error(
+        "vrf {0:?} is not supported: bgpd cannot bind a session to a VRF device yet, and a session in the default VRF would not be the one asked for"
+    )]
+    VrfUnsupported(String),
+    #[error(
+        "interface {0:?}: BGP unnumbered is not supported (bgpd has no sessions over IPv6 link-local addresses with RFC 8950 next hops yet); set peerAddress instead"
+    )]
+    UnnumberedUnsupported(String),
+    #[error(
+        "disableMP and dualStackAddressFamily contradict each other (one family per session, or both on it)"
+    )]
+    DisableMpWithDualStack,
+    #[error("no BFDProfile named {0:?} (or it is invalid, see its own error)")]
+    UnknownBfdProfile(String),
+    #[error("echo mode is not supported: bgpd's BFD has no echo function (RFC 5880 §6.4)")]
+    BfdEchoUnsupported,
+    #[error(
+        "minimumTtl {0} cannot be set: bgpd derives a multihop BFD session's minimum TTL from the BGP session's hop count"
+    )]
+    BfdMinimumTtlUnsupported(u32),
+    #[error("{value} is outside {min}..={max}")]
+    BfdOutOfRange { value: u32, min: u32, max: u32 },
+    #[error(
+        "{0} is not implemented by ironlb yet; remove it (the object is left out rather than applied without it)"
+    )]
+    NotImplemented(&'static str),
 }
 
 impl Problem {
@@ -122,14 +149,16 @@ pub struct ConfigWarning {
 /// The warnings the validator gives.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Warning {
-    #[error("BFD is not supported; bfdProfile {0:?} is ignored")]
-    BfdIgnored(String),
     #[error("no IPAddressPool named {0:?}")]
     UnknownPool(String),
     #[error("no BGPPeer named {0:?}")]
     UnknownPeer(String),
-    #[error("disableMP is not supported and is ignored")]
-    DisableMpIgnored,
+    #[error(
+        "disableMP is deprecated (as in MetalLB) and changes nothing: a session carries only its own address's family unless dualStackAddressFamily is set"
+    )]
+    DisableMpIsTheDefault,
+    #[error("echoInterval has no effect without echoMode, which is not supported")]
+    EchoIntervalWithoutEcho,
 }
 
 /// A validated address pool.
@@ -227,7 +256,36 @@ pub struct Peer {
     pub password: Option<Password>,
     pub ebgp_multihop: bool,
     pub graceful_restart: bool,
-    pub vrf: Option<String>,
+    /// `dualStackAddressFamily`: both IPv4 and IPv6 unicast on the session; otherwise only
+    /// the family of `address`.
+    pub dual_stack: bool,
+    /// From the `BFDProfile` named in `bfdProfile`.
+    pub bfd: Option<BfdSettings>,
+}
+
+impl Peer {
+    /// Whether the session carries `family`'s routes.
+    pub fn carries(&self, family: Family) -> bool {
+        self.dual_stack || Family::of(self.address) == family
+    }
+}
+
+/// A validated `BFDProfile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdSettings {
+    /// Required minimum receive interval, milliseconds.
+    pub receive_interval_ms: u32,
+    /// Desired minimum transmit interval, milliseconds.
+    pub transmit_interval_ms: u32,
+    pub multiplier: u8,
+    pub passive: bool,
+}
+
+impl BfdSettings {
+    /// MetalLB's (and bgpd's) default intervals, milliseconds.
+    pub const DEFAULT_INTERVAL_MS: u32 = 300;
+    /// MetalLB's (and bgpd's) default detection multiplier.
+    pub const DEFAULT_MULTIPLIER: u8 = 3;
 }
 
 /// Pools an advertisement applies to: named, or selected by label; neither means all.

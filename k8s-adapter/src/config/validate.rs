@@ -15,9 +15,9 @@ use super::community::BgpCommunity;
 use super::crd;
 use super::selector::{self, Selector};
 use super::{
-    AddressRange, BgpAdvertisement, Config, ConfigError, ConfigWarning, Family, L2Advertisement,
-    ObjectRef, Password, Peer, PeerAs, Pool, PoolChoice, Problem, ServiceAllocation, Warning,
-    duration,
+    AddressRange, BfdSettings, BgpAdvertisement, Config, ConfigError, ConfigWarning, Family,
+    L2Advertisement, ObjectRef, Password, Peer, PeerAs, Pool, PoolChoice, Problem,
+    ServiceAllocation, Warning, duration,
 };
 
 /// The raw objects, as listed from the API server or converted from a legacy ConfigMap.
@@ -28,6 +28,7 @@ pub struct Resources {
     pub bgp_advertisements: Vec<crd::BgpAdvertisement>,
     pub l2_advertisements: Vec<crd::L2Advertisement>,
     pub communities: Vec<crd::Community>,
+    pub bfd_profiles: Vec<crd::BfdProfile>,
 }
 
 impl Resources {
@@ -39,6 +40,7 @@ impl Resources {
         self.bgp_advertisements.extend(other.bgp_advertisements);
         self.l2_advertisements.extend(other.l2_advertisements);
         self.communities.extend(other.communities);
+        self.bfd_profiles.extend(other.bfd_profiles);
     }
 }
 
@@ -56,7 +58,8 @@ pub fn build(resources: &Resources) -> Built {
     let mut out = Built::default();
     let aliases = community_aliases(&resources.communities, &mut out.errors);
     let pools = build_pools(&resources.pools, &mut out.errors);
-    let peers = build_peers(&resources.peers, &mut out.errors, &mut out.warnings);
+    let profiles = bfd_profiles(&resources.bfd_profiles, &mut out.errors, &mut out.warnings);
+    let peers = build_peers(&resources.peers, &profiles, &mut out.errors, &mut out.warnings);
     let peer_names: BTreeSet<&str> = peers.iter().map(|p| p.name.as_str()).collect();
     let mut bgp = Vec::new();
     for object in in_creation_order(&resources.bgp_advertisements) {
@@ -88,7 +91,14 @@ pub fn build(resources: &Resources) -> Built {
     for object in in_creation_order(&resources.l2_advertisements) {
         let me = object_ref("L2Advertisement", object);
         let spec = &object.spec;
-        let built = pool_choice(&spec.ip_address_pools, &spec.ip_address_pool_selectors, &me)
+        let built = unsupported(!spec.service_selectors.is_empty(), "serviceSelectors", &me)
+            .and_then(|()| {
+                let preferred = !spec.preferred_node_selectors.is_empty();
+                unsupported(preferred, "preferredNodeSelectors", &me)
+            })
+            .and_then(|()| {
+                pool_choice(&spec.ip_address_pools, &spec.ip_address_pool_selectors, &me)
+            })
             .and_then(|pools| {
                 Ok(L2Advertisement {
                     name: object.name_any(),
@@ -272,6 +282,7 @@ fn pool(
 
 fn build_peers(
     objects: &[crd::BgpPeer],
+    profiles: &BTreeMap<String, BfdSettings>,
     errors: &mut Vec<ConfigError>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Vec<Peer> {
@@ -285,20 +296,13 @@ fn build_peers(
             );
             continue;
         }
-        match peer(object, &me) {
+        match peer(object, &me, profiles) {
             Ok(p) => {
-                if let Some(profile) = &object.spec.bfd_profile {
-                    warnings.push(ConfigWarning {
-                        object: me.clone(),
-                        field: "spec.bfdProfile".into(),
-                        warning: Warning::BfdIgnored(profile.clone()),
-                    });
-                }
                 if object.spec.disable_mp == Some(true) {
                     warnings.push(ConfigWarning {
                         object: me.clone(),
                         field: "spec.disableMP".into(),
-                        warning: Warning::DisableMpIgnored,
+                        warning: Warning::DisableMpIsTheDefault,
                     });
                 }
                 accepted.push(p);
@@ -309,8 +313,30 @@ fn build_peers(
     accepted
 }
 
-fn peer(object: &crd::BgpPeer, me: &ObjectRef) -> Result<Peer, ConfigError> {
+fn peer(
+    object: &crd::BgpPeer,
+    me: &ObjectRef,
+    profiles: &BTreeMap<String, BfdSettings>,
+) -> Result<Peer, ConfigError> {
     let spec = &object.spec;
+    // Fields bgpd cannot act on yet are refused, never dropped: a session set up without
+    // them would not be the session the user asked for.
+    if let Some(vrf) = spec.vrf.as_deref().filter(|v| !v.is_empty()) {
+        return Err(Problem::VrfUnsupported(vrf.to_owned()).at(me, "spec.vrf"));
+    }
+    if let Some(interface) = spec.interface.as_deref().filter(|v| !v.is_empty()) {
+        return Err(Problem::UnnumberedUnsupported(interface.to_owned()).at(me, "spec.interface"));
+    }
+    let dual_stack = spec.dual_stack_address_family.unwrap_or(false);
+    if dual_stack && spec.disable_mp == Some(true) {
+        return Err(Problem::DisableMpWithDualStack.at(me, "spec.disableMP"));
+    }
+    let bfd = match spec.bfd_profile.as_deref().filter(|p| !p.is_empty()) {
+        None => None,
+        Some(name) => Some(profiles.get(name).copied().ok_or_else(|| {
+            Problem::UnknownBfdProfile(name.to_owned()).at(me, "spec.bfdProfile")
+        })?),
+    };
     if spec.my_asn == 0 {
         return Err(Problem::ZeroAsn.at(me, "spec.myASN"));
     }
@@ -390,7 +416,68 @@ fn peer(object: &crd::BgpPeer, me: &ObjectRef) -> Result<Peer, ConfigError> {
         password,
         ebgp_multihop: spec.ebgp_multi_hop.unwrap_or(false),
         graceful_restart: spec.enable_graceful_restart.unwrap_or(false),
-        vrf: spec.vrf.clone().filter(|v| !v.is_empty()),
+        dual_stack,
+        bfd,
+    })
+}
+
+/// The valid `BFDProfile`s by name; the others are reported and left out (so the peers
+/// naming them are refused as naming an unknown profile).
+fn bfd_profiles(
+    objects: &[crd::BfdProfile],
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> BTreeMap<String, BfdSettings> {
+    let mut out = BTreeMap::new();
+    for object in in_creation_order(objects) {
+        let me = object_ref("BFDProfile", object);
+        if out.contains_key(&object.name_any()) {
+            errors.push(
+                Problem::DuplicateName { kind: "BFDProfile", name: object.name_any() }
+                    .at(&me, "metadata.name"),
+            );
+            continue;
+        }
+        match bfd_profile(&object.spec, &me) {
+            Ok(settings) => {
+                if object.spec.echo_interval.is_some() {
+                    warnings.push(ConfigWarning {
+                        object: me.clone(),
+                        field: "spec.echoInterval".into(),
+                        warning: Warning::EchoIntervalWithoutEcho,
+                    });
+                }
+                out.insert(object.name_any(), settings);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}
+
+fn bfd_profile(spec: &crd::BfdProfileSpec, me: &ObjectRef) -> Result<BfdSettings, ConfigError> {
+    if spec.echo_mode == Some(true) {
+        return Err(Problem::BfdEchoUnsupported.at(me, "spec.echoMode"));
+    }
+    if let Some(ttl) = spec.minimum_ttl {
+        return Err(Problem::BfdMinimumTtlUnsupported(ttl).at(me, "spec.minimumTtl"));
+    }
+    let interval = |value: Option<u32>, field: &str| match value {
+        None => Ok(BfdSettings::DEFAULT_INTERVAL_MS),
+        Some(v) if (10..=60_000).contains(&v) => Ok(v),
+        Some(v) => Err(Problem::BfdOutOfRange { value: v, min: 10, max: 60_000 }.at(me, field)),
+    };
+    let multiplier = match spec.detect_multiplier {
+        None => BfdSettings::DEFAULT_MULTIPLIER,
+        Some(v) => u8::try_from(v).ok().filter(|m| *m >= 2).ok_or_else(|| {
+            Problem::BfdOutOfRange { value: v, min: 2, max: 255 }.at(me, "spec.detectMultiplier")
+        })?,
+    };
+    Ok(BfdSettings {
+        receive_interval_ms: interval(spec.receive_interval, "spec.receiveInterval")?,
+        transmit_interval_ms: interval(spec.transmit_interval, "spec.transmitInterval")?,
+        multiplier,
+        passive: spec.passive_mode.unwrap_or(false),
     })
 }
 
@@ -421,6 +508,12 @@ fn aggregation(
     }
 }
 
+/// A MetalLB field ironlb does not implement yet, set: refused, so the object is not taken
+/// to mean something it does not.
+fn unsupported(set: bool, field: &'static str, me: &ObjectRef) -> Result<(), ConfigError> {
+    if set { Err(Problem::NotImplemented(field).at(me, format!("spec.{field}"))) } else { Ok(()) }
+}
+
 fn bgp_advertisement(
     object: &crd::BgpAdvertisement,
     me: &ObjectRef,
@@ -428,6 +521,7 @@ fn bgp_advertisement(
     pools: &[Pool],
 ) -> Result<BgpAdvertisement, ConfigError> {
     let spec = &object.spec;
+    unsupported(!spec.service_selectors.is_empty(), "serviceSelectors", me)?;
     let aggregation_length =
         aggregation(spec.aggregation_length, Family::V4, me, "spec.aggregationLength")?;
     let aggregation_length_v6 =

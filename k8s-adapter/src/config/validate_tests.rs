@@ -133,6 +133,7 @@ fn bad_peers_are_skipped_and_named() {
             }),
             peer("bad-router-id", |s| s.router_id = Some("2001:db8::1".into())),
         ],
+        bfd_profiles: vec![crd::BfdProfile::new("fast", crd::BfdProfileSpec::default())],
         ..Default::default()
     });
     let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
@@ -156,8 +157,101 @@ fn bad_peers_are_skipped_and_named() {
     assert_eq!(ok.hold_time, Some(std::time::Duration::from_secs(90)));
     assert!(matches!(ok.password, Some(Password::Secret { .. })));
     assert_eq!(built.config.peers[0].peer_as, PeerAs::External);
-    assert_eq!(built.warnings.len(), 1);
-    assert!(matches!(built.warnings[0].warning, Warning::BfdIgnored(_)));
+    // bfdProfile names an existing profile: BFD with its (default) timers.
+    assert_eq!(
+        ok.bfd,
+        Some(BfdSettings {
+            receive_interval_ms: 300,
+            transmit_interval_ms: 300,
+            multiplier: 3,
+            passive: false
+        })
+    );
+    assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+}
+
+#[test]
+fn peer_fields_bgpd_cannot_act_on_are_refused_with_a_reason() {
+    let built = build(&Resources {
+        peers: vec![
+            peer("vrf", |s| s.vrf = Some("red".into())),
+            peer("unnumbered", |s| s.interface = Some("eth1".into())),
+            peer("both-mp", |s| {
+                s.disable_mp = Some(true);
+                s.dual_stack_address_family = Some(true);
+            }),
+            peer("no-profile", |s| s.bfd_profile = Some("missing".into())),
+            peer("echo-profile", |s| s.bfd_profile = Some("echo".into())),
+            peer("dual", |s| s.dual_stack_address_family = Some(true)),
+            peer("single", |s| s.disable_mp = Some(true)),
+            peer("bfd", |s| s.bfd_profile = Some("slow".into())),
+        ],
+        bfd_profiles: vec![
+            crd::BfdProfile::new(
+                "echo",
+                crd::BfdProfileSpec { echo_mode: Some(true), ..Default::default() },
+            ),
+            crd::BfdProfile::new(
+                "ttl",
+                crd::BfdProfileSpec { minimum_ttl: Some(254), ..Default::default() },
+            ),
+            crd::BfdProfile::new(
+                "fast-rx",
+                crd::BfdProfileSpec { receive_interval: Some(5), ..Default::default() },
+            ),
+            crd::BfdProfile::new(
+                "mult",
+                crd::BfdProfileSpec { detect_multiplier: Some(1), ..Default::default() },
+            ),
+            crd::BfdProfile::new(
+                "slow",
+                crd::BfdProfileSpec {
+                    receive_interval: Some(1000),
+                    transmit_interval: Some(2000),
+                    detect_multiplier: Some(5),
+                    passive_mode: Some(true),
+                    echo_interval: Some(50),
+                    ..Default::default()
+                },
+            ),
+        ],
+        ..Default::default()
+    });
+    let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
+    // Profiles first (peers refer to them), then peers.
+    let want = [
+        ("echo", "spec.echoMode"),
+        ("fast-rx", "spec.receiveInterval"),
+        ("mult", "spec.detectMultiplier"),
+        ("ttl", "spec.minimumTtl"),
+        ("both-mp", "spec.disableMP"),
+        ("echo-profile", "spec.bfdProfile"),
+        ("no-profile", "spec.bfdProfile"),
+        ("unnumbered", "spec.interface"),
+        ("vrf", "spec.vrf"),
+    ];
+    let want: Vec<(String, String)> =
+        want.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+    assert_eq!(got, want);
+    let text = built.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("VRF device"), "{text}");
+    assert!(text.contains("echo function"), "{text}");
+    let names: Vec<&str> = built.config.peers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["bfd", "dual", "single"]);
+    let by = |n: &str| built.config.peers.iter().find(|p| p.name == n).unwrap();
+    assert!(by("dual").dual_stack && !by("single").dual_stack);
+    assert_eq!(
+        by("bfd").bfd,
+        Some(BfdSettings {
+            receive_interval_ms: 1000,
+            transmit_interval_ms: 2000,
+            multiplier: 5,
+            passive: true
+        })
+    );
+    // disableMP is what ironlb does anyway, and echoInterval alone does nothing: both said.
+    let warned: Vec<&str> = built.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(warned, ["spec.echoInterval", "spec.disableMP"]);
 }
 
 #[test]
@@ -243,4 +337,49 @@ fn pool_lookup_by_address() {
     assert_eq!(name("2001:db8::ffff"), Some("a".into()));
     assert_eq!(name("192.0.2.1"), None);
     assert_eq!(name("::1"), None);
+}
+
+#[test]
+fn metallb_fields_not_implemented_yet_are_refused() {
+    let selector = crd::LabelSelector {
+        match_labels: [("app".to_owned(), "web".to_owned())].into(),
+        ..Default::default()
+    };
+    let built = build(&Resources {
+        bgp_advertisements: vec![adv("by-service", |s| {
+            s.service_selectors = vec![selector.clone()]
+        })],
+        l2_advertisements: vec![
+            crd::L2Advertisement::new(
+                "l2-by-service",
+                crd::L2AdvertisementSpec {
+                    service_selectors: vec![selector.clone()],
+                    ..Default::default()
+                },
+            ),
+            crd::L2Advertisement::new(
+                "l2-preferred",
+                crd::L2AdvertisementSpec {
+                    preferred_node_selectors: vec![crd::PreferredNodeSelector {
+                        weight: 50,
+                        preference: selector,
+                    }],
+                    ..Default::default()
+                },
+            ),
+        ],
+        ..Default::default()
+    });
+    let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
+    assert_eq!(
+        got,
+        [
+            ("by-service".to_owned(), "spec.serviceSelectors".to_owned()),
+            ("l2-by-service".to_owned(), "spec.serviceSelectors".to_owned()),
+            ("l2-preferred".to_owned(), "spec.preferredNodeSelectors".to_owned()),
+        ]
+    );
+    assert!(
+        built.config.bgp_advertisements.is_empty() && built.config.l2_advertisements.is_empty()
+    );
 }

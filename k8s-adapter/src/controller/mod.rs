@@ -18,6 +18,7 @@
 //! ([`crate::watch`]) and reconciles each Service named in a batch once; a config change
 //! or a relist reconciles every Service.
 
+pub mod pools;
 pub mod reconcile;
 pub mod status;
 

@@ -30,6 +30,7 @@ use kube::{Api, Client, Resource};
 use tokio::sync::mpsc;
 
 use super::Options;
+use super::pools::PoolStatusWriter;
 use super::status::{Outcome, join, our_condition, status_patch};
 use crate::allocator::request::request;
 use crate::allocator::{Allocator, ClassPolicy, ServiceKey, status_addresses};
@@ -63,6 +64,8 @@ pub struct Reconciler {
     /// Consecutive write failures per Service, for the retry delay.
     failures: HashMap<ServiceKey, u32>,
     tx: mpsc::UnboundedSender<Trigger>,
+    /// The pools' status (addresses in use and free).
+    pool_status: PoolStatusWriter,
 }
 
 impl Reconciler {
@@ -85,7 +88,9 @@ impl Reconciler {
             ConfigSources::spawn(&client, &options.namespace, options.legacy.clone(), &tx);
         let events =
             Events::new(client.clone(), "ironlb.io/controller", Some(options.identity.clone()));
+        let pool_status = PoolStatusWriter::new(client.clone(), &options.namespace);
         let me = Self {
+            pool_status,
             client,
             events,
             class: options.class.clone(),
@@ -132,6 +137,7 @@ impl Reconciler {
         }
         tracing::info!(restored = self.held.len(), "allocator rebuilt from Service statuses");
         self.reconcile_all().await;
+        self.pool_status.publish(&self.allocator.usage()).await;
     }
 
     /// Handles one batch of triggers.
@@ -141,6 +147,7 @@ impl Reconciler {
         }
         if batch.config || batch.resync {
             self.reconcile_all().await;
+            self.pool_status.publish(&self.allocator.usage()).await;
             return;
         }
         let mut keys = batch.services;
@@ -156,6 +163,7 @@ impl Reconciler {
         for key in keys {
             self.reconcile(&key).await;
         }
+        self.pool_status.publish(&self.allocator.usage()).await;
     }
 
     async fn reconcile_all(&mut self) {

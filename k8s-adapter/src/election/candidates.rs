@@ -182,6 +182,8 @@ mod tests {
             name: name.into(),
             labels: [("zone".to_owned(), zone.to_owned())].into(),
             network_unavailable: false,
+            addresses: Vec::new(),
+            ..NodeView::default()
         }
     }
 

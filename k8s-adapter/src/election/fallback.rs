@@ -190,6 +190,8 @@ mod tests {
             name: "n".into(),
             labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             network_unavailable: false,
+            addresses: Vec::new(),
+            ..NodeView::default()
         };
         type Labels<'a> = &'a [(&'a str, &'a str)];
         let cases: [(Labels, &[&str]); 4] = [

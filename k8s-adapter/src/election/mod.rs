@@ -15,6 +15,7 @@
 //! and Nodes, sends and hears heartbeats, and executes the actions. `ELECTION.md` states
 //! the trade-offs and the knobs.
 
+pub mod auth;
 pub mod candidates;
 pub mod failover;
 pub mod fallback;

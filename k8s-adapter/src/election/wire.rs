@@ -20,8 +20,8 @@
 //! Flags: bit 0 (0x01) Yielding; the others are sent as zero and ignored on receipt.
 //! Names are node names, 1 to 253 octets. Integers are big-endian.
 //!
-//! Heartbeats are not authenticated: a host on the segment that can forge them can as
-//! well answer ARP for any address, which layer2 mode cannot prevent either.
+//! Heartbeats are authenticated when the speakers share a key ([`super::auth`]: an
+//! HMAC-SHA256 tag after the datagram); without one, a host on the segment can forge them.
 
 use std::collections::BTreeSet;
 

@@ -3,9 +3,11 @@
 //! result to `bgpd` declaratively (`SetPaths`, the whole set per peer).
 //!
 //! Rules, as MetalLB documents them:
-//! - a node labelled `node.kubernetes.io/exclude-from-external-load-balancers`, or whose
-//!   `NetworkUnavailable` condition is `True`, announces nothing (its peers stay listed, with
-//!   no paths, so sessions stay up and routes are withdrawn);
+//! - a node whose `NetworkUnavailable` condition is `True` announces nothing (its peers stay
+//!   listed, with no paths, so sessions stay up and routes are withdrawn); a node labelled
+//!   `node.kubernetes.io/exclude-from-external-load-balancers` or cordoned drains
+//!   ([`super::view::Drain`]): its layer2 addresses move at once, its BGP routes are sent
+//!   with GRACEFUL_SHUTDOWN (RFC 8326) for the drain time, then withdrawn;
 //! - `externalTrafficPolicy: Cluster` announces when any ready endpoint exists anywhere;
 //!   `Local` only from nodes hosting a ready endpoint;
 //! - an address is announced over BGP by every `BGPAdvertisement` that selects its pool and
@@ -13,7 +15,13 @@
 //!   that select this node, as a /32 or /128, or as the aggregate of `aggregationLength`
 //!   (`aggregationLengthV6`), with its LOCAL_PREF and communities. When several
 //!   advertisements give one prefix to one peer, communities are merged and the highest
-//!   LOCAL_PREF wins, so the result does not depend on their order;
+//!   LOCAL_PREF wins, so the result does not depend on their order. Different peers keep
+//!   their own attributes (never merged across peers, [`super::bgpd`]);
+//! - a peer gets only the families its session carries: its address's, or both with
+//!   `dualStackAddressFamily` (MetalLB's default and field). A prefix of the other family
+//!   goes with the node's `InternalIP` of that family as next hop (bgpd's "next hop self"
+//!   has no address of that family on the session), and to no such peer from a node that
+//!   has no address of that family;
 //! - an address whose pool an `L2Advertisement` selects is a layer2 address; this node is a
 //!   candidate to answer for it when the advertisement selects the node and the traffic
 //!   policy allows, as for BGP. The election among candidates is the layer2 module's job.
@@ -31,11 +39,17 @@ use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::selector::any_matches;
 use crate::config::{BgpCommunity, Config, Family, Peer};
 
+/// The well-known GRACEFUL_SHUTDOWN community, 65535:0 (RFC 8326).
+pub const GRACEFUL_SHUTDOWN: BgpCommunity = BgpCommunity::Standard(0xffff_0000);
+
 /// Attributes of one announced prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathAttributes {
     pub local_pref: Option<u32>,
     pub communities: BTreeSet<BgpCommunity>,
+    /// An explicit next hop: the node's address of the prefix's family, for a session of
+    /// the other family. `None`: bgpd's own address on the session.
+    pub next_hop: Option<IpAddr>,
 }
 
 /// A layer2 address and whether this node may answer for it.
@@ -72,11 +86,12 @@ pub fn node_peers<'a>(
 /// This node's desired announcements.
 pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> Announcements {
     let mut out = Announcements::default();
-    let my_peers: Vec<&str> = node_peers(config, node).map(|p| p.name.as_str()).collect();
+    let my_peers: Vec<&Peer> = node_peers(config, node).collect();
     for peer in &my_peers {
-        out.peers.insert((*peer).to_owned(), BTreeMap::new());
+        out.peers.insert(peer.name.clone(), BTreeMap::new());
     }
-    let node_ok = !node.excluded();
+    let bgp_mode = node.bgp();
+    let layer2_ok = !node.excluded();
     // Advertisements that select this node, once.
     let bgp: Vec<_> = config
         .bgp_advertisements
@@ -89,10 +104,9 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
         } else {
             service.ready_anywhere
         };
-        let announce = node_ok && has_endpoint;
         for &address in &service.addresses {
             let Some(pool) = config.pool_of(address) else { continue };
-            if announce {
+            if let Some(shutdown) = bgp_mode.filter(|_| has_endpoint) {
                 let family = Family::of(address);
                 for adv in bgp.iter().filter(|a| a.pools.selects(pool)) {
                     let Ok(prefix) =
@@ -100,14 +114,25 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                     else {
                         continue;
                     };
-                    for peer in my_peers
-                        .iter()
-                        .filter(|p| adv.peers.is_empty() || adv.peers.iter().any(|n| n == *p))
-                    {
-                        let Some(paths) = out.peers.get_mut(*peer) else { continue };
+                    for peer in my_peers.iter().filter(|p| {
+                        p.carries(family) && (adv.peers.is_empty() || adv.peers.contains(&p.name))
+                    }) {
+                        let next_hop = if Family::of(peer.address) == family {
+                            None
+                        } else {
+                            match node.address_of(family) {
+                                Some(address) => Some(address),
+                                None => continue,
+                            }
+                        };
+                        let Some(paths) = out.peers.get_mut(&peer.name) else { continue };
                         let attrs = paths.entry(prefix).or_default();
+                        attrs.next_hop = next_hop;
                         attrs.local_pref = attrs.local_pref.max(adv.local_pref);
                         attrs.communities.extend(adv.communities.iter().copied());
+                        if shutdown {
+                            attrs.communities.insert(GRACEFUL_SHUTDOWN);
+                        }
                     }
                 }
             }
@@ -128,7 +153,7 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                 address,
                 service: service.key.clone(),
                 pool: pool.name.clone(),
-                candidate: announce && selected,
+                candidate: layer2_ok && has_endpoint && selected,
                 interfaces: if all_interfaces {
                     Vec::new()
                 } else {

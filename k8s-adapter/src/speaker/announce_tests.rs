@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::{Resources, build, crd};
+use crate::speaker::view::Drain;
 
 fn labels(pairs: &[(&str, &str)]) -> crate::config::Labels {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -19,7 +20,8 @@ fn selector(key: &str, value: &str) -> crd::LabelSelector {
 }
 
 /// Pools: `bgp` 198.51.100.0/25, `agg` 198.51.100.128/25, `v6` 2001:db8::/64, `l2`
-/// 203.0.113.0/24. Peers: `tor-a` (all nodes), `tor-b` (nodes with rack=b).
+/// 203.0.113.0/24. Peers: `tor-a` (all nodes, `dualStackAddressFamily`), `tor-b` (nodes
+/// with rack=b, IPv4 only).
 /// Advertisements: `plain` for bgp and v6; `aggregated` for agg as /25 with LOCAL_PREF 200
 /// and communities to tor-a only; `edge` for bgp from zone=edge nodes with a community;
 /// L2 `local` for l2 from zone=1 nodes on eth0.
@@ -43,7 +45,11 @@ fn config() -> Config {
             pool("l2", &["203.0.113.0/24"]),
         ],
         peers: vec![
-            peer("tor-a", "192.0.2.1", vec![]),
+            {
+                let mut p = peer("tor-a", "192.0.2.1", vec![]);
+                p.spec.dual_stack_address_family = Some(true);
+                p
+            },
             peer("tor-b", "192.0.2.2", vec![selector("rack", "b")]),
         ],
         communities: vec![crd::Community::new(
@@ -93,6 +99,7 @@ fn config() -> Config {
                 ..Default::default()
             },
         )],
+        bfd_profiles: Vec::new(),
     });
     assert!(built.errors.is_empty(), "{:?}", built.errors);
     built.config
@@ -109,7 +116,39 @@ fn service(name: &str, addresses: &[&str], local: bool, ready_on: &[&str]) -> Se
 }
 
 fn node(name: &str, pairs: &[(&str, &str)]) -> NodeView {
-    NodeView { name: name.into(), labels: labels(pairs), network_unavailable: false }
+    NodeView {
+        name: name.into(),
+        labels: labels(pairs),
+        network_unavailable: false,
+        addresses: vec![NODE_V4.parse().unwrap(), NODE_V6.parse().unwrap()],
+        ..NodeView::default()
+    }
+}
+
+const NODE_V4: &str = "192.0.2.50";
+const NODE_V6: &str = "2001:db8:ff::50";
+
+#[test]
+fn sessions_carry_their_own_family_unless_dual_stack() {
+    let config = config();
+    let services = [service("s", &["198.51.100.5", "2001:db8::5"], false, &["x"])];
+    let out = desired(&services, &node("me", &[("rack", "b")]), &config);
+    let keys =
+        |peer: &str| -> Vec<String> { out.peers[peer].keys().map(ToString::to_string).collect() };
+    // tor-b is an IPv4 session without dualStackAddressFamily: the IPv4 address only.
+    assert_eq!(keys("tor-b"), ["198.51.100.5/32"]);
+    // tor-a carries both; the IPv6 prefix with the node's IPv6 address as next hop, the
+    // IPv4 one with bgpd's own address on the session.
+    assert_eq!(keys("tor-a"), ["198.51.100.5/32", "2001:db8::5/128"]);
+    let v6 = &out.peers["tor-a"][&"2001:db8::5/128".parse().unwrap()];
+    assert_eq!(v6.next_hop, Some(NODE_V6.parse().unwrap()));
+    assert_eq!(out.peers["tor-a"][&"198.51.100.5/32".parse().unwrap()].next_hop, None);
+    // A node without an IPv6 address has no next hop for it: not sent over IPv4.
+    let mut v4_only = node("me", &[]);
+    v4_only.addresses.retain(IpAddr::is_ipv4);
+    let out = desired(&services, &v4_only, &config);
+    let keys: Vec<String> = out.peers["tor-a"].keys().map(ToString::to_string).collect();
+    assert_eq!(keys, ["198.51.100.5/32"]);
 }
 
 struct Case {
@@ -357,4 +396,35 @@ fn from_kubernetes_objects() {
     let out =
         desired_from_k8s(&services, &slices, &[down], &config(), "me", &ClassPolicy::default());
     assert!(out.peers["tor-a"].is_empty());
+}
+
+#[test]
+fn a_draining_node_sends_graceful_shutdown_then_nothing_and_leaves_layer2_at_once() {
+    let config = config();
+    let services = [
+        service("s", &["198.51.100.10"], false, &["x"]),
+        service("t", &["203.0.113.1"], false, &["x"]),
+    ];
+    let mut leaving = node("me", &[("zone", "1")]);
+    leaving.cordoned = true;
+    let host: IpNet = "198.51.100.10/32".parse().unwrap();
+    // Draining: the same routes, with GRACEFUL_SHUTDOWN added; no layer2 candidacy.
+    leaving.drain = Drain::Draining;
+    let out = desired(&services, &leaving, &config);
+    let attrs = &out.peers["tor-a"][&host];
+    assert!(attrs.communities.contains(&GRACEFUL_SHUTDOWN), "{attrs:?}");
+    let serving = desired(&services, &node("me", &[("zone", "1")]), &config);
+    let mut expected = serving.peers["tor-a"][&host].clone();
+    expected.communities.insert(GRACEFUL_SHUTDOWN);
+    assert_eq!(attrs, &expected, "its own attributes kept, the community added");
+    assert_eq!(out.layer2.len(), 1);
+    assert!(!out.layer2[0].candidate, "layer2 addresses move at once");
+    // Drained: nothing.
+    leaving.drain = Drain::Drained;
+    assert!(desired(&services, &leaving, &config).peers["tor-a"].is_empty());
+    // Back in service: as before, without the community.
+    let back = node("me", &[("zone", "1")]);
+    let out = desired(&services, &back, &config);
+    assert!(!out.peers["tor-a"][&host].communities.contains(&GRACEFUL_SHUTDOWN));
+    assert!(out.layer2[0].candidate);
 }

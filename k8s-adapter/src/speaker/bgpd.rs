@@ -7,12 +7,16 @@
 //!   carries our marker ([`peer_marker`]); that marker is how the speaker tells the peers
 //!   it configured from peers a human put in bgpd's config file, which it never touches.
 //!   A peer we cannot express yet is skipped with a reason ([`PeerSkip`]).
-//! - Paths: `SetPaths` takes one path per prefix with the list of peers it goes to, while
-//!   announcements are per peer. A prefix going to several peers with the same attributes
-//!   becomes one path; when advertisements give one prefix different attributes on
-//!   different peers, the attributes are merged (highest LOCAL_PREF, union of communities)
-//!   and the prefix is reported in [`BgpdState::merged`], since one owner cannot hold two
-//!   paths for one prefix.
+//! - Paths: `SetPaths` takes one path per prefix and owner, with the list of peers it goes
+//!   to, while announcements are per peer. A prefix going to several peers with the same
+//!   attributes becomes one path. When advertisements give one prefix different
+//!   attributes on different peers, each peer gets its own, as with MetalLB (no merging
+//!   across peers): the peers are grouped by attributes, the group holding the lowest peer
+//!   address goes to the main owner, the others to *variant* owners
+//!   ([`variant_owner`]: `k8s-speaker/<node>#1`, `#2`, ...), one path each. bgpd sends each
+//!   peer the best of the paths restricted to it (`Path.peers`), which is then its own.
+//!   Variant owners exist only while some prefix needs them: with every advertisement
+//!   agreeing, everything is in the main owner as before.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -32,6 +36,19 @@ pub fn peer_marker(node: &str) -> String {
 /// The owner name of the speaker of `node` in bgpd.
 pub fn owner(node: &str) -> String {
     format!("k8s-speaker/{node}")
+}
+
+/// The owner holding the `index`th attribute variant of prefixes whose peers get different
+/// attributes (`index` ≥ 1; 0 is the main owner itself).
+pub fn variant_owner(main: &str, index: usize) -> String {
+    if index == 0 { main.to_owned() } else { format!("{main}#{index}") }
+}
+
+/// The variant index of `name` when it is a variant owner of `main` (`None` for the main
+/// owner and for foreign names).
+pub fn variant_index(main: &str, name: &str) -> Option<usize> {
+    let rest = name.strip_prefix(main)?.strip_prefix('#')?;
+    rest.parse().ok().filter(|i| *i >= 1)
 }
 
 /// Why a `BGPPeer` is not configured in bgpd.
@@ -57,11 +74,13 @@ pub struct Path {
 pub struct BgpdState {
     /// By peer address (text form, as the API names peers).
     pub peers: BTreeMap<String, Neighbor>,
-    /// Sorted by prefix, one per prefix. Shared, so that handing a new state to the
-    /// client task copies pointers, not paths.
+    /// The main owner's paths: sorted by prefix, one per prefix. Shared, so that handing a
+    /// new state to the client task copies pointers, not paths.
     pub paths: Vec<Arc<Path>>,
-    /// Prefixes whose per-peer attributes had to be merged.
-    pub merged: Vec<IpNet>,
+    /// The variant owners' paths: `variants[i]` belongs to [`variant_owner`] `i + 1`,
+    /// sorted by prefix. Empty unless some prefix goes to different peers with different
+    /// attributes; no trailing empty set.
+    pub variants: Vec<Vec<Arc<Path>>>,
     pub skipped: Vec<PeerSkip>,
 }
 
@@ -129,27 +148,49 @@ pub fn peer_set<'a>(
     out
 }
 
-/// The one path of `prefix`, from its attributes towards each peer address (in `BGPPeer`
-/// name order), and whether those attributes differed (and were merged). `None` when no
-/// peer gets the prefix.
-pub fn prefix_path<'a>(
+/// The paths of `prefix` towards each peer address: one per distinct attribute set, with
+/// the peers that get it, ordered by their lowest peer address (so the first, which the
+/// main owner holds, is the same whatever the order of `entries`). Empty when no peer gets
+/// the prefix.
+pub fn prefix_paths<'a>(
     prefix: IpNet,
     entries: impl IntoIterator<Item = (IpAddr, &'a PathAttributes)>,
-) -> Option<(Path, bool)> {
-    let mut entries = entries.into_iter();
-    let (first_peer, first) = entries.next()?;
-    let mut merged = first.clone();
-    let mut peers = BTreeSet::from([first_peer]);
-    let mut differed = false;
+) -> Vec<Path> {
+    let mut groups: Vec<Path> = Vec::new();
     for (peer, attrs) in entries {
-        if &merged != attrs {
-            differed = true;
-            merged.local_pref = merged.local_pref.max(attrs.local_pref);
-            merged.communities.extend(attrs.communities.iter().copied());
+        match groups.iter_mut().find(|g| &g.attributes == attrs) {
+            Some(group) => {
+                group.peers.insert(peer);
+            }
+            None => groups.push(Path {
+                prefix,
+                attributes: attrs.clone(),
+                peers: BTreeSet::from([peer]),
+            }),
         }
-        peers.insert(peer);
     }
-    Some((Path { prefix, attributes: merged, peers }, differed))
+    groups.sort_by_key(|g| g.peers.first().copied());
+    groups
+}
+
+/// Places the paths of one prefix ([`prefix_paths`], in order) into the main owner's set
+/// (`main`) and the variants' (`variants`, grown as needed).
+pub fn place(
+    paths: impl IntoIterator<Item = Arc<Path>>,
+    main: &mut Vec<Arc<Path>>,
+    variants: &mut Vec<Vec<Arc<Path>>>,
+) {
+    for (index, path) in paths.into_iter().enumerate() {
+        match index.checked_sub(1) {
+            None => main.push(path),
+            Some(v) => {
+                if variants.len() <= v {
+                    variants.resize_with(v + 1, Vec::new);
+                }
+                variants[v].push(path);
+            }
+        }
+    }
 }
 
 /// What bgpd should hold, from this node's announcements.
@@ -164,12 +205,8 @@ pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) ->
     }
     let mut out = BgpdState { peers: set.configs, skipped: set.skipped, ..BgpdState::default() };
     for (prefix, entries) in by_prefix {
-        if let Some((path, differed)) = prefix_path(prefix, entries) {
-            if differed {
-                out.merged.push(prefix);
-            }
-            out.paths.push(Arc::new(path));
-        }
+        let paths = prefix_paths(prefix, entries).into_iter().map(Arc::new);
+        place(paths, &mut out.paths, &mut out.variants);
     }
     out
 }
@@ -202,7 +239,8 @@ mod tests {
             password: None,
             ebgp_multihop: false,
             graceful_restart: false,
-            vrf: None,
+            dual_stack: false,
+            bfd: None,
         }
     }
 
@@ -217,6 +255,7 @@ mod tests {
         PathAttributes {
             local_pref,
             communities: communities.iter().map(|c| BgpCommunity::Standard(*c)).collect(),
+            next_hop: None,
         }
     }
 
@@ -255,23 +294,58 @@ mod tests {
         let peers: Vec<String> = state.paths[0].peers.iter().map(ToString::to_string).collect();
         assert_eq!(peers, vec!["192.0.2.1".to_owned(), "192.0.2.2".to_owned()]);
         assert_eq!(state.paths[1].attributes, attrs(Some(200), &[(65000 << 16) | 100]));
-        assert!(state.merged.is_empty());
+        assert!(state.variants.is_empty());
     }
 
     #[test]
-    fn differing_attributes_are_merged_and_reported() {
+    fn each_peer_gets_its_own_attributes_through_variant_owners() {
         let cfg = config(vec![
             peer("a", "192.0.2.1", PeerAs::Fixed(64501)),
             peer("b", "192.0.2.2", PeerAs::Fixed(64502)),
+            peer("c", "192.0.2.3", PeerAs::Fixed(64503)),
         ]);
         let ann = announcements(&[
             ("a", "198.51.100.0/24", attrs(Some(50), &[1])),
             ("b", "198.51.100.0/24", attrs(Some(300), &[2])),
+            ("c", "198.51.100.0/24", attrs(Some(50), &[1])),
+            ("b", "198.51.100.7/32", attrs(None, &[])),
         ]);
         let state = bgpd_state(&ann, &cfg, "n1");
-        assert_eq!(state.paths.len(), 1);
-        assert_eq!(state.paths[0].attributes, attrs(Some(300), &[1, 2]));
-        assert_eq!(state.merged, vec!["198.51.100.0/24".parse::<IpNet>().unwrap()]);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // The main owner: the group holding the lowest peer address (a and c), with their
+        // own attributes, not merged with b's.
+        assert_eq!(state.paths.len(), 2);
+        assert_eq!(state.paths[0].attributes, attrs(Some(50), &[1]));
+        assert_eq!(state.paths[0].peers, BTreeSet::from([ip("192.0.2.1"), ip("192.0.2.3")]));
+        assert_eq!(state.paths[1].peers, BTreeSet::from([ip("192.0.2.2")]));
+        // b's own attributes, in the first variant owner.
+        assert_eq!(state.variants.len(), 1);
+        assert_eq!(state.variants[0].len(), 1);
+        assert_eq!(state.variants[0][0].prefix.to_string(), "198.51.100.0/24");
+        assert_eq!(state.variants[0][0].attributes, attrs(Some(300), &[2]));
+        assert_eq!(state.variants[0][0].peers, BTreeSet::from([ip("192.0.2.2")]));
+    }
+
+    #[test]
+    fn the_grouping_does_not_depend_on_the_order_of_peers() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (x, y) = (attrs(Some(10), &[]), attrs(Some(20), &[]));
+        let prefix: IpNet = "198.51.100.0/24".parse().unwrap();
+        let one = prefix_paths(prefix, [(ip("192.0.2.9"), &y), (ip("192.0.2.1"), &x)]);
+        let two = prefix_paths(prefix, [(ip("192.0.2.1"), &x), (ip("192.0.2.9"), &y)]);
+        assert_eq!(one, two);
+        assert_eq!(one[0].attributes, x);
+    }
+
+    #[test]
+    fn variant_owner_names_round_trip() {
+        assert_eq!(variant_owner("k8s-speaker/n1", 0), "k8s-speaker/n1");
+        assert_eq!(variant_owner("k8s-speaker/n1", 2), "k8s-speaker/n1#2");
+        assert_eq!(variant_index("k8s-speaker/n1", "k8s-speaker/n1#2"), Some(2));
+        assert_eq!(variant_index("k8s-speaker/n1", "k8s-speaker/n1"), None);
+        assert_eq!(variant_index("k8s-speaker/n1", "k8s-speaker/n1#0"), None);
+        assert_eq!(variant_index("k8s-speaker/n1", "k8s-speaker/n10#1"), None);
+        assert_eq!(variant_index("k8s-speaker/n1", "k8s-speaker/n1#x"), None);
     }
 
     #[test]
@@ -294,6 +368,26 @@ mod tests {
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (0, DynamicAsn::External as i32));
         let pc = config_of(&peer("i", "192.0.2.5", PeerAs::Internal), "m");
         assert_eq!((pc.remote_asn, pc.dynamic_asn), (64500, DynamicAsn::Unspecified as i32));
+    }
+
+    #[test]
+    fn dual_stack_negotiates_both_families_and_bfd_profiles_become_bfd() {
+        let mut p = peer("a", "192.0.2.1", PeerAs::Fixed(64501));
+        assert!(config_of(&p, "m").families.is_empty(), "the address's family only");
+        assert!(config_of(&p, "m").bfd.is_none());
+        p.dual_stack = true;
+        p.bfd = Some(crate::config::BfdSettings {
+            receive_interval_ms: 100,
+            transmit_interval_ms: 200,
+            multiplier: 5,
+            passive: true,
+        });
+        let pc = config_of(&p, "m");
+        use ironlb_proto::bgpd::v1::Family;
+        assert_eq!(pc.families, [Family::Ipv4Unicast as i32, Family::Ipv6Unicast as i32]);
+        let bfd = pc.bfd.unwrap();
+        assert!(bfd.enabled && bfd.passive && !bfd.echo);
+        assert_eq!((bfd.min_rx_ms, bfd.min_tx_ms, bfd.multiplier), (Some(100), Some(200), Some(5)));
     }
 
     #[test]

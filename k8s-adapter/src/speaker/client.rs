@@ -9,7 +9,11 @@
 //! bgpd across a speaker restart), then a full sync (list bgpd's peers; add, update or
 //! delete ours, recognized by the description marker; `SetPaths` with the whole set),
 //! then incremental syncs on every change (paths as their difference, [`super::push`]),
-//! sending `SessionKeepAlive`s meanwhile. A
+//! sending `SessionKeepAlive`s meanwhile. Prefixes whose peers get different attributes
+//! put their other variants under variant owners ([`super::bgpd::variant_owner`]), each
+//! with its own session on the same connection, opened when first needed; variant owners
+//! bgpd still holds from an earlier run are found by listing the owners and emptied when
+//! no longer needed (also so that a restarted bgpd does not wait for them to re-sync). A
 //! transport error, or the session stream ending (bgpd restarted), drops the connection;
 //! the task reconnects with a growing backoff and does a full sync again, which also
 //! re-creates the peers a restarted bgpd has forgotten.
@@ -21,9 +25,9 @@ use std::time::Duration;
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use ironlb_proto::bgpd::v1::layer2_service_client::Layer2ServiceClient;
 use ironlb_proto::bgpd::v1::{
-    AddPeerRequest, DeletePeerRequest, DynamicAsn, GracefulRestartConfig, ListOwnersRequest,
-    ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen, SessionRequest, SessionResponse,
-    UpdatePeerRequest, session_request,
+    AddPeerRequest, BfdConfig, DeletePeerRequest, DynamicAsn, Family, GracefulRestartConfig,
+    ListOwnersRequest, ListPeersRequest, PeerConfig, SessionKeepAlive, SessionOpen, SessionRequest,
+    SessionResponse, UpdatePeerRequest, session_request,
 };
 use k8s_openapi::api::core::v1::ObjectReference;
 use thiserror::Error;
@@ -32,9 +36,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use super::bgpd::{BgpdState, Neighbor};
+use super::bgpd::{BgpdState, Neighbor, Path, variant_index, variant_owner};
 use super::channel::{ConnectError, connect};
 use super::layer2::push::{self as layer2_push, Layer2Desired};
+use super::push::Phase;
 use crate::config::PeerAs;
 use crate::events::Events;
 
@@ -118,7 +123,16 @@ struct Applied {
     peers: BTreeMap<String, Option<PeerConfig>>,
     /// Peers in bgpd that are not ours: never touched.
     foreign: BTreeSet<String>,
-    paths: Option<Vec<Arc<super::bgpd::Path>>>,
+    /// Per owner (0: the main owner, `i`: variant owner `i`), the paths it holds; `None`
+    /// when not known (a `SetPaths` sends the whole set).
+    paths: Vec<Option<Vec<Arc<Path>>>>,
+}
+
+impl Applied {
+    /// What the main owner holds, when known.
+    fn main(&self) -> Option<&[Arc<Path>]> {
+        self.paths.first().and_then(Option::as_deref)
+    }
 }
 
 /// One connection's clients and what it has applied.
@@ -131,6 +145,12 @@ struct Link {
     /// sessions).
     session: mpsc::Sender<SessionRequest>,
     responses: Option<tonic::Streaming<SessionResponse>>,
+    /// The variant owners' sessions, by variant index; their response streams are read by
+    /// tasks in `readers`, which report a stream's end on `ended`.
+    variants: BTreeMap<usize, mpsc::Sender<SessionRequest>>,
+    readers: tokio::task::JoinSet<()>,
+    ended_tx: mpsc::Sender<usize>,
+    ended: mpsc::Receiver<usize>,
 }
 
 /// One connection: session, full sync, then incremental syncs. `Ok` when the desired
@@ -147,7 +167,7 @@ async fn connection(
 ) -> Result<(), LinkError> {
     let mut link = Link::open(options).await?;
     let current = desired.borrow_and_update().clone();
-    sync(&mut link.client, options, &current, &mut link.applied, events, reported).await?;
+    link.sync(options, &current, events, reported).await?;
     let current = layer2.borrow_and_update().clone();
     link.sync_layer2(options, &current).await?;
     // A connection that got as far as a full sync starts the backoff afresh.
@@ -163,8 +183,7 @@ async fn connection(
                     return Ok(());
                 }
                 let current = desired.borrow_and_update().clone();
-                sync(&mut link.client, options, &current, &mut link.applied, events, reported)
-                    .await?;
+                link.sync(options, &current, events, reported).await?;
             }
             changed = layer2.changed() => {
                 if changed.is_err() {
@@ -182,6 +201,10 @@ async fn connection(
                     return Err(LinkError::SessionEnded);
                 }
             }
+            Some(index) = link.ended.recv() => {
+                tracing::warn!(owner = %variant_owner(&options.owner, index), "variant owner session ended");
+                return Err(LinkError::SessionEnded);
+            }
         }
     }
 }
@@ -192,9 +215,45 @@ impl Link {
         let channel = connect(&options.endpoint).await?;
         let layer2 = Layer2ServiceClient::new(channel.clone());
         let mut client = BgpServiceClient::new(channel);
-        let (session, responses) = open_session(&mut client, options).await?;
-        let applied = list_peers(&mut client, options).await?;
-        Ok(Self { client, layer2, applied, layer2_applied: None, session, responses })
+        let (session, responses) = open_session(&mut client, options, &options.owner).await?;
+        let mut applied = list_peers(&mut client, options).await?;
+        applied.paths = vec![None; 1 + variants_held(&mut client, &options.owner).await?];
+        let (ended_tx, ended) = mpsc::channel(1);
+        Ok(Self {
+            client,
+            layer2,
+            applied,
+            layer2_applied: None,
+            session,
+            responses,
+            variants: BTreeMap::new(),
+            readers: tokio::task::JoinSet::new(),
+            ended_tx,
+            ended,
+        })
+    }
+
+    /// Opens variant owner `index`'s session unless it is open.
+    async fn variant_session(
+        &mut self,
+        options: &ClientOptions,
+        index: usize,
+    ) -> Result<(), LinkError> {
+        if index == 0 || self.variants.contains_key(&index) {
+            return Ok(());
+        }
+        let owner = variant_owner(&options.owner, index);
+        let (sender, responses) = open_session(&mut self.client, options, &owner).await?;
+        if let Some(mut responses) = responses {
+            let ended = self.ended_tx.clone();
+            self.readers.spawn(async move {
+                while let Ok(Some(_)) = responses.message().await {}
+                // The receiver lives as long as the link; a send error means it is gone.
+                let _ = ended.send(index).await;
+            });
+        }
+        self.variants.insert(index, sender);
+        Ok(())
     }
 
     async fn sync_layer2(
@@ -213,8 +272,13 @@ impl Link {
             let ka = SessionRequest {
                 request: Some(session_request::Request::Keepalive(SessionKeepAlive { nonce })),
             };
-            if self.session.send(ka).await.is_err() {
+            if self.session.send(ka.clone()).await.is_err() {
                 return Err(LinkError::SessionEnded);
+            }
+            for sender in self.variants.values() {
+                if sender.send(ka.clone()).await.is_err() {
+                    return Err(LinkError::SessionEnded);
+                }
             }
         } else if drifted(&mut self.client, options, &self.applied).await? {
             return Err(LinkError::Restarted);
@@ -223,16 +287,17 @@ impl Link {
     }
 }
 
-/// Opens our owner's session: the sender for keepalives and the response stream, `None`
+/// Opens `owner`'s session: the sender for keepalives and the response stream, `None`
 /// when bgpd has no owner sessions.
 async fn open_session(
     client: &mut BgpServiceClient<Channel>,
     options: &ClientOptions,
+    owner: &str,
 ) -> Result<(mpsc::Sender<SessionRequest>, Option<tonic::Streaming<SessionResponse>>), LinkError> {
     let (session_tx, session_rx) = mpsc::channel(4);
     let open = SessionRequest {
         request: Some(session_request::Request::Open(SessionOpen {
-            owner: options.owner.clone(),
+            owner: owner.to_owned(),
             grace_time_seconds: Some(u32::try_from(options.grace.as_secs()).unwrap_or(86_400)),
             hold_time_seconds: Some(
                 u32::try_from((options.keepalive * 3).as_secs().max(3)).unwrap_or(30),
@@ -253,7 +318,7 @@ async fn open_session(
         Ok(r) => {
             let mut responses = r.into_inner();
             let opened = responses.message().await?.ok_or(LinkError::SessionEnded)?;
-            tracing::info!(owner = %options.owner, ?opened, "bgpd session open");
+            tracing::info!(owner, ?opened, "bgpd session open");
             Some(responses)
         }
         Err(e) if e.code() == Code::Unimplemented => {
@@ -310,7 +375,7 @@ async fn drifted(
         Err(e) if is_link_error(&e) => return Err(e.into()),
         Err(_) => {}
     }
-    let Some(paths) = &applied.paths else { return Ok(false) };
+    let Some(paths) = applied.main() else { return Ok(false) };
     match client.list_owners(ListOwnersRequest {}).await {
         Ok(list) => {
             let held = list
@@ -341,14 +406,118 @@ fn is_link_error(status: &Status) -> bool {
     matches!(status.code(), Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Aborted)
 }
 
-/// Brings bgpd to `desired`: peers first (paths name them), then the whole path set.
-async fn sync(
+/// How many variant owners of `main` bgpd holds (the highest index), so that those no
+/// longer needed are emptied; 0 when it cannot tell.
+async fn variants_held(
     client: &mut BgpServiceClient<Channel>,
-    options: &ClientOptions,
+    main: &str,
+) -> Result<usize, LinkError> {
+    match client.list_owners(ListOwnersRequest {}).await {
+        Ok(list) => Ok(list
+            .into_inner()
+            .owners
+            .iter()
+            .filter_map(|o| variant_index(main, &o.name))
+            .max()
+            .unwrap_or(0)),
+        Err(e) if is_link_error(&e) => Err(e.into()),
+        Err(_) => Ok(0),
+    }
+}
+
+impl Link {
+    /// Brings bgpd to `desired`: peers first (paths name them), then the path sets.
+    async fn sync(
+        &mut self,
+        options: &ClientOptions,
+        desired: &Desired,
+        events: &Events,
+        reported: &mut Option<String>,
+    ) -> Result<(), LinkError> {
+        sync_peers(&mut self.client, desired, &mut self.applied).await?;
+        let state = &desired.state;
+        let owners = self.applied.paths.len().max(1 + state.variants.len());
+        let want = |i: usize| -> &[Arc<Path>] {
+            match i.checked_sub(1) {
+                None => &state.paths,
+                Some(v) => state.variants.get(v).map_or(&[], Vec::as_slice),
+            }
+        };
+        let held = |applied: &Applied, i: usize| applied.paths.get(i).cloned().flatten();
+        let changed: Vec<usize> = (0..owners)
+            .filter(|&i| {
+                !held(&self.applied, i).is_some_and(|a| super::push::same_set(&a, want(i)))
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        for &i in &changed {
+            self.variant_session(options, i).await?;
+        }
+        let grace = u32::try_from(options.grace.as_secs()).unwrap_or(86_400);
+        // Variants before the main owner, and every owner's additions before any
+        // withdrawal ([`Phase`]).
+        let mut failed: Option<Status> = None;
+        let mut done = BTreeSet::new();
+        for phase in [Phase::Upserts, Phase::Withdrawals] {
+            for &i in changed.iter().rev() {
+                if failed.is_some() && phase == Phase::Withdrawals && !done.contains(&i) {
+                    continue;
+                }
+                let owner = variant_owner(&options.owner, i);
+                let applied = held(&self.applied, i);
+                let pushed = super::push::push(
+                    &mut self.client,
+                    &owner,
+                    grace,
+                    applied.as_deref(),
+                    want(i),
+                    phase,
+                )
+                .await;
+                match pushed {
+                    Ok(()) => {
+                        done.insert(i);
+                    }
+                    Err(e) if is_link_error(&e) => return Err(e.into()),
+                    Err(e) => {
+                        done.remove(&i);
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        for i in done {
+            if self.applied.paths.len() <= i {
+                self.applied.paths.resize(i + 1, None);
+            }
+            self.applied.paths[i] = Some(want(i).to_vec());
+        }
+        match failed {
+            None => {
+                *reported = None;
+            }
+            Some(e) => {
+                let message = format!("bgpd refused the path set: {}", e.message());
+                tracing::warn!(%message);
+                if reported.as_deref() != Some(message.as_str()) {
+                    for service in &desired.services {
+                        events.warning(service, ANNOUNCE_FAILED, "Announce", message.clone()).await;
+                    }
+                    *reported = Some(message);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Brings bgpd's peers (ours) to `desired`'s.
+async fn sync_peers(
+    client: &mut BgpServiceClient<Channel>,
     desired: &Desired,
     applied: &mut Applied,
-    events: &Events,
-    reported: &mut Option<String>,
 ) -> Result<(), LinkError> {
     for skip in &desired.state.skipped {
         tracing::warn!(reason = %skip, "peer not configured");
@@ -389,37 +558,7 @@ async fn sync(
         }
         applied.peers.remove(&address);
     }
-    if applied.paths.as_deref().is_some_and(|a| super::push::same_set(a, &desired.state.paths)) {
-        return Ok(());
-    }
-    let grace = u32::try_from(options.grace.as_secs()).unwrap_or(86_400);
-    let pushed = super::push::push(
-        client,
-        &options.owner,
-        grace,
-        applied.paths.as_deref(),
-        &desired.state.paths,
-    )
-    .await;
-    match pushed {
-        Ok(()) => {
-            applied.paths = Some(desired.state.paths.clone());
-            *reported = None;
-            Ok(())
-        }
-        Err(e) if is_link_error(&e) => Err(e.into()),
-        Err(e) => {
-            let message = format!("bgpd refused the path set: {}", e.message());
-            tracing::warn!(%message);
-            if reported.as_deref() != Some(message.as_str()) {
-                for service in &desired.services {
-                    events.warning(service, ANNOUNCE_FAILED, "Announce", message.clone()).await;
-                }
-                *reported = Some(message);
-            }
-            Ok(())
-        }
-    }
+    Ok(())
 }
 
 async fn update_peer(
@@ -464,6 +603,20 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
         // without a policy (RFC 8212).
         import_policy: vec![IMPORT_POLICY.to_owned()],
         export_policy: vec![EXPORT_POLICY.to_owned()],
+        // Empty: bgpd negotiates the family of the address only, MetalLB's default.
+        families: if peer.dual_stack {
+            vec![Family::Ipv4Unicast as i32, Family::Ipv6Unicast as i32]
+        } else {
+            Vec::new()
+        },
+        bfd: peer.bfd.map(|b| BfdConfig {
+            enabled: true,
+            min_rx_ms: Some(b.receive_interval_ms),
+            min_tx_ms: Some(b.transmit_interval_ms),
+            multiplier: Some(u32::from(b.multiplier)),
+            passive: b.passive,
+            ..BfdConfig::default()
+        }),
         ..PeerConfig::default()
     }
 }

@@ -7,7 +7,7 @@
 //! order-free rule (highest LOCAL_PREF, union of communities). So [`Incremental`] keeps
 //! per Service its view and its share, and per prefix the Services that give it; a change
 //! of one Service recomputes only the prefixes its old and new shares touch, and their
-//! bgpd paths ([`super::bgpd::prefix_path`]). A change of the config or of this Node
+//! bgpd paths ([`super::bgpd::prefix_paths`]). A change of the config or of this Node
 //! affects every Service and rebuilds everything ([`Incremental::reset`]). The tests check
 //! that any sequence of changes ends where the full computation does.
 
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::announce::{Announcements, Layer2Address, PathAttributes, desired, node_peers};
-use super::bgpd::{BgpdState, Path, PeerSet, peer_set, prefix_path};
+use super::bgpd::{BgpdState, Path, PeerSet, peer_set, place, prefix_paths};
 use super::view::{NodeView, ServiceView};
 use crate::allocator::ServiceKey;
 use crate::config::Config;
@@ -56,12 +56,13 @@ pub struct Incremental {
     shares: HashMap<ServiceKey, Share>,
     /// Per prefix, the Services whose shares give it to some peer.
     contributors: HashMap<IpNet, BTreeSet<ServiceKey>>,
-    /// Per `BGPPeer` name (every peer of this node): prefix → merged attributes.
+    /// Per `BGPPeer` name (every peer of this node): prefix → its attributes (merged over
+    /// the advertisements that give it to that peer).
     peers: BTreeMap<String, BTreeMap<IpNet, PathAttributes>>,
     layer2: BTreeMap<(IpAddr, ServiceKey), Vec<Layer2Address>>,
     sessions: PeerSet,
-    paths: BTreeMap<IpNet, Arc<Path>>,
-    merged: BTreeSet<IpNet>,
+    /// Per prefix, its paths: one per attribute set, the first for the main owner.
+    paths: BTreeMap<IpNet, Vec<Arc<Path>>>,
     /// Services whose announced-to peers changed since [`Self::take_announced`] (an empty
     /// set: no longer announced).
     announced: BTreeMap<ServiceKey, BTreeSet<String>>,
@@ -85,7 +86,6 @@ impl Incremental {
             layer2: BTreeMap::new(),
             sessions: PeerSet::default(),
             paths: BTreeMap::new(),
-            merged: BTreeSet::new(),
             announced: BTreeMap::new(),
         };
         me.reset(node, config, views);
@@ -108,7 +108,6 @@ impl Incremental {
         self.contributors.clear();
         self.layer2.clear();
         self.paths.clear();
-        self.merged.clear();
         self.peers = node_peers(&self.config, &self.node)
             .map(|p| (p.name.clone(), BTreeMap::new()))
             .collect();
@@ -190,12 +189,15 @@ impl Incremental {
 
     /// The bgpd state, as [`super::bgpd::bgpd_state`] of [`Self::announcements`] gives it.
     pub fn state(&self) -> BgpdState {
-        BgpdState {
+        let mut state = BgpdState {
             peers: self.sessions.configs.clone(),
-            paths: self.paths.values().cloned().collect(),
-            merged: self.merged.iter().copied().collect(),
             skipped: self.sessions.skipped.clone(),
+            ..BgpdState::default()
+        };
+        for paths in self.paths.values() {
+            place(paths.iter().cloned(), &mut state.paths, &mut state.variants);
         }
+        state
     }
 
     fn share(&self, view: ServiceView) -> Share {
@@ -245,6 +247,8 @@ impl Incremental {
                     continue;
                 };
                 let m = merged.get_or_insert_with(PathAttributes::default);
+                // The same for every share: it depends on the peer and the family only.
+                m.next_hop = attrs.next_hop;
                 m.local_pref = m.local_pref.max(attrs.local_pref);
                 m.communities.extend(attrs.communities.iter().copied());
             }
@@ -260,19 +264,12 @@ impl Incremental {
         let entries = self.peers.iter().filter_map(|(name, paths)| {
             Some((*self.sessions.addresses.get(name)?, paths.get(&prefix)?))
         });
-        match prefix_path(prefix, entries) {
-            Some((path, differed)) => {
-                self.paths.insert(prefix, Arc::new(path));
-                if differed {
-                    self.merged.insert(prefix);
-                } else {
-                    self.merged.remove(&prefix);
-                }
-            }
-            None => {
-                self.paths.remove(&prefix);
-                self.merged.remove(&prefix);
-            }
+        let paths: Vec<Arc<Path>> =
+            prefix_paths(prefix, entries).into_iter().map(Arc::new).collect();
+        if paths.is_empty() {
+            self.paths.remove(&prefix);
+        } else {
+            self.paths.insert(prefix, paths);
         }
     }
 }

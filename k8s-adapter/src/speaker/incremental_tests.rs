@@ -88,6 +88,7 @@ fn config(second_plain: bool) -> Config {
             },
         )],
         communities: Vec::new(),
+        bfd_profiles: Vec::new(),
     });
     assert!(built.errors.is_empty(), "{:?}", built.errors);
     built.config
@@ -107,6 +108,8 @@ fn node(variant: u8) -> NodeView {
         name: "n1".into(),
         labels: labels.into_iter().collect(),
         network_unavailable: variant & 8 != 0,
+        addresses: Vec::new(),
+        ..NodeView::default()
     }
 }
 

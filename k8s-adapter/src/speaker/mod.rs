@@ -17,6 +17,7 @@ pub mod push;
 pub mod runtime;
 pub mod secrets;
 pub mod slices;
+pub mod status;
 pub mod view;
 
 pub use announce::{

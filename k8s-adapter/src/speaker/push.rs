@@ -2,7 +2,7 @@
 //! speaker's typed paths ([`super::bgpd::Path`]) become the API's `Path` messages.
 //!
 //! The first set of a connection goes with `SetPaths` (declarative: whatever bgpd held for
-//! our owner and is not in it is withdrawn). After that, bgpd holds exactly the set we
+//! the owner and is not in it is withdrawn). After that, bgpd holds exactly the set we
 //! last sent, so a new set is sent as its difference: `AddPaths` for paths new or changed,
 //! `DeletePaths` for prefixes gone. bgpd then validates and applies only those, instead of
 //! the whole set (1,000 Services: one path instead of 1,000 per change).
@@ -60,6 +60,7 @@ pub fn to_proto(path: &Path) -> proto::Path {
     peers.sort_unstable();
     proto::Path {
         prefix: path.prefix.to_string(),
+        next_hop: path.attributes.next_hop.map(|a| a.to_string()).unwrap_or_default(),
         local_pref: path.attributes.local_pref,
         communities,
         large_communities: large,
@@ -68,17 +69,25 @@ pub fn to_proto(path: &Path) -> proto::Path {
     }
 }
 
-/// Brings our owner's paths in bgpd from `applied` (what it holds, when known) to `paths`.
-/// A path bgpd refuses comes back as `INVALID_ARGUMENT` (or its own code) with bgpd's
-/// message, as `SetPaths` would refuse the whole set.
+/// One half of bringing an owner's paths in bgpd from `applied` (what it holds, when known)
+/// to `paths`. The speaker sends every owner's [`Phase::Upserts`] before any owner's
+/// [`Phase::Withdrawals`], so that a peer whose path moves from one owner to another (its
+/// attributes now differ from the other peers', or agree again) holds both for a moment
+/// rather than neither. A path bgpd refuses comes back as `INVALID_ARGUMENT` (or its own
+/// code) with bgpd's message, as `SetPaths` would refuse the whole set.
 pub async fn push(
     client: &mut BgpServiceClient<Channel>,
     owner: &str,
     grace_time_seconds: u32,
     applied: Option<&[Arc<Path>]>,
     paths: &[Arc<Path>],
+    phase: Phase,
 ) -> Result<(), Status> {
     let Some(applied) = applied else {
+        if phase == Phase::Withdrawals {
+            // SetPaths withdrew what the set does not hold.
+            return Ok(());
+        }
         let request = SetPathsRequest {
             owner: owner.to_owned(),
             paths: paths.iter().map(|p| to_proto(p)).collect(),
@@ -86,6 +95,7 @@ pub async fn push(
         };
         let r = client.set_paths(request).await?.into_inner();
         tracing::debug!(
+            owner,
             added = r.added.len(),
             changed = r.changed.len(),
             withdrawn = r.withdrawn.len(),
@@ -94,19 +104,33 @@ pub async fn push(
         return Ok(());
     };
     let (upserts, withdrawn) = difference(applied, paths);
-    let (added, removed) = (upserts.len(), withdrawn.len());
-    if !withdrawn.is_empty() {
-        let prefixes = withdrawn.iter().map(ToString::to_string).collect();
-        let request = DeletePathsRequest { owner: owner.to_owned(), prefixes };
-        refused(&client.delete_paths(request).await?.into_inner().results)?;
+    match phase {
+        Phase::Upserts if !upserts.is_empty() => {
+            let added = upserts.len();
+            let paths = upserts.into_iter().map(to_proto).collect();
+            let request = AddPathsRequest { owner: owner.to_owned(), paths };
+            refused(&client.add_paths(request).await?.into_inner().results)?;
+            tracing::debug!(owner, added, "paths pushed");
+        }
+        Phase::Withdrawals if !withdrawn.is_empty() => {
+            let removed = withdrawn.len();
+            let prefixes = withdrawn.iter().map(ToString::to_string).collect();
+            let request = DeletePathsRequest { owner: owner.to_owned(), prefixes };
+            refused(&client.delete_paths(request).await?.into_inner().results)?;
+            tracing::debug!(owner, removed, "paths withdrawn");
+        }
+        Phase::Upserts | Phase::Withdrawals => {}
     }
-    if !upserts.is_empty() {
-        let paths = upserts.into_iter().map(to_proto).collect();
-        let request = AddPathsRequest { owner: owner.to_owned(), paths };
-        refused(&client.add_paths(request).await?.into_inner().results)?;
-    }
-    tracing::debug!(added, removed, "paths pushed");
     Ok(())
+}
+
+/// Which half of [`push`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// New and changed paths (or, for a set bgpd's contents are unknown, `SetPaths`).
+    Upserts,
+    /// Prefixes no longer in the set.
+    Withdrawals,
 }
 
 /// The first rejected result as a status.
@@ -130,7 +154,7 @@ mod tests {
     fn path(prefix: &str, local_pref: Option<u32>) -> Arc<Path> {
         Arc::new(Path {
             prefix: prefix.parse().unwrap(),
-            attributes: PathAttributes { local_pref, communities: BTreeSet::new() },
+            attributes: PathAttributes { local_pref, ..PathAttributes::default() },
             peers: BTreeSet::new(),
         })
     }
@@ -158,6 +182,7 @@ mod tests {
                     BgpCommunity::Standard((65000 << 16) | 100),
                     BgpCommunity::Large(64500, 1, 2),
                 ]),
+                next_hop: None,
             },
             // Text order differs from address order: bgpd gets them in text order.
             peers: BTreeSet::from([ip("192.0.2.9"), ip("192.0.2.10"), ip("2001:db8::1")]),

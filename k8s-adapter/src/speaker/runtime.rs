@@ -6,11 +6,12 @@
 //! Coalescing: the loop takes every trigger queued ([`crate::watch::drain`]) and computes
 //! once per batch; the client task keeps only the newest state. Nothing waits on a timer.
 //!
-//! Visibility: which nodes announce a Service is shown by Events on the Service from each
-//! speaker: `AnnouncingFromNode` when this node starts announcing it (with the peers) and
-//! `WithdrawnFromNode` when it stops. Events rather than an annotation because every
-//! node's speaker would write the same annotation, and N writers of one field conflict;
-//! Events are per node and never conflict.
+//! Visibility: which nodes announce a Service, and to which peers, is shown by a
+//! `ServiceBGPStatus` per node and Service ([`super::status`], MetalLB's shape) and by
+//! Events on the Service from each speaker: `AnnouncingFromNode` when this node starts
+//! announcing it (with the peers) and `WithdrawnFromNode` when it stops. One object per
+//! node rather than a field of the Service: N speakers writing one field would conflict,
+//! and the speaker needs no write access to Services.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use super::bgpd::{owner, peer_marker};
 use super::client::{self, ClientOptions, Desired};
@@ -30,9 +32,11 @@ use super::incremental::Incremental;
 use super::layer2::{self, Layer2Options, ServiceChanges};
 use super::secrets;
 use super::slices::SliceIndex;
-use super::view::{NodeView, ServiceView};
+use super::status::StatusWriter;
+use super::view::{Drain, NodeView, ServiceView};
 use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::Config;
+use crate::config::crd::{ServiceBgpStatus, ServiceBgpStatusFields};
 use crate::events::Events;
 use crate::watch::{Batch, ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
 
@@ -56,6 +60,10 @@ pub struct SpeakerOptions {
     pub keepalive: Duration,
     /// The layer2 election's knobs ([`super::layer2`]).
     pub layer2: Layer2Options,
+    /// How long a node leaving service (cordoned, or labelled to be excluded) keeps its BGP
+    /// routes, announced with GRACEFUL_SHUTDOWN, before it withdraws them ([`Drain`]).
+    /// Zero: withdraw at once.
+    pub drain: Duration,
 }
 
 /// Why the speaker stopped.
@@ -80,8 +88,11 @@ pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerE
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(SpeakerError::Signal)?;
     loop {
+        let drain_over = speaker.drain_deadline;
         let batch = tokio::select! {
             batch = drain(&mut rx) => batch,
+            // The drain time is over: the Node is looked at again (and its routes withdrawn).
+            () = sleep_until_some(drain_over) => Some(Batch { nodes: true, ..Batch::default() }),
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: stopping cleanly");
                 tasks.layer2.stop().await;
@@ -209,8 +220,9 @@ impl Tasks {
         // Events go from their own task, so that publishing them never delays the next push.
         let (visible_tx, visible_rx) = mpsc::unbounded_channel();
         let _ = visible_tx.send(speaker.tracker.take_announced());
-        let (services, node) = (caches.services.clone(), options.node_name.clone());
-        tokio::spawn(visibility(visible_rx, services, events.clone(), node));
+        let writer =
+            StatusWriter::new(client.clone(), &options.namespace, &options.node_name, "bgp");
+        tokio::spawn(visibility(visible_rx, caches.services.clone(), events.clone(), writer));
         Self { desired: desired_tx, layer2, visible: visible_tx }
     }
 }
@@ -224,15 +236,62 @@ struct Speaker {
     index: SliceIndex,
     tracker: Incremental,
     refs: BTreeMap<ServiceKey, Arc<ObjectReference>>,
+    /// When this node started leaving service, while it does.
+    drain_since: Option<Instant>,
+    /// When the running drain ends.
+    drain_deadline: Option<Instant>,
+}
+
+/// Waits until `deadline`; forever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Speaker {
+    /// Where this node is in a drain now ([`Drain`]), keeping the drain's start.
+    fn drain_state(&mut self, node: &NodeView) -> Drain {
+        if !node.leaving() {
+            if self.drain_since.take().is_some() {
+                tracing::info!("node back in service: announcing normally");
+            }
+            self.drain_deadline = None;
+            return Drain::Serving;
+        }
+        let now = Instant::now();
+        let since = *self.drain_since.get_or_insert_with(|| {
+            tracing::info!(
+                drain = ?self.options.drain,
+                "node leaving service: layer2 addresses released, BGP routes sent with GRACEFUL_SHUTDOWN, then withdrawn"
+            );
+            now
+        });
+        let end = since + self.options.drain;
+        if now < end {
+            self.drain_deadline = Some(end);
+            Drain::Draining
+        } else {
+            self.drain_deadline = None;
+            Drain::Drained
+        }
+    }
+
     fn new(options: SpeakerOptions, config: Config, caches: &Caches) -> Self {
         let tracker =
             Incremental::new(NodeView::default(), Config::default(), &options.node_name, []);
         let mut index = SliceIndex::default();
         index.rebuild(&caches.slices);
-        Self { options, config: Arc::new(config), index, tracker, refs: BTreeMap::new() }
+        Self {
+            options,
+            config: Arc::new(config),
+            index,
+            tracker,
+            refs: BTreeMap::new(),
+            drain_since: None,
+            drain_deadline: None,
+        }
     }
 
     /// One batch of changes: the announcements brought up to date (the Services it names,
@@ -276,7 +335,7 @@ impl Speaker {
 
     /// Recomputes everything (new config, Node or relist); every Service's view.
     fn reset(&mut self, caches: &Caches) -> Vec<ServiceView> {
-        let node = caches
+        let mut node = caches
             .nodes
             .state()
             .into_iter()
@@ -286,6 +345,7 @@ impl Speaker {
                 name: self.options.node_name.clone(),
                 ..NodeView::default()
             });
+        node.drain = self.drain_state(&node);
         let views: Vec<ServiceView> = caches
             .services
             .state()
@@ -351,20 +411,68 @@ fn object_ref(key: &ServiceKey) -> ObjectRef<Service> {
     ObjectRef::new(&key.name).within(&key.namespace)
 }
 
-/// Publishes Events for the Services this node starts or stops announcing (per BGPPeer
-/// set). Takes changes as they come, several batches at once when they queue up.
+/// How often writes of status objects that failed are tried again.
+const STATUS_RETRY: Duration = Duration::from_secs(5);
+
+/// Shows which Services this node announces over BGP and to which peers: a
+/// `ServiceBGPStatus` per Service ([`super::status`]), and Events on the Service
+/// (`AnnouncingFromNode` with the peers, `WithdrawnFromNode`). Takes changes as they come,
+/// several batches at once when they queue up. The first change holds every Service
+/// announced, so this node's objects for any other Service (left by an earlier run) are
+/// deleted then.
 async fn visibility(
     mut changes: mpsc::UnboundedReceiver<BTreeMap<ServiceKey, BTreeSet<String>>>,
     services: Store<Service>,
     events: Events,
-    node: String,
+    writer: StatusWriter<ServiceBgpStatus>,
 ) {
+    let node = writer.node().to_owned();
     let mut published: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
-    while let Some(mut now) = changes.recv().await {
+    // Status writes that failed, by Service: the peers to write (empty: delete).
+    let mut failed: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
+    let mut pruned = false;
+    let mut retry = tokio::time::interval(STATUS_RETRY);
+    loop {
+        let mut now = tokio::select! {
+            change = changes.recv() => match change {
+                Some(change) => change,
+                None => return,
+            },
+            _ = retry.tick(), if !failed.is_empty() || !pruned => BTreeMap::new(),
+        };
         while let Ok(more) = changes.try_recv() {
             now.extend(more);
         }
+        if !pruned {
+            let keep: BTreeSet<ServiceKey> = published
+                .keys()
+                .chain(now.iter().filter(|(_, p)| !p.is_empty()).map(|(k, _)| k))
+                .cloned()
+                .collect();
+            match writer.prune(&keep).await {
+                Ok(()) => pruned = true,
+                Err(e) => tracing::warn!(error = %e, "listing this node's ServiceBGPStatus failed"),
+            }
+        }
+        for (key, peers) in std::mem::take(&mut failed) {
+            now.entry(key).or_insert(peers);
+        }
         for (key, peers) in now {
+            let written = if peers.is_empty() {
+                writer.remove(&key).await
+            } else {
+                let status = ServiceBgpStatusFields {
+                    node: node.clone(),
+                    service_name: key.name.clone(),
+                    service_namespace: key.namespace.clone(),
+                    peers: peers.iter().cloned().collect(),
+                };
+                writer.write(&key, serde_json::to_value(status).unwrap_or_default()).await
+            };
+            if let Err(e) = written {
+                tracing::warn!(service = %key, error = %e, "writing its ServiceBGPStatus failed; retrying");
+                failed.insert(key.clone(), peers.clone());
+            }
             if published.get(&key).unwrap_or(&BTreeSet::new()) == &peers {
                 continue;
             }

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::allocator::{ClassPolicy, ServiceKey, status_addresses};
-use crate::config::Labels;
+use crate::config::{Family, Labels};
 
 /// Nodes with this label announce nothing (the well-known Kubernetes label).
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
@@ -25,6 +25,30 @@ pub struct NodeView {
     pub labels: Labels,
     /// Condition `NetworkUnavailable` is `True`.
     pub network_unavailable: bool,
+    /// `status.addresses` of type `InternalIP`, in order: the next hop of a prefix sent
+    /// over a session of the other family (`dualStackAddressFamily`).
+    pub addresses: Vec<IpAddr>,
+    /// `spec.unschedulable` (cordoned).
+    pub cordoned: bool,
+    /// Where this node is in a graceful drain; set by the speaker's runtime, which keeps
+    /// the time ([`Drain`]).
+    pub drain: Drain,
+}
+
+/// A node leaving service (cordoned or labelled with [`EXCLUDE_LABEL`]): first its BGP
+/// routes are announced with GRACEFUL_SHUTDOWN (RFC 8326) so that routers move traffic
+/// elsewhere while they still work, then they are withdrawn. Beyond MetalLB, which withdraws
+/// at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Drain {
+    /// Not draining (or drains are not timed here: the exclude label then withdraws at once,
+    /// as MetalLB).
+    #[default]
+    Serving,
+    /// Routes announced with GRACEFUL_SHUTDOWN until the drain time is over.
+    Draining,
+    /// Drain time over: nothing announced.
+    Drained,
 }
 
 impl NodeView {
@@ -36,16 +60,52 @@ impl NodeView {
             .into_iter()
             .flatten()
             .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True");
+        let addresses = node
+            .status
+            .as_ref()
+            .and_then(|s| s.addresses.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|a| a.type_ == "InternalIP")
+            .filter_map(|a| a.address.trim().parse().ok())
+            .collect();
         Self {
             name: node.metadata.name.clone().unwrap_or_default(),
             labels: node.metadata.labels.clone().unwrap_or_default(),
             network_unavailable,
+            addresses,
+            cordoned: node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
+            drain: Drain::Serving,
         }
     }
 
-    /// Whether this node must announce nothing.
+    /// Whether the node is leaving service: cordoned, or labelled [`EXCLUDE_LABEL`].
+    pub fn leaving(&self) -> bool {
+        self.cordoned || self.labels.contains_key(EXCLUDE_LABEL)
+    }
+
+    /// Whether the node announces over BGP, and with GRACEFUL_SHUTDOWN (`Some(true)`).
+    pub fn bgp(&self) -> Option<bool> {
+        if self.network_unavailable {
+            return None;
+        }
+        match self.drain {
+            Drain::Drained => None,
+            Drain::Draining => Some(true),
+            Drain::Serving if self.labels.contains_key(EXCLUDE_LABEL) => None,
+            Drain::Serving => Some(false),
+        }
+    }
+
+    /// The node's first `InternalIP` of `family`.
+    pub fn address_of(&self, family: Family) -> Option<IpAddr> {
+        self.addresses.iter().copied().find(|a| Family::of(*a) == family)
+    }
+
+    /// Whether this node answers for no layer2 address (and, without a drain, announces
+    /// nothing): `NetworkUnavailable`, cordoned or excluded; layer2 addresses move at once.
     pub fn excluded(&self) -> bool {
-        self.network_unavailable || self.labels.contains_key(EXCLUDE_LABEL)
+        self.network_unavailable || self.leaving()
     }
 }
 

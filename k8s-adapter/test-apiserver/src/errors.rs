@@ -46,6 +46,18 @@ pub enum ApiError {
     UnsupportedMediaType { content_type: String, accepted: String },
     #[error("the server could not find the requested resource: {path}")]
     UnknownPath { path: String },
+    /// RBAC ([`crate::Rbac`]) does not allow the request.
+    #[error(
+        "{resource} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"{group}\"{}",
+        namespace.as_ref().map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_else(|| " at the cluster scope".to_owned())
+    )]
+    Forbidden {
+        user: String,
+        verb: String,
+        group: String,
+        resource: String,
+        namespace: Option<String>,
+    },
     /// A failure a test asked for through [`crate::Failure`].
     #[error("injected failure {code} on {plural}")]
     Injected { plural: String, code: u16 },
@@ -70,6 +82,7 @@ impl ApiError {
             ApiError::Gone { .. } => 410,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::UnsupportedMediaType { .. } => 415,
+            ApiError::Forbidden { .. } => 403,
             ApiError::Injected { code, .. } => *code,
         }
     }
@@ -87,6 +100,7 @@ impl ApiError {
             ApiError::Gone { .. } => "Expired",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
+            ApiError::Forbidden { .. } => "Forbidden",
             ApiError::Injected { code, .. } => reason_for_code(*code),
         }
     }

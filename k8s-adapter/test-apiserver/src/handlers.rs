@@ -123,6 +123,55 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     }
 }
 
+/// The user a request authenticates as: its bearer token (see [`crate::rbac`]).
+fn user(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::to_owned)
+}
+
+/// Forbidden unless the request has no user or the enforced RBAC allows it.
+async fn authorize(
+    store: &StoreHandle,
+    headers: &HeaderMap,
+    t: &Target,
+    verb: Verb,
+) -> Result<(), ApiError> {
+    let Some(user) = user(headers) else { return Ok(()) };
+    let resource = match &t.sub {
+        Some(sub) => format!("{}/{sub}", t.plural),
+        None => t.plural.clone(),
+    };
+    let (group, namespace, name) = (t.group.clone(), t.namespace.clone(), t.name.clone());
+    let forbidden = ApiError::Forbidden {
+        user: user.clone(),
+        verb: verb.rbac_name().to_owned(),
+        group: group.clone(),
+        resource: resource.clone(),
+        namespace: namespace.clone(),
+    };
+    let allowed = store
+        .call(move |s| {
+            s.hooks.rbac.as_ref().is_none_or(|rbac| {
+                rbac.allows(&crate::rbac::Access {
+                    user: &user,
+                    verb: verb.rbac_name(),
+                    group: &group,
+                    resource: &resource,
+                    namespace: namespace.as_deref(),
+                    name: name.as_deref(),
+                })
+            })
+        })
+        .await
+        .unwrap_or(false);
+    if allowed {
+        Ok(())
+    } else {
+        tracing::warn!(error = %forbidden, "forbidden");
+        Err(forbidden)
+    }
+}
+
 /// The single handler behind every path.
 pub(crate) async fn handle(
     State(store): State<StoreHandle>,
@@ -256,6 +305,7 @@ async fn serve(
     if part == Part::Status && !matches!(verb, Verb::Get | Verb::Update | Verb::Patch) {
         return Err(ApiError::MethodNotAllowed { method: method.to_string() });
     }
+    authorize(store, headers, &t, verb).await?;
     let name = t.name.clone().unwrap_or_default();
     let code = if verb == Verb::Create { 201 } else { 200 };
     let result: Result<Value, ApiError> = match verb {

@@ -59,6 +59,24 @@ impl Failure {
 pub(crate) struct Hooks {
     failures: Vec<Failure>,
     counts: HashMap<(String, Verb), u64>,
+    /// Enforced on requests that carry a bearer token ([`crate::TestApiServer::enforce_rbac`]).
+    pub(crate) rbac: Option<crate::rbac::Rbac>,
+}
+
+impl Verb {
+    /// The verb as RBAC rules spell it.
+    pub fn rbac_name(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Watch => "watch",
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+            Verb::DeleteCollection => "deletecollection",
+        }
+    }
 }
 
 impl Hooks {

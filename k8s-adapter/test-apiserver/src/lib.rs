@@ -23,6 +23,7 @@ mod hooks;
 mod managed;
 mod meta;
 mod patch;
+mod rbac;
 mod resources;
 mod selectors;
 mod store;
@@ -37,6 +38,7 @@ use tokio::task::JoinHandle;
 pub use actor::Stopped;
 pub use errors::{ApiError, FieldError};
 pub use hooks::{Failure, Verb};
+pub use rbac::{Access, Rbac};
 pub use resources::{ResourceType, builtin_resources};
 pub use selectors::{FieldSelector, LabelSelector};
 pub use store::Validator;
@@ -93,6 +95,8 @@ pub enum ServerError {
     Timeout(Duration),
     #[error("invalid server URL: {0}")]
     Url(#[from] axum::http::uri::InvalidUri),
+    #[error("{0:?} cannot be sent as a bearer token")]
+    BadUser(String),
 }
 
 /// A read-only view of the store, for [`TestApiServer::wait_until`] predicates.
@@ -222,6 +226,11 @@ impl TestApiServer {
         )
     }
 
+    /// [`Self::kubeconfig`] authenticated as `user` ([`Self::client_as`]).
+    pub fn kubeconfig_as(&self, server: Option<&str>, user: &str) -> String {
+        self.kubeconfig(server).replace("  user: {}", &format!("  user:\n    token: \"{user}\""))
+    }
+
     /// A kube client for this server, default namespace `default`, over plain HTTP.
     ///
     /// Built on its own hyper client rather than `Client::try_from(Config)`, whose default stack
@@ -238,6 +247,36 @@ impl TestApiServer {
             .map_err(tower::BoxError::from)
             .service(http);
         Ok(kube::Client::new(service, config.default_namespace))
+    }
+
+    /// A kube client for this server authenticated as `user` (a bearer token naming it,
+    /// `system:serviceaccount:NS:NAME` for a ServiceAccount): with [`Self::enforce_rbac`], it
+    /// may do only what the roles bound to that user allow.
+    #[cfg(feature = "kube")]
+    pub fn client_as(&self, user: &str) -> Result<kube::Client, ServerError> {
+        use kube::client::ConfigExt;
+        let config = kube::Config::new(self.url.parse()?);
+        let token = axum::http::HeaderValue::from_str(&format!("Bearer {user}"))
+            .map_err(|_| ServerError::BadUser(user.to_owned()))?;
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let service = tower::ServiceBuilder::new()
+            .layer(config.base_uri_layer())
+            .map_request(move |mut request: axum::http::Request<kube::client::Body>| {
+                request.headers_mut().insert(axum::http::header::AUTHORIZATION, token.clone());
+                request
+            })
+            .map_err(tower::BoxError::from)
+            .service(http);
+        Ok(kube::Client::new(service, config.default_namespace))
+    }
+
+    /// Enforces `rbac` from now on on every request that carries a bearer token (clients from
+    /// [`Self::client_as`]); requests without one (the test's own) are not checked.
+    pub async fn enforce_rbac(&self, rbac: Rbac) -> Result<(), ServerError> {
+        self.store.call(move |s| s.hooks.rbac = Some(rbac)).await?;
+        Ok(())
     }
 
     /// Serves a custom resource type from now on.

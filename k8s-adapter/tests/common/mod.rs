@@ -15,13 +15,34 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 pub const NS: &str = "ironlb-system";
 
 /// A server with our CRDs and the `ironlb-system` namespace.
+/// The users the components run as in `deploy/`, whose roles the server enforces.
+pub const CONTROLLER: &str = "system:serviceaccount:ironlb-system:ironlb-controller";
+pub const SPEAKER: &str = "system:serviceaccount:ironlb-system:ironlb-speaker";
+
+/// A server with the CRDs and `NS`, enforcing `deploy/rbac.yaml`: the components' clients
+/// ([`TestApiServer::client_as`] with [`CONTROLLER`] or [`SPEAKER`]) may do what their
+/// manifests grant and nothing more, so a permission missing from them fails the tests.
 pub async fn server() -> TestApiServer {
     let server = TestApiServer::start().await.expect("server starts");
+    grant(&server, Vec::new()).await;
     for definition in crd::definitions() {
         server.insert(serde_json::to_value(definition).unwrap()).await.expect("CRD created");
     }
     namespace(&server, NS).await;
     server
+}
+
+/// Enforces `deploy/rbac.yaml` and the RBAC objects in `extra` (what `deploy/README.md`
+/// tells an operator to add, e.g. reading a legacy ConfigMap in another namespace).
+pub async fn grant(server: &TestApiServer, extra: Vec<Value>) {
+    let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml");
+    let text = std::fs::read_to_string(rbac).expect("deploy/rbac.yaml");
+    let mut documents: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML stream");
+    documents.extend(extra);
+    server
+        .enforce_rbac(ironlb_test_apiserver::Rbac::from_manifests(&documents))
+        .await
+        .expect("RBAC enforced");
 }
 
 pub async fn namespace(server: &TestApiServer, name: &str) {

@@ -22,6 +22,7 @@ use super::views::ServiceChanges;
 use super::visible::{self, Answering};
 use super::{interfaces, leases, link, sessions};
 use crate::config::Config;
+use crate::election::auth::HeartbeatKeys;
 use crate::election::failover::{Failover, FailoverTiming};
 use crate::election::membership::{LeaseKeeper, LeaseTiming};
 use crate::election::wire;
@@ -57,6 +58,8 @@ pub struct Layer2Options {
     pub groups: Groups,
     pub failover: FailoverTiming,
     pub lease: LeaseTiming,
+    /// Heartbeat authentication keys; empty: unauthenticated heartbeats.
+    pub keys: HeartbeatKeys,
 }
 
 /// How the speaker loop talks to the layer2 task.
@@ -187,6 +190,7 @@ impl Task {
         let visible = tokio::spawn(visible::run(
             answering_rx,
             setup.client.clone(),
+            setup.namespace.clone(),
             setup.services.clone(),
             setup.events.clone(),
             setup.node.clone(),
@@ -198,7 +202,8 @@ impl Task {
             node_views(&nodes),
             interfaces.clone(),
             Now::read(),
-        );
+        )
+        .with_keys(setup.options.keys.clone());
         let task = Self {
             setup,
             state,

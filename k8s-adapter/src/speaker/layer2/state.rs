@@ -18,6 +18,7 @@ use super::sessions::Sessions;
 use super::views::{Layer2Views, ServiceChanges};
 use super::visible::Answering;
 use crate::config::Config;
+use crate::election::auth::HeartbeatKeys;
 use crate::election::failover::{self, Failover};
 use crate::election::membership::{LeaseAction, LeaseKeeper, MembershipTracker};
 use crate::election::{FallbackView, fallback, wire};
@@ -115,6 +116,8 @@ pub struct State {
     desired: Arc<Layer2Desired>,
     answering: Answering,
     datagram: Vec<u8>,
+    /// Heartbeat authentication ([`crate::election::auth`]); none by default.
+    keys: HeartbeatKeys,
 }
 
 impl State {
@@ -144,7 +147,14 @@ impl State {
             desired: Arc::default(),
             answering: Answering::new(),
             datagram: Vec::new(),
+            keys: HeartbeatKeys::default(),
         }
+    }
+
+    /// Signs sent heartbeats and drops received ones whose tag `keys` do not verify.
+    pub fn with_keys(mut self, keys: HeartbeatKeys) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// Handles one event.
@@ -188,12 +198,15 @@ impl State {
                 let actions = self.failover.set_link(up, now.instant);
                 self.act(actions, &mut out);
             }
-            Event::Heard(datagram) => match wire::decode(datagram) {
-                Ok(heartbeat) => {
-                    let actions = self.failover.heard(heartbeat, now.instant);
-                    self.act(actions, &mut out);
-                }
-                Err(e) => tracing::debug!(error = %e, "not a heartbeat"),
+            Event::Heard(datagram) => match self.keys.open(datagram) {
+                Err(e) => tracing::debug!(error = %e, "heartbeat not authenticated; dropped"),
+                Ok(body) => match wire::decode(body) {
+                    Ok(heartbeat) => {
+                        let actions = self.failover.heard(heartbeat, now.instant);
+                        self.act(actions, &mut out);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "not a heartbeat"),
+                },
             },
             Event::Tick => self.send_heartbeat(&mut out),
             Event::FailoverTimer => {
@@ -313,7 +326,10 @@ impl State {
     fn send_heartbeat(&mut self, out: &mut Vec<Action>) {
         let Some(heartbeat) = self.failover.heartbeat() else { return };
         match wire::encode(&heartbeat, &mut self.datagram) {
-            Ok(()) => out.push(Action::SendHeartbeat(self.datagram.clone())),
+            Ok(()) => {
+                self.keys.seal(&mut self.datagram);
+                out.push(Action::SendHeartbeat(self.datagram.clone()));
+            }
             Err(e) => tracing::warn!(error = %e, "heartbeat not encodable"),
         }
     }
@@ -347,15 +363,17 @@ impl State {
         let announcing = self.failover.announcing();
         let interfaces = announcing.iter().map(|a| (*a, self.views.interfaces(*a))).collect();
         let desired = Layer2Desired::new(announcing, &interfaces, &self.interfaces);
+        let mut answering = Answering::new();
+        for announcement in &desired.announcements {
+            for key in self.views.services(announcement.address) {
+                let answer = answering.entry(key.clone()).or_default();
+                answer.addresses.insert(announcement.address);
+                answer.interfaces.extend(announcement.interfaces.iter().cloned());
+            }
+        }
         if *self.desired != desired {
             self.desired = Arc::new(desired);
             out.push(Action::Desired(Arc::clone(&self.desired)));
-        }
-        let mut answering = Answering::new();
-        for address in announcing {
-            for key in self.views.services(*address) {
-                answering.entry(key.clone()).or_default().insert(*address);
-            }
         }
         if self.answering != answering {
             self.answering = answering.clone();

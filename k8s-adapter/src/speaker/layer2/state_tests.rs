@@ -10,6 +10,7 @@ use crate::election::failover::FailoverTiming;
 use crate::election::membership::LeaseTiming;
 use crate::speaker::ServiceView;
 use crate::speaker::layer2::push::Layer2Announcement;
+use crate::speaker::layer2::visible::Answer;
 
 /// Pool `l2` (203.0.113.0/28) answered on eth1 by every node.
 fn config() -> Arc<Config> {
@@ -101,11 +102,16 @@ fn a_lone_candidate_announces_its_address_on_the_advertised_interface() {
     );
     assert_eq!(
         answering(&actions).unwrap(),
-        &BTreeMap::from([(ServiceKey::new("default", "web"), BTreeSet::from([address]))])
+        &BTreeMap::from([(
+            ServiceKey::new("default", "web"),
+            Answer {
+                addresses: BTreeSet::from([address]),
+                interfaces: BTreeSet::from(["eth1".to_owned()])
+            }
+        )])
     );
     assert_eq!(state.announcing(), &BTreeSet::from([address]));
-    // Another batch naming an unrelated Service: nothing moves, the annotations are
-    // checked again.
+    // Another batch naming an unrelated Service: nothing moves, the status task is woken.
     let config_again = Arc::clone(state.views.config());
     let changes = ServiceChanges::Changed(vec![(ServiceKey::new("default", "other"), None)]);
     let actions = state.handle(Event::Services { config: config_again, changes }, now);
@@ -162,4 +168,46 @@ fn stopping_deletes_the_lease_then_withdraws() {
     state.withdraw();
     assert!(state.announcing().is_empty());
     assert_eq!(state.handle(Event::Tick, now), []);
+}
+
+#[test]
+fn with_keys_heartbeats_are_signed_and_forged_ones_dropped() {
+    use crate::election::auth::{HeartbeatKeys, TAG};
+    use crate::election::wire::Heartbeat;
+    let now = Now::read();
+    let keys = |k: &[u8]| HeartbeatKeys::new([("current".to_owned(), k.to_vec())]).unwrap();
+    let ours = keys(b"0123456789abcdef-ours");
+    let mut n1 = state("n1", &["n1", "n2"], now).with_keys(ours.clone());
+    let mut n2 = state("n2", &["n1", "n2"], now);
+    let leases = [own_lease(&mut n1, now), own_lease(&mut n2, now)];
+    n1.handle(Event::Leases(&leases), now);
+    let yielding = |state: &mut State| {
+        let beats = state.handle(Event::Tick, now);
+        let [Action::SendHeartbeat(datagram)] = beats.as_slice() else {
+            panic!("one heartbeat, got {beats:?}")
+        };
+        let body = ours.open(datagram).expect("signed with our key");
+        assert_eq!(datagram.len(), body.len() + TAG);
+        let heartbeat = wire::decode(body).unwrap();
+        assert_eq!(heartbeat.node, "n1");
+        heartbeat.yielding
+    };
+    assert!(!yielding(&mut n1));
+    // n2 says it cannot hear n1: n1 would yield, if it believed it.
+    let accusation = Heartbeat {
+        node: "n2".into(),
+        yielding: false,
+        suspects: BTreeSet::from(["n1".to_owned()]),
+    };
+    let mut plain = Vec::new();
+    wire::encode(&accusation, &mut plain).unwrap();
+    let mut forged = plain.clone();
+    keys(b"0123456789abcdef-theirs").seal(&mut forged);
+    assert_eq!(n1.handle(Event::Heard(&plain), now), []);
+    assert_eq!(n1.handle(Event::Heard(&forged), now), []);
+    assert!(!yielding(&mut n1), "an unauthenticated or forged accusation is dropped");
+    let mut signed = plain.clone();
+    ours.seal(&mut signed);
+    n1.handle(Event::Heard(&signed), now);
+    assert!(yielding(&mut n1), "a signed accusation is heard");
 }

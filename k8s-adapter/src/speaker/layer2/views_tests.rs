@@ -49,6 +49,7 @@ fn config(wide: bool, fallback: bool) -> Config {
         )],
         l2_advertisements,
         communities: Vec::new(),
+        bfd_profiles: Vec::new(),
     });
     assert!(built.errors.is_empty(), "{:?}", built.errors);
     built.config
@@ -65,6 +66,8 @@ fn nodes(zones: u8) -> Vec<NodeView> {
                 Default::default()
             },
             network_unavailable: i == 1 && zones & 8 != 0,
+            addresses: Vec::new(),
+            ..NodeView::default()
         })
         .collect()
 }

@@ -1,121 +1,139 @@
-//! Which node answers for a Service's layer2 addresses, shown on the Service: the winner
-//! writes the annotation [`NODE_ANNOTATION`] with its name and publishes an Event
-//! `AnnouncingFromNode`; a node that stops publishes `WithdrawnFromNode` and removes the
-//! annotation if it still names it.
+//! Which node answers for a Service's layer2 addresses, shown as a `ServiceL2Status` (MetalLB's
+//! shape, [`crate::speaker::status`]) per answering node and Service, with the interfaces it
+//! answers on, and by Events on the Service: `AnnouncingFromNode` when this node starts
+//! answering, `WithdrawnFromNode` when it stops (and its object is deleted).
 //!
-//! Why an annotation here when the BGP side uses Events only: for BGP every node announces,
-//! so N writers would fight over one field; in layer2 one node wins each address, so the
-//! annotation has one writer at a time. Every write is conditional on the Service's
-//! `resourceVersion` as this node last saw it, so it never erases a fresher write of
-//! another node (a conflict means someone else wrote: leave it, the watch brings it).
+//! Each node writes only its own objects, so two nodes briefly answering together during a
+//! failover each show theirs, and nobody's write erases another's; the speaker writes
+//! nothing on the Service itself (read access to Services is all it needs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, Resource};
+use kube::{Client, Resource};
 use tokio::sync::watch;
 
 use crate::allocator::ServiceKey;
+use crate::config::crd::{InterfaceInfo, ServiceL2Status, ServiceL2StatusFields};
 use crate::events::{ANNOUNCING, Events, WITHDRAWN};
+use crate::speaker::status::StatusWriter;
 
-/// The annotation naming the node that answers ARP/NDP for the Service's addresses.
-pub const NODE_ANNOTATION: &str = "ironlb.io/layer2-node";
+/// What this node answers for one Service: its addresses, and the interfaces they are
+/// answered on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub addresses: BTreeSet<IpAddr>,
+    pub interfaces: BTreeSet<String>,
+}
 
-/// Services this node answers for, with their addresses.
-pub type Answering = BTreeMap<ServiceKey, BTreeSet<IpAddr>>;
+/// Services this node answers for.
+pub type Answering = BTreeMap<ServiceKey, Answer>;
+
+/// How often status writes that failed are tried again.
+const RETRY: Duration = Duration::from_secs(5);
 
 /// Publishes changes of `answering` until its sender is dropped; intermediate states are
-/// skipped. The sender also wakes it, unchanged, when Services changed ([`nudge`]), so an
-/// annotation someone else removed is written again.
+/// skipped. The first value received holds everything answered, so this node's objects for
+/// other Services (left by an earlier run) are deleted then.
 pub async fn run(
     mut answering: watch::Receiver<Answering>,
     client: Client,
+    namespace: String,
     services: Store<Service>,
     events: Events,
     node: String,
 ) {
+    let writer: StatusWriter<ServiceL2Status> = StatusWriter::new(client, &namespace, &node, "l2");
     let mut published = Answering::new();
-    // Services whose annotation was written again since we started answering them: once
-    // each, so two nodes briefly answering together do not rewrite it back and forth.
-    let mut reasserted = BTreeSet::new();
+    // Objects whose write failed: written again with the next change or retry.
+    let mut failed: BTreeSet<ServiceKey> = BTreeSet::new();
+    let mut pruned = false;
+    let mut retry = tokio::time::interval(RETRY);
     loop {
         let now = answering.borrow_and_update().clone();
-        for (key, addresses) in &now {
-            let Some(svc) = lookup(&services, key) else { continue };
-            let named = svc.metadata.annotations.as_ref().and_then(|a| a.get(NODE_ANNOTATION));
-            let unchanged = published.get(key) == Some(addresses);
-            if unchanged && (named == Some(&node) || reasserted.contains(key)) {
+        if !pruned {
+            let keep: BTreeSet<ServiceKey> = now.keys().chain(published.keys()).cloned().collect();
+            match writer.prune(&keep).await {
+                Ok(()) => pruned = true,
+                Err(e) => tracing::warn!(error = %e, "listing this node's ServiceL2Status failed"),
+            }
+        }
+        for (key, answer) in &now {
+            if published.get(key) == Some(answer) && !failed.contains(key) {
                 continue;
             }
-            // Written when we start answering, and once more when the Service no longer
-            // names us while we still answer: during a brief two-node overlap the yielding
-            // node's write can land after ours (and its conditional removal erase it).
-            // Conditional on the version we saw: a conflict means a fresher write we have
-            // not seen yet, and its watch event wakes us again.
-            let version = svc.metadata.resource_version.clone();
-            let written = annotate(&client, key, Some(&node), version).await;
-            if unchanged {
-                if written {
-                    reasserted.insert(key.clone());
+            let status = ServiceL2StatusFields {
+                node: node.clone(),
+                service_name: key.name.clone(),
+                service_namespace: key.namespace.clone(),
+                interfaces: answer
+                    .interfaces
+                    .iter()
+                    .map(|name| InterfaceInfo { name: name.clone() })
+                    .collect(),
+            };
+            match writer.write(key, serde_json::to_value(status).unwrap_or_default()).await {
+                Ok(()) => {
+                    failed.remove(key);
                 }
+                Err(e) => {
+                    tracing::warn!(service = %key, error = %e, "writing its ServiceL2Status failed; retrying");
+                    failed.insert(key.clone());
+                }
+            }
+            if published.get(key).is_some_and(|p| p.addresses == answer.addresses) {
                 continue;
             }
-            reasserted.remove(key);
-            let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+            let Some(svc) = lookup(&services, key) else { continue };
+            let list: Vec<String> = answer.addresses.iter().map(ToString::to_string).collect();
             let note =
                 format!("answering ARP/NDP for {} from node {node} (layer2)", list.join(", "));
             events.normal(&svc.object_ref(&()), ANNOUNCING, "Announce", note).await;
         }
-        for key in published.keys().filter(|k| !now.contains_key(*k)) {
-            let Some(svc) = lookup(&services, key) else { continue };
-            let annotations = svc.metadata.annotations.as_ref();
-            if annotations.and_then(|a| a.get(NODE_ANNOTATION)) == Some(&node) {
-                annotate(&client, key, None, svc.metadata.resource_version.clone()).await;
+        let gone: Vec<ServiceKey> = published
+            .keys()
+            .chain(failed.iter())
+            .filter(|k| !now.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            match writer.remove(&key).await {
+                Ok(()) => {
+                    failed.remove(&key);
+                }
+                Err(e) => {
+                    tracing::warn!(service = %key, error = %e, "deleting its ServiceL2Status failed; retrying");
+                    failed.insert(key.clone());
+                }
             }
+            if !published.contains_key(&key) {
+                continue;
+            }
+            let Some(svc) = lookup(&services, &key) else { continue };
             let note = format!("no longer answering from node {node} (layer2)");
             events.normal(&svc.object_ref(&()), WITHDRAWN, "Withdraw", note).await;
         }
-        reasserted.retain(|k| now.contains_key(k));
         published = now;
-        if answering.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = answering.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = retry.tick(), if !failed.is_empty() || !pruned => {}
         }
     }
 }
 
-/// Wakes [`run`] to recheck the annotations against the Service cache.
+/// Wakes [`run`] (unchanged): the Services changed, so Events held back for lack of a
+/// Service in the cache can go out.
 pub fn nudge(answering: &watch::Sender<Answering>) {
     answering.send_modify(|_| {});
 }
 
 fn lookup(services: &Store<Service>, key: &ServiceKey) -> Option<std::sync::Arc<Service>> {
     services.get(&ObjectRef::new(&key.name).within(&key.namespace))
-}
-
-/// Sets (`Some`) or removes (`None`) the annotation, only if the Service is still at
-/// `resource_version`; `true` when the write landed. Failures are logged: the annotation is
-/// for humans, the election does not read it.
-async fn annotate(
-    client: &Client,
-    key: &ServiceKey,
-    node: Option<&str>,
-    resource_version: Option<String>,
-) -> bool {
-    let mut metadata = serde_json::json!({ "annotations": { NODE_ANNOTATION: node } });
-    if let Some(version) = resource_version {
-        metadata["resourceVersion"] = serde_json::Value::String(version);
-    }
-    let patch = serde_json::json!({ "metadata": metadata });
-    let api: Api<Service> = Api::namespaced(client.clone(), &key.namespace);
-    match api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Ok(_) => true,
-        Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => false,
-        Err(e) => {
-            tracing::warn!(service = %key.name, error = %e, "annotating the Service failed");
-            false
-        }
-    }
 }

@@ -5,6 +5,7 @@
 mod crud;
 mod leader;
 mod misc;
+mod rbac;
 mod runtime;
 mod watching;
 mod writes;
