@@ -405,4 +405,15 @@ mod tests {
         assert_eq!(pc.password, "pw");
         assert!(pc.graceful_restart.is_some_and(|g| g.enabled));
     }
+
+    #[test]
+    fn my_asn_and_router_id_go_to_the_session() {
+        let mut with_identity = peer("a", "192.0.2.1", PeerAs::Fixed(64501));
+        with_identity.my_asn = 4_200_000_001;
+        with_identity.router_id = Some("192.0.2.9".parse().unwrap());
+        let config = config_of(&with_identity, "n1");
+        assert_eq!((config.local_asn, config.router_id.as_str()), (4_200_000_001, "192.0.2.9"));
+        let plain = config_of(&peer("b", "192.0.2.2", PeerAs::Fixed(64501)), "n1");
+        assert_eq!(plain.router_id, "", "empty: bgpd's own router id");
+    }
 }

@@ -584,6 +584,8 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
         remote_asn,
         dynamic_asn: dynamic_asn as i32,
         local_asn: peer.my_asn,
+        // MetalLB's routerID: the BGP identifier in this session's OPEN.
+        router_id: peer.router_id.map(|id| id.to_string()).unwrap_or_default(),
         port: u32::from(peer.port),
         local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
         password: neighbor.password.clone(),
