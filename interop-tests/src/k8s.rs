@@ -38,10 +38,10 @@ pub const NS: &str = "ironlb-system";
 pub const CONTROLLER: &str = "system:serviceaccount:ironlb-system:ironlb-controller";
 pub const SPEAKER: &str = "system:serviceaccount:ironlb-system:ironlb-speaker";
 
-/// `deploy/rbac.yaml`'s grants, for [`TestApiServer::enforce_rbac`]: the controller and the
+/// `deploy/base/rbac.yaml`'s grants, for [`TestApiServer::enforce_rbac`]: the controller and the
 /// speakers run with the permissions the manifests give them.
 pub fn deploy_rbac() -> ironlb_test_apiserver::Rbac {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/base/rbac.yaml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let documents: Vec<Value> =
         serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -39,7 +39,8 @@
 //! - [`speaker::runtime`] (the loop), [`speaker::client`] (the bgpd link: Session lease,
 //!   peers, `SetPaths`, reconnect and full re-sync) and [`speaker::layer2`] (the layer2
 //!   election's task: Leases, heartbeats, links, annotations);
-//! - [`events`]: Kubernetes Events for both.
+//! - [`events`]: Kubernetes Events for both;
+//! - [`metrics`]: Prometheus metrics, `/healthz` and `/readyz` for both.
 
 // No `unwrap` or `expect` outside tests (clippy runs with `-D warnings`; `unwrap_used` is set
 // for the workspace, `expect_used` here; clippy.toml lets tests use both).
@@ -50,5 +51,6 @@ pub mod config;
 pub mod controller;
 pub mod election;
 pub mod events;
+pub mod metrics;
 pub mod speaker;
 pub mod watch;

@@ -48,6 +48,21 @@ struct Common {
     /// Log filter (RUST_LOG syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
+    /// Where to serve /metrics (OpenMetrics), /healthz and /readyz (MetalLB's port).
+    #[arg(long, default_value = k8s_adapter::metrics::DEFAULT_ADDRESS)]
+    metrics_address: std::net::SocketAddr,
+}
+
+/// Binds the metrics listener (failing the start if it cannot) and serves it.
+async fn serve_metrics(
+    address: std::net::SocketAddr,
+    exposition: std::sync::Arc<dyn k8s_adapter::metrics::Exposition>,
+) -> anyhow::Result<()> {
+    use k8s_adapter::metrics::http;
+    let listener = http::bind(address).await?;
+    tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+    tokio::spawn(http::serve(listener, exposition));
+    Ok(())
 }
 
 impl Common {
@@ -254,7 +269,9 @@ fn controller(
     options.class = common.class();
     options.lease_name = lease_name;
     options.lease_duration = Duration::from_secs(lease_seconds);
+    let metrics = std::sync::Arc::clone(&options.metrics);
     runtime()?.block_on(async {
+        serve_metrics(common.metrics_address, metrics).await?;
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
         controller::run_until(client, options, terminated()).await.context("controller")
     })?;
@@ -281,9 +298,11 @@ fn speaker(
         layer2,
         drain,
     };
+    let metrics = std::sync::Arc::new(k8s_adapter::metrics::SpeakerMetrics::default());
     runtime()?.block_on(async {
+        serve_metrics(common.metrics_address, metrics.clone()).await?;
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
-        speaker::runtime::run(client, options).await.context("speaker")
+        speaker::runtime::run_with_metrics(client, options, metrics).await.context("speaker")
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -61,6 +61,18 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// How many changes it holds (each named object once, each flag once).
+    pub fn len(&self) -> u64 {
+        let flags = u64::from(self.config) + u64::from(self.resync) + u64::from(self.nodes);
+        let named = self.services.len() + self.slices.len() + self.namespaces.len();
+        flags.saturating_add(u64::try_from(named).unwrap_or(u64::MAX))
+    }
+
+    /// No change at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn add(&mut self, trigger: Trigger) {
         match trigger {
             Trigger::Config => self.config = true,

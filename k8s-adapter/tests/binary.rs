@@ -98,7 +98,7 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
                            "nodeName": "n1"}]}))
         .await
         .unwrap();
-    // Each runs as its ServiceAccount, with the permissions deploy/rbac.yaml grants it.
+    // Each runs as its ServiceAccount, with the permissions deploy/base/rbac.yaml grants it.
     let kubeconfig = scratch("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig_as(None, CONTROLLER)).unwrap();
     let speaker_kubeconfig = scratch("kubeconfig-speaker");
@@ -107,7 +107,8 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
     let mut controller = Running::start(
         &kubeconfig,
         scratch("controller.log"),
-        &["controller", "--namespace", NS, "--identity", "bin-0"],
+        // A free port each: both would take MetalLB's 7472 by default.
+        &["controller", "--namespace", NS, "--identity", "bin-0", "--metrics-address=127.0.0.1:0"],
     );
     let speaker = Running::start(
         &speaker_kubeconfig,
@@ -120,6 +121,7 @@ async fn controller_and_speaker_subcommands_run_against_the_api_server() {
             "n1",
             "--bgpd-api",
             "unix:/nonexistent/bgpd.sock",
+            "--metrics-address=127.0.0.1:0",
         ],
     );
     let svc = server

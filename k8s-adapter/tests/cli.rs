@@ -112,16 +112,16 @@ fn controller_and_speaker_need_their_identity() {
     }
 }
 
-/// `deploy/crds.yaml` (and so the all-in-one manifest's CRDs) is what `crds` prints.
+/// `deploy/base/crds.yaml` (and so the all-in-one manifest's CRDs) is what `crds` prints.
 #[test]
 fn deploy_crds_yaml_is_the_generated_one() {
     let out = run(&["crds"], None);
     assert!(out.status.success());
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/crds.yaml");
-    let file = std::fs::read_to_string(path).expect("deploy/crds.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/base/crds.yaml");
+    let file = std::fs::read_to_string(path).expect("deploy/base/crds.yaml");
     assert!(
         file == String::from_utf8_lossy(&out.stdout),
-        "deploy/crds.yaml is stale: cargo run -p k8s-adapter -- crds > deploy/crds.yaml"
+        "deploy/base/crds.yaml is stale: cargo run -p k8s-adapter -- crds > deploy/base/crds.yaml"
     );
 }
 
@@ -131,7 +131,7 @@ fn all_in_one_manifest_is_up_to_date() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
     let all = std::fs::read_to_string(format!("{dir}/ironlb.yaml")).expect("deploy/ironlb.yaml");
     for part in ["namespace", "crds", "rbac", "controller", "speaker"] {
-        let text = std::fs::read_to_string(format!("{dir}/{part}.yaml")).expect("part");
+        let text = std::fs::read_to_string(format!("{dir}/base/{part}.yaml")).expect("part");
         assert!(
             all.contains(text.trim_start_matches("---\n")),
             "deploy/ironlb.yaml lacks the current {part}.yaml: run deploy/build.sh"

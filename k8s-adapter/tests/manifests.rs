@@ -1,11 +1,15 @@
 //! What `deploy/` grants, read from the manifests themselves: each container's privileges
 //! (least privilege, issue #14) and bgpd's graceful restart state on a volume that outlives
-//! the container.
+//! the container; the probes of every workload at paths and ports the adapter serves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 
+/// The documents of `deploy/base/PART.yaml`, or of `deploy/PATH.yaml` for a path with a `/`.
 fn documents(part: &str) -> Vec<Value> {
     let path = format!("{}/../deploy/{part}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = if part.contains('/') { path } else { path.replace("/deploy/", "/deploy/base/") };
     let text = std::fs::read_to_string(&path).expect("manifest");
     serde_saphyr::from_multiple(&text).expect("YAML stream")
 }
@@ -155,4 +159,181 @@ fn the_speaker_only_reads_services_and_writes_its_status_objects() {
     }
     let pools = role("Role", "ironlb:pool-status");
     assert_eq!(strings(&pools["rules"][0]["resources"]), ["ipaddresspools/status"]);
+}
+
+/// The probes of every workload point at a port the container opens and a path the
+/// adapter's listener serves (asked over HTTP of the real listener).
+#[tokio::test]
+async fn every_probe_points_at_a_served_path_and_port() {
+    use k8s_adapter::metrics::{ControllerMetrics, SpeakerMetrics, http};
+    let listener = http::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let served =
+        tokio::spawn(http::serve(listener, std::sync::Arc::new(SpeakerMetrics::default())));
+    let listener = http::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let controller_address = listener.local_addr().unwrap();
+    let served_too =
+        tokio::spawn(http::serve(listener, std::sync::Arc::new(ControllerMetrics::default())));
+
+    let controller = documents("controller");
+    let deployment =
+        controller.iter().find(|d| d["kind"] == "Deployment").expect("the controller Deployment");
+    let workloads = [
+        (deployment["spec"]["template"]["spec"].clone(), "controller", controller_address),
+        (speaker_pod(), "speaker", address),
+    ];
+    for (pod, name, served_at) in workloads {
+        let c = container(&pod, "containers", name);
+        let flag = strings(&c["args"])
+            .iter()
+            .find_map(|a| a.strip_prefix("--metrics-address="))
+            .map_or(k8s_adapter::metrics::DEFAULT_ADDRESS.to_owned(), str::to_owned);
+        let port: u16 = flag.rsplit_once(':').unwrap().1.parse().unwrap();
+        for kind in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            let probe = &c[kind]["httpGet"];
+            assert!(probe.is_object(), "{name} has no {kind}");
+            let probe_port = match &probe["port"] {
+                Value::Number(n) => n.as_u64().unwrap(),
+                Value::String(named) => c["ports"]
+                    .as_array()
+                    .and_then(|p| p.iter().find(|p| &p["name"] == named))
+                    .unwrap_or_else(|| panic!("{name} {kind}: no port named {named}"))["containerPort"]
+                    .as_u64()
+                    .unwrap(),
+                other => panic!("{name} {kind}: port {other}"),
+            };
+            assert_eq!(probe_port, u64::from(port), "{name} {kind} vs --metrics-address");
+            let path = probe["path"].as_str().expect("a path");
+            let status = get_status(served_at, path).await;
+            assert_ne!(status, 404, "{name} {kind}: {path} is not served");
+            if kind != "readinessProbe" {
+                assert_eq!(status, 200, "{name} {kind}: {path} must answer while alive");
+            }
+        }
+    }
+    // bgpd: probes only when its deployed config has a [metrics] listener.
+    let docs = documents("speaker");
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("bgpd's ConfigMap");
+    let toml = cm["data"]["bgpd.toml"].as_str().expect("bgpd.toml");
+    let pod = speaker_pod();
+    let bgpd = container(&pod, "containers", "bgpd");
+    if !toml.lines().any(|l| l.trim() == "[metrics]") {
+        for kind in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            assert!(bgpd[kind].is_null(), "bgpd {kind} without a [metrics] listener");
+        }
+    }
+    served.abort();
+    served_too.abort();
+}
+
+async fn get_status(address: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// The kustomize base lists exactly the parts deploy/build.sh concatenates into ironlb.yaml,
+/// in its order, and it, both overlays and deploy/monitoring render with `kubectl kustomize`.
+#[test]
+fn kustomize_base_is_the_all_in_one_parts_and_renders() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+    let build = std::fs::read_to_string(format!("{dir}/build.sh")).unwrap();
+    let parts: Vec<String> = build
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("for part in "))
+        .and_then(|l| l.strip_suffix("; do"))
+        .expect("build.sh's loop over the parts")
+        .split_whitespace()
+        .map(|p| format!("{p}.yaml"))
+        .collect();
+    let base = &documents("base/kustomization")[0];
+    assert_eq!(strings(&base["resources"]), parts, "deploy/base/kustomization.yaml vs build.sh");
+    let roots = ["base", "overlays/bgp-only", "overlays/with-monitoring", "monitoring"];
+    for root in roots.map(|r| format!("{dir}/{r}")) {
+        let out = std::process::Command::new("kubectl")
+            .args(["kustomize", &root])
+            .output()
+            .expect("kubectl (with its built-in kustomize) must be installed for this test");
+        assert!(out.status.success(), "{root}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let rendered: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML stream");
+        assert!(!rendered.is_empty(), "{root} renders nothing");
+        if root.ends_with("bgp-only") {
+            assert!(!text.contains("heartbeat-key"), "bgp-only keeps layer2 heartbeat keys");
+        }
+        if root.ends_with("with-monitoring") {
+            assert!(rendered.iter().any(|d| d["kind"] == "PrometheusRule"), "no alerts");
+            assert!(rendered.iter().any(|d| d["kind"] == "DaemonSet"), "no speakers");
+        }
+    }
+}
+
+/// Every metric the alerts and the dashboard use is in the README's tables, and those the
+/// adapter serves are in its real exposition.
+#[test]
+fn monitoring_uses_only_metrics_that_exist() {
+    use k8s_adapter::metrics::{ControllerMetrics, SpeakerMetrics, http};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/monitoring");
+    let rule = &documents("monitoring/prometheusrule")[0];
+    let mut exprs: Vec<String> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["expr"].as_str().expect("an expr").to_owned())
+        .collect();
+    let alerts: Vec<&str> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["alert"].as_str())
+        .collect();
+    for wanted in ["IronlbBGPSessionDown", "IronlbAddressPoolExhausted", "IronlbConfigStale"] {
+        assert!(alerts.contains(&wanted), "{wanted}: {alerts:?}");
+    }
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/ironlb-dashboard.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            exprs.push(target["expr"].as_str().expect("an expr").to_owned());
+        }
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    // A family shows only once it has a series: one pool.
+    let controller = ControllerMetrics::default();
+    let usage = k8s_adapter::allocator::PoolUsage { assigned: [1, 0], total: [51, 0] };
+    controller.pool_gauges().set([(&"lbpool".to_owned(), &usage)]);
+    let served = format!(
+        "{}{}",
+        http::scrape(&SpeakerMetrics::default()).unwrap(),
+        http::scrape(&controller).unwrap()
+    );
+    let mut names: Vec<&str> = exprs
+        .iter()
+        .flat_map(|e| e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| w.starts_with("ironlb_"))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(readme.contains(&format!("`{name}`")), "{name} is not in README's tables");
+        let adapter = ["ironlb_allocator_", "ironlb_k8s_client_", "ironlb_controller_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            || name == "ironlb_layer2_addresses_won";
+        // Counters show in the exposition by their family name (without `_total`); gauges
+        // named `..._total` (MetalLB's) by their whole name.
+        let family = name.strip_suffix("_total").unwrap_or(name);
+        if adapter {
+            let typed = |n: &str| served.contains(&format!("# TYPE {n} "));
+            assert!(typed(name) || typed(family), "{name} not served:\n{served}");
+        }
+    }
 }

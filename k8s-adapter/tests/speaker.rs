@@ -1,6 +1,6 @@
 //! The speaker against the in-process API server and a fake bgpd (a small tonic
 //! `BgpService` that records what it is sent): ETP Cluster and Local, endpoint readiness,
-//! Service deletion, and re-sync after bgpd restarts.
+//! Service deletion, re-sync after bgpd restarts, and readiness.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -654,4 +654,28 @@ fn speaker_options(bgpd: String, keepalive: Duration) -> SpeakerOptions {
         layer2: Default::default(),
         drain: Duration::from_millis(300),
     }
+}
+
+/// Not ready before the caches synced and bgpd's session opened; ready after, config loaded.
+#[tokio::test]
+async fn ready_once_caches_synced_and_the_bgpd_session_open() {
+    use k8s_adapter::metrics::{Exposition, SpeakerMetrics, http};
+    let (server, (bgpd, addr)) = (server().await, fake_bgpd().await);
+    server.insert(node("n1")).await.unwrap();
+    let metrics = Arc::new(SpeakerMetrics::default());
+    assert!(!metrics.ready(), "nothing synced yet");
+    let (client, options) = (server.client_as(SPEAKER).unwrap(), speaker_options(addr, DEADLINE));
+    let run = runtime::run_with_metrics(client, options, Arc::clone(&metrics));
+    let speaker = tokio::spawn(run);
+    bgpd.wait("the speaker's session", |s| !s.owners_opened.is_empty()).await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !metrics.ready() {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(metrics.readiness.caches_synced());
+    let text = http::scrape(metrics.as_ref()).unwrap();
+    assert!(text.contains("ironlb_k8s_client_config_loaded_bool 1"), "{text}");
+    assert!(text.contains("ironlb_k8s_client_config_stale_bool 0"), "{text}");
+    speaker.abort();
 }

@@ -22,7 +22,10 @@ pub mod pools;
 pub mod reconcile;
 pub mod status;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::metrics::ControllerMetrics;
 
 use kube::Client;
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
@@ -46,6 +49,8 @@ pub struct Options {
     pub identity: String,
     /// Lease duration; a new leader takes over at most this long after the old one died.
     pub lease_duration: Duration,
+    /// Metrics and readiness, served by [`crate::metrics::http`].
+    pub metrics: Arc<ControllerMetrics>,
 }
 
 impl Options {
@@ -58,6 +63,7 @@ impl Options {
             lease_name: "ironlb-controller".to_owned(),
             identity: identity.into(),
             lease_duration: Duration::from_secs(15),
+            metrics: Arc::default(),
         }
     }
 }
@@ -95,6 +101,9 @@ pub async fn run_until(
         .await?;
     let (mut leader, task) = manager.watch().await;
     let lease_name = options.lease_name.clone();
+    let metrics = Arc::clone(&options.metrics);
+    // Following the Lease from here on (ready); leading sets it again.
+    metrics.set_leading(*leader.borrow());
     let mut shutdown = std::pin::pin!(shutdown);
     let led = async {
         while !*leader.borrow_and_update() {
@@ -103,6 +112,7 @@ pub async fn run_until(
             }
         }
         tracing::info!(identity = %options.identity, "leading; starting the controller");
+        metrics.set_leading(true);
         tokio::select! {
             result = run_leader(client, options) => result,
             () = async {
@@ -140,6 +150,7 @@ pub async fn run_until(
 pub async fn run_leader(client: Client, options: Options) -> Result<(), ControllerError> {
     let (mut reconciler, mut rx) = reconcile::Reconciler::spawn(client, &options);
     reconciler.start().await;
+    options.metrics.readiness.set_caches_synced(true);
     while let Some(batch) = crate::watch::drain(&mut rx).await {
         reconciler.handle(batch).await;
     }

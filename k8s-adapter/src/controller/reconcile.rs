@@ -19,6 +19,7 @@
 //! batching delay), by sending the Service's key to the loop again.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Service};
@@ -37,6 +38,7 @@ use crate::allocator::{Allocator, ClassPolicy, ServiceKey, status_addresses};
 use crate::config::legacy::LegacyError;
 use crate::config::{Config, Labels};
 use crate::events::{Events, config_object_ref};
+use crate::metrics::{ControllerMetrics, PoolGauges};
 use crate::watch::{Batch, ConfigSources, Trigger, service_key, spawn_watch};
 
 /// Event reasons.
@@ -66,6 +68,9 @@ pub struct Reconciler {
     tx: mpsc::UnboundedSender<Trigger>,
     /// The pools' status (addresses in use and free).
     pool_status: PoolStatusWriter,
+    /// The same usage as metrics, and the reconcile counters.
+    metrics: Arc<ControllerMetrics>,
+    pool_gauges: PoolGauges,
 }
 
 impl Reconciler {
@@ -91,6 +96,8 @@ impl Reconciler {
         let pool_status = PoolStatusWriter::new(client.clone(), &options.namespace);
         let me = Self {
             pool_status,
+            metrics: Arc::clone(&options.metrics),
+            pool_gauges: options.metrics.pool_gauges(),
             client,
             events,
             class: options.class.clone(),
@@ -137,7 +144,7 @@ impl Reconciler {
         }
         tracing::info!(restored = self.held.len(), "allocator rebuilt from Service statuses");
         self.reconcile_all().await;
-        self.pool_status.publish(&self.allocator.usage()).await;
+        self.publish_usage().await;
     }
 
     /// Handles one batch of triggers.
@@ -147,7 +154,7 @@ impl Reconciler {
         }
         if batch.config || batch.resync {
             self.reconcile_all().await;
-            self.pool_status.publish(&self.allocator.usage()).await;
+            self.publish_usage().await;
             return;
         }
         let mut keys = batch.services;
@@ -163,7 +170,7 @@ impl Reconciler {
         for key in keys {
             self.reconcile(&key).await;
         }
-        self.pool_status.publish(&self.allocator.usage()).await;
+        self.publish_usage().await;
     }
 
     async fn reconcile_all(&mut self) {
@@ -236,8 +243,16 @@ impl Reconciler {
         }
     }
 
+    /// The pools' usage to their status objects and the metrics.
+    async fn publish_usage(&mut self) {
+        let usage = self.allocator.usage();
+        self.pool_gauges.set(&usage);
+        self.pool_status.publish(&usage).await;
+    }
+
     /// Brings one Service's allocation and status in line with the cache.
     pub async fn reconcile(&mut self, key: &ServiceKey) {
+        self.metrics.reconciled();
         let reference = ObjectRef::<Service>::new(&key.name).within(&key.namespace);
         let Some(svc) = self.services.get(&reference) else {
             if let Some(a) = self.allocator.release(key) {
@@ -303,6 +318,7 @@ impl Reconciler {
             Outcome::Assigned(_) => {}
             Outcome::Failed { reason, message } => {
                 tracing::info!(service = %key, reason, message, "no address");
+                self.metrics.allocation_failed();
                 let note = format!("{reason}: {message}");
                 self.events.warning(&on, ALLOCATION_FAILED, "Allocate", note).await;
                 if !before.is_empty() {

@@ -75,6 +75,8 @@ pub struct ClientOptions {
     pub grace: Duration,
     /// Session keepalive interval (or, without sessions, the drift check's).
     pub keepalive: Duration,
+    /// Readiness: set while the session is open and synced.
+    pub metrics: Arc<crate::metrics::SpeakerMetrics>,
 }
 
 /// Why a connection ended.
@@ -102,7 +104,9 @@ pub async fn run(
     let mut reported: Option<String> = None;
     loop {
         let link = (&mut desired, &mut layer2);
-        match connection(&options, link, &events, &mut reported, &mut backoff).await {
+        let outcome = connection(&options, link, &events, &mut reported, &mut backoff).await;
+        options.metrics.readiness.set_link(false);
+        match outcome {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "bgpd link down");
@@ -172,6 +176,7 @@ async fn connection(
     link.sync_layer2(options, &current).await?;
     // A connection that got as far as a full sync starts the backoff afresh.
     *backoff = MIN_BACKOFF;
+    options.metrics.readiness.set_link(true);
 
     let mut keepalive = tokio::time::interval(options.keepalive);
     keepalive.tick().await;

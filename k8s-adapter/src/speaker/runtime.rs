@@ -38,6 +38,7 @@ use crate::allocator::{ClassPolicy, ServiceKey};
 use crate::config::Config;
 use crate::config::crd::{ServiceBgpStatus, ServiceBgpStatusFields};
 use crate::events::Events;
+use crate::metrics::SpeakerMetrics;
 use crate::watch::{Batch, ConfigSources, LegacySource, Trigger, drain, service_key, spawn_watch};
 
 /// Event reasons (defined beside [`Events`], where the layer2 side reads them too).
@@ -78,10 +79,20 @@ pub enum SpeakerError {
 /// Runs the speaker until its watches end, or until SIGTERM: then the layer2 election's
 /// clean stop (Lease deleted first, then withdrawal) runs and this returns `Ok`.
 pub async fn run(client: Client, options: SpeakerOptions) -> Result<(), SpeakerError> {
+    run_with_metrics(client, options, Arc::default()).await
+}
+
+/// [`run`], setting `metrics` (and its readiness: caches synced, bgpd's session open).
+pub async fn run_with_metrics(
+    client: Client,
+    options: SpeakerOptions,
+    metrics: Arc<SpeakerMetrics>,
+) -> Result<(), SpeakerError> {
     let (mut caches, mut rx) = Caches::watch(&client, &options).await;
+    metrics.readiness.set_caches_synced(true);
     let events = Events::new(client.clone(), "ironlb.io/speaker", Some(options.node_name.clone()));
-    let config = caches.load(&options.namespace);
-    let mut speaker = Speaker::new(options.clone(), config, &caches);
+    let config = caches.load(&options.namespace, &metrics);
+    let mut speaker = Speaker::new(options.clone(), config, &caches, Arc::clone(&metrics));
     let views = speaker.reset(&caches);
     let tasks = Tasks::spawn(&client, &options, &caches, &events, &mut speaker);
     tasks.layer2.recompute(Arc::clone(&speaker.config), ServiceChanges::All(views));
@@ -158,7 +169,7 @@ impl Caches {
     }
 
     /// The config from the config objects and the Secrets they name.
-    fn load(&mut self, namespace: &str) -> Config {
+    fn load(&mut self, namespace: &str, metrics: &SpeakerMetrics) -> Config {
         let mut collected = self.sources.collect();
         // The controller publishes config errors as Events; speakers only log them.
         for e in &collected.built.errors {
@@ -174,6 +185,10 @@ impl Caches {
         for e in &unreadable {
             tracing::warn!(error = %e, "BGPPeer password unreadable; the peer is left out");
         }
+        if !collected.built.errors.is_empty() || !unreadable.is_empty() {
+            metrics.update_error();
+        }
+        metrics.config_loaded(collected.legacy_error.is_some());
         collected.built.config
     }
 }
@@ -203,6 +218,7 @@ impl Tasks {
             marker: peer_marker(&options.node_name),
             grace: options.grace,
             keepalive: options.keepalive,
+            metrics: Arc::clone(&speaker.metrics),
         };
         let (layer2_tx, layer2_rx) = watch::channel(Arc::default());
         let layer2 = layer2::spawn(layer2::Setup {
@@ -215,6 +231,7 @@ impl Tasks {
             services: caches.services.clone(),
             events: events.clone(),
             desired: layer2_tx,
+            metrics: Arc::clone(&speaker.metrics),
         });
         tokio::spawn(client::run(client_options, desired_rx, layer2_rx, events.clone()));
         // Events go from their own task, so that publishing them never delays the next push.
@@ -240,6 +257,7 @@ struct Speaker {
     drain_since: Option<Instant>,
     /// When the running drain ends.
     drain_deadline: Option<Instant>,
+    metrics: Arc<SpeakerMetrics>,
 }
 
 /// Waits until `deadline`; forever without one.
@@ -278,7 +296,12 @@ impl Speaker {
         }
     }
 
-    fn new(options: SpeakerOptions, config: Config, caches: &Caches) -> Self {
+    fn new(
+        options: SpeakerOptions,
+        config: Config,
+        caches: &Caches,
+        metrics: Arc<SpeakerMetrics>,
+    ) -> Self {
         let tracker =
             Incremental::new(NodeView::default(), Config::default(), &options.node_name, []);
         let mut index = SliceIndex::default();
@@ -291,6 +314,7 @@ impl Speaker {
             refs: BTreeMap::new(),
             drain_since: None,
             drain_deadline: None,
+            metrics,
         }
     }
 
@@ -299,8 +323,9 @@ impl Speaker {
     /// layer2 task, and the new bgpd state to the client task.
     fn on_batch(&mut self, batch: &Batch, caches: &mut Caches, tasks: &Tasks) {
         let started = std::time::Instant::now();
+        self.metrics.updates(batch.len());
         if batch.config || batch.resync {
-            self.config = Arc::new(caches.load(&self.options.namespace));
+            self.config = Arc::new(caches.load(&self.options.namespace, &self.metrics));
         }
         let (changed, views) = if batch.config || batch.resync || batch.nodes {
             if batch.resync {

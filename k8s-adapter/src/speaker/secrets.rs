@@ -1,6 +1,6 @@
 //! `BGPPeer.spec.passwordSecret`: the TCP MD5 password (RFC 2385) read from a Secret, as
 //! MetalLB does: type `kubernetes.io/basic-auth`, key `password`, in the adapter's own
-//! namespace (the speaker may read Secrets there and nowhere else, see `deploy/rbac.yaml`).
+//! namespace (the speaker may read Secrets there and nowhere else, see `deploy/base/rbac.yaml`).
 //!
 //! The speaker watches the Secrets of its namespace; when the config is loaded (and on any
 //! Secret change) [`resolve`] replaces each readable [`Password::Secret`] by the password

@@ -19,7 +19,7 @@ pub const NS: &str = "ironlb-system";
 pub const CONTROLLER: &str = "system:serviceaccount:ironlb-system:ironlb-controller";
 pub const SPEAKER: &str = "system:serviceaccount:ironlb-system:ironlb-speaker";
 
-/// A server with the CRDs and `NS`, enforcing `deploy/rbac.yaml`: the components' clients
+/// A server with the CRDs and `NS`, enforcing `deploy/base/rbac.yaml`: the components' clients
 /// ([`TestApiServer::client_as`] with [`CONTROLLER`] or [`SPEAKER`]) may do what their
 /// manifests grant and nothing more, so a permission missing from them fails the tests.
 pub async fn server() -> TestApiServer {
@@ -32,11 +32,11 @@ pub async fn server() -> TestApiServer {
     server
 }
 
-/// Enforces `deploy/rbac.yaml` and the RBAC objects in `extra` (what `deploy/README.md`
+/// Enforces `deploy/base/rbac.yaml` and the RBAC objects in `extra` (what `deploy/README.md`
 /// tells an operator to add, e.g. reading a legacy ConfigMap in another namespace).
 pub async fn grant(server: &TestApiServer, extra: Vec<Value>) {
-    let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml");
-    let text = std::fs::read_to_string(rbac).expect("deploy/rbac.yaml");
+    let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/base/rbac.yaml");
+    let text = std::fs::read_to_string(rbac).expect("deploy/base/rbac.yaml");
     let mut documents: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML stream");
     documents.extend(extra);
     server

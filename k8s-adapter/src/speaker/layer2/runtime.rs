@@ -100,6 +100,8 @@ pub struct Setup {
     pub events: Events,
     /// The set for the client task to push.
     pub desired: watch::Sender<Arc<Layer2Desired>>,
+    /// Addresses won, counted from that set.
+    pub metrics: Arc<crate::metrics::SpeakerMetrics>,
 }
 
 /// Starts the layer2 task.
@@ -311,6 +313,7 @@ impl Task {
                 }
                 Action::SendHeartbeat(datagram) => self.heartbeats.send(&datagram),
                 Action::Desired(desired) => {
+                    self.setup.metrics.layer2_won(desired.announcements.len());
                     self.setup.desired.send_replace(desired);
                 }
                 Action::Answering(answering) => {
@@ -350,6 +353,7 @@ impl Task {
             Err(_) => tracing::warn!("deleting our speaker Lease timed out"),
         }
         self.state.withdraw();
+        self.setup.metrics.layer2_won(0);
         self.setup.desired.send_replace(Arc::new(Layer2Desired::default()));
         let withdraw = push::withdraw_all(&self.setup.bgpd, &self.setup.owner);
         match tokio::time::timeout(STOP_STEP, withdraw).await {
