@@ -12,12 +12,13 @@
 //! becomes [`Trigger::Resync`]: objects deleted while the watch was down vanish from the
 //! cache without a Delete event, so the loop looks at everything again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::hash::Hash;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -133,38 +134,29 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
-    type Seen = std::collections::HashMap<(Option<String>, Option<String>), (Option<i64>, String)>;
-    let mut seen: Seen = Seen::new();
-    let mut unchanged = move |o: &K, deleted: bool| -> bool {
-        if !spec_only {
-            return false;
-        }
-        let meta = o.meta();
-        let id = (meta.namespace.clone(), meta.name.clone());
-        if deleted {
-            seen.remove(&id);
-            return false;
-        }
-        let labels = format!("{:?}", meta.labels);
-        let now = (meta.generation, labels);
-        let same = meta.generation.is_some() && seen.get(&id) == Some(&now);
-        seen.insert(id, now);
-        same
-    };
+    let mut filter = SpecFilter::new(spec_only);
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             let trigger = match event {
-                Ok(watcher::Event::Apply(o)) if unchanged(&o, false) => continue,
+                Ok(watcher::Event::Apply(o)) if filter.unchanged(o.meta()) => continue,
                 Ok(watcher::Event::Delete(o)) => {
-                    unchanged(&o, true);
+                    filter.forget(o.meta());
                     map(&o)
                 }
                 Ok(watcher::Event::Apply(o)) => map(&o),
+                // A (re)list: what it lists is what later updates are compared with.
+                Ok(watcher::Event::Init) => {
+                    filter.clear();
+                    continue;
+                }
+                Ok(watcher::Event::InitApply(o)) => {
+                    filter.unchanged(o.meta());
+                    continue;
+                }
                 Ok(watcher::Event::InitDone) => Trigger::Resync,
-                Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(kind = %K::kind(&K::DynamicType::default()), error = %e, "watch failed; retrying");
                     continue;
@@ -176,6 +168,46 @@ where
         }
     });
     reader
+}
+
+/// Tells, with `spec_only` set, an update that changed neither an object's `generation`
+/// nor its labels (a write of its status alone) from one that did. The first sight of an
+/// object counts as a change, except in a list: the listed objects are the baseline the
+/// later updates are compared with (without it, the controller's first status write after
+/// a speaker starts would look like a config change). Holds one entry per object.
+struct SpecFilter {
+    spec_only: bool,
+    /// (namespace, name) → (generation, labels).
+    seen: HashMap<ObjectId, (Option<i64>, String)>,
+}
+
+type ObjectId = (Option<String>, Option<String>);
+
+impl SpecFilter {
+    fn new(spec_only: bool) -> Self {
+        Self { spec_only, seen: HashMap::new() }
+    }
+
+    /// Records `meta`; whether neither its generation nor its labels changed since the
+    /// object was last seen (always false without `spec_only`, or without a generation).
+    fn unchanged(&mut self, meta: &ObjectMeta) -> bool {
+        if !self.spec_only {
+            return false;
+        }
+        let id = (meta.namespace.clone(), meta.name.clone());
+        let now = (meta.generation, format!("{:?}", meta.labels));
+        let same = meta.generation.is_some() && self.seen.get(&id) == Some(&now);
+        self.seen.insert(id, now);
+        same
+    }
+
+    fn forget(&mut self, meta: &ObjectMeta) {
+        self.seen.remove(&(meta.namespace.clone(), meta.name.clone()));
+    }
+
+    fn clear(&mut self) {
+        self.seen.clear();
+    }
 }
 
 /// The key of a namespaced object.
@@ -333,5 +365,50 @@ impl ConfigSources {
         let mut built = build(&resources);
         built.errors.extend(legacy_errors);
         Collected { built, legacy_error }
+    }
+}
+
+#[cfg(test)]
+mod spec_filter_tests {
+    use super::*;
+
+    fn meta(generation: i64, status_writes: u32) -> ObjectMeta {
+        ObjectMeta {
+            namespace: Some("ironlb-system".into()),
+            name: Some("pool".into()),
+            generation: Some(generation),
+            resource_version: Some(status_writes.to_string()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_status_write_after_the_list_is_no_change() {
+        let mut filter = SpecFilter::new(true);
+        filter.clear();
+        filter.unchanged(&meta(1, 1)); // listed
+        assert!(filter.unchanged(&meta(1, 2)), "status only: same generation");
+        assert!(!filter.unchanged(&meta(2, 3)), "spec changed");
+        let mut labelled = meta(2, 4);
+        labelled.labels = Some([("a".to_owned(), "b".to_owned())].into());
+        assert!(!filter.unchanged(&labelled), "labels changed");
+    }
+
+    #[test]
+    fn an_unseen_or_forgotten_object_is_a_change_and_so_is_everything_without_spec_only() {
+        let mut filter = SpecFilter::new(true);
+        assert!(!filter.unchanged(&meta(1, 1)));
+        filter.forget(&meta(1, 1));
+        assert!(!filter.unchanged(&meta(1, 2)));
+        filter.clear();
+        assert!(!filter.unchanged(&meta(1, 3)));
+        let mut all = SpecFilter::new(false);
+        assert!(!all.unchanged(&meta(1, 1)));
+        assert!(!all.unchanged(&meta(1, 1)));
+        let mut no_generation = SpecFilter::new(true);
+        let mut m = meta(1, 1);
+        m.generation = None;
+        no_generation.unchanged(&m);
+        assert!(!no_generation.unchanged(&m), "without a generation every write counts");
     }
 }

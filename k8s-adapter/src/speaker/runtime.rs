@@ -327,13 +327,13 @@ impl Speaker {
         if batch.config || batch.resync {
             self.config = Arc::new(caches.load(&self.options.namespace, &self.metrics));
         }
+        // Before anything reads the index: a full recompute reads it too, so a slice that
+        // arrives in the same batch as a config or Node change must be in it.
+        let sliced = self.index.apply(&batch.slices, batch.resync, &caches.slices);
         let (changed, views) = if batch.config || batch.resync || batch.nodes {
-            if batch.resync {
-                self.index.rebuild(&caches.slices);
-            }
             (true, ServiceChanges::All(self.reset(caches)))
         } else {
-            let (changed, views) = self.apply(batch, caches);
+            let (changed, views) = self.apply(batch, sliced, caches);
             (changed, ServiceChanges::Changed(views))
         };
         // The layer2 election works on the same views, per change.
@@ -384,19 +384,17 @@ impl Speaker {
         views
     }
 
-    /// Takes in the Services and slices of one batch: whether anything changed, and the
-    /// view of every Service the batch names (`None`: gone or not ours).
+    /// Takes in the Services of one batch and those whose slices changed (`sliced`):
+    /// whether anything changed, and the view of every such Service (`None`: gone or not
+    /// ours).
     fn apply(
         &mut self,
         batch: &Batch,
+        sliced: BTreeSet<ServiceKey>,
         caches: &Caches,
     ) -> (bool, Vec<(ServiceKey, Option<ServiceView>)>) {
         let mut dirty: BTreeSet<ServiceKey> = batch.services.clone();
-        for slice in &batch.slices {
-            let (before, now) = self.index.update(slice, &caches.slices);
-            dirty.extend(before);
-            dirty.extend(now);
-        }
+        dirty.extend(sliced);
         let mut changed = false;
         let mut views = Vec::with_capacity(dirty.len());
         for key in dirty {

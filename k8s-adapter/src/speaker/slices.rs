@@ -73,6 +73,28 @@ impl SliceIndex {
             .collect()
     }
 
+    /// Takes in one batch's slice changes (after a relist, `resync`: everything in
+    /// `store`); returns the Services whose slices changed. Called for every batch,
+    /// whatever else it holds: a full recompute reads the index too.
+    pub fn apply(
+        &mut self,
+        slices: &BTreeSet<ServiceKey>,
+        resync: bool,
+        store: &Store<EndpointSlice>,
+    ) -> BTreeSet<ServiceKey> {
+        if resync {
+            self.rebuild(store);
+            return self.by_service.keys().cloned().collect();
+        }
+        let mut services = BTreeSet::new();
+        for slice in slices {
+            let (before, now) = self.update(slice, store);
+            services.extend(before);
+            services.extend(now);
+        }
+        services
+    }
+
     fn link(&mut self, slice: ServiceKey, service: ServiceKey) {
         self.by_service.entry(service.clone()).or_default().insert(slice.name.clone());
         self.owner.insert(slice, service);
@@ -81,4 +103,65 @@ impl SliceIndex {
 
 fn object_ref(key: &ServiceKey) -> ObjectRef<EndpointSlice> {
     ObjectRef::new(&key.name).within(&key.namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+    use crate::speaker::view::SERVICE_NAME_LABEL;
+
+    fn slice(name: &str, service: &str) -> EndpointSlice {
+        EndpointSlice {
+            metadata: ObjectMeta {
+                namespace: Some("default".into()),
+                name: Some(name.into()),
+                labels: Some([(SERVICE_NAME_LABEL.to_owned(), service.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            address_type: "IPv4".into(),
+            endpoints: Vec::new(),
+            ports: None,
+        }
+    }
+
+    fn key(name: &str) -> ServiceKey {
+        ServiceKey::new("default", name)
+    }
+
+    #[test]
+    fn a_batch_moves_its_slices_and_names_their_services_before_and_after() {
+        let (store, mut writer) = reflector::store();
+        let mut index = SliceIndex::default();
+        index.rebuild(&store);
+        writer.apply_watcher_event(&Event::Apply(slice("web-1", "web")));
+        let changed = index.apply(&[key("web-1")].into(), false, &store);
+        assert_eq!(changed, [key("web")].into());
+        assert_eq!(index.slices_of(&key("web"), &store).len(), 1);
+        // Relabelled to another Service: both are named, the slice moved.
+        writer.apply_watcher_event(&Event::Apply(slice("web-1", "api")));
+        let changed = index.apply(&[key("web-1")].into(), false, &store);
+        assert_eq!(changed, [key("api"), key("web")].into());
+        assert!(index.slices_of(&key("web"), &store).is_empty());
+        assert_eq!(index.slices_of(&key("api"), &store).len(), 1);
+        // Deleted.
+        writer.apply_watcher_event(&Event::Delete(slice("web-1", "api")));
+        let changed = index.apply(&[key("web-1")].into(), false, &store);
+        assert_eq!(changed, [key("api")].into());
+        assert!(index.slices_of(&key("api"), &store).is_empty());
+    }
+
+    #[test]
+    fn a_resync_rebuilds_from_the_cache() {
+        let (store, mut writer) = reflector::store();
+        let mut index = SliceIndex::default();
+        writer.apply_watcher_event(&Event::Apply(slice("web-1", "web")));
+        writer.apply_watcher_event(&Event::Apply(slice("db-1", "db")));
+        let changed = index.apply(&BTreeSet::new(), true, &store);
+        assert_eq!(changed, [key("db"), key("web")].into());
+        assert_eq!(index.slices_of(&key("db"), &store).len(), 1);
+    }
 }
