@@ -151,8 +151,8 @@ async fn authorize(
     };
     let allowed = store
         .call(move |s| {
-            s.hooks.rbac.as_ref().is_none_or(|rbac| {
-                rbac.allows(&crate::rbac::Access {
+            s.hooks.rbac.as_mut().is_none_or(|rbac| {
+                rbac.authorize(&crate::rbac::Access {
                     user: &user,
                     verb: verb.rbac_name(),
                     group: &group,
@@ -348,6 +348,17 @@ async fn serve(
                 && query.get("fieldManager").is_none_or(str::is_empty)
             {
                 return Err(ApiError::BadRequest { message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".to_owned() });
+            }
+            // As upstream: an apply that creates the object needs `create` as well as `patch`.
+            if ctype == "application/apply-patch+yaml" && part == Part::Main {
+                let (ns, name) = (ns.clone(), name.clone());
+                let exists = store
+                    .call(move |s| s.get(res, ns.as_deref(), &name).is_ok())
+                    .await
+                    .unwrap_or(true);
+                if !exists {
+                    authorize(store, headers, &t, Verb::Create).await?;
+                }
             }
             run(store, res, verb, move |s| {
                 let builtin = s.registry.get(res).builtin;

@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 pub use actor::Stopped;
 pub use errors::{ApiError, FieldError};
 pub use hooks::{Failure, Verb};
-pub use rbac::{Access, Rbac};
+pub use rbac::{Access, Rbac, Unused};
 pub use resources::{ResourceType, builtin_resources};
 pub use selectors::{FieldSelector, LabelSelector};
 pub use store::Validator;
@@ -277,6 +277,12 @@ impl TestApiServer {
     pub async fn enforce_rbac(&self, rbac: Rbac) -> Result<(), ServerError> {
         self.store.call(move |s| s.hooks.rbac = Some(rbac)).await?;
         Ok(())
+    }
+
+    /// The permissions of the enforced RBAC that no request used since it was enforced
+    /// ([`Rbac::unused`]); empty without enforcement.
+    pub async fn rbac_unused(&self) -> Result<Vec<Unused>, ServerError> {
+        Ok(self.store.call(|s| s.hooks.rbac.as_ref().map(Rbac::unused).unwrap_or_default()).await?)
     }
 
     /// Serves a custom resource type from now on.

@@ -10,6 +10,12 @@
 //! group, resource (`plural` or `plural/subresource`), verb and, when a rule lists
 //! `resourceNames`, the object's name (so such a rule never allows list, watch or create,
 //! which name no object), with `*` as a wildcard, as upstream.
+//!
+//! Every request a rule allows marks that rule's (group, resource, verb) as used, so a test
+//! can ask which granted permissions nothing used ([`Rbac::unused`]): least privilege checked
+//! from both sides, a missing permission by a 403, an excess one by never being used.
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -42,13 +48,16 @@ impl Rule {
     }
 
     fn allows(&self, request: &Access<'_>) -> bool {
-        let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
         has(&self.api_groups, request.group)
             && has(&self.resources, request.resource)
             && has(&self.verbs, request.verb)
             && (self.resource_names.is_empty()
                 || request.name.is_some_and(|n| self.resource_names.iter().any(|r| r == n)))
     }
+}
+
+fn has(list: &[String], value: &str) -> bool {
+    list.iter().any(|v| v == "*" || v == value)
 }
 
 /// What one user may do, cluster-wide or in one namespace.
@@ -78,6 +87,35 @@ pub struct Access<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rbac {
     grants: Vec<Grant>,
+    /// (grant, rule, group, resource, verb) that allowed some request.
+    used: BTreeSet<(usize, usize, String, String, String)>,
+}
+
+/// A granted permission that no request used: one (group, resource, verb) of a rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unused {
+    pub user: String,
+    /// `None`: cluster-wide (a ClusterRoleBinding).
+    pub namespace: Option<String>,
+    pub group: String,
+    pub resource: String,
+    pub verb: String,
+    /// The rule's `resourceNames`, if it has any.
+    pub resource_names: Vec<String>,
+}
+
+impl std::fmt::Display for Unused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let group = if self.group.is_empty() { "core" } else { &self.group };
+        write!(f, "{} may {} {}/{}", self.user, self.verb, group, self.resource)?;
+        if let Some(ns) = &self.namespace {
+            write!(f, " in {ns}")?;
+        }
+        if !self.resource_names.is_empty() {
+            write!(f, " named {:?}", self.resource_names)?;
+        }
+        Ok(())
+    }
 }
 
 impl Rbac {
@@ -124,16 +162,77 @@ impl Rbac {
                 });
             }
         }
-        Rbac { grants }
+        Rbac { grants, used: BTreeSet::new() }
     }
 
     /// Whether some grant of the user allows the request.
     pub fn allows(&self, access: &Access<'_>) -> bool {
-        self.grants.iter().any(|g| {
-            g.user == access.user
-                && (g.namespace.is_none() || g.namespace.as_deref() == access.namespace)
-                && g.rules.iter().any(|r| r.allows(access))
+        self.allowing(access).next().is_some()
+    }
+
+    /// [`Self::allows`], marking every rule that allows the request as used.
+    pub fn authorize(&mut self, access: &Access<'_>) -> bool {
+        let allowing: Vec<(usize, usize)> = self.allowing(access).collect();
+        for &(grant, rule) in &allowing {
+            self.used.insert((
+                grant,
+                rule,
+                access.group.to_owned(),
+                access.resource.to_owned(),
+                access.verb.to_owned(),
+            ));
+        }
+        !allowing.is_empty()
+    }
+
+    /// (grant, rule) of every rule that allows the request.
+    fn allowing<'a>(&'a self, access: &'a Access<'_>) -> impl Iterator<Item = (usize, usize)> + 'a {
+        self.grants.iter().enumerate().flat_map(move |(g, grant)| {
+            let applies = grant.user == access.user
+                && (grant.namespace.is_none() || grant.namespace.as_deref() == access.namespace);
+            grant
+                .rules
+                .iter()
+                .enumerate()
+                .filter(move |(_, rule)| applies && rule.allows(access))
+                .map(move |(r, _)| (g, r))
         })
+    }
+
+    /// Every (group, resource, verb) a rule grants that no request used since the rules
+    /// were enforced. Wildcards are listed as written (`*`), used when anything matched.
+    pub fn unused(&self) -> Vec<Unused> {
+        let mut out = Vec::new();
+        for (g, grant) in self.grants.iter().enumerate() {
+            for (r, rule) in grant.rules.iter().enumerate() {
+                for group in &rule.api_groups {
+                    for resource in &rule.resources {
+                        for verb in &rule.verbs {
+                            let used = self.used.iter().any(|(ug, ur, ugroup, ures, uverb)| {
+                                *ug == g
+                                    && *ur == r
+                                    && (group == "*" || group == ugroup)
+                                    && (resource == "*" || resource == ures)
+                                    && (verb == "*" || verb == uverb)
+                            });
+                            if !used {
+                                out.push(Unused {
+                                    user: grant.user.clone(),
+                                    namespace: grant.namespace.clone(),
+                                    group: group.clone(),
+                                    resource: resource.clone(),
+                                    verb: verb.clone(),
+                                    resource_names: rule.resource_names.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
@@ -209,5 +308,24 @@ mod tests {
         )));
         let stranger = Access { user: "someone", ..status };
         assert!(!rbac.allows(&stranger));
+    }
+
+    #[test]
+    fn permissions_no_request_used_are_listed() {
+        let mut rbac = Rbac::from_manifests(&manifests());
+        assert_eq!(rbac.unused().len(), 5, "{:?}", rbac.unused());
+        assert!(rbac.authorize(&access("list", "", "services", None, None)));
+        assert!(rbac.authorize(&access("watch", "", "services", Some("x"), None)));
+        assert!(!rbac.authorize(&access("patch", "", "services", Some("ns"), Some("web"))));
+        let status = access("patch", "ironlb.io", "ipaddresspools/status", Some("ns"), Some("p"));
+        assert!(rbac.authorize(&status));
+        let unused: Vec<String> = rbac.unused().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            unused,
+            [
+                "system:serviceaccount:ns:sa may get core/services",
+                "system:serviceaccount:ns:sa may update coordination.k8s.io/leases in ns named [\"mine\"]",
+            ]
+        );
     }
 }

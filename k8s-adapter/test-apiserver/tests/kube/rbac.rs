@@ -44,3 +44,29 @@ async fn a_service_account_gets_what_its_roles_grant_and_403_for_the_rest() {
         .await
         .unwrap();
 }
+
+/// As upstream: a server-side apply that creates the object is authorized as `create` as
+/// well as `patch`; one that changes an existing object needs `patch` alone.
+#[tokio::test]
+async fn an_apply_that_creates_needs_create_too() {
+    let (server, admin) = setup().await;
+    let manifests = vec![
+        json!({"kind": "Role", "metadata": {"name": "apply", "namespace": "default"},
+               "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["patch"]}]}),
+        json!({"kind": "RoleBinding", "metadata": {"name": "apply", "namespace": "default"},
+               "roleRef": {"kind": "Role", "name": "apply"},
+               "subjects": [{"kind": "ServiceAccount", "name": "reader"}]}),
+    ];
+    server.enforce_rbac(Rbac::from_manifests(&manifests)).await.unwrap();
+    let services: Api<Service> = Api::namespaced(server.client_as(READER).unwrap(), "default");
+    let apply = Patch::Apply(json!({"apiVersion": "v1", "kind": "Service",
+                                    "metadata": {"name": "web", "labels": {"a": "b"}}}));
+    let params = PatchParams::apply("test");
+    assert_eq!(code(services.patch("web", &params, &apply).await), 403);
+    let svc: Service = obj(json!({"metadata": {"name": "web"}}));
+    Api::<Service>::namespaced(admin, "default")
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap();
+    services.patch("web", &params, &apply).await.unwrap();
+}
