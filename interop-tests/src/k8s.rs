@@ -66,6 +66,8 @@ pub struct World {
     pub bgpd_config: BgpdConfig,
     /// The speaker task and how it was started, to kill and start it again.
     speaker: tokio::task::JoinHandle<()>,
+    /// Asks the speaker task for its clean stop (what SIGTERM does to the container).
+    speaker_stop: Arc<tokio::sync::Notify>,
     speaker_options: SpeakerOptions,
     _dir: TempDir,
     pub node: Namespace,
@@ -196,7 +198,7 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
         // Short, so that a drain test sees the withdrawal soon.
         drain: DRAIN,
     };
-    let speaker = spawn_speaker(&runtime, &server, options.clone());
+    let (speaker, speaker_stop) = spawn_speaker(&runtime, &server, options.clone());
 
     drop(_context);
     let world = World {
@@ -206,6 +208,7 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
         bgpd,
         bgpd_config: config,
         speaker,
+        speaker_stop,
         speaker_options: options,
         _dir: dir,
         node,
@@ -218,20 +221,25 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
     world
 }
 
-/// The speaker as a task on `runtime`, running as its ServiceAccount.
+/// The speaker as a task on `runtime`, running as its ServiceAccount, and what asks it
+/// for its clean stop.
 fn spawn_speaker(
     runtime: &tokio::runtime::Runtime,
     server: &TestApiServer,
     options: SpeakerOptions,
-) -> tokio::task::JoinHandle<()> {
+) -> (tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>) {
     // kube's client spawns its buffer task: build it inside the runtime.
     let _context = runtime.enter();
     let client = server.client_as(SPEAKER).unwrap_or_else(|e| panic!("kube client: {e}"));
-    runtime.spawn(async move {
-        if let Err(error) = runtime::run(client, options).await {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::clone(&stop);
+    let task = runtime.spawn(async move {
+        let stop = async move { stopped.notified().await };
+        if let Err(error) = runtime::run_until(client, options, Arc::default(), stop).await {
             eprintln!("speaker stopped: {error}");
         }
-    })
+    });
+    (task, stop)
 }
 
 /// The namespace, node `n1`, the pool, its advertisement and FRR as a BGPPeer of `n1`
@@ -299,7 +307,28 @@ impl World {
 
     /// Starts the speaker again, as the kubelet restarts a killed container.
     pub fn start_speaker(&mut self) {
-        self.speaker = spawn_speaker(&self.runtime, &self.server, self.speaker_options.clone());
+        (self.speaker, self.speaker_stop) =
+            spawn_speaker(&self.runtime, &self.server, self.speaker_options.clone());
+    }
+
+    /// The speaker's clean stop, as SIGTERM asks for it (the Lease deleted, the layer2
+    /// announcements withdrawn), waited for up to `deadline`.
+    pub fn stop_speaker(&mut self, deadline: Duration) {
+        self.speaker_stop.notify_one();
+        let task = &mut self.speaker;
+        self.runtime
+            .block_on(async { tokio::time::timeout(deadline, task).await })
+            .unwrap_or_else(|_| panic!("the speaker did not stop within {deadline:?}"))
+            .unwrap_or_else(|e| panic!("the speaker task failed: {e}"));
+    }
+
+    /// bgpd stopped with SIGTERM (with graceful restart: its sessions closed without a
+    /// NOTIFICATION), down for `downtime`, started again with the same config and state.
+    pub fn terminate_and_restart_bgpd(&mut self, downtime: Duration) {
+        let status = self.bgpd.terminate(Duration::from_secs(10)).check("bgpd stops on SIGTERM");
+        assert!(status.success(), "bgpd exits 0 on SIGTERM: {status}");
+        std::thread::sleep(downtime);
+        self.bgpd = Bgpd::start(&self.node, &self.bgpd_config).check("bgpd starts again");
     }
 
     /// Cordons (or uncordons) node `n1`.

@@ -1,7 +1,8 @@
 //! Graceful restart as deployed (issue #14): the speaker and its bgpd with bgpd's state
 //! directory kept across restarts (the DaemonSet's hostPath), the BGPPeer with
 //! `enableGracefulRestart`, FRR as helper. FRR is polled every 50 ms while bgpd is killed
-//! (SIGKILL) and started again, alone and together with the speaker: the Service's /32 never
+//! (SIGKILL) and started again, alone and together with the speaker, and while the pair
+//! goes through a rolling update (SIGTERM to both, then both started): the Service's /32 never
 //! leaves FRR's table, and it is fresh (not stale) again once the speaker re-synced and bgpd
 //! sent its End-of-RIB.
 
@@ -115,6 +116,19 @@ fn speaker_and_bgpd_killed_together_frr_keeps_the_service_route() {
     survives(&mut world, prefix, |w| {
         w.kill_speaker();
         w.restart_bgpd(DOWNTIME);
+        w.start_speaker();
+    });
+}
+
+/// A rolling update of the DaemonSet: the kubelet sends SIGTERM to both containers (the
+/// speaker's clean stop, bgpd's graceful-restart close without a NOTIFICATION), the new pod
+/// starts bgpd and the speaker with the same hostPath state.
+#[test]
+fn a_rolling_update_with_sigterm_keeps_the_service_route() {
+    let (mut world, prefix) = announced();
+    survives(&mut world, prefix, |w| {
+        w.stop_speaker(Duration::from_secs(10));
+        w.terminate_and_restart_bgpd(DOWNTIME);
         w.start_speaker();
     });
 }

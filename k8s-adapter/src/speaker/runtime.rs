@@ -88,6 +88,25 @@ pub async fn run_with_metrics(
     options: SpeakerOptions,
     metrics: Arc<SpeakerMetrics>,
 ) -> Result<(), SpeakerError> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(SpeakerError::Signal)?;
+    let sigterm = async move {
+        terminate.recv().await;
+        tracing::info!("SIGTERM: stopping cleanly");
+    };
+    run_until(client, options, metrics, sigterm).await
+}
+
+/// [`run_with_metrics`], with the clean stop when `stop` completes instead of on SIGTERM:
+/// for a speaker embedded in a process that has other uses for the signal (the tests run
+/// the speaker as a task, and stop it as the kubelet would stop its container).
+pub async fn run_until(
+    client: Client,
+    options: SpeakerOptions,
+    metrics: Arc<SpeakerMetrics>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), SpeakerError> {
+    let mut stop = std::pin::pin!(stop);
     let (mut caches, mut rx) = Caches::watch(&client, &options).await;
     metrics.readiness.set_caches_synced(true);
     let events = Events::new(client.clone(), "ironlb.io/speaker", Some(options.node_name.clone()));
@@ -96,16 +115,13 @@ pub async fn run_with_metrics(
     let views = speaker.reset(&caches);
     let tasks = Tasks::spawn(&client, &options, &caches, &events, &mut speaker);
     tasks.layer2.recompute(Arc::clone(&speaker.config), ServiceChanges::All(views));
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(SpeakerError::Signal)?;
     loop {
         let drain_over = speaker.drain_deadline;
         let batch = tokio::select! {
             batch = drain(&mut rx) => batch,
             // The drain time is over: the Node is looked at again (and its routes withdrawn).
             () = sleep_until_some(drain_over) => Some(Batch { nodes: true, ..Batch::default() }),
-            _ = terminate.recv() => {
-                tracing::info!("SIGTERM: stopping cleanly");
+            () = &mut stop => {
                 tasks.layer2.stop().await;
                 return Ok(());
             }
