@@ -305,6 +305,16 @@ pub struct FrrRoute {
     pub last_update: Option<u64>,
 }
 
+/// One of FRR's paths for a prefix ([`Frr::paths`]).
+#[derive(Debug, Clone)]
+pub struct FrrPath {
+    /// The address of the peer it was learned from.
+    pub from: String,
+    /// FRR's best path for the prefix.
+    pub best: bool,
+    pub route: FrrRoute,
+}
+
 /// A running FRR `bgpd`; killed on drop.
 #[derive(Debug)]
 pub struct Frr {
@@ -545,61 +555,29 @@ impl Frr {
         let Some(paths) = json.get("paths").and_then(Value::as_array) else {
             return Ok(None);
         };
-        let best = paths
+        let best = paths.iter().find(|p| is_best(p)).or_else(|| paths.first());
+        Ok(best.map(|path| frr_route(prefix, path)))
+    }
+
+    /// Every path FRR holds for `prefix`: the peer it came from, whether it is the best,
+    /// and its attributes.
+    pub fn paths(&self, prefix: IpNet) -> Result<Vec<FrrPath>> {
+        let family = frr_family(family_of(prefix));
+        let json = self.json(&format!("show bgp {family} {prefix} json"))?;
+        let paths = json.get("paths").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(paths
             .iter()
-            .find(|p| {
-                p.get("bestpath")
-                    .and_then(|b| b.get("overall"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
+            .map(|p| FrrPath {
+                from: p
+                    .get("peer")
+                    .and_then(|peer| peer.get("peerId"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                best: is_best(p),
+                route: frr_route(prefix, p),
             })
-            .or_else(|| paths.first());
-        let Some(path) = best else {
-            return Ok(None);
-        };
-        let list = |key: &str| -> Vec<String> {
-            path.get(key)
-                .and_then(|c| c.get("list"))
-                .and_then(Value::as_array)
-                .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_else(|| {
-                    path.get(key)
-                        .and_then(|c| c.get("string"))
-                        .and_then(Value::as_str)
-                        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-                        .unwrap_or_default()
-                })
-        };
-        Ok(Some(FrrRoute {
-            prefix: prefix.to_string(),
-            next_hops: path
-                .get("nexthops")
-                .and_then(Value::as_array)
-                .map(|hops| {
-                    hops.iter()
-                        .filter_map(|h| h.get("ip").and_then(Value::as_str))
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            // FRR prints an empty AS_PATH as "Local"; the harness uses "" like BIRD.
-            as_path: path
-                .get("aspath")
-                .and_then(|a| a.get("string"))
-                .and_then(Value::as_str)
-                .filter(|s| *s != "Local")
-                .unwrap_or_default()
-                .to_owned(),
-            med: path.get("metric").and_then(Value::as_u64),
-            local_pref: path.get("locPrf").and_then(Value::as_u64),
-            communities: list("community"),
-            large_communities: list("largeCommunity"),
-            stale: path.get("stale").and_then(Value::as_bool).unwrap_or(false),
-            last_update: path
-                .get("lastUpdate")
-                .and_then(|u| u.get("epoch"))
-                .and_then(Value::as_u64),
-        }))
+            .collect())
     }
 
     /// Waits until `check` accepts FRR's best path for `prefix`; prints what FRR has on failure.
@@ -652,6 +630,55 @@ fn family_of(prefix: IpNet) -> Family {
     match prefix {
         IpNet::V4(_) => Family::Ipv4Unicast,
         IpNet::V6(_) => Family::Ipv6Unicast,
+    }
+}
+
+/// Whether FRR marks `path` (one of `show bgp PREFIX json`'s paths) as the best.
+fn is_best(path: &Value) -> bool {
+    path.get("bestpath").and_then(|b| b.get("overall")).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// One path of `show bgp PREFIX json` as a [`FrrRoute`].
+fn frr_route(prefix: IpNet, path: &Value) -> FrrRoute {
+    let list = |key: &str| -> Vec<String> {
+        path.get(key)
+            .and_then(|c| c.get("list"))
+            .and_then(Value::as_array)
+            .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_else(|| {
+                path.get(key)
+                    .and_then(|c| c.get("string"))
+                    .and_then(Value::as_str)
+                    .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default()
+            })
+    };
+    FrrRoute {
+        prefix: prefix.to_string(),
+        next_hops: path
+            .get("nexthops")
+            .and_then(Value::as_array)
+            .map(|hops| {
+                hops.iter()
+                    .filter_map(|h| h.get("ip").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        // FRR prints an empty AS_PATH as "Local"; the harness uses "" like BIRD.
+        as_path: path
+            .get("aspath")
+            .and_then(|a| a.get("string"))
+            .and_then(Value::as_str)
+            .filter(|s| *s != "Local")
+            .unwrap_or_default()
+            .to_owned(),
+        med: path.get("metric").and_then(Value::as_u64),
+        local_pref: path.get("locPrf").and_then(Value::as_u64),
+        communities: list("community"),
+        large_communities: list("largeCommunity"),
+        stale: path.get("stale").and_then(Value::as_bool).unwrap_or(false),
+        last_update: path.get("lastUpdate").and_then(|u| u.get("epoch")).and_then(Value::as_u64),
     }
 }
 
