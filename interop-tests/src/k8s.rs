@@ -97,7 +97,17 @@ pub fn world(pool: &str) -> World {
 /// (restart time 120 s), the BGPPeer's `enableGracefulRestart`, and bgpd's state directory
 /// kept across bgpd restarts ([`World::restart_bgpd`]) as the DaemonSet's hostPath keeps it.
 pub fn world_with(pool: &str, graceful_restart: bool) -> World {
-    build(&[pool], graceful_restart, false)
+    build(&[pool], graceful_restart, false, false)
+}
+
+/// BFD timers of [`world_bfd`]: MetalLB's default profile, 300 ms x 3, on both sides.
+pub const BFD_INTERVAL_MS: u32 = 300;
+pub const BFD_MULTIPLIER: u8 = 3;
+
+/// [`world`] with BFD: a `BFDProfile` (300 ms x 3) named by the BGPPeer's `bfdProfile`, and
+/// FRR running bfdd with the same timers on its neighbour.
+pub fn world_bfd(pool: &str) -> World {
+    build(&[pool], false, false, true)
 }
 
 /// The IPv6 addresses of the link in [`world_dual_stack`]: the node's (also its Node's
@@ -109,10 +119,10 @@ pub const FRR_ADDRESS_V6: &str = "2001:db8:1::2";
 /// serves both families, the link and the Node have an IPv6 address too, and the BGPPeer
 /// (an IPv4 session) has `dualStackAddressFamily`, FRR activating IPv6 unicast on it.
 pub fn world_dual_stack(pool: &str, pool_v6: &str) -> World {
-    build(&[pool, pool_v6], false, true)
+    build(&[pool, pool_v6], false, true, false)
 }
 
-fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
+fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool, bfd: bool) -> World {
     let node = Namespace::new("k8s-node").check("node namespace");
     let peer = Namespace::new("k8s-frr").check("peer namespace");
     let (node_v6, frr_v6) = (format!("{NODE_ADDRESS_V6}/64"), format!("{FRR_ADDRESS_V6}/64"));
@@ -146,6 +156,13 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
         frr_config.graceful_restart =
             Some(crate::frr::FrrGracefulRestart { restart_time: 120, stalepath_time: 360 });
     }
+    if bfd {
+        frr_config.bfd = Some(crate::frr::FrrBfd {
+            receive_interval: BFD_INTERVAL_MS,
+            transmit_interval: BFD_INTERVAL_MS,
+            detect_multiplier: BFD_MULTIPLIER,
+        });
+    }
     let frr = Frr::start(&peer, &frr_config).check("FRR starts");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -170,7 +187,7 @@ fn build(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> World {
                 .await
                 .unwrap_or_else(|e| panic!("CRD created: {e}"));
         }
-        for object in config_objects(pools, graceful_restart, dual_stack) {
+        for object in config_objects(pools, graceful_restart, dual_stack, bfd) {
             server.insert(object).await.unwrap_or_else(|e| panic!("config object created: {e}"));
         }
         server.enforce_rbac(deploy_rbac()).await.unwrap_or_else(|e| panic!("RBAC: {e}"));
@@ -243,14 +260,32 @@ fn spawn_speaker(
 }
 
 /// The namespace, node `n1`, the pool, its advertisement and FRR as a BGPPeer of `n1`
-/// (with `enableGracefulRestart` when `graceful_restart`).
-fn config_objects(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> Vec<Value> {
+/// (with `enableGracefulRestart` when `graceful_restart`, and the BFDProfile `fast` when
+/// `bfd`).
+fn config_objects(
+    pools: &[&str],
+    graceful_restart: bool,
+    dual_stack: bool,
+    bfd: bool,
+) -> Vec<Value> {
     let mut addresses = vec![json!({"type": "InternalIP", "address": NODE_ADDRESS.to_string()})];
     if dual_stack {
         addresses.push(json!({"type": "InternalIP", "address": NODE_ADDRESS_V6}));
     }
-    vec![
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+    let mut peer = json!({"myASN": 65001, "peerASN": 65002, "peerAddress": FRR_ADDRESS.to_string(),
+                          "enableGracefulRestart": graceful_restart,
+                          "dualStackAddressFamily": dual_stack,
+                          "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": NODE}}]});
+    let mut objects =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})];
+    if bfd {
+        peer["bfdProfile"] = json!("fast");
+        objects.push(json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BFDProfile",
+               "metadata": {"name": "fast", "namespace": NS},
+               "spec": {"receiveInterval": BFD_INTERVAL_MS, "transmitInterval": BFD_INTERVAL_MS,
+                        "detectMultiplier": BFD_MULTIPLIER}}));
+    }
+    objects.extend([
         json!({"apiVersion": "v1", "kind": "Node",
                "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
                "status": {"addresses": addresses}}),
@@ -263,12 +298,9 @@ fn config_objects(pools: &[&str], graceful_restart: bool, dual_stack: bool) -> V
                "metadata": {"name": "bgp", "namespace": NS},
                "spec": {"ipAddressPools": ["bgp"]}}),
         json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
-               "metadata": {"name": "frr", "namespace": NS},
-               "spec": {"myASN": 65001, "peerASN": 65002, "peerAddress": FRR_ADDRESS.to_string(),
-                        "enableGracefulRestart": graceful_restart,
-                        "dualStackAddressFamily": dual_stack,
-                        "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": NODE}}]}}),
-    ]
+               "metadata": {"name": "frr", "namespace": NS}, "spec": peer}),
+    ]);
+    objects
 }
 
 /// A LoadBalancer Service in `default`, ETP Local or Cluster.
