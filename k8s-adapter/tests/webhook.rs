@@ -110,3 +110,73 @@ async fn a_secret_that_is_garbage_is_replaced_and_a_missing_configuration_is_an_
     let err = bootstrap::publish_ca(&client, &target, &bundle).await.unwrap_err();
     assert!(matches!(err, bootstrap::BootstrapError::NoConfiguration(_)), "{err}");
 }
+
+/// TLS handshake with the webhook at `address`, trusting only `ca`; whether it succeeded.
+async fn trusted(address: std::net::SocketAddr, ca: &str) -> bool {
+    let connector = tokio_rustls::TlsConnector::from(cert::client_config(ca).unwrap());
+    let name = cert::service_name(webhook::DEFAULT_SERVICE, NS);
+    let server = rustls_pki_types::ServerName::try_from(name).unwrap();
+    let Ok(tcp) = tokio::net::TcpStream::connect(address).await else { return false };
+    connector.connect(server, tcp).await.is_ok()
+}
+
+/// A running webhook reuses the stored Secret, and serves a certificate another replica
+/// renewed in it from its next check on.
+#[tokio::test]
+async fn a_running_webhook_reuses_the_secret_and_picks_up_a_renewal() {
+    let server = common::server().await;
+    server.insert(manifest("ValidatingWebhookConfiguration")).await.unwrap();
+    let client = server.client_as(CONTROLLER).unwrap();
+    let mut options = webhook::Options::new(NS);
+    options.check_every = std::time::Duration::from_millis(100);
+    let stored =
+        bootstrap::ensure_secret(&client, &options.target, SystemTime::now()).await.unwrap();
+
+    let listener = webhook::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let task = tokio::spawn(webhook::run(client.clone(), listener, options.clone()));
+    let deadline = std::time::Instant::now() + common::DEADLINE;
+    while !trusted(address, &stored.ca).await {
+        assert!(std::time::Instant::now() < deadline, "never served the stored certificate");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ca_bundles(&stored_vwc(&server).await), vec![stored.ca.clone()]);
+
+    // Another replica renews: a new CA the old one does not sign for.
+    let renewed = cert::generate(webhook::DEFAULT_SERVICE, NS, SystemTime::now(), None).unwrap();
+    let mut secret =
+        server.get("v1", "Secret", Some(NS), webhook::DEFAULT_SECRET).await.unwrap().unwrap();
+    let fresh: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(json_secret(&renewed)).unwrap();
+    secret["data"] = serde_json::to_value(fresh.data).unwrap();
+    server.replace(secret).await.unwrap();
+    while !trusted(address, &renewed.ca).await {
+        assert!(std::time::Instant::now() < deadline, "never served the renewed certificate");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!trusted(address, &stored.ca).await, "the old certificate is no longer served");
+    server
+        .wait_until(common::DEADLINE, move |v| {
+            let vwc = v.get(
+                "admissionregistration.k8s.io/v1",
+                "ValidatingWebhookConfiguration",
+                None,
+                webhook::DEFAULT_CONFIGURATION,
+            )?;
+            (ca_bundles(&vwc) == [renewed.ca.clone()]).then_some(())
+        })
+        .await
+        .expect("the renewed CA is published");
+    task.abort();
+}
+
+fn json_secret(bundle: &cert::Bundle) -> Value {
+    use k8s_openapi::ByteString;
+    let data: std::collections::BTreeMap<&str, ByteString> = [
+        ("ca.crt", ByteString(bundle.ca.clone().into_bytes())),
+        ("tls.crt", ByteString(bundle.cert.clone().into_bytes())),
+        ("tls.key", ByteString(bundle.key.clone().into_bytes())),
+    ]
+    .into();
+    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "data": data})
+}
