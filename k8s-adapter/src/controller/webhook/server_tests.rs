@@ -145,3 +145,52 @@ async fn a_client_checking_another_name_or_trusting_another_ca_is_refused() {
         cert::generate("ironlb-webhook-service", "ironlb-system", SystemTime::now(), None).unwrap();
     assert!(call(address, &foreign.ca, NAME, "POST", b"{}").await.is_err());
 }
+
+#[tokio::test]
+#[ignore = "a measurement: cargo test -p k8s-adapter --lib measure_review -- --ignored --nocapture"]
+async fn measure_review_cost_with_1000_pools() {
+    let mut resources = Resources::default();
+    for i in 0..1000u32 {
+        let mut p = crd::IpAddressPool::new(
+            &format!("p{i}"),
+            crd::IpAddressPoolSpec {
+                addresses: vec![format!("10.{}.{}.0/24", i / 256, i % 256)],
+                ..Default::default()
+            },
+        );
+        p.metadata.creation_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
+        resources.pools.push(p);
+    }
+    let t = std::time::Instant::now();
+    for _ in 0..10 {
+        cert::generate("s", "ns", SystemTime::now(), None).unwrap();
+    }
+    println!("generate: {:?} each", t.elapsed() / 10);
+    let bundle =
+        cert::generate("ironlb-webhook-service", "ironlb-system", SystemTime::now(), None).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (_tx, rx) = watch::channel(cert::server_config(&bundle).unwrap());
+    let fixed = Arc::new(Fixed(resources));
+    tokio::spawn(serve(listener, rx, fixed.clone()));
+    for (label, stored) in [("empty", Resources::default()), ("1000 pools", fixed.0.clone())] {
+        let t = std::time::Instant::now();
+        for _ in 0..20 {
+            let r = respond(
+                &serde_json::from_slice(&review(pool("new", "198.51.100.0/24"))).unwrap(),
+                &stored,
+            );
+            assert_eq!(r["response"]["allowed"], true);
+        }
+        println!("respond, {label}: {:?} each", t.elapsed() / 20);
+    }
+    let t = std::time::Instant::now();
+    for _ in 0..20 {
+        let (code, _) =
+            call(address, &bundle.ca, NAME, "POST", &review(pool("new", "198.51.100.0/24")))
+                .await
+                .unwrap();
+        assert_eq!(code, 200);
+    }
+    println!("TLS connection + review with 1000 pools: {:?} each", t.elapsed() / 20);
+}
