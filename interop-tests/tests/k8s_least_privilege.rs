@@ -31,6 +31,29 @@ const JUSTIFIED: &[(&str, &str)] = &[
         "system:serviceaccount:ironlb-system:ironlb-speaker may watch core/configmaps in ironlb-system",
         "the legacy MetalLB ConfigMap, read only with --legacy-configmap",
     ),
+    // The admission webhook is off in this world (no --webhook-address); its certificate
+    // bootstrap runs as the controller's ServiceAccount under these same rules in
+    // k8s-adapter/tests/webhook.rs (created, reused, renewed, caBundle published).
+    (
+        "system:serviceaccount:ironlb-system:ironlb-controller may get admissionregistration.k8s.io/validatingwebhookconfigurations named [\"ironlb-validating-webhook\"]",
+        "webhook bootstrap: k8s-adapter/tests/webhook.rs",
+    ),
+    (
+        "system:serviceaccount:ironlb-system:ironlb-controller may patch admissionregistration.k8s.io/validatingwebhookconfigurations named [\"ironlb-validating-webhook\"]",
+        "webhook bootstrap: k8s-adapter/tests/webhook.rs",
+    ),
+    (
+        "system:serviceaccount:ironlb-system:ironlb-controller may create core/secrets in ironlb-system",
+        "webhook bootstrap: k8s-adapter/tests/webhook.rs",
+    ),
+    (
+        "system:serviceaccount:ironlb-system:ironlb-controller may get core/secrets in ironlb-system named [\"ironlb-webhook-cert\"]",
+        "webhook bootstrap: k8s-adapter/tests/webhook.rs",
+    ),
+    (
+        "system:serviceaccount:ironlb-system:ironlb-controller may update core/secrets in ironlb-system named [\"ironlb-webhook-cert\"]",
+        "webhook renewal: k8s-adapter/tests/webhook.rs",
+    ),
 ];
 
 #[test]

@@ -152,6 +152,28 @@ impl Layer2Flags {
     }
 }
 
+/// The validating admission webhook (README, "Admission webhook").
+#[derive(Debug, clap::Args)]
+struct WebhookFlags {
+    /// Serve the validating admission webhook (HTTPS, POST /validate) on this address
+    /// (the manifests give 0.0.0.0:9443). Absent: no webhook.
+    #[arg(long)]
+    webhook_address: Option<std::net::SocketAddr>,
+    /// The webhook's Service; its certificate names <service>.<namespace>.svc.
+    #[arg(long, default_value = controller::webhook::DEFAULT_SERVICE)]
+    webhook_service: String,
+    /// The Secret holding the webhook's CA and certificate (created if missing).
+    #[arg(long, default_value = controller::webhook::DEFAULT_SECRET)]
+    webhook_secret: String,
+    /// The ValidatingWebhookConfiguration whose caBundle is kept up to date.
+    #[arg(long, default_value = controller::webhook::DEFAULT_CONFIGURATION)]
+    webhook_configuration: String,
+    /// Set this failurePolicy (Fail or Ignore) on every webhook of the configuration.
+    /// Absent: the manifest's stays (Fail).
+    #[arg(long, value_parser = ["Fail", "Ignore"])]
+    webhook_failure_policy: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Allocate LoadBalancer addresses and write Service status (one active replica).
@@ -167,6 +189,8 @@ enum Command {
         /// Lease duration, seconds.
         #[arg(long, default_value_t = 15)]
         lease_seconds: u64,
+        #[command(flatten)]
+        webhook: WebhookFlags,
     },
     /// Announce this node's Service addresses through the local bgpd (one per node).
     Speaker {
@@ -208,8 +232,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Controller { common, identity, lease_name, lease_seconds } => {
-            controller(common, identity, lease_name, lease_seconds)
+        Command::Controller { common, identity, lease_name, lease_seconds, webhook } => {
+            controller(common, identity, (lease_name, lease_seconds), webhook)
         }
         Command::Speaker { common, node_name, bgpd_api, grace_seconds, drain_seconds, layer2 } => {
             let times = (Duration::from_secs(grace_seconds), Duration::from_secs(drain_seconds));
@@ -260,8 +284,8 @@ async fn terminated() {
 fn controller(
     common: Common,
     identity: String,
-    lease_name: String,
-    lease_seconds: u64,
+    (lease_name, lease_seconds): (String, u64),
+    webhook: WebhookFlags,
 ) -> anyhow::Result<ExitCode> {
     init_logging(&common.log);
     let mut options = controller::Options::new(&common.namespace, identity);
@@ -270,12 +294,37 @@ fn controller(
     options.lease_name = lease_name;
     options.lease_duration = Duration::from_secs(lease_seconds);
     let metrics = std::sync::Arc::clone(&options.metrics);
+    let mut webhook_options = controller::webhook::Options::new(&common.namespace);
+    webhook_options.legacy.clone_from(&options.legacy);
+    webhook_options.target.service = webhook.webhook_service;
+    webhook_options.target.secret = webhook.webhook_secret;
+    webhook_options.target.configuration = webhook.webhook_configuration;
+    webhook_options.target.failure_policy = webhook.webhook_failure_policy;
     runtime()?.block_on(async {
         serve_metrics(common.metrics_address, metrics).await?;
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+        // Served on every replica, leader or not; a listener that cannot be bound fails
+        // the start.
+        let _webhook = match webhook.webhook_address {
+            Some(address) => {
+                let listener = controller::webhook::bind(address).await?;
+                let task = controller::webhook::run(client.clone(), listener, webhook_options);
+                Some(AbortOnDrop(tokio::spawn(task)))
+            }
+            None => None,
+        };
         controller::run_until(client, options, terminated()).await.context("controller")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn speaker(

@@ -327,6 +327,20 @@ impl ConfigSources {
 
     /// Validates what the caches hold now.
     pub fn collect(&mut self) -> Collected {
+        let (resources, legacy_errors, legacy_error) = self.gather();
+        let mut built = build(&resources);
+        built.errors.extend(legacy_errors);
+        Collected { built, legacy_error }
+    }
+
+    /// Every config object the caches hold now (the legacy ConfigMap's, as last read
+    /// successfully, included), unvalidated: what the admission webhook compares with.
+    pub fn resources(&mut self) -> Resources {
+        self.gather().0
+    }
+
+    /// The objects, the legacy ConfigMap's conversion errors, and why it could not be read.
+    fn gather(&mut self) -> (Resources, Vec<ConfigError>, Option<LegacyError>) {
         fn all<K: Clone + Resource>(s: &Store<K>) -> Vec<K>
         where
             K::DynamicType: Eq + Hash + Clone,
@@ -362,9 +376,7 @@ impl ConfigSources {
                 legacy_errors.clone_from(errors);
             }
         }
-        let mut built = build(&resources);
-        built.errors.extend(legacy_errors);
-        Collected { built, legacy_error }
+        (resources, legacy_errors, legacy_error)
     }
 }
 

@@ -130,7 +130,7 @@ fn deploy_crds_yaml_is_the_generated_one() {
 fn all_in_one_manifest_is_up_to_date() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
     let all = std::fs::read_to_string(format!("{dir}/ironlb.yaml")).expect("deploy/ironlb.yaml");
-    for part in ["namespace", "crds", "rbac", "controller", "speaker"] {
+    for part in ["namespace", "crds", "rbac", "controller", "webhook", "speaker"] {
         let text = std::fs::read_to_string(format!("{dir}/base/{part}.yaml")).expect("part");
         assert!(
             all.contains(text.trim_start_matches("---\n")),
@@ -149,6 +149,7 @@ fn all_in_one_manifest_is_up_to_date() {
         "Deployment",
         "DaemonSet",
         "ConfigMap",
+        "ValidatingWebhookConfiguration",
     ] {
         assert!(kinds.contains(&kind), "no {kind} in deploy/ironlb.yaml");
     }

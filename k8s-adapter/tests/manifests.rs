@@ -337,3 +337,108 @@ fn monitoring_uses_only_metrics_that_exist() {
         }
     }
 }
+
+/// The webhook's Service reaches the controller's `--webhook-address` port; the
+/// configuration names that Service, the path served and the defaults the controller
+/// patches, and reviews every kind `admission::respond` decides, at create and update.
+#[test]
+fn the_webhook_configuration_reaches_the_served_path_for_every_kind() {
+    use k8s_adapter::config::admission::REVIEWED;
+    use k8s_adapter::controller::webhook;
+    let docs = documents("webhook");
+    let service = docs.iter().find(|d| d["kind"] == "Service").expect("the webhook Service");
+    let vwc = docs
+        .iter()
+        .find(|d| d["kind"] == "ValidatingWebhookConfiguration")
+        .expect("the ValidatingWebhookConfiguration");
+    assert_eq!(service["metadata"]["name"], webhook::DEFAULT_SERVICE);
+    assert_eq!(vwc["metadata"]["name"], webhook::DEFAULT_CONFIGURATION);
+
+    let controller = documents("controller");
+    let deployment = controller.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(service["spec"]["selector"], deployment["spec"]["selector"]["matchLabels"]);
+    let c = container(pod, "containers", "controller");
+    let address = strings(&c["args"])
+        .iter()
+        .find_map(|a| a.strip_prefix("--webhook-address="))
+        .expect("the controller serves the webhook")
+        .to_owned();
+    assert_eq!(address, "0.0.0.0:9443");
+    let target = service["spec"]["ports"][0]["targetPort"].as_str().expect("a named port");
+    let port = c["ports"].as_array().unwrap().iter().find(|p| p["name"] == target).unwrap();
+    assert_eq!(port["containerPort"], 9443);
+
+    let webhooks = vwc["webhooks"].as_array().expect("webhooks");
+    assert!(!webhooks.is_empty());
+    let mut kinds = Vec::new();
+    for w in webhooks {
+        assert_eq!(strings(&w["admissionReviewVersions"]), ["v1"]);
+        assert_eq!(w["sideEffects"], "None");
+        assert_eq!(w["failurePolicy"], "Fail", "closed by default, as MetalLB");
+        assert_eq!(w["timeoutSeconds"], 5);
+        let svc = &w["clientConfig"]["service"];
+        assert_eq!(svc["name"], webhook::DEFAULT_SERVICE);
+        assert_eq!(svc["namespace"], "ironlb-system");
+        assert_eq!(svc["path"], webhook::server::PATH);
+        assert_eq!(svc["port"], service["spec"]["ports"][0]["port"]);
+        assert_eq!(
+            w["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            "ironlb-system"
+        );
+        for rule in w["rules"].as_array().expect("rules") {
+            assert_eq!(strings(&rule["apiGroups"]), ["ironlb.io"]);
+            assert_eq!(strings(&rule["operations"]), ["CREATE", "UPDATE"]);
+            kinds.extend(strings(&rule["resources"]));
+        }
+    }
+    for kind in REVIEWED {
+        assert!(kinds.contains(&kind), "{kind} is not reviewed: {kinds:?}");
+    }
+}
+
+/// The controller may touch the webhook's Secret and configuration by name only (create
+/// aside, which RBAC cannot limit by name), and nothing else of either kind.
+#[test]
+fn the_controller_keeps_only_its_webhook_secret_and_configuration() {
+    use k8s_adapter::controller::webhook;
+    let docs = documents("rbac");
+    let bound_to_controller = |role: &Value| {
+        docs.iter().any(|b| {
+            b["kind"].as_str().is_some_and(|k| k.ends_with("Binding"))
+                && b["roleRef"]["name"] == role["metadata"]["name"]
+                && b["subjects"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["name"] == "ironlb-controller"))
+        })
+    };
+    let mut secret_rules = Vec::new();
+    let mut vwc_rules = Vec::new();
+    for role in docs.iter().filter(|d| d["kind"] == "Role" || d["kind"] == "ClusterRole") {
+        if !bound_to_controller(role) {
+            continue;
+        }
+        for rule in role["rules"].as_array().into_iter().flatten() {
+            let resources = strings(&rule["resources"]);
+            if resources.contains(&"secrets") {
+                assert_eq!(role["kind"], "Role", "Secrets of ironlb-system only");
+                secret_rules.push(rule.clone());
+            }
+            if resources.contains(&"validatingwebhookconfigurations") {
+                vwc_rules.push(rule.clone());
+            }
+        }
+    }
+    for rule in &secret_rules {
+        let verbs = strings(&rule["verbs"]);
+        if verbs == ["create"] {
+            continue;
+        }
+        assert_eq!(strings(&rule["resourceNames"]), [webhook::DEFAULT_SECRET], "{rule}");
+        assert_eq!(verbs, ["get", "update"], "{rule}");
+    }
+    assert_eq!(secret_rules.len(), 2, "{secret_rules:?}");
+    assert_eq!(vwc_rules.len(), 1, "{vwc_rules:?}");
+    assert_eq!(strings(&vwc_rules[0]["resourceNames"]), [webhook::DEFAULT_CONFIGURATION]);
+    assert_eq!(strings(&vwc_rules[0]["verbs"]), ["get", "patch"]);
+}

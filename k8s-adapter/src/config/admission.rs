@@ -8,8 +8,8 @@
 //! once stored. Warnings of the object (an unknown pool name, `disableMP`) are returned as
 //! admission warnings. Deletions and kinds that are not config are allowed.
 //!
-//! This is the decision only: serving it over HTTPS with a bootstrapped certificate and a
-//! `ValidatingWebhookConfiguration` is not part of this module.
+//! This is the decision only: [`crate::controller::webhook`] serves it over HTTPS with a
+//! bootstrapped certificate for the `ValidatingWebhookConfiguration` of `deploy/`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;

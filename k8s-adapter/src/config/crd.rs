@@ -389,8 +389,9 @@ pub struct InterfaceInfo {
 }
 
 /// The CustomResourceDefinitions of the config kinds, in the order they are printed.
+/// Field-local rules of `validate.rs` are on the schemas as CEL ([`super::crd_cel`]).
 pub fn definitions() -> Vec<CustomResourceDefinition> {
-    vec![
+    let mut crds = vec![
         IpAddressPool::crd(),
         BgpPeer::crd(),
         BgpAdvertisement::crd(),
@@ -399,7 +400,9 @@ pub fn definitions() -> Vec<CustomResourceDefinition> {
         BfdProfile::crd(),
         ServiceBgpStatus::crd(),
         ServiceL2Status::crd(),
-    ]
+    ];
+    super::crd_cel::add_rules(&mut crds);
+    crds
 }
 
 /// A BGPPeer for tests: AS 64500 towards AS 64501 at `address`, for the nodes matching

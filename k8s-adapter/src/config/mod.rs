@@ -9,6 +9,7 @@ pub mod address;
 pub mod admission;
 pub mod community;
 pub mod crd;
+pub mod crd_cel;
 pub mod duration;
 pub mod legacy;
 pub mod selector;

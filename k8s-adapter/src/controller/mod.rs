@@ -21,6 +21,7 @@
 pub mod pools;
 pub mod reconcile;
 pub mod status;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

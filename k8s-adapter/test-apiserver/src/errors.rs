@@ -58,6 +58,13 @@ pub enum ApiError {
         resource: String,
         namespace: Option<String>,
     },
+    /// A validating admission webhook refused the request ([`crate::admission`]); the code
+    /// is the one its response's status gives (403 without one), as upstream.
+    #[error("admission webhook \"{webhook}\" denied the request: {message}")]
+    Denied { webhook: String, code: u16, message: String },
+    /// A webhook with `failurePolicy: Fail` could not be called or answered nonsense.
+    #[error("Internal error occurred: failed calling webhook \"{webhook}\": {detail}")]
+    WebhookFailed { webhook: String, detail: String },
     /// A failure a test asked for through [`crate::Failure`].
     #[error("injected failure {code} on {plural}")]
     Injected { plural: String, code: u16 },
@@ -83,7 +90,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Forbidden { .. } => 403,
-            ApiError::Injected { code, .. } => *code,
+            ApiError::Injected { code, .. } | ApiError::Denied { code, .. } => *code,
+            ApiError::WebhookFailed { .. } => 500,
         }
     }
 
@@ -101,7 +109,10 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
             ApiError::Forbidden { .. } => "Forbidden",
-            ApiError::Injected { code, .. } => reason_for_code(*code),
+            ApiError::Injected { code, .. } | ApiError::Denied { code, .. } => {
+                reason_for_code(*code)
+            }
+            ApiError::WebhookFailed { .. } => "InternalError",
         }
     }
 

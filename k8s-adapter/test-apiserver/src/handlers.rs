@@ -324,10 +324,15 @@ async fn serve(
         }
         Verb::Create => {
             let obj = parse_body(&body)?;
+            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+            review(store, res, (ns.as_deref(), name), "CREATE", &obj, headers, &opts).await?;
             run(store, res, verb, move |s| s.create(res, ns.as_deref(), obj, &opts)).await
         }
         Verb::Update => {
             let obj = parse_body(&body)?;
+            if part == Part::Main {
+                review(store, res, (ns.as_deref(), &name), "UPDATE", &obj, headers, &opts).await?;
+            }
             run(store, res, verb, move |s| s.update(res, ns.as_deref(), &name, obj, part, &opts))
                 .await
         }
@@ -392,6 +397,29 @@ async fn serve(
     };
     let partial = wants_partial(headers) && matches!(verb, Verb::Get | Verb::List);
     result.map(|v| json_response(code, &if partial { to_partial(v) } else { v }))
+}
+
+/// The validating admission webhooks' verdict on a write ([`crate::admission`]).
+async fn review(
+    store: &StoreHandle,
+    res: ResId,
+    (namespace, name): (Option<&str>, &str),
+    operation: &'static str,
+    object: &Value,
+    headers: &HeaderMap,
+    opts: &WriteOpts,
+) -> Result<(), ApiError> {
+    let user = user(headers);
+    let write = crate::admission::Write {
+        res,
+        namespace,
+        name,
+        operation,
+        object,
+        user: user.as_deref(),
+        dry_run: opts.dry_run,
+    };
+    crate::admission::admit(store, write).await
 }
 
 /// Counts the request, answers an injected failure if one is armed, else runs `op`.

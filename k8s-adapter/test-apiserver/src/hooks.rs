@@ -61,6 +61,9 @@ pub(crate) struct Hooks {
     counts: HashMap<(String, Verb), u64>,
     /// Enforced on requests that carry a bearer token ([`crate::TestApiServer::enforce_rbac`]).
     pub(crate) rbac: Option<crate::rbac::Rbac>,
+    /// Validating webhooks are called ([`crate::Options::admission`]), service references
+    /// reached at these addresses.
+    pub(crate) admission: Option<crate::admission::Routes>,
 }
 
 impl Verb {

@@ -15,6 +15,7 @@
 #![warn(clippy::expect_used)]
 
 mod actor;
+mod admission;
 mod defaults;
 mod discovery;
 mod errors;
@@ -65,6 +66,13 @@ pub struct Options {
     /// whose controller or speaker runs in another network namespace binds an address reachable
     /// from there (a veth address) and hands them [`TestApiServer::kubeconfig`].
     pub listen: SocketAddr,
+    /// Call the validating admission webhooks of stored `ValidatingWebhookConfiguration`s
+    /// on create and update (`src/admission.rs` says what is modelled). Off by default.
+    pub admission: bool,
+    /// Where a webhook's `clientConfig.service` is reached, by `NAMESPACE/NAME` (the
+    /// certificate is still checked for `NAME.NAMESPACE.svc`); more with
+    /// [`TestApiServer::route_webhook_service`].
+    pub webhook_services: std::collections::BTreeMap<String, SocketAddr>,
 }
 
 impl Default for Options {
@@ -76,6 +84,8 @@ impl Default for Options {
             resources: Vec::new(),
             ip_families: vec!["IPv4".to_owned()],
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admission: false,
+            webhook_services: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -172,6 +182,9 @@ impl TestApiServer {
             Store::new(opts.history_window, opts.enforce_namespaces, opts.ip_families, rv_tx);
         for rt in opts.resources {
             store.register(rt);
+        }
+        if opts.admission {
+            store.hooks.admission = Some(opts.webhook_services);
         }
         let (handle, store_task) = StoreHandle::spawn(store);
         let listen = opts.listen;
@@ -283,6 +296,25 @@ impl TestApiServer {
     /// ([`Rbac::unused`]); empty without enforcement.
     pub async fn rbac_unused(&self) -> Result<Vec<Unused>, ServerError> {
         Ok(self.store.call(|s| s.hooks.rbac.as_ref().map(Rbac::unused).unwrap_or_default()).await?)
+    }
+
+    /// Reaches the webhook Service `namespace/name` at `address` from now on (with
+    /// [`Options::admission`]; without it, nothing is called).
+    pub async fn route_webhook_service(
+        &self,
+        namespace: &str,
+        name: &str,
+        address: SocketAddr,
+    ) -> Result<(), ServerError> {
+        let key = format!("{namespace}/{name}");
+        self.store
+            .call(move |s| {
+                if let Some(routes) = s.hooks.admission.as_mut() {
+                    routes.insert(key, address);
+                }
+            })
+            .await?;
+        Ok(())
     }
 
     /// Serves a custom resource type from now on.

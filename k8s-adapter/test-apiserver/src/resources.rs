@@ -127,6 +127,14 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true, false),
         ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true, false),
         ResourceType::builtin(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+            false,
+            false,
+        ),
+        ResourceType::builtin(
             "apiextensions.k8s.io",
             "v1",
             "CustomResourceDefinition",
