@@ -2,7 +2,8 @@
 //! loopback in an eBGP session; changing a chain in the file and sending
 //! SIGHUP re-evaluates routes without resetting the session: the export side
 //! at once, the import side by ROUTE-REFRESH, or from the routes kept as
-//! received (soft reconfiguration inbound, also listed by ListPaths).
+//! received (soft reconfiguration inbound, also listed by ListPaths). UpdatePeer
+//! turns soft reconfiguration on (a ROUTE-REFRESH fills the copy) and off.
 
 mod support;
 
@@ -191,4 +192,83 @@ async fn pre_policy(
         paths.push(path);
     }
     Ok(paths)
+}
+
+async fn get_peer(client: &mut Client, address: &str) -> v1::Peer {
+    let request = v1::GetPeerRequest { address: address.to_string() };
+    client.get_peer(request).await.expect("GetPeer").into_inner().peer.expect("peer")
+}
+
+/// UpdatePeer with the running config, `soft_reconfiguration_inbound` set to `keep`.
+async fn update_soft_reconfiguration(client: &mut Client, address: &str, keep: Option<bool>) {
+    let mut config = get_peer(client, address).await.config.expect("config");
+    config.soft_reconfiguration_inbound = keep;
+    let answer = client
+        .update_peer(v1::UpdatePeerRequest { peer: Some(config) })
+        .await
+        .expect("UpdatePeer")
+        .into_inner();
+    let running = answer.peer.and_then(|p| p.config).and_then(|c| c.soft_reconfiguration_inbound);
+    assert!(running.is_some(), "reads report the running value");
+}
+
+#[tokio::test]
+async fn update_peer_turns_soft_reconfiguration_on_with_a_refresh_and_off_at_once() {
+    let bgp_port = free_port(Ipv4Addr::LOCALHOST);
+    let announcer = format!(
+        "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = {bgp_port}\n\
+         listen_addresses = [\"127.0.0.1\"]\n\
+         [[neighbors]]\naddress = \"127.0.0.2\"\nremote_asn = 65002\npassive = true\n\
+         import_policy = [\"reject-all\"]\nexport_policy = [\"accept-all\"]\n"
+    );
+    let receiver = format!(
+        "[global]\nasn = 65002\nrouter_id = \"192.0.2.2\"\nlisten_port = 0\n\
+         [[neighbors]]\naddress = \"127.0.0.1\"\nremote_asn = 65001\nport = {bgp_port}\n\
+         local_address = \"127.0.0.2\"\nimport_policy = [\"accept-all\"]\n\
+         export_policy = [\"reject-all\"]\n"
+    );
+    let (_a, mut announcer) = start_with(&announcer).await;
+    let (_b, mut receiver) = start_with(&receiver).await;
+    wait_for(&mut announcer, "the session", |i| i.established_peer_count == 1).await;
+    let request = v1::SetPathsRequest {
+        owner: "lb".to_string(),
+        paths: ["198.51.100.1/32", "198.51.100.2/32"]
+            .iter()
+            .map(|p| v1::Path { prefix: (*p).to_string(), ..v1::Path::default() })
+            .collect(),
+        grace_time_seconds: None,
+    };
+    announcer.set_paths(request).await.expect("SetPaths");
+    wait_for(&mut receiver, "the paths", |i| i.path_count == 2).await;
+    let soft = |peer: &v1::Peer| peer.config.as_ref().and_then(|c| c.soft_reconfiguration_inbound);
+    assert_eq!(soft(&get_peer(&mut receiver, "127.0.0.1").await), Some(false));
+    pre_policy(&mut receiver, "127.0.0.1").await.expect_err("nothing kept yet");
+
+    // On: the peer is asked for its routes again, and the copy fills.
+    update_soft_reconfiguration(&mut receiver, "127.0.0.1", Some(true)).await;
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        if pre_policy(&mut receiver, "127.0.0.1").await.is_ok_and(|kept| kept.len() == 2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pre-policy copy did not fill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let peer = get_peer(&mut receiver, "127.0.0.1").await;
+    assert_eq!(soft(&peer), Some(true));
+    let status = peer.status.expect("status");
+    assert!(status.messages_sent.is_some_and(|m| m.route_refresh >= 1), "ROUTE-REFRESH sent");
+    assert_eq!(status.flaps, 0, "no session reset");
+    // Unset on UpdatePeer: the running value stays.
+    update_soft_reconfiguration(&mut receiver, "127.0.0.1", None).await;
+    assert_eq!(soft(&get_peer(&mut receiver, "127.0.0.1").await), Some(true));
+    assert_eq!(pre_policy(&mut receiver, "127.0.0.1").await.expect("kept").len(), 2);
+
+    // Off: the copy is freed at once, the routes stay.
+    update_soft_reconfiguration(&mut receiver, "127.0.0.1", Some(false)).await;
+    let refused = pre_policy(&mut receiver, "127.0.0.1").await.expect_err("freed");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(soft(&get_peer(&mut receiver, "127.0.0.1").await), Some(false));
+    wait_for(&mut receiver, "the paths, still", |i| i.path_count == 2).await;
+    assert_eq!(get_peer(&mut receiver, "127.0.0.1").await.status.expect("status").flaps, 0);
 }

@@ -317,7 +317,8 @@ fn keepalive(value: Option<u32>, hold_time: u16) -> Result<u16, ValidationError>
 /// already exists (ALREADY_EXISTS, NOT_FOUND) is the instance's question,
 /// as is a dynamic AS ([`NewNeighbor::resolve`]). Keys the
 /// API does not carry (`next_hop_self`, `delay_open_time`) take their
-/// config-file defaults; UpdatePeer keeps the running values.
+/// config-file defaults; UpdatePeer keeps the running values, and those of
+/// `soft_reconfiguration_inbound` when it is unset.
 pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, ValidationError> {
     let Some(config) = config else {
         return Err(ValidationError::Missing { field: "peer".to_string() });
@@ -410,7 +411,9 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.max_prefixes = max_prefixes(config, &neighbor.families)?;
     neighbor.local_asn = local_asn;
     neighbor.router_id = router_id;
-    Ok(NewNeighbor { neighbor, keep_password })
+    neighbor.soft_reconfiguration_inbound = config.soft_reconfiguration_inbound.unwrap_or(false);
+    let keep_soft_reconfiguration = config.soft_reconfiguration_inbound.is_none();
+    Ok(NewNeighbor { neighbor, keep_password, keep_soft_reconfiguration })
 }
 
 /// ALREADY_EXISTS when `address` is a configured peer's (AddPeer).

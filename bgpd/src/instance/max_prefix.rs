@@ -129,6 +129,15 @@ impl MaxPrefixState {
     }
 }
 
+/// What `id`'s limit for `family` is checked against: the prefixes the RIB
+/// holds from it, or the routes kept as received when there are more (the
+/// copy kept for soft reconfiguration is memory the neighbor's routes take,
+/// whatever the policy says). Also what the metrics show.
+pub(super) fn max_prefix_count(rib: &crate::rib::Rib, id: PeerId, family: Family) -> u64 {
+    let accepted = rib.source_routes(Source::Peer(id), family);
+    accepted.max(rib.pre_policy_count(id, family)) as u64
+}
+
 impl Instance {
     /// Checks `id`'s accepted counts in `families` against its limits (after
     /// an UPDATE, or a change of the limits with every family).
@@ -140,10 +149,7 @@ impl Instance {
         }
         let peer = slot.neighbor.address;
         for &family in families {
-            // The copy kept for soft reconfiguration counts too: it is
-            // memory the neighbor's routes take, whatever the policy says.
-            let accepted = self.rib.source_routes(Source::Peer(id), family);
-            let count = accepted.max(self.rib.pre_policy_count(id, family)) as u64;
+            let count = max_prefix_count(&self.rib, id, family);
             let state = &mut slot.status.max_prefix;
             let i = family.index();
             match verdict(&limits, family, count, state.said[i]) {

@@ -63,6 +63,8 @@ pub struct PeerMetrics {
     pub last_error: Option<String>,
     /// The neighbor's BFD session, when it has one configured.
     pub bfd: Option<BfdMetrics>,
+    /// Times a max-prefix limit took the session down.
+    pub max_prefix_teardowns: u64,
 }
 
 /// One neighbor's BFD session (RFC 5880).
@@ -87,6 +89,10 @@ pub struct PeerFamilyMetrics {
     pub queued: u64,
     /// Prefixes held back: they cannot be encoded for the peer.
     pub unsendable: u64,
+    /// The max-prefix limit of this family, when the neighbor has one.
+    pub max_prefix_limit: Option<u32>,
+    /// What that limit is checked against (`max_prefix::max_prefix_count`).
+    pub max_prefix_count: u64,
 }
 
 impl Instance {
@@ -107,6 +113,13 @@ impl Instance {
                         advertised: self.rib.advertised_count(id, family) as u64,
                         queued: self.rib.export_queue(id, family) as u64,
                         unsendable: self.rib.unsendable_count(id, family) as u64,
+                        max_prefix_limit: slot
+                            .neighbor
+                            .max_prefixes
+                            .and_then(|limits| limits.limit(family)),
+                        max_prefix_count: super::max_prefix::max_prefix_count(
+                            &self.rib, id, family,
+                        ),
                     })
                     .collect();
                 PeerMetrics {
@@ -127,6 +140,7 @@ impl Instance {
                             packets_received,
                         }
                     }),
+                    max_prefix_teardowns: status.max_prefix.teardowns,
                 }
             })
             .collect();

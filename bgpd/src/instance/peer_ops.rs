@@ -56,6 +56,8 @@ pub struct NewNeighbor {
     /// The request said "keep the configured password" (`password_set` with
     /// an empty `password`): UpdatePeer copies it from the running neighbor.
     pub keep_password: bool,
+    /// `soft_reconfiguration_inbound` was unset: UpdatePeer keeps the running value.
+    pub keep_soft_reconfiguration: bool,
 }
 
 impl NewNeighbor {
@@ -190,7 +192,9 @@ impl Instance {
         }
         // Keys the API does not carry keep their running values.
         neighbor.next_hop_self = old.next_hop_self;
-        neighbor.soft_reconfiguration_inbound = old.soft_reconfiguration_inbound;
+        if new.keep_soft_reconfiguration {
+            neighbor.soft_reconfiguration_inbound = old.soft_reconfiguration_inbound;
+        }
         neighbor.delay_open_time = old.delay_open_time;
         if neighbor.bfd.is_none() {
             // An UpdatePeer without a `bfd` message keeps the running BFD.

@@ -154,8 +154,10 @@ pub struct PeerView {
     pub advertised: Vec<(Family, u64)>,
     /// Per family: prefixes held back because they cannot be encoded for it.
     pub unsendable: Vec<(Family, u64)>,
-    /// What the import chain did since the peer was first established.
+    /// What the import chain did (see `rib::PolicyCounters` for when it restarts).
     pub import_counters: crate::rib::PolicyCounters,
+    /// What the export chain did, likewise.
+    pub export_counters: crate::rib::PolicyCounters,
     /// Per family: prefixes kept as received (before import policy), when
     /// the neighbor keeps them (soft reconfiguration inbound); else empty.
     pub received: Vec<(Family, u64)>,
@@ -185,6 +187,7 @@ impl PeerView {
             .map(|&family| (family, rib.unsendable_count(id, family) as u64))
             .collect();
         let import_counters = rib.policy_counters(id).unwrap_or_default();
+        let export_counters = rib.export_policy_counters(id).unwrap_or_default();
         let received = if rib.keeps_pre_policy(id) {
             neighbor
                 .families
@@ -201,6 +204,7 @@ impl PeerView {
             advertised,
             unsendable,
             import_counters,
+            export_counters,
             received,
         }
     }

@@ -303,6 +303,35 @@ impl ScrapeCollector {
                 })
             }),
         )?;
+        let limited = || {
+            peers.iter().flat_map(|p| {
+                p.families.iter().filter_map(move |f| {
+                    f.max_prefix_limit.map(|limit| (with(peer(p), "family", f.family), limit, f))
+                })
+            })
+        };
+        family(
+            e,
+            "ironlb_bgp_max_prefix_limit",
+            "The neighbor's max-prefix limit, per family (only families with a limit)",
+            MetricType::Gauge,
+            limited().map(|(labels, limit, _)| (labels, gauge(u64::from(limit)))),
+        )?;
+        family(
+            e,
+            "ironlb_bgp_max_prefix_count",
+            "Prefixes counted against the max-prefix limit, per family (accepted after import \
+             policy, or kept as received when more; only families with a limit)",
+            MetricType::Gauge,
+            limited().map(|(labels, _, f)| (labels, gauge(f.max_prefix_count))),
+        )?;
+        family(
+            e,
+            "ironlb_bgp_max_prefix_teardowns",
+            "Times a max-prefix limit stopped the session (Cease 6/1, RFC 4486)",
+            MetricType::Counter,
+            peers.iter().map(|p| (peer(p), counter(p.max_prefix_teardowns))),
+        )?;
         family(
             e,
             "ironlb_bgp_last_error_info",

@@ -8,13 +8,22 @@
 //!
 //! # Matching cost
 //!
-//! The trie is keyed by the prefix bits and path-compressed (nodes only where
-//! an entry ends or two entries part); each entry node stores, as a bit mask
-//! over 0..=128, the route lengths the entries ending there accept. A lookup
-//! walks down from the root along the route's bits, at most 32 (IPv4) or 128
-//! (IPv6) steps and in practice about log2(entries), testing one bit of the
-//! mask at each entry node, and stops at the first node that is not a prefix
-//! of the route. A 1,000-entry set answers in a few tens of nanoseconds.
+//! A set is compiled, per family, into sorted address intervals per route
+//! length: for each length `l`, the union of the address ranges of the
+//! entries whose `ge..=le` holds `l`, merged into disjoint intervals (two
+//! sorted arrays, starts and ends). A lookup is one binary search over the
+//! intervals of the route's length: no pointer chasing, and adjacent entries
+//! (a thousand `/24`s in a row) merge into one interval. Lengths whose
+//! intervals equal the previous length's share one list, so a set of `le 32`
+//! entries keeps one list for all its lengths.
+//!
+//! Bound: when the intervals of a family would outnumber its entries by more
+//! than [`FLAT_FACTOR`] (many entries with wide and different `ge`/`le`
+//! ranges, IPv6 mostly), that family falls back to a path-compressed binary
+//! trie (nodes only where an entry ends or two entries part; each entry node
+//! holds, as a bit mask over 0..=128, the route lengths its entries accept),
+//! whose size is linear in the entries; a lookup then walks about
+//! log2(entries) nodes.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -304,41 +313,160 @@ fn key(prefix: &IpNet) -> u128 {
     }
 }
 
-/// A compiled prefix set: both families, any number of entries.
-#[derive(Clone, Debug, Default)]
-pub struct PrefixSet {
-    entries: Vec<PrefixEntry>,
-    v4: Trie,
-    v6: Trie,
+/// How many intervals per entry (and per family) a flat matcher may hold
+/// before the family falls back to the trie: bounds the flat form's memory
+/// at this many intervals (2 x 4 octets for IPv4, 2 x 16 for IPv6) per entry.
+pub const FLAT_FACTOR: usize = 8;
+
+/// Disjoint, sorted address intervals (left-aligned keys: an IPv4 address
+/// in the top 32 bits).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Intervals {
+    starts: Vec<u128>,
+    ends: Vec<u128>,
 }
 
-impl PrefixSet {
-    pub fn new(entries: impl IntoIterator<Item = PrefixEntry>) -> Self {
-        let mut set = Self::default();
+impl Intervals {
+    #[inline]
+    fn contains(&self, address: u128) -> bool {
+        let index = self.ends.partition_point(|end| *end < address);
+        self.starts.get(index).is_some_and(|start| *start <= address)
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+}
+
+/// The flat form of one family: per route length, an index into `lists`.
+#[derive(Clone, Debug, Default)]
+struct Flat {
+    by_length: Vec<u32>,
+    lists: Vec<Intervals>,
+}
+
+impl Flat {
+    /// The flat form of `entries` (one family, route lengths up to `max`),
+    /// or `None` when it would hold more than `FLAT_FACTOR` intervals per
+    /// entry.
+    fn build(entries: &[PrefixEntry], max: u8) -> Option<Self> {
+        let mut ranges: Vec<(u128, u128, u8, u8)> = entries
+            .iter()
+            .map(|e| {
+                let start = key(&e.prefix);
+                // Every bit past the entry's length, the unused low bits of
+                // an IPv4 key included: adjacent entries then merge.
+                (start, start | !mask(e.prefix.prefix_len()), e.ge, e.le)
+            })
+            .collect();
+        ranges.sort_unstable();
+        let budget = FLAT_FACTOR * entries.len().max(1);
+        let mut flat = Flat::default();
+        let mut held = 0;
+        for len in 0..=max {
+            let mut list = Intervals::default();
+            for &(start, end, _, _) in ranges.iter().filter(|r| r.2 <= len && len <= r.3) {
+                match list.ends.last_mut() {
+                    // Sorted by start: overlapping or adjacent to the last one.
+                    Some(last) if *last == u128::MAX || start <= *last + 1 => {
+                        *last = (*last).max(end);
+                    }
+                    _ => {
+                        list.starts.push(start);
+                        list.ends.push(end);
+                    }
+                }
+            }
+            if flat.lists.last() != Some(&list) {
+                held += list.len();
+                if held > budget {
+                    return None;
+                }
+                list.starts.shrink_to_fit();
+                list.ends.shrink_to_fit();
+                flat.lists.push(list);
+            }
+            flat.by_length.push((flat.lists.len() - 1) as u32);
+        }
+        Some(flat)
+    }
+
+    #[inline]
+    fn matches(&self, address: u128, len: u8) -> bool {
+        self.by_length
+            .get(usize::from(len))
+            .and_then(|index| self.lists.get(*index as usize))
+            .is_some_and(|list| list.contains(address))
+    }
+}
+
+/// One family's matcher: flat when that stays within its bound, else the trie.
+#[derive(Clone, Debug)]
+enum Matcher {
+    Flat(Flat),
+    Trie(Trie),
+}
+
+impl Default for Matcher {
+    fn default() -> Self {
+        Self::Flat(Flat::default())
+    }
+}
+
+impl Matcher {
+    fn build(entries: &[PrefixEntry], max: u8) -> Self {
+        match Flat::build(entries, max) {
+            Some(flat) => Self::Flat(flat),
+            None => Self::trie(entries),
+        }
+    }
+
+    fn trie(entries: &[PrefixEntry]) -> Self {
+        let mut trie = Trie::default();
         for entry in entries {
-            let trie = match entry.prefix {
-                IpNet::V4(_) => &mut set.v4,
-                IpNet::V6(_) => &mut set.v6,
-            };
             trie.insert(
                 key(&entry.prefix),
                 entry.prefix.prefix_len(),
                 Lengths::range(entry.ge, entry.le),
             );
-            set.entries.push(entry);
         }
-        set
+        Self::Trie(trie)
+    }
+
+    #[inline]
+    fn matches(&self, address: u128, len: u8) -> bool {
+        match self {
+            Self::Flat(flat) => flat.matches(address, len),
+            Self::Trie(trie) => trie.matches(address, len),
+        }
+    }
+}
+
+/// A compiled prefix set: both families, any number of entries.
+#[derive(Clone, Debug, Default)]
+pub struct PrefixSet {
+    entries: Vec<PrefixEntry>,
+    v4: Matcher,
+    v6: Matcher,
+}
+
+impl PrefixSet {
+    pub fn new(entries: impl IntoIterator<Item = PrefixEntry>) -> Self {
+        let entries: Vec<PrefixEntry> = entries.into_iter().collect();
+        let (v4, v6): (Vec<PrefixEntry>, Vec<PrefixEntry>) =
+            entries.iter().partition(|e| matches!(e.prefix, IpNet::V4(_)));
+        Self { v4: Matcher::build(&v4, 32), v6: Matcher::build(&v6, 128), entries }
     }
 
     /// Whether any entry accepts `route` (of its own family). A route with host
     /// bits set is looked up by its network.
     #[inline]
     pub fn matches(&self, route: &IpNet) -> bool {
-        let trie = match route {
+        let matcher = match route {
             IpNet::V4(_) => &self.v4,
             IpNet::V6(_) => &self.v6,
         };
-        trie.matches(key(route), route.prefix_len())
+        matcher.matches(key(route), route.prefix_len())
     }
 
     /// Whether any entry accepts the host route of `address` (for next-hop matching).
@@ -349,6 +477,20 @@ impl PrefixSet {
     /// The entries, in definition order (for listing through the API).
     pub fn entries(&self) -> &[PrefixEntry] {
         &self.entries
+    }
+
+    /// Whether each family uses the flat form (IPv4, IPv6), for tests.
+    #[cfg(test)]
+    fn flat(&self) -> (bool, bool) {
+        (matches!(self.v4, Matcher::Flat(_)), matches!(self.v6, Matcher::Flat(_)))
+    }
+
+    /// The same set with both families in the trie form, for tests.
+    #[cfg(test)]
+    fn with_tries(&self) -> Self {
+        let (v4, v6): (Vec<PrefixEntry>, Vec<PrefixEntry>) =
+            self.entries.iter().partition(|e| matches!(e.prefix, IpNet::V4(_)));
+        Self { entries: self.entries.clone(), v4: Matcher::trie(&v4), v6: Matcher::trie(&v6) }
     }
 }
 
@@ -449,6 +591,50 @@ mod tests {
         assert!(!PrefixSet::default().matches(&net("10.0.0.0/8")));
     }
 
+    #[test]
+    fn adjacent_entries_merge_into_one_interval_per_length() {
+        let entries: Vec<String> =
+            (0..1_000u32).map(|i| format!("10.{}.{}.0/24 le 32", i / 256, i % 256)).collect();
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let s = set(&refs);
+        assert_eq!(s.flat(), (true, true));
+        let Matcher::Flat(flat) = &s.v4 else { unreachable!() };
+        // Lengths 0..=23 share the empty list, 24..=32 the one merged interval.
+        assert_eq!(flat.lists.len(), 2);
+        assert_eq!(flat.lists[1].len(), 1);
+        assert!(s.matches(&net("10.0.0.0/24")));
+        assert!(s.matches(&net("10.3.231.255/32")));
+        assert!(!s.matches(&net("10.3.232.0/32")));
+        assert!(!s.matches(&net("10.0.0.0/23")));
+        assert!(!s.matches(&net("9.255.255.255/32")));
+    }
+
+    #[test]
+    fn a_set_past_the_flat_bound_falls_back_to_the_trie_and_agrees() {
+        // Disjoint /48s, each accepting lengths from a different `ge` on:
+        // each length 48..=128 gets its own list, 40 intervals per entry.
+        let entries: Vec<PrefixEntry> = (0..200u32)
+            .map(|i| {
+                let prefix: IpNet = format!("2001:db8:{:x}::/48", i * 2).parse().unwrap();
+                PrefixEntry::new(prefix, Some(48 + (i % 81) as u8), Some(128)).unwrap()
+            })
+            .collect();
+        let mut mixed = entries.clone();
+        mixed.push("2001:db8::/32 ge 40 le 128".parse().unwrap());
+        for entries in [entries.clone(), mixed] {
+            let s = PrefixSet::new(entries.iter().copied());
+            for (i, entry) in entries.iter().enumerate() {
+                let route = IpNet::new(entry.prefix.network(), entry.ge).unwrap();
+                let naive = entries.iter().any(|e| e.matches(&route));
+                assert!(naive && s.matches(&route), "entry {i} {entry}");
+                let longer = IpNet::new(entry.prefix.network(), entry.le.min(127) + 1).unwrap();
+                assert_eq!(s.matches(&longer), entries.iter().any(|e| e.matches(&longer)));
+            }
+        }
+        let wide = PrefixSet::new(entries.iter().copied());
+        assert_eq!(wide.flat(), (true, false), "over the bound: the trie");
+    }
+
     fn arb_entry() -> impl Strategy<Value = PrefixEntry> {
         let v4 =
             (0u32..4, any::<u32>(), 0u8..=32, 0u8..=32, 0u8..=32).prop_map(|(h, a, len, x, y)| {
@@ -493,9 +679,11 @@ mod tests {
             routes in proptest::collection::vec(arb_route(), 1..40),
         ) {
             let set = PrefixSet::new(entries.iter().copied());
+            let tries = set.with_tries();
             for route in routes.iter().chain(entries.iter().map(|e| &e.prefix)) {
                 let naive = entries.iter().any(|e| e.matches(route));
                 prop_assert_eq!(set.matches(route), naive, "route {}", route);
+                prop_assert_eq!(tries.matches(route), naive, "trie, route {}", route);
             }
         }
     }

@@ -25,10 +25,10 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
-use super::intern::{CachedExport, CachedPrepared, Exported, push_cached};
+use super::intern::{CachedExport, CachedPrepared, Exported, Judged, push_cached};
 use super::policy;
 use super::table::{PrefixKey, Table};
-use super::{AnnounceGroup, Core, ExportBatch, Unsendable};
+use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::PathView;
 use crate::wire::{Family, NextHop, Nlri, PathAttributes};
 
@@ -217,6 +217,8 @@ pub(crate) fn next_batch<P: PrefixKey>(
     };
     let mut groups: FxHashMap<usize, usize> = FxHashMap::default();
     let mut emitted = 0;
+    let mut counts = PolicyCounters::default();
+    let mut receiver_source = None;
     while emitted < max {
         let pe = core.exports.get_mut(peer)?.as_mut()?;
         let (receiver, profile) = (pe.receiver, pe.profile);
@@ -226,7 +228,17 @@ pub(crate) fn next_batch<P: PrefixKey>(
         if core.deferred(table, slot) {
             continue;
         }
-        let exported = decide(core, table, slot, &receiver, profile);
+        let (exported, judged) = decide(core, table, slot, &receiver, profile);
+        receiver_source = Some(receiver.source);
+        match judged {
+            Judged::Unjudged => {}
+            Judged::Accepted => counts.accepted += 1,
+            Judged::Modified => {
+                counts.accepted += 1;
+                counts.modified += 1;
+            }
+            Judged::Rejected => counts.rejected += 1,
+        }
         let Some(fe) = core.exports[peer].as_mut().and_then(|pe| pe.families[fi].as_mut()) else {
             break;
         };
@@ -278,16 +290,36 @@ pub(crate) fn next_batch<P: PrefixKey>(
             }
         }
     }
+    if let Some(state) = receiver_source.and_then(|source| core.source_state(source)) {
+        let out = &mut state.export_counters;
+        out.accepted += counts.accepted;
+        out.rejected += counts.rejected;
+        out.modified += counts.modified;
+    }
     (emitted > 0).then_some(batch)
 }
 
-/// What `slot`'s best path exports as to `receiver`, if anything.
+/// What `slot`'s best path exports as to `receiver`, if anything, and what
+/// the receiver's export chain said of it.
 fn decide<P: PrefixKey>(
     core: &mut Core,
     table: &Table<P>,
     slot: u32,
     receiver: &Receiver,
     profile: u16,
+) -> (Option<Exported>, Judged) {
+    let mut judged = Judged::Unjudged;
+    let exported = decide_judged(core, table, slot, receiver, profile, &mut judged);
+    (exported, judged)
+}
+
+fn decide_judged<P: PrefixKey>(
+    core: &mut Core,
+    table: &Table<P>,
+    slot: u32,
+    receiver: &Receiver,
+    profile: u16,
+    judged: &mut Judged,
 ) -> Option<Exported> {
     let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
         core.best_for(table, slot, receiver)?
@@ -307,7 +339,7 @@ fn decide<P: PrefixKey>(
         return None;
     }
     let key = (u64::from(profile) << 8) | (u64::from(local) << 1) | P::FAMILY.index() as u64;
-    let Some((chain, context)) = policy::export_chain(core, receiver.source) else {
+    let Some((chain, context)) = policy::export_chain(&core.sources, receiver.source) else {
         if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
             return cached.result.clone();
         }
@@ -324,11 +356,12 @@ fn decide<P: PrefixKey>(
         let attr = core.attrs.get_mut(best.attrs)?;
         push_cached(
             &mut attr.exports,
-            CachedExport { key, selection: None, result: result.clone() },
+            CachedExport { key, selection: None, result: result.clone(), judged: Judged::Unjudged },
         );
         return result;
     };
     if chain.rejects_all() {
+        *judged = Judged::Rejected;
         return None;
     }
     let key = key | ((u64::from(receiver.source) + 1) << 32);
@@ -349,11 +382,18 @@ fn decide<P: PrefixKey>(
     let prepared = &attr.prepared[index].prepared;
     let selection = (!prepared.is_prefix_independent()).then(|| chain.select(prepared, &prefix));
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
+        *judged = cached.judged;
         return cached.result.clone();
     }
     let full = selection.clone().unwrap_or_else(|| chain.select(prepared, &prefix));
     let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
-    let result = chain.outcome(&full, view, &context).accepted().and_then(|accepted| {
+    let verdict = chain.outcome(&full, view, &context);
+    let chain_said = match &verdict {
+        crate::policy::Verdict::Reject => Judged::Rejected,
+        crate::policy::Verdict::Accept(accepted) if accepted.is_modified() => Judged::Modified,
+        crate::policy::Verdict::Accept(_) => Judged::Accepted,
+    };
+    let result = verdict.accepted().and_then(|accepted| {
         let effects = PolicyEffects {
             next_hop: accepted.next_hop,
             keep_med: accepted.attributes.med != attr.attributes.med,
@@ -382,7 +422,11 @@ fn decide<P: PrefixKey>(
             None => exported(attributes, next_hop, P::FAMILY, profile),
         }
     });
-    push_cached(&mut attr.exports, CachedExport { key, selection, result: result.clone() });
+    push_cached(
+        &mut attr.exports,
+        CachedExport { key, selection, result: result.clone(), judged: chain_said },
+    );
+    *judged = chain_said;
     result
 }
 
@@ -411,7 +455,7 @@ pub(crate) fn advertised_route<P: PrefixKey>(
         return None;
     }
     let (receiver, profile) = (pe.receiver, pe.profile);
-    decide(core, table, slot, &receiver, profile).map(|e| (table.prefix(slot).to_net(), e))
+    decide(core, table, slot, &receiver, profile).0.map(|e| (table.prefix(slot).to_net(), e))
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub(crate) struct SourceState {
     /// The peer's chains (`Rib::set_peer_policy`); kept across re-registration.
     pub policy: super::PeerPolicy,
     pub counters: super::PolicyCounters,
+    /// The export chain's counters (decisions for this peer as receiver).
+    pub export_counters: super::PolicyCounters,
     /// The routes as received, when soft reconfiguration keeps them.
     pub pre_policy: Option<super::soft_in::PrePolicy>,
 }
@@ -125,6 +127,7 @@ impl Core {
             routes: [0; 2],
             policy: super::PeerPolicy::default(),
             counters: super::PolicyCounters::default(),
+            export_counters: super::PolicyCounters::default(),
             pre_policy: None,
         });
         self.source_index.insert(source, index as SourceIndex);

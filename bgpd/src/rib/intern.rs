@@ -82,6 +82,19 @@ pub(crate) struct CachedExport {
     pub key: u64,
     pub selection: Option<Selection>,
     pub result: Option<Exported>,
+    /// What the receiver's export chain said (for its counters).
+    pub judged: Judged,
+}
+
+/// What an export chain said of a route, for the receiver's export counters.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// No chain ran (none, or the route was not exportable before it).
+    #[default]
+    Unjudged,
+    Accepted,
+    Modified,
+    Rejected,
 }
 
 /// Appends to one of a slot's caches (`exports`, `prepared`), growing it by

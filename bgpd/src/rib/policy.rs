@@ -24,7 +24,6 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use super::intern::AttrId;
 use super::table::{Path, SourceIndex};
@@ -59,12 +58,14 @@ impl Rib {
         }
         if let Some(state) = self.core.source_state(source) {
             state.policy = policy;
+            state.counters = PolicyCounters::default();
+            state.export_counters = PolicyCounters::default();
         }
         self.core.attrs.forget_exports_of(source);
         Ok(())
     }
 
-    /// The peer's import counters.
+    /// The peer's import counters (see [`PolicyCounters`] for when they restart).
     pub fn policy_counters(&self, peer: PeerId) -> Result<PolicyCounters, RibError> {
         let source = self.peer_index(peer)?;
         Ok(self
@@ -73,6 +74,17 @@ impl Rib {
             .get(source as usize)
             .and_then(Option::as_ref)
             .map_or_else(PolicyCounters::default, |s| s.counters))
+    }
+
+    /// The peer's export counters (decisions of its export chain).
+    pub fn export_policy_counters(&self, peer: PeerId) -> Result<PolicyCounters, RibError> {
+        let source = self.peer_index(peer)?;
+        Ok(self
+            .core
+            .sources
+            .get(source as usize)
+            .and_then(Option::as_ref)
+            .map_or_else(PolicyCounters::default, |s| s.export_counters))
     }
 
     pub(super) fn count(
@@ -186,11 +198,13 @@ impl Rib {
     }
 }
 
-/// The chain of the export decision for `receiver`, if it has one.
+/// The chain of the export decision for `receiver`, if it has one: borrowed
+/// from the sources alone, so the caller may hold the attribute store
+/// mutably beside it (no reference count touched per prefix).
 pub(super) fn export_chain(
-    core: &super::Core,
+    sources: &[Option<super::core::SourceState>],
     receiver: SourceIndex,
-) -> Option<(Arc<CompiledChain>, Context)> {
-    let state = core.sources.get(receiver as usize)?.as_ref()?;
-    state.policy.export.clone().map(|chain| (chain, state.policy.context))
+) -> Option<(&CompiledChain, Context)> {
+    let state = sources.get(receiver as usize)?.as_ref()?;
+    state.policy.export.as_deref().map(|chain| (chain, state.policy.context))
 }

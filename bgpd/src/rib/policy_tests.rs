@@ -314,3 +314,72 @@ fn receivers_whose_chains_agree_share_one_exported_set() {
     assert!(!Arc::ptr_eq(&to_b[&prefix].0, &to_c[&prefix].0));
     assert_ne!(to_b[&prefix].0.as_path, to_c[&prefix].0.as_path);
 }
+
+#[test]
+fn reapplying_the_import_chain_judges_each_kept_route_once_in_the_counters() {
+    let mut rib = rib();
+    rib.set_soft_reconfiguration(A, true).unwrap();
+    rib.set_peer_policy(A, policy(&["only-allowed"], &[], 65001)).unwrap();
+    rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.1/32", "203.0.113.1/32"])).unwrap();
+    let counts = |rib: &Rib| {
+        let c = rib.policy_counters(A).unwrap();
+        (c.accepted, c.rejected, c.modified)
+    };
+    assert_eq!(counts(&rib), (1, 1, 0));
+    // The same chain re-applied twice: still each route once, not three times.
+    rib.reapply_import(A).unwrap();
+    rib.reapply_import(A).unwrap();
+    assert_eq!(counts(&rib), (1, 1, 0));
+    // A changed chain restarts the counts; its reapply judges both routes.
+    rib.set_peer_policy(A, policy(&["prefer-tagged"], &[], 65001)).unwrap();
+    assert_eq!(counts(&rib), (0, 0, 0));
+    rib.reapply_import(A).unwrap();
+    rib.reapply_import(A).unwrap();
+    assert_eq!(counts(&rib), (2, 0, 0));
+    // UPDATEs received after it add to them as before.
+    rib.apply_update(A, &announce(attrs(&[Community(0xfde9_00c8)]), &["192.0.2.7/32"])).unwrap();
+    assert_eq!(counts(&rib), (3, 0, 1));
+}
+
+#[test]
+fn export_counters_count_each_decision_of_the_receivers_chain() {
+    let mut rib = rib();
+    rib.set_peer_policy(B, policy(&[], &["prepend-allowed"], 65002)).unwrap();
+    let c = c_peer(&mut rib);
+    rib.set_peer_policy(c, policy(&[], &["only-allowed"], 65004)).unwrap();
+    let prefixes = ["198.51.100.0/24", "198.51.100.1/32", "203.0.113.0/24"];
+    rib.apply_update(A, &announce(attrs(&[]), &prefixes)).unwrap();
+    let out = |rib: &Rib, peer| {
+        let c = rib.export_policy_counters(peer).unwrap();
+        (c.accepted, c.rejected, c.modified)
+    };
+    assert_eq!(drain(&mut rib, B).1.len(), 2);
+    assert_eq!(out(&rib, B), (2, 1, 2), "prepend and MED: modified");
+    assert_eq!(drain(&mut rib, c).1.len(), 2);
+    assert_eq!(out(&rib, c), (2, 1, 0), "accepted as they are");
+    // No chain (iBGP): nothing judged. The import side is apart.
+    drain(&mut rib, I);
+    assert_eq!(out(&rib, I), (0, 0, 0));
+    assert_eq!(rib.policy_counters(B).unwrap(), PolicyCounters::default());
+    // The cached decisions still count when the table is queued again; a new
+    // chain restarts the counts and RFC 8212's reject-all counts as rejected.
+    for family in Family::ALL {
+        rib.queue_full_table(B, family).unwrap();
+    }
+    drain(&mut rib, B);
+    assert_eq!(out(&rib, B), (4, 2, 4));
+    rib.set_peer_policy(B, policy(&[], &["reject-all"], 65002)).unwrap();
+    assert_eq!(out(&rib, B), (0, 0, 0));
+    for family in Family::ALL {
+        rib.queue_full_table(B, family).unwrap();
+    }
+    drain(&mut rib, B);
+    assert_eq!(out(&rib, B), (0, 3, 0));
+}
+
+/// A fourth peer, eBGP in AS 65004.
+fn c_peer(rib: &mut Rib) -> PeerId {
+    let c = PeerId(4);
+    rib.add_peer(c, info(65004, 4)).unwrap();
+    c
+}

@@ -98,12 +98,18 @@ impl Rib {
     /// Runs `peer`'s import chain again over the routes it sent, as kept:
     /// accepted ones are (re)installed with the chain's changes, rejected
     /// ones withdraw what the old chain had accepted. `None` when the routes
-    /// are not kept (ask the peer for them instead).
+    /// are not kept (ask the peer for them instead). The import counters
+    /// restart: after this they count the kept routes once, as judged now.
     pub fn reapply_import(&mut self, peer: PeerId) -> Result<Option<ApplyStats>, RibError> {
         let source = self.peer_index(peer)?;
-        let Some(pre) = self.core.source_state(source).and_then(|s| s.pre_policy.as_ref()) else {
+        let Some(state) = self.core.source_state(source) else { return Ok(None) };
+        // Every kept route is judged again: the counts restart, or each
+        // reapply would add the whole table to them once more.
+        if state.pre_policy.is_none() {
             return Ok(None);
-        };
+        }
+        state.counters = super::PolicyCounters::default();
+        let Some(pre) = state.pre_policy.as_ref() else { return Ok(None) };
         let mut groups: FxHashMap<AttrId, Vec<Nlri>> = FxHashMap::default();
         for (prefix, id) in &pre.routes {
             groups.entry(*id).or_default().push(Nlri::new(*prefix));

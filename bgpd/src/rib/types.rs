@@ -71,8 +71,16 @@ pub struct PeerPolicy {
     pub context: Context,
 }
 
-/// Routes a peer's import policy accepted (`modified` of them changed) or
-/// rejected, since the peer was registered (prefixes, counted per UPDATE).
+/// Routes a peer's import (or export) chain accepted (`modified` of them
+/// changed) or rejected, in prefixes. Import: each prefix of each UPDATE
+/// (and each kept route when `Rib::reapply_import` runs the chain again);
+/// export: each export decision for the peer (a prefix sent again after a
+/// change of its best path counts again). Both restart from zero when the
+/// peer's chains are set (`Rib::set_peer_policy`: a session coming up, a
+/// changed policy), and the import ones also when the chain is re-applied
+/// from the kept routes, so a reapply or a ROUTE-REFRESH after a policy change
+/// judges each route once under the new chain instead of adding to the old
+/// counts.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicyCounters {
     pub accepted: u64,

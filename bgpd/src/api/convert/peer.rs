@@ -60,6 +60,7 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
         }),
         local_asn: neighbor.local_asn.unwrap_or(0),
         router_id: neighbor.router_id.map(|id| id.to_string()).unwrap_or_default(),
+        soft_reconfiguration_inbound: Some(neighbor.soft_reconfiguration_inbound),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
         bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {
@@ -231,6 +232,9 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
             import_accepted: view.import_counters.accepted,
             import_rejected: view.import_counters.rejected,
             import_modified: view.import_counters.modified,
+            export_accepted: view.export_counters.accepted,
+            export_rejected: view.export_counters.rejected,
+            export_modified: view.export_counters.modified,
         }),
         ..v1::PeerStatus::default()
     };
@@ -360,6 +364,7 @@ mod tests {
             advertised: Vec::new(),
             unsendable: Vec::new(),
             import_counters: crate::rib::PolicyCounters::default(),
+            export_counters: crate::rib::PolicyCounters::default(),
             received: Vec::new(),
         };
         let peer_message = peer(&view, Instant::now());
@@ -381,11 +386,16 @@ mod tests {
 
         view.status.rfc8212.import = true;
         view.import_counters = crate::rib::PolicyCounters { accepted: 7, rejected: 3, modified: 2 };
+        view.export_counters = crate::rib::PolicyCounters { accepted: 5, rejected: 1, modified: 4 };
         let policy = peer(&view, Instant::now()).status.and_then(|s| s.policy).expect("policy");
         assert!(policy.import_blocked && !policy.export_blocked);
         assert_eq!(
             (policy.import_accepted, policy.import_rejected, policy.import_modified),
             (7, 3, 2)
+        );
+        assert_eq!(
+            (policy.export_accepted, policy.export_rejected, policy.export_modified),
+            (5, 1, 4)
         );
     }
 

@@ -152,6 +152,7 @@ fn peer_config_round_trips_without_the_password() {
             notification: true,
             helper_only: true,
         }),
+        soft_reconfiguration_inbound: Some(true),
         ..v1::PeerConfig::default()
     };
     let settings = neighbor(Some(&proto)).expect("valid");

@@ -193,6 +193,11 @@ pub struct NeighborAddArgs {
     /// A policy of the export chain (repeat, in order).
     #[arg(long = "export-policy", value_name = "NAME")]
     pub export_policy: Vec<String>,
+    /// Keep the neighbor's routes as received, before the import policy
+    /// (re-applied from them when a policy changes; listed by `route list
+    /// --pre-policy`).
+    #[arg(long)]
+    pub soft_reconfiguration_inbound: bool,
     /// Advertise graceful restart (RFC 4724).
     #[arg(long)]
     pub graceful_restart: bool,

@@ -197,6 +197,7 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         graceful_restart,
         import_policy: args.import_policy,
         export_policy: args.export_policy,
+        soft_reconfiguration_inbound: args.soft_reconfiguration_inbound.then_some(true),
     })
 }
 

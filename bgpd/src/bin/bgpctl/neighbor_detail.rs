@@ -167,7 +167,7 @@ fn configuration(config: &PeerConfig) -> String {
     ])
 }
 
-/// The chains, what RFC 8212 blocks, and the import counters.
+/// The chains, what RFC 8212 blocks, and the import and export counters.
 fn policy(config: &PeerConfig, status: Option<&PeerPolicyStatus>) -> String {
     let default = PeerPolicyStatus::default();
     let status = status.unwrap_or(&default);
@@ -184,6 +184,13 @@ fn policy(config: &PeerConfig, status: Option<&PeerPolicyStatus>) -> String {
             format!(
                 "{} accepted ({} modified), {} rejected",
                 status.import_accepted, status.import_modified, status.import_rejected
+            ),
+        ),
+        (
+            "Exported",
+            format!(
+                "{} accepted ({} modified), {} rejected",
+                status.export_accepted, status.export_modified, status.export_rejected
             ),
         ),
     ])
@@ -466,12 +473,16 @@ mod tests {
             import_accepted: 10,
             import_rejected: 4,
             import_modified: 1,
+            export_accepted: 7,
+            export_rejected: 2,
+            export_modified: 3,
             ..Default::default()
         };
         let text = policy(&config, Some(&status));
         assert!(text.contains("import-upstream"), "{text}");
         assert!(text.contains("none: RFC 8212 blocks it, no route is sent"), "{text}");
         assert!(text.contains("10 accepted (1 modified), 4 rejected"), "{text}");
+        assert!(text.contains("Exported") && text.contains("7 accepted (3 modified), 2 rejected"));
         assert!(policy(&PeerConfig::default(), None).contains("none: everything"));
     }
 }

@@ -24,9 +24,12 @@ fn peer_metrics(address: &str, state: State) -> PeerMetrics {
             advertised: 3,
             queued: 1,
             unsendable: 0,
+            max_prefix_limit: None,
+            max_prefix_count: 7,
         }],
         last_error: None,
         bfd: None,
+        max_prefix_teardowns: 0,
     }
 }
 
@@ -187,4 +190,24 @@ fn each_open_watch_stream_reports_its_lag() {
     let scrape = scrape(snapshot(Vec::new()));
     assert_eq!(value(&scrape, "ironlb_api_watch_subscribers", &[]), Some(1.0));
     assert_eq!(value(&scrape, "ironlb_api_watch_lag_events", &[("watcher", "7")]), Some(120.0));
+}
+
+#[test]
+fn max_prefix_count_and_limit_appear_for_limited_families_with_the_teardowns() {
+    let mut limited = peer_metrics("192.0.2.2", State::Active);
+    limited.families[0].max_prefix_limit = Some(10);
+    limited.families[0].max_prefix_count = 11;
+    limited.max_prefix_teardowns = 3;
+    let unlimited = peer_metrics("192.0.2.3", State::Established);
+    let scrape = scrape(snapshot(vec![limited, unlimited]));
+    let v4 = Family::Ipv4Unicast.to_string();
+    let family = |peer| [("peer", peer), ("family", v4.as_str())];
+    assert_eq!(value(&scrape, "ironlb_bgp_max_prefix_limit", &family("192.0.2.2")), Some(10.0));
+    assert_eq!(value(&scrape, "ironlb_bgp_max_prefix_count", &family("192.0.2.2")), Some(11.0));
+    let teardowns =
+        |peer| value(&scrape, "ironlb_bgp_max_prefix_teardowns_total", &[("peer", peer)]);
+    assert_eq!(teardowns("192.0.2.2"), Some(3.0));
+    assert_eq!(teardowns("192.0.2.3"), Some(0.0));
+    assert_eq!(value(&scrape, "ironlb_bgp_max_prefix_limit", &family("192.0.2.3")), None);
+    assert_eq!(value(&scrape, "ironlb_bgp_max_prefix_count", &family("192.0.2.3")), None);
 }
