@@ -253,6 +253,23 @@ async fn sessions_due_in_the_same_tick_share_one_wakeup() {
     }
 }
 
+/// The thread takes SCHED_FIFO 1 when allowed (CAP_SYS_NICE: root here),
+/// so a busy machine cannot keep it off the CPU for a Detection Time.
+#[tokio::test]
+async fn the_thread_runs_at_real_time_priority_when_allowed() {
+    let (a, _reports) = loopback_driver(LOOPBACK);
+    let _ = statuses(&a).await;
+    // SAFETY: plain syscall on a thread id of this process.
+    let policy = unsafe { libc::sched_getscheduler(a.thread_id()) };
+    // SAFETY: plain syscall without pointers.
+    let allowed = unsafe { libc::geteuid() } == 0;
+    if allowed {
+        assert_eq!(policy, libc::SCHED_FIFO);
+    } else {
+        assert_eq!(policy, libc::SCHED_OTHER);
+    }
+}
+
 /// (utime, stime) of one thread, in clock ticks.
 fn thread_cpu_ticks(tid: i32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
