@@ -23,11 +23,15 @@
 //! RFC 5880 §6.8.4) or the hold time; a run can beat it by up to one
 //! interval (the node's last packet left up to an interval before the
 //! failure). Each run starts once the route is in the router's table and
-//! BFD runs with its fast timers.
+//! BFD runs with its fast timers, plus a random 1 to 2 s, so the failure
+//! falls at a random phase of the node's BFD packets (without it, bgpd's
+//! runs started a fixed BGP setup time after BFD Up, just after its first
+//! fast packet, and read ~80 ms slow at 300 ms x 3).
 //!
 //! Run by hand as root, release build:
 //! `cargo build --release -p bgpd -p interop-tests --bin bgpd --bin bench-bfd-failover &&
-//!  IRONLB_BGPD=target/release/bgpd target/release/bench-bfd-failover [--runs 20]`.
+//!  IRONLB_BGPD=target/release/bgpd target/release/bench-bfd-failover [--runs 20]
+//!  [--only "stop, BFD 300"]` (`--only`: the scenarios whose name contains it).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -36,8 +40,9 @@ use interop_tests::api::NsRuntime;
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdRoute};
 use interop_tests::frr::{Frr, FrrBfd, FrrConfig, FrrNeighbor, FrrNetwork};
 use interop_tests::netns::Namespace;
+use interop_tests::table::Rng;
 use interop_tests::topology::{Pair, pair};
-use interop_tests::{HarnessError, Result, wait_until};
+use interop_tests::{HarnessError, Result, hold_for, wait_until};
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
@@ -49,6 +54,9 @@ const UP: Duration = Duration::from_secs(60);
 const SHORT_HOLD: u16 = 3;
 /// With BFD: a hold time far above the detection time.
 const LONG_HOLD: u16 = 60;
+/// The least time between readiness and the failure (plus up to as much
+/// again at random).
+const SETTLE: Duration = Duration::from_secs(1);
 /// Where frames go in the drop failure: on no interface.
 const NOWHERE: &str = "00:00:5e:00:53:99";
 
@@ -113,8 +121,11 @@ impl Scenario {
     }
 }
 
-fn runs() -> std::result::Result<usize, String> {
+/// `--runs N` (default 20) and `--only TEXT` (only the scenarios whose name
+/// contains TEXT, e.g. "stop, BFD 300").
+fn runs() -> std::result::Result<(usize, Option<String>), String> {
     let mut runs = 20;
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -124,10 +135,11 @@ fn runs() -> std::result::Result<usize, String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--runs needs a positive number")?;
             }
-            other => return Err(format!("unknown argument {other}; use --runs N")),
+            "--only" => only = Some(args.next().ok_or("--only needs a scenario name part")?),
+            other => return Err(format!("unknown argument {other}; use --runs N --only TEXT")),
         }
     }
-    Ok(runs)
+    Ok((runs, only))
 }
 
 fn announced() -> IpNet {
@@ -259,12 +271,31 @@ fn scenario(scenario: &Scenario, runs: usize) -> Result<Measured> {
     let router = Frr::start(&pair.right, &config)?;
     let node = NodeDaemon::start(scenario, &pair)?;
     let mut measured = Measured { times: Vec::with_capacity(runs), missed: 0 };
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |since| since.as_nanos() as u64);
+    let mut random = Rng::new(seed);
     for _ in 0..runs {
         wait_until(
             "the route at the router with BFD's fast timers",
             UP,
             Duration::from_millis(50),
             || ready(&router, pair.left_v4, scenario.bfd).then_some(()),
+            || router.describe(pair.left_v4),
+        )?;
+        // A random settle after readiness, so the failure falls at a random
+        // phase of the node's packet train. Without it bgpd's runs failed
+        // its BFD just after its first fast packet: bgpd holds BGP until BFD
+        // is Up, so the route (and readiness) came back a fixed BGP setup
+        // time after BFD Up; the router then saw a fresh last packet and
+        // detected ~80 ms later than at a random phase (RFC 5880 §6.8.4: the
+        // detection time runs from the last packet received).
+        let settle = SETTLE + Duration::from_millis(random.below(SETTLE.as_millis() as u64));
+        hold_for(
+            "the route and BFD to stay up before the failure",
+            settle,
+            Duration::from_millis(100),
+            || ready(&router, pair.left_v4, scenario.bfd),
             || router.describe(pair.left_v4),
         )?;
         let cut = |on: bool| -> Result<()> {
@@ -302,8 +333,8 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 }
 
 fn main() {
-    let runs = match runs() {
-        Ok(runs) => runs,
+    let (runs, only) = match runs() {
+        Ok(parsed) => parsed,
         Err(error) => {
             eprintln!("{error}");
             std::process::exit(2);
@@ -313,7 +344,10 @@ fn main() {
     for failure in [Failure::Stop, Failure::Drop] {
         for bfd in [Some((300, 3)), Some((50, 3)), None] {
             for node in [Node::Bgpd, Node::Frr] {
-                scenarios.push(Scenario { node, failure, bfd });
+                let scenario = Scenario { node, failure, bfd };
+                if only.as_ref().is_none_or(|part| scenario.name().contains(part.as_str())) {
+                    scenarios.push(scenario);
+                }
             }
         }
     }
@@ -325,12 +359,12 @@ fn main() {
     for s in &scenarios {
         match scenario(s, runs) {
             Ok(Measured { times, missed }) => println!(
-                "| {} | {:?} | {:.0?} | {:.0?} | {:.0?} | {missed} |",
+                "| {} | {} ms | {} ms | {} ms | {} ms | {missed} |",
                 s.name(),
-                s.floor(),
-                percentile(&times, 50),
-                percentile(&times, 90),
-                times.last().copied().unwrap_or_default()
+                s.floor().as_millis(),
+                percentile(&times, 50).as_millis(),
+                percentile(&times, 90).as_millis(),
+                times.last().copied().unwrap_or_default().as_millis()
             ),
             Err(error) => {
                 failed = true;

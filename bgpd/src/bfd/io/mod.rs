@@ -5,12 +5,14 @@
 //! ```text
 //!   owner (instance)                         BFD thread
 //!   BfdHandle::add/remove/update/admin ──► std mpsc + eventfd wake
-//!                                            │ ppoll(eventfd, listeners,
-//!                                            │       timeout = earliest deadline)
+//!                                            │ ppoll(eventfd [, listeners],
+//!                                            │   timeout = earliest deadline,
+//!                                            │   rounded up to a 1 ms tick)
 //!                                            ├─ commands → Session::start / handle
-//!                                            ├─ datagrams → TTL check → decode →
-//!                                            │   demux (Your Discriminator, else
-//!                                            │   source + destination) → handle
+//!                                            ├─ datagrams (recvmmsg, 32 a call) →
+//!                                            │   TTL check → decode → demux (Your
+//!                                            │   Discriminator, else source +
+//!                                            │   destination) → handle
 //!                                            └─ due timers (a deadline heap) → handle
 //!   tokio mpsc (unbounded) ◄── Report::StateChanged (rare: bounded by flaps)
 //! ```
@@ -18,17 +20,39 @@
 //! The heap holds every deadline ever armed; an entry fires only if it is
 //! still the session's armed deadline, so disarming costs nothing, and stale
 //! entries are dropped when they reach the top, before the wait is computed,
-//! so they never cause a wake-up. The wait is `ppoll` with nanosecond
-//! timeouts (not `poll`'s milliseconds), so 50 ms timers fire on time.
+//! so they never cause a wake-up.
 //!
-//! Cost (release build, `cargo test --release -p bgpd --lib
-//! bfd::io::tests::cpu -- --ignored --nocapture`): 100 sessions at 50 ms × 3,
-//! both ends in one process on loopback, about 2 250 packets/s each way per
-//! driver: 2.2-2.6 % of one core per driver thread (user 0.5-0.7 %, system
-//! 1.7-1.9 %) on an otherwise moderately loaded 2-core VM, 5.6-7 % when its
-//! load average was 9-11. The user-space part per packet is ~150 ns
-//! (`cargo bench -p bgpd --bench bfd`); the rest is the kernel, and on
-//! loopback each `sendto` also pays for the receiver's half of the path.
+//! Wake-ups are what BFD costs (the context switch, not the packet work), so
+//! the thread wakes at most once per [`TICK`] of 1 ms: timers are served at
+//! the first tick boundary at or after their deadline, every session due in
+//! that tick at once; packets are read only at those wake-ups when a timer
+//! is due within 2 ms (with many sessions, nearly always), else a packet
+//! wakes the thread and the rest of its tick's packets and timers join it.
+//! One clock reading serves every event of a wake-up. Received packets are
+//! handled before timers, so one that arrived before its session's
+//! detection deadline always counts. The jitter of RFC 5880 §6.8.7 is drawn
+//! exactly as before (75-100 %, 75-90 % with Detect Mult 1); a late
+//! transmit timer is handled as of its deadline, so the tick delays a packet
+//! by at most 1 ms without stretching the intervals that follow.
+//!
+//! The thread asks for SCHED_FIFO 1 at start (`raise_priority`): on a
+//! busy machine an ordinary thread can wait on the run queue for longer
+//! than a 150 ms Detection Time, which is a false Down on both sides (seen
+//! with the machine's load average at 10: ten in ten minutes). Without
+//! CAP_SYS_NICE it stays an ordinary thread.
+//!
+//! Cost (`interop-tests/src/bin/bench-bfd-cost.rs`, release bgpd against
+//! the rig's responder over a veth, 100 sessions at 50 ms × 3, about 2,250
+//! packets/s each way, load average 7 to 10 on the 2-core VM): the thread
+//! uses 3.8-3.9 % of one core, against 6.2 % for the driver that woke per
+//! packet and per timer, measured back to back; most of what is left is
+//! the kernel (context switches, and `sendto`, which on a veth also runs
+//! the receiver's input path on our thread). The earlier in-process figure
+//! (`cargo test --release -p bgpd --lib bfd::io::tests::cpu -- --ignored
+//! --nocapture`, both ends on loopback) was 2.2-2.6 % per driver on a
+//! moderately loaded machine, 5.6-7 % at a load average of 9-11. The
+//! user-space part per packet is ~150 ns (`cargo bench -p bgpd --bench
+//! bfd`).
 //!
 //! The report channel is unbounded so the thread never blocks on a slow
 //! owner; state changes are few (two per flap), so it cannot grow without a
@@ -48,7 +72,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
@@ -64,6 +88,26 @@ pub const SINGLE_HOP_PORT: u16 = 3784;
 pub const MULTIHOP_PORT: u16 = 4784;
 /// RFC 5881 §4: source ports 49152 to 65535.
 pub const SOURCE_PORTS: RangeInclusive<u16> = 49152..=65535;
+
+/// The driver's time grain: timers are served, and packets that arrive
+/// between two ticks are read, at the next tick boundary, so every session
+/// due in the same millisecond shares one wake-up (at most 1,000 a second
+/// however many sessions). A packet leaves at most one tick after its
+/// jittered time (RFC 5880 §6.8.7's 75-100 % is drawn exactly; the tick is
+/// the driver's latency, as any OS timer has), a detection fires at most one
+/// tick late.
+pub const TICK: Duration = Duration::from_millis(1);
+
+/// How long a received packet may wait for a timer's wake-up instead of
+/// waking the thread itself. With many sessions a timer is nearly always
+/// that close, so the thread wakes about once per busy tick, not once per
+/// packet.
+const PACKET_HOLD: Duration = Duration::from_millis(2);
+
+/// How far back a late transmit timer is taken to have fired. Below the
+/// shortest jittered interval (75 % of 10 ms), so a thread that stalled
+/// never sends a burst to catch up: the next packet is always in the future.
+const LATE_TRANSMIT: Duration = Duration::from_millis(5);
 
 /// The answer of [`BfdHandle::status`]: every session's status, by key.
 pub type StatusAnswer = oneshot::Receiver<Vec<(SessionKey, Status)>>;
@@ -254,6 +298,7 @@ impl BfdHandle {
             by_key: FxHashMap::default(),
             timers: BinaryHeap::new(),
             random: XorShift::new(seed),
+            epoch: Instant::now(),
             buffer: Vec::with_capacity(MAX_PACKET_LEN),
             counters: counters.clone(),
         };
@@ -263,6 +308,7 @@ impl BfdHandle {
             .spawn(move || {
                 // SAFETY: plain syscall.
                 id.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+                raise_priority();
                 driver.run();
             })
             .map_err(DriverError::Thread)?;
@@ -373,13 +419,15 @@ struct Driver {
     by_key: FxHashMap<SessionKey, u32>,
     timers: BinaryHeap<Reverse<(Instant, u32, TimerKind)>>,
     random: XorShift,
+    /// Where the ticks of [`TICK`] are counted from.
+    epoch: Instant,
     buffer: Vec<u8>,
     counters: Arc<Counters>,
 }
 
 impl Driver {
     fn run(mut self) {
-        let mut receive_buffer = [0u8; 512];
+        let mut batch = socket::Batch::new();
         let mut fds: Vec<libc::pollfd> = std::iter::once(self.wake.as_raw_fd())
             .chain(self.listeners.iter().map(|l| l.socket.as_raw_fd()))
             .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
@@ -388,43 +436,59 @@ impl Driver {
             for fd in &mut fds {
                 fd.revents = 0;
             }
-            let timeout = self.next_deadline().map(|at| {
-                let wait = at.saturating_duration_since(Instant::now());
-                libc::timespec {
-                    tv_sec: wait.as_secs() as libc::time_t,
-                    tv_nsec: wait.subsec_nanos() as libc::c_long,
-                }
-            });
-            let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-            // SAFETY: `fds` is a live array of its length; the timeout is
-            // null or a live timespec; no signal mask.
-            let rc = unsafe {
-                libc::ppoll(
-                    fds.as_mut_ptr(),
-                    fds.len() as libc::nfds_t,
-                    timeout_ptr,
-                    std::ptr::null(),
-                )
-            };
-            if rc < 0 {
-                let error = io::Error::last_os_error();
-                if error.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                tracing::error!(%error, "bfd: ppoll failed; driver stopped");
+            let next = self.next_deadline().map(|at| self.tick_at_or_after(at));
+            // With a timer due within PACKET_HOLD, packets wait for it rather
+            // than wake the thread on their own: one wake-up serves both.
+            let listen = next
+                .is_none_or(|tick| tick.saturating_duration_since(Instant::now()) > PACKET_HOLD);
+            let polled = if listen { fds.len() } else { 1 };
+            let timeout = next.map(|tick| timespec(tick.saturating_duration_since(Instant::now())));
+            if !poll(&mut fds[..polled], timeout.as_ref()) {
                 return;
             }
             bump(&self.counters.wakeups);
             if fds[0].revents != 0 && !self.on_commands() {
                 return;
             }
-            for index in 0..self.listeners.len() {
-                if fds[index + 1].revents != 0 {
-                    self.drain(index, &mut receive_buffer);
+            if !listen {
+                // Which listeners have packets: a poll that does not wait.
+                let zero = timespec(Duration::ZERO);
+                if !poll(&mut fds[1..], Some(&zero)) {
+                    return;
+                }
+            } else if fds[1..].iter().any(|fd| fd.revents != 0) {
+                // A packet woke us between ticks (no timer was near): let
+                // the rest of this tick's packets and timers join it.
+                let now = Instant::now();
+                let tick = self.tick_at_or_after(now);
+                if tick > now {
+                    std::thread::sleep(tick - now);
                 }
             }
-            self.fire_due_timers();
+            // One clock reading per wake-up, for every packet and timer. A
+            // packet is handled at most PACKET_HOLD after it arrived; its
+            // session's detection deadline only moves later for it.
+            let now = Instant::now();
+            for index in 0..self.listeners.len() {
+                if fds[index + 1].revents != 0 {
+                    self.drain(index, &mut batch, now);
+                }
+            }
+            // After the packets: one that arrived in time moves its
+            // session's detection deadline before that timer is looked at.
+            self.fire_due_timers(now);
         }
+    }
+
+    /// The first tick boundary at or after `at`. Timers are served in ticks
+    /// of [`TICK`] counted from the thread's start, so every session due in
+    /// the same tick shares one wake-up.
+    fn tick_at_or_after(&self, at: Instant) -> Instant {
+        let since = at.saturating_duration_since(self.epoch);
+        let tick = TICK.as_nanos();
+        let ticks = since.as_nanos().div_ceil(tick);
+        let nanos = u64::try_from(ticks.saturating_mul(tick)).unwrap_or(u64::MAX);
+        self.epoch + Duration::from_nanos(nanos)
     }
 
     /// Carries out queued commands; false when the thread must end.
@@ -535,13 +599,13 @@ impl Driver {
 
     fn feed_key(&mut self, key: SessionKey, event: Event) {
         if let Some(&discriminator) = self.by_key.get(&key) {
-            self.feed(discriminator, event);
+            self.feed(discriminator, event, Instant::now());
         }
     }
 
-    fn feed(&mut self, discriminator: u32, event: Event) {
+    fn feed(&mut self, discriminator: u32, event: Event, now: Instant) {
         let Some(entry) = self.sessions.get_mut(&discriminator) else { return };
-        let actions = entry.session.handle(event, Instant::now(), &mut self.random);
+        let actions = entry.session.handle(event, now, &mut self.random);
         self.execute(discriminator, actions);
     }
 
@@ -602,30 +666,38 @@ impl Driver {
         None
     }
 
-    fn fire_due_timers(&mut self) {
-        let now = Instant::now();
+    /// Feeds every timer due by `now`. A transmit timer served late (the
+    /// tick, a busy machine) is handled at its deadline, up to
+    /// [`LATE_TRANSMIT`] back, so the next one is jittered from there and
+    /// the delays do not add up over packets (the mean interval stays
+    /// 87.5 % of the negotiated one).
+    fn fire_due_timers(&mut self, now: Instant) {
         while let Some(&Reverse((at, discriminator, kind))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
             if self.is_armed(at, discriminator, kind) {
-                let event = match kind {
-                    TimerKind::Transmit => Event::TransmitTimerExpired,
-                    TimerKind::Detection => Event::DetectionTimerExpired,
+                let (event, time) = match kind {
+                    TimerKind::Transmit => {
+                        let earliest = now.checked_sub(LATE_TRANSMIT).unwrap_or(now);
+                        (Event::TransmitTimerExpired, at.max(earliest))
+                    }
+                    TimerKind::Detection => (Event::DetectionTimerExpired, now),
                 };
-                self.feed(discriminator, event);
+                self.feed(discriminator, event, time);
             }
         }
     }
 
-    /// Reads every queued datagram of one listener.
-    fn drain(&mut self, index: usize, buffer: &mut [u8]) {
+    /// Reads every queued datagram of one listener, [`socket::BATCH`] per
+    /// system call.
+    fn drain(&mut self, index: usize, batch: &mut socket::Batch, now: Instant) {
         let fd = self.listeners[index].socket.as_raw_fd();
         let multihop = self.listeners[index].multihop;
         loop {
-            let datagram = match socket::receive(fd, buffer) {
-                Ok(datagram) => datagram,
+            let count = match batch.receive(fd) {
+                Ok(count) => count,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
@@ -633,13 +705,25 @@ impl Driver {
                     return;
                 }
             };
-            bump(&self.counters.received);
-            let length = datagram.length.min(buffer.len());
-            self.on_datagram(&datagram, &buffer[..length], multihop);
+            for datagram in 0..count {
+                if let Some((datagram, payload)) = batch.datagram(datagram) {
+                    bump(&self.counters.received);
+                    self.on_datagram(&datagram, payload, multihop, now);
+                }
+            }
+            if count < socket::BATCH {
+                return;
+            }
         }
     }
 
-    fn on_datagram(&mut self, datagram: &socket::Datagram, payload: &[u8], multihop: bool) {
+    fn on_datagram(
+        &mut self,
+        datagram: &socket::Datagram,
+        payload: &[u8],
+        multihop: bool,
+        now: Instant,
+    ) {
         let packet = match ControlPacket::decode(payload) {
             Ok(packet) => packet,
             Err(error) => {
@@ -675,7 +759,7 @@ impl Driver {
         }
         bump(&entry.counters.received);
         let discriminator = entry.session.local_discriminator();
-        self.feed(discriminator, Event::ControlPacketReceived(packet));
+        self.feed(discriminator, Event::ControlPacketReceived(packet), now);
     }
 }
 
@@ -692,5 +776,56 @@ fn send(counters: &Counters, buffer: &mut Vec<u8>, entry: &Entry, packet: &Contr
             bump(&counters.send_errors);
             tracing::debug!(peer = %entry.key.peer, %error, "bfd: send failed");
         }
+    }
+}
+
+fn timespec(wait: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: wait.as_secs() as libc::time_t,
+        tv_nsec: wait.subsec_nanos() as libc::c_long,
+    }
+}
+
+/// `ppoll` on `fds` (the timeout: `None` waits for ever); false on a
+/// failure other than EINTR, which ends the driver.
+fn poll(fds: &mut [libc::pollfd], timeout: Option<&libc::timespec>) -> bool {
+    let timeout = timeout.map_or(std::ptr::null(), |t| t as *const _);
+    // SAFETY: `fds` is a live array of its length; the timeout is null or a
+    // live timespec; no signal mask.
+    let rc = unsafe {
+        libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout, std::ptr::null())
+    };
+    if rc < 0 {
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            tracing::error!(%error, "bfd: ppoll failed; driver stopped");
+            return false;
+        }
+        // Interrupted: nothing is marked ready; the loop goes round again.
+        for fd in fds.iter_mut() {
+            fd.revents = 0;
+        }
+    }
+    true
+}
+
+/// Real-time priority for the calling (BFD) thread, the lowest there is:
+/// SCHED_FIFO 1. A BFD thread that waits on a busy run queue for a
+/// Detection Time is a false Down on both sides; at priority 1 it runs as
+/// soon as it wakes, ahead of every ordinary thread (the RIB's, a build's).
+/// It is safe to give: the thread sleeps between packets and does bounded
+/// work per wake-up (a few per cent of one core at 100 sessions at 50 ms),
+/// and the kernel's RT throttling caps it anyway. Without CAP_SYS_NICE
+/// (most containers) it stays an ordinary thread, which is logged.
+fn raise_priority() {
+    let parameters = libc::sched_param { sched_priority: 1 };
+    // SAFETY: plain syscall on the calling thread (pid 0) with a live
+    // sched_param.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const parameters) };
+    if rc == 0 {
+        tracing::info!("bfd: thread runs at real-time priority (SCHED_FIFO 1)");
+    } else {
+        let error = io::Error::last_os_error();
+        tracing::info!(%error, "bfd: thread runs at normal priority (no CAP_SYS_NICE)");
     }
 }

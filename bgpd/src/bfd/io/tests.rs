@@ -215,6 +215,61 @@ async fn garbage_is_counted_not_fatal() {
     a.shutdown();
 }
 
+/// 100 sessions at 50 ms each way: about 2,250 packets a second out and as
+/// many in per driver, which woke the driver once per packet or timer (some
+/// 4,000 times a second) before timers and receptions were served in ticks.
+#[tokio::test]
+async fn sessions_due_in_the_same_tick_share_one_wakeup() {
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let (a, mut a_reports) = loopback_driver(any);
+    let (b, mut b_reports) = loopback_driver(any);
+    for n in 1..=100u8 {
+        let far = IpAddr::V4(Ipv4Addr::new(127, 0, 2, n));
+        a.add(spec(far, Some(LOOPBACK), fast(), b.ports().0));
+        b.add(spec(LOOPBACK, Some(far), fast(), a.ports().0));
+    }
+    for reports in [&mut a_reports, &mut b_reports] {
+        for _ in 0..100 {
+            assert_eq!(next_signal(reports, Duration::from_secs(20)).await, Some(Signal::Up));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before =
+        (a.counters().wakeups.load(Ordering::Relaxed), a.counters().sent.load(Ordering::Relaxed));
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let wakeups = a.counters().wakeups.load(Ordering::Relaxed) - before.0;
+    let sent = a.counters().sent.load(Ordering::Relaxed) - before.1;
+    println!("{sent} packets sent, {wakeups} wake-ups in {seconds:.2} s");
+    // Every session still sends on time (75-100 % of 50 ms, ~22.9 a second)...
+    assert!(sent as f64 > 100.0 * 18.0 * seconds, "{sent} packets in {seconds:.2} s");
+    // ...with at most one wake-up per 1 ms tick (a little slack for the
+    // status command and a tick boundary crossed twice).
+    assert!((wakeups as f64) < 1_100.0 * seconds, "{wakeups} wake-ups in {seconds:.2} s");
+    for driver in [&a, &b] {
+        let all = statuses(driver).await;
+        assert!(all.iter().all(|(_, s)| s.state == State::Up), "all stayed Up");
+    }
+}
+
+/// The thread takes SCHED_FIFO 1 when allowed (CAP_SYS_NICE: root here),
+/// so a busy machine cannot keep it off the CPU for a Detection Time.
+#[tokio::test]
+async fn the_thread_runs_at_real_time_priority_when_allowed() {
+    let (a, _reports) = loopback_driver(LOOPBACK);
+    let _ = statuses(&a).await;
+    // SAFETY: plain syscall on a thread id of this process.
+    let policy = unsafe { libc::sched_getscheduler(a.thread_id()) };
+    // SAFETY: plain syscall without pointers.
+    let allowed = unsafe { libc::geteuid() } == 0;
+    if allowed {
+        assert_eq!(policy, libc::SCHED_FIFO);
+    } else {
+        assert_eq!(policy, libc::SCHED_OTHER);
+    }
+}
+
 /// (utime, stime) of one thread, in clock ticks.
 fn thread_cpu_ticks(tid: i32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
