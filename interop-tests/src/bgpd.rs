@@ -410,8 +410,18 @@ impl Bgpd {
         config: &BgpdConfig,
         program: &std::path::Path,
     ) -> Result<Self> {
+        Self::start_rendered(namespace, &config.render(), program)
+    }
+
+    /// As [`Bgpd::start_with_binary`] with the config file's text given whole (keys the
+    /// builder does not render, such as the soak's `[api]` limits).
+    pub fn start_rendered(
+        namespace: &Namespace,
+        config: &str,
+        program: &std::path::Path,
+    ) -> Result<Self> {
         let dir = TempDir::new("bgpd")?;
-        let conf = dir.write("bgpd.toml", &config.render())?;
+        let conf = dir.write("bgpd.toml", config)?;
         let args = [
             "--config".to_owned(),
             conf.display().to_string(),
