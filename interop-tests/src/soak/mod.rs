@@ -285,7 +285,9 @@ fn build(options: &Options) -> Result<World> {
         Some(path) => path.clone(),
         None => crate::bgpd::binary()?,
     };
-    let bgpd = Bgpd::start_rendered(&bgpd_ns, &rendered, &program)?;
+    // `info`: at `debug` the churn and the stalled watchers' HTTP/2 frames log gigabytes a
+    // minute (the first 30-minute run filled the disk).
+    let bgpd = Bgpd::start_rendered(&bgpd_ns, &rendered, &program, "info")?;
     let mut frr_config = FrrConfig::new(65002, FRR_ADDRESS)
         .neighbor(FrrNeighbor::new(IpAddr::from([192, 0, 2, 1]), 65001).timers(hold / 3, hold));
     for prefix in FRR_NETWORKS {
