@@ -410,13 +410,26 @@ impl Bgpd {
         config: &BgpdConfig,
         program: &std::path::Path,
     ) -> Result<Self> {
+        let level = std::env::var("IRONLB_LOG").unwrap_or_else(|_| "debug".to_owned());
+        Self::start_rendered(namespace, &config.render(), program, &level)
+    }
+
+    /// As [`Bgpd::start_with_binary`] with the config file's text given whole (keys the
+    /// builder does not render, such as the soak's `[api]` limits) and the log level (the
+    /// soak's churn logs gigabytes a minute at `debug`).
+    pub fn start_rendered(
+        namespace: &Namespace,
+        config: &str,
+        program: &std::path::Path,
+        log_level: &str,
+    ) -> Result<Self> {
         let dir = TempDir::new("bgpd")?;
-        let conf = dir.write("bgpd.toml", &config.render())?;
+        let conf = dir.write("bgpd.toml", config)?;
         let args = [
             "--config".to_owned(),
             conf.display().to_string(),
             "--log-level".to_owned(),
-            std::env::var("IRONLB_LOG").unwrap_or_else(|_| "debug".to_owned()),
+            log_level.to_owned(),
         ];
         let process = namespace.spawn("ironlb-bgpd", program, &args, &dir.join("bgpd.log"))?;
         let mut bgpd = Self { process, dir, namespace: namespace.clone() };
