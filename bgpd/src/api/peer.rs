@@ -21,8 +21,9 @@ use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
 use crate::config::rules;
 use crate::config::{
-    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_MAX_PREFIX_WARNING_PERCENT,
-    DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, MaxPrefixes, Neighbor, Password, Problem,
+    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_ENFORCE_FIRST_AS, DEFAULT_HOLD_TIME,
+    DEFAULT_MAX_PREFIX_WARNING_PERCENT, DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, MaxPrefixes,
+    Neighbor, Password, Problem,
 };
 use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
@@ -410,6 +411,7 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.max_prefixes = max_prefixes(config, &neighbor.families)?;
     neighbor.local_asn = local_asn;
     neighbor.router_id = router_id;
+    neighbor.enforce_first_as = config.enforce_first_as.unwrap_or(DEFAULT_ENFORCE_FIRST_AS);
     Ok(NewNeighbor { neighbor, keep_password })
 }
 

@@ -60,6 +60,7 @@ pub fn extended_add_path_options() -> CodecOptions {
         add_path_receive: all_families(),
         add_path_send: all_families(),
         external_peer_as: Some(64_512),
+        skip_first_as_check: false,
     }
 }
 

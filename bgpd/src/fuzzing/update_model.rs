@@ -128,6 +128,7 @@ pub fn option_variants() -> [CodecOptions; 4] {
             add_path_receive: both,
             add_path_send: both,
             external_peer_as: None,
+            skip_first_as_check: false,
         },
     ]
 }
@@ -327,8 +328,10 @@ impl UpdateModel {
                 mutated[i] ^= value;
             }
             let first_as = message.attributes.as_path.first_asn().unwrap_or(64_512);
-            for external_peer_as in [None, Some(first_as), Some(first_as ^ 1)] {
-                let options = CodecOptions { external_peer_as, ..options };
+            for (external_peer_as, skip_first_as_check) in
+                [(None, false), (Some(first_as), false), (Some(first_as ^ 1), true)]
+            {
+                let options = CodecOptions { external_peer_as, skip_first_as_check, ..options };
                 super::reencode(&mutated, &options);
             }
         }

@@ -60,6 +60,7 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
         }),
         local_asn: neighbor.local_asn.unwrap_or(0),
         router_id: neighbor.router_id.map(|id| id.to_string()).unwrap_or_default(),
+        enforce_first_as: Some(neighbor.enforce_first_as),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
         bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {
