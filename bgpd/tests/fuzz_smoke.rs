@@ -2,8 +2,9 @@
 //! body (`bgpd::fuzzing::TARGETS`, the same functions libFuzzer runs from
 //! `fuzz/fuzz_targets/`) gets every file of its committed corpus
 //! `fuzz/corpus/TARGET/`, then a fixed number of deterministic
-//! pseudo-random inputs: half fresh bytes, half corpus files with a few
-//! octets changed (seeded xorshift, the same inputs on every run).
+//! pseudo-random inputs (2,000; 250 for `config`): half fresh bytes, half
+//! corpus files with a few octets changed (seeded xorshift, the same inputs
+//! on every run).
 //!
 //! A panic is a bug found; the failing input is printed as hex so it can be
 //! added to the corpus and turned into a unit test next to the code.
@@ -14,6 +15,9 @@ use bgpd::fuzzing::{TARGETS, update_model};
 
 /// Pseudo-random inputs per target.
 const RANDOM_RUNS: usize = 2_000;
+/// Pseudo-random inputs for `config`: most of its inputs parse and validate
+/// the whole 500-line `conf/bgpd.toml`, about 8 ms each in debug.
+const CONFIG_RANDOM_RUNS: usize = 250;
 /// Longest pseudo-random input.
 const MAX_RANDOM_LEN: usize = 600;
 
@@ -88,7 +92,8 @@ fn smoke(name: &str) {
         run(name, &format!("corpus file {file}"), body, data);
     }
     let mut rng = XorShift::seeded(name);
-    for i in 0..RANDOM_RUNS {
+    let runs = if name == "config" { CONFIG_RANDOM_RUNS } else { RANDOM_RUNS };
+    for i in 0..runs {
         let input = if i % 2 == 0 || corpus.is_empty() {
             let len = rng.below(MAX_RANDOM_LEN + 1);
             rng.bytes(len)
