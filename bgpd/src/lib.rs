@@ -26,6 +26,8 @@ pub mod bfd;
 pub mod config;
 pub mod daemon;
 pub mod fsm;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gr;
 pub mod instance;
 pub mod layer2;

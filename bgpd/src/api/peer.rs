@@ -21,8 +21,9 @@ use super::error::{AddressKind, ValidationError};
 use super::validate::{family, optional_address, unicast_address};
 use crate::config::rules;
 use crate::config::{
-    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_HOLD_TIME, DEFAULT_MAX_PREFIX_WARNING_PERCENT,
-    DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, MaxPrefixes, Neighbor, Password, Problem,
+    BfdSettings, DEFAULT_EBGP_MULTIHOP, DEFAULT_ENFORCE_FIRST_AS, DEFAULT_HOLD_TIME,
+    DEFAULT_MAX_PREFIX_WARNING_PERCENT, DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, MaxPrefixes,
+    Neighbor, Password, Problem,
 };
 use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
 use crate::wire::Family;
@@ -413,6 +414,7 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.router_id = router_id;
     neighbor.soft_reconfiguration_inbound = config.soft_reconfiguration_inbound.unwrap_or(false);
     let keep_soft_reconfiguration = config.soft_reconfiguration_inbound.is_none();
+    neighbor.enforce_first_as = config.enforce_first_as.unwrap_or(DEFAULT_ENFORCE_FIRST_AS);
     Ok(NewNeighbor { neighbor, keep_password, keep_soft_reconfiguration })
 }
 

@@ -156,6 +156,9 @@ pub enum NeighborField {
     /// Our AS and BGP identifier in the OPEN: a new session.
     LocalAsn,
     RouterId,
+    /// `enforce_first_as`: the session starts again, so that routes treated
+    /// as withdrawn under the old setting are sent again.
+    EnforceFirstAs,
     /// `[neighbors.max_prefixes]`: applied to the running session (a limit
     /// now exceeded takes it down at once, see `instance::max_prefix`).
     MaxPrefixes,
@@ -184,6 +187,7 @@ impl NeighborField {
             | Self::GracefulRestart
             | Self::LocalAsn
             | Self::RouterId
+            | Self::EnforceFirstAs
             | Self::Other => true,
             Self::Passive
             | Self::KeepaliveTime
@@ -310,6 +314,8 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
         state_dir,
         selection_deferral_time,
         ebgp_requires_policy,
+        // Only a default: its effect shows up in the neighbors that inherit it.
+        enforce_first_as: _,
     } = &new.global;
     let mut changes = Vec::new();
     let mut note = |changed: bool, change| {
@@ -365,6 +371,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.max_prefixes != n.max_prefixes, NeighborField::MaxPrefixes);
     note(o.local_asn != n.local_asn, NeighborField::LocalAsn);
     note(o.router_id != n.router_id, NeighborField::RouterId);
+    note(o.enforce_first_as != n.enforce_first_as, NeighborField::EnforceFirstAs);
     note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
     note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
     note(

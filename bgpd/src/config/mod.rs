@@ -59,6 +59,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod first_as_tests;
+#[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
 mod policy_tests;
@@ -78,10 +80,10 @@ pub use max_prefix::{
 pub use model::{
     AS_TRANS, Api, ApiLimits, ApiListen, BfdSettings, Config, DEFAULT_API_LISTEN,
     DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_CONNECT_RETRY_TIME,
-    DEFAULT_EBGP_MULTIHOP, DEFAULT_EBGP_REQUIRES_POLICY, DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF,
-    DEFAULT_METRICS_LISTEN, DEFAULT_PORT, DynamicAsn, Global, LogFormat, LogLevel,
-    MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN, Metrics, Neighbor, Password,
-    Policies, StaticRoute, TtlPolicy,
+    DEFAULT_EBGP_MULTIHOP, DEFAULT_EBGP_REQUIRES_POLICY, DEFAULT_ENFORCE_FIRST_AS,
+    DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF, DEFAULT_METRICS_LISTEN, DEFAULT_PORT, DynamicAsn,
+    Global, LogFormat, LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN,
+    Metrics, Neighbor, Password, Policies, StaticRoute, TtlPolicy,
 };
 
 use error::Locator;

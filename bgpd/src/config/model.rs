@@ -35,6 +35,9 @@ pub const MAX_DELAY_OPEN_TIME: u16 = 240;
 pub const MAX_AS_PATH_PREPEND: u8 = 10;
 /// RFC 8212's safe default for `global.ebgp_requires_policy`.
 pub const DEFAULT_EBGP_REQUIRES_POLICY: bool = true;
+/// Default of `enforce_first_as` (global and per neighbor): an external
+/// neighbor's AS_PATH must start with its AS (RFC 4271 §6.3), FRR's default.
+pub const DEFAULT_ENFORCE_FIRST_AS: bool = true;
 /// AS_TRANS (RFC 6793 §9): stands in for a 4-octet ASN towards old speakers.
 pub const AS_TRANS: u32 = 23456;
 
@@ -129,6 +132,8 @@ pub struct Global {
     /// RFC 8212: an eBGP neighbor without `import_policy` imports nothing and
     /// one without `export_policy` exports nothing. iBGP is not affected.
     pub ebgp_requires_policy: bool,
+    /// Default of the neighbors' `enforce_first_as`.
+    pub enforce_first_as: bool,
 }
 
 impl Global {
@@ -413,6 +418,11 @@ pub struct Neighbor {
     /// Our BGP identifier towards this neighbor (MetalLB's `routerID`): the
     /// OPEN and collision resolution use it. `None`: `global.router_id`.
     pub router_id: Option<Ipv4Addr>,
+    /// An UPDATE from this external neighbor whose AS_PATH does not start
+    /// with its AS is treated as withdraw (RFC 4271 §6.3, RFC 7606 §7.2).
+    /// `false` for a route server that does not prepend its AS (RFC 7947
+    /// §2.2.2.1). No effect on iBGP neighbors.
+    pub enforce_first_as: bool,
 }
 
 impl Neighbor {
@@ -448,6 +458,7 @@ impl Neighbor {
             max_prefixes: None,
             local_asn: None,
             router_id: None,
+            enforce_first_as: DEFAULT_ENFORCE_FIRST_AS,
         }
     }
 
@@ -632,6 +643,7 @@ mod tests {
             state_dir: PathBuf::from(crate::gr::DEFAULT_STATE_DIR),
             selection_deferral_time: crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
             ebgp_requires_policy: DEFAULT_EBGP_REQUIRES_POLICY,
+            enforce_first_as: DEFAULT_ENFORCE_FIRST_AS,
         };
         assert_eq!(global.listen_sockets().len(), 1);
         global.listen_port = 0;

@@ -85,6 +85,7 @@ pub(super) struct RawGlobal {
     pub state_dir: Key<String>,
     pub selection_deferral_time: Key<i64>,
     pub ebgp_requires_policy: Key<bool>,
+    pub enforce_first_as: Key<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +128,7 @@ pub(super) struct RawNeighbor {
     pub max_prefixes: Key<RawMaxPrefixes>,
     pub local_asn: Key<i64>,
     pub router_id: Key<String>,
+    pub enforce_first_as: Key<bool>,
 }
 
 /// `[neighbors.max_prefixes]` (RFC 4486 §4); the families by their names in

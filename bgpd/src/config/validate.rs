@@ -46,12 +46,14 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
             connect_retry_time: DEFAULT_CONNECT_RETRY_TIME,
             listen_port: None,
             asn: None,
+            enforce_first_as: super::model::DEFAULT_ENFORCE_FIRST_AS,
         },
         |g| NeighborDefaults {
             hold_time: g.hold_time,
             connect_retry_time: g.connect_retry_time,
             listen_port: Some(g.listen_port),
             asn: Some(g.asn),
+            enforce_first_as: g.enforce_first_as,
         },
     );
     let neighbors = validator.neighbors(&raw.neighbors, &defaults);
@@ -105,6 +107,8 @@ struct NeighborDefaults {
     listen_port: Option<u16>,
     /// `None` when `[global]` is invalid (`dynamic_asn = "internal"` needs it).
     asn: Option<u32>,
+    /// `global.enforce_first_as`.
+    enforce_first_as: bool,
 }
 
 /// The table a key belongs to: `global`, `neighbors[2]`, ...
@@ -370,6 +374,10 @@ impl Validator<'_> {
                 .ebgp_requires_policy
                 .as_ref()
                 .map_or(super::model::DEFAULT_EBGP_REQUIRES_POLICY, |v| *v.get_ref()),
+            enforce_first_as: g
+                .enforce_first_as
+                .as_ref()
+                .map_or(super::model::DEFAULT_ENFORCE_FIRST_AS, |v| *v.get_ref()),
         })
     }
 
@@ -490,6 +498,10 @@ impl Validator<'_> {
             max_prefixes: max_prefixes?,
             local_asn: local_asn?,
             router_id: router_id?,
+            enforce_first_as: n
+                .enforce_first_as
+                .as_ref()
+                .map_or(defaults.enforce_first_as, |v| *v.get_ref()),
         })
     }
 

@@ -77,6 +77,9 @@ pub struct SessionConfig {
     pub extended_message: bool,
     /// Advertise the FQDN capability.
     pub fqdn: Option<HostName>,
+    /// Check that an external neighbor's AS_PATH starts with its AS (RFC
+    /// 4271 §6.3, RFC 7606 §7.2); off for route servers (RFC 7947).
+    pub enforce_first_as: bool,
 }
 
 impl SessionConfig {
@@ -102,6 +105,7 @@ impl SessionConfig {
             route_refresh: true,
             extended_message: true,
             fqdn: None,
+            enforce_first_as: true,
         }
     }
 

@@ -270,6 +270,7 @@ fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
         .then(|| Duration::from_secs(u64::from(neighbor.delay_open_time)));
     session.families = neighbor.families.clone();
     session.any_external_as = neighbor.any_external_as();
+    session.enforce_first_as = neighbor.enforce_first_as;
     session
 }
 
@@ -307,5 +308,17 @@ mod tests {
         assert_eq!((own.local_asn, own.router_id), (4_200_000_000, Ipv4Addr::new(192, 0, 2, 99)));
         let global = session_config(&config, &config.neighbors[1]);
         assert_eq!((global.local_asn, global.router_id), (65001, Ipv4Addr::new(192, 0, 2, 1)));
+    }
+
+    #[test]
+    fn the_session_gets_the_neighbor_enforce_first_as() {
+        let config: Config = "[global]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n\
+             [[neighbors]]\naddress = \"192.0.2.2\"\nremote_asn = 65002\n\
+             enforce_first_as = false\n\
+             [[neighbors]]\naddress = \"192.0.2.3\"\nremote_asn = 65002\n"
+            .parse()
+            .unwrap();
+        assert!(!session_config(&config, &config.neighbors[0]).enforce_first_as);
+        assert!(session_config(&config, &config.neighbors[1]).enforce_first_as);
     }
 }

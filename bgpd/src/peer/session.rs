@@ -645,6 +645,7 @@ impl Task {
                 Action::Established(negotiated) => {
                     connection.codec =
                         CodecOptions::negotiated(&negotiated.local_open, &negotiated.remote_open);
+                    connection.codec.skip_first_as_check = !self.config.enforce_first_as;
                     connection.outbox.set_options(connection.codec);
                     if is_primary {
                         let addresses = connection.local_and_remote();

@@ -63,6 +63,13 @@ pub struct CodecOptions {
     /// different ASes), `None` for an internal one. RFC 7606 §7.2, §7.5, §7.9
     /// and §7.10 handle some attributes differently on eBGP sessions.
     pub external_peer_as: Option<u32>,
+    /// Accept an external neighbor's AS_PATH whose first AS is not the
+    /// neighbor's (RFC 4271 §6.3 and RFC 7606 §7.2 otherwise treat the UPDATE
+    /// as withdraw): set for a neighbor with `enforce_first_as = false`, a
+    /// route server that does not prepend its own AS (RFC 7947 §2.2.2.1).
+    /// `false`, the default, checks. Confederation segments from an external
+    /// neighbor are refused either way.
+    pub skip_first_as_check: bool,
 }
 
 impl CodecOptions {

@@ -61,6 +61,7 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
         local_asn: neighbor.local_asn.unwrap_or(0),
         router_id: neighbor.router_id.map(|id| id.to_string()).unwrap_or_default(),
         soft_reconfiguration_inbound: Some(neighbor.soft_reconfiguration_inbound),
+        enforce_first_as: Some(neighbor.enforce_first_as),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
         bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {

@@ -145,6 +145,7 @@ fn peer_config_round_trips_without_the_password() {
         families: vec![v1::Family::Ipv6Unicast as i32],
         description: "upstream".into(),
         max_prefixes: 10,
+        enforce_first_as: Some(false),
         graceful_restart: Some(v1::GracefulRestartConfig {
             enabled: true,
             restart_time_seconds: Some(90),

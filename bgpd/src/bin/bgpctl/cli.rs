@@ -167,6 +167,11 @@ pub struct NeighborAddArgs {
     /// Configure it administratively down.
     #[arg(long)]
     pub disabled: bool,
+    /// Accept its routes whose AS_PATH does not start with its AS (a route
+    /// server that does not prepend its AS, RFC 7947); default: treat them
+    /// as withdrawn (RFC 4271 §6.3).
+    #[arg(long)]
+    pub no_enforce_first_as: bool,
     /// Limit of accepted prefixes in each of its families (Cease/Maximum
     /// Number of Prefixes Reached when exceeded, RFC 4486).
     #[arg(long, value_name = "N", conflicts_with_all = ["max_prefixes_ipv4", "max_prefixes_ipv6"])]

@@ -191,6 +191,7 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         families: args.family.into_iter().map(|f| human::family_arg(f) as i32).collect(),
         description: args.description.unwrap_or_default(),
         disabled: args.disabled,
+        enforce_first_as: args.no_enforce_first_as.then_some(false),
         // With the detailed flags, the shorthand goes into `max_prefix`.
         max_prefixes: if max_prefix.is_some() { 0 } else { args.max_prefixes.unwrap_or(0) },
         max_prefix,

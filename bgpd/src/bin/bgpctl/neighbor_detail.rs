@@ -154,6 +154,7 @@ fn configuration(config: &PeerConfig) -> String {
         ),
         ("Max prefixes", max_prefix_limits(config)),
         ("Disabled", yes_no(config.disabled)),
+        ("Enforce first AS", yes_no(config.enforce_first_as.unwrap_or(true))),
         (
             "Graceful restart",
             config.graceful_restart.as_ref().map_or("off".into(), |gr| {

@@ -99,7 +99,8 @@ pub(super) fn decode_update(
         && announces
         && seen.contains(type_code::AS_PATH)
         && !errors.iter().any(|e| e.type_code == type_code::AS_PATH)
-        && let Some(kind) = external_as_path_error(&attributes.as_path, peer_as)
+        && let Some(kind) =
+            external_as_path_error(&attributes.as_path, peer_as, !options.skip_first_as_check)
     {
         errors.push(AttributeError {
             kind,
@@ -122,13 +123,18 @@ pub(super) fn decode_update(
 /// What is wrong with an external neighbor's (well-formed) AS_PATH, if
 /// anything: confederation segments (RFC 5065 §5: they never leave a
 /// confederation, and `bgpd` is in none), or a first AS that is not the
-/// neighbor's own (RFC 4271 §6.3; RFC 7606 §7.2 asks for treat-as-withdraw).
-/// Checked after AS4_PATH is merged, so a 2-octet neighbor's AS_TRANS is
-/// compared as the AS it stands for.
-fn external_as_path_error(path: &AsPath, peer_as: u32) -> Option<AttributeErrorKind> {
+/// neighbor's own (RFC 4271 §6.3; RFC 7606 §7.2 asks for treat-as-withdraw)
+/// unless `check_first_as` is off (`enforce_first_as = false`, a route
+/// server). Checked after AS4_PATH is merged, so a 2-octet neighbor's
+/// AS_TRANS is compared as the AS it stands for.
+fn external_as_path_error(
+    path: &AsPath,
+    peer_as: u32,
+    check_first_as: bool,
+) -> Option<AttributeErrorKind> {
     if path.has_confederation_segments() {
         Some(AttributeErrorKind::ConfederationFromExternal)
-    } else if path.first_asn() != Some(peer_as) {
+    } else if check_first_as && path.first_asn() != Some(peer_as) {
         Some(AttributeErrorKind::FirstAsMismatch)
     } else {
         None

@@ -131,6 +131,27 @@ fn external_as_path_must_start_with_the_neighbors_as() {
     kept(&format!("{ORIGIN} 400200 {NEXT_HOP}"), &internal(), &[]);
 }
 
+/// `enforce_first_as = false` (a route server that does not prepend its AS,
+/// RFC 7947 §2.2.2.1): the first AS is not checked; confederation segments
+/// from an external neighbor still are (RFC 5065 §5).
+#[test]
+fn without_enforce_first_as_only_the_first_as_check_is_skipped() {
+    let route_server = CodecOptions { skip_first_as_check: true, ..external() };
+    let other = format!("{ORIGIN} 4002060201 0000fdea {NEXT_HOP}");
+    kept(&other, &route_server, &[]);
+    let confed = format!("{ORIGIN} 4002060301 0000fde9 {NEXT_HOP}");
+    withdrawn(&confed, &route_server, AttributeErrorKind::ConfederationFromExternal);
+    // The other eBGP rules stay: a malformed LOCAL_PREF is discarded (§7.5).
+    kept(
+        &format!("{other} 400503000064"),
+        &route_server,
+        &[(AttributeErrorKind::InternalOnly, ErrorAction::AttributeDiscard)],
+    );
+    // The default (what CodecOptions::negotiated gives) checks.
+    assert!(!CodecOptions::default().skip_first_as_check);
+    withdrawn(&other, &external(), AttributeErrorKind::FirstAsMismatch);
+}
+
 /// A withdrawal-only UPDATE carries no AS_PATH to check.
 #[test]
 fn withdrawals_from_external_need_no_as_path() {
