@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::NsRuntime;
 use crate::bgpd::{Bgpd, BgpdConfig};
+use crate::frr::{Frr, FrrConfig, FrrNeighbor};
 use crate::k8s::{CONTROLLER, SPEAKER, deploy_rbac};
 use crate::netns::{Bridge, Namespace, Process};
 use crate::{Check, TempDir, require_program, tail, wait_until};
@@ -298,6 +299,28 @@ pub fn fallback_objects() -> Vec<Value> {
                "spec": {"myASN": 65001, "peerASN": 65002, "peerAddress": ROUTER_ADDRESS}}),
     ]);
     objects
+}
+
+/// The nodes' addresses on br0, without their prefix length.
+pub fn node_ips() -> Vec<std::net::IpAddr> {
+    NODE_ADDRESSES
+        .iter()
+        .filter_map(|a| a.split_once('/').and_then(|(ip, _)| ip.parse().ok()))
+        .collect()
+}
+
+/// FRR as the nodes' router on br0 (ROUTER_ADDRESS, AS 65002), both nodes its neighbours
+/// (AS 65001), started in the lan namespace.
+pub fn start_router(bridge: &Bridge) -> Frr {
+    let lan = bridge.namespace();
+    lan.ip(&["addr", "add", &format!("{ROUTER_ADDRESS}/24"), "dev", "br0"])
+        .check("the router's address");
+    let router = ROUTER_ADDRESS.parse().unwrap_or_else(|e| panic!("{ROUTER_ADDRESS}: {e}"));
+    let mut config = FrrConfig::new(65002, router);
+    for ip in node_ips() {
+        config = config.neighbor(FrrNeighbor::new(ip, 65001));
+    }
+    Frr::start(lan, &config).check("FRR starts")
 }
 
 pub fn cluster_objects() -> Vec<Value> {

@@ -11,9 +11,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor};
 use interop_tests::k8s::{DRAIN, NODE, NODE_ADDRESS, service, slice, world};
-use interop_tests::layer2_k8s::{self as l2, Cluster, NODE_ADDRESSES, NS, ROUTER_ADDRESS};
+use interop_tests::layer2_k8s::{self as l2, Cluster, NS, ROUTER_ADDRESS};
 use interop_tests::{Check, require_program, wait_until};
 use ipnet::IpNet;
 use serde_json::json;
@@ -82,15 +81,8 @@ fn with_two_nodes_the_best_path_moves_before_the_withdrawal() {
     let drain: &[&str] = &["--drain-seconds", "5"];
     let Cluster { bridge, client: _, nodes, api, kubeconfig: _, _dir } =
         l2::cluster_with(objects, true, [drain, drain]);
-    let lan = bridge.namespace();
-    lan.ip(&["addr", "add", &format!("{ROUTER_ADDRESS}/24"), "dev", "br0"]).check("address");
-    let mut config = FrrConfig::new(65002, ROUTER_ADDRESS.parse().unwrap());
-    let node_ips: Vec<IpAddr> =
-        NODE_ADDRESSES.iter().map(|a| a.split_once('/').unwrap().0.parse().unwrap()).collect();
-    for ip in &node_ips {
-        config = config.neighbor(FrrNeighbor::new(*ip, 65001));
-    }
-    let frr = Frr::start(lan, &config).check("FRR starts");
+    let frr = l2::start_router(&bridge);
+    let node_ips = l2::node_ips();
 
     api.insert(l2::service("web"));
     api.insert(l2::slice("web", "n1"));

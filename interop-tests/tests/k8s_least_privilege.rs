@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor};
 use interop_tests::layer2_k8s::*;
 use interop_tests::{Check, Family, require_program, tail, wait_until};
 
@@ -71,14 +70,7 @@ fn every_granted_permission_is_used() {
     eprintln!("{address} answered on layer2 by {winner}");
 
     // The router comes up: BGP announcements and their ServiceBGPStatus.
-    let lan = bridge.namespace();
-    lan.ip(&["addr", "add", &format!("{ROUTER_ADDRESS}/24"), "dev", "br0"]).check("address");
-    let mut config = FrrConfig::new(65002, ROUTER_ADDRESS.parse().unwrap());
-    for address in NODE_ADDRESSES {
-        let ip = address.split_once('/').unwrap().0.parse().unwrap();
-        config = config.neighbor(FrrNeighbor::new(ip, 65001));
-    }
-    let frr = Frr::start(lan, &config).check("FRR starts");
+    let frr = start_router(&bridge);
     let want = format!("{address}/32");
     wait_until(
         "the address at the router over BGP",

@@ -10,7 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor};
 use interop_tests::layer2_k8s::*;
 use interop_tests::{Check, Family, require_program, tail, wait_until};
 
@@ -153,14 +152,7 @@ fn a_fallback_pool_is_answered_on_layer2_only_while_bgp_is_down() {
 
     // The router comes up: both sessions establish, the nodes leave the layer2 election
     // after the hold, and the address goes to the router over BGP instead.
-    let lan = bridge.namespace();
-    lan.ip(&["addr", "add", &format!("{ROUTER_ADDRESS}/24"), "dev", "br0"]).check("address");
-    let mut config = FrrConfig::new(65002, ROUTER_ADDRESS.parse().unwrap());
-    for address in NODE_ADDRESSES {
-        let ip = address.split_once('/').unwrap().0.parse().unwrap();
-        config = config.neighbor(FrrNeighbor::new(ip, 65001));
-    }
-    let frr = Frr::start(lan, &config).check("FRR starts");
+    let frr = start_router(&bridge);
     for address in NODE_ADDRESSES {
         let ip = address.split_once('/').unwrap().0.parse().unwrap();
         frr.wait_established(ip, CONVERGE).check("session up");
