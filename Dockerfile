@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# ironlb: one image with both binaries, `bgpd` and `k8s-adapter` (controller and speaker).
+# ironlb: one image with the binaries `bgpd`, `bgpctl` (also bgpd's probe in deploy/) and
+# `k8s-adapter` (controller and speaker).
 #   docker build -t ghcr.io/ironlb/ironlb:latest .
 # The manifests in deploy/ run it with the binary name as the first argument.
 
@@ -11,6 +12,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p bgpd -p k8s-adapter \
  && install -D -m 0755 target/release/bgpd /out/bgpd \
+ && install -D -m 0755 target/release/bgpctl /out/bgpctl \
  && install -D -m 0755 target/release/k8s-adapter /out/k8s-adapter
 
 FROM debian:bookworm-slim

@@ -344,3 +344,20 @@ fn policy_list_and_the_policy_section_of_neighbor_show() {
     assert!(detail.contains("import-services"), "{detail}");
     assert!(detail.contains("none: RFC 8212 blocks it, no route is sent"), "{detail}");
 }
+
+/// deploy/'s probes of the bgpd container run `bgpctl --api unix:SOCKET --timeout 2
+/// status` (k8s-adapter/tests/manifests.rs checks the manifests use this form on bgpd's
+/// configured socket): it succeeds while bgpd serves and fails with exit 3 once bgpd is
+/// gone, which is what the kubelet's exec probe acts on.
+#[test]
+fn the_deployed_probe_command_tells_a_serving_bgpd_from_a_gone_one() {
+    let directory = scratch_directory();
+    let api = format!("unix:{}", directory.join("bgpd.sock").display());
+    let probe = ["--api", api.as_str(), "--timeout", "2", "status"];
+    let daemon = bgpctl_support::start_in(directory, "", &api);
+    let output = bgpctl(&probe);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    drop(daemon);
+    let output = bgpctl(&probe);
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+}

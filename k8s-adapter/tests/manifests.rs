@@ -211,17 +211,33 @@ async fn every_probe_points_at_a_served_path_and_port() {
             }
         }
     }
-    // bgpd: probes only when its deployed config has a [metrics] listener.
+    // bgpd: its probes run `bgpctl status` against the API socket its config names, in a
+    // volume it mounts (the command itself, against a running and a stopped bgpd:
+    // bgpd/tests/bgpctl.rs, the_deployed_probe_command_tells_a_serving_bgpd_from_a_gone_one).
     let docs = documents("speaker");
     let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("bgpd's ConfigMap");
     let toml = cm["data"]["bgpd.toml"].as_str().expect("bgpd.toml");
+    let api = toml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen = \"unix:"))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("bgpd's API on a Unix socket");
     let pod = speaker_pod();
     let bgpd = container(&pod, "containers", "bgpd");
-    if !toml.lines().any(|l| l.trim() == "[metrics]") {
-        for kind in ["startupProbe", "livenessProbe", "readinessProbe"] {
-            assert!(bgpd[kind].is_null(), "bgpd {kind} without a [metrics] listener");
-        }
+    for kind in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        let command = strings(&bgpd[kind]["exec"]["command"]);
+        assert_eq!(command.first().copied(), Some("bgpctl"), "bgpd {kind}: {command:?}");
+        assert_eq!(command.last().copied(), Some("status"), "bgpd {kind}: {command:?}");
+        let at = command.iter().position(|a| *a == "--api").expect("--api");
+        assert_eq!(command[at + 1], format!("unix:{api}"), "bgpd {kind}");
+        let timeout: f64 =
+            command[command.iter().position(|a| *a == "--timeout").unwrap() + 1].parse().unwrap();
+        let allowed = bgpd[kind]["timeoutSeconds"].as_f64().expect("timeoutSeconds");
+        assert!(timeout < allowed, "bgpd {kind}: bgpctl waits {timeout} s of {allowed} s");
     }
+    let mounts = bgpd["volumeMounts"].as_array().expect("mounts");
+    let dir = std::path::Path::new(api).parent().unwrap().to_str().unwrap();
+    assert!(mounts.iter().any(|m| m["mountPath"] == dir), "bgpd mounts {dir}");
     served.abort();
     served_too.abort();
 }
