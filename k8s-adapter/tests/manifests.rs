@@ -284,8 +284,45 @@ fn kustomize_base_is_the_all_in_one_parts_and_renders() {
         if root.ends_with("with-monitoring") {
             assert!(rendered.iter().any(|d| d["kind"] == "PrometheusRule"), "no alerts");
             assert!(rendered.iter().any(|d| d["kind"] == "DaemonSet"), "no speakers");
+            with_monitoring_scrapes_bgpd(&rendered);
         }
     }
+}
+
+/// The with-monitoring overlay turns bgpd's metrics on: its config is the base's plus a
+/// [metrics] listener on the node's address, the bgpd container opens that port, and the
+/// PodMonitor scrapes it beside the adapter's.
+fn with_monitoring_scrapes_bgpd(rendered: &[Value]) {
+    let toml = |docs: &[Value]| -> String {
+        docs.iter()
+            .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "ironlb-bgpd")
+            .and_then(|d| d["data"]["bgpd.toml"].as_str())
+            .expect("bgpd's ConfigMap")
+            .to_owned()
+    };
+    let base = toml(&documents("speaker"));
+    let overlay = toml(rendered);
+    let listen = "@NODE_IP@:9179";
+    assert_eq!(
+        overlay.trim_end(),
+        format!("{}\n\n[metrics]\nlisten = \"{listen}\"", base.trim_end()),
+        "the overlay's bgpd.toml is the base's plus [metrics]"
+    );
+    let daemonset = rendered.iter().find(|d| d["kind"] == "DaemonSet").expect("speakers");
+    let bgpd = container(&daemonset["spec"]["template"]["spec"], "containers", "bgpd");
+    let port = bgpd["ports"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "bgpd-metrics"))
+        .expect("bgpd's metrics port");
+    assert_eq!(port["containerPort"], 9179);
+    let monitor = rendered.iter().find(|d| d["kind"] == "PodMonitor").expect("a PodMonitor");
+    let ports: Vec<&str> = monitor["spec"]["podMetricsEndpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter_map(|e| e["port"].as_str())
+        .collect();
+    assert_eq!(ports, ["monitoring", "bgpd-metrics"]);
 }
 
 /// Every metric the alerts and the dashboard use is in the README's tables, and those the
