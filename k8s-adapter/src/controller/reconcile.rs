@@ -252,7 +252,12 @@ impl Reconciler {
 
     /// Brings one Service's allocation and status in line with the cache.
     pub async fn reconcile(&mut self, key: &ServiceKey) {
-        self.metrics.reconciled();
+        let started = std::time::Instant::now();
+        self.reconcile_one(key).await;
+        self.metrics.reconciled(started.elapsed());
+    }
+
+    async fn reconcile_one(&mut self, key: &ServiceKey) {
         let reference = ObjectRef::<Service>::new(&key.name).within(&key.namespace);
         let Some(svc) = self.services.get(&reference) else {
             if let Some(a) = self.allocator.release(key) {

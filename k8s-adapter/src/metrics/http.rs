@@ -174,4 +174,43 @@ mod tests {
         assert!(text.contains("ironlb_allocator_addresses_total{pool=\"a\"} 51"), "{text}");
         assert!(!text.contains("pool=\"b\""), "{text}");
     }
+
+    #[test]
+    fn layer2_counts_sessions_and_reconcile_time_are_exposed() {
+        use std::collections::BTreeMap;
+        use std::time::Duration;
+
+        use crate::metrics::Layer2Counters;
+        let speaker = SpeakerMetrics::default();
+        speaker.layer2_counters(&Layer2Counters {
+            takeovers: 2,
+            heartbeats_sent: 50,
+            heartbeats_received: BTreeMap::from([("n2".to_owned(), 40)]),
+            silences: BTreeMap::from([("n2".to_owned(), 1)]),
+        });
+        let mut sessions = speaker.session_gauges();
+        let (a, b) = ("192.0.2.1".to_owned(), "192.0.2.2".to_owned());
+        sessions.set([(&a, true), (&b, false)]);
+        let text = scrape(&speaker).unwrap();
+        for line in [
+            "ironlb_layer2_takeovers_total 2",
+            "ironlb_layer2_heartbeats_sent_total 50",
+            "ironlb_layer2_heartbeats_received_total{node=\"n2\"} 40",
+            "ironlb_layer2_heartbeats_missed_total{node=\"n2\"} 1",
+            "ironlb_speaker_bgp_session_up{peer=\"192.0.2.1\"} 1",
+            "ironlb_speaker_bgp_session_up{peer=\"192.0.2.2\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        // A peer bgpd no longer reports loses its series.
+        sessions.set([(&a, true)]);
+        let text = scrape(&speaker).unwrap();
+        assert!(!text.contains("192.0.2.2"), "{text}");
+
+        let controller = ControllerMetrics::default();
+        controller.reconciled(Duration::from_millis(3));
+        let text = scrape(&controller).unwrap();
+        assert!(text.contains("ironlb_controller_reconciles_total 1"), "{text}");
+        assert!(text.contains("ironlb_controller_reconcile_duration_seconds_count 1"), "{text}");
+    }
 }

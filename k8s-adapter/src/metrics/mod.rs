@@ -14,12 +14,15 @@
 
 pub mod http;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::allocator::PoolUsage;
@@ -34,6 +37,33 @@ pub struct PoolLabels {
 }
 
 type IntGauge = Gauge<i64, AtomicI64>;
+
+/// A peer node's label, for the layer2 heartbeat counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NodeLabels {
+    pub node: String,
+}
+
+/// A BGP peer's label (MetalLB's `peer`: its address).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    pub peer: String,
+}
+
+/// The layer2 election's counts since the speaker started, kept by its sans-IO state
+/// ([`crate::speaker::layer2`]) and copied into the metrics after each event. Per node
+/// only for nodes the cluster has (a forged heartbeat's name counts under `unknown`), so
+/// the label set is bounded by the Node count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layer2Counters {
+    /// Addresses this node started answering for.
+    pub takeovers: u64,
+    pub heartbeats_sent: u64,
+    /// Heartbeats heard (authenticated when keys are set), by sender.
+    pub heartbeats_received: BTreeMap<String, u64>,
+    /// Times a peer went silent for a dead interval (its heartbeats missed), by peer.
+    pub silences: BTreeMap<String, u64>,
+}
 
 /// Readiness conditions, each set by the task that knows it.
 #[derive(Debug, Default)]
@@ -75,6 +105,7 @@ pub struct ControllerMetrics {
     total: Family<PoolLabels, IntGauge>,
     reconciles: Counter,
     allocation_failures: Counter,
+    reconcile_duration: Histogram,
     /// Set while this replica leads (then ready needs synced caches) or follows.
     leading: AtomicBool,
     pub readiness: Readiness,
@@ -86,6 +117,8 @@ impl Default for ControllerMetrics {
         let total = Family::<PoolLabels, IntGauge>::default();
         let reconciles = Counter::default();
         let allocation_failures = Counter::default();
+        // 0.5 ms to about 16 s.
+        let reconcile_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let mut registry = Registry::with_prefix("ironlb");
         registry.register(
             "allocator_addresses_in_use_total",
@@ -107,12 +140,18 @@ impl Default for ControllerMetrics {
             "Reconciles of a Service that could give it no address",
             allocation_failures.clone(),
         );
+        registry.register(
+            "controller_reconcile_duration_seconds",
+            "Time of one Service reconcile by the leading controller, its API writes included",
+            reconcile_duration.clone(),
+        );
         Self {
             registry,
             in_use,
             total,
             reconciles,
             allocation_failures,
+            reconcile_duration,
             leading: AtomicBool::new(false),
             readiness: Readiness::default(),
         }
@@ -129,8 +168,10 @@ impl ControllerMetrics {
         }
     }
 
-    pub fn reconciled(&self) {
+    /// One reconcile done, in `took`.
+    pub fn reconciled(&self, took: Duration) {
         self.reconciles.inc();
+        self.reconcile_duration.observe(took.as_secs_f64());
     }
 
     pub fn allocation_failed(&self) {
@@ -195,6 +236,11 @@ pub struct SpeakerMetrics {
     config_loaded: IntGauge,
     config_stale: IntGauge,
     layer2_won: IntGauge,
+    layer2_takeovers: Counter,
+    heartbeats_sent: Counter,
+    heartbeats_received: Family<NodeLabels, Counter>,
+    silences: Family<NodeLabels, Counter>,
+    sessions: Family<PeerLabels, IntGauge>,
     pub readiness: Readiness,
 }
 
@@ -231,6 +277,36 @@ impl Default for SpeakerMetrics {
             "Layer2 addresses this node won the election for and answers",
             layer2_won.clone(),
         );
+        let layer2_takeovers = Counter::default();
+        registry.register(
+            "layer2_takeovers",
+            "Layer2 addresses this node started answering for (elections won, failovers taken)",
+            layer2_takeovers.clone(),
+        );
+        let heartbeats_sent = Counter::default();
+        registry.register(
+            "layer2_heartbeats_sent",
+            "Layer2 election heartbeats this node sent (each on every layer2 interface)",
+            heartbeats_sent.clone(),
+        );
+        let heartbeats_received = Family::<NodeLabels, Counter>::default();
+        registry.register(
+            "layer2_heartbeats_received",
+            "Layer2 election heartbeats heard, by sender node (unknown: not a Node of the cluster)",
+            heartbeats_received.clone(),
+        );
+        let silences = Family::<NodeLabels, Counter>::default();
+        registry.register(
+            "layer2_heartbeats_missed",
+            "Times a peer node's heartbeats stopped for a dead interval (it was suspected), by node",
+            silences.clone(),
+        );
+        let sessions = Family::<PeerLabels, IntGauge>::default();
+        registry.register(
+            "speaker_bgp_session_up",
+            "1 while bgpd's BGP session with the peer is Established, as the speaker sees it on bgpd's Watch (bgpd's own ironlb_bgp_session_up needs its [metrics] listener)",
+            sessions.clone(),
+        );
         Self {
             registry,
             updates,
@@ -238,6 +314,11 @@ impl Default for SpeakerMetrics {
             config_loaded,
             config_stale,
             layer2_won,
+            layer2_takeovers,
+            heartbeats_sent,
+            heartbeats_received,
+            silences,
+            sessions,
             readiness: Readiness::default(),
         }
     }
@@ -261,6 +342,52 @@ impl SpeakerMetrics {
 
     pub fn layer2_won(&self, addresses: usize) {
         self.layer2_won.set(i64::try_from(addresses).unwrap_or(i64::MAX));
+    }
+
+    /// The layer2 election's counts, as its state keeps them (absolute values).
+    pub fn layer2_counters(&self, counters: &Layer2Counters) {
+        self.layer2_takeovers.inner().store(counters.takeovers, Ordering::Relaxed);
+        self.heartbeats_sent.inner().store(counters.heartbeats_sent, Ordering::Relaxed);
+        for (node, count) in &counters.heartbeats_received {
+            let labels = NodeLabels { node: node.clone() };
+            self.heartbeats_received
+                .get_or_create(&labels)
+                .inner()
+                .store(*count, Ordering::Relaxed);
+        }
+        for (node, count) in &counters.silences {
+            let labels = NodeLabels { node: node.clone() };
+            self.silences.get_or_create(&labels).inner().store(*count, Ordering::Relaxed);
+        }
+    }
+
+    /// The per-peer session gauges, for the one task that reads bgpd's Watch.
+    pub fn session_gauges(&self) -> SessionGauges {
+        SessionGauges { sessions: self.sessions.clone(), known: BTreeSet::new() }
+    }
+}
+
+/// The per-peer session gauges with the peers last set; owned by the task that reads
+/// bgpd's Watch.
+#[derive(Debug)]
+pub struct SessionGauges {
+    sessions: Family<PeerLabels, IntGauge>,
+    known: BTreeSet<String>,
+}
+
+impl SessionGauges {
+    /// bgpd's sessions as its Watch reports them: peer address, Established or not. Peers
+    /// bgpd no longer reports lose their series.
+    pub fn set<'a>(&mut self, sessions: impl IntoIterator<Item = (&'a String, bool)>) {
+        let mut now = BTreeSet::new();
+        for (peer, up) in sessions {
+            self.sessions.get_or_create(&PeerLabels { peer: peer.clone() }).set(i64::from(up));
+            now.insert(peer.clone());
+        }
+        for gone in self.known.difference(&now) {
+            self.sessions.remove(&PeerLabels { peer: gone.clone() });
+        }
+        self.known = now;
     }
 }
 

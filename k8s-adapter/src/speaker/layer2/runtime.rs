@@ -27,6 +27,7 @@ use crate::election::failover::{Failover, FailoverTiming};
 use crate::election::membership::{LeaseKeeper, LeaseTiming};
 use crate::election::wire;
 use crate::events::Events;
+use crate::metrics::SessionGauges;
 use crate::speaker::NodeView;
 
 /// How long a clean stop waits for the Lease deletion and the withdrawal each.
@@ -125,6 +126,8 @@ struct Task {
     /// The [`visible`] task, awaited on a clean stop so its withdrawal is published.
     visible: Option<tokio::task::JoinHandle<()>>,
     inputs: mpsc::UnboundedSender<Input>,
+    /// `ironlb_speaker_bgp_session_up`, from bgpd's Watch.
+    session_gauges: SessionGauges,
 }
 
 /// Runs the task until it is stopped or its handle is gone.
@@ -206,7 +209,9 @@ impl Task {
             Now::read(),
         )
         .with_keys(setup.options.keys.clone());
+        let session_gauges = setup.metrics.session_gauges();
         let task = Self {
+            session_gauges,
             setup,
             state,
             leases,
@@ -282,7 +287,11 @@ impl Task {
                 self.handle(Event::Leases(&leases));
             }
             Input::LeaseWriteFailed => self.handle(Event::LeaseWriteFailed),
-            Input::Sessions(sessions) => self.handle(Event::Sessions(sessions)),
+            Input::Sessions(sessions) => {
+                self.session_gauges
+                    .set(sessions.iter().map(|(peer, since)| (peer, since.is_some())));
+                self.handle(Event::Sessions(sessions));
+            }
             Input::Sockets(sockets) => {
                 self.reopening = false;
                 if let Err(e) = self.heartbeats.add(sockets) {
@@ -299,6 +308,7 @@ impl Task {
     }
 
     fn execute(&mut self, actions: Vec<Action>) {
+        self.setup.metrics.layer2_counters(self.state.counters());
         for action in actions {
             match action {
                 Action::Lease(action) => {

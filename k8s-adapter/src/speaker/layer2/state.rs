@@ -22,6 +22,7 @@ use crate::election::auth::HeartbeatKeys;
 use crate::election::failover::{self, Failover};
 use crate::election::membership::{LeaseAction, LeaseKeeper, MembershipTracker};
 use crate::election::{FallbackView, fallback, wire};
+use crate::metrics::Layer2Counters;
 use crate::speaker::NodeView;
 
 /// How long a BGP session must stay Established before a node leaves a fallback pool's
@@ -118,6 +119,10 @@ pub struct State {
     datagram: Vec<u8>,
     /// Heartbeat authentication ([`crate::election::auth`]); none by default.
     keys: HeartbeatKeys,
+    /// What the metrics show ([`Self::counters`]).
+    counters: Layer2Counters,
+    /// The peers our last heartbeat named as suspects (silent for a dead interval).
+    suspects: BTreeSet<String>,
 }
 
 impl State {
@@ -148,7 +153,14 @@ impl State {
             answering: Answering::new(),
             datagram: Vec::new(),
             keys: HeartbeatKeys::default(),
+            counters: Layer2Counters::default(),
+            suspects: BTreeSet::new(),
         }
+    }
+
+    /// The election's counts since start, for the metrics.
+    pub fn counters(&self) -> &Layer2Counters {
+        &self.counters
     }
 
     /// Signs sent heartbeats and drops received ones whose tag `keys` do not verify.
@@ -202,6 +214,12 @@ impl State {
                 Err(e) => tracing::debug!(error = %e, "heartbeat not authenticated; dropped"),
                 Ok(body) => match wire::decode(body) {
                     Ok(heartbeat) => {
+                        let sender = if self.views.knows(heartbeat.node) {
+                            heartbeat.node.to_owned()
+                        } else {
+                            "unknown".to_owned()
+                        };
+                        *self.counters.heartbeats_received.entry(sender).or_default() += 1;
                         let actions = self.failover.heard(heartbeat, now.instant);
                         self.act(actions, &mut out);
                     }
@@ -325,6 +343,13 @@ impl State {
 
     fn send_heartbeat(&mut self, out: &mut Vec<Action>) {
         let Some(heartbeat) = self.failover.heartbeat() else { return };
+        for suspect in &heartbeat.suspects {
+            if !self.suspects.contains(suspect) {
+                *self.counters.silences.entry(suspect.clone()).or_default() += 1;
+            }
+        }
+        self.suspects.clone_from(&heartbeat.suspects);
+        self.counters.heartbeats_sent += 1;
         match wire::encode(&heartbeat, &mut self.datagram) {
             Ok(()) => {
                 self.keys.seal(&mut self.datagram);
@@ -342,6 +367,7 @@ impl State {
                     // The takeover decision, in wall-clock microseconds: bench-layer2 sets
                     // it against the gratuitous ARP's capture time on the client.
                     tracing::info!(%address, decided_unix_us = unix_micros(), "layer2: announcing");
+                    self.counters.takeovers += 1;
                     moved = true;
                 }
                 failover::Action::Withdraw(address) => {

@@ -211,3 +211,44 @@ fn with_keys_heartbeats_are_signed_and_forged_ones_dropped() {
     n1.handle(Event::Heard(&signed), now);
     assert!(yielding(&mut n1), "a signed accusation is heard");
 }
+
+#[test]
+fn the_counters_follow_heartbeats_takeovers_and_silences() {
+    use crate::election::wire::Heartbeat;
+    let now = Now::read();
+    let mut n1 = state("n1", &["n1", "n2"], now);
+    let mut n2 = state("n2", &["n1", "n2"], now);
+    let leases = [own_lease(&mut n1, now), own_lease(&mut n2, now)];
+    n1.handle(Event::Leases(&leases), now);
+    let changes = ServiceChanges::All(vec![service("web", "203.0.113.1", &["n1", "n2"])]);
+    n1.handle(Event::Services { config: config(), changes }, now);
+    let sent = n1.counters().heartbeats_sent;
+    n1.handle(Event::Tick, now);
+    assert_eq!(n1.counters().heartbeats_sent, sent + 1, "one per tick");
+    // Heard from n2 (a Node) and from a name no Node has.
+    let mut datagram = Vec::new();
+    let from = |node: &str, datagram: &mut Vec<u8>| {
+        let beat = Heartbeat { node: node.into(), yielding: false, suspects: BTreeSet::new() };
+        wire::encode(&beat, datagram).unwrap();
+    };
+    from("n2", &mut datagram);
+    n1.handle(Event::Heard(&datagram), now);
+    from("forged", &mut datagram);
+    n1.handle(Event::Heard(&datagram), now);
+    assert_eq!(
+        n1.counters().heartbeats_received,
+        BTreeMap::from([("n2".to_owned(), 1), ("unknown".to_owned(), 1)])
+    );
+    // n2 falls silent past the dead interval: n1 suspects it once, and takes what it won.
+    let mut at = now;
+    for _ in 0..20 {
+        at.instant += FailoverTiming::default().heartbeat_interval;
+        if let Some(timer) = n1.deadlines().failover.filter(|t| *t <= at.instant) {
+            n1.handle(Event::FailoverTimer, Now { instant: timer, ..at });
+        }
+        n1.handle(Event::Tick, at);
+    }
+    assert_eq!(n1.counters().silences, BTreeMap::from([("n2".to_owned(), 1)]));
+    assert_eq!(n1.counters().takeovers, 1, "{:?}", n1.announcing());
+    assert!(n1.counters().heartbeats_sent > 10);
+}

@@ -81,6 +81,11 @@ impl Layer2Views {
         &self.config
     }
 
+    /// Whether `node` is one of the cluster's Nodes.
+    pub fn knows(&self, node: &str) -> bool {
+        self.nodes.iter().any(|n| n.name == node)
+    }
+
     pub fn me(&self) -> &NodeView {
         &self.me
     }
