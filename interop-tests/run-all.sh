@@ -23,6 +23,10 @@ command -v arping >/dev/null 2>&1 || missing+=(arping)
 command -v ndisc6 >/dev/null 2>&1 || missing+=(ndisc6)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# `kubectl kustomize` renders deploy/'s base and overlays (k8s-adapter/tests/manifests.rs).
+# Debian's kubernetes-client is kubectl 1.20 with kustomize 2.0, which the overlays are
+# written for as well as for today's kustomize 5.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

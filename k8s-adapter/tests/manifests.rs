@@ -281,6 +281,18 @@ fn kustomize_base_is_the_all_in_one_parts_and_renders() {
         if root.ends_with("bgp-only") {
             assert!(!text.contains("heartbeat-key"), "bgp-only keeps layer2 heartbeat keys");
         }
+        // Every variant's speaker still reaches bgpd's API socket (an earlier bgp-only patch
+        // deleted all the speaker's mounts with the heartbeat key's).
+        if let Some(ds) = rendered.iter().find(|d| d["kind"] == "DaemonSet") {
+            let speaker = container(&ds["spec"]["template"]["spec"], "containers", "speaker");
+            let mounts: Vec<&str> = speaker["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["mountPath"].as_str())
+                .collect();
+            assert!(mounts.contains(&"/run/ironlb"), "{root}: speaker mounts {mounts:?}");
+        }
         if root.ends_with("with-monitoring") {
             assert!(rendered.iter().any(|d| d["kind"] == "PrometheusRule"), "no alerts");
             assert!(rendered.iter().any(|d| d["kind"] == "DaemonSet"), "no speakers");
