@@ -51,6 +51,7 @@ pub mod config;
 pub mod controller;
 pub mod election;
 pub mod events;
+pub mod http_serve;
 pub mod metrics;
 pub mod speaker;
 pub mod watch;

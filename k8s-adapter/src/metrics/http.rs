@@ -2,12 +2,11 @@
 //! `GET /healthz` (200 while the process runs) and `GET /readyz` (200 when
 //! [`Exposition::ready`], 503 before). bgpd's `metrics/http.rs` approach, by hyper.
 //!
-//! Bounded: at most [`MAX_CONNECTIONS`] connections at once (the next waits in the
-//! kernel's backlog), request headers must arrive within [`HEADER_READ_TIMEOUT`] and be
-//! at most [`MAX_HEADER_BYTES`], and a connection lives at most [`CONNECTION_LIFETIME`].
-//! Request bodies are never read.
+//! Bounded by [`crate::http_serve`] with [`LIMITS`]: at most [`MAX_CONNECTIONS`]
+//! connections at once (the next waits in the kernel's backlog), request headers within
+//! [`HEADER_READ_TIMEOUT`] and at most [`MAX_HEADER_BYTES`], a connection at most
+//! [`CONNECTION_LIFETIME`]. Request bodies are never read.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +15,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::text::encode;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use super::Exposition;
+use crate::http_serve::{self, Limits};
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -82,34 +80,24 @@ fn handle(exposition: &dyn Exposition, request: &Request<Incoming>) -> Response<
     }
 }
 
+/// How much the listener lets scrapers hold (see [`crate::http_serve`]).
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    header_read_timeout: HEADER_READ_TIMEOUT,
+    connection_lifetime: CONNECTION_LIFETIME,
+    max_header_bytes: MAX_HEADER_BYTES,
+};
+
 /// Serves until the task is dropped or aborted.
 pub async fn serve(listener: TcpListener, exposition: Arc<dyn Exposition>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { return };
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "metrics: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    http_serve::serve(listener, LIMITS, "metrics", move |stream| {
         let exposition = Arc::clone(&exposition);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let response = handle(exposition.as_ref(), &request);
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
-            drop(permit);
-        });
-    }
+        http_serve::http1(stream, LIMITS, move |request| {
+            let response = handle(exposition.as_ref(), &request);
+            async move { response }
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 //! (`admission.k8s.io/v1`) and answers [`crate::config::admission::respond`] for it,
 //! given the config objects the webhook's caches hold now.
 //!
-//! Bounded as the metrics listener: at most [`MAX_CONNECTIONS`] connections at once, the
+//! Bounded by [`crate::http_serve`] as the metrics listener ([`LIMITS`]): at most [`MAX_CONNECTIONS`] connections at once, the
 //! TLS handshake within [`HANDSHAKE_TIMEOUT`], request headers within
 //! [`HEADER_READ_TIMEOUT`] and at most [`MAX_HEADER_BYTES`], a connection at most
 //! [`CONNECTION_LIFETIME`], and a body at most [`MAX_BODY_BYTES`] (the API server's own
 //! request limit, 3 MiB): longer is 413, not JSON or not a review is 400. Nothing panics on
 //! input. A new certificate (renewal) applies to the connections accepted after it.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,13 +16,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::config::Resources;
 use crate::config::admission::respond;
+use crate::http_serve::{self, Limits};
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -95,6 +94,14 @@ pub fn answer(current: &dyn Current, body: &[u8]) -> Option<Value> {
     Some(respond(&review, &current.current()))
 }
 
+/// How much the listener lets clients hold besides the handshake and body bounds.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    header_read_timeout: HEADER_READ_TIMEOUT,
+    connection_lifetime: CONNECTION_LIFETIME,
+    max_header_bytes: MAX_HEADER_BYTES,
+};
+
 /// Serves until the task is dropped or aborted; each connection uses the TLS configuration
 /// `tls` holds when it is accepted.
 pub async fn serve(
@@ -102,20 +109,10 @@ pub async fn serve(
     tls: watch::Receiver<Arc<rustls::ServerConfig>>,
     current: Arc<dyn Current>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { return };
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "webhook: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    http_serve::serve(listener, LIMITS, "webhook", move |stream| {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.borrow()));
         let current = Arc::clone(&current);
-        tokio::spawn(async move {
+        async move {
             let stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => stream,
@@ -125,19 +122,14 @@ pub async fn serve(
                     }
                     Err(_) => return,
                 };
-            let service = hyper::service::service_fn(move |request| {
+            http_serve::http1(stream, LIMITS, move |request| {
                 let current = Arc::clone(&current);
-                async move { Ok::<_, Infallible>(handle(current.as_ref(), request).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
-            drop(permit);
-        });
-    }
+                async move { handle(current.as_ref(), request).await }
+            })
+            .await
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
