@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod gr;
 pub mod instance;
 pub mod layer2;
+pub mod logging;
 pub mod metrics;
 pub mod peer;
 pub mod policy;

@@ -4,6 +4,7 @@
 // for the workspace, `expect_used` here; clippy.toml lets tests use both).
 #![warn(clippy::expect_used)]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,22 +53,28 @@ fn parse_log_format(text: &str) -> Result<LogFormat, UnknownLogFormat> {
     LogFormat::from_name(text).ok_or_else(|| UnknownLogFormat(text.to_string()))
 }
 
+/// A line on standard error, ignoring a failure (`eprintln!` panics on one, which would turn
+/// a clean exit status into 101 on a full disk).
+fn to_stderr(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = &args.check_config {
         let report = bgpd::config::check_file(path);
         if report.is_ok() {
-            println!("{report}");
+            let _ = writeln!(std::io::stdout(), "{report}");
             return ExitCode::SUCCESS;
         }
-        eprintln!("{report}");
+        to_stderr(format_args!("{report}"));
         return ExitCode::FAILURE;
     }
 
     let config = match bgpd::config::Config::load(&args.config) {
         Ok(config) => config,
         Err(errors) => {
-            eprintln!("{errors}");
+            to_stderr(format_args!("{errors}"));
             return ExitCode::FAILURE;
         }
     };
@@ -79,9 +86,15 @@ fn main() -> ExitCode {
     // Colours only on a terminal: a log written to a file or a pipe gets no
     // ANSI escape codes. The fmt writer is standard output.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let subscriber =
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
-    match args.log_format.unwrap_or(config.global.log_format) {
+    // A log that cannot be written (full disk) is counted, never a panic: see `logging`.
+    let format = args.log_format.unwrap_or(config.global.log_format);
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(bgpd::logging::LogOutput::new(format))
+        .log_internal_errors(false);
+    match format {
         LogFormat::Text => subscriber.init(),
         // Fields at the top level beside "message", as the text form shows
         // them after it; no span list (the text form shows none either).
@@ -91,7 +104,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("bgpd: cannot start the async runtime: {error}");
+            to_stderr(format_args!("bgpd: cannot start the async runtime: {error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -99,7 +112,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
-            eprintln!("bgpd: {error}");
+            to_stderr(format_args!("bgpd: {error}"));
             ExitCode::FAILURE
         }
     }

@@ -100,18 +100,7 @@ async fn health_and_reflection_are_served() {
 #[tokio::test]
 async fn sigterm_stops_the_daemon_cleanly() {
     let (mut daemon, _client) = start("").await;
-    let pid = i32::try_from(daemon.child.id()).expect("pid fits");
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + READY_DEADLINE;
-    let mut interval = tokio::time::interval(Duration::from_millis(20));
-    let status = loop {
-        interval.tick().await;
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "bgpd did not stop on SIGTERM");
-    };
+    let status = terminate(&mut daemon).await;
     assert!(status.success(), "bgpd exited with {status}");
 }
 

@@ -200,3 +200,34 @@ async fn scrape_time_with_a_million_prefixes() {
         times[0], times[5], times[9]
     );
 }
+
+/// A log that cannot be written (standard output and error both on a full disk, here
+/// `/dev/full`) neither stops nor panics bgpd: the API serves, the lost lines are counted in
+/// `ironlb_log_lines_lost_total`, and SIGTERM still ends it with status 0. Before, the first
+/// failed log write made tracing's fallback `eprintln!` panic (exit 101).
+#[tokio::test]
+async fn a_full_disk_under_the_log_is_counted_not_fatal() {
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
+    let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port(Ipv4Addr::LOCALHOST)));
+    let config = with_api(
+        &format!("{GLOBAL}log_level = \"debug\"\n[metrics]\nlisten = \"{metrics}\"\n"),
+        api,
+    );
+    let directory = scratch_directory();
+    let path = directory.join("bgpd.toml");
+    std::fs::write(&path, config).expect("write config");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bgpd"))
+        .arg("--config")
+        .arg(&path)
+        .stdout(full())
+        .stderr(full())
+        .spawn()
+        .expect("start bgpd");
+    let mut daemon = Daemon { child, directory, config: path, api };
+    let _client = wait_ready(&mut daemon, bgp_ready).await;
+    let lost = value(&scrape(metrics).await, "ironlb_log_lines_lost_total", &[]);
+    assert!(lost.is_some_and(|n| n > 0.0), "lost log lines counted: {lost:?}");
+    let status = terminate(&mut daemon).await;
+    assert!(status.success(), "bgpd exited with {status} while its log could not be written");
+}

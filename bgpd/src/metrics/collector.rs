@@ -468,6 +468,13 @@ impl ScrapeCollector {
         }
         family(
             e,
+            "ironlb_log_lines_lost",
+            "Log lines that could not be written (full disk, closed output)",
+            MetricType::Counter,
+            [(Labels::new(), counter(self.process.log_lines_lost))],
+        )?;
+        family(
+            e,
             "ironlb_process_uptime_seconds",
             "Seconds since bgpd started",
             MetricType::Gauge,

@@ -10,6 +10,8 @@ use std::path::Path;
 pub struct ProcessStats {
     pub resident_bytes: Option<u64>,
     pub open_fds: Option<u64>,
+    /// Log lines that could not be written (`crate::logging`).
+    pub log_lines_lost: u64,
 }
 
 /// Reads `root` (`/proc/self`). Blocking file I/O: call it off the async
@@ -18,7 +20,7 @@ pub fn read(root: &Path) -> ProcessStats {
     let resident_bytes =
         std::fs::read_to_string(root.join("status")).ok().and_then(|text| vm_rss(&text));
     let open_fds = std::fs::read_dir(root.join("fd")).ok().map(|entries| entries.count() as u64);
-    ProcessStats { resident_bytes, open_fds }
+    ProcessStats { resident_bytes, open_fds, log_lines_lost: crate::logging::lines_lost() }
 }
 
 /// `VmRSS:   12345 kB` in the text of `/proc/PID/status`, in bytes.

@@ -39,6 +39,22 @@ impl Drop for Daemon {
     }
 }
 
+/// Sends SIGTERM to `daemon` and waits (with a deadline) for its exit status.
+pub async fn terminate(daemon: &mut Daemon) -> std::process::ExitStatus {
+    let pid = i32::try_from(daemon.child.id()).expect("pid fits");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + READY_DEADLINE;
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        interval.tick().await;
+        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "bgpd did not stop on SIGTERM");
+    }
+}
+
 /// A fresh directory under the system's temporary directory.
 pub fn scratch_directory() -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -52,7 +52,7 @@ fn snapshot(peers: Vec<PeerMetrics>) -> Snapshot {
 
 fn scrape(snapshot: Snapshot) -> prometheus_parse::Scrape {
     let mut registry = Registry::default();
-    let process = ProcessStats { resident_bytes: Some(4096), open_fds: Some(9) };
+    let process = ProcessStats { resident_bytes: Some(4096), open_fds: Some(9), log_lines_lost: 2 };
     let layer2 = vec![AnnouncementStatus {
         address: "192.0.2.100".parse().expect("literal"),
         owner: "config".to_string(),
@@ -146,6 +146,7 @@ fn rib_api_and_process_numbers() {
     assert_eq!(value(&scrape, "ironlb_api_watch_subscribers", &[]), Some(1.0));
     assert_eq!(value(&scrape, "ironlb_process_resident_memory_bytes", &[]), Some(4096.0));
     assert_eq!(value(&scrape, "ironlb_process_open_fds", &[]), Some(9.0));
+    assert_eq!(value(&scrape, "ironlb_log_lines_lost_total", &[]), Some(2.0));
     let ip = [("ip", "192.0.2.100")];
     assert_eq!(value(&scrape, "ironlb_layer2_requests_received", &ip), Some(3.0));
     assert_eq!(value(&scrape, "ironlb_layer2_responses_sent", &ip), Some(2.0));
