@@ -4,7 +4,9 @@
 //! - `prefix_set/lookup`: one trie lookup in the 1,000-entry set.
 //! - `evaluate/*`: the one-pass `CompiledChain::evaluate`, per route.
 //! - `split/prepare`: the per-attribute-set step (cached by the RIB).
-//! - `split/select`: the per-prefix step (trie lookups only).
+//! - `split/select`: the per-prefix step (prefix-set lookups only), routes in random order.
+//! - `split/select_run_fresh` / `split/select_run_cursor`: the same over a run of
+//!   consecutive /24s (as UPDATEs list them), without and with a `PrefixCursor`.
 //! - `split/outcome`: actions, once per distinct (attribute set, selection).
 //! - `accept_all/evaluate`: the baseline.
 //!
@@ -20,7 +22,9 @@
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use bgpd::policy::{CompiledChain, Context, PolicyBook, PolicyDefinitions, PrefixSet};
+use bgpd::policy::{
+    CompiledChain, Context, PolicyBook, PolicyDefinitions, PrefixCursor, PrefixSet,
+};
 use bgpd::wire::{AsPath, Community, Origin, PathAttributes};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ipnet::{IpNet, Ipv4Net};
@@ -180,6 +184,28 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for route in &routes {
                 black_box(chain.select(&prepared, black_box(route)));
+            }
+        })
+    });
+    // A run of consecutive /24s from the first customer entry on, as a table or
+    // an UPDATE lists them: with one cursor for the run, each prefix set is
+    // searched once per region rather than once per route.
+    let first = u32::from(entries.iter().min().unwrap().network());
+    let run: Vec<IpNet> = (0..ROUTES as u32)
+        .map(|i| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(first + (i << 8)), 24).unwrap()))
+        .collect();
+    group.bench_function("split/select_run_fresh", |b| {
+        b.iter(|| {
+            for route in &run {
+                black_box(chain.select(&prepared, black_box(route)));
+            }
+        })
+    });
+    group.bench_function("split/select_run_cursor", |b| {
+        b.iter(|| {
+            let mut cursor = PrefixCursor::default();
+            for route in &run {
+                black_box(chain.select_near(&prepared, black_box(route), &mut cursor));
             }
         })
     });

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::as_path::with_buffer;
-use super::statement::{Effects, LazyText, PrefixMemo, Statement};
+use super::prefix::PrefixCursor;
+use super::statement::{Effects, LazyText, Statement};
 use super::{Accepted, Context, PathView, Verdict};
 use crate::wire::PathAttributes;
 
@@ -182,7 +183,7 @@ impl CompiledChain {
         }
         with_buffer(|buffer| {
             let mut text = LazyText::new(buffer);
-            let mut memo = PrefixMemo::default();
+            let mut cursor = PrefixCursor::default();
             let mut attributes = Cow::Borrowed(path.attributes);
             let mut effects = Effects::default();
             for policy in &self.policies {
@@ -190,7 +191,7 @@ impl CompiledChain {
                     // Attribute conditions first: most are a compare or two,
                     // cheaper than a trie walk.
                     if !statement.attributes_hold(&path, ctx, &mut text)
-                        || !statement.prefix_holds(prefix, &mut memo)
+                        || !statement.prefix_holds(prefix, &mut cursor)
                     {
                         continue;
                     }
@@ -243,15 +244,27 @@ impl CompiledChain {
     /// prepared candidates, up to the first that decides. Allocates nothing
     /// for chains of up to 64 statements.
     pub fn select(&self, prepared: &Prepared, prefix: &IpNet) -> Selection {
+        self.select_near(prepared, prefix, &mut PrefixCursor::default())
+    }
+
+    /// [`CompiledChain::select`] for one of a run of routes: `cursor` keeps each
+    /// prefix set's last answer and the address range it holds for, so routes
+    /// listed in address order (as tables and UPDATEs list them) mostly need no
+    /// search (see [`PrefixSet::matches_near`](super::PrefixSet::matches_near)).
+    /// The cursor must not outlive the chain.
+    pub fn select_near(
+        &self,
+        prepared: &Prepared,
+        prefix: &IpNet,
+        cursor: &mut PrefixCursor,
+    ) -> Selection {
         let mut selected = StatementSet::with_capacity(self.statements);
-        let mut memo = PrefixMemo::default();
         let mut index = 0;
         for policy in &self.policies {
             for statement in &policy.statements {
                 let this = index;
                 index += 1;
-                if !prepared.candidates.contains(this) || !statement.prefix_holds(prefix, &mut memo)
-                {
+                if !prepared.candidates.contains(this) || !statement.prefix_holds(prefix, cursor) {
                     continue;
                 }
                 selected.insert(this);

@@ -94,7 +94,9 @@ pub use definition::{
     StatementDefinition,
 };
 pub use error::{DefinitionError, DefinitionErrorKind, SetKind, Table, UnknownPolicy};
-pub use prefix::{PrefixEntry, PrefixEntryError, PrefixEntryErrorKind, PrefixSet};
+pub use prefix::{
+    CURSOR_SETS, PrefixCursor, PrefixEntry, PrefixEntryError, PrefixEntryErrorKind, PrefixSet,
+};
 pub use statement::{
     Actions, Comparison, ComparisonError, Condition, Disposition, MedAction, Statement,
 };

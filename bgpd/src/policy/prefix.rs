@@ -333,6 +333,23 @@ impl Intervals {
         self.starts.get(index).is_some_and(|start| *start <= address)
     }
 
+    /// Whether `address` is in an interval, and the widest range of addresses
+    /// around it with the same answer (its interval, or the gap it falls in).
+    #[inline]
+    fn region(&self, address: u128) -> Region {
+        let index = self.ends.partition_point(|end| *end < address);
+        match self.starts.get(index) {
+            Some(&start) if start <= address => {
+                Region { low: start, high: self.ends[index], matches: true }
+            }
+            next => Region {
+                low: index.checked_sub(1).map_or(0, |i| self.ends[i] + 1),
+                high: next.map_or(u128::MAX, |start| start - 1),
+                matches: false,
+            },
+        }
+    }
+
     fn len(&self) -> usize {
         self.starts.len()
     }
@@ -398,6 +415,24 @@ impl Flat {
             .and_then(|index| self.lists.get(*index as usize))
             .is_some_and(|list| list.contains(address))
     }
+
+    #[inline]
+    fn region(&self, address: u128, len: u8) -> Region {
+        self.by_length
+            .get(usize::from(len))
+            .and_then(|index| self.lists.get(*index as usize))
+            .map_or(Region { low: 0, high: u128::MAX, matches: false }, |list| list.region(address))
+    }
+}
+
+/// A range of route addresses (left-aligned keys, one route length) over which
+/// a prefix set's answer is the same: what lets [`PrefixCursor`] answer the
+/// next, nearby prefix without a search.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) struct Region {
+    low: u128,
+    high: u128,
+    matches: bool,
 }
 
 /// One family's matcher: flat when that stays within its bound, else the trie.
@@ -440,6 +475,45 @@ impl Matcher {
             Self::Trie(trie) => trie.matches(address, len),
         }
     }
+
+    /// The trie gives no region: its answer holds for this address only.
+    #[inline]
+    fn region(&self, address: u128, len: u8) -> Region {
+        match self {
+            Self::Flat(flat) => flat.region(address, len),
+            Self::Trie(trie) => {
+                Region { low: address, high: address, matches: trie.matches(address, len) }
+            }
+        }
+    }
+}
+
+/// How many prefix sets a [`PrefixCursor`] remembers at once.
+pub const CURSOR_SETS: usize = 8;
+
+/// The last answer of up to [`CURSOR_SETS`] prefix sets with the region it
+/// holds for (see [`PrefixSet::matches_near`]). Keep one for a run of routes
+/// (an UPDATE's NLRI, an export batch) and drop it with the run: it refers to
+/// sets by address, so it must not outlive a change of the policy book.
+#[derive(Clone, Debug, Default)]
+pub struct PrefixCursor {
+    entries: [CursorEntry; CURSOR_SETS],
+    next: usize,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct CursorEntry {
+    /// The set's address; 0 for an unused entry.
+    set: usize,
+    v6: bool,
+    len: u8,
+    region: Region,
+}
+
+impl Default for CursorEntry {
+    fn default() -> Self {
+        Self { set: 0, v6: false, len: 0, region: Region { low: 1, high: 0, matches: false } }
+    }
 }
 
 /// A compiled prefix set: both families, any number of entries.
@@ -467,6 +541,40 @@ impl PrefixSet {
             IpNet::V6(_) => &self.v6,
         };
         matcher.matches(key(route), route.prefix_len())
+    }
+
+    /// [`PrefixSet::matches`], answered from `cursor` when its last answer for
+    /// this set covers `route` (same family and length, address within the
+    /// region where the answer does not change). Tables and UPDATEs list
+    /// prefixes in address order, so consecutive routes mostly fall in the same
+    /// region: one search per region instead of one per route.
+    #[inline]
+    pub fn matches_near(&self, route: &IpNet, cursor: &mut PrefixCursor) -> bool {
+        let (matcher, v6) = match route {
+            IpNet::V4(_) => (&self.v4, false),
+            IpNet::V6(_) => (&self.v6, true),
+        };
+        let address = key(route);
+        let len = route.prefix_len();
+        let id = std::ptr::from_ref(self) as usize;
+        let slot = match cursor.entries.iter().position(|e| e.set == id) {
+            Some(slot) => {
+                let e = &cursor.entries[slot];
+                if e.v6 == v6 && e.len == len && e.region.low <= address && address <= e.region.high
+                {
+                    return e.region.matches;
+                }
+                slot
+            }
+            None => {
+                let slot = cursor.next;
+                cursor.next = (cursor.next + 1) % CURSOR_SETS;
+                slot
+            }
+        };
+        let region = matcher.region(address, len);
+        cursor.entries[slot] = CursorEntry { set: id, v6, len, region };
+        region.matches
     }
 
     /// Whether any entry accepts the host route of `address` (for next-hop matching).
@@ -685,6 +793,56 @@ mod tests {
                 prop_assert_eq!(set.matches(route), naive, "route {}", route);
                 prop_assert_eq!(tries.matches(route), naive, "trie, route {}", route);
             }
+        }
+
+        /// One cursor kept across routes in any order (sorted, as NLRI mostly
+        /// are, and as given), shared by two sets (flat and trie forms) and
+        /// more sets than it has entries, answers as a fresh search does.
+        #[test]
+        fn a_cursor_kept_across_routes_answers_as_a_search(
+            entries in proptest::collection::vec(arb_entry(), 0..40),
+            others in proptest::collection::vec(arb_entry(), 0..10),
+            mut routes in proptest::collection::vec(arb_route(), 1..60),
+            sorted in proptest::bool::ANY,
+        ) {
+            let sets: Vec<PrefixSet> = (0..CURSOR_SETS + 2)
+                .map(|i| match i % 3 {
+                    0 => PrefixSet::new(entries.iter().copied()),
+                    1 => PrefixSet::new(entries.iter().copied()).with_tries(),
+                    _ => PrefixSet::new(others.iter().copied()),
+                })
+                .collect();
+            if sorted {
+                routes.sort_by_key(|r| (r.prefix_len(), key(r)));
+            }
+            let mut cursor = PrefixCursor::default();
+            for route in &routes {
+                for (i, set) in sets.iter().enumerate() {
+                    prop_assert_eq!(
+                        set.matches_near(route, &mut cursor),
+                        set.matches(route),
+                        "set {}, route {}", i, route
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_answers_neighbouring_routes_from_one_region() {
+        let set = PrefixSet::new(["10.0.0.0/16 le 32".parse::<PrefixEntry>().unwrap()]);
+        let mut cursor = PrefixCursor::default();
+        for (route, inside) in [
+            ("10.0.1.0/24", true),
+            ("10.0.2.0/24", true),
+            ("10.1.0.0/24", false),
+            ("9.255.255.0/24", false),
+            ("10.0.255.0/24", true),
+            ("10.0.0.0/8", false),
+            ("10.0.0.1/32", true),
+        ] {
+            let route: IpNet = route.parse().unwrap();
+            assert_eq!(set.matches_near(&route, &mut cursor), inside, "{route}");
         }
     }
 }

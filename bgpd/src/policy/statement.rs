@@ -11,7 +11,7 @@ use ipnet::IpNet;
 
 use super::as_path::{AsPathSet, render};
 use super::community::{CommunitySet, LargeCommunitySet};
-use super::prefix::PrefixSet;
+use super::prefix::{PrefixCursor, PrefixSet};
 use super::{Context, NextHopAction, PathView};
 use crate::wire::{Community, Family, LargeCommunity, Origin, PathAttributes};
 
@@ -117,9 +117,9 @@ impl Condition {
 
     /// Evaluates a prefix condition.
     #[inline]
-    pub(super) fn holds_for_prefix(&self, prefix: &IpNet, memo: &mut PrefixMemo) -> bool {
+    pub(super) fn holds_for_prefix(&self, prefix: &IpNet, cursor: &mut PrefixCursor) -> bool {
         match self {
-            Self::PrefixSet { set, negate } => memo.matches(set, prefix) != *negate,
+            Self::PrefixSet { set, negate } => set.matches_near(prefix, cursor) != *negate,
             Self::Family(family) => match prefix {
                 IpNet::V4(_) => *family == Family::Ipv4Unicast,
                 IpNet::V6(_) => *family == Family::Ipv6Unicast,
@@ -162,30 +162,6 @@ impl Condition {
             }
             Self::NeighborAsn(asn) => ctx.neighbor_asn == *asn,
         }
-    }
-}
-
-/// Answers of prefix-set lookups for one prefix, so that a chain naming the
-/// same set in several statements walks its trie once.
-#[derive(Default)]
-pub(super) struct PrefixMemo {
-    entries: [(usize, bool); 8],
-    len: usize,
-}
-
-impl PrefixMemo {
-    #[inline]
-    fn matches(&mut self, set: &Arc<PrefixSet>, prefix: &IpNet) -> bool {
-        let key = Arc::as_ptr(set) as usize;
-        if let Some((_, answer)) = self.entries[..self.len].iter().find(|(k, _)| *k == key) {
-            return *answer;
-        }
-        let answer = set.matches(prefix);
-        if let Some(slot) = self.entries.get_mut(self.len) {
-            *slot = (key, answer);
-            self.len += 1;
-        }
-        answer
     }
 }
 
@@ -373,8 +349,8 @@ impl Statement {
     }
 
     #[inline]
-    pub(super) fn prefix_holds(&self, prefix: &IpNet, memo: &mut PrefixMemo) -> bool {
-        self.prefix_conditions.iter().all(|c| c.holds_for_prefix(prefix, memo))
+    pub(super) fn prefix_holds(&self, prefix: &IpNet, cursor: &mut PrefixCursor) -> bool {
+        self.prefix_conditions.iter().all(|c| c.holds_for_prefix(prefix, cursor))
     }
 }
 

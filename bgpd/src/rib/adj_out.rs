@@ -29,7 +29,7 @@ use super::intern::{CachedExport, CachedPrepared, Exported, Judged, push_cached}
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
-use crate::policy::PathView;
+use crate::policy::{PathView, PrefixCursor};
 use crate::wire::{Family, NextHop, Nlri, PathAttributes};
 
 /// A growable bitset indexed by slot.
@@ -219,6 +219,9 @@ pub(crate) fn next_batch<P: PrefixKey>(
     let mut emitted = 0;
     let mut counts = PolicyCounters::default();
     let mut receiver_source = None;
+    // One cursor for the batch: its slots come in table order, mostly address
+    // order, so the export chain's prefix sets are searched once per region.
+    let mut cursor = PrefixCursor::default();
     while emitted < max {
         let pe = core.exports.get_mut(peer)?.as_mut()?;
         let (receiver, profile) = (pe.receiver, pe.profile);
@@ -228,7 +231,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
         if core.deferred(table, slot) {
             continue;
         }
-        let (exported, judged) = decide(core, table, slot, &receiver, profile);
+        let (exported, judged) = decide(core, table, slot, &receiver, profile, &mut cursor);
         receiver_source = Some(receiver.source);
         match judged {
             Judged::Unjudged => {}
@@ -307,9 +310,10 @@ fn decide<P: PrefixKey>(
     slot: u32,
     receiver: &Receiver,
     profile: u16,
+    cursor: &mut PrefixCursor,
 ) -> (Option<Exported>, Judged) {
     let mut judged = Judged::Unjudged;
-    let exported = decide_judged(core, table, slot, receiver, profile, &mut judged);
+    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut judged);
     (exported, judged)
 }
 
@@ -319,6 +323,7 @@ fn decide_judged<P: PrefixKey>(
     slot: u32,
     receiver: &Receiver,
     profile: u16,
+    cursor: &mut PrefixCursor,
     judged: &mut Judged,
 ) -> Option<Exported> {
     let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
@@ -380,12 +385,13 @@ fn decide_judged<P: PrefixKey>(
         }
     };
     let prepared = &attr.prepared[index].prepared;
-    let selection = (!prepared.is_prefix_independent()).then(|| chain.select(prepared, &prefix));
+    let selection =
+        (!prepared.is_prefix_independent()).then(|| chain.select_near(prepared, &prefix, cursor));
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
         *judged = cached.judged;
         return cached.result.clone();
     }
-    let full = selection.clone().unwrap_or_else(|| chain.select(prepared, &prefix));
+    let full = selection.clone().unwrap_or_else(|| chain.select_near(prepared, &prefix, cursor));
     let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
     let verdict = chain.outcome(&full, view, &context);
     let chain_said = match &verdict {
@@ -455,7 +461,10 @@ pub(crate) fn advertised_route<P: PrefixKey>(
         return None;
     }
     let (receiver, profile) = (pe.receiver, pe.profile);
-    decide(core, table, slot, &receiver, profile).0.map(|e| (table.prefix(slot).to_net(), e))
+    let mut cursor = PrefixCursor::default();
+    decide(core, table, slot, &receiver, profile, &mut cursor)
+        .0
+        .map(|e| (table.prefix(slot).to_net(), e))
 }
 
 #[cfg(test)]

@@ -28,7 +28,9 @@ use std::net::IpAddr;
 use super::intern::AttrId;
 use super::table::{Path, SourceIndex};
 use super::{ApplyStats, PeerId, PeerPolicy, PolicyCounters, Rib, RibError};
-use crate::policy::{CompiledChain, Context, NextHopAction, PathView, Selection, Verdict};
+use crate::policy::{
+    CompiledChain, Context, NextHopAction, PathView, PrefixCursor, Selection, Verdict,
+};
 use crate::wire::{NextHop, Nlri, PathAttributes};
 
 /// The address a next hop is matched as (`match.next_hop_set`).
@@ -120,11 +122,13 @@ impl Rib {
         // the interned result (holding one reference) and whether it changed.
         let mut verdicts: Vec<(Selection, Option<(AttrId, bool)>)> = Vec::new();
         let (mut accepted, mut rejected, mut modified) = (0, 0, 0);
+        // NLRI come in address order as a rule: one prefix-set search per region.
+        let mut cursor = PrefixCursor::default();
         for n in nlri {
             let index = if independent && !verdicts.is_empty() {
                 0
             } else {
-                let selection = chain.select(&prepared, &n.prefix);
+                let selection = chain.select_near(&prepared, &n.prefix, &mut cursor);
                 match verdicts.iter().position(|(s, _)| *s == selection) {
                     Some(index) => index,
                     None => {
