@@ -8,8 +8,9 @@
 //! Messages are counted as they are encoded, here and nowhere else.
 //!
 //! Memory: the buffer holds at most what the instance has in flight for the
-//! peer (its export window, `instance::EXPORT_WINDOW` batches of
-//! `EXPORT_BATCH` prefixes, encoded) plus a few single messages; once it has
+//! peer (its export window, `instance::EXPORT_WINDOW` batches of at most
+//! `instance::MAX_EXPORT_BATCH` prefixes, fewer when many peers share the
+//! instance's budget, encoded) plus a few single messages; once it has
 //! all been written, a buffer grown past [`KEEP_CAPACITY`] is given back
 //! ([`Outbox::release_if_idle`]), so idle sessions hold at most that much.
 //!
