@@ -14,6 +14,7 @@
 //! (utime + stime of its process, /proc/PID/stat) over that window and its peak RSS (VmHWM).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgpd::wire::{CodecOptions, Family as WireFamily, NextHop};
@@ -42,6 +43,8 @@ pub enum Scenario {
     FanOut,
     /// Many peers each sending its own prefixes to all others (`bench_peers`).
     RouteServer,
+    /// Prefix flaps at a steady rate, latency per change (`churn`).
+    Churn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,9 +165,11 @@ pub fn encode_feed(scenario: Scenario, table: &Table) -> Result<Feed> {
     let options = CodecOptions { four_octet_as: true, ..CodecOptions::default() };
     let encode = match scenario {
         Scenario::Trickle => rig::encode_trickle,
-        Scenario::Internet | Scenario::OneSet | Scenario::FanOut | Scenario::RouteServer => {
-            rig::encode_table
-        }
+        Scenario::Internet
+        | Scenario::OneSet
+        | Scenario::FanOut
+        | Scenario::RouteServer
+        | Scenario::Churn => rig::encode_table,
     };
     let feeder_v6 = match v6("2001:db8:1::1") {
         IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
@@ -207,10 +212,88 @@ pub fn run_once(kind: DutKind, feed: &Feed) -> Result<Run> {
     } else {
         &[WireFamily::Ipv4Unicast]
     };
+    let wired = wire_up(kind, families, &sink_tally, &feeder_tally)?;
+    let Wired { feeders, sinks, dut, .. } = &wired;
+    // Whether the peer is external changes how it is decoded, not how the
+    // feed is encoded: only the encoding options must match.
+    let encoding = |o: &CodecOptions| CodecOptions { external_peer_as: None, ..*o };
+    if let Some(session) = feeders.iter().find(|s| encoding(s.options()) != encoding(&feed.options))
+    {
+        return Err(HarnessError::Rig {
+            peer: session.peer(),
+            reason: format!(
+                "negotiated {:?}, the feed was encoded for {:?}",
+                session.options(),
+                feed.options
+            ),
+        });
+    }
+    // Let the sink's End-of-RIBs from the DUT (empty table) arrive before measuring.
+    std::thread::sleep(Duration::from_millis(200));
+    let before = sink_tally.counts();
+    let pid = dut.as_ref().map(Dut::pid);
+    let cpu_before = pid.map_or(0.0, cpu_seconds);
+    let start = epoch.elapsed();
+    for (session, bytes) in feeders.iter().zip([&feed.v4, &feed.v6]) {
+        session.send(bytes.clone())?;
+    }
+    let deadline = Duration::from_secs(1800);
+    let counts = loop {
+        let counts = sink_tally.counts();
+        if counts.p100.is_some() {
+            break counts;
+        }
+        let failed = sinks.iter().chain(feeders).find_map(|s| s.failure().map(|f| (s.peer(), f)));
+        let dead = pid.filter(|p| !process_alive(*p));
+        if failed.is_some() || dead.is_some() || epoch.elapsed() - start > deadline {
+            let log = dut.as_ref().map(Dut::log_tail).unwrap_or_default();
+            return Err(HarnessError::Timeout {
+                what: format!("the sink to hold {} prefixes", feed.prefixes),
+                waited: epoch.elapsed() - start,
+                last: format!("{counts:?}; session failure {failed:?}; DUT dead {dead:?}\n{log}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let cpu = pid.map_or(0.0, |p| cpu_seconds(p) - cpu_before);
+    // Trickle: the DUT may still be flushing after the last prefix landed; End-of-RIB too.
+    if kind != DutKind::Floor {
+        settle(&sink_tally);
+    }
+    let after = sink_tally.counts();
+    let since = |t: Option<Duration>| t.map_or(f64::NAN, |t| t.saturating_sub(start).as_secs_f64());
+    Ok(Run {
+        first: since(counts.first),
+        p99: since(counts.p99),
+        p100: since(counts.p100),
+        cpu,
+        rss: pid.map_or(0.0, peak_rss_mb),
+        updates: (after.updates - before.updates)
+            .saturating_sub(after.end_of_ribs - before.end_of_ribs),
+    })
+}
+
+/// A rig wired for one run: the feeder's and the sink's sessions (one per family), Established,
+/// and what must live until the run ends. Dropping it closes the sessions, then stops the DUT,
+/// then removes the namespaces.
+pub struct Wired {
+    pub feeders: Vec<Session>,
+    pub sinks: Vec<Session>,
+    pub dut: Option<Dut>,
+    pub namespaces: Vec<Namespace>,
+}
+
+/// Starts `kind` between a feeder and a sink (or, for the floor, connects the feeder straight
+/// to the sink) and brings up one session per family on each side.
+pub fn wire_up(
+    kind: DutKind,
+    families: &[WireFamily],
+    sink_tally: &Arc<Tally>,
+    feeder_tally: &Arc<Tally>,
+) -> Result<Wired> {
     let mut sinks = Vec::new();
     let mut feeders = Vec::new();
-    // Held until the end of the run: namespaces, DUT.
-    let (_namespaces, dut);
+    let (namespaces, dut);
     if kind == DutKind::Floor {
         let link = pair("feed", "sink")?;
         let listener = rig::listen(&link.right, SocketAddr::new(v4([192, 0, 2, 2]), 179))?;
@@ -243,11 +326,11 @@ pub fn run_once(kind: DutKind, feed: &Feed) -> Result<Run> {
             })
         })?;
         sinks = accepted;
-        _namespaces = vec![link.left, link.right];
+        namespaces = vec![link.left, link.right];
         dut = None;
     } else {
         let topology = line(["feed", "dut", "sink"])?;
-        dut = start_dut(kind, &topology.middle, with_v6)?;
+        dut = start_dut(kind, &topology.middle, families.contains(&WireFamily::Ipv6Unicast))?;
         let remotes = [
             (v4([198, 51, 100, 1]), v4([192, 0, 2, 2])),
             (v6("2001:db8:2::1"), v6("2001:db8:1::2")),
@@ -270,69 +353,13 @@ pub fn run_once(kind: DutKind, feed: &Feed) -> Result<Run> {
                 SESSION_DEADLINE,
             )?);
         }
-        _namespaces = vec![topology.first, topology.middle, topology.last];
+        namespaces = vec![topology.first, topology.middle, topology.last];
     }
-    // Whether the peer is external changes how it is decoded, not how the
-    // feed is encoded: only the encoding options must match.
-    let encoding = |o: &CodecOptions| CodecOptions { external_peer_as: None, ..*o };
-    if let Some(session) = feeders.iter().find(|s| encoding(s.options()) != encoding(&feed.options))
-    {
-        return Err(HarnessError::Rig {
-            peer: session.peer(),
-            reason: format!(
-                "negotiated {:?}, the feed was encoded for {:?}",
-                session.options(),
-                feed.options
-            ),
-        });
-    }
-    // Let the sink's End-of-RIBs from the DUT (empty table) arrive before measuring.
-    std::thread::sleep(Duration::from_millis(200));
-    let before = sink_tally.counts();
-    let pid = dut.as_ref().map(Dut::pid);
-    let cpu_before = pid.map_or(0.0, cpu_seconds);
-    let start = epoch.elapsed();
-    for (session, bytes) in feeders.iter().zip([&feed.v4, &feed.v6]) {
-        session.send(bytes.clone())?;
-    }
-    let deadline = Duration::from_secs(1800);
-    let counts = loop {
-        let counts = sink_tally.counts();
-        if counts.p100.is_some() {
-            break counts;
-        }
-        let failed = sinks.iter().chain(&feeders).find_map(|s| s.failure().map(|f| (s.peer(), f)));
-        let dead = pid.filter(|p| !process_alive(*p));
-        if failed.is_some() || dead.is_some() || epoch.elapsed() - start > deadline {
-            let log = dut.as_ref().map(Dut::log_tail).unwrap_or_default();
-            return Err(HarnessError::Timeout {
-                what: format!("the sink to hold {} prefixes", feed.prefixes),
-                waited: epoch.elapsed() - start,
-                last: format!("{counts:?}; session failure {failed:?}; DUT dead {dead:?}\n{log}"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let cpu = pid.map_or(0.0, |p| cpu_seconds(p) - cpu_before);
-    // Trickle: the DUT may still be flushing after the last prefix landed; End-of-RIB too.
-    if kind != DutKind::Floor {
-        settle(&sink_tally);
-    }
-    let after = sink_tally.counts();
-    let since = |t: Option<Duration>| t.map_or(f64::NAN, |t| t.saturating_sub(start).as_secs_f64());
-    Ok(Run {
-        first: since(counts.first),
-        p99: since(counts.p99),
-        p100: since(counts.p100),
-        cpu,
-        rss: pid.map_or(0.0, peak_rss_mb),
-        updates: (after.updates - before.updates)
-            .saturating_sub(after.end_of_ribs - before.end_of_ribs),
-    })
+    Ok(Wired { feeders, sinks, dut, namespaces })
 }
 
 /// Waits until the sink's UPDATE count stops moving for 300 ms (at most 5 s).
-fn settle(tally: &Tally) {
+pub(crate) fn settle(tally: &Tally) {
     let start = Instant::now();
     let mut last: Counts = tally.counts();
     let mut still = Instant::now();
@@ -363,10 +390,20 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 
 /// Peak resident set size in MB (VmHWM).
 pub fn peak_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+/// Resident set size now, in MB (VmRSS).
+pub fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+/// A size field of /proc/PID/status (in kB there), in MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)

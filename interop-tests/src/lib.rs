@@ -12,6 +12,7 @@ pub mod bench_peers;
 pub mod bench_table;
 pub mod bgpd;
 pub mod bird;
+pub mod churn;
 pub mod frr;
 pub mod impair;
 pub mod k8s;

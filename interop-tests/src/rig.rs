@@ -24,7 +24,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,20 @@ pub struct Tally {
     first: AtomicU64,
     p99: AtomicU64,
     p100: AtomicU64,
+    /// Told every prefix the sessions read, with the time its message was read (the churn
+    /// scenario's latency log, `crate::churn`).
+    observer: OnceLock<Observer>,
+}
+
+/// Called by a sink's reader for every prefix of every UPDATE: announced or withdrawn, the
+/// prefix, and when the message was read (nanoseconds since the tally's epoch, plus one).
+#[derive(Clone)]
+pub(crate) struct Observer(pub Arc<dyn Fn(bool, scan::Key, u64) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 /// A snapshot of a [`Tally`].
@@ -130,7 +144,14 @@ impl Tally {
             first: AtomicU64::new(0),
             p99: AtomicU64::new(0),
             p100: AtomicU64::new(0),
+            observer: OnceLock::new(),
         })
+    }
+
+    /// Has `observer` told every prefix read from now on (once per tally; a second call is
+    /// ignored).
+    pub(crate) fn observe(&self, observer: Observer) {
+        let _ = self.observer.set(observer);
     }
 
     /// The prefix count that makes 100 %.
@@ -154,7 +175,7 @@ impl Tally {
         }
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
     }
 
@@ -175,7 +196,7 @@ impl Tally {
     }
 }
 
-mod scan;
+pub(crate) mod scan;
 
 /// A rig session: Established when returned, writer and reader threads running. Dropping it
 /// closes the socket and joins both threads.
@@ -455,7 +476,12 @@ fn read_updates(
         }
         tally.updates.fetch_add(1, Ordering::AcqRel);
         let (mut added, mut withdrawn) = (0u64, 0u64);
+        let observer = tally.observer.get();
+        let read_at = if observer.is_some() { tally.now() } else { 0 };
         let end_of_rib = scan::scan(&frame[19..], |announced, key| {
+            if let Some(Observer(observe)) = observer {
+                observe(announced, key, read_at);
+            }
             let counts = match (tally.dedup, announced) {
                 (false, _) => true,
                 (true, true) => held.insert(key),

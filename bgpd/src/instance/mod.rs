@@ -14,10 +14,18 @@
 //! `wire`/`rib` attributes, `config::Neighbor`); `api::convert` makes
 //! messages of them. The instance never names the API or a `.proto` type.
 //!
-//! Export flow control: per peer at most `EXPORT_WINDOW` batches of at most
-//! `EXPORT_BATCH` prefixes are in a session's write path at once; the RIB
-//! keeps the rest as a deduplicated pending set, so a slow peer costs bounded
-//! memory and a prefix that changes twice before it is sent is sent once.
+//! Export flow control: per peer at most `EXPORT_WINDOW` batches are in a
+//! session's write path at once; the RIB keeps the rest as a deduplicated
+//! pending set, so a slow peer costs bounded memory and a prefix that changes
+//! twice before it is sent is sent once. The window is what each session
+//! holds, as batches and then as encoded UPDATEs in its write buffer, so its
+//! size follows the number of established peers ([`export_batch`]): all
+//! peers together have at most `EXPORT_BUDGET` prefixes in flight (about
+//! 6 MB of UPDATEs on an Internet-like table), or `MIN_EXPORT_BATCH` x
+//! `EXPORT_WINDOW` per peer when there are more peers than that allows. With
+//! a fixed 4 batches of 8,192 prefixes a route server's 100 peers held 100+ MB
+//! of encoded output at once; one peer still gets the deep window a full
+//! table needs on a busy machine.
 
 pub mod bfd;
 pub mod graceful;
@@ -56,10 +64,19 @@ use crate::peer::{SessionEvent, SessionHandle, SessionReport};
 use crate::rib::{LocalInfo, PeerId, Rib};
 use crate::wire::{Family, Notification, NotificationKind};
 
-/// Prefixes per export batch: about 10 full UPDATEs of /32s.
-const EXPORT_BATCH: usize = 8192;
-/// Batches in flight per peer.
-const EXPORT_WINDOW: usize = 4;
+/// Prefixes in flight to all peers together (see the module doc).
+const EXPORT_BUDGET: usize = 1 << 18;
+/// The smallest and largest export batch, in prefixes.
+const MIN_EXPORT_BATCH: usize = 2048;
+const MAX_EXPORT_BATCH: usize = 16_384;
+/// Batches in flight per peer: two, so the instance prepares the next batch
+/// while the session encodes and writes the last.
+const EXPORT_WINDOW: usize = 2;
+
+/// The export batch size when `established` peers share [`EXPORT_BUDGET`].
+fn export_batch(established: usize) -> usize {
+    (EXPORT_BUDGET / (EXPORT_WINDOW * established.max(1))).clamp(MIN_EXPORT_BATCH, MAX_EXPORT_BATCH)
+}
 /// Events handled at most between two export pumps while the queue is busy.
 const MAX_DEFERRED_EVENTS: usize = 256;
 /// How long shutdown waits for sessions to send their Cease.

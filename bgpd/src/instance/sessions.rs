@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 
 use super::watch::PeerEvent;
-use super::{EXPORT_BATCH, EXPORT_WINDOW, Instance};
+use super::{EXPORT_WINDOW, Instance, export_batch};
 use crate::fsm::{DownReason, NegotiatedSession, State};
 use crate::peer::socket;
 use crate::peer::{SessionCommand, SessionEvent};
@@ -170,6 +170,7 @@ impl Instance {
 
     /// Moves export work for one peer into its session, up to the window.
     pub(super) fn pump(&mut self, id: PeerId) {
+        let size = export_batch(self.peers.values().filter(|s| s.established).count());
         let Some(slot) = self.peers.get_mut(&id) else { return };
         // After our restart, the RIB holds learned routes back until the
         // peers re-synced (RFC 4724 §4.1); local-only prefixes go at once.
@@ -177,7 +178,7 @@ impl Instance {
             return;
         }
         while slot.in_flight < EXPORT_WINDOW {
-            let Some(batch) = self.rib.next_export_batch(id, EXPORT_BATCH) else { break };
+            let Some(batch) = self.rib.next_export_batch(id, size) else { break };
             if let Some(unsendable) = &batch.unsendable {
                 report_unsendable(&slot.neighbor.address, batch.family, unsendable);
             }
@@ -210,7 +211,7 @@ impl Instance {
 }
 
 /// Logs prefixes of one export batch that cannot be encoded for the peer (one
-/// line per batch of up to `EXPORT_BATCH` prefixes; `GetPeer` and the metrics
+/// line per export batch; `GetPeer` and the metrics
 /// count them per family).
 fn report_unsendable(peer: &std::net::IpAddr, family: Family, unsendable: &Unsendable) {
     tracing::warn!(
@@ -237,4 +238,25 @@ fn update_families(update: &UpdateMessage) -> Vec<Family> {
         }
     }
     families
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EXPORT_BUDGET, MAX_EXPORT_BATCH, MIN_EXPORT_BATCH};
+    use super::*;
+
+    #[test]
+    fn peers_share_the_export_budget_down_to_a_minimum_window_each() {
+        // One peer gets the deep window a full table needs.
+        assert_eq!(EXPORT_WINDOW * export_batch(1), 2 * MAX_EXPORT_BATCH);
+        for peers in 1..=2_000 {
+            let in_flight = peers * EXPORT_WINDOW * export_batch(peers);
+            assert!(
+                in_flight <= EXPORT_BUDGET.max(peers * EXPORT_WINDOW * MIN_EXPORT_BATCH),
+                "{peers} peers: {in_flight} prefixes in flight"
+            );
+        }
+        // A route server's 100 peers: 4,096 prefixes each (was 32,768).
+        assert_eq!(EXPORT_WINDOW * export_batch(100), 4_096);
+    }
 }

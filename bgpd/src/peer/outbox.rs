@@ -7,6 +7,13 @@
 //! of UPDATEs leaves in few system calls and no message is copied on the way.
 //! Messages are counted as they are encoded, here and nowhere else.
 //!
+//! Memory: the buffer holds at most what the instance has in flight for the
+//! peer (its export window, `instance::EXPORT_WINDOW` batches of at most
+//! `instance::MAX_EXPORT_BATCH` prefixes, fewer when many peers share the
+//! instance's budget, encoded) plus a few single messages; once it has
+//! all been written, a buffer grown past [`KEEP_CAPACITY`] is given back
+//! ([`Outbox::release_if_idle`]), so idle sessions hold at most that much.
+//!
 //! # Packing across export batches
 //!
 //! The instance hands a session its routes in batches of bounded size, so a
@@ -53,8 +60,12 @@ use crate::wire::{
 
 use super::counters::SharedCounters;
 
-/// Spare write buffer capacity kept between bursts.
-const KEEP_CAPACITY: usize = 1 << 20;
+/// The write buffer an idle session keeps: once everything queued has been
+/// written, a buffer that held more than this since it was last released is
+/// given back ([`Outbox::release_if_idle`]), so a burst's buffer does not stay
+/// with every peer for the life of its session (100 peers of a route server
+/// held about a megabyte each: the window of export batches, encoded).
+pub const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// How long held prefixes wait for the next export batch once nothing else is
 /// being written (see the module documentation): the most a lone change is
@@ -67,6 +78,10 @@ pub struct Outbox {
     packer: UpdatePacker,
     /// Encoded messages not yet written; the socket consumes it from the front.
     buffer: BytesMut,
+    /// The most bytes `buffer` held since it was last released: a lower bound
+    /// of its allocation, which `BytesMut` does not tell once the socket
+    /// advanced past written bytes.
+    peak: usize,
     /// Announcements kept back to pack with the next export batch.
     held: HeldTail,
     /// When the held prefixes last changed (`None`: nothing held).
@@ -83,6 +98,7 @@ impl Outbox {
         Self {
             packer: UpdatePacker::new(CodecOptions::default()),
             buffer: BytesMut::new(),
+            peak: 0,
             held: HeldTail::default(),
             held_at: None,
             deferred: false,
@@ -110,6 +126,7 @@ impl Outbox {
             }
             Err(error) => tracing::error!(%error, "cannot encode an outgoing message"),
         }
+        self.note_len();
     }
 
     /// Queues a message that must follow every route pushed before it
@@ -146,11 +163,24 @@ impl Outbox {
             }
         }
         self.held_at = (!self.held.is_empty()).then(Instant::now);
-        // Keep the buffer's spare capacity modest between bursts.
-        if self.buffer.is_empty() && self.buffer.capacity() > KEEP_CAPACITY {
-            self.buffer = BytesMut::new();
-        }
+        self.note_len();
+        self.release_if_idle();
         self.buffer.len()
+    }
+
+    /// Gives the write buffer's memory back if everything queued has been
+    /// written and the buffer held more than [`KEEP_CAPACITY`] since it was
+    /// last released. The session calls it after every write.
+    pub fn release_if_idle(&mut self) {
+        if self.buffer.is_empty() && self.peak > KEEP_CAPACITY {
+            self.buffer = BytesMut::new();
+            self.peak = 0;
+        }
+    }
+
+    #[inline]
+    fn note_len(&mut self) {
+        self.peak = self.peak.max(self.buffer.len());
     }
 
     /// Whether the held prefixes could go out now: nothing else waits to be
@@ -198,6 +228,7 @@ impl Outbox {
             Err(error) => tracing::error!(%error, "cannot encode announcements"),
         }
         self.held.nlri.clear();
+        self.note_len();
     }
 
     /// The bytes to hand to the socket, if any may leave now. The socket
@@ -221,6 +252,7 @@ impl Outbox {
     pub fn discard(&mut self) {
         self.buffer.clear();
         self.deferred = false;
+        self.release_if_idle();
     }
 
     /// The connection closes: returns what may still be written (a
@@ -232,6 +264,7 @@ impl Outbox {
             self.discard();
         }
         let remaining = std::mem::take(&mut self.buffer);
+        self.peak = 0;
         self.set_options(CodecOptions::default());
         remaining
     }

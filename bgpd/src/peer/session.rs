@@ -491,6 +491,7 @@ impl Task {
                 self.feed(connection, Event::timer_expired(timer), is_primary).await;
             }
             Wakeup::Wrote(Ok(written)) => {
+                connection.outbox.release_if_idle();
                 if is_primary {
                     self.account_written(written).await;
                 }
@@ -530,6 +531,7 @@ impl Task {
             let dumped = matches!(self.verdict, Some((_, OpenVerdict::DumpThis)));
             if received.is_empty() || !connection.is_connected() || dumped {
                 received.clear();
+                received.shrink_to(64); // what a burst of UPDATEs grew goes back
                 return;
             }
             self.deliver(connection, received, is_primary, other).await;

@@ -3,9 +3,11 @@
 //!
 //! Memory: two bitsets indexed by table slot (`queued`, `advertised`), i.e. 2
 //! bits per prefix per peer (250 KB per peer for 1 M prefixes), plus a FIFO of
-//! slots that changed. The FIFO is deduplicated by `queued`, so it never holds
-//! more entries than the table has slots. A full-table dump (new session, route
-//! refresh) is a cursor over the slots, not a million queue entries.
+//! slots that changed, deduplicated by `queued` and bounded by [`QUEUE_LIMIT`]
+//! entries: changes beyond it are only marked in `queued` and found by a
+//! sweep over that bitset in slot order once the FIFO is empty. A full-table
+//! dump (new session, route refresh) is a cursor over the slots, not a
+//! million queue entries.
 //!
 //! A third bitset, `unsendable`, marks the prefixes whose exported attributes
 //! cannot be encoded for the peer at all (larger than its message limit even
@@ -31,6 +33,14 @@ use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
 use crate::wire::{Family, NextHop, Nlri, PathAttributes};
+
+/// Entries a peer's FIFO of changed slots holds at most (4 bytes each, per
+/// family). Up to it, changes leave in the order they came (a lone change
+/// first); past it (a burst: every peer of a route server receiving all the
+/// others' tables at once), they leave in slot order by a sweep over `queued`.
+/// Unbounded, the FIFOs grew to one entry per changed prefix for every peer:
+/// 100 peers x 100,000 prefixes held 50 MB at the peak.
+pub(crate) const QUEUE_LIMIT: usize = 1024;
 
 /// A growable bitset indexed by slot.
 #[derive(Clone, Debug, Default)]
@@ -75,6 +85,19 @@ impl BitSet {
         self.words.shrink_to_fit();
     }
 
+    /// The first bit set at or after `from`.
+    pub fn next_set(&self, from: u32) -> Option<u32> {
+        let mut word = from as usize / 64;
+        let mut bits = self.words.get(word)? & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some((word * 64) as u32 + bits.trailing_zeros());
+            }
+            word += 1;
+            bits = *self.words.get(word)?;
+        }
+    }
+
     /// Bits set.
     pub fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
@@ -91,6 +114,9 @@ pub(crate) struct FamilyExport {
     unsendable: BitSet,
     /// Next slot of a running full-table dump.
     cursor: Option<u32>,
+    /// Changes that did not fit the FIFO are waiting: the lowest slot of
+    /// `queued` that may hold one (see [`QUEUE_LIMIT`]).
+    sweep: Option<u32>,
 }
 
 impl FamilyExport {
@@ -108,17 +134,27 @@ impl FamilyExport {
         if live {
             // A running dump will reach it and read its state then.
             if self.cursor.is_none_or(|c| slot < c) {
-                self.queued.set(slot);
-                self.queue.push_back(slot);
+                self.push(slot);
             }
             return true;
         }
         if self.advertised.get(slot) {
-            self.queued.set(slot);
-            self.queue.push_back(slot);
+            self.push(slot);
             return true;
         }
         false
+    }
+
+    /// Queues `slot` (not queued yet): in the FIFO while it has room and no
+    /// sweep is pending (else the FIFO's slots would also be swept), else for
+    /// the sweep.
+    fn push(&mut self, slot: u32) {
+        self.queued.set(slot);
+        if self.sweep.is_none() && self.queue.len() < QUEUE_LIMIT {
+            self.queue.push_back(slot);
+        } else {
+            self.sweep = Some(self.sweep.map_or(slot, |from| from.min(slot)));
+        }
     }
 
     pub fn holds(&self, slot: u32) -> bool {
@@ -130,16 +166,17 @@ impl FamilyExport {
     }
 
     pub fn pending(&self) -> bool {
-        !self.queue.is_empty() || self.cursor.is_some()
+        !self.queue.is_empty() || self.sweep.is_some() || self.cursor.is_some()
     }
 
     pub fn is_advertised(&self, slot: u32) -> bool {
         self.advertised.get(slot)
     }
 
-    /// Prefixes waiting in the queue (a running full-table dump not counted).
+    /// Prefixes waiting in the queue (a running full-table dump not counted;
+    /// a popcount: for queries).
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queued.count()
     }
 
     /// Prefixes the peer holds from us (a popcount: for queries, not hot paths).
@@ -156,11 +193,19 @@ impl FamilyExport {
     fn next_slot<P: PrefixKey>(&mut self, table: &Table<P>) -> Option<u32> {
         if let Some(slot) = self.queue.pop_front() {
             self.queued.clear(slot);
-            if self.queue.is_empty() && self.queue.capacity() > 4096 {
-                // A burst (a peer's full table) is over: give the memory back.
-                self.queue = VecDeque::new();
-            }
             return Some(slot);
+        }
+        // With the FIFO empty, every slot still marked in `queued` is one
+        // that did not fit it.
+        if let Some(from) = self.sweep {
+            match self.queued.next_set(from) {
+                Some(slot) => {
+                    self.queued.clear(slot);
+                    self.sweep = Some(slot + 1);
+                    return Some(slot);
+                }
+                None => self.sweep = None,
+            }
         }
         while let Some(c) = self.cursor {
             if c >= table.slot_bound() {
@@ -498,5 +543,44 @@ mod tests {
         assert_eq!(f.queue.len(), 2, "the dump will reach slot 12");
         f.enqueue(8, true);
         assert_eq!(f.queue.len(), 3);
+    }
+
+    #[test]
+    fn a_burst_past_the_fifo_limit_is_swept_from_the_bitset_each_slot_once() {
+        use super::super::table::Prefix4;
+        let table = Table::<Prefix4>::default();
+        let mut f = FamilyExport::default();
+        // A burst of changes in descending slot order, twice the FIFO's room.
+        let burst = 2 * QUEUE_LIMIT as u32;
+        for slot in (0..burst).rev() {
+            assert!(f.enqueue(slot, true));
+        }
+        assert_eq!(f.queue.len(), QUEUE_LIMIT);
+        assert!(f.queue.capacity() <= QUEUE_LIMIT, "the FIFO stays within its bound");
+        assert_eq!(f.queued(), burst as usize);
+        let mut out = Vec::new();
+        // The FIFO first, in arrival order.
+        for _ in 0..QUEUE_LIMIT {
+            out.push(f.next_slot(&table).unwrap());
+        }
+        assert_eq!(out, (QUEUE_LIMIT as u32..burst).rev().collect::<Vec<_>>());
+        // Then the sweep in slot order; a change behind it (and one already
+        // waiting) is found, the FIFO stays unused while the sweep runs.
+        assert_eq!(f.next_slot(&table), Some(0));
+        assert_eq!(f.next_slot(&table), Some(1));
+        assert!(f.enqueue(0, true));
+        assert!(f.enqueue(5, true));
+        assert!(f.queue.is_empty());
+        let mut rest = Vec::new();
+        while let Some(slot) = f.next_slot(&table) {
+            rest.push(slot);
+        }
+        let mut expected = vec![0];
+        expected.extend(2..QUEUE_LIMIT as u32);
+        assert_eq!(rest, expected);
+        assert!(!f.pending() && f.queued() == 0);
+        // Back to the FIFO for the next change.
+        assert!(f.enqueue(7, true));
+        assert_eq!(f.queue.len(), 1);
     }
 }

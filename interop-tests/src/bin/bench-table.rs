@@ -18,6 +18,11 @@
 //! (one UPDATE per prefix from the feeder, one attribute set; the figure is how many UPDATEs the
 //! DUT sends the sink).
 //!
+//! `churn` (`--rate R` changes a second for `--seconds S`, default 10,000 and 60, over the
+//! Internet-like IPv4 table; see `interop_tests::churn`): latency of each change from the
+//! feeder's write to the sink's read, DUT CPU over the churn, DUT RSS before, after and 10 s
+//! after; the floor runs the same schedule.
+//!
 //! `fan-out` (`--peers N` sinks each receiving the Internet-like IPv4 table) and `route-server`
 //! (`--peers N` peers each sending `--v4 / N` prefixes of their own and receiving all others')
 //! run through `interop_tests::bench_peers`, without a floor row.
@@ -28,6 +33,7 @@
 
 use interop_tests::bench_peers;
 use interop_tests::bench_table::{DutKind, FEEDER_AS, Run, Scenario, encode_feed, run_once};
+use interop_tests::churn::{self, ChurnFeed, ChurnSpec};
 use interop_tests::table::{Table, TableSpec};
 use std::time::Instant;
 
@@ -41,6 +47,9 @@ struct Options {
     seed: u64,
     repeat: usize,
     duts: Vec<DutKind>,
+    /// Churn: changes per second and seconds.
+    rate: u64,
+    seconds: u64,
 }
 
 fn options() -> std::result::Result<Options, String> {
@@ -53,6 +62,8 @@ fn options() -> std::result::Result<Options, String> {
         seed: 16,
         repeat: 3,
         duts: vec![DutKind::Bgpd, DutKind::Bird, DutKind::Frr],
+        rate: 10_000,
+        seconds: 60,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -66,6 +77,7 @@ fn options() -> std::result::Result<Options, String> {
                     "trickle" => Scenario::Trickle,
                     "fan-out" => Scenario::FanOut,
                     "route-server" => Scenario::RouteServer,
+                    "churn" => Scenario::Churn,
                     other => return Err(format!("unknown scenario {other}")),
                 }
             }
@@ -75,6 +87,8 @@ fn options() -> std::result::Result<Options, String> {
             "--peers" => o.peers = number()?,
             "--seed" => o.seed = number()? as u64,
             "--repeat" => o.repeat = number()?,
+            "--rate" => o.rate = number()? as u64,
+            "--seconds" => o.seconds = number()? as u64,
             "--duts" => {
                 o.duts = value
                     .split(',')
@@ -107,7 +121,7 @@ fn main() {
         }
     };
     let mut options = options;
-    if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer) {
+    if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer | Scenario::Churn) {
         // One IPv4 session per peer.
         options.v6 = 0;
     }
@@ -116,7 +130,7 @@ fn main() {
             sets,
             ..TableSpec::internet(options.seed, options.v4, options.v6, FEEDER_AS)
         },
-        (Scenario::Internet | Scenario::FanOut | Scenario::RouteServer, None) => {
+        (Scenario::Internet | Scenario::FanOut | Scenario::RouteServer | Scenario::Churn, None) => {
             TableSpec::internet(options.seed, options.v4, options.v6, FEEDER_AS)
         }
         (Scenario::OneSet | Scenario::Trickle, None) => {
@@ -127,6 +141,10 @@ fn main() {
     let table = Table::generate(&spec);
     if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer) {
         many_peers(&options, &spec, &table);
+        return;
+    }
+    if options.scenario == Scenario::Churn {
+        run_churn(&options, &table);
         return;
     }
     let feed = match encode_feed(options.scenario, &table) {
@@ -208,6 +226,42 @@ fn many_peers(options: &Options, spec: &TableSpec, table: &Table) {
     print_table(options, spec, &results);
 }
 
+/// The churn scenario: the floor, then each DUT.
+fn run_churn(options: &Options, table: &Table) {
+    let feed = match ChurnFeed::encode(table) {
+        Ok(feed) => feed,
+        Err(error) => {
+            eprintln!("bench-table: {error}");
+            std::process::exit(1);
+        }
+    };
+    let spec = ChurnSpec {
+        rate: options.rate,
+        duration: std::time::Duration::from_secs(options.seconds),
+        quiet: std::time::Duration::from_secs(10),
+    };
+    let mut results = Vec::new();
+    for kind in std::iter::once(DutKind::Floor).chain(options.duts.iter().copied()) {
+        let mut runs = Vec::new();
+        for round in 1..=options.repeat {
+            match churn::run(kind, &feed, &spec) {
+                Ok(run) => {
+                    churn::report(kind, round, &run);
+                    runs.push(run);
+                }
+                Err(error) => {
+                    eprintln!("{} run {round} failed: {error}", kind.name());
+                    break;
+                }
+            }
+        }
+        if !runs.is_empty() {
+            results.push((kind, runs));
+        }
+    }
+    churn::print_table(&spec, feed.prefixes(), table.distinct_sets(), &results);
+}
+
 fn report(kind: DutKind, round: usize, run: &Run) {
     eprintln!(
         "{} run {round}: first {:.3} s, 99 % {:.3} s, 100 % {:.3} s, CPU {:.2} s, RSS {:.0} MB, \
@@ -229,6 +283,7 @@ fn print_table(options: &Options, spec: &TableSpec, results: &[(DutKind, Vec<Run
         Scenario::Trickle => "one UPDATE per prefix from the feeder",
         Scenario::FanOut => "fan-out: one table to every sink",
         Scenario::RouteServer => "route server: every peer's prefixes to every other peer",
+        Scenario::Churn => "churn",
     };
     println!(
         "\n{scenario}: {} IPv4 + {} IPv6 prefixes, {} attribute sets, seed {}; median of {} run(s)",

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use ipnet::{IpNet, Ipv4Net};
 
 use super::*;
@@ -251,4 +251,26 @@ fn a_lone_change_waits_at_most_the_flush_delay_and_never_while_bytes_wait() {
     outbox.buffer.clear();
     assert!(outbox.flush_if_due(deadline));
     assert_eq!(decode_all(&outbox.buffer)[0].nlri, routes(0, 1));
+}
+
+#[test]
+fn a_burst_buffer_is_given_back_once_written_and_a_small_one_kept() {
+    let mut outbox = fresh();
+    // 40,000 host routes of one set: about 200 KB of UPDATEs, past KEEP_CAPACITY.
+    let mark = outbox.push_batch(&batch(vec![(attributes(65001), routes(0, 40_000))], vec![]));
+    assert!(mark > KEEP_CAPACITY, "{mark} bytes");
+    // The socket writes half: nothing is released while bytes wait.
+    outbox.writable().unwrap().advance(mark / 2);
+    outbox.release_if_idle();
+    assert!(outbox.peak >= mark && outbox.buffer.len() == mark - mark / 2);
+    // Written out: the allocation goes back.
+    let rest = outbox.buffer.len();
+    outbox.writable().unwrap().advance(rest);
+    outbox.release_if_idle();
+    assert_eq!((outbox.peak, outbox.buffer.capacity()), (0, 0));
+    // A small message's buffer stays for the next one.
+    outbox.push_message(&Message::Keepalive);
+    outbox.writable().unwrap().advance(19);
+    outbox.release_if_idle();
+    assert_eq!(outbox.peak, 19, "not released: below KEEP_CAPACITY");
 }
