@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use bgpd::wire::{CodecOptions, Family, NextHop};
 use bytes::Bytes;
 
-use crate::bench_table::{Dut, DutKind, Run, cpu_seconds, peak_rss_mb, start_dut_with, v4};
-use crate::netns::process_alive;
+use crate::bench_table::{Dut, DutKind, Run, cpu_seconds, peak_rss_mb, start_dut_with_metrics, v4};
+use crate::netns::{Namespace, process_alive};
 use crate::rig::{Session, Speaker, Tally, encode_table};
 use crate::table::Table;
 use crate::topology::line;
@@ -109,6 +109,18 @@ pub fn route_server(table: &Table, peers: usize) -> Result<Plan> {
 
 /// One run of `plan` through `kind` (not the floor).
 pub fn run(kind: DutKind, plan: &Plan) -> Result<Run> {
+    run_then(kind, plan, None, |_| Ok(())).map(|(run, ())| run)
+}
+
+/// [`run`], with bgpd serving `/metrics` on `metrics` when given; once every announcement is
+/// held, with every session still up, `after` gets the DUT's namespace (the metrics scrape
+/// bench times its scrapes there).
+pub fn run_then<T>(
+    kind: DutKind,
+    plan: &Plan,
+    metrics: Option<SocketAddr>,
+    after: impl FnOnce(&Namespace) -> Result<T>,
+) -> Result<(Run, T)> {
     let epoch = Instant::now();
     let counted = Tally::counting(epoch);
     counted.expect(plan.expected);
@@ -132,7 +144,7 @@ pub fn run(kind: DutKind, plan: &Plan) -> Result<Run> {
         .map(|(a, asn, _)| (IpAddr::V4(*a), *asn))
         .chain(plan.sinks.iter().map(|(a, asn)| (IpAddr::V4(*a), *asn)))
         .collect();
-    let dut = start_dut_with(kind, &topology.middle, &peers)?;
+    let dut = start_dut_with_metrics(kind, &topology.middle, &peers, metrics)?;
     let deadline = Duration::from_secs(120);
     let mut sessions = Vec::new();
     for (address, asn) in &plan.sinks {
@@ -201,9 +213,10 @@ pub fn run(kind: DutKind, plan: &Plan) -> Result<Run> {
             .saturating_sub(counts.end_of_ribs - before.end_of_ribs),
     };
     eprintln!("  (rig CPU {:.2} s)", cpu_seconds(std::process::id()) - rig_before);
+    let then = after(&topology.middle)?;
     drop(sessions);
     drop(feeders);
-    Ok(run)
+    Ok((run, then))
 }
 
 /// `ip addr add` of an address the topology already has (192.0.2.1) is not an error here.

@@ -117,6 +117,17 @@ pub fn start_dut_with(
     namespace: &Namespace,
     peers: &[(IpAddr, u32)],
 ) -> Result<Option<Dut>> {
+    start_dut_with_metrics(kind, namespace, peers, None)
+}
+
+/// [`start_dut_with`], and bgpd serves `/metrics` on `metrics` when given (`[metrics] listen`;
+/// the other DUTs ignore it).
+pub fn start_dut_with_metrics(
+    kind: DutKind,
+    namespace: &Namespace,
+    peers: &[(IpAddr, u32)],
+    metrics: Option<SocketAddr>,
+) -> Result<Option<Dut>> {
     let peers = peers.iter().copied();
     let router_id = Ipv4Addr::new(192, 0, 2, 2);
     Ok(Some(match kind {
@@ -126,6 +137,9 @@ pub fn start_dut_with(
             for (address, asn) in peers {
                 config =
                     config.neighbor(BgpdNeighbor::new(address, asn).passive().hold_time(HOLD_TIME));
+            }
+            if let Some(metrics) = metrics {
+                config = config.metrics(&metrics.to_string());
             }
             Dut::Bgpd(Bgpd::start(namespace, &config)?)
         }

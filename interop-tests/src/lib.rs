@@ -19,6 +19,7 @@ pub mod k8s;
 pub mod layer2_k8s;
 pub mod netns;
 pub mod rig;
+pub mod scrape;
 pub mod soak;
 pub mod table;
 pub mod takeover;

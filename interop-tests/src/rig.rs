@@ -390,21 +390,28 @@ fn in_namespace<T: Send>(
     namespace: &Namespace,
     f: impl FnOnce() -> std::io::Result<T> + Send,
 ) -> std::io::Result<T> {
-    let path = format!("/run/netns/{}", namespace.name());
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                let file = std::fs::File::open(&path)?;
-                // SAFETY: setns on a valid namespace fd; it changes only this thread.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                if rc != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                join_namespace(namespace.name())?;
                 f()
             })
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("namespace thread panicked")))
     })
+}
+
+/// Moves the calling thread into the network namespace `name` (`setns(2)`; the process's
+/// other threads stay where they are). For threads that live in a namespace, such as
+/// [`crate::scrape::Scraper`]'s.
+pub(crate) fn join_namespace(name: &str) -> std::io::Result<()> {
+    let file = std::fs::File::open(format!("/run/netns/{name}"))?;
+    // SAFETY: setns on a valid namespace fd; it changes only this thread.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn connect_from(local: Option<IpAddr>, remote: SocketAddr) -> std::io::Result<TcpStream> {

@@ -5,14 +5,21 @@
 //! Why one message per scrape rather than atomics published by the instance:
 //! every number here is already kept by its owner (the table lengths and the
 //! path count are fields, the learned count a per-source counter, the export
-//! queue a `VecDeque` length); only the advertised count is a popcount over
-//! the peer's bitset (1M prefixes: 15,625 words per peer and family). So the
-//! snapshot costs O(peers) plus those popcounts, about a millisecond for 100
-//! peers x 1M prefixes, paid by the scrape and never by an UPDATE, and the
-//! UPDATE path stores nothing extra. Publishing atomics instead would add a
-//! store per RIB change on the hot path for a number read every 15 s. The
-//! message counters are read from the session tasks' atomics by the scraping
-//! task, outside the instance.
+//! queue a `VecDeque` length, the advertised and unsendable counts the peer's
+//! bitsets' kept counts, the RIB's memory use kept byte totals of the
+//! attribute store and the multi-path lists). So the snapshot is O(peers +
+//! families), with no walk of the table or of the attribute sets: paid by the
+//! scrape and never by an UPDATE, and the instance's own loop (the one owner
+//! of the RIB) answers it between two events without locking anything.
+//! Publishing atomics instead would add an atomic store per RIB change on the
+//! hot path for a number read every 15 s. The message counters are read from
+//! the session tasks' atomics by the scraping task, outside the instance.
+//!
+//! Measured (`interop-tests/src/bin/bench-metrics-scrape.rs`): with 1M
+//! prefixes and 100 Established peers each advertised the table, walking the
+//! 200,000 attribute sets for their bytes and popcounting 99 x 2 bitsets of
+//! 15,625 words took 85 % of bgpd's CPU while scraping (perf); both are kept
+//! now.
 
 use std::net::IpAddr;
 use std::time::Duration;

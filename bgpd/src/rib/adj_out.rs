@@ -42,10 +42,15 @@ use crate::wire::{Family, NextHop, Nlri, PathAttributes};
 /// 100 peers x 100,000 prefixes held 50 MB at the peak.
 pub(crate) const QUEUE_LIMIT: usize = 1024;
 
-/// A growable bitset indexed by slot.
+/// A growable bitset indexed by slot, which keeps its count of set bits: a
+/// metrics scrape reads every peer's advertised and unsendable counts, and a
+/// popcount of 99 peers' bitsets over a full table (15,625 words each) was a
+/// fifth of bgpd's CPU while it was scraped. Keeping it costs one add on
+/// `set` and `clear`, whose word is already loaded.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BitSet {
     words: Vec<u64>,
+    ones: usize,
 }
 
 impl BitSet {
@@ -61,12 +66,17 @@ impl BitSet {
             let target = (word + 1).max(self.words.len() + self.words.len() / 2);
             self.words.resize(target, 0);
         }
-        self.words[word] |= 1 << (index % 64);
+        let bit = 1 << (index % 64);
+        let w = &mut self.words[word];
+        self.ones += usize::from(*w & bit == 0);
+        *w |= bit;
     }
 
     pub fn clear(&mut self, index: u32) {
         if let Some(w) = self.words.get_mut(index as usize / 64) {
-            *w &= !(1 << (index % 64));
+            let bit = 1 << (index % 64);
+            self.ones -= usize::from(*w & bit != 0);
+            *w &= !bit;
         }
     }
 
@@ -83,6 +93,8 @@ impl BitSet {
             *last &= (1u64 << (bound % 64)) - 1;
         }
         self.words.shrink_to_fit();
+        // Rare (compaction after mass withdrawals): recount what is left.
+        self.ones = self.popcount();
     }
 
     /// The first bit set at or after `from`.
@@ -98,8 +110,13 @@ impl BitSet {
         }
     }
 
-    /// Bits set.
+    /// Bits set: kept, O(1).
     pub fn count(&self) -> usize {
+        self.ones
+    }
+
+    /// Bits set, counted word by word.
+    fn popcount(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 }
@@ -179,13 +196,13 @@ impl FamilyExport {
         self.queued.count()
     }
 
-    /// Prefixes the peer holds from us (a popcount: for queries, not hot paths).
+    /// Prefixes the peer holds from us (kept by the bitset: O(1)).
     pub fn advertised_count(&self) -> usize {
         self.advertised.count()
     }
 
     /// Prefixes held back from the peer because they cannot be encoded for it
-    /// (a popcount: for queries).
+    /// (kept: O(1)).
     pub fn unsendable_count(&self) -> usize {
         self.unsendable.count()
     }
@@ -404,10 +421,11 @@ fn decide_judged<P: PrefixKey>(
         )
         .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
         let attr = core.attrs.get_mut(best.attrs)?;
-        push_cached(
+        let grown = push_cached(
             &mut attr.exports,
             CachedExport { key, selection: None, result: result.clone(), judged: Judged::Unjudged },
         );
+        core.attrs.cache_grew(grown);
         return result;
     };
     if chain.rejects_all() {
@@ -420,12 +438,14 @@ fn decide_judged<P: PrefixKey>(
     let attr = core.attrs.get_mut(best.attrs)?;
     // Per attribute set: which statements' attribute conditions hold; per
     // prefix only the prefix conditions, when some statement has them.
+    // Bytes the slot's caches grew by, reported to the store before returning.
+    let mut grown = 0;
     let index = match attr.prepared.iter().position(|c| c.key == key) {
         Some(index) => index,
         None => {
             let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
             let prepared = chain.prepare(view, &context);
-            push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
+            grown += push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
             attr.prepared.len() - 1
         }
     };
@@ -434,7 +454,9 @@ fn decide_judged<P: PrefixKey>(
         (!prepared.is_prefix_independent()).then(|| chain.select_near(prepared, &prefix, cursor));
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
         *judged = cached.judged;
-        return cached.result.clone();
+        let result = cached.result.clone();
+        core.attrs.cache_grew(grown);
+        return result;
     }
     let full = selection.clone().unwrap_or_else(|| chain.select_near(prepared, &prefix, cursor));
     let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
@@ -473,10 +495,11 @@ fn decide_judged<P: PrefixKey>(
             None => exported(attributes, next_hop, P::FAMILY, profile),
         }
     });
-    push_cached(
+    grown += push_cached(
         &mut attr.exports,
         CachedExport { key, selection, result: result.clone(), judged: chain_said },
     );
+    core.attrs.cache_grew(grown);
     *judged = chain_said;
     result
 }
@@ -525,6 +548,31 @@ mod tests {
         assert!(b.get(1_000) && b.get(3) && !b.get(4));
         b.clear(1_000);
         assert!(!b.get(1_000));
+    }
+
+    /// The count a scrape reads is kept, not a walk of the words: it follows
+    /// repeated sets and clears, clears of unset bits, and truncation.
+    #[test]
+    fn bitset_keeps_its_count() {
+        let mut b = BitSet::default();
+        for i in (0..10_000).step_by(3) {
+            b.set(i);
+            b.set(i);
+        }
+        assert_eq!(b.count(), 3_334);
+        for i in (0..10_000).step_by(6) {
+            b.clear(i);
+            b.clear(i);
+        }
+        b.clear(1);
+        b.clear(1_000_000);
+        assert_eq!(b.count(), b.popcount());
+        assert_eq!(b.count(), 1_667);
+        b.truncate(5_000);
+        assert_eq!(b.count(), b.popcount());
+        b.set(4_999);
+        b.set(6_001);
+        assert_eq!(b.count(), b.popcount());
     }
 
     #[test]

@@ -104,11 +104,15 @@ pub(crate) enum Judged {
 /// `CachedExport` and 96 of `CachedPrepared` per attribute set (tens of MB on a
 /// full table of a few hundred thousand sets). Growth stays geometric for a
 /// route server whose receivers each have their own chain.
-pub(crate) fn push_cached<T>(cache: &mut Vec<T>, entry: T) {
+///
+/// Returns the heap bytes the cache grew by, for [`AttrStore::cache_grew`].
+pub(crate) fn push_cached<T>(cache: &mut Vec<T>, entry: T) -> usize {
+    let before = cache.capacity();
     if cache.len() == cache.capacity() {
         cache.reserve_exact((cache.len() / 2).max(1));
     }
     cache.push(entry);
+    (cache.capacity() - before) * size_of::<T>()
 }
 
 /// A receiver's export chain prepared for this attribute set (see `policy`).
@@ -138,6 +142,25 @@ pub(crate) struct AttrStore {
     index: HashTable<u32>,
     free: Vec<u32>,
     live: usize,
+    /// Heap bytes of the live sets and their caches ([`slot_bytes`]), kept as
+    /// sets come and go and caches grow, so [`Self::heap_bytes`] (read on
+    /// every metrics scrape) does not walk a few hundred thousand sets.
+    set_bytes: usize,
+}
+
+/// Heap bytes of an attribute set itself (fixed once interned).
+fn own_bytes(attributes: &PathAttributes) -> usize {
+    size_of::<PathAttributes>()
+        + 16
+        + attributes.as_path.segments.iter().map(|seg| seg.asns.capacity() * 4 + 32).sum::<usize>()
+        + attributes.communities.capacity() * 4
+}
+
+/// Heap bytes of a slot: its set and its caches.
+fn slot_bytes(slot: &AttrSlot) -> usize {
+    own_bytes(&slot.attributes)
+        + slot.exports.capacity() * size_of::<CachedExport>()
+        + slot.prepared.capacity() * size_of::<CachedPrepared>()
 }
 
 fn hash_key(attributes: &PathAttributes, next_hop: &Option<NextHop>) -> u64 {
@@ -199,6 +222,7 @@ impl AttrStore {
         attributes: Arc<PathAttributes>,
         next_hop: Option<NextHop>,
     ) -> AttrId {
+        self.set_bytes += own_bytes(&attributes);
         let slot = AttrSlot {
             summary: Summary::of(&attributes),
             attributes,
@@ -253,6 +277,7 @@ impl AttrStore {
             return;
         }
         let hash = slot.hash;
+        self.set_bytes = self.set_bytes.saturating_sub(slot_bytes(slot));
         if let Ok(found) = self.index.find_entry(hash, |&i| i == id.0) {
             found.remove();
         }
@@ -271,6 +296,12 @@ impl AttrStore {
         self.slots.get_mut(id.0 as usize).and_then(Option::as_mut)
     }
 
+    /// A slot's cache grew by `bytes` ([`push_cached`]'s answer): every push
+    /// onto `exports` or `prepared` reports here.
+    pub fn cache_grew(&mut self, bytes: usize) {
+        self.set_bytes += bytes;
+    }
+
     /// Drops the cached exports made for the receiver `source` with its
     /// export chain (the chain changed, or the index goes to another peer).
     pub fn forget_exports_of(&mut self, source: u16) {
@@ -286,29 +317,23 @@ impl AttrStore {
         self.get(id).map_or(0, |s| s.refs)
     }
 
-    /// Approximate heap bytes: slots, index, and the attribute sets themselves.
+    /// Approximate heap bytes: slots, index, and the attribute sets with
+    /// their caches (kept, not walked: O(1)).
     pub fn heap_bytes(&self) -> usize {
         let slots = self.slots.capacity() * size_of::<Option<AttrSlot>>();
         let index = (self.index.capacity() * 8 / 7).next_power_of_two() * 5;
-        let sets: usize = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|s| {
-                size_of::<PathAttributes>()
-                    + 16
-                    + s.attributes
-                        .as_path
-                        .segments
-                        .iter()
-                        .map(|seg| seg.asns.capacity() * 4 + 32)
-                        .sum::<usize>()
-                    + s.attributes.communities.capacity() * 4
-                    + s.exports.capacity() * size_of::<CachedExport>()
-                    + s.prepared.capacity() * size_of::<CachedPrepared>()
-            })
-            .sum();
-        slots + index + sets
+        slots + index + self.set_bytes
+    }
+
+    /// What the kept `set_bytes` must equal: a walk of every live slot.
+    #[cfg(test)]
+    pub fn walked_set_bytes(&self) -> usize {
+        self.slots.iter().flatten().map(slot_bytes).sum()
+    }
+
+    #[cfg(test)]
+    pub fn kept_set_bytes(&self) -> usize {
+        self.set_bytes
     }
 }
 
@@ -350,6 +375,37 @@ mod tests {
         assert_eq!(e, a);
         let f = store.intern(&attrs(65001), nh);
         assert_ne!(f, a);
+    }
+
+    /// The bytes `heap_bytes` reads are kept as sets come, caches grow and
+    /// sets go, and equal a walk of the store.
+    #[test]
+    fn kept_set_bytes_follow_interning_caches_and_release() {
+        let mut store = AttrStore::default();
+        let ids: Vec<AttrId> = (0..20).map(|asn| store.intern(&attrs(65000 + asn), None)).collect();
+        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
+        for (n, id) in ids.iter().enumerate() {
+            for key in 0..n as u64 {
+                let slot = store.get_mut(*id).unwrap();
+                let entry =
+                    CachedExport { key, selection: None, result: None, judged: Judged::Unjudged };
+                let grown = push_cached(&mut slot.exports, entry);
+                store.cache_grew(grown);
+            }
+        }
+        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
+        let before = store.kept_set_bytes();
+        store.forget_exports_of(0);
+        assert_eq!(store.kept_set_bytes(), before, "retain keeps the capacity");
+        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
+        for id in ids.iter().step_by(2) {
+            store.release(*id);
+        }
+        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
+        for id in ids.iter().skip(1).step_by(2) {
+            store.release(*id);
+        }
+        assert_eq!(store.kept_set_bytes(), 0);
     }
 
     #[test]

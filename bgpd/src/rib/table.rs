@@ -240,6 +240,10 @@ pub(crate) struct Table<P: PrefixKey> {
     free: Vec<u32>,
     multi: Vec<Vec<Path>>,
     multi_free: Vec<u32>,
+    /// Heap bytes of the lists in `multi` (their capacities), kept as they
+    /// change so `heap_bytes` (read on every metrics scrape) does not walk
+    /// every prefix with several paths.
+    multi_bytes: usize,
     /// Prefixes with at least one path.
     live: usize,
     /// Paths over all prefixes.
@@ -258,6 +262,7 @@ impl<P: PrefixKey> Default for Table<P> {
             free: Vec::new(),
             multi: Vec::new(),
             multi_free: Vec::new(),
+            multi_bytes: 0,
             live: 0,
             paths: 0,
         }
@@ -374,7 +379,9 @@ impl<P: PrefixKey> Table<P> {
                 let displaced = match list.iter_mut().find(|p| p.source == path.source) {
                     Some(existing) => Some(std::mem::replace(existing, path)),
                     None => {
+                        let capacity = list.capacity();
                         list.push(path);
+                        self.multi_bytes += (list.capacity() - capacity) * size_of::<Path>();
                         self.paths += 1;
                         None
                     }
@@ -389,9 +396,11 @@ impl<P: PrefixKey> Table<P> {
             _ => {
                 let list = if better(&path, &cell) { vec![path, cell] } else { vec![cell, path] };
                 let new_best = list[0];
+                self.multi_bytes += list.capacity() * size_of::<Path>();
                 let index = match self.multi_free.pop() {
                     Some(index) => {
-                        self.multi[index as usize] = list;
+                        let old = std::mem::replace(&mut self.multi[index as usize], list);
+                        self.multi_bytes -= old.capacity() * size_of::<Path>();
                         index
                     }
                     None => {
@@ -425,6 +434,7 @@ impl<P: PrefixKey> Table<P> {
                 self.paths -= 1;
                 let new_best = if list.len() == 1 {
                     let only = list[0];
+                    self.multi_bytes -= list.capacity() * size_of::<Path>();
                     self.multi[index] = Vec::new();
                     self.multi_free.push(index as u32);
                     self.entries[slot as usize].set(only);
@@ -533,14 +543,20 @@ impl<P: PrefixKey> Table<P> {
         self.heap_bytes() < before
     }
 
-    /// Heap bytes held, computed from capacities.
+    /// What the kept `multi_bytes` must equal: a walk of the lists.
+    #[cfg(test)]
+    fn walked_multi_bytes(&self) -> usize {
+        self.multi.iter().map(|v| v.capacity() * size_of::<Path>()).sum()
+    }
+
+    /// Heap bytes held, computed from capacities (O(1): the lists' bytes are
+    /// kept).
     pub fn heap_bytes(&self) -> usize {
         let entries = self.entries.capacity() * size_of::<Entry<P::Addr>>();
         // hashbrown: one slot value plus one control byte per bucket.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
         let index = buckets * (size_of::<u32>() + 1);
-        let multi = self.multi.capacity() * size_of::<Vec<Path>>()
-            + self.multi.iter().map(|v| v.capacity() * size_of::<Path>()).sum::<usize>();
+        let multi = self.multi.capacity() * size_of::<Vec<Path>>() + self.multi_bytes;
         entries + index + multi + (self.free.capacity() + self.multi_free.capacity()) * 4
     }
 }
@@ -585,6 +601,40 @@ mod tests {
         assert_eq!(size_of::<Path>(), 8);
         assert_eq!(size_of::<Entry<u32>>(), 12);
         assert_eq!(size_of::<Entry<[u32; 4]>>(), 24);
+    }
+
+    #[test]
+    fn kept_multi_bytes_equal_a_walk() {
+        let mut t = Table::<Prefix4>::default();
+        let slots: Vec<u32> = (0..50u32)
+            .map(|i| {
+                let prefix = net(&format!("10.0.{i}.0/24"));
+                t.find_or_insert(Prefix4::from_net(&prefix).unwrap())
+            })
+            .collect();
+        for (i, &slot) in slots.iter().enumerate() {
+            for source in 0..(i % 6) as u16 + 1 {
+                t.upsert(slot, Path::new(source, AttrId(u32::from(source))), lower_source_wins);
+            }
+        }
+        assert!(t.multi_bytes > 0);
+        assert_eq!(t.multi_bytes, t.walked_multi_bytes());
+        for &slot in &slots {
+            t.remove(slot, 1, lower_source_wins);
+        }
+        assert_eq!(t.multi_bytes, t.walked_multi_bytes());
+        for &slot in &slots {
+            t.upsert(slot, Path::new(9, AttrId(9)), lower_source_wins);
+        }
+        assert_eq!(t.multi_bytes, t.walked_multi_bytes());
+        for source in [0, 2, 3, 4, 5, 9] {
+            for &slot in &slots {
+                t.remove(slot, source, lower_source_wins);
+            }
+        }
+        assert_eq!(t.multi_bytes, 0);
+        t.compact();
+        assert_eq!(t.multi_bytes, t.walked_multi_bytes());
     }
 
     #[test]

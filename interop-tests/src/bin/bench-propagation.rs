@@ -16,16 +16,28 @@
 //! and export policy of `bench_propagation/policy.rs` on both sessions instead of accept-all
 //! (the routing-policy issue's speed check: policy CPU against accept-all and against BIRD).
 //!
+//! `bgpd-metrics` is bgpd with `[metrics] listen` on the DUT namespace's loopback and a scraper
+//! in this process (a thread inside that namespace, [`interop_tests::scrape`]) that GETs
+//! `/metrics` every second from before the feeder is enabled until the sink holds every route,
+//! and checks each answer is 200 and parses (the operability issue's speed check: metrics on
+//! against `bgpd`, metrics off, in the same run; a Prometheus scrapes every 15 s or more, so
+//! once a second is the harsher case).
+//!
+//! The DUTs are alternated: round 1 runs every DUT once, then round 2, and so on, so a change
+//! of the machine's load (other builds on the same cores) spreads over all of them.
+//!
 //! Run by hand as root: `cargo run --release -p interop-tests --bin bench-propagation --
-//! [--count 1000000] [--repeat 3] [--duts bird,frr,bgpd,bird-policy,bgpd-policy]
+//! [--count 1000000] [--repeat 3] [--duts bird,frr,bgpd,bgpd-metrics,bird-policy,bgpd-policy]
 //! [--update-prefixes 10000]`.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdNeighbor};
 use interop_tests::bird::{Bird, BirdBgp, BirdConfig, BirdStatic};
 use interop_tests::frr::{Frr, FrrConfig, FrrNeighbor};
+use interop_tests::scrape::{ScrapeLog, Scraper};
 use interop_tests::tcpdump::{Capture, UPDATE};
 use interop_tests::topology::{Line, line};
 use interop_tests::{Family, HarnessError, Result, wait_until};
@@ -37,6 +49,10 @@ const FEEDER_AS: u32 = 65001;
 const DUT_AS: u32 = 65002;
 const SINK_AS: u32 = 65003;
 const FEED_START: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
+/// Where `bgpd-metrics` serves `/metrics`: the DUT namespace's loopback.
+const METRICS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9179);
+/// How often the bench scrapes `bgpd-metrics`.
+const SCRAPE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DutKind {
@@ -45,6 +61,7 @@ enum DutKind {
     Bgpd,
     BirdPolicy,
     BgpdPolicy,
+    BgpdMetrics,
 }
 
 impl DutKind {
@@ -55,6 +72,7 @@ impl DutKind {
             DutKind::Bgpd => "ironlb",
             DutKind::BirdPolicy => "BIRD+pol",
             DutKind::BgpdPolicy => "ironlb+pol",
+            DutKind::BgpdMetrics => "ironlb+met",
         }
     }
 }
@@ -121,6 +139,7 @@ fn options() -> std::result::Result<Options, String> {
                         "bgpd" | "ironlb" => Ok(DutKind::Bgpd),
                         "bird-policy" => Ok(DutKind::BirdPolicy),
                         "bgpd-policy" => Ok(DutKind::BgpdPolicy),
+                        "bgpd-metrics" => Ok(DutKind::BgpdMetrics),
                         other => Err(format!("unknown DUT {other}")),
                     })
                     .collect::<std::result::Result<_, _>>()?;
@@ -193,12 +212,15 @@ fn testbed(kind: DutKind, prefixes: u32) -> Result<Testbed> {
             config.policies = policy::bgpd();
             Dut::Bgpd(Bgpd::start(&line.middle, &config)?)
         }
-        DutKind::Bgpd => Dut::Bgpd(Bgpd::start(
-            &line.middle,
-            &BgpdConfig::new(DUT_AS, Ipv4Addr::new(192, 0, 2, 2))
+        DutKind::Bgpd | DutKind::BgpdMetrics => {
+            let mut config = BgpdConfig::new(DUT_AS, Ipv4Addr::new(192, 0, 2, 2))
                 .neighbor(BgpdNeighbor::new(ip([192, 0, 2, 1]), FEEDER_AS).hold_time(90))
-                .neighbor(BgpdNeighbor::new(ip([198, 51, 100, 2]), SINK_AS).hold_time(90)),
-        )?),
+                .neighbor(BgpdNeighbor::new(ip([198, 51, 100, 2]), SINK_AS).hold_time(90));
+            if kind == DutKind::BgpdMetrics {
+                config = config.metrics(&METRICS.to_string());
+            }
+            Dut::Bgpd(Bgpd::start(&line.middle, &config)?)
+        }
     };
     sink.wait_established("dut", Duration::from_secs(30)).map_err(|e| annotate(e, &dut))?;
     Ok(Testbed { feeder, dut, sink, _line: line })
@@ -235,6 +257,34 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / hz
 }
 
+/// Nanoseconds on CPU of each live thread of `pid`, from the scheduler's own account
+/// (`/proc/PID/task/TID/schedstat`, first field): finer than the 10 ms ticks of
+/// [`cpu_seconds`], for DUTs whose CPU differs by a few percent (bgpd with metrics on and off).
+fn thread_cpu_ns(pid: u32) -> HashMap<u32, u64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return HashMap::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let tid = task.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            Some((tid, stat.split_whitespace().next()?.parse::<u64>().ok()?))
+        })
+        .collect()
+}
+
+/// CPU seconds between two [`thread_cpu_ns`] readings: threads born in between count whole;
+/// the share of threads that ended in between is lost (bgpd's tokio workers live as long as
+/// the process; its blocking threads idle 10 s before they end).
+fn thread_cpu_delta(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> f64 {
+    let ns: u64 = after
+        .iter()
+        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
+    ns as f64 / 1e9
+}
+
 /// Peak resident set size in MB (VmHWM).
 fn peak_rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -254,14 +304,21 @@ struct Run {
     /// CPU seconds of feeder and sink over the same window: the rig's own cost, which bounds
     /// the time any DUT can show on a 2-core machine.
     rig_cpu: f64,
+    /// The DUT's CPU seconds over the window from the scheduler's nanosecond account.
+    sched_cpu: f64,
+    /// `bgpd-metrics`: the scrapes made during the run.
+    scrapes: Option<ScrapeLog>,
 }
 
 fn propagation_run(kind: DutKind, count: u32) -> Result<Run> {
     let bed = testbed(kind, count)?;
     let pid = bed.dut.pid();
     let rig = [bed.feeder.pid(), bed.sink.pid()];
+    let scraper = (kind == DutKind::BgpdMetrics)
+        .then(|| Scraper::start(bed.dut_namespace(), METRICS, SCRAPE_EVERY));
     let rig_before: f64 = rig.iter().map(|p| cpu_seconds(*p)).sum();
     let cpu_before = cpu_seconds(pid);
+    let threads_before = thread_cpu_ns(pid);
     let start = Instant::now();
     bed.feeder.enable("dut")?;
     let mut established_at = None;
@@ -285,13 +342,17 @@ fn propagation_run(kind: DutKind, count: u32) -> Result<Run> {
         },
     )?;
     let elapsed = start.elapsed();
+    let cpu = cpu_seconds(pid) - cpu_before;
+    let sched_cpu = thread_cpu_delta(&threads_before, &thread_cpu_ns(pid));
     let from_established = elapsed.saturating_sub(established_at.unwrap_or_default());
     Ok(Run {
         from_enable: elapsed.as_secs_f64(),
         from_established: from_established.as_secs_f64(),
-        cpu: cpu_seconds(pid) - cpu_before,
+        cpu,
         rss: peak_rss_mb(pid),
         rig_cpu: rig.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - rig_before,
+        sched_cpu,
+        scrapes: scraper.map(Scraper::finish),
     })
 }
 
@@ -338,9 +399,33 @@ struct Summary {
     time: f64,
     from_established: f64,
     cpu: f64,
+    sched_cpu: f64,
     rss: f64,
     runs: Vec<f64>,
     updates: Option<(usize, usize)>,
+    scrapes: Option<ScrapeTotals>,
+}
+
+/// The scrapes of all runs of `bgpd-metrics`.
+struct ScrapeTotals {
+    answered: usize,
+    failed: usize,
+    slowest: Duration,
+    bytes: usize,
+}
+
+/// "; N scrapes ...", for a run's line.
+fn describe_scrapes(log: &ScrapeLog) -> String {
+    let mut text = format!(
+        "; {} scrapes (200, parsed), slowest {:.1} ms, {} bytes",
+        log.times.len(),
+        log.max().as_secs_f64() * 1000.0,
+        log.bytes
+    );
+    if let Some(first) = log.failures.first() {
+        text.push_str(&format!("; {} FAILED, first: {first}", log.failures.len()));
+    }
+    text
 }
 
 fn main() {
@@ -351,31 +436,40 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut summaries = Vec::new();
-    for kind in &options.duts {
-        let kind = *kind;
-        let mut runs = Vec::new();
-        for round in 1..=options.repeat {
+    let load_at_start = loadavg();
+    // Alternated: every DUT once per round, so load changes hit all of them alike.
+    let mut runs: Vec<Vec<Run>> = options.duts.iter().map(|_| Vec::new()).collect();
+    let mut failed = vec![false; options.duts.len()];
+    for round in 1..=options.repeat {
+        for (i, &kind) in options.duts.iter().enumerate() {
+            if failed[i] {
+                continue;
+            }
             match propagation_run(kind, options.count) {
                 Ok(run) => {
                     eprintln!(
-                        "{} run {round}: {:.2} s ({:.2} s from Established), {:.2} CPU s, \
-                         {:.0} MB; feeder + sink {:.2} CPU s",
+                        "{} run {round}: {:.2} s ({:.2} s from Established), {:.2} CPU s \
+                         ({:.4} s by schedstat), {:.0} MB; feeder + sink {:.2} CPU s{}",
                         kind.name(),
                         run.from_enable,
                         run.from_established,
                         run.cpu,
+                        run.sched_cpu,
                         run.rss,
-                        run.rig_cpu
+                        run.rig_cpu,
+                        run.scrapes.as_ref().map_or(String::new(), describe_scrapes)
                     );
-                    runs.push(run);
+                    runs[i].push(run);
                 }
                 Err(error) => {
                     eprintln!("{} run {round} failed: {error}", kind.name());
-                    break;
+                    failed[i] = true;
                 }
             }
         }
+    }
+    let mut summaries = Vec::new();
+    for (&kind, runs) in options.duts.iter().zip(&runs) {
         if runs.is_empty() {
             continue;
         }
@@ -387,17 +481,33 @@ fn main() {
             }
         };
         let pick = |f: fn(&Run) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+        let logs: Vec<&ScrapeLog> = runs.iter().filter_map(|r| r.scrapes.as_ref()).collect();
         summaries.push(Summary {
             kind,
             time: pick(|r| r.from_enable),
             from_established: pick(|r| r.from_established),
             cpu: pick(|r| r.cpu),
+            sched_cpu: pick(|r| r.sched_cpu),
             rss: pick(|r| r.rss),
             runs: runs.iter().map(|r| r.from_enable).collect(),
             updates,
+            scrapes: (!logs.is_empty()).then(|| ScrapeTotals {
+                answered: logs.iter().map(|l| l.times.len()).sum(),
+                failed: logs.iter().map(|l| l.failures.len()).sum(),
+                slowest: logs.iter().map(|l| l.max()).max().unwrap_or_default(),
+                bytes: logs.iter().map(|l| l.bytes).max().unwrap_or_default(),
+            }),
         });
     }
     print_table(&options, &summaries);
+    println!(
+        "\nload average (/proc/loadavg) at the start: {load_at_start}; at the end: {}",
+        loadavg()
+    );
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_owned()
 }
 
 fn print_table(options: &Options, summaries: &[Summary]) {
@@ -406,22 +516,37 @@ fn print_table(options: &Options, summaries: &[Summary]) {
         options.count, options.repeat, options.update_prefixes
     );
     println!(
-        "{:<8} {:>9} {:>12} {:>8} {:>9} {:>14}  runs (s)",
-        "DUT", "time s", "from Estab s", "CPU s", "RSS MB", "UPDATEs (+EoR)"
+        "{:<10} {:>9} {:>12} {:>8} {:>11} {:>9} {:>14}  runs (s)",
+        "DUT", "time s", "from Estab s", "CPU s", "sched CPU s", "RSS MB", "UPDATEs (+EoR)"
     );
     for s in summaries {
         let updates = s.updates.map_or("-".to_owned(), |(n, all)| format!("{n} ({all})"));
         let runs: Vec<String> = s.runs.iter().map(|r| format!("{r:.2}")).collect();
         println!(
-            "{:<8} {:>9.2} {:>12.2} {:>8.2} {:>9.0} {:>14}  {}",
+            "{:<10} {:>9.2} {:>12.2} {:>8.2} {:>11.4} {:>9.0} {:>14}  {}",
             s.kind.name(),
             s.time,
             s.from_established,
             s.cpu,
+            s.sched_cpu,
             s.rss,
             updates,
             runs.join(" ")
         );
+    }
+    for s in summaries {
+        if let Some(t) = &s.scrapes {
+            println!(
+                "{}: /metrics scraped every {} s during every run: {} answered 200 and parsed, \
+                 {} failed, slowest {:.1} ms, {} bytes",
+                s.kind.name(),
+                SCRAPE_EVERY.as_secs(),
+                t.answered,
+                t.failed,
+                t.slowest.as_secs_f64() * 1000.0,
+                t.bytes
+            );
+        }
     }
     for reference in [DutKind::Bird, DutKind::Frr, DutKind::BirdPolicy, DutKind::Bgpd] {
         let Some(base) = summaries.iter().find(|s| s.kind == reference) else {
@@ -430,10 +555,11 @@ fn print_table(options: &Options, summaries: &[Summary]) {
         println!("\nratios against {} (lower is better):", reference.name());
         for s in summaries.iter().filter(|s| s.kind != reference) {
             println!(
-                "  {:<8} time {:.2}x  CPU {:.2}x  RSS {:.2}x",
+                "  {:<10} time {:.2}x  CPU {:.3}x (schedstat {:.3}x)  RSS {:.2}x",
                 s.kind.name(),
                 s.time / base.time,
                 s.cpu / base.cpu,
+                s.sched_cpu / base.sched_cpu,
                 s.rss / base.rss
             );
         }
