@@ -12,7 +12,7 @@ use proptest::option;
 use proptest::prelude::*;
 
 use super::*;
-use crate::wire::open::capability_code;
+use crate::wire::open::{ExtendedNextHopEntry, capability_code};
 
 fn prefix_v4() -> impl Strategy<Value = Nlri> {
     (any::<u32>(), 0..=32u8).prop_map(|(address, length)| {
@@ -165,6 +165,7 @@ fn capability() -> impl Strategy<Value = Capability> {
         capability_code::ENHANCED_ROUTE_REFRESH,
         capability_code::FQDN,
         capability_code::ROUTE_REFRESH_CISCO,
+        capability_code::EXTENDED_NEXT_HOP,
     ];
     prop_oneof![
         afi_safi().prop_map(Capability::Multiprotocol),
@@ -190,6 +191,18 @@ fn capability() -> impl Strategy<Value = Capability> {
         vec((afi_safi(), mode), 0..3).prop_map(|entries| Capability::AddPath(
             entries.into_iter().map(|(afi_safi, mode)| AddPathFamily { afi_safi, mode }).collect()
         )),
+        vec((any::<u16>(), any::<u16>(), any::<u16>()), 1..4).prop_map(|entries| {
+            Capability::ExtendedNextHop(
+                entries
+                    .into_iter()
+                    .map(|(nlri_afi, nlri_safi, next_hop_afi)| ExtendedNextHopEntry {
+                        nlri_afi,
+                        nlri_safi,
+                        next_hop_afi,
+                    })
+                    .collect(),
+            )
+        }),
         ("[a-z0-9.-]{0,30}", "[a-z.]{0,30}")
             .prop_map(|(hostname, domain)| Capability::Fqdn { hostname, domain }),
         (
