@@ -36,4 +36,5 @@ pub mod peer;
 pub mod policy;
 pub mod rib;
 pub mod time;
+pub mod unnumbered;
 pub mod wire;

@@ -35,6 +35,7 @@ pub mod refusals;
 pub mod requests;
 mod sessions;
 pub mod status;
+mod unnumbered;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -89,6 +90,9 @@ pub enum InstanceEvent {
         peer: PeerId,
         token: u64,
     },
+    /// A discovery thread of an interface neighbor (BGP unnumbered) saw a
+    /// change (see [`crate::unnumbered`]).
+    Unnumbered(crate::unnumbered::Discovery),
 }
 
 struct PeerSlot {
@@ -137,6 +141,8 @@ pub struct Instance {
     refusals: refusals::RefusalLog,
     /// The BFD driver (its own thread), spawned with the first BFD neighbor.
     bfd: bfd::BfdDriver,
+    /// Neighbors over an interface (BGP unnumbered), in config order.
+    interface_neighbors: Vec<unnumbered::InterfaceNeighbor>,
 }
 
 impl Instance {
@@ -170,6 +176,7 @@ impl Instance {
             gr: graceful::Graceful::default(),
             layer2: None,
             refusals: refusals::RefusalLog::default(),
+            interface_neighbors: Vec::new(),
         }
     }
 
@@ -210,6 +217,7 @@ impl Instance {
         for neighbor in self.config.neighbors.clone() {
             self.add_neighbor(neighbor);
         }
+        self.start_interface_neighbors();
         self.gr_begin();
         let mut deferred = 0;
         loop {
@@ -260,6 +268,7 @@ impl Instance {
                 InstanceEvent::Metrics(reply) => {
                     let _ = reply.send(self.metrics_snapshot());
                 }
+                InstanceEvent::Unnumbered(discovery) => self.on_discovery(discovery),
             }
             self.after_event(&receiver, &reports, &mut deferred);
         }
