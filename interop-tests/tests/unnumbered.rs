@@ -142,4 +142,14 @@ fn unnumbered_session_with_frr_over_link_local_only() {
         ))
         .check("bgpd learns FRR's IPv4 route");
     assert!(path.next_hop.starts_with("fe80:"), "next hop {:?}", path.next_hop);
+
+    // 4. The API names the peer by its interface and the address found there.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let peers = runtime
+        .run(async move { client.list_peers(v1::ListPeersRequest {}).await })
+        .map(|answer| answer.into_inner().peers)
+        .unwrap_or_else(|status| panic!("ListPeers: {status}"));
+    let config = peers.first().and_then(|p| p.config.as_ref()).expect("one peer");
+    assert_eq!(config.interface, "to-frr");
+    assert!(config.address.starts_with("fe80:"), "address {:?}", config.address);
 }
