@@ -8,7 +8,10 @@
 //!   place `.proto` types meet domain types) → `instance` (its request and
 //!   answer types), `layer2::task`, `config`, `wire`;
 //! - `instance` → `peer`, `rib`, `gr`, `fsm`, `config`, `layer2::task`,
-//!   `wire`; it never names `api` or a `.proto` type;
+//!   `unnumbered`, `wire`; it never names `api` or a `.proto` type;
+//! - `unnumbered` (BGP unnumbered: the discovery thread of a neighbor named
+//!   by an interface) → nothing of ours; it reports through a callback the
+//!   instance gives it;
 //! - `peer` → `fsm` → `wire`; sessions report to the instance with
 //!   `peer::SessionReport` on their own channel, never naming `instance`;
 //! - `rib` → `wire` types; `gr` → `wire` types, `fsm`'s down reasons and
@@ -37,4 +40,5 @@ pub mod peer;
 pub mod policy;
 pub mod rib;
 pub mod time;
+pub mod unnumbered;
 pub mod wire;

@@ -20,6 +20,9 @@ use crate::{Family, HarnessError, Result, TempDir};
 #[derive(Debug, Clone)]
 pub struct BgpdNeighbor {
     pub address: IpAddr,
+    /// `interface = NAME` instead of `address` (BGP unnumbered); `address`
+    /// is then not written.
+    pub interface: Option<String>,
     pub remote_asn: u32,
     pub port: u16,
     pub local_address: Option<IpAddr>,
@@ -67,6 +70,7 @@ impl BgpdNeighbor {
     pub fn new(address: IpAddr, remote_asn: u32) -> Self {
         Self {
             address,
+            interface: None,
             remote_asn,
             port: 179,
             local_address: None,
@@ -86,6 +90,16 @@ impl BgpdNeighbor {
             import_policy: vec!["accept-all".to_owned()],
             export_policy: vec!["accept-all".to_owned()],
             extra: String::new(),
+        }
+    }
+
+    /// A neighbour over `interface` (BGP unnumbered): its link-local
+    /// address is discovered; IPv4 and IPv6 unicast.
+    pub fn on_interface(interface: &str, remote_asn: u32) -> Self {
+        Self {
+            interface: Some(interface.to_owned()),
+            families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
+            ..Self::new(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 0]), remote_asn)
         }
     }
 
@@ -281,7 +295,14 @@ impl BgpdConfig {
         }
         for n in &self.neighbors {
             let _ = writeln!(c, "\n[[neighbors]]");
-            let _ = writeln!(c, "address = \"{}\"", n.address);
+            match &n.interface {
+                Some(interface) => {
+                    let _ = writeln!(c, "interface = \"{interface}\"");
+                }
+                None => {
+                    let _ = writeln!(c, "address = \"{}\"", n.address);
+                }
+            }
             let _ = writeln!(c, "remote_asn = {}", n.remote_asn);
             let _ = writeln!(c, "port = {}", n.port);
             if let Some(local) = n.local_address {

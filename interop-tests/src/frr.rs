@@ -141,6 +141,10 @@ pub struct FrrConfig {
     pub extra: Vec<String>,
     /// BFD with every neighbour (runs zebra and bfdd too).
     pub bfd: Option<FrrBfd>,
+    /// Runs zebra beside bgpd with this text as `zebra.conf` (after its log
+    /// line): what `neighbor IFNAME interface` (BGP unnumbered) needs, since
+    /// zebra sends and hears the Router Advertisements that find the peer.
+    pub zebra: Option<String>,
 }
 
 impl FrrConfig {
@@ -154,6 +158,7 @@ impl FrrConfig {
             log_level: "debugging",
             extra: Vec::new(),
             bfd: None,
+            zebra: None,
         }
     }
 
@@ -337,10 +342,14 @@ impl Frr {
         let path = |p: PathBuf| p.display().to_string();
         let mut helpers = Vec::new();
         let zserv = dir.join("zserv.api");
-        let first = match config.bfd {
-            None => "-Z".to_owned(),
-            Some(bfd) => {
+        let first = match (config.bfd, &config.zebra) {
+            (None, None) => "-Z".to_owned(),
+            (Some(bfd), _) => {
                 helpers = bfd::start_helpers(namespace, &dir, &zserv, &bfd)?;
+                "-z".to_owned()
+            }
+            (None, Some(zebra_conf)) => {
+                helpers.push(bfd::start_zebra(namespace, &dir, &zserv, zebra_conf)?);
                 "-z".to_owned()
             }
         };
@@ -360,7 +369,7 @@ impl Frr {
             "-P".to_owned(),
             "0".to_owned(),
         ];
-        if config.bfd.is_some() {
+        if config.bfd.is_some() || config.zebra.is_some() {
             args.insert(1, path(zserv));
         }
         let process = namespace.spawn("frr-bgpd", &program, &args, &dir.join("stdout.log"))?;

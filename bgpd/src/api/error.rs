@@ -74,6 +74,10 @@ pub enum ValidationError {
         "{field} {value:?} is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)"
     )]
     InvalidInterface { field: String, value: String },
+    #[error(
+        "{field} {value:?}: peers over an interface (BGP unnumbered) come from the config file only, not from the API yet"
+    )]
+    InterfacePeerUnsupported { field: String, value: String },
 }
 
 /// Which kind of address a field expected.
@@ -132,7 +136,8 @@ impl ValidationError {
             | ValidationError::NotBelow { field, .. }
             | ValidationError::Conflict { field, .. }
             | ValidationError::Requires { field, .. }
-            | ValidationError::InvalidInterface { field, .. } => field,
+            | ValidationError::InvalidInterface { field, .. }
+            | ValidationError::InterfacePeerUnsupported { field, .. } => field,
         }
     }
 }

@@ -327,6 +327,10 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     if config.password_set && !config.password.is_empty() {
         return Err(ValidationError::OutputOnly { field: field("password_set") });
     }
+    if !config.interface.is_empty() {
+        let value = config.interface.clone();
+        return Err(ValidationError::InterfacePeerUnsupported { field: field("interface"), value });
+    }
     let address = unicast_address(&field("address"), &config.address)?;
     let dynamic_asn = dynamic_asn(config)?;
     let remote_asn = match dynamic_asn {

@@ -293,7 +293,18 @@ impl ConfigDiff {
     /// `key old -> new` of each change that needs a restart, for the
     /// reload's refusal; empty when the reload can be applied.
     pub fn restart_changes(&self, old: &Config, new: &Config) -> Vec<String> {
-        self.global.iter().filter(|c| c.needs_restart()).map(|c| c.describe(old, new)).collect()
+        let mut changes: Vec<String> = self
+            .global
+            .iter()
+            .filter(|c| c.needs_restart())
+            .map(|c| c.describe(old, new))
+            .collect();
+        // Interface neighbors (BGP unnumbered) are started once: a reload
+        // that adds, removes or changes one is refused as a whole.
+        if old.interface_neighbors != new.interface_neighbors {
+            changes.push("a changed neighbor with interface".to_string());
+        }
+        changes
     }
 }
 

@@ -153,8 +153,12 @@ pub enum Problem {
     UnspecifiedAddress,
     #[error("a multicast or broadcast address cannot be used here")]
     MulticastAddress,
-    #[error("IPv6 link-local addresses need an interface, which is not supported yet")]
+    #[error("IPv6 link-local addresses need an interface: set interface instead of address")]
     LinkLocalUnsupported,
+    #[error("set address or interface, not both")]
+    AddressAndInterface,
+    #[error("cannot be combined with interface {interface:?}: the peer's address is discovered")]
+    NotWithInterface { interface: String },
     #[error("must be IP:PORT (e.g. 127.0.0.1:50051 or [::1]:50051) or unix:/absolute/path")]
     ApiListen,
     #[error("duplicate of the one at line {first_line}, column {first_column}")]

@@ -63,6 +63,8 @@ mod first_as_tests;
 #[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
+mod interface_tests;
+#[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
 mod tests;
@@ -82,8 +84,8 @@ pub use model::{
     DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_CONNECT_RETRY_TIME,
     DEFAULT_EBGP_MULTIHOP, DEFAULT_EBGP_REQUIRES_POLICY, DEFAULT_ENFORCE_FIRST_AS,
     DEFAULT_HOLD_TIME, DEFAULT_LOCAL_PREF, DEFAULT_METRICS_LISTEN, DEFAULT_PORT, DynamicAsn,
-    Global, LogFormat, LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME, MAX_PASSWORD_LEN,
-    Metrics, Neighbor, Password, Policies, StaticRoute, TtlPolicy,
+    Global, Interface, LogFormat, LogLevel, MAX_AS_PATH_PREPEND, MAX_DELAY_OPEN_TIME,
+    MAX_PASSWORD_LEN, Metrics, Neighbor, Password, Policies, StaticRoute, TtlPolicy,
 };
 
 use error::Locator;

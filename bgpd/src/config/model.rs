@@ -3,7 +3,7 @@
 //! each key; the constants below are the defaults it quotes.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -47,6 +47,11 @@ pub struct Config {
     pub global: Global,
     pub api: Api,
     pub neighbors: Vec<Neighbor>,
+    /// `[[neighbors]]` with `interface` instead of `address` (BGP unnumbered),
+    /// in file order. Their `address` is `::` here: the instance finds the
+    /// peer's link-local address on the interface and starts the session
+    /// with a copy that holds it (see `crate::unnumbered`).
+    pub interface_neighbors: Vec<Neighbor>,
     pub routes: Vec<StaticRoute>,
     /// `[[layer2]]`: addresses answered for by ARP/NDP, in file order.
     pub layer2: Vec<Announcement>,
@@ -366,8 +371,12 @@ pub enum DynamicAsn {
 /// `[[neighbors]]`: one configured session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Neighbor {
-    /// The peer's address; unique among neighbours.
+    /// The peer's address; unique among neighbours. For an interface
+    /// neighbor, `::` until its link-local address is discovered.
     pub address: IpAddr,
+    /// `interface`: BGP unnumbered over this interface (FRR's `neighbor IFNAME
+    /// interface`), the peer found by its IPv6 link-local address there.
+    pub interface: Option<Interface>,
     /// The AS the peer must announce; 0 with [`DynamicAsn::External`].
     pub remote_asn: u32,
     /// The AS was given as internal or external instead of by number.
@@ -435,6 +444,7 @@ impl Neighbor {
         };
         Self {
             address,
+            interface: None,
             remote_asn,
             dynamic_asn: None,
             port: DEFAULT_PORT,
@@ -483,9 +493,24 @@ impl Neighbor {
         self.dynamic_asn == Some(DynamicAsn::External)
     }
 
-    /// Where we connect to.
+    /// Where we connect to: a link-local address scoped to the interface
+    /// of an interface neighbor (`fe80::x%ifindex`).
     pub fn remote_socket(&self) -> SocketAddr {
-        SocketAddr::new(self.address, self.port)
+        match (self.address, &self.interface) {
+            (IpAddr::V6(address), Some(interface)) => {
+                SocketAddr::V6(SocketAddrV6::new(address, self.port, 0, interface.index))
+            }
+            (address, _) => SocketAddr::new(address, self.port),
+        }
+    }
+
+    /// How logs name the neighbor: its address, or for an interface
+    /// neighbor the interface and the address found on it (`eth1 fe80::1`).
+    pub fn display_name(&self) -> String {
+        match &self.interface {
+            Some(interface) => format!("{} {}", interface.name, self.address),
+            None => self.address.to_string(),
+        }
     }
 
     /// The BFD session this neighbor needs, if BFD is enabled: single hop
@@ -494,6 +519,16 @@ impl Neighbor {
     pub fn bfd_session(&self) -> Option<crate::bfd::SessionConfig> {
         self.bfd.filter(|b| b.enabled).map(|b| b.session_config(self.ttl))
     }
+}
+
+/// The interface of an interface neighbor (BGP unnumbered).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Interface {
+    /// The name as configured: 1 to 15 bytes (Linux `IFNAMSIZ` - 1).
+    pub name: String,
+    /// The kernel's index of it, the scope of the peer's link-local address;
+    /// 0 in the config, set when the interface is found.
+    pub index: u32,
 }
 
 /// Default BFD intervals, ms: MetalLB's default profile (300 ms × 3).

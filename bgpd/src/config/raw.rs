@@ -104,6 +104,7 @@ pub(super) struct RawApi {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNeighbor {
     pub address: Key<String>,
+    pub interface: Key<String>,
     pub remote_asn: Key<i64>,
     pub dynamic_asn: Key<String>,
     pub port: Key<i64>,

@@ -68,7 +68,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
         (
             Some(global),
             Some(api),
-            Some(neighbors),
+            Some((neighbors, interface_neighbors)),
             Some(routes),
             Some(layer2),
             Some(layer2_gratuitous),
@@ -78,6 +78,7 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
             global,
             api,
             neighbors,
+            interface_neighbors,
             routes,
             layer2,
             layer2_gratuitous,
@@ -93,11 +94,14 @@ pub(super) fn validate(raw: &RawConfig, locator: Locator<'_>) -> Result<Config, 
 
 mod api;
 mod bfd;
+mod interface;
 mod layer2;
 mod max_prefix;
 mod metrics;
 mod policy;
 mod routes;
+
+use interface::{Identity, Seen};
 
 /// What a neighbour inherits from `[global]`.
 struct NeighborDefaults {
@@ -391,18 +395,22 @@ impl Validator<'_> {
         Some(Api { listen: listen?, limits: limits? })
     }
 
+    /// The neighbors by address, then those by interface (BGP unnumbered).
     fn neighbors(
         &mut self,
         raw: &[Spanned<RawNeighbor>],
         defaults: &NeighborDefaults,
-    ) -> Option<Vec<Neighbor>> {
-        let mut seen = HashMap::new();
-        let mut neighbors = Some(Vec::with_capacity(raw.len()));
+    ) -> Option<(Vec<Neighbor>, Vec<Neighbor>)> {
+        let mut seen = Seen::default();
+        let mut neighbors = Some((Vec::with_capacity(raw.len()), Vec::new()));
         for (index, item) in raw.iter().enumerate() {
             let scope = Scope { name: "neighbors", index: Some(index), span: item.span() };
             let neighbor = self.neighbor(&scope, item.get_ref(), defaults, &mut seen);
             match (neighbor, neighbors.as_mut()) {
-                (Some(neighbor), Some(list)) => list.push(neighbor),
+                (Some(neighbor), Some((_, by_interface))) if neighbor.interface.is_some() => {
+                    by_interface.push(neighbor)
+                }
+                (Some(neighbor), Some((by_address, _))) => by_address.push(neighbor),
                 _ => neighbors = None,
             }
         }
@@ -414,12 +422,12 @@ impl Validator<'_> {
         scope: &Scope,
         n: &RawNeighbor,
         defaults: &NeighborDefaults,
-        seen: &mut HashMap<IpAddr, Range<usize>>,
+        seen: &mut Seen,
     ) -> Option<Neighbor> {
-        let address = self.required(scope, "address", &n.address).and_then(|v| {
-            let address = self.check(scope, "address", v, |s| parse_unicast_address(s))?;
-            self.unique(seen, address, v.span(), scope, "address", v.get_ref()).then_some(address)
-        });
+        let (address, interface) = match self.neighbor_identity(scope, n, seen)? {
+            Identity::Address(address) => (address, None),
+            Identity::Interface(interface) => (None, Some(interface)),
+        };
         let local_asn = self.optional(scope, "local_asn", &n.local_asn, None, |v| asn(v).map(Some));
         let router_id = self
             .optional(scope, "router_id", &n.router_id, None, |v| rules::router_id(v).map(Some));
@@ -427,6 +435,7 @@ impl Validator<'_> {
         let own_asn = local_asn.flatten().or(defaults.asn);
         let (remote_asn, dynamic_asn) = self.remote_asn(scope, n, own_asn);
         let port = self.integer(scope, "port", &n.port, (1, u16::MAX), DEFAULT_PORT);
+        self.refuse_with_interface(scope, interface.as_ref(), n);
         let local_address = self.optional(scope, "local_address", &n.local_address, None, |s| {
             let local = parse_unicast_address(s)?;
             match address {
@@ -452,7 +461,7 @@ impl Validator<'_> {
         let delay_open_time =
             self.integer(scope, "delay_open_time", &n.delay_open_time, (0, MAX_DELAY_OPEN_TIME), 0);
         let ttl = self.ttl_policy(scope, n);
-        let families = self.families(scope, &n.families, address);
+        let families = self.families(scope, &n.families, address, interface.is_some());
         let description =
             n.description.as_ref().map(|d| d.get_ref().clone()).filter(|d| !d.is_empty());
         let enabled = n.enabled.as_ref().is_none_or(|e| *e.get_ref());
@@ -471,7 +480,11 @@ impl Validator<'_> {
         };
 
         Some(Neighbor {
-            address: address?,
+            address: match interface {
+                Some(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                None => address?,
+            },
+            interface,
             remote_asn: remote_asn?,
             dynamic_asn,
             port: port?,
@@ -590,9 +603,16 @@ impl Validator<'_> {
         scope: &Scope,
         raw: &Key<StringList>,
         address: Option<IpAddr>,
+        unnumbered: bool,
     ) -> Option<Vec<Family>> {
         let Some(list) = raw else {
-            return Some(rules::default_families(address));
+            // Over an interface: both, IPv4 with IPv6 next hops (RFC 8950),
+            // as FRR's `neighbor IFNAME interface` does.
+            return Some(if unnumbered {
+                Family::ALL.to_vec()
+            } else {
+                rules::default_families(address)
+            });
         };
         if list.get_ref().is_empty() {
             let problem = Problem::NoFamilies;

@@ -77,6 +77,10 @@ pub struct SessionConfig {
     pub extended_message: bool,
     /// Advertise the FQDN capability.
     pub fqdn: Option<HostName>,
+    /// Advertise the extended next hop encoding capability for IPv4 unicast
+    /// over IPv6 next hops (RFC 8950 §4): set for a neighbor over an
+    /// interface (BGP unnumbered), whose session has no IPv4 address.
+    pub extended_next_hop: bool,
     /// Check that an external neighbor's AS_PATH starts with its AS (RFC
     /// 4271 §6.3, RFC 7606 §7.2); off for route servers (RFC 7947).
     pub enforce_first_as: bool,
@@ -105,6 +109,7 @@ impl SessionConfig {
             route_refresh: true,
             extended_message: true,
             fqdn: None,
+            extended_next_hop: false,
             enforce_first_as: true,
         }
     }

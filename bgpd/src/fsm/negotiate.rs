@@ -10,8 +10,8 @@ use bytes::Bytes;
 
 use crate::wire::open::AS_TRANS;
 use crate::wire::{
-    AddPathFamily, AfiSafi, Capability, Family, GracefulRestartCapability, Notification,
-    NotificationKind, OpenMessage,
+    AddPathFamily, AfiSafi, Capability, ExtendedNextHopEntry, Family, GracefulRestartCapability,
+    Notification, NotificationKind, OpenMessage,
 };
 
 use super::config::SessionConfig;
@@ -177,6 +177,10 @@ pub fn build_open(config: &SessionConfig) -> OpenMessage {
         .collect();
     if !add_path.is_empty() {
         capabilities.push(Capability::AddPath(add_path));
+    }
+    if config.extended_next_hop && families.contains(&Family::Ipv4Unicast) {
+        capabilities
+            .push(Capability::ExtendedNextHop(vec![ExtendedNextHopEntry::IPV4_UNICAST_OVER_IPV6]));
     }
     if let Some(graceful_restart) = &config.graceful_restart {
         capabilities.push(Capability::GracefulRestart(graceful_restart.clone()));

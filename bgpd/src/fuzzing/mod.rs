@@ -51,7 +51,8 @@ pub fn all_families() -> FamilySet {
 }
 
 /// The options of an eBGP session with 4-octet ASes, extended messages,
-/// enhanced route refresh and ADD-PATH both ways for both families.
+/// enhanced route refresh, ADD-PATH both ways for both families and IPv4
+/// over IPv6 next hops (RFC 8950).
 pub fn extended_add_path_options() -> CodecOptions {
     CodecOptions {
         four_octet_as: true,
@@ -59,6 +60,7 @@ pub fn extended_add_path_options() -> CodecOptions {
         enhanced_route_refresh: true,
         add_path_receive: all_families(),
         add_path_send: all_families(),
+        extended_next_hop: FamilySet::EMPTY.with(Family::Ipv4Unicast),
         external_peer_as: Some(64_512),
         skip_first_as_check: false,
     }

@@ -127,6 +127,7 @@ pub fn option_variants() -> [CodecOptions; 4] {
             enhanced_route_refresh: true,
             add_path_receive: both,
             add_path_send: both,
+            extended_next_hop: v4,
             external_peer_as: None,
             skip_first_as_check: false,
         },

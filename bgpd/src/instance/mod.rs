@@ -43,6 +43,7 @@ pub mod refusals;
 pub mod requests;
 mod sessions;
 pub mod status;
+mod unnumbered;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -106,6 +107,9 @@ pub enum InstanceEvent {
         peer: PeerId,
         token: u64,
     },
+    /// A discovery thread of an interface neighbor (BGP unnumbered) saw a
+    /// change (see [`crate::unnumbered`]).
+    Unnumbered(crate::unnumbered::Discovery),
 }
 
 struct PeerSlot {
@@ -154,6 +158,8 @@ pub struct Instance {
     refusals: refusals::RefusalLog,
     /// The BFD driver (its own thread), spawned with the first BFD neighbor.
     bfd: bfd::BfdDriver,
+    /// Neighbors over an interface (BGP unnumbered), in config order.
+    interface_neighbors: Vec<unnumbered::InterfaceNeighbor>,
 }
 
 impl Instance {
@@ -187,6 +193,7 @@ impl Instance {
             gr: graceful::Graceful::default(),
             layer2: None,
             refusals: refusals::RefusalLog::default(),
+            interface_neighbors: Vec::new(),
         }
     }
 
@@ -227,6 +234,7 @@ impl Instance {
         for neighbor in self.config.neighbors.clone() {
             self.add_neighbor(neighbor);
         }
+        self.start_interface_neighbors();
         self.gr_begin();
         let mut deferred = 0;
         loop {
@@ -277,6 +285,7 @@ impl Instance {
                 InstanceEvent::Metrics(reply) => {
                     let _ = reply.send(self.metrics_snapshot());
                 }
+                InstanceEvent::Unnumbered(discovery) => self.on_discovery(discovery),
             }
             self.after_event(&receiver, &reports, &mut deferred);
         }

@@ -63,7 +63,7 @@ impl Instance {
         let neighbor_gr = neighbor.graceful_restart;
         let session = peer::spawn(params, self.sessions.clone());
         let counters = session.counters.clone();
-        tracing::info!(peer = %neighbor.address, asn = neighbor.remote_asn, "neighbour configured");
+        tracing::info!(peer = %neighbor.display_name(), asn = neighbor.remote_asn, "neighbour configured");
         if !self.api.watchers.is_empty() {
             let view = PeerView::new(&neighbor, &SessionStatus::default(), &self.rib, id);
             self.watch_peer(PeerEvent::Added(Box::new(view)));
@@ -129,7 +129,11 @@ impl Instance {
                 slot.session.send(SessionCommand::Inbound(stream))
             }
             Some(_) => self.log_refusal(remote, "a disabled neighbor"),
-            None => self.log_refusal(remote, "an unknown address"),
+            None => {
+                if self.accept_on_interface(stream, remote).is_some() {
+                    self.log_refusal(remote, "an unknown address");
+                }
+            }
         }
     }
 
@@ -271,6 +275,9 @@ fn session_config(config: &Config, neighbor: &Neighbor) -> SessionConfig {
     session.families = neighbor.families.clone();
     session.any_external_as = neighbor.any_external_as();
     session.enforce_first_as = neighbor.enforce_first_as;
+    // Over an interface there is no IPv4 address: IPv4 routes need IPv6
+    // next hops (RFC 8950), as FRR offers on `neighbor IFNAME interface`.
+    session.extended_next_hop = neighbor.interface.is_some();
     session
 }
 

@@ -204,6 +204,7 @@ impl Instance {
             global: self.config.global.clone(),
             api: self.config.api.clone(),
             neighbors: vec![n.clone()],
+            interface_neighbors: Vec::new(),
             routes: Vec::new(),
             layer2: Vec::new(),
             metrics: None,

@@ -47,6 +47,8 @@ impl Instance {
         local: SocketAddr,
         remote: SocketAddr,
     ) {
+        let interface_global =
+            self.peers.get(&id).and_then(|slot| self.interface_global(&slot.neighbor));
         let Some(slot) = self.peers.get_mut(&id) else { return };
         let info = PeerInfo {
             asn: negotiated.peer_asn,
@@ -56,7 +58,7 @@ impl Instance {
             local_asn: slot.neighbor.own_asn(self.config.global.asn),
             local_address: socket::canonical_ip(local.ip()),
             next_hop_v4: None,
-            next_hop_v6: None,
+            next_hop_v6: interface_global,
             next_hop_self: slot.neighbor.next_hop_self,
             families: negotiated.families.clone(),
             codec: CodecOptions::negotiated(&negotiated.local_open, &negotiated.remote_open),

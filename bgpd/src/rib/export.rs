@@ -28,6 +28,10 @@ pub(crate) struct ExportProfile {
     pub next_hop_self: bool,
     pub next_hop_v4: Option<Ipv4Addr>,
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// Our link-local address when the session runs over one (BGP
+    /// unnumbered): sent beside a global `next_hop_v6` as the second next
+    /// hop of RFC 2545 §3, or alone in its place when there is no global one.
+    pub next_hop_link_local: Option<Ipv6Addr>,
     /// What the encoder needs to know of the session (its peer AS cleared, so
     /// eBGP peers of different ASes still share a profile).
     pub codec: CodecOptions,
@@ -36,11 +40,27 @@ pub(crate) struct ExportProfile {
 impl ExportProfile {
     fn own_next_hop(&self, family: Family) -> Option<NextHop> {
         match family {
-            Family::Ipv4Unicast => self.next_hop_v4.map(NextHop::V4),
-            Family::Ipv6Unicast => {
-                self.next_hop_v6.map(|global| NextHop::V6 { global, link_local: None })
-            }
+            // RFC 8950 §3: without an IPv4 address of ours, IPv4 routes go
+            // with our IPv6 next hop where the peer accepts it.
+            Family::Ipv4Unicast => self.next_hop_v4.map(NextHop::V4).or_else(|| {
+                self.codec.extended_next_hop.contains(family).then(|| self.own_ipv6())?
+            }),
+            Family::Ipv6Unicast => self.own_ipv6(),
         }
+    }
+
+    fn own_ipv6(&self) -> Option<NextHop> {
+        let global = self.next_hop_v6?;
+        let link_local = self.next_hop_link_local.filter(|l| *l != global);
+        Some(NextHop::V6 { global, link_local })
+    }
+
+    /// Whether `next_hop` can go with a route of `family` to this peer.
+    fn fits(&self, next_hop: NextHop, family: Family) -> bool {
+        next_hop_fits(next_hop, family)
+            || (family == Family::Ipv4Unicast
+                && self.codec.extended_next_hop.contains(family)
+                && next_hop_fits(next_hop, Family::Ipv6Unicast))
     }
 }
 
@@ -115,13 +135,13 @@ pub(crate) fn rewrite(
     let chosen = match effects.next_hop {
         None => None,
         Some(NextHopAction::SelfAddress) => Some(profile.own_next_hop(family)?),
-        Some(NextHopAction::Unchanged) => learned_next_hop.filter(|n| next_hop_fits(*n, family)),
+        Some(NextHopAction::Unchanged) => learned_next_hop.filter(|n| profile.fits(*n, family)),
         Some(NextHopAction::Address(address)) => {
             let next_hop = match address {
                 IpAddr::V4(address) => NextHop::V4(address),
                 IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
             };
-            next_hop_fits(next_hop, family).then_some(next_hop)
+            profile.fits(next_hop, family).then_some(next_hop)
         }
     };
     let next_hop = if profile.ibgp {
@@ -131,7 +151,7 @@ pub(crate) fn rewrite(
             drop_own_prepends(&mut out.as_path, local_asn);
         }
         match learned_next_hop {
-            Some(next_hop) if !profile.next_hop_self && next_hop_fits(next_hop, family) => next_hop,
+            Some(next_hop) if !profile.next_hop_self && profile.fits(next_hop, family) => next_hop,
             _ => profile.own_next_hop(family)?,
         }
     } else {
@@ -155,7 +175,7 @@ pub(crate) fn rewrite(
         // A route we originate with an explicit next hop (the config's
         // `next_hop`) keeps it: the operator named where traffic should go.
         match learned_next_hop {
-            Some(next_hop) if local && next_hop_fits(next_hop, family) => next_hop,
+            Some(next_hop) if local && profile.fits(next_hop, family) => next_hop,
             _ => profile.own_next_hop(family)?,
         }
     };
@@ -230,6 +250,14 @@ fn next_hop_fits(next_hop: NextHop, family: Family) -> bool {
     }
 }
 
+/// Our link-local address when the session's local end is one.
+pub(crate) fn own_link_local(local_address: IpAddr) -> Option<Ipv6Addr> {
+    match local_address {
+        IpAddr::V6(a) if a.is_unicast_link_local() => Some(a),
+        _ => None,
+    }
+}
+
 /// Next-hop addresses for a session from its local address and overrides.
 pub(crate) fn own_addresses(
     local_address: IpAddr,
@@ -286,8 +314,73 @@ mod tests {
             next_hop_self,
             next_hop_v4: Some(Ipv4Addr::new(198, 51, 100, 1)),
             next_hop_v6: None,
+            next_hop_link_local: None,
             codec: CodecOptions { four_octet_as: true, ..CodecOptions::default() },
         }
+    }
+
+    /// An eBGP session over a link-local address (BGP unnumbered), with the
+    /// extended next hop capability negotiated or not.
+    fn unnumbered(global: Option<Ipv6Addr>, extended_next_hop: bool) -> ExportProfile {
+        let link_local: Ipv6Addr = "fe80::1".parse().unwrap();
+        let mut codec = CodecOptions { four_octet_as: true, ..CodecOptions::default() };
+        if extended_next_hop {
+            codec.extended_next_hop.insert(Family::Ipv4Unicast);
+        }
+        ExportProfile {
+            next_hop_v4: None,
+            next_hop_v6: Some(global.unwrap_or(link_local)),
+            next_hop_link_local: Some(link_local),
+            codec,
+            ..profile(false, false)
+        }
+    }
+
+    fn exported(profile: &ExportProfile, family: Family) -> Option<NextHop> {
+        let learned_next_hop = Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        let effects = PolicyEffects::default();
+        rewrite(&learned(), learned_next_hop, false, family, profile, effects).map(|(_, n)| n)
+    }
+
+    #[test]
+    fn unnumbered_ipv4_goes_with_our_link_local_next_hop() {
+        let link_local: Ipv6Addr = "fe80::1".parse().unwrap();
+        let alone = NextHop::V6 { global: link_local, link_local: None };
+        assert_eq!(exported(&unnumbered(None, true), Family::Ipv4Unicast), Some(alone));
+        assert_eq!(exported(&unnumbered(None, true), Family::Ipv6Unicast), Some(alone));
+        let global: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let both = NextHop::V6 { global, link_local: Some(link_local) };
+        assert_eq!(exported(&unnumbered(Some(global), true), Family::Ipv4Unicast), Some(both));
+    }
+
+    #[test]
+    fn unnumbered_ipv4_is_not_sent_without_extended_next_hop() {
+        assert_eq!(exported(&unnumbered(None, false), Family::Ipv4Unicast), None);
+    }
+
+    #[test]
+    fn an_ipv6_next_hop_of_an_ipv4_route_passes_on_only_with_extended_next_hop() {
+        let learned_v6 =
+            Some(NextHop::V6 { global: "2001:db8::9".parse().unwrap(), link_local: None });
+        let internal = |extended| ExportProfile { ibgp: true, ..unnumbered(None, extended) };
+        let kept = rewrite(
+            &learned(),
+            learned_v6,
+            false,
+            Family::Ipv4Unicast,
+            &internal(true),
+            PolicyEffects::default(),
+        );
+        assert_eq!(kept.map(|(_, n)| n), learned_v6);
+        let own = rewrite(
+            &learned(),
+            learned_v6,
+            false,
+            Family::Ipv4Unicast,
+            &internal(false),
+            PolicyEffects::default(),
+        );
+        assert_eq!(own, None, "no IPv4 next hop of ours, no IPv6 one allowed");
     }
 
     #[test]

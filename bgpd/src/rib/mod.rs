@@ -165,6 +165,7 @@ impl Rib {
             next_hop_self: info.next_hop_self,
             next_hop_v4,
             next_hop_v6,
+            next_hop_link_local: export::own_link_local(info.local_address),
             codec: CodecOptions { external_peer_as: None, ..info.codec },
         };
         let profile = match self.core.profiles.iter().position(|p| *p == profile) {

@@ -58,8 +58,8 @@ pub use attributes::{
 pub use family::{AfiSafi, Family};
 pub use notification::{Notification, NotificationKind};
 pub use open::{
-    AddPathFamily, AddPathMode, Capability, GracefulRestartCapability, GracefulRestartFamily,
-    OpenMessage,
+    AddPathFamily, AddPathMode, Capability, ExtendedNextHopEntry, GracefulRestartCapability,
+    GracefulRestartFamily, OpenMessage,
 };
 pub use refresh::{RefreshSubtype, RouteRefresh};
 pub use update::{MpReach, MpUnreach, NextHop, Nlri, UpdateMessage};

@@ -1,8 +1,8 @@
 //! OPEN message and capabilities: RFC 4271 §4.2, RFC 5492 (capabilities
 //! advertisement), RFC 4760 (multiprotocol), RFC 2918 and 7313 (route refresh),
 //! RFC 6793 (4-octet AS numbers), RFC 4724 and 8538 (graceful restart),
-//! RFC 7911 (ADD-PATH), RFC 8654 (extended message), draft-walton-bgp-hostname
-//! (FQDN).
+//! RFC 7911 (ADD-PATH), RFC 8654 (extended message), RFC 8950 §4 (extended
+//! next hop encoding), draft-walton-bgp-hostname (FQDN).
 
 use std::net::Ipv4Addr;
 
@@ -18,6 +18,8 @@ pub const AS_TRANS: u16 = 23456;
 pub mod capability_code {
     pub const MULTIPROTOCOL: u8 = 1;
     pub const ROUTE_REFRESH: u8 = 2;
+    /// RFC 8950 §4.
+    pub const EXTENDED_NEXT_HOP: u8 = 5;
     pub const EXTENDED_MESSAGE: u8 = 6;
     pub const GRACEFUL_RESTART: u8 = 64;
     pub const FOUR_OCTET_AS: u8 = 65;
@@ -101,6 +103,9 @@ pub enum Capability {
     AddPath(Vec<AddPathFamily>),
     /// RFC 8654 §3: messages up to 65,535 octets.
     ExtendedMessage,
+    /// RFC 8950 §4: NLRI of these families may carry a next hop of another
+    /// address family (IPv4 unicast over an IPv6 next hop, BGP unnumbered).
+    ExtendedNextHop(Vec<ExtendedNextHopEntry>),
     /// draft-walton-bgp-hostname-capability: host and domain name.
     Fqdn { hostname: String, domain: String },
     /// Anything else: kept byte for byte and logged.
@@ -178,5 +183,50 @@ impl AddPathMode {
 
     pub fn sends(self) -> bool {
         matches!(self, Self::Send | Self::Both)
+    }
+}
+
+/// One tuple of the extended next hop encoding capability (RFC 8950 §4).
+///
+/// ```text
+/// +-----------------------------------------------------+
+/// | NLRI AFI - 1 (2 octets)                             |
+/// +-----------------------------------------------------+
+/// | NLRI SAFI - 1 (2 octets)                            |
+/// +-----------------------------------------------------+
+/// | Nexthop AFI - 1 (2 octets)                          |
+/// +-----------------------------------------------------+
+/// | .....                                               |
+/// +-----------------------------------------------------+
+/// | NLRI AFI - N (2 octets)                             |
+/// +-----------------------------------------------------+
+/// | NLRI SAFI - N (2 octets)                            |
+/// +-----------------------------------------------------+
+/// | Nexthop AFI - N (2 octets)                          |
+/// +-----------------------------------------------------+
+/// ```
+///
+/// The SAFI takes two octets here (one everywhere else), so it is kept raw
+/// for a lossless round trip.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ExtendedNextHopEntry {
+    pub nlri_afi: u16,
+    pub nlri_safi: u16,
+    pub next_hop_afi: u16,
+}
+
+impl ExtendedNextHopEntry {
+    /// IPv4 unicast NLRI with an IPv6 next hop, the entry BGP unnumbered needs
+    /// (RFC 8950 §4 example).
+    pub const IPV4_UNICAST_OVER_IPV6: Self = Self {
+        nlri_afi: super::family::AFI_IPV4,
+        nlri_safi: super::family::SAFI_UNICAST as u16,
+        next_hop_afi: super::family::AFI_IPV6,
+    };
+
+    /// The family of the NLRI when `bgpd` routes it.
+    pub fn nlri_family(self) -> Option<super::family::Family> {
+        let safi = u8::try_from(self.nlri_safi).ok()?;
+        AfiSafi::new(self.nlri_afi, safi).family()
     }
 }

@@ -1,6 +1,7 @@
 //! What one session negotiated in its OPEN exchange, as far as the wire format
 //! cares: AS number width (RFC 6793), message size (RFC 8654), ADD-PATH per
-//! family and direction (RFC 7911 §4), enhanced route refresh (RFC 7313).
+//! family and direction (RFC 7911 §4), enhanced route refresh (RFC 7313),
+//! extended next hop encoding (RFC 8950 §4).
 
 use super::family::Family;
 use super::open::{Capability, OpenMessage};
@@ -59,6 +60,12 @@ pub struct CodecOptions {
     pub add_path_receive: FamilySet,
     /// Families whose sent NLRI carry path identifiers.
     pub add_path_send: FamilySet,
+    /// Families whose NLRI may carry an IPv6 next hop although they are not
+    /// IPv6 (RFC 8950 §3): both OPENs listed the family with Nexthop AFI 2
+    /// in the extended next hop capability. Only IPv4 unicast can be in it.
+    /// Without it an IPv4 MP_REACH_NLRI with a 16- or 32-octet next hop is
+    /// malformed (RFC 4760 §3, RFC 7606 §7.11) and none is sent.
+    pub extended_next_hop: FamilySet,
     /// The peer's AS when it is an external neighbor (the two OPENs name
     /// different ASes), `None` for an internal one. RFC 7606 §7.2, §7.5, §7.9
     /// and §7.10 handle some attributes differently on eBGP sessions.
@@ -99,6 +106,17 @@ impl CodecOptions {
                 _ => None,
             })
         };
+        let ipv6_next_hop = |open: &OpenMessage, family: Family| {
+            open.capabilities.iter().any(|c| match c {
+                Capability::ExtendedNextHop(entries) => entries.iter().any(|e| {
+                    e.nlri_family() == Some(family) && e.next_hop_afi == super::family::AFI_IPV6
+                }),
+                _ => false,
+            })
+        };
+        if ipv6_next_hop(local, Family::Ipv4Unicast) && ipv6_next_hop(remote, Family::Ipv4Unicast) {
+            options.extended_next_hop.insert(Family::Ipv4Unicast);
+        }
         for family in Family::ALL {
             if let (Some(ours), Some(theirs)) = (add_path(local, family), add_path(remote, family))
             {
@@ -119,7 +137,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::wire::open::{AddPathFamily, AddPathMode};
+    use crate::wire::open::{AddPathFamily, AddPathMode, ExtendedNextHopEntry};
 
     fn open(capabilities: Vec<Capability>) -> OpenMessage {
         OpenMessage {
@@ -159,5 +177,23 @@ mod tests {
         assert!(options.add_path_receive.contains(Family::Ipv4Unicast));
         assert!(!options.add_path_send.contains(Family::Ipv4Unicast));
         assert!(!options.add_path_receive.contains(Family::Ipv6Unicast));
+    }
+
+    #[test]
+    fn extended_next_hop_needs_both_sides_and_an_ipv6_next_hop_afi() {
+        let enh = |next_hop_afi| {
+            Capability::ExtendedNextHop(vec![ExtendedNextHopEntry {
+                next_hop_afi,
+                ..ExtendedNextHopEntry::IPV4_UNICAST_OVER_IPV6
+            }])
+        };
+        let ours = open(vec![enh(2)]);
+        let both = CodecOptions::negotiated(&ours, &open(vec![enh(2)]));
+        assert!(both.extended_next_hop.contains(Family::Ipv4Unicast));
+        assert!(!both.extended_next_hop.contains(Family::Ipv6Unicast));
+        let one = CodecOptions::negotiated(&ours, &open(vec![]));
+        assert!(!one.extended_next_hop.contains(Family::Ipv4Unicast));
+        let wrong_afi = CodecOptions::negotiated(&ours, &open(vec![enh(1)]));
+        assert!(!wrong_afi.extended_next_hop.contains(Family::Ipv4Unicast));
     }
 }

@@ -71,20 +71,7 @@ pub(super) fn start_helpers(
             "0".to_owned(),
         ]
     };
-    let zebra = require_program(FRR_ZEBRA, "frr")?;
-    let zebra_conf = dir.write(
-        "zebra.conf",
-        &format!("log file {} debugging\n", dir.join("zebra.log").display()),
-    )?;
-    let args = common("zebra", zebra_conf);
-    helpers.push(namespace.spawn("frr-zebra", &zebra, &args, &dir.join("zebra.out"))?);
-    wait_until(
-        "FRR's zebra socket",
-        Duration::from_secs(10),
-        Duration::from_millis(50),
-        || zserv.exists().then_some(()),
-        String::new,
-    )?;
+    helpers.push(start_zebra(namespace, dir, zserv, "")?);
     let bfdd = require_program(FRR_BFDD, "frr")?;
     let bfdd_conf = dir.write("bfdd.conf", &bfd.render(&dir.join("bfdd.log")))?;
     let mut args = common("bfdd", bfdd_conf);
@@ -105,6 +92,51 @@ pub(super) fn start_helpers(
     args.push(path(dir.join("bfdd.sock")));
     helpers.push(namespace.spawn("frr-bfdd", &bfdd, &args, &dir.join("bfdd.out"))?);
     Ok(helpers)
+}
+
+/// Starts zebra alone (its API socket at `zserv`) as `frr` in `dir`, with
+/// `extra` appended to its config; returns once the socket exists.
+pub(super) fn start_zebra(
+    namespace: &Namespace,
+    dir: &TempDir,
+    zserv: &Path,
+    extra: &str,
+) -> Result<Process> {
+    let path = |p: PathBuf| p.display().to_string();
+    // zebra has no -S: it runs as `frr`, so the directory must be its too.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).map_err(
+        |source| HarnessError::Io { command: "chmod the FRR directory".to_owned(), source },
+    )?;
+    let zebra = require_program(FRR_ZEBRA, "frr")?;
+    let zebra_conf = dir.write(
+        "zebra.conf",
+        &format!("log file {} debugging\n{extra}", dir.join("zebra.log").display()),
+    )?;
+    let args = vec![
+        "-z".to_owned(),
+        path(zserv.to_path_buf()),
+        "-u".to_owned(),
+        "frr".to_owned(),
+        "-g".to_owned(),
+        "frr".to_owned(),
+        "-f".to_owned(),
+        path(zebra_conf),
+        "-i".to_owned(),
+        path(dir.join("zebra.pid")),
+        "--vty_socket".to_owned(),
+        dir.path().display().to_string(),
+        "-P".to_owned(),
+        "0".to_owned(),
+    ];
+    let process = namespace.spawn("frr-zebra", &zebra, &args, &dir.join("zebra.out"))?;
+    wait_until(
+        "FRR's zebra socket",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || zserv.exists().then_some(()),
+        String::new,
+    )?;
+    Ok(process)
 }
 
 impl Frr {

@@ -109,7 +109,7 @@ pub enum Problem {
     )]
     VrfUnsupported(String),
     #[error(
-        "interface {0:?}: BGP unnumbered is not supported (bgpd has no sessions over IPv6 link-local addresses with RFC 8950 next hops yet); set peerAddress instead"
+        "interface {0:?}: BGP unnumbered is not supported through the adapter yet (bgpd has it for neighbours of its config file, but its API cannot add one); set peerAddress instead"
     )]
     UnnumberedUnsupported(String),
     #[error(

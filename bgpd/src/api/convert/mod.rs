@@ -157,6 +157,13 @@ pub fn capabilities(list: &[Capability]) -> v1::Capabilities {
             Capability::EnhancedRouteRefresh => out.enhanced_route_refresh = true,
             Capability::FourOctetAs(asn) => out.four_octet_asn = *asn,
             Capability::ExtendedMessage => out.extended_message = true,
+            Capability::ExtendedNextHop(entries) => out.extended_next_hop.extend(
+                entries
+                    .iter()
+                    .filter(|e| e.next_hop_afi == crate::wire::family::AFI_IPV6)
+                    .filter_map(|e| e.nlri_family())
+                    .map(|f| family(f) as i32),
+            ),
             Capability::GracefulRestart(gr) => {
                 out.graceful_restart = true;
                 out.graceful_restart_restarting = gr.restart_state;

@@ -36,6 +36,7 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
     };
     v1::PeerConfig {
         address: neighbor.address.to_string(),
+        interface: neighbor.interface.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
         // 0 with a dynamic AS, so a read config can be sent back as is.
         remote_asn: if neighbor.dynamic_asn.is_some() { 0 } else { neighbor.remote_asn },
         dynamic_asn: super::dynamic_asn(neighbor.dynamic_asn) as i32,

@@ -255,3 +255,19 @@ fn set_paths_response_and_owner_view() {
     assert_eq!((proto.grace_time_seconds, proto.grace_remaining_seconds), (60, 45));
     assert_eq!(proto.path_count, 1);
 }
+
+#[test]
+fn an_interface_neighbor_reads_back_with_its_interface_and_address() {
+    let mut neighbor = crate::config::Neighbor::with_defaults("fe80::2".parse().unwrap(), 65002);
+    neighbor.interface = Some(crate::config::Interface { name: "eth1".into(), index: 7 });
+    let proto = peer::peer_config(&neighbor);
+    assert_eq!((proto.address.as_str(), proto.interface.as_str()), ("fe80::2", "eth1"));
+    assert_eq!(
+        peer::peer_config(&crate::config::Neighbor::with_defaults(
+            "192.0.2.2".parse().unwrap(),
+            65002
+        ))
+        .interface,
+        ""
+    );
+}

@@ -590,3 +590,10 @@ mod max_prefix {
         assert!(matches!(error, ValidationError::Conflict { .. }), "{error}");
     }
 }
+
+#[test]
+fn an_interface_peer_is_refused_with_the_name() {
+    let status = reject(|c| c.interface = "eth1".into());
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("peer.interface \"eth1\""), "{}", status.message());
+}

@@ -173,6 +173,8 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
     });
     Ok(PeerConfig {
         address: args.address,
+        // Peers over an interface come from the config file only.
+        interface: String::new(),
         remote_asn: args.remote_as.unwrap_or(0),
         dynamic_asn: human::dynamic_asn_arg(args.dynamic_asn) as i32,
         local_asn: args.local_as.unwrap_or(0),

@@ -54,6 +54,18 @@ fn open_carries_two_octet_asn_and_four_octet_capability() {
 }
 
 #[test]
+fn open_offers_ipv4_over_ipv6_next_hops_only_when_asked() {
+    let enh = Capability::ExtendedNextHop(vec![ExtendedNextHopEntry::IPV4_UNICAST_OVER_IPV6]);
+    assert!(!build_open(&config()).capabilities.contains(&enh));
+    let mut unnumbered = config();
+    unnumbered.extended_next_hop = true;
+    assert!(build_open(&unnumbered).capabilities.contains(&enh));
+    // Without IPv4 unicast there is nothing to encode over IPv6.
+    unnumbered.families = vec![Family::Ipv6Unicast];
+    assert!(!build_open(&unnumbered).capabilities.contains(&enh));
+}
+
+#[test]
 fn open_puts_as_trans_for_a_four_octet_asn() {
     let mut config = config();
     config.local_asn = 4_200_000_001;

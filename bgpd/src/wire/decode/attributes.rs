@@ -434,7 +434,8 @@ fn decode_aggregator(value: &[u8], four_octet: bool) -> Option<Aggregator> {
     }
 }
 
-/// MP_REACH_NLRI (RFC 4760 §3). `None`: malformed; `Some(None)`: a family we
+/// MP_REACH_NLRI (RFC 4760 §3, RFC 8950 §3 for IPv4 over an IPv6 next
+/// hop). `None`: malformed; `Some(None)`: a family we
 /// do not route. NLRI errors inside reset the session (RFC 7606 §5.3).
 fn decode_mp_reach(
     value: &[u8],
@@ -453,8 +454,14 @@ fn decode_mp_reach(
     let Some(family) = AfiSafi::new(afi, safi).family() else {
         return Ok(Some(None));
     };
+    // RFC 8950 §3: an IPv4 NLRI with a 16- or 32-octet IPv6 next hop only
+    // where the extended next hop capability was negotiated; otherwise the
+    // length is inconsistent with the AFI, a malformed attribute.
+    let ipv6_allowed =
+        family == crate::wire::Family::Ipv6Unicast || options.extended_next_hop.contains(family);
     let next_hop = match (family, next_hop.len()) {
         (crate::wire::Family::Ipv4Unicast, 4) => ipv4(next_hop).map(NextHop::V4),
+        (_, 16 | 32) if !ipv6_allowed => None,
         (_, 16) => ipv6(next_hop).map(|global| NextHop::V6 { global, link_local: None }),
         (_, 32) => match (ipv6(&next_hop[..16]), ipv6(&next_hop[16..])) {
             (Some(global), Some(link_local)) => {

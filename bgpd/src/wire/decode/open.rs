@@ -12,8 +12,8 @@ use super::{Base, ParseResult};
 use crate::wire::error::{BGP_VERSION, DecodeError, Field};
 use crate::wire::family::AfiSafi;
 use crate::wire::open::{
-    AddPathFamily, AddPathMode, Capability, GracefulRestartCapability, GracefulRestartFamily,
-    OpenMessage, capability_code,
+    AddPathFamily, AddPathMode, Capability, ExtendedNextHopEntry, GracefulRestartCapability,
+    GracefulRestartFamily, OpenMessage, capability_code,
 };
 
 /// Optional parameter type carrying capabilities (RFC 5492 §4).
@@ -186,6 +186,19 @@ fn decode_capability(
             }
             Capability::AddPath(families)
         }
+        // RFC 8950 §4: one or more 6-octet tuples.
+        (c::EXTENDED_NEXT_HOP, entries) if !entries.is_empty() && entries.len() % 6 == 0 => {
+            Capability::ExtendedNextHop(
+                entries
+                    .chunks_exact(6)
+                    .map(|e| ExtendedNextHopEntry {
+                        nlri_afi: u16::from_be_bytes([e[0], e[1]]),
+                        nlri_safi: u16::from_be_bytes([e[2], e[3]]),
+                        next_hop_afi: u16::from_be_bytes([e[4], e[5]]),
+                    })
+                    .collect(),
+            )
+        }
         // Informational only: a malformed one is kept raw rather than fatal.
         (c::FQDN, value) => decode_fqdn(value)
             .unwrap_or_else(|| Capability::Unknown { code, value: Bytes::copy_from_slice(value) }),
@@ -197,7 +210,8 @@ fn decode_capability(
             | c::EXTENDED_MESSAGE
             | c::FOUR_OCTET_AS
             | c::GRACEFUL_RESTART
-            | c::ADD_PATH,
+            | c::ADD_PATH
+            | c::EXTENDED_NEXT_HOP,
             _,
         ) => return Err(malformed()),
         (code, value) => Capability::Unknown { code, value: Bytes::copy_from_slice(value) },

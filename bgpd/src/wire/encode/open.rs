@@ -79,6 +79,7 @@ fn put_capability(capability: &Capability, out: &mut BytesMut) -> Result<(), Enc
         Capability::GracefulRestart(_) => c::GRACEFUL_RESTART,
         Capability::AddPath(_) => c::ADD_PATH,
         Capability::ExtendedMessage => c::EXTENDED_MESSAGE,
+        Capability::ExtendedNextHop(_) => c::EXTENDED_NEXT_HOP,
         Capability::Fqdn { .. } => c::FQDN,
         Capability::Unknown { code, .. } => *code,
     };
@@ -109,6 +110,13 @@ fn put_capability(capability: &Capability, out: &mut BytesMut) -> Result<(), Enc
                 out.put_u16(family.afi_safi.afi);
                 out.put_u8(family.afi_safi.safi);
                 out.put_u8(family.mode as u8);
+            }
+        }
+        Capability::ExtendedNextHop(entries) => {
+            for entry in entries {
+                out.put_u16(entry.nlri_afi);
+                out.put_u16(entry.nlri_safi);
+                out.put_u16(entry.next_hop_afi);
             }
         }
         Capability::Fqdn { hostname, domain } => {

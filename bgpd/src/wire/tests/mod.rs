@@ -2,6 +2,7 @@
 //! paths, round trips, packing.
 
 mod errors;
+mod extended_next_hop;
 mod golden_captured;
 mod golden_constructed;
 mod packing;

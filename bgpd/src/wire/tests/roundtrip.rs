@@ -12,7 +12,7 @@ use proptest::option;
 use proptest::prelude::*;
 
 use super::*;
-use crate::wire::open::capability_code;
+use crate::wire::open::{ExtendedNextHopEntry, capability_code};
 
 fn prefix_v4() -> impl Strategy<Value = Nlri> {
     (any::<u32>(), 0..=32u8).prop_map(|(address, length)| {
@@ -140,7 +140,9 @@ fn update(path: impl Strategy<Value = AsPath>) -> impl Strategy<Value = UpdateMe
 fn two_octet_path() -> impl Strategy<Value = AsPath> {
     let confed = prop_oneof![Just(SegmentType::ConfedSequence), Just(SegmentType::ConfedSet)];
     let plain = prop_oneof![Just(SegmentType::Sequence), Just(SegmentType::Set)];
-    (vec((confed, vec(any::<u16>(), 1..5)), 0..2), vec((plain, vec(any::<u32>(), 1..8)), 0..4))
+    // AS 0 is malformed (RFC 7607, treat-as-withdraw), never a clean round
+    // trip: 1 in 65,536 two-octet ASNs drawn would be it.
+    (vec((confed, vec(1..=u16::MAX, 1..5)), 0..2), vec((plain, vec(any::<u32>(), 1..8)), 0..4))
         .prop_map(|(front, rest)| {
             let front = front.into_iter().map(|(kind, asns)| AsSegment {
                 kind,
@@ -165,6 +167,7 @@ fn capability() -> impl Strategy<Value = Capability> {
         capability_code::ENHANCED_ROUTE_REFRESH,
         capability_code::FQDN,
         capability_code::ROUTE_REFRESH_CISCO,
+        capability_code::EXTENDED_NEXT_HOP,
     ];
     prop_oneof![
         afi_safi().prop_map(Capability::Multiprotocol),
@@ -190,6 +193,18 @@ fn capability() -> impl Strategy<Value = Capability> {
         vec((afi_safi(), mode), 0..3).prop_map(|entries| Capability::AddPath(
             entries.into_iter().map(|(afi_safi, mode)| AddPathFamily { afi_safi, mode }).collect()
         )),
+        vec((any::<u16>(), any::<u16>(), any::<u16>()), 1..4).prop_map(|entries| {
+            Capability::ExtendedNextHop(
+                entries
+                    .into_iter()
+                    .map(|(nlri_afi, nlri_safi, next_hop_afi)| ExtendedNextHopEntry {
+                        nlri_afi,
+                        nlri_safi,
+                        next_hop_afi,
+                    })
+                    .collect(),
+            )
+        }),
         ("[a-z0-9.-]{0,30}", "[a-z.]{0,30}")
             .prop_map(|(hostname, domain)| Capability::Fqdn { hostname, domain }),
         (

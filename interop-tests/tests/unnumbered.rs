@@ -1,0 +1,155 @@
+//! BGP unnumbered (issue #14, BGPPeer `interface`): ironlb bgpd with
+//! `interface = "to-frr"` against FRR 8.4 with `neighbor to-bgpd interface
+//! remote-as external`, over a veth pair that has only IPv6 link-local
+//! addresses (no IPv4 at all on the link). bgpd finds FRR's address from the
+//! Router Advertisements FRR's zebra sends (and FRR finds ours from ours),
+//! the session carries IPv4 and IPv6 unicast with IPv4 routes over IPv6 next
+//! hops (RFC 8950 extended next hop encoding).
+//!
+//! ```text
+//!   [bgpd AS65001] fe80::…%to-frr ──── link-local only ──── fe80::…%to-bgpd [FRR AS65002 + zebra]
+//!    originates 198.51.100.0/24                               originates 203.0.113.0/24
+//! ```
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use interop_tests::api::NsRuntime;
+use interop_tests::bgpd::{BgpdConfig, BgpdNeighbor, BgpdRoute};
+use interop_tests::frr::{Frr, FrrConfig, FrrNetwork};
+use interop_tests::netns::{Namespace, connect};
+use interop_tests::{Check, wait_until};
+use ironlb_proto::bgpd::v1;
+
+const API: &str = "127.0.0.1:50051";
+/// RA-driven discovery on both sides, then the session: FRR's first RAs come
+/// within a few seconds of zebra starting, ours every 3 s.
+const UNNUMBERED_UP: Duration = Duration::from_secs(60);
+
+/// FRR's side: the unnumbered neighbour and both families activated.
+fn frr_unnumbered() -> FrrConfig {
+    let mut config = FrrConfig::new(65002, THEIRS).network(FrrNetwork::new(net("203.0.113.0/24")));
+    config.extra = [
+        " neighbor to-bgpd interface remote-as external",
+        " neighbor to-bgpd timers 3 9",
+        " neighbor to-bgpd timers connect 1",
+        " address-family ipv4 unicast",
+        "  neighbor to-bgpd activate",
+        " exit-address-family",
+        " address-family ipv6 unicast",
+        "  neighbor to-bgpd activate",
+        " exit-address-family",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    // FRR's bgpd turns RAs on for the interface through zebra; a short
+    // interval makes discovery quick.
+    config.zebra =
+        Some("interface to-bgpd\n ipv6 nd ra-interval 1\n no ipv6 nd suppress-ra\n".into());
+    config
+}
+
+/// FRR's state for its interface neighbour, from `show bgp neighbors to-bgpd json`.
+fn frr_state(frr: &Frr) -> String {
+    let Ok(text) = frr.vtysh(&["show bgp neighbors to-bgpd json"]) else {
+        return "no answer".into();
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    value
+        .get("to-bgpd")
+        .and_then(|n| n.get("bgpState"))
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| format!("no state in {text:.200}"), str::to_owned)
+}
+
+/// bgpd's Loc-RIB, through the API in its namespace.
+fn loc_rib(runtime: &NsRuntime) -> Vec<v1::Path> {
+    let Ok(mut client) = runtime.client(API, UP) else { return Vec::new() };
+    runtime.run(async move {
+        let mut paths = Vec::new();
+        let Ok(answer) = client.list_paths(v1::ListPathsRequest::default()).await else {
+            return paths;
+        };
+        let mut stream = answer.into_inner();
+        while let Ok(Some(listed)) = stream.message().await {
+            paths.extend(listed.path);
+        }
+        paths
+    })
+}
+
+/// Two namespaces joined by a veth pair with only the kernel's link-local
+/// addresses (duplicate address detection off so they are usable at once).
+fn link_local_pair() -> (Namespace, Namespace) {
+    let bgpd = Namespace::new("unnb").check("bgpd's namespace");
+    let frr = Namespace::new("unnf").check("FRR's namespace");
+    for namespace in [&bgpd, &frr] {
+        namespace.exec("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"]).check("DAD off");
+    }
+    connect(&bgpd, "to-frr", &[], &frr, "to-bgpd", &[]).check("veth pair");
+    (bgpd, frr)
+}
+
+#[test]
+fn unnumbered_session_with_frr_over_link_local_only() {
+    let (left, right) = link_local_pair();
+    let config = BgpdConfig::new(65001, OURS)
+        .neighbor(BgpdNeighbor::on_interface("to-frr", 65002))
+        .route(BgpdRoute::new(net("198.51.100.0/24")));
+    let bgpd = start_bgpd(&left, &config);
+    let frr = Frr::start(&right, &frr_unnumbered()).check("FRR with zebra starts");
+
+    // 1. Established, found through link-local addresses only.
+    bgpd.annotate(wait_until(
+        "FRR's unnumbered session Established",
+        UNNUMBERED_UP,
+        Duration::from_millis(200),
+        || (frr_state(&frr) == "Established").then_some(()),
+        || format!("FRR says {}; FRR log:\n{}", frr_state(&frr), frr.log_tail(30)),
+    ))
+    .check("unnumbered session");
+
+    // 2. Our IPv4 route reaches FRR with a link-local IPv6 next hop (RFC 8950).
+    let route = bgpd
+        .annotate(wait_until(
+            "198.51.100.0/24 in FRR",
+            ROUTE,
+            Duration::from_millis(200),
+            || frr.route(net("198.51.100.0/24")).ok().flatten(),
+            || frr.log_tail(20),
+        ))
+        .check("FRR learns our IPv4 route");
+    assert_eq!(route.as_path, "65001");
+    assert!(
+        !route.next_hops.is_empty()
+            && route.next_hops.iter().all(|h| h.to_ascii_lowercase().starts_with("fe80:")),
+        "next hops {:?} should be our link-local address",
+        route.next_hops
+    );
+
+    // 3. FRR's IPv4 route reaches bgpd's Loc-RIB, its next hop FRR's link-local address.
+    let runtime = NsRuntime::new(&left).check("a runtime in bgpd's namespace");
+    let path = bgpd
+        .annotate(wait_until(
+            "203.0.113.0/24 in bgpd's Loc-RIB",
+            ROUTE,
+            Duration::from_millis(200),
+            || loc_rib(&runtime).into_iter().find(|p| p.prefix == "203.0.113.0/24"),
+            || format!("{:?}", loc_rib(&runtime)),
+        ))
+        .check("bgpd learns FRR's IPv4 route");
+    assert!(path.next_hop.starts_with("fe80:"), "next hop {:?}", path.next_hop);
+
+    // 4. The API names the peer by its interface and the address found there.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let peers = runtime
+        .run(async move { client.list_peers(v1::ListPeersRequest {}).await })
+        .map(|answer| answer.into_inner().peers)
+        .unwrap_or_else(|status| panic!("ListPeers: {status}"));
+    let config = peers.first().and_then(|p| p.config.as_ref()).expect("one peer");
+    assert_eq!(config.interface, "to-frr");
+    assert!(config.address.starts_with("fe80:"), "address {:?}", config.address);
+}
