@@ -20,6 +20,7 @@
 //! memory and a prefix that changes twice before it is sent is sent once.
 
 pub mod bfd;
+pub(crate) mod devices;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
@@ -71,6 +72,13 @@ pub enum InstanceEvent {
     Accepted {
         stream: TcpStream,
         remote: SocketAddr,
+        /// The device of the listener that accepted it (`instance::devices`);
+        /// `None`: a default listener.
+        device: Option<Arc<str>>,
+    },
+    /// A neighbor's `vrf` device could not be bound: try again.
+    DeviceRetry {
+        device: String,
     },
     Shutdown {
         signal: &'static str,
@@ -137,6 +145,8 @@ pub struct Instance {
     refusals: refusals::RefusalLog,
     /// The BFD driver (its own thread), spawned with the first BFD neighbor.
     bfd: bfd::BfdDriver,
+    /// Listeners bound to the devices of the neighbors' `vrf`.
+    devices: devices::Devices,
 }
 
 impl Instance {
@@ -170,6 +180,7 @@ impl Instance {
             gr: graceful::Graceful::default(),
             layer2: None,
             refusals: refusals::RefusalLog::default(),
+            devices: devices::Devices::default(),
         }
     }
 
@@ -242,7 +253,10 @@ impl Instance {
                 }
             };
             match event {
-                InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
+                InstanceEvent::Accepted { stream, remote, device } => {
+                    self.on_accepted(stream, remote, device.as_deref())
+                }
+                InstanceEvent::DeviceRetry { device } => self.device_retry(device),
                 InstanceEvent::Shutdown { signal } => {
                     tracing::info!(signal, "shutting down: closing every session");
                     self.shutdown(&mut receiver, &mut reports).await;
