@@ -9,10 +9,12 @@
 //! and closed with the last. Bound: one entry per distinct `vrf` among the
 //! neighbors, one socket per listen address each, one retry timer each.
 //!
-//! A connection goes to a neighbor only when it arrived on the neighbor's
-//! device: a `vrf` neighbor's through its device's listener, any other's
-//! through the default listeners. A session bound to a device thus never
-//! runs over another path, in either direction.
+//! A connection goes to a `vrf` neighbor only when it arrived through its
+//! device's listener, so a session bound to a device never runs over another
+//! path, in either direction. A neighbor without `vrf` takes connections from
+//! any listener: a listener bound to an ordinary interface (not a VRF device)
+//! also receives the connections of other neighbors arriving through it, as
+//! Linux prefers the socket bound to the arrival device.
 //!
 //! The device may not exist (yet): the instance logs it (device, neighbors,
 //! reason) when it first fails and whenever the reason changes, reports it in

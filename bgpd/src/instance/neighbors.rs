@@ -132,8 +132,11 @@ impl Instance {
     }
 
     /// A connection accepted by a listener bound to `device` (`None`: a
-    /// default listener) goes to the neighbor of its address if that
-    /// neighbor's `vrf` is the same device.
+    /// default listener) goes to the neighbor of its address: one with a
+    /// `vrf` takes it only from that device's listener; one without takes it
+    /// from any (it is bound to no device, and an ordinary interface's
+    /// listener also receives the connections of other neighbors that arrive
+    /// through it).
     pub(super) fn on_accepted(
         &mut self,
         stream: TcpStream,
@@ -142,7 +145,7 @@ impl Instance {
     ) {
         let address = socket::canonical_ip(remote.ip());
         match self.by_address.get(&address).and_then(|id| self.peers.get(id)) {
-            Some(slot) if slot.neighbor.vrf.as_deref() != device => {
+            Some(slot) if slot.neighbor.vrf.is_some() && slot.neighbor.vrf.as_deref() != device => {
                 let vrf = slot.neighbor.vrf.as_deref().unwrap_or("none");
                 let through = device.unwrap_or("a default listener");
                 self.log_refusal(remote, &format!("a neighbor with vrf {vrf}, through {through}"))
