@@ -192,3 +192,44 @@ async fn kubectl_apply_style_patches_of_bad_objects_are_refused_and_store_nothin
     pools.patch("ok", &PatchParams::default(), &Patch::Merge(merge)).await.expect("admitted");
     assert_eq!(pools.get("ok").await.unwrap().spec.addresses, ["198.51.100.0/25"]);
 }
+
+/// Without the webhook (not installed, or failing open), the CRDs' CEL rules
+/// (`config::crd_cel`) still refuse what they cover, with the rule's message, as a real API
+/// server does; the test API server evaluates them on every write.
+#[tokio::test]
+async fn the_crds_cel_rules_refuse_without_the_webhook() {
+    use k8s_adapter::config::crd::BgpPeer;
+    let server = TestApiServer::start_with(Options::default()).await.unwrap();
+    common::grant(&server, Vec::new()).await;
+    for definition in k8s_adapter::config::crd::definitions() {
+        server.insert(serde_json::to_value(definition).unwrap()).await.unwrap();
+    }
+    common::namespace(&server, NS).await;
+    let peers: Api<BgpPeer> = Api::namespaced(server.client().unwrap(), NS);
+    let peer = |name: &str, hold: &str| -> BgpPeer {
+        serde_json::from_value(json!({
+            "apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1",
+                     "holdTime": hold}}))
+        .unwrap()
+    };
+    let pp = PostParams::default();
+    match peers.create(&pp, &peer("short", "2s")).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "{status:?}");
+            assert!(status.message.contains("spec.holdTime: must be 0"), "{}", status.message);
+        }
+        other => panic!("the holdTime rule must refuse 2s: {other:?}"),
+    }
+    assert!(server.get("ironlb.io/v1beta1", "BGPPeer", Some(NS), "short").await.unwrap().is_none());
+    let mut ok = peers.create(&pp, &peer("ok", "90s")).await.expect("a valid peer is stored");
+    // On update too.
+    ok.spec.keepalive_time = Some("120s".into());
+    match peers.replace("ok", &pp, &ok).await {
+        Err(kube::Error::Api(status)) => {
+            assert!(status.message.contains("must not exceed holdTime"), "{}", status.message)
+        }
+        other => panic!("the keepalive rule must refuse 120s over 90s: {other:?}"),
+    }
+}
