@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -32,6 +31,7 @@ use crate::api::layer2::Layer2Api;
 use crate::api::service::Service;
 use crate::api::transport::{self, ConnectionLimits, ListenAddress, ServeError};
 use crate::config::{ApiListen, Config};
+use crate::instance::devices::accept_loop;
 use crate::instance::{Instance, InstanceEvent};
 use crate::layer2;
 use crate::metrics::{ApiMetrics, Endpoint, MetricsError};
@@ -74,7 +74,7 @@ pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError
             let address = SocketAddr::new(*address, config.global.listen_port);
             let listener = Arc::new(socket::listen(address).map_err(DaemonError::Listen)?);
             tracing::info!(%address, "listening for BGP connections");
-            tokio::spawn(accept_loop(Arc::clone(&listener), events.clone()));
+            tokio::spawn(accept_loop(Arc::clone(&listener), None, events.clone()));
             listeners.push(listener);
         }
     }
@@ -172,31 +172,6 @@ fn raise_fd_limit() -> u64 {
         let error = std::io::Error::last_os_error();
         tracing::warn!(%error, limit = before, "cannot raise the open-file limit");
         before
-    }
-}
-
-async fn accept_loop(listener: Arc<TcpListener>, events: mpsc::Sender<InstanceEvent>) {
-    // EMFILE and friends: back off (10 ms doubling to 1 s) instead of
-    // spinning, and log once per burst.
-    const BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(10);
-    const BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
-    let mut backoff = BACKOFF_MIN;
-    loop {
-        match listener.accept().await {
-            Ok((stream, remote)) => {
-                backoff = BACKOFF_MIN;
-                if events.send(InstanceEvent::Accepted { stream, remote }).await.is_err() {
-                    return;
-                }
-            }
-            Err(error) => {
-                if backoff == BACKOFF_MIN {
-                    tracing::warn!(%error, "BGP accept failed; backing off");
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
-        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! End to end: the controller's webhook serving (its certificate bootstrapped as the
 //! controller's ServiceAccount under `deploy/base/rbac.yaml`), the configuration from
-//! `deploy/base/webhook.yaml`, and the test API server calling it on create and update of
-//! ironlb objects: what the controller would leave out is refused at admission with the
-//! message, as MetalLB's webhook does; the failure policy decides while it is down.
+//! `deploy/base/webhook.yaml`, and the test API server calling it on create, update and
+//! patch (apply and merge patches, reviewed as the object they would leave) of ironlb
+//! objects: what the controller would leave out is refused at admission with the message,
+//! as MetalLB's webhook does; the failure policy decides while it is down.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -150,4 +151,85 @@ async fn while_the_webhook_is_down_fail_refuses_and_ignore_admits() {
     vwc["webhooks"][0]["failurePolicy"] = json!("Ignore");
     server.replace(vwc).await.unwrap();
     pools.create(&pp, &pool("a", "203.0.113.0/24")).await.expect("Ignore admits");
+}
+
+#[tokio::test]
+async fn kubectl_apply_style_patches_of_bad_objects_are_refused_and_store_nothing() {
+    use kube::api::{Patch, PatchParams};
+    let (server, _webhook) = world().await;
+    let pools: Api<IpAddressPool> = Api::namespaced(server.client().unwrap(), NS);
+    let apply = PatchParams::apply("kubectl").force();
+    let body = |name: &str, cidr: &str| {
+        json!({"apiVersion": "ironlb.io/v1beta1", "kind": "IPAddressPool",
+               "metadata": {"name": name, "namespace": NS}, "spec": {"addresses": [cidr]}})
+    };
+
+    // `kubectl apply --server-side` of a new, bad pool: reviewed as its CREATE.
+    let message = refused(pools.patch("bad", &apply, &Patch::Apply(body("bad", "banana"))).await);
+    assert!(message.contains("banana"), "{message}");
+    assert!(
+        server.get("ironlb.io/v1beta1", "IPAddressPool", Some(NS), "bad").await.unwrap().is_none()
+    );
+
+    // A good one is admitted the same way.
+    pools
+        .patch("ok", &apply, &Patch::Apply(body("ok", "198.51.100.0/24")))
+        .await
+        .expect("admitted");
+
+    // Applying a broken version over it, and the merge patch client-side `kubectl apply`
+    // sends for a custom resource: each reviewed as the pool the patch would leave.
+    let broken = body("ok", "198.51.100.0/99");
+    let message = refused(pools.patch("ok", &apply, &Patch::Apply(broken)).await);
+    assert!(message.contains("198.51.100.0/99"), "{message}");
+    let merge = json!({"spec": {"addresses": ["203.0.113.0/99"]}});
+    let message = refused(pools.patch("ok", &PatchParams::default(), &Patch::Merge(merge)).await);
+    assert!(message.contains("203.0.113.0/99"), "{message}");
+    assert_eq!(pools.get("ok").await.unwrap().spec.addresses, ["198.51.100.0/24"], "unchanged");
+
+    // A good merge patch still goes through.
+    let merge = json!({"spec": {"addresses": ["198.51.100.0/25"]}});
+    pools.patch("ok", &PatchParams::default(), &Patch::Merge(merge)).await.expect("admitted");
+    assert_eq!(pools.get("ok").await.unwrap().spec.addresses, ["198.51.100.0/25"]);
+}
+
+/// Without the webhook (not installed, or failing open), the CRDs' CEL rules
+/// (`config::crd_cel`) still refuse what they cover, with the rule's message, as a real API
+/// server does; the test API server evaluates them on every write.
+#[tokio::test]
+async fn the_crds_cel_rules_refuse_without_the_webhook() {
+    use k8s_adapter::config::crd::BgpPeer;
+    let server = TestApiServer::start_with(Options::default()).await.unwrap();
+    common::grant(&server, Vec::new()).await;
+    for definition in k8s_adapter::config::crd::definitions() {
+        server.insert(serde_json::to_value(definition).unwrap()).await.unwrap();
+    }
+    common::namespace(&server, NS).await;
+    let peers: Api<BgpPeer> = Api::namespaced(server.client().unwrap(), NS);
+    let peer = |name: &str, hold: &str| -> BgpPeer {
+        serde_json::from_value(json!({
+            "apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1",
+                     "holdTime": hold}}))
+        .unwrap()
+    };
+    let pp = PostParams::default();
+    match peers.create(&pp, &peer("short", "2s")).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "{status:?}");
+            assert!(status.message.contains("spec.holdTime: must be 0"), "{}", status.message);
+        }
+        other => panic!("the holdTime rule must refuse 2s: {other:?}"),
+    }
+    assert!(server.get("ironlb.io/v1beta1", "BGPPeer", Some(NS), "short").await.unwrap().is_none());
+    let mut ok = peers.create(&pp, &peer("ok", "90s")).await.expect("a valid peer is stored");
+    // On update too.
+    ok.spec.keepalive_time = Some("120s".into());
+    match peers.replace("ok", &pp, &ok).await {
+        Err(kube::Error::Api(status)) => {
+            assert!(status.message.contains("must not exceed holdTime"), "{}", status.message)
+        }
+        other => panic!("the keepalive rule must refuse 120s over 90s: {other:?}"),
+    }
 }

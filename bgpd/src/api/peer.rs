@@ -395,6 +395,13 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
         }
     };
     max_len("description", &config.description, MAX_DESCRIPTION_LEN)?;
+    let vrf = match config.vrf.as_str() {
+        "" => None,
+        name => Some(rules::vrf(name).map_err(|_| ValidationError::InvalidInterface {
+            field: field("vrf"),
+            value: name.to_string(),
+        })?),
+    };
     let (password, keep_password) = password(config)?;
     let mut neighbor = Neighbor::with_defaults(address, remote_asn);
     neighbor.dynamic_asn = dynamic_asn;
@@ -419,6 +426,7 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.soft_reconfiguration_inbound = config.soft_reconfiguration_inbound.unwrap_or(false);
     let keep_soft_reconfiguration = config.soft_reconfiguration_inbound.is_none();
     neighbor.enforce_first_as = config.enforce_first_as.unwrap_or(DEFAULT_ENFORCE_FIRST_AS);
+    neighbor.vrf = vrf;
     Ok(NewNeighbor { neighbor, keep_password, keep_soft_reconfiguration })
 }
 

@@ -159,6 +159,9 @@ pub enum NeighborField {
     /// `enforce_first_as`: the session starts again, so that routes treated
     /// as withdrawn under the old setting are sent again.
     EnforceFirstAs,
+    /// `vrf`: the sockets are bound to another device, so the session is
+    /// opened again over it.
+    Vrf,
     /// `[neighbors.max_prefixes]`: applied to the running session (a limit
     /// now exceeded takes it down at once, see `instance::max_prefix`).
     MaxPrefixes,
@@ -188,6 +191,7 @@ impl NeighborField {
             | Self::LocalAsn
             | Self::RouterId
             | Self::EnforceFirstAs
+            | Self::Vrf
             | Self::Other => true,
             Self::Passive
             | Self::KeepaliveTime
@@ -383,6 +387,7 @@ fn neighbor_changes(o: &Neighbor, n: &Neighbor) -> Vec<NeighborField> {
     note(o.local_asn != n.local_asn, NeighborField::LocalAsn);
     note(o.router_id != n.router_id, NeighborField::RouterId);
     note(o.enforce_first_as != n.enforce_first_as, NeighborField::EnforceFirstAs);
+    note(o.vrf != n.vrf, NeighborField::Vrf);
     note(o.import_policy != n.import_policy, NeighborField::ImportPolicy);
     note(o.export_policy != n.export_policy, NeighborField::ExportPolicy);
     note(
@@ -446,7 +451,7 @@ mod tests {
     #[test]
     fn neighbor_field_changes_and_resets() {
         use NeighborField::*;
-        let cases: [(&str, &str, &[NeighborField], bool); 15] = [
+        let cases: [(&str, &str, &[NeighborField], bool); 17] = [
             ("", "remote_asn = 65009\n", &[RemoteAsn], true),
             ("", "port = 1179\n", &[Port], true),
             ("", "local_address = \"192.0.2.1\"\n", &[LocalAddress], true),
@@ -463,6 +468,8 @@ mod tests {
             ("", "families = [\"ipv4-unicast\", \"ipv6-unicast\"]\n", &[Families], true),
             ("description = \"a\"\n", "description = \"b\"\n", &[Description], false),
             ("", "enabled = false\n", &[Enabled], false),
+            ("", "vrf = \"blue\"\n", &[Vrf], true),
+            ("vrf = \"blue\"\n", "vrf = \"red\"\n", &[Vrf], true),
         ];
         for (before, after, fields, reset) in cases {
             let diff = ConfigDiff::between(&with_peer(before), &with_peer(after));

@@ -1,4 +1,4 @@
-//! A neighbor's own AS and BGP identifier (`local_asn`, `router_id`).
+//! A neighbor's own AS and BGP identifier (`local_asn`, `router_id`), and its `vrf`.
 
 use std::net::Ipv4Addr;
 
@@ -65,4 +65,19 @@ fn a_change_resets_the_session() {
     let change = &diff.neighbors_changed[0];
     assert_eq!(change.fields, [NeighborField::LocalAsn, NeighborField::RouterId]);
     assert!(change.reset);
+}
+
+#[test]
+fn vrf_names_a_device_and_a_change_resets_the_session() {
+    let plain = parse("remote_asn = 65002\n").unwrap();
+    assert_eq!(plain.neighbors[0].vrf, None);
+    let blue = parse("remote_asn = 65002\nvrf = \"blue\"\n").unwrap();
+    assert_eq!(blue.neighbors[0].vrf.as_deref(), Some("blue"));
+    let diff = ConfigDiff::between(&plain, &blue);
+    assert_eq!(diff.neighbors_changed[0].fields, [NeighborField::Vrf]);
+    assert!(diff.neighbors_changed[0].reset);
+    for bad in ["", "a/b", "eth0:1", "has space", "sixteen-bytes-xx"] {
+        let found = problems(&format!("remote_asn = 65002\nvrf = \"{bad}\"\n"));
+        assert_eq!(found, [("neighbors[0].vrf".to_string(), Problem::InterfaceName)], "{bad:?}");
+    }
 }

@@ -432,6 +432,12 @@ pub struct Neighbor {
     /// `false` for a route server that does not prepend its AS (RFC 7947
     /// §2.2.2.1). No effect on iBGP neighbors.
     pub enforce_first_as: bool,
+    /// The network device (a VRF device, or any interface) the session's
+    /// sockets are bound to with `SO_BINDTODEVICE`: the connection we open
+    /// and a listener of its own on that device (`instance::devices`), so
+    /// routing uses that device's table and only connections arriving on it
+    /// are accepted for this neighbor. `None`: the default VRF, any device.
+    pub vrf: Option<String>,
 }
 
 impl Neighbor {
@@ -469,6 +475,7 @@ impl Neighbor {
             local_asn: None,
             router_id: None,
             enforce_first_as: DEFAULT_ENFORCE_FIRST_AS,
+            vrf: None,
         }
     }
 

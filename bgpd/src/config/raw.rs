@@ -130,6 +130,7 @@ pub(super) struct RawNeighbor {
     pub local_asn: Key<i64>,
     pub router_id: Key<String>,
     pub enforce_first_as: Key<bool>,
+    pub vrf: Key<String>,
 }
 
 /// `[neighbors.max_prefixes]` (RFC 4486 §4); the families by their names in

@@ -174,6 +174,17 @@ pub fn router_id(text: &str) -> Result<std::net::Ipv4Addr, Problem> {
     }
 }
 
+/// A neighbor's `vrf`: the name of the device its sockets are bound to
+/// (`SO_BINDTODEVICE`), a Linux interface name. Whether the device exists is
+/// a run-time matter (it may appear later), not the config's.
+pub fn vrf(name: &str) -> Result<String, Problem> {
+    if crate::layer2::announcer::valid_interface_name(name) {
+        Ok(name.to_string())
+    } else {
+        Err(Problem::InterfaceName)
+    }
+}
+
 /// A prefix limit (`[neighbors.max_prefixes]` `ipv4-unicast`, ...):
 /// [`MAX_PREFIX_LIMIT_RANGE`].
 pub fn max_prefix_limit(value: i64) -> Result<u32, Problem> {

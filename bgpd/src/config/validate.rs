@@ -431,6 +431,7 @@ impl Validator<'_> {
         let local_asn = self.optional(scope, "local_asn", &n.local_asn, None, |v| asn(v).map(Some));
         let router_id = self
             .optional(scope, "router_id", &n.router_id, None, |v| rules::router_id(v).map(Some));
+        let vrf = self.optional(scope, "vrf", &n.vrf, None, |v| rules::vrf(v).map(Some));
         // `dynamic_asn = "internal"` is the neighbor's local AS.
         let own_asn = local_asn.flatten().or(defaults.asn);
         let (remote_asn, dynamic_asn) = self.remote_asn(scope, n, own_asn);
@@ -515,6 +516,7 @@ impl Validator<'_> {
                 .enforce_first_as
                 .as_ref()
                 .map_or(defaults.enforce_first_as, |v| *v.get_ref()),
+            vrf: vrf?,
         })
     }
 

@@ -28,6 +28,7 @@
 //! table needs on a busy machine.
 
 pub mod bfd;
+pub(crate) mod devices;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
@@ -89,6 +90,13 @@ pub enum InstanceEvent {
     Accepted {
         stream: TcpStream,
         remote: SocketAddr,
+        /// The device of the listener that accepted it (`instance::devices`);
+        /// `None`: a default listener.
+        device: Option<Arc<str>>,
+    },
+    /// A neighbor's `vrf` device could not be bound: try again.
+    DeviceRetry {
+        device: String,
     },
     Shutdown {
         signal: &'static str,
@@ -160,6 +168,8 @@ pub struct Instance {
     bfd: bfd::BfdDriver,
     /// Neighbors over an interface (BGP unnumbered), in config order.
     interface_neighbors: Vec<unnumbered::InterfaceNeighbor>,
+    /// Listeners bound to the devices of the neighbors' `vrf`.
+    devices: devices::Devices,
 }
 
 impl Instance {
@@ -194,6 +204,7 @@ impl Instance {
             layer2: None,
             refusals: refusals::RefusalLog::default(),
             interface_neighbors: Vec::new(),
+            devices: devices::Devices::default(),
         }
     }
 
@@ -267,7 +278,10 @@ impl Instance {
                 }
             };
             match event {
-                InstanceEvent::Accepted { stream, remote } => self.on_accepted(stream, remote),
+                InstanceEvent::Accepted { stream, remote, device } => {
+                    self.on_accepted(stream, remote, device.as_deref())
+                }
+                InstanceEvent::DeviceRetry { device } => self.device_retry(device),
                 InstanceEvent::Shutdown { signal } => {
                     tracing::info!(signal, "shutting down: closing every session");
                     self.shutdown(&mut receiver, &mut reports).await;

@@ -57,10 +57,12 @@ impl Instance {
                     send: neighbor.ttl.outgoing_ttl(ibgp),
                     minimum: neighbor.ttl.minimum_incoming_ttl(),
                 },
+                device: neighbor.vrf.clone(),
             },
             enabled: neighbor.enabled,
         };
         let neighbor_gr = neighbor.graceful_restart;
+        let device = neighbor.vrf.clone();
         let session = peer::spawn(params, self.sessions.clone());
         let counters = session.counters.clone();
         tracing::info!(peer = %neighbor.display_name(), asn = neighbor.remote_asn, "neighbour configured");
@@ -68,7 +70,8 @@ impl Instance {
             let view = PeerView::new(&neighbor, &SessionStatus::default(), &self.rib, id);
             self.watch_peer(PeerEvent::Added(Box::new(view)));
         }
-        self.by_address.insert(neighbor.address, id);
+        let address = neighbor.address;
+        self.by_address.insert(address, id);
         self.peers.insert(
             id,
             PeerSlot {
@@ -84,6 +87,9 @@ impl Instance {
                 helper: graceful::helper_for(neighbor_gr),
             },
         );
+        if let Some(device) = &device {
+            self.device_needed(address, device);
+        }
         self.gr_neighbor_added(id);
         self.bfd_sync(id);
         if let Some(slot) = self.peers.get_mut(&id) {
@@ -100,6 +106,9 @@ impl Instance {
             if slot.neighbor.password.is_some() {
                 self.set_listener_keys(address, &[]);
             }
+            if let Some(device) = &slot.neighbor.vrf {
+                self.device_released(device);
+            }
         }
         if let Err(error) = self.rib.remove_peer(id) {
             tracing::debug!(%error, "peer had no RIB state");
@@ -109,9 +118,9 @@ impl Instance {
     }
 
     /// Installs (or with an empty key removes) a neighbour's MD5 key on every
-    /// listening socket of a compatible family.
+    /// listening socket of a compatible family, the device listeners' too.
     pub(super) fn set_listener_keys(&self, address: IpAddr, key: &[u8]) {
-        for listener in &self.listeners {
+        for listener in self.listeners.iter().chain(self.devices.listeners()) {
             let is_v6 = socket::is_v6_listener(listener);
             if address.is_ipv6() && !is_v6 {
                 continue;
@@ -122,9 +131,25 @@ impl Instance {
         }
     }
 
-    pub(super) fn on_accepted(&mut self, stream: TcpStream, remote: SocketAddr) {
+    /// A connection accepted by a listener bound to `device` (`None`: a
+    /// default listener) goes to the neighbor of its address: one with a
+    /// `vrf` takes it only from that device's listener; one without takes it
+    /// from any (it is bound to no device, and an ordinary interface's
+    /// listener also receives the connections of other neighbors that arrive
+    /// through it).
+    pub(super) fn on_accepted(
+        &mut self,
+        stream: TcpStream,
+        remote: SocketAddr,
+        device: Option<&str>,
+    ) {
         let address = socket::canonical_ip(remote.ip());
         match self.by_address.get(&address).and_then(|id| self.peers.get(id)) {
+            Some(slot) if slot.neighbor.vrf.is_some() && slot.neighbor.vrf.as_deref() != device => {
+                let vrf = slot.neighbor.vrf.as_deref().unwrap_or("none");
+                let through = device.unwrap_or("a default listener");
+                self.log_refusal(remote, &format!("a neighbor with vrf {vrf}, through {through}"))
+            }
             Some(slot) if slot.neighbor.enabled => {
                 slot.session.send(SessionCommand::Inbound(stream))
             }

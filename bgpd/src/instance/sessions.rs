@@ -65,9 +65,15 @@ impl Instance {
         };
         slot.established = true;
         slot.status.on_established(negotiated, local, remote);
+        // The session's own socket bound the device: it exists now, so its
+        // listener need not wait for the retry timer.
+        let device = slot.neighbor.vrf.clone().filter(|_| slot.status.device_problem.is_some());
         slot.in_flight = 0;
         slot.enhanced_refresh = negotiated.enhanced_route_refresh;
         slot.end_of_rib_due = negotiated.families.clone();
+        if let Some(device) = device {
+            self.device_retry(device);
+        }
         if let Err(error) = self.rib.add_peer(id, info) {
             tracing::error!(%error, "cannot register an established peer");
             return;

@@ -60,6 +60,9 @@ pub struct SessionStatus {
     /// (session start, reload, UpdatePeer; before the first session: as
     /// configured, with the configured remote AS).
     pub rfc8212: Rfc8212Blocks,
+    /// Why the device of the neighbor's `vrf` has no listener (it does not
+    /// exist, usually); retried until it has (`instance::devices`).
+    pub device_problem: Option<String>,
 }
 
 /// What RFC 8212 blocks for one neighbor.
@@ -94,6 +97,7 @@ impl Default for SessionStatus {
             bfd: super::bfd::BfdPeer::default(),
             max_prefix: super::max_prefix::MaxPrefixState::default(),
             rfc8212: Rfc8212Blocks::default(),
+            device_problem: None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! TCP sockets for BGP sessions: listening and connecting sockets with TCP MD5
 //! signatures (RFC 2385, Linux `TCP_MD5SIG`), the outgoing TTL for eBGP multihop,
 //! and the Generalized TTL Security Mechanism (RFC 5082: send with TTL 255,
-//! accept only TTL >= 255 - hops + 1 via `IP_MINTTL` / `IPV6_MINHOPCOUNT`).
+//! accept only TTL >= 255 - hops + 1 via `IP_MINTTL` / `IPV6_MINHOPCOUNT`),
+//! and the device binding of a neighbor's `vrf` (`SO_BINDTODEVICE`, see
+//! [`bind_device`]).
 //!
 //! Setting these options is a few `setsockopt` calls on a socket that is not
 //! connected yet; none of them blocks, so they run on the async runtime.
@@ -42,6 +44,8 @@ pub enum SocketError {
     Create(io::Error),
     #[error("connecting to {remote}: {source}")]
     Connect { remote: SocketAddr, source: io::Error },
+    #[error("binding to device {device:?} (vrf): {source}")]
+    Device { device: String, source: io::Error },
 }
 
 /// `struct tcp_md5sig` from `linux/tcp.h`, which `libc` does not define.
@@ -156,6 +160,18 @@ pub fn apply_ttl<S: AsRawFd>(
     result.map_err(|source| SocketError::Ttl { settings, source })
 }
 
+/// Binds a socket that is not bound to a device yet to `device`
+/// (`SO_BINDTODEVICE`): its routes come from that device's table (a VRF
+/// device's, or those through an ordinary interface), and a listener sees
+/// only connections arriving on it. A first binding needs no capability since
+/// Linux 5.7; only changing an existing binding needs `CAP_NET_RAW`, which
+/// bgpd never does (each binding is on a new socket).
+pub fn bind_device<S: std::os::fd::AsFd>(socket: &S, device: &str) -> Result<(), SocketError> {
+    SockRef::from(socket)
+        .bind_device(Some(device.as_bytes()))
+        .map_err(|source| SocketError::Device { device: device.to_string(), source })
+}
+
 /// Everything needed to open the outgoing connection of one session.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
@@ -163,6 +179,8 @@ pub struct ConnectOptions {
     pub local_address: Option<IpAddr>,
     pub password: Option<Vec<u8>>,
     pub ttl: TtlSettings,
+    /// The neighbor's `vrf`: the device the socket is bound to before the SYN.
+    pub device: Option<String>,
 }
 
 /// Opens the outgoing TCP connection of a session with MD5 and TTL set before
@@ -175,6 +193,9 @@ pub async fn connect(options: &ConnectOptions) -> Result<TcpStream, SocketError>
         set_md5_key(socket.as_raw_fd(), is_v6, options.remote.ip(), key)?;
     }
     apply_ttl(&socket, is_v6, options.ttl)?;
+    if let Some(device) = &options.device {
+        bind_device(&socket, device)?;
+    }
     if let Some(local) = options.local_address {
         let address = SocketAddr::new(local, 0);
         socket.bind(address).map_err(|source| SocketError::Bind { address, source })?;
@@ -191,10 +212,26 @@ pub async fn connect(options: &ConnectOptions) -> Result<TcpStream, SocketError>
 /// Opens a listening socket. An IPv6 wildcard is made v6-only so that an IPv4
 /// wildcard can be bound beside it on the same port.
 pub fn listen(address: SocketAddr) -> Result<TcpListener, SocketError> {
+    listen_on(address, None)
+}
+
+/// Opens a listening socket, bound to `device` when one is given (the
+/// listener of the neighbors whose `vrf` is that device).
+///
+/// Every BGP listener has `SO_REUSEPORT`, as FRR's have: Linux lets a socket
+/// bound to a device share a port with a wildcard one only when both have it.
+/// A connection then goes to the socket bound to the device it arrived on,
+/// which the kernel prefers; others go to the unbound one. The kernel lets
+/// only sockets of the same user share a port this way.
+pub fn listen_on(address: SocketAddr, device: Option<&str>) -> Result<TcpListener, SocketError> {
     let is_v6 = address.is_ipv6();
     let socket = if is_v6 { TcpSocket::new_v6() } else { TcpSocket::new_v4() }
         .map_err(SocketError::Create)?;
     socket.set_reuseaddr(true).map_err(|source| SocketError::Bind { address, source })?;
+    socket.set_reuseport(true).map_err(|source| SocketError::Bind { address, source })?;
+    if let Some(device) = device {
+        bind_device(&socket, device)?;
+    }
     if is_v6 {
         SockRef::from(&socket)
             .set_only_v6(true)
@@ -254,9 +291,51 @@ mod tests {
             local_address: Some("127.0.0.1".parse().unwrap()),
             password: Some(b"secret".to_vec()),
             ttl: gtsm,
+            device: None,
         };
         let (accepted, connected) = tokio::join!(listener.accept(), connect(&options));
         assert!(accepted.is_ok());
         assert!(connected.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_missing_device_is_an_error_naming_it() {
+        let address = "127.0.0.1:0".parse().unwrap();
+        let err = listen_on(address, Some("ironlb-none0")).unwrap_err();
+        let SocketError::Device { device, source } = &err else { panic!("{err}") };
+        assert_eq!(device, "ironlb-none0");
+        assert_eq!(source.raw_os_error(), Some(libc::ENODEV), "{err}");
+        let options = ConnectOptions {
+            remote: "127.0.0.1:9".parse().unwrap(),
+            local_address: None,
+            password: None,
+            ttl: TtlSettings { send: 1, minimum: None },
+            device: Some("ironlb-none0".into()),
+        };
+        let err = connect(&options).await.unwrap_err();
+        assert!(matches!(err, SocketError::Device { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_device_listener_shares_the_port_of_the_wildcard_one() {
+        // `lo` exists everywhere; the loopback connection arrives on it. Both
+        // are wildcards: Linux prefers a listener of the exact address first.
+        let default = listen("0.0.0.0:0".parse().unwrap()).unwrap();
+        let port = default.local_addr().unwrap().port();
+        let address = SocketAddr::new("0.0.0.0".parse().unwrap(), port);
+        let on_lo = listen_on(address, Some("lo")).unwrap();
+        let options = ConnectOptions {
+            remote: SocketAddr::new("127.0.0.1".parse().unwrap(), port),
+            local_address: None,
+            password: None,
+            ttl: TtlSettings { send: 64, minimum: None },
+            device: Some("lo".into()),
+        };
+        let stream = connect(&options).await.unwrap();
+        let (_, from) = tokio::time::timeout(std::time::Duration::from_secs(5), on_lo.accept())
+            .await
+            .expect("the device listener gets the connection")
+            .unwrap();
+        assert_eq!(from, stream.local_addr().unwrap());
     }
 }

@@ -145,7 +145,12 @@ mod tests {
         assert!(answer["response"]["status"]["message"].as_str().unwrap().contains("BFDProfile"));
         let vrf = json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer", "metadata": {"name": "p"},
                          "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1", "vrf": "red"}});
-        assert_eq!(respond(&review("BGPPeer", vrf), &current)["response"]["allowed"], false);
+        assert_eq!(respond(&review("BGPPeer", vrf), &current)["response"]["allowed"], true);
+        let bad_vrf = json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer", "metadata": {"name": "p"},
+                             "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1", "vrf": "a/b"}});
+        let answer = respond(&review("BGPPeer", bad_vrf), &current);
+        assert_eq!(answer["response"]["allowed"], false, "{answer}");
+        assert!(answer["response"]["status"]["message"].as_str().unwrap().contains("spec.vrf"));
         let mp = json!({"apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer", "metadata": {"name": "p"},
                         "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "192.0.2.1", "disableMP": true}});
         let answer = respond(&review("BGPPeer", mp), &current);

@@ -148,7 +148,11 @@ pub struct BgpPeerSpec {
     pub enable_graceful_restart: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ebgp_multi_hop: Option<bool>,
-    /// Refused by validation: bgpd binds no session to a VRF device yet.
+    /// The VRF device (or any interface) the session's sockets are bound to
+    /// (`SO_BINDTODEVICE`): bgpd connects through that device's routes and accepts the
+    /// session's connections only when they arrive on it. A device missing on a node keeps
+    /// that node's session down (bgpd reports it and retries). A name that is no Linux
+    /// interface name (1 to 15 bytes, no '/', ':' or whitespace) is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrf: Option<String>,
     /// Deprecated by MetalLB, and what ironlb does anyway: a session carries only its own

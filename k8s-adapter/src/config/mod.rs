@@ -105,9 +105,9 @@ pub enum Problem {
     #[error("unknown protocol {0:?} (expected bgp or layer2)")]
     UnknownProtocol(String),
     #[error(
-        "vrf {0:?} is not supported: bgpd cannot bind a session to a VRF device yet, and a session in the default VRF would not be the one asked for"
+        "vrf {0:?} is not a network device name (1 to 15 bytes, no '/', ':' or whitespace), so bgpd could not bind the session to it"
     )]
-    VrfUnsupported(String),
+    InvalidVrf(String),
     #[error(
         "interface {0:?}: BGP unnumbered is not supported through the adapter yet (bgpd has it for neighbours of its config file, but its API cannot add one); set peerAddress instead"
     )]
@@ -262,6 +262,9 @@ pub struct Peer {
     pub dual_stack: bool,
     /// From the `BFDProfile` named in `bfdProfile`.
     pub bfd: Option<BfdSettings>,
+    /// `vrf`: the device (a VRF device, or any interface) bgpd binds the session's sockets
+    /// to (its neighbor `vrf`, `SO_BINDTODEVICE`); `None`: the default VRF.
+    pub vrf: Option<String>,
 }
 
 impl Peer {

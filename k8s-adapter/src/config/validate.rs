@@ -319,11 +319,13 @@ fn peer(
     profiles: &BTreeMap<String, BfdSettings>,
 ) -> Result<Peer, ConfigError> {
     let spec = &object.spec;
+    // A name bgpd would refuse is refused here, with the object named.
+    let vrf = spec.vrf.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+    if let Some(vrf) = vrf.as_deref().filter(|v| !valid_device_name(v)) {
+        return Err(Problem::InvalidVrf(vrf.to_owned()).at(me, "spec.vrf"));
+    }
     // Fields bgpd cannot act on yet are refused, never dropped: a session set up without
     // them would not be the session the user asked for.
-    if let Some(vrf) = spec.vrf.as_deref().filter(|v| !v.is_empty()) {
-        return Err(Problem::VrfUnsupported(vrf.to_owned()).at(me, "spec.vrf"));
-    }
     if let Some(interface) = spec.interface.as_deref().filter(|v| !v.is_empty()) {
         return Err(Problem::UnnumberedUnsupported(interface.to_owned()).at(me, "spec.interface"));
     }
@@ -418,7 +420,17 @@ fn peer(
         graceful_restart: spec.enable_graceful_restart.unwrap_or(false),
         dual_stack,
         bfd,
+        vrf,
     })
+}
+
+/// A Linux interface name, as bgpd checks a neighbor's `vrf`: 1..=15 bytes, not `.` or
+/// `..`, no '/', ':' or whitespace.
+fn valid_device_name(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
 }
 
 /// The valid `BFDProfile`s by name; the others are reported and left out (so the peers

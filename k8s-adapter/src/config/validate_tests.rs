@@ -175,6 +175,7 @@ fn peer_fields_bgpd_cannot_act_on_are_refused_with_a_reason() {
     let built = build(&Resources {
         peers: vec![
             peer("vrf", |s| s.vrf = Some("red".into())),
+            peer("bad-vrf", |s| s.vrf = Some("a/b".into())),
             peer("unnumbered", |s| s.interface = Some("eth1".into())),
             peer("both-mp", |s| {
                 s.disable_mp = Some(true);
@@ -224,20 +225,22 @@ fn peer_fields_bgpd_cannot_act_on_are_refused_with_a_reason() {
         ("fast-rx", "spec.receiveInterval"),
         ("mult", "spec.detectMultiplier"),
         ("ttl", "spec.minimumTtl"),
+        ("bad-vrf", "spec.vrf"),
         ("both-mp", "spec.disableMP"),
         ("echo-profile", "spec.bfdProfile"),
         ("no-profile", "spec.bfdProfile"),
         ("unnumbered", "spec.interface"),
-        ("vrf", "spec.vrf"),
     ];
     let want: Vec<(String, String)> =
         want.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
     assert_eq!(got, want);
     let text = built.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    assert!(text.contains("VRF device"), "{text}");
+    assert!(text.contains("not a network device name"), "{text}");
     assert!(text.contains("echo function"), "{text}");
     let names: Vec<&str> = built.config.peers.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["bfd", "dual", "single"]);
+    assert_eq!(names, ["bfd", "dual", "single", "vrf"]);
+    let vrf = built.config.peers.iter().find(|p| p.name == "vrf").map(|p| p.vrf.as_deref());
+    assert_eq!(vrf, Some(Some("red")), "a valid vrf is kept for bgpd");
     let by = |n: &str| built.config.peers.iter().find(|p| p.name == n).unwrap();
     assert!(by("dual").dual_stack && !by("single").dual_stack);
     assert_eq!(

@@ -241,6 +241,7 @@ mod tests {
             graceful_restart: false,
             dual_stack: false,
             bfd: None,
+            vrf: None,
         }
     }
 
@@ -415,5 +416,14 @@ mod tests {
         assert_eq!((config.local_asn, config.router_id.as_str()), (4_200_000_001, "192.0.2.9"));
         let plain = config_of(&peer("b", "192.0.2.2", PeerAs::Fixed(64501)), "n1");
         assert_eq!(plain.router_id, "", "empty: bgpd's own router id");
+    }
+
+    #[test]
+    fn vrf_goes_to_the_session() {
+        let mut in_vrf = peer("a", "192.0.2.1", PeerAs::Fixed(64501));
+        in_vrf.vrf = Some("red".into());
+        assert_eq!(config_of(&in_vrf, "n1").vrf, "red");
+        let plain = config_of(&peer("b", "192.0.2.2", PeerAs::Fixed(64501)), "n1");
+        assert_eq!(plain.vrf, "", "empty: the default VRF");
     }
 }

@@ -591,6 +591,8 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
         local_asn: peer.my_asn,
         // MetalLB's routerID: the BGP identifier in this session's OPEN.
         router_id: peer.router_id.map(|id| id.to_string()).unwrap_or_default(),
+        // MetalLB's vrf: bgpd binds the session's sockets to that device.
+        vrf: peer.vrf.clone().unwrap_or_default(),
         port: u32::from(peer.port),
         local_address: peer.source_address.map(|a| a.to_string()).unwrap_or_default(),
         password: neighbor.password.clone(),

@@ -1,5 +1,7 @@
-//! Validating admission webhooks, opt-in ([`crate::Options::admission`]): a create or an
-//! update (PUT) of an object matched by the rules of a stored
+//! Validating admission webhooks, opt-in ([`crate::Options::admission`]): a create, an
+//! update (PUT) or a patch (merge, strategic merge, JSON and apply patches, reviewed as the
+//! object the patch would leave: an UPDATE, or a CREATE when an apply creates the object;
+//! see `handlers::patch_reviewed`) of an object matched by the rules of a stored
 //! `admissionregistration.k8s.io/v1` `ValidatingWebhookConfiguration` is first sent to each
 //! matching webhook as an `AdmissionReview` (v1) over HTTPS, trusting only the webhook's
 //! `caBundle`, as the real server does. A refusal fails the request with the webhook's
@@ -13,7 +15,7 @@
 //! `timeoutSeconds` (default 10), `clientConfig.url`, and `clientConfig.service`, which is
 //! reached at the address [`crate::Options::webhook_services`] gives for `NAMESPACE/NAME`
 //! while the certificate is checked for `NAME.NAMESPACE.svc`, as in a cluster.
-//! Not modelled: patches (upstream reviews them as UPDATE), deletes, subresources,
+//! Not modelled: deletes, subresources,
 //! `matchExpressions`, `objectSelector`, `matchConditions`, mutating webhooks, and
 //! `admissionReviewVersions` other than v1.
 

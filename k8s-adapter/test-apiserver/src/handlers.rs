@@ -365,34 +365,8 @@ async fn serve(
                     authorize(store, headers, &t, Verb::Create).await?;
                 }
             }
-            run(store, res, verb, move |s| {
-                let builtin = s.registry.get(res).builtin;
-                let ns = ns.as_deref();
-                match ctype.as_str() {
-                    "application/merge-patch+json" => s.patch(res, ns, &name, part, &opts, |o| {
-                        patch::merge_patch(o, &patch_body);
-                        Ok(())
-                    }),
-                    "application/strategic-merge-patch+json" if builtin => s.patch(res, ns, &name, part, &opts, |o| {
-                        patch::strategic_merge_patch(o, &patch_body);
-                        Ok(())
-                    }),
-                    "application/json-patch+json" => {
-                        s.patch(res, ns, &name, part, &opts, |o| patch::json_patch(o, &patch_body))
-                    }
-                    "application/apply-patch+yaml" => s.apply(res, ns, &name, patch_body, part, &opts),
-                    other => Err(ApiError::UnsupportedMediaType {
-                        content_type: other.to_owned(),
-                        accepted: if builtin {
-                            "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
-                        } else {
-                            "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-                        }
-                        .to_owned(),
-                    }),
-                }
-            })
-            .await
+            let target = (ns, name);
+            patch_reviewed(store, res, target, part, &opts, &ctype, &patch_body, headers).await
         }
     };
     let partial = wants_partial(headers) && matches!(verb, Verb::Get | Verb::List);
@@ -420,6 +394,132 @@ async fn review(
         dry_run: opts.dry_run,
     };
     crate::admission::admit(store, write).await
+}
+
+/// How often a PATCH is reviewed again because the object changed between its review and
+/// its write (upstream retries the same way on a conflict).
+const PATCH_ATTEMPTS: usize = 5;
+
+/// PATCH, with the validating admission webhooks shown the object as the patch would leave
+/// it (an `UPDATE`, or a `CREATE` when an apply creates it): the patch is first applied as
+/// a dry run, the webhooks see the result, and the write happens only if the stored object
+/// is still the one that result was computed from; otherwise review and write are tried
+/// again. A denied patch stores nothing. Status patches are not reviewed, as status PUTs.
+#[allow(clippy::too_many_arguments)]
+async fn patch_reviewed(
+    store: &StoreHandle,
+    res: ResId,
+    (ns, name): (Option<String>, String),
+    part: Part,
+    opts: &WriteOpts,
+    ctype: &str,
+    body: &Value,
+    headers: &HeaderMap,
+) -> Result<Value, ApiError> {
+    for _ in 0..PATCH_ATTEMPTS {
+        let mut reviewed = None;
+        if part == Part::Main {
+            let (n, nm, c, b) = (ns.clone(), name.clone(), ctype.to_owned(), body.clone());
+            let dry = WriteOpts { dry_run: true, ..opts.clone() };
+            let preview = store
+                .call(move |s| {
+                    s.hooks.admission.as_ref()?;
+                    let version = stored_version(s, res, n.as_deref(), &nm);
+                    Some(
+                        apply_patch(s, res, n.as_deref(), &nm, part, &dry, &c, b)
+                            .map(|object| (version, object)),
+                    )
+                })
+                .await
+                .map_err(|_| ApiError::Injected { plural: String::new(), code: 503 })?;
+            if let Some(preview) = preview {
+                let (version, object) = preview?;
+                let operation = if version.is_some() { "UPDATE" } else { "CREATE" };
+                review(store, res, (ns.as_deref(), &name), operation, &object, headers, opts)
+                    .await?;
+                reviewed = Some(version);
+            }
+        }
+        let (n, nm, c, b, o) =
+            (ns.clone(), name.clone(), ctype.to_owned(), body.clone(), opts.clone());
+        let written = store
+            .call(move |s| {
+                if reviewed
+                    .as_ref()
+                    .is_some_and(|v| *v != stored_version(s, res, n.as_deref(), &nm))
+                {
+                    return None;
+                }
+                let resource = s.resource_name(res);
+                Some(match s.hooks.on_request(&resource, Verb::Patch) {
+                    Some(e) => Err(e),
+                    None => apply_patch(s, res, n.as_deref(), &nm, part, &o, &c, b),
+                })
+            })
+            .await
+            .map_err(|_| ApiError::Injected { plural: String::new(), code: 503 })?;
+        if let Some(written) = written {
+            return written;
+        }
+    }
+    let (group, plural) = store
+        .call(move |s| {
+            let t = s.registry.get(res);
+            (t.group.clone(), t.plural.clone())
+        })
+        .await
+        .map_err(|_| ApiError::Injected { plural: String::new(), code: 503 })?;
+    Err(ApiError::Conflict { group, plural, name })
+}
+
+/// The stored object's `resourceVersion`; `None` when there is none.
+fn stored_version(
+    s: &crate::store::Store,
+    res: ResId,
+    ns: Option<&str>,
+    name: &str,
+) -> Option<String> {
+    s.get(res, ns, name)
+        .ok()
+        .and_then(|o| o["metadata"]["resourceVersion"].as_str().map(str::to_owned))
+}
+
+/// Applies a PATCH body of media type `ctype` (with `opts.dry_run`: only computes the result).
+#[allow(clippy::too_many_arguments)]
+fn apply_patch(
+    s: &mut crate::store::Store,
+    res: ResId,
+    ns: Option<&str>,
+    name: &str,
+    part: Part,
+    opts: &WriteOpts,
+    ctype: &str,
+    patch_body: Value,
+) -> Result<Value, ApiError> {
+    let builtin = s.registry.get(res).builtin;
+    match ctype {
+        "application/merge-patch+json" => s.patch(res, ns, name, part, opts, |o| {
+            patch::merge_patch(o, &patch_body);
+            Ok(())
+        }),
+        "application/strategic-merge-patch+json" if builtin => s.patch(res, ns, name, part, opts, |o| {
+            patch::strategic_merge_patch(o, &patch_body);
+            Ok(())
+        }),
+        "application/json-patch+json" => {
+            s.patch(res, ns, name, part, opts, |o| patch::json_patch(o, &patch_body))
+        }
+        "application/apply-patch+yaml" => s.apply(res, ns, name, patch_body, part, opts),
+        other => Err(ApiError::UnsupportedMediaType {
+            content_type: other.to_owned(),
+            accepted: if builtin {
+                "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+            } else {
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+            }
+            .to_owned(),
+        }),
+    }
 }
 
 /// Counts the request, answers an injected failure if one is armed, else runs `op`.

@@ -16,6 +16,7 @@
 
 mod actor;
 mod admission;
+mod cel;
 mod defaults;
 mod discovery;
 mod errors;

@@ -24,6 +24,9 @@ pub struct ResourceType {
     /// Built-in types accept strategic-merge patches; custom resources answer 415, as the real
     /// server does.
     pub builtin: bool,
+    /// A custom type's `openAPIV3Schema`, for its CEL `x-kubernetes-validations`
+    /// (`crate::cel`); `None` for built-in types and types registered directly.
+    pub schema: Option<serde_json::Value>,
 }
 
 impl ResourceType {
@@ -38,6 +41,7 @@ impl ResourceType {
             namespaced,
             status_subresource: true,
             builtin: false,
+            schema: None,
         }
     }
 
@@ -75,6 +79,8 @@ impl ResourceType {
                 let version = v["name"].as_str()?;
                 let mut rt = ResourceType::custom(group, version, kind, plural, namespaced);
                 rt.status_subresource = v["subresources"]["status"].is_object();
+                let schema = &v["schema"]["openAPIV3Schema"];
+                rt.schema = schema.is_object().then(|| schema.clone());
                 Some(rt)
             })
             .collect()
@@ -100,6 +106,7 @@ impl ResourceType {
             namespaced,
             status_subresource: status,
             builtin: true,
+            schema: None,
         }
     }
 }

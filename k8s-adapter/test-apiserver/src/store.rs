@@ -301,6 +301,9 @@ impl Store {
                 causes.extend(v(obj));
             }
         }
+        if let Some(schema) = &rt.schema {
+            causes.extend(crate::cel::check(schema, obj));
+        }
         if causes.is_empty() {
             return Ok(());
         }

@@ -63,6 +63,7 @@ pub fn peer_config(neighbor: &Neighbor) -> v1::PeerConfig {
         router_id: neighbor.router_id.map(|id| id.to_string()).unwrap_or_default(),
         soft_reconfiguration_inbound: Some(neighbor.soft_reconfiguration_inbound),
         enforce_first_as: Some(neighbor.enforce_first_as),
+        vrf: neighbor.vrf.clone().unwrap_or_default(),
         import_policy: neighbor.import_policy.clone(),
         export_policy: neighbor.export_policy.clone(),
         bfd: neighbor.bfd.map(|bfd| v1::BfdConfig {
@@ -226,6 +227,7 @@ pub fn peer(view: &PeerView, now: Instant) -> v1::Peer {
         last_notification_sent: status.last.sent.as_ref().map(notification),
         last_notification_received: status.last.received.as_ref().map(notification),
         last_error: status.last.reason.clone().unwrap_or_default(),
+        device_error: status.device_problem.clone().unwrap_or_default(),
         bfd: bfd_status(&view.neighbor, &status.bfd),
         max_prefix: max_prefix_status(&view.neighbor, &status.max_prefix, now),
         policy: Some(v1::PeerPolicyStatus {

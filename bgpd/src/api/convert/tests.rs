@@ -146,6 +146,7 @@ fn peer_config_round_trips_without_the_password() {
         description: "upstream".into(),
         max_prefixes: 10,
         enforce_first_as: Some(false),
+        vrf: "blue".into(),
         graceful_restart: Some(v1::GracefulRestartConfig {
             enabled: true,
             restart_time_seconds: Some(90),

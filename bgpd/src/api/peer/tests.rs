@@ -128,6 +128,8 @@ fn peer_rules_table() {
             r#"peer.local_address "local" is not an IP address"#,
         ),
         (|c| c.password = "x".repeat(81), "peer.password is 81 bytes long, at most 80 are allowed"),
+        (|c| c.vrf = "a/b".into(), r#"peer.vrf "a/b" is not an interface name"#),
+        (|c| c.vrf = "x".repeat(16), r#"peer.vrf "xxxxxxxxxxxxxxxx" is not an interface"#),
         (
             |c| {
                 c.password = "secret".into();
@@ -370,9 +372,11 @@ mod neighbor_from {
             description: "edge".to_string(),
             disabled: true,
             local_asn: 65001,
+            vrf: "blue".to_string(),
             ..minimal()
         };
         let n = neighbor_from(&settings(config), 65001).expect("converts").neighbor;
+        assert_eq!(n.vrf.as_deref(), Some("blue"));
         assert_eq!(n.port, 1179);
         assert_eq!(n.local_address, Some("192.0.2.1".parse().expect("literal")));
         assert_eq!(n.password.as_ref().map(|p| p.as_bytes().to_vec()), Some(b"secret".to_vec()));

@@ -133,6 +133,10 @@ pub struct NeighborAddArgs {
     /// Our source address for the session.
     #[arg(long, value_name = "ADDRESS")]
     pub local_address: Option<String>,
+    /// Bind the session's sockets to this device (a VRF device or any
+    /// interface, SO_BINDTODEVICE); default: the default VRF.
+    #[arg(long, value_name = "DEVICE")]
+    pub vrf: Option<String>,
     /// TCP MD5 signature key (RFC 2385). Visible in `ps`: prefer
     /// --password-file on shared machines.
     #[arg(long, conflicts_with = "password_file")]

@@ -181,6 +181,7 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         router_id: args.router_id.unwrap_or_default(),
         port: args.port.unwrap_or(0),
         local_address: args.local_address.unwrap_or_default(),
+        vrf: args.vrf.unwrap_or_default(),
         password,
         password_set: false,
         bfd: None,

@@ -95,6 +95,7 @@ fn summary(config: &PeerConfig, status: &PeerStatus) -> String {
         ("In state for", human::duration(status.state_age_seconds)),
         ("Flaps", status.flaps.to_string()),
         ("Last error", or_dash(&status.last_error)),
+        ("Device error", or_dash(&status.device_error)),
         ("Local endpoint", or_dash(&status.local_endpoint)),
         ("Remote endpoint", or_dash(&status.remote_endpoint)),
         ("Remote router ID", or_dash(&status.remote_router_id)),
@@ -140,6 +141,7 @@ fn configuration(config: &PeerConfig) -> String {
         ),
         ("Port", if config.port == 0 { "179".into() } else { config.port.to_string() }),
         ("Local address", or_dash(&config.local_address)),
+        ("VRF", if config.vrf.is_empty() { "none (default)".into() } else { config.vrf.clone() }),
         ("Passive", yes_no(config.passive)),
         ("Password", yes_no(config.password_set)),
         ("Connect retry", seconds_or_default(config.connect_retry_seconds)),
@@ -391,6 +393,27 @@ mod tests {
         assert!(text.contains("none exchanged yet"), "{text}");
         assert!(!render(&Peer::default()).is_empty());
         assert!(text.contains("Graceful restart\n  Negotiated:"), "{text}");
+    }
+
+    #[test]
+    fn a_vrf_peer_shows_its_device_and_why_it_cannot_bind_it() {
+        let peer = Peer {
+            config: Some(PeerConfig {
+                address: "192.0.2.2".into(),
+                remote_asn: 65002,
+                vrf: "blue".into(),
+                ..Default::default()
+            }),
+            status: Some(PeerStatus {
+                device_error: "binding to device \"blue\" (vrf): No such device".into(),
+                ..Default::default()
+            }),
+        };
+        let text = render(&peer);
+        assert!(text.lines().any(|l| l.trim_start().starts_with("VRF:") && l.ends_with(" blue")));
+        assert!(text.contains("Device error:") && text.contains("No such device"), "{text}");
+        let plain = render(&Peer { config: Some(PeerConfig::default()), status: None });
+        assert!(plain.contains("none (default)"), "{plain}");
     }
 
     #[test]
