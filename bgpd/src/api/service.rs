@@ -109,7 +109,7 @@ impl Service {
 
     /// Runs an administrative peer request in the instance.
     async fn manage(&self, op: PeerOp) -> Result<PeerOpAnswer, Status> {
-        Ok(self.ask(|reply| ApiRequest::ManagePeer { op, reply }).await??)
+        Ok(self.ask(|reply| ApiRequest::ManagePeer { op: Box::new(op), reply }).await??)
     }
 
     /// The answer's peer as a message.

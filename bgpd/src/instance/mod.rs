@@ -337,7 +337,7 @@ impl Instance {
     fn on_api(&mut self, request: ApiRequest) {
         let request = match request {
             ApiRequest::ManagePeer { op, reply } => {
-                let _ = reply.send(self.on_peer_op(op));
+                let _ = reply.send(self.on_peer_op(*op));
                 return;
             }
             ApiRequest::BfdStatus { reply } => {

@@ -69,7 +69,8 @@ pub enum ApiRequest {
     /// they change the instance's neighbours, so the instance runs them
     /// itself ([`super::peer_ops`]), never [`handle`].
     ManagePeer {
-        op: PeerOp,
+        /// Boxed: a whole neighbour config, larger than every other request.
+        op: Box<PeerOp>,
         reply: oneshot::Sender<Result<PeerOpAnswer, PeerOpError>>,
     },
     /// A `Session` stream sent its `open`.
