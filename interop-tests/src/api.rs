@@ -92,6 +92,25 @@ impl NsRuntime {
     }
 }
 
+/// Runs `call` with a client of the API at `address` inside `namespace` (on a
+/// runtime of its own, dropped after), the client retried until the daemon
+/// answers or `deadline` passes.
+pub fn with_client<T, F, Fut>(
+    namespace: &Namespace,
+    address: &str,
+    deadline: std::time::Duration,
+    call: F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(BgpServiceClient<Channel>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let runtime = NsRuntime::new(namespace)?;
+    let client = runtime.client(address, deadline)?;
+    Ok(runtime.run(call(client)))
+}
+
 /// Prefixes withdrawn by the UPDATEs among `messages` (IPv4 withdrawn routes
 /// and MP_UNREACH_NLRI), decoded with bgpd's own wire decoder.
 pub fn withdrawn_prefixes(messages: &[crate::tcpdump::CapturedMessage]) -> Vec<ipnet::IpNet> {

@@ -19,7 +19,6 @@ mod common;
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -42,33 +41,10 @@ const HOLD: u32 = 60;
 fn api<T, F, Fut>(namespace: &Namespace, call: F) -> T
 where
     T: Send + 'static,
-    F: FnOnce(BgpServiceClient<Channel>) -> Fut + Send + 'static,
-    Fut: Future<Output = T>,
+    F: FnOnce(BgpServiceClient<Channel>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
 {
-    let path = format!("/run/netns/{}", namespace.name());
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open the namespace");
-        // SAFETY: setns on a file descriptor we own, for this thread only.
-        let joined = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(joined, 0, "setns into {path}");
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async move {
-            let deadline = Instant::now() + UP;
-            let client = loop {
-                match BgpServiceClient::connect(format!("http://{API}")).await {
-                    Ok(client) => break client,
-                    Err(error) => {
-                        assert!(Instant::now() < deadline, "API: {error}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            };
-            call(client).await
-        })
-    })
-    .join()
-    .expect("the API thread")
+    interop_tests::api::with_client(namespace, API, UP, call).expect("bgpd's API")
 }
 
 fn get_peer(namespace: &Namespace, address: IpAddr) -> v1::Peer {
