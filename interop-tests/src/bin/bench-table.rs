@@ -163,25 +163,8 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     drop(table);
-    let mut results: Vec<(DutKind, Vec<Run>)> = Vec::new();
-    for kind in std::iter::once(DutKind::Floor).chain(options.duts.iter().copied()) {
-        let mut runs = Vec::new();
-        for round in 1..=options.repeat {
-            match run_once(kind, &feed) {
-                Ok(run) => {
-                    report(kind, round, &run);
-                    runs.push(run);
-                }
-                Err(error) => {
-                    eprintln!("{} run {round} failed: {error}", kind.name());
-                    break;
-                }
-            }
-        }
-        if !runs.is_empty() {
-            results.push((kind, runs));
-        }
-    }
+    let kinds = std::iter::once(DutKind::Floor).chain(options.duts.iter().copied());
+    let results = rounds(kinds, options.repeat, |kind| run_once(kind, &feed), report);
     print_table(&options, &spec, &results);
 }
 
@@ -204,25 +187,12 @@ fn many_peers(options: &Options, spec: &TableSpec, table: &Table) {
         plan.sinks.len(),
         plan.expected
     );
-    let mut results: Vec<(DutKind, Vec<Run>)> = Vec::new();
-    for kind in options.duts.iter().copied() {
-        let mut runs = Vec::new();
-        for round in 1..=options.repeat {
-            match bench_peers::run(kind, &plan) {
-                Ok(run) => {
-                    report(kind, round, &run);
-                    runs.push(run);
-                }
-                Err(error) => {
-                    eprintln!("{} run {round} failed: {error}", kind.name());
-                    break;
-                }
-            }
-        }
-        if !runs.is_empty() {
-            results.push((kind, runs));
-        }
-    }
+    let results: Vec<(DutKind, Vec<Run>)> = rounds(
+        options.duts.iter().copied(),
+        options.repeat,
+        |kind| bench_peers::run(kind, &plan),
+        report,
+    );
     print_table(options, spec, &results);
 }
 
@@ -240,25 +210,9 @@ fn run_churn(options: &Options, table: &Table) {
         duration: std::time::Duration::from_secs(options.seconds),
         quiet: std::time::Duration::from_secs(10),
     };
-    let mut results = Vec::new();
-    for kind in std::iter::once(DutKind::Floor).chain(options.duts.iter().copied()) {
-        let mut runs = Vec::new();
-        for round in 1..=options.repeat {
-            match churn::run(kind, &feed, &spec) {
-                Ok(run) => {
-                    churn::report(kind, round, &run);
-                    runs.push(run);
-                }
-                Err(error) => {
-                    eprintln!("{} run {round} failed: {error}", kind.name());
-                    break;
-                }
-            }
-        }
-        if !runs.is_empty() {
-            results.push((kind, runs));
-        }
-    }
+    let kinds = std::iter::once(DutKind::Floor).chain(options.duts.iter().copied());
+    let results =
+        rounds(kinds, options.repeat, |kind| churn::run(kind, &feed, &spec), churn::report);
     churn::print_table(&spec, feed.prefixes(), table.distinct_sets(), &results);
 }
 
@@ -331,4 +285,34 @@ fn print_table(options: &Options, spec: &TableSpec, results: &[(DutKind, Vec<Run
             );
         }
     }
+}
+
+/// Each DUT of `kinds` run `repeat` times by `run`, each run reported as it ends;
+/// a DUT's first failure is reported and ends its rounds (what it ran so far is kept).
+fn rounds<R>(
+    kinds: impl IntoIterator<Item = DutKind>,
+    repeat: usize,
+    run: impl Fn(DutKind) -> interop_tests::Result<R>,
+    report: impl Fn(DutKind, usize, &R),
+) -> Vec<(DutKind, Vec<R>)> {
+    let mut results = Vec::new();
+    for kind in kinds {
+        let mut runs = Vec::new();
+        for round in 1..=repeat {
+            match run(kind) {
+                Ok(run) => {
+                    report(kind, round, &run);
+                    runs.push(run);
+                }
+                Err(error) => {
+                    eprintln!("{} run {round} failed: {error}", kind.name());
+                    break;
+                }
+            }
+        }
+        if !runs.is_empty() {
+            results.push((kind, runs));
+        }
+    }
+    results
 }
