@@ -131,22 +131,19 @@ async fn soft_reconfiguration_reapplies_the_import_chain_without_a_refresh() {
         grace_time_seconds: None,
     };
     announcer.set_paths(request).await.expect("SetPaths");
-    // Received and kept, but rejected by the import chain.
-    let sent =
-        |peer: v1::Peer| peer.status.and_then(|s| s.messages_received).map_or(0, |m| m.update);
+    // Received and kept, but rejected by the import chain. Wait for both in the pre-policy
+    // Adj-RIB-In, not for "an UPDATE": the End-of-RIB is one, and can come first.
     let deadline = Instant::now() + READY_DEADLINE;
-    loop {
-        let request = v1::GetPeerRequest { address: "127.0.0.1".to_string() };
-        let peer = receiver.get_peer(request).await.expect("GetPeer").into_inner().peer;
-        if peer.map(sent).unwrap_or(0) >= 1 {
-            break;
+    let kept = loop {
+        let kept = pre_policy(&mut receiver, "127.0.0.1").await.expect("ListPaths pre-policy");
+        if kept.len() >= 2 {
+            break kept;
         }
-        assert!(Instant::now() < deadline, "no UPDATE received");
+        assert!(Instant::now() < deadline, "the two paths never reached the pre-policy table");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
     assert_eq!(info(&mut receiver).await.path_count, 0, "imported through reject-all");
     // The pre-policy Adj-RIB-In shows them, marked rejected.
-    let kept = pre_policy(&mut receiver, "127.0.0.1").await.expect("ListPaths pre-policy");
     let seen: Vec<(String, bool)> =
         kept.iter().map(|p| (p.path.as_ref().expect("path").prefix.clone(), p.rejected)).collect();
     assert_eq!(

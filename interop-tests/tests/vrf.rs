@@ -224,21 +224,22 @@ fn bgpd_ns_sockets_bound(namespace: &Namespace) -> String {
     .check("ss")
 }
 
-/// The same with a real VRF device, where the kernel has them.
+/// The same with a real VRF device. Ignored by default, so that the test summary says it did
+/// not run rather than count a pass: the kernel of the machine CI runs on has no VRF device
+/// type (`ip link add vrf-blue type vrf table 10`: "Unknown device type"), and the test
+/// command cannot add one. Run it where the kernel has CONFIG_NET_VRF:
+/// `cargo test -p interop-tests --test vrf -- --ignored`. It fails, saying so, on a kernel
+/// without VRFs.
 #[test]
+#[ignore = "needs a kernel with VRF devices (CONFIG_NET_VRF); run with --ignored where there is one"]
 fn real_vrf_device() {
     let probe = Namespace::new("vrfprobe").check("namespace");
-    match probe.ip(&["link", "add", "vrf-blue", "type", "vrf", "table", "10"]) {
-        Ok(_) => {}
-        Err(error) => {
-            eprintln!(
-                "SKIPPED: this kernel cannot create a VRF device ({error}); the session in a \
-                 real VRF (l3mdev, net.ipv4.tcp_l3mdev_accept = 0) was not run. \
-                 a_session_bound_to_a_device_uses_that_device_only shows the binding with \
-                 ordinary devices."
-            );
-            return;
-        }
+    if let Err(error) = probe.ip(&["link", "add", "vrf-blue", "type", "vrf", "table", "10"]) {
+        panic!(
+            "this kernel cannot create a VRF device ({error}); the session in a real VRF \
+             (l3mdev) needs one. a_session_bound_to_a_device_uses_that_device_only shows the \
+             binding with ordinary devices."
+        );
     }
     // The kernel has VRFs: bgpd in vrf-blue (table 10, link A enslaved), FRR
     // in the default VRF of its own namespace.
