@@ -17,25 +17,45 @@
 //!   tokio mpsc (unbounded) ◄── Report::StateChanged (rare: bounded by flaps)
 //! ```
 //!
-//! The heap holds every deadline ever armed; an entry fires only if it is
-//! still the session's armed deadline, so disarming costs nothing, and stale
-//! entries are dropped when they reach the top, before the wait is computed,
-//! so they never cause a wake-up.
+//! The heap holds every transmit deadline ever armed and at most one
+//! detection entry per session; an entry fires only if it is still the
+//! session's armed deadline, so disarming costs nothing, and stale entries
+//! are dropped (a detection one pushed again at the session's current
+//! deadline) when they reach the top, before the wait is computed, so they
+//! never cause a wake-up.
 //!
-//! Wake-ups are what BFD costs (the context switch, not the packet work), so
-//! the thread wakes at most once per [`TICK`] of 1 ms: timers are served at
-//! the first tick boundary at or after their deadline, every session due in
-//! that tick at once; packets are read only at those wake-ups when a timer
-//! is due within 2 ms (with many sessions, nearly always), else a packet
-//! wakes the thread and the rest of its tick's packets and timers join it.
-//! One clock reading serves every event of a wake-up. Received packets are
+//! Wake-ups are what BFD costs (the context switch, not the packet work),
+//! so they are shared. Every session's transmit times are aligned to a grid
+//! counted from the thread's start (`Session::align_to`): the RFC 5880
+//! §6.8.7 jitter is drawn among the grid points inside the 75-100 % window
+//! (75-90 % with Detect Mult 1), in grains of at most a tenth of the
+//! interval (5 ms at 50 ms, 20 ms at 300 ms), so sessions with the same
+//! grain fall due on the same instants. Timers are served at the first
+//! 1 ms [`TICK`] at or after their deadline (grid points are ticks);
+//! packets are read only at those wake-ups when a timer is due within
+//! [`PACKET_HOLD`] (5 ms; with many sessions, always), else a packet wakes
+//! the thread and the rest of its tick's packets and timers join it. One
+//! clock reading serves every event of a wake-up. Received packets are
 //! handled before timers, so one that arrived before its session's
-//! detection deadline always counts. The jitter of RFC 5880 §6.8.7 is drawn
-//! exactly as before (75-100 %, 75-90 % with Detect Mult 1); a late
-//! transmit timer is handled as of its deadline, so the tick delays a packet
-//! by at most 1 ms without stretching the intervals that follow.
+//! detection deadline always counts. A late transmit timer is handled as
+//! of its deadline, so a delay never stretches the intervals that follow.
+//! Each session's socket is connected to its peer (the route is looked up
+//! once, not per packet) and IPv4 ones set Don't Fragment (no per-packet
+//! IP ID hash). A received packet moves its session's detection deadline
+//! without a heap push: the queued entry fires early and is pushed again
+//! at the deadline of the moment.
 //!
-//! The thread asks for SCHED_FIFO 1 at start (`raise_priority`): on a
+//! Cost (`interop-tests/src/bin/bench-bfd-cost.rs`, release bgpd against
+//! the rig's responder over a veth, 100 sessions at 50 ms × 3, about 2,220
+//! packets/s each way): about 200 wake-ups a second, and 1.9 % of one core
+//! at a load average of 5 (the README has the table); the 1 ms ticks alone
+//! woke ~700 times a second and cost 3.4 % on a quiet machine. Most of
+//! what is left is the kernel's `sendto` path, which on a veth also runs
+//! the receiving namespace's input path on our thread. The user-space part
+//! per packet is ~150 ns (`cargo bench -p bgpd --bench bfd`).
+//!
+//! The thread asks for SCHED_FIFO (`[global] bfd_realtime_priority`, default
+//! 1) at start (`raise_priority`): on a
 //! busy machine an ordinary thread can wait on the run queue for longer
 //! than a 150 ms Detection Time, which is a false Down on both sides (seen
 //! with the machine's load average at 10: ten in ten minutes). Without
@@ -99,10 +119,13 @@ pub const SOURCE_PORTS: RangeInclusive<u16> = 49152..=65535;
 pub const TICK: Duration = Duration::from_millis(1);
 
 /// How long a received packet may wait for a timer's wake-up instead of
-/// waking the thread itself. With many sessions a timer is nearly always
-/// that close, so the thread wakes about once per busy tick, not once per
-/// packet.
-const PACKET_HOLD: Duration = Duration::from_millis(2);
+/// waking the thread itself. Transmit times are aligned to grids of 1 to
+/// 20 ms (5 ms at 50 ms intervals, `Session::align_to`), so with many
+/// sessions a timer is always this close and the thread wakes once per
+/// grid point, not once per packet. Waiting is safe for detection:
+/// packets are read before timers at every wake-up, so a packet that
+/// arrived before its session's detection deadline always counts.
+const PACKET_HOLD: Duration = Duration::from_millis(5);
 
 /// How far back a late transmit timer is taken to have fired. Below the
 /// shortest jittered interval (75 % of 10 ms), so a thread that stalled
@@ -122,6 +145,8 @@ pub struct DriverConfig {
     /// Our multihop port (0: any free port, for tests).
     pub multihop_port: u16,
     pub source_ports: RangeInclusive<u16>,
+    /// The thread's SCHED_FIFO priority (1..=99); 0: an ordinary thread.
+    pub realtime_priority: u8,
 }
 
 impl Default for DriverConfig {
@@ -131,6 +156,7 @@ impl Default for DriverConfig {
             single_hop_port: SINGLE_HOP_PORT,
             multihop_port: MULTIHOP_PORT,
             source_ports: SOURCE_PORTS,
+            realtime_priority: 1,
         }
     }
 }
@@ -303,12 +329,13 @@ impl BfdHandle {
             counters: counters.clone(),
         };
         let id = thread_id.clone();
+        let priority = driver.config.realtime_priority;
         let thread = std::thread::Builder::new()
             .name("bfd".into())
             .spawn(move || {
                 // SAFETY: plain syscall.
                 id.store(unsafe { libc::gettid() }, Ordering::Relaxed);
-                raise_priority();
+                raise_priority(priority);
                 driver.run();
             })
             .map_err(DriverError::Thread)?;
@@ -399,7 +426,17 @@ struct Entry {
     session: Session,
     socket: socket2::Socket,
     destination: socket2::SockAddr,
+    /// The socket is connected to `destination`: `send` reuses its cached
+    /// route instead of looking one up per packet as `sendto` does. False
+    /// when connecting failed (no route yet): `sendto` then, which retries
+    /// the lookup each time.
+    connected: bool,
     counters: Arc<SessionCounters>,
+    /// The detection deadline this session has in the timer heap, if any.
+    /// Every received packet moves the deadline later; rather than push a
+    /// heap entry each time, the queued one is left to fire early and is
+    /// then pushed again at the deadline of the moment (see `due_timer`).
+    detection_queued: Option<Instant>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -570,7 +607,10 @@ impl Driver {
                 break candidate;
             }
         };
-        let session = Session::new(spec.config, discriminator)?;
+        let mut session = Session::new(spec.config, discriminator)?;
+        // Every session's transmit times on grids counted from the same
+        // origin as the ticks: sessions with the same grain share wake-ups.
+        session.align_to(self.epoch);
         let ports = &self.config.source_ports;
         let span = u32::from(ports.end().saturating_sub(*ports.start())) + 1;
         let start = ports.start().saturating_add(self.random.below(span) as u16);
@@ -583,14 +623,18 @@ impl Driver {
             socket::sender(spec.key.local, spec.key.peer, ports, start).map_err(|source| {
                 DriverError::Socket { step: "bind sender", address: destination, source }
             })?;
+        let destination = socket2::SockAddr::from(destination);
+        let connected = socket.connect(&destination).is_ok();
         self.sessions.insert(
             discriminator,
             Entry {
                 key: spec.key,
                 session,
                 socket,
-                destination: destination.into(),
+                destination,
+                connected,
                 counters: spec.counters,
+                detection_queued: None,
             },
         );
         self.by_key.insert(spec.key, discriminator);
@@ -618,7 +662,11 @@ impl Driver {
                     self.timers.push(Reverse((at, discriminator, TimerKind::Transmit)));
                 }
                 Action::ArmDetectionTimer(at) => {
-                    self.timers.push(Reverse((at, discriminator, TimerKind::Detection)));
+                    // An entry already queued for no later than `at` serves.
+                    if entry.detection_queued.is_none_or(|queued| queued > at) {
+                        entry.detection_queued = Some(at);
+                        self.timers.push(Reverse((at, discriminator, TimerKind::Detection)));
+                    }
                 }
                 Action::DisarmTransmitTimer | Action::DisarmDetectionTimer => {}
                 Action::StateChanged(change) => {
@@ -654,6 +702,31 @@ impl Driver {
         })
     }
 
+    /// Takes the top heap entry off; true when it is its session's armed
+    /// deadline. A detection entry that the deadline has since moved past
+    /// is pushed again at the current deadline (`Entry::detection_queued`).
+    fn pop_timer(&mut self) -> bool {
+        let Some(Reverse((at, discriminator, kind))) = self.timers.pop() else { return false };
+        if self.is_armed(at, discriminator, kind) {
+            if kind == TimerKind::Detection
+                && let Some(entry) = self.sessions.get_mut(&discriminator)
+            {
+                entry.detection_queued = None;
+            }
+            return true;
+        }
+        if kind == TimerKind::Detection
+            && let Some(entry) = self.sessions.get_mut(&discriminator)
+            && entry.detection_queued == Some(at)
+        {
+            entry.detection_queued = entry.session.deadlines().1;
+            if let Some(later) = entry.detection_queued {
+                self.timers.push(Reverse((later, discriminator, TimerKind::Detection)));
+            }
+        }
+        false
+    }
+
     /// The earliest live deadline, dropping stale entries on the way so the
     /// thread never wakes for a timer that was re-armed or disarmed.
     fn next_deadline(&mut self) -> Option<Instant> {
@@ -661,7 +734,7 @@ impl Driver {
             if self.is_armed(at, discriminator, kind) {
                 return Some(at);
             }
-            self.timers.pop();
+            self.pop_timer();
         }
         None
     }
@@ -676,8 +749,7 @@ impl Driver {
             if at > now {
                 break;
             }
-            self.timers.pop();
-            if self.is_armed(at, discriminator, kind) {
+            if self.pop_timer() {
                 let (event, time) = match kind {
                     TimerKind::Transmit => {
                         let earliest = now.checked_sub(LATE_TRANSMIT).unwrap_or(now);
@@ -767,7 +839,12 @@ fn send(counters: &Counters, buffer: &mut Vec<u8>, entry: &Entry, packet: &Contr
     if packet.encode(buffer).is_err() {
         return;
     }
-    match entry.socket.send_to(buffer, &entry.destination) {
+    let sent = if entry.connected {
+        entry.socket.send(buffer)
+    } else {
+        entry.socket.send_to(buffer, &entry.destination)
+    };
+    match sent {
         Ok(_) => {
             bump(&counters.sent);
             bump(&entry.counters.sent);
@@ -809,21 +886,26 @@ fn poll(fds: &mut [libc::pollfd], timeout: Option<&libc::timespec>) -> bool {
     true
 }
 
-/// Real-time priority for the calling (BFD) thread, the lowest there is:
-/// SCHED_FIFO 1. A BFD thread that waits on a busy run queue for a
+/// Real-time priority for the calling (BFD) thread: SCHED_FIFO at
+/// `priority` (`[global] bfd_realtime_priority`, default 1, the lowest
+/// there is; 0 leaves the thread ordinary). A BFD thread that waits on a busy run queue for a
 /// Detection Time is a false Down on both sides; at priority 1 it runs as
 /// soon as it wakes, ahead of every ordinary thread (the RIB's, a build's).
 /// It is safe to give: the thread sleeps between packets and does bounded
 /// work per wake-up (a few per cent of one core at 100 sessions at 50 ms),
 /// and the kernel's RT throttling caps it anyway. Without CAP_SYS_NICE
 /// (most containers) it stays an ordinary thread, which is logged.
-fn raise_priority() {
-    let parameters = libc::sched_param { sched_priority: 1 };
+fn raise_priority(priority: u8) {
+    if priority == 0 {
+        tracing::info!("bfd: thread runs at normal priority (bfd_realtime_priority = 0)");
+        return;
+    }
+    let parameters = libc::sched_param { sched_priority: i32::from(priority) };
     // SAFETY: plain syscall on the calling thread (pid 0) with a live
     // sched_param.
     let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const parameters) };
     if rc == 0 {
-        tracing::info!("bfd: thread runs at real-time priority (SCHED_FIFO 1)");
+        tracing::info!(priority, "bfd: thread runs at real-time priority (SCHED_FIFO)");
     } else {
         let error = io::Error::last_os_error();
         tracing::info!(%error, "bfd: thread runs at normal priority (no CAP_SYS_NICE)");

@@ -84,6 +84,11 @@ pub(super) fn sender(
         socket.set_unicast_hops_v6(255)?;
     } else {
         socket.set_ttl_v4(255)?;
+        // Don't Fragment: a 24-octet packet never needs fragmenting, and with
+        // DF set the kernel takes the IP ID from a per-socket counter instead
+        // of hashing one per packet (`__ip_select_ident`, 7 % of the BFD
+        // thread's samples at 100 sessions before).
+        dont_fragment(&socket)?;
     }
     socket.set_nonblocking(true)?;
     let local = local.unwrap_or(match peer {
@@ -103,6 +108,22 @@ pub(super) fn sender(
         }
     }
     Err(last)
+}
+
+/// IP_MTU_DISCOVER = IP_PMTUDISC_DO on an IPv4 socket.
+fn dont_fragment(socket: &Socket) -> io::Result<()> {
+    let value: libc::c_int = libc::IP_PMTUDISC_DO;
+    // SAFETY: setsockopt(2) on a live socket with a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// Datagrams one [`Batch::receive`] call can read (`recvmmsg`): at 100

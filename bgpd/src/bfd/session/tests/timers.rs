@@ -194,3 +194,51 @@ fn remote_demand_mode_stops_periodic_transmission_while_both_up() {
     assert_eq!(sent(&actions).len(), 1);
     assert!(transmit_armed(&actions).is_some());
 }
+
+#[test]
+fn aligned_transmit_times_sit_on_the_grid_inside_the_jitter_window() {
+    // 50 ms × 3 aligns to 5 ms, 300 ms to 20 ms; Detect Mult 1 keeps
+    // 75-90 %. Every gap stays in the RFC 5880
+    // §6.8.7 window, every time is on the grid, and more than one grid
+    // point is drawn (the jitter is still random).
+    for (interval, multiplier, grain, high) in [(50, 3, 5, 50), (300, 3, 20, 300), (50, 1, 5, 45)] {
+        let micros = u32::try_from(interval * 1000).unwrap();
+        let mut h = up_against(timers(interval, interval, multiplier), micros, micros, 3);
+        let origin = h.origin - Duration::from_micros(12_345);
+        h.session.align_to(origin);
+        let mut random = XorShift::new(7);
+        // The packet armed before alignment goes off the grid, as one of a
+        // session added at any instant does; the next ones are on it.
+        let mut sent_at = h.session.deadlines().0.unwrap();
+        let actions = h.session.handle(Event::TransmitTimerExpired, sent_at, &mut random);
+        let mut deadline = transmit_armed(&actions).unwrap();
+        let mut gaps = std::collections::BTreeSet::new();
+        for _ in 0..500 {
+            let gap = deadline - sent_at;
+            assert!(
+                gap >= ms(interval) * 3 / 4 && gap <= ms(high),
+                "gap {gap:?} outside 75 %..{high} ms of {interval} ms"
+            );
+            assert_eq!((deadline - origin).as_nanos() % ms(grain).as_nanos(), 0, "{deadline:?}");
+            gaps.insert(gap);
+            sent_at = deadline;
+            let actions = h.session.handle(Event::TransmitTimerExpired, deadline, &mut random);
+            deadline = transmit_armed(&actions).unwrap();
+        }
+        assert!(gaps.len() >= 2, "one gap only: {gaps:?}");
+    }
+}
+
+#[test]
+fn intervals_under_ten_ms_are_not_aligned() {
+    let origin = Instant::now();
+    let mut session = Session::new(config_with(timers(1000, 5, 3)), LOCAL).unwrap();
+    session.align_to(origin);
+    let start = origin + Duration::from_micros(333);
+    // Down: the 1 s floor; the first packet goes at once, the next on the grid.
+    let next = transmit_armed(&session.start(start, &mut Fixed(0))).unwrap();
+    assert_eq!(next, origin + ms(760), "the first 20 ms grid point past 750.333 ms");
+    assert_eq!(grain_for(ms(9)), None);
+    assert_eq!(grain_for(ms(10)), Some(ms(1)));
+    assert_eq!(grain_for(ms(50)), Some(ms(5)));
+}
