@@ -55,6 +55,8 @@ pub enum GlobalChange {
     /// The policy tables or `ebgp_requires_policy`: every session's chains are
     /// evaluated again, no reset.
     Policies,
+    /// The BFD thread's scheduling is set when it starts.
+    BfdRealtimePriority,
 }
 
 impl GlobalChange {
@@ -79,6 +81,7 @@ impl GlobalChange {
             Self::StateDir => "global.state_dir",
             Self::SelectionDeferralTime => "global.selection_deferral_time",
             Self::Policies => "policies",
+            Self::BfdRealtimePriority => "global.bfd_realtime_priority",
         }
     }
 
@@ -115,6 +118,10 @@ impl GlobalChange {
             Self::SelectionDeferralTime => (
                 old.global.selection_deferral_time.to_string(),
                 new.global.selection_deferral_time.to_string(),
+            ),
+            Self::BfdRealtimePriority => (
+                old.global.bfd_realtime_priority.to_string(),
+                new.global.bfd_realtime_priority.to_string(),
             ),
             Self::Policies => (
                 format!("(ebgp_requires_policy {})", old.global.ebgp_requires_policy),
@@ -331,6 +338,7 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
         ebgp_requires_policy,
         // Only a default: its effect shows up in the neighbors that inherit it.
         enforce_first_as: _,
+        bfd_realtime_priority,
     } = &new.global;
     let mut changes = Vec::new();
     let mut note = |changed: bool, change| {
@@ -356,6 +364,7 @@ fn global_changes(old: &Config, new: &Config) -> Vec<GlobalChange> {
         old.policies != new.policies || o.ebgp_requires_policy != *ebgp_requires_policy,
         GlobalChange::Policies,
     );
+    note(o.bfd_realtime_priority != *bfd_realtime_priority, GlobalChange::BfdRealtimePriority);
     changes
 }
 
@@ -544,7 +553,7 @@ mod tests {
         let g = |lines: &str| config(&format!("[global]\n{lines}"));
         let base = "asn = 65001\nrouter_id = \"192.0.2.1\"\n";
         // Every global key needs a restart (the reload refuses it).
-        let cases: [(&str, &[GlobalChange], bool); 9] = [
+        let cases: [(&str, &[GlobalChange], bool); 10] = [
             ("asn = 65009\nrouter_id = \"192.0.2.1\"\n", &[Asn], true),
             ("asn = 65001\nrouter_id = \"192.0.2.9\"\n", &[RouterId], true),
             ("asn = 65001\nrouter_id = \"192.0.2.1\"\nlisten_port = 1179\n", &[ListenPort], true),
@@ -564,6 +573,11 @@ mod tests {
             (
                 "asn = 65001\nrouter_id = \"192.0.2.1\"\nselection_deferral_time = 9\n",
                 &[SelectionDeferralTime],
+                true,
+            ),
+            (
+                "asn = 65001\nrouter_id = \"192.0.2.1\"\nbfd_realtime_priority = 0\n",
+                &[BfdRealtimePriority],
                 true,
             ),
         ];

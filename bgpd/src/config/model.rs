@@ -38,6 +38,10 @@ pub const DEFAULT_EBGP_REQUIRES_POLICY: bool = true;
 /// Default of `enforce_first_as` (global and per neighbor): an external
 /// neighbor's AS_PATH must start with its AS (RFC 4271 §6.3), FRR's default.
 pub const DEFAULT_ENFORCE_FIRST_AS: bool = true;
+
+/// `[global] bfd_realtime_priority`: SCHED_FIFO 1, the lowest real-time
+/// priority, ahead of every ordinary thread and behind every other real-time one.
+pub const DEFAULT_BFD_REALTIME_PRIORITY: u8 = 1;
 /// AS_TRANS (RFC 6793 §9): stands in for a 4-octet ASN towards old speakers.
 pub const AS_TRANS: u32 = 23456;
 
@@ -139,6 +143,9 @@ pub struct Global {
     pub ebgp_requires_policy: bool,
     /// Default of the neighbors' `enforce_first_as`.
     pub enforce_first_as: bool,
+    /// The BFD thread's SCHED_FIFO priority, 1..=99; 0 leaves it an ordinary
+    /// thread (see `bfd::io::raise_priority`).
+    pub bfd_realtime_priority: u8,
 }
 
 impl Global {
@@ -686,6 +693,7 @@ mod tests {
             selection_deferral_time: crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
             ebgp_requires_policy: DEFAULT_EBGP_REQUIRES_POLICY,
             enforce_first_as: DEFAULT_ENFORCE_FIRST_AS,
+            bfd_realtime_priority: DEFAULT_BFD_REALTIME_PRIORITY,
         };
         assert_eq!(global.listen_sockets().len(), 1);
         global.listen_port = 0;

@@ -86,6 +86,7 @@ pub(super) struct RawGlobal {
     pub selection_deferral_time: Key<i64>,
     pub ebgp_requires_policy: Key<bool>,
     pub enforce_first_as: Key<bool>,
+    pub bfd_realtime_priority: Key<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -80,6 +80,7 @@ fn minimal_config_gets_every_default() {
     assert_eq!(global.hold_time, 90);
     assert_eq!(global.connect_retry_time, 30);
     assert_eq!(global.log_level, LogLevel::Info);
+    assert_eq!(global.bfd_realtime_priority, 1);
     assert_eq!(config.api.listen, ApiListen::Tcp("127.0.0.1:50051".parse().unwrap()));
     assert!(config.neighbors.is_empty());
     assert!(config.routes.is_empty());
@@ -189,6 +190,11 @@ fn every_validation_error() {
         (format!("{g}{asn}{id}listen_port = 65536\n"), "global.listen_port", |p| {
             matches!(p, Problem::OutOfRange { .. })
         }),
+        (
+            format!("{g}{asn}{id}bfd_realtime_priority = 100\n"),
+            "global.bfd_realtime_priority",
+            |p| matches!(p, Problem::OutOfRange { .. }),
+        ),
         (
             format!("{g}{asn}{id}listen_addresses = [\"0.0.0.0\", \"x\"]\n"),
             "global.listen_addresses[1]",

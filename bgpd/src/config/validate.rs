@@ -363,6 +363,13 @@ impl Validator<'_> {
             (1, u16::MAX),
             crate::gr::DEFAULT_SELECTION_DEFERRAL_TIME,
         );
+        let bfd_realtime_priority = self.integer(
+            &scope,
+            "bfd_realtime_priority",
+            &g.bfd_realtime_priority,
+            (0, 99),
+            super::model::DEFAULT_BFD_REALTIME_PRIORITY,
+        );
         Some(Global {
             asn: asn?,
             router_id: router_id?,
@@ -382,6 +389,7 @@ impl Validator<'_> {
                 .enforce_first_as
                 .as_ref()
                 .map_or(super::model::DEFAULT_ENFORCE_FIRST_AS, |v| *v.get_ref()),
+            bfd_realtime_priority: bfd_realtime_priority?,
         })
     }
 

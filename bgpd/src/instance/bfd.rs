@@ -214,7 +214,8 @@ pub(super) fn couple(
 /// daemons on one host (tests) can each have BFD; the wildcards when BGP
 /// does not listen (`listen_port = 0`).
 pub(super) fn driver_config(global: &crate::config::Global) -> DriverConfig {
-    let mut config = DriverConfig::default();
+    let mut config =
+        DriverConfig { realtime_priority: global.bfd_realtime_priority, ..DriverConfig::default() };
     if global.listen_port != 0 && !global.listen_addresses.is_empty() {
         config.listen = global.listen_addresses.clone();
     }
