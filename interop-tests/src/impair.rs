@@ -260,7 +260,7 @@ fn in_namespace<T: Send + 'static>(
 
 /// An AF_PACKET socket bound to `interface` (call inside its namespace), reads timing out
 /// after 100 ms so the reader can notice a stop.
-fn packet_socket(interface: &str) -> Result<OwnedFd> {
+pub(crate) fn packet_socket(interface: &str) -> Result<OwnedFd> {
     let name = std::ffi::CString::new(interface)
         .map_err(|e| io_error(format!("interface {interface}"), std::io::Error::other(e)))?;
     // SAFETY: if_nametoindex reads a NUL-terminated string we own.

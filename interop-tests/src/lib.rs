@@ -13,6 +13,7 @@ pub mod bench_table;
 pub mod bgpd;
 pub mod bird;
 pub mod churn;
+pub mod fib_watch;
 pub mod frr;
 pub mod impair;
 pub mod k8s;

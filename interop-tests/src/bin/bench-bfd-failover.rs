@@ -18,7 +18,14 @@
 //!   deleting the entries.
 //!
 //! The router is polled with `show bgp ipv4 203.0.113.10/32 json` until the
-//! route is gone: vtysh costs 15 to 30 ms a call, the rig's resolution. The
+//! route is gone: vtysh costs 15 to 30 ms a call, the rig's resolution. With
+//! BFD, zebra runs beside the router's bgpd and programs its FIB, so the
+//! route's removal from the kernel is also read as an rtnetlink event
+//! (`interop_tests::fib_watch`), within a millisecond: that is the "FIB"
+//! column, the moment forwarding changes; and the router's bfdd's first
+//! Control packet with State Down, read off its interface, is when it
+//! declared the node dead: the part a node's BFD decides (the rest is the
+//! router's BGP and zebra). The
 //! floor is the router's detection time (multiplier x the node's interval,
 //! RFC 5880 §6.8.4) or the hold time; a run can beat it by up to one
 //! interval (the node's last packet left up to an interval before the
@@ -38,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use interop_tests::api::NsRuntime;
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdRoute};
+use interop_tests::fib_watch::{Change, FibWatch};
 use interop_tests::frr::{Frr, FrrBfd, FrrConfig, FrrNeighbor, FrrNetwork};
 use interop_tests::netns::Namespace;
 use interop_tests::table::Rng;
@@ -256,8 +264,14 @@ fn neighbor_entry(
 
 /// One scenario: `runs` failures.
 struct Measured {
-    /// Times to the route's removal, sorted.
+    /// Times to the route's removal as vtysh saw it, sorted.
     times: Vec<Duration>,
+    /// Times to the route's removal from the router's FIB (BFD scenarios,
+    /// where zebra runs), sorted.
+    fib_times: Vec<Duration>,
+    /// Times to the router's first BFD packet with State Down (BFD
+    /// scenarios), sorted.
+    down_times: Vec<Duration>,
     /// Runs where the router kept the route past ten times the floor.
     missed: usize,
 }
@@ -270,7 +284,23 @@ fn scenario(scenario: &Scenario, runs: usize) -> Result<Measured> {
     config.bfd = scenario.frr_bfd();
     let router = Frr::start(&pair.right, &config)?;
     let node = NodeDaemon::start(scenario, &pair)?;
-    let mut measured = Measured { times: Vec::with_capacity(runs), missed: 0 };
+    // With BFD, zebra programs the router's FIB: its removal of the route
+    // is an rtnetlink event, stamped within a millisecond.
+    // Its bfdd's first Down packet on the wire is when it declared the
+    // node dead.
+    let mut fib = match scenario.bfd {
+        Some(_) => Some(
+            FibWatch::start(&pair.right, Ipv4Addr::new(203, 0, 113, 10))?
+                .with_bfd_downs(&pair.interfaces.1)?,
+        ),
+        None => None,
+    };
+    let mut measured = Measured {
+        times: Vec::with_capacity(runs),
+        fib_times: Vec::new(),
+        down_times: Vec::new(),
+        missed: 0,
+    };
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |since| since.as_nanos() as u64);
@@ -302,6 +332,9 @@ fn scenario(scenario: &Scenario, runs: usize) -> Result<Measured> {
             neighbor_entry(&pair.left, &pair.interfaces.0, pair.right_v4, on)?;
             neighbor_entry(&pair.right, &pair.interfaces.1, pair.left_v4, on)
         };
+        if let Some(fib) = &mut fib {
+            fib.clear();
+        }
         let started = Instant::now();
         match scenario.failure {
             Failure::Stop => node.freeze(),
@@ -314,6 +347,15 @@ fn scenario(scenario: &Scenario, runs: usize) -> Result<Measured> {
             || matches!(router.route(announced()), Ok(None)).then(|| started.elapsed()),
             String::new,
         );
+        if let Some(fib) = &mut fib {
+            let deadline = started + scenario.floor() * 10;
+            if let Some(time) = fib.first(Change::BfdDown, started, deadline) {
+                measured.down_times.push(time);
+            }
+            if let Some(time) = fib.first(Change::Deleted, started, deadline) {
+                measured.fib_times.push(time);
+            }
+        }
         match scenario.failure {
             Failure::Stop => node.thaw(),
             Failure::Drop => cut(false)?,
@@ -324,7 +366,25 @@ fn scenario(scenario: &Scenario, runs: usize) -> Result<Measured> {
         }
     }
     measured.times.sort();
+    measured.fib_times.sort();
+    measured.down_times.sort();
     Ok(measured)
+}
+
+/// Median, p90 and worst of the watched times, or dashes without BFD
+/// (no zebra then); the count is given when fewer were seen than runs.
+fn fib_columns(sorted: &[Duration], runs: usize) -> String {
+    if sorted.is_empty() {
+        return "- | - | -".to_owned();
+    }
+    let seen =
+        if sorted.len() < runs { format!(" ({} of {runs})", sorted.len()) } else { String::new() };
+    format!(
+        "{} ms{seen} | {} ms | {} ms",
+        percentile(sorted, 50).as_millis(),
+        percentile(sorted, 90).as_millis(),
+        sorted.last().copied().unwrap_or_default().as_millis()
+    )
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -352,16 +412,18 @@ fn main() {
         }
     }
     println!(
-        "| node, failure, timers ({runs} runs) | floor | median | p90 | worst | not removed in 10x floor |"
+        "| node, failure, timers ({runs} runs) | floor | router's BFD Down: median | p90 | worst | FIB: median | p90 | worst | vtysh: median | p90 | worst | not removed in 10x floor |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut failed = false;
     for s in &scenarios {
         match scenario(s, runs) {
-            Ok(Measured { times, missed }) => println!(
-                "| {} | {} ms | {} ms | {} ms | {} ms | {missed} |",
+            Ok(Measured { times, fib_times, down_times, missed }) => println!(
+                "| {} | {} ms | {} | {} | {} ms | {} ms | {} ms | {missed} |",
                 s.name(),
                 s.floor().as_millis(),
+                fib_columns(&down_times, times.len()),
+                fib_columns(&fib_times, times.len()),
                 percentile(&times, 50).as_millis(),
                 percentile(&times, 90).as_millis(),
                 times.last().copied().unwrap_or_default().as_millis()
