@@ -68,7 +68,7 @@ impl FibWatch {
             path,
         };
         watch.spawn("the FIB watch", open_route_socket, move |socket, to, stop| {
-            read_routes(&socket, prefix, to, stop)
+            read_stamped(&socket, to, stop, |bytes| route_changes(bytes, prefix))
         })?;
         Ok(watch)
     }
@@ -80,7 +80,14 @@ impl FibWatch {
         self.spawn(
             "the BFD packet watch",
             move || crate::impair::packet_socket(&interface),
-            read_bfd_downs,
+            // The frames leaving the interface with a single-hop BFD Control packet (IPv4, UDP
+            // to 3784) whose State is Down (RFC 5880 §4.1: the top two bits of the second
+            // octet, 1 = Down).
+            |socket, to, stop| {
+                read_stamped(&socket, to, stop, |frame| {
+                    if is_bfd_down(frame) { vec![Change::BfdDown] } else { Vec::new() }
+                })
+            },
         )?;
         Ok(self)
     }
@@ -201,11 +208,13 @@ fn open_route_socket() -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn read_routes(
+/// Reads `socket` until stopped, stamping each datagram as it is read and sending on what
+/// `changes_in` finds in it.
+fn read_stamped(
     socket: &OwnedFd,
-    prefix: Ipv4Addr,
     changes: &mpsc::Sender<(Instant, Change)>,
     stop: &AtomicBool,
+    changes_in: impl Fn(&[u8]) -> Vec<Change>,
 ) {
     let mut buffer = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
@@ -215,29 +224,10 @@ fn read_routes(
         let Ok(length) = usize::try_from(read) else { continue };
         let at = Instant::now();
         let Some(bytes) = buffer.get(..length) else { continue };
-        for change in route_changes(bytes, prefix) {
+        for change in changes_in(bytes) {
             if changes.send((at, change)).is_err() {
                 return;
             }
-        }
-    }
-}
-
-/// Stamps the frames leaving the packet socket's interface that carry a single-hop BFD Control
-/// packet (IPv4, UDP to 3784) with State Down (RFC 5880 §4.1: the top two bits of the second
-/// octet, 1 = Down).
-fn read_bfd_downs(socket: OwnedFd, changes: &mpsc::Sender<(Instant, Change)>, stop: &AtomicBool) {
-    let mut buffer = vec![0u8; 2048];
-    while !stop.load(Ordering::Relaxed) {
-        // SAFETY: reads into a live buffer of the length given.
-        let read =
-            unsafe { libc::recv(socket.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len(), 0) };
-        let Ok(length) = usize::try_from(read) else { continue };
-        let at = Instant::now();
-        if buffer.get(..length).is_some_and(is_bfd_down)
-            && changes.send((at, Change::BfdDown)).is_err()
-        {
-            return;
         }
     }
 }

@@ -54,8 +54,8 @@
 //! the receiving namespace's input path on our thread. The user-space part
 //! per packet is ~150 ns (`cargo bench -p bgpd --bench bfd`).
 //!
-//! The thread asks for SCHED_FIFO (`[global] bfd_realtime_priority`, default
-//! 1) at start (`raise_priority`): on a
+//! The thread asks for SCHED_FIFO at start (`raise_priority`, at
+//! `[global] bfd_realtime_priority`, by default the lowest): on a
 //! busy machine an ordinary thread can wait on the run queue for longer
 //! than a 150 ms Detection Time, which is a false Down on both sides (seen
 //! with the machine's load average at 10: ten in ten minutes). Without
