@@ -352,9 +352,11 @@ impl Instance {
             other => other,
         };
         let peers = PeerCounts {
-            configured: self.peers.len(),
+            configured: self.peers.len() + self.pending_interface_count(),
             established: self.peers.values().filter(|slot| slot.established).count(),
         };
+        let pending =
+            if request.needs_neighbors() { self.pending_interface_views() } else { Vec::new() };
         let context = requests::Context {
             rib: &mut self.rib,
             state: &mut self.api,
@@ -373,6 +375,7 @@ impl Instance {
             } else {
                 Vec::new()
             },
+            pending,
         };
         if requests::handle(request, context) {
             self.export_due = true;

@@ -17,7 +17,7 @@ use super::owners::{
     AddOutcome, Batch, DeleteOutcome, Diff, OwnerSummary, Owners, PathKey, SessionId,
     SetPathsCommand, ValidatedPath,
 };
-use super::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
+use super::peer_ops::{PeerName, PeerOp, PeerOpAnswer, PeerOpError};
 use super::status::{PeerView, SessionStatus};
 use super::watch::{self, WatchId, WatchRequest, Watchers};
 use crate::config::Neighbor;
@@ -57,7 +57,7 @@ pub enum ApiRequest {
         reply: oneshot::Sender<Vec<OwnerSummary>>,
     },
     GetPeer {
-        address: IpAddr,
+        name: PeerName,
         reply: oneshot::Sender<Option<PeerView>>,
     },
     DeletePaths {
@@ -355,6 +355,9 @@ pub struct Context<'a> {
     /// Every configured neighbour with its session status; empty unless the
     /// request [`needs_neighbors`](ApiRequest::needs_neighbors).
     pub neighbors: Vec<NeighborRef<'a>>,
+    /// Interface neighbors (BGP unnumbered) whose peer is not found yet, so
+    /// they have no session; empty unless the request needs neighbors.
+    pub pending: Vec<PeerView>,
 }
 
 /// One configured neighbor as the instance holds it.
@@ -411,7 +414,13 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         ApiRequest::ListPeers { reply } => {
             let mut views: Vec<PeerView> =
                 context.neighbors.iter().map(|n| n.view(context.rib)).collect();
-            views.sort_by_key(|view| view.neighbor.address);
+            views.extend(context.pending);
+            views.sort_by(|a, b| {
+                let key = |v: &PeerView| {
+                    (v.neighbor.address, v.neighbor.interface.as_ref().map(|i| i.name.clone()))
+                };
+                key(a).cmp(&key(b))
+            });
             let _ = reply.send(views);
             false
         }
@@ -421,12 +430,23 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let _ = reply.send(owners);
             false
         }
-        ApiRequest::GetPeer { address, reply } => {
-            let view = context
-                .neighbors
-                .iter()
-                .find(|n| n.neighbor.address == address)
-                .map(|n| n.view(context.rib));
+        ApiRequest::GetPeer { name, reply } => {
+            let on = |neighbor: &Neighbor, interface: &str| {
+                neighbor.interface.as_ref().is_some_and(|i| i.name == interface)
+            };
+            let view = match &name {
+                PeerName::Address(address) => context
+                    .neighbors
+                    .iter()
+                    .find(|n| n.neighbor.address == *address)
+                    .map(|n| n.view(context.rib)),
+                PeerName::Interface(interface) => context
+                    .neighbors
+                    .iter()
+                    .find(|n| on(n.neighbor, interface))
+                    .map(|n| n.view(context.rib))
+                    .or_else(|| context.pending.into_iter().find(|v| on(&v.neighbor, interface))),
+            };
             let _ = reply.send(view);
             false
         }
@@ -474,7 +494,13 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         ApiRequest::Watch(mut request) => {
             let mut views: Vec<PeerView> =
                 context.neighbors.iter().map(|n| n.view(context.rib)).collect();
-            views.sort_by_key(|view| view.neighbor.address);
+            views.extend(context.pending);
+            views.sort_by(|a, b| {
+                let key = |v: &PeerView| {
+                    (v.neighbor.address, v.neighbor.interface.as_ref().map(|i| i.name.clone()))
+                };
+                key(a).cmp(&key(b))
+            });
             request.peers = views;
             watch::watch(context.rib, context.state, context.by_address, request);
             false
