@@ -21,9 +21,10 @@ type Client = BgpServiceClient<Channel>;
 /// A discovery thread notices it is stopped within a second.
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Interface names no test machine has (at most 15 bytes).
-const MISSING: &str = "ironlbnone0";
-const MISSING_TOO: &str = "ironlbnone1";
+/// Interface names no test machine has, short enough that the thread names
+/// (`unnumbered-` and the name, cut to 15 bytes) tell them apart.
+const MISSING: &str = "ilb8";
+const MISSING_TOO: &str = "ilb9";
 
 fn interface_peer(interface: &str) -> v1::PeerConfig {
     v1::PeerConfig {
@@ -59,7 +60,9 @@ fn discovery_threads(daemon: &Daemon) -> Vec<String> {
 }
 
 fn thread_name(interface: &str) -> String {
-    format!("unnumbered-{interface}").chars().take(15).collect()
+    let name: String = format!("unnumbered-{interface}").chars().take(15).collect();
+    assert!(name.ends_with(interface), "{interface} is too long to tell threads apart");
+    name
 }
 
 /// Waits until the discovery threads of `daemon` are `expected` (sorted).
@@ -190,4 +193,34 @@ async fn a_reload_changes_an_interface_neighbor_without_a_restart() {
     threads_become(&daemon, &[MISSING, MISSING_TOO]).await;
     let api_peer = get(&mut client, &format!("%{MISSING}")).await.expect("the API peer stays");
     assert_eq!(api_peer.config.expect("config").remote_asn, 65002);
+}
+
+#[tokio::test]
+async fn a_path_is_restricted_to_a_peer_over_an_interface_by_percent_ifname() {
+    let (_daemon, mut client) = start_daemon(|_, api| with_api(GLOBAL, api), bgp_ready).await;
+    let path = |peer: &str| v1::Path {
+        prefix: "198.51.100.1/32".into(),
+        peers: vec![peer.to_string()],
+        ..v1::Path::default()
+    };
+    let set = |peer: &str| v1::SetPathsRequest {
+        owner: "lb".into(),
+        paths: vec![path(peer)],
+        grace_time_seconds: None,
+    };
+    let name = format!("%{MISSING}");
+    // Unknown until the interface peer is added.
+    assert_code(client.set_paths(set(&name)).await, Code::NotFound, &["paths[0].peers[0]", &name]);
+    client
+        .add_peer(v1::AddPeerRequest { peer: Some(interface_peer(MISSING)) })
+        .await
+        .expect("AddPeer");
+    client.set_paths(set(&name)).await.expect("SetPaths to %IFNAME");
+    let request = v1::ListPathsRequest {
+        prefix: "198.51.100.1/32".to_string(),
+        ..v1::ListPathsRequest::default()
+    };
+    let mut listed = client.list_paths(request).await.expect("ListPaths").into_inner();
+    let shown = listed.message().await.expect("stream").expect("one path");
+    assert_eq!(shown.path.expect("path").peers, vec![name.clone()]);
 }

@@ -363,6 +363,11 @@ impl Instance {
             started: self.started,
             peers,
             by_address: &self.by_address,
+            interfaces: self
+                .interface_neighbors
+                .iter()
+                .map(unnumbered::InterfaceNeighbor::name)
+                .collect(),
             neighbors: if request.needs_neighbors() {
                 self.peers
                     .iter()

@@ -45,7 +45,8 @@ pub(super) struct InterfaceNeighbor {
 }
 
 impl InterfaceNeighbor {
-    fn name(&self) -> &str {
+    /// Its interface's name.
+    pub(super) fn name(&self) -> &str {
         self.template.interface.as_ref().map_or("", |i| i.name.as_str())
     }
 
