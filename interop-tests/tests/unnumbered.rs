@@ -260,7 +260,31 @@ fn unnumbered_peer_added_and_deleted_through_the_api() {
     assert!(address.starts_with("fe80:"), "address {address:?}");
     assert_eq!(shown.status.map(|s| s.state), Some(v1::SessionState::Established as i32));
 
-    // 4. DeletePeer "%to-frr": the session, its routes, the thread and the
+    // 4. A path restricted to "%to-frr" (as the Kubernetes speaker sends
+    //    its paths) reaches FRR over the discovered session.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let restricted = v1::SetPathsRequest {
+        owner: "lb".into(),
+        paths: vec![v1::Path {
+            prefix: "198.51.100.77/32".into(),
+            peers: vec!["%to-frr".into()],
+            ..v1::Path::default()
+        }],
+        grace_time_seconds: None,
+    };
+    runtime
+        .run(async move { client.set_paths(restricted).await })
+        .unwrap_or_else(|status| panic!("SetPaths to %to-frr: {status}"));
+    bgpd.annotate(wait_until(
+        "198.51.100.77/32 (restricted to %to-frr) in FRR",
+        ROUTE,
+        Duration::from_millis(200),
+        || frr.route(net("198.51.100.77/32")).ok().flatten(),
+        || frr.log_tail(20),
+    ))
+    .check("a path restricted to the interface peer reaches it");
+
+    // 5. DeletePeer "%to-frr": the session, its routes, the thread and the
     //    raw socket go.
     let mut client = runtime.client(API, UP).check("bgpd's API");
     runtime
