@@ -323,3 +323,27 @@ fn unnumbered_peer_added_and_deleted_through_the_api() {
         .unwrap_or_else(|status| panic!("ListPeers: {status}"));
     assert!(peers.is_empty(), "{peers:?}");
 }
+
+/// FRR passive: it never connects, so bgpd must find FRR's address from the
+/// Router Advertisements zebra sends (hop limit 255, RFC 4861 §6.1.2: bgpd
+/// reads the hop limit from the ancillary data and drops any other) and
+/// connect to it.
+#[test]
+fn unnumbered_peer_found_from_router_advertisements_alone() {
+    let (left, right) = link_local_pair();
+    let config = BgpdConfig::new(65001, OURS)
+        .neighbor(BgpdNeighbor::on_interface("to-frr", 65002))
+        .route(BgpdRoute::new(net("198.51.100.0/24")));
+    let bgpd = start_bgpd(&left, &config);
+    let mut passive = frr_unnumbered();
+    passive.extra.insert(1, " neighbor to-bgpd passive".to_owned());
+    let frr = Frr::start(&right, &passive).check("FRR with zebra starts");
+    bgpd.annotate(wait_until(
+        "FRR's passive unnumbered session Established",
+        UNNUMBERED_UP,
+        Duration::from_millis(200),
+        || (frr_state(&frr) == "Established").then_some(()),
+        || format!("FRR says {}; FRR log:\n{}", frr_state(&frr), frr.log_tail(30)),
+    ))
+    .check("bgpd found FRR from its Router Advertisements");
+}
