@@ -224,3 +224,21 @@ async fn a_path_is_restricted_to_a_peer_over_an_interface_by_percent_ifname() {
     let shown = listed.message().await.expect("stream").expect("one path");
     assert_eq!(shown.path.expect("path").peers, vec![name.clone()]);
 }
+
+#[tokio::test]
+async fn interface_peers_are_bounded() {
+    let (_daemon, mut client) = start_daemon(|_, api| with_api(GLOBAL, api), bgp_ready).await;
+    // bgpd's MAX_INTERFACE_NEIGHBORS.
+    for i in 0..256 {
+        let peer = interface_peer(&format!("i{i}"));
+        client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await.expect("AddPeer");
+    }
+    let one_more = client.add_peer(v1::AddPeerRequest { peer: Some(interface_peer("i256")) }).await;
+    assert_code(one_more, Code::ResourceExhausted, &["peer.interface", "256"]);
+    // A slot frees with DeletePeer.
+    client.delete_peer(v1::DeletePeerRequest { address: "%i0".into() }).await.expect("DeletePeer");
+    client
+        .add_peer(v1::AddPeerRequest { peer: Some(interface_peer("i256")) })
+        .await
+        .expect("AddPeer after a delete");
+}

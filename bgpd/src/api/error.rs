@@ -154,6 +154,7 @@ impl From<PeerOpError> for Status {
                 Status::not_found(message)
             }
             PeerOpError::ByInterface { .. } => Status::invalid_argument(message),
+            PeerOpError::TooManyInterfacePeers { .. } => Status::resource_exhausted(message),
             PeerOpError::InterfaceNotRunning(_)
             | PeerOpError::NotEstablished(_)
             | PeerOpError::NoRouteRefresh(_)

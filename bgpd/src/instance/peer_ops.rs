@@ -149,6 +149,8 @@ pub enum PeerOpError {
     NotFound { field: &'static str, address: IpAddr },
     #[error("peer.interface \"{0}\" already has a peer")]
     InterfaceExists(String),
+    #[error("peer.interface: {max} peers over an interface are configured, the most bgpd runs")]
+    TooManyInterfacePeers { max: usize },
     #[error("{field} \"%{interface}\" is not a configured peer")]
     InterfaceNotFound { field: &'static str, interface: String },
     #[error(

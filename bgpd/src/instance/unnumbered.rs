@@ -30,6 +30,11 @@ use crate::peer::SessionCommand;
 use crate::unnumbered::{self, Discovery, DiscoveryHandle, Link};
 use crate::wire::{Notification, NotificationKind};
 
+/// Most interface neighbors (config file and API together): each holds a
+/// thread and, while its interface exists, a raw socket. AddPeer beyond it
+/// is refused (RESOURCE_EXHAUSTED); far more than a host's links.
+pub const MAX_INTERFACE_NEIGHBORS: usize = 256;
+
 /// One interface neighbor of the config and what is known of it.
 pub(super) struct InterfaceNeighbor {
     /// As configured: `address` is `::`, the interface index 0.
@@ -167,6 +172,9 @@ impl Instance {
         };
         if self.interface_index(&interface).is_some() {
             return Err(PeerOpError::InterfaceExists(interface));
+        }
+        if self.interface_neighbors.len() >= MAX_INTERFACE_NEIGHBORS {
+            return Err(PeerOpError::TooManyInterfacePeers { max: MAX_INTERFACE_NEIGHBORS });
         }
         self.start_interface_neighbor(template, true);
         tracing::info!(interface = %interface, "neighbour over interface added through the API");
