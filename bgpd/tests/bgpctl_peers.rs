@@ -75,6 +75,37 @@ fn neighbor_add_show_and_delete() {
 }
 
 #[test]
+fn neighbor_add_show_and_delete_over_an_interface() {
+    let daemon = start("");
+    // An interface no machine has: accepted, reported, looked for again.
+    let added =
+        daemon.ok(&["neighbor", "add", "--interface", "ironlbnone3", "--remote-as", "65003"]);
+    assert!(added.starts_with("neighbor %ironlbnone3 added\n"), "{added}");
+    let json = daemon.json(&["neighbor", "show", "%ironlbnone3"]);
+    assert_eq!(json["peer"]["config"]["interface"], "ironlbnone3");
+    assert_eq!(
+        json["peer"]["config"]["families"],
+        serde_json::json!(["FAMILY_IPV4_UNICAST", "FAMILY_IPV6_UNICAST"])
+    );
+    let device_error = json["peer"]["status"]["deviceError"].as_str().unwrap_or_default();
+    assert!(device_error.contains("ironlbnone3"), "{json}");
+    let shown = daemon.run(&["neighbor", "show", "%ironlbnone3"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("Neighbor %ironlbnone3, remote AS 65003"), "{text}");
+    let list = daemon.run(&["neighbor", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("%ironlbnone3"));
+    assert_eq!(daemon.json(&["status"])["peerCount"], 1);
+    // An address and an interface: refused by the command line.
+    let output =
+        daemon.run(&["neighbor", "add", "192.0.2.9", "--interface", "eth9", "--remote-as", "1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+
+    assert_eq!(daemon.json(&["neighbor", "del", "%ironlbnone3"]), serde_json::json!({}));
+    assert_failure(&daemon.run(&["neighbor", "show", "%ironlbnone3"]), 1, "NOT_FOUND");
+    assert_eq!(daemon.json(&["neighbor", "list"])["peers"], serde_json::json!([]));
+}
+
+#[test]
 fn neighbor_add_prints_proto3_json() {
     let daemon = start("");
     // Disabled: it never dials out (nothing may leave this machine).

@@ -13,11 +13,12 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
 use interop_tests::api::NsRuntime;
-use interop_tests::bgpd::{BgpdConfig, BgpdNeighbor, BgpdRoute};
+use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdNeighbor, BgpdRoute};
 use interop_tests::frr::{Frr, FrrConfig, FrrNetwork};
 use interop_tests::netns::{Namespace, connect};
 use interop_tests::{Check, wait_until};
@@ -152,4 +153,197 @@ fn unnumbered_session_with_frr_over_link_local_only() {
     let config = peers.first().and_then(|p| p.config.as_ref()).expect("one peer");
     assert_eq!(config.interface, "to-frr");
     assert!(config.address.starts_with("fe80:"), "address {:?}", config.address);
+}
+
+/// What bgpd's discovery machinery holds: threads named `unnumbered-*`
+/// and raw IPv6 sockets (the ICMPv6 one), from `/proc`.
+fn discovery_resources(bgpd: &Bgpd) -> (usize, usize) {
+    let proc = format!("/proc/{}", bgpd.pid());
+    let threads = std::fs::read_dir(format!("{proc}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.starts_with("unnumbered-"))
+                .count()
+        })
+        .unwrap_or(0);
+    // /proc/PID/net is the process's namespace: its raw IPv6 sockets' inodes
+    // (10th column), matched with the process's descriptors.
+    let raw6 = std::fs::read_to_string(format!("{proc}/net/raw6")).unwrap_or_default();
+    let inodes: HashSet<String> = raw6
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(9).map(str::to_owned))
+        .collect();
+    let sockets = std::fs::read_dir(format!("{proc}/fd"))
+        .map(|fds| {
+            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .filter_map(|link| {
+                    let link = link.to_string_lossy().into_owned();
+                    let inode = link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned();
+                    Some(inode)
+                })
+                .filter(|inode| inodes.contains(inode))
+                .count()
+        })
+        .unwrap_or(0);
+    (threads, sockets)
+}
+
+#[test]
+fn unnumbered_peer_added_and_deleted_through_the_api() {
+    let (left, right) = link_local_pair();
+    let config = BgpdConfig::new(65001, OURS).route(BgpdRoute::new(net("198.51.100.0/24")));
+    let bgpd = start_bgpd(&left, &config);
+    let frr = Frr::start(&right, &frr_unnumbered()).check("FRR with zebra starts");
+    let runtime = NsRuntime::new(&left).check("a runtime in bgpd's namespace");
+    assert_eq!(discovery_resources(&bgpd), (0, 0), "no interface peer yet");
+
+    // 1. AddPeer with `interface` and no address.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let peer = v1::PeerConfig {
+        interface: "to-frr".into(),
+        remote_asn: 65002,
+        // eBGP needs a policy each way (RFC 8212), as the config file's peer has.
+        import_policy: vec!["accept-all".into()],
+        export_policy: vec!["accept-all".into()],
+        ..v1::PeerConfig::default()
+    };
+    let added = runtime
+        .run(async move { client.add_peer(v1::AddPeerRequest { peer: Some(peer) }).await })
+        .unwrap_or_else(|status| panic!("AddPeer: {status}"));
+    let config = added.into_inner().peer.and_then(|p| p.config).expect("the peer");
+    assert_eq!(config.interface, "to-frr");
+
+    // 2. Established with FRR, routes both ways (IPv4 over IPv6 next hops).
+    bgpd.annotate(wait_until(
+        "FRR's unnumbered session Established",
+        UNNUMBERED_UP,
+        Duration::from_millis(200),
+        || (frr_state(&frr) == "Established").then_some(()),
+        || format!("FRR says {}; FRR log:\n{}", frr_state(&frr), frr.log_tail(30)),
+    ))
+    .check("unnumbered session added through the API");
+    let route = bgpd
+        .annotate(wait_until(
+            "198.51.100.0/24 in FRR",
+            ROUTE,
+            Duration::from_millis(200),
+            || frr.route(net("198.51.100.0/24")).ok().flatten(),
+            || frr.log_tail(20),
+        ))
+        .check("FRR learns our IPv4 route");
+    assert!(
+        route.next_hops.iter().all(|h| h.to_ascii_lowercase().starts_with("fe80:")),
+        "next hops {:?}",
+        route.next_hops
+    );
+    let path = bgpd
+        .annotate(wait_until(
+            "203.0.113.0/24 in bgpd's Loc-RIB",
+            ROUTE,
+            Duration::from_millis(200),
+            || loc_rib(&runtime).into_iter().find(|p| p.prefix == "203.0.113.0/24"),
+            || format!("{:?}", loc_rib(&runtime)),
+        ))
+        .check("bgpd learns FRR's IPv4 route");
+    assert!(path.next_hop.starts_with("fe80:"), "next hop {:?}", path.next_hop);
+    assert_eq!(discovery_resources(&bgpd), (1, 1), "one discovery thread, one raw socket");
+
+    // 3. GetPeer by "%to-frr" shows the session and the address found.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let shown = runtime
+        .run(async move { client.get_peer(v1::GetPeerRequest { address: "%to-frr".into() }).await })
+        .unwrap_or_else(|status| panic!("GetPeer %to-frr: {status}"));
+    let shown = shown.into_inner().peer.expect("peer");
+    let address = shown.config.as_ref().map(|c| c.address.clone()).unwrap_or_default();
+    assert!(address.starts_with("fe80:"), "address {address:?}");
+    assert_eq!(shown.status.map(|s| s.state), Some(v1::SessionState::Established as i32));
+
+    // 4. A path restricted to "%to-frr" (as the Kubernetes speaker sends
+    //    its paths) reaches FRR over the discovered session.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let restricted = v1::SetPathsRequest {
+        owner: "lb".into(),
+        paths: vec![v1::Path {
+            prefix: "198.51.100.77/32".into(),
+            peers: vec!["%to-frr".into()],
+            ..v1::Path::default()
+        }],
+        grace_time_seconds: None,
+    };
+    runtime
+        .run(async move { client.set_paths(restricted).await })
+        .unwrap_or_else(|status| panic!("SetPaths to %to-frr: {status}"));
+    bgpd.annotate(wait_until(
+        "198.51.100.77/32 (restricted to %to-frr) in FRR",
+        ROUTE,
+        Duration::from_millis(200),
+        || frr.route(net("198.51.100.77/32")).ok().flatten(),
+        || frr.log_tail(20),
+    ))
+    .check("a path restricted to the interface peer reaches it");
+
+    // 5. DeletePeer "%to-frr": the session, its routes, the thread and the
+    //    raw socket go.
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    runtime
+        .run(async move {
+            client.delete_peer(v1::DeletePeerRequest { address: "%to-frr".into() }).await
+        })
+        .unwrap_or_else(|status| panic!("DeletePeer %to-frr: {status}"));
+    bgpd.annotate(wait_until(
+        "FRR's session down and our route gone",
+        ROUTE,
+        Duration::from_millis(200),
+        || {
+            (frr_state(&frr) != "Established"
+                && frr.route(net("198.51.100.0/24")).ok().flatten().is_none())
+            .then_some(())
+        },
+        || format!("FRR says {}", frr_state(&frr)),
+    ))
+    .check("the session ends with DeletePeer");
+    assert!(
+        !loc_rib(&runtime).iter().any(|p| p.prefix == "203.0.113.0/24"),
+        "FRR's route left bgpd's Loc-RIB"
+    );
+    bgpd.annotate(wait_until(
+        "the discovery thread and its raw socket gone",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || (discovery_resources(&bgpd) == (0, 0)).then_some(()),
+        || format!("{:?} (threads, raw sockets)", discovery_resources(&bgpd)),
+    ))
+    .check("no thread or socket leak");
+    let mut client = runtime.client(API, UP).check("bgpd's API");
+    let peers = runtime
+        .run(async move { client.list_peers(v1::ListPeersRequest {}).await })
+        .map(|answer| answer.into_inner().peers)
+        .unwrap_or_else(|status| panic!("ListPeers: {status}"));
+    assert!(peers.is_empty(), "{peers:?}");
+}
+
+/// FRR passive: it never connects, so bgpd must find FRR's address from the
+/// Router Advertisements zebra sends (hop limit 255, RFC 4861 §6.1.2: bgpd
+/// reads the hop limit from the ancillary data and drops any other) and
+/// connect to it.
+#[test]
+fn unnumbered_peer_found_from_router_advertisements_alone() {
+    let (left, right) = link_local_pair();
+    let config = BgpdConfig::new(65001, OURS)
+        .neighbor(BgpdNeighbor::on_interface("to-frr", 65002))
+        .route(BgpdRoute::new(net("198.51.100.0/24")));
+    let bgpd = start_bgpd(&left, &config);
+    let mut passive = frr_unnumbered();
+    passive.extra.insert(1, " neighbor to-bgpd passive".to_owned());
+    let frr = Frr::start(&right, &passive).check("FRR with zebra starts");
+    bgpd.annotate(wait_until(
+        "FRR's passive unnumbered session Established",
+        UNNUMBERED_UP,
+        Duration::from_millis(200),
+        || (frr_state(&frr) == "Established").then_some(()),
+        || format!("FRR says {}; FRR log:\n{}", frr_state(&frr), frr.log_tail(30)),
+    ))
+    .check("bgpd found FRR from its Router Advertisements");
 }

@@ -74,10 +74,6 @@ pub enum ValidationError {
         "{field} {value:?} is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)"
     )]
     InvalidInterface { field: String, value: String },
-    #[error(
-        "{field} {value:?}: peers over an interface (BGP unnumbered) come from the config file only, not from the API yet"
-    )]
-    InterfacePeerUnsupported { field: String, value: String },
 }
 
 /// Which kind of address a field expected.
@@ -136,8 +132,7 @@ impl ValidationError {
             | ValidationError::NotBelow { field, .. }
             | ValidationError::Conflict { field, .. }
             | ValidationError::Requires { field, .. }
-            | ValidationError::InvalidInterface { field, .. }
-            | ValidationError::InterfacePeerUnsupported { field, .. } => field,
+            | ValidationError::InvalidInterface { field, .. } => field,
         }
     }
 }
@@ -152,9 +147,16 @@ impl From<PeerOpError> for Status {
     fn from(error: PeerOpError) -> Self {
         let message = error.to_string();
         match error {
-            PeerOpError::Exists(_) => Status::already_exists(message),
-            PeerOpError::NotFound { .. } => Status::not_found(message),
-            PeerOpError::NotEstablished(_)
+            PeerOpError::Exists(_) | PeerOpError::InterfaceExists(_) => {
+                Status::already_exists(message)
+            }
+            PeerOpError::NotFound { .. } | PeerOpError::InterfaceNotFound { .. } => {
+                Status::not_found(message)
+            }
+            PeerOpError::ByInterface { .. } => Status::invalid_argument(message),
+            PeerOpError::TooManyInterfacePeers { .. } => Status::resource_exhausted(message),
+            PeerOpError::InterfaceNotRunning(_)
+            | PeerOpError::NotEstablished(_)
             | PeerOpError::NoRouteRefresh(_)
             | PeerOpError::FamilyNotNegotiated { .. } => Status::failed_precondition(message),
             PeerOpError::Unsupported { .. } => Status::unimplemented(message),

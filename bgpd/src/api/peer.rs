@@ -25,7 +25,7 @@ use crate::config::{
     DEFAULT_MAX_PREFIX_WARNING_PERCENT, DEFAULT_PORT, DynamicAsn, MAX_PASSWORD_LEN, MaxPrefixes,
     Neighbor, Password, Problem,
 };
-use crate::instance::peer_ops::{NewNeighbor, ResetCommand};
+use crate::instance::peer_ops::{NewNeighbor, PeerName, ResetCommand};
 use crate::wire::Family;
 
 /// ConnectRetryTime when none is set: the config file's default
@@ -327,11 +327,12 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     if config.password_set && !config.password.is_empty() {
         return Err(ValidationError::OutputOnly { field: field("password_set") });
     }
-    if !config.interface.is_empty() {
-        let value = config.interface.clone();
-        return Err(ValidationError::InterfacePeerUnsupported { field: field("interface"), value });
-    }
-    let address = unicast_address(&field("address"), &config.address)?;
+    let interface = interface(config)?;
+    let address = match &interface {
+        // Found on the interface later; `::` until then.
+        Some(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        None => unicast_address(&field("address"), &config.address)?,
+    };
     let dynamic_asn = dynamic_asn(config)?;
     let remote_asn = match dynamic_asn {
         None => {
@@ -374,6 +375,7 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     };
     let local_address = optional_address(&field("local_address"), &config.local_address)?;
     if let Some(local) = local_address
+        && interface.is_none()
         && rules::local_address(address, local).is_err()
     {
         return Err(ValidationError::WrongFamily {
@@ -413,7 +415,13 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.keepalive_time = keepalive_time;
     neighbor.connect_retry_time = connect_retry_time;
     neighbor.ttl = ttl(config)?;
-    neighbor.families = families(config, address)?;
+    neighbor.families = match (&interface, config.families.is_empty()) {
+        // Over an interface: both, IPv4 with IPv6 next hops (RFC 8950), as
+        // the config file's interface neighbors.
+        (Some(_), true) => Family::ALL.to_vec(),
+        _ => families(config, address)?,
+    };
+    neighbor.interface = interface;
     neighbor.description = (!config.description.is_empty()).then(|| config.description.clone());
     neighbor.enabled = !config.disabled;
     neighbor.graceful_restart = graceful_restart(config.graceful_restart.as_ref())?;
@@ -428,6 +436,47 @@ pub fn neighbor(config: Option<&v1::PeerConfig>) -> Result<NewNeighbor, Validati
     neighbor.enforce_first_as = config.enforce_first_as.unwrap_or(DEFAULT_ENFORCE_FIRST_AS);
     neighbor.vrf = vrf;
     Ok(NewNeighbor { neighbor, keep_password, keep_soft_reconfiguration })
+}
+
+/// `interface` (BGP unnumbered): exactly one of it and `address`; none of
+/// the keys that name addresses the interface's are discovered in place of
+/// (`local_address`, `password`: the config file's rule).
+fn interface(config: &v1::PeerConfig) -> Result<Option<crate::config::Interface>, ValidationError> {
+    if config.interface.is_empty() {
+        return Ok(None);
+    }
+    let conflict = |other: &str, other_value: String| ValidationError::Conflict {
+        field: field("interface"),
+        value: format!("{:?}", config.interface),
+        other: field(other),
+        other_value,
+    };
+    if !config.address.is_empty() {
+        return Err(conflict("address", format!("{:?}", config.address)));
+    }
+    let name = rules::vrf(&config.interface).map_err(|_| ValidationError::InvalidInterface {
+        field: field("interface"),
+        value: config.interface.clone(),
+    })?;
+    if !config.local_address.is_empty() {
+        return Err(conflict("local_address", format!("{:?}", config.local_address)));
+    }
+    if !config.password.is_empty() {
+        return Err(conflict("password", format!("<{} bytes>", config.password.len())));
+    }
+    Ok(Some(crate::config::Interface { name, index: 0 }))
+}
+
+/// How GetPeer, DeletePeer, EnablePeer, DisablePeer and ResetPeer name a
+/// peer in their `address`: an address, or `%IFNAME` for the peer over
+/// interface IFNAME (BGP unnumbered), whose address is not known up front.
+pub fn peer_name(name: &str, value: &str) -> Result<PeerName, ValidationError> {
+    match value.strip_prefix('%') {
+        Some(interface) => rules::vrf(interface).map(PeerName::Interface).map_err(|_| {
+            ValidationError::InvalidInterface { field: name.to_string(), value: value.to_string() }
+        }),
+        None => super::validate::address(name, value).map(PeerName::Address),
+    }
 }
 
 /// ALREADY_EXISTS when `address` is a configured peer's (AddPeer).
@@ -478,8 +527,13 @@ pub fn shutdown_message(name: &str, value: &str) -> Result<String, ValidationErr
 pub fn reset(
     request: &v1::ResetPeerRequest,
     exists: impl Fn(IpAddr) -> bool,
-) -> Result<(IpAddr, ResetCommand), ValidationError> {
-    let address = existing_peer("address", &request.address, exists)?;
+) -> Result<(PeerName, ResetCommand), ValidationError> {
+    let name = match peer_name("address", &request.address)? {
+        PeerName::Address(_) => {
+            PeerName::Address(existing_peer("address", &request.address, exists)?)
+        }
+        interface => interface,
+    };
     let mut families = Vec::with_capacity(request.families.len());
     for (i, &value) in request.families.iter().enumerate() {
         let name = format!("families[{i}]");
@@ -527,7 +581,7 @@ pub fn reset(
             valid: "RESET_KIND_HARD (1) .. RESET_KIND_SOFT (4)",
         }),
     }?;
-    Ok((address, command))
+    Ok((name, command))
 }
 
 #[cfg(test)]

@@ -214,8 +214,8 @@ impl BgpService for Service {
         request: Request<v1::GetPeerRequest>,
     ) -> Result<Response<v1::GetPeerResponse>, Status> {
         let text = &request.get_ref().address;
-        let address = validate::address("address", text)?;
-        let view = self.ask(|reply| ApiRequest::GetPeer { address, reply }).await?;
+        let name = peer::peer_name("address", text)?;
+        let view = self.ask(|reply| ApiRequest::GetPeer { name, reply }).await?;
         let mut view = view.ok_or_else(|| {
             Status::from(ValidationError::UnknownPeer {
                 field: "address".to_string(),
@@ -252,8 +252,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::DeletePeerRequest>,
     ) -> Result<Response<v1::DeletePeerResponse>, Status> {
-        let address = validate::address("address", &request.get_ref().address)?;
-        self.manage(PeerOp::Delete(address)).await?;
+        let name = peer::peer_name("address", &request.get_ref().address)?;
+        self.manage(PeerOp::Delete(name)).await?;
         Ok(Response::new(v1::DeletePeerResponse {}))
     }
 
@@ -261,8 +261,8 @@ impl BgpService for Service {
         &self,
         request: Request<v1::EnablePeerRequest>,
     ) -> Result<Response<v1::EnablePeerResponse>, Status> {
-        let address = validate::address("address", &request.get_ref().address)?;
-        self.manage(PeerOp::Enable(address)).await?;
+        let name = peer::peer_name("address", &request.get_ref().address)?;
+        self.manage(PeerOp::Enable(name)).await?;
         Ok(Response::new(v1::EnablePeerResponse {}))
     }
 
@@ -271,9 +271,9 @@ impl BgpService for Service {
         request: Request<v1::DisablePeerRequest>,
     ) -> Result<Response<v1::DisablePeerResponse>, Status> {
         let request = request.get_ref();
-        let address = validate::address("address", &request.address)?;
+        let name = peer::peer_name("address", &request.address)?;
         let message = peer::shutdown_message("message", &request.message)?;
-        self.manage(PeerOp::Disable(address, message)).await?;
+        self.manage(PeerOp::Disable(name, message)).await?;
         Ok(Response::new(v1::DisablePeerResponse {}))
     }
 

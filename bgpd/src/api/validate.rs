@@ -24,7 +24,7 @@ use ipnet::IpNet;
 
 use super::error::{AddressKind, ValidationError};
 use crate::instance::owners::{SetPathsCommand, ValidatedPath};
-use crate::instance::requests::{BatchCheck, BatchPath, PeerRef, check_batch, first_unknown};
+use crate::instance::requests::{BatchCheck, BatchPath, check_batch};
 use crate::wire::{
     AsPath, AsSegment, Community, ExtendedCommunity, Family, LargeCommunity, NextHop, Origin,
     PathAttributes, SegmentType,
@@ -49,57 +49,6 @@ pub const MAX_EXTENDED_COMMUNITIES: usize = 100;
 // UPDATE (RFC 4271 §4.3): a test encodes the worst case. A path that grows
 // past a peer's limit on export (prepends, policy) is not sent to that peer
 // and is counted as unsendable instead (`rib::adj_out`).
-
-/// Which peers exist, as far as validation needs to know.
-pub trait PeerLookup {
-    fn is_peer(&self, address: IpAddr) -> bool;
-}
-
-impl<F: Fn(IpAddr) -> bool> PeerLookup for F {
-    fn is_peer(&self, address: IpAddr) -> bool {
-        self(address)
-    }
-}
-
-/// The peers the paths of a request name, in the order validation read them,
-/// with the text the client sent (for the error naming an unknown one).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NamedPeers {
-    pub refs: Vec<PeerRef>,
-    texts: Vec<String>,
-}
-
-impl NamedPeers {
-    fn push(&mut self, path: usize, peer: usize, address: IpAddr, text: &str) {
-        self.refs.push(PeerRef { path, peer, address });
-        self.texts.push(text.to_string());
-    }
-
-    /// The rejection of `unknown`, one of [`NamedPeers::refs`], as the
-    /// client named it.
-    pub fn unknown_peer(&self, unknown: PeerRef) -> ValidationError {
-        let value = self
-            .refs
-            .iter()
-            .position(|named| *named == unknown)
-            .and_then(|index| self.texts.get(index).cloned())
-            .unwrap_or_else(|| unknown.address.to_string());
-        unknown_peer(unknown, value)
-    }
-
-    /// The rejection of the first peer `lookup` does not know.
-    pub fn check(&self, lookup: &impl PeerLookup) -> Option<ValidationError> {
-        first_unknown(&self.refs, |address| lookup.is_peer(address))
-            .map(|unknown| self.unknown_peer(unknown))
-    }
-}
-
-fn unknown_peer(unknown: PeerRef, value: String) -> ValidationError {
-    ValidationError::UnknownPeer {
-        field: format!("paths[{}].peers[{}]", unknown.path, unknown.peer),
-        value,
-    }
-}
 
 /// A checked `AddPathsRequest`: the owner is valid; each path has its own
 /// result, in request order.
@@ -434,31 +383,6 @@ fn no_output_only(index: usize, path: &v1::Path) -> Result<(), ValidationError> 
     }
 }
 
-/// `Path.peers`: each parsed and recorded in `named` for the instance to
-/// look up, in the order (and up to the point) the check would have run.
-fn peers(
-    index: usize,
-    values: &[String],
-    named: &mut NamedPeers,
-) -> Result<Vec<IpAddr>, ValidationError> {
-    let mut parsed: Vec<(IpAddr, usize)> = Vec::with_capacity(values.len());
-    for (i, text) in values.iter().enumerate() {
-        let field = format!("paths[{index}].peers[{i}]");
-        let peer = address(&field, text)?;
-        named.push(index, i, peer, text);
-        parsed.push((peer, i));
-    }
-    parsed.sort();
-    if let Some(pair) = parsed.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-        let i = pair[1].1;
-        return Err(ValidationError::Duplicate {
-            field: format!("paths[{index}].peers[{i}]"),
-            value: values[i].clone(),
-        });
-    }
-    Ok(parsed.into_iter().map(|(peer, _)| peer).collect())
-}
-
 /// Checks one path of a request; `index` is its position in `paths`, used in
 /// field names.
 pub fn path(
@@ -647,8 +571,8 @@ pub fn add_paths_results(
                     .get(unknown.path)
                     .and_then(|path| path.peers.get(unknown.peer))
                     .cloned()
-                    .unwrap_or_else(|| unknown.address.to_string());
-                Err(unknown_peer(*unknown, text))
+                    .unwrap_or_else(|| unknown.key.to_string());
+                Err(unknown_peer(unknown.clone(), text))
             }
             (BatchCheck::Duplicate, _) => Err(ValidationError::Duplicate {
                 field: format!("paths[{index}].prefix"),
@@ -667,7 +591,7 @@ pub fn add_paths(
     lookup: &impl PeerLookup,
 ) -> Result<AddPathsCommand, ValidationError> {
     let batch = add_paths_deferred(request)?;
-    let checks = check_batch(&batch.paths, |address| lookup.is_peer(address));
+    let checks = check_batch(&batch.paths, |key| lookup.knows(key));
     let results = add_paths_results(request, batch.errors, &checks);
     let paths = batch
         .paths
@@ -703,7 +627,11 @@ pub fn delete_paths(
     Ok(DeletePathsCommand { owner, prefixes })
 }
 
+mod named;
 mod usable;
+
+pub use named::{NamedPeers, PeerLookup};
+use named::{peers, unknown_peer};
 
 #[cfg(test)]
 mod tests;

@@ -304,18 +304,10 @@ impl ConfigDiff {
     /// `key old -> new` of each change that needs a restart, for the
     /// reload's refusal; empty when the reload can be applied.
     pub fn restart_changes(&self, old: &Config, new: &Config) -> Vec<String> {
-        let mut changes: Vec<String> = self
-            .global
-            .iter()
-            .filter(|c| c.needs_restart())
-            .map(|c| c.describe(old, new))
-            .collect();
-        // Interface neighbors (BGP unnumbered) are started once: a reload
-        // that adds, removes or changes one is refused as a whole.
-        if old.interface_neighbors != new.interface_neighbors {
-            changes.push("a changed neighbor with interface".to_string());
-        }
-        changes
+        // Interface neighbors (BGP unnumbered) are not in this diff: the
+        // instance compares them by interface name on reload
+        // (`instance::unnumbered`), without a restart.
+        self.global.iter().filter(|c| c.needs_restart()).map(|c| c.describe(old, new)).collect()
     }
 }
 

@@ -80,7 +80,7 @@ pub struct ListedPath {
     /// The Loc-RIB best path of its prefix (always false outside the Loc-RIB).
     pub best: bool,
     /// Loc-RIB: the peers a local path is restricted to; empty: every peer.
-    pub peers: Vec<IpAddr>,
+    pub peers: Vec<crate::rib::PeerKey>,
     /// Pre-policy Adj-RIB-In: the import policy (or a loop check) refused it.
     pub rejected: bool,
 }

@@ -352,15 +352,22 @@ impl Instance {
             other => other,
         };
         let peers = PeerCounts {
-            configured: self.peers.len(),
+            configured: self.peers.len() + self.pending_interface_count(),
             established: self.peers.values().filter(|slot| slot.established).count(),
         };
+        let pending =
+            if request.needs_neighbors() { self.pending_interface_views() } else { Vec::new() };
         let context = requests::Context {
             rib: &mut self.rib,
             state: &mut self.api,
             started: self.started,
             peers,
             by_address: &self.by_address,
+            interfaces: self
+                .interface_neighbors
+                .iter()
+                .map(unnumbered::InterfaceNeighbor::name)
+                .collect(),
             neighbors: if request.needs_neighbors() {
                 self.peers
                     .iter()
@@ -373,6 +380,7 @@ impl Instance {
             } else {
                 Vec::new()
             },
+            pending,
         };
         if requests::handle(request, context) {
             self.export_due = true;

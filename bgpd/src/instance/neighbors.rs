@@ -250,6 +250,8 @@ impl Instance {
         for neighbor in &diff.neighbors_added {
             self.add_neighbor(neighbor.clone());
         }
+        let interface_neighbors = std::mem::take(&mut new.interface_neighbors);
+        new.interface_neighbors = self.reload_interface_neighbors(&interface_neighbors);
         for prefix in &diff.routes_removed {
             self.withdraw_static(*prefix);
         }

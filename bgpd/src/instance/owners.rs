@@ -31,7 +31,6 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,8 +56,9 @@ pub struct ValidatedPath {
     /// batch usually carry the same attributes, and an owner holds each of its
     /// paths for as long as it lives, so one copy per set, not per path.
     pub attributes: Arc<PathAttributes>,
-    /// Peers to announce to, sorted, without duplicates; empty: every peer.
-    pub peers: Vec<IpAddr>,
+    /// Peers to announce to (by address, or by interface for peers over
+    /// one), sorted, without duplicates; empty: every peer.
+    pub peers: Vec<crate::rib::PeerKey>,
 }
 
 impl ValidatedPath {

@@ -21,6 +21,16 @@
 //! back). EnablePeer and DisablePeer are operational state: they hold across
 //! reloads until the file's entry for that peer itself changes.
 //!
+//! # Interface peers (BGP unnumbered)
+//!
+//! A peer over an interface is named by its interface, not by an address
+//! ([`PeerName::Interface`]; `%eth1` in the API's `address` fields): its
+//! address is discovered and may change. AddPeer with `interface` starts the
+//! same discovery thread as a config-file interface neighbor
+//! (`instance::unnumbered`); DeletePeer stops it and the session. A request
+//! that names the running session of an interface peer by its link-local
+//! address acts on the interface peer (UpdatePeer must name the interface).
+//!
 //! UpdatePeer reuses the reload diff ([`ConfigDiff`]): a change of a field
 //! that the OPEN or the TCP connection depends on resets the session with
 //! Cease / Other Configuration Change (RFC 4486 subcode 6); others apply in
@@ -34,6 +44,25 @@ use crate::config::{Config, ConfigDiff, Neighbor, NeighborField, rules};
 use crate::peer::SessionCommand;
 use crate::wire::{Family, Notification, NotificationKind, RefreshSubtype};
 
+/// How a request names a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerName {
+    /// A peer by address (a running interface peer's session too, by the
+    /// link-local address found).
+    Address(IpAddr),
+    /// An interface peer (BGP unnumbered) by its interface.
+    Interface(String),
+}
+
+impl std::fmt::Display for PeerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerName::Address(address) => write!(f, "{address}"),
+            PeerName::Interface(name) => write!(f, "%{name}"),
+        }
+    }
+}
+
 /// One administrative peer request, validated.
 #[derive(Debug)]
 pub enum PeerOp {
@@ -41,11 +70,11 @@ pub enum PeerOp {
     /// daemon's ASN).
     Add(NewNeighbor),
     Update(NewNeighbor),
-    Delete(IpAddr),
-    Enable(IpAddr),
+    Delete(PeerName),
+    Enable(PeerName),
     /// With the RFC 9003 shutdown communication (may be empty).
-    Disable(IpAddr, String),
-    Reset(IpAddr, ResetCommand),
+    Disable(PeerName, String),
+    Reset(PeerName, ResetCommand),
 }
 
 /// A neighbor built from an AddPeer or UpdatePeer request.
@@ -69,6 +98,26 @@ impl NewNeighbor {
                 rules::dynamic_remote_asn(dynamic, self.neighbor.own_asn(daemon_asn));
         }
         Ok(self)
+    }
+
+    /// The neighbor UpdatePeer asks for, with what the request keeps taken
+    /// from the running `old` one.
+    pub fn with_running_values(self, old: &Neighbor) -> Neighbor {
+        let mut neighbor = self.neighbor;
+        if self.keep_password {
+            neighbor.password = old.password.clone();
+        }
+        // Keys the API does not carry keep their running values.
+        neighbor.next_hop_self = old.next_hop_self;
+        if self.keep_soft_reconfiguration {
+            neighbor.soft_reconfiguration_inbound = old.soft_reconfiguration_inbound;
+        }
+        neighbor.delay_open_time = old.delay_open_time;
+        if neighbor.bfd.is_none() {
+            // An UpdatePeer without a `bfd` message keeps the running BFD.
+            neighbor.bfd = old.bfd;
+        }
+        neighbor
     }
 }
 
@@ -98,6 +147,20 @@ pub enum PeerOpError {
     Exists(IpAddr),
     #[error("{field} \"{address}\" is not a configured peer")]
     NotFound { field: &'static str, address: IpAddr },
+    #[error("peer.interface \"{0}\" already has a peer")]
+    InterfaceExists(String),
+    #[error("peer.interface: {max} peers over an interface are configured, the most bgpd runs")]
+    TooManyInterfacePeers { max: usize },
+    #[error("{field} \"%{interface}\" is not a configured peer")]
+    InterfaceNotFound { field: &'static str, interface: String },
+    #[error(
+        "peer %{0} has not found its neighbor on the interface yet, so there is no session to reset"
+    )]
+    InterfaceNotRunning(String),
+    #[error(
+        "peer.address \"{address}\" is the session of the peer over interface {interface}: name it with peer.interface \"{interface}\" and an empty peer.address"
+    )]
+    ByInterface { address: IpAddr, interface: String },
     #[error("peer {0} is not Established, so a soft reset has no session to act on")]
     NotEstablished(IpAddr),
     #[error("peer {0} did not advertise the route refresh capability (RFC 2918)")]
@@ -120,16 +183,64 @@ impl Instance {
         match op {
             PeerOp::Add(new) => {
                 self.known_policies(&new.neighbor)?;
-                self.api_add_peer(new.resolve(self.config.global.asn)?)
+                let new = new.resolve(self.config.global.asn)?;
+                if new.neighbor.interface.is_some() {
+                    return self.api_add_interface_peer(new.neighbor);
+                }
+                self.api_add_peer(new)
             }
             PeerOp::Update(new) => {
                 self.known_policies(&new.neighbor)?;
-                self.api_update_peer(new.resolve(self.config.global.asn)?)
+                let new = new.resolve(self.config.global.asn)?;
+                if new.neighbor.interface.is_some() {
+                    return self.api_update_interface_peer(new);
+                }
+                if let Some(interface) = self.interface_of(new.neighbor.address) {
+                    return Err(PeerOpError::ByInterface {
+                        address: new.neighbor.address,
+                        interface,
+                    });
+                }
+                self.api_update_peer(new)
             }
-            PeerOp::Delete(address) => self.api_delete_peer(address),
-            PeerOp::Enable(address) => self.api_enable_peer(address),
-            PeerOp::Disable(address, message) => self.api_disable_peer(address, message),
-            PeerOp::Reset(address, command) => self.api_reset_peer(address, command),
+            PeerOp::Delete(name) => match self.by_interface(name) {
+                PeerName::Address(address) => self.api_delete_peer(address),
+                PeerName::Interface(interface) => self.api_delete_interface_peer(&interface),
+            },
+            PeerOp::Enable(name) => match self.by_interface(name) {
+                PeerName::Address(address) => self.api_enable_peer(address),
+                PeerName::Interface(interface) => self.api_enable_interface_peer(&interface, None),
+            },
+            PeerOp::Disable(name, message) => match self.by_interface(name) {
+                PeerName::Address(address) => self.api_disable_peer(address, message),
+                PeerName::Interface(interface) => {
+                    self.api_enable_interface_peer(&interface, Some(message))
+                }
+            },
+            PeerOp::Reset(name, command) => {
+                let address = match name {
+                    PeerName::Address(address) => address,
+                    PeerName::Interface(interface) => self.running_interface_peer(&interface)?,
+                };
+                self.api_reset_peer(address, command)
+            }
+        }
+    }
+
+    /// The interface of the interface peer whose session runs at `address`.
+    fn interface_of(&self, address: IpAddr) -> Option<String> {
+        let slot = self.by_address.get(&address).and_then(|id| self.peers.get(id))?;
+        slot.neighbor.interface.as_ref().map(|i| i.name.clone())
+    }
+
+    /// An address that is a running interface peer's session names that
+    /// interface peer.
+    fn by_interface(&self, name: PeerName) -> PeerName {
+        match name {
+            PeerName::Address(address) => {
+                self.interface_of(address).map_or(name, PeerName::Interface)
+            }
+            interface => interface,
         }
     }
 
@@ -150,6 +261,26 @@ impl Instance {
         Ok(())
     }
 
+    /// What changes from `old` to `new` (the reload diff of one neighbor).
+    pub(super) fn neighbor_change(
+        &self,
+        old: &Neighbor,
+        new: &Neighbor,
+    ) -> Option<crate::config::NeighborChange> {
+        let single = |n: &Neighbor| Config {
+            global: self.config.global.clone(),
+            api: self.config.api.clone(),
+            neighbors: vec![n.clone()],
+            interface_neighbors: Vec::new(),
+            routes: Vec::new(),
+            layer2: Vec::new(),
+            metrics: None,
+            layer2_gratuitous: self.config.layer2_gratuitous,
+            policies: self.config.policies.clone(),
+        };
+        ConfigDiff::between(&single(old), &single(new)).neighbors_changed.into_iter().next()
+    }
+
     /// The peer at `address` as the API reports it.
     pub(super) fn peer_view(&self, address: IpAddr) -> Option<PeerView> {
         let id = *self.by_address.get(&address)?;
@@ -157,7 +288,11 @@ impl Instance {
         Some(PeerView::new(&slot.neighbor, &slot.status, &self.rib, id))
     }
 
-    fn answer(&self, address: IpAddr, session_reset: bool) -> Result<PeerOpAnswer, PeerOpError> {
+    pub(super) fn answer(
+        &self,
+        address: IpAddr,
+        session_reset: bool,
+    ) -> Result<PeerOpAnswer, PeerOpError> {
         Ok(PeerOpAnswer { view: self.peer_view(address), session_reset })
     }
 
@@ -177,7 +312,10 @@ impl Instance {
         self.answer(address, false)
     }
 
-    fn api_update_peer(&mut self, new: NewNeighbor) -> Result<PeerOpAnswer, PeerOpError> {
+    pub(super) fn api_update_peer(
+        &mut self,
+        new: NewNeighbor,
+    ) -> Result<PeerOpAnswer, PeerOpError> {
         let address = new.neighbor.address;
         let slot = self
             .by_address
@@ -186,33 +324,8 @@ impl Instance {
             .ok_or(PeerOpError::NotFound { field: "peer.address", address })?;
         let old = slot.neighbor.clone();
         let from_api = slot.from_api;
-        let mut neighbor = new.neighbor;
-        if new.keep_password {
-            neighbor.password = old.password.clone();
-        }
-        // Keys the API does not carry keep their running values.
-        neighbor.next_hop_self = old.next_hop_self;
-        if new.keep_soft_reconfiguration {
-            neighbor.soft_reconfiguration_inbound = old.soft_reconfiguration_inbound;
-        }
-        neighbor.delay_open_time = old.delay_open_time;
-        if neighbor.bfd.is_none() {
-            // An UpdatePeer without a `bfd` message keeps the running BFD.
-            neighbor.bfd = old.bfd;
-        }
-        let single = |n: &Neighbor| Config {
-            global: self.config.global.clone(),
-            api: self.config.api.clone(),
-            neighbors: vec![n.clone()],
-            interface_neighbors: Vec::new(),
-            routes: Vec::new(),
-            layer2: Vec::new(),
-            metrics: None,
-            layer2_gratuitous: self.config.layer2_gratuitous,
-            policies: self.config.policies.clone(),
-        };
-        let diff = ConfigDiff::between(&single(&old), &single(&neighbor));
-        let Some(change) = diff.neighbors_changed.into_iter().next() else {
+        let neighbor = new.with_running_values(&old);
+        let Some(change) = self.neighbor_change(&old, &neighbor) else {
             return self.answer(address, false);
         };
         tracing::info!(peer = %address, fields = ?change.fields, reset = change.reset, "neighbour updated through the API");
@@ -278,7 +391,7 @@ impl Instance {
         Ok(PeerOpAnswer { view: None, session_reset: false })
     }
 
-    fn api_enable_peer(&mut self, address: IpAddr) -> Result<PeerOpAnswer, PeerOpError> {
+    pub(super) fn api_enable_peer(&mut self, address: IpAddr) -> Result<PeerOpAnswer, PeerOpError> {
         let slot = self
             .by_address
             .get(&address)
@@ -299,7 +412,7 @@ impl Instance {
         self.answer(address, false)
     }
 
-    fn api_disable_peer(
+    pub(super) fn api_disable_peer(
         &mut self,
         address: IpAddr,
         message: String,

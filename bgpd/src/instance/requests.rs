@@ -17,11 +17,11 @@ use super::owners::{
     AddOutcome, Batch, DeleteOutcome, Diff, OwnerSummary, Owners, PathKey, SessionId,
     SetPathsCommand, ValidatedPath,
 };
-use super::peer_ops::{PeerOp, PeerOpAnswer, PeerOpError};
+use super::peer_ops::{PeerName, PeerOp, PeerOpAnswer, PeerOpError};
 use super::status::{PeerView, SessionStatus};
 use super::watch::{self, WatchId, WatchRequest, Watchers};
 use crate::config::Neighbor;
-use crate::rib::{OwnerId, PeerId, Rib, Source};
+use crate::rib::{OwnerId, PeerId, PeerKey, Rib, Source};
 use crate::wire::{Family, PathAttributes};
 
 /// A request from the gRPC service to the instance.
@@ -57,7 +57,7 @@ pub enum ApiRequest {
         reply: oneshot::Sender<Vec<OwnerSummary>>,
     },
     GetPeer {
-        address: IpAddr,
+        name: PeerName,
         reply: oneshot::Sender<Option<PeerView>>,
     },
     DeletePaths {
@@ -123,16 +123,16 @@ impl ApiRequest {
 /// checks its form, the instance whether it is configured, in the same
 /// request that applies the path (a peer deleted afterwards leaves the path
 /// exported to nobody among the deleted: see `rib::restrict`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerRef {
     pub path: usize,
     pub peer: usize,
-    pub address: IpAddr,
+    pub key: PeerKey,
 }
 
 /// The first of `peers` that `is_peer` does not know.
-pub fn first_unknown(peers: &[PeerRef], is_peer: impl Fn(IpAddr) -> bool) -> Option<PeerRef> {
-    peers.iter().find(|named| !is_peer(named.address)).copied()
+pub fn first_unknown(peers: &[PeerRef], is_peer: impl Fn(&PeerKey) -> bool) -> Option<PeerRef> {
+    peers.iter().find(|named| !is_peer(&named.key)).cloned()
 }
 
 /// One path of an `AddPaths` batch as the API checked it.
@@ -147,7 +147,7 @@ pub struct BatchPath {
 }
 
 /// What [`check_batch`] says about one path of a batch.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BatchCheck {
     Valid,
     /// The API's own error.
@@ -162,7 +162,7 @@ pub enum BatchCheck {
 /// is not configured is refused; then a second valid path for a prefix
 /// earlier in the batch is refused (so a path refused for its peer does not
 /// make a later one a duplicate). Each refusal rejects only its path.
-pub fn check_batch(paths: &[BatchPath], is_peer: impl Fn(IpAddr) -> bool) -> Vec<BatchCheck> {
+pub fn check_batch(paths: &[BatchPath], is_peer: impl Fn(&PeerKey) -> bool) -> Vec<BatchCheck> {
     let mut seen = std::collections::HashSet::with_capacity(paths.len());
     paths
         .iter()
@@ -352,9 +352,14 @@ pub struct Context<'a> {
     pub peers: PeerCounts,
     /// The configured neighbours' RIB ids.
     pub by_address: &'a HashMap<IpAddr, PeerId>,
+    /// The interfaces of the configured peers over one (BGP unnumbered).
+    pub interfaces: Vec<&'a str>,
     /// Every configured neighbour with its session status; empty unless the
     /// request [`needs_neighbors`](ApiRequest::needs_neighbors).
     pub neighbors: Vec<NeighborRef<'a>>,
+    /// Interface neighbors (BGP unnumbered) whose peer is not found yet, so
+    /// they have no session; empty unless the request needs neighbors.
+    pub pending: Vec<PeerView>,
 }
 
 /// One configured neighbor as the instance holds it.
@@ -370,6 +375,15 @@ impl NeighborRef<'_> {
     }
 }
 
+/// Whether the peer `key` names is configured: an address of `by_address`,
+/// or one of the `interfaces` of the peers over an interface.
+fn configured(by_address: &HashMap<IpAddr, PeerId>, interfaces: &[&str], key: &PeerKey) -> bool {
+    match key {
+        PeerKey::Address(address) => by_address.contains_key(address),
+        PeerKey::Interface(name) => interfaces.contains(&&**name),
+    }
+}
+
 /// Handles one request. Returns whether the Loc-RIB changed, so the instance
 /// pumps exports. A dropped reply (the client went away) is not an error.
 pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
@@ -380,8 +394,9 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             false
         }
         ApiRequest::SetPaths { command, peers, reply } => {
-            let by_address = context.by_address;
-            if let Some(unknown) = first_unknown(&peers, |a| by_address.contains_key(&a)) {
+            let (by_address, interfaces) = (context.by_address, &context.interfaces);
+            let known = |key: &PeerKey| configured(by_address, interfaces, key);
+            if let Some(unknown) = first_unknown(&peers, known) {
                 let _ = reply.send(Err(unknown));
                 return false;
             }
@@ -391,8 +406,8 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             changed
         }
         ApiRequest::AddPaths { owner, paths, reply } => {
-            let by_address = context.by_address;
-            let checks = check_batch(&paths, |a| by_address.contains_key(&a));
+            let (by_address, interfaces) = (context.by_address, &context.interfaces);
+            let checks = check_batch(&paths, |key| configured(by_address, interfaces, key));
             let valid = paths
                 .into_iter()
                 .zip(&checks)
@@ -404,14 +419,21 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             true
         }
         ApiRequest::FirstUnknownPeer { peers, reply } => {
-            let by_address = context.by_address;
-            let _ = reply.send(first_unknown(&peers, |a| by_address.contains_key(&a)));
+            let (by_address, interfaces) = (context.by_address, &context.interfaces);
+            let known = |key: &PeerKey| configured(by_address, interfaces, key);
+            let _ = reply.send(first_unknown(&peers, known));
             false
         }
         ApiRequest::ListPeers { reply } => {
             let mut views: Vec<PeerView> =
                 context.neighbors.iter().map(|n| n.view(context.rib)).collect();
-            views.sort_by_key(|view| view.neighbor.address);
+            views.extend(context.pending);
+            views.sort_by(|a, b| {
+                let key = |v: &PeerView| {
+                    (v.neighbor.address, v.neighbor.interface.as_ref().map(|i| i.name.clone()))
+                };
+                key(a).cmp(&key(b))
+            });
             let _ = reply.send(views);
             false
         }
@@ -421,12 +443,23 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
             let _ = reply.send(owners);
             false
         }
-        ApiRequest::GetPeer { address, reply } => {
-            let view = context
-                .neighbors
-                .iter()
-                .find(|n| n.neighbor.address == address)
-                .map(|n| n.view(context.rib));
+        ApiRequest::GetPeer { name, reply } => {
+            let on = |neighbor: &Neighbor, interface: &str| {
+                neighbor.interface.as_ref().is_some_and(|i| i.name == interface)
+            };
+            let view = match &name {
+                PeerName::Address(address) => context
+                    .neighbors
+                    .iter()
+                    .find(|n| n.neighbor.address == *address)
+                    .map(|n| n.view(context.rib)),
+                PeerName::Interface(interface) => context
+                    .neighbors
+                    .iter()
+                    .find(|n| on(n.neighbor, interface))
+                    .map(|n| n.view(context.rib))
+                    .or_else(|| context.pending.into_iter().find(|v| on(&v.neighbor, interface))),
+            };
             let _ = reply.send(view);
             false
         }
@@ -474,7 +507,13 @@ pub fn handle(request: ApiRequest, context: Context<'_>) -> bool {
         ApiRequest::Watch(mut request) => {
             let mut views: Vec<PeerView> =
                 context.neighbors.iter().map(|n| n.view(context.rib)).collect();
-            views.sort_by_key(|view| view.neighbor.address);
+            views.extend(context.pending);
+            views.sort_by(|a, b| {
+                let key = |v: &PeerView| {
+                    (v.neighbor.address, v.neighbor.interface.as_ref().map(|i| i.name.clone()))
+                };
+                key(a).cmp(&key(b))
+            });
             request.peers = views;
             watch::watch(context.rib, context.state, context.by_address, request);
             false

@@ -78,6 +78,16 @@ impl Instance {
             tracing::error!(%error, "cannot register an established peer");
             return;
         }
+        // Paths restricted to "%IFNAME" (API `Path.peers`) go to the session
+        // over that interface.
+        let interface = self
+            .peers
+            .get(&id)
+            .and_then(|slot| slot.neighbor.interface.as_ref())
+            .map(|i| std::sync::Arc::from(i.name.as_str()));
+        if let Err(error) = self.rib.set_peer_interface(id, interface) {
+            tracing::error!(%error, "cannot register the interface of an established peer");
+        }
         self.set_peer_policy(id, negotiated.peer_asn);
         if let Some(slot) = self.peers.get(&id)
             && let Err(error) =

@@ -214,6 +214,24 @@ impl PeerView {
     }
 }
 
+impl PeerView {
+    /// A neighbor without a session yet (an interface neighbor whose peer
+    /// is not found): every count zero.
+    pub fn unconnected(neighbor: &Neighbor, status: &SessionStatus) -> Self {
+        let zero: Vec<(Family, u64)> = neighbor.families.iter().map(|&f| (f, 0)).collect();
+        Self {
+            neighbor: neighbor.clone(),
+            status: status.clone(),
+            learned: zero.clone(),
+            advertised: zero.clone(),
+            unsendable: zero,
+            import_counters: crate::rib::PolicyCounters::default(),
+            export_counters: crate::rib::PolicyCounters::default(),
+            received: Vec::new(),
+        }
+    }
+}
+
 /// A NOTIFICATION and when it was sent or received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StampedNotification {

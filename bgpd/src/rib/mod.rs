@@ -95,6 +95,7 @@ use rustc_hash::FxHashMap;
 
 pub use best::Reason;
 pub use intern::Exported;
+pub use restrict::PeerKey;
 pub use types::{
     AnnounceGroup, ApplyStats, BestChange, Counts, ExportBatch, LocalInfo, MemoryUsage, OwnerId,
     PeerId, PeerInfo, PeerPolicy, PolicyCounters, RibError, Route, Source, Unsendable,

@@ -13,9 +13,13 @@
 //! restricted path takes the slow path: every change of any of its paths is
 //! queued for every peer, and each peer's export picks among the eligible
 //! paths. Peers are named by address so that a restriction survives the
-//! peer's session (and RIB id) coming and going.
+//! peer's session (and RIB id) coming and going; a peer over an interface
+//! (BGP unnumbered) by its interface ([`PeerKey::Interface`]), since its
+//! address is discovered and may change: the instance tells the RIB which
+//! interface each such session runs over ([`Rib::set_peer_interface`]).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
@@ -25,14 +29,41 @@ use super::table::{Path, PrefixKey, SourceIndex, Table};
 use super::{Core, Rib, RibError, Source};
 use crate::wire::{NextHop, PathAttributes};
 
+/// How a restricted path names one of its peers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerKey {
+    /// The peer at this address.
+    Address(IpAddr),
+    /// The peer over this interface (BGP unnumbered), whatever its address.
+    Interface(Arc<str>),
+}
+
+impl From<IpAddr> for PeerKey {
+    fn from(address: IpAddr) -> Self {
+        PeerKey::Address(address)
+    }
+}
+
+impl std::fmt::Display for PeerKey {
+    /// As the API writes it: the address, or `%IFNAME`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerKey::Address(address) => write!(f, "{address}"),
+            PeerKey::Interface(name) => write!(f, "%{name}"),
+        }
+    }
+}
+
 /// The restricted paths of one family: per slot, each restricted path's
-/// source and the addresses of the peers it is for.
-type SlotRestrictions = FxHashMap<u32, Vec<(SourceIndex, Box<[IpAddr]>)>>;
+/// source and the peers it is for.
+type SlotRestrictions = FxHashMap<u32, Vec<(SourceIndex, Box<[PeerKey]>)>>;
 
 /// Every restricted path, per family.
 #[derive(Debug, Default)]
 pub(crate) struct Restrictions {
     by_slot: [SlotRestrictions; 2],
+    /// The interface of each peer session over one (by source index).
+    interfaces: FxHashMap<SourceIndex, Arc<str>>,
 }
 
 impl Restrictions {
@@ -48,16 +79,27 @@ impl Restrictions {
         !self.none_in(fi) && self.by_slot[fi].contains_key(&slot)
     }
 
-    /// Whether `source`'s path of `slot` may go to the peer at `receiver`.
-    fn allows(&self, fi: usize, slot: u32, source: SourceIndex, receiver: Option<IpAddr>) -> bool {
+    /// Whether `source`'s path of `slot` may go to the peer at `receiver`
+    /// (over interface `interface`, if it is an interface peer's session).
+    fn allows(
+        &self,
+        fi: usize,
+        slot: u32,
+        source: SourceIndex,
+        receiver: Option<IpAddr>,
+        interface: Option<&Arc<str>>,
+    ) -> bool {
         let Some(list) = self.by_slot[fi].get(&slot) else { return true };
         match list.iter().find(|(s, _)| *s == source) {
             None => true,
-            Some((_, peers)) => receiver.is_some_and(|address| peers.contains(&address)),
+            Some((_, peers)) => peers.iter().any(|peer| match peer {
+                PeerKey::Address(address) => receiver == Some(*address),
+                PeerKey::Interface(name) => interface == Some(name),
+            }),
         }
     }
 
-    fn set(&mut self, fi: usize, slot: u32, source: SourceIndex, peers: Box<[IpAddr]>) {
+    fn set(&mut self, fi: usize, slot: u32, source: SourceIndex, peers: Box<[PeerKey]>) {
         let list = self.by_slot[fi].entry(slot).or_default();
         list.retain(|(s, _)| *s != source);
         list.push((source, peers));
@@ -120,9 +162,10 @@ impl Core {
             .get(receiver.source as usize)
             .and_then(Option::as_ref)
             .and_then(|state| state.facts.address);
+        let interface = self.restrictions.interfaces.get(&receiver.source);
         let mut best: Option<Path> = None;
         for path in table.paths(slot) {
-            if !self.restrictions.allows(fi, slot, path.source, address) {
+            if !self.restrictions.allows(fi, slot, path.source, address, interface) {
                 continue;
             }
             if best.is_none_or(|b| self.better(path, &b)) {
@@ -134,9 +177,27 @@ impl Core {
 }
 
 impl Rib {
+    /// Says that the session of peer `id` (registered with
+    /// [`Rib::add_peer`]) runs over `interface` (BGP unnumbered), so paths
+    /// restricted to [`PeerKey::Interface`] of it go to it; `None`: not over
+    /// an interface. Call after every `add_peer` and before its table is
+    /// exported: a source index is reused by later peers, which this resets.
+    pub fn set_peer_interface(
+        &mut self,
+        id: super::PeerId,
+        interface: Option<Arc<str>>,
+    ) -> Result<(), RibError> {
+        let index = self.peer_index(id)?;
+        match interface {
+            Some(name) => self.core.restrictions.interfaces.insert(index, name),
+            None => self.core.restrictions.interfaces.remove(&index),
+        };
+        Ok(())
+    }
+
     /// The peers `source`'s path for `prefix` is restricted to; empty when it
     /// is for every peer (or absent).
-    pub fn restricted_peers(&self, source: Source, prefix: IpNet) -> &[IpAddr] {
+    pub fn restricted_peers(&self, source: Source, prefix: IpNet) -> &[PeerKey] {
         let Some(&index) = self.core.source_index.get(&source) else { return &[] };
         let slot = with_table!(&self, prefix = prefix, |_core, t, p| t.find(p));
         let fi = super::Family::of(&prefix).index();
@@ -154,7 +215,7 @@ impl Rib {
         prefix: IpNet,
         attributes: PathAttributes,
         next_hop: Option<NextHop>,
-        peers: &[IpAddr],
+        peers: &[PeerKey],
     ) -> Result<bool, RibError> {
         let changed = self.originate(source, prefix, attributes, next_hop)?;
         if peers.is_empty() {
@@ -166,7 +227,7 @@ impl Rib {
             table: &Table<P>,
             prefix: P,
             index: SourceIndex,
-            peers: &[IpAddr],
+            peers: &[PeerKey],
         ) {
             let Some(slot) = table.find(prefix) else { return };
             let fi = P::FAMILY.index();

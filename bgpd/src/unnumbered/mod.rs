@@ -129,7 +129,8 @@ fn run(interface: &str, stop: &AtomicBool, mut report: impl FnMut(Discovery) -> 
             }
         }
         if now != last {
-            if !report(now.clone()) {
+            // Stopped meanwhile (the neighbor deleted): nothing more to say.
+            if stop.load(Ordering::Relaxed) || !report(now.clone()) {
                 return;
             }
             last = now;

@@ -116,9 +116,15 @@ pub struct BgpPeerSpec {
     /// `internal` or `external`: accept any AS of that kind instead of `peerASN`.
     #[serde(rename = "dynamicASN", default, skip_serializing_if = "Option::is_none")]
     pub dynamic_asn: Option<String>,
+    /// The router's address. Exactly one of `peerAddress` and `interface` is set.
+    #[serde(default)]
     pub peer_address: String,
-    /// MetalLB v1beta2: BGP unnumbered over this interface instead of `peerAddress`.
-    /// Refused by validation: bgpd has no unnumbered sessions (RFC 5549) yet.
+    /// MetalLB v1beta2: BGP unnumbered over this interface of the node instead of
+    /// `peerAddress`: bgpd finds the router's IPv6 link-local address there (its Router
+    /// Advertisements, or its connection) and runs the session over it, with IPv4 and
+    /// IPv6 routes (IPv4 with IPv6 next hops, RFC 8950). An interface missing on a node is
+    /// reported by bgpd and looked for again every second. Cannot be combined with
+    /// `sourceAddress`, `password` or `passwordSecret`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -109,9 +109,15 @@ pub enum Problem {
     )]
     InvalidVrf(String),
     #[error(
-        "interface {0:?}: BGP unnumbered is not supported through the adapter yet (bgpd has it for neighbours of its config file, but its API cannot add one); set peerAddress instead"
+        "interface {0:?} is not a network interface name (1 to 15 bytes, no '/', ':' or whitespace)"
     )]
-    UnnumberedUnsupported(String),
+    InvalidInterface(String),
+    #[error("set exactly one of peerAddress and interface (BGP unnumbered), as MetalLB")]
+    AddressOrInterface,
+    #[error(
+        "{field} cannot be combined with interface {interface:?}: bgpd's session over an interface uses the link-local addresses found there, and a TCP MD5 key is bound to a peer address"
+    )]
+    NotWithInterface { field: &'static str, interface: String },
     #[error(
         "disableMP and dualStackAddressFamily contradict each other (one family per session, or both on it)"
     )]
@@ -240,13 +246,36 @@ pub enum PeerAs {
     External,
 }
 
+/// How bgpd names a peer: by address, or a peer over an interface (BGP unnumbered) by
+/// the interface (written `%IFNAME` in bgpd's API). Addresses order first, by address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerKey {
+    Address(IpAddr),
+    Interface(String),
+}
+
+impl fmt::Display for PeerKey {
+    /// As bgpd's API names the peer (`AddPeer` aside): `192.0.2.1`, `%eth1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(address) => write!(f, "{address}"),
+            Self::Interface(name) => write!(f, "%{name}"),
+        }
+    }
+}
+
 /// A validated BGP peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     pub name: String,
     pub my_asn: u32,
     pub peer_as: PeerAs,
+    /// `peerAddress`; `::` for a peer over an interface.
     pub address: IpAddr,
+    /// `interface` (MetalLB v1beta2): BGP unnumbered over this interface of the node,
+    /// bgpd finding the peer's IPv6 link-local address there; both families, IPv4
+    /// with IPv6 next hops (RFC 8950). `None`: a peer by `address`.
+    pub interface: Option<String>,
     pub port: u16,
     pub source_address: Option<IpAddr>,
     pub hold_time: Option<Duration>,
@@ -268,9 +297,18 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Whether the session carries `family`'s routes.
+    /// Whether the session carries `family`'s routes: over an interface both (bgpd's
+    /// default there, IPv4 with IPv6 next hops).
     pub fn carries(&self, family: Family) -> bool {
-        self.dual_stack || Family::of(self.address) == family
+        self.dual_stack || self.interface.is_some() || Family::of(self.address) == family
+    }
+
+    /// How bgpd names this peer.
+    pub fn key(&self) -> PeerKey {
+        match &self.interface {
+            Some(interface) => PeerKey::Interface(interface.clone()),
+            None => PeerKey::Address(self.address),
+        }
     }
 }
 

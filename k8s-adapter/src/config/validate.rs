@@ -324,10 +324,31 @@ fn peer(
     if let Some(vrf) = vrf.as_deref().filter(|v| !valid_device_name(v)) {
         return Err(Problem::InvalidVrf(vrf.to_owned()).at(me, "spec.vrf"));
     }
-    // Fields bgpd cannot act on yet are refused, never dropped: a session set up without
-    // them would not be the session the user asked for.
-    if let Some(interface) = spec.interface.as_deref().filter(|v| !v.is_empty()) {
-        return Err(Problem::UnnumberedUnsupported(interface.to_owned()).at(me, "spec.interface"));
+    // BGP unnumbered: exactly one of peerAddress and interface, as MetalLB.
+    let interface = spec.interface.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+    if let Some(interface) = &interface {
+        if !spec.peer_address.trim().is_empty() {
+            return Err(Problem::AddressOrInterface.at(me, "spec.interface"));
+        }
+        if !valid_device_name(interface) {
+            return Err(Problem::InvalidInterface(interface.clone()).at(me, "spec.interface"));
+        }
+        // What bgpd refuses with an interface is refused here, with the object named.
+        let with = |field: &'static str| {
+            Problem::NotWithInterface { field, interface: interface.clone() }
+                .at(me, format!("spec.{field}"))
+        };
+        if spec.source_address.as_deref().is_some_and(|s| !s.is_empty()) {
+            return Err(with("sourceAddress"));
+        }
+        if spec.password.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(with("password"));
+        }
+        if spec.password_secret.is_some() {
+            return Err(with("passwordSecret"));
+        }
+    } else if spec.peer_address.trim().is_empty() {
+        return Err(Problem::AddressOrInterface.at(me, "spec.peerAddress"));
     }
     let dual_stack = spec.dual_stack_address_family.unwrap_or(false);
     if dual_stack && spec.disable_mp == Some(true) {
@@ -355,7 +376,10 @@ fn peer(
     let ip = |text: &str, field: &str| {
         text.trim().parse::<IpAddr>().map_err(|_| Problem::InvalidIp(text.to_owned()).at(me, field))
     };
-    let address = ip(&spec.peer_address, "spec.peerAddress")?;
+    let address = match interface {
+        Some(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        None => ip(&spec.peer_address, "spec.peerAddress")?,
+    };
     let source_address = spec
         .source_address
         .as_deref()
@@ -408,6 +432,7 @@ fn peer(
         my_asn: spec.my_asn,
         peer_as,
         address,
+        interface,
         port: spec.peer_port.unwrap_or(179),
         source_address,
         hold_time,

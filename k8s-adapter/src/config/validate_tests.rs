@@ -176,6 +176,7 @@ fn peer_fields_bgpd_cannot_act_on_are_refused_with_a_reason() {
         peers: vec![
             peer("vrf", |s| s.vrf = Some("red".into())),
             peer("bad-vrf", |s| s.vrf = Some("a/b".into())),
+            // With peerAddress too: MetalLB wants exactly one of them.
             peer("unnumbered", |s| s.interface = Some("eth1".into())),
             peer("both-mp", |s| {
                 s.disable_mp = Some(true);
@@ -385,4 +386,41 @@ fn metallb_fields_not_implemented_yet_are_refused() {
     assert!(
         built.config.bgp_advertisements.is_empty() && built.config.l2_advertisements.is_empty()
     );
+}
+
+#[test]
+fn an_interface_peer_has_no_address_and_nothing_bound_to_one() {
+    let unnumbered = |name: &str, f: fn(&mut crd::BgpPeerSpec)| {
+        peer(name, |s| {
+            s.peer_address = String::new();
+            s.interface = Some("eth1".into());
+            f(s);
+        })
+    };
+    let built = build(&Resources {
+        peers: vec![
+            unnumbered("ok", |_| {}),
+            unnumbered("bad-name", |s| s.interface = Some("a/b".into())),
+            unnumbered("source", |s| s.source_address = Some("192.0.2.9".into())),
+            unnumbered("password", |s| s.password = Some("secret".into())),
+            peer("neither", |s| s.peer_address = String::new()),
+        ],
+        ..Default::default()
+    });
+    let got: Vec<(String, String)> = errors(&built).into_iter().map(|(n, f, _)| (n, f)).collect();
+    let want = [
+        ("bad-name", "spec.interface"),
+        ("neither", "spec.peerAddress"),
+        ("password", "spec.password"),
+        ("source", "spec.sourceAddress"),
+    ];
+    let want: Vec<(String, String)> =
+        want.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+    assert_eq!(got, want);
+    let text = built.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("exactly one of peerAddress and interface"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+    let [ok] = &built.config.peers[..] else { panic!("{:?}", built.config.peers) };
+    assert_eq!(ok.interface.as_deref(), Some("eth1"));
+    assert!(ok.carries(Family::V4) && ok.carries(Family::V6), "both families over an interface");
 }

@@ -117,14 +117,17 @@ pub fn desired(services: &[ServiceView], node: &NodeView, config: &Config) -> An
                     for peer in my_peers.iter().filter(|p| {
                         p.carries(family) && (adv.peers.is_empty() || adv.peers.contains(&p.name))
                     }) {
-                        let next_hop = if Family::of(peer.address) == family {
-                            None
-                        } else {
-                            match node.address_of(family) {
-                                Some(address) => Some(address),
-                                None => continue,
-                            }
-                        };
+                        // Over an interface bgpd sends its own next hop for both
+                        // families (IPv4 over IPv6 next hops, RFC 8950).
+                        let next_hop =
+                            if peer.interface.is_some() || Family::of(peer.address) == family {
+                                None
+                            } else {
+                                match node.address_of(family) {
+                                    Some(address) => Some(address),
+                                    None => continue,
+                                }
+                            };
                         let Some(paths) = out.peers.get_mut(&peer.name) else { continue };
                         let attrs = paths.entry(prefix).or_default();
                         attrs.next_hop = next_hop;

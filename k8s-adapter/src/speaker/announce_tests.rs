@@ -151,6 +151,22 @@ fn sessions_carry_their_own_family_unless_dual_stack() {
     assert_eq!(keys, ["198.51.100.5/32"]);
 }
 
+#[test]
+fn a_session_over_an_interface_carries_both_families_with_bgpd_next_hops() {
+    let mut config = config();
+    let tor_a = config.peers.iter_mut().find(|p| p.name == "tor-a").expect("tor-a");
+    tor_a.dual_stack = false;
+    tor_a.address = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    tor_a.interface = Some("eth1".into());
+    let services = [service("s", &["198.51.100.5", "2001:db8::5"], false, &["x"])];
+    let out = desired(&services, &node("me", &[("rack", "b")]), &config);
+    let paths = &out.peers["tor-a"];
+    let keys: Vec<String> = paths.keys().map(ToString::to_string).collect();
+    assert_eq!(keys, ["198.51.100.5/32", "2001:db8::5/128"]);
+    // bgpd's own next hop on the link for both (RFC 8950 for IPv4), not the node's.
+    assert!(paths.values().all(|attrs| attrs.next_hop.is_none()), "{paths:?}");
+}
+
 struct Case {
     name: &'static str,
     services: Vec<ServiceView>,

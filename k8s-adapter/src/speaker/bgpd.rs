@@ -19,14 +19,13 @@
 //!   agreeing, everything is in the main owner as before.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use thiserror::Error;
 
 use super::announce::{Announcements, PathAttributes};
-use crate::config::{Config, Password, Peer};
+use crate::config::{Config, Password, Peer, PeerKey};
 
 /// The description prefix of the peers the speaker of `node` configured.
 pub fn peer_marker(node: &str) -> String {
@@ -65,14 +64,15 @@ pub enum PeerSkip {
 pub struct Path {
     pub prefix: IpNet,
     pub attributes: PathAttributes,
-    /// The peers' addresses.
-    pub peers: BTreeSet<IpAddr>,
+    /// The peers, as bgpd names them (addresses, `%IFNAME` for a peer over an interface).
+    pub peers: BTreeSet<PeerKey>,
 }
 
 /// What bgpd should hold for this node.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BgpdState {
-    /// By peer address (text form, as the API names peers).
+    /// By peer address, or `%IFNAME` for a peer over an interface (text form, as the API
+    /// names peers).
     pub peers: BTreeMap<String, Neighbor>,
     /// The main owner's paths: sorted by prefix, one per prefix. Shared, so that handing a
     /// new state to the client task copies pointers, not paths.
@@ -117,10 +117,10 @@ pub fn neighbor(peer: &Peer, marker: &str) -> Result<Neighbor, PeerSkip> {
 /// The sessions bgpd should hold for some `BGPPeer` names.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerSet {
-    /// By peer address (text form, as the API names peers).
+    /// By peer address, or `%IFNAME` (text form, as the API names peers).
     pub configs: BTreeMap<String, Neighbor>,
-    /// By `BGPPeer` name: the address its paths go to (configured peers only).
-    pub addresses: BTreeMap<String, IpAddr>,
+    /// By `BGPPeer` name: the peer its paths go to (configured peers only).
+    pub addresses: BTreeMap<String, PeerKey>,
     pub skipped: Vec<PeerSkip>,
 }
 
@@ -139,8 +139,8 @@ pub fn peer_set<'a>(
         let Some(peer) = by_name.get(name) else { continue };
         match neighbor(peer, &marker) {
             Ok(neighbor) => {
-                out.addresses.insert(name.to_owned(), peer.address);
-                out.configs.insert(peer.address.to_string(), neighbor);
+                out.addresses.insert(name.to_owned(), peer.key());
+                out.configs.insert(peer.key().to_string(), neighbor);
             }
             Err(skip) => out.skipped.push(skip),
         }
@@ -154,7 +154,7 @@ pub fn peer_set<'a>(
 /// the prefix.
 pub fn prefix_paths<'a>(
     prefix: IpNet,
-    entries: impl IntoIterator<Item = (IpAddr, &'a PathAttributes)>,
+    entries: impl IntoIterator<Item = (PeerKey, &'a PathAttributes)>,
 ) -> Vec<Path> {
     let mut groups: Vec<Path> = Vec::new();
     for (peer, attrs) in entries {
@@ -169,7 +169,7 @@ pub fn prefix_paths<'a>(
             }),
         }
     }
-    groups.sort_by_key(|g| g.peers.first().copied());
+    groups.sort_by(|a, b| a.peers.first().cmp(&b.peers.first()));
     groups
 }
 
@@ -196,11 +196,11 @@ pub fn place(
 /// What bgpd should hold, from this node's announcements.
 pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) -> BgpdState {
     let set = peer_set(announcements.peers.keys().map(String::as_str), config, node);
-    let mut by_prefix: BTreeMap<IpNet, Vec<(IpAddr, &PathAttributes)>> = BTreeMap::new();
+    let mut by_prefix: BTreeMap<IpNet, Vec<(PeerKey, &PathAttributes)>> = BTreeMap::new();
     for (name, paths) in &announcements.peers {
-        let Some(&address) = set.addresses.get(name) else { continue };
+        let Some(key) = set.addresses.get(name) else { continue };
         for (prefix, attrs) in paths {
-            by_prefix.entry(*prefix).or_default().push((address, attrs));
+            by_prefix.entry(*prefix).or_default().push((key.clone(), attrs));
         }
     }
     let mut out = BgpdState { peers: set.configs, skipped: set.skipped, ..BgpdState::default() };
@@ -214,6 +214,7 @@ pub fn bgpd_state(announcements: &Announcements, config: &Config, node: &str) ->
 #[cfg(test)]
 mod tests {
     use ironlb_proto::bgpd::v1::DynamicAsn;
+    use std::net::IpAddr;
 
     use super::*;
     use crate::config::{BgpCommunity, PeerAs};
@@ -229,6 +230,7 @@ mod tests {
             my_asn: 64500,
             peer_as,
             address: address.parse().unwrap(),
+            interface: None,
             port: 179,
             source_address: None,
             hold_time: None,
@@ -312,7 +314,7 @@ mod tests {
             ("b", "198.51.100.7/32", attrs(None, &[])),
         ]);
         let state = bgpd_state(&ann, &cfg, "n1");
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| PeerKey::Address(s.parse::<IpAddr>().unwrap());
         // The main owner: the group holding the lowest peer address (a and c), with their
         // own attributes, not merged with b's.
         assert_eq!(state.paths.len(), 2);
@@ -329,7 +331,7 @@ mod tests {
 
     #[test]
     fn the_grouping_does_not_depend_on_the_order_of_peers() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| PeerKey::Address(s.parse::<IpAddr>().unwrap());
         let (x, y) = (attrs(Some(10), &[]), attrs(Some(20), &[]));
         let prefix: IpNet = "198.51.100.0/24".parse().unwrap();
         let one = prefix_paths(prefix, [(ip("192.0.2.9"), &y), (ip("192.0.2.1"), &x)]);
@@ -425,5 +427,29 @@ mod tests {
         assert_eq!(config_of(&in_vrf, "n1").vrf, "red");
         let plain = config_of(&peer("b", "192.0.2.2", PeerAs::Fixed(64501)), "n1");
         assert_eq!(plain.vrf, "", "empty: the default VRF");
+    }
+
+    #[test]
+    fn interface_goes_to_the_session() {
+        let mut unnumbered = peer("a", "::", PeerAs::Fixed(64501));
+        unnumbered.interface = Some("eth1".into());
+        let config = config_of(&unnumbered, "n1");
+        assert_eq!((config.interface.as_str(), config.address.as_str()), ("eth1", ""));
+        assert!(config.families.is_empty(), "bgpd's default over an interface: both");
+        let plain = config_of(&peer("b", "192.0.2.2", PeerAs::Fixed(64501)), "n1");
+        assert_eq!((plain.interface.as_str(), plain.address.as_str()), ("", "192.0.2.2"));
+        // bgpd names it %eth1, in its peer map and in the paths it gets.
+        let mut config = Config::default();
+        config.peers = vec![unnumbered, peer("b", "192.0.2.2", PeerAs::Fixed(64501))];
+        let set = peer_set(["a", "b"], &config, "n1");
+        assert_eq!(set.configs.keys().collect::<Vec<_>>(), ["%eth1", "192.0.2.2"]);
+        assert_eq!(set.addresses["a"], PeerKey::Interface("eth1".into()));
+        let attrs = PathAttributes::default();
+        let paths = prefix_paths(
+            "198.51.100.1/32".parse().unwrap(),
+            [(PeerKey::Interface("eth1".into()), &attrs)],
+        );
+        let message = crate::speaker::push::to_proto(&paths[0]);
+        assert_eq!(message.peers, ["%eth1"]);
     }
 }

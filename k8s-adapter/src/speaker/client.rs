@@ -346,9 +346,9 @@ async fn list_peers(
         Ok(list) => {
             for peer in list.into_inner().peers.into_iter().filter_map(|p| p.config) {
                 if peer.description.starts_with(&options.marker) {
-                    applied.peers.insert(peer.address, None);
+                    applied.peers.insert(peer_name(&peer), None);
                 } else {
-                    applied.foreign.insert(peer.address);
+                    applied.foreign.insert(peer_name(&peer));
                 }
             }
         }
@@ -371,7 +371,7 @@ async fn drifted(
                 .into_inner()
                 .peers
                 .into_iter()
-                .filter_map(|p| p.config.map(|c| c.address))
+                .filter_map(|p| p.config.as_ref().map(peer_name))
                 .collect();
             if applied.peers.keys().any(|a| !present.contains(a)) {
                 return Ok(true);
@@ -573,6 +573,15 @@ async fn update_peer(
     client.update_peer(UpdatePeerRequest { peer: Some(config.clone()) }).await.map(|_| ())
 }
 
+/// How bgpd's API names a listed peer: its address, or `%IFNAME` for a peer over an
+/// interface (whose address is the link-local one found there, or `::`).
+pub fn peer_name(config: &PeerConfig) -> String {
+    match config.interface.as_str() {
+        "" => config.address.clone(),
+        interface => format!("%{interface}"),
+    }
+}
+
 /// The API's `PeerConfig` for a neighbor: `dynamicASN: internal` is our own AS, given as a
 /// number; `external` leaves the AS to bgpd, which accepts any other AS the peer's OPEN
 /// announces.
@@ -585,7 +594,10 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
     };
     let secs = |d: Option<Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
     PeerConfig {
-        address: peer.address.to_string(),
+        // A peer over an interface (MetalLB's `interface`, BGP unnumbered): no address,
+        // bgpd finds the peer's link-local address on the interface.
+        address: if peer.interface.is_some() { String::new() } else { peer.address.to_string() },
+        interface: peer.interface.clone().unwrap_or_default(),
         remote_asn,
         dynamic_asn: dynamic_asn as i32,
         local_asn: peer.my_asn,
@@ -612,7 +624,8 @@ pub fn peer_config(neighbor: &Neighbor) -> PeerConfig {
         // without a policy (RFC 8212).
         import_policy: vec![IMPORT_POLICY.to_owned()],
         export_policy: vec![EXPORT_POLICY.to_owned()],
-        // Empty: bgpd negotiates the family of the address only, MetalLB's default.
+        // Empty: bgpd negotiates the family of the address only, MetalLB's default; over
+        // an interface, both (IPv4 with IPv6 next hops).
         families: if peer.dual_stack {
             vec![Family::Ipv4Unicast as i32, Family::Ipv6Unicast as i32]
         } else {

@@ -262,7 +262,7 @@ impl Incremental {
             }
         }
         let entries = self.peers.iter().filter_map(|(name, paths)| {
-            Some((*self.sessions.addresses.get(name)?, paths.get(&prefix)?))
+            Some((self.sessions.addresses.get(name)?.clone(), paths.get(&prefix)?))
         });
         let paths: Vec<Arc<Path>> =
             prefix_paths(prefix, entries).into_iter().map(Arc::new).collect();

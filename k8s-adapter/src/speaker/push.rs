@@ -145,6 +145,7 @@ fn refused(results: &[PathResult]) -> Result<(), Status> {
 
 #[cfg(test)]
 mod tests {
+    use crate::config::PeerKey;
     use std::collections::BTreeSet;
     use std::net::IpAddr;
 
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_message_names_communities_and_peers_as_text() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| PeerKey::Address(s.parse::<IpAddr>().unwrap());
         let path = Path {
             prefix: "198.51.100.0/24".parse().unwrap(),
             attributes: PathAttributes {

@@ -19,8 +19,6 @@ pub mod watch;
 
 pub use bulk::set_paths_response;
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 use ironlb_proto::bgpd::v1;
 
@@ -72,7 +70,7 @@ pub fn path(
     prefix: IpNet,
     next_hop: Option<NextHop>,
     attributes: &PathAttributes,
-    peers: &[IpAddr],
+    peers: &[crate::rib::PeerKey],
 ) -> v1::Path {
     let (global, link_local) = match next_hop {
         Some(NextHop::V4(v4)) => (v4.to_string(), String::new()),

@@ -1,3 +1,4 @@
+use std::net::IpAddr;
 use std::net::Ipv4Addr;
 
 use bytes::Bytes;

@@ -601,3 +601,84 @@ fn an_interface_peer_is_refused_with_the_name() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("peer.interface \"eth1\""), "{}", status.message());
 }
+
+fn interface_config() -> v1::PeerConfig {
+    v1::PeerConfig { address: String::new(), interface: "eth1".into(), ..config() }
+}
+
+#[test]
+fn an_interface_peer_has_no_address_and_both_families() {
+    let new = neighbor(Some(&interface_config())).expect("valid");
+    let settings = &new.neighbor;
+    assert_eq!(settings.address, IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    assert_eq!(
+        settings.interface,
+        Some(crate::config::Interface { name: "eth1".into(), index: 0 })
+    );
+    assert_eq!(settings.families, [Family::Ipv4Unicast, Family::Ipv6Unicast]);
+    let v6_only = v1::PeerConfig { families: vec![2], ..interface_config() };
+    assert_eq!(neighbor(Some(&v6_only)).expect("valid").neighbor.families, [Family::Ipv6Unicast]);
+}
+
+#[test]
+fn an_interface_peer_needs_exactly_one_of_interface_and_address() {
+    let status = reject(|c| c.interface = "eth1".into());
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains(r#"peer.interface "eth1" cannot be combined with peer.address "192.0.2.2""#),
+        "{}",
+        status.message()
+    );
+    let neither = reject(|c| c.address = String::new());
+    assert_eq!(neither.code(), Code::InvalidArgument);
+    assert!(neither.message().starts_with("peer.address is required"), "{}", neither.message());
+}
+
+#[test]
+fn an_interface_peer_refuses_what_names_addresses() {
+    type Case = (fn(&mut v1::PeerConfig), &'static str);
+    let cases: [Case; 4] = [
+        (|c| c.interface = "a/b".into(), r#"peer.interface "a/b" is not an interface name"#),
+        (|c| c.interface = "x".repeat(16), "peer.interface \"xxxxxxxxxxxxxxxx\" is not an"),
+        (
+            |c| c.local_address = "fe80::1".into(),
+            r#"peer.interface "eth1" cannot be combined with peer.local_address "fe80::1""#,
+        ),
+        (
+            |c| c.password = "secret".into(),
+            r#"peer.interface "eth1" cannot be combined with peer.password <6 bytes>"#,
+        ),
+    ];
+    for (modify, message) in cases {
+        let mut proto = interface_config();
+        modify(&mut proto);
+        let status = tonic::Status::from(neighbor(Some(&proto)).expect_err(message));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().starts_with(message), "{}", status.message());
+        assert!(!status.message().contains("secret"));
+    }
+}
+
+#[test]
+fn a_peer_is_named_by_address_or_percent_interface() {
+    assert_eq!(
+        peer_name("address", "192.0.2.2"),
+        Ok(PeerName::Address(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2))))
+    );
+    assert_eq!(peer_name("address", "%eth1"), Ok(PeerName::Interface("eth1".into())));
+    for bad in ["%", "%a/b", "%xxxxxxxxxxxxxxxx"] {
+        let status = tonic::Status::from(peer_name("address", bad).expect_err(bad));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("is not an interface name"), "{}", status.message());
+    }
+    let request = v1::ResetPeerRequest {
+        address: "%eth1".into(),
+        kind: v1::ResetKind::Hard as i32,
+        ..Default::default()
+    };
+    // Whether eth1 has a peer is the instance's question.
+    let (name, _) = reset(&request, |_| false).expect("valid");
+    assert_eq!(name, PeerName::Interface("eth1".into()));
+}

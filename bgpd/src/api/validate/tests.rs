@@ -3,6 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tonic::Code;
 
 use super::*;
+use crate::rib::PeerKey;
 
 const PEER_A: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 const PEER_B: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
@@ -66,7 +67,7 @@ fn a_full_ipv4_path_converts() {
         ]
     );
     assert_eq!(attributes.next_hop, None, "the next hop lives in ValidatedPath::next_hop");
-    assert_eq!(checked.peers, vec![PEER_A, PEER_B]);
+    assert_eq!(checked.peers, vec![PeerKey::from(PEER_A), PeerKey::from(PEER_B)]);
 }
 
 #[test]
@@ -567,4 +568,40 @@ fn as_path_and_community_counts_are_bounded() {
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().contains(field), "{field}: {}", status.message());
     }
+}
+
+/// Knows PEER_A and the peer over eth1.
+struct WithInterface;
+
+impl PeerLookup for WithInterface {
+    fn is_peer(&self, address: IpAddr) -> bool {
+        address == PEER_A
+    }
+
+    fn is_interface_peer(&self, interface: &str) -> bool {
+        interface == "eth1"
+    }
+}
+
+#[test]
+fn a_path_names_a_peer_over_an_interface_as_percent_ifname() {
+    let proto =
+        v1::Path { peers: vec!["%eth1".into(), "192.0.2.2".into()], ..v4_path("198.51.100.0/24") };
+    let checked = path(0, &proto, &WithInterface).expect("valid");
+    assert_eq!(checked.peers, vec![PeerKey::from(PEER_A), PeerKey::Interface("eth1".into())]);
+
+    let unknown = v1::Path { peers: vec!["%eth2".into()], ..v4_path("198.51.100.0/24") };
+    let status = tonic::Status::from(path(0, &unknown, &WithInterface).expect_err("unknown"));
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.message(), r#"paths[0].peers[0] "%eth2" is not a configured peer"#);
+
+    let twice =
+        v1::Path { peers: vec!["%eth1".into(), "%eth1".into()], ..v4_path("198.51.100.0/24") };
+    let status = tonic::Status::from(path(0, &twice, &WithInterface).expect_err("twice"));
+    assert!(status.message().starts_with("paths[0].peers[1]"), "{}", status.message());
+
+    let bad = v1::Path { peers: vec!["%a/b".into()], ..v4_path("198.51.100.0/24") };
+    let status = tonic::Status::from(path(0, &bad, &WithInterface).expect_err("bad name"));
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("not an interface name"), "{}", status.message());
 }

@@ -81,7 +81,8 @@ pub enum NeighborCommand {
     List,
     /// Everything about one neighbour.
     Show {
-        /// The neighbour's address.
+        /// The neighbour's address, or %IFNAME for the neighbour over an
+        /// interface (%eth1).
         address: String,
     },
     /// Configure a new neighbour.
@@ -89,17 +90,20 @@ pub enum NeighborCommand {
     /// Remove a neighbour (Cease / Peer De-configured).
     #[command(visible_alias = "delete")]
     Del {
-        /// The neighbour's address.
+        /// The neighbour's address, or %IFNAME for the neighbour over an
+        /// interface (%eth1).
         address: String,
     },
     /// Lift an administrative shutdown.
     Enable {
-        /// The neighbour's address.
+        /// The neighbour's address, or %IFNAME for the neighbour over an
+        /// interface (%eth1).
         address: String,
     },
     /// Administrative shutdown (RFC 9003 shutdown communication).
     Disable {
-        /// The neighbour's address.
+        /// The neighbour's address, or %IFNAME for the neighbour over an
+        /// interface (%eth1).
         address: String,
         /// Shutdown communication sent to the neighbour, at most 255 bytes.
         #[arg(long, default_value = "")]
@@ -112,8 +116,14 @@ pub enum NeighborCommand {
 /// The fields of `PeerConfig`, one flag each.
 #[derive(Args, Debug)]
 pub struct NeighborAddArgs {
-    /// The neighbour's address (IPv4 or IPv6).
-    pub address: String,
+    /// The neighbour's address (IPv4 or IPv6); or --interface.
+    #[arg(required_unless_present = "interface")]
+    pub address: Option<String>,
+    /// BGP unnumbered: the neighbour over this interface, found by its IPv6
+    /// link-local address there (instead of ADDRESS); later commands name it
+    /// %IFNAME (`bgpctl neighbor show %eth1`).
+    #[arg(long, value_name = "IFNAME", conflicts_with_all = ["address", "local_address", "password", "password_file"])]
+    pub interface: Option<String>,
     /// The neighbour's AS number (or --dynamic-asn).
     #[arg(long, value_name = "ASN", required_unless_present = "dynamic_asn")]
     pub remote_as: Option<u32>,
@@ -226,7 +236,7 @@ pub struct NeighborAddArgs {
 
 #[derive(Args, Debug)]
 pub struct ResetArgs {
-    /// The neighbour's address.
+    /// The neighbour's address, or %IFNAME (%eth1).
     pub address: String,
     /// Ask the neighbour to send its routes again (route refresh).
     #[arg(long)]

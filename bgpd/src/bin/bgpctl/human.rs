@@ -148,6 +148,17 @@ pub fn origin_arg(value: OriginArg) -> Origin {
     }
 }
 
+/// How a neighbour is shown: its address, or for a neighbour over an
+/// interface the address found there with the interface (`fe80::2%eth1`),
+/// `%eth1` while none is found (the name later commands take).
+pub fn neighbor_name(config: &PeerConfig) -> String {
+    match (config.interface.as_str(), config.address.as_str()) {
+        ("", address) => address.to_string(),
+        (interface, "" | "::") => format!("%{interface}"),
+        (interface, address) => format!("{address}%{interface}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +179,17 @@ mod tests {
         assert_eq!(family(2), "ipv6");
         assert_eq!(families(&[1, 2]), "ipv4, ipv6");
         assert_eq!(outcome(42), "outcome 42");
+    }
+
+    #[test]
+    fn an_interface_neighbor_is_shown_with_its_interface() {
+        let peer = |address: &str, interface: &str| PeerConfig {
+            address: address.into(),
+            interface: interface.into(),
+            ..PeerConfig::default()
+        };
+        assert_eq!(neighbor_name(&peer("192.0.2.2", "")), "192.0.2.2");
+        assert_eq!(neighbor_name(&peer("::", "eth1")), "%eth1");
+        assert_eq!(neighbor_name(&peer("fe80::2", "eth1")), "fe80::2%eth1");
     }
 }

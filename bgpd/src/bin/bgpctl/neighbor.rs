@@ -92,7 +92,7 @@ pub fn summary(peers: &[Peer]) -> String {
         let sent: u64 = status.prefixes.iter().map(|p| p.advertised).sum();
         let remote_as = human::remote_as(&config, status.remote_asn);
         table.row(vec![
-            config.address,
+            human::neighbor_name(&config),
             remote_as,
             state,
             human::duration(up_down),
@@ -116,7 +116,10 @@ async fn show(api: &mut Api, out: &mut Output, address: String) -> Result<(), Ct
 
 async fn add(api: &mut Api, out: &mut Output, args: NeighborAddArgs) -> Result<(), CtlError> {
     let peer = peer_config(args)?;
-    let address = peer.address.clone();
+    let address = match peer.interface.as_str() {
+        "" => peer.address.clone(),
+        interface => format!("%{interface}"),
+    };
     let answer = api.target.call(api.client.add_peer(AddPeerRequest { peer: Some(peer) })).await?;
     if out.is_json() {
         return out.json("AddPeerResponse", &answer);
@@ -154,9 +157,13 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
     .then(|| {
         let every = args.max_prefixes.unwrap_or(0);
         let family = |limit: Option<u32>, on: bool| limit.unwrap_or(if on { every } else { 0 });
-        let v4 = args.address.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_ipv4());
+        let v4 = args
+            .address
+            .as_deref()
+            .is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_ipv4()));
         let (has_v4, has_v6) = if args.family.is_empty() {
-            (v4, !v4)
+            // Over an interface: both families by default.
+            if args.interface.is_some() { (true, true) } else { (v4, !v4) }
         } else {
             (
                 args.family.iter().any(|f| human::family_arg(*f) == Family::Ipv4Unicast),
@@ -172,9 +179,8 @@ fn peer_config(args: NeighborAddArgs) -> Result<PeerConfig, CtlError> {
         }
     });
     Ok(PeerConfig {
-        address: args.address,
-        // Peers over an interface come from the config file only.
-        interface: String::new(),
+        address: args.address.unwrap_or_default(),
+        interface: args.interface.unwrap_or_default(),
         remote_asn: args.remote_as.unwrap_or(0),
         dynamic_asn: human::dynamic_asn_arg(args.dynamic_asn) as i32,
         local_asn: args.local_as.unwrap_or(0),

@@ -80,7 +80,7 @@ fn summary(config: &PeerConfig, status: &PeerStatus) -> String {
         state.push(')');
     }
     let remote = human::remote_as(config, status.remote_asn);
-    let mut text = format!("Neighbor {}, remote AS {remote}\n", config.address);
+    let mut text = format!("Neighbor {}, remote AS {remote}\n", human::neighbor_name(config));
     text.push_str(&indent(&fields(&[
         ("Description", or_dash(&config.description)),
         ("State", state),

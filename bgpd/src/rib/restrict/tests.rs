@@ -76,12 +76,12 @@ fn one(prefix: &str, med: Option<u32>) -> BTreeMap<IpNet, Option<u32>> {
 fn a_restricted_path_reaches_only_its_peers() {
     let mut rib = rib();
     let prefix = net("198.51.100.1/32");
-    rib.originate_for(FIRST, prefix, med(1), None, &[address(1)]).expect("originate");
+    rib.originate_for(FIRST, prefix, med(1), None, &[address(1).into()]).expect("originate");
     assert_eq!(drain(&mut rib, A), one("198.51.100.1/32", Some(1)));
     assert!(drain(&mut rib, B).is_empty(), "B is not in the list");
     // The Loc-RIB still holds it as best.
     assert_eq!(rib.best_route(prefix).map(|r| r.source), Some(FIRST));
-    assert_eq!(rib.restricted_peers(FIRST, prefix), &[address(1)]);
+    assert_eq!(rib.restricted_peers(FIRST, prefix), &[address(1).into()]);
     assert!(rib.restricted_peers(SECOND, prefix).is_empty());
 }
 
@@ -90,7 +90,7 @@ fn other_peers_get_the_best_eligible_path() {
     let mut rib = rib();
     let prefix = net("198.51.100.1/32");
     // FIRST (lower owner id) wins the Loc-RIB but is for A only.
-    rib.originate_for(FIRST, prefix, med(1), None, &[address(1)]).expect("first");
+    rib.originate_for(FIRST, prefix, med(1), None, &[address(1).into()]).expect("first");
     rib.originate_for(SECOND, prefix, med(2), None, &[]).expect("second");
     assert_eq!(rib.best_route(prefix).map(|r| r.source), Some(FIRST));
     assert_eq!(drain(&mut rib, A), one("198.51.100.1/32", Some(1)));
@@ -116,7 +116,7 @@ fn a_peer_left_without_an_eligible_path_is_sent_a_withdrawal() {
     assert_eq!(drain(&mut rib, B), one("198.51.100.1/32", Some(1)));
     drain(&mut rib, A);
     // Now restricted to A: B must withdraw it.
-    rib.originate_for(FIRST, prefix, med(1), None, &[address(1)]).expect("restricted");
+    rib.originate_for(FIRST, prefix, med(1), None, &[address(1).into()]).expect("restricted");
     assert_eq!(drain(&mut rib, B), one("198.51.100.1/32", None));
     let a = drain(&mut rib, A);
     assert!(a.is_empty() || a == one("198.51.100.1/32", Some(1)), "{a:?}");
@@ -129,7 +129,7 @@ fn a_peer_left_without_an_eligible_path_is_sent_a_withdrawal() {
 fn a_change_of_a_path_that_is_not_best_reaches_the_peers_that_export_it() {
     let mut rib = rib();
     let prefix = net("198.51.100.1/32");
-    rib.originate_for(FIRST, prefix, med(1), None, &[address(1)]).expect("first");
+    rib.originate_for(FIRST, prefix, med(1), None, &[address(1).into()]).expect("first");
     rib.originate(SECOND, prefix, med(2), None).expect("second");
     drain(&mut rib, A);
     drain(&mut rib, B);
@@ -141,7 +141,8 @@ fn a_change_of_a_path_that_is_not_best_reaches_the_peers_that_export_it() {
 #[test]
 fn a_new_session_gets_only_what_is_eligible_for_it() {
     let mut rib = rib();
-    rib.originate_for(FIRST, net("198.51.100.1/32"), med(1), None, &[address(1)]).expect("a");
+    rib.originate_for(FIRST, net("198.51.100.1/32"), med(1), None, &[address(1).into()])
+        .expect("a");
     rib.originate(FIRST, net("198.51.100.2/32"), med(1), None).expect("b");
     rib.queue_full_table(B, Family::Ipv4Unicast).expect("dump");
     assert_eq!(drain(&mut rib, B), one("198.51.100.2/32", Some(1)));
@@ -152,7 +153,26 @@ fn a_new_session_gets_only_what_is_eligible_for_it() {
 #[test]
 fn paths_for_no_configured_peer_are_exported_to_nobody() {
     let mut rib = rib();
-    rib.originate_for(FIRST, net("198.51.100.1/32"), med(1), None, &[address(9)]).expect("x");
+    rib.originate_for(FIRST, net("198.51.100.1/32"), med(1), None, &[address(9).into()])
+        .expect("x");
     assert!(drain(&mut rib, A).is_empty());
     assert!(drain(&mut rib, B).is_empty());
+}
+
+#[test]
+fn a_path_restricted_to_an_interface_reaches_the_session_over_it() {
+    let mut rib = rib();
+    rib.set_peer_interface(A, Some("eth1".into())).expect("A is over eth1");
+    rib.set_peer_interface(B, None).expect("B is not");
+    let prefix = net("198.51.100.1/32");
+    let eth1 = PeerKey::Interface("eth1".into());
+    rib.originate_for(FIRST, prefix, med(1), None, std::slice::from_ref(&eth1)).expect("originate");
+    assert_eq!(drain(&mut rib, A), one("198.51.100.1/32", Some(1)));
+    assert!(drain(&mut rib, B).is_empty(), "B is over no interface");
+    assert_eq!(rib.restricted_peers(FIRST, prefix), &[eth1]);
+    // Another interface's path does not reach A.
+    let other = net("198.51.100.2/32");
+    let eth2 = PeerKey::Interface("eth2".into());
+    rib.originate_for(FIRST, other, med(2), None, &[eth2]).expect("originate");
+    assert!(drain(&mut rib, A).is_empty());
 }
