@@ -232,4 +232,31 @@ async fn the_crds_cel_rules_refuse_without_the_webhook() {
         }
         other => panic!("the keepalive rule must refuse 120s over 90s: {other:?}"),
     }
+    // Exactly one of peerAddress and interface (BGP unnumbered).
+    for (name, extra) in
+        [("both", json!({"peerAddress": "192.0.2.1", "interface": "eth1"})), ("neither", json!({}))]
+    {
+        let mut spec = json!({"myASN": 64500, "peerASN": 64501});
+        for (key, value) in extra.as_object().unwrap() {
+            spec[key] = value.clone();
+        }
+        let object: BgpPeer = serde_json::from_value(json!({
+            "apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+            "metadata": {"name": name, "namespace": NS}, "spec": spec}))
+        .unwrap();
+        match peers.create(&pp, &object).await {
+            Err(kube::Error::Api(status)) => assert!(
+                status.message.contains("exactly one of peerAddress and interface"),
+                "{name}: {}",
+                status.message
+            ),
+            other => panic!("{name}: the peerAddress/interface rule must refuse it: {other:?}"),
+        }
+    }
+    let unnumbered: BgpPeer = serde_json::from_value(json!({
+        "apiVersion": "ironlb.io/v1beta1", "kind": "BGPPeer",
+        "metadata": {"name": "unnumbered", "namespace": NS},
+        "spec": {"myASN": 64500, "peerASN": 64501, "interface": "eth1"}}))
+    .unwrap();
+    peers.create(&pp, &unnumbered).await.expect("an interface peer is stored");
 }

@@ -36,6 +36,11 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ),
     (
         "BGPPeer",
+        "(has(self.peerAddress) && self.peerAddress != '') != has(self.interface)",
+        "spec.peerAddress: exactly one of peerAddress and interface (BGP unnumbered) must be given",
+    ),
+    (
+        "BGPPeer",
         "!has(self.dynamicASN) || self.dynamicASN in ['internal', 'external']",
         "spec.dynamicASN: must be internal or external",
     ),
@@ -103,6 +108,7 @@ mod tests {
             "self.myASN >= 1",
             "self.peerASN >= 1",
             "has(self.peerASN) != has(self.dynamicASN)",
+            "(has(self.peerAddress) && self.peerAddress != '') != has(self.interface)",
             "['internal', 'external']",
             "duration(self.holdTime) >= duration('3s')",
             "duration(self.keepaliveTime) <= duration(self.holdTime)",
