@@ -52,6 +52,7 @@ pub mod controller;
 pub mod election;
 pub mod events;
 pub mod http_serve;
+pub mod logging;
 pub mod metrics;
 pub mod speaker;
 pub mod watch;

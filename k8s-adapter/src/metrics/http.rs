@@ -200,5 +200,9 @@ mod tests {
         let text = scrape(&controller).unwrap();
         assert!(text.contains("ironlb_controller_reconciles_total 1"), "{text}");
         assert!(text.contains("ironlb_controller_reconcile_duration_seconds_count 1"), "{text}");
+        // Both processes say how many log lines they could not write.
+        for text in [text, scrape(&speaker).unwrap()] {
+            assert!(text.contains("ironlb_log_lines_lost_total "), "{text}");
+        }
     }
 }

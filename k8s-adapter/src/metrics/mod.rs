@@ -121,6 +121,11 @@ impl Default for ControllerMetrics {
         let reconcile_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let mut registry = Registry::with_prefix("ironlb");
         registry.register(
+            "log_lines_lost",
+            "Log lines that could not be written (a full disk, a closed output)",
+            crate::logging::lost_counter(),
+        );
+        registry.register(
             "allocator_addresses_in_use_total",
             "Addresses of the pool given to Services (MetalLB: metallb_allocator_addresses_in_use_total)",
             in_use.clone(),
@@ -252,6 +257,11 @@ impl Default for SpeakerMetrics {
         let config_stale = IntGauge::default();
         let layer2_won = IntGauge::default();
         let mut registry = Registry::with_prefix("ironlb");
+        registry.register(
+            "log_lines_lost",
+            "Log lines that could not be written (a full disk, a closed output)",
+            crate::logging::lost_counter(),
+        );
         registry.register(
             "k8s_client_updates",
             "Kubernetes object updates processed (MetalLB: metallb_k8s_client_updates_total)",
