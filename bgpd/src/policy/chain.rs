@@ -354,8 +354,9 @@ impl CompiledChain {
     /// search (see [`PrefixSet::matches_near`](super::PrefixSet::matches_near)).
     /// It also keeps the last few selections with the addresses each holds
     /// for ([`LastSelection`]): a route in one of those ranges, with the same
-    /// candidates, gets its selection back after a few comparisons. The walk itself visits
-    /// only the candidate statements (one bit each), not the whole chain.
+    /// candidates, gets its selection back after a few comparisons. The walk
+    /// itself visits only the candidate statements (one bit each), not the
+    /// whole chain.
     /// The cursor must not outlive the chain.
     pub fn select_near(
         &self,

@@ -509,9 +509,11 @@ pub struct PrefixCursor {
     pub(super) next_last: usize,
 }
 
-/// How many selections a [`PrefixCursor`] remembers: routes in an order
-/// other than by address (a BIRD feeder's hash order; our table's arrival
-/// order) mostly alternate between a few regions, inside a set or not.
+/// How many selections a [`PrefixCursor`] remembers: routes that do not come
+/// in address order (a table in its arrival order, a peer that walks its
+/// table otherwise) often alternate between a few regions, inside a set or
+/// not (the propagation bench's feed does: one remembered selection left the
+/// per-prefix step at 15 % of bgpd's CPU samples, four at 2 %).
 pub const SELECTIONS: usize = 4;
 
 #[derive(Copy, Clone, Debug)]
