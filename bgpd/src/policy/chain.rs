@@ -20,8 +20,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::as_path::with_buffer;
-use super::prefix::PrefixCursor;
-use super::statement::{Effects, LazyText, Statement};
+use super::prefix::{PrefixCursor, SELECTIONS, key};
+use super::statement::{Condition, Effects, LazyText, Statement};
 use super::{Accepted, Context, PathView, Verdict};
 use crate::wire::PathAttributes;
 
@@ -99,6 +99,96 @@ impl StatementSet {
             }
         }
     }
+
+    /// The indices in the set, ascending: one step per member, whatever the
+    /// chain's length (a `trailing_zeros` and a clear of the lowest bit).
+    #[inline]
+    fn ones(&self) -> Ones<'_> {
+        let words = match self {
+            Self::Small(bits) => std::slice::from_ref(bits),
+            Self::Large(words) => words,
+        };
+        let (bits, rest) = words.split_first().map_or((0, &[][..]), |(first, rest)| (*first, rest));
+        Ones { bits, rest, base: 0 }
+    }
+}
+
+/// The members of a [`StatementSet`], ascending.
+struct Ones<'a> {
+    /// The current word's members not yet given.
+    bits: u64,
+    /// The words after the current one.
+    rest: &'a [u64],
+    /// The index of the current word's bit 0.
+    base: usize,
+}
+
+impl Iterator for Ones<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            let (first, rest) = self.rest.split_first()?;
+            self.bits = *first;
+            self.rest = rest;
+            self.base += 64;
+        }
+        let bit = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.base + bit)
+    }
+}
+
+/// What [`CompiledChain::select_near`] reads of one statement, in a flat table
+/// indexed like [`StatementSet`]: its prefix conditions and whether it decides.
+#[derive(Clone, Debug)]
+struct PrefixStep {
+    conditions: Box<[Condition]>,
+    is_final: bool,
+}
+
+impl PrefixStep {
+    /// Whether the prefix conditions hold, narrowing `low..=high` to the
+    /// addresses (of the prefix's family and length) where each condition
+    /// consulted gives the same answer.
+    #[inline]
+    fn holds(
+        &self,
+        prefix: &IpNet,
+        cursor: &mut PrefixCursor,
+        low: &mut u128,
+        high: &mut u128,
+    ) -> bool {
+        self.conditions.iter().all(|condition| match condition {
+            Condition::PrefixSet { set, negate } => {
+                let region = set.region_near(prefix, cursor);
+                *low = (*low).max(region.low);
+                *high = (*high).min(region.high);
+                region.matches != *negate
+            }
+            other => other.holds_for_prefix(prefix, cursor),
+        })
+    }
+}
+
+/// A [`PrefixCursor`]'s memory of one [`CompiledChain::select_near`]:
+/// a route of the same family and length whose address is within
+/// `low..=high` gets the same answer from every prefix condition that walk
+/// consulted (`low..=high` is the intersection of their regions; family
+/// conditions read only the family), so under the same chain and candidates
+/// it follows the same walk to the same selection. Routes in address order
+/// then cost a few comparisons each until a prefix set's answer changes.
+#[derive(Clone, Debug)]
+pub(super) struct LastSelection {
+    /// The chain's address (a cursor must not outlive its chain).
+    chain: usize,
+    candidates: StatementSet,
+    v6: bool,
+    len: u8,
+    low: u128,
+    high: u128,
+    selected: StatementSet,
 }
 
 /// The per-attribute-set result: which statements' attribute conditions hold
@@ -132,13 +222,24 @@ pub struct CompiledChain {
     policies: Vec<Arc<Policy>>,
     statements: usize,
     reads_prefix: bool,
+    /// Every statement's prefix part, by statement index: `select_near` visits
+    /// only the prepared candidates through it, not every statement.
+    steps: Box<[PrefixStep]>,
 }
 
 impl CompiledChain {
     pub fn new(policies: Vec<Arc<Policy>>) -> Self {
         let statements = policies.iter().map(|p| p.statements.len()).sum();
         let reads_prefix = policies.iter().flat_map(|p| &p.statements).any(Statement::reads_prefix);
-        Self { policies, statements, reads_prefix }
+        let steps = policies
+            .iter()
+            .flat_map(|p| &p.statements)
+            .map(|s| PrefixStep {
+                conditions: s.prefix_conditions.clone().into_boxed_slice(),
+                is_final: s.disposition.is_final(),
+            })
+            .collect();
+        Self { policies, statements, reads_prefix, steps }
     }
 
     pub fn policies(&self) -> impl Iterator<Item = &str> {
@@ -251,6 +352,11 @@ impl CompiledChain {
     /// prefix set's last answer and the address range it holds for, so routes
     /// listed in address order (as tables and UPDATEs list them) mostly need no
     /// search (see [`PrefixSet::matches_near`](super::PrefixSet::matches_near)).
+    /// It also keeps the last few selections with the addresses each holds
+    /// for ([`LastSelection`]): a route in one of those ranges, with the same
+    /// candidates, gets its selection back after a few comparisons. The walk
+    /// itself visits only the candidate statements (one bit each), not the
+    /// whole chain.
     /// The cursor must not outlive the chain.
     pub fn select_near(
         &self,
@@ -258,24 +364,48 @@ impl CompiledChain {
         prefix: &IpNet,
         cursor: &mut PrefixCursor,
     ) -> Selection {
-        let mut selected = StatementSet::with_capacity(self.statements);
-        let mut index = 0;
-        for policy in &self.policies {
-            for statement in &policy.statements {
-                let this = index;
-                index += 1;
-                if !prepared.candidates.contains(this) || !statement.prefix_holds(prefix, cursor) {
-                    continue;
-                }
-                selected.insert(this);
-                if statement.disposition.is_final() {
-                    return Selection(selected);
-                }
+        let address = key(prefix);
+        let v6 = matches!(prefix, IpNet::V6(_));
+        let len = prefix.prefix_len();
+        let chain = std::ptr::from_ref(self) as usize;
+        for last in cursor.last.iter().flatten() {
+            if last.chain == chain
+                && last.v6 == v6
+                && last.len == len
+                && last.low <= address
+                && address <= last.high
+                && last.candidates == prepared.candidates
+            {
+                return Selection(last.selected.clone());
             }
-            if policy.default != PolicyDefault::Next {
+        }
+        let (mut low, mut high) = (0, u128::MAX);
+        let mut selected = StatementSet::with_capacity(self.statements);
+        // Only the candidates: `prepare` stopped where the chain is decided
+        // for every prefix (a final statement without prefix conditions, a
+        // policy default other than `next`), so the members of `candidates`
+        // are exactly the statements the one-pass walk could match, in order.
+        for index in prepared.candidates.ones() {
+            let Some(step) = self.steps.get(index) else { break };
+            if !step.holds(prefix, cursor, &mut low, &mut high) {
+                continue;
+            }
+            selected.insert(index);
+            if step.is_final {
                 break;
             }
         }
+        let slot = cursor.next_last % SELECTIONS;
+        cursor.next_last = (slot + 1) % SELECTIONS;
+        cursor.last[slot] = Some(LastSelection {
+            chain,
+            candidates: prepared.candidates.clone(),
+            v6,
+            len,
+            low,
+            high,
+            selected: selected.clone(),
+        });
         Selection(selected)
     }
 

@@ -96,6 +96,7 @@ pub use definition::{
 pub use error::{DefinitionError, DefinitionErrorKind, SetKind, Table, UnknownPolicy};
 pub use prefix::{
     CURSOR_SETS, PrefixCursor, PrefixEntry, PrefixEntryError, PrefixEntryErrorKind, PrefixSet,
+    SELECTIONS,
 };
 pub use statement::{
     Actions, Comparison, ComparisonError, Condition, Disposition, MedAction, Statement,

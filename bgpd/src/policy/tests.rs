@@ -485,6 +485,173 @@ mod split {
                 seen.push((selection, verdict));
             }
         }
+
+        /// The fast path (`select_near` with one cursor over a run of routes:
+        /// candidate bits only, remembered regions and selections) answers as
+        /// the slow one (`select` with a fresh cursor, and `evaluate`), for
+        /// routes in address order or not, of one length or many, with
+        /// attribute sets alternating, in chains of fewer and more than 64
+        /// statements.
+        #[test]
+        fn a_cursor_over_a_run_selects_as_a_fresh_walk(
+            sets in proptest::collection::vec(arb_attributes(), 1..4),
+            routes in proptest::collection::vec(
+                (arb_run_prefix(), 0usize..4),
+                1..80,
+            ),
+            sorted in proptest::bool::ANY,
+            one_length in proptest::option::of(prop_oneof![Just(24u8), Just(32u8)]),
+            pad in prop_oneof![Just(0usize), Just(70)],
+            ending in 0usize..3,
+        ) {
+            let names: &[&str] = match ending {
+                0 => &["first", "second"],
+                1 => &["first", "second", "last"],
+                _ => &["second", "first", "last"],
+            };
+            let chain = run_chain(pad, names);
+            let prepared: Vec<Prepared> = sets.iter().map(|a| chain.prepare(a, &CTX)).collect();
+            let mut routes: Vec<(IpNet, usize)> = routes
+                .into_iter()
+                .map(|(prefix, set)| {
+                    let prefix = match (one_length, prefix) {
+                        (Some(len), IpNet::V4(p)) => {
+                            IpNet::V4(ipnet::Ipv4Net::new(p.addr(), len).unwrap().trunc())
+                        }
+                        _ => prefix,
+                    };
+                    (prefix, set % sets.len())
+                })
+                .collect();
+            if sorted {
+                routes.sort();
+            }
+            let mut cursor = PrefixCursor::default();
+            for (prefix, set) in &routes {
+                let near = chain.select_near(&prepared[*set], prefix, &mut cursor);
+                prop_assert_eq!(&near, &chain.select(&prepared[*set], prefix), "{}", prefix);
+                prop_assert_eq!(
+                    chain.outcome(&near, &sets[*set], &CTX),
+                    chain.evaluate(prefix, &sets[*set], &CTX),
+                    "{}", prefix
+                );
+            }
+        }
+    }
+
+    /// Routes where RUN_POLICIES's sets change their answers: dense in 10.0.0.0/8
+    /// (10.1.x.y and 10.200.0.x mostly), in 198.51.100.0/24 and 2001:db8::/32.
+    fn arb_run_prefix() -> impl Strategy<Value = IpNet> {
+        prop_oneof![
+            (0u32..0x0800, 20u8..=32).prop_map(|(low, len)| {
+                let address = 0x0A01_0000 | (low << 2);
+                IpNet::V4(ipnet::Ipv4Net::new(address.into(), len).unwrap().trunc())
+            }),
+            (0u32..0x200, 22u8..=32).prop_map(|(low, len)| {
+                IpNet::V4(ipnet::Ipv4Net::new((0x0AC8_0000 | low).into(), len).unwrap().trunc())
+            }),
+            (0u32..0x100, 24u8..=32).prop_map(|(low, len)| {
+                IpNet::V4(ipnet::Ipv4Net::new((0xC633_6400 | low).into(), len).unwrap().trunc())
+            }),
+            (any::<u32>(), 8u8..=32).prop_map(|(a, len)| {
+                IpNet::V4(ipnet::Ipv4Net::new(a.into(), len).unwrap().trunc())
+            }),
+            (0u128..4, any::<u16>(), 32u8..=128).prop_map(|(net, low, len)| {
+                let address = (0x2001_0db8u128 << 96) | (net << 80) | (u128::from(low) << 56);
+                IpNet::V6(ipnet::Ipv6Net::new(address.into(), len).unwrap().trunc())
+            }),
+        ]
+    }
+}
+
+/// Sets and policies for the cursor's property: negated sets, two prefix
+/// conditions in one statement, family conditions, sets whose answers change
+/// inside 10.0.0.0/8, and chains whose statements pass the 64 of a small set.
+const RUN_POLICIES: &str = r#"
+[[prefix_sets]]
+name = "wide"
+prefixes = ["10.0.0.0/8 le 32", "2001:db8::/32 le 128"]
+[[prefix_sets]]
+name = "narrow"
+prefixes = ["10.1.0.0/16 ge 24 le 28", "10.1.4.0/22 le 32", "10.200.0.0/24", "2001:db8:1::/48 ge 64"]
+[[policies]]
+name = "first"
+[[policies.statements]]
+match.prefix_set = "!wide"
+match.community_set = "blackhole"
+action = "reject"
+[[policies.statements]]
+match.prefix_set = "narrow"
+match.family = "ipv4-unicast"
+set.local_pref = 300
+action = "next"
+[[policies.statements]]
+match.prefix_set = "services"
+match.as_path_set = "from-customer"
+set.med = 5
+action = "accept"
+[[policies]]
+name = "second"
+[[policies.statements]]
+match.prefix_set = "!narrow"
+match.family = "ipv6-unicast"
+set.communities_add = ["65000:2"]
+[[policies.statements]]
+match.prefix_set = "services"
+action = "accept"
+[[policies.statements]]
+match.prefix_set = "wide"
+match.community_set = "blackhole"
+action = "reject"
+[[policies.statements]]
+match.prefix_set = "!narrow"
+set.med = 7
+action = "next"
+[[policies]]
+name = "last"
+default = "accept"
+[[policies.statements]]
+match.family = "ipv4-unicast"
+set.local_pref = 90
+"#;
+
+/// `chain` of RUN_POLICIES, with `pad` never-matching statements first.
+fn run_chain(pad: usize, names: &[&str]) -> CompiledChain {
+    let mut text = format!("{SETS}{RUN_POLICIES}");
+    text.push_str("[[policies]]\nname = \"pad\"\n");
+    for i in 0..pad {
+        text.push_str(&format!("[[policies.statements]]\nmatch.med = \"eq {}\"\n", 1000 + i));
+    }
+    let mut all = vec!["pad"];
+    all.extend_from_slice(names);
+    book(&text).chain(&all).unwrap()
+}
+
+/// A cursor kept by one chain answers for that chain only: two chains whose
+/// candidates are the same bits but whose prefix sets differ (after a reload,
+/// or two receivers) never share a remembered selection.
+#[test]
+fn a_cursor_remembers_a_selection_for_its_chain_only() {
+    let inside = chain_of(
+        "[[policies]]\nname = \"in\"\n[[policies.statements]]\nmatch.prefix_set = \"services\"\naction = \"accept\"\n",
+        &["in"],
+    );
+    let outside = chain_of(
+        "[[policies]]\nname = \"out\"\n[[policies.statements]]\nmatch.prefix_set = \"!services\"\naction = \"accept\"\n",
+        &["out"],
+    );
+    let path = attrs(&[1], &[]);
+    let (a, b) = (inside.prepare(&path, &CTX), outside.prepare(&path, &CTX));
+    let mut cursor = PrefixCursor::default();
+    for prefix in ["198.51.100.0/24", "198.51.100.1/24", "10.0.0.0/24"] {
+        let prefix = net(prefix);
+        for (chain, prepared) in [(&inside, &a), (&outside, &b), (&inside, &a)] {
+            assert_eq!(
+                chain.select_near(prepared, &prefix, &mut cursor),
+                chain.select(prepared, &prefix),
+                "{prefix}"
+            );
+        }
     }
 }
 
