@@ -21,18 +21,19 @@
 //! harmless); storing the id would cost 32 times the memory.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
-use super::intern::{CachedExport, CachedPrepared, Exported, Judged, push_cached};
+use super::intern::{
+    CachedExport, CachedPrepared, Exported, Judged, PackedExport, push_cached, push_export,
+};
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
-use crate::wire::{Family, NextHop, Nlri, PathAttributes};
+use crate::wire::{Family, NextHop, Nlri, PackedAttributes, PathAttributes};
 
 /// Entries a peer's FIFO of changed slots holds at most (4 bytes each, per
 /// family). Up to it, changes leave in the order they came (a lone change
@@ -332,11 +333,14 @@ pub(crate) fn next_batch<P: PrefixKey>(
             Some(exported) => {
                 fe.unsendable.clear(slot);
                 fe.advertised.set(slot);
-                let key = Arc::as_ptr(&exported.attributes) as usize;
+                // Prefixes sharing a cached export share its packed bytes;
+                // the set is unpacked once per group.
+                let key = exported.attributes.bytes().as_ptr() as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
+                    let unpacked = exported.unpacked();
                     batch.announced.push(AnnounceGroup {
-                        attributes: exported.attributes.clone(),
-                        next_hop: exported.next_hop,
+                        attributes: unpacked.attributes,
+                        next_hop: unpacked.next_hop,
                         nlri: Vec::new(),
                     });
                     batch.announced.len() - 1
@@ -373,7 +377,7 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-) -> (Option<Exported>, Judged) {
+) -> (Option<PackedExport>, Judged) {
     let mut judged = Judged::Unjudged;
     let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut judged);
     (exported, judged)
@@ -387,7 +391,7 @@ fn decide_judged<P: PrefixKey>(
     profile: u16,
     cursor: &mut PrefixCursor,
     judged: &mut Judged,
-) -> Option<Exported> {
+) -> Option<PackedExport> {
     let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
         core.best_for(table, slot, receiver)?
     } else {
@@ -421,7 +425,7 @@ fn decide_judged<P: PrefixKey>(
         )
         .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
         let attr = core.attrs.get_mut(best.attrs)?;
-        let grown = push_cached(
+        let grown = push_export(
             &mut attr.exports,
             CachedExport { key, selection: None, result: result.clone(), judged: Judged::Unjudged },
         );
@@ -481,21 +485,23 @@ fn decide_judged<P: PrefixKey>(
     // The flavour holds the profile, so the size check's answer is shared too.
     let result = result.map(|(attributes, next_hop)| {
         let flavour = key & u64::from(u32::MAX);
+        let packed = PackedAttributes::pack(&attributes);
         let shared = attr
             .exports
             .iter()
             .rev()
             .find(|c| c.key & u64::from(u32::MAX) == flavour)
             .and_then(|c| c.result.as_ref())
-            .filter(|r| r.next_hop == next_hop && *r.attributes == attributes);
+            .filter(|r| r.next_hop == next_hop && r.attributes == packed);
         match shared {
-            Some(r) => {
-                Exported { attributes: Arc::clone(&r.attributes), next_hop, too_large: r.too_large }
+            Some(r) => r.clone(),
+            None => {
+                let too_large = !export::fits(&attributes, next_hop, P::FAMILY, profile);
+                PackedExport { attributes: packed, next_hop, too_large }
             }
-            None => exported(attributes, next_hop, P::FAMILY, profile),
         }
     });
-    grown += push_cached(
+    grown += push_export(
         &mut attr.exports,
         CachedExport { key, selection, result: result.clone(), judged: chain_said },
     );
@@ -511,9 +517,9 @@ fn exported(
     next_hop: NextHop,
     family: Family,
     profile: &ExportProfile,
-) -> Exported {
+) -> PackedExport {
     let too_large = !export::fits(&attributes, next_hop, family, profile);
-    Exported { attributes: Arc::new(attributes), next_hop, too_large }
+    PackedExport { attributes: PackedAttributes::pack(&attributes), next_hop, too_large }
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).
@@ -532,7 +538,7 @@ pub(crate) fn advertised_route<P: PrefixKey>(
     let mut cursor = PrefixCursor::default();
     decide(core, table, slot, &receiver, profile, &mut cursor)
         .0
-        .map(|e| (table.prefix(slot).to_net(), e))
+        .map(|e| (table.prefix(slot).to_net(), e.unpacked()))
 }
 
 #[cfg(test)]

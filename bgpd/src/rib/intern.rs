@@ -17,7 +17,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use crate::policy::{Prepared, Selection};
-use crate::wire::{Community, NextHop, PathAttributes};
+use crate::wire::{Community, NextHop, PackedAttributes, PathAttributes};
 
 /// Handle of an interned attribute set. Valid while its reference count is
 /// above zero; the number is reused afterwards.
@@ -72,6 +72,29 @@ pub struct Exported {
     pub too_large: bool,
 }
 
+/// An export result as the slot caches it: the exported set packed into one
+/// allocation ([`PackedAttributes`]; about a quarter of an `Arc<PathAttributes>`
+/// with its lists on the Internet-like table) and shared by every prefix with
+/// this set and flavour. A batch unpacks it once per group
+/// ([`PackedExport::unpacked`]), never per prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PackedExport {
+    pub attributes: PackedAttributes,
+    pub next_hop: NextHop,
+    /// As [`Exported::too_large`].
+    pub too_large: bool,
+}
+
+impl PackedExport {
+    pub fn unpacked(&self) -> Exported {
+        Exported {
+            attributes: Arc::new(self.attributes.unpack()),
+            next_hop: self.next_hop,
+            too_large: self.too_large,
+        }
+    }
+}
+
 /// A cached export result: `key` packs (export profile, local-origin bit,
 /// family) in its low 32 bits and, for a receiver with an export chain, its
 /// source index + 1 above them; `selection` is the export chain's selection
@@ -81,7 +104,7 @@ pub struct Exported {
 pub(crate) struct CachedExport {
     pub key: u64,
     pub selection: Option<Selection>,
-    pub result: Option<Exported>,
+    pub result: Option<PackedExport>,
     /// What the receiver's export chain said (for its counters).
     pub judged: Judged,
 }
@@ -95,6 +118,13 @@ pub(crate) enum Judged {
     Accepted,
     Modified,
     Rejected,
+}
+
+/// Appends an export result to a slot's cache ([`push_cached`]), also
+/// counting the packed set it holds. Returns the heap bytes grown.
+pub(crate) fn push_export(cache: &mut Vec<CachedExport>, entry: CachedExport) -> usize {
+    let bytes = entry.result_bytes();
+    push_cached(cache, entry) + bytes
 }
 
 /// Appends to one of a slot's caches (`exports`, `prepared`), growing it by
@@ -160,7 +190,16 @@ fn own_bytes(attributes: &PathAttributes) -> usize {
 fn slot_bytes(slot: &AttrSlot) -> usize {
     own_bytes(&slot.attributes)
         + slot.exports.capacity() * size_of::<CachedExport>()
+        + slot.exports.iter().map(CachedExport::result_bytes).sum::<usize>()
         + slot.prepared.capacity() * size_of::<CachedPrepared>()
+}
+
+impl CachedExport {
+    /// Heap bytes of the packed exported set (counted once per entry, even
+    /// when entries share it).
+    pub fn result_bytes(&self) -> usize {
+        self.result.as_ref().map_or(0, |r| r.attributes.heap_bytes())
+    }
 }
 
 fn hash_key(attributes: &PathAttributes, next_hop: &Option<NextHop>) -> u64 {
@@ -307,6 +346,13 @@ impl AttrStore {
     pub fn forget_exports_of(&mut self, source: u16) {
         let tag = u64::from(source) + 1;
         for slot in self.slots.iter_mut().flatten() {
+            let dropped: usize = slot
+                .exports
+                .iter()
+                .filter(|c| c.key >> 32 == tag)
+                .map(CachedExport::result_bytes)
+                .sum();
+            self.set_bytes = self.set_bytes.saturating_sub(dropped);
             slot.exports.retain(|c| c.key >> 32 != tag);
             slot.prepared.retain(|c| c.key >> 32 != tag);
         }
@@ -329,6 +375,21 @@ impl AttrStore {
     #[cfg(test)]
     pub fn walked_set_bytes(&self) -> usize {
         self.slots.iter().flatten().map(slot_bytes).sum()
+    }
+
+    /// Distinct packed exported sets the export caches hold (entries may
+    /// share one).
+    #[cfg(test)]
+    pub fn exported_allocations(&self) -> usize {
+        let shared: std::collections::BTreeSet<usize> = self
+            .slots
+            .iter()
+            .flatten()
+            .flat_map(|slot| &slot.exports)
+            .filter_map(|c| c.result.as_ref())
+            .map(|r| r.attributes.bytes().as_ptr() as usize)
+            .collect();
+        shared.len()
     }
 
     #[cfg(test)]
