@@ -416,7 +416,7 @@ fn decide_judged<P: PrefixKey>(
         }
         let profile = core.profiles.get(profile as usize)?;
         let result = export::rewrite(
-            &attr.attributes,
+            &attr.attributes.unpack(),
             attr.next_hop,
             local,
             P::FAMILY,
@@ -447,7 +447,8 @@ fn decide_judged<P: PrefixKey>(
     let index = match attr.prepared.iter().position(|c| c.key == key) {
         Some(index) => index,
         None => {
-            let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
+            let attributes = attr.attributes.unpack();
+            let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop));
             let prepared = chain.prepare(view, &context);
             grown += push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
             attr.prepared.len() - 1
@@ -463,7 +464,8 @@ fn decide_judged<P: PrefixKey>(
         return result;
     }
     let full = selection.clone().unwrap_or_else(|| chain.select_near(prepared, &prefix, cursor));
-    let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
+    let attributes = attr.attributes.unpack();
+    let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop));
     let verdict = chain.outcome(&full, view, &context);
     let chain_said = match &verdict {
         crate::policy::Verdict::Reject => Judged::Rejected,
@@ -473,7 +475,7 @@ fn decide_judged<P: PrefixKey>(
     let result = verdict.accepted().and_then(|accepted| {
         let effects = PolicyEffects {
             next_hop: accepted.next_hop,
-            keep_med: accepted.attributes.med != attr.attributes.med,
+            keep_med: accepted.attributes.med != attributes.med,
         };
         export::rewrite(&accepted.attributes, attr.next_hop, local, P::FAMILY, profile, effects)
     });

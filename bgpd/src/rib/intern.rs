@@ -4,6 +4,9 @@
 //! A full Internet table has about a million prefixes but only a few hundred
 //! thousand distinct attribute sets (and a route server or a Kubernetes node far
 //! fewer), so a prefix costs 4 bytes for its attributes instead of a few hundred.
+//! A set is stored packed ([`PackedAttributes`]: one allocation of about its
+//! wire size, not a `PathAttributes` of six `Vec`s and its lists) and unpacked
+//! on demand, once per set and export flavour, never per prefix.
 //! Each slot also caches what best-path selection needs (the `Summary`), so
 //! comparing two paths touches neither the AS_PATH vectors nor the hash map,
 //! and what export produced for each export flavour, so a million prefixes that
@@ -154,7 +157,8 @@ pub(crate) struct CachedPrepared {
 
 #[derive(Debug)]
 pub(crate) struct AttrSlot {
-    pub attributes: Arc<PathAttributes>,
+    /// The set, packed: [`PackedAttributes::unpack`] gives it back.
+    pub attributes: PackedAttributes,
     /// The next hop the route was learned with (`None`: originated with "self").
     pub next_hop: Option<NextHop>,
     pub summary: Summary,
@@ -176,14 +180,17 @@ pub(crate) struct AttrStore {
     /// sets come and go and caches grow, so [`Self::heap_bytes`] (read on
     /// every metrics scrape) does not walk a few hundred thousand sets.
     set_bytes: usize,
+    /// Where a set to intern is packed, to be compared with the stored ones
+    /// without an allocation.
+    scratch: Vec<u8>,
+    /// The last two sets unpacked for best-path changes
+    /// ([`Self::unpacked_shared`]), so the routes of one UPDATE share one copy.
+    unpacked: [Option<(PackedAttributes, Arc<PathAttributes>)>; 2],
 }
 
 /// Heap bytes of an attribute set itself (fixed once interned).
-fn own_bytes(attributes: &PathAttributes) -> usize {
-    size_of::<PathAttributes>()
-        + 16
-        + attributes.as_path.segments.iter().map(|seg| seg.asns.capacity() * 4 + 32).sum::<usize>()
-        + attributes.communities.capacity() * 4
+fn own_bytes(attributes: &PackedAttributes) -> usize {
+    attributes.heap_bytes()
 }
 
 /// Heap bytes of a slot: its set and its caches.
@@ -202,9 +209,9 @@ impl CachedExport {
     }
 }
 
-fn hash_key(attributes: &PathAttributes, next_hop: &Option<NextHop>) -> u64 {
+fn hash_key(packed: &[u8], next_hop: &Option<NextHop>) -> u64 {
     let mut hasher = FxBuildHasher.build_hasher();
-    attributes.hash(&mut hasher);
+    packed.hash(&mut hasher);
     next_hop.hash(&mut hasher);
     hasher.finish()
 }
@@ -216,41 +223,41 @@ impl AttrStore {
     }
 
     /// Intern a borrowed set: clones it only when it is new. Adds one reference.
+    /// It is packed into a reused buffer and allocates only when new.
     pub fn intern(&mut self, attributes: &PathAttributes, next_hop: Option<NextHop>) -> AttrId {
-        let hash = hash_key(attributes, &next_hop);
-        if let Some(id) = self.lookup(hash, attributes, &next_hop) {
-            self.retain(id);
-            return id;
-        }
-        self.insert(hash, Arc::new(attributes.clone()), next_hop)
+        let mut scratch = std::mem::take(&mut self.scratch);
+        PackedAttributes::pack_to(attributes, &mut scratch);
+        let hash = hash_key(&scratch, &next_hop);
+        let id = match self.lookup(hash, &scratch, &next_hop) {
+            Some(id) => {
+                self.retain(id);
+                id
+            }
+            None => {
+                let packed = PackedAttributes::from_packed(&scratch);
+                self.insert(hash, packed, Summary::of(attributes), next_hop)
+            }
+        };
+        self.scratch = scratch;
+        id
     }
 
-    /// Intern an owned set, avoiding the clone. Adds one reference.
+    /// Intern an owned set. Adds one reference.
     pub fn intern_owned(
         &mut self,
         attributes: PathAttributes,
         next_hop: Option<NextHop>,
     ) -> AttrId {
-        let hash = hash_key(&attributes, &next_hop);
-        if let Some(id) = self.lookup(hash, &attributes, &next_hop) {
-            self.retain(id);
-            return id;
-        }
-        self.insert(hash, Arc::new(attributes), next_hop)
+        self.intern(&attributes, next_hop)
     }
 
-    fn lookup(
-        &self,
-        hash: u64,
-        attributes: &PathAttributes,
-        next_hop: &Option<NextHop>,
-    ) -> Option<AttrId> {
+    fn lookup(&self, hash: u64, packed: &[u8], next_hop: &Option<NextHop>) -> Option<AttrId> {
         let slots = &self.slots;
         self.index
             .find(hash, |&i| {
                 slots[i as usize]
                     .as_ref()
-                    .is_some_and(|s| s.next_hop == *next_hop && *s.attributes == *attributes)
+                    .is_some_and(|s| s.next_hop == *next_hop && s.attributes.bytes() == packed)
             })
             .map(|&i| AttrId(i))
     }
@@ -258,12 +265,13 @@ impl AttrStore {
     fn insert(
         &mut self,
         hash: u64,
-        attributes: Arc<PathAttributes>,
+        attributes: PackedAttributes,
+        summary: Summary,
         next_hop: Option<NextHop>,
     ) -> AttrId {
         self.set_bytes += own_bytes(&attributes);
         let slot = AttrSlot {
-            summary: Summary::of(&attributes),
+            summary,
             attributes,
             next_hop,
             exports: Vec::new(),
@@ -333,6 +341,21 @@ impl AttrStore {
 
     pub fn get_mut(&mut self, id: AttrId) -> Option<&mut AttrSlot> {
         self.slots.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    /// The set of `id` unpacked and shared: the routes of one UPDATE (and
+    /// its old and new best paths) get one copy, not one per prefix.
+    pub fn unpacked_shared(&mut self, id: AttrId) -> Option<Arc<PathAttributes>> {
+        let packed = &self.slots.get(id.0 as usize)?.as_ref()?.attributes;
+        for (known, unpacked) in self.unpacked.iter().flatten() {
+            if known.ptr_eq(packed) {
+                return Some(Arc::clone(unpacked));
+            }
+        }
+        let unpacked = Arc::new(packed.unpack());
+        self.unpacked[1] = self.unpacked[0].take();
+        self.unpacked[0] = Some((packed.clone(), Arc::clone(&unpacked)));
+        Some(unpacked)
     }
 
     /// A slot's cache grew by `bytes` ([`push_cached`]'s answer): every push

@@ -70,7 +70,7 @@ impl From<&PathAttributes> for PackedAttributes {
 impl PackedAttributes {
     /// Packs `attributes`.
     pub fn pack(attributes: &PathAttributes) -> Self {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(packed_len(attributes));
         pack_into(attributes, &mut out);
         Self(Arc::from(out))
     }
@@ -207,6 +207,23 @@ fn segment_type(value: u8) -> SegmentType {
         4 => SegmentType::ConfedSet,
         _ => SegmentType::Sequence,
     }
+}
+
+/// The length [`pack_into`] writes (counts taken as at most 5 bytes of LEB128:
+/// an upper bound, so the buffer never grows).
+fn packed_len(a: &PathAttributes) -> usize {
+    let count = 5;
+    let segments: usize = a.as_path.segments.iter().map(|s| 1 + count + 4 * s.asns.len()).sum();
+    let unknown: usize = a.unknown.iter().map(|u| 2 + count + u.value.len()).sum();
+    2 + 1
+        + 4 * 6
+        + 6 * count
+        + segments
+        + 4 * a.communities.len()
+        + 4 * a.cluster_list.len()
+        + 8 * a.extended_communities.len()
+        + 12 * a.large_communities.len()
+        + unknown
 }
 
 fn pack_into(a: &PathAttributes, out: &mut Vec<u8>) {
