@@ -21,6 +21,7 @@
 //! harmless); storing the id would cost 32 times the memory.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
@@ -294,7 +295,8 @@ pub(crate) fn next_batch<P: PrefixKey>(
         if core.deferred(table, slot) {
             continue;
         }
-        let (exported, judged) = decide(core, table, slot, &receiver, profile, &mut cursor);
+        let (exported, judged, mut fresh) =
+            decide(core, table, slot, &receiver, profile, &mut cursor);
         receiver_source = Some(receiver.source);
         match judged {
             Judged::Unjudged => {}
@@ -334,13 +336,15 @@ pub(crate) fn next_batch<P: PrefixKey>(
                 fe.unsendable.clear(slot);
                 fe.advertised.set(slot);
                 // Prefixes sharing a cached export share its packed bytes;
-                // the set is unpacked once per group.
+                // a group takes the set just rewritten, if this prefix made
+                // it, or unpacks it: once per group, never per prefix.
                 let key = exported.attributes.bytes().as_ptr() as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
-                    let unpacked = exported.unpacked();
+                    let attributes =
+                        fresh.take().unwrap_or_else(|| Arc::new(exported.attributes.unpack()));
                     batch.announced.push(AnnounceGroup {
-                        attributes: unpacked.attributes,
-                        next_hop: unpacked.next_hop,
+                        attributes,
+                        next_hop: exported.next_hop,
                         nlri: Vec::new(),
                     });
                     batch.announced.len() - 1
@@ -368,8 +372,9 @@ pub(crate) fn next_batch<P: PrefixKey>(
     (emitted > 0).then_some(batch)
 }
 
-/// What `slot`'s best path exports as to `receiver`, if anything, and what
-/// the receiver's export chain said of it.
+/// What `slot`'s best path exports as to `receiver`, if anything, what the
+/// receiver's export chain said of it, and, when this call rewrote the set
+/// (a cache miss), the rewritten set unpacked, for the batch to use as is.
 fn decide<P: PrefixKey>(
     core: &mut Core,
     table: &Table<P>,
@@ -377,10 +382,17 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-) -> (Option<PackedExport>, Judged) {
-    let mut judged = Judged::Unjudged;
-    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut judged);
-    (exported, judged)
+) -> (Option<PackedExport>, Judged, Option<Arc<PathAttributes>>) {
+    let mut side = Side { judged: Judged::Unjudged, fresh: None };
+    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut side);
+    (exported, side.judged, side.fresh)
+}
+
+/// What [`decide_judged`] tells besides the export: what the chain said, and
+/// the set it rewrote, if it did.
+struct Side {
+    judged: Judged,
+    fresh: Option<Arc<PathAttributes>>,
 }
 
 fn decide_judged<P: PrefixKey>(
@@ -390,7 +402,7 @@ fn decide_judged<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-    judged: &mut Judged,
+    side: &mut Side,
 ) -> Option<PackedExport> {
     let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
         core.best_for(table, slot, receiver)?
@@ -415,15 +427,17 @@ fn decide_judged<P: PrefixKey>(
             return cached.result.clone();
         }
         let profile = core.profiles.get(profile as usize)?;
-        let result = export::rewrite(
-            &attr.attributes.unpack(),
+        let result = export::rewrite_owned(
+            attr.attributes.unpack(),
             attr.next_hop,
             local,
             P::FAMILY,
             profile,
             PolicyEffects::default(),
         )
-        .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
+        .map(|(attributes, next_hop)| {
+            exported(attributes, next_hop, P::FAMILY, profile, &mut side.fresh)
+        });
         let attr = core.attrs.get_mut(best.attrs)?;
         let grown = push_export(
             &mut attr.exports,
@@ -433,7 +447,7 @@ fn decide_judged<P: PrefixKey>(
         return result;
     };
     if chain.rejects_all() {
-        *judged = Judged::Rejected;
+        side.judged = Judged::Rejected;
         return None;
     }
     let key = key | ((u64::from(receiver.source) + 1) << 32);
@@ -458,7 +472,7 @@ fn decide_judged<P: PrefixKey>(
     let selection =
         (!prepared.is_prefix_independent()).then(|| chain.select_near(prepared, &prefix, cursor));
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
-        *judged = cached.judged;
+        side.judged = cached.judged;
         let result = cached.result.clone();
         core.attrs.cache_grew(grown);
         return result;
@@ -495,33 +509,40 @@ fn decide_judged<P: PrefixKey>(
             .find(|c| c.key & u64::from(u32::MAX) == flavour)
             .and_then(|c| c.result.as_ref())
             .filter(|r| r.next_hop == next_hop && r.attributes == packed);
-        match shared {
+        let result = match shared {
             Some(r) => r.clone(),
             None => {
                 let too_large = !export::fits(&attributes, next_hop, P::FAMILY, profile);
                 PackedExport { attributes: packed, next_hop, too_large }
             }
-        }
+        };
+        side.fresh = Some(Arc::new(attributes));
+        result
     });
     grown += push_export(
         &mut attr.exports,
         CachedExport { key, selection, result: result.clone(), judged: chain_said },
     );
     core.attrs.cache_grew(grown);
-    *judged = chain_said;
+    side.judged = chain_said;
     result
 }
 
 /// The cached form of a rewritten route, with whether it fits the peer's
-/// messages at all (checked once per attribute set and profile).
+/// messages at all (checked once per attribute set and profile); the set
+/// itself goes to `fresh`.
 fn exported(
     attributes: PathAttributes,
     next_hop: NextHop,
     family: Family,
     profile: &ExportProfile,
+    fresh: &mut Option<Arc<PathAttributes>>,
 ) -> PackedExport {
     let too_large = !export::fits(&attributes, next_hop, family, profile);
-    PackedExport { attributes: PackedAttributes::pack(&attributes), next_hop, too_large }
+    let packed =
+        PackedExport { attributes: PackedAttributes::pack(&attributes), next_hop, too_large };
+    *fresh = Some(Arc::new(attributes));
+    packed
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).

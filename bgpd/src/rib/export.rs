@@ -148,8 +148,19 @@ pub(crate) fn rewrite(
     profile: &ExportProfile,
     effects: PolicyEffects,
 ) -> Option<(PathAttributes, NextHop)> {
+    rewrite_owned(attributes.clone(), learned_next_hop, local, family, profile, effects)
+}
+
+/// [`rewrite`] of a set the caller owns (a stored set just unpacked): no copy.
+pub(crate) fn rewrite_owned(
+    mut out: PathAttributes,
+    learned_next_hop: Option<NextHop>,
+    local: bool,
+    family: Family,
+    profile: &ExportProfile,
+    effects: PolicyEffects,
+) -> Option<(PathAttributes, NextHop)> {
     let local_asn = profile.local_asn;
-    let mut out = attributes.clone();
     let chosen = match effects.next_hop {
         None => None,
         Some(NextHopAction::SelfAddress) => Some(profile.own_next_hop(family)?),
@@ -163,7 +174,7 @@ pub(crate) fn rewrite(
         }
     };
     let next_hop = if profile.ibgp {
-        out.local_pref = Some(attributes.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
+        out.local_pref = Some(out.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
         if local {
             drop_own_prepends(&mut out.as_path, profile.global_asn);
             drop_own_prepends(&mut out.as_path, local_asn);
