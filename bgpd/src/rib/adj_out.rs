@@ -340,8 +340,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
                 // it, or unpacks it: once per group, never per prefix.
                 let key = exported.attributes.bytes().as_ptr() as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
-                    let attributes =
-                        fresh.take().unwrap_or_else(|| Arc::new(exported.attributes.unpack()));
+                    let attributes = core.attrs.unpacked_export(&exported.attributes, fresh.take());
                     batch.announced.push(AnnounceGroup {
                         attributes,
                         next_hop: exported.next_hop,

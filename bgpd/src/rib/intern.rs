@@ -186,7 +186,16 @@ pub(crate) struct AttrStore {
     /// The last two sets unpacked for best-path changes
     /// ([`Self::unpacked_shared`]), so the routes of one UPDATE share one copy.
     unpacked: [Option<(PackedAttributes, Arc<PathAttributes>)>; 2],
+    /// Exported sets unpacked for export batches ([`Self::unpacked_export`]),
+    /// direct-mapped by address, [`EXPORT_MEMO`] entries at most.
+    export_memo: Vec<Option<(PackedAttributes, Arc<PathAttributes>)>>,
 }
+
+/// Entries of the unpacked-export memo: a set shared by prefixes all over the
+/// table (the popular ones of a real table) is unpacked once, not once per
+/// export batch. At most this many unpacked sets are held (about 1.5 MB on
+/// the Internet-like table).
+const EXPORT_MEMO: usize = 4096;
 
 /// Heap bytes of an attribute set itself (fixed once interned).
 fn own_bytes(attributes: &PackedAttributes) -> usize {
@@ -356,6 +365,29 @@ impl AttrStore {
         self.unpacked[1] = self.unpacked[0].take();
         self.unpacked[0] = Some((packed.clone(), Arc::clone(&unpacked)));
         Some(unpacked)
+    }
+
+    /// `packed` (an exported set from a slot's cache) unpacked, shared with
+    /// the last batch groups that unpacked it, or `fresh` when the caller
+    /// just made it. Bounded by [`EXPORT_MEMO`].
+    pub fn unpacked_export(
+        &mut self,
+        packed: &PackedAttributes,
+        fresh: Option<Arc<PathAttributes>>,
+    ) -> Arc<PathAttributes> {
+        if self.export_memo.is_empty() {
+            self.export_memo.resize(EXPORT_MEMO, None);
+        }
+        let index = (packed.bytes().as_ptr() as usize >> 4) % EXPORT_MEMO;
+        if fresh.is_none()
+            && let Some((known, unpacked)) = &self.export_memo[index]
+            && known.ptr_eq(packed)
+        {
+            return Arc::clone(unpacked);
+        }
+        let unpacked = fresh.unwrap_or_else(|| Arc::new(packed.unpack()));
+        self.export_memo[index] = Some((packed.clone(), Arc::clone(&unpacked)));
+        unpacked
     }
 
     /// A slot's cache grew by `bytes` ([`push_cached`]'s answer): every push
