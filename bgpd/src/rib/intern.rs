@@ -524,6 +524,39 @@ mod tests {
         assert_eq!(store.kept_set_bytes(), 0);
     }
 
+    /// Batch groups of one exported set share one unpacked copy; a set just
+    /// rewritten is taken as is; equal contents in another allocation are
+    /// not mistaken for it.
+    #[test]
+    fn unpacked_exports_are_shared_through_the_memo() {
+        let mut store = AttrStore::default();
+        let packed = PackedAttributes::pack(&attrs(65001));
+        let first = store.unpacked_export(&packed, None);
+        assert_eq!(*first, attrs(65001));
+        assert!(Arc::ptr_eq(&first, &store.unpacked_export(&packed, None)));
+        let fresh = Arc::new(attrs(65001));
+        let taken = store.unpacked_export(&packed, Some(Arc::clone(&fresh)));
+        assert!(Arc::ptr_eq(&taken, &fresh));
+        assert!(Arc::ptr_eq(&fresh, &store.unpacked_export(&packed, None)));
+        let other = PackedAttributes::pack(&attrs(65001));
+        assert!(!Arc::ptr_eq(&fresh, &store.unpacked_export(&other, None)));
+        assert_eq!(store.export_memo.len(), EXPORT_MEMO);
+    }
+
+    /// Best-path changes of one UPDATE share the unpacked set; a released id
+    /// reused for another set is not answered from the memo.
+    #[test]
+    fn unpacked_shared_follows_the_slot() {
+        let mut store = AttrStore::default();
+        let a = store.intern(&attrs(65001), None);
+        let first = store.unpacked_shared(a).unwrap();
+        assert!(Arc::ptr_eq(&first, &store.unpacked_shared(a).unwrap()));
+        store.release(a);
+        let b = store.intern(&attrs(65002), None);
+        assert_eq!(a, b);
+        assert_eq!(*store.unpacked_shared(b).unwrap(), attrs(65002));
+    }
+
     #[test]
     fn caches_grow_by_half_from_one_entry() {
         let mut cache = Vec::new();
