@@ -27,12 +27,14 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
-use super::intern::{CachedExport, CachedPrepared, Exported, Judged, push_cached};
+use super::intern::{
+    CachedExport, CachedPrepared, Exported, Judged, PackedExport, push_cached, push_export,
+};
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
-use crate::wire::{Family, NextHop, Nlri, PathAttributes};
+use crate::wire::{Family, NextHop, Nlri, PackedAttributes, PathAttributes};
 
 /// Entries a peer's FIFO of changed slots holds at most (4 bytes each, per
 /// family). Up to it, changes leave in the order they came (a lone change
@@ -293,7 +295,8 @@ pub(crate) fn next_batch<P: PrefixKey>(
         if core.deferred(table, slot) {
             continue;
         }
-        let (exported, judged) = decide(core, table, slot, &receiver, profile, &mut cursor);
+        let (exported, judged, mut fresh) =
+            decide(core, table, slot, &receiver, profile, &mut cursor);
         receiver_source = Some(receiver.source);
         match judged {
             Judged::Unjudged => {}
@@ -332,10 +335,14 @@ pub(crate) fn next_batch<P: PrefixKey>(
             Some(exported) => {
                 fe.unsendable.clear(slot);
                 fe.advertised.set(slot);
-                let key = Arc::as_ptr(&exported.attributes) as usize;
+                // Prefixes sharing a cached export share its packed bytes;
+                // a group takes the set just rewritten, if this prefix made
+                // it, or unpacks it: once per group, never per prefix.
+                let key = exported.attributes.bytes().as_ptr() as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
+                    let attributes = core.attrs.unpacked_export(&exported.attributes, fresh.take());
                     batch.announced.push(AnnounceGroup {
-                        attributes: exported.attributes.clone(),
+                        attributes,
                         next_hop: exported.next_hop,
                         nlri: Vec::new(),
                     });
@@ -364,8 +371,9 @@ pub(crate) fn next_batch<P: PrefixKey>(
     (emitted > 0).then_some(batch)
 }
 
-/// What `slot`'s best path exports as to `receiver`, if anything, and what
-/// the receiver's export chain said of it.
+/// What `slot`'s best path exports as to `receiver`, if anything, what the
+/// receiver's export chain said of it, and, when this call rewrote the set
+/// (a cache miss), the rewritten set unpacked, for the batch to use as is.
 fn decide<P: PrefixKey>(
     core: &mut Core,
     table: &Table<P>,
@@ -373,10 +381,17 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-) -> (Option<Exported>, Judged) {
-    let mut judged = Judged::Unjudged;
-    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut judged);
-    (exported, judged)
+) -> (Option<PackedExport>, Judged, Option<Arc<PathAttributes>>) {
+    let mut side = Side { judged: Judged::Unjudged, fresh: None };
+    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut side);
+    (exported, side.judged, side.fresh)
+}
+
+/// What [`decide_judged`] tells besides the export: what the chain said, and
+/// the set it rewrote, if it did.
+struct Side {
+    judged: Judged,
+    fresh: Option<Arc<PathAttributes>>,
 }
 
 fn decide_judged<P: PrefixKey>(
@@ -386,8 +401,8 @@ fn decide_judged<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-    judged: &mut Judged,
-) -> Option<Exported> {
+    side: &mut Side,
+) -> Option<PackedExport> {
     let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
         core.best_for(table, slot, receiver)?
     } else {
@@ -411,17 +426,19 @@ fn decide_judged<P: PrefixKey>(
             return cached.result.clone();
         }
         let profile = core.profiles.get(profile as usize)?;
-        let result = export::rewrite(
-            &attr.attributes,
+        let result = export::rewrite_owned(
+            attr.attributes.unpack(),
             attr.next_hop,
             local,
             P::FAMILY,
             profile,
             PolicyEffects::default(),
         )
-        .map(|(attributes, next_hop)| exported(attributes, next_hop, P::FAMILY, profile));
+        .map(|(attributes, next_hop)| {
+            exported(attributes, next_hop, P::FAMILY, profile, &mut side.fresh)
+        });
         let attr = core.attrs.get_mut(best.attrs)?;
-        let grown = push_cached(
+        let grown = push_export(
             &mut attr.exports,
             CachedExport { key, selection: None, result: result.clone(), judged: Judged::Unjudged },
         );
@@ -429,7 +446,7 @@ fn decide_judged<P: PrefixKey>(
         return result;
     };
     if chain.rejects_all() {
-        *judged = Judged::Rejected;
+        side.judged = Judged::Rejected;
         return None;
     }
     let key = key | ((u64::from(receiver.source) + 1) << 32);
@@ -443,7 +460,8 @@ fn decide_judged<P: PrefixKey>(
     let index = match attr.prepared.iter().position(|c| c.key == key) {
         Some(index) => index,
         None => {
-            let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
+            let attributes = attr.attributes.unpack();
+            let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop));
             let prepared = chain.prepare(view, &context);
             grown += push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
             attr.prepared.len() - 1
@@ -453,13 +471,14 @@ fn decide_judged<P: PrefixKey>(
     let selection =
         (!prepared.is_prefix_independent()).then(|| chain.select_near(prepared, &prefix, cursor));
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
-        *judged = cached.judged;
+        side.judged = cached.judged;
         let result = cached.result.clone();
         core.attrs.cache_grew(grown);
         return result;
     }
     let full = selection.clone().unwrap_or_else(|| chain.select_near(prepared, &prefix, cursor));
-    let view = PathView::new(&attr.attributes, policy::next_hop_address(attr.next_hop));
+    let attributes = attr.attributes.unpack();
+    let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop));
     let verdict = chain.outcome(&full, view, &context);
     let chain_said = match &verdict {
         crate::policy::Verdict::Reject => Judged::Rejected,
@@ -469,7 +488,7 @@ fn decide_judged<P: PrefixKey>(
     let result = verdict.accepted().and_then(|accepted| {
         let effects = PolicyEffects {
             next_hop: accepted.next_hop,
-            keep_med: accepted.attributes.med != attr.attributes.med,
+            keep_med: accepted.attributes.med != attributes.med,
         };
         export::rewrite(&accepted.attributes, attr.next_hop, local, P::FAMILY, profile, effects)
     });
@@ -481,39 +500,48 @@ fn decide_judged<P: PrefixKey>(
     // The flavour holds the profile, so the size check's answer is shared too.
     let result = result.map(|(attributes, next_hop)| {
         let flavour = key & u64::from(u32::MAX);
+        let packed = PackedAttributes::pack(&attributes);
         let shared = attr
             .exports
             .iter()
             .rev()
             .find(|c| c.key & u64::from(u32::MAX) == flavour)
             .and_then(|c| c.result.as_ref())
-            .filter(|r| r.next_hop == next_hop && *r.attributes == attributes);
-        match shared {
-            Some(r) => {
-                Exported { attributes: Arc::clone(&r.attributes), next_hop, too_large: r.too_large }
+            .filter(|r| r.next_hop == next_hop && r.attributes == packed);
+        let result = match shared {
+            Some(r) => r.clone(),
+            None => {
+                let too_large = !export::fits(&attributes, next_hop, P::FAMILY, profile);
+                PackedExport { attributes: packed, next_hop, too_large }
             }
-            None => exported(attributes, next_hop, P::FAMILY, profile),
-        }
+        };
+        side.fresh = Some(Arc::new(attributes));
+        result
     });
-    grown += push_cached(
+    grown += push_export(
         &mut attr.exports,
         CachedExport { key, selection, result: result.clone(), judged: chain_said },
     );
     core.attrs.cache_grew(grown);
-    *judged = chain_said;
+    side.judged = chain_said;
     result
 }
 
 /// The cached form of a rewritten route, with whether it fits the peer's
-/// messages at all (checked once per attribute set and profile).
+/// messages at all (checked once per attribute set and profile); the set
+/// itself goes to `fresh`.
 fn exported(
     attributes: PathAttributes,
     next_hop: NextHop,
     family: Family,
     profile: &ExportProfile,
-) -> Exported {
+    fresh: &mut Option<Arc<PathAttributes>>,
+) -> PackedExport {
     let too_large = !export::fits(&attributes, next_hop, family, profile);
-    Exported { attributes: Arc::new(attributes), next_hop, too_large }
+    let packed =
+        PackedExport { attributes: PackedAttributes::pack(&attributes), next_hop, too_large };
+    *fresh = Some(Arc::new(attributes));
+    packed
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).
@@ -532,7 +560,7 @@ pub(crate) fn advertised_route<P: PrefixKey>(
     let mut cursor = PrefixCursor::default();
     decide(core, table, slot, &receiver, profile, &mut cursor)
         .0
-        .map(|e| (table.prefix(slot).to_net(), e))
+        .map(|e| (table.prefix(slot).to_net(), e.unpacked()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! prefixes whose best path changed for every peer's Adj-RIB-Out (§9.1.3).
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
@@ -89,10 +90,20 @@ impl Core {
         Some(Route {
             prefix,
             source,
-            attributes: attr.attributes.clone(),
+            attributes: Arc::new(attr.attributes.unpack()),
             next_hop: attr.next_hop,
             stale: path.is_stale(),
         })
+    }
+
+    /// As [`Self::route`], sharing the unpacked set with the last routes
+    /// made (`AttrStore::unpacked_shared`): for the best-path changes of an
+    /// UPDATE, one copy per set rather than per prefix.
+    fn route_shared(&mut self, prefix: IpNet, path: &Path) -> Option<Route> {
+        let source = self.sources.get(path.source as usize)?.as_ref()?.facts.source;
+        let next_hop = self.attrs.get(path.attrs)?.next_hop;
+        let attributes = self.attrs.unpacked_shared(path.attrs)?;
+        Some(Route { prefix, source, attributes, next_hop, stale: path.is_stale() })
     }
 
     pub(super) fn source_state(&mut self, source: SourceIndex) -> Option<&mut SourceState> {
@@ -217,8 +228,8 @@ impl Core {
                 family: P::FAMILY,
                 prefix,
                 slot,
-                old: old.and_then(|p| self.route(prefix, &p)),
-                new: new.and_then(|p| self.route(prefix, &p)),
+                old: old.and_then(|p| self.route_shared(prefix, &p)),
+                new: new.and_then(|p| self.route_shared(prefix, &p)),
             };
             if let Some(changes) = self.changes.as_mut() {
                 changes.push(change);

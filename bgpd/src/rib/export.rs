@@ -80,13 +80,31 @@ pub(crate) struct Receiver {
     pub asn: u32,
 }
 
+/// What [`may_send`] reads of a route's attributes: whether the receiver's
+/// AS is in the AS_PATH. Stored sets answer without unpacking.
+pub(crate) trait PathLoop: std::fmt::Debug {
+    fn path_contains(&self, asn: u32) -> bool;
+}
+
+impl PathLoop for PathAttributes {
+    fn path_contains(&self, asn: u32) -> bool {
+        self.as_path.contains(asn)
+    }
+}
+
+impl PathLoop for crate::wire::PackedAttributes {
+    fn path_contains(&self, asn: u32) -> bool {
+        self.as_path_contains(asn)
+    }
+}
+
 /// What the per-route filter needs to know about the route.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct RouteFacts<'a> {
     pub source: super::table::SourceIndex,
     pub ibgp_learned: bool,
     pub summary: &'a Summary,
-    pub attributes: &'a PathAttributes,
+    pub attributes: &'a dyn PathLoop,
 }
 
 /// Whether `route` may be advertised to `receiver` at all.
@@ -105,7 +123,7 @@ pub(crate) fn may_send(route: &RouteFacts<'_>, receiver: &Receiver) -> bool {
         return false;
     }
     // The peer would drop it as a loop (RFC 4271 §9.1.2); save it the work.
-    receiver.ibgp || !route.attributes.as_path.contains(receiver.asn)
+    receiver.ibgp || !route.attributes.path_contains(receiver.asn)
 }
 
 /// The attributes and next hop `attributes` is sent with to a peer of `profile`,
@@ -130,8 +148,19 @@ pub(crate) fn rewrite(
     profile: &ExportProfile,
     effects: PolicyEffects,
 ) -> Option<(PathAttributes, NextHop)> {
+    rewrite_owned(attributes.clone(), learned_next_hop, local, family, profile, effects)
+}
+
+/// [`rewrite`] of a set the caller owns (a stored set just unpacked): no copy.
+pub(crate) fn rewrite_owned(
+    mut out: PathAttributes,
+    learned_next_hop: Option<NextHop>,
+    local: bool,
+    family: Family,
+    profile: &ExportProfile,
+    effects: PolicyEffects,
+) -> Option<(PathAttributes, NextHop)> {
     let local_asn = profile.local_asn;
-    let mut out = attributes.clone();
     let chosen = match effects.next_hop {
         None => None,
         Some(NextHopAction::SelfAddress) => Some(profile.own_next_hop(family)?),
@@ -145,7 +174,7 @@ pub(crate) fn rewrite(
         }
     };
     let next_hop = if profile.ibgp {
-        out.local_pref = Some(attributes.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
+        out.local_pref = Some(out.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
         if local {
             drop_own_prepends(&mut out.as_path, profile.global_asn);
             drop_own_prepends(&mut out.as_path, local_asn);

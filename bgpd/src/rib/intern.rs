@@ -4,6 +4,9 @@
 //! A full Internet table has about a million prefixes but only a few hundred
 //! thousand distinct attribute sets (and a route server or a Kubernetes node far
 //! fewer), so a prefix costs 4 bytes for its attributes instead of a few hundred.
+//! A set is stored packed ([`PackedAttributes`]: one allocation of about its
+//! wire size, not a `PathAttributes` of six `Vec`s and its lists) and unpacked
+//! on demand, once per set and export flavour, never per prefix.
 //! Each slot also caches what best-path selection needs (the `Summary`), so
 //! comparing two paths touches neither the AS_PATH vectors nor the hash map,
 //! and what export produced for each export flavour, so a million prefixes that
@@ -17,7 +20,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use crate::policy::{Prepared, Selection};
-use crate::wire::{Community, NextHop, PathAttributes};
+use crate::wire::{Community, NextHop, PackedAttributes, PathAttributes};
 
 /// Handle of an interned attribute set. Valid while its reference count is
 /// above zero; the number is reused afterwards.
@@ -72,6 +75,29 @@ pub struct Exported {
     pub too_large: bool,
 }
 
+/// An export result as the slot caches it: the exported set packed into one
+/// allocation ([`PackedAttributes`]; about a quarter of an `Arc<PathAttributes>`
+/// with its lists on the Internet-like table) and shared by every prefix with
+/// this set and flavour. A batch unpacks it once per group
+/// ([`PackedExport::unpacked`]), never per prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PackedExport {
+    pub attributes: PackedAttributes,
+    pub next_hop: NextHop,
+    /// As [`Exported::too_large`].
+    pub too_large: bool,
+}
+
+impl PackedExport {
+    pub fn unpacked(&self) -> Exported {
+        Exported {
+            attributes: Arc::new(self.attributes.unpack()),
+            next_hop: self.next_hop,
+            too_large: self.too_large,
+        }
+    }
+}
+
 /// A cached export result: `key` packs (export profile, local-origin bit,
 /// family) in its low 32 bits and, for a receiver with an export chain, its
 /// source index + 1 above them; `selection` is the export chain's selection
@@ -81,7 +107,7 @@ pub struct Exported {
 pub(crate) struct CachedExport {
     pub key: u64,
     pub selection: Option<Selection>,
-    pub result: Option<Exported>,
+    pub result: Option<PackedExport>,
     /// What the receiver's export chain said (for its counters).
     pub judged: Judged,
 }
@@ -95,6 +121,13 @@ pub(crate) enum Judged {
     Accepted,
     Modified,
     Rejected,
+}
+
+/// Appends an export result to a slot's cache ([`push_cached`]), also
+/// counting the packed set it holds. Returns the heap bytes grown.
+pub(crate) fn push_export(cache: &mut Vec<CachedExport>, entry: CachedExport) -> usize {
+    let bytes = entry.result_bytes();
+    push_cached(cache, entry) + bytes
 }
 
 /// Appends to one of a slot's caches (`exports`, `prepared`), growing it by
@@ -124,7 +157,8 @@ pub(crate) struct CachedPrepared {
 
 #[derive(Debug)]
 pub(crate) struct AttrSlot {
-    pub attributes: Arc<PathAttributes>,
+    /// The set, packed: [`PackedAttributes::unpack`] gives it back.
+    pub attributes: PackedAttributes,
     /// The next hop the route was learned with (`None`: originated with "self").
     pub next_hop: Option<NextHop>,
     pub summary: Summary,
@@ -146,26 +180,47 @@ pub(crate) struct AttrStore {
     /// sets come and go and caches grow, so [`Self::heap_bytes`] (read on
     /// every metrics scrape) does not walk a few hundred thousand sets.
     set_bytes: usize,
+    /// Where a set to intern is packed, to be compared with the stored ones
+    /// without an allocation.
+    scratch: Vec<u8>,
+    /// The last two sets unpacked for best-path changes
+    /// ([`Self::unpacked_shared`]), so the routes of one UPDATE share one copy.
+    unpacked: [Option<(PackedAttributes, Arc<PathAttributes>)>; 2],
+    /// Exported sets unpacked for export batches ([`Self::unpacked_export`]),
+    /// direct-mapped by address, [`EXPORT_MEMO`] entries at most.
+    export_memo: Vec<Option<(PackedAttributes, Arc<PathAttributes>)>>,
 }
 
+/// Entries of the unpacked-export memo: a set shared by prefixes all over the
+/// table (the popular ones of a real table) is unpacked once, not once per
+/// export batch. At most this many unpacked sets are held (about 1.5 MB on
+/// the Internet-like table).
+const EXPORT_MEMO: usize = 4096;
+
 /// Heap bytes of an attribute set itself (fixed once interned).
-fn own_bytes(attributes: &PathAttributes) -> usize {
-    size_of::<PathAttributes>()
-        + 16
-        + attributes.as_path.segments.iter().map(|seg| seg.asns.capacity() * 4 + 32).sum::<usize>()
-        + attributes.communities.capacity() * 4
+fn own_bytes(attributes: &PackedAttributes) -> usize {
+    attributes.heap_bytes()
 }
 
 /// Heap bytes of a slot: its set and its caches.
 fn slot_bytes(slot: &AttrSlot) -> usize {
     own_bytes(&slot.attributes)
         + slot.exports.capacity() * size_of::<CachedExport>()
+        + slot.exports.iter().map(CachedExport::result_bytes).sum::<usize>()
         + slot.prepared.capacity() * size_of::<CachedPrepared>()
 }
 
-fn hash_key(attributes: &PathAttributes, next_hop: &Option<NextHop>) -> u64 {
+impl CachedExport {
+    /// Heap bytes of the packed exported set (counted once per entry, even
+    /// when entries share it).
+    pub fn result_bytes(&self) -> usize {
+        self.result.as_ref().map_or(0, |r| r.attributes.heap_bytes())
+    }
+}
+
+fn hash_key(packed: &[u8], next_hop: &Option<NextHop>) -> u64 {
     let mut hasher = FxBuildHasher.build_hasher();
-    attributes.hash(&mut hasher);
+    packed.hash(&mut hasher);
     next_hop.hash(&mut hasher);
     hasher.finish()
 }
@@ -177,41 +232,41 @@ impl AttrStore {
     }
 
     /// Intern a borrowed set: clones it only when it is new. Adds one reference.
+    /// It is packed into a reused buffer and allocates only when new.
     pub fn intern(&mut self, attributes: &PathAttributes, next_hop: Option<NextHop>) -> AttrId {
-        let hash = hash_key(attributes, &next_hop);
-        if let Some(id) = self.lookup(hash, attributes, &next_hop) {
-            self.retain(id);
-            return id;
-        }
-        self.insert(hash, Arc::new(attributes.clone()), next_hop)
+        let mut scratch = std::mem::take(&mut self.scratch);
+        PackedAttributes::pack_to(attributes, &mut scratch);
+        let hash = hash_key(&scratch, &next_hop);
+        let id = match self.lookup(hash, &scratch, &next_hop) {
+            Some(id) => {
+                self.retain(id);
+                id
+            }
+            None => {
+                let packed = PackedAttributes::from_packed(&scratch);
+                self.insert(hash, packed, Summary::of(attributes), next_hop)
+            }
+        };
+        self.scratch = scratch;
+        id
     }
 
-    /// Intern an owned set, avoiding the clone. Adds one reference.
+    /// Intern an owned set. Adds one reference.
     pub fn intern_owned(
         &mut self,
         attributes: PathAttributes,
         next_hop: Option<NextHop>,
     ) -> AttrId {
-        let hash = hash_key(&attributes, &next_hop);
-        if let Some(id) = self.lookup(hash, &attributes, &next_hop) {
-            self.retain(id);
-            return id;
-        }
-        self.insert(hash, Arc::new(attributes), next_hop)
+        self.intern(&attributes, next_hop)
     }
 
-    fn lookup(
-        &self,
-        hash: u64,
-        attributes: &PathAttributes,
-        next_hop: &Option<NextHop>,
-    ) -> Option<AttrId> {
+    fn lookup(&self, hash: u64, packed: &[u8], next_hop: &Option<NextHop>) -> Option<AttrId> {
         let slots = &self.slots;
         self.index
             .find(hash, |&i| {
                 slots[i as usize]
                     .as_ref()
-                    .is_some_and(|s| s.next_hop == *next_hop && *s.attributes == *attributes)
+                    .is_some_and(|s| s.next_hop == *next_hop && s.attributes.bytes() == packed)
             })
             .map(|&i| AttrId(i))
     }
@@ -219,12 +274,13 @@ impl AttrStore {
     fn insert(
         &mut self,
         hash: u64,
-        attributes: Arc<PathAttributes>,
+        attributes: PackedAttributes,
+        summary: Summary,
         next_hop: Option<NextHop>,
     ) -> AttrId {
         self.set_bytes += own_bytes(&attributes);
         let slot = AttrSlot {
-            summary: Summary::of(&attributes),
+            summary,
             attributes,
             next_hop,
             exports: Vec::new(),
@@ -296,6 +352,44 @@ impl AttrStore {
         self.slots.get_mut(id.0 as usize).and_then(Option::as_mut)
     }
 
+    /// The set of `id` unpacked and shared: the routes of one UPDATE (and
+    /// its old and new best paths) get one copy, not one per prefix.
+    pub fn unpacked_shared(&mut self, id: AttrId) -> Option<Arc<PathAttributes>> {
+        let packed = &self.slots.get(id.0 as usize)?.as_ref()?.attributes;
+        for (known, unpacked) in self.unpacked.iter().flatten() {
+            if known.ptr_eq(packed) {
+                return Some(Arc::clone(unpacked));
+            }
+        }
+        let unpacked = Arc::new(packed.unpack());
+        self.unpacked[1] = self.unpacked[0].take();
+        self.unpacked[0] = Some((packed.clone(), Arc::clone(&unpacked)));
+        Some(unpacked)
+    }
+
+    /// `packed` (an exported set from a slot's cache) unpacked, shared with
+    /// the last batch groups that unpacked it, or `fresh` when the caller
+    /// just made it. Bounded by [`EXPORT_MEMO`].
+    pub fn unpacked_export(
+        &mut self,
+        packed: &PackedAttributes,
+        fresh: Option<Arc<PathAttributes>>,
+    ) -> Arc<PathAttributes> {
+        if self.export_memo.is_empty() {
+            self.export_memo.resize(EXPORT_MEMO, None);
+        }
+        let index = (packed.bytes().as_ptr() as usize >> 4) % EXPORT_MEMO;
+        if fresh.is_none()
+            && let Some((known, unpacked)) = &self.export_memo[index]
+            && known.ptr_eq(packed)
+        {
+            return Arc::clone(unpacked);
+        }
+        let unpacked = fresh.unwrap_or_else(|| Arc::new(packed.unpack()));
+        self.export_memo[index] = Some((packed.clone(), Arc::clone(&unpacked)));
+        unpacked
+    }
+
     /// A slot's cache grew by `bytes` ([`push_cached`]'s answer): every push
     /// onto `exports` or `prepared` reports here.
     pub fn cache_grew(&mut self, bytes: usize) {
@@ -307,6 +401,13 @@ impl AttrStore {
     pub fn forget_exports_of(&mut self, source: u16) {
         let tag = u64::from(source) + 1;
         for slot in self.slots.iter_mut().flatten() {
+            let dropped: usize = slot
+                .exports
+                .iter()
+                .filter(|c| c.key >> 32 == tag)
+                .map(CachedExport::result_bytes)
+                .sum();
+            self.set_bytes = self.set_bytes.saturating_sub(dropped);
             slot.exports.retain(|c| c.key >> 32 != tag);
             slot.prepared.retain(|c| c.key >> 32 != tag);
         }
@@ -329,6 +430,21 @@ impl AttrStore {
     #[cfg(test)]
     pub fn walked_set_bytes(&self) -> usize {
         self.slots.iter().flatten().map(slot_bytes).sum()
+    }
+
+    /// Distinct packed exported sets the export caches hold (entries may
+    /// share one).
+    #[cfg(test)]
+    pub fn exported_allocations(&self) -> usize {
+        let shared: std::collections::BTreeSet<usize> = self
+            .slots
+            .iter()
+            .flatten()
+            .flat_map(|slot| &slot.exports)
+            .filter_map(|c| c.result.as_ref())
+            .map(|r| r.attributes.bytes().as_ptr() as usize)
+            .collect();
+        shared.len()
     }
 
     #[cfg(test)]
@@ -406,6 +522,39 @@ mod tests {
             store.release(*id);
         }
         assert_eq!(store.kept_set_bytes(), 0);
+    }
+
+    /// Batch groups of one exported set share one unpacked copy; a set just
+    /// rewritten is taken as is; equal contents in another allocation are
+    /// not mistaken for it.
+    #[test]
+    fn unpacked_exports_are_shared_through_the_memo() {
+        let mut store = AttrStore::default();
+        let packed = PackedAttributes::pack(&attrs(65001));
+        let first = store.unpacked_export(&packed, None);
+        assert_eq!(*first, attrs(65001));
+        assert!(Arc::ptr_eq(&first, &store.unpacked_export(&packed, None)));
+        let fresh = Arc::new(attrs(65001));
+        let taken = store.unpacked_export(&packed, Some(Arc::clone(&fresh)));
+        assert!(Arc::ptr_eq(&taken, &fresh));
+        assert!(Arc::ptr_eq(&fresh, &store.unpacked_export(&packed, None)));
+        let other = PackedAttributes::pack(&attrs(65001));
+        assert!(!Arc::ptr_eq(&fresh, &store.unpacked_export(&other, None)));
+        assert_eq!(store.export_memo.len(), EXPORT_MEMO);
+    }
+
+    /// Best-path changes of one UPDATE share the unpacked set; a released id
+    /// reused for another set is not answered from the memo.
+    #[test]
+    fn unpacked_shared_follows_the_slot() {
+        let mut store = AttrStore::default();
+        let a = store.intern(&attrs(65001), None);
+        let first = store.unpacked_shared(a).unwrap();
+        assert!(Arc::ptr_eq(&first, &store.unpacked_shared(a).unwrap()));
+        store.release(a);
+        let b = store.intern(&attrs(65002), None);
+        assert_eq!(a, b);
+        assert_eq!(*store.unpacked_shared(b).unwrap(), attrs(65002));
     }
 
     #[test]

@@ -303,8 +303,10 @@ fn receivers_whose_chains_agree_share_one_exported_set() {
     for (prefix, (attributes, next_hop)) in &to_b {
         let (theirs, their_next_hop) = &to_c[prefix];
         assert_eq!(next_hop, their_next_hop);
-        assert!(Arc::ptr_eq(attributes, theirs), "{prefix}: one exported set for both");
+        assert_eq!(attributes, theirs, "{prefix}");
     }
+    // Each batch unpacks its own copy; the cache holds one packed set for both.
+    assert_eq!(rib.core.attrs.exported_allocations(), 1, "one exported set for both");
     // A chain that changes the set keeps its own copy.
     rib.set_peer_policy(c, policy(&[], &["prepend-allowed"], 65004)).unwrap();
     rib.apply_update(A, &announce(attrs(&[]), &["198.51.100.3/32"])).unwrap();

@@ -13,6 +13,7 @@
 
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 use super::intern::AttrId;
 use super::table::SourceIndex;
@@ -83,7 +84,7 @@ impl Rib {
                 let route = Route {
                     prefix: *prefix,
                     source: Source::Peer(peer),
-                    attributes: slot.attributes.clone(),
+                    attributes: Arc::new(slot.attributes.unpack()),
                     next_hop: slot.next_hop,
                     stale: false,
                 };
@@ -117,7 +118,7 @@ impl Rib {
         let mut stats = ApplyStats::default();
         for (id, nlri) in groups {
             let Some(slot) = self.core.attrs.get(id) else { continue };
-            let (attributes, next_hop) = (slot.attributes.clone(), slot.next_hop);
+            let (attributes, next_hop) = (slot.attributes.unpack(), slot.next_hop);
             self.announce_all(source, &attributes, next_hop, &nlri, &mut stats);
         }
         Ok(Some(stats))

@@ -53,7 +53,7 @@ pub use options::{CodecOptions, FamilySet};
 
 pub use attributes::{
     Aggregator, AsPath, AsSegment, Community, ExtendedCommunity, LargeCommunity, Origin,
-    PathAttributes, SegmentType, UnknownAttribute,
+    PackedAttributes, PathAttributes, SegmentType, UnknownAttribute,
 };
 pub use family::{AfiSafi, Family};
 pub use notification::{Notification, NotificationKind};

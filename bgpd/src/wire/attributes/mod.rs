@@ -17,7 +17,10 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 
+pub mod packed;
 pub mod table;
+
+pub use packed::PackedAttributes;
 
 pub use table::{flags, type_code};
 

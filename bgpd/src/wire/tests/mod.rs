@@ -5,6 +5,7 @@ mod errors;
 mod extended_next_hop;
 mod golden_captured;
 mod golden_constructed;
+mod packed;
 mod packing;
 mod rfc7606;
 mod roundtrip;

@@ -35,7 +35,7 @@ fn segment_kind() -> impl Strategy<Value = SegmentType> {
     ]
 }
 
-fn as_path() -> impl Strategy<Value = AsPath> {
+pub(super) fn as_path() -> impl Strategy<Value = AsPath> {
     vec((segment_kind(), vec(any::<u32>(), 1..8)), 0..4).prop_map(|segments| AsPath {
         segments: segments.into_iter().map(|(kind, asns)| AsSegment { kind, asns }).collect(),
     })
@@ -56,7 +56,9 @@ fn unknown_attributes() -> impl Strategy<Value = Vec<UnknownAttribute>> {
     })
 }
 
-fn attributes(path: impl Strategy<Value = AsPath>) -> impl Strategy<Value = PathAttributes> {
+pub(super) fn attributes(
+    path: impl Strategy<Value = AsPath>,
+) -> impl Strategy<Value = PathAttributes> {
     (
         (
             prop_oneof![Just(Origin::Igp), Just(Origin::Egp), Just(Origin::Incomplete)],

@@ -1,0 +1,373 @@
+//! A compact, immutable storage form of [`PathAttributes`]: one allocation
+//! holding every attribute, the scalars first and each list as a count and
+//! its packed elements.
+//!
+//! The RIB keeps hundreds of thousands of distinct attribute sets on a full
+//! table (and their exported copies). As a `PathAttributes` behind an `Arc`
+//! each costs about 200 bytes of inline fields (six `Vec`s, mostly empty) plus
+//! one allocation per AS path segment list, its ASNs, and each list present:
+//! about 350 bytes for a set whose wire form is about 50. Packed, the same set
+//! is one allocation of its wire size plus the `Arc`'s 16-byte header.
+//!
+//! The form is a function of the attributes, so two sets are equal exactly
+//! when their packed bytes are (equality and hashing compare bytes), and
+//! [`PackedAttributes::unpack`] gives back the set it was made from. It is
+//! never sent or stored outside the process; the wire codec (RFC 4271 §4.3)
+//! stays the only external form.
+//!
+//! ```text
+//! scalars: u8 bit set (origin, NEXT_HOP, MED, LOCAL_PREF, ATOMIC_AGGREGATE,
+//!          AGGREGATOR, ORIGINATOR_ID), then the present ones in that order,
+//!          each u32 little-endian (origin: one byte; atomic: none)
+//! lists:   u8 bit set (AS_PATH, COMMUNITIES, CLUSTER_LIST, EXTENDED,
+//!          LARGE, unknown), then each present one: a LEB128 count and its
+//!          elements (a segment: type byte, LEB128 count, u32 ASNs; an unknown
+//!          attribute: flags, type code, LEB128 length, value bytes)
+//! ```
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{
+    Aggregator, AsSegment, Community, ExtendedCommunity, LargeCommunity, Origin, PathAttributes,
+    SegmentType, UnknownAttribute,
+};
+
+const ORIGIN: u8 = 1;
+const NEXT_HOP: u8 = 1 << 1;
+const MED: u8 = 1 << 2;
+const LOCAL_PREF: u8 = 1 << 3;
+const ATOMIC_AGGREGATE: u8 = 1 << 4;
+const AGGREGATOR: u8 = 1 << 5;
+const ORIGINATOR_ID: u8 = 1 << 6;
+
+const AS_PATH: u8 = 1;
+const COMMUNITIES: u8 = 1 << 1;
+const CLUSTER_LIST: u8 = 1 << 2;
+const EXTENDED: u8 = 1 << 3;
+const LARGE: u8 = 1 << 4;
+const UNKNOWN: u8 = 1 << 5;
+
+/// An attribute set packed into one shared allocation (see the module docs).
+/// Cloning shares it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PackedAttributes(Arc<[u8]>);
+
+impl std::fmt::Debug for PackedAttributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.unpack().fmt(f)
+    }
+}
+
+impl From<&PathAttributes> for PackedAttributes {
+    fn from(attributes: &PathAttributes) -> Self {
+        Self::pack(attributes)
+    }
+}
+
+impl PackedAttributes {
+    /// Packs `attributes`.
+    pub fn pack(attributes: &PathAttributes) -> Self {
+        let mut out = Vec::with_capacity(packed_len(attributes));
+        pack_into(attributes, &mut out);
+        Self(Arc::from(out))
+    }
+
+    /// Packs `attributes` into `out` (cleared first), for a comparison with
+    /// [`Self::bytes`] that allocates nothing once `out` has grown.
+    pub fn pack_to(attributes: &PathAttributes, out: &mut Vec<u8>) {
+        out.clear();
+        pack_into(attributes, out);
+    }
+
+    /// Packs bytes made by [`Self::pack_to`].
+    pub fn from_packed(bytes: &[u8]) -> Self {
+        Self(Arc::from(bytes))
+    }
+
+    /// The packed bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether both share one allocation (then they are equal).
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Heap bytes of the allocation (the `Arc`'s two counters and the bytes).
+    pub fn heap_bytes(&self) -> usize {
+        16 + self.0.len()
+    }
+
+    /// The attribute set these bytes were packed from.
+    pub fn unpack(&self) -> PathAttributes {
+        let mut r = Reader { bytes: &self.0 };
+        let scalars = r.u8();
+        let mut attributes = PathAttributes::default();
+        if scalars & ORIGIN != 0 {
+            attributes.origin = Origin::from_u8(r.u8());
+        }
+        if scalars & NEXT_HOP != 0 {
+            attributes.next_hop = Some(Ipv4Addr::from(r.u32()));
+        }
+        if scalars & MED != 0 {
+            attributes.med = Some(r.u32());
+        }
+        if scalars & LOCAL_PREF != 0 {
+            attributes.local_pref = Some(r.u32());
+        }
+        attributes.atomic_aggregate = scalars & ATOMIC_AGGREGATE != 0;
+        if scalars & AGGREGATOR != 0 {
+            let asn = r.u32();
+            attributes.aggregator = Some(Aggregator { asn, address: Ipv4Addr::from(r.u32()) });
+        }
+        if scalars & ORIGINATOR_ID != 0 {
+            attributes.originator_id = Some(Ipv4Addr::from(r.u32()));
+        }
+        let lists = r.u8();
+        if lists & AS_PATH != 0 {
+            attributes.as_path.segments = r.list(|r| {
+                let kind = segment_type(r.u8());
+                AsSegment { kind, asns: r.list(Reader::u32) }
+            });
+        }
+        if lists & COMMUNITIES != 0 {
+            attributes.communities = r.list(|r| Community(r.u32()));
+        }
+        if lists & CLUSTER_LIST != 0 {
+            attributes.cluster_list = r.list(|r| Ipv4Addr::from(r.u32()));
+        }
+        if lists & EXTENDED != 0 {
+            attributes.extended_communities = r.list(|r| {
+                let mut value = [0; 8];
+                for byte in &mut value {
+                    *byte = r.u8();
+                }
+                ExtendedCommunity(value)
+            });
+        }
+        if lists & LARGE != 0 {
+            attributes.large_communities = r.list(|r| LargeCommunity {
+                global_admin: r.u32(),
+                local_data_1: r.u32(),
+                local_data_2: r.u32(),
+            });
+        }
+        if lists & UNKNOWN != 0 {
+            attributes.unknown = r.list(|r| {
+                let flags = r.u8();
+                let type_code = r.u8();
+                let len = r.count();
+                UnknownAttribute { flags, type_code, value: Bytes::copy_from_slice(r.take(len)) }
+            });
+        }
+        attributes
+    }
+
+    /// Whether `asn` appears anywhere in the AS_PATH (as
+    /// [`super::AsPath::contains`], without unpacking).
+    pub fn as_path_contains(&self, asn: u32) -> bool {
+        let mut r = Reader { bytes: &self.0 };
+        let scalars = r.u8();
+        let skip: usize = [
+            (ORIGIN, 1),
+            (NEXT_HOP, 4),
+            (MED, 4),
+            (LOCAL_PREF, 4),
+            (AGGREGATOR, 8),
+            (ORIGINATOR_ID, 4),
+        ]
+        .iter()
+        .filter(|(bit, _)| scalars & bit != 0)
+        .map(|(_, len)| len)
+        .sum();
+        r.take(skip);
+        if r.u8() & AS_PATH == 0 {
+            return false;
+        }
+        for _ in 0..r.count() {
+            r.u8();
+            for _ in 0..r.count() {
+                if r.u32() == asn {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+fn segment_type(value: u8) -> SegmentType {
+    match value {
+        1 => SegmentType::Set,
+        3 => SegmentType::ConfedSequence,
+        4 => SegmentType::ConfedSet,
+        _ => SegmentType::Sequence,
+    }
+}
+
+/// The length [`pack_into`] writes (counts taken as at most 5 bytes of LEB128:
+/// an upper bound, so the buffer never grows).
+fn packed_len(a: &PathAttributes) -> usize {
+    let count = 5;
+    let segments: usize = a.as_path.segments.iter().map(|s| 1 + count + 4 * s.asns.len()).sum();
+    let unknown: usize = a.unknown.iter().map(|u| 2 + count + u.value.len()).sum();
+    2 + 1
+        + 4 * 6
+        + 6 * count
+        + segments
+        + 4 * a.communities.len()
+        + 4 * a.cluster_list.len()
+        + 8 * a.extended_communities.len()
+        + 12 * a.large_communities.len()
+        + unknown
+}
+
+fn pack_into(a: &PathAttributes, out: &mut Vec<u8>) {
+    let scalars = out.len();
+    out.push(0);
+    let mut bits = 0;
+    if let Some(origin) = a.origin {
+        bits |= ORIGIN;
+        out.push(origin as u8);
+    }
+    let mut put = |bit: u8, value: Option<u32>, out: &mut Vec<u8>| {
+        if let Some(value) = value {
+            bits |= bit;
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    };
+    put(NEXT_HOP, a.next_hop.map(u32::from), out);
+    put(MED, a.med, out);
+    put(LOCAL_PREF, a.local_pref, out);
+    if let Some(aggregator) = a.aggregator {
+        put(AGGREGATOR, Some(aggregator.asn), out);
+        out.extend_from_slice(&u32::from(aggregator.address).to_le_bytes());
+    }
+    put(ORIGINATOR_ID, a.originator_id.map(u32::from), out);
+    if a.atomic_aggregate {
+        bits |= ATOMIC_AGGREGATE;
+    }
+    out[scalars] = bits;
+
+    let lists = out.len();
+    out.push(0);
+    let mut bits = 0;
+    if !a.as_path.segments.is_empty() {
+        bits |= AS_PATH;
+        put_count(out, a.as_path.segments.len());
+        for segment in &a.as_path.segments {
+            out.push(segment.kind as u8);
+            put_count(out, segment.asns.len());
+            for asn in &segment.asns {
+                out.extend_from_slice(&asn.to_le_bytes());
+            }
+        }
+    }
+    if !a.communities.is_empty() {
+        bits |= COMMUNITIES;
+        put_count(out, a.communities.len());
+        for community in &a.communities {
+            out.extend_from_slice(&community.0.to_le_bytes());
+        }
+    }
+    if !a.cluster_list.is_empty() {
+        bits |= CLUSTER_LIST;
+        put_count(out, a.cluster_list.len());
+        for id in &a.cluster_list {
+            out.extend_from_slice(&u32::from(*id).to_le_bytes());
+        }
+    }
+    if !a.extended_communities.is_empty() {
+        bits |= EXTENDED;
+        put_count(out, a.extended_communities.len());
+        for community in &a.extended_communities {
+            out.extend_from_slice(&community.0);
+        }
+    }
+    if !a.large_communities.is_empty() {
+        bits |= LARGE;
+        put_count(out, a.large_communities.len());
+        for c in &a.large_communities {
+            for value in [c.global_admin, c.local_data_1, c.local_data_2] {
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+    }
+    if !a.unknown.is_empty() {
+        bits |= UNKNOWN;
+        put_count(out, a.unknown.len());
+        for attribute in &a.unknown {
+            out.push(attribute.flags);
+            out.push(attribute.type_code);
+            put_count(out, attribute.value.len());
+            out.extend_from_slice(&attribute.value);
+        }
+    }
+    out[lists] = bits;
+}
+
+/// LEB128: seven bits a byte, low first, the high bit set on all but the last.
+fn put_count(out: &mut Vec<u8>, mut count: usize) {
+    while count >= 0x80 {
+        out.push((count as u8 & 0x7F) | 0x80);
+        count >>= 7;
+    }
+    out.push(count as u8);
+}
+
+/// Reads what [`pack_into`] wrote. The bytes are always its own, so running
+/// short cannot happen; should it, the reader yields zeros and empty lists
+/// rather than panic.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> &'a [u8] {
+        let len = len.min(self.bytes.len());
+        let (head, tail) = self.bytes.split_at(len);
+        self.bytes = tail;
+        head
+    }
+
+    fn u8(&mut self) -> u8 {
+        self.take(1).first().copied().unwrap_or(0)
+    }
+
+    fn u32(&mut self) -> u32 {
+        let mut value = [0; 4];
+        let head = self.take(4);
+        value[..head.len()].copy_from_slice(head);
+        u32::from_le_bytes(value)
+    }
+
+    fn count(&mut self) -> usize {
+        let mut count = 0usize;
+        for shift in (0..usize::BITS).step_by(7) {
+            let byte = self.u8();
+            count |= usize::from(byte & 0x7F) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        count
+    }
+
+    /// A counted list; its capacity is bounded by the bytes left, so a bad
+    /// count cannot allocate more than the packed form holds.
+    fn list<T>(&mut self, mut element: impl FnMut(&mut Self) -> T) -> Vec<T> {
+        let count = self.count();
+        let mut list = Vec::with_capacity(count.min(self.bytes.len()));
+        for _ in 0..count {
+            if self.bytes.is_empty() {
+                break;
+            }
+            list.push(element(self));
+        }
+        list
+    }
+}
