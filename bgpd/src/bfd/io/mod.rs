@@ -47,9 +47,10 @@
 //!
 //! Cost (`interop-tests/src/bin/bench-bfd-cost.rs`, release bgpd against
 //! the rig's responder over a veth, 100 sessions at 50 ms × 3, about 2,220
-//! packets/s each way): about 200 wake-ups a second, and 1.9 % of one core
-//! at a load average of 5 (the README has the table); the 1 ms ticks alone
-//! woke ~700 times a second and cost 3.4 % on a quiet machine. Most of
+//! packets/s each way): about 200 wake-ups a second, and 1.3-1.6 % of one
+//! core on a quiet machine, 1.9 % at a load average of 5 (the README has
+//! the table); the 1 ms ticks alone woke ~700 times a second and cost
+//! 3.4 % on a quiet machine. Most of
 //! what is left is the kernel's `sendto` path, which on a veth also runs
 //! the receiving namespace's input path on our thread. The user-space part
 //! per packet is ~150 ns (`cargo bench -p bgpd --bench bfd`).
