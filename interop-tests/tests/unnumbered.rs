@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::*;
 use interop_tests::api::NsRuntime;
 use interop_tests::bgpd::{Bgpd, BgpdConfig, BgpdNeighbor, BgpdRoute};
-use interop_tests::frr::{Frr, FrrConfig, FrrNetwork};
+use interop_tests::frr::{Frr, FrrConfig, FrrNetwork, FrrRoute};
 use interop_tests::netns::{Namespace, connect};
 use interop_tests::{Check, wait_until};
 use ironlb_proto::bgpd::v1;
@@ -94,26 +94,18 @@ fn link_local_pair() -> (Namespace, Namespace) {
     (bgpd, frr)
 }
 
-#[test]
-fn unnumbered_session_with_frr_over_link_local_only() {
-    let (left, right) = link_local_pair();
-    let config = BgpdConfig::new(65001, OURS)
-        .neighbor(BgpdNeighbor::on_interface("to-frr", 65002))
-        .route(BgpdRoute::new(net("198.51.100.0/24")));
-    let bgpd = start_bgpd(&left, &config);
-    let frr = Frr::start(&right, &frr_unnumbered()).check("FRR with zebra starts");
-
-    // 1. Established, found through link-local addresses only.
+/// Waits for FRR's unnumbered session to be Established, our 198.51.100.0/24
+/// in FRR and FRR's 203.0.113.0/24 in bgpd's Loc-RIB, both with link-local
+/// next hops (IPv4 over IPv6 next hops, RFC 8950); FRR's view of our route.
+fn session_and_routes_both_ways(bgpd: &Bgpd, frr: &Frr, runtime: &NsRuntime) -> FrrRoute {
     bgpd.annotate(wait_until(
         "FRR's unnumbered session Established",
         UNNUMBERED_UP,
         Duration::from_millis(200),
-        || (frr_state(&frr) == "Established").then_some(()),
-        || format!("FRR says {}; FRR log:\n{}", frr_state(&frr), frr.log_tail(30)),
+        || (frr_state(frr) == "Established").then_some(()),
+        || format!("FRR says {}; FRR log:\n{}", frr_state(frr), frr.log_tail(30)),
     ))
     .check("unnumbered session");
-
-    // 2. Our IPv4 route reaches FRR with a link-local IPv6 next hop (RFC 8950).
     let route = bgpd
         .annotate(wait_until(
             "198.51.100.0/24 in FRR",
@@ -123,26 +115,39 @@ fn unnumbered_session_with_frr_over_link_local_only() {
             || frr.log_tail(20),
         ))
         .check("FRR learns our IPv4 route");
-    assert_eq!(route.as_path, "65001");
     assert!(
         !route.next_hops.is_empty()
             && route.next_hops.iter().all(|h| h.to_ascii_lowercase().starts_with("fe80:")),
         "next hops {:?} should be our link-local address",
         route.next_hops
     );
-
-    // 3. FRR's IPv4 route reaches bgpd's Loc-RIB, its next hop FRR's link-local address.
-    let runtime = NsRuntime::new(&left).check("a runtime in bgpd's namespace");
     let path = bgpd
         .annotate(wait_until(
             "203.0.113.0/24 in bgpd's Loc-RIB",
             ROUTE,
             Duration::from_millis(200),
-            || loc_rib(&runtime).into_iter().find(|p| p.prefix == "203.0.113.0/24"),
-            || format!("{:?}", loc_rib(&runtime)),
+            || loc_rib(runtime).into_iter().find(|p| p.prefix == "203.0.113.0/24"),
+            || format!("{:?}", loc_rib(runtime)),
         ))
         .check("bgpd learns FRR's IPv4 route");
     assert!(path.next_hop.starts_with("fe80:"), "next hop {:?}", path.next_hop);
+    route
+}
+
+#[test]
+fn unnumbered_session_with_frr_over_link_local_only() {
+    let (left, right) = link_local_pair();
+    let config = BgpdConfig::new(65001, OURS)
+        .neighbor(BgpdNeighbor::on_interface("to-frr", 65002))
+        .route(BgpdRoute::new(net("198.51.100.0/24")));
+    let bgpd = start_bgpd(&left, &config);
+    let frr = Frr::start(&right, &frr_unnumbered()).check("FRR with zebra starts");
+
+    // 1-3. Established, found through link-local addresses only; routes both
+    // ways with link-local next hops (RFC 8950).
+    let runtime = NsRuntime::new(&left).check("a runtime in bgpd's namespace");
+    let route = session_and_routes_both_ways(&bgpd, &frr, &runtime);
+    assert_eq!(route.as_path, "65001");
 
     // 4. The API names the peer by its interface and the address found there.
     let mut client = runtime.client(API, UP).check("bgpd's API");
@@ -216,38 +221,7 @@ fn unnumbered_peer_added_and_deleted_through_the_api() {
     assert_eq!(config.interface, "to-frr");
 
     // 2. Established with FRR, routes both ways (IPv4 over IPv6 next hops).
-    bgpd.annotate(wait_until(
-        "FRR's unnumbered session Established",
-        UNNUMBERED_UP,
-        Duration::from_millis(200),
-        || (frr_state(&frr) == "Established").then_some(()),
-        || format!("FRR says {}; FRR log:\n{}", frr_state(&frr), frr.log_tail(30)),
-    ))
-    .check("unnumbered session added through the API");
-    let route = bgpd
-        .annotate(wait_until(
-            "198.51.100.0/24 in FRR",
-            ROUTE,
-            Duration::from_millis(200),
-            || frr.route(net("198.51.100.0/24")).ok().flatten(),
-            || frr.log_tail(20),
-        ))
-        .check("FRR learns our IPv4 route");
-    assert!(
-        route.next_hops.iter().all(|h| h.to_ascii_lowercase().starts_with("fe80:")),
-        "next hops {:?}",
-        route.next_hops
-    );
-    let path = bgpd
-        .annotate(wait_until(
-            "203.0.113.0/24 in bgpd's Loc-RIB",
-            ROUTE,
-            Duration::from_millis(200),
-            || loc_rib(&runtime).into_iter().find(|p| p.prefix == "203.0.113.0/24"),
-            || format!("{:?}", loc_rib(&runtime)),
-        ))
-        .check("bgpd learns FRR's IPv4 route");
-    assert!(path.next_hop.starts_with("fe80:"), "next hop {:?}", path.next_hop);
+    session_and_routes_both_ways(&bgpd, &frr, &runtime);
     assert_eq!(discovery_resources(&bgpd), (1, 1), "one discovery thread, one raw socket");
 
     // 3. GetPeer by "%to-frr" shows the session and the address found.
