@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod peer;
 pub mod policy;
 pub mod rib;
+mod sockopt;
 pub mod time;
 pub mod unnumbered;
 pub mod wire;

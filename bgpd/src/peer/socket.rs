@@ -115,25 +115,6 @@ fn write_sockaddr(storage: &mut libc::sockaddr_storage, address: IpAddr) {
     }
 }
 
-fn set_int_option(
-    fd: RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `value` outlives the call and the length matches its type.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
 /// Applies the TTL settings to a socket of the given family.
 pub fn apply_ttl<S: AsRawFd>(
     socket: &S,
@@ -144,18 +125,20 @@ pub fn apply_ttl<S: AsRawFd>(
     let send = settings.send;
     let min = settings.minimum.map(i32::from);
     let result = if is_v6 {
-        set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, i32::from(send)).and_then(
+        crate::sockopt::set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, i32::from(send))
+            .and_then(|()| match min {
+                Some(min) => {
+                    crate::sockopt::set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, min)
+                }
+                None => Ok(()),
+            })
+    } else {
+        crate::sockopt::set_int(fd, libc::IPPROTO_IP, libc::IP_TTL, i32::from(send)).and_then(
             |()| match min {
-                Some(min) => set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, min),
+                Some(min) => crate::sockopt::set_int(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min),
                 None => Ok(()),
             },
         )
-    } else {
-        set_int_option(fd, libc::IPPROTO_IP, libc::IP_TTL, i32::from(send)).and_then(|()| match min
-        {
-            Some(min) => set_int_option(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min),
-            None => Ok(()),
-        })
     };
     result.map_err(|source| SocketError::Ttl { settings, source })
 }

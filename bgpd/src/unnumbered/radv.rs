@@ -83,20 +83,12 @@ impl RaSocket {
         socket.set_multicast_hops_v6(HOP_LIMIT)?;
         socket.set_unicast_hops_v6(HOP_LIMIT)?;
         socket.set_multicast_loop_v6(false)?;
-        let on: libc::c_int = 1;
-        // SAFETY: a plain int option on a socket we own, with its size.
-        let result = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                libc::IPV6_RECVHOPLIMIT,
-                (&raw const on).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if result != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::sockopt::set_int(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVHOPLIMIT,
+            1,
+        )?;
         Ok(Self { socket, index })
     }
 

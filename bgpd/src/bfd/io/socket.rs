@@ -21,6 +21,8 @@ use std::ptr::read_unaligned;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::sockopt::set_int;
+
 /// One datagram read by [`receive`].
 #[derive(Copy, Clone, Debug)]
 pub(super) struct Datagram {
@@ -35,21 +37,6 @@ fn domain_of(address: IpAddr) -> Domain {
     if address.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 }
 }
 
-fn enable(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: passes a live c_int and its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&raw const one).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-}
-
 /// A non-blocking listener on `address`:`port` that reports TTL and
 /// destination with every datagram.
 pub(super) fn listener(address: IpAddr, port: u16) -> io::Result<Socket> {
@@ -58,10 +45,10 @@ pub(super) fn listener(address: IpAddr, port: u16) -> io::Result<Socket> {
     if address.is_ipv6() {
         socket.set_only_v6(true)?;
         socket.set_recv_hoplimit_v6(true)?;
-        enable(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)?;
+        set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
     } else {
-        enable(fd, libc::IPPROTO_IP, libc::IP_RECVTTL)?;
-        enable(fd, libc::IPPROTO_IP, libc::IP_PKTINFO)?;
+        set_int(fd, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
+        set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
     }
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
@@ -88,7 +75,7 @@ pub(super) fn sender(
         // DF set the kernel takes the IP ID from a per-socket counter instead
         // of hashing one per packet (`__ip_select_ident`, 7 % of the BFD
         // thread's samples at 100 sessions before).
-        dont_fragment(&socket)?;
+        set_int(socket.as_raw_fd(), libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DO)?;
     }
     socket.set_nonblocking(true)?;
     let local = local.unwrap_or(match peer {
@@ -108,22 +95,6 @@ pub(super) fn sender(
         }
     }
     Err(last)
-}
-
-/// IP_MTU_DISCOVER = IP_PMTUDISC_DO on an IPv4 socket.
-fn dont_fragment(socket: &Socket) -> io::Result<()> {
-    let value: libc::c_int = libc::IP_PMTUDISC_DO;
-    // SAFETY: setsockopt(2) on a live socket with a c_int of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MTU_DISCOVER,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// Datagrams one [`Batch::receive`] call can read (`recvmmsg`): at 100
