@@ -13,7 +13,6 @@
 //! (RFC 8654) when the session negotiated them, through bgpd's own decoder.
 
 use std::future::Future;
-use std::os::fd::AsRawFd;
 
 use ironlb_proto::bgpd::v1::bgp_service_client::BgpServiceClient;
 use tonic::transport::Channel;
@@ -32,14 +31,9 @@ fn io_error(command: &str, source: std::io::Error) -> HarnessError {
 
 impl NsRuntime {
     pub fn new(namespace: &Namespace) -> Result<Self> {
-        let path = format!("/run/netns/{}", namespace.name());
+        let name = namespace.name().to_owned();
         let builder = std::thread::spawn(move || -> Result<tokio::runtime::Runtime> {
-            let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
-            // SAFETY: setns(2) on a descriptor we own, for this thread only.
-            let status = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            if status != 0 {
-                return Err(io_error("setns", std::io::Error::last_os_error()));
-            }
+            crate::netns::enter(&name)?;
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

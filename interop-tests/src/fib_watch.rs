@@ -51,13 +51,14 @@ pub struct FibWatch {
     seen: Vec<(Instant, Change)>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    path: String,
+    /// The namespace the watch threads join.
+    name: String,
 }
 
 impl FibWatch {
     /// Starts watching `prefix`/32 in `namespace`'s main FIB (any table, in fact).
     pub fn start(namespace: &Namespace, prefix: Ipv4Addr) -> Result<FibWatch> {
-        let path = format!("/run/netns/{}", namespace.name());
+        let name = namespace.name().to_owned();
         let (sender, changes) = mpsc::channel();
         let mut watch = FibWatch {
             changes,
@@ -65,7 +66,7 @@ impl FibWatch {
             seen: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
-            path,
+            name,
         };
         watch.spawn("the FIB watch", open_route_socket, move |socket, to, stop| {
             read_stamped(&socket, to, stop, |bytes| route_changes(bytes, prefix))
@@ -100,16 +101,17 @@ impl FibWatch {
         read: impl FnOnce(OwnedFd, &mpsc::Sender<(Instant, Change)>, &AtomicBool) + Send + 'static,
     ) -> Result<()> {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
-        let (path, to, stop) = (self.path.clone(), self.sender.clone(), self.stop.clone());
-        let thread = std::thread::spawn(move || match enter(&path).and_then(|()| open()) {
-            Ok(socket) => {
-                let _ = ready_tx.send(Ok(()));
-                read(socket, &to, &stop);
-            }
-            Err(error) => {
-                let _ = ready_tx.send(Err(error));
-            }
-        });
+        let (name, to, stop) = (self.name.clone(), self.sender.clone(), self.stop.clone());
+        let thread =
+            std::thread::spawn(move || match crate::netns::enter(&name).and_then(|()| open()) {
+                Ok(socket) => {
+                    let _ = ready_tx.send(Ok(()));
+                    read(socket, &to, &stop);
+                }
+                Err(error) => {
+                    let _ = ready_tx.send(Err(error));
+                }
+            });
         self.threads.push(thread);
         ready_rx
             .recv_timeout(Duration::from_secs(5))
@@ -154,17 +156,6 @@ impl Drop for FibWatch {
 
 fn io_error(command: String, source: std::io::Error) -> HarnessError {
     HarnessError::Io { command, source }
-}
-
-/// Joins the namespace (this thread only): sockets opened afterwards stay in it whichever
-/// thread reads them.
-fn enter(path: &str) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(|e| io_error(path.to_owned(), e))?;
-    // SAFETY: setns(2) on a descriptor we own, for this watch thread only.
-    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io_error(format!("setns {path}"), std::io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 /// An rtnetlink socket joined to the IPv4 route group.

@@ -245,13 +245,9 @@ fn in_namespace<T: Send + 'static>(
     namespace: &Namespace,
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let path = format!("/run/netns/{}", namespace.name());
+    let name = namespace.name().to_owned();
     std::thread::spawn(move || -> Result<T> {
-        let file = std::fs::File::open(&path).map_err(|e| io_error(path.clone(), e))?;
-        // SAFETY: setns(2) on a descriptor we own, for this short-lived thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io_error(format!("setns {path}"), std::io::Error::last_os_error()));
-        }
+        crate::netns::enter(&name)?;
         work()
     })
     .join()

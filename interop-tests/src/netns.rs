@@ -190,6 +190,21 @@ fn sweep_stale() {
     }
 }
 
+/// Moves the calling thread (only it) into the namespace `name` (setns(2)):
+/// sockets it opens afterwards live there, whichever thread uses them later,
+/// and threads it spawns start there.
+pub fn enter(name: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let path = PathBuf::from("/run/netns").join(name);
+    let io = |command: String, source| HarnessError::Io { command, source };
+    let file = std::fs::File::open(&path).map_err(|e| io(path.display().to_string(), e))?;
+    // SAFETY: setns(2) on a descriptor we own, for the calling thread only.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io(format!("setns {}", path.display()), std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// True when the namespace `name` exists (used by cleanup checks).
 pub fn namespace_exists(name: &str) -> bool {
     PathBuf::from("/run/netns").join(name).exists()

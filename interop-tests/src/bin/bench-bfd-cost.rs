@@ -26,7 +26,6 @@
 //! [--interval 50] [--multiplier 3]`.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -88,14 +87,10 @@ fn io_error(command: &str, source: std::io::Error) -> HarnessError {
 fn responder(
     namespace: &Namespace,
 ) -> Result<(BfdHandle, tokio::sync::mpsc::UnboundedReceiver<Report>)> {
-    let path = format!("/run/netns/{}", namespace.name());
+    let name = namespace.name().to_owned();
     let (sender, reports) = tokio::sync::mpsc::unbounded_channel();
     let spawned = std::thread::spawn(move || -> Result<BfdHandle> {
-        let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
-        // SAFETY: setns(2) on a descriptor we own, for this thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io_error("setns", std::io::Error::last_os_error()));
-        }
+        interop_tests::netns::enter(&name)?;
         let config = DriverConfig {
             listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
             single_hop_port: bgpd::bfd::SINGLE_HOP_PORT,

@@ -209,16 +209,11 @@ fn status_error(what: &str, status: tonic::Status) -> HarnessError {
 /// A tokio runtime whose threads live in `namespace` (see `crate::api::NsRuntime`), kept
 /// here as a plain runtime so that tasks can be spawned and joined later.
 fn runtime_in(namespace: &Namespace) -> Result<tokio::runtime::Runtime> {
-    use std::os::fd::AsRawFd;
-    let path = format!("/run/netns/{}", namespace.name());
+    let name = namespace.name().to_owned();
     let io = |command: &str, source| HarnessError::Io { command: command.to_owned(), source };
     std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
-        // SAFETY: setns(2) on a descriptor we own, for this thread only; the runtime's
-        // threads are spawned from it and inherit the namespace.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io("setns", std::io::Error::last_os_error()));
-        }
+        // The runtime's threads are spawned from this one and inherit the namespace.
+        crate::netns::enter(&name)?;
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
