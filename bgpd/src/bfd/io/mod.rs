@@ -703,19 +703,11 @@ impl Driver {
         })
     }
 
-    /// Takes the top heap entry off; true when it is its session's armed
-    /// deadline. A detection entry that the deadline has since moved past
-    /// is pushed again at the current deadline (`Entry::detection_queued`).
-    fn pop_timer(&mut self) -> bool {
-        let Some(Reverse((at, discriminator, kind))) = self.timers.pop() else { return false };
-        if self.is_armed(at, discriminator, kind) {
-            if kind == TimerKind::Detection
-                && let Some(entry) = self.sessions.get_mut(&discriminator)
-            {
-                entry.detection_queued = None;
-            }
-            return true;
-        }
+    /// Takes the top heap entry off, known stale. A detection entry that the
+    /// deadline has since moved past is pushed again at the current deadline
+    /// (`Entry::detection_queued`).
+    fn drop_stale(&mut self) {
+        let Some(Reverse((at, discriminator, kind))) = self.timers.pop() else { return };
         if kind == TimerKind::Detection
             && let Some(entry) = self.sessions.get_mut(&discriminator)
             && entry.detection_queued == Some(at)
@@ -725,7 +717,6 @@ impl Driver {
                 self.timers.push(Reverse((later, discriminator, TimerKind::Detection)));
             }
         }
-        false
     }
 
     /// The earliest live deadline, dropping stale entries on the way so the
@@ -735,7 +726,7 @@ impl Driver {
             if self.is_armed(at, discriminator, kind) {
                 return Some(at);
             }
-            self.pop_timer();
+            self.drop_stale();
         }
         None
     }
@@ -750,16 +741,25 @@ impl Driver {
             if at > now {
                 break;
             }
-            if self.pop_timer() {
-                let (event, time) = match kind {
-                    TimerKind::Transmit => {
-                        let earliest = now.checked_sub(LATE_TRANSMIT).unwrap_or(now);
-                        (Event::TransmitTimerExpired, at.max(earliest))
-                    }
-                    TimerKind::Detection => (Event::DetectionTimerExpired, now),
-                };
-                self.feed(discriminator, event, time);
+            if !self.is_armed(at, discriminator, kind) {
+                self.drop_stale();
+                continue;
             }
+            self.timers.pop();
+            let (event, time) = match kind {
+                TimerKind::Transmit => {
+                    let earliest = now.checked_sub(LATE_TRANSMIT).unwrap_or(now);
+                    (Event::TransmitTimerExpired, at.max(earliest))
+                }
+                TimerKind::Detection => {
+                    // Fired: the next ArmDetectionTimer pushes a fresh entry.
+                    if let Some(entry) = self.sessions.get_mut(&discriminator) {
+                        entry.detection_queued = None;
+                    }
+                    (Event::DetectionTimerExpired, now)
+                }
+            };
+            self.feed(discriminator, event, time);
         }
     }
 
