@@ -46,7 +46,6 @@
 //! which connection it kept: [`Outbox::defer`], then [`Outbox::release`] or
 //! [`Outbox::discard`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -54,7 +53,7 @@ use tokio::time::Instant;
 
 use crate::rib::{AnnounceGroup, ExportBatch};
 use crate::wire::{
-    CodecOptions, Family, Message, NextHop, Nlri, PathAttributes, UpdatePacker, encode_message,
+    CodecOptions, Family, Message, NextHop, Nlri, PackedAttributes, UpdatePacker, encode_message,
     message_type,
 };
 
@@ -218,7 +217,7 @@ impl Outbox {
         };
         let nlri = self.held.nlri.iter().copied();
         match self.packer.announce(
-            &group.attributes,
+            &group.attributes.view(),
             group.family,
             Some(group.next_hop),
             nlri,
@@ -284,7 +283,7 @@ impl Outbox {
         let leading_nlri: &[Nlri] = if leading { &self.held.nlri } else { &[] };
         let nlri = leading_nlri.iter().chain(&group.nlri).copied();
         match self.packer.announce(
-            &group.attributes,
+            &group.attributes.view(),
             family,
             Some(group.next_hop),
             nlri,
@@ -305,7 +304,7 @@ impl Outbox {
         let leading_len = leading_nlri.len();
         let nlri = leading_nlri.iter().chain(&group.nlri).copied();
         match self.packer.announce_holding_tail(
-            &group.attributes,
+            &group.attributes.view(),
             family,
             Some(group.next_hop),
             nlri,
@@ -350,7 +349,7 @@ struct HeldTail {
 #[derive(Debug)]
 struct HeldGroup {
     family: Family,
-    attributes: Arc<PathAttributes>,
+    attributes: PackedAttributes,
     next_hop: NextHop,
 }
 
@@ -369,7 +368,7 @@ impl HeldTail {
         self.group.as_ref().is_some_and(|held| {
             held.family == family
                 && held.next_hop == group.next_hop
-                && (Arc::ptr_eq(&held.attributes, &group.attributes)
+                && (held.attributes.ptr_eq(&group.attributes)
                     || held.attributes == group.attributes)
         })
     }

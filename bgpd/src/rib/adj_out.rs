@@ -21,7 +21,6 @@
 //! harmless); storing the id would cost 32 times the memory.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
@@ -295,8 +294,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
         if core.deferred(table, slot) {
             continue;
         }
-        let (exported, judged, mut fresh) =
-            decide(core, table, slot, &receiver, profile, &mut cursor);
+        let (exported, judged) = decide(core, table, slot, &receiver, profile, &mut cursor);
         receiver_source = Some(receiver.source);
         match judged {
             Judged::Unjudged => {}
@@ -335,14 +333,13 @@ pub(crate) fn next_batch<P: PrefixKey>(
             Some(exported) => {
                 fe.unsendable.clear(slot);
                 fe.advertised.set(slot);
-                // Prefixes sharing a cached export share its packed bytes;
-                // a group takes the set just rewritten, if this prefix made
-                // it, or unpacks it: once per group, never per prefix.
+                // Prefixes sharing a cached export share its packed bytes,
+                // and the batch carries them as they are: the session
+                // encodes from the packed form, nothing is unpacked.
                 let key = exported.attributes.bytes().as_ptr() as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
-                    let attributes = core.attrs.unpacked_export(&exported.attributes, fresh.take());
                     batch.announced.push(AnnounceGroup {
-                        attributes,
+                        attributes: exported.attributes.clone(),
                         next_hop: exported.next_hop,
                         nlri: Vec::new(),
                     });
@@ -371,9 +368,8 @@ pub(crate) fn next_batch<P: PrefixKey>(
     (emitted > 0).then_some(batch)
 }
 
-/// What `slot`'s best path exports as to `receiver`, if anything, what the
-/// receiver's export chain said of it, and, when this call rewrote the set
-/// (a cache miss), the rewritten set unpacked, for the batch to use as is.
+/// What `slot`'s best path exports as to `receiver`, if anything, and what
+/// the receiver's export chain said of it.
 fn decide<P: PrefixKey>(
     core: &mut Core,
     table: &Table<P>,
@@ -381,17 +377,10 @@ fn decide<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-) -> (Option<PackedExport>, Judged, Option<Arc<PathAttributes>>) {
-    let mut side = Side { judged: Judged::Unjudged, fresh: None };
-    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut side);
-    (exported, side.judged, side.fresh)
-}
-
-/// What [`decide_judged`] tells besides the export: what the chain said, and
-/// the set it rewrote, if it did.
-struct Side {
-    judged: Judged,
-    fresh: Option<Arc<PathAttributes>>,
+) -> (Option<PackedExport>, Judged) {
+    let mut judged = Judged::Unjudged;
+    let exported = decide_judged(core, table, slot, receiver, profile, cursor, &mut judged);
+    (exported, judged)
 }
 
 fn decide_judged<P: PrefixKey>(
@@ -401,7 +390,7 @@ fn decide_judged<P: PrefixKey>(
     receiver: &Receiver,
     profile: u16,
     cursor: &mut PrefixCursor,
-    side: &mut Side,
+    judged: &mut Judged,
 ) -> Option<PackedExport> {
     let best = if core.restrictions.restricted(P::FAMILY.index(), slot) {
         core.best_for(table, slot, receiver)?
@@ -434,9 +423,7 @@ fn decide_judged<P: PrefixKey>(
             profile,
             PolicyEffects::default(),
         )
-        .map(|(attributes, next_hop)| {
-            exported(attributes, next_hop, P::FAMILY, profile, &mut side.fresh)
-        });
+        .map(|(attributes, next_hop)| exported(&attributes, next_hop, P::FAMILY, profile));
         let attr = core.attrs.get_mut(best.attrs)?;
         let grown = push_export(
             &mut attr.exports,
@@ -446,7 +433,7 @@ fn decide_judged<P: PrefixKey>(
         return result;
     };
     if chain.rejects_all() {
-        side.judged = Judged::Rejected;
+        *judged = Judged::Rejected;
         return None;
     }
     let key = key | ((u64::from(receiver.source) + 1) << 32);
@@ -471,7 +458,7 @@ fn decide_judged<P: PrefixKey>(
     let selection =
         (!prepared.is_prefix_independent()).then(|| chain.select_near(prepared, &prefix, cursor));
     if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
-        side.judged = cached.judged;
+        *judged = cached.judged;
         let result = cached.result.clone();
         core.attrs.cache_grew(grown);
         return result;
@@ -508,40 +495,33 @@ fn decide_judged<P: PrefixKey>(
             .find(|c| c.key & u64::from(u32::MAX) == flavour)
             .and_then(|c| c.result.as_ref())
             .filter(|r| r.next_hop == next_hop && r.attributes == packed);
-        let result = match shared {
+        match shared {
             Some(r) => r.clone(),
             None => {
                 let too_large = !export::fits(&attributes, next_hop, P::FAMILY, profile);
                 PackedExport { attributes: packed, next_hop, too_large }
             }
-        };
-        side.fresh = Some(Arc::new(attributes));
-        result
+        }
     });
     grown += push_export(
         &mut attr.exports,
         CachedExport { key, selection, result: result.clone(), judged: chain_said },
     );
     core.attrs.cache_grew(grown);
-    side.judged = chain_said;
+    *judged = chain_said;
     result
 }
 
 /// The cached form of a rewritten route, with whether it fits the peer's
-/// messages at all (checked once per attribute set and profile); the set
-/// itself goes to `fresh`.
+/// messages at all (checked once per attribute set and profile).
 fn exported(
-    attributes: PathAttributes,
+    attributes: &PathAttributes,
     next_hop: NextHop,
     family: Family,
     profile: &ExportProfile,
-    fresh: &mut Option<Arc<PathAttributes>>,
 ) -> PackedExport {
-    let too_large = !export::fits(&attributes, next_hop, family, profile);
-    let packed =
-        PackedExport { attributes: PackedAttributes::pack(&attributes), next_hop, too_large };
-    *fresh = Some(Arc::new(attributes));
-    packed
+    let too_large = !export::fits(attributes, next_hop, family, profile);
+    PackedExport { attributes: PackedAttributes::pack(attributes), next_hop, too_large }
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).

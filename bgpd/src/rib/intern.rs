@@ -186,27 +186,7 @@ pub(crate) struct AttrStore {
     /// The last two sets unpacked for best-path changes
     /// ([`Self::unpacked_shared`]), so the routes of one UPDATE share one copy.
     unpacked: [Option<(PackedAttributes, Arc<PathAttributes>)>; 2],
-    /// Exported sets unpacked for export batches ([`Self::unpacked_export`]),
-    /// direct-mapped by address, [`Self::export_memo_len`] entries.
-    export_memo: Vec<Option<(PackedAttributes, Arc<PathAttributes>)>>,
-    /// The memo's size for the receivers there are ([`Self::size_export_memo`]);
-    /// 0 until sized: [`EXPORT_MEMO_PER_RECEIVER`].
-    export_memo_len: usize,
 }
-
-/// Entries of the unpacked-export memo per receiver: a set shared by
-/// prefixes all over the table (the popular ones of a real table) is
-/// unpacked once, not once per export batch; one exported set sent to many
-/// receivers (a route server) is unpacked once for all of them, as long as
-/// the memo holds as many sets as are in flight, hence the size grows with
-/// the receivers. An entry costs about 370 bytes (1.5 MB per 4,096).
-const EXPORT_MEMO_PER_RECEIVER: usize = 4096;
-/// The memo's bound (about 24 MB), reached at 16 receivers. Without it, a
-/// route server's 100 receivers of 66,000 distinct sets unpacked one copy
-/// per batch group and receiver, made in the RIB's thread and freed in the
-/// sessions' (glibc's arena lock then took 12 % of the CPU, and the run 2x
-/// the CPU of the shared copies before packing).
-const EXPORT_MEMO_MAX: usize = 65_536;
 
 /// Heap bytes of an attribute set itself (fixed once interned).
 fn own_bytes(attributes: &PackedAttributes) -> usize {
@@ -378,45 +358,6 @@ impl AttrStore {
         Some(unpacked)
     }
 
-    /// `packed` (an exported set from a slot's cache) unpacked, shared with
-    /// the last batch groups that unpacked it, or `fresh` when the caller
-    /// just made it. Bounded by [`EXPORT_MEMO`].
-    pub fn unpacked_export(
-        &mut self,
-        packed: &PackedAttributes,
-        fresh: Option<Arc<PathAttributes>>,
-    ) -> Arc<PathAttributes> {
-        let len = self.export_memo_len();
-        if self.export_memo.is_empty() {
-            self.export_memo.resize(len, None);
-        }
-        let index = (packed.bytes().as_ptr() as usize >> 4) % len;
-        if fresh.is_none()
-            && let Some((known, unpacked)) = &self.export_memo[index]
-            && known.ptr_eq(packed)
-        {
-            return Arc::clone(unpacked);
-        }
-        let unpacked = fresh.unwrap_or_else(|| Arc::new(packed.unpack()));
-        self.export_memo[index] = Some((packed.clone(), Arc::clone(&unpacked)));
-        unpacked
-    }
-
-    /// Sizes the unpacked-export memo for `receivers` peers exported to:
-    /// [`EXPORT_MEMO_PER_RECEIVER`] each, at most [`EXPORT_MEMO_MAX`]. A new
-    /// size starts the memo afresh.
-    pub fn size_export_memo(&mut self, receivers: usize) {
-        let len = EXPORT_MEMO_PER_RECEIVER.saturating_mul(receivers.max(1)).min(EXPORT_MEMO_MAX);
-        if len != self.export_memo_len() {
-            self.export_memo_len = len;
-            self.export_memo = Vec::new();
-        }
-    }
-
-    fn export_memo_len(&self) -> usize {
-        if self.export_memo_len == 0 { EXPORT_MEMO_PER_RECEIVER } else { self.export_memo_len }
-    }
-
     /// A slot's cache grew by `bytes` ([`push_cached`]'s answer): every push
     /// onto `exports` or `prepared` reports here.
     pub fn cache_grew(&mut self, bytes: usize) {
@@ -549,46 +490,6 @@ mod tests {
             store.release(*id);
         }
         assert_eq!(store.kept_set_bytes(), 0);
-    }
-
-    /// Batch groups of one exported set share one unpacked copy; a set just
-    /// rewritten is taken as is; equal contents in another allocation are
-    /// not mistaken for it.
-    #[test]
-    fn unpacked_exports_are_shared_through_the_memo() {
-        let mut store = AttrStore::default();
-        let packed = PackedAttributes::pack(&attrs(65001));
-        let first = store.unpacked_export(&packed, None);
-        assert_eq!(*first, attrs(65001));
-        assert!(Arc::ptr_eq(&first, &store.unpacked_export(&packed, None)));
-        let fresh = Arc::new(attrs(65001));
-        let taken = store.unpacked_export(&packed, Some(Arc::clone(&fresh)));
-        assert!(Arc::ptr_eq(&taken, &fresh));
-        assert!(Arc::ptr_eq(&fresh, &store.unpacked_export(&packed, None)));
-        let other = PackedAttributes::pack(&attrs(65001));
-        assert!(!Arc::ptr_eq(&fresh, &store.unpacked_export(&other, None)));
-        assert_eq!(store.export_memo.len(), EXPORT_MEMO_PER_RECEIVER);
-    }
-
-    /// The memo grows with the receivers, up to its bound, and starts afresh
-    /// when resized.
-    #[test]
-    fn the_export_memo_is_sized_for_the_receivers() {
-        let mut store = AttrStore::default();
-        let packed = PackedAttributes::pack(&attrs(65001));
-        let first = store.unpacked_export(&packed, None);
-        store.size_export_memo(1);
-        assert!(Arc::ptr_eq(&first, &store.unpacked_export(&packed, None)), "same size kept");
-        store.size_export_memo(3);
-        let again = store.unpacked_export(&packed, None);
-        assert!(!Arc::ptr_eq(&first, &again), "a new size starts afresh");
-        assert_eq!(store.export_memo.len(), 3 * EXPORT_MEMO_PER_RECEIVER);
-        store.size_export_memo(100);
-        let _ = store.unpacked_export(&packed, None);
-        assert_eq!(store.export_memo.len(), EXPORT_MEMO_MAX);
-        store.size_export_memo(0);
-        let _ = store.unpacked_export(&packed, None);
-        assert_eq!(store.export_memo.len(), EXPORT_MEMO_PER_RECEIVER);
     }
 
     /// Best-path changes of one UPDATE share the unpacked set; a released id

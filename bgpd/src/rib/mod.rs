@@ -189,7 +189,6 @@ impl Rib {
             profile,
             families,
         });
-        self.size_export_memo();
         if previous.is_some() {
             // Withdrawals the old session still owed are moot: free their slots.
             self.core.sweep_empty(&mut self.v4);
@@ -221,7 +220,6 @@ impl Rib {
         if let Some(slot) = self.core.exports.get_mut(source) {
             *slot = None;
         }
-        self.size_export_memo();
         self.core.sweep_empty(&mut self.v4);
         self.core.sweep_empty(&mut self.v6);
         Ok(())
@@ -234,12 +232,6 @@ impl Rib {
             self.core.sources[index as usize] = None;
         }
         Ok(removed)
-    }
-
-    /// The unpacked-export memo follows the number of receivers.
-    fn size_export_memo(&mut self) {
-        let receivers = self.core.exports.iter().filter(|e| e.is_some()).count();
-        self.core.attrs.size_export_memo(receivers);
     }
 
     fn peer_index(&self, id: PeerId) -> Result<SourceIndex, RibError> {

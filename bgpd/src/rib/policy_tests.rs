@@ -120,7 +120,7 @@ fn drain(rib: &mut Rib, peer: PeerId) -> (Vec<IpNet>, Sent) {
         withdrawn.extend(batch.withdrawn.iter().map(|n| n.prefix));
         for group in batch.announced {
             for n in group.nlri {
-                announced.insert(n.prefix, (group.attributes.clone(), group.next_hop));
+                announced.insert(n.prefix, (Arc::new(group.attributes.unpack()), group.next_hop));
             }
         }
     }

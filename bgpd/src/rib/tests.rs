@@ -91,7 +91,8 @@ fn drain(rib: &mut Rib, peer: PeerId) -> Sent {
         for group in batch.announced {
             sent.groups += 1;
             for n in group.nlri {
-                sent.announced.insert(n.prefix, (group.attributes.clone(), group.next_hop));
+                sent.announced
+                    .insert(n.prefix, (Arc::new(group.attributes.unpack()), group.next_hop));
             }
         }
     }
@@ -274,7 +275,7 @@ fn export_groups_by_attribute_set_and_dedupes() {
     assert_eq!(batch.announced.len(), 4);
     assert!(rib.next_export_batch(B, 100).is_none());
     let group = batch.announced.iter().find(|g| g.nlri[0].prefix == net("198.51.0.0/24")).unwrap();
-    assert_eq!(group.attributes.as_path, AsPath::from_sequence([LOCAL_ASN, 65001, 9]));
+    assert_eq!(group.attributes.unpack().as_path, AsPath::from_sequence([LOCAL_ASN, 65001, 9]));
     // Batches respect the limit.
     rib.queue_full_table(B, Family::Ipv4Unicast).unwrap();
     let sizes: Vec<usize> = std::iter::from_fn(|| rib.next_export_batch(B, 4))
@@ -492,7 +493,7 @@ mod model {
             }
             for group in &batch.announced {
                 for n in &group.nlri {
-                    held.insert(n.prefix, group.attributes.clone());
+                    held.insert(n.prefix, Arc::new(group.attributes.unpack()));
                 }
             }
             if max < 5 {

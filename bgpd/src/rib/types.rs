@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::policy::{CompiledChain, Context};
-use crate::wire::{CodecOptions, Family, NextHop, Nlri, PathAttributes};
+use crate::wire::{CodecOptions, Family, NextHop, Nlri, PackedAttributes, PathAttributes};
 
 /// A BGP peer, numbered by the caller (small, stable for the session's life).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,7 +140,9 @@ pub struct BestChange {
 /// Announcements that share one exported attribute set and next hop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnnounceGroup {
-    pub attributes: Arc<PathAttributes>,
+    /// Shared with the RIB's export cache: the session encodes straight from
+    /// it (`wire::attributes::source`), nothing is unpacked per batch.
+    pub attributes: PackedAttributes,
     pub next_hop: NextHop,
     pub nlri: Vec<Nlri>,
 }

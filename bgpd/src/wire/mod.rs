@@ -52,8 +52,8 @@ pub use error::{AttributeError, AttributeErrorKind, DecodeError, EncodeError, Er
 pub use options::{CodecOptions, FamilySet};
 
 pub use attributes::{
-    Aggregator, AsPath, AsSegment, Community, ExtendedCommunity, LargeCommunity, Origin,
-    PackedAttributes, PathAttributes, SegmentType, UnknownAttribute,
+    Aggregator, AsPath, AsSegment, AttributeSource, Community, ExtendedCommunity, LargeCommunity,
+    Origin, PackedAttributes, PathAttributes, SegmentType, UnknownAttribute,
 };
 pub use family::{AfiSafi, Family};
 pub use notification::{Notification, NotificationKind};

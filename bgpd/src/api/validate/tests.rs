@@ -542,7 +542,7 @@ fn a_path_at_every_limit_fits_one_plain_update() {
     let options = crate::wire::CodecOptions { four_octet_as: true, ..Default::default() };
     let mut packer = crate::wire::UpdatePacker::new(options);
     packer
-        .fits(&checked.attributes, checked.family, checked.next_hop)
+        .fits(&*checked.attributes, checked.family, checked.next_hop)
         .expect("fits a 4,096-octet UPDATE");
 }
 

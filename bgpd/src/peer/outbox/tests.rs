@@ -5,14 +5,15 @@
 //! Then what the outbox counts and when its bytes may be written.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use ipnet::{IpNet, Ipv4Net};
 
 use super::*;
-use crate::wire::{AsPath, Decoded, Origin, UpdateMessage, decode_message, frame_length};
+use crate::wire::{
+    AsPath, Decoded, Origin, PathAttributes, UpdateMessage, decode_message, frame_length,
+};
 
 fn options() -> CodecOptions {
     CodecOptions { four_octet_as: true, ..CodecOptions::default() }
@@ -31,8 +32,8 @@ fn routes(from: u32, count: u32) -> Vec<Nlri> {
         .collect()
 }
 
-fn attributes(asn: u32) -> Arc<PathAttributes> {
-    Arc::new(PathAttributes {
+fn attributes(asn: u32) -> PackedAttributes {
+    PackedAttributes::pack(&PathAttributes {
         origin: Some(Origin::Igp),
         as_path: AsPath::from_sequence([asn]),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
@@ -44,7 +45,7 @@ fn next_hop() -> NextHop {
     NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))
 }
 
-fn batch(groups: Vec<(Arc<PathAttributes>, Vec<Nlri>)>, withdrawn: Vec<Nlri>) -> ExportBatch {
+fn batch(groups: Vec<(PackedAttributes, Vec<Nlri>)>, withdrawn: Vec<Nlri>) -> ExportBatch {
     ExportBatch {
         family: Family::Ipv4Unicast,
         withdrawn,
@@ -74,7 +75,7 @@ fn decode_all(out: &[u8]) -> Vec<UpdateMessage> {
 fn minimum(nlri: &[Nlri]) -> usize {
     UpdatePacker::new(options())
         .announce(
-            &attributes(65001),
+            &attributes(65001).view(),
             Family::Ipv4Unicast,
             None,
             nlri.iter().copied(),

@@ -61,7 +61,7 @@ fn drain(rib: &mut Rib, peer: PeerId) -> BTreeMap<IpNet, Option<u32>> {
         }
         for group in &batch.announced {
             for nlri in &group.nlri {
-                sent.insert(nlri.prefix, group.attributes.med);
+                sent.insert(nlri.prefix, group.attributes.unpack().med);
             }
         }
     }

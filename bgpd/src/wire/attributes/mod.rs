@@ -18,9 +18,11 @@ use std::str::FromStr;
 use bytes::Bytes;
 
 pub mod packed;
+pub mod source;
 pub mod table;
 
-pub use packed::PackedAttributes;
+pub use packed::{PackedAttributes, PackedView};
+pub use source::AttributeSource;
 
 pub use table::{flags, type_code};
 

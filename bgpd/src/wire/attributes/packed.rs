@@ -30,6 +30,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+mod view;
+
+pub use view::PackedView;
+
 use super::{
     Aggregator, AsSegment, Community, ExtendedCommunity, LargeCommunity, Origin, PathAttributes,
     SegmentType, UnknownAttribute,
@@ -322,6 +326,7 @@ fn put_count(out: &mut Vec<u8>, mut count: usize) {
 /// Reads what [`pack_into`] wrote. The bytes are always its own, so running
 /// short cannot happen; should it, the reader yields zeros and empty lists
 /// rather than panic.
+#[derive(Clone)]
 struct Reader<'a> {
     bytes: &'a [u8],
 }

@@ -11,8 +11,9 @@ use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
 
+use crate::wire::attributes::SegmentType;
+use crate::wire::attributes::source::{AttributeSource, Segment};
 use crate::wire::attributes::table::{self, AttributeSpec, flags, type_code};
-use crate::wire::attributes::{AsPath, AsSegment, PathAttributes, SegmentType};
 use crate::wire::error::EncodeError;
 use crate::wire::open::AS_TRANS;
 use crate::wire::options::CodecOptions;
@@ -30,8 +31,8 @@ pub(super) enum NextHopField {
 
 /// Append every attribute of `attributes` except the MP ones, in the order of
 /// the attribute table.
-pub(super) fn put_attributes(
-    attributes: &PathAttributes,
+pub(super) fn put_attributes<A: AttributeSource + ?Sized>(
+    attributes: &A,
     options: &CodecOptions,
     next_hop: NextHopField,
     out: &mut BytesMut,
@@ -47,19 +48,19 @@ pub(super) fn put_attributes(
 
 /// Unknown attributes with `low <= type code < high`: transitive ones only,
 /// with the flags of [`table::passed_on_flags`] (Partial set).
-fn put_unknown_between(
-    attributes: &PathAttributes,
+fn put_unknown_between<A: AttributeSource + ?Sized>(
+    attributes: &A,
     low: u16,
     high: u16,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    for unknown in &attributes.unknown {
+    for unknown in attributes.unknown() {
         let code = u16::from(unknown.type_code);
         if code < low || code >= high || !unknown.is_transitive() {
             continue;
         }
         header(out, table::passed_on_flags(unknown.flags), unknown.type_code, unknown.value.len())?;
-        out.put_slice(&unknown.value);
+        out.put_slice(unknown.value);
     }
     Ok(())
 }
@@ -92,8 +93,8 @@ fn as2(asn: u32) -> u16 {
 /// The value codec of each known attribute; flags and code from its row.
 // One arm per type code reads better than guards on the codes.
 #[allow(clippy::collapsible_match)]
-fn put_known(
-    a: &PathAttributes,
+fn put_known<A: AttributeSource + ?Sized>(
+    a: &A,
     options: &CodecOptions,
     next_hop: NextHopField,
     spec: &AttributeSpec,
@@ -102,14 +103,14 @@ fn put_known(
     let (code, f) = (spec.code, spec.category.flags());
     match code {
         type_code::ORIGIN => {
-            if let Some(origin) = a.origin {
+            if let Some(origin) = a.origin() {
                 header(out, f, code, 1)?;
                 out.put_u8(origin as u8);
             }
         }
         type_code::NEXT_HOP => {
             let address = match next_hop {
-                NextHopField::AsGiven => a.next_hop,
+                NextHopField::AsGiven => a.next_hop(),
                 NextHopField::Override(address) => Some(address),
                 NextHopField::Omit => None,
             };
@@ -119,56 +120,60 @@ fn put_known(
             }
         }
         type_code::MULTI_EXIT_DISC => {
-            if let Some(med) = a.med {
+            if let Some(med) = a.med() {
                 header(out, f, code, 4)?;
                 out.put_u32(med);
             }
         }
         type_code::LOCAL_PREF => {
-            if let Some(pref) = a.local_pref {
+            if let Some(pref) = a.local_pref() {
                 header(out, f, code, 4)?;
                 out.put_u32(pref);
             }
         }
         type_code::ATOMIC_AGGREGATE => {
-            if a.atomic_aggregate {
+            if a.atomic_aggregate() {
                 header(out, f, code, 0)?;
             }
         }
         type_code::COMMUNITIES => {
-            if !a.communities.is_empty() {
-                header(out, f, code, 4 * a.communities.len())?;
-                for community in &a.communities {
-                    out.put_u32(community.0);
+            let communities = a.communities();
+            if communities.len() > 0 {
+                header(out, f, code, 4 * communities.len())?;
+                for community in communities {
+                    out.put_u32(community);
                 }
             }
         }
         type_code::ORIGINATOR_ID => {
-            if let Some(id) = a.originator_id {
+            if let Some(id) = a.originator_id() {
                 header(out, f, code, 4)?;
                 out.put_slice(&id.octets());
             }
         }
         type_code::CLUSTER_LIST => {
-            if !a.cluster_list.is_empty() {
-                header(out, f, code, 4 * a.cluster_list.len())?;
-                for id in &a.cluster_list {
+            let cluster_list = a.cluster_list();
+            if cluster_list.len() > 0 {
+                header(out, f, code, 4 * cluster_list.len())?;
+                for id in cluster_list {
                     out.put_slice(&id.octets());
                 }
             }
         }
         type_code::EXTENDED_COMMUNITIES => {
-            if !a.extended_communities.is_empty() {
-                header(out, f, code, 8 * a.extended_communities.len())?;
-                for community in &a.extended_communities {
-                    out.put_slice(&community.0);
+            let extended = a.extended_communities();
+            if extended.len() > 0 {
+                header(out, f, code, 8 * extended.len())?;
+                for community in extended {
+                    out.put_slice(&community);
                 }
             }
         }
         type_code::LARGE_COMMUNITY => {
-            if !a.large_communities.is_empty() {
-                header(out, f, code, 12 * a.large_communities.len())?;
-                for community in &a.large_communities {
+            let large = a.large_communities();
+            if large.len() > 0 {
+                header(out, f, code, 12 * large.len())?;
+                for community in large {
                     out.put_u32(community.global_admin);
                     out.put_u32(community.local_data_1);
                     out.put_u32(community.local_data_2);
@@ -188,8 +193,8 @@ fn put_known(
 /// else 2-octet ones with AS_TRANS and the AS4_* attributes (RFC 6793 §4.2.2).
 // One arm per type code, as in `put_known`.
 #[allow(clippy::collapsible_match)]
-fn put_as_attribute(
-    a: &PathAttributes,
+fn put_as_attribute<A: AttributeSource + ?Sized>(
+    a: &A,
     four: bool,
     code: u8,
     f: u8,
@@ -199,12 +204,12 @@ fn put_as_attribute(
         type_code::AS_PATH => {
             // Mandatory with any route: written (possibly empty) whenever the
             // set carries anything at all.
-            if a.origin.is_some() || !a.as_path.segments.is_empty() {
-                put_as_path(out, code, f, &a.as_path, four, false)?;
+            if a.origin().is_some() || a.segments().next().is_some() {
+                put_as_path(out, code, f, a.segments(), four, false)?;
             }
         }
         type_code::AGGREGATOR => {
-            if let Some(aggregator) = a.aggregator {
+            if let Some(aggregator) = a.aggregator() {
                 if four {
                     header(out, f, code, 8)?;
                     out.put_u32(aggregator.asn);
@@ -216,12 +221,13 @@ fn put_as_attribute(
             }
         }
         type_code::AS4_PATH => {
-            if !four && needs_as4(&a.as_path) {
-                put_as_path(out, code, f, &a.as_path, true, true)?;
+            if !four && needs_as4(a.segments()) {
+                put_as_path(out, code, f, a.segments(), true, true)?;
             }
         }
         type_code::AS4_AGGREGATOR => {
-            if let Some(aggregator) = a.aggregator.filter(|g| !four && g.asn > u32::from(u16::MAX))
+            if let Some(aggregator) =
+                a.aggregator().filter(|g| !four && g.asn > u32::from(u16::MAX))
             {
                 header(out, f, code, 8)?;
                 out.put_u32(aggregator.asn);
@@ -236,29 +242,26 @@ fn put_as_attribute(
 /// RFC 6793 §4.2.2: AS4_PATH is sent only when the path holds an ASN that
 /// does not fit in two octets (outside confederation segments, which AS4_PATH
 /// never carries).
-fn needs_as4(path: &AsPath) -> bool {
-    path.segments
-        .iter()
-        .filter(|s| !is_confed(s))
-        .any(|s| s.asns.iter().any(|&asn| asn > u32::from(u16::MAX)))
+fn needs_as4<'a>(mut segments: impl Iterator<Item = Segment<'a>>) -> bool {
+    segments.any(|s| !is_confed(&s) && s.asns.iter().any(|asn| asn > u32::from(u16::MAX)))
 }
 
-fn is_confed(segment: &AsSegment) -> bool {
+fn is_confed(segment: &Segment<'_>) -> bool {
     matches!(segment.kind, SegmentType::ConfedSequence | SegmentType::ConfedSet)
 }
 
 /// AS_PATH or AS4_PATH: segments of at most 255 ASNs (longer ones are split),
 /// 2- or 4-octet ASNs; `skip_confed` for AS4_PATH.
-fn put_as_path(
+fn put_as_path<'a>(
     out: &mut BytesMut,
     code: u8,
     attribute_flags: u8,
-    path: &AsPath,
+    path: impl Iterator<Item = Segment<'a>> + Clone,
     four_octet: bool,
     skip_confed: bool,
 ) -> Result<(), EncodeError> {
     let width = if four_octet { 4 } else { 2 };
-    let segments = || path.segments.iter().filter(move |s| !(skip_confed && is_confed(s)));
+    let segments = || path.clone().filter(move |s| !(skip_confed && is_confed(s)));
     let length: usize =
         segments().flat_map(|s| s.asns.chunks(255)).map(|chunk| 2 + width * chunk.len()).sum();
     header(out, attribute_flags, code, length)?;
@@ -266,7 +269,7 @@ fn put_as_path(
         for chunk in segment.asns.chunks(255) {
             out.put_u8(segment.kind as u8);
             out.put_u8(chunk.len() as u8); // chunks of at most 255
-            for &asn in chunk {
+            for asn in chunk.iter() {
                 if four_octet {
                     out.put_u32(asn);
                 } else {

@@ -23,7 +23,7 @@ use super::attributes::{NextHopField, put_attributes};
 use super::{
     MP_UNREACH_FLAGS, begin, begin_mp_reach, finish, patch_length, prefix_wire_len, put_prefix,
 };
-use crate::wire::attributes::{PathAttributes, flags, type_code};
+use crate::wire::attributes::{AttributeSource, flags, type_code};
 use crate::wire::error::{EncodeError, Field};
 use crate::wire::family::Family;
 use crate::wire::options::CodecOptions;
@@ -63,9 +63,9 @@ impl UpdatePacker {
     /// address overrides it, an IPv6 one sends the routes in MP_REACH_NLRI
     /// (RFC 8950); other families need it. Returns the number of messages
     /// (0 for no prefixes). On error `out` is left as it was.
-    pub fn announce<I>(
+    pub fn announce<A: AttributeSource + ?Sized, I>(
         &mut self,
-        attributes: &PathAttributes,
+        attributes: &A,
         family: Family,
         next_hop: Option<NextHop>,
         nlri: I,
@@ -84,9 +84,9 @@ impl UpdatePacker {
     /// and passes them again, ahead of the next prefixes with the same
     /// attributes, so a stream of batches packs as one (or announces them
     /// alone when nothing follows). On error `out` is left as it was.
-    pub fn announce_holding_tail<I>(
+    pub fn announce_holding_tail<A: AttributeSource + ?Sized, I>(
         &mut self,
-        attributes: &PathAttributes,
+        attributes: &A,
         family: Family,
         next_hop: Option<NextHop>,
         nlri: I,
@@ -98,9 +98,9 @@ impl UpdatePacker {
         self.announce_holding(attributes, family, next_hop, nlri, true, out)
     }
 
-    fn announce_holding<I>(
+    fn announce_holding<A: AttributeSource + ?Sized, I>(
         &mut self,
-        attributes: &PathAttributes,
+        attributes: &A,
         family: Family,
         next_hop: Option<NextHop>,
         nlri: I,
@@ -124,9 +124,9 @@ impl UpdatePacker {
     /// sends) fits the message size limit. The export path asks this once per
     /// attribute set and peer profile, so a route that could never be sent is
     /// never recorded as advertised (the error says why).
-    pub fn fits(
+    pub fn fits<A: AttributeSource + ?Sized>(
         &mut self,
-        attributes: &PathAttributes,
+        attributes: &A,
         family: Family,
         next_hop: Option<NextHop>,
     ) -> Result<(), EncodeError> {
@@ -159,9 +159,9 @@ impl UpdatePacker {
     }
 
     /// [`Self::announce`] without the rollback on error.
-    fn announce_into<I>(
+    fn announce_into<A: AttributeSource + ?Sized, I>(
         &mut self,
-        attributes: &PathAttributes,
+        attributes: &A,
         family: Family,
         next_hop: Option<NextHop>,
         nlri: I,
@@ -172,7 +172,7 @@ impl UpdatePacker {
         I: IntoIterator<Item = Nlri>,
     {
         let classic_next_hop = match (family, next_hop) {
-            (Family::Ipv4Unicast, None) => attributes.next_hop,
+            (Family::Ipv4Unicast, None) => attributes.next_hop(),
             (Family::Ipv4Unicast, Some(NextHop::V4(address))) => Some(address),
             _ => None,
         };
