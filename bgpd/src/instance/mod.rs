@@ -15,7 +15,8 @@
 //! messages of them. The instance never names the API or a `.proto` type.
 //!
 //! Export flow control: per peer at most `EXPORT_WINDOW` batches are in a
-//! session's write path at once; the RIB keeps the rest as a deduplicated
+//! session's write path at once, and all peers together hold at most
+//! [`export_flow::EXPORT_BUDGET_BYTES`] of batches; the RIB keeps the rest as a deduplicated
 //! pending set, so a slow peer costs bounded memory and a prefix that changes
 //! twice before it is sent is sent once. The window is what each session
 //! holds, as batches and then as encoded UPDATEs in its write buffer, so its
@@ -29,6 +30,7 @@
 
 pub mod bfd;
 pub(crate) mod devices;
+mod export_flow;
 pub mod graceful;
 pub mod leases;
 pub mod listing;
@@ -124,7 +126,9 @@ struct PeerSlot {
     neighbor: Neighbor,
     session: SessionHandle,
     established: bool,
-    in_flight: usize,
+    /// Heap bytes of each export batch in flight to the session, oldest
+    /// first (answered in order by `SessionEvent::Written`).
+    in_flight: std::collections::VecDeque<usize>,
     /// Families still owed an End-of-RIB after the initial table.
     end_of_rib_due: Vec<Family>,
     /// Families owed an EoRR marker after a refresh (RFC 7313).
@@ -153,6 +157,8 @@ pub struct Instance {
     /// the event queue is empty, so a burst of UPDATEs is exported as full
     /// messages instead of one small batch per received UPDATE.
     export_due: bool,
+    /// Export batches in flight to all peers together (see [`export_flow`]).
+    export_budget: export_flow::ExportBudget,
     /// Paths of API owners, originated into the RIB as `Source::Api`.
     api: ApiState,
     started: Instant,
@@ -197,6 +203,7 @@ impl Instance {
             by_address: HashMap::new(),
             next_peer: 1,
             export_due: false,
+            export_budget: export_flow::ExportBudget::default(),
             api: ApiState::default(),
             started: Instant::now(),
             compaction: memory::Compaction::default(),

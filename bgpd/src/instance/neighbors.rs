@@ -78,7 +78,7 @@ impl Instance {
                 neighbor,
                 session,
                 established: false,
-                in_flight: 0,
+                in_flight: Default::default(),
                 end_of_rib_due: Vec::new(),
                 end_of_refresh_due: Vec::new(),
                 enhanced_refresh: false,
@@ -101,6 +101,7 @@ impl Instance {
         let Some(id) = self.by_address.remove(&address) else { return };
         self.watch_peer(PeerEvent::Removed(address));
         if let Some(slot) = self.peers.remove(&id) {
+            self.export_budget.give_back(slot.in_flight.iter().sum());
             self.bfd_remove(slot.status.bfd.key());
             slot.session.send(SessionCommand::Shutdown(cease));
             if slot.neighbor.password.is_some() {

@@ -30,8 +30,13 @@ impl Instance {
             SessionEvent::Update(update) => self.on_update(id, &update),
             SessionEvent::RouteRefresh(refresh) => self.on_route_refresh(id, &refresh),
             SessionEvent::Written => {
-                if let Some(slot) = self.peers.get_mut(&id) {
-                    slot.in_flight = slot.in_flight.saturating_sub(1);
+                if let Some(bytes) = self.peers.get_mut(&id).and_then(|s| s.in_flight.pop_front()) {
+                    self.export_budget.give_back(bytes);
+                }
+                // Peers that found no room go first, then this one.
+                while self.export_budget.has_room() {
+                    let Some(waiting) = self.export_budget.next_waiting() else { break };
+                    self.pump(waiting);
                 }
                 self.pump(id);
             }
@@ -68,7 +73,7 @@ impl Instance {
         // The session's own socket bound the device: it exists now, so its
         // listener need not wait for the retry timer.
         let device = slot.neighbor.vrf.clone().filter(|_| slot.status.device_problem.is_some());
-        slot.in_flight = 0;
+        self.export_budget.give_back(slot.in_flight.drain(..).sum());
         slot.enhanced_refresh = negotiated.enhanced_route_refresh;
         slot.end_of_rib_due = negotiated.families.clone();
         if let Some(device) = device {
@@ -114,6 +119,8 @@ impl Instance {
         if let Some(slot) = self.peers.get_mut(&id) {
             bfd_down = slot.status.bfd.take_pending_down();
             slot.established = false;
+            // Batches the session held are gone with its connection.
+            self.export_budget.give_back(slot.in_flight.drain(..).sum());
             slot.status.on_down();
             slot.status.last.on_down(reason);
             slot.end_of_rib_due.clear();
@@ -195,7 +202,13 @@ impl Instance {
         if !slot.established {
             return;
         }
-        while slot.in_flight < EXPORT_WINDOW {
+        while slot.in_flight.len() < EXPORT_WINDOW {
+            if !self.export_budget.has_room() {
+                if self.rib.export_pending(id) {
+                    self.export_budget.wait(id);
+                }
+                break;
+            }
             let Some(batch) = self.rib.next_export_batch(id, size) else { break };
             if let Some(unsendable) = &batch.unsendable {
                 report_unsendable(&slot.neighbor.address, batch.family, unsendable);
@@ -208,11 +221,13 @@ impl Instance {
                     groups = batch.announced.len(),
                     "export batch"
                 );
+                let bytes = batch.heap_bytes();
                 slot.session.send(SessionCommand::Export(batch));
-                slot.in_flight += 1;
+                self.export_budget.take(bytes);
+                slot.in_flight.push_back(bytes);
             }
         }
-        if slot.in_flight == 0 && !self.rib.export_pending(id) {
+        if slot.in_flight.is_empty() && !self.rib.export_pending(id) {
             // Held back while API owners re-sync after our restart.
             if !self.gr.restart.end_of_rib_held() {
                 for family in slot.end_of_rib_due.drain(..) {

@@ -175,6 +175,14 @@ impl ExportBatch {
     pub fn has_output(&self) -> bool {
         !self.withdrawn.is_empty() || !self.announced.is_empty()
     }
+
+    /// Heap bytes the batch holds (its prefixes and groups), what the
+    /// instance's export flow control counts while it is in flight.
+    pub fn heap_bytes(&self) -> usize {
+        let nlri: usize = self.announced.iter().map(|g| g.nlri.capacity()).sum();
+        (self.withdrawn.capacity() + nlri) * size_of::<Nlri>()
+            + self.announced.capacity() * size_of::<AnnounceGroup>()
+    }
 }
 
 /// Prefix and path counts of one family.
