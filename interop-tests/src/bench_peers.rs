@@ -173,6 +173,9 @@ pub fn run_then<T>(
             deadline,
         )?);
     }
+    if let Some(dut) = &dut {
+        dut.wait_established(deadline)?;
+    }
     // The DUT's End-of-RIBs on empty tables arrive before the clock starts.
     std::thread::sleep(Duration::from_millis(300));
     let pid = dut.as_ref().map(Dut::pid);

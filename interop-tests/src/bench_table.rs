@@ -1,6 +1,6 @@
 //! The table benchmark's runs (see `src/bin/bench-table.rs`): our feeder → DUT → our sink on
-//! the rig of [`crate::rig`], with DUT = ironlb bgpd, BIRD or FRR, or none (the rig's floor:
-//! feeder straight into sink).
+//! the rig of [`crate::rig`], with DUT = ironlb bgpd, BIRD, FRR or GoBGP, or none (the rig's
+//! floor: feeder straight into sink).
 //!
 //! ```text
 //!   [feeder AS65001] 192.0.2.1 / 2001:db8:1::1 ── 192.0.2.2 / 2001:db8:1::2 [DUT AS65002]
@@ -23,6 +23,7 @@ use bytes::Bytes;
 use crate::bgpd::{Bgpd, BgpdConfig, BgpdNeighbor};
 use crate::bird::{Bird, BirdBgp, BirdConfig};
 use crate::frr::{Frr, FrrConfig, FrrNeighbor};
+use crate::gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
 use crate::netns::{Namespace, process_alive};
 use crate::rig::{self, Counts, HOLD_TIME, Session, Speaker, Tally};
 use crate::table::Table;
@@ -53,6 +54,7 @@ pub enum DutKind {
     Bgpd,
     Bird,
     Frr,
+    Gobgp,
 }
 
 impl DutKind {
@@ -62,6 +64,7 @@ impl DutKind {
             DutKind::Bgpd => "ironlb",
             DutKind::Bird => "BIRD",
             DutKind::Frr => "FRR",
+            DutKind::Gobgp => "GoBGP",
         }
     }
 }
@@ -79,6 +82,7 @@ pub enum Dut {
     Bgpd(Bgpd),
     Bird(Bird),
     Frr(Frr),
+    Gobgp(Gobgp),
 }
 
 impl Dut {
@@ -87,6 +91,7 @@ impl Dut {
             Dut::Bgpd(d) => d.pid(),
             Dut::Bird(d) => d.pid(),
             Dut::Frr(d) => d.pid(),
+            Dut::Gobgp(d) => d.pid(),
         }
     }
 
@@ -95,6 +100,17 @@ impl Dut {
             Dut::Bgpd(d) => d.log_tail(20),
             Dut::Bird(d) => d.log_tail(20),
             Dut::Frr(d) => d.log_tail(20),
+            Dut::Gobgp(d) => d.log_tail(20),
+        }
+    }
+
+    /// Returns once the DUT itself reports every rig session Established. The rig's sessions
+    /// are Established on our side when they return; GoBGP is asked through its CLI (its side
+    /// moves to Established on our KEEPALIVE, a moment later). The others need no wait.
+    pub fn wait_established(&self, deadline: Duration) -> Result<()> {
+        match self {
+            Dut::Gobgp(d) => d.wait_all_established(deadline),
+            Dut::Bgpd(_) | Dut::Bird(_) | Dut::Frr(_) => Ok(()),
         }
     }
 }
@@ -162,6 +178,14 @@ pub fn start_dut_with_metrics(
             // With -Z FRR logs one error per prefix otherwise: a fifth of its time.
             config.log_level = "critical";
             Dut::Frr(Frr::start(namespace, &config)?)
+        }
+        DutKind::Gobgp => {
+            let mut config = GobgpConfig::new(DUT_AS, router_id);
+            for (address, asn) in peers {
+                config = config
+                    .neighbor(GobgpNeighbor::new(address, asn).passive().hold_time(HOLD_TIME));
+            }
+            Dut::Gobgp(Gobgp::start(namespace, &config)?)
         }
     }))
 }
@@ -366,6 +390,9 @@ pub fn wire_up(
                 feeder_tally.clone(),
                 SESSION_DEADLINE,
             )?);
+        }
+        if let Some(dut) = &dut {
+            dut.wait_established(SESSION_DEADLINE)?;
         }
         namespaces = vec![topology.first, topology.middle, topology.last];
     }

@@ -1,4 +1,4 @@
-//! Harness for running `bgpd`, FRR and BIRD inside network namespaces.
+//! Harness for running `bgpd`, FRR, BIRD and GoBGP inside network namespaces.
 //!
 //! Every test builds its own little world: namespaces named after the test process id and a
 //! counter ([`unique_name`]), veth links between them carrying documentation addresses
@@ -15,6 +15,7 @@ pub mod bird;
 pub mod churn;
 pub mod fib_watch;
 pub mod frr;
+pub mod gobgp;
 pub mod impair;
 pub mod k8s;
 pub mod layer2_k8s;
@@ -55,7 +56,7 @@ impl Family {
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error(
-        "{program} is not installed: run `apt-get install frr bird2 tcpdump` (package {package})"
+        "{program} is not installed: run `apt-get install {package}` (the harness uses frr, bird2, tcpdump and gobgpd)"
     )]
     MissingProgram { program: String, package: &'static str },
     #[error(

@@ -1,6 +1,6 @@
 //! Smoke test of the table benchmark's rig (`bench-table`): a small Internet-like table
 //! (1,500 IPv4 + 500 IPv6 prefixes, 400 attribute sets) from our feeder, through no DUT, ironlb
-//! bgpd and BIRD, to our sink, which must hold every prefix. Keeps the rig working in CI; the
+//! bgpd, BIRD and GoBGP, to our sink, which must hold every prefix. Keeps the rig working in CI; the
 //! figures themselves are benchmarks and never asserted.
 
 use interop_tests::Check;
@@ -33,4 +33,9 @@ fn every_prefix_crosses_ironlb() {
 #[test]
 fn every_prefix_crosses_bird() {
     every_prefix_arrives(DutKind::Bird);
+}
+
+#[test]
+fn every_prefix_crosses_gobgp() {
+    every_prefix_arrives(DutKind::Gobgp);
 }

@@ -96,6 +96,7 @@ fn options() -> std::result::Result<Options, String> {
                         "bird" => Ok(DutKind::Bird),
                         "frr" => Ok(DutKind::Frr),
                         "bgpd" | "ironlb" => Ok(DutKind::Bgpd),
+                        "gobgp" | "gobgpd" => Ok(DutKind::Gobgp),
                         other => Err(format!("unknown DUT {other}")),
                     })
                     .collect::<std::result::Result<_, _>>()?;
@@ -121,6 +122,12 @@ fn main() {
         }
     };
     let mut options = options;
+    if options.duts.contains(&DutKind::Gobgp)
+        && let Err(error) = interop_tests::gobgp::ensure_installed()
+    {
+        eprintln!("bench-table: GoBGP: {error}");
+        std::process::exit(1);
+    }
     if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer | Scenario::Churn) {
         // One IPv4 session per peer.
         options.v6 = 0;
