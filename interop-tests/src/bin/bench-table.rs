@@ -23,9 +23,14 @@
 //! feeder's write to the sink's read, DUT CPU over the churn, DUT RSS before, after and 10 s
 //! after; the floor runs the same schedule.
 //!
-//! `fan-out` (`--peers N` sinks each receiving the Internet-like IPv4 table) and `route-server`
-//! (`--peers N` peers each sending `--v4 / N` prefixes of their own and receiving all others')
-//! run through `interop_tests::bench_peers`, without a floor row.
+//! `fan-out` (`--peers N` sinks each receiving the Internet-like table, IPv4 and IPv6 on a
+//! session each) and `route-server` (`--peers N` peers each sending `--v4 / N` IPv4 prefixes of
+//! their own and receiving all others') run through `interop_tests::bench_peers`, without a
+//! floor row; `--limit S` stops a DUT's run after S seconds (default 1800), and the DUT is left
+//! out of the table with what it had delivered by then.
+//!
+//! DUTs (`--duts`): `bgpd`, `bird`, `frr`, `gobgp` (gobgpd 3.x; installed with apt-get when
+//! missing, see `interop_tests::gobgp`).
 //!
 //! Run as root after `cargo build --release -p bgpd -p interop-tests --bin bgpd --bin
 //! bench-table`: `IRONLB_BGPD=target/release/bgpd target/release/bench-table --scenario internet
@@ -50,6 +55,8 @@ struct Options {
     /// Churn: changes per second and seconds.
     rate: u64,
     seconds: u64,
+    /// Fan-out and route server: seconds a run may take before it is stopped.
+    limit: Option<u64>,
 }
 
 fn options() -> std::result::Result<Options, String> {
@@ -64,6 +71,7 @@ fn options() -> std::result::Result<Options, String> {
         duts: vec![DutKind::Bgpd, DutKind::Bird, DutKind::Frr],
         rate: 10_000,
         seconds: 60,
+        limit: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -89,6 +97,7 @@ fn options() -> std::result::Result<Options, String> {
             "--repeat" => o.repeat = number()?,
             "--rate" => o.rate = number()? as u64,
             "--seconds" => o.seconds = number()? as u64,
+            "--limit" => o.limit = Some(number()? as u64),
             "--duts" => {
                 o.duts = value
                     .split(',')
@@ -128,8 +137,8 @@ fn main() {
         eprintln!("bench-table: GoBGP: {error}");
         std::process::exit(1);
     }
-    if matches!(options.scenario, Scenario::FanOut | Scenario::RouteServer | Scenario::Churn) {
-        // One IPv4 session per peer.
+    if matches!(options.scenario, Scenario::RouteServer | Scenario::Churn) {
+        // One IPv4 session per peer (the fan-out adds IPv6 sessions for IPv6 prefixes).
         options.v6 = 0;
     }
     let spec = match (options.scenario, options.sets) {
@@ -181,15 +190,19 @@ fn many_peers(options: &Options, spec: &TableSpec, table: &Table) {
         Scenario::FanOut => bench_peers::fan_out(table, options.peers),
         _ => bench_peers::route_server(table, options.peers),
     };
-    let plan = match plan {
+    let mut plan = match plan {
         Ok(plan) => plan,
         Err(error) => {
             eprintln!("bench-table: {error}");
             std::process::exit(1);
         }
     };
+    if let Some(seconds) = options.limit {
+        plan.limit = std::time::Duration::from_secs(seconds);
+    }
     eprintln!(
-        "{} feeder(s), {} listen-only sink(s), {} announcements expected at the peers",
+        "{} feeder session(s), {} listen-only sink session(s), {} announcements expected at the \
+         peers",
         plan.feeders.len(),
         plan.sinks.len(),
         plan.expected
@@ -303,6 +316,7 @@ fn rounds<R>(
     report: impl Fn(DutKind, usize, &R),
 ) -> Vec<(DutKind, Vec<R>)> {
     let mut results = Vec::new();
+    let mut failures = Vec::new();
     for kind in kinds {
         let mut runs = Vec::new();
         for round in 1..=repeat {
@@ -313,6 +327,7 @@ fn rounds<R>(
                 }
                 Err(error) => {
                     eprintln!("{} run {round} failed: {error}", kind.name());
+                    failures.push(failure_line(kind, round, &error.to_string()));
                     break;
                 }
             }
@@ -321,5 +336,17 @@ fn rounds<R>(
             results.push((kind, runs));
         }
     }
+    // On stdout, before the table: a DUT missing from it says why.
+    for line in failures {
+        println!("{line}");
+    }
     results
+}
+
+/// "NAME run R failed: <first line>; <what the rig had seen>", one line.
+fn failure_line(kind: DutKind, round: usize, error: &str) -> String {
+    let mut lines = error.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("---"));
+    let what = lines.next().unwrap_or_default();
+    let seen = lines.next().unwrap_or_default();
+    format!("{} run {round} failed (not in the table): {what}; last seen: {seen}", kind.name())
 }
