@@ -26,14 +26,12 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
-use super::intern::{
-    CachedExport, CachedPrepared, Exported, Judged, PackedExport, push_cached, push_export,
-};
+use super::intern::{CachedExport, CachedPrepared, Exported, Judged, PackedExport};
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
-use crate::wire::{Family, NextHop, Nlri, PackedAttributes, PathAttributes};
+use crate::wire::{Family, NextHop, Nlri, PathAttributes};
 
 /// Entries a peer's FIFO of changed slots holds at most (4 bytes each, per
 /// family). Up to it, changes leave in the order they came (a lone change
@@ -310,7 +308,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
         };
         let prefix = Nlri::new(table.prefix(slot).to_net());
         match exported {
-            Some(exported) if exported.too_large => {
+            Some(exported) if exported.too_large() => {
                 // Never shown as advertised; the peer keeps no stale version.
                 fe.unsendable.set(slot);
                 if fe.advertised.get(slot) {
@@ -336,11 +334,11 @@ pub(crate) fn next_batch<P: PrefixKey>(
                 // Prefixes sharing a cached export share its packed bytes,
                 // and the batch carries them as they are: the session
                 // encodes from the packed form, nothing is unpacked.
-                let key = exported.attributes.bytes().as_ptr() as usize;
+                let key = exported.attributes().bytes().as_ptr() as usize;
                 let index = *groups.entry(key).or_insert_with(|| {
                     batch.announced.push(AnnounceGroup {
-                        attributes: exported.attributes.clone(),
-                        next_hop: exported.next_hop,
+                        attributes: exported.attributes().clone(),
+                        next_hop: exported.next_hop(),
                         nlri: Vec::new(),
                     });
                     batch.announced.len() - 1
@@ -411,13 +409,13 @@ fn decide_judged<P: PrefixKey>(
     }
     let key = (u64::from(profile) << 8) | (u64::from(local) << 1) | P::FAMILY.index() as u64;
     let Some((chain, context)) = policy::export_chain(&core.sources, receiver.source) else {
-        if let Some(cached) = attr.exports.iter().find(|c| c.key == key) {
-            return cached.result.clone();
+        if let Some((result, _)) = attr.cached_export(key, &None) {
+            return result;
         }
         let profile = core.profiles.get(profile as usize)?;
         let result = export::rewrite_owned(
             attr.attributes.unpack(),
-            attr.next_hop,
+            attr.next_hop(),
             local,
             P::FAMILY,
             profile,
@@ -425,10 +423,12 @@ fn decide_judged<P: PrefixKey>(
         )
         .map(|(attributes, next_hop)| exported(&attributes, next_hop, P::FAMILY, profile));
         let attr = core.attrs.get_mut(best.attrs)?;
-        let grown = push_export(
-            &mut attr.exports,
-            CachedExport { key, selection: None, result: result.clone(), judged: Judged::Unjudged },
-        );
+        let grown = attr.push_export(CachedExport {
+            key,
+            selection: None,
+            result: result.clone(),
+            judged: Judged::Unjudged,
+        });
         core.attrs.cache_grew(grown);
         return result;
     };
@@ -444,28 +444,26 @@ fn decide_judged<P: PrefixKey>(
     // prefix only the prefix conditions, when some statement has them.
     // Bytes the slot's caches grew by, reported to the store before returning.
     let mut grown = 0;
-    let index = match attr.prepared.iter().position(|c| c.key == key) {
-        Some(index) => index,
-        None => {
-            let attributes = attr.attributes.unpack();
-            let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop));
-            let prepared = chain.prepare(view, &context);
-            grown += push_cached(&mut attr.prepared, CachedPrepared { key, prepared });
-            attr.prepared.len() - 1
-        }
+    if attr.prepared(key).is_none() {
+        let attributes = attr.attributes.unpack();
+        let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop()));
+        let prepared = chain.prepare(view, &context);
+        grown += attr.push_prepared(CachedPrepared { key, prepared });
+    }
+    let Some(prepared) = attr.prepared(key) else {
+        core.attrs.cache_grew(grown);
+        return None;
     };
-    let prepared = &attr.prepared[index].prepared;
     let selection =
         (!prepared.is_prefix_independent()).then(|| chain.select_near(prepared, &prefix, cursor));
-    if let Some(cached) = attr.exports.iter().find(|c| c.key == key && c.selection == selection) {
-        *judged = cached.judged;
-        let result = cached.result.clone();
+    if let Some((result, cached)) = attr.cached_export(key, &selection) {
+        *judged = cached;
         core.attrs.cache_grew(grown);
         return result;
     }
     let full = selection.clone().unwrap_or_else(|| chain.select_near(prepared, &prefix, cursor));
     let attributes = attr.attributes.unpack();
-    let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop));
+    let view = PathView::new(&attributes, policy::next_hop_address(attr.next_hop()));
     let verdict = chain.outcome(&full, view, &context);
     let chain_said = match &verdict {
         crate::policy::Verdict::Reject => Judged::Rejected,
@@ -477,7 +475,7 @@ fn decide_judged<P: PrefixKey>(
             next_hop: accepted.next_hop,
             keep_med: accepted.attributes.med != attributes.med,
         };
-        export::rewrite(&accepted.attributes, attr.next_hop, local, P::FAMILY, profile, effects)
+        export::rewrite(&accepted.attributes, attr.next_hop(), local, P::FAMILY, profile, effects)
     });
     // Receivers with export chains are cached apart (the key holds the
     // receiver), but their chains mostly give the same result (a route
@@ -487,26 +485,22 @@ fn decide_judged<P: PrefixKey>(
     // The flavour holds the profile, so the size check's answer is shared too.
     let result = result.map(|(attributes, next_hop)| {
         let flavour = key & u64::from(u32::MAX);
-        let packed = PackedAttributes::pack(&attributes);
-        let shared = attr
-            .exports
-            .iter()
-            .rev()
-            .find(|c| c.key & u64::from(u32::MAX) == flavour)
-            .and_then(|c| c.result.as_ref())
-            .filter(|r| r.next_hop == next_hop && r.attributes == packed);
+        let packed = PackedExport::new(&attributes, next_hop, false);
+        let shared = attr.last_export_of(flavour).filter(|r| r.same_route(&packed));
         match shared {
             Some(r) => r.clone(),
-            None => {
-                let too_large = !export::fits(&attributes, next_hop, P::FAMILY, profile);
-                PackedExport { attributes: packed, next_hop, too_large }
+            None if !export::fits(&attributes, next_hop, P::FAMILY, profile) => {
+                PackedExport::new(&attributes, next_hop, true)
             }
+            None => packed,
         }
     });
-    grown += push_export(
-        &mut attr.exports,
-        CachedExport { key, selection, result: result.clone(), judged: chain_said },
-    );
+    grown += attr.push_export(CachedExport {
+        key,
+        selection,
+        result: result.clone(),
+        judged: chain_said,
+    });
     core.attrs.cache_grew(grown);
     *judged = chain_said;
     result
@@ -521,7 +515,7 @@ fn exported(
     profile: &ExportProfile,
 ) -> PackedExport {
     let too_large = !export::fits(attributes, next_hop, family, profile);
-    PackedExport { attributes: PackedAttributes::pack(attributes), next_hop, too_large }
+    PackedExport::new(attributes, next_hop, too_large)
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).

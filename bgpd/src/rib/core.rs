@@ -91,7 +91,7 @@ impl Core {
             prefix,
             source,
             attributes: Arc::new(attr.attributes.unpack()),
-            next_hop: attr.next_hop,
+            next_hop: attr.next_hop(),
             stale: path.is_stale(),
         })
     }
@@ -101,7 +101,7 @@ impl Core {
     /// UPDATE, one copy per set rather than per prefix.
     fn route_shared(&mut self, prefix: IpNet, path: &Path) -> Option<Route> {
         let source = self.sources.get(path.source as usize)?.as_ref()?.facts.source;
-        let next_hop = self.attrs.get(path.attrs)?.next_hop;
+        let next_hop = self.attrs.get(path.attrs)?.next_hop();
         let attributes = self.attrs.unpacked_shared(path.attrs)?;
         Some(Route { prefix, source, attributes, next_hop, stale: path.is_stale() })
     }

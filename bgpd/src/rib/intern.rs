@@ -12,7 +12,7 @@
 //! and what export produced for each export flavour, so a million prefixes that
 //! share attributes are transformed once.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -75,26 +75,52 @@ pub struct Exported {
     pub too_large: bool,
 }
 
-/// An export result as the slot caches it: the exported set packed into one
-/// allocation ([`PackedAttributes`]; about a quarter of an `Arc<PathAttributes>`
-/// with its lists on the Internet-like table) and shared by every prefix with
+/// An export result as the slot caches it: the exported set, its next hop
+/// and whether it is too large, packed into one allocation (the route form
+/// of [`PackedAttributes`]: about a quarter of an `Arc<PathAttributes>` with
+/// its lists on the Internet-like table) and shared by every prefix with
 /// this set and flavour. A batch unpacks it once per group
 /// ([`PackedExport::unpacked`]), never per prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PackedExport {
-    pub attributes: PackedAttributes,
-    pub next_hop: NextHop,
-    /// As [`Exported::too_large`].
-    pub too_large: bool,
-}
+pub(crate) struct PackedExport(PackedAttributes);
 
 impl PackedExport {
+    pub fn new(attributes: &PathAttributes, next_hop: NextHop, too_large: bool) -> Self {
+        Self(PackedAttributes::pack_route(attributes, Some(next_hop), too_large))
+    }
+
+    /// The exported set (its bytes also hold the next hop and the flag:
+    /// compare with [`Self::same_route`], unpack with `unpack`).
+    pub fn attributes(&self) -> &PackedAttributes {
+        &self.0
+    }
+
+    pub fn next_hop(&self) -> NextHop {
+        // Always there: `new` is the only way in.
+        self.0.route_next_hop().unwrap_or(NextHop::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// As [`Exported::too_large`].
+    pub fn too_large(&self) -> bool {
+        self.0.route_flag()
+    }
+
+    /// Whether both hold the same attributes and next hop (whatever their
+    /// too-large flag).
+    pub fn same_route(&self, other: &Self) -> bool {
+        self.0.same_route(&other.0)
+    }
+
     pub fn unpacked(&self) -> Exported {
         Exported {
-            attributes: Arc::new(self.attributes.unpack()),
-            next_hop: self.next_hop,
-            too_large: self.too_large,
+            attributes: Arc::new(self.0.unpack()),
+            next_hop: self.next_hop(),
+            too_large: self.too_large(),
         }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.heap_bytes()
     }
 }
 
@@ -123,13 +149,6 @@ pub(crate) enum Judged {
     Rejected,
 }
 
-/// Appends an export result to a slot's cache ([`push_cached`]), also
-/// counting the packed set it holds. Returns the heap bytes grown.
-pub(crate) fn push_export(cache: &mut Vec<CachedExport>, entry: CachedExport) -> usize {
-    let bytes = entry.result_bytes();
-    push_cached(cache, entry) + bytes
-}
-
 /// Appends to one of a slot's caches (`exports`, `prepared`), growing it by
 /// half its length (at least one) rather than doubling from four: a set is
 /// exported with one or two flavours in most deployments, and with
@@ -155,18 +174,147 @@ pub(crate) struct CachedPrepared {
     pub prepared: Prepared,
 }
 
+/// One interned set. 80 bytes: the set with its next hop (one allocation),
+/// the selection summary, the reference count and the export of the common
+/// flavour inline; every other cached result (a second flavour, receivers
+/// with export chains, prepared chains) out of line in [`ColdCaches`], which
+/// most sets never allocate. Before, the slot was 144 bytes with a vector of
+/// 96-byte export entries beside it.
 #[derive(Debug)]
 pub(crate) struct AttrSlot {
-    /// The set, packed: [`PackedAttributes::unpack`] gives it back.
+    /// The set and the next hop it was learned with (`None`: originated with
+    /// "self"), packed in the route form: [`PackedAttributes::unpack`] gives
+    /// the set back, [`Self::next_hop`] the next hop.
     pub attributes: PackedAttributes,
-    /// The next hop the route was learned with (`None`: originated with "self").
-    pub next_hop: Option<NextHop>,
     pub summary: Summary,
-    pub exports: Vec<CachedExport>,
-    /// Empty unless a receiver has an export chain that reads the prefix.
-    pub prepared: Vec<CachedPrepared>,
-    hash: u64,
     refs: u32,
+    /// The flavour key of `export` (a key without a receiver, see
+    /// [`CachedExport`]); [`NO_EXPORT`] while none is cached inline.
+    export_key: u32,
+    /// The export of flavour `export_key` for receivers without an export
+    /// chain: `None` when the route does not export with it.
+    export: Option<PackedExport>,
+    cold: Option<Box<ColdCaches>>,
+}
+
+/// `AttrSlot::export_key` while nothing is cached inline (no flavour key
+/// reaches it: the profile takes 16 bits above the low 8).
+const NO_EXPORT: u32 = u32::MAX;
+
+/// A slot's rarely used caches, allocated on first use.
+#[derive(Debug, Default)]
+pub(crate) struct ColdCaches {
+    /// Export results beyond the slot's inline one.
+    exports: Vec<CachedExport>,
+    /// Empty unless a receiver has an export chain that reads the prefix.
+    prepared: Vec<CachedPrepared>,
+}
+
+impl AttrSlot {
+    /// The next hop the route was learned with (`None`: originated with "self").
+    pub fn next_hop(&self) -> Option<NextHop> {
+        self.attributes.route_next_hop()
+    }
+
+    /// The cached export for `key` and `selection`, if any: the result
+    /// (`None`: not exported) and what the chain said.
+    pub fn cached_export(
+        &self,
+        key: u64,
+        selection: &Option<Selection>,
+    ) -> Option<(Option<PackedExport>, Judged)> {
+        if self.export_key != NO_EXPORT && u64::from(self.export_key) == key && selection.is_none()
+        {
+            return Some((self.export.clone(), Judged::Unjudged));
+        }
+        let cold = self.cold.as_ref()?;
+        let cached = cold.exports.iter().find(|c| c.key == key && c.selection == *selection)?;
+        Some((cached.result.clone(), cached.judged))
+    }
+
+    /// The exported set cached last for `flavour` (a key's low 32 bits),
+    /// whatever the receiver: receivers whose chains give the same result
+    /// share it.
+    pub fn last_export_of(&self, flavour: u64) -> Option<&PackedExport> {
+        let cold = self.cold.as_ref().and_then(|cold| {
+            cold.exports
+                .iter()
+                .rev()
+                .find(|c| c.key & u64::from(u32::MAX) == flavour)
+                .map(|c| c.result.as_ref())
+        });
+        match cold {
+            Some(found) => found,
+            None if u64::from(self.export_key) == flavour => self.export.as_ref(),
+            None => None,
+        }
+    }
+
+    /// Caches an export result: inline when it is the first result without
+    /// a receiver's chain, else out of line ([`push_cached`]). Returns the
+    /// heap bytes grown, for [`AttrStore::cache_grew`].
+    pub fn push_export(&mut self, entry: CachedExport) -> usize {
+        let bytes = entry.result.as_ref().map_or(0, PackedExport::heap_bytes);
+        if self.export_key == NO_EXPORT
+            && let Ok(key) = u32::try_from(entry.key)
+            && key != NO_EXPORT
+            && entry.selection.is_none()
+            && entry.judged == Judged::Unjudged
+        {
+            self.export_key = key;
+            self.export = entry.result;
+            return bytes;
+        }
+        let (cold, grown) = self.cold();
+        grown + bytes + push_cached(&mut cold.exports, entry)
+    }
+
+    /// The prepared chain cached for `key`.
+    pub fn prepared(&self, key: u64) -> Option<&Prepared> {
+        let cold = self.cold.as_ref()?;
+        cold.prepared.iter().find(|c| c.key == key).map(|c| &c.prepared)
+    }
+
+    /// Caches a prepared chain. Returns the heap bytes grown.
+    pub fn push_prepared(&mut self, entry: CachedPrepared) -> usize {
+        let (cold, grown) = self.cold();
+        grown + push_cached(&mut cold.prepared, entry)
+    }
+
+    /// The out-of-line caches, allocated now if need be, and the bytes that
+    /// cost.
+    fn cold(&mut self) -> (&mut ColdCaches, usize) {
+        let grown = if self.cold.is_none() { size_of::<ColdCaches>() } else { 0 };
+        (self.cold.get_or_insert_with(Box::default), grown)
+    }
+
+    /// Heap bytes of the set and its caches.
+    fn heap_bytes(&self) -> usize {
+        let inline = self.export.as_ref().map_or(0, PackedExport::heap_bytes);
+        let cold = self.cold.as_ref().map_or(0, |cold| {
+            size_of::<ColdCaches>()
+                + cold.exports.capacity() * size_of::<CachedExport>()
+                + cold.exports.iter().map(CachedExport::result_bytes).sum::<usize>()
+                + cold.prepared.capacity() * size_of::<CachedPrepared>()
+        });
+        own_bytes(&self.attributes) + inline + cold
+    }
+
+    /// Drops the cached results whose key carries `tag` above its low 32
+    /// bits (a receiver's chain); returns the heap bytes of the exported
+    /// sets dropped (the caches keep their capacity).
+    fn forget(&mut self, tag: u64) -> usize {
+        let Some(cold) = self.cold.as_mut() else { return 0 };
+        let dropped = cold
+            .exports
+            .iter()
+            .filter(|c| c.key >> 32 == tag)
+            .map(CachedExport::result_bytes)
+            .sum();
+        cold.exports.retain(|c| c.key >> 32 != tag);
+        cold.prepared.retain(|c| c.key >> 32 != tag);
+        dropped
+    }
 }
 
 /// The interning table.
@@ -195,25 +343,27 @@ fn own_bytes(attributes: &PackedAttributes) -> usize {
 
 /// Heap bytes of a slot: its set and its caches.
 fn slot_bytes(slot: &AttrSlot) -> usize {
-    own_bytes(&slot.attributes)
-        + slot.exports.capacity() * size_of::<CachedExport>()
-        + slot.exports.iter().map(CachedExport::result_bytes).sum::<usize>()
-        + slot.prepared.capacity() * size_of::<CachedPrepared>()
+    slot.heap_bytes()
 }
 
 impl CachedExport {
     /// Heap bytes of the packed exported set (counted once per entry, even
     /// when entries share it).
     pub fn result_bytes(&self) -> usize {
-        self.result.as_ref().map_or(0, |r| r.attributes.heap_bytes())
+        self.result.as_ref().map_or(0, PackedExport::heap_bytes)
     }
 }
 
-fn hash_key(packed: &[u8], next_hop: &Option<NextHop>) -> u64 {
-    let mut hasher = FxBuildHasher.build_hasher();
-    packed.hash(&mut hasher);
-    next_hop.hash(&mut hasher);
-    hasher.finish()
+/// The index's hash of a set in the route form (it holds the next hop).
+/// Not kept in the slot: the index recomputes it when it grows, and
+/// `release` when it removes a set.
+fn hash_key(packed: &[u8]) -> u64 {
+    FxBuildHasher.hash_one(packed)
+}
+
+/// The hash of the set in slot `index`, for the index to rehash with.
+fn slot_hash(slots: &[Option<AttrSlot>], index: u32) -> u64 {
+    slots[index as usize].as_ref().map_or(0, |s| hash_key(s.attributes.bytes()))
 }
 
 impl AttrStore {
@@ -226,16 +376,16 @@ impl AttrStore {
     /// It is packed into a reused buffer and allocates only when new.
     pub fn intern(&mut self, attributes: &PathAttributes, next_hop: Option<NextHop>) -> AttrId {
         let mut scratch = std::mem::take(&mut self.scratch);
-        PackedAttributes::pack_to(attributes, &mut scratch);
-        let hash = hash_key(&scratch, &next_hop);
-        let id = match self.lookup(hash, &scratch, &next_hop) {
+        PackedAttributes::pack_route_to(attributes, next_hop, false, &mut scratch);
+        let hash = hash_key(&scratch);
+        let id = match self.lookup(hash, &scratch) {
             Some(id) => {
                 self.retain(id);
                 id
             }
             None => {
                 let packed = PackedAttributes::from_packed(&scratch);
-                self.insert(hash, packed, Summary::of(attributes), next_hop)
+                self.insert(hash, packed, Summary::of(attributes))
             }
         };
         self.scratch = scratch;
@@ -251,33 +401,24 @@ impl AttrStore {
         self.intern(&attributes, next_hop)
     }
 
-    fn lookup(&self, hash: u64, packed: &[u8], next_hop: &Option<NextHop>) -> Option<AttrId> {
+    fn lookup(&self, hash: u64, packed: &[u8]) -> Option<AttrId> {
         let slots = &self.slots;
         self.index
             .find(hash, |&i| {
-                slots[i as usize]
-                    .as_ref()
-                    .is_some_and(|s| s.next_hop == *next_hop && s.attributes.bytes() == packed)
+                slots[i as usize].as_ref().is_some_and(|s| s.attributes.bytes() == packed)
             })
             .map(|&i| AttrId(i))
     }
 
-    fn insert(
-        &mut self,
-        hash: u64,
-        attributes: PackedAttributes,
-        summary: Summary,
-        next_hop: Option<NextHop>,
-    ) -> AttrId {
+    fn insert(&mut self, hash: u64, attributes: PackedAttributes, summary: Summary) -> AttrId {
         self.set_bytes += own_bytes(&attributes);
         let slot = AttrSlot {
             summary,
             attributes,
-            next_hop,
-            exports: Vec::new(),
-            prepared: Vec::new(),
-            hash,
             refs: 1,
+            export_key: NO_EXPORT,
+            export: None,
+            cold: None,
         };
         let index = match self.free.pop() {
             Some(index) => {
@@ -290,8 +431,7 @@ impl AttrStore {
             }
         };
         let slots = &self.slots;
-        self.index
-            .insert_unique(hash, index, |&i| slots[i as usize].as_ref().map_or(0, |s| s.hash));
+        self.index.insert_unique(hash, index, |&i| slot_hash(slots, i));
         self.live += 1;
         AttrId(index)
     }
@@ -307,7 +447,7 @@ impl AttrStore {
         self.slots.shrink_to_fit();
         self.free.shrink_to_fit();
         let slots = &self.slots;
-        self.index.shrink_to_fit(|&i| slots[i as usize].as_ref().map_or(0, |s| s.hash));
+        self.index.shrink_to_fit(|&i| slot_hash(slots, i));
     }
 
     pub fn retain(&mut self, id: AttrId) {
@@ -323,7 +463,7 @@ impl AttrStore {
         if slot.refs > 0 {
             return;
         }
-        let hash = slot.hash;
+        let hash = hash_key(slot.attributes.bytes());
         self.set_bytes = self.set_bytes.saturating_sub(slot_bytes(slot));
         if let Ok(found) = self.index.find_entry(hash, |&i| i == id.0) {
             found.remove();
@@ -369,15 +509,8 @@ impl AttrStore {
     pub fn forget_exports_of(&mut self, source: u16) {
         let tag = u64::from(source) + 1;
         for slot in self.slots.iter_mut().flatten() {
-            let dropped: usize = slot
-                .exports
-                .iter()
-                .filter(|c| c.key >> 32 == tag)
-                .map(CachedExport::result_bytes)
-                .sum();
+            let dropped = slot.forget(tag);
             self.set_bytes = self.set_bytes.saturating_sub(dropped);
-            slot.exports.retain(|c| c.key >> 32 != tag);
-            slot.prepared.retain(|c| c.key >> 32 != tag);
         }
     }
 
@@ -408,9 +541,12 @@ impl AttrStore {
             .slots
             .iter()
             .flatten()
-            .flat_map(|slot| &slot.exports)
-            .filter_map(|c| c.result.as_ref())
-            .map(|r| r.attributes.bytes().as_ptr() as usize)
+            .flat_map(|slot| {
+                let cold =
+                    slot.cold.iter().flat_map(|c| &c.exports).filter_map(|c| c.result.as_ref());
+                slot.export.iter().chain(cold)
+            })
+            .map(|r| r.attributes().bytes().as_ptr() as usize)
             .collect();
         shared.len()
     }
@@ -422,111 +558,5 @@ impl AttrStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::{AsPath, Origin};
-
-    fn attrs(asn: u32) -> PathAttributes {
-        PathAttributes {
-            origin: Some(Origin::Igp),
-            as_path: AsPath::from_sequence([asn]),
-            next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            ..PathAttributes::default()
-        }
-    }
-
-    #[test]
-    fn equal_sets_share_one_id_and_are_freed_with_the_last_reference() {
-        let mut store = AttrStore::default();
-        let nh = Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
-        let a = store.intern(&attrs(65001), nh);
-        let b = store.intern(&attrs(65001), nh);
-        let c = store.intern(&attrs(65002), nh);
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.refs(a), 2);
-        // Same attributes, other next hop: another set.
-        let d = store.intern(&attrs(65001), None);
-        assert_ne!(a, d);
-        store.release(a);
-        assert_eq!(store.refs(a), 1);
-        store.release(b);
-        assert!(store.get(a).is_none());
-        assert_eq!(store.len(), 2);
-        // The id is reused and the old content is not found any more.
-        let e = store.intern_owned(attrs(65003), nh);
-        assert_eq!(e, a);
-        let f = store.intern(&attrs(65001), nh);
-        assert_ne!(f, a);
-    }
-
-    /// The bytes `heap_bytes` reads are kept as sets come, caches grow and
-    /// sets go, and equal a walk of the store.
-    #[test]
-    fn kept_set_bytes_follow_interning_caches_and_release() {
-        let mut store = AttrStore::default();
-        let ids: Vec<AttrId> = (0..20).map(|asn| store.intern(&attrs(65000 + asn), None)).collect();
-        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
-        for (n, id) in ids.iter().enumerate() {
-            for key in 0..n as u64 {
-                let slot = store.get_mut(*id).unwrap();
-                let entry =
-                    CachedExport { key, selection: None, result: None, judged: Judged::Unjudged };
-                let grown = push_cached(&mut slot.exports, entry);
-                store.cache_grew(grown);
-            }
-        }
-        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
-        let before = store.kept_set_bytes();
-        store.forget_exports_of(0);
-        assert_eq!(store.kept_set_bytes(), before, "retain keeps the capacity");
-        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
-        for id in ids.iter().step_by(2) {
-            store.release(*id);
-        }
-        assert_eq!(store.kept_set_bytes(), store.walked_set_bytes());
-        for id in ids.iter().skip(1).step_by(2) {
-            store.release(*id);
-        }
-        assert_eq!(store.kept_set_bytes(), 0);
-    }
-
-    /// Best-path changes of one UPDATE share the unpacked set; a released id
-    /// reused for another set is not answered from the memo.
-    #[test]
-    fn unpacked_shared_follows_the_slot() {
-        let mut store = AttrStore::default();
-        let a = store.intern(&attrs(65001), None);
-        let first = store.unpacked_shared(a).unwrap();
-        assert!(Arc::ptr_eq(&first, &store.unpacked_shared(a).unwrap()));
-        store.release(a);
-        let b = store.intern(&attrs(65002), None);
-        assert_eq!(a, b);
-        assert_eq!(*store.unpacked_shared(b).unwrap(), attrs(65002));
-    }
-
-    #[test]
-    fn caches_grow_by_half_from_one_entry() {
-        let mut cache = Vec::new();
-        let mut capacities = Vec::new();
-        for entry in 0..10 {
-            push_cached(&mut cache, entry);
-            capacities.push(cache.capacity());
-        }
-        assert_eq!(capacities, [1, 2, 3, 4, 6, 6, 9, 9, 9, 13]);
-        assert_eq!(cache, (0..10).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn summary_reads_selection_attributes() {
-        let mut a = attrs(65001);
-        a.med = Some(7);
-        a.communities = vec![Community::NO_EXPORT];
-        let s = Summary::of(&a);
-        assert_eq!(s.local_pref, DEFAULT_LOCAL_PREF);
-        assert_eq!(s.med, 7);
-        assert_eq!(s.neighbor_as, Some(65001));
-        assert!(s.no_export && !s.no_advertise);
-    }
-}
+#[path = "intern_tests.rs"]
+mod tests;

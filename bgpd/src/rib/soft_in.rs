@@ -85,7 +85,7 @@ impl Rib {
                     prefix: *prefix,
                     source: Source::Peer(peer),
                     attributes: Arc::new(slot.attributes.unpack()),
-                    next_hop: slot.next_hop,
+                    next_hop: slot.next_hop(),
                     stale: false,
                 };
                 let accepted = self.paths(*prefix).iter().any(|r| r.source == Source::Peer(peer));
@@ -118,7 +118,7 @@ impl Rib {
         let mut stats = ApplyStats::default();
         for (id, nlri) in groups {
             let Some(slot) = self.core.attrs.get(id) else { continue };
-            let (attributes, next_hop) = (slot.attributes.unpack(), slot.next_hop);
+            let (attributes, next_hop) = (slot.attributes.unpack(), slot.next_hop());
             self.announce_all(source, &attributes, next_hop, &nlri, &mut stats);
         }
         Ok(Some(stats))

@@ -23,7 +23,16 @@
 //!          LARGE, unknown), then each present one: a LEB128 count and its
 //!          elements (a segment: type byte, LEB128 count, u32 ASNs; an unknown
 //!          attribute: flags, type code, LEB128 length, value bytes)
+//! route:   (only in the route form, [`PackedAttributes::pack_route`]) the
+//!          next hop's bytes (none, 4, 16, or 16 + 16 link-local), then one
+//!          byte: its kind in the low two bits, the caller's flag in the top
 //! ```
+//!
+//! The RIB keeps its sets in the route form, so a set and the next hop it
+//! goes with are one allocation, hashed and compared as one byte string, and
+//! its slot holds no 36-byte `Option<NextHop>` beside it (nor the exported
+//! copy a second one and its too-large flag). [`PackedAttributes::unpack`]
+//! stops where the attributes end, so it reads both forms.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -32,6 +41,7 @@ use bytes::Bytes;
 
 mod view;
 
+use crate::wire::NextHop;
 pub use view::PackedView;
 
 use super::{
@@ -46,6 +56,15 @@ const LOCAL_PREF: u8 = 1 << 3;
 const ATOMIC_AGGREGATE: u8 = 1 << 4;
 const AGGREGATOR: u8 = 1 << 5;
 const ORIGINATOR_ID: u8 = 1 << 6;
+
+/// The route trailer's last byte: the next hop's kind (low two bits) and the
+/// caller's flag.
+const ROUTE_NONE: u8 = 0;
+const ROUTE_V4: u8 = 1;
+const ROUTE_V6: u8 = 2;
+const ROUTE_V6_LINK_LOCAL: u8 = 3;
+const ROUTE_KIND: u8 = 0b11;
+const ROUTE_FLAG: u8 = 1 << 7;
 
 const AS_PATH: u8 = 1;
 const COMMUNITIES: u8 = 1 << 1;
@@ -84,6 +103,82 @@ impl PackedAttributes {
     pub fn pack_to(attributes: &PathAttributes, out: &mut Vec<u8>) {
         out.clear();
         pack_into(attributes, out);
+    }
+
+    /// Packs `attributes` with `next_hop` and `flag` in the route form (see
+    /// the module docs) into `out` (cleared first). Two route forms are equal
+    /// exactly when attributes, next hop and flag are.
+    pub fn pack_route_to(
+        attributes: &PathAttributes,
+        next_hop: Option<NextHop>,
+        flag: bool,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        pack_into(attributes, out);
+        let kind = match next_hop {
+            None => ROUTE_NONE,
+            Some(NextHop::V4(address)) => {
+                out.extend_from_slice(&address.octets());
+                ROUTE_V4
+            }
+            Some(NextHop::V6 { global, link_local: None }) => {
+                out.extend_from_slice(&global.octets());
+                ROUTE_V6
+            }
+            Some(NextHop::V6 { global, link_local: Some(link_local) }) => {
+                out.extend_from_slice(&global.octets());
+                out.extend_from_slice(&link_local.octets());
+                ROUTE_V6_LINK_LOCAL
+            }
+        };
+        out.push(kind | if flag { ROUTE_FLAG } else { 0 });
+    }
+
+    /// As [`Self::pack_route_to`], into a new allocation.
+    pub fn pack_route(attributes: &PathAttributes, next_hop: Option<NextHop>, flag: bool) -> Self {
+        let mut out = Vec::with_capacity(packed_len(attributes) + 33);
+        Self::pack_route_to(attributes, next_hop, flag, &mut out);
+        Self(Arc::from(out))
+    }
+
+    /// The next hop of a route form ([`Self::pack_route`]); `None` for a set
+    /// packed without one, or in the plain form.
+    pub fn route_next_hop(&self) -> Option<NextHop> {
+        let (&last, rest) = self.0.split_last()?;
+        let octets =
+            |from: usize| -> Option<[u8; 16]> { rest.get(from..from + 16)?.try_into().ok() };
+        match last & ROUTE_KIND {
+            ROUTE_V4 => {
+                let bytes: [u8; 4] = rest.get(rest.len().checked_sub(4)?..)?.try_into().ok()?;
+                Some(NextHop::V4(Ipv4Addr::from(bytes)))
+            }
+            ROUTE_V6 => Some(NextHop::V6 {
+                global: octets(rest.len().checked_sub(16)?)?.into(),
+                link_local: None,
+            }),
+            ROUTE_V6_LINK_LOCAL => {
+                let from = rest.len().checked_sub(32)?;
+                Some(NextHop::V6 {
+                    global: octets(from)?.into(),
+                    link_local: Some(octets(from + 16)?.into()),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The flag of a route form ([`Self::pack_route`]).
+    pub fn route_flag(&self) -> bool {
+        self.0.last().is_some_and(|last| last & ROUTE_FLAG != 0)
+    }
+
+    /// Whether this route form and `other` differ at most in their flag.
+    pub fn same_route(&self, other: &Self) -> bool {
+        match (self.0.split_last(), other.0.split_last()) {
+            (Some((a, ra)), Some((b, rb))) => ra == rb && a & ROUTE_KIND == b & ROUTE_KIND,
+            _ => false,
+        }
     }
 
     /// Packs bytes made by [`Self::pack_to`].

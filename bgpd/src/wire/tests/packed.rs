@@ -26,6 +26,17 @@ fn stored() -> impl Strategy<Value = PathAttributes> {
     )
 }
 
+/// No next hop, IPv4, IPv6 with and without a link-local address.
+fn next_hop() -> impl Strategy<Value = Option<NextHop>> {
+    prop_oneof![
+        Just(None),
+        any::<[u8; 4]>().prop_map(|a| Some(NextHop::V4(a.into()))),
+        (any::<[u8; 16]>(), proptest::option::of(any::<[u8; 16]>())).prop_map(|(g, l)| {
+            Some(NextHop::V6 { global: g.into(), link_local: l.map(Into::into) })
+        }),
+    ]
+}
+
 proptest! {
     #[test]
     fn packed_round_trips_both_ways(a in stored()) {
@@ -45,6 +56,35 @@ proptest! {
     fn packed_bytes_are_equal_exactly_when_sets_are(a in stored(), b in stored()) {
         let (pa, pb) = (PackedAttributes::pack(&a), PackedAttributes::pack(&b));
         prop_assert_eq!(pa == pb, a == b);
+    }
+
+    /// The route form carries the next hop and flag after the attributes:
+    /// unpacking reads the attributes alone, the next hop and flag come
+    /// back, the AS_PATH check is not misled by the trailer, and two route
+    /// forms are equal exactly when attributes, next hop and flag are
+    /// (`same_route`: all but the flag).
+    #[test]
+    fn route_form_round_trips_and_compares(
+        a in stored(),
+        b in stored(),
+        hops in (next_hop(), next_hop()),
+        flags in (any::<bool>(), any::<bool>()),
+        asn in any::<u32>(),
+    ) {
+        let (nh_a, nh_b) = hops;
+        let pa = PackedAttributes::pack_route(&a, nh_a, flags.0);
+        prop_assert_eq!(&pa.unpack(), &a);
+        prop_assert_eq!(pa.route_next_hop(), nh_a);
+        prop_assert_eq!(pa.route_flag(), flags.0);
+        prop_assert_eq!(pa.as_path_contains(asn), a.as_path.contains(asn));
+        let mut buffer = vec![0xFF; 7];
+        PackedAttributes::pack_route_to(&a, nh_a, flags.0, &mut buffer);
+        prop_assert_eq!(&buffer[..], pa.bytes());
+        let pb = PackedAttributes::pack_route(&b, nh_b, flags.1);
+        prop_assert_eq!(pa == pb, a == b && nh_a == nh_b && flags.0 == flags.1);
+        prop_assert_eq!(pa.same_route(&pb), a == b && nh_a == nh_b);
+        let unflagged = PackedAttributes::pack_route(&a, nh_a, !flags.0);
+        prop_assert!(pa.same_route(&unflagged) && pa != unflagged);
     }
 
     #[test]
@@ -112,7 +152,12 @@ proptest! {
         let packed = PackedAttributes::pack(&a);
         let direct = announced(&a, options, family, next_hop);
         let from_packed = announced(&packed.view(), options, family, next_hop);
-        prop_assert_eq!(direct, from_packed);
+        prop_assert_eq!(&direct, &from_packed);
+        // The RIB's route form (a next hop and flag after the set) reads
+        // the same: the view stops where the attributes end.
+        let route_form = PackedAttributes::pack_route(&a, next_hop, route == 2);
+        let from_route = announced(&route_form.view(), options, family, next_hop);
+        prop_assert_eq!(direct, from_route);
     }
 }
 
