@@ -31,7 +31,7 @@ use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
-use crate::wire::{Family, NextHop, Nlri, PathAttributes};
+use crate::wire::{Family, NextHop, Nlri, PackedAttributes, PathAttributes};
 
 /// Entries a peer's FIFO of changed slots holds at most (4 bytes each, per
 /// family). Up to it, changes leave in the order they came (a lone change
@@ -421,7 +421,9 @@ fn decide_judged<P: PrefixKey>(
             profile,
             PolicyEffects::default(),
         )
-        .map(|(attributes, next_hop)| exported(&attributes, next_hop, P::FAMILY, profile));
+        .map(|(attributes, next_hop)| {
+            exported(&attributes, next_hop, P::FAMILY, profile, &attr.attributes)
+        });
         let attr = core.attrs.get_mut(best.attrs)?;
         let grown = attr.push_export(CachedExport {
             key,
@@ -485,7 +487,7 @@ fn decide_judged<P: PrefixKey>(
     // The flavour holds the profile, so the size check's answer is shared too.
     let result = result.map(|(attributes, next_hop)| {
         let flavour = key & u64::from(u32::MAX);
-        let packed = PackedExport::new(&attributes, next_hop, false);
+        let packed = PackedExport::new_or_shared(&attributes, next_hop, false, &attr.attributes);
         let shared = attr.last_export_of(flavour).filter(|r| r.same_route(&packed));
         match shared {
             Some(r) => r.clone(),
@@ -513,9 +515,10 @@ fn exported(
     next_hop: NextHop,
     family: Family,
     profile: &ExportProfile,
+    interned: &PackedAttributes,
 ) -> PackedExport {
     let too_large = !export::fits(attributes, next_hop, family, profile);
-    PackedExport::new(attributes, next_hop, too_large)
+    PackedExport::new_or_shared(attributes, next_hop, too_large, interned)
 }
 
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).

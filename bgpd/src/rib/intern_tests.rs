@@ -137,6 +137,27 @@ fn packed_exports_carry_next_hop_and_flag() {
     assert!(!a.same_route(&c));
 }
 
+/// An export equal to the interned set (a route server's transparent
+/// export) shares its bytes; a rewritten one, or one flagged too large,
+/// has its own.
+#[test]
+fn an_unchanged_export_shares_the_interned_bytes() {
+    let mut store = AttrStore::default();
+    let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let id = store.intern(&attrs(65001), Some(nh));
+    let interned = store.get(id).unwrap().attributes.clone();
+    let same = PackedExport::new_or_shared(&attrs(65001), nh, false, &interned);
+    assert!(std::ptr::eq(same.attributes().bytes().as_ptr(), interned.bytes().as_ptr()));
+    assert_eq!(same, PackedExport::new(&attrs(65001), nh, false));
+    let prepended = PackedExport::new_or_shared(&attrs(65002), nh, false, &interned);
+    assert!(!std::ptr::eq(prepended.attributes().bytes().as_ptr(), interned.bytes().as_ptr()));
+    let other_hop = NextHop::V4(Ipv4Addr::new(192, 0, 2, 9));
+    let moved = PackedExport::new_or_shared(&attrs(65001), other_hop, false, &interned);
+    assert_eq!(moved.next_hop(), other_hop);
+    let flagged = PackedExport::new_or_shared(&attrs(65001), nh, true, &interned);
+    assert!(flagged.too_large());
+}
+
 /// The slot is 80 bytes (it was 144, with a vector of 96-byte export
 /// entries beside it).
 #[test]
