@@ -26,9 +26,13 @@ use super::counters::SharedCounters;
 use super::outbox::Outbox;
 use super::socket::SocketError;
 
-/// Read buffer growth step: one extended message fits, and a full 4 KiB
-/// UPDATE burst is read in few system calls.
+/// Largest read: one extended message fits, and a table transfer is read in
+/// few system calls.
 const READ_CHUNK: usize = 64 * 1024;
+/// Smallest read, what a session at rest (KEEPALIVEs, a few UPDATEs) asks
+/// for: 100 resting sessions hold 100 x 4 KiB of read buffers, not
+/// 100 x 64 KiB (6 MB of a route server's 57 MB before).
+const READ_MIN: usize = 4 * 1024;
 /// Messages decoded per [`Connection::drain_frames`] call: the session hands
 /// them to the instance before decoding more. A 64 KiB read holds up to
 /// 3,000 small UPDATEs; decoded all at once while the instance's queue was
@@ -58,6 +62,39 @@ pub enum Received {
     RouteRefresh(crate::wire::RouteRefresh),
 }
 
+/// How much the next read asks for: it doubles while reads fill what was
+/// asked (a table transfer) and halves when they use less than a quarter of
+/// it, between [`READ_MIN`] and [`READ_CHUNK`]; an empty buffer more than
+/// twice that size is given back before the read. Bound: a session's read
+/// buffer is at most one message plus [`READ_CHUNK`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ReadSizing {
+    chunk: usize,
+}
+
+impl Default for ReadSizing {
+    fn default() -> Self {
+        Self { chunk: READ_MIN }
+    }
+}
+
+impl ReadSizing {
+    fn after_read(&mut self, read: usize) {
+        if read >= self.chunk {
+            self.chunk = (self.chunk * 2).min(READ_CHUNK);
+        } else if read < self.chunk / 4 {
+            self.chunk = (self.chunk / 2).max(READ_MIN);
+        }
+    }
+
+    fn prepare(&self, buffer: &mut BytesMut) {
+        if buffer.is_empty() && buffer.capacity() > 2 * self.chunk {
+            *buffer = BytesMut::new();
+        }
+        buffer.reserve(self.chunk);
+    }
+}
+
 pub struct Connection {
     pub fsm: Fsm,
     pub direction: Direction,
@@ -65,6 +102,7 @@ pub struct Connection {
     writer: Option<OwnedWriteHalf>,
     connecting: Option<ConnectFuture>,
     read_buffer: BytesMut,
+    read_sizing: ReadSizing,
     /// What this connection sends: packer, write buffer, held prefixes.
     pub outbox: Outbox,
     timers: [Option<Instant>; 6],
@@ -106,7 +144,8 @@ impl Connection {
             reader: None,
             writer: None,
             connecting: None,
-            read_buffer: BytesMut::with_capacity(READ_CHUNK),
+            read_buffer: BytesMut::new(),
+            read_sizing: ReadSizing::default(),
             outbox: Outbox::new(counters.clone()),
             timers: [None; 6],
             codec: CodecOptions::default(),
@@ -151,7 +190,7 @@ impl Connection {
     pub async fn wakeup(&mut self) -> Wakeup {
         let next_timer =
             self.timers.iter().enumerate().filter_map(|(i, t)| t.map(|t| (t, i))).min();
-        let Self { reader, writer, connecting, read_buffer, outbox, .. } = self;
+        let Self { reader, writer, connecting, read_buffer, read_sizing, outbox, .. } = self;
         let writable = outbox.writable();
         tokio::select! {
             result = async {
@@ -166,8 +205,12 @@ impl Connection {
             result = async {
                 match reader.as_mut() {
                     Some(reader) => {
-                        read_buffer.reserve(READ_CHUNK);
-                        reader.read_buf(read_buffer).await
+                        read_sizing.prepare(read_buffer);
+                        let result = reader.read_buf(read_buffer).await;
+                        if let Ok(read) = result {
+                            read_sizing.after_read(read);
+                        }
+                        result
                     }
                     None => std::future::pending().await,
                 }
@@ -335,6 +378,34 @@ mod tests {
         assert_eq!(out.len(), 1, "only the KEEPALIVE is taken");
         assert!(matches!(out[0], Received::Event(Event::KeepAliveMsg)));
         assert_eq!(connection.read_buffer.len(), 23, "the UPDATE waits for the FSM");
+    }
+
+    /// Reads grow to the largest size during a transfer and shrink back
+    /// when the session rests, giving back the large buffer.
+    #[test]
+    fn reads_grow_with_a_transfer_and_shrink_at_rest() {
+        let mut sizing = ReadSizing::default();
+        let mut buffer = BytesMut::new();
+        sizing.prepare(&mut buffer);
+        assert!(buffer.capacity() >= READ_MIN && buffer.capacity() < READ_CHUNK);
+        for _ in 0..10 {
+            sizing.after_read(sizing.chunk);
+        }
+        assert_eq!(sizing.chunk, READ_CHUNK);
+        sizing.prepare(&mut buffer);
+        assert!(buffer.capacity() >= READ_CHUNK);
+        sizing.after_read(READ_CHUNK / 2);
+        assert_eq!(sizing.chunk, READ_CHUNK, "half full keeps the size");
+        for _ in 0..10 {
+            sizing.after_read(19);
+        }
+        assert_eq!(sizing.chunk, READ_MIN);
+        buffer.extend_from_slice(&[0; 19]);
+        sizing.prepare(&mut buffer);
+        assert!(buffer.capacity() >= READ_CHUNK, "bytes still to decode keep the buffer");
+        buffer.clear();
+        sizing.prepare(&mut buffer);
+        assert!(buffer.capacity() < READ_CHUNK, "an empty large buffer is given back");
     }
 
     #[test]
