@@ -42,6 +42,12 @@ use crate::peer::socket::{self, SocketError};
 /// UPDATEs from one peer slows its reader (TCP pushes back on the peer) instead
 /// of growing memory without limit.
 const EVENT_QUEUE: usize = 1024;
+/// The sessions' queue, in reports: with up to
+/// [`MAX_UPDATES_PER_REPORT`](crate::peer::MAX_UPDATES_PER_REPORT) UPDATEs a
+/// report, at most [`EVENT_QUEUE`] UPDATEs wait decoded, as when each came
+/// alone (a deeper queue let the sessions decode a whole table ahead of the
+/// RIB: twice the memory, and their CPU taken from the RIB's).
+const SESSION_QUEUE: usize = EVENT_QUEUE / crate::peer::MAX_UPDATES_PER_REPORT;
 /// How long shutdown waits for in-flight API calls.
 const API_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -61,7 +67,7 @@ pub enum DaemonError {
 /// Runs `bgpd` until SIGTERM or SIGINT.
 pub async fn run(config: Config, config_path: PathBuf) -> Result<(), DaemonError> {
     let (events, receiver) = mpsc::channel(EVENT_QUEUE);
-    let (sessions, reports) = mpsc::channel(EVENT_QUEUE);
+    let (sessions, reports) = mpsc::channel(SESSION_QUEUE);
     // First of all: a SIGHUP's default action ends the process, so a client
     // that sees the API answer and sends SIGHUP must find the handler in
     // place. Signals that arrive before the instance runs wait in its queue.

@@ -268,6 +268,11 @@ impl Instance {
                 },
                 // The instance holds a sender itself: this never ends.
                 Some(report) = reports.recv() => {
+                    // A report of n UPDATEs counts as n events toward
+                    // `MAX_DEFERRED_EVENTS`, as when each came alone.
+                    if let SessionEvent::Updates(updates) = &report.event {
+                        deferred += updates.len().saturating_sub(1);
+                    }
                     self.on_session(report.peer, report.event);
                     self.after_event(&receiver, &reports, &mut deferred);
                     continue;

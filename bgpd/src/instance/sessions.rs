@@ -27,7 +27,11 @@ impl Instance {
             SessionEvent::Down { reason, established } => self.on_down(id, &reason, established),
             SessionEvent::StateChanged { from, to } => self.on_state_changed(id, from, to),
             SessionEvent::Ended => {}
-            SessionEvent::Update(update) => self.on_update(id, &update),
+            SessionEvent::Updates(updates) => {
+                for update in &updates {
+                    self.on_update(id, update);
+                }
+            }
             SessionEvent::RouteRefresh(refresh) => self.on_route_refresh(id, &refresh),
             SessionEvent::Written => {
                 if let Some(bytes) = self.peers.get_mut(&id).and_then(|s| s.in_flight.pop_front()) {

@@ -11,6 +11,7 @@ mod self_connect;
 mod session;
 pub mod socket;
 
+pub use session::updates::MAX_UPDATES_PER_REPORT;
 pub use session::{
     SessionCommand, SessionEvent, SessionHandle, SessionParams, SessionReport, describe, spawn,
 };

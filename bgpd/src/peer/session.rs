@@ -22,6 +22,8 @@ use crate::wire::{
     CodecOptions, Family, GracefulRestartCapability, Message, Notification, RefreshSubtype,
     RouteRefresh, UpdateMessage,
 };
+pub use describe::{describe, describe_with_cause};
+use updates::PendingUpdates;
 
 use super::connection::{Connection, Received, Wakeup};
 use super::counters::SharedCounters;
@@ -68,7 +70,8 @@ pub enum SessionEvent {
         from: State,
         to: State,
     },
-    Update(Box<UpdateMessage>),
+    /// UPDATEs in the order received, at most [`updates::MAX_UPDATES_PER_REPORT`].
+    Updates(Vec<UpdateMessage>),
     RouteRefresh(RouteRefresh),
     /// One export batch left the write buffer.
     Written,
@@ -138,6 +141,8 @@ struct Task {
     tcp_cause: Option<String>,
     /// Our own OPEN came back (`self_connect`): stop, do not retry.
     self_connected: bool,
+    /// UPDATEs of this wakeup not yet reported (see `updates`).
+    pending: PendingUpdates,
 }
 
 async fn run(
@@ -159,6 +164,7 @@ async fn run(
         deferred: None,
         tcp_cause: None,
         self_connected: false,
+        pending: PendingUpdates::default(),
     };
     let mut primary =
         Connection::new(Fsm::new(params.config), Direction::Outbound, task.counters.clone());
@@ -535,6 +541,7 @@ impl Task {
                 return;
             }
             self.deliver(connection, received, is_primary, other).await;
+            self.report_updates().await;
         }
     }
 
@@ -581,8 +588,9 @@ impl Task {
                         tracing::warn!(peer = %self.connect.remote.ip(), ?error, "UPDATE attribute error handled per RFC 7606");
                     }
                     self.counters.0.update_received(&decoded.update);
-                    let update = Box::new(decoded.update);
-                    self.notify(SessionEvent::Update(update)).await;
+                    if let Some(full) = self.pending.push(decoded.update) {
+                        self.report(SessionEvent::Updates(full)).await;
+                    }
                 }
                 Received::RouteRefresh(refresh) => {
                     if is_primary && self.established {
@@ -607,7 +615,19 @@ impl Task {
         }
     }
 
-    async fn notify(&self, event: SessionEvent) {
+    /// Reports `event`, after the UPDATEs received before it.
+    async fn notify(&mut self, event: SessionEvent) {
+        self.report_updates().await;
+        self.report(event).await;
+    }
+
+    async fn report_updates(&mut self) {
+        if let Some(updates) = self.pending.take() {
+            self.report(SessionEvent::Updates(updates)).await;
+        }
+    }
+
+    async fn report(&self, event: SessionEvent) {
         let _ = self.events.send(SessionReport { peer: self.peer, event }).await;
     }
 
@@ -679,27 +699,8 @@ impl Task {
     }
 }
 
-/// [`describe`], with the cause of a TCP failure when known
-/// ("TCP connection failed or closed: Connection reset by peer (os error 104)").
-pub fn describe_with_cause(reason: &DownReason, cause: Option<String>) -> String {
-    match (reason, cause) {
-        (DownReason::TcpConnectionFailed, Some(cause)) => format!("{}: {cause}", describe(reason)),
-        _ => describe(reason),
-    }
-}
-
-/// One line for logs: what NOTIFICATION or failure ended the session.
-pub fn describe(reason: &DownReason) -> String {
-    match reason {
-        DownReason::NotificationSent(n) => format!("sent NOTIFICATION {n}"),
-        DownReason::NotificationReceived(n) => format!("received NOTIFICATION {n}"),
-        DownReason::TcpConnectionFailed => "TCP connection failed or closed".to_string(),
-        DownReason::Stopped => "stopped".to_string(),
-        DownReason::UnexpectedEvent { event, state } => {
-            format!("unexpected event {event:?} in state {state:?}")
-        }
-    }
-}
+mod describe;
+pub(crate) mod updates;
 
 #[cfg(test)]
 mod tests;
