@@ -438,7 +438,16 @@ impl<'a> Reader<'a> {
         self.take(1).first().copied().unwrap_or(0)
     }
 
+    /// A little-endian word; a short tail (never in a set this module
+    /// packed) reads zero-padded. The four bytes are read as one array:
+    /// copying a slice of unknown length called `memmove` for every word,
+    /// and every ASN of a path, the loop check of each exported prefix
+    /// (`as_path_contains`) and every unpacked set read words this way.
     fn u32(&mut self) -> u32 {
+        if let Some((head, tail)) = self.bytes.split_first_chunk::<4>() {
+            self.bytes = tail;
+            return u32::from_le_bytes(*head);
+        }
         let mut value = [0; 4];
         let head = self.take(4);
         value[..head.len()].copy_from_slice(head);
@@ -469,5 +478,21 @@ impl<'a> Reader<'a> {
             list.push(element(self));
         }
         list
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::Reader;
+
+    #[test]
+    fn words_are_read_in_order_and_a_short_tail_is_zero_padded() {
+        let bytes = [1, 0, 0, 0, 0x78, 0x56, 0x34, 0x12, 0xAA, 0xBB];
+        let mut r = Reader { bytes: &bytes };
+        assert_eq!(r.u32(), 1);
+        assert_eq!(r.u32(), 0x1234_5678);
+        assert_eq!(r.u32(), 0xBBAA, "two bytes left: the rest is zero");
+        assert_eq!(r.u32(), 0, "nothing left");
+        assert!(r.bytes.is_empty());
     }
 }
