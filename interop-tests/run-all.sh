@@ -18,6 +18,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 missing=()
 [ -x /usr/lib/frr/bgpd ] || missing+=(frr)
 command -v bird >/dev/null 2>&1 || missing+=(bird2)
+# GoBGP: a fourth DUT of the table benchmark, crossed by tests/bench_rig.rs.
+command -v gobgpd >/dev/null 2>&1 || missing+=(gobgpd)
 command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
 command -v arping >/dev/null 2>&1 || missing+=(arping)
 command -v ndisc6 >/dev/null 2>&1 || missing+=(ndisc6)
