@@ -18,16 +18,22 @@ use std::net::Ipv4Addr;
 
 use super::{Aggregator, LargeCommunity, Origin, PathAttributes, SegmentType};
 
+/// The single-valued attributes, which both forms hold as plain values.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scalars {
+    pub origin: Option<Origin>,
+    /// The NEXT_HOP attribute (IPv4 routes outside MP_REACH_NLRI).
+    pub next_hop: Option<Ipv4Addr>,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub atomic_aggregate: bool,
+    pub aggregator: Option<Aggregator>,
+    pub originator_id: Option<Ipv4Addr>,
+}
+
 /// An attribute set as the encoder reads it (see the module docs).
 pub trait AttributeSource {
-    fn origin(&self) -> Option<Origin>;
-    /// The NEXT_HOP attribute (IPv4 routes outside MP_REACH_NLRI).
-    fn next_hop(&self) -> Option<Ipv4Addr>;
-    fn med(&self) -> Option<u32>;
-    fn local_pref(&self) -> Option<u32>;
-    fn atomic_aggregate(&self) -> bool;
-    fn aggregator(&self) -> Option<Aggregator>;
-    fn originator_id(&self) -> Option<Ipv4Addr>;
+    fn scalars(&self) -> Scalars;
     /// COMMUNITIES, each as its 32-bit value.
     fn communities(&self) -> impl ExactSizeIterator<Item = u32>;
     fn cluster_list(&self) -> impl ExactSizeIterator<Item = Ipv4Addr>;
@@ -103,32 +109,16 @@ impl Unknown<'_> {
 }
 
 impl AttributeSource for PathAttributes {
-    fn origin(&self) -> Option<Origin> {
-        self.origin
-    }
-
-    fn next_hop(&self) -> Option<Ipv4Addr> {
-        self.next_hop
-    }
-
-    fn med(&self) -> Option<u32> {
-        self.med
-    }
-
-    fn local_pref(&self) -> Option<u32> {
-        self.local_pref
-    }
-
-    fn atomic_aggregate(&self) -> bool {
-        self.atomic_aggregate
-    }
-
-    fn aggregator(&self) -> Option<Aggregator> {
-        self.aggregator
-    }
-
-    fn originator_id(&self) -> Option<Ipv4Addr> {
-        self.originator_id
+    fn scalars(&self) -> Scalars {
+        Scalars {
+            origin: self.origin,
+            next_hop: self.next_hop,
+            med: self.med,
+            local_pref: self.local_pref,
+            atomic_aggregate: self.atomic_aggregate,
+            aggregator: self.aggregator,
+            originator_id: self.originator_id,
+        }
     }
 
     fn communities(&self) -> impl ExactSizeIterator<Item = u32> {

@@ -103,14 +103,14 @@ fn put_known<A: AttributeSource + ?Sized>(
     let (code, f) = (spec.code, spec.category.flags());
     match code {
         type_code::ORIGIN => {
-            if let Some(origin) = a.origin() {
+            if let Some(origin) = a.scalars().origin {
                 header(out, f, code, 1)?;
                 out.put_u8(origin as u8);
             }
         }
         type_code::NEXT_HOP => {
             let address = match next_hop {
-                NextHopField::AsGiven => a.next_hop(),
+                NextHopField::AsGiven => a.scalars().next_hop,
                 NextHopField::Override(address) => Some(address),
                 NextHopField::Omit => None,
             };
@@ -120,19 +120,19 @@ fn put_known<A: AttributeSource + ?Sized>(
             }
         }
         type_code::MULTI_EXIT_DISC => {
-            if let Some(med) = a.med() {
+            if let Some(med) = a.scalars().med {
                 header(out, f, code, 4)?;
                 out.put_u32(med);
             }
         }
         type_code::LOCAL_PREF => {
-            if let Some(pref) = a.local_pref() {
+            if let Some(pref) = a.scalars().local_pref {
                 header(out, f, code, 4)?;
                 out.put_u32(pref);
             }
         }
         type_code::ATOMIC_AGGREGATE => {
-            if a.atomic_aggregate() {
+            if a.scalars().atomic_aggregate {
                 header(out, f, code, 0)?;
             }
         }
@@ -146,7 +146,7 @@ fn put_known<A: AttributeSource + ?Sized>(
             }
         }
         type_code::ORIGINATOR_ID => {
-            if let Some(id) = a.originator_id() {
+            if let Some(id) = a.scalars().originator_id {
                 header(out, f, code, 4)?;
                 out.put_slice(&id.octets());
             }
@@ -204,12 +204,12 @@ fn put_as_attribute<A: AttributeSource + ?Sized>(
         type_code::AS_PATH => {
             // Mandatory with any route: written (possibly empty) whenever the
             // set carries anything at all.
-            if a.origin().is_some() || a.segments().next().is_some() {
+            if a.scalars().origin.is_some() || a.segments().next().is_some() {
                 put_as_path(out, code, f, a.segments(), four, false)?;
             }
         }
         type_code::AGGREGATOR => {
-            if let Some(aggregator) = a.aggregator() {
+            if let Some(aggregator) = a.scalars().aggregator {
                 if four {
                     header(out, f, code, 8)?;
                     out.put_u32(aggregator.asn);
@@ -227,7 +227,7 @@ fn put_as_attribute<A: AttributeSource + ?Sized>(
         }
         type_code::AS4_AGGREGATOR => {
             if let Some(aggregator) =
-                a.aggregator().filter(|g| !four && g.asn > u32::from(u16::MAX))
+                a.scalars().aggregator.filter(|g| !four && g.asn > u32::from(u16::MAX))
             {
                 header(out, f, code, 8)?;
                 out.put_u32(aggregator.asn);

@@ -172,7 +172,7 @@ impl UpdatePacker {
         I: IntoIterator<Item = Nlri>,
     {
         let classic_next_hop = match (family, next_hop) {
-            (Family::Ipv4Unicast, None) => attributes.next_hop(),
+            (Family::Ipv4Unicast, None) => attributes.scalars().next_hop,
             (Family::Ipv4Unicast, Some(NextHop::V4(address))) => Some(address),
             _ => None,
         };

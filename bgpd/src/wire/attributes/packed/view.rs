@@ -8,7 +8,7 @@ use super::{
     AGGREGATOR, AS_PATH, ATOMIC_AGGREGATE, CLUSTER_LIST, COMMUNITIES, EXTENDED, LARGE, LOCAL_PREF,
     MED, NEXT_HOP, ORIGIN, ORIGINATOR_ID, PackedAttributes, Reader, UNKNOWN, segment_type,
 };
-use crate::wire::attributes::source::{Asns, AttributeSource, Segment, Unknown};
+use crate::wire::attributes::source::{Asns, AttributeSource, Scalars, Segment, Unknown};
 use crate::wire::attributes::{Aggregator, LargeCommunity, Origin};
 
 /// A counted list of the packed form: its element count and its bytes.
@@ -21,13 +21,7 @@ struct List<'a> {
 /// A packed attribute set, parsed for encoding ([`PackedAttributes::view`]).
 #[derive(Copy, Clone, Debug)]
 pub struct PackedView<'a> {
-    origin: Option<Origin>,
-    next_hop: Option<Ipv4Addr>,
-    med: Option<u32>,
-    local_pref: Option<u32>,
-    atomic_aggregate: bool,
-    aggregator: Option<Aggregator>,
-    originator_id: Option<Ipv4Addr>,
+    scalars: Scalars,
     as_path: List<'a>,
     communities: List<'a>,
     cluster_list: List<'a>,
@@ -79,13 +73,15 @@ impl<'a> PackedView<'a> {
             r.take(len);
         });
         Self {
-            origin,
-            next_hop,
-            med,
-            local_pref,
-            atomic_aggregate: scalars & ATOMIC_AGGREGATE != 0,
-            aggregator,
-            originator_id,
+            scalars: Scalars {
+                origin,
+                next_hop,
+                med,
+                local_pref,
+                atomic_aggregate: scalars & ATOMIC_AGGREGATE != 0,
+                aggregator,
+                originator_id,
+            },
             as_path,
             communities,
             cluster_list,
@@ -112,6 +108,23 @@ fn list<'a>(r: &mut Reader<'a>, present: bool, mut skip: impl FnMut(&mut Reader<
     List { count: read, bytes: &start[..start.len() - r.bytes.len()] }
 }
 
+/// The elements of a list of variable-size elements, each read by `read`;
+/// stops at the list's count or where its bytes end.
+fn elements<'a, T>(
+    list: List<'a>,
+    read: impl Fn(&mut Reader<'a>) -> T + Clone,
+) -> impl Iterator<Item = T> + Clone {
+    let mut r = Reader { bytes: list.bytes };
+    let mut left = list.count;
+    std::iter::from_fn(move || {
+        if left == 0 || r.bytes.is_empty() {
+            return None;
+        }
+        left -= 1;
+        Some(read(&mut r))
+    })
+}
+
 /// The elements of a list of fixed-size elements.
 fn fixed<const N: usize>(list: List<'_>) -> impl ExactSizeIterator<Item = [u8; N]> + '_ {
     list.bytes.chunks_exact(N).take(list.count).map(|chunk| {
@@ -122,32 +135,8 @@ fn fixed<const N: usize>(list: List<'_>) -> impl ExactSizeIterator<Item = [u8; N
 }
 
 impl AttributeSource for PackedView<'_> {
-    fn origin(&self) -> Option<Origin> {
-        self.origin
-    }
-
-    fn next_hop(&self) -> Option<Ipv4Addr> {
-        self.next_hop
-    }
-
-    fn med(&self) -> Option<u32> {
-        self.med
-    }
-
-    fn local_pref(&self) -> Option<u32> {
-        self.local_pref
-    }
-
-    fn atomic_aggregate(&self) -> bool {
-        self.atomic_aggregate
-    }
-
-    fn aggregator(&self) -> Option<Aggregator> {
-        self.aggregator
-    }
-
-    fn originator_id(&self) -> Option<Ipv4Addr> {
-        self.originator_id
+    fn scalars(&self) -> Scalars {
+        self.scalars
     }
 
     fn communities(&self) -> impl ExactSizeIterator<Item = u32> {
@@ -170,31 +159,19 @@ impl AttributeSource for PackedView<'_> {
     }
 
     fn segments(&self) -> impl Iterator<Item = Segment<'_>> + Clone {
-        let mut r = Reader { bytes: self.as_path.bytes };
-        let mut left = self.as_path.count;
-        std::iter::from_fn(move || {
-            if left == 0 || r.bytes.is_empty() {
-                return None;
-            }
-            left -= 1;
+        elements(self.as_path, |r| {
             let kind = segment_type(r.u8());
             let count = r.count();
-            Some(Segment { kind, asns: Asns::Packed(r.take(count.saturating_mul(4))) })
+            Segment { kind, asns: Asns::Packed(r.take(count.saturating_mul(4))) }
         })
     }
 
     fn unknown(&self) -> impl Iterator<Item = Unknown<'_>> {
-        let mut r = Reader { bytes: self.unknown.bytes };
-        let mut left = self.unknown.count;
-        std::iter::from_fn(move || {
-            if left == 0 || r.bytes.is_empty() {
-                return None;
-            }
-            left -= 1;
+        elements(self.unknown, |r| {
             let flags = r.u8();
             let type_code = r.u8();
             let len = r.count();
-            Some(Unknown { flags, type_code, value: r.take(len) })
+            Unknown { flags, type_code, value: r.take(len) }
         })
     }
 }
