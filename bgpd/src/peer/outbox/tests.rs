@@ -226,9 +226,12 @@ fn trickling_batches_pack_as_one_when_each_follows_within_the_flush_delay() {
         write_out(&mut outbox, Instant::now(), &mut sent);
     }
     assert!(!outbox.held.is_empty(), "the tail still waits for a next batch");
-    // Nothing more comes: it leaves once FLUSH_DELAY has passed, not before.
+    // Nothing more comes: the tail of this stream leaves once STREAM_HOLD has
+    // passed, not before.
+    assert!(outbox.streaming());
     let deadline = outbox.flush_deadline().unwrap();
-    assert!(deadline <= Instant::now() + FLUSH_DELAY);
+    assert!(deadline <= Instant::now() + STREAM_HOLD);
+    assert_eq!(Some(deadline), outbox.held_at.map(|at| at + STREAM_HOLD));
     assert!(!outbox.flush_if_due(deadline - Duration::from_micros(100)));
     write_out(&mut outbox, deadline, &mut sent);
     assert!(outbox.held.is_empty() && outbox.flush_deadline().is_none());
@@ -236,6 +239,40 @@ fn trickling_batches_pack_as_one_when_each_follows_within_the_flush_delay() {
     assert_eq!(updates.len(), minimum(&all));
     let nlri: Vec<Nlri> = updates.iter().flat_map(|u| u.nlri.iter().copied()).collect();
     assert_eq!(nlri, all, "every prefix once, in order");
+}
+
+#[test]
+fn a_stream_survives_a_gap_longer_than_the_flush_delay_but_not_a_lone_change() {
+    let mut outbox = fresh();
+    let shared = attributes(65001);
+    let mut sent = BytesMut::new();
+    let mut all = Vec::new();
+    // Three batches with gaps of 3 ms between them (the instance thread
+    // descheduled): past FLUSH_DELAY, within STREAM_HOLD.
+    let mut now = Instant::now();
+    for (index, size) in [1500, 700, 900].into_iter().enumerate() {
+        let nlri = routes(index as u32 * 2000, size);
+        all.extend_from_slice(&nlri);
+        outbox.push_batch(&batch(vec![(shared.clone(), nlri)], vec![]));
+        write_out(&mut outbox, now, &mut sent);
+        now += Duration::from_millis(3);
+        write_out(&mut outbox, now, &mut sent);
+        assert!(!outbox.held.is_empty(), "batch {index}: the stream's tail waits");
+    }
+    let deadline = outbox.flush_deadline().unwrap();
+    assert_eq!(Some(deadline), outbox.held_at.map(|at| at + STREAM_HOLD));
+    write_out(&mut outbox, deadline, &mut sent);
+    assert!(outbox.held.is_empty());
+    let updates = decode_all(&sent);
+    assert_eq!(updates.len(), minimum(&all), "no short UPDATE in the middle");
+
+    // Another attribute set after the stream is a lone change again: it is
+    // not held for the stream's sake, and flushes after FLUSH_DELAY.
+    let before = Instant::now();
+    outbox.push_batch(&batch(vec![(attributes(65002), routes(9000, 1))], vec![]));
+    assert!(!outbox.streaming());
+    let deadline = outbox.flush_deadline().unwrap();
+    assert!(deadline >= before && deadline <= Instant::now() + FLUSH_DELAY);
 }
 
 #[test]
