@@ -143,6 +143,8 @@ struct Task {
     self_connected: bool,
     /// UPDATEs of this wakeup not yet reported (see `updates`).
     pending: PendingUpdates,
+    /// The FSM's actions for one event (see `feed`), reused.
+    actions: Vec<Action>,
 }
 
 async fn run(
@@ -165,6 +167,7 @@ async fn run(
         tcp_cause: None,
         self_connected: false,
         pending: PendingUpdates::default(),
+        actions: Vec::new(),
     };
     let mut primary =
         Connection::new(Fsm::new(params.config), Direction::Outbound, task.counters.clone());
@@ -653,8 +656,11 @@ impl Task {
 
     /// Feeds one event to a connection's FSM and executes the actions.
     async fn feed(&mut self, connection: &mut Connection, event: Event, is_primary: bool) {
-        let actions = connection.fsm.handle(event);
-        for action in actions {
+        // One reused list: every UPDATE and KEEPALIVE is an event (the hold
+        // timer restarts), so a new list each was an allocation per message.
+        let mut actions = std::mem::take(&mut self.actions);
+        connection.fsm.handle_into(event, &mut actions);
+        for action in actions.drain(..) {
             if connection.execute_io(&action).await {
                 continue;
             }
@@ -696,6 +702,7 @@ impl Task {
                 _ => {}
             }
         }
+        self.actions = actions;
     }
 }
 

@@ -25,13 +25,13 @@ use std::collections::VecDeque;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
-use super::export::{self, ExportProfile, PolicyEffects, Receiver, RouteFacts};
+use super::export::{self, PolicyEffects, Receiver, RouteFacts};
 use super::intern::{CachedExport, CachedPrepared, Exported, Judged, PackedExport};
 use super::policy;
 use super::table::{PrefixKey, Table};
 use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
-use crate::wire::{Family, NextHop, Nlri, PackedAttributes, PathAttributes};
+use crate::wire::Nlri;
 
 /// Entries a peer's FIFO of changed slots holds at most (4 bytes each, per
 /// family). Up to it, changes leave in the order they came (a lone change
@@ -413,16 +413,25 @@ fn decide_judged<P: PrefixKey>(
             return result;
         }
         let profile = core.profiles.get(profile as usize)?;
-        let result = export::rewrite_owned(
-            attr.attributes.unpack(),
+        let scratch = &mut core.scratch;
+        attr.attributes.unpack_into(&mut scratch.attributes);
+        let result = export::rewrite_in_place(
+            &mut scratch.attributes,
             attr.next_hop(),
             local,
             P::FAMILY,
             profile,
             PolicyEffects::default(),
         )
-        .map(|(attributes, next_hop)| {
-            exported(&attributes, next_hop, P::FAMILY, profile, &attr.attributes)
+        .map(|next_hop| {
+            let too_large = !export::fits(&scratch.attributes, next_hop, P::FAMILY, profile);
+            PackedExport::new_or_shared(
+                &scratch.attributes,
+                next_hop,
+                too_large,
+                &attr.attributes,
+                &mut scratch.packed,
+            )
         });
         let attr = core.attrs.get_mut(best.attrs)?;
         let grown = attr.push_export(CachedExport {
@@ -487,7 +496,13 @@ fn decide_judged<P: PrefixKey>(
     // The flavour holds the profile, so the size check's answer is shared too.
     let result = result.map(|(attributes, next_hop)| {
         let flavour = key & u64::from(u32::MAX);
-        let packed = PackedExport::new_or_shared(&attributes, next_hop, false, &attr.attributes);
+        let packed = PackedExport::new_or_shared(
+            &attributes,
+            next_hop,
+            false,
+            &attr.attributes,
+            &mut core.scratch.packed,
+        );
         let shared = attr.last_export_of(flavour).filter(|r| r.same_route(&packed));
         match shared {
             Some(r) => r.clone(),
@@ -510,17 +525,6 @@ fn decide_judged<P: PrefixKey>(
 
 /// The cached form of a rewritten route, with whether it fits the peer's
 /// messages at all (checked once per attribute set and profile).
-fn exported(
-    attributes: &PathAttributes,
-    next_hop: NextHop,
-    family: Family,
-    profile: &ExportProfile,
-    interned: &PackedAttributes,
-) -> PackedExport {
-    let too_large = !export::fits(attributes, next_hop, family, profile);
-    PackedExport::new_or_shared(attributes, next_hop, too_large, interned)
-}
-
 /// What `peer` has been sent for `slot` as of now (for the Adj-RIB-Out query).
 pub(crate) fn advertised_route<P: PrefixKey>(
     core: &mut Core,

@@ -16,6 +16,7 @@ use super::export::ExportProfile;
 use super::intern::{AttrStore, Summary};
 use super::table::{MAX_SOURCE, Path, PrefixKey, SourceIndex, Table};
 use super::{BestChange, LocalInfo, RibError, Route, Source, deferral, restrict};
+use crate::wire::PathAttributes;
 
 #[derive(Debug)]
 pub(crate) struct SourceState {
@@ -46,6 +47,20 @@ pub(crate) struct Core {
     pub restrictions: restrict::Restrictions,
     /// Learned routes held after our restart (see `deferral`).
     pub deferral: deferral::Deferral,
+    /// Reused by the export path (see [`ExportScratch`]).
+    pub scratch: ExportScratch,
+}
+
+/// What the export path rewrites a stored set in, kept between exports so
+/// that the first export of each attribute set allocates only the exported
+/// set itself (it unpacked, rewrote and packed into fresh allocations before,
+/// about eight per set: 1.9 M of 3.7 M allocations on the Internet-like
+/// table). Its size is that of the largest set exported (a 4,096-octet
+/// UPDATE's attributes at most, unpacked) plus its packed form.
+#[derive(Debug, Default)]
+pub(crate) struct ExportScratch {
+    pub attributes: PathAttributes,
+    pub packed: Vec<u8>,
 }
 
 const FALLBACK_SUMMARY: Summary = Summary {

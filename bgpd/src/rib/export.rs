@@ -160,6 +160,22 @@ pub(crate) fn rewrite_owned(
     profile: &ExportProfile,
     effects: PolicyEffects,
 ) -> Option<(PathAttributes, NextHop)> {
+    let next_hop = rewrite_in_place(&mut out, learned_next_hop, local, family, profile, effects)?;
+    Some((out, next_hop))
+}
+
+/// [`rewrite`] in place: `out` becomes the set sent and the next hop is
+/// returned (`None`: no next hop of the family is known for the peer, and
+/// `out` is left part-rewritten). The export path rewrites a reused
+/// scratch set this way, without allocating.
+pub(crate) fn rewrite_in_place(
+    out: &mut PathAttributes,
+    learned_next_hop: Option<NextHop>,
+    local: bool,
+    family: Family,
+    profile: &ExportProfile,
+    effects: PolicyEffects,
+) -> Option<NextHop> {
     let local_asn = profile.local_asn;
     let chosen = match effects.next_hop {
         None => None,
@@ -217,7 +233,7 @@ pub(crate) fn rewrite_owned(
         NextHop::V4(address) if family == Family::Ipv4Unicast => Some(address),
         _ => None,
     };
-    Some((out, next_hop))
+    Some(next_hop)
 }
 
 /// Whether the rewritten route can be encoded for a peer of `profile` (see

@@ -94,15 +94,22 @@ impl PackedExport {
     /// server's exports are the sets as received (RFC 7947 §2.2), so each
     /// set is one allocation rather than two (4.4 MB of the route-server
     /// benchmark's 40 MB heap). The store's byte count still counts the
-    /// export apart (see [`CachedExport::result_bytes`]).
+    /// export apart (see [`CachedExport::result_bytes`]). The set is packed
+    /// into `scratch` first, so a shared export allocates nothing and a new
+    /// one exactly its size, once.
     pub fn new_or_shared(
         attributes: &PathAttributes,
         next_hop: NextHop,
         too_large: bool,
         interned: &PackedAttributes,
+        scratch: &mut Vec<u8>,
     ) -> Self {
-        let packed = PackedAttributes::pack_route(attributes, Some(next_hop), too_large);
-        if packed == *interned { Self(interned.clone()) } else { Self(packed) }
+        PackedAttributes::pack_route_to(attributes, Some(next_hop), too_large, scratch);
+        if scratch.as_slice() == interned.bytes() {
+            Self(interned.clone())
+        } else {
+            Self(PackedAttributes::from_packed(scratch))
+        }
     }
 
     /// The exported set (its bytes also hold the next hop and the flag:

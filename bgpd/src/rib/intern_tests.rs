@@ -146,15 +146,17 @@ fn an_unchanged_export_shares_the_interned_bytes() {
     let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
     let id = store.intern(&attrs(65001), Some(nh));
     let interned = store.get(id).unwrap().attributes.clone();
-    let same = PackedExport::new_or_shared(&attrs(65001), nh, false, &interned);
+    let mut scratch = Vec::new();
+    let same = PackedExport::new_or_shared(&attrs(65001), nh, false, &interned, &mut scratch);
     assert!(std::ptr::eq(same.attributes().bytes().as_ptr(), interned.bytes().as_ptr()));
     assert_eq!(same, PackedExport::new(&attrs(65001), nh, false));
-    let prepended = PackedExport::new_or_shared(&attrs(65002), nh, false, &interned);
+    let prepended = PackedExport::new_or_shared(&attrs(65002), nh, false, &interned, &mut scratch);
     assert!(!std::ptr::eq(prepended.attributes().bytes().as_ptr(), interned.bytes().as_ptr()));
     let other_hop = NextHop::V4(Ipv4Addr::new(192, 0, 2, 9));
-    let moved = PackedExport::new_or_shared(&attrs(65001), other_hop, false, &interned);
+    let moved =
+        PackedExport::new_or_shared(&attrs(65001), other_hop, false, &interned, &mut scratch);
     assert_eq!(moved.next_hop(), other_hop);
-    let flagged = PackedExport::new_or_shared(&attrs(65001), nh, true, &interned);
+    let flagged = PackedExport::new_or_shared(&attrs(65001), nh, true, &interned, &mut scratch);
     assert!(flagged.too_large());
 }
 

@@ -131,6 +131,7 @@ impl Rib {
                 changes: None,
                 restrictions: restrict::Restrictions::default(),
                 deferral: deferral::Deferral::default(),
+                scratch: core::ExportScratch::default(),
             },
             v4: Table::default(),
             v6: Table::default(),

@@ -203,67 +203,85 @@ impl PackedAttributes {
 
     /// The attribute set these bytes were packed from.
     pub fn unpack(&self) -> PathAttributes {
+        let mut attributes = PathAttributes::default();
+        self.unpack_into(&mut attributes);
+        attributes
+    }
+
+    /// As [`Self::unpack`], into `out`, reusing the capacity of its lists
+    /// (and of its AS_PATH segments' ASN lists): the export path unpacks a
+    /// stored set for every new attribute set it sends, and a reused `out`
+    /// makes that free of allocations once it has grown (one allocation per
+    /// list and segment before, about five per exported set).
+    pub fn unpack_into(&self, out: &mut PathAttributes) {
+        let PathAttributes {
+            origin,
+            as_path,
+            next_hop,
+            med,
+            local_pref,
+            atomic_aggregate,
+            aggregator,
+            communities,
+            originator_id,
+            cluster_list,
+            extended_communities,
+            large_communities,
+            unknown,
+        } = out;
         let mut r = Reader { bytes: &self.0 };
         let scalars = r.u8();
-        let mut attributes = PathAttributes::default();
-        if scalars & ORIGIN != 0 {
-            attributes.origin = Origin::from_u8(r.u8());
-        }
-        if scalars & NEXT_HOP != 0 {
-            attributes.next_hop = Some(Ipv4Addr::from(r.u32()));
-        }
-        if scalars & MED != 0 {
-            attributes.med = Some(r.u32());
-        }
-        if scalars & LOCAL_PREF != 0 {
-            attributes.local_pref = Some(r.u32());
-        }
-        attributes.atomic_aggregate = scalars & ATOMIC_AGGREGATE != 0;
-        if scalars & AGGREGATOR != 0 {
+        *origin = (scalars & ORIGIN != 0).then(|| Origin::from_u8(r.u8())).flatten();
+        *next_hop = (scalars & NEXT_HOP != 0).then(|| Ipv4Addr::from(r.u32()));
+        *med = (scalars & MED != 0).then(|| r.u32());
+        *local_pref = (scalars & LOCAL_PREF != 0).then(|| r.u32());
+        *atomic_aggregate = scalars & ATOMIC_AGGREGATE != 0;
+        *aggregator = (scalars & AGGREGATOR != 0).then(|| {
             let asn = r.u32();
-            attributes.aggregator = Some(Aggregator { asn, address: Ipv4Addr::from(r.u32()) });
-        }
-        if scalars & ORIGINATOR_ID != 0 {
-            attributes.originator_id = Some(Ipv4Addr::from(r.u32()));
-        }
+            Aggregator { asn, address: Ipv4Addr::from(r.u32()) }
+        });
+        *originator_id = (scalars & ORIGINATOR_ID != 0).then(|| Ipv4Addr::from(r.u32()));
         let lists = r.u8();
+        let segments = &mut as_path.segments;
         if lists & AS_PATH != 0 {
-            attributes.as_path.segments = r.list(|r| {
+            let count = r.count();
+            let mut used = 0;
+            while used < count && !r.bytes.is_empty() {
                 let kind = segment_type(r.u8());
-                AsSegment { kind, asns: r.list(Reader::u32) }
-            });
-        }
-        if lists & COMMUNITIES != 0 {
-            attributes.communities = r.list(|r| Community(r.u32()));
-        }
-        if lists & CLUSTER_LIST != 0 {
-            attributes.cluster_list = r.list(|r| Ipv4Addr::from(r.u32()));
-        }
-        if lists & EXTENDED != 0 {
-            attributes.extended_communities = r.list(|r| {
-                let mut value = [0; 8];
-                for byte in &mut value {
-                    *byte = r.u8();
+                if let Some(segment) = segments.get_mut(used) {
+                    segment.kind = kind;
+                    r.list_into(&mut segment.asns, Reader::u32);
+                } else {
+                    let mut asns = Vec::new();
+                    r.list_into(&mut asns, Reader::u32);
+                    segments.push(AsSegment { kind, asns });
                 }
-                ExtendedCommunity(value)
-            });
+                used += 1;
+            }
+            segments.truncate(used);
+        } else {
+            segments.clear();
         }
-        if lists & LARGE != 0 {
-            attributes.large_communities = r.list(|r| LargeCommunity {
-                global_admin: r.u32(),
-                local_data_1: r.u32(),
-                local_data_2: r.u32(),
-            });
-        }
-        if lists & UNKNOWN != 0 {
-            attributes.unknown = r.list(|r| {
-                let flags = r.u8();
-                let type_code = r.u8();
-                let len = r.count();
-                UnknownAttribute { flags, type_code, value: Bytes::copy_from_slice(r.take(len)) }
-            });
-        }
-        attributes
+        r.list_into_if(lists & COMMUNITIES != 0, communities, |r| Community(r.u32()));
+        r.list_into_if(lists & CLUSTER_LIST != 0, cluster_list, |r| Ipv4Addr::from(r.u32()));
+        r.list_into_if(lists & EXTENDED != 0, extended_communities, |r| {
+            let mut value = [0; 8];
+            for byte in &mut value {
+                *byte = r.u8();
+            }
+            ExtendedCommunity(value)
+        });
+        r.list_into_if(lists & LARGE != 0, large_communities, |r| LargeCommunity {
+            global_admin: r.u32(),
+            local_data_1: r.u32(),
+            local_data_2: r.u32(),
+        });
+        r.list_into_if(lists & UNKNOWN != 0, unknown, |r| {
+            let flags = r.u8();
+            let type_code = r.u8();
+            let len = r.count();
+            UnknownAttribute { flags, type_code, value: Bytes::copy_from_slice(r.take(len)) }
+        });
     }
 
     /// Whether `asn` appears anywhere in the AS_PATH (as
@@ -466,18 +484,33 @@ impl<'a> Reader<'a> {
         count
     }
 
-    /// A counted list; its capacity is bounded by the bytes left, so a bad
-    /// count cannot allocate more than the packed form holds.
-    fn list<T>(&mut self, mut element: impl FnMut(&mut Self) -> T) -> Vec<T> {
+    /// A counted list into `out` (cleared first, its capacity kept); the
+    /// room reserved is bounded by the bytes left, so a bad count cannot
+    /// allocate more than the packed form holds.
+    fn list_into<T>(&mut self, out: &mut Vec<T>, mut element: impl FnMut(&mut Self) -> T) {
+        out.clear();
         let count = self.count();
-        let mut list = Vec::with_capacity(count.min(self.bytes.len()));
+        out.reserve(count.min(self.bytes.len()));
         for _ in 0..count {
             if self.bytes.is_empty() {
                 break;
             }
-            list.push(element(self));
+            out.push(element(self));
         }
-        list
+    }
+
+    /// [`Self::list_into`] when the list is `present`, else `out` cleared.
+    fn list_into_if<T>(
+        &mut self,
+        present: bool,
+        out: &mut Vec<T>,
+        element: impl FnMut(&mut Self) -> T,
+    ) {
+        if present {
+            self.list_into(out, element);
+        } else {
+            out.clear();
+        }
     }
 }
 

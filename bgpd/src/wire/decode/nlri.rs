@@ -20,6 +20,20 @@ use crate::wire::error::{DecodeError, Field};
 use crate::wire::family::Family;
 use crate::wire::update::Nlri;
 
+/// How many prefixes `input` holds, reading only their length octets (a
+/// truncated last one counts; the decoder reports it). At most
+/// `input.len()`, so reserving it is bounded by the message.
+fn count_prefixes(input: &[u8], add_path: bool) -> usize {
+    let id = if add_path { 4 } else { 0 };
+    let mut count = 0;
+    let mut position = 0;
+    while let Some(&bits) = input.get(position + id) {
+        position += id + 1 + usize::from(bits).div_ceil(8);
+        count += 1;
+    }
+    count
+}
+
 /// Append every prefix of `input` to `out`.
 pub(super) fn decode_prefixes(
     input: &[u8],
@@ -33,8 +47,10 @@ pub(super) fn decode_prefixes(
         Family::Ipv4Unicast => 32,
         Family::Ipv6Unicast => 128,
     };
-    // A /32 takes 5 octets; reserving for that avoids regrowth on full messages.
-    out.reserve(input.len() / if add_path { 9 } else { 5 });
+    // Exactly the room the prefixes need, so the list is allocated once (an
+    // estimate from the length grew it a second time for /24s and
+    // over-reserved for IPv6); counting reads only the length octets.
+    out.reserve(count_prefixes(input, add_path));
     let mut position = 0;
     while position < input.len() {
         let start = position;
@@ -84,5 +100,25 @@ fn mask_tail(bytes: &mut [u8], bits: u8) {
     let spare = (8 - bits % 8) % 8;
     if let Some(last) = bytes.last_mut() {
         *last &= 0xFFu8 << spare;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_prefixes;
+
+    #[test]
+    fn prefixes_are_counted_by_their_length_octets() {
+        // 192.0.2.0/24, 0.0.0.0/0, 198.51.100.7/32.
+        let plain = [24, 192, 0, 2, 0, 32, 198, 51, 100, 7];
+        assert_eq!(count_prefixes(&plain, false), 3);
+        assert_eq!(count_prefixes(&[], false), 0);
+        // A truncated last prefix counts (the decoder reports it).
+        assert_eq!(count_prefixes(&[24, 192, 0], false), 1);
+        // With path identifiers: 4 octets before each length.
+        let with_ids = [0, 0, 0, 1, 24, 192, 0, 2, 0, 0, 0, 2, 0];
+        assert_eq!(count_prefixes(&with_ids, true), 2);
+        // A truncated identifier is not a prefix.
+        assert_eq!(count_prefixes(&[0, 0, 0, 1, 8, 10, 0, 0], true), 1);
     }
 }

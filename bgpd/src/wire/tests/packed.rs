@@ -52,6 +52,22 @@ proptest! {
         prop_assert_eq!(PackedAttributes::from_packed(&buffer), packed);
     }
 
+    /// Unpacking into a set that held another one (the export path's
+    /// scratch) gives exactly what a fresh unpack gives: nothing of the
+    /// earlier set is left, whatever lists and segments each had.
+    #[test]
+    fn unpacking_into_a_used_set_leaves_nothing_of_it(
+        a in stored(),
+        b in stored(),
+        hop in next_hop(),
+    ) {
+        let mut scratch = a.clone();
+        PackedAttributes::pack_route(&b, hop, false).unpack_into(&mut scratch);
+        prop_assert_eq!(&scratch, &b);
+        PackedAttributes::pack(&a).unpack_into(&mut scratch);
+        prop_assert_eq!(&scratch, &a);
+    }
+
     #[test]
     fn packed_bytes_are_equal_exactly_when_sets_are(a in stored(), b in stored()) {
         let (pa, pb) = (PackedAttributes::pack(&a), PackedAttributes::pack(&b));
