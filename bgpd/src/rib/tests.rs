@@ -106,6 +106,31 @@ fn drain_all(rib: &mut Rib) {
     }
 }
 
+/// One export batch judges runs of one attribute set once (`BatchMemo`),
+/// but by set *and* source: the same interned set from the receiver itself
+/// and from another peer, interleaved in the table, is sent only for the
+/// other peer's prefixes.
+#[test]
+fn a_set_shared_by_two_sources_is_judged_per_source_within_a_batch() {
+    let mut rib = rib_with_peers();
+    let shared = attrs(&[64512], [192, 0, 2, 9]);
+    for (peer, prefix) in [
+        (A, "198.51.100.0/26"),
+        (B, "198.51.100.64/26"),
+        (A, "198.51.100.128/26"),
+        (B, "198.51.100.192/26"),
+    ] {
+        rib.apply_update(peer, &announce(shared.clone(), &[prefix])).unwrap();
+    }
+    let to_a = drain(&mut rib, A);
+    let sent: Vec<IpNet> = to_a.announced.keys().copied().collect();
+    assert_eq!(sent, vec![net("198.51.100.64/26"), net("198.51.100.192/26")]);
+    assert_eq!(to_a.groups, 1);
+    let to_b = drain(&mut rib, B);
+    let sent: Vec<IpNet> = to_b.announced.keys().copied().collect();
+    assert_eq!(sent, vec![net("198.51.100.0/26"), net("198.51.100.128/26")]);
+}
+
 #[test]
 fn ebgp_route_is_exported_to_every_other_peer_with_rewritten_attributes() {
     let mut rib = rib_with_peers();
