@@ -296,6 +296,9 @@ impl<P: PrefixKey> Table<P> {
         if let Some(&slot) = self.index.find(hash, |&slot| entries[slot as usize].is(prefix)) {
             return slot;
         }
+        if self.index.len() == self.index.capacity() {
+            self.grow_index();
+        }
         let (addr, prefix_len) = prefix.split();
         let entry = Entry { addr, cell: Path { prefix_len, ..Path::sentinel(CELL_EMPTY, 0) } };
         let slot = match self.free.pop() {
@@ -311,6 +314,27 @@ impl<P: PrefixKey> Table<P> {
         let entries = &self.entries;
         self.index.insert_unique(hash, slot, |&s| hash_of(&entries[s as usize].prefix::<P>()));
         slot
+    }
+
+    /// Doubles the index by rebuilding it from the entries in slot order,
+    /// before it is full. Growing in place (hashbrown's `reserve_rehash`)
+    /// walks the old buckets and reads each slot's entry to rehash its
+    /// prefix: a cache miss per prefix into 12 MB of entries on a full
+    /// table, on top of the one writing the new bucket. Walking the entries
+    /// in order reads them sequentially. Every entry not free is indexed
+    /// (`find_or_insert` indexes an empty one, `release` frees it), so the
+    /// new index holds the same slots. Both indexes exist while it runs, as
+    /// in a growth in place.
+    fn grow_index(&mut self) {
+        let entries = &self.entries;
+        let rehash = |&s: &u32| hash_of(&entries[s as usize].prefix::<P>());
+        let mut index = HashTable::with_capacity(self.index.capacity() + 1);
+        for (slot, entry) in entries.iter().enumerate() {
+            if entry.cell.source != CELL_FREE {
+                index.insert_unique(hash_of(&entry.prefix::<P>()), slot as u32, rehash);
+            }
+        }
+        self.index = index;
     }
 
     /// Forget an empty slot: nobody needs its prefix any more.
@@ -635,6 +659,43 @@ mod tests {
         assert_eq!(t.multi_bytes, 0);
         t.compact();
         assert_eq!(t.multi_bytes, t.walked_multi_bytes());
+    }
+
+    /// The index grows by a rebuild from the entries (`grow_index`): across
+    /// many growths, with freed slots (not indexed) and reused ones among
+    /// them, every prefix still finds its slot, freed ones are gone, and
+    /// the index never holds a slot twice.
+    #[test]
+    fn the_index_grows_by_rebuilding_and_keeps_every_slot() {
+        let mut t = Table::<Prefix4>::default();
+        let prefix = |i: u32| {
+            Prefix4::from_net(&IpNet::V4(
+                Ipv4Net::new(Ipv4Addr::from(0xC612_0000 + (i << 8)), 24).unwrap(),
+            ))
+            .unwrap()
+        };
+        let mut slots: Vec<u32> = (0..3_000).map(|i| t.find_or_insert(prefix(i))).collect();
+        // Free every third (empty) slot, then insert more: reused slots first.
+        for i in (0..3_000).step_by(3) {
+            t.release(slots[i]);
+        }
+        for i in 3_000..10_000 {
+            slots.push(t.find_or_insert(prefix(i)));
+        }
+        for i in 0..10_000u32 {
+            let found = t.find(prefix(i));
+            if i < 3_000 && i % 3 == 0 {
+                assert_eq!(found, None, "{i} was released");
+            } else {
+                assert_eq!(found, Some(slots[i as usize]), "{i}");
+            }
+        }
+        let live = 10_000 - 1_000;
+        assert_eq!(t.index.len(), live);
+        let mut indexed: Vec<u32> = t.index.iter().copied().collect();
+        indexed.sort_unstable();
+        indexed.dedup();
+        assert_eq!(indexed.len(), live);
     }
 
     #[test]
