@@ -148,18 +148,7 @@ pub(crate) fn rewrite(
     profile: &ExportProfile,
     effects: PolicyEffects,
 ) -> Option<(PathAttributes, NextHop)> {
-    rewrite_owned(attributes.clone(), learned_next_hop, local, family, profile, effects)
-}
-
-/// [`rewrite`] of a set the caller owns (a stored set just unpacked): no copy.
-pub(crate) fn rewrite_owned(
-    mut out: PathAttributes,
-    learned_next_hop: Option<NextHop>,
-    local: bool,
-    family: Family,
-    profile: &ExportProfile,
-    effects: PolicyEffects,
-) -> Option<(PathAttributes, NextHop)> {
+    let mut out = attributes.clone();
     let next_hop = rewrite_in_place(&mut out, learned_next_hop, local, family, profile, effects)?;
     Some((out, next_hop))
 }

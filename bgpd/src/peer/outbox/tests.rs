@@ -208,6 +208,13 @@ fn write_out(outbox: &mut Outbox, now: Instant, sent: &mut BytesMut) {
     outbox.buffer.clear();
 }
 
+/// Pushes `nlri` as one batch of `set`, noting them in `all` (what the peer
+/// must end up with, in order).
+fn push_routes(outbox: &mut Outbox, set: &PackedAttributes, nlri: Vec<Nlri>, all: &mut Vec<Nlri>) {
+    all.extend_from_slice(&nlri);
+    outbox.push_batch(&batch(vec![(set.clone(), nlri)], vec![]));
+}
+
 #[test]
 fn trickling_batches_pack_as_one_when_each_follows_within_the_flush_delay() {
     // The instance sends the next batch only once the last is written, so the
@@ -219,10 +226,8 @@ fn trickling_batches_pack_as_one_when_each_follows_within_the_flush_delay() {
     let mut all = Vec::new();
     let mut from = 0;
     for size in [300, 450, 7, 1200, 90, 2500, 40] {
-        let nlri = routes(from, size);
+        push_routes(&mut outbox, &shared, routes(from, size), &mut all);
         from += size;
-        all.extend_from_slice(&nlri);
-        outbox.push_batch(&batch(vec![(shared.clone(), nlri)], vec![]));
         write_out(&mut outbox, Instant::now(), &mut sent);
     }
     assert!(!outbox.held.is_empty(), "the tail still waits for a next batch");
@@ -251,9 +256,7 @@ fn a_stream_survives_a_gap_longer_than_the_flush_delay_but_not_a_lone_change() {
     // descheduled): past FLUSH_DELAY, within STREAM_HOLD.
     let mut now = Instant::now();
     for (index, size) in [1500, 700, 900].into_iter().enumerate() {
-        let nlri = routes(index as u32 * 2000, size);
-        all.extend_from_slice(&nlri);
-        outbox.push_batch(&batch(vec![(shared.clone(), nlri)], vec![]));
+        push_routes(&mut outbox, &shared, routes(index as u32 * 2000, size), &mut all);
         write_out(&mut outbox, now, &mut sent);
         now += Duration::from_millis(3);
         write_out(&mut outbox, now, &mut sent);
