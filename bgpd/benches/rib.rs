@@ -121,7 +121,7 @@ fn apply(rib: &mut Rib, updates: &[UpdateMessage]) {
 fn export(rib: &mut Rib) -> usize {
     let mut announced = 0;
     while let Some(batch) = rib.next_export_batch(TO, 4096) {
-        announced += batch.announced.iter().map(|g| g.nlri.len()).sum::<usize>();
+        announced += batch.groups().map(|g| g.nlri.len()).sum::<usize>();
         black_box(batch);
     }
     announced

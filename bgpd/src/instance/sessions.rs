@@ -222,7 +222,7 @@ impl Instance {
                 tracing::trace!(
                     peer = %slot.neighbor.address,
                     withdrawn = batch.withdrawn.len(),
-                    groups = batch.announced.len(),
+                    groups = batch.groups().len(),
                     "export batch"
                 );
                 let bytes = batch.heap_bytes();

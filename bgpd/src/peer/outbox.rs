@@ -61,7 +61,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::time::Instant;
 
-use crate::rib::{AnnounceGroup, ExportBatch};
+use crate::rib::{ExportBatch, Group};
 use crate::wire::{
     CodecOptions, Family, Message, NextHop, Nlri, PackedAttributes, UpdatePacker, encode_message,
     message_type,
@@ -165,18 +165,15 @@ impl Outbox {
     /// waits, it is already gone or held).
     pub fn push_batch(&mut self, batch: &ExportBatch) -> usize {
         let continues = batch.withdrawn.is_empty()
-            && batch
-                .announced
-                .first()
-                .is_some_and(|group| self.held.continues(batch.family, group));
+            && batch.groups().next().is_some_and(|group| self.held.continues(batch.family, group));
         if !continues {
             self.flush_held();
         }
         if !batch.withdrawn.is_empty() {
             self.withdraw(batch.family, &batch.withdrawn);
         }
-        let last = batch.announced.len().saturating_sub(1);
-        for (index, group) in batch.announced.iter().enumerate() {
+        let last = batch.groups().len().saturating_sub(1);
+        for (index, group) in batch.groups().enumerate() {
             // Only the first group can continue the held prefixes (checked above).
             let leading = index == 0 && continues;
             if index < last {
@@ -317,9 +314,9 @@ impl Outbox {
     }
 
     /// Announces `group` entirely, after the held prefixes when `leading`.
-    fn announce(&mut self, family: Family, group: &AnnounceGroup, leading: bool) {
+    fn announce(&mut self, family: Family, group: Group<'_>, leading: bool) {
         let leading_nlri: &[Nlri] = if leading { &self.held.nlri } else { &[] };
-        let nlri = leading_nlri.iter().chain(&group.nlri).copied();
+        let nlri = leading_nlri.iter().chain(group.nlri).copied();
         match self.packer.announce(
             &group.attributes.view(),
             family,
@@ -337,10 +334,10 @@ impl Outbox {
 
     /// Announces `group` (after the held prefixes when `leading`) except the
     /// prefixes of a last, partial message, which become the held tail.
-    fn announce_holding_tail(&mut self, family: Family, group: &AnnounceGroup, leading: bool) {
+    fn announce_holding_tail(&mut self, family: Family, group: Group<'_>, leading: bool) {
         let leading_nlri: &[Nlri] = if leading { &self.held.nlri } else { &[] };
         let leading_len = leading_nlri.len();
-        let nlri = leading_nlri.iter().chain(&group.nlri).copied();
+        let nlri = leading_nlri.iter().chain(group.nlri).copied();
         match self.packer.announce_holding_tail(
             &group.attributes.view(),
             family,
@@ -409,25 +406,25 @@ impl HeldTail {
     }
 
     /// Whether `group` of `family` continues the held prefixes.
-    fn continues(&self, family: Family, group: &AnnounceGroup) -> bool {
+    fn continues(&self, family: Family, group: Group<'_>) -> bool {
         self.group.as_ref().is_some_and(|held| {
             held.family == family
                 && held.next_hop == group.next_hop
-                && (held.attributes.ptr_eq(&group.attributes)
-                    || held.attributes == group.attributes)
+                && (held.attributes.ptr_eq(group.attributes)
+                    || held.attributes == *group.attributes)
         })
     }
 
     /// Holds the last `count` prefixes of the held prefixes' first
     /// `leading_len` followed by `group`'s, which the packer left out.
-    fn keep(&mut self, family: Family, group: &AnnounceGroup, leading_len: usize, count: usize) {
+    fn keep(&mut self, family: Family, group: Group<'_>, leading_len: usize, count: usize) {
         let total = leading_len + group.nlri.len();
         let from = total - count.min(total);
         if from < leading_len {
             // Only when nothing of the group fit a full message: keep the
             // leading ones' suffix, then the whole group.
             self.nlri.drain(..from);
-            self.nlri.extend_from_slice(&group.nlri);
+            self.nlri.extend_from_slice(group.nlri);
         } else {
             self.nlri.clear();
             self.nlri.extend_from_slice(&group.nlri[from - leading_len..]);

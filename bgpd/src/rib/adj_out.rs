@@ -25,11 +25,12 @@ use std::collections::VecDeque;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
+use super::core::KEEP_PENDING;
 use super::export::{self, PolicyEffects, Receiver, RouteFacts};
 use super::intern::{AttrId, CachedExport, CachedPrepared, Exported, Judged, PackedExport};
 use super::policy;
 use super::table::{PrefixKey, SourceIndex, Table};
-use super::{AnnounceGroup, Core, ExportBatch, PolicyCounters, Unsendable};
+use super::{Core, ExportBatch, PolicyCounters, Unsendable};
 use crate::policy::{PathView, PrefixCursor};
 use crate::wire::Nlri;
 
@@ -270,13 +271,11 @@ pub(crate) fn next_batch<P: PrefixKey>(
     max: usize,
 ) -> Option<ExportBatch> {
     let fi = P::FAMILY.index();
-    let mut batch = ExportBatch {
-        family: P::FAMILY,
-        withdrawn: Vec::new(),
-        announced: Vec::new(),
-        unsendable: None,
-    };
-    let mut groups: FxHashMap<usize, usize> = FxHashMap::default();
+    let mut batch = ExportBatch::new(P::FAMILY);
+    // Reused across batches: the group of each exported set, and each
+    // prefix with its group until the batch lays them out.
+    let mut groups = std::mem::take(&mut core.scratch.groups);
+    let mut pending = std::mem::take(&mut core.scratch.pending);
     let mut emitted = 0;
     let mut counts = PolicyCounters::default();
     let mut receiver_source = None;
@@ -286,7 +285,7 @@ pub(crate) fn next_batch<P: PrefixKey>(
     let mut memo = BatchMemo::default();
     // The group the last prefix joined: runs of prefixes of one set skip the
     // map (every prefix of a one-set table, most of a real table's runs).
-    let mut last_group: Option<(usize, usize)> = None;
+    let mut last_group: Option<(usize, u32)> = None;
     while emitted < max {
         let pe = core.exports.get_mut(peer)?.as_mut()?;
         let (receiver, profile) = (pe.receiver, pe.profile);
@@ -343,18 +342,13 @@ pub(crate) fn next_batch<P: PrefixKey>(
                     Some((last, index)) if last == key => index,
                     _ => {
                         let index = *groups.entry(key).or_insert_with(|| {
-                            batch.announced.push(AnnounceGroup {
-                                attributes: exported.attributes().clone(),
-                                next_hop: exported.next_hop(),
-                                nlri: Vec::new(),
-                            });
-                            batch.announced.len() - 1
+                            batch.open_group(exported.attributes().clone(), exported.next_hop())
                         });
                         last_group = Some((key, index));
                         index
                     }
                 };
-                batch.announced[index].nlri.push(prefix);
+                pending.push((index, prefix));
                 emitted += 1;
             }
             None => {
@@ -374,6 +368,14 @@ pub(crate) fn next_batch<P: PrefixKey>(
         out.rejected += counts.rejected;
         out.modified += counts.modified;
     }
+    batch.place(&mut pending);
+    groups.clear();
+    if pending.capacity() > KEEP_PENDING {
+        pending = Vec::new();
+        groups = FxHashMap::default();
+    }
+    core.scratch.groups = groups;
+    core.scratch.pending = pending;
     (emitted > 0).then_some(batch)
 }
 

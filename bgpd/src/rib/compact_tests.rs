@@ -39,7 +39,7 @@ fn announce(nlri: Vec<Nlri>, med: u32) -> UpdateMessage {
 fn drain(rib: &mut Rib) -> usize {
     let mut sent = 0;
     while let Some(batch) = rib.next_export_batch(TO, 4096) {
-        sent += batch.withdrawn.len() + batch.announced.iter().map(|g| g.nlri.len()).sum::<usize>();
+        sent += batch.withdrawn.len() + batch.groups().map(|g| g.nlri.len()).sum::<usize>();
     }
     sent
 }

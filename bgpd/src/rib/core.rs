@@ -57,11 +57,21 @@ pub(crate) struct Core {
 /// about eight per set: 1.9 M of 3.7 M allocations on the Internet-like
 /// table). Its size is that of the largest set exported (a 4,096-octet
 /// UPDATE's attributes at most, unpacked) plus its packed form.
+///
+/// An export batch builds its groups in `groups` (exported set to group) and
+/// `pending` (each prefix with its group), cleared after every batch and kept
+/// only up to [`KEEP_PENDING`] prefixes (the instance's batches are at most
+/// 16,384; a caller asking for more gets its memory back after the batch).
 #[derive(Debug, Default)]
 pub(crate) struct ExportScratch {
     pub attributes: PathAttributes,
     pub packed: Vec<u8>,
+    pub groups: FxHashMap<usize, u32>,
+    pub pending: Vec<(u32, crate::wire::Nlri)>,
 }
+
+/// The most prefixes [`ExportScratch::pending`] keeps room for between batches.
+pub(crate) const KEEP_PENDING: usize = 16_384;
 
 const FALLBACK_SUMMARY: Summary = Summary {
     local_pref: 0,

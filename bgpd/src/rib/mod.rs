@@ -97,8 +97,8 @@ pub use best::Reason;
 pub use intern::Exported;
 pub use restrict::PeerKey;
 pub use types::{
-    AnnounceGroup, ApplyStats, BestChange, Counts, ExportBatch, LocalInfo, MemoryUsage, OwnerId,
-    PeerId, PeerInfo, PeerPolicy, PolicyCounters, RibError, Route, Source, Unsendable,
+    ApplyStats, BestChange, Counts, ExportBatch, Group, LocalInfo, MemoryUsage, OwnerId, PeerId,
+    PeerInfo, PeerPolicy, PolicyCounters, RibError, Route, Source, Unsendable,
 };
 
 use self::core::Core;

@@ -118,7 +118,7 @@ fn drain(rib: &mut Rib, peer: PeerId) -> (Vec<IpNet>, Sent) {
     let (mut withdrawn, mut announced) = (Vec::new(), BTreeMap::new());
     while let Some(batch) = rib.next_export_batch(peer, 1000) {
         withdrawn.extend(batch.withdrawn.iter().map(|n| n.prefix));
-        for group in batch.announced {
+        for group in batch.groups() {
             for n in group.nlri {
                 announced.insert(n.prefix, (Arc::new(group.attributes.unpack()), group.next_hop));
             }

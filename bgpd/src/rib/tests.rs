@@ -88,7 +88,7 @@ fn drain(rib: &mut Rib, peer: PeerId) -> Sent {
     let mut sent = Sent::default();
     while let Some(batch) = rib.next_export_batch(peer, 1000) {
         sent.withdrawn.extend(batch.withdrawn.iter().map(|n| n.prefix));
-        for group in batch.announced {
+        for group in batch.groups() {
             sent.groups += 1;
             for n in group.nlri {
                 sent.announced
@@ -295,16 +295,16 @@ fn export_groups_by_attribute_set_and_dedupes() {
     rib.apply_update(A, &announce(attrs(&[65001, 8], [192, 0, 2, 1]), &["198.51.0.0/24"])).unwrap();
     rib.apply_update(A, &announce(latest, &["198.51.0.0/24"])).unwrap();
     let batch = rib.next_export_batch(B, 100).unwrap();
-    let total: usize = batch.announced.iter().map(|g| g.nlri.len()).sum();
+    let total: usize = batch.groups().map(|g| g.nlri.len()).sum();
     assert_eq!(total, 10);
-    assert_eq!(batch.announced.len(), 4);
+    assert_eq!(batch.groups().len(), 4);
     assert!(rib.next_export_batch(B, 100).is_none());
-    let group = batch.announced.iter().find(|g| g.nlri[0].prefix == net("198.51.0.0/24")).unwrap();
+    let group = batch.groups().find(|g| g.nlri[0].prefix == net("198.51.0.0/24")).unwrap();
     assert_eq!(group.attributes.unpack().as_path, AsPath::from_sequence([LOCAL_ASN, 65001, 9]));
     // Batches respect the limit.
     rib.queue_full_table(B, Family::Ipv4Unicast).unwrap();
     let sizes: Vec<usize> = std::iter::from_fn(|| rib.next_export_batch(B, 4))
-        .map(|b| b.announced.iter().map(|g| g.nlri.len()).sum())
+        .map(|b| b.groups().map(|g| g.nlri.len()).sum())
         .collect();
     assert_eq!(sizes, vec![4, 4, 2]);
 }
@@ -456,7 +456,7 @@ fn many_prefixes_fit_the_memory_budget() {
     assert_eq!(rib.attribute_sets(), 2_000);
     let mut announced = 0;
     while let Some(batch) = rib.next_export_batch(B, 10_000) {
-        announced += batch.announced.iter().map(|g| g.nlri.len()).sum::<usize>();
+        announced += batch.groups().map(|g| g.nlri.len()).sum::<usize>();
     }
     assert_eq!(announced, count as usize);
     let usage = rib.memory_usage();
@@ -516,8 +516,8 @@ mod model {
             for w in &batch.withdrawn {
                 assert!(held.remove(&w.prefix).is_some(), "withdrawal of unsent {}", w.prefix);
             }
-            for group in &batch.announced {
-                for n in &group.nlri {
+            for group in batch.groups() {
+                for n in group.nlri {
                     held.insert(n.prefix, Arc::new(group.attributes.unpack()));
                 }
             }

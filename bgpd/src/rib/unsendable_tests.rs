@@ -47,7 +47,7 @@ fn drain(rib: &mut Rib, peer: PeerId) -> (Vec<IpNet>, Vec<IpNet>, Vec<Unsendable
     let (mut withdrawn, mut announced, mut unsendable) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(batch) = rib.next_export_batch(peer, 1000) {
         withdrawn.extend(batch.withdrawn.iter().map(|n| n.prefix));
-        announced.extend(batch.announced.iter().flat_map(|g| g.nlri.iter().map(|n| n.prefix)));
+        announced.extend(batch.groups().flat_map(|g| g.nlri.iter().map(|n| n.prefix)));
         unsendable.extend(batch.unsendable);
     }
     (withdrawn, announced, unsendable)

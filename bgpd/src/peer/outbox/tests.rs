@@ -46,15 +46,12 @@ fn next_hop() -> NextHop {
 }
 
 fn batch(groups: Vec<(PackedAttributes, Vec<Nlri>)>, withdrawn: Vec<Nlri>) -> ExportBatch {
-    ExportBatch {
-        family: Family::Ipv4Unicast,
-        withdrawn,
-        announced: groups
-            .into_iter()
-            .map(|(attributes, nlri)| AnnounceGroup { attributes, next_hop: next_hop(), nlri })
-            .collect(),
-        unsendable: None,
+    let mut batch = ExportBatch::new(Family::Ipv4Unicast);
+    batch.withdrawn = withdrawn;
+    for (attributes, nlri) in groups {
+        batch.push_group(attributes, next_hop(), nlri);
     }
+    batch
 }
 
 fn decode_all(out: &[u8]) -> Vec<UpdateMessage> {

@@ -68,8 +68,8 @@ fn drain(rib: &mut Rib, peer: PeerId) -> BTreeMap<IpNet, bool> {
         for nlri in &batch.withdrawn {
             sent.insert(nlri.prefix, false);
         }
-        for group in &batch.announced {
-            for nlri in &group.nlri {
+        for group in batch.groups() {
+            for nlri in group.nlri {
                 sent.insert(nlri.prefix, true);
             }
         }

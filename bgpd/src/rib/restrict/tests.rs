@@ -59,8 +59,8 @@ fn drain(rib: &mut Rib, peer: PeerId) -> BTreeMap<IpNet, Option<u32>> {
         for nlri in &batch.withdrawn {
             sent.insert(nlri.prefix, None);
         }
-        for group in &batch.announced {
-            for nlri in &group.nlri {
+        for group in batch.groups() {
+            for nlri in group.nlri {
                 sent.insert(nlri.prefix, group.attributes.unpack().med);
             }
         }
