@@ -31,6 +31,10 @@ impl Instance {
                 for update in &updates {
                     self.on_update(id, update);
                 }
+                // Freed where it was decoded (see `peer::session::updates`).
+                if let Some(slot) = self.peers.get(&id) {
+                    slot.session.recycle(updates);
+                }
             }
             SessionEvent::RouteRefresh(refresh) => self.on_route_refresh(id, &refresh),
             SessionEvent::Written => {

@@ -101,6 +101,11 @@ pub struct SessionHandle {
     pub commands: mpsc::UnboundedSender<SessionCommand>,
     /// What the session task counts; read by the API.
     pub counters: SharedCounters,
+    /// The lists of applied [`SessionEvent::Updates`] reports, going back to
+    /// be dropped and reused on the session's side (see `updates`). Apart
+    /// from the commands: the session takes them all at every turn of its
+    /// loop, so they wait behind no command and no read.
+    recycle: mpsc::UnboundedSender<Vec<UpdateMessage>>,
 }
 
 impl SessionHandle {
@@ -108,14 +113,20 @@ impl SessionHandle {
     pub fn send(&self, command: SessionCommand) {
         let _ = self.commands.send(command);
     }
+
+    /// Hands back the list of an applied [`SessionEvent::Updates`] report.
+    pub fn recycle(&self, list: Vec<UpdateMessage>) {
+        let _ = self.recycle.send(list);
+    }
 }
 
 /// Starts the task of one neighbour.
 pub fn spawn(params: SessionParams, events: mpsc::Sender<SessionReport>) -> SessionHandle {
     let (commands, receiver) = mpsc::unbounded_channel();
+    let (recycle, recycled) = mpsc::unbounded_channel();
     let counters = SharedCounters::default();
-    tokio::spawn(run(params, receiver, events, counters.clone()));
-    SessionHandle { commands, counters }
+    tokio::spawn(run(params, receiver, recycled, events, counters.clone()));
+    SessionHandle { commands, counters, recycle }
 }
 
 struct Task {
@@ -150,6 +161,7 @@ struct Task {
 async fn run(
     params: SessionParams,
     mut commands: mpsc::UnboundedReceiver<SessionCommand>,
+    mut recycled: mpsc::UnboundedReceiver<Vec<UpdateMessage>>,
     events: mpsc::Sender<SessionReport>,
     counters: SharedCounters,
 ) {
@@ -177,6 +189,9 @@ async fn run(
     }
     let mut received = Vec::new();
     loop {
+        while let Ok(list) = recycled.try_recv() {
+            task.pending.recycle(list);
+        }
         let flush_at = primary.outbox.flush_deadline();
         tokio::select! {
             command = commands.recv() => {
