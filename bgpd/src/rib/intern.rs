@@ -434,6 +434,9 @@ impl AttrStore {
     }
 
     fn insert(&mut self, hash: u64, attributes: PackedAttributes, summary: Summary) -> AttrId {
+        if self.index.len() == self.index.capacity() {
+            self.grow_index();
+        }
         self.set_bytes += own_bytes(&attributes);
         let slot = AttrSlot {
             summary,
@@ -457,6 +460,27 @@ impl AttrStore {
         self.index.insert_unique(hash, index, |&i| slot_hash(slots, i));
         self.live += 1;
         AttrId(index)
+    }
+
+    /// Doubles the index by rebuilding it from the slots in order, before it
+    /// is full (as `Table::grow_index` does for prefixes). Growing in place
+    /// (hashbrown's `reserve_rehash`) walks the old buckets and rehashes each
+    /// set's packed bytes, read through its slot at random: `slot_hash` was
+    /// 3.6 % of bgpd's samples on the Internet-like table. In slot order the
+    /// slots and, mostly, their bytes (allocated in interning order) are read
+    /// sequentially. Every live slot is indexed (`insert` indexes it,
+    /// `release` removes it with the slot), so the new index holds the same
+    /// ids. Both indexes exist while it runs, as in a growth in place.
+    fn grow_index(&mut self) {
+        let slots = &self.slots;
+        let mut index = HashTable::with_capacity(self.index.capacity() + 1);
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(slot) = slot {
+                let hash = hash_key(slot.attributes.bytes());
+                index.insert_unique(hash, i as u32, |&i| slot_hash(slots, i));
+            }
+        }
+        self.index = index;
     }
 
     /// Gives back the memory of free slots at the end and shrinks the index

@@ -204,3 +204,28 @@ fn summary_reads_selection_attributes() {
     assert_eq!(s.neighbor_as, Some(65001));
     assert!(s.no_export && !s.no_advertise);
 }
+
+/// Across many growths of the index (rebuilt from the slots in order), with
+/// sets released and their ids reused in between, every live set is found
+/// again under its own id, once, and a released one is not found.
+#[test]
+fn the_index_rebuilt_as_it_grows_finds_every_live_set_once() {
+    let mut store = AttrStore::default();
+    let nh = Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    let mut live: Vec<(u32, AttrId)> = Vec::new();
+    for asn in 0..5_000u32 {
+        live.push((asn, store.intern(&attrs(70_000 + asn), nh)));
+        if asn % 3 == 0 {
+            let (gone, id) = live.remove(live.len() / 2);
+            store.release(id);
+            assert!(store.get(id).is_none(), "set of {gone} released");
+        }
+    }
+    assert_eq!(store.len(), live.len());
+    assert_eq!(store.index.len(), live.len(), "one index entry per live set");
+    for &(asn, id) in &live {
+        assert_eq!(store.intern(&attrs(70_000 + asn), nh), id, "set of {asn} found again");
+        store.release(id);
+    }
+    assert_eq!(store.len(), live.len(), "finding a set added nothing");
+}
