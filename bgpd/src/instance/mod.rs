@@ -149,6 +149,9 @@ pub struct Instance {
     events: mpsc::Sender<InstanceEvent>,
     /// Handed to each session task it starts.
     sessions: mpsc::Sender<SessionReport>,
+    /// Applied UPDATE lists on their way back to the sessions (see
+    /// `peer::session::updates`).
+    recycling: crate::peer::Recycling,
     rib: Rib,
     peers: HashMap<PeerId, PeerSlot>,
     by_address: HashMap<IpAddr, PeerId>,
@@ -198,6 +201,7 @@ impl Instance {
             listeners,
             events,
             sessions,
+            recycling: crate::peer::Recycling::default(),
             rib,
             peers: HashMap::new(),
             by_address: HashMap::new(),

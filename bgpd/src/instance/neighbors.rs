@@ -60,6 +60,7 @@ impl Instance {
                 device: neighbor.vrf.clone(),
             },
             enabled: neighbor.enabled,
+            recycling: self.recycling.clone(),
         };
         let neighbor_gr = neighbor.graceful_restart;
         let device = neighbor.vrf.clone();

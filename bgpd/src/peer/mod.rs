@@ -13,5 +13,6 @@ pub mod socket;
 
 pub use session::updates::MAX_UPDATES_PER_REPORT;
 pub use session::{
-    SessionCommand, SessionEvent, SessionHandle, SessionParams, SessionReport, describe, spawn,
+    Recycling, SessionCommand, SessionEvent, SessionHandle, SessionParams, SessionReport, describe,
+    spawn,
 };

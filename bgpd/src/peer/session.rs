@@ -23,7 +23,8 @@ use crate::wire::{
     RouteRefresh, UpdateMessage,
 };
 pub use describe::{describe, describe_with_cause};
-use updates::PendingUpdates;
+pub use updates::Recycling;
+use updates::{PendingUpdates, RecycleInbox, RecycleSender};
 
 use super::connection::{Connection, Received, Wakeup};
 use super::counters::SharedCounters;
@@ -93,6 +94,8 @@ pub struct SessionParams {
     pub config: SessionConfig,
     pub connect: ConnectOptions,
     pub enabled: bool,
+    /// The count of applied UPDATE lists on their way back to all sessions.
+    pub recycling: Recycling,
 }
 
 /// The instance's end of a session.
@@ -104,8 +107,10 @@ pub struct SessionHandle {
     /// The lists of applied [`SessionEvent::Updates`] reports, going back to
     /// be dropped and reused on the session's side (see `updates`). Apart
     /// from the commands: the session takes them all at every turn of its
-    /// loop, so they wait behind no command and no read.
-    recycle: mpsc::UnboundedSender<Vec<UpdateMessage>>,
+    /// loop, so they wait behind no command and no read; bounded across
+    /// sessions to [`updates::RECYCLE_BOUND`] lists, beyond which the
+    /// instance drops a list itself.
+    recycle: RecycleSender,
 }
 
 impl SessionHandle {
@@ -114,16 +119,17 @@ impl SessionHandle {
         let _ = self.commands.send(command);
     }
 
-    /// Hands back the list of an applied [`SessionEvent::Updates`] report.
+    /// Hands back the list of an applied [`SessionEvent::Updates`] report;
+    /// dropped here if the session has not taken the ones before it yet.
     pub fn recycle(&self, list: Vec<UpdateMessage>) {
-        let _ = self.recycle.send(list);
+        self.recycle.send(list);
     }
 }
 
 /// Starts the task of one neighbour.
 pub fn spawn(params: SessionParams, events: mpsc::Sender<SessionReport>) -> SessionHandle {
     let (commands, receiver) = mpsc::unbounded_channel();
-    let (recycle, recycled) = mpsc::unbounded_channel();
+    let (recycle, recycled) = updates::recycle_channel(&params.recycling);
     let counters = SharedCounters::default();
     tokio::spawn(run(params, receiver, recycled, events, counters.clone()));
     SessionHandle { commands, counters, recycle }
@@ -154,6 +160,8 @@ struct Task {
     self_connected: bool,
     /// UPDATEs of this wakeup not yet reported (see `updates`).
     pending: PendingUpdates,
+    /// Applied report lists the instance hands back (see `updates`).
+    recycled: RecycleInbox,
     /// The FSM's actions for one event (see `feed`), reused.
     actions: Vec<Action>,
 }
@@ -161,7 +169,7 @@ struct Task {
 async fn run(
     params: SessionParams,
     mut commands: mpsc::UnboundedReceiver<SessionCommand>,
-    mut recycled: mpsc::UnboundedReceiver<Vec<UpdateMessage>>,
+    recycled: RecycleInbox,
     events: mpsc::Sender<SessionReport>,
     counters: SharedCounters,
 ) {
@@ -179,6 +187,7 @@ async fn run(
         tcp_cause: None,
         self_connected: false,
         pending: PendingUpdates::default(),
+        recycled,
         actions: Vec::new(),
     };
     let mut primary =
@@ -189,7 +198,7 @@ async fn run(
     }
     let mut received = Vec::new();
     loop {
-        while let Ok(list) = recycled.try_recv() {
+        while let Some(list) = task.recycled.try_recv() {
             task.pending.recycle(list);
         }
         let flush_at = primary.outbox.flush_deadline();
@@ -645,8 +654,20 @@ impl Task {
         }
     }
 
-    async fn report(&self, event: SessionEvent) {
-        let _ = self.events.send(SessionReport { peer: self.peer, event }).await;
+    /// Sends `event` to the instance once its queue has room, taking the
+    /// lists it hands back meanwhile: a feeder waits here for most of a full
+    /// table, and its lists would otherwise wait with it (see `updates`).
+    async fn report(&mut self, event: SessionEvent) {
+        let permit = loop {
+            tokio::select! {
+                biased;
+                permit = self.events.reserve() => break permit,
+                Some(list) = self.recycled.recv() => self.pending.recycle(list),
+            }
+        };
+        if let Ok(permit) = permit {
+            permit.send(SessionReport { peer: self.peer, event });
+        }
     }
 
     /// Tells the instance the primary connection is Established; `addresses`

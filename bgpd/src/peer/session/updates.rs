@@ -24,11 +24,21 @@
 //! another thread, and the worker's next allocations missed its cache: malloc
 //! and free were a fifth of bgpd's samples on the Internet-like table.
 //!
-//! Bounds: at most [`KEEP_LISTS`] emptied lists are kept. Handed-back lists
-//! wait only until the session's loop next turns (it takes them all first),
-//! so no more than the reports of one wakeup: were they queued behind the
-//! commands, a busy feeder's lists waited for the whole table and held its
-//! decoded UPDATEs, doubling peak RSS on the Internet-like table.
+//! Bounds: at most [`KEEP_LISTS`] emptied lists are kept, and at most
+//! [`RECYCLE_BOUND`] wait to be taken; the instance drops a list itself when
+//! that many wait. They wait until the session's loop next turns (it takes
+//! them all first) or, while the session waits for room on the instance's
+//! queue, where a feeder spends most of a full table, until the instance
+//! sends one (`Task::report` takes them as they come). Queued behind the
+//! commands, a busy feeder's lists
+//! waited for the whole table and held its decoded UPDATEs, doubling peak
+//! RSS on the Internet-like table; unbounded, a route server's 100 sessions,
+//! parked on writes, held 10 MB of theirs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
 
 use crate::wire::UpdateMessage;
 
@@ -39,7 +49,98 @@ use crate::wire::UpdateMessage;
 pub const MAX_UPDATES_PER_REPORT: usize = 32;
 
 /// Emptied report lists a session keeps for its next reports.
-pub const KEEP_LISTS: usize = 4;
+pub const KEEP_LISTS: usize = 2;
+
+/// Applied report lists on their way back to all sessions together: at most
+/// 2,048 decoded UPDATEs, about 1 MB on the Internet-like table.
+pub const RECYCLE_BOUND: usize = 64;
+
+/// The count of lists on their way back, shared by the instance (which adds
+/// one per list it sends) and the sessions (which take one off per list
+/// they receive, or that their inbox held when it closed).
+#[derive(Clone, Debug, Default)]
+pub struct Recycling(Arc<AtomicUsize>);
+
+impl Recycling {
+    /// Counts one more list on its way, if the bound allows it.
+    fn try_reserve(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < RECYCLE_BOUND).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn release(&self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Lists on their way now.
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// The instance's end of one session's way back.
+#[derive(Clone, Debug)]
+pub struct RecycleSender {
+    sender: mpsc::UnboundedSender<Vec<UpdateMessage>>,
+    recycling: Recycling,
+}
+
+impl RecycleSender {
+    /// Sends `list` back, or drops it here when [`RECYCLE_BOUND`] lists are
+    /// on their way or the session has ended.
+    pub fn send(&self, list: Vec<UpdateMessage>) {
+        if self.recycling.try_reserve() && self.sender.send(list).is_err() {
+            self.recycling.release();
+        }
+    }
+}
+
+/// The session's end: gives back the count of what it held when dropped.
+#[derive(Debug)]
+pub struct RecycleInbox {
+    receiver: mpsc::UnboundedReceiver<Vec<UpdateMessage>>,
+    recycling: Recycling,
+}
+
+impl RecycleInbox {
+    /// The next list, once one comes (never, once every sender is gone).
+    pub async fn recv(&mut self) -> Option<Vec<UpdateMessage>> {
+        let list = self.receiver.recv().await;
+        if list.is_some() {
+            self.recycling.release();
+        }
+        list
+    }
+
+    /// A list that has come, if any.
+    pub fn try_recv(&mut self) -> Option<Vec<UpdateMessage>> {
+        let list = self.receiver.try_recv().ok();
+        if list.is_some() {
+            self.recycling.release();
+        }
+        list
+    }
+}
+
+impl Drop for RecycleInbox {
+    fn drop(&mut self) {
+        // Closed first: a list sent after this fails and is counted back by
+        // its sender; one already in is counted back here.
+        self.receiver.close();
+        while self.try_recv().is_some() {}
+    }
+}
+
+/// A session's way back for applied report lists, counted in `recycling`.
+pub fn recycle_channel(recycling: &Recycling) -> (RecycleSender, RecycleInbox) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let recycling = recycling.clone();
+    (RecycleSender { sender, recycling: recycling.clone() }, RecycleInbox { receiver, recycling })
+}
 
 /// The UPDATEs of the current wakeup not yet handed to the instance, and
 /// emptied lists to hand the next ones over in.
@@ -102,6 +203,29 @@ mod tests {
         let order: Vec<UpdateMessage> = reports.into_iter().flatten().collect();
         assert_eq!(order, (0..total).map(|i| update(i as u32)).collect::<Vec<_>>());
         assert!(pending.take().is_none(), "nothing is handed over twice");
+    }
+
+    #[test]
+    fn lists_on_their_way_back_are_bounded_across_sessions_and_counted_back() {
+        let recycling = Recycling::default();
+        let (to_a, mut a) = recycle_channel(&recycling);
+        let (to_b, b) = recycle_channel(&recycling);
+        for _ in 0..RECYCLE_BOUND {
+            to_a.send(vec![update(1)]);
+            to_b.send(vec![update(2)]);
+        }
+        assert_eq!(recycling.in_flight(), RECYCLE_BOUND, "the rest were dropped by the sender");
+        let to_a_count = std::iter::from_fn(|| a.try_recv()).count();
+        assert_eq!(recycling.in_flight(), RECYCLE_BOUND - to_a_count);
+        // A session that ends counts back what its inbox held, and a list
+        // sent to it afterwards is counted back by the sender.
+        drop(b);
+        assert_eq!(recycling.in_flight(), 0);
+        to_b.send(vec![update(3)]);
+        assert_eq!(recycling.in_flight(), 0);
+        to_a.send(vec![update(4)]);
+        assert_eq!(a.try_recv().map(|list| list.len()), Some(1));
+        assert_eq!(recycling.in_flight(), 0);
     }
 
     #[test]
