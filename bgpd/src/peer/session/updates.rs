@@ -24,16 +24,17 @@
 //! another thread, and the worker's next allocations missed its cache: malloc
 //! and free were a fifth of bgpd's samples on the Internet-like table.
 //!
-//! Bounds: at most [`KEEP_LISTS`] emptied lists are kept, and at most
-//! [`RECYCLE_BOUND`] wait to be taken; the instance drops a list itself when
-//! that many wait. They wait until the session's loop next turns (it takes
-//! them all first) or, while the session waits for room on the instance's
-//! queue, where a feeder spends most of a full table, until the instance
-//! sends one (`Task::report` takes them as they come). Queued behind the
-//! commands, a busy feeder's lists
-//! waited for the whole table and held its decoded UPDATEs, doubling peak
-//! RSS on the Internet-like table; unbounded, a route server's 100 sessions,
-//! parked on writes, held 10 MB of theirs.
+//! Bounds: a session keeps at most [`KEEP_LISTS`] emptied lists (10 KiB
+//! each, with room for a report), and at most [`RECYCLE_BOUND`] lists are on
+//! their way back to all sessions together ([`Recycling`]); beyond that the
+//! instance drops a list itself. A session takes its lists at every turn of
+//! its loop and while it waits for room on the instance's queue, where a
+//! feeder spends most of a full table (`Task::report`). Queued behind the
+//! commands, a busy feeder's lists waited for the whole table and held its
+//! decoded UPDATEs, doubling peak RSS on the Internet-like table; bounded
+//! per session, a route server's 100 sessions, each scheduled rarely, held
+//! 10 MB of theirs (2 each) or sent most lists back to be dropped by the
+//! instance.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
