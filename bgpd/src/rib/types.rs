@@ -215,7 +215,10 @@ impl ExportBatch {
         })
     }
 
-    /// Appends a group with `nlri` after the groups already there.
+    /// Appends a group with `nlri` after the groups already there: a batch
+    /// built whole, as tests build one (the RIB builds with `open_group` and
+    /// `place`).
+    #[cfg(test)]
     pub fn push_group(
         &mut self,
         attributes: PackedAttributes,

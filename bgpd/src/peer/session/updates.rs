@@ -111,15 +111,17 @@ impl RecycleInbox {
     /// The next list, once one comes (never, once every sender is gone).
     pub async fn recv(&mut self) -> Option<Vec<UpdateMessage>> {
         let list = self.receiver.recv().await;
-        if list.is_some() {
-            self.recycling.release();
-        }
-        list
+        self.counted_off(list)
     }
 
     /// A list that has come, if any.
     pub fn try_recv(&mut self) -> Option<Vec<UpdateMessage>> {
         let list = self.receiver.try_recv().ok();
+        self.counted_off(list)
+    }
+
+    /// `list`, taken off the count of lists on their way if there is one.
+    fn counted_off(&self, list: Option<Vec<UpdateMessage>>) -> Option<Vec<UpdateMessage>> {
         if list.is_some() {
             self.recycling.release();
         }
